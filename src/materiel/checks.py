@@ -1,0 +1,271 @@
+"""Consistency checks across entities, one small named function per rule.
+
+Each ``check_*`` takes a structurally valid :class:`~materiel.schema.Scenario`
+and yields ``(path, message)`` pairs, where ``path`` is a tuple of keys into
+the scenario (``("contracts", "c1", "buyers")``). The loader turns them into
+:class:`~materiel.Problem` records with the file and line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+from materiel.months import month_index
+from materiel.schema import Entity, Scenario
+
+__all__ = ["ALL_CHECKS", "Finding", "run_checks"]
+
+Finding = tuple[tuple[str, ...], str]
+SHARE_TOLERANCE = 1e-6
+
+
+def _unknown(kind: str, ref: str, known: object) -> str:
+    return f"unknown {kind} {ref!r}; expected one of the scenario's {kind} ids" + (
+        "" if not isinstance(known, dict) or len(known) > 12 else f" ({', '.join(known)})"
+    )
+
+
+def check_party_references(s: Scenario) -> Iterator[Finding]:
+    """Every party id used anywhere is declared in ``parties``."""
+    p = s.parties
+    for lid, line in s.lines.items():
+        if line.country not in p:
+            yield ("lines", lid, "country"), _unknown("party", line.country, p)
+    for cid, c in s.contracts.items():
+        for buyer in c.buyers:
+            if buyer not in p:
+                yield ("contracts", cid, "buyers"), _unknown("party", buyer, p)
+        if c.recipient is not None and c.recipient not in p:
+            yield ("contracts", cid, "recipient"), _unknown("party", c.recipient, p)
+    for party in s.stocks:
+        if party not in p:
+            yield ("stocks", party), _unknown("party", party, p)
+    for key, use in s.consumption.items():
+        if use.party not in p:
+            yield ("consumption", key, "party"), _unknown("party", use.party, p)
+    for key, a in s.aid.items():
+        for field in ("donor", "recipient"):
+            if getattr(a, field) not in p:
+                yield ("aid", key, field), _unknown("party", getattr(a, field), p)
+        if a.donor == a.recipient:
+            yield ("aid", key, "recipient"), "expected a recipient other than the donor"
+    for key, t in s.targets.items():
+        for party in t.parties:
+            if party not in p:
+                yield ("targets", key, "parties"), _unknown("party", party, p)
+    for party in s.economics:
+        if party not in p:
+            yield ("economics", party), _unknown("party", party, p)
+    for key, path in s.spending_paths.items():
+        for party in path.parties:
+            if party != "*" and party not in p:
+                yield ("spending_paths", key, "parties"), _unknown("party", party, p)
+
+
+def check_product_references(s: Scenario) -> Iterator[Finding]:
+    """Every product id used is declared, and munitions and components are not mixed up."""
+    k = s.products
+    munition_uses: list[tuple[tuple[str, ...], str]] = []
+    for lid, line in s.lines.items():
+        if line.product not in k:
+            yield ("lines", lid, "product"), _unknown("product", line.product, k)
+    for cid, c in s.contracts.items():
+        munition_uses.append((("contracts", cid, "product"), c.product))
+    for party, per_product in s.stocks.items():
+        for prod in per_product:
+            munition_uses.append((("stocks", party, prod), prod))
+    for key, use in s.consumption.items():
+        munition_uses.append((("consumption", key, "product"), use.product))
+    for key, a in s.aid.items():
+        munition_uses.append((("aid", key, "product"), a.product))
+    for key, t in s.targets.items():
+        munition_uses.append((("targets", key, "product"), t.product))
+    for path, prod in munition_uses:
+        if prod not in k:
+            yield path, _unknown("product", prod, k)
+        elif k[prod].kind != "munition":
+            yield path, f"expected a munition, but {prod!r} is a component"
+    for pool, per_product in s.inventories.items():
+        for prod in per_product:
+            if prod not in k:
+                yield ("inventories", pool, prod), _unknown("product", prod, k)
+            elif k[prod].kind != "component":
+                yield ("inventories", pool, prod), f"expected a component, {prod!r} is a munition"
+    for pid, product in s.products.items():
+        for comp in product.bom:
+            if comp not in k:
+                yield ("products", pid, "bom"), _unknown("product", comp, k)
+            elif k[comp].kind != "component":
+                yield ("products", pid, "bom"), f"expected a component in the bill of materials, {comp!r} is a munition"
+
+
+def check_line_references(s: Scenario) -> Iterator[Finding]:
+    """Contracts and investments name existing lines; a contract's line makes its product."""
+    for cid, c in s.contracts.items():
+        if c.line is None:
+            if c.product in s.products and not any(
+                line.product == c.product for line in s.lines.values()
+            ):
+                yield ("contracts", cid, "product"), f"no line makes {c.product!r}"
+        elif c.line not in s.lines:
+            yield ("contracts", cid, "line"), _unknown("line", c.line, s.lines)
+        elif s.lines[c.line].product != c.product:
+            yield (
+                ("contracts", cid, "line"),
+                f"line {c.line!r} makes {s.lines[c.line].product!r}, not the contract's "
+                f"product {c.product!r}",
+            )
+    for iid, inv in s.investments.items():
+        if inv.line not in s.lines:
+            yield ("investments", iid, "line"), _unknown("line", inv.line, s.lines)
+    for key, a in s.aid.items():
+        if a.supply == "production" and not any(
+            line.product == a.product for line in s.lines.values()
+        ):
+            yield ("aid", key, "product"), f"aid from production, but no line makes {a.product!r}"
+
+
+def check_buyer_shares(s: Scenario) -> Iterator[Finding]:
+    """A contract's buyer shares sum to 1."""
+    for cid, c in s.contracts.items():
+        total = sum(c.buyers.values())
+        if not c.buyers:
+            yield ("contracts", cid, "buyers"), "expected at least one buyer"
+        elif abs(total - 1.0) > SHARE_TOLERANCE:
+            yield ("contracts", cid, "buyers"), f"buyer shares must sum to 1, got {total:g}"
+
+
+def check_bom_acyclic(s: Scenario) -> Iterator[Finding]:
+    """Bills of materials contain no cycle (a product needing itself, directly or not)."""
+    state: dict[str, int] = {}  # 1 = on the current path, 2 = done
+
+    def visit(pid: str, trail: list[str]) -> list[str] | None:
+        state[pid] = 1
+        for comp in s.products[pid].bom if pid in s.products else ():
+            if state.get(comp) == 1:
+                return [*trail, pid, comp]
+            if comp not in state and (cycle := visit(comp, [*trail, pid])):
+                return cycle
+        state[pid] = 2
+        return None
+
+    for pid in s.products:
+        if pid not in state and (cycle := visit(pid, [])):
+            start = cycle.index(cycle[-1])
+            yield ("products", cycle[-1], "bom"), "cycle in bills of materials: " + " -> ".join(
+                cycle[start:]
+            )
+            return
+
+
+def check_prices(s: Scenario) -> Iterator[Finding]:
+    """Every contract has a unit price, its own or its product's."""
+    for cid, c in s.contracts.items():
+        product = s.products.get(c.product)
+        if c.unit_price_usd is None and product is not None and product.unit_price_usd is None:
+            yield (
+                ("contracts", cid, "unit_price_usd"),
+                f"expected a unit price: neither the contract nor product {c.product!r} gives one",
+            )
+
+
+def check_capacity_bounds(s: Scenario) -> Iterator[Finding]:
+    """A line's ceiling is not below its starting capacity."""
+    for lid, line in s.lines.items():
+        if line.max_capacity_per_month < line.capacity_per_month:
+            yield (
+                ("lines", lid, "max_capacity_per_month"),
+                f"expected at least capacity_per_month ({line.capacity_per_month:g}), "
+                f"got {line.max_capacity_per_month:g}",
+            )
+
+
+def check_dates_in_horizon(s: Scenario) -> Iterator[Finding]:
+    """Decisions fall before the horizon ends; periods are ordered; targets fall inside it.
+
+    Decisions *before* the start are allowed: they describe contracts and
+    investments already under way when the horizon opens.
+    """
+    last = s.months - 1
+
+    def after_end(month: str) -> bool:
+        return month_index(month, s.start) > last
+
+    horizon = f"the horizon {s.start} + {s.months} months"
+    for cid, c in s.contracts.items():
+        if after_end(c.decision):
+            yield ("contracts", cid, "decision"), f"{c.decision} is after the end of {horizon}"
+    for iid, inv in s.investments.items():
+        if after_end(inv.decision):
+            yield ("investments", iid, "decision"), f"{inv.decision} is after the end of {horizon}"
+    for key, t in s.targets.items():
+        idx = month_index(t.by, s.start)
+        if idx < 0 or idx > last:
+            yield ("targets", key, "by"), f"{t.by} is outside {horizon}"
+    for key, a in s.aid.items():
+        if month_index(a.end, a.start) < 0:
+            yield ("aid", key, "end"), f"expected end ({a.end}) not before start ({a.start})"
+        elif after_end(a.start):
+            yield ("aid", key, "start"), f"{a.start} is after the end of {horizon}"
+    for key, use in s.consumption.items():
+        if use.start and use.end and month_index(use.end, use.start) < 0:
+            yield ("consumption", key, "end"), f"expected end ({use.end}) not before start ({use.start})"
+    for key, path in s.spending_paths.items():
+        if path.by_year < path.from_year:
+            yield ("spending_paths", key, "by_year"), "expected by_year not before from_year"
+
+
+def check_component_supply(s: Scenario) -> Iterator[Finding]:
+    """Every input of every line can come from a line or an inventory in the line's pool."""
+    made = {(line.pool, line.product) for line in s.lines.values()}
+    held = {(pool, prod) for pool, per in s.inventories.items() for prod in per}
+    for lid, line in s.lines.items():
+        product = s.products.get(line.product)
+        for comp in product.bom if product else ():
+            if (line.pool, comp) not in made and (line.pool, comp) not in held:
+                yield (
+                    ("lines", lid, "pool"),
+                    f"needs component {comp!r}, but no line or inventory in pool "
+                    f"{line.pool!r} supplies it",
+                )
+
+
+def check_source_references(s: Scenario) -> Iterator[Finding]:
+    """Every source id that a record names is declared in ``sources``."""
+
+    def refs(path: tuple[str, ...], record: Entity) -> Iterator[Finding]:
+        if record.source is not None and record.source not in s.sources:
+            yield (*path, "source"), _unknown("source", record.source, s.sources)
+        for field, sid in record.field_sources.items():
+            if sid not in s.sources:
+                yield (*path, "field_sources"), _unknown("source", sid, s.sources)
+            if field not in type(record).model_fields:
+                yield (*path, "field_sources"), f"unknown field {field!r} in field_sources"
+
+    for section in ("products", "lines", "investments", "contracts", "consumption", "aid",
+                    "targets", "spending_paths"):
+        for key, record in getattr(s, section).items():
+            yield from refs((section, key), record)
+    for section in ("stocks", "inventories", "economics"):
+        for outer, inner in getattr(s, section).items():
+            for key, record in inner.items():
+                yield from refs((section, outer, key), record)
+
+
+ALL_CHECKS: tuple[Callable[[Scenario], Iterator[Finding]], ...] = (
+    check_party_references,
+    check_product_references,
+    check_line_references,
+    check_buyer_shares,
+    check_bom_acyclic,
+    check_prices,
+    check_capacity_bounds,
+    check_dates_in_horizon,
+    check_component_supply,
+    check_source_references,
+)
+
+
+def run_checks(s: Scenario) -> list[Finding]:
+    """Run every check and return all findings."""
+    return [finding for check in ALL_CHECKS for finding in check(s)]

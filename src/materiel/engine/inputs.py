@@ -1,0 +1,361 @@
+"""Compile a :class:`~materiel.schema.Scenario` into the arrays the engine steps.
+
+Everything that depends only on the scenario (not on the state of the
+simulation) is computed here once: index maps, the bill-of-materials matrix
+and its depth levels, contract schedules, the capacity that announced
+investments add, consumption and aid schedules.
+
+Time is counted in months from the horizon start (``t = 0``). Anything dated
+before the start is folded into the initial state:
+
+- an announced investment decided in month ``d`` adds
+  ``dC * min(1, (t - d - lead + 1) / ramp)`` to capacity for ``t >= d + lead``;
+  the part already arrived at ``t = -1`` is in the starting capacity;
+- a contract signed before the start is taken to have delivered what fell
+  due before the start (those rounds are in the initial stocks).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+
+from materiel.months import month_index
+from materiel.schema import Scenario
+
+__all__ = ["Inputs", "compile_inputs", "linear_schedule"]
+
+
+def linear_schedule(t: np.ndarray, first: np.ndarray, length: np.ndarray) -> np.ndarray:
+    """Cumulative share due by month ``t`` of a schedule spread evenly over ``length`` months.
+
+    ``share(t) = clip((t - first + 1) / length, 0, 1)``.
+    """
+    return np.clip((t - first + 1) / length, 0.0, 1.0)
+
+
+class _ContractRow(NamedTuple):
+    id: str
+    buyers: dict[str, float]
+    product: str
+    line: str | None
+    quantity: float
+    price_usd: float
+    sign: int
+    lag: int
+    due_months: int
+    firm: bool
+    priority: int
+    recipient: str | None
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """Numeric form of a scenario. Shapes use L lines, C contracts, A contract-line
+    assignments, P parties, K products, Q pools, G aid pledges, T months."""
+
+    start: str
+    n_months: int
+    parties: list[str]
+    party_kind: list[str]
+    products: list[str]
+    product_kind: list[str]
+    lines: list[str]
+    contracts: list[str]
+    pools: list[str]
+    pledges: list[str]
+    # lines (L,)
+    line_product: np.ndarray
+    line_pool: np.ndarray
+    line_country: np.ndarray
+    line_depth: np.ndarray
+    capacity_start: np.ndarray
+    committed_start: np.ndarray
+    capacity_max: np.ndarray
+    lead_months: np.ndarray
+    ramp_months: np.ndarray
+    capex_usd_per_unit: np.ndarray
+    horizon_months: np.ndarray
+    invests: np.ndarray
+    capacity_increment: np.ndarray  # (L, T): announced investments arriving
+    committed_increment: np.ndarray  # (L, T): announced investments decided
+    capex_announced_usd: np.ndarray  # (L, T)
+    # products
+    bom: np.ndarray  # (K, K): units of column product per unit of row product
+    depth_levels: list[np.ndarray]  # line indices by BOM depth, 0 = finished munitions
+    # contracts (C,)
+    contract_product: np.ndarray
+    contract_quantity: np.ndarray
+    contract_price_usd: np.ndarray
+    contract_sign: np.ndarray
+    contract_due_first: np.ndarray
+    contract_due_months: np.ndarray
+    contract_firm: np.ndarray
+    contract_delivered_start: np.ndarray
+    # assignments (A,), sorted by line, then priority, then signature month
+    assign_contract: np.ndarray
+    assign_line: np.ndarray
+    assign_any_line: np.ndarray  # True where the contract lets any eligible line serve it
+    assign_segment_first: np.ndarray  # index of the first assignment of the same line
+    # who receives (R,) and who pays (B,) each contract's deliveries
+    receive_contract: np.ndarray
+    receive_cell: np.ndarray  # party * K + product
+    receive_share: np.ndarray
+    pay_contract: np.ndarray
+    pay_party: np.ndarray
+    pay_share: np.ndarray
+    # stocks (P, K)
+    stock_start: np.ndarray
+    stock_floor: np.ndarray
+    inventory_start: np.ndarray  # (Q, K)
+    consumption_per_month: np.ndarray  # (T, P, K)
+    # aid from stock (G,)
+    pledge_donor: np.ndarray
+    pledge_recipient: np.ndarray
+    pledge_product: np.ndarray
+    pledge_quantity: np.ndarray
+    pledge_first: np.ndarray
+    pledge_months: np.ndarray
+
+    @property
+    def shape(self) -> dict[str, int]:
+        """Entity counts by dimension name."""
+        return {
+            "month": self.n_months, "party": len(self.parties), "product": len(self.products),
+            "line": len(self.lines), "contract": len(self.contracts), "pool": len(self.pools),
+            "pledge": len(self.pledges),
+        }  # fmt: skip
+
+
+def _bom_depth(s: Scenario, products: list[str]) -> dict[str, int]:
+    """Longest path from a product to a top-level product: users come before inputs."""
+    users: dict[str, list[str]] = {p: [] for p in products}
+    for pid, product in s.products.items():
+        for comp in product.bom:
+            users[comp].append(pid)
+    depth: dict[str, int] = {}
+
+    def of(pid: str) -> int:
+        if pid not in depth:
+            depth[pid] = 1 + max((of(u) for u in users[pid]), default=-1)
+        return depth[pid]
+
+    for pid in products:
+        of(pid)
+    return depth
+
+
+def compile_inputs(s: Scenario) -> Inputs:
+    """Turn a validated scenario into engine arrays (see module docstring)."""
+    T = s.months
+    parties = list(s.parties)
+    products = list(s.products)
+    lines = list(s.lines)
+    P, K, L = len(parties), len(products), len(lines)
+    pi = {p: i for i, p in enumerate(parties)}
+    ki = {k: i for i, k in enumerate(products)}
+    li = {line: i for i, line in enumerate(lines)}
+    pools = sorted({line.pool for line in s.lines.values()} | set(s.inventories))
+    qi = {q: i for i, q in enumerate(pools)}
+    months = np.arange(T)
+
+    # --- products and bills of materials ---
+    bom = np.zeros((K, K))
+    for pid, product in s.products.items():
+        for comp, qty in product.bom.items():
+            bom[ki[pid], ki[comp]] = qty
+    depth = _bom_depth(s, products)
+
+    # --- lines and announced investments ---
+    line_objs = list(s.lines.values())
+    line_product = np.array([ki[x.product] for x in line_objs], dtype=np.intp)
+    line_depth = np.array([depth[x.product] for x in line_objs], dtype=np.intp)
+    lead = np.array([x.expansion_lead_time_months for x in line_objs], dtype=np.intp)
+    ramp = np.array([x.ramp_up_months for x in line_objs], dtype=np.intp)
+    capex = np.array([x.capex_usd_per_unit_month for x in line_objs], dtype=float)
+    capacity_start = np.array([x.capacity_per_month for x in line_objs], dtype=float)
+    committed_start = capacity_start.copy()
+    increment = np.zeros((L, T))
+    committed_increment = np.zeros((L, T))
+    capex_announced = np.zeros((L, T))
+    for inv in s.investments.values():
+        i = li[inv.line]
+        d = month_index(inv.decision, s.start)
+        lead_i = inv.lead_time_months if inv.lead_time_months is not None else int(lead[i])
+        ramp_i = inv.ramp_up_months if inv.ramp_up_months is not None else int(ramp[i])
+        added = inv.capacity_added_per_month
+        arrived = added * linear_schedule(np.arange(-1, T), d + lead_i, np.array(ramp_i))
+        capacity_start[i] += arrived[0]
+        increment[i] += np.diff(arrived)
+        cost = inv.capex_usd if inv.capex_usd is not None else added * capex[i]
+        if d < 0:
+            committed_start[i] += added
+        else:
+            committed_increment[i, d] += added
+            capex_announced[i, d] += cost
+
+    # --- contracts, including aid pledged from production ---
+    policy = s.policy
+    rows: list[_ContractRow] = []
+    for cid, c in s.contracts.items():
+        delay = c.contracting_delay_months
+        rows.append(
+            _ContractRow(
+                cid, c.buyers, c.product, c.line, c.quantity,
+                c.unit_price_usd if c.unit_price_usd is not None
+                else s.products[c.product].unit_price_usd or 0.0,
+                month_index(c.decision, s.start)
+                + (delay if delay is not None else policy.contracting_delay_months)
+                + policy.extra_contracting_delay_months,
+                c.delivery_lag_months, c.delivery_months, c.firm, c.priority, c.recipient,
+            )
+        )  # fmt: skip
+    stock_pledges = []
+    for gid, a in s.aid.items():
+        if a.supply == "stock":
+            stock_pledges.append((gid, a))
+            continue
+        delay = a.contracting_delay_months
+        rows.append(
+            _ContractRow(
+                f"aid:{gid}", {a.donor: 1.0}, a.product, None, a.quantity,
+                s.products[a.product].unit_price_usd or 0.0,
+                month_index(a.start, s.start)
+                + (delay if delay is not None else policy.contracting_delay_months)
+                + policy.extra_contracting_delay_months,
+                0, month_index(a.end, a.start) + 1, True, a.priority, a.recipient,
+            )
+        )  # fmt: skip
+    contract_product = np.array([ki[r.product] for r in rows], dtype=np.intp)
+    quantity = np.array([r.quantity for r in rows], dtype=float)
+    price = np.array([r.price_usd for r in rows], dtype=float)
+    sign = np.array([r.sign for r in rows], dtype=np.intp)
+    due_first = sign + np.array([r.lag for r in rows], dtype=np.intp)
+    due_months = np.array([r.due_months for r in rows], dtype=np.intp)
+    firm = np.array([r.firm for r in rows], dtype=bool)
+    priority = np.array([r.priority for r in rows], dtype=np.intp)
+    delivered_start = np.where(
+        sign < 0, quantity * linear_schedule(np.array(-1), due_first, due_months), 0.0
+    )
+    # assignments: one per (contract, eligible line)
+    a_contract, a_line, a_any = [], [], []
+    for c, r in enumerate(rows):
+        if r.line is not None:
+            a_contract.append(c)
+            a_line.append(li[r.line])
+            a_any.append(False)
+        else:
+            for i, x in enumerate(line_objs):
+                if ki[x.product] == contract_product[c]:
+                    a_contract.append(c)
+                    a_line.append(i)
+                    a_any.append(True)
+    a_contract_arr = np.array(a_contract, dtype=np.intp)
+    a_line_arr = np.array(a_line, dtype=np.intp)
+    order = np.lexsort((a_contract_arr, sign[a_contract_arr], priority[a_contract_arr], a_line_arr))
+    a_contract_arr, a_line_arr = a_contract_arr[order], a_line_arr[order]
+    a_any_arr = np.array(a_any, dtype=bool)[order]
+    first_of_line = np.zeros(L, dtype=np.intp)
+    if len(a_line_arr):
+        starts = np.flatnonzero(np.r_[True, a_line_arr[1:] != a_line_arr[:-1]])
+        first_of_line[a_line_arr[starts]] = starts
+    segment_first = first_of_line[a_line_arr]
+
+    # who receives and who pays
+    rc, rcell, rshare, bc, bparty, bshare = [], [], [], [], [], []
+    for c, r in enumerate(rows):
+        for party, share in r.buyers.items():
+            bc.append(c)
+            bparty.append(pi[party])
+            bshare.append(share)
+        receivers = {r.recipient: 1.0} if r.recipient else r.buyers
+        for party, share in receivers.items():
+            rc.append(c)
+            rcell.append(pi[party] * K + contract_product[c])
+            rshare.append(share)
+
+    # --- stocks, inventories, consumption ---
+    stock_start = np.zeros((P, K))
+    stock_floor = np.zeros((P, K))
+    for party, per in s.stocks.items():
+        for prod, st in per.items():
+            stock_start[pi[party], ki[prod]] = st.quantity
+            stock_floor[pi[party], ki[prod]] = st.floor
+    inventory_start = np.zeros((len(pools), K))
+    for pool, per_inv in s.inventories.items():
+        for prod, inv_rec in per_inv.items():
+            inventory_start[qi[pool], ki[prod]] = inv_rec.quantity
+    consumption = np.zeros((T, P, K))
+    for use in s.consumption.values():
+        first = month_index(use.start, s.start) if use.start else 0
+        last = month_index(use.end, s.start) if use.end else T - 1
+        active = (months >= first) & (months <= last)
+        consumption[active, pi[use.party], ki[use.product]] += (
+            use.monthly_rate * s.policy.consumption_scale
+        )
+
+    # --- aid from stock ---
+    def arr(values: list[int], dtype: type = np.intp) -> np.ndarray:
+        return np.array(values, dtype=dtype)
+
+    return Inputs(
+        start=s.start,
+        n_months=T,
+        parties=parties,
+        party_kind=[x.kind for x in s.parties.values()],
+        products=products,
+        product_kind=[x.kind for x in s.products.values()],
+        lines=lines,
+        contracts=[r.id for r in rows],
+        pools=pools,
+        pledges=[gid for gid, _ in stock_pledges],
+        line_product=line_product,
+        line_pool=np.array([qi[x.pool] for x in line_objs], dtype=np.intp),
+        line_country=np.array([pi[x.country] for x in line_objs], dtype=np.intp),
+        line_depth=line_depth,
+        capacity_start=capacity_start,
+        committed_start=committed_start,
+        capacity_max=np.array([x.max_capacity_per_month for x in line_objs], dtype=float),
+        lead_months=lead,
+        ramp_months=ramp,
+        capex_usd_per_unit=capex,
+        horizon_months=np.array([x.order_book_horizon_months for x in line_objs], dtype=float),
+        invests=np.array([x.invests for x in line_objs], dtype=bool) & s.policy.industry_invests,
+        capacity_increment=increment,
+        committed_increment=committed_increment,
+        capex_announced_usd=capex_announced,
+        bom=bom,
+        depth_levels=[
+            np.flatnonzero(line_depth == d) for d in range(int(line_depth.max(initial=-1)) + 1)
+        ],
+        contract_product=contract_product,
+        contract_quantity=quantity,
+        contract_price_usd=price,
+        contract_sign=sign,
+        contract_due_first=due_first,
+        contract_due_months=due_months,
+        contract_firm=firm,
+        contract_delivered_start=delivered_start,
+        assign_contract=a_contract_arr,
+        assign_line=a_line_arr,
+        assign_any_line=a_any_arr,
+        assign_segment_first=segment_first,
+        receive_contract=arr(rc),
+        receive_cell=arr(rcell),
+        receive_share=np.array(rshare, dtype=float),
+        pay_contract=arr(bc),
+        pay_party=arr(bparty),
+        pay_share=np.array(bshare, dtype=float),
+        stock_start=stock_start,
+        stock_floor=stock_floor,
+        inventory_start=inventory_start,
+        consumption_per_month=consumption,
+        pledge_donor=arr([pi[a.donor] for _, a in stock_pledges]),
+        pledge_recipient=arr([pi[a.recipient] for _, a in stock_pledges]),
+        pledge_product=arr([ki[a.product] for _, a in stock_pledges]),
+        pledge_quantity=np.array([a.quantity for _, a in stock_pledges], dtype=float),
+        pledge_first=arr([month_index(a.start, s.start) for _, a in stock_pledges]),
+        pledge_months=arr([month_index(a.end, a.start) + 1 for _, a in stock_pledges]),
+    )

@@ -1,0 +1,371 @@
+"""Scenario files: TOML that ``extends`` an embedded scenario and overrides any part.
+
+Merging rule. Sections are tables of entities keyed by id (two levels for
+``stocks``, ``inventories`` and ``economics``: party then product or year).
+An overlay adds entities and replaces *attributes* of existing entities one by
+one; an attribute's value (a number, a list, or a map such as ``buyers`` or
+``bom``) is replaced whole. ``drop = ["contracts.c1", "stocks.USA.javelin"]``
+removes entities. ``policy`` is merged attribute by attribute.
+
+Loading reports every problem at once: schema errors for each entity and the
+cross-reference checks of :mod:`materiel.checks`, each with file, field path
+and, where it can be found, the line.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from materiel._errors import Problem, ScenarioError
+from materiel.checks import run_checks
+from materiel.schema import EconomicYear, Scenario
+
+__all__ = ["DATASET_ID", "embedded_ids", "load", "load_many", "scenario_summaries"]
+
+DATASET_ID = "dataset"
+_ENTITY_DEPTH = {
+    "sources": 1, "parties": 1, "products": 1, "lines": 1, "investments": 1,
+    "contracts": 1, "consumption": 1, "aid": 1, "targets": 1, "spending_paths": 1,
+    "stocks": 2, "inventories": 2, "economics": 2, "policy": 0,
+}  # fmt: skip
+_ECONOMIC_FIELDS = tuple(f for f in EconomicYear.model_fields if f not in ("source", "field_sources"))
+
+
+@dataclass
+class _Layer:
+    """One file's contribution: its name, text and parsed table."""
+
+    name: str
+    text: str
+    data: dict[str, Any]
+
+
+@dataclass
+class _Merged:
+    data: dict[str, Any] = field(default_factory=dict)
+    origin: dict[tuple[str, ...], _Layer] = field(default_factory=dict)
+
+
+def _data_dir() -> Path:
+    return Path(str(resources.files("materiel") / "data"))
+
+
+def embedded_ids() -> list[str]:
+    """Ids of the embedded scenarios, in their declared order (the dataset excluded)."""
+    folder = _data_dir() / "scenarios"
+    ids = []
+    for path in folder.glob("*.toml"):
+        ids.append(path.stem)
+    order = ["status-quo", "action-plan", "hague-pledge", "hindcast-2022"]
+    return sorted(ids, key=lambda i: (order.index(i) if i in order else len(order), i))
+
+
+def _embedded_path(ref: str) -> Path | None:
+    if ref == DATASET_ID:
+        return _data_dir() / "dataset.toml"
+    path = _data_dir() / "scenarios" / f"{ref}.toml"
+    return path if path.is_file() else None
+
+
+def _read_layer(path: Path, display: str) -> _Layer:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ScenarioError(Problem(display, "", f"cannot read file: {exc.strerror}")) from exc
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(Problem(display, "", "expected a UTF-8 text file")) from exc
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        line = getattr(exc, "lineno", None)
+        msg = getattr(exc, "msg", str(exc))
+        raise ScenarioError(Problem(display, "", f"invalid TOML: {msg}", line)) from exc
+    if path.name == "dataset.toml" and path.parent == _data_dir():
+        data["economics"] = _read_economics(path.parent / "economics.csv")
+    return _Layer(display, text, data)
+
+
+def _read_economics(path: Path) -> dict[str, dict[str, dict[str, Any]]]:
+    """The embedded economic table: one row per ally-year, one source per figure."""
+    table: dict[str, dict[str, dict[str, Any]]] = {}
+    with path.open(newline="", encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            record: dict[str, Any] = {}
+            if row.get("source"):
+                record["source"] = row["source"]
+            field_sources = {}
+            for name in _ECONOMIC_FIELDS:
+                if row.get(name):
+                    record[name] = float(row[name])
+                    if row.get(f"{name}_source"):
+                        field_sources[name] = row[f"{name}_source"]
+            if field_sources:
+                record["field_sources"] = field_sources
+            table.setdefault(row["party"], {})[row["year"]] = record
+    return table
+
+
+def _resolve(ref: str, relative_to: Path | None) -> tuple[Path, str]:
+    """Find the file for ``ref``: an embedded id, or a path (relative to the extending file)."""
+    embedded = _embedded_path(ref)
+    if embedded is not None:
+        return embedded, f"<embedded:{ref}>"
+    path = Path(ref)
+    if not path.is_absolute() and relative_to is not None:
+        path = relative_to / path
+    if path.is_file():
+        return path, str(ref) if relative_to is None else str(path)
+    known = ", ".join([DATASET_ID, *embedded_ids()])
+    raise ScenarioError(
+        Problem(
+            str(ref), "", f"no such scenario or file; expected a file path or one of: {known}"
+        )
+    )
+
+
+def _chain(path: Path, display: str, seen: tuple[Path, ...] = ()) -> list[_Layer]:
+    """The file and every file it extends, base first."""
+    if path.resolve() in seen:
+        raise ScenarioError(Problem(display, "extends", "extends itself (a cycle of extends)"))
+    layer = _read_layer(path, display)
+    base = layer.data.get("extends")
+    if base is None:
+        return [layer]
+    if not isinstance(base, str):
+        raise ScenarioError(Problem(display, "extends", "expected a scenario id or a file path"))
+    try:
+        base_path, base_display = _resolve(base, path.parent)
+    except ScenarioError as exc:
+        line = _locate(layer.text, ("extends",))
+        raise ScenarioError(
+            [Problem(display, "extends", p.message, line) for p in exc.problems]
+        ) from exc
+    return [*_chain(base_path, base_display, (*seen, path.resolve())), layer]
+
+
+def _merge(layers: list[_Layer]) -> _Merged:
+    merged = _Merged()
+    out = merged.data
+    for layer in layers:
+        for key, value in layer.data.items():
+            if key == "drop":
+                continue
+            depth = _ENTITY_DEPTH.get(key)
+            if depth is None or not isinstance(value, dict):
+                out[key] = value
+                merged.origin[(key,)] = layer
+                continue
+            out.setdefault(key, {})
+            if not isinstance(out[key], dict):
+                out[key] = {}
+            _merge_table(out[key], value, depth, (key,), layer, merged.origin)
+        for ref in layer.data.get("drop", []) if isinstance(layer.data.get("drop"), list) else []:
+            _drop(out, str(ref), layer, merged)
+    return merged
+
+
+def _merge_table(
+    into: dict[str, Any],
+    overlay: dict[str, Any],
+    depth: int,
+    path: tuple[str, ...],
+    layer: _Layer,
+    origin: dict[tuple[str, ...], _Layer],
+) -> None:
+    if depth == 0:  # an entity: replace attributes one by one
+        for attr, value in overlay.items():
+            into[attr] = value
+            origin[(*path, attr)] = layer
+        origin[path] = layer
+        return
+    for key, value in overlay.items():
+        if isinstance(value, dict):
+            existing = into.get(key)
+            if not isinstance(existing, dict):
+                into[key] = existing = {}
+            _merge_table(existing, value, depth - 1, (*path, key), layer, origin)
+        else:
+            into[key] = value
+            origin[(*path, key)] = layer
+
+
+def _drop(out: dict[str, Any], ref: str, layer: _Layer, merged: _Merged) -> None:
+    keys = ref.split(".")
+    table: Any = out
+    for key in keys[:-1]:
+        table = table.get(key) if isinstance(table, dict) else None
+    if not isinstance(table, dict) or keys[-1] not in table:
+        raise ScenarioError(
+            Problem(layer.name, "drop", f"cannot drop {ref!r}: no such entity",
+                    _locate(layer.text, ("drop",)))
+        )
+    del table[keys[-1]]
+
+
+def _key_pattern(key: str) -> str:
+    return rf"(?:{re.escape(key)}|\"{re.escape(key)}\"|'{re.escape(key)}')"
+
+
+def _locate(text: str, path: tuple[str, ...]) -> int | None:
+    """Best-effort line number of ``path`` in a TOML text (1-based), or None."""
+    lines = text.splitlines()
+    for n_header in range(len(path), 0, -1):
+        header = r"\s*\.\s*".join(_key_pattern(k) for k in path[:n_header])
+        header_re = re.compile(rf"^\s*\[\s*{header}\s*\]\s*(#.*)?$")
+        for i, line in enumerate(lines):
+            if not header_re.match(line):
+                continue
+            rest = path[n_header:]
+            if not rest:
+                return i + 1
+            attr_re = re.compile(rf"^\s*{_key_pattern(rest[0])}\s*(=|\.)")
+            for j in range(i + 1, len(lines)):
+                if lines[j].lstrip().startswith("["):
+                    break
+                if attr_re.match(lines[j]):
+                    return j + 1
+            return i + 1
+    if path:  # a top-level key or a dotted key written inline
+        attr_re = re.compile(rf"^\s*{_key_pattern(path[-1])}\s*(=|\.)")
+        for i, line in enumerate(lines):
+            if attr_re.match(line):
+                return i + 1
+    return None
+
+
+def _problem(merged: _Merged, loc: tuple[str, ...], message: str, top: _Layer) -> Problem:
+    layer = top
+    for n in range(len(loc), 0, -1):
+        if loc[:n] in merged.origin:
+            layer = merged.origin[loc[:n]]
+            break
+    return Problem(layer.name, ".".join(loc), message, _locate(layer.text, loc))
+
+
+def _pydantic_message(err: Any) -> str:
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        return "unknown field; check the spelling against the schema (materiel show --help)"
+    if kind == "missing":
+        return "required field is missing"
+    msg = str(err["msg"]).removeprefix("Value error, ")
+    if kind.startswith(("greater", "less", "finite", "float", "int", "string", "bool", "literal")):
+        return f"{msg} (got {err['input']!r})"
+    return msg
+
+
+def _validate(merged: _Merged, top: _Layer) -> tuple[Scenario | None, list[Problem]]:
+    problems: list[Problem] = []
+    data = merged.data
+    try:
+        return Scenario.model_validate(data), problems
+    except ValidationError as exc:
+        errors = exc.errors()
+    # Drop each invalid entity (or top-level field) and validate the rest, so that
+    # the cross-reference checks can still run and report in the same pass.
+    pruned = _copy_tables(data)
+    for err in errors:
+        loc = tuple(str(x) for x in err["loc"])
+        problems.append(_problem(merged, loc, _pydantic_message(err), top))
+        depth = _ENTITY_DEPTH.get(loc[0]) if loc else None
+        keep = 1 + (depth or 0) if depth else 1
+        _delete_path(pruned, loc[:keep])
+    try:
+        return Scenario.model_validate(pruned), problems
+    except ValidationError:
+        return None, problems
+
+
+def _copy_tables(data: Any) -> Any:
+    if isinstance(data, dict):
+        return {k: _copy_tables(v) for k, v in data.items()}
+    return data
+
+
+def _delete_path(data: dict[str, Any], loc: tuple[str, ...]) -> None:
+    table: Any = data
+    for key in loc[:-1]:
+        table = table.get(key) if isinstance(table, dict) else None
+    if isinstance(table, dict):
+        table.pop(loc[-1], None)
+
+
+def load(
+    source: str | Path | Mapping[str, Any] | Scenario, *, name: str | None = None
+) -> Scenario:
+    """Load a scenario: an embedded id (``"action-plan"``), a TOML file path, or a mapping.
+
+    A mapping is treated like the parsed contents of a TOML file (it may
+    ``extends`` an embedded scenario); ``name`` labels it in error messages.
+    Raises :class:`~materiel.ScenarioError` listing every problem found.
+    """
+    if isinstance(source, Scenario):
+        return source
+    if isinstance(source, Mapping):
+        display = name or "<mapping>"
+        top = _Layer(display, "", dict(source))
+        base = top.data.get("extends")
+        layers = [top]
+        if isinstance(base, str):
+            base_path, base_display = _resolve(base, None)
+            layers = [*_chain(base_path, base_display), top]
+        stem = name or "custom"
+    else:
+        path, display = _resolve(str(source), None)
+        layers = _chain(path, display)
+        top = layers[-1]
+        stem = path.stem
+    merged = _merge(layers)
+    # The id, title and description belong to the top file, not its base.
+    for key, default in (("id", stem), ("title", ""), ("description", "")):
+        merged.data[key] = top.data.get(key, default)
+    scenario, problems = _validate(merged, top)
+    if scenario is not None:
+        for loc, message in run_checks(scenario):
+            problems.append(_problem(merged, loc, message, top))
+    if problems:
+        raise ScenarioError(problems)
+    assert scenario is not None
+    return scenario
+
+
+def load_many(refs: list[str]) -> list[Scenario]:
+    """Load several scenarios, reporting problems of all of them together."""
+    out, problems = [], []
+    for ref in refs:
+        try:
+            out.append(load(ref))
+        except ScenarioError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise ScenarioError(problems)
+    return out
+
+
+def scenario_summaries() -> list[dict[str, str]]:
+    """Id, title and one-line description of each embedded scenario."""
+    out = []
+    for sid in embedded_ids():
+        path = _embedded_path(sid)
+        assert path is not None
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        out.append(
+            {
+                "id": sid,
+                "title": str(data.get("title", "")),
+                "description": str(data.get("description", "")).strip().splitlines()[0]
+                if data.get("description")
+                else "",
+                "extends": str(data.get("extends", "")),
+            }
+        )
+    return out

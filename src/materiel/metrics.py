@@ -1,0 +1,173 @@
+"""Metrics computed from a run's Dataset: targets, binding inputs, money, aid, shortfall.
+
+Every function takes the labelled Dataset (with its ``sample`` dimension) and
+the scenario, and keeps the ``sample`` dimension where it makes sense, so the
+same code serves deterministic runs (one sample) and Monte Carlo runs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from materiel.months import month_index
+from materiel.schema import Scenario
+
+__all__ = [
+    "aid_table",
+    "binding_table",
+    "cost_by_party",
+    "recipient_shortfall_table",
+    "target_stock",
+    "target_table",
+    "yearly",
+]
+
+
+def _label(ds: xr.Dataset, idx: int) -> str:
+    return str(ds.month.values[idx])[:7]
+
+
+def target_stock(ds: xr.Dataset, parties: list[str], product: str) -> xr.DataArray:
+    """Stock of ``product`` held by ``parties`` together, per sample and month."""
+    return ds.stock.sel(party=parties, product=product).sum("party")
+
+
+def first_month_at_or_above(series: xr.DataArray, level: float) -> xr.DataArray:
+    """Index of the first month where ``series >= level`` (-1 if never), per sample."""
+    hit = series >= level - 1e-9
+    first = hit.argmax("month")
+    return first.where(hit.any("month"), -1)
+
+
+def target_table(ds: xr.Dataset, s: Scenario, sample: int = 0) -> pd.DataFrame:
+    """One row per target: required, stock at the date, met or not, when met, coverage.
+
+    ``months_to_target`` counts from the horizon start to the first month the
+    stock reaches the target; ``months_early`` is positive when that is before
+    the target date and negative when after (empty when never by the horizon).
+    """
+    rows = []
+    for tid, t in s.targets.items():
+        required = t.required_quantity
+        series = target_stock(ds, t.parties, t.product).isel(sample=sample)
+        by = month_index(t.by, s.start)
+        first = int(first_month_at_or_above(series, required))
+        at_by = float(series.isel(month=by))
+        end = float(series.isel(month=-1))
+        rows.append(
+            {
+                "target": tid,
+                "product": t.product,
+                "parties": ",".join(t.parties),
+                "required": required,
+                "by": t.by,
+                "stock_start": float(ds.stock_start.sel(party=t.parties, product=t.product).sum()),
+                "stock_at_by": at_by,
+                "met_by_date": at_by >= required - 1e-9,
+                "gap_at_by": max(required - at_by, 0.0),
+                "first_met": _label(ds, first) if first >= 0 else None,
+                "months_to_target": first if first >= 0 else None,
+                "months_early": by - first if first >= 0 else None,
+                "stock_at_horizon": end,
+                "coverage_at_horizon": end / required if required > 0 else float("inf"),
+                "shortfall_at_horizon": max(required - end, 0.0),
+                "assumption": _is_assumption(s, t.source),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _is_assumption(s: Scenario, source: str | None) -> bool:
+    return source is None or (source in s.sources and s.sources[source].is_assumption)
+
+
+def binding_table(ds: xr.Dataset, sample: int = 0) -> pd.DataFrame:
+    """Per line, the number of months bound by capacity, by orders and by each input."""
+    binding = ds.binding.isel(sample=sample).values  # (month, line)
+    rows = []
+    for j, line in enumerate(ds.line.values):
+        labels, counts = np.unique(binding[:, j], return_counts=True)
+        row: dict[str, object] = {
+            "line": str(line),
+            "product": str(ds.line_product.values[j]),
+            "country": str(ds.line_country.values[j]),
+        }
+        row.update({str(k): int(n) for k, n in zip(labels, counts, strict=True)})
+        first_input = np.flatnonzero(np.char.startswith(binding[:, j].astype(str), "input:"))
+        row["first_input_bound"] = _label(ds, int(first_input[0])) if len(first_input) else None
+        rows.append(row)
+    df = pd.DataFrame(rows)
+    counts = [c for c in df.columns if c in ("capacity", "orders") or str(c).startswith("input:")]
+    df[counts] = df[counts].fillna(0).astype(int)
+    return df
+
+
+def yearly(da: xr.DataArray) -> xr.DataArray:
+    """Sum a monthly flow into calendar years (dimension ``year``)."""
+    return da.groupby(da.month.dt.year).sum("month")
+
+
+def cost_by_party(ds: xr.Dataset, sample: int = 0) -> pd.DataFrame:
+    """Contract payments per party and year (US$), plus capex by the lines' countries."""
+    pay = yearly(ds.payments_usd.isel(sample=sample))
+    capex = yearly(ds.capex_usd.isel(sample=sample)).groupby(
+        ds.line_country.rename("party")
+    ).sum()
+    df = pay.to_dataframe(name="payments_usd")[["payments_usd"]]
+    cx = capex.to_dataframe(name="capex_usd")[["capex_usd"]]
+    out = df.join(cx, how="outer").fillna(0.0).reset_index()
+    return out[(out.payments_usd > 0) | (out.capex_usd > 0)].reset_index(drop=True)
+
+
+def aid_table(ds: xr.Dataset, s: Scenario, sample: int = 0) -> pd.DataFrame:
+    """Aid pledged vs delivered: pledges from stock and contracts delivered to a recipient."""
+    rows = []
+    given = ds.pledge_deliveries.isel(sample=sample).sum("month")
+    for g in ds.pledge.values:
+        a = s.aid[str(g)]
+        rows.append({"pledge": str(g), "donor": a.donor, "recipient": a.recipient,
+                     "product": a.product, "supply": "stock", "pledged": a.quantity,
+                     "delivered": float(given.sel(pledge=g))})  # fmt: skip
+    delivered = ds.contract_deliveries.isel(sample=sample).sum("month")
+    for cid in ds.contract.values:
+        cid = str(cid)
+        if cid.startswith("aid:"):
+            a = s.aid[cid[4:]]
+            donor, recipient, product, label = a.donor, a.recipient, a.product, cid[4:]
+        elif s.contracts[cid].recipient:
+            c = s.contracts[cid]
+            donor, recipient, product, label = ",".join(c.buyers), c.recipient, c.product, cid
+        else:
+            continue
+        rows.append({"pledge": label, "donor": donor, "recipient": recipient,
+                     "product": product, "supply": "production",
+                     "pledged": float(ds.contract_quantity.sel(contract=cid)),
+                     "delivered": float(delivered.sel(contract=cid))})  # fmt: skip
+    df = pd.DataFrame(rows, columns=["pledge", "donor", "recipient", "product", "supply",
+                                     "pledged", "delivered"])  # fmt: skip
+    df["share_delivered"] = np.where(df.pledged > 0, df.delivered / df.pledged.where(df.pledged > 0, 1), 1.0)
+    return df
+
+
+def recipient_shortfall_table(ds: xr.Dataset, sample: int = 0) -> pd.DataFrame:
+    """Per recipient and munition: demand, consumed, shortfall and months short."""
+    recipients = ds.party.where(ds.party_kind == "recipient", drop=True).values
+    rows = []
+    for p in recipients:
+        demand = ds.consumption_demand.sel(party=p)
+        short = ds.shortfall.isel(sample=sample).sel(party=p)
+        for k in ds["product"].values:
+            total = float(demand.sel(product=k).sum())
+            if total <= 0:
+                continue
+            s_k = short.sel(product=k)
+            months_short = np.flatnonzero(s_k.values > 1e-9)
+            rows.append({"party": str(p), "product": str(k), "demand": total,
+                         "consumed": float(ds.consumed.isel(sample=sample).sel(party=p, product=k).sum()),
+                         "shortfall": float(s_k.sum()),
+                         "share_unmet": float(s_k.sum()) / total,
+                         "months_short": len(months_short),
+                         "first_short": _label(ds, int(months_short[0])) if len(months_short) else None})  # fmt: skip
+    return pd.DataFrame(rows)

@@ -1,0 +1,37 @@
+"""Calendar months as ``YYYY-MM`` strings and integer month indices."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+__all__ = ["MONTH_PATTERN", "month_index", "month_label", "month_range", "parse_month"]
+
+MONTH_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
+_MONTH_RE = re.compile(MONTH_PATTERN)
+
+
+def parse_month(text: str) -> int:
+    """Return the absolute month number (``year * 12 + month - 1``) of ``YYYY-MM``."""
+    if not _MONTH_RE.match(text):
+        raise ValueError(f"expected a month as YYYY-MM, got {text!r}")
+    year, month = text.split("-")
+    return int(year) * 12 + int(month) - 1
+
+
+def month_label(absolute: int) -> str:
+    """Inverse of :func:`parse_month`."""
+    year, month0 = divmod(int(absolute), 12)
+    return f"{year:04d}-{month0 + 1:02d}"
+
+
+def month_index(text: str, start: str) -> int:
+    """Index of month ``text`` in a horizon that begins at ``start`` (may be negative)."""
+    return parse_month(text) - parse_month(start)
+
+
+def month_range(start: str, months: int) -> np.ndarray:
+    """``months`` month-start timestamps from ``start``, as ``datetime64[ns]``."""
+    first = np.datetime64(start, "M")
+    return (first + np.arange(months)).astype("datetime64[ns]")

@@ -1,0 +1,184 @@
+"""``Result``: a run's labelled Dataset plus the metrics users ask for first."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from materiel import metrics
+from materiel.schema import Scenario
+
+__all__ = ["Result", "tidy_tables"]
+
+
+class Result:
+    """The outcome of :func:`materiel.simulate`.
+
+    ``dataset`` is an :class:`xarray.Dataset` with dimensions ``sample``,
+    ``month``, ``party``, ``product``, ``line``, ``contract``, ``pool`` and
+    ``pledge``; ``scenario`` is the resolved scenario that produced it.
+    """
+
+    def __init__(self, dataset: xr.Dataset, scenario: Scenario) -> None:
+        self.dataset = dataset
+        self.scenario = scenario
+
+    def __repr__(self) -> str:
+        sizes = ", ".join(f"{k}={v}" for k, v in self.dataset.sizes.items())
+        return f"<materiel.Result scenario={self.scenario.id!r} {sizes}>"
+
+    # --- tables ---
+    def targets(self) -> pd.DataFrame:
+        """Per capability target: stock at its date, whether and when it is met, coverage."""
+        return metrics.target_table(self.dataset, self.scenario)
+
+    def binding(self) -> pd.DataFrame:
+        """Per line: months bound by capacity, by orders, and by each input."""
+        return metrics.binding_table(self.dataset)
+
+    def costs(self) -> pd.DataFrame:
+        """Per party and year: contract payments and capex of lines in that country (US$)."""
+        return metrics.cost_by_party(self.dataset)
+
+    def aid(self) -> pd.DataFrame:
+        """Aid pledged vs delivered, from stock and from production."""
+        return metrics.aid_table(self.dataset, self.scenario)
+
+    def shortfall(self) -> pd.DataFrame:
+        """Recipients' demand, consumption and unmet demand per munition."""
+        return metrics.recipient_shortfall_table(self.dataset)
+
+    def munitions(self) -> pd.DataFrame:
+        """Per munition: output, capacity at start and end, what binds, cost."""
+        ds = self.dataset.isel(sample=0)
+        rows = []
+        for k in self.scenario.munitions:
+            lines = ds.line.values[ds.line_product.values == k]
+            if len(lines) == 0:
+                continue
+            cap = ds.capacity_per_month.sel(line=lines).sum("line")
+            prod = ds.production.sel(line=lines)
+            binding = ds.binding.sel(line=lines).values
+            weight = ds.capacity_per_month.sel(line=lines).values
+            tally: Counter[str] = Counter()
+            for label, w in zip(binding.ravel(), weight.ravel(), strict=True):
+                tally[str(label)] += float(w)
+            inputs = [lab for lab in np.unique(binding) if str(lab).startswith("input:")]
+            first_input = None
+            if inputs:
+                hit = np.flatnonzero(np.char.startswith(binding.astype(str), "input:").any(axis=1))
+                first_input = str(ds.month.values[hit[0]])[:7]
+            payments = float(
+                ds.contract_deliveries.where(ds.contract_product == k, 0.0).sum()
+            )
+            rows.append(
+                {
+                    "product": k,
+                    "produced": float(prod.sum()),
+                    "capacity_start_per_month": float(cap.isel(month=0)),
+                    "capacity_end_per_month": float(cap.isel(month=-1)),
+                    "main_binding": tally.most_common(1)[0][0] if tally else None,
+                    "inputs_binding": [str(x)[6:] for x in inputs],
+                    "first_input_bound": first_input,
+                    "delivered": payments,
+                    "spent_usd": float(
+                        (ds.contract_deliveries * self._prices()).where(
+                            ds.contract_product == k, 0.0
+                        ).sum()
+                    ),
+                    "capex_usd": float(ds.capex_usd.sel(line=lines).sum()),
+                }
+            )
+        return pd.DataFrame(rows)
+
+    def _prices(self) -> xr.DataArray:
+        s = self.scenario
+        prices = []
+        for cid in self.dataset.contract.values:
+            cid = str(cid)
+            if cid.startswith("aid:"):
+                prices.append(s.products[s.aid[cid[4:]].product].unit_price_usd or 0.0)
+            else:
+                c = s.contracts[cid]
+                prices.append(
+                    c.unit_price_usd if c.unit_price_usd is not None
+                    else s.products[c.product].unit_price_usd or 0.0
+                )  # fmt: skip
+        return xr.DataArray(np.array(prices, dtype=float), dims="contract")
+
+    # --- machine-readable metrics ---
+    def metrics(self) -> dict[str, Any]:
+        """All headline metrics as JSON-ready data."""
+        ds = self.dataset.isel(sample=0)
+        costs = self.costs()
+        return {
+            "scenario": self.scenario.id,
+            "start": self.scenario.start,
+            "months": self.scenario.months,
+            "targets": _records(self.targets()),
+            "munitions": _records(self.munitions()),
+            "lines": _records(self.binding()),
+            "cost": {
+                "payments_usd": float(ds.payments_usd.sum()),
+                "capex_usd": float(ds.capex_usd.sum()),
+                "payments_by_party_usd": {
+                    str(p): float(v)
+                    for p, v in ds.payments_usd.sum("month").to_series().items()
+                    if v > 0
+                },
+                "by_party_year": _records(costs),
+            },
+            "aid": _records(self.aid()),
+            "recipient_shortfall": _records(self.shortfall()),
+        }
+
+
+def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
+    out = []
+    for row in df.to_dict(orient="records"):
+        clean: dict[str, Any] = {}
+        for k, v in row.items():
+            if isinstance(v, np.generic):
+                v = v.item()
+            if isinstance(v, float) and (np.isnan(v) or np.isinf(v)):
+                v = None
+            clean[str(k)] = v
+        out.append(clean)
+    return out
+
+
+def tidy_tables(result: Result) -> dict[str, pd.DataFrame]:
+    """Long tables, one per monthly variable, with ``month`` as ``YYYY-MM``.
+
+    Lines carry their ``country`` and ``product``; contracts their
+    ``product``; party tables keep munitions only. The ``sample`` column is
+    dropped for a deterministic run.
+    """
+    ds = result.dataset
+    munitions = set(result.scenario.munitions)
+    labels = {"line": {"line_country": "country", "line_product": "product"},
+              "contract": {"contract_product": "product"}}  # fmt: skip
+    tables: dict[str, pd.DataFrame] = {}
+    for name, da in ds.data_vars.items():
+        if "month" not in da.dims:
+            continue
+        if ds.sizes["sample"] == 1 and "sample" in da.dims:
+            da = da.isel(sample=0, drop=True)
+        value = "binding" if name == "binding" else "usd" if str(name).endswith("_usd") else "quantity"
+        df = da.to_dataframe(name=value).reset_index()
+        df["month"] = pd.to_datetime(df["month"]).dt.strftime("%Y-%m")
+        columns: list[str] = []
+        for dim in da.dims:
+            columns.append(str(dim))
+            columns.extend(labels.get(str(dim), {}))
+        df = df[[*columns, value]]
+        for dim in da.dims:
+            df = df.rename(columns=labels.get(str(dim), {}))
+        if "party" in da.dims and "product" in da.dims:
+            df = df[df["product"].isin(munitions)]
+        tables[str(name)] = df.reset_index(drop=True)
+    return tables

@@ -1,0 +1,366 @@
+"""The domain schema: every entity of the munitions supply system, with units.
+
+Each model lists its attributes with type, unit (in the name), default and a
+description, PyPSA-style: the schema *is* the documentation of the data.
+Numbers are validated here (finite, non-negative, shares in [0, 1]); links
+between entities (a line's product exists, buyer shares sum to 1, ...) are
+checked in :mod:`materiel.checks`.
+
+Entities are kept in tables keyed by id (``[lines.rheinmetall-unterluess]``)
+so that a scenario can override any single attribute of any entity by
+writing only that attribute.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from materiel.months import MONTH_PATTERN
+
+__all__ = [
+    "AidPledge",
+    "Consumption",
+    "Contract",
+    "EconomicYear",
+    "Entity",
+    "Inventory",
+    "Investment",
+    "Line",
+    "Party",
+    "Policy",
+    "Product",
+    "Scenario",
+    "Source",
+    "SpendingPath",
+    "Stock",
+    "Target",
+]
+
+DAYS_PER_MONTH = 365.25 / 12
+
+Quantity = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+"""A non-negative, finite number (units given by the field name)."""
+Share = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
+Months = Annotated[int, Field(ge=0, le=600)]
+Month = Annotated[str, Field(pattern=MONTH_PATTERN, description="calendar month, YYYY-MM")]
+Id = Annotated[str, Field(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Source(_Model):
+    """Where a figure comes from: a publication, or a labelled assumption.
+
+    Either all of ``publisher``, ``title``, ``date`` and ``url`` are given, or
+    ``assumption`` gives a one-line rationale for a figure that has no public
+    source (stock levels and stockpile targets are classified).
+    """
+
+    publisher: str | None = Field(None, description="who published the figure")
+    title: str | None = Field(None, description="title of the publication")
+    date: str | None = Field(None, description="publication date, YYYY-MM or YYYY-MM-DD")
+    url: str | None = Field(None, description="where to read it")
+    via: str | None = Field(None, description="the secondary outlet that quoted it, if any")
+    assumption: str | None = Field(None, description="rationale when the figure is an assumption")
+    note: str | None = Field(None, description="caveats (estimate, uncertain, derived ...)")
+
+    @model_validator(mode="after")
+    def _citation_or_assumption(self) -> Source:
+        cited = all((self.publisher, self.title, self.date, self.url))
+        if not cited and not self.assumption:
+            raise ValueError(
+                "expected either publisher, title, date and url, or an assumption rationale"
+            )
+        return self
+
+    @property
+    def is_assumption(self) -> bool:
+        """True when the figure is a labelled assumption rather than a citation."""
+        return bool(self.assumption) and not self.publisher
+
+
+class Entity(_Model):
+    """Base for every record that carries figures: one source, overridable per field."""
+
+    source: str | None = Field(None, description="id of the source of this record's figures")
+    field_sources: dict[str, str] = Field(
+        default_factory=dict, description="per-field source ids overriding `source`"
+    )
+
+    def source_of(self, field: str) -> str | None:
+        """Source id of one figure of this record."""
+        return self.field_sources.get(field, self.source)
+
+
+class Party(_Model):
+    """An ally (ISO 3166 alpha-3 code) or a recipient such as UKR."""
+
+    name: str
+    kind: Literal["ally", "recipient", "other"] = "ally"
+    region: Literal["europe", "north-america", "other"] = "europe"
+    eu_member: bool = False
+
+
+class Product(Entity):
+    """A munition (bought by parties) or a component/material (used by lines)."""
+
+    name: str
+    kind: Literal["munition", "component"]
+    unit: str = Field("unit", description="what one unit of quantity is (round, missile, charge)")
+    unit_price_usd: Quantity | None = Field(
+        None, description="default contract price per unit, US$ (munitions)"
+    )
+    bom: dict[str, Quantity] = Field(
+        default_factory=dict, description="bill of materials: component id -> units per unit"
+    )
+
+
+class Line(Entity):
+    """A production line (or plant) making one product.
+
+    Capacity in month t is the starting capacity plus every expansion whose
+    ramp has begun: an expansion of ``dC`` decided in month d adds
+    ``dC * min(1, (t - d - lead + 1) / ramp)`` for ``t >= d + lead``.
+    """
+
+    name: str
+    owner: str = Field(description="company operating the line")
+    country: str = Field(description="party id where the line is")
+    product: str = Field(description="product id the line makes")
+    pool: str = Field(
+        "alliance",
+        description="component pool: a line draws inputs from, and a component line "
+        "feeds, only the lines of the same pool",
+    )
+    capacity_per_month: Quantity = Field(description="output capacity at the start, units/month")
+    max_capacity_per_month: Quantity = Field(
+        description="ceiling for order-driven expansion, units/month"
+    )
+    expansion_lead_time_months: Months = Field(
+        18, description="months from an investment decision to first added output"
+    )
+    ramp_up_months: Annotated[int, Field(ge=1, le=240)] = Field(
+        12, description="months from first added output to the full added capacity"
+    )
+    capex_usd_per_unit_month: Quantity = Field(
+        0.0, description="investment cost per unit of added monthly capacity, US$"
+    )
+    order_book_horizon_months: Annotated[int, Field(ge=1, le=240)] = Field(
+        24,
+        description="industry expands when the firm order book exceeds what current "
+        "capacity delivers within this many months",
+    )
+    invests: bool = Field(True, description="whether the owner expands against firm orders")
+    module_capacity_per_month: Quantity | None = Field(
+        None, description="size of one whole plant module (for MILP planning), units/month"
+    )
+
+
+class Investment(Entity):
+    """An announced capacity expansion, independent of the order book."""
+
+    line: str
+    decision: Month = Field(description="month the investment is decided")
+    capacity_added_per_month: Quantity
+    lead_time_months: Months | None = Field(None, description="defaults to the line's")
+    ramp_up_months: Annotated[int, Field(ge=1, le=240)] | None = Field(
+        None, description="defaults to the line's"
+    )
+    capex_usd: Quantity | None = Field(
+        None, description="total cost; defaults to the line's capex per unit of monthly capacity"
+    )
+
+
+class Contract(Entity):
+    """A decision to buy that becomes a signed contract after a contracting delay.
+
+    Signed in month ``decision + contracting_delay``; deliveries fall due along
+    a linear schedule over ``delivery_months`` starting ``delivery_lag_months``
+    after signing. Late deliveries stay open (a backlog) until made.
+    """
+
+    buyers: dict[str, Share] = Field(description="party id -> share of every delivery")
+    product: str
+    line: str | None = Field(None, description="a line id, or none for any eligible line")
+    quantity: Quantity
+    unit_price_usd: Quantity | None = Field(None, description="defaults to the product's price")
+    decision: Month = Field(description="month the buyers decide to buy")
+    contracting_delay_months: Months | None = Field(
+        None, description="months from decision to signature; defaults to the policy's"
+    )
+    delivery_lag_months: Months = Field(0, description="months from signature to first due")
+    delivery_months: Annotated[int, Field(ge=1, le=600)] = Field(
+        12, description="length of the delivery schedule"
+    )
+    firm: bool = Field(True, description="counts toward the order book that triggers investment")
+    multi_year: bool = Field(False, description="multi-year or framework contract")
+    priority: Annotated[int, Field(ge=0, le=99)] = Field(
+        5, description="lower is served first; ties go to the older contract"
+    )
+    recipient: str | None = Field(
+        None, description="party that receives the deliveries (aid from production)"
+    )
+
+
+class Stock(Entity):
+    """A party's stock of a munition at the start, and the floor it keeps."""
+
+    quantity: Quantity
+    floor: Quantity = Field(0.0, description="a donor gives no aid that takes it below this")
+
+
+class Inventory(Entity):
+    """Components on hand in a pool at the start."""
+
+    quantity: Quantity
+
+
+class Consumption(Entity):
+    """A party's use of a munition (training or war): a rate over a period."""
+
+    party: str
+    product: str
+    rate_per_day: Quantity | None = None
+    rate_per_month: Quantity | None = None
+    start: Month | None = Field(None, description="first month; the horizon start if absent")
+    end: Month | None = Field(None, description="last month; the horizon end if absent")
+    kind: Literal["war", "training"] = "war"
+
+    @model_validator(mode="after")
+    def _one_rate(self) -> Consumption:
+        if (self.rate_per_day is None) == (self.rate_per_month is None):
+            raise ValueError("expected exactly one of rate_per_day or rate_per_month")
+        return self
+
+    @property
+    def monthly_rate(self) -> float:
+        """Rate in units per month."""
+        if self.rate_per_month is not None:
+            return self.rate_per_month
+        assert self.rate_per_day is not None
+        return self.rate_per_day * DAYS_PER_MONTH
+
+
+class AidPledge(Entity):
+    """Aid from a donor to a recipient, due evenly from ``start`` to ``end``.
+
+    ``supply = "stock"`` draws on the donor's stock above its floor;
+    ``supply = "production"`` becomes a contract bought by the donor and
+    delivered to the recipient.
+    """
+
+    donor: str
+    recipient: str
+    product: str
+    quantity: Quantity
+    start: Month
+    end: Month
+    supply: Literal["stock", "production"] = "stock"
+    contracting_delay_months: Months | None = Field(
+        None, description="for production: defaults to the policy's"
+    )
+    priority: Annotated[int, Field(ge=0, le=99)] = 3
+
+
+class Target(Entity):
+    """A capability target: stock of a munition held by one or more parties, by a date."""
+
+    parties: list[str] = Field(min_length=1, description="party ids whose stocks count together")
+    product: str
+    by: Month
+    quantity: Quantity | None = Field(None, description="units")
+    days_of_supply: Quantity | None = Field(None, description="days at the reference rate")
+    reference_rate_per_day: Quantity | None = Field(None, description="units per day")
+
+    @model_validator(mode="after")
+    def _quantity_or_days(self) -> Target:
+        by_days = self.days_of_supply is not None and self.reference_rate_per_day is not None
+        if (self.quantity is not None) == by_days:
+            raise ValueError(
+                "expected either quantity, or days_of_supply with reference_rate_per_day"
+            )
+        return self
+
+    @property
+    def required_quantity(self) -> float:
+        """The target in units."""
+        if self.quantity is not None:
+            return self.quantity
+        assert self.days_of_supply is not None and self.reference_rate_per_day is not None
+        return self.days_of_supply * self.reference_rate_per_day
+
+
+class EconomicYear(Entity):
+    """GDP and defence spending of one ally in one year (current US$)."""
+
+    gdp_usd_m: Quantity | None = Field(None, description="GDP, current US$ million")
+    defence_pct_gdp_nato: Quantity | None = Field(None, description="% of GDP, NATO definition")
+    defence_pct_gdp_sipri: Quantity | None = Field(None, description="% of GDP, SIPRI definition")
+    defence_usd_m_sipri: Quantity | None = Field(
+        None, description="military expenditure, current US$ million, SIPRI definition"
+    )
+
+
+class SpendingPath(Entity):
+    """Parties' defence spending moving linearly in %GDP toward a pledge."""
+
+    parties: list[str] = Field(min_length=1, description='party ids, or ["*"] for every ally')
+    target_pct_gdp: Quantity
+    from_year: Annotated[int, Field(ge=1990, le=2100)]
+    by_year: Annotated[int, Field(ge=1990, le=2100)]
+    basis: Literal["nato", "sipri"] = "nato"
+
+
+class Policy(_Model):
+    """Policy knobs applied across the scenario."""
+
+    contracting_delay_months: Months = Field(
+        12, description="decision-to-signature delay for contracts that give none"
+    )
+    extra_contracting_delay_months: Months = Field(
+        0, description="added to every contract's delay (what-if knob)"
+    )
+    industry_invests: bool = Field(True, description="industry expands against firm orders")
+    consumption_scale: Quantity = Field(1.0, description="multiplies every consumption rate")
+    equipment_share: Share = Field(0.2, description="share of defence spending on equipment")
+    munitions_share: Share = Field(0.1, description="share of equipment spending on munitions")
+
+
+class Scenario(_Model):
+    """A complete, resolved scenario: the dataset plus every override."""
+
+    id: Id
+    title: str = ""
+    description: str = ""
+    extends: str | None = Field(None, description="id or path of the scenario this extends")
+    start: Month = "2024-01"
+    months: Annotated[int, Field(ge=1, le=600)] = 84
+    assumptions: list[str] = Field(default_factory=list, description="stated in plain words")
+    policy: Policy = Field(default_factory=Policy)
+    sources: dict[Id, Source] = Field(default_factory=dict)
+    parties: dict[Id, Party] = Field(default_factory=dict)
+    products: dict[Id, Product] = Field(default_factory=dict)
+    lines: dict[Id, Line] = Field(default_factory=dict)
+    investments: dict[Id, Investment] = Field(default_factory=dict)
+    contracts: dict[Id, Contract] = Field(default_factory=dict)
+    stocks: dict[Id, dict[Id, Stock]] = Field(default_factory=dict)
+    inventories: dict[Id, dict[Id, Inventory]] = Field(default_factory=dict)
+    consumption: dict[Id, Consumption] = Field(default_factory=dict)
+    aid: dict[Id, AidPledge] = Field(default_factory=dict)
+    targets: dict[Id, Target] = Field(default_factory=dict)
+    economics: dict[Id, dict[str, EconomicYear]] = Field(default_factory=dict)
+    spending_paths: dict[Id, SpendingPath] = Field(default_factory=dict)
+
+    @property
+    def munitions(self) -> list[str]:
+        """Ids of products that are munitions, in table order."""
+        return [k for k, p in self.products.items() if p.kind == "munition"]
+
+    @property
+    def allies(self) -> list[str]:
+        """Ids of parties that are allies, in table order."""
+        return [k for k, p in self.parties.items() if p.kind == "ally"]
