@@ -86,8 +86,9 @@ def _read_layer(path: Path, display: str) -> _Layer:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        line = getattr(exc, "lineno", None)
-        msg = getattr(exc, "msg", str(exc))
+        found = re.search(r"\(at line (\d+), column \d+\)", str(exc))
+        line = int(found.group(1)) if found else None
+        msg = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
         raise ScenarioError(Problem(display, "", f"invalid TOML: {msg}", line)) from exc
     if path.name == "dataset.toml" and path.parent == _data_dir():
         data["economics"] = _read_economics(path.parent / "economics.csv")
