@@ -27,15 +27,21 @@ def test_one_line_one_buyer() -> None:
 
 
 def test_policy_contracting_delay_and_extra_delay() -> None:
-    s = tiny(contracts={"c1": contract()}, policy={"contracting_delay_months": 3,
-                                                    "extra_contracting_delay_months": 2})
+    s = tiny(
+        contracts={"c1": contract()},
+        policy={"contracting_delay_months": 3, "extra_contracting_delay_months": 2},
+    )
     r = run(s)
     assert series(r, "production", line="l1")[:8] == [0, 0, 0, 0, 0, 100, 100, 100]
 
 
 def test_lead_time_and_ramp() -> None:
-    line = {"max_capacity_per_month": 400.0, "expansion_lead_time_months": 2,
-            "ramp_up_months": 2, "order_book_horizon_months": 3}
+    line = {
+        "max_capacity_per_month": 400.0,
+        "expansion_lead_time_months": 2,
+        "ramp_up_months": 2,
+        "order_book_horizon_months": 3,
+    }
     s = tiny(contracts={"c1": contract(quantity=2400.0, delivery_months=12)})
     s["lines"]["l1"].update(line)
     r = run(s)
@@ -51,9 +57,14 @@ def test_lead_time_and_ramp() -> None:
     [(1200.0, 12, 0.0), (4800.0, 48, 300.0)],
     ids=["annual-no-investment", "multi-year-invests"],
 )
-def test_investment_needs_firm_multi_year_orders(quantity: float, months: int, added: float) -> None:
-    s = tiny(contracts={"c1": contract(quantity=quantity, delivery_months=months,
-                                       multi_year=months > 12)})
+def test_investment_needs_firm_multi_year_orders(
+    quantity: float, months: int, added: float
+) -> None:
+    s = tiny(
+        contracts={
+            "c1": contract(quantity=quantity, delivery_months=months, multi_year=months > 12)
+        }
+    )
     s["lines"]["l1"].update({"max_capacity_per_month": 400.0})
     r = run(s)
     assert sum(series(r, "capacity_added_per_month", line="l1")) == added
@@ -69,8 +80,13 @@ def _with_fuze(fuze_capacity: float, inventory: float = 0.0) -> dict:
     s = tiny(contracts={"c1": contract()})
     s["products"]["shell"]["bom"] = {"fuze": 1.0}
     s["products"]["fuze"] = {"name": "Fuze", "kind": "component", "source": "fx"}
-    s["lines"]["f1"] = dict(s["lines"]["l1"], name="Fuze line", product="fuze",
-                            capacity_per_month=fuze_capacity, max_capacity_per_month=fuze_capacity)
+    s["lines"]["f1"] = dict(
+        s["lines"]["l1"],
+        name="Fuze line",
+        product="fuze",
+        capacity_per_month=fuze_capacity,
+        max_capacity_per_month=fuze_capacity,
+    )
     if inventory:
         s["inventories"] = {"alliance": {"fuze": {"quantity": inventory, "source": "fx"}}}
     return s
@@ -95,14 +111,24 @@ def test_component_inventory_on_hand() -> None:
 def test_multi_level_bill_of_materials() -> None:
     s = tiny(contracts={"c1": contract()})
     s["products"]["shell"]["bom"] = {"charge": 1.0}
-    s["products"]["charge"] = {"name": "Charge", "kind": "component", "bom": {"nc": 2.0},
-                               "source": "fx"}
-    s["products"]["nc"] = {"name": "Nitrocellulose", "kind": "component", "unit": "kg",
-                           "source": "fx"}
-    s["lines"]["charges"] = dict(s["lines"]["l1"], product="charge", capacity_per_month=80.0,
-                                 max_capacity_per_month=80.0)
-    s["lines"]["nc"] = dict(s["lines"]["l1"], product="nc", capacity_per_month=100.0,
-                            max_capacity_per_month=100.0)
+    s["products"]["charge"] = {
+        "name": "Charge",
+        "kind": "component",
+        "bom": {"nc": 2.0},
+        "source": "fx",
+    }
+    s["products"]["nc"] = {
+        "name": "Nitrocellulose",
+        "kind": "component",
+        "unit": "kg",
+        "source": "fx",
+    }
+    s["lines"]["charges"] = dict(
+        s["lines"]["l1"], product="charge", capacity_per_month=80.0, max_capacity_per_month=80.0
+    )
+    s["lines"]["nc"] = dict(
+        s["lines"]["l1"], product="nc", capacity_per_month=100.0, max_capacity_per_month=100.0
+    )
     r = run(s)
     # shell wants 100 -> charges want min(80, 100) = 80 -> nc wants 160, makes 100
     # -> charges make 80 * 100/160 = 50 -> shells make 50
@@ -114,8 +140,13 @@ def test_multi_level_bill_of_materials() -> None:
 
 
 def test_joint_contract_split_by_share() -> None:
-    r = run(tiny(contracts={"c1": contract(buyers={"AAA": 0.25, "BBB": 0.75}, quantity=400.0,
-                                           delivery_months=4)}))
+    r = run(
+        tiny(
+            contracts={
+                "c1": contract(buyers={"AAA": 0.25, "BBB": 0.75}, quantity=400.0, delivery_months=4)
+            }
+        )
+    )
     assert series(r, "receipts", party="AAA", product="shell")[:4] == [25, 25, 25, 25]
     assert series(r, "receipts", party="BBB", product="shell")[:4] == [75, 75, 75, 75]
     assert series(r, "payments_usd", party="BBB")[:4] == [750, 750, 750, 750]
@@ -123,8 +154,9 @@ def test_joint_contract_split_by_share() -> None:
 
 def test_any_eligible_line_shares_by_capacity() -> None:
     s = tiny(contracts={"c1": contract(quantity=200.0, delivery_months=1)})
-    s["lines"]["l2"] = dict(s["lines"]["l1"], capacity_per_month=300.0,
-                            max_capacity_per_month=300.0)
+    s["lines"]["l2"] = dict(
+        s["lines"]["l1"], capacity_per_month=300.0, max_capacity_per_month=300.0
+    )
     r = run(s)
     assert series(r, "production", line="l1")[0] == 50
     assert series(r, "production", line="l2")[0] == 150
@@ -133,8 +165,17 @@ def test_any_eligible_line_shares_by_capacity() -> None:
 def test_donor_floor_limits_aid_from_stock() -> None:
     s = tiny(
         stocks={"AAA": {"shell": {"quantity": 1000.0, "floor": 800.0, "source": "fx"}}},
-        aid={"g1": {"donor": "AAA", "recipient": "REC", "product": "shell", "quantity": 300.0,
-                    "start": "2024-01", "end": "2024-01", "source": "fx"}},
+        aid={
+            "g1": {
+                "donor": "AAA",
+                "recipient": "REC",
+                "product": "shell",
+                "quantity": 300.0,
+                "start": "2024-01",
+                "end": "2024-01",
+                "source": "fx",
+            }
+        },
         contracts={"c1": contract(quantity=100.0, delivery_months=1, decision="2024-03")},
     )
     r = run(s)
@@ -144,9 +185,20 @@ def test_donor_floor_limits_aid_from_stock() -> None:
 
 
 def test_aid_from_production_goes_through_a_contract() -> None:
-    s = tiny(aid={"g1": {"donor": "AAA", "recipient": "REC", "product": "shell",
-                         "quantity": 200.0, "start": "2024-01", "end": "2024-02",
-                         "supply": "production", "source": "fx"}})
+    s = tiny(
+        aid={
+            "g1": {
+                "donor": "AAA",
+                "recipient": "REC",
+                "product": "shell",
+                "quantity": 200.0,
+                "start": "2024-01",
+                "end": "2024-02",
+                "supply": "production",
+                "source": "fx",
+            }
+        }
+    )
     r = run(s)
     assert series(r, "receipts", party="REC", product="shell")[:3] == [100, 100, 0]
     assert series(r, "payments_usd", party="AAA")[:3] == [1000, 1000, 0]
@@ -155,14 +207,21 @@ def test_aid_from_production_goes_through_a_contract() -> None:
 
 
 def test_priority_then_age() -> None:
-    s = tiny(contracts={
-        "low": contract(quantity=100.0, delivery_months=1, priority=5),
-        "high": contract(quantity=100.0, delivery_months=1, priority=1),
-        # same priority: the older signature is served first
-        "newer": contract(quantity=100.0, delivery_months=1, decision="2024-03", priority=7),
-        "older": contract(quantity=100.0, delivery_months=1, decision="2024-02",
-                          delivery_lag_months=1, priority=7),
-    })
+    s = tiny(
+        contracts={
+            "low": contract(quantity=100.0, delivery_months=1, priority=5),
+            "high": contract(quantity=100.0, delivery_months=1, priority=1),
+            # same priority: the older signature is served first
+            "newer": contract(quantity=100.0, delivery_months=1, decision="2024-03", priority=7),
+            "older": contract(
+                quantity=100.0,
+                delivery_months=1,
+                decision="2024-02",
+                delivery_lag_months=1,
+                priority=7,
+            ),
+        }
+    )
     r = run(s)
     d = r.dataset.contract_deliveries.isel(sample=0)
     assert d.sel(contract="high").values[:2].tolist() == [100, 0]
@@ -172,9 +231,12 @@ def test_priority_then_age() -> None:
 
 
 def test_consumption_shortfall_and_no_negative_stock() -> None:
-    s = tiny(stocks={"REC": {"shell": {"quantity": 50.0, "source": "fx"}}},
-             consumption={"war": {"party": "REC", "product": "shell", "rate_per_month": 100.0,
-                                  "source": "fx"}})
+    s = tiny(
+        stocks={"REC": {"shell": {"quantity": 50.0, "source": "fx"}}},
+        consumption={
+            "war": {"party": "REC", "product": "shell", "rate_per_month": 100.0, "source": "fx"}
+        },
+    )
     r = run(s)
     assert series(r, "consumed", party="REC", product="shell")[:2] == [50, 0]
     assert series(r, "shortfall", party="REC", product="shell")[:2] == [50, 100]
@@ -191,16 +253,35 @@ def test_contract_signed_before_start_keeps_only_what_is_still_due() -> None:
 
 
 def test_announced_investment_folds_arrived_part_into_start() -> None:
-    s = tiny(investments={"i1": {"line": "l1", "decision": "2023-11", "capacity_added_per_month": 120.0,
-                                 "lead_time_months": 2, "ramp_up_months": 4, "source": "fx"}})
+    s = tiny(
+        investments={
+            "i1": {
+                "line": "l1",
+                "decision": "2023-11",
+                "capacity_added_per_month": 120.0,
+                "lead_time_months": 2,
+                "ramp_up_months": 4,
+                "source": "fx",
+            }
+        }
+    )
     r = run(s)
     assert series(r, "capacity_per_month", line="l1")[:5] == [130, 160, 190, 220, 220]
 
 
 def test_time_to_target() -> None:
-    s = tiny(contracts={"c1": contract(contracting_delay_months=2)},
-             targets={"t": {"parties": ["AAA"], "product": "shell", "quantity": 250.0,
-                            "by": "2024-04", "source": "fx"}})
+    s = tiny(
+        contracts={"c1": contract(contracting_delay_months=2)},
+        targets={
+            "t": {
+                "parties": ["AAA"],
+                "product": "shell",
+                "quantity": 250.0,
+                "by": "2024-04",
+                "source": "fx",
+            }
+        },
+    )
     row = run(s).targets().iloc[0]
     assert row.first_met == "2024-05" and row.months_to_target == 4
     assert not row.met_by_date and row.months_early == -1 and row.gap_at_by == 50
@@ -208,9 +289,19 @@ def test_time_to_target() -> None:
 
 
 def test_days_of_supply_target() -> None:
-    s = tiny(stocks={"AAA": {"shell": {"quantity": 305.0, "source": "fx"}}},
-             targets={"t": {"parties": ["AAA", "BBB"], "product": "shell", "days_of_supply": 30,
-                            "reference_rate_per_day": 10.0, "by": "2024-06", "source": "fx"}})
+    s = tiny(
+        stocks={"AAA": {"shell": {"quantity": 305.0, "source": "fx"}}},
+        targets={
+            "t": {
+                "parties": ["AAA", "BBB"],
+                "product": "shell",
+                "days_of_supply": 30,
+                "reference_rate_per_day": 10.0,
+                "by": "2024-06",
+                "source": "fx",
+            }
+        },
+    )
     row = run(s).targets().iloc[0]
     assert row.required == 300 and row.met_by_date and row.months_to_target == 0
 

@@ -32,7 +32,7 @@ def only(source: Any) -> materiel.Problem:
 
 
 def test_overlay_replaces_attributes_and_adds_entities(tmp_path: Path) -> None:
-    base = write(tmp_path, tiny(contracts={"c1": contract()}), "base.toml")
+    write(tmp_path, tiny(contracts={"c1": contract()}), "base.toml")
     overlay = {
         "extends": "base.toml",
         "lines": {"l1": {"capacity_per_month": 40.0}},
@@ -103,59 +103,149 @@ decision = "2030-01"
 @pytest.mark.parametrize(
     ("change", "path", "message"),
     [
-        (lambda s: s["lines"]["l1"].update(country="XXX"), "lines.l1.country", "unknown party 'XXX'"),
-        (lambda s: s["lines"]["l1"].update(product="nope"), "lines.l1.product", "unknown product 'nope'"),
-        (lambda s: s["contracts"]["c1"].update(buyers={"AAA": 0.6, "BBB": 0.6}),
-         "contracts.c1.buyers", "buyer shares must sum to 1, got 1.2"),
-        (lambda s: s["contracts"]["c1"].update(line="l9"), "contracts.c1.line", "unknown line 'l9'"),
-        (lambda s: s["contracts"]["c1"].update(quantity=-1.0), "contracts.c1.quantity",
-         "greater than or equal to 0"),
-        (lambda s: s["contracts"]["c1"].update(quantity=float("nan")), "contracts.c1.quantity",
-         "finite"),
-        (lambda s: s["contracts"]["c1"].update(decision="2031-01"), "contracts.c1.decision",
-         "after the end of the horizon"),
-        (lambda s: s["contracts"]["c1"].update(decision="2024-13"), "contracts.c1.decision",
-         "String should match pattern"),
-        (lambda s: s.update(targets={"t": {"parties": ["AAA"], "product": "shell",
-                                           "quantity": 1.0, "by": "2026-01"}}),
-         "targets.t.by", "outside the horizon"),
-        (lambda s: s["products"].update(
-            comp={"name": "c", "kind": "component", "bom": {"comp2": 1.0}},
-            comp2={"name": "c2", "kind": "component", "bom": {"comp": 1.0}}),
-         "products.comp.bom", "cycle in bills of materials: comp -> comp2 -> comp"),
-        (lambda s: s["products"].update(
-            other={"name": "o", "kind": "munition", "unit_price_usd": 1.0}),
-         None, None),
-        (lambda s: s["lines"].update(l2=dict(s["lines"]["l1"], product="other")) or
-         s["products"].update(other={"name": "o", "kind": "munition", "unit_price_usd": 1.0})
-         or s["contracts"]["c1"].update(line="l2"),
-         "contracts.c1.line", "line 'l2' makes 'other', not the contract's product 'shell'"),
-        (lambda s: s["products"]["shell"].update(bom={"gone": 1.0}), "products.shell.bom",
-         "unknown product 'gone'"),
-        (lambda s: s["products"].update(fz={"name": "f", "kind": "component"})
-         or s["products"]["shell"].update(bom={"fz": 1.0}),
-         "lines.l1.pool", "needs component 'fz', but no line or inventory in pool 'alliance'"),
-        (lambda s: s["products"]["shell"].pop("unit_price_usd"), "contracts.c1.unit_price_usd",
-         "expected a unit price"),
-        (lambda s: s["lines"]["l1"].update(max_capacity_per_month=1.0),
-         "lines.l1.max_capacity_per_month", "expected at least capacity_per_month"),
-        (lambda s: s["lines"]["l1"].update(source="nowhere"), "lines.l1.source",
-         "unknown source 'nowhere'"),
-        (lambda s: s["sources"].update(bad={"publisher": "X"}), "sources.bad",
-         "expected either publisher, title, date and url, or an assumption"),
-        (lambda s: s.update(consumption={"u": {"party": "REC", "product": "shell"}}),
-         "consumption.u", "expected exactly one of rate_per_day or rate_per_month"),
-        (lambda s: s.update(aid={"a": {"donor": "AAA", "recipient": "AAA", "product": "shell",
-                                       "quantity": 1.0, "start": "2024-02", "end": "2024-01"}}),
-         "aid.a.recipient", "expected a recipient other than the donor"),
-        (lambda s: s.update(stocks={"AAA": {"fz": {"quantity": 1.0}}})
-         or s["products"].update(fz={"name": "f", "kind": "component"}),
-         "stocks.AAA.fz", "expected a munition, but 'fz' is a component"),
+        (
+            lambda s: s["lines"]["l1"].update(country="XXX"),
+            "lines.l1.country",
+            "unknown party 'XXX'",
+        ),
+        (
+            lambda s: s["lines"]["l1"].update(product="nope"),
+            "lines.l1.product",
+            "unknown product 'nope'",
+        ),
+        (
+            lambda s: s["contracts"]["c1"].update(buyers={"AAA": 0.6, "BBB": 0.6}),
+            "contracts.c1.buyers",
+            "buyer shares must sum to 1, got 1.2",
+        ),
+        (
+            lambda s: s["contracts"]["c1"].update(line="l9"),
+            "contracts.c1.line",
+            "unknown line 'l9'",
+        ),
+        (
+            lambda s: s["contracts"]["c1"].update(quantity=-1.0),
+            "contracts.c1.quantity",
+            "greater than or equal to 0",
+        ),
+        (
+            lambda s: s["contracts"]["c1"].update(quantity=float("nan")),
+            "contracts.c1.quantity",
+            "finite",
+        ),
+        (
+            lambda s: s["contracts"]["c1"].update(decision="2031-01"),
+            "contracts.c1.decision",
+            "after the end of the horizon",
+        ),
+        (
+            lambda s: s["contracts"]["c1"].update(decision="2024-13"),
+            "contracts.c1.decision",
+            "String should match pattern",
+        ),
+        (
+            lambda s: s.update(
+                targets={
+                    "t": {"parties": ["AAA"], "product": "shell", "quantity": 1.0, "by": "2026-01"}
+                }
+            ),
+            "targets.t.by",
+            "outside the horizon",
+        ),
+        (
+            lambda s: s["products"].update(
+                comp={"name": "c", "kind": "component", "bom": {"comp2": 1.0}},
+                comp2={"name": "c2", "kind": "component", "bom": {"comp": 1.0}},
+            ),
+            "products.comp.bom",
+            "cycle in bills of materials: comp -> comp2 -> comp",
+        ),
+        (
+            lambda s: s["products"].update(
+                other={"name": "o", "kind": "munition", "unit_price_usd": 1.0}
+            ),
+            None,
+            None,
+        ),
+        (
+            lambda s: (
+                s["lines"].update(l2=dict(s["lines"]["l1"], product="other"))
+                or s["products"].update(
+                    other={"name": "o", "kind": "munition", "unit_price_usd": 1.0}
+                )
+                or s["contracts"]["c1"].update(line="l2")
+            ),
+            "contracts.c1.line",
+            "line 'l2' makes 'other', not the contract's product 'shell'",
+        ),
+        (
+            lambda s: s["products"]["shell"].update(bom={"gone": 1.0}),
+            "products.shell.bom",
+            "unknown product 'gone'",
+        ),
+        (
+            lambda s: (
+                s["products"].update(fz={"name": "f", "kind": "component"})
+                or s["products"]["shell"].update(bom={"fz": 1.0})
+            ),
+            "lines.l1.pool",
+            "needs component 'fz', but no line or inventory in pool 'alliance'",
+        ),
+        (
+            lambda s: s["products"]["shell"].pop("unit_price_usd"),
+            "contracts.c1.unit_price_usd",
+            "expected a unit price",
+        ),
+        (
+            lambda s: s["lines"]["l1"].update(max_capacity_per_month=1.0),
+            "lines.l1.max_capacity_per_month",
+            "expected at least capacity_per_month",
+        ),
+        (
+            lambda s: s["lines"]["l1"].update(source="nowhere"),
+            "lines.l1.source",
+            "unknown source 'nowhere'",
+        ),
+        (
+            lambda s: s["sources"].update(bad={"publisher": "X"}),
+            "sources.bad",
+            "expected either publisher, title, date and url, or an assumption",
+        ),
+        (
+            lambda s: s.update(consumption={"u": {"party": "REC", "product": "shell"}}),
+            "consumption.u",
+            "expected exactly one of rate_per_day or rate_per_month",
+        ),
+        (
+            lambda s: s.update(
+                aid={
+                    "a": {
+                        "donor": "AAA",
+                        "recipient": "AAA",
+                        "product": "shell",
+                        "quantity": 1.0,
+                        "start": "2024-02",
+                        "end": "2024-01",
+                    }
+                }
+            ),
+            "aid.a.recipient",
+            "expected a recipient other than the donor",
+        ),
+        (
+            lambda s: (
+                s.update(stocks={"AAA": {"fz": {"quantity": 1.0}}})
+                or s["products"].update(fz={"name": "f", "kind": "component"})
+            ),
+            "stocks.AAA.fz",
+            "expected a munition, but 'fz' is a component",
+        ),
     ],
     ids=lambda v: v if isinstance(v, str) else None,
 )
-def test_each_check_names_field_and_problem(tmp_path: Path, change: Any, path: str | None,
-                                            message: str | None) -> None:
+def test_each_check_names_field_and_problem(
+    tmp_path: Path, change: Any, path: str | None, message: str | None
+) -> None:
     s = tiny(contracts={"c1": contract()})
     change(s)
     if path is None:  # a valid change: loads cleanly

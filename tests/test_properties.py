@@ -12,8 +12,11 @@ from hypothesis import HealthCheck, given, settings
 import materiel
 from materiel.testing import scenarios
 
-FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                        HealthCheck.function_scoped_fixture])  # fmt: skip
+FAST = settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 
 
 @FAST

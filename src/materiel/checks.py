@@ -85,8 +85,8 @@ def check_product_references(s: Scenario) -> Iterator[Finding]:
             yield path, _unknown("product", prod, k)
         elif k[prod].kind != "munition":
             yield path, f"expected a munition, but {prod!r} is a component"
-    for pool, per_product in s.inventories.items():
-        for prod in per_product:
+    for pool, held in s.inventories.items():
+        for prod in held:
             if prod not in k:
                 yield ("inventories", pool, prod), _unknown("product", prod, k)
             elif k[prod].kind != "component":
@@ -96,7 +96,10 @@ def check_product_references(s: Scenario) -> Iterator[Finding]:
             if comp not in k:
                 yield ("products", pid, "bom"), _unknown("product", comp, k)
             elif k[comp].kind != "component":
-                yield ("products", pid, "bom"), f"expected a component in the bill of materials, {comp!r} is a munition"
+                yield (
+                    ("products", pid, "bom"),
+                    f"expected a component in the bill of materials, {comp!r} is a munition",
+                )
 
 
 def check_line_references(s: Scenario) -> Iterator[Finding]:
@@ -152,8 +155,9 @@ def check_bom_acyclic(s: Scenario) -> Iterator[Finding]:
     for pid in s.products:
         if pid not in state and (cycle := visit(pid, [])):
             start = cycle.index(cycle[-1])
-            yield ("products", cycle[-1], "bom"), "cycle in bills of materials: " + " -> ".join(
-                cycle[start:]
+            yield (
+                ("products", cycle[-1], "bom"),
+                "cycle in bills of materials: " + " -> ".join(cycle[start:]),
             )
             return
 
@@ -209,7 +213,10 @@ def check_dates_in_horizon(s: Scenario) -> Iterator[Finding]:
             yield ("aid", key, "start"), f"{a.start} is after the end of {horizon}"
     for key, use in s.consumption.items():
         if use.start and use.end and month_index(use.end, use.start) < 0:
-            yield ("consumption", key, "end"), f"expected end ({use.end}) not before start ({use.start})"
+            yield (
+                ("consumption", key, "end"),
+                f"expected end ({use.end}) not before start ({use.start})",
+            )
     for key, path in s.spending_paths.items():
         if path.by_year < path.from_year:
             yield ("spending_paths", key, "by_year"), "expected by_year not before from_year"
@@ -242,8 +249,16 @@ def check_source_references(s: Scenario) -> Iterator[Finding]:
             if field not in type(record).model_fields:
                 yield (*path, "field_sources"), f"unknown field {field!r} in field_sources"
 
-    for section in ("products", "lines", "investments", "contracts", "consumption", "aid",
-                    "targets", "spending_paths"):
+    for section in (
+        "products",
+        "lines",
+        "investments",
+        "contracts",
+        "consumption",
+        "aid",
+        "targets",
+        "spending_paths",
+    ):
         for key, record in getattr(s, section).items():
             yield from refs((section, key), record)
     for section in ("stocks", "inventories", "economics"):

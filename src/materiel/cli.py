@@ -10,7 +10,7 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -38,7 +38,7 @@ DEFAULT_SCENARIO = "action-plan"
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 
 
-class OutFormat(str, Enum):
+class OutFormat(StrEnum):
     """File formats for ``--out``."""
 
     csv = "csv"
@@ -172,9 +172,19 @@ def describe(s: Scenario) -> dict[str, Any]:
         "policy": s.policy.model_dump(),
         "counts": {
             name: len(getattr(s, name))
-            for name in ("parties", "products", "lines", "investments", "contracts",
-                         "consumption", "aid", "targets", "sources", "spending_paths")
-        },  # fmt: skip
+            for name in (
+                "parties",
+                "products",
+                "lines",
+                "investments",
+                "contracts",
+                "consumption",
+                "aid",
+                "targets",
+                "sources",
+                "spending_paths",
+            )
+        },
         "allies": len(s.allies),
         "munitions": s.munitions,
         "capacity_per_month_at_dataset_baseline": {
@@ -182,14 +192,17 @@ def describe(s: Scenario) -> dict[str, Any]:
             for k in s.munitions
         },
         "contracted_quantity": {
-            k: sum(c.quantity for c in s.contracts.values() if c.product == k)
-            for k in s.munitions
+            k: sum(c.quantity for c in s.contracts.values() if c.product == k) for k in s.munitions
         },
         "targets": {
-            tid: {"product": t.product, "parties": t.parties, "quantity": t.required_quantity,
-                  "by": t.by}
+            tid: {
+                "product": t.product,
+                "parties": t.parties,
+                "quantity": t.required_quantity,
+                "by": t.by,
+            }
             for tid, t in s.targets.items()
-        },  # fmt: skip
+        },
         "assumptions": s.assumptions,
         "sources_cited": len(s.sources) - len(assumed),
         "sources_assumed": len(assumed),
@@ -249,5 +262,3 @@ def _root(
 def main() -> None:
     """Console-script entry point."""
     app()
-
-

@@ -37,7 +37,9 @@ _ENTITY_DEPTH = {
     "contracts": 1, "consumption": 1, "aid": 1, "targets": 1, "spending_paths": 1,
     "stocks": 2, "inventories": 2, "economics": 2, "policy": 0,
 }  # fmt: skip
-_ECONOMIC_FIELDS = tuple(f for f in EconomicYear.model_fields if f not in ("source", "field_sources"))
+_ECONOMIC_FIELDS = tuple(
+    f for f in EconomicYear.model_fields if f not in ("source", "field_sources")
+)
 
 
 @dataclass
@@ -127,9 +129,7 @@ def _resolve(ref: str, relative_to: Path | None) -> tuple[Path, str]:
         return path, str(ref) if relative_to is None else str(path)
     known = ", ".join([DATASET_ID, *embedded_ids()])
     raise ScenarioError(
-        Problem(
-            str(ref), "", f"no such scenario or file; expected a file path or one of: {known}"
-        )
+        Problem(str(ref), "", f"no such scenario or file; expected a file path or one of: {known}")
     )
 
 
@@ -206,8 +206,12 @@ def _drop(out: dict[str, Any], ref: str, layer: _Layer, merged: _Merged) -> None
         table = table.get(key) if isinstance(table, dict) else None
     if not isinstance(table, dict) or keys[-1] not in table:
         raise ScenarioError(
-            Problem(layer.name, "drop", f"cannot drop {ref!r}: no such entity",
-                    _locate(layer.text, ("drop",)))
+            Problem(
+                layer.name,
+                "drop",
+                f"cannot drop {ref!r}: no such entity",
+                _locate(layer.text, ("drop",)),
+            )
         )
     del table[keys[-1]]
 
@@ -300,9 +304,7 @@ def _delete_path(data: dict[str, Any], loc: tuple[str, ...]) -> None:
         table.pop(loc[-1], None)
 
 
-def load(
-    source: str | Path | Mapping[str, Any] | Scenario, *, name: str | None = None
-) -> Scenario:
+def load(source: str | Path | Mapping[str, Any] | Scenario, *, name: str | None = None) -> Scenario:
     """Load a scenario: an embedded id (``"action-plan"``), a TOML file path, or a mapping.
 
     A mapping is treated like the parsed contents of a TOML file (it may

@@ -31,7 +31,8 @@ def _label(ds: xr.Dataset, idx: int) -> str:
 
 def target_stock(ds: xr.Dataset, parties: list[str], product: str) -> xr.DataArray:
     """Stock of ``product`` held by ``parties`` together, per sample and month."""
-    return ds.stock.sel(party=parties, product=product).sum("party")
+    held: xr.DataArray = ds.stock.sel(party=parties, product=product).sum("party")
+    return held
 
 
 def first_month_at_or_above(series: xr.DataArray, level: float) -> xr.DataArray:
@@ -99,8 +100,8 @@ def binding_table(ds: xr.Dataset, sample: int = 0) -> pd.DataFrame:
         row["first_input_bound"] = _label(ds, int(first_input[0])) if len(first_input) else None
         rows.append(row)
     df = pd.DataFrame(rows)
-    counts = [c for c in df.columns if c in ("capacity", "orders") or str(c).startswith("input:")]
-    df[counts] = df[counts].fillna(0).astype(int)
+    tallies = [c for c in df.columns if c in ("capacity", "orders") or str(c).startswith("input:")]
+    df[tallies] = df[tallies].fillna(0).astype(int)
     return df
 
 
@@ -112,9 +113,7 @@ def yearly(da: xr.DataArray) -> xr.DataArray:
 def cost_by_party(ds: xr.Dataset, sample: int = 0) -> pd.DataFrame:
     """Contract payments per party and year (US$), plus capex by the lines' countries."""
     pay = yearly(ds.payments_usd.isel(sample=sample))
-    capex = yearly(ds.capex_usd.isel(sample=sample)).groupby(
-        ds.line_country.rename("party")
-    ).sum()
+    capex = yearly(ds.capex_usd.isel(sample=sample)).groupby(ds.line_country.rename("party")).sum()
     df = pay.to_dataframe(name="payments_usd")[["payments_usd"]]
     cx = capex.to_dataframe(name="capex_usd")[["capex_usd"]]
     out = df.join(cx, how="outer").fillna(0.0).reset_index()
@@ -138,7 +137,7 @@ def aid_table(ds: xr.Dataset, s: Scenario, sample: int = 0) -> pd.DataFrame:
             donor, recipient, product, label = a.donor, a.recipient, a.product, cid[4:]
         elif s.contracts[cid].recipient:
             c = s.contracts[cid]
-            donor, recipient, product, label = ",".join(c.buyers), c.recipient, c.product, cid
+            donor, recipient, product, label = ",".join(c.buyers), c.recipient or "", c.product, cid
         else:
             continue
         rows.append({"pledge": label, "donor": donor, "recipient": recipient,
@@ -147,7 +146,9 @@ def aid_table(ds: xr.Dataset, s: Scenario, sample: int = 0) -> pd.DataFrame:
                      "delivered": float(delivered.sel(contract=cid))})  # fmt: skip
     df = pd.DataFrame(rows, columns=["pledge", "donor", "recipient", "product", "supply",
                                      "pledged", "delivered"])  # fmt: skip
-    df["share_delivered"] = np.where(df.pledged > 0, df.delivered / df.pledged.where(df.pledged > 0, 1), 1.0)
+    df["share_delivered"] = np.where(
+        df.pledged > 0, df.delivered / df.pledged.where(df.pledged > 0, 1), 1.0
+    )
     return df
 
 
@@ -164,10 +165,17 @@ def recipient_shortfall_table(ds: xr.Dataset, sample: int = 0) -> pd.DataFrame:
                 continue
             s_k = short.sel(product=k)
             months_short = np.flatnonzero(s_k.values > 1e-9)
-            rows.append({"party": str(p), "product": str(k), "demand": total,
-                         "consumed": float(ds.consumed.isel(sample=sample).sel(party=p, product=k).sum()),
-                         "shortfall": float(s_k.sum()),
-                         "share_unmet": float(s_k.sum()) / total,
-                         "months_short": len(months_short),
-                         "first_short": _label(ds, int(months_short[0])) if len(months_short) else None})  # fmt: skip
+            consumed = ds.consumed.isel(sample=sample).sel(party=p, product=k)
+            rows.append(
+                {
+                    "party": str(p),
+                    "product": str(k),
+                    "demand": total,
+                    "consumed": float(consumed.sum()),
+                    "shortfall": float(s_k.sum()),
+                    "share_unmet": float(s_k.sum()) / total,
+                    "months_short": len(months_short),
+                    "first_short": _label(ds, int(months_short[0])) if len(months_short) else None,
+                }
+            )
     return pd.DataFrame(rows)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import defaultdict
 from typing import Any
 
 import numpy as np
@@ -64,7 +64,7 @@ class Result:
             prod = ds.production.sel(line=lines)
             binding = ds.binding.sel(line=lines).values
             weight = ds.capacity_per_month.sel(line=lines).values
-            tally: Counter[str] = Counter()
+            tally: dict[str, float] = defaultdict(float)
             for label, w in zip(binding.ravel(), weight.ravel(), strict=True):
                 tally[str(label)] += float(w)
             inputs = [lab for lab in np.unique(binding) if str(lab).startswith("input:")]
@@ -72,23 +72,21 @@ class Result:
             if inputs:
                 hit = np.flatnonzero(np.char.startswith(binding.astype(str), "input:").any(axis=1))
                 first_input = str(ds.month.values[hit[0]])[:7]
-            payments = float(
-                ds.contract_deliveries.where(ds.contract_product == k, 0.0).sum()
-            )
+            payments = float(ds.contract_deliveries.where(ds.contract_product == k, 0.0).sum())
             rows.append(
                 {
                     "product": k,
                     "produced": float(prod.sum()),
                     "capacity_start_per_month": float(cap.isel(month=0)),
                     "capacity_end_per_month": float(cap.isel(month=-1)),
-                    "main_binding": tally.most_common(1)[0][0] if tally else None,
+                    "main_binding": max(tally, key=tally.__getitem__) if tally else None,
                     "inputs_binding": [str(x)[6:] for x in inputs],
                     "first_input_bound": first_input,
                     "delivered": payments,
                     "spent_usd": float(
-                        (ds.contract_deliveries * self._prices()).where(
-                            ds.contract_product == k, 0.0
-                        ).sum()
+                        (ds.contract_deliveries * self._prices())
+                        .where(ds.contract_product == k, 0.0)
+                        .sum()
                     ),
                     "capex_usd": float(ds.capex_usd.sel(line=lines).sum()),
                 }
@@ -168,7 +166,9 @@ def tidy_tables(result: Result) -> dict[str, pd.DataFrame]:
             continue
         if ds.sizes["sample"] == 1 and "sample" in da.dims:
             da = da.isel(sample=0, drop=True)
-        value = "binding" if name == "binding" else "usd" if str(name).endswith("_usd") else "quantity"
+        value = (
+            "binding" if name == "binding" else "usd" if str(name).endswith("_usd") else "quantity"
+        )
         df = da.to_dataframe(name=value).reset_index()
         df["month"] = pd.to_datetime(df["month"]).dt.strftime("%Y-%m")
         columns: list[str] = []

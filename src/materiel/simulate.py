@@ -54,9 +54,7 @@ def binding_labels(products: list[str]) -> np.ndarray:
     return np.array(labels)
 
 
-def build_dataset(
-    inp: Inputs, raw: Mapping[str, np.ndarray], scenario: Scenario
-) -> xr.Dataset:
+def build_dataset(inp: Inputs, raw: Mapping[str, np.ndarray], scenario: Scenario) -> xr.Dataset:
     """Label the engine's arrays as an :class:`xarray.Dataset`."""
     samples = next(iter(raw.values())).shape[0]
     data_vars: dict[str, Any] = {}
@@ -97,7 +95,9 @@ def build_dataset(
     for name, unit in _UNITS.items():
         if name in ds:
             ds[name].attrs["units"] = unit
-    ds["binding"].attrs["description"] = "what limits each line's output: capacity, orders or an input"
+    ds["binding"].attrs["description"] = (
+        "what limits each line's output: capacity, orders or an input"
+    )
     ds["stock_start"] = (("party", "product"), inp.stock_start)
     ds["inventory_start"] = (("pool", "product"), inp.inventory_start)
     return ds
@@ -117,7 +117,7 @@ def check_invariants(ds: xr.Dataset, tolerance: float = TOLERANCE) -> None:
         place = ", ".join(f"{k} {v}" for k, v in where.items())
         raise InvariantError(f"invariant broken: {what} at {place} (off by {gap:.6g})")
 
-    def first_bad(err: xr.DataArray, scale: xr.DataArray | float, what: str) -> None:
+    def first_bad(err: xr.DataArray, scale: Any, what: str) -> None:
         bad = abs(err) > tolerance * (1.0 + abs(scale))
         if bool(bad.any()):
             idx = {d: int(i) for d, i in zip(bad.dims, np.argwhere(bad.values)[0], strict=True)}

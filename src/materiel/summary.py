@@ -48,7 +48,8 @@ def target_sentence(row: dict[str, Any] | pd.Series) -> str:
         return f"{head} -> met {row['first_met']} ({when})"
     return (
         f"{head} -> NOT met by the horizon: stock {fmt_number(row['stock_at_horizon'])} "
-        f"({row['coverage_at_horizon']:.0%} of target, short {fmt_number(row['shortfall_at_horizon'])})"
+        f"({row['coverage_at_horizon']:.0%} of target, "
+        f"short {fmt_number(row['shortfall_at_horizon'])})"
     )
 
 
@@ -110,9 +111,11 @@ def compare_table(results: list[Result]) -> pd.DataFrame:
     for r in results:
         t = r.targets()
         cell = t.apply(
-            lambda row: row.first_met
-            if row.first_met is not None
-            else f"not by horizon ({row.coverage_at_horizon:.0%})",
+            lambda row: (
+                row.first_met
+                if row.first_met is not None
+                else f"not by horizon ({row.coverage_at_horizon:.0%})"
+            ),
             axis=1,
         )
         frames.append(pd.Series(cell.values, index=t.target.values, name=r.scenario.id))

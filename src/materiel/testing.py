@@ -50,10 +50,18 @@ def scenarios(draw: st.DrawFn, max_products: int = 4, max_contracts: int = 6) ->
     products: dict[str, Any] = {}
     for i, c in enumerate(components):
         later = components[i + 1 :]
-        bom = draw(st.dictionaries(st.sampled_from(later), st.floats(0.1, 5), max_size=2)) if later else {}
+        bom = (
+            draw(st.dictionaries(st.sampled_from(later), st.floats(0.1, 5), max_size=2))
+            if later
+            else {}
+        )
         products[c] = {"name": c, "kind": "component", "bom": bom, "source": "fx"}
     for m in munitions:
-        bom = draw(st.dictionaries(st.sampled_from(components), st.floats(0.1, 5), max_size=3)) if components else {}
+        bom = (
+            draw(st.dictionaries(st.sampled_from(components), st.floats(0.1, 5), max_size=3))
+            if components
+            else {}
+        )
         products[m] = {"name": m, "kind": "munition", "bom": bom,
                        "unit_price_usd": draw(_amount(1e4)), "source": "fx"}  # fmt: skip
     lines: dict[str, Any] = {}
@@ -102,10 +110,10 @@ def scenarios(draw: st.DrawFn, max_products: int = 4, max_contracts: int = 6) ->
     aid: dict[str, Any] = {}
     for i in range(draw(st.integers(0, 2))):
         a, b = sorted([draw(month), draw(month)])
+        supply = draw(st.sampled_from(["stock", "production"]))
         aid[f"g{i}"] = {"donor": draw(st.sampled_from(allies)), "recipient": "REC",
                         "product": draw(st.sampled_from(munitions)), "quantity": draw(_amount()),
-                        "start": a, "end": b, "supply": draw(st.sampled_from(["stock", "production"])),
-                        "source": "fx"}  # fmt: skip
+                        "start": a, "end": b, "supply": supply, "source": "fx"}  # fmt: skip
     targets = {
         f"t{i}": {"parties": draw(st.lists(st.sampled_from(allies), min_size=1, unique=True)),
                   "product": draw(st.sampled_from(munitions)), "quantity": draw(_amount(5000)),

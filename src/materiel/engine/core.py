@@ -99,7 +99,7 @@ def run_engine(
     need_for = np.zeros((L, QK))
     need_for.reshape(L, Q, K)[np.arange(L), inp.line_pool, :] = bom_line
     uses = bom_line > 0
-    input_cells = (inp.line_pool[:, None] * K + np.arange(K)[None, :])  # (L, K)
+    input_cells = inp.line_pool[:, None] * K + np.arange(K)[None, :]  # (L, K)
     levels = inp.depth_levels
     into_cells = [_Segments(line_group[lv], QK, S) for lv in levels]
     makers = _Segments(line_group, QK, S)
@@ -163,7 +163,11 @@ def run_engine(
         else:
             book = np.zeros((S, L))
         group_committed = makers(committed)[:, line_group]
-        book_share = np.where(group_committed > 0, committed / np.where(group_committed > 0, group_committed, 1.0), 0.0)
+        book_share = np.where(
+            group_committed > 0,
+            committed / np.where(group_committed > 0, group_committed, 1.0),
+            0.0,
+        )
         for lv in levels[1:]:
             need = book @ need_for  # (S, QK)
             book[:, lv] = need[:, line_group[lv]] * book_share[:, lv]
@@ -203,7 +207,9 @@ def run_engine(
         for depth in range(len(levels) - 1, -1, -1):
             lv = levels[depth]
             need = wanted[:, lv] @ need_for[lv]
-            fraction = np.where(need > 0, np.minimum(inventory / np.where(need > 0, need, 1.0), 1.0), 1.0)
+            fraction = np.where(
+                need > 0, np.minimum(inventory / np.where(need > 0, need, 1.0), 1.0), 1.0
+            )
             f_inputs = np.where(uses[lv], fraction[:, input_cells[lv]], np.inf)  # (S, l, K)
             worst = f_inputs.argmin(axis=2)
             f_min = np.minimum(np.take_along_axis(f_inputs, worst[:, :, None], 2)[:, :, 0], 1.0)
@@ -253,7 +259,9 @@ def run_engine(
             )
             asked = by_donor_cell(owed)
             spare = np.maximum(stock - floor, 0.0)
-            share = np.where(asked > 0, np.minimum(spare / np.where(asked > 0, asked, 1.0), 1.0), 0.0)
+            share = np.where(
+                asked > 0, np.minimum(spare / np.where(asked > 0, asked, 1.0), 1.0), 0.0
+            )
             give = owed * share[:, pledge_cell]
             given += give
             sent, received = by_donor_cell(give), by_recipient_cell(give)
@@ -277,4 +285,3 @@ def run_engine(
     for name in ("inventory", "component_used"):
         out[name] = out[name].reshape(S, T, Q, K)
     return out
-

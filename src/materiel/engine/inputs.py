@@ -28,12 +28,15 @@ from materiel.schema import Scenario
 __all__ = ["Inputs", "compile_inputs", "linear_schedule"]
 
 
-def linear_schedule(t: np.ndarray, first: np.ndarray, length: np.ndarray) -> np.ndarray:
+def linear_schedule(
+    t: np.ndarray | int, first: np.ndarray | int, length: np.ndarray | int
+) -> np.ndarray:
     """Cumulative share due by month ``t`` of a schedule spread evenly over ``length`` months.
 
     ``share(t) = clip((t - first + 1) / length, 0, 1)``.
     """
-    return np.clip((t - first + 1) / length, 0.0, 1.0)
+    share: np.ndarray = np.clip((t - first + 1) / length, 0.0, 1.0)
+    return share
 
 
 class _ContractRow(NamedTuple):
@@ -241,15 +244,15 @@ def compile_inputs(s: Scenario) -> Inputs:
     )
     # assignments: one per (contract, eligible line)
     a_contract, a_line, a_any = [], [], []
-    for c, r in enumerate(rows):
+    for n, r in enumerate(rows):
         if r.line is not None:
-            a_contract.append(c)
+            a_contract.append(n)
             a_line.append(li[r.line])
             a_any.append(False)
         else:
             for i, x in enumerate(line_objs):
-                if ki[x.product] == contract_product[c]:
-                    a_contract.append(c)
+                if ki[x.product] == contract_product[n]:
+                    a_contract.append(n)
                     a_line.append(i)
                     a_any.append(True)
     a_contract_arr = np.array(a_contract, dtype=np.intp)
@@ -264,16 +267,21 @@ def compile_inputs(s: Scenario) -> Inputs:
     segment_first = first_of_line[a_line_arr]
 
     # who receives and who pays
-    rc, rcell, rshare, bc, bparty, bshare = [], [], [], [], [], []
-    for c, r in enumerate(rows):
+    rc: list[int] = []
+    rcell: list[int] = []
+    bc: list[int] = []
+    bparty: list[int] = []
+    rshare: list[float] = []
+    bshare: list[float] = []
+    for n, r in enumerate(rows):
         for party, share in r.buyers.items():
-            bc.append(c)
+            bc.append(n)
             bparty.append(pi[party])
             bshare.append(share)
         receivers = {r.recipient: 1.0} if r.recipient else r.buyers
         for party, share in receivers.items():
-            rc.append(c)
-            rcell.append(pi[party] * K + contract_product[c])
+            rc.append(n)
+            rcell.append(pi[party] * K + int(contract_product[n]))
             rshare.append(share)
 
     # --- stocks, inventories, consumption ---
