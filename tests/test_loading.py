@@ -258,8 +258,14 @@ def test_each_check_names_field_and_problem(
 
 
 def test_mapping_extends_embedded_dataset() -> None:
-    s = materiel.load({"extends": "dataset", "months": 24}, name="inline")
-    assert s.id == "inline" and s.months == 24 and len(s.allies) == 32
+    s = materiel.load(
+        {"extends": "dataset", "policy": {"contracting_delay_months": 3}}, name="inline"
+    )
+    assert s.id == "inline" and s.policy.contracting_delay_months == 3 and len(s.allies) == 32
+    # shortening the horizon leaves the dataset's targets outside it: reported, not ignored
+    found = problems({"extends": "dataset", "months": 24})
+    assert all(p.path.endswith(".by") and "outside the horizon" in p.message for p in found)
+    assert all(p.file == "<embedded:dataset>" and p.line for p in found)
 
 
 def test_error_message_is_readable() -> None:

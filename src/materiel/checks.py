@@ -107,9 +107,11 @@ def check_line_references(s: Scenario) -> Iterator[Finding]:
     for cid, c in s.contracts.items():
         if c.line is None:
             if c.product in s.products and not any(
-                line.product == c.product for line in s.lines.values()
+                line.product == c.product and c.pool in (None, line.pool)
+                for line in s.lines.values()
             ):
-                yield ("contracts", cid, "product"), f"no line makes {c.product!r}"
+                where = "" if c.pool is None else f" in pool {c.pool!r}"
+                yield ("contracts", cid, "product"), f"no line{where} makes {c.product!r}"
         elif c.line not in s.lines:
             yield ("contracts", cid, "line"), _unknown("line", c.line, s.lines)
         elif s.lines[c.line].product != c.product:

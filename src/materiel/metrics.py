@@ -135,8 +135,8 @@ def aid_table(ds: xr.Dataset, s: Scenario, sample: int = 0) -> pd.DataFrame:
         if cid.startswith("aid:"):
             a = s.aid[cid[4:]]
             donor, recipient, product, label = a.donor, a.recipient, a.product, cid[4:]
-        elif s.contracts[cid].recipient:
-            c = s.contracts[cid]
+        elif s.contracts[cid.split("#")[0]].recipient:
+            c = s.contracts[cid.split("#")[0]]
             donor, recipient, product, label = ",".join(c.buyers), c.recipient or "", c.product, cid
         else:
             continue

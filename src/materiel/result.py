@@ -84,7 +84,7 @@ class Result:
                     "first_input_bound": first_input,
                     "delivered": payments,
                     "spent_usd": float(
-                        (ds.contract_deliveries * self._prices())
+                        (ds.contract_deliveries * ds.contract_price_usd)
                         .where(ds.contract_product == k, 0.0)
                         .sum()
                     ),
@@ -92,21 +92,6 @@ class Result:
                 }
             )
         return pd.DataFrame(rows)
-
-    def _prices(self) -> xr.DataArray:
-        s = self.scenario
-        prices = []
-        for cid in self.dataset.contract.values:
-            cid = str(cid)
-            if cid.startswith("aid:"):
-                prices.append(s.products[s.aid[cid[4:]].product].unit_price_usd or 0.0)
-            else:
-                c = s.contracts[cid]
-                prices.append(
-                    c.unit_price_usd if c.unit_price_usd is not None
-                    else s.products[c.product].unit_price_usd or 0.0
-                )  # fmt: skip
-        return xr.DataArray(np.array(prices, dtype=float), dims="contract")
 
     # --- machine-readable metrics ---
     def metrics(self) -> dict[str, Any]:

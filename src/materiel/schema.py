@@ -180,12 +180,17 @@ class Contract(Entity):
 
     Signed in month ``decision + contracting_delay``; deliveries fall due along
     a linear schedule over ``delivery_months`` starting ``delivery_lag_months``
-    after signing. Late deliveries stay open (a backlog) until made.
+    after signing. Late deliveries stay open (a backlog) until made. A contract
+    with ``repeats = n`` stands for n contracts decided ``repeat_every_months``
+    apart (the k-th is labelled ``id#k``); each counts as firm only for itself.
     """
 
     buyers: dict[str, Share] = Field(description="party id -> share of every delivery")
     product: str
     line: str | None = Field(None, description="a line id, or none for any eligible line")
+    pool: str | None = Field(
+        None, description="restricts a contract open to any line to the lines of this pool"
+    )
     quantity: Quantity
     unit_price_usd: Quantity | None = Field(None, description="defaults to the product's price")
     decision: Month = Field(description="month the buyers decide to buy")
@@ -203,6 +208,12 @@ class Contract(Entity):
     )
     recipient: str | None = Field(
         None, description="party that receives the deliveries (aid from production)"
+    )
+    repeats: Annotated[int, Field(ge=1, le=100)] = Field(
+        1, description="placed this many times (annual orders: 12 months apart)"
+    )
+    repeat_every_months: Annotated[int, Field(ge=1, le=120)] = Field(
+        12, description="months between repeated placements"
     )
 
 

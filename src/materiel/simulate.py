@@ -15,15 +15,15 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from materiel._errors import InvariantError
 from materiel.engine import Inputs, compile_inputs, run_engine
 from materiel.engine.core import BINDING_CAPACITY, BINDING_INPUT, BINDING_ORDERS
+from materiel.engine.invariants import check_invariants
 from materiel.loading import load
 from materiel.months import month_range
 from materiel.result import Result
 from materiel.schema import Scenario
 
-__all__ = ["build_dataset", "check_invariants", "simulate"]
+__all__ = ["build_dataset", "simulate"]
 
 _UNITS = {
     "capacity_per_month": "units/month", "production": "units", "open_orders": "units",
@@ -44,7 +44,6 @@ _DIMS = {
     "pledge": ("pledge_deliveries",),
     "pool,product": ("inventory", "component_used"),
 }  # fmt: skip
-TOLERANCE = 1e-6
 
 
 def binding_labels(products: list[str]) -> np.ndarray:
@@ -85,6 +84,7 @@ def build_dataset(inp: Inputs, raw: Mapping[str, np.ndarray], scenario: Scenario
             "line_pool": ("line", [lines[x].pool for x in inp.lines]),
             "contract_product": ("contract", [inp.products[k] for k in inp.contract_product]),
             "contract_quantity": ("contract", inp.contract_quantity),
+            "contract_price_usd": ("contract", inp.contract_price_usd),
             "pledge_donor": ("pledge", [inp.parties[i] for i in inp.pledge_donor]),
             "pledge_recipient": ("pledge", [inp.parties[i] for i in inp.pledge_recipient]),
             "pledge_product": ("pledge", [inp.products[i] for i in inp.pledge_product]),
@@ -101,65 +101,6 @@ def build_dataset(inp: Inputs, raw: Mapping[str, np.ndarray], scenario: Scenario
     ds["stock_start"] = (("party", "product"), inp.stock_start)
     ds["inventory_start"] = (("pool", "product"), inp.inventory_start)
     return ds
-
-
-def check_invariants(ds: xr.Dataset, tolerance: float = TOLERANCE) -> None:
-    """Raise :class:`InvariantError` naming the first broken balance, with where and when.
-
-    - produced = delivered + change in undelivered output: for munition lines
-      all output is delivered; component output not yet used stays in its
-      pool's inventory (``inventory(t) - inventory(t-1) = produced - used``);
-    - stocks balance: ``stock(t) - stock(t-1) = receipts + aid in - aid out - consumed``;
-    - no stock or inventory is negative; no contract receives more than its quantity.
-    """
-
-    def fail(what: str, where: dict[str, Any], gap: float) -> None:
-        place = ", ".join(f"{k} {v}" for k, v in where.items())
-        raise InvariantError(f"invariant broken: {what} at {place} (off by {gap:.6g})")
-
-    def first_bad(err: xr.DataArray, scale: Any, what: str) -> None:
-        bad = abs(err) > tolerance * (1.0 + abs(scale))
-        if bool(bad.any()):
-            idx = {d: int(i) for d, i in zip(bad.dims, np.argwhere(bad.values)[0], strict=True)}
-            where = {d: str(err[d].values[i])[:10] if d == "month" else err[d].values[i]
-                     for d, i in idx.items() if d != "sample"}  # fmt: skip
-            fail(what, where, float(err.isel(idx).values))
-
-    munition_lines = ds.line_product.isin(
-        ds["product"].where(ds.product_kind == "munition", drop=True)
-    )
-    first_bad(
-        (ds.production - ds.line_deliveries).where(munition_lines, 0.0),
-        ds.production,
-        "production of a munition line differs from its deliveries",
-    )
-    pool_of = {q: i for i, q in enumerate(ds.pool.values)}
-    product_of = {k: i for i, k in enumerate(ds["product"].values)}
-    made_into = np.zeros((ds.sizes["line"], ds.sizes["pool"], ds.sizes["product"]))
-    for i, (q, k) in enumerate(zip(ds.line_pool.values, ds.line_product.values, strict=True)):
-        made_into[i, pool_of[q], product_of[k]] = 1.0
-    produced = xr.DataArray(
-        np.einsum("stl,lqk->stqk", ds.production.values, made_into),
-        dims=("sample", "month", "pool", "product"),
-        coords={"month": ds.month, "pool": ds.pool, "product": ds["product"]},
-    )
-    before = ds.inventory.shift(month=1).fillna(ds.inventory_start)
-    components = ds.product_kind == "component"
-    first_bad(
-        (ds.inventory - before - produced + ds.component_used).where(components, 0.0),
-        ds.inventory,
-        "component balance (inventory change = produced - used)",
-    )
-    stock_before = ds.stock.shift(month=1).fillna(ds.stock_start)
-    first_bad(
-        ds.stock - stock_before - ds.receipts - ds.aid_received + ds.aid_sent + ds.consumed,
-        ds.stock,
-        "stock balance",
-    )
-    first_bad(ds.stock.clip(max=0.0), ds.stock_start, "negative stock")
-    first_bad(ds.inventory.clip(max=0.0), 0.0, "negative inventory")
-    over = (ds.contract_deliveries.sum("month") - ds.contract_quantity).clip(min=0.0)
-    first_bad(over, ds.contract_quantity, "contract delivered beyond its quantity")
 
 
 def simulate(
@@ -179,7 +120,6 @@ def simulate(
     s = load(scenario)
     inp = compile_inputs(s)
     raw = run_engine(inp, samples=1, progress=progress)
-    ds = build_dataset(inp, raw, s)
     if check:
-        check_invariants(ds)
-    return Result(ds, s)
+        check_invariants(inp, raw)
+    return Result(build_dataset(inp, raw, s), s)

@@ -37,7 +37,7 @@ def target_sentence(row: dict[str, Any] | pd.Series) -> str:
         f"{row['target']}: {row['parties']} {row['product']} >= "
         f"{fmt_number(row['required'])} by {row['by']}{label}"
     )
-    if row["first_met"] is not None:
+    if not pd.isna(row["first_met"]):
         early = int(row["months_early"])
         when = (
             f"{early} months early" if early > 0
@@ -113,7 +113,7 @@ def compare_table(results: list[Result]) -> pd.DataFrame:
         cell = t.apply(
             lambda row: (
                 row.first_met
-                if row.first_met is not None
+                if not pd.isna(row.first_met)
                 else f"not by horizon ({row.coverage_at_horizon:.0%})"
             ),
             axis=1,

@@ -2,5 +2,6 @@
 
 from materiel.engine.core import run_engine
 from materiel.engine.inputs import Inputs, compile_inputs
+from materiel.engine.invariants import check_invariants
 
-__all__ = ["Inputs", "compile_inputs", "run_engine"]
+__all__ = ["Inputs", "check_invariants", "compile_inputs", "run_engine"]

@@ -67,11 +67,32 @@ class _Segments:
         return out.reshape(self.samples, self.n)
 
 
-def _split_weights(weights: np.ndarray, by: _Segments, index: np.ndarray) -> np.ndarray:
-    """Share of each assignment in its contract: ``w_a / sum(w)``, equal shares if all zero."""
-    total = by(weights)[:, index]
-    count = by(np.ones_like(weights))[:, index]
-    return np.where(total > 0, weights / np.where(total > 0, total, 1.0), 1.0 / count)
+def _ratio(num: np.ndarray, den: np.ndarray, default: float | np.ndarray) -> np.ndarray:
+    """``num / den`` where ``den > 0``, else ``default``."""
+    out = np.empty_like(num)  # callers pass ``num`` in the full shape
+    out[...] = default
+    np.divide(num, den, out=out, where=den > 0)
+    return out
+
+
+class _Splitter:
+    """Shares of a contract between the lines that may serve it.
+
+    ``share_a = w_a / sum_{a' of the same contract} w_a'`` (equal shares when
+    every weight is zero); assignments to a named line always get 1.
+    """
+
+    def __init__(self, contract: np.ndarray, any_line: np.ndarray, n: int, samples: int) -> None:
+        self.active = bool(any_line.any())
+        self.by = _Segments(contract, n, samples)
+        self.contract = contract
+        counts = np.bincount(contract, minlength=n).astype(float)
+        self.equal = 1.0 / np.maximum(counts[contract], 1.0)
+
+    def __call__(self, weights: np.ndarray) -> np.ndarray:
+        if not self.active:
+            return np.ones_like(weights)
+        return _ratio(weights, self.by(weights)[:, self.contract], self.equal)
 
 
 def run_engine(
@@ -85,12 +106,20 @@ def run_engine(
     ``progress`` is called with the month index after each month (for a
     progress bar at the edge); the engine itself never prints.
     """
+    # A ratio of a normal number to a subnormal one overflows to inf, which the
+    # engine then caps at 1: that is the intended answer, not an error.
+    with np.errstate(over="ignore", under="ignore"):
+        return _step_months(inp, samples, progress)
+
+
+def _step_months(
+    inp: Inputs, samples: int, progress: Callable[[int], None] | None
+) -> dict[str, np.ndarray]:
     S, T = samples, inp.n_months
     L, C, P, K = len(inp.lines), len(inp.contracts), len(inp.parties), len(inp.products)
     Q, G = len(inp.pools), len(inp.pledges)
     QK, PK = Q * K, P * K
     a_c, a_l = inp.assign_contract, inp.assign_line
-    A = len(a_c)
 
     # --- static structure ---
     bom_line = inp.bom[inp.line_product]  # (L, K) inputs per unit of each line's output
@@ -101,6 +130,7 @@ def run_engine(
     uses = bom_line > 0
     input_cells = inp.line_pool[:, None] * K + np.arange(K)[None, :]  # (L, K)
     levels = inp.depth_levels
+    level_has_inputs = [bool(uses[lv].any()) for lv in levels]
     into_cells = [_Segments(line_group[lv], QK, S) for lv in levels]
     makers = _Segments(line_group, QK, S)
     by_contract = _Segments(a_c, C, S)
@@ -117,6 +147,14 @@ def run_engine(
     ramp_valid = ramp_steps[None, :] < inp.ramp_months[:, None]  # (L, R)
     ramp_offset = inp.lead_months[:, None] + ramp_steps[None, :]  # (L, R)
     first_in_segment = inp.assign_segment_first
+    split = _Splitter(a_c, inp.assign_any_line, C, S)
+    months = np.arange(T)[:, None]
+    due_by_month = inp.contract_quantity * linear_schedule(
+        months, inp.contract_due_first, inp.contract_due_months
+    )  # (T, C)
+    owed_by_month = inp.pledge_quantity * linear_schedule(
+        months, inp.pledge_first, inp.pledge_months
+    )  # (T, G)
     receive_price = inp.contract_price_usd[inp.pay_contract] * inp.pay_share
 
     # --- state ---
@@ -148,26 +186,14 @@ def run_engine(
 
     for t in range(T):
         # 1. contracts
-        due = inp.contract_quantity * linear_schedule(
-            np.array(t), inp.contract_due_first, inp.contract_due_months
-        )
-        open_c = np.maximum(due - delivered, 0.0)
+        open_c = np.maximum(due_by_month[t] - delivered, 0.0)
         live = (inp.contract_sign <= t) & inp.contract_firm
         book_c = np.where(live, inp.contract_quantity - delivered, 0.0)
 
         # 2. investment against the firm order book
         committed += inp.committed_increment[:, t]
-        if A:
-            w_book = _split_weights(committed[:, a_l], by_contract, a_c)
-            book = by_line(book_c[:, a_c] * w_book)
-        else:
-            book = np.zeros((S, L))
-        group_committed = makers(committed)[:, line_group]
-        book_share = np.where(
-            group_committed > 0,
-            committed / np.where(group_committed > 0, group_committed, 1.0),
-            0.0,
-        )
+        book = by_line(book_c[:, a_c] * split(committed[:, a_l]))
+        book_share = _ratio(committed, makers(committed)[:, line_group], 0.0)
         for lv in levels[1:]:
             need = book @ need_for  # (S, QK)
             book[:, lv] = need[:, line_group[lv]] * book_share[:, lv]
@@ -187,14 +213,9 @@ def run_engine(
         cap += increment[:, :, t]
 
         # 4. production: wants flow down the BOM, output flows up
-        if A:
-            open_a = open_c[:, a_c] * _split_weights(cap[:, a_l], by_contract, a_c)
-            orders = by_line(open_a)
-        else:
-            open_a = np.zeros((S, 0))
-            orders = np.zeros((S, L))
-        group_cap = makers(cap)[:, line_group]
-        cap_share = np.where(group_cap > 0, cap / np.where(group_cap > 0, group_cap, 1.0), 0.0)
+        open_a = open_c[:, a_c] * split(cap[:, a_l])
+        orders = by_line(open_a)
+        cap_share = _ratio(cap, makers(cap)[:, line_group], 0.0)
         wanted = np.zeros((S, L))
         wanted[:, levels[0]] = np.minimum(cap, orders)[:, levels[0]]
         for lv in levels[1:]:
@@ -206,21 +227,24 @@ def run_engine(
         binding = np.zeros((S, L), dtype=np.int16)
         for depth in range(len(levels) - 1, -1, -1):
             lv = levels[depth]
-            need = wanted[:, lv] @ need_for[lv]
-            fraction = np.where(
-                need > 0, np.minimum(inventory / np.where(need > 0, need, 1.0), 1.0), 1.0
-            )
+            cap_lv, orders_lv, wanted_lv = cap[:, lv], orders[:, lv], wanted[:, lv]
+            if not level_has_inputs[depth]:
+                production[:, lv] = wanted_lv
+                binding[:, lv] = np.where(cap_lv <= orders_lv, BINDING_CAPACITY, BINDING_ORDERS)
+                if depth > 0:
+                    inventory += into_cells[depth](wanted_lv)
+                continue
+            fraction = np.clip(_ratio(inventory, wanted_lv @ need_for[lv], 1.0), 0.0, 1.0)
             f_inputs = np.where(uses[lv], fraction[:, input_cells[lv]], np.inf)  # (S, l, K)
-            worst = f_inputs.argmin(axis=2)
-            f_min = np.minimum(np.take_along_axis(f_inputs, worst[:, :, None], 2)[:, :, 0], 1.0)
-            made = wanted[:, lv] * f_min
+            f_min = np.minimum(f_inputs.min(axis=2), 1.0)
+            made = wanted_lv * f_min
             production[:, lv] = made
+            # what binds: capacity, else an input (if short), else orders
             input_limit = np.where(f_min < 1.0, made, np.inf)
-            limits = np.stack([cap[:, lv], input_limit, orders[:, lv]])
-            which = limits.argmin(axis=0)
             binding[:, lv] = np.where(
-                which == 0, BINDING_CAPACITY,
-                np.where(which == 1, BINDING_INPUT + worst, BINDING_ORDERS),
+                cap_lv <= np.minimum(input_limit, orders_lv), BINDING_CAPACITY,
+                np.where(input_limit <= orders_lv, BINDING_INPUT + f_inputs.argmin(axis=2),
+                         BINDING_ORDERS),
             )  # fmt: skip
             used = made @ need_for[lv]
             inventory -= used
@@ -234,14 +258,11 @@ def run_engine(
         out["inventory"][:, t] = inventory
 
         # 5. deliveries: fill open orders by priority, then age
-        if A:
-            cum = np.cumsum(open_a, axis=1)
-            ahead = cum - open_a - (cum - open_a)[:, first_in_segment]
-            delivered_a = np.clip(production[:, a_l] - ahead, 0.0, open_a)
-            delivered_c = by_contract(delivered_a)
-            out["line_deliveries"][:, t] = by_line(delivered_a)
-        else:
-            delivered_c = np.zeros((S, C))
+        excl = np.cumsum(open_a, axis=1) - open_a  # open orders ahead, across all lines
+        ahead = excl - excl[:, first_in_segment]  # ... ahead on the same line
+        delivered_a = np.clip(production[:, a_l] - ahead, 0.0, open_a)
+        delivered_c = by_contract(delivered_a)
+        out["line_deliveries"][:, t] = by_line(delivered_a)
         delivered += delivered_c
         receipts = to_receivers(delivered_c[:, inp.receive_contract] * inp.receive_share)
         stock += receipts
@@ -251,17 +272,9 @@ def run_engine(
 
         # 6. aid from stock, above each donor's floor
         if G:
-            owed = np.maximum(
-                inp.pledge_quantity
-                * linear_schedule(np.array(t), inp.pledge_first, inp.pledge_months)
-                - given,
-                0.0,
-            )
+            owed = np.maximum(owed_by_month[t] - given, 0.0)
             asked = by_donor_cell(owed)
-            spare = np.maximum(stock - floor, 0.0)
-            share = np.where(
-                asked > 0, np.minimum(spare / np.where(asked > 0, asked, 1.0), 1.0), 0.0
-            )
+            share = np.minimum(_ratio(np.maximum(stock - floor, 0.0), asked, 0.0), 1.0)
             give = owed * share[:, pledge_cell]
             given += give
             sent, received = by_donor_cell(give), by_recipient_cell(give)

@@ -44,6 +44,7 @@ class _ContractRow(NamedTuple):
     buyers: dict[str, float]
     product: str
     line: str | None
+    pool: str | None
     quantity: float
     price_usd: float
     sign: int
@@ -204,17 +205,22 @@ def compile_inputs(s: Scenario) -> Inputs:
     rows: list[_ContractRow] = []
     for cid, c in s.contracts.items():
         delay = c.contracting_delay_months
-        rows.append(
-            _ContractRow(
-                cid, c.buyers, c.product, c.line, c.quantity,
-                c.unit_price_usd if c.unit_price_usd is not None
-                else s.products[c.product].unit_price_usd or 0.0,
-                month_index(c.decision, s.start)
-                + (delay if delay is not None else policy.contracting_delay_months)
-                + policy.extra_contracting_delay_months,
-                c.delivery_lag_months, c.delivery_months, c.firm, c.priority, c.recipient,
-            )
-        )  # fmt: skip
+        unit_price = c.unit_price_usd
+        if unit_price is None:
+            unit_price = s.products[c.product].unit_price_usd or 0.0
+        for k in range(c.repeats):
+            decided = month_index(c.decision, s.start) + k * c.repeat_every_months
+            if decided >= T:
+                break
+            rows.append(
+                _ContractRow(
+                    cid if k == 0 else f"{cid}#{k + 1}", c.buyers, c.product, c.line, c.pool,
+                    c.quantity, unit_price,
+                    decided + (delay if delay is not None else policy.contracting_delay_months)
+                    + policy.extra_contracting_delay_months,
+                    c.delivery_lag_months, c.delivery_months, c.firm, c.priority, c.recipient,
+                )
+            )  # fmt: skip
     stock_pledges = []
     for gid, a in s.aid.items():
         if a.supply == "stock":
@@ -223,7 +229,7 @@ def compile_inputs(s: Scenario) -> Inputs:
         delay = a.contracting_delay_months
         rows.append(
             _ContractRow(
-                f"aid:{gid}", {a.donor: 1.0}, a.product, None, a.quantity,
+                f"aid:{gid}", {a.donor: 1.0}, a.product, None, None, a.quantity,
                 s.products[a.product].unit_price_usd or 0.0,
                 month_index(a.start, s.start)
                 + (delay if delay is not None else policy.contracting_delay_months)
@@ -251,7 +257,7 @@ def compile_inputs(s: Scenario) -> Inputs:
             a_any.append(False)
         else:
             for i, x in enumerate(line_objs):
-                if ki[x.product] == contract_product[n]:
+                if ki[x.product] == contract_product[n] and r.pool in (None, x.pool):
                     a_contract.append(n)
                     a_line.append(i)
                     a_any.append(True)

@@ -1,0 +1,114 @@
+"""Conservation laws every finished run must satisfy, checked on the raw arrays.
+
+- **Production is delivered or held**: a munition line's output all goes to
+  open orders (``production = line_deliveries``); a component line's output not
+  yet used stays in its pool (``inventory(t) - inventory(t-1) = produced - used``).
+- **Stocks balance**: ``stock(t) - stock(t-1) = receipts + aid_in - aid_out - consumed``.
+- **Nothing negative**: stocks, inventories, production.
+- **No over-delivery**: no contract receives more than its quantity.
+
+A broken law raises :class:`~materiel.InvariantError` naming the law, the
+line/party/product and the month.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from materiel._errors import InvariantError
+from materiel.engine.inputs import Inputs
+from materiel.months import month_label, parse_month
+
+__all__ = ["TOLERANCE", "check_invariants"]
+
+TOLERANCE = 1e-6
+
+
+def _fail_first(
+    inp: Inputs,
+    err: np.ndarray,
+    scale: np.ndarray,
+    what: str,
+    axes: tuple[str, ...],
+) -> None:
+    """Raise if ``|err| > TOLERANCE * (1 + |scale|)`` anywhere; name the first place."""
+    bad = np.abs(err) > TOLERANCE * (1.0 + np.abs(scale))
+    if not bad.any():
+        return
+    idx = tuple(int(i) for i in np.argwhere(bad)[0])
+    names = {"line": inp.lines, "party": inp.parties, "product": inp.products,
+             "pool": inp.pools, "contract": inp.contracts}  # fmt: skip
+    where = []
+    for axis, i in zip(axes, idx, strict=True):
+        if axis == "sample":
+            continue
+        if axis == "month":
+            where.append(f"month {month_label(parse_month(inp.start) + i)}")
+        else:
+            where.append(f"{axis} {names[axis][i]}")
+    raise InvariantError(
+        f"invariant broken: {what} at {', '.join(where)} (off by {float(err[idx]):.6g})"
+    )
+
+
+def check_invariants(inp: Inputs, raw: Mapping[str, np.ndarray]) -> None:
+    """Raise :class:`~materiel.InvariantError` if any conservation law is broken."""
+    munition_line = np.array([inp.product_kind[k] == "munition" for k in inp.line_product])
+    production = raw["production"]
+    _fail_first(
+        inp,
+        np.where(munition_line, production - raw["line_deliveries"], 0.0),
+        production,
+        "a munition line's production differs from its deliveries",
+        ("sample", "month", "line"),
+    )
+    S, T, Q, K = raw["inventory"].shape
+    produced = np.zeros((S, T, Q * K))
+    cells = inp.line_pool * K + inp.line_product
+    for i, cell in enumerate(cells):
+        if not munition_line[i]:
+            produced[:, :, cell] += production[:, :, i]
+    produced = produced.reshape(S, T, Q, K)
+    inventory = raw["inventory"]
+    before = np.concatenate(
+        [np.broadcast_to(inp.inventory_start, (S, 1, Q, K)), inventory[:, :-1]], axis=1
+    )
+    _fail_first(
+        inp,
+        inventory - before - produced + raw["component_used"],
+        inventory,
+        "component balance (inventory change = produced - used)",
+        ("sample", "month", "pool", "product"),
+    )
+    stock = raw["stock"]
+    P = stock.shape[2]
+    stock_before = np.concatenate(
+        [np.broadcast_to(inp.stock_start, (S, 1, P, K)), stock[:, :-1]], axis=1
+    )
+    flows = raw["receipts"] + raw["aid_received"] - raw["aid_sent"] - raw["consumed"]
+    _fail_first(
+        inp, stock - stock_before - flows, stock, "stock balance",
+        ("sample", "month", "party", "product"),
+    )  # fmt: skip
+    _fail_first(
+        inp, np.minimum(stock, 0.0), stock_before, "negative stock",
+        ("sample", "month", "party", "product"),
+    )  # fmt: skip
+    _fail_first(
+        inp, np.minimum(inventory, 0.0), before, "negative inventory",
+        ("sample", "month", "pool", "product"),
+    )  # fmt: skip
+    _fail_first(
+        inp, np.minimum(production, 0.0), production, "negative production",
+        ("sample", "month", "line"),
+    )  # fmt: skip
+    total = raw["contract_deliveries"].sum(axis=1) + inp.contract_delivered_start
+    _fail_first(
+        inp,
+        np.maximum(total - inp.contract_quantity, 0.0),
+        inp.contract_quantity,
+        "contract delivered beyond its quantity",
+        ("sample", "contract"),
+    )
