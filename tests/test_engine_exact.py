@@ -311,3 +311,16 @@ def test_deterministic_bit_for_bit() -> None:
     a, b = run(s).dataset, run(s).dataset
     for name in a.data_vars:
         np.testing.assert_array_equal(a[name].values, b[name].values)
+
+
+def test_aid_pledged_before_start_counts_as_given() -> None:
+    s = tiny(
+        stocks={"AAA": {"shell": {"quantity": 1000.0, "source": "fx"}}},
+        aid={"g1": {"donor": "AAA", "recipient": "REC", "product": "shell", "quantity": 400.0,
+                    "start": "2023-11", "end": "2024-02", "source": "fx"}},
+    )  # fmt: skip
+    r = run(s)
+    # 100 a month; 2023-11 and 2023-12 fell before the start
+    assert series(r, "pledge_deliveries", pledge="g1")[:3] == [100, 100, 0]
+    aid = r.aid().iloc[0]
+    assert aid.delivered == 400 and aid.before_start == 200

@@ -121,14 +121,20 @@ def cost_by_party(ds: xr.Dataset, sample: int = 0) -> pd.DataFrame:
 
 
 def aid_table(ds: xr.Dataset, s: Scenario, sample: int = 0) -> pd.DataFrame:
-    """Aid pledged vs delivered: pledges from stock and contracts delivered to a recipient."""
+    """Aid pledged vs delivered: pledges from stock and contracts delivered to a recipient.
+
+    ``delivered`` includes what fell due before the horizon start (taken as
+    delivered, shown again in ``before_start``).
+    """
     rows = []
     given = ds.pledge_deliveries.isel(sample=sample).sum("month")
     for g in ds.pledge.values:
         a = s.aid[str(g)]
+        before = float(ds.pledge_given_before_start.sel(pledge=g))
         rows.append({"pledge": str(g), "donor": a.donor, "recipient": a.recipient,
                      "product": a.product, "supply": "stock", "pledged": a.quantity,
-                     "delivered": float(given.sel(pledge=g))})  # fmt: skip
+                     "delivered": float(given.sel(pledge=g)) + before,
+                     "before_start": before})  # fmt: skip
     delivered = ds.contract_deliveries.isel(sample=sample).sum("month")
     for cid in ds.contract.values:
         cid = str(cid)
@@ -140,12 +146,14 @@ def aid_table(ds: xr.Dataset, s: Scenario, sample: int = 0) -> pd.DataFrame:
             donor, recipient, product, label = ",".join(c.buyers), c.recipient or "", c.product, cid
         else:
             continue
+        before = float(ds.contract_delivered_before_start.sel(contract=cid))
         rows.append({"pledge": label, "donor": donor, "recipient": recipient,
                      "product": product, "supply": "production",
                      "pledged": float(ds.contract_quantity.sel(contract=cid)),
-                     "delivered": float(delivered.sel(contract=cid))})  # fmt: skip
+                     "delivered": float(delivered.sel(contract=cid)) + before,
+                     "before_start": before})  # fmt: skip
     df = pd.DataFrame(rows, columns=["pledge", "donor", "recipient", "product", "supply",
-                                     "pledged", "delivered"])  # fmt: skip
+                                     "pledged", "delivered", "before_start"])  # fmt: skip
     df["share_delivered"] = np.where(
         df.pledged > 0, df.delivered / df.pledged.where(df.pledged > 0, 1), 1.0
     )

@@ -85,10 +85,12 @@ def build_dataset(inp: Inputs, raw: Mapping[str, np.ndarray], scenario: Scenario
             "contract_product": ("contract", [inp.products[k] for k in inp.contract_product]),
             "contract_quantity": ("contract", inp.contract_quantity),
             "contract_price_usd": ("contract", inp.contract_price_usd),
+            "contract_delivered_before_start": ("contract", inp.contract_delivered_start),
             "pledge_donor": ("pledge", [inp.parties[i] for i in inp.pledge_donor]),
             "pledge_recipient": ("pledge", [inp.parties[i] for i in inp.pledge_recipient]),
             "pledge_product": ("pledge", [inp.products[i] for i in inp.pledge_product]),
             "pledge_quantity": ("pledge", inp.pledge_quantity),
+            "pledge_given_before_start": ("pledge", inp.pledge_given_start),
         },
         attrs={"scenario": scenario.id, "start": scenario.start, "months": scenario.months},
     )

@@ -166,7 +166,7 @@ def _step_months(
     stock = np.broadcast_to(inp.stock_start.ravel(), (S, PK)).copy()
     floor = inp.stock_floor.ravel()
     inventory = np.broadcast_to(inp.inventory_start.ravel(), (S, QK)).copy()
-    given = np.zeros((S, G))
+    given = np.broadcast_to(inp.pledge_given_start, (S, G)).copy()
 
     # --- records ---
     def rec(*shape: int) -> np.ndarray:

@@ -122,6 +122,7 @@ class Inputs:
     pledge_quantity: np.ndarray
     pledge_first: np.ndarray
     pledge_months: np.ndarray
+    pledge_given_start: np.ndarray  # what fell due before the start, taken as given
 
     @property
     def shape(self) -> dict[str, int]:
@@ -310,7 +311,13 @@ def compile_inputs(s: Scenario) -> Inputs:
             use.monthly_rate * s.policy.consumption_scale
         )
 
-    # --- aid from stock ---
+    # --- aid from stock: like contracts, what fell due before the start was given ---
+    pledge_quantity = np.array([a.quantity for _, a in stock_pledges], dtype=float)
+    pledge_first = np.array([month_index(a.start, s.start) for _, a in stock_pledges], dtype=np.intp)
+    pledge_months = np.array(
+        [month_index(a.end, a.start) + 1 for _, a in stock_pledges], dtype=np.intp
+    )
+
     def arr(values: list[int], dtype: type = np.intp) -> np.ndarray:
         return np.array(values, dtype=dtype)
 
@@ -369,7 +376,8 @@ def compile_inputs(s: Scenario) -> Inputs:
         pledge_donor=arr([pi[a.donor] for _, a in stock_pledges]),
         pledge_recipient=arr([pi[a.recipient] for _, a in stock_pledges]),
         pledge_product=arr([ki[a.product] for _, a in stock_pledges]),
-        pledge_quantity=np.array([a.quantity for _, a in stock_pledges], dtype=float),
-        pledge_first=arr([month_index(a.start, s.start) for _, a in stock_pledges]),
-        pledge_months=arr([month_index(a.end, a.start) + 1 for _, a in stock_pledges]),
+        pledge_quantity=pledge_quantity,
+        pledge_first=pledge_first,
+        pledge_months=pledge_months,
+        pledge_given_start=pledge_quantity * linear_schedule(-1, pledge_first, pledge_months),
     )
