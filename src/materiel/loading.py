@@ -268,11 +268,19 @@ def _pydantic_message(err: Any) -> str:
     return msg
 
 
-def _validate(merged: _Merged, top: _Layer) -> tuple[Scenario | None, list[Problem]]:
+_REFERENCE = re.compile(r"^unknown (party|product|line|source) '([^']*)'")
+_SECTION_OF = {"party": "parties", "product": "products", "line": "lines", "source": "sources"}
+
+
+def _validate(
+    merged: _Merged, top: _Layer
+) -> tuple[Scenario | None, list[Problem], set[tuple[str, ...]]]:
+    """Validate the merged tables; return the scenario (or a pruned one), problems, pruned keys."""
     problems: list[Problem] = []
+    pruned_keys: set[tuple[str, ...]] = set()
     data = merged.data
     try:
-        return Scenario.model_validate(data), problems
+        return Scenario.model_validate(data), problems, pruned_keys
     except ValidationError as exc:
         errors = exc.errors()
     # Drop each invalid entity (or top-level field) and validate the rest, so that
@@ -284,10 +292,17 @@ def _validate(merged: _Merged, top: _Layer) -> tuple[Scenario | None, list[Probl
         depth = _ENTITY_DEPTH.get(loc[0]) if loc else None
         keep = 1 + (depth or 0) if depth else 1
         _delete_path(pruned, loc[:keep])
+        pruned_keys.add(loc[:keep])
     try:
-        return Scenario.model_validate(pruned), problems
+        return Scenario.model_validate(pruned), problems, pruned_keys
     except ValidationError:
-        return None, problems
+        return None, problems, pruned_keys
+
+
+def _refers_to_pruned(message: str, pruned: set[tuple[str, ...]]) -> bool:
+    """A dangling reference to an entity dropped for its own error is not a new problem."""
+    found = _REFERENCE.match(message)
+    return bool(found) and (_SECTION_OF[found.group(1)], found.group(2)) in pruned
 
 
 def _copy_tables(data: Any) -> Any:
@@ -331,10 +346,11 @@ def load(source: str | Path | Mapping[str, Any] | Scenario, *, name: str | None 
     # The id, title and description belong to the top file, not its base.
     for key, default in (("id", stem), ("title", ""), ("description", "")):
         merged.data[key] = top.data.get(key, default)
-    scenario, problems = _validate(merged, top)
+    scenario, problems, pruned = _validate(merged, top)
     if scenario is not None:
         for loc, message in run_checks(scenario):
-            problems.append(_problem(merged, loc, message, top))
+            if not _refers_to_pruned(message, pruned):
+                problems.append(_problem(merged, loc, message, top))
     if problems:
         raise ScenarioError(problems)
     assert scenario is not None

@@ -313,7 +313,9 @@ def compile_inputs(s: Scenario) -> Inputs:
 
     # --- aid from stock: like contracts, what fell due before the start was given ---
     pledge_quantity = np.array([a.quantity for _, a in stock_pledges], dtype=float)
-    pledge_first = np.array([month_index(a.start, s.start) for _, a in stock_pledges], dtype=np.intp)
+    pledge_first = np.array(
+        [month_index(a.start, s.start) for _, a in stock_pledges], dtype=np.intp
+    )
     pledge_months = np.array(
         [month_index(a.end, a.start) + 1 for _, a in stock_pledges], dtype=np.intp
     )

@@ -1,0 +1,89 @@
+"""The command line: output, JSON, exit codes (real console script for the exit codes)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from materiel.cli import app
+
+runner = CliRunner()
+
+
+def materiel_cmd(*args: str) -> subprocess.CompletedProcess[str]:
+    exe = shutil.which("materiel") or str(Path(sys.executable).parent / "materiel")
+    return subprocess.run([exe, *args], capture_output=True, text=True, timeout=120)
+
+
+def test_scenarios_json_lists_the_four() -> None:
+    out = runner.invoke(app, ["scenarios", "--json"])
+    assert out.exit_code == 0
+    ids = [row["id"] for row in json.loads(out.stdout)]
+    assert ids[:4] == ["status-quo", "action-plan", "hague-pledge", "hindcast-2022"]
+
+
+def test_run_default_prints_targets_and_binding() -> None:
+    out = runner.invoke(app, ["run"])
+    assert out.exit_code == 0, out.output
+    assert out.stdout.startswith("action-plan")
+    assert "Targets" in out.stdout and "usa-155mm-2028" in out.stdout
+    assert "shell-155mm: capacity" in out.stdout and "binds:" in out.stdout
+
+
+def test_run_json_and_out(tmp_path: Path) -> None:
+    out = runner.invoke(app, ["run", "status-quo", "--json", "--out", str(tmp_path)])
+    assert out.exit_code == 0
+    metrics = json.loads(out.stdout)
+    assert metrics["scenario"] == "status-quo"
+    assert {t["target"] for t in metrics["targets"]} >= {"usa-155mm-2028"}
+    assert (tmp_path / "production.csv").is_file() and (tmp_path / "stock.csv").is_file()
+
+
+def test_run_compare_side_by_side() -> None:
+    out = runner.invoke(app, ["run", "action-plan", "--compare", "status-quo"])
+    assert out.exit_code == 0
+    assert "Comparison" in out.stdout and "status-quo" in out.stdout.split("Comparison")[1]
+
+
+def test_check_targets_exit_one_when_unmet() -> None:
+    out = runner.invoke(app, ["run", "status-quo", "--check-targets"])
+    assert out.exit_code == 1
+    assert "targets not met" in out.output
+
+
+def test_show_json() -> None:
+    out = runner.invoke(app, ["show", "action-plan", "--json"])
+    info = json.loads(out.stdout)
+    assert info["allies"] == 32 and info["policy"]["contracting_delay_months"] == 3
+
+
+def test_validate_broken_file_lists_every_problem_exit_2(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text(
+        'extends = "action-plan"\n\n[lines.rheinmetall-unterluess]\ncapacity_per_month = -1\n\n'
+        '[contracts.x]\nbuyers = { DEU = 0.5 }\nproduct = "shell-155mm"\nquantity = 10\n'
+        'decision = "2025-01"\nline = "nope"\n'
+    )
+    proc = materiel_cmd("validate", str(bad))
+    assert proc.returncode == 2
+    assert "3 problems found" in proc.stderr
+    assert f"{bad}:4: lines.rheinmetall-unterluess.capacity_per_month" in proc.stderr
+    assert "contracts.x.buyers: buyer shares must sum to 1, got 0.5" in proc.stderr
+    assert "contracts.x.line: unknown line 'nope'" in proc.stderr
+    proc = materiel_cmd("validate", str(bad), "--json")
+    assert proc.returncode == 2 and len(json.loads(proc.stdout)["problems"]) == 3
+
+
+def test_run_missing_file_exit_2() -> None:
+    proc = materiel_cmd("run", "no/such/file.toml")
+    assert proc.returncode == 2 and "no such scenario or file" in proc.stderr
+
+
+def test_validate_ok() -> None:
+    out = runner.invoke(app, ["validate", "hague-pledge"])
+    assert out.exit_code == 0 and "ok" in out.stdout
