@@ -302,7 +302,7 @@ def _validate(
 def _refers_to_pruned(message: str, pruned: set[tuple[str, ...]]) -> bool:
     """A dangling reference to an entity dropped for its own error is not a new problem."""
     found = _REFERENCE.match(message)
-    return bool(found) and (_SECTION_OF[found.group(1)], found.group(2)) in pruned
+    return found is not None and (_SECTION_OF[found.group(1)], found.group(2)) in pruned
 
 
 def _copy_tables(data: Any) -> Any:
