@@ -33,8 +33,10 @@ def fmt_usd(x: float) -> str:
 def target_sentence(row: dict[str, Any] | pd.Series) -> str:
     """One line on one target: met when, or the gap."""
     label = " (assumed target)" if row["assumption"] else ""
+    parties = str(row["parties"]).split(",")
+    who = ",".join(parties) if len(parties) <= 4 else f"{len(parties)} parties"
     head = (
-        f"{row['target']}: {row['parties']} {row['product']} >= "
+        f"{row['target']}: {who} {row['product']} >= "
         f"{fmt_number(row['required'])} by {row['by']}{label}"
     )
     if not pd.isna(row["first_met"]):

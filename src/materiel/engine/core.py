@@ -42,6 +42,7 @@ and ``inventory(t) = inventory(t-1) + produced - used``.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -73,6 +74,19 @@ def _ratio(num: np.ndarray, den: np.ndarray, default: float | np.ndarray) -> np.
     out[...] = default
     np.divide(num, den, out=out, where=den > 0)
     return out
+
+
+@dataclass(frozen=True)
+class _Level:
+    """Lines at one bill-of-materials depth, with their input structure precomputed."""
+
+    lines: np.ndarray  # (n,) line indices
+    cells: np.ndarray  # (n,) pool-product cell each line makes
+    need_for: np.ndarray  # (n, QK) input units per unit of output
+    input_cells: np.ndarray  # (n, K) pool-product cell of each possible input
+    unused: np.ndarray  # (n, K) True where the line does not use that input
+    has_inputs: bool
+    into: _Segments  # sums this level's output into pool-product cells
 
 
 class _Splitter:
@@ -129,9 +143,11 @@ def _step_months(
     need_for.reshape(L, Q, K)[np.arange(L), inp.line_pool, :] = bom_line
     uses = bom_line > 0
     input_cells = inp.line_pool[:, None] * K + np.arange(K)[None, :]  # (L, K)
-    levels = inp.depth_levels
-    level_has_inputs = [bool(uses[lv].any()) for lv in levels]
-    into_cells = [_Segments(line_group[lv], QK, S) for lv in levels]
+    levels = [
+        _Level(lv, line_group[lv], need_for[lv], input_cells[lv], ~uses[lv],
+               bool(uses[lv].any()), _Segments(line_group[lv], QK, S))
+        for lv in inp.depth_levels
+    ]  # fmt: skip
     makers = _Segments(line_group, QK, S)
     by_contract = _Segments(a_c, C, S)
     by_line = _Segments(a_l, L, S)
@@ -194,9 +210,9 @@ def _step_months(
         committed += inp.committed_increment[:, t]
         book = by_line(book_c[:, a_c] * split(committed[:, a_l]))
         book_share = _ratio(committed, makers(committed)[:, line_group], 0.0)
-        for lv in levels[1:]:
+        for level in levels[1:]:
             need = book @ need_for  # (S, QK)
-            book[:, lv] = need[:, line_group[lv]] * book_share[:, lv]
+            book[:, level.lines] = need[:, level.cells] * book_share[:, level.lines]
         trigger = inp.invests & (book > committed * horizon)
         added = np.where(
             trigger, np.maximum(np.minimum(inp.capacity_max, book / horizon) - committed, 0.0), 0.0
@@ -216,41 +232,43 @@ def _step_months(
         open_a = open_c[:, a_c] * split(cap[:, a_l])
         orders = by_line(open_a)
         cap_share = _ratio(cap, makers(cap)[:, line_group], 0.0)
-        wanted = np.zeros((S, L))
-        wanted[:, levels[0]] = np.minimum(cap, orders)[:, levels[0]]
-        for lv in levels[1:]:
-            need = wanted @ need_for
-            net = np.maximum(need - inventory, 0.0)
-            orders[:, lv] = net[:, line_group[lv]] * cap_share[:, lv]
-            wanted[:, lv] = np.minimum(cap[:, lv], orders[:, lv])
+        wanted = np.minimum(cap, orders)  # munition lines; component lines below
+        for level in levels[1:]:
+            ix = level.lines
+            net = np.maximum(wanted @ need_for - inventory, 0.0)
+            orders[:, ix] = net[:, level.cells] * cap_share[:, ix]
+            wanted[:, ix] = np.minimum(cap[:, ix], orders[:, ix])
         production = np.zeros((S, L))
         binding = np.zeros((S, L), dtype=np.int16)
         for depth in range(len(levels) - 1, -1, -1):
-            lv = levels[depth]
-            cap_lv, orders_lv, wanted_lv = cap[:, lv], orders[:, lv], wanted[:, lv]
-            if not level_has_inputs[depth]:
-                production[:, lv] = wanted_lv
-                binding[:, lv] = np.where(cap_lv <= orders_lv, BINDING_CAPACITY, BINDING_ORDERS)
-                if depth > 0:
-                    inventory += into_cells[depth](wanted_lv)
-                continue
-            fraction = np.clip(_ratio(inventory, wanted_lv @ need_for[lv], 1.0), 0.0, 1.0)
-            f_inputs = np.where(uses[lv], fraction[:, input_cells[lv]], np.inf)  # (S, l, K)
-            f_min = np.minimum(f_inputs.min(axis=2), 1.0)
-            made = wanted_lv * f_min
-            production[:, lv] = made
-            # what binds: capacity, else an input (if short), else orders
-            input_limit = np.where(f_min < 1.0, made, np.inf)
-            binding[:, lv] = np.where(
-                cap_lv <= np.minimum(input_limit, orders_lv), BINDING_CAPACITY,
-                np.where(input_limit <= orders_lv, BINDING_INPUT + f_inputs.argmin(axis=2),
-                         BINDING_ORDERS),
-            )  # fmt: skip
-            used = made @ need_for[lv]
-            inventory -= used
-            out["component_used"][:, t] += used
+            level = levels[depth]
+            ix = level.lines
+            cap_lv, orders_lv, wanted_lv = cap[:, ix], orders[:, ix], wanted[:, ix]
+            if not level.has_inputs:
+                made = wanted_lv
+                binding[:, ix] = np.where(cap_lv <= orders_lv, BINDING_CAPACITY, BINDING_ORDERS)
+            else:
+                need = wanted_lv @ level.need_for
+                fraction = np.ones_like(need)
+                np.divide(inventory, need, out=fraction, where=need > 0)
+                np.maximum(fraction, 0.0, out=fraction)  # inventory may be -1e-17
+                f_inputs = fraction[:, level.input_cells]  # (S, n, K)
+                f_inputs[:, level.unused] = np.inf
+                f_min = np.minimum(f_inputs.min(axis=2), 1.0)
+                made = wanted_lv * f_min
+                # what binds: capacity, else an input (if short), else orders
+                input_limit = np.where(f_min < 1.0, made, np.inf)
+                binding[:, ix] = np.where(
+                    cap_lv <= np.minimum(input_limit, orders_lv), BINDING_CAPACITY,
+                    np.where(input_limit <= orders_lv, BINDING_INPUT + f_inputs.argmin(axis=2),
+                             BINDING_ORDERS),
+                )  # fmt: skip
+                used = made @ level.need_for
+                inventory -= used
+                out["component_used"][:, t] += used
+            production[:, ix] = made
             if depth > 0:  # component lines feed their pool's inventory
-                inventory += into_cells[depth](made)
+                inventory += level.into(made)
         out["capacity"][:, t] = cap
         out["production"][:, t] = production
         out["binding"][:, t] = binding
@@ -260,7 +278,7 @@ def _step_months(
         # 5. deliveries: fill open orders by priority, then age
         excl = np.cumsum(open_a, axis=1) - open_a  # open orders ahead, across all lines
         ahead = excl - excl[:, first_in_segment]  # ... ahead on the same line
-        delivered_a = np.clip(production[:, a_l] - ahead, 0.0, open_a)
+        delivered_a = np.minimum(np.maximum(production[:, a_l] - ahead, 0.0), open_a)
         delivered_c = by_contract(delivered_a)
         out["line_deliveries"][:, t] = by_line(delivered_a)
         delivered += delivered_c

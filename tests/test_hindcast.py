@@ -1,0 +1,145 @@
+"""The hindcast-2022 scenario and its comparison with the public record."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import materiel
+
+ROOT = Path(__file__).resolve().parents[1]
+TOOL = ROOT / "tools" / "hindcast_compare.py"
+US_155 = ["us-iowa-aap-lap", "gdots-camden-lap"]
+
+
+@pytest.fixture(scope="module")
+def result() -> materiel.Result:
+    return materiel.simulate("hindcast-2022")
+
+
+def at(result: materiel.Result, var: str, month: str, lines: list[str]) -> float:
+    ds = result.dataset.isel(sample=0)
+    return float(ds[var].sel(month=f"{month}-01", line=lines).sum())
+
+
+def test_loads_validates_and_spans_2022_02_to_2025_12() -> None:
+    s = materiel.load("hindcast-2022")
+    assert s.id == "hindcast-2022"
+    assert s.extends == "dataset"
+    assert s.start == "2022-02"
+    assert s.months == 47  # 2022-02 .. 2025-12
+    assert s.targets == {}  # the dataset's 2028-2035 targets are dropped
+    assert s.policy.industry_invests is False
+    assert s.description.splitlines()[0].strip()
+    assert s.assumptions
+    # every figure the hindcast adds carries a source
+    for table in (s.contracts, s.aid, s.consumption):
+        for key, record in table.items():
+            assert record.source, key
+    assert "hindcast-2022" in materiel.embedded_ids()
+
+
+def test_validate_command_accepts_the_file() -> None:
+    path = ROOT / "src" / "materiel" / "data" / "scenarios" / "hindcast-2022.toml"
+    done = subprocess.run(
+        [sys.executable, "-c", "from materiel.cli import main; main()", "validate", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_starts_with_pre_war_capacity(result: materiel.Result) -> None:
+    dataset = materiel.load("dataset")
+    ds = result.dataset.isel(sample=0)
+    first = ds.capacity_per_month.isel(month=0)
+    iowa = dataset.lines["us-iowa-aap-lap"].capacity_per_month
+    assert iowa == 14_400
+    assert float(first.sel(line="us-iowa-aap-lap")) == pytest.approx(iowa)
+    # new plants have not started; PAC-3 is at its pre-war 350 a year
+    assert float(first.sel(line="gdots-camden-lap")) == 0.0
+    assert float(first.sel(line="rheinmetall-unterluess")) == 0.0
+    assert 12 * float(first.sel(line="lm-camden-pac3")) == pytest.approx(350, rel=0.01)
+    # and Ukraine holds no 155mm before the first deliveries
+    assert float(ds.stock_start.sel(party="UKR", product="shell-155mm")) == 0.0
+
+
+def test_run_holds_its_invariants(result: materiel.Result) -> None:
+    ds = result.dataset.isel(sample=0)
+    assert float(ds.stock.min()) >= 0.0
+    # what the lines delivered matches what contracts received
+    assert float(ds.line_deliveries.sum()) == pytest.approx(float(ds.contract_deliveries.sum()))
+    again = materiel.simulate("hindcast-2022")
+    np.testing.assert_array_equal(result.dataset.production.values, again.dataset.production.values)
+    np.testing.assert_array_equal(result.dataset.stock.values, again.dataset.stock.values)
+
+
+def test_us_155mm_capacity_reproduces_laplante_but_charges_bind(result: materiel.Result) -> None:
+    # The load-assemble-pack capacity follows the public path ...
+    assert at(result, "production", "2022-02", US_155) == pytest.approx(14_400)
+    assert at(result, "capacity_per_month", "2023-09", US_155) == pytest.approx(28_000, rel=0.02)
+    # ... but complete-round output in 2023-09 is held to about 16,000 by propellant
+    # charges: the hindcast's main documented miss (docs/hindcast.md).
+    out = at(result, "production", "2023-09", US_155)
+    assert 14_000 < out < 20_000
+    binding = result.dataset.binding.isel(sample=0).sel(month="2023-09-01", line="us-iowa-aap-lap")
+    assert str(binding.values) == "input:propellant-charge"
+
+
+def test_pac3_and_unterluess_output_in_2025(result: materiel.Result) -> None:
+    ds = result.dataset.isel(sample=0).sel(month=slice("2025-01-01", "2025-12-01"))
+    pac3 = float(ds.production.sel(line="lm-camden-pac3").sum())
+    assert pac3 == pytest.approx(600, rel=0.05)  # "more than 600 delivered in 2025"
+    unterluess = float(ds.production.sel(line="rheinmetall-unterluess").sum())
+    assert unterluess == pytest.approx(25_000, rel=0.15)  # "25,000 rounds in 2025"
+
+
+def test_compare_tool_json_gives_a_row_per_public_figure() -> None:
+    done = subprocess.run(
+        [sys.executable, str(TOOL), "--json"], capture_output=True, text=True, check=True
+    )
+    rows = json.loads(done.stdout)
+    keys = {(r["quantity"].split(",")[0], r["date"]) for r in rows}
+    expected = {
+        ("US 155mm output", "2022-02"),
+        ("US 155mm output", "2023-09"),
+        ("US 155mm output", "2024-09"),
+        ("US 155mm output", "2025-07"),
+        ("US 155mm capacity (Army plan)", "2024-10"),
+        ("US 155mm capacity (Army plan)", "2025-10"),
+        ("EU 155mm capacity", "2022-02"),
+        ("EU 155mm capacity", "2025-12"),
+        ("Rheinmetall Unterlüß 155mm output", "2025"),
+        ("PAC-3 MSE capacity", "2022-02"),
+        ("PAC-3 MSE output", "2025"),
+        ("EU '1 million shells' plan: rounds delivered to Ukraine (tracks 1 + 2)", "2024-03"),
+    }
+    assert expected <= keys
+    for r in rows:
+        assert r["source"] and r["measure"] in {"production", "capacity", "delivered"}
+        assert np.isfinite(r["model"])
+        if r["public"] is not None:
+            assert r["difference"] == pytest.approx(r["model"] - r["public"])
+            assert r["difference_pct"] == pytest.approx(100 * r["difference"] / r["public"])
+    eu_1m = next(r for r in rows if r["quantity"].startswith("EU '1 million"))
+    assert eu_1m["public"] is None  # no delivered figure in the shared record
+    assert 0 < eu_1m["model"] <= 1_000_000
+
+
+def test_compare_tool_markdown_is_the_default() -> None:
+    done = subprocess.run([sys.executable, str(TOOL)], capture_output=True, text=True, check=True)
+    lines = done.stdout.strip().splitlines()
+    assert lines[0].startswith("| quantity | date | public figure (source) | model |")
+    assert len(lines) == 2 + len(json.loads(_json_output()))
+
+
+def _json_output() -> str:
+    return subprocess.run(
+        [sys.executable, str(TOOL), "--json"], capture_output=True, text=True, check=True
+    ).stdout
