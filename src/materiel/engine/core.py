@@ -61,9 +61,12 @@ class _Segments:
     def __init__(self, index: np.ndarray, n: int, samples: int) -> None:
         self.n = n
         self.samples = samples
+        self.index = index
         self.flat = (np.arange(samples)[:, None] * n + index[None, :]).ravel()
 
     def __call__(self, values: np.ndarray) -> np.ndarray:
+        if self.samples == 1:  # the common deterministic case, without the reshapes
+            return np.bincount(self.index, values[0], self.n)[None, :]
         out = np.bincount(self.flat, weights=values.ravel(), minlength=self.samples * self.n)
         return out.reshape(self.samples, self.n)
 
@@ -257,7 +260,8 @@ def _step_months(
                 f_min = np.minimum(f_inputs.min(axis=2), 1.0)
                 made = wanted_lv * f_min
                 # what binds: capacity, else an input (if short), else orders
-                input_limit = np.where(f_min < 1.0, made, np.inf)
+                # (an input counts as short only beyond rounding: 1e-9 of the need)
+                input_limit = np.where(f_min < 1.0 - 1e-9, made, np.inf)
                 binding[:, ix] = np.where(
                     cap_lv <= np.minimum(input_limit, orders_lv), BINDING_CAPACITY,
                     np.where(input_limit <= orders_lv, BINDING_INPUT + f_inputs.argmin(axis=2),
