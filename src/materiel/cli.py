@@ -17,10 +17,10 @@ from typing import Annotated, Any
 import typer
 
 from materiel import __version__
-from materiel._errors import ScenarioError
+from materiel._errors import Problem, ScenarioError
 from materiel.export import write_result
 from materiel.loading import load, scenario_summaries
-from materiel.result import Result
+from materiel.result import Result, records
 from materiel.schema import Scenario
 from materiel.simulate import simulate
 from materiel.summary import compare_table, summarize
@@ -242,6 +242,153 @@ def show(
     )
     for line in info["assumptions"]:
         typer.echo(f"  - {line}")
+
+
+class BasisOpt(StrEnum):
+    """Which definition of defence spending."""
+
+    nato = "nato"
+    sipri = "sipri"
+
+
+@app.command()
+def spending(
+    scenario: Annotated[str, typer.Argument(help="Scenario id or file.")] = DEFAULT_SCENARIO,
+    year: Annotated[int, typer.Option(help="Year of the table.")] = 2024,
+    threshold: Annotated[float, typer.Option(help="%GDP threshold to meet.")] = 2.0,
+    basis: Annotated[BasisOpt, typer.Option(help="nato or sipri definition.")] = BasisOpt.nato,
+    pledge: Annotated[
+        float | None, typer.Option(help="Pledge in %GDP: add each ally's path to it.")
+    ] = None,
+    by: Annotated[int | None, typer.Option(help="Year by which the pledge is met.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Defence spending per ally: US$ and %GDP, who meets a threshold, what a pledge costs."""
+    from materiel.spending import pledge_table, spending_table
+
+    try:
+        s = load(scenario)
+        if (pledge is None) != (by is None):
+            raise ScenarioError(Problem("<command line>", "--pledge/--by", "give both or neither"))
+    except ScenarioError as exc:
+        raise _bad_input(exc, as_json) from exc
+    table = spending_table(s, year, threshold, basis.value)
+    known = table.meets.notna()
+    payload: dict[str, Any] = {
+        "scenario": s.id,
+        "year": year,
+        "threshold_pct": threshold,
+        "basis": basis.value,
+        "allies": records(table),
+        "count_meeting": int(table.meets[known].sum()),
+        "count_with_data": int(known.sum()),
+    }
+    if pledge is not None and by is not None:
+        pledged = pledge_table(s, pledge, by, basis.value)
+        payload["pledge"] = {
+            "pct_gdp": pledge,
+            "by": by,
+            "gdp_growth_pct_per_year": s.policy.gdp_growth_pct_per_year,
+            "munitions_share_of_extra": s.policy.equipment_share * s.policy.munitions_share,
+            "allies": records(pledged),
+            "extra_usd_m_by_year_total": float(pledged.extra_usd_m_by_year.sum()),
+        }
+    if as_json:
+        _echo_json(payload)
+        return
+    typer.echo(
+        f"Defence spending {year} ({basis.value.upper()} definition; threshold {threshold}% of GDP)"
+    )
+    typer.echo(f"{'ally':<5} {'US$ bn':>9} {'% NATO':>7} {'% SIPRI':>8}  meets")
+    for row in payload["allies"]:
+        usd = row[f"defence_usd_m_{basis.value}"]
+        meets = "-" if row["meets"] is None else ("yes" if row["meets"] else "no")
+        typer.echo(
+            f"{row['party']:<5} {_fmt(usd, 1e3, 1):>9} {_fmt(row['pct_gdp_nato']):>7} "
+            f"{_fmt(row['pct_gdp_sipri']):>8}  {meets}"
+        )
+    typer.echo(
+        f"{payload['count_meeting']} of {payload['count_with_data']} allies with data "
+        f"meet {threshold}% of GDP in {year}"
+    )
+    if "pledge" in payload:
+        _print_pledge(payload["pledge"])
+
+
+def _print_pledge(pledge: dict[str, Any]) -> None:
+    by = pledge["by"]
+    typer.echo("")
+    typer.echo(
+        f"Pledge {pledge['pct_gdp']}% of GDP by {by}: linear in %GDP from each ally's latest "
+        f"actual year unless the scenario sets a path; GDP grows "
+        f"{pledge['gdp_growth_pct_per_year']}%/yr after the data"
+    )
+    typer.echo(
+        f"{'ally':<5} {'from':>6} {'%GDP':>6} {'path':>9} {'extra in ' + str(by):>16} "
+        f"{'cumulative':>12}  buys a year ({pledge['munitions_share_of_extra']:.0%} to munitions)"
+    )
+    for row in pledge["allies"]:
+        if row.get("base_year") is None:
+            typer.echo(f"{row['party']:<5} no spending data")
+            continue
+        buys = ", ".join(
+            f"{_fmt(v, 1, 0)} {k[5:]}" for k, v in row.items() if k.startswith("buys_") and v
+        )
+        typer.echo(
+            f"{row['party']:<5} {int(row['base_year']):>6} {row['base_pct_gdp']:>6.2f} "
+            f"{row['path']:>9} {_fmt(row['extra_usd_m_by_year'], 1e3, 1):>12} bn$ "
+            f"{_fmt(row['extra_usd_m_cumulative'], 1e3, 1):>8} bn$  {buys}"
+        )
+    typer.echo(f"all allies: ${pledge['extra_usd_m_by_year_total'] / 1e3:,.1f}bn more in {by}")
+
+
+def _fmt(value: float | None, divide: float = 1.0, digits: int = 2) -> str:
+    if value is None:
+        return "-"
+    return f"{float(value) / divide:,.{digits}f}"
+
+
+data_app = typer.Typer(help="Import and manage data.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+
+
+class ImportFormat(StrEnum):
+    """Published table formats the importer reads."""
+
+    sipri_xlsx = "sipri-xlsx"
+    nato_csv = "nato-csv"
+    owid_csv = "owid-csv"
+
+
+@data_app.command("import")
+def data_import(
+    file: Annotated[Path, typer.Argument(help="The published table.")],
+    fmt: Annotated[ImportFormat, typer.Option("--format", help="Shape of the file.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Overlay TOML to write.")],
+    scenario: Annotated[str, typer.Option(help="Scenario whose parties are kept.")] = "dataset",
+    first_year: Annotated[int | None, typer.Option(help="First year to import.")] = None,
+    last_year: Annotated[int | None, typer.Option(help="Last year to import.")] = None,
+) -> None:
+    """Turn a published spending table into a scenario overlay with provenance."""
+    import tomli_w
+
+    from materiel.importers import import_table
+
+    try:
+        s = load(scenario)
+        years = range(first_year or 1900, (last_year or 2100) + 1)
+        overlay = import_table(file, fmt.value, s, years=years)
+    except ScenarioError as exc:
+        raise _bad_input(exc, False) from exc
+    header = (
+        f"# Imported from {file.name} ({fmt.value}) by materiel data import.\n"
+        f'# Add `extends = "<scenario>"` to use it as a scenario.\n\n'
+    )
+    tmp = output.with_name(output.name + ".tmp")
+    tmp.write_text(header + tomli_w.dumps(overlay), encoding="utf-8")
+    tmp.replace(output)
+    n = sum(len(v) for v in overlay["economics"].values())
+    typer.echo(f"wrote {output}: {n} ally-years for {len(overlay['economics'])} parties")
 
 
 def _version(value: bool) -> None:

@@ -12,7 +12,7 @@ import xarray as xr
 from materiel import metrics
 from materiel.schema import Scenario
 
-__all__ = ["Result", "tidy_tables"]
+__all__ = ["Result", "records", "tidy_tables"]
 
 
 class Result:
@@ -93,6 +93,38 @@ class Result:
             )
         return pd.DataFrame(rows)
 
+    def budget(self) -> pd.DataFrame:
+        """Per ally and year: munitions budget, payments committed, paid, and overrun (US$).
+
+        Empty when the scenario's ``policy.budget`` is ``"none"``.
+        """
+        ds = self.dataset
+        if "budget_usd" not in ds:
+            return pd.DataFrame(
+                columns=["party", "year", "budget_usd", "committed_usd", "paid_usd", "overrun_usd"]
+            )
+        paid = metrics.yearly(ds.payments_usd.isel(sample=0)).reindex(year=ds.year, fill_value=0)
+        df = xr.Dataset(
+            {"budget_usd": ds.budget_usd, "committed_usd": ds.budget_committed_usd,
+             "paid_usd": paid}
+        ).to_dataframe().reset_index()  # fmt: skip
+        df = df[df.party.isin(self.scenario.allies)]
+        df["overrun_usd"] = (df.committed_usd - df.budget_usd).clip(lower=0.0)
+        return df[["party", "year", "budget_usd", "committed_usd", "paid_usd", "overrun_usd"]]
+
+    def deferred(self) -> pd.DataFrame:
+        """Contracts the budget check deferred: by how many months, and whether signed at all."""
+        ds = self.dataset
+        if "contract_deferred_months" not in ds.coords:
+            return pd.DataFrame(columns=["contract", "deferred_months", "signed_in_horizon"])
+        months = ds.contract_deferred_months.to_series()
+        months = months[months > 0]
+        df: pd.DataFrame = months.rename("deferred_months").reset_index()
+        df["signed_in_horizon"] = [
+            bool(ds.contract_deliveries.sel(contract=c).sum() > 0) for c in df.contract
+        ]
+        return df
+
     # --- machine-readable metrics ---
     def metrics(self) -> dict[str, Any]:
         """All headline metrics as JSON-ready data."""
@@ -102,9 +134,9 @@ class Result:
             "scenario": self.scenario.id,
             "start": self.scenario.start,
             "months": self.scenario.months,
-            "targets": _records(self.targets()),
-            "munitions": _records(self.munitions()),
-            "lines": _records(self.binding()),
+            "targets": records(self.targets()),
+            "munitions": records(self.munitions()),
+            "lines": records(self.binding()),
             "cost": {
                 "payments_usd": float(ds.payments_usd.sum()),
                 "capex_usd": float(ds.capex_usd.sum()),
@@ -113,14 +145,20 @@ class Result:
                     for p, v in ds.payments_usd.sum("month").to_series().items()
                     if v > 0
                 },
-                "by_party_year": _records(costs),
+                "by_party_year": records(costs),
             },
-            "aid": _records(self.aid()),
-            "recipient_shortfall": _records(self.shortfall()),
+            "aid": records(self.aid()),
+            "budget": {
+                "policy": self.scenario.policy.budget,
+                "deferred_contracts": records(self.deferred()),
+                "overruns": records(self.budget().query("overrun_usd > 0")),
+            },
+            "recipient_shortfall": records(self.shortfall()),
         }
 
 
-def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
+def records(df: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows of ``df`` as JSON-ready dicts (numpy scalars unwrapped, NaN/inf as None)."""
     out = []
     for row in df.to_dict(orient="records"):
         clean: dict[str, Any] = {}

@@ -339,6 +339,17 @@ class Policy(_Model):
     consumption_scale: Quantity = Field(1.0, description="multiplies every consumption rate")
     equipment_share: Share = Field(0.2, description="share of defence spending on equipment")
     munitions_share: Share = Field(0.1, description="share of equipment spending on munitions")
+    gdp_growth_pct_per_year: Annotated[float, Field(ge=-20, le=50, allow_inf_nan=False)] = Field(
+        3.0, description="nominal GDP growth after the last GDP figure (assumption)"
+    )
+    budget: Literal["none", "defer", "flag"] = Field(
+        "none",
+        description="munitions budgets per ally-year: ignore them, defer contracts that do "
+        "not fit to the next year with room, or allow and flag the overrun",
+    )
+    budget_basis: Literal["nato", "sipri"] = Field(
+        "nato", description="%GDP definition for budgets (the other fills gaps)"
+    )
 
 
 class Scenario(_Model):

@@ -53,6 +53,28 @@ def binding_labels(products: list[str]) -> np.ndarray:
     return np.array(labels)
 
 
+def _budget_arrays(inp: Inputs) -> xr.Dataset:
+    """Budget and committed payments per party and year (allies only; 0 for others)."""
+    plan = inp.budget
+    assert plan is not None
+    last = int(month_range(inp.start, inp.n_months)[-1].astype("datetime64[Y]").astype(int)) + 1970
+    keep = plan.years <= last
+    rows = [inp.parties.index(p) for p in plan.parties]
+    budget = np.zeros((len(inp.parties), int(keep.sum())))
+    committed = np.zeros_like(budget)
+    budget[rows] = plan.budget_usd[:, keep]
+    committed[rows] = plan.committed_usd[:, keep]
+    out = xr.Dataset(
+        {"budget_usd": (("party", "year"), budget),
+         "budget_committed_usd": (("party", "year"), committed)},
+        coords={"party": inp.parties, "year": plan.years[keep],
+                "contract_deferred_months": ("contract", plan.deferred_months)},
+    )  # fmt: skip
+    out["budget_usd"].attrs["units"] = "US$"
+    out["budget_committed_usd"].attrs["units"] = "US$"
+    return out
+
+
 def build_dataset(inp: Inputs, raw: Mapping[str, np.ndarray], scenario: Scenario) -> xr.Dataset:
     """Label the engine's arrays as an :class:`xarray.Dataset`."""
     samples = next(iter(raw.values())).shape[0]
@@ -100,6 +122,8 @@ def build_dataset(inp: Inputs, raw: Mapping[str, np.ndarray], scenario: Scenario
     ds["binding"].attrs["description"] = (
         "what limits each line's output: capacity, orders or an input"
     )
+    if inp.budget is not None:
+        ds = ds.merge(_budget_arrays(inp))
     ds["stock_start"] = (("party", "product"), inp.stock_start)
     ds["inventory_start"] = (("pool", "product"), inp.inventory_start)
     return ds

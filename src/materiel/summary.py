@@ -96,6 +96,18 @@ def summarize(result: Result) -> str:
             f"Aid: {fmt_number(aid.delivered.sum())} delivered of {fmt_number(aid.pledged.sum())} "
             f"pledged ({len(aid)} pledges; {int((aid.share_delivered < 0.999).sum())} not in full)"
         )
+    if s.policy.budget != "none":
+        deferred = result.deferred()
+        overrun = result.budget().query("overrun_usd > 0")
+        out.append("")
+        out.append(f"Budgets ({s.policy.budget}): {len(deferred)} contracts deferred"
+                   + (f" ({int((~deferred.signed_in_horizon).sum())} never signed in the horizon)"
+                      if len(deferred) else "")
+                   + f"; {len(overrun)} ally-years over budget")  # fmt: skip
+        for contract, months in zip(
+            deferred.contract.head(8), deferred.deferred_months.head(8), strict=True
+        ):
+            out.append(f"  {contract}: deferred {months} months")
     m = result.metrics()["cost"]
     payers = sorted(m["payments_by_party_usd"].items(), key=lambda kv: -kv[1])[:5]
     out.append("")

@@ -22,6 +22,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from materiel.engine.budget import BudgetPlan, fit_to_budgets
 from materiel.months import month_index
 from materiel.schema import Scenario
 
@@ -123,6 +124,7 @@ class Inputs:
     pledge_first: np.ndarray
     pledge_months: np.ndarray
     pledge_given_start: np.ndarray  # what fell due before the start, taken as given
+    budget: BudgetPlan | None  # signatures after the budget check, when budgets apply
 
     @property
     def shape(self) -> dict[str, int]:
@@ -238,6 +240,10 @@ def compile_inputs(s: Scenario) -> Inputs:
                 0, month_index(a.end, a.start) + 1, True, a.priority, a.recipient,
             )
         )  # fmt: skip
+    budget_plan = None
+    if policy.budget != "none":
+        budget_plan = fit_to_budgets(s, rows)
+        rows = [r._replace(sign=int(m)) for r, m in zip(rows, budget_plan.sign, strict=True)]
     contract_product = np.array([ki[r.product] for r in rows], dtype=np.intp)
     quantity = np.array([r.quantity for r in rows], dtype=float)
     price = np.array([r.price_usd for r in rows], dtype=float)
@@ -382,4 +388,5 @@ def compile_inputs(s: Scenario) -> Inputs:
         pledge_first=pledge_first,
         pledge_months=pledge_months,
         pledge_given_start=pledge_quantity * linear_schedule(-1, pledge_first, pledge_months),
+        budget=budget_plan,
     )

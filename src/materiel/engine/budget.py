@@ -1,0 +1,117 @@
+"""Munitions budgets per ally-year as a constraint on signing contracts.
+
+Budgets (``materiel.spending``: GDP x %GDP path x equipment share x munitions
+share) are compared with *committed* payments: a contract commits each buyer
+to ``share * unit price * quantity due`` in every year of its delivery
+schedule. Contracts are taken in order of signature, then priority. With
+``policy.budget = "defer"`` a contract that would take any buyer over budget
+in any year is deferred by whole years until it fits (or is left unsigned if
+no year in the horizon has room); with ``"flag"`` it is signed and the
+overrun recorded. Contracts signed before the horizon start are commitments
+already made: never deferred, always counted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from materiel.months import parse_month
+from materiel.schema import Scenario
+from materiel.spending import economic_series
+
+__all__ = ["BudgetPlan", "ContractTerms", "fit_to_budgets"]
+
+TOLERANCE_USD = 1.0
+
+
+class ContractTerms(Protocol):
+    """What the budget check needs to know of a contract."""
+
+    @property
+    def buyers(self) -> dict[str, float]: ...
+    @property
+    def quantity(self) -> float: ...
+    @property
+    def price_usd(self) -> float: ...
+    @property
+    def sign(self) -> int: ...
+    @property
+    def lag(self) -> int: ...
+    @property
+    def due_months(self) -> int: ...
+    @property
+    def priority(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class BudgetPlan:
+    """Signing months after the budget check, and budget use per ally-year."""
+
+    sign: np.ndarray  # (C,) month index of signature (>= horizon length: never signed)
+    deferred_months: np.ndarray  # (C,)
+    years: np.ndarray  # (Y,)
+    parties: list[str]
+    budget_usd: np.ndarray  # (P_allies, Y)
+    committed_usd: np.ndarray  # (P_allies, Y)
+
+
+def _yearly_payments(c: ContractTerms, sign: int, start_abs: int, years: np.ndarray) -> np.ndarray:
+    """Committed payments of the whole contract per year (US$), for a given signature month."""
+    first = start_abs + sign + c.lag
+    months = first + np.arange(c.due_months)
+    per_month = c.quantity * c.price_usd / c.due_months
+    out = np.zeros(len(years))
+    idx = months // 12 - years[0]
+    ok = (idx >= 0) & (idx < len(years))
+    np.add.at(out, idx[ok], per_month)
+    return out
+
+
+def fit_to_budgets(s: Scenario, contracts: Sequence[ContractTerms]) -> BudgetPlan:
+    """Apply ``s.policy.budget`` to ``contracts`` (see module docstring)."""
+    start_abs = parse_month(s.start)
+    T = s.months
+    first_year = start_abs // 12
+    last_month = max(
+        [start_abs + T] + [start_abs + c.sign + c.lag + c.due_months + 12 * 11 for c in contracts]
+    )
+    years = np.arange(first_year, last_month // 12 + 1)
+    series = economic_series(s, range(int(years[0]), int(years[-1]) + 1), s.policy.budget_basis)
+    allies = list(series.data.party.values)
+    ally = {p: i for i, p in enumerate(allies)}
+    budget = series.budget_usd.values.copy()
+    committed = np.zeros_like(budget)
+    sign = np.array([c.sign for c in contracts], dtype=np.intp)
+    order = sorted(
+        range(len(contracts)), key=lambda n: (contracts[n].sign, contracts[n].priority, n)
+    )
+    defer = s.policy.budget == "defer"
+    for n in order:
+        c = contracts[n]
+        buyers = [(ally[p], share) for p, share in c.buyers.items() if p in ally]
+        when = c.sign
+        while True:
+            pay = _yearly_payments(c, when, start_abs, years)
+            fits = all(
+                np.all(committed[i] + share * pay <= budget[i] + TOLERANCE_USD)
+                for i, share in buyers
+            )
+            if fits or not defer or when < 0 or when >= T:
+                break
+            when += 12
+        sign[n] = when
+        if when < T:
+            for i, share in buyers:
+                committed[i] += share * pay
+    return BudgetPlan(
+        sign=sign,
+        deferred_months=sign - np.array([c.sign for c in contracts], dtype=np.intp),
+        years=years,
+        parties=allies,
+        budget_usd=budget,
+        committed_usd=committed,
+    )

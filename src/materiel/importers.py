@@ -1,0 +1,194 @@
+"""Importers: turn published defence-spending tables into scenario overlays.
+
+Each importer reads one file shape and returns an overlay mapping — ready to
+write as TOML — with a ``[sources.*]`` entry (publisher, title, file, date)
+and, for every value, the source id. A file of the wrong shape raises
+:class:`~materiel.ScenarioError` naming the file and what was expected.
+
+Formats:
+
+- ``sipri-xlsx``: the SIPRI Military Expenditure Database workbook (sheets
+  "Share of GDP" and "Current US$"; header row starting with "Country").
+- ``nato-csv``: a table with columns ``country`` (name or ISO3), ``year`` and
+  a %GDP column (``nato_pct_gdp_estimate``, ``pct_gdp`` or ``defence_pct_gdp``).
+- ``owid-csv``: Our World in Data's "military spending as a share of GDP"
+  (``Entity, Code, Year, Military expenditure (% of GDP)``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+
+from materiel._errors import Problem, ScenarioError
+from materiel.schema import Scenario
+
+__all__ = ["FORMATS", "import_table"]
+
+Format = Literal["sipri-xlsx", "nato-csv", "owid-csv"]
+FORMATS: tuple[Format, ...] = ("sipri-xlsx", "nato-csv", "owid-csv")
+ALIASES = {
+    "united states of america": "USA", "usa": "USA", "us": "USA", "turkey": "TUR",
+    "türkiye": "TUR", "turkiye": "TUR", "czech republic": "CZE", "czechia": "CZE",
+    "north macedonia": "MKD", "macedonia": "MKD", "uk": "GBR", "great britain": "GBR",
+}  # fmt: skip
+_PUBLISHER = {
+    "sipri-xlsx": ("Stockholm International Peace Research Institute (SIPRI)",
+                   "https://www.sipri.org/databases/milex"),
+    "nato-csv": ("NATO", "https://www.nato.int/cps/en/natohq/topics_49198.htm"),
+    "owid-csv": ("Our World in Data (SIPRI data)",
+                 "https://ourworldindata.org/grapher/military-spending-as-a-share-of-gdp-sipri"),
+}  # fmt: skip
+
+
+def _party_lookup(s: Scenario) -> Callable[[str], str | None]:
+    names = {p.name.lower(): k for k, p in s.parties.items()}
+    codes = {k.lower(): k for k in s.parties}
+
+    def find(text: str) -> str | None:
+        key = str(text).strip().lower()
+        return codes.get(key) or names.get(key) or ALIASES.get(key)
+
+    return find
+
+
+def _fail(path: Path, message: str, field: str = "") -> ScenarioError:
+    return ScenarioError(Problem(str(path), field, message))
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    try:
+        return pd.read_csv(path)
+    except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise _fail(path, f"cannot read as CSV: {exc}") from exc
+
+
+def _number(value: Any) -> float | None:
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        return None  # SIPRI writes ". ." or "xxx" for missing
+    return None if pd.isna(x) else x
+
+
+def _sipri(path: Path, find: Callable[[str], str | None]) -> list[tuple[str, int, str, float]]:
+    try:
+        book = pd.ExcelFile(path, engine="openpyxl")
+    except Exception as exc:  # openpyxl raises many types for a non-workbook
+        raise _fail(path, f"cannot read as an Excel workbook: {exc}") from exc
+    with book:
+        return _sipri_sheets(path, book, find)
+
+
+def _sipri_sheets(
+    path: Path, book: pd.ExcelFile, find: Callable[[str], str | None]
+) -> list[tuple[str, int, str, float]]:
+    needed = {"Share of GDP": "defence_pct_gdp_sipri", "Current US$": "defence_usd_m_sipri"}
+    missing = [sheet for sheet in needed if sheet not in book.sheet_names]
+    if missing:
+        raise _fail(path, f"expected SIPRI sheets {list(needed)}; missing {missing}", "sheet")
+    out = []
+    for sheet, field in needed.items():
+        raw = pd.read_excel(book, sheet, header=None)
+        header_rows = raw.index[raw.iloc[:, 0].astype(str).str.strip() == "Country"]
+        if len(header_rows) == 0:
+            raise _fail(path, "expected a header row starting with 'Country'", sheet)
+        header = raw.iloc[int(header_rows[0])]
+        body = raw.iloc[int(header_rows[0]) + 1 :]
+        years = {j: int(v) for j, v in enumerate(header) if _number(v) is not None}
+        scale = 100.0 if field == "defence_pct_gdp_sipri" else 1.0  # SIPRI gives a share
+        for _, row in body.iterrows():
+            party = find(str(row.iloc[0]))
+            if party is None:
+                continue
+            for j, year in years.items():
+                value = _number(row.iloc[j])
+                if value is not None:
+                    out.append((party, year, field, value * scale))
+    return out
+
+
+def _nato(path: Path, find: Callable[[str], str | None]) -> list[tuple[str, int, str, float]]:
+    df = _read_csv(path)
+    value_col = next(
+        (c for c in ("nato_pct_gdp_estimate", "pct_gdp", "defence_pct_gdp") if c in df.columns),
+        None,
+    )
+    if "country" not in df.columns or "year" not in df.columns or value_col is None:
+        raise _fail(
+            path,
+            "expected columns country, year and one of nato_pct_gdp_estimate, pct_gdp, "
+            f"defence_pct_gdp; found {list(df.columns)}",
+            "columns",
+        )
+    out = []
+    for _, row in df.iterrows():
+        party, year, value = find(row["country"]), _number(row["year"]), _number(row[value_col])
+        if party is None or year is None or value is None:
+            continue
+        out.append((party, int(year), "defence_pct_gdp_nato", value))
+    return out
+
+
+def _owid(path: Path, find: Callable[[str], str | None]) -> list[tuple[str, int, str, float]]:
+    df = _read_csv(path)
+    value_cols = [c for c in df.columns if "% of GDP" in str(c)]
+    if not {"Entity", "Code", "Year"} <= set(df.columns) or len(value_cols) != 1:
+        raise _fail(
+            path,
+            "expected columns Entity, Code, Year and one '... (% of GDP)' column; "
+            f"found {list(df.columns)}",
+            "columns",
+        )
+    out = []
+    for _, row in df.iterrows():
+        party = find(str(row["Code"])) or find(str(row["Entity"]))
+        year, value = _number(row["Year"]), _number(row[value_cols[0]])
+        if party is None or year is None or value is None:
+            continue
+        out.append((party, int(year), "defence_pct_gdp_sipri", value))
+    return out
+
+
+_READERS = {"sipri-xlsx": _sipri, "nato-csv": _nato, "owid-csv": _owid}
+
+
+def import_table(
+    path: Path, fmt: Format, scenario: Scenario, *, years: range | None = None
+) -> dict[str, Any]:
+    """Read ``path`` as ``fmt`` and return an overlay for ``scenario``'s allies.
+
+    Only parties of the scenario are kept (matched by ISO3 code or name);
+    ``years`` limits the years imported. The overlay ``extends`` nothing: a
+    user adds ``extends = "..."`` or merges it into a scenario.
+    """
+    if not path.is_file():
+        raise _fail(path, "no such file")
+    rows = _READERS[fmt](path, _party_lookup(scenario))
+    if years is not None:
+        rows = [r for r in rows if r[1] in years]
+    if not rows:
+        raise _fail(path, f"no figures for the scenario's parties were found in this {fmt} file")
+    publisher, url = _PUBLISHER[fmt]
+    stamp = dt.date.fromtimestamp(path.stat().st_mtime).isoformat()
+    source_id = f"import-{fmt}-{path.stem}".replace(" ", "-").replace("_", "-")[:80]
+    economics: dict[str, dict[str, dict[str, Any]]] = {}
+    for party, year, field, value in sorted(rows):
+        record = economics.setdefault(party, {}).setdefault(str(year), {"source": source_id})
+        record[field] = round(value, 6)
+    return {
+        "sources": {
+            source_id: {
+                "publisher": publisher,
+                "title": f"{path.name} (imported with materiel data import --format {fmt})",
+                "date": stamp,
+                "url": url,
+                "note": f"file {path.name}, modified {stamp}; values as published",
+            }
+        },
+        "economics": economics,
+    }
