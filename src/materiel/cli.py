@@ -59,21 +59,20 @@ def _bad_input(exc: ScenarioError, as_json: bool) -> typer.Exit:
 
 
 @contextmanager
-def _progress(enabled: bool, total: int, label: str) -> Iterator[Callable[[int], None] | None]:
-    """A rich progress bar on an interactive terminal; nothing otherwise."""
+def _progress(enabled: bool, label: str) -> Iterator[None]:
+    """A spinner on an interactive terminal (the first run also compiles the engine)."""
     if not enabled or not sys.stderr.isatty():
-        yield None
+        yield
         return
-    from rich.progress import Progress
+    from rich.console import Console
 
-    with Progress(transient=True) as bar:
-        task = bar.add_task(label, total=total)
-        yield lambda t: bar.update(task, completed=t + 1)
+    with Console(stderr=True).status(label):
+        yield
 
 
 def _simulate(scenario: Scenario, show_progress: bool) -> Result:
-    with _progress(show_progress, scenario.months, f"simulating {scenario.id}") as cb:
-        return simulate(scenario, progress=cb)
+    with _progress(show_progress, f"simulating {scenario.id}"):
+        return simulate(scenario)
 
 
 @app.command()
