@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 
 from materiel.months import month_index
 from materiel.schema import Entity, Scenario
+from materiel.uncertainty import SUPPORTED_FIELDS, is_supported
 
 __all__ = ["ALL_CHECKS", "Finding", "run_checks"]
 
@@ -269,6 +270,25 @@ def check_source_references(s: Scenario) -> Iterator[Finding]:
                 yield from refs((section, outer, key), record)
 
 
+def check_uncertain_fields(s: Scenario) -> Iterator[Finding]:
+    """Distributions stand on supported numeric fields that exist in the scenario."""
+    data = s.model_dump()
+    for path in s.uncertain:
+        keys = path.split(".")
+        if not is_supported(path):
+            yield (("uncertain", path),
+                   "distributions are supported on: " + ", ".join(SUPPORTED_FIELDS))  # fmt: skip
+            continue
+        node: object = data
+        for key in keys:
+            node = node.get(key) if isinstance(node, dict) else None
+        if node is None:
+            yield ("uncertain", path), f"no such field {path!r} in the scenario"
+    for path, d in s.uncertain.items():
+        if d.group and d.group not in s.correlations:
+            yield ("uncertain", path), f"group {d.group!r} has no entry in [correlations]"
+
+
 ALL_CHECKS: tuple[Callable[[Scenario], Iterator[Finding]], ...] = (
     check_party_references,
     check_product_references,
@@ -280,6 +300,7 @@ ALL_CHECKS: tuple[Callable[[Scenario], Iterator[Finding]], ...] = (
     check_dates_in_horizon,
     check_component_supply,
     check_source_references,
+    check_uncertain_fields,
 )
 
 

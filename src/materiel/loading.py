@@ -28,6 +28,7 @@ from pydantic import ValidationError
 from materiel._errors import Problem, ScenarioError
 from materiel.checks import run_checks
 from materiel.schema import EconomicYear, Scenario
+from materiel.uncertainty import extract_distributions
 
 __all__ = ["DATASET_ID", "embedded_ids", "load", "load_many", "scenario_summaries"]
 
@@ -35,7 +36,8 @@ DATASET_ID = "dataset"
 _ENTITY_DEPTH = {
     "sources": 1, "parties": 1, "products": 1, "lines": 1, "investments": 1,
     "contracts": 1, "consumption": 1, "aid": 1, "targets": 1, "spending_paths": 1,
-    "stocks": 2, "inventories": 2, "economics": 2, "policy": 0,
+    "stocks": 2, "inventories": 2, "economics": 2, "policy": 0, "uncertain": 1,
+    "correlations": 0,
 }  # fmt: skip
 _ECONOMIC_FIELDS = tuple(
     f for f in EconomicYear.model_fields if f not in ("source", "field_sources")
@@ -248,6 +250,8 @@ def _locate(text: str, path: tuple[str, ...]) -> int | None:
 
 
 def _problem(merged: _Merged, loc: tuple[str, ...], message: str, top: _Layer) -> Problem:
+    if len(loc) >= 2 and loc[0] == "uncertain" and ("uncertain", loc[1]) not in merged.origin:
+        loc = (*loc[1].split("."), *loc[2:])  # written in place, at the field itself
     layer = top
     for n in range(len(loc), 0, -1):
         if loc[:n] in merged.origin:
@@ -346,6 +350,8 @@ def load(source: str | Path | Mapping[str, Any] | Scenario, *, name: str | None 
     # The id, title and description belong to the top file, not its base.
     for key, default in (("id", stem), ("title", ""), ("description", "")):
         merged.data[key] = top.data.get(key, default)
+    merged.data, found = extract_distributions(merged.data)
+    merged.data["uncertain"] = found
     scenario, problems, pruned = _validate(merged, top)
     if scenario is not None:
         for loc, message in run_checks(scenario):

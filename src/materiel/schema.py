@@ -18,6 +18,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from materiel.months import MONTH_PATTERN
+from materiel.uncertainty import Distribution
 
 __all__ = [
     "AidPledge",
@@ -376,6 +377,12 @@ class Scenario(_Model):
     targets: dict[Id, Target] = Field(default_factory=dict)
     economics: dict[Id, dict[str, EconomicYear]] = Field(default_factory=dict)
     spending_paths: dict[Id, SpendingPath] = Field(default_factory=dict)
+    uncertain: dict[str, Distribution] = Field(
+        default_factory=dict, description="field path -> distribution (Monte Carlo)"
+    )
+    correlations: dict[str, Annotated[float, Field(ge=0, lt=1)]] = Field(
+        default_factory=dict, description="correlation group -> pairwise correlation"
+    )
 
     @property
     def munitions(self) -> list[str]:
