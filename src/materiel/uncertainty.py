@@ -59,11 +59,14 @@ SUPPORTED_FIELDS = (
     "policy.extra_contracting_delay_months",
     "policy.consumption_scale",
 )
-_SUPPORTED_RE = [
-    re.compile("^" + "\\.".join("[^.]+" if part == "*" else re.escape(part)
-                                for part in pattern.split(".")) + "$")  # fmt: skip
-    for pattern in SUPPORTED_FIELDS
-]
+
+
+def _pattern(glob: str) -> re.Pattern[str]:
+    parts = ("[^.]+" if part == "*" else re.escape(part) for part in glob.split("."))
+    return re.compile("^" + "\\.".join(parts) + "$")
+
+
+_SUPPORTED_RE = [_pattern(glob) for glob in SUPPORTED_FIELDS]
 
 
 def is_supported(path: str) -> bool:
@@ -150,7 +153,8 @@ class Distribution(BaseModel):
             w = np.asarray(self.weights or [1.0] * len(self.values), dtype=float)
             edges = np.cumsum(w / w.sum())
             index = np.searchsorted(edges, u, side="right").clip(0, len(self.values) - 1)
-            return np.asarray(self.values, dtype=float)[index]
+            picked: np.ndarray = np.asarray(self.values, dtype=float)[index]
+            return picked
         frozen = self._frozen()
         lo = frozen.cdf(self.min) if self.min is not None else 0.0
         hi = frozen.cdf(self.max) if self.max is not None else 1.0
@@ -239,5 +243,5 @@ def draw(
             rho = correlations.get(d.group, 0.0)
             z = math.sqrt(max(rho, 0.0)) * common[d.group] + math.sqrt(1 - max(rho, 0.0)) * z
         u = np.clip(stats.norm.cdf(z), 1e-12, 1 - 1e-12)
-        out[path] = d.ppf(u)
+        out[path] = d.ppf(np.asarray(u, dtype=float))
     return out

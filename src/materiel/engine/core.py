@@ -58,10 +58,11 @@ BINDING_INPUT = kernel.BINDING_INPUT  # + product index of the binding input
 _OUTPUTS = {
     "capacity": "L", "production": "L", "orders": "L", "order_book": "L",
     "line_deliveries": "L", "capacity_added": "L", "capex_usd": "L",
-    "contract_deliveries": "C", "payments_usd": "P", "receipts": "PK", "aid_sent": "PK",
-    "aid_received": "PK", "consumed": "PK", "shortfall": "PK", "stock": "PK",
+    "contract_deliveries": "C", "payments_usd": "P", "receipts": "M", "aid_sent": "M",
+    "aid_received": "M", "consumed": "M", "shortfall": "M", "stock": "M",
     "pledge_deliveries": "G", "inventory": "QK", "component_used": "QK",
 }  # fmt: skip
+_CELL_OUTPUTS = ("receipts", "aid_sent", "aid_received", "consumed", "shortfall", "stock")
 
 
 def _i(a: np.ndarray) -> np.ndarray:
@@ -72,58 +73,123 @@ def _f(a: np.ndarray | float) -> np.ndarray:
     return np.ascontiguousarray(a, dtype=np.float64)
 
 
+def _b(a: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(a, dtype=np.bool_)
+
+
+def due_schedule(quantity: np.ndarray, first: np.ndarray, months: np.ndarray, T: int) -> np.ndarray:
+    """Cumulative quantity due by each month: ``(..., T, C)`` from ``(..., C)`` inputs."""
+    t = np.arange(T)[:, None]
+    due: np.ndarray = quantity[..., None, :] * linear_schedule(
+        t, first[..., None, :], months[..., None, :]
+    )
+    return due
+
+
+def kernel_args(inp: Inputs) -> dict[str, np.ndarray]:
+    """The kernel's inputs for one scenario; per-sample ones have a sample axis of length 1.
+
+    Monte Carlo replaces per-sample entries with arrays of one row per sample.
+    """
+    K = len(inp.products)
+    order = np.argsort(inp.line_depth, kind="stable")
+    depth_count = np.bincount(inp.line_depth, minlength=1)
+    T = inp.n_months
+    months = np.arange(T)[:, None]
+    return {
+        "line_product": _i(inp.line_product), "line_pool": _i(inp.line_pool),
+        "line_depth": _i(inp.line_depth), "lines_by_depth": _i(order),
+        "depth_start": _i(np.r_[0, np.cumsum(depth_count)]),
+        "capacity_start": _f(inp.capacity_start[None]),
+        "committed_start": _f(inp.committed_start[None]),
+        "capacity_max": _f(inp.capacity_max[None]), "lead_months": _i(inp.lead_months[None]),
+        "ramp_months": _i(inp.ramp_months[None]), "capex_usd_per_unit": _f(inp.capex_usd_per_unit),
+        "horizon_months": _f(inp.horizon_months[None]), "invests": _b(inp.invests),
+        "capacity_increment": _f(inp.capacity_increment[None]),
+        "committed_increment": _f(inp.committed_increment[None]),
+        "capex_announced_usd": _f(inp.capex_announced_usd[None]), "bom": _f(inp.bom),
+        "contract_quantity": _f(inp.contract_quantity[None]),
+        "contract_price_usd": _f(inp.contract_price_usd),
+        "contract_sign": _i(inp.contract_sign[None]), "contract_firm": _b(inp.contract_firm),
+        "contract_delivered_start": _f(inp.contract_delivered_start[None]),
+        "due_by_month": _f(due_schedule(inp.contract_quantity, inp.contract_due_first,
+                                        inp.contract_due_months, T)[None]),
+        "assign_contract": _i(inp.assign_contract), "assign_line": _i(inp.assign_line),
+        "assign_any_line": _b(inp.assign_any_line),
+        "receive_contract": _i(inp.receive_contract), "receive_party": _i(inp.receive_cell // K),
+        "receive_product": _i(inp.receive_cell % K), "receive_share": _f(inp.receive_share),
+        "pay_contract": _i(inp.pay_contract), "pay_party": _i(inp.pay_party),
+        "pay_share": _f(inp.pay_share),
+        "stock_start": _f(inp.stock_start[None]), "stock_floor": _f(inp.stock_floor),
+        "inventory_start": _f(inp.inventory_start),
+        "use_party": _i(inp.use_party), "use_product": _i(inp.use_product),
+        "use_first": _i(inp.use_first), "use_last": _i(inp.use_last),
+        "use_rate": _f(inp.use_rate[None]),
+        "pledge_donor": _i(inp.pledge_donor), "pledge_recipient": _i(inp.pledge_recipient),
+        "pledge_product": _i(inp.pledge_product),
+        "owed_by_month": _f(inp.pledge_quantity * linear_schedule(
+            months, inp.pledge_first, inp.pledge_months)),
+        "pledge_given_start": _f(inp.pledge_given_start),
+    }  # fmt: skip
+
+
+_ARG_ORDER = (
+    "line_product", "line_pool", "line_depth", "lines_by_depth", "depth_start",
+    "capacity_start", "committed_start", "capacity_max", "lead_months", "ramp_months",
+    "capex_usd_per_unit", "horizon_months", "invests", "capacity_increment",
+    "committed_increment", "capex_announced_usd", "bom", "contract_quantity",
+    "contract_price_usd", "contract_sign", "contract_firm", "contract_delivered_start",
+    "due_by_month", "assign_contract", "assign_line", "assign_any_line", "receive_contract",
+    "receive_party", "receive_product", "receive_share", "pay_contract", "pay_party",
+    "pay_share", "stock_start", "stock_floor", "inventory_start", "use_party", "use_product",
+    "use_first", "use_last", "use_rate", "pledge_donor", "pledge_recipient", "pledge_product",
+    "owed_by_month", "pledge_given_start",
+)  # fmt: skip
+_OUT_ORDER = (
+    "capacity", "production", "orders", "order_book", "line_deliveries", "capacity_added",
+    "capex_usd", "binding", "contract_deliveries", "payments_usd", "receipts", "aid_sent",
+    "aid_received", "consumed", "shortfall", "stock", "pledge_deliveries", "inventory",
+    "component_used",
+)  # fmt: skip
+
+
 def run_engine(
     inp: Inputs,
     samples: int = 1,
     progress: Callable[[int], None] | None = None,
+    *,
+    overrides: dict[str, np.ndarray] | None = None,
+    cells: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """Step the scenario month by month; return arrays with a leading sample axis.
 
     Returned arrays are named by variable and shaped ``(sample, month, ...)``.
-    ``progress`` is called once with the last month index when the run is
-    done (the compiled kernel runs without calling back into Python); the
-    engine itself never prints.
+    ``overrides`` replaces kernel inputs (:func:`kernel_args`) with per-sample
+    arrays (one row per sample). ``cells`` is a (party, product) boolean mask
+    of the stock cells to record (all by default, shaped ``(..., party,
+    product)``); with a mask, cell outputs are ``(sample, month, cell)`` in
+    row-major order of the mask. ``progress`` is called once with the last
+    month index when the run is done; the engine itself never prints.
     """
     S, T = samples, inp.n_months
-    sizes = {"L": (len(inp.lines),), "C": (len(inp.contracts),), "P": (len(inp.parties),),
-             "G": (len(inp.pledges),), "PK": (len(inp.parties), len(inp.products)),
-             "QK": (len(inp.pools), len(inp.products))}  # fmt: skip
+    P, K = len(inp.parties), len(inp.products)
+    mask = np.ones((P, K), dtype=bool) if cells is None else cells
+    slot = np.full((P, K), -1, dtype=np.int64)
+    slot[mask] = np.arange(int(mask.sum()))
+    sizes = {"L": (len(inp.lines),), "C": (len(inp.contracts),), "P": (P,),
+             "G": (len(inp.pledges),), "M": (int(mask.sum()),),
+             "QK": (len(inp.pools), K)}  # fmt: skip
     out = {name: np.zeros((S, T, *sizes[dims])) for name, dims in _OUTPUTS.items()}
     out["binding"] = np.zeros((S, T, len(inp.lines)), dtype=np.int16)
-    order = np.argsort(inp.line_depth, kind="stable")
-    depth_count = np.bincount(inp.line_depth, minlength=1)
-    months = np.arange(T)[:, None]
-    receivers = inp.receive_cell
-    K = len(inp.products)
-    kernel.step(
-        S,
-        _i(inp.line_product), _i(inp.line_pool), _i(inp.line_depth), _i(order),
-        _i(np.r_[0, np.cumsum(depth_count)]),
-        _f(inp.capacity_start[None]), _f(inp.committed_start[None]), _f(inp.capacity_max[None]),
-        _i(inp.lead_months[None]), _i(inp.ramp_months[None]), _f(inp.capex_usd_per_unit),
-        _f(inp.horizon_months[None]), np.ascontiguousarray(inp.invests, dtype=np.bool_),
-        _f(inp.capacity_increment), _f(inp.committed_increment), _f(inp.capex_announced_usd),
-        _f(inp.bom),
-        _f(inp.contract_quantity), _f(inp.contract_price_usd), _i(inp.contract_sign[None]),
-        np.ascontiguousarray(inp.contract_firm, dtype=np.bool_), _f(inp.contract_delivered_start),
-        _f((inp.contract_quantity * linear_schedule(
-            months, inp.contract_due_first, inp.contract_due_months))[None]),
-        _i(inp.assign_contract), _i(inp.assign_line),
-        np.ascontiguousarray(inp.assign_any_line, dtype=np.bool_),
-        _i(inp.receive_contract), _i(receivers // K), _i(receivers % K), _f(inp.receive_share),
-        _i(inp.pay_contract), _i(inp.pay_party), _f(inp.pay_share),
-        _f(inp.stock_start[None]), _f(inp.stock_floor), _f(inp.inventory_start),
-        _f(inp.consumption_per_month[None]),
-        _i(inp.pledge_donor), _i(inp.pledge_recipient), _i(inp.pledge_product),
-        _f(inp.pledge_quantity * linear_schedule(months, inp.pledge_first, inp.pledge_months)),
-        _f(inp.pledge_given_start),
-        *(out[name] for name in (
-            "capacity", "production", "orders", "order_book", "line_deliveries",
-            "capacity_added", "capex_usd", "binding", "contract_deliveries", "payments_usd",
-            "receipts", "aid_sent", "aid_received", "consumed", "shortfall", "stock",
-            "pledge_deliveries", "inventory", "component_used",
-        )),
-    )  # fmt: skip
+    args = kernel_args(inp)
+    for name, value in (overrides or {}).items():
+        args[name] = np.ascontiguousarray(value, dtype=args[name].dtype)
+    kernel.step(  # type: ignore[call-arg]  # numba's Dispatcher hides the signature
+        S, *(args[name] for name in _ARG_ORDER), slot, *(out[n] for n in _OUT_ORDER)
+    )
+    if cells is None:
+        for name in _CELL_OUTPUTS:
+            out[name] = out[name].reshape(S, T, P, K)
     if progress is not None:
         progress(T - 1)
     return out

@@ -54,6 +54,9 @@ class _ContractRow(NamedTuple):
     firm: bool
     priority: int
     recipient: str | None
+    decided: int
+    own_delay: int  # -1: the policy's delay
+    origin: str
 
 
 @dataclass(frozen=True)
@@ -116,6 +119,15 @@ class Inputs:
     stock_floor: np.ndarray
     inventory_start: np.ndarray  # (Q, K)
     consumption_per_month: np.ndarray  # (T, P, K)
+    use_party: np.ndarray  # (E,) consumption entries, for the kernel
+    use_product: np.ndarray
+    use_first: np.ndarray
+    use_last: np.ndarray
+    use_rate: np.ndarray  # units a month, consumption_scale applied
+    contract_decided: np.ndarray  # (C,) month of decision (after any budget deferral)
+    contract_own_delay: np.ndarray  # (C,) the contract's own delay, -1 where the policy's
+    contract_due_lag: np.ndarray  # (C,)
+    contract_origin: list[str]  # (C,) scenario contract id (or "aid:<pledge>") of each row
     # aid from stock (G,)
     pledge_donor: np.ndarray
     pledge_recipient: np.ndarray
@@ -222,6 +234,7 @@ def compile_inputs(s: Scenario) -> Inputs:
                     decided + (delay if delay is not None else policy.contracting_delay_months)
                     + policy.extra_contracting_delay_months,
                     c.delivery_lag_months, c.delivery_months, c.firm, c.priority, c.recipient,
+                    decided, -1 if delay is None else delay, cid,
                 )
             )  # fmt: skip
     stock_pledges = []
@@ -238,12 +251,16 @@ def compile_inputs(s: Scenario) -> Inputs:
                 + (delay if delay is not None else policy.contracting_delay_months)
                 + policy.extra_contracting_delay_months,
                 0, month_index(a.end, a.start) + 1, True, a.priority, a.recipient,
+                month_index(a.start, s.start), -1 if delay is None else delay, f"aid:{gid}",
             )
         )  # fmt: skip
     budget_plan = None
     if policy.budget != "none":
         budget_plan = fit_to_budgets(s, rows)
-        rows = [r._replace(sign=int(m)) for r, m in zip(rows, budget_plan.sign, strict=True)]
+        rows = [
+            r._replace(sign=int(m), decided=r.decided + int(m) - r.sign)
+            for r, m in zip(rows, budget_plan.sign, strict=True)
+        ]
     contract_product = np.array([ki[r.product] for r in rows], dtype=np.intp)
     quantity = np.array([r.quantity for r in rows], dtype=float)
     price = np.array([r.price_usd for r in rows], dtype=float)
@@ -309,13 +326,17 @@ def compile_inputs(s: Scenario) -> Inputs:
         for prod, inv_rec in per_inv.items():
             inventory_start[qi[pool], ki[prod]] = inv_rec.quantity
     consumption = np.zeros((T, P, K))
-    for use in s.consumption.values():
-        first = month_index(use.start, s.start) if use.start else 0
-        last = month_index(use.end, s.start) if use.end else T - 1
-        active = (months >= first) & (months <= last)
-        consumption[active, pi[use.party], ki[use.product]] += (
-            use.monthly_rate * s.policy.consumption_scale
-        )
+    uses = list(s.consumption.values())
+    use_first = np.array(
+        [month_index(u.start, s.start) if u.start else 0 for u in uses], dtype=np.intp
+    )
+    use_last = np.array(
+        [month_index(u.end, s.start) if u.end else T - 1 for u in uses], dtype=np.intp
+    )
+    use_rate = np.array([u.monthly_rate * s.policy.consumption_scale for u in uses], dtype=float)
+    for n, use in enumerate(uses):
+        active = (months >= use_first[n]) & (months <= use_last[n])
+        consumption[active, pi[use.party], ki[use.product]] += use_rate[n]
 
     # --- aid from stock: like contracts, what fell due before the start was given ---
     pledge_quantity = np.array([a.quantity for _, a in stock_pledges], dtype=float)
@@ -389,4 +410,13 @@ def compile_inputs(s: Scenario) -> Inputs:
         pledge_months=pledge_months,
         pledge_given_start=pledge_quantity * linear_schedule(-1, pledge_first, pledge_months),
         budget=budget_plan,
+        use_party=np.array([pi[u.party] for u in uses], dtype=np.intp),
+        use_product=np.array([ki[u.product] for u in uses], dtype=np.intp),
+        use_first=use_first,
+        use_last=use_last,
+        use_rate=use_rate,
+        contract_decided=np.array([r.decided for r in rows], dtype=np.intp),
+        contract_own_delay=np.array([r.own_delay for r in rows], dtype=np.intp),
+        contract_due_lag=np.array([r.lag for r in rows], dtype=np.intp),
+        contract_origin=[r.origin for r in rows],
     )

@@ -47,16 +47,16 @@ def step(  # one flat signature of arrays keeps the kernel compilable
     capex_usd_per_unit: np.ndarray,
     horizon_months: np.ndarray,
     invests: np.ndarray,
-    capacity_increment: np.ndarray,  # (L, T)
-    committed_increment: np.ndarray,  # (L, T)
-    capex_announced_usd: np.ndarray,  # (L, T)
+    capacity_increment: np.ndarray,  # (S or 1, L, T)
+    committed_increment: np.ndarray,  # (S or 1, L, T)
+    capex_announced_usd: np.ndarray,  # (S or 1, L, T)
     bom: np.ndarray,  # (K, K)
     # contracts (C,), (T, C); assignments (A,) sorted by line then priority then age
-    contract_quantity: np.ndarray,
+    contract_quantity: np.ndarray,  # (S or 1, C)
     contract_price_usd: np.ndarray,
     contract_sign: np.ndarray,  # (S or 1, C)
     contract_firm: np.ndarray,
-    contract_delivered_start: np.ndarray,
+    contract_delivered_start: np.ndarray,  # (S or 1, C)
     due_by_month: np.ndarray,  # (S or 1, T, C)
     assign_contract: np.ndarray,
     assign_line: np.ndarray,
@@ -72,13 +72,18 @@ def step(  # one flat signature of arrays keeps the kernel compilable
     stock_start: np.ndarray,  # (S or 1, P, K)
     stock_floor: np.ndarray,  # (P, K)
     inventory_start: np.ndarray,  # (Q, K)
-    consumption_per_month: np.ndarray,  # (S or 1, T, P, K)
+    use_party: np.ndarray,  # (E,) consumption entries
+    use_product: np.ndarray,
+    use_first: np.ndarray,
+    use_last: np.ndarray,
+    use_rate: np.ndarray,  # (S or 1, E) units a month
     pledge_donor: np.ndarray,
     pledge_recipient: np.ndarray,
     pledge_product: np.ndarray,
     owed_by_month: np.ndarray,  # (T, G)
     pledge_given_start: np.ndarray,
-    # outputs (S, T, ...)
+    cell_slot: np.ndarray,  # (P, K): column of each party-product cell in the outputs, -1 = none
+    # outputs (S, T, ...); party-product outputs are (S, T, recorded cells)
     out_capacity: np.ndarray,
     out_production: np.ndarray,
     out_orders: np.ndarray,
@@ -101,8 +106,9 @@ def step(  # one flat signature of arrays keeps the kernel compilable
 ) -> None:
     """Step every sample through every month (equations: :mod:`materiel.engine.core`)."""
     L = line_product.shape[0]
-    T = capacity_increment.shape[1]
-    C = contract_quantity.shape[0]
+    T = capacity_increment.shape[2]
+    C = contract_quantity.shape[1]
+    E = use_party.shape[0]
     A = assign_contract.shape[0]
     K = bom.shape[0]
     Q = inventory_start.shape[0]
@@ -125,12 +131,16 @@ def step(  # one flat signature of arrays keeps the kernel compilable
         horizon = _row(horizon_months, s)
         sign = _row(contract_sign, s)
         due = _row(due_by_month, s)
-        demand = _row(consumption_per_month, s)
+        quantity = _row(contract_quantity, s)
+        rate = _row(use_rate, s)
+        commit_more = _row(committed_increment, s)
+        capex_more = _row(capex_announced_usd, s)
         increment = np.zeros((L, span))
-        increment[:, :T] = capacity_increment
+        increment[:, :T] = _row(capacity_increment, s)
         cap = _row(capacity_start, s).copy()
         committed = _row(committed_start, s).copy()
-        delivered = contract_delivered_start.copy()
+        delivered = _row(contract_delivered_start, s).copy()
+        demand = np.zeros((P, K))
         stock = _row(stock_start, s).copy()
         inventory = inventory_start.copy()
         given = pledge_given_start.copy()
@@ -152,11 +162,11 @@ def step(  # one flat signature of arrays keeps the kernel compilable
             for c in range(C):
                 open_c[c] = max(due[t, c] - delivered[c], 0.0)
                 live = sign[c] <= t and contract_firm[c]
-                book_c[c] = contract_quantity[c] - delivered[c] if live else 0.0
+                book_c[c] = quantity[c] - delivered[c] if live else 0.0
 
             # 2. investment against the firm order book
             for ln in range(L):
-                committed[ln] += committed_increment[ln, t]
+                committed[ln] += commit_more[ln, t]
                 book[ln] = 0.0
             _split(assign_contract, assign_line, assign_any_line, committed, n_assign,
                    weight_sum, book_c, book, open_a, False)  # fmt: skip
@@ -171,9 +181,7 @@ def step(  # one flat signature of arrays keeps the kernel compilable
                         increment[ln, t + lead[ln] + r] += added / ramp[ln]
                     committed[ln] += added
                 out_capacity_added[s, t, ln] = added
-                out_capex_usd[s, t, ln] = (
-                    added * capex_usd_per_unit[ln] + capex_announced_usd[ln, t]
-                )
+                out_capex_usd[s, t, ln] = added * capex_usd_per_unit[ln] + capex_more[ln, t]
                 out_order_book[s, t, ln] = book[ln]
 
             # 3. capacity
@@ -248,7 +256,9 @@ def step(  # one flat signature of arrays keeps the kernel compilable
             for r in range(receive_contract.shape[0]):
                 x = delivered_c[receive_contract[r]] * receive_share[r]
                 stock[receive_party[r], receive_product[r]] += x
-                out_receipts[s, t, receive_party[r], receive_product[r]] += x
+                m = cell_slot[receive_party[r], receive_product[r]]
+                if m >= 0:
+                    out_receipts[s, t, m] += x
             for b in range(pay_contract.shape[0]):
                 c = pay_contract[b]
                 out_payments_usd[s, t, pay_party[b]] += (
@@ -273,20 +283,36 @@ def step(  # one flat signature of arrays keeps the kernel compilable
                     given[g] += give
                     stock[pledge_donor[g], pledge_product[g]] -= give
                     stock[pledge_recipient[g], pledge_product[g]] += give
-                    out_aid_sent[s, t, pledge_donor[g], pledge_product[g]] += give
-                    out_aid_received[s, t, pledge_recipient[g], pledge_product[g]] += give
+                    m = cell_slot[pledge_donor[g], pledge_product[g]]
+                    if m >= 0:
+                        out_aid_sent[s, t, m] += give
+                    m = cell_slot[pledge_recipient[g], pledge_product[g]]
+                    if m >= 0:
+                        out_aid_received[s, t, m] += give
                     out_pledge_deliveries[s, t, g] = give
 
             # 7. consumption: never below zero; the rest is shortfall
+            for e in range(E):
+                demand[use_party[e], use_product[e]] = 0.0
+            for e in range(E):
+                if use_first[e] <= t <= use_last[e]:
+                    demand[use_party[e], use_product[e]] += rate[e]
+            for e in range(E):
+                p, k = use_party[e], use_product[e]
+                want = demand[p, k]
+                if want > 0.0:  # each cell once, whichever of its entries comes first
+                    demand[p, k] = 0.0
+                    used = min(want, stock[p, k])
+                    stock[p, k] -= used
+                    m = cell_slot[p, k]
+                    if m >= 0:
+                        out_consumed[s, t, m] = used
+                        out_shortfall[s, t, m] = want - used
             for p in range(P):
                 for k in range(K):
-                    want = demand[t, p, k]
-                    if want > 0.0:
-                        used = min(want, stock[p, k])
-                        stock[p, k] -= used
-                        out_consumed[s, t, p, k] = used
-                        out_shortfall[s, t, p, k] = want - used
-            out_stock[s, t] = stock
+                    m = cell_slot[p, k]
+                    if m >= 0:
+                        out_stock[s, t, m] = stock[p, k]
 
 
 @njit(cache=True)
