@@ -281,9 +281,10 @@ def check_uncertain_fields(s: Scenario) -> Iterator[Finding]:
             continue
         node: object = data
         for key in keys:
-            node = node.get(key) if isinstance(node, dict) else None
-        if node is None:
-            yield ("uncertain", path), f"no such field {path!r} in the scenario"
+            if not isinstance(node, dict) or key not in node:
+                yield ("uncertain", path), f"no such field {path!r} in the scenario"
+                break
+            node = node[key]
     for path, d in s.uncertain.items():
         if d.group and d.group not in s.correlations:
             yield ("uncertain", path), f"group {d.group!r} has no entry in [correlations]"

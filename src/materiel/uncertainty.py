@@ -215,7 +215,7 @@ def _set_path(data: dict[str, Any], keys: list[str], value: Any) -> None:
         if not isinstance(node, dict) or key not in node:
             return  # an unknown path: reported when the distributions are checked
         node = node[key]
-    if isinstance(node, dict) and keys[-1] in node:
+    if isinstance(node, dict):  # the entity exists: set (or add) the field's nominal value
         node[keys[-1]] = value
 
 

@@ -42,7 +42,9 @@ and ``inventory(t) = inventory(t-1) + produced - used``.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -184,9 +186,17 @@ def run_engine(
     args = kernel_args(inp)
     for name, value in (overrides or {}).items():
         args[name] = np.ascontiguousarray(value, dtype=args[name].dtype)
-    kernel.step(  # type: ignore[call-arg]  # numba's Dispatcher hides the signature
-        S, *(args[name] for name in _ARG_ORDER), slot, *(out[n] for n in _OUT_ORDER)
-    )
+    arrays = (*(args[name] for name in _ARG_ORDER), slot, *(out[n] for n in _OUT_ORDER))
+    threads = max(1, min(S, os.cpu_count() or 1))
+    bounds = [S * i // threads for i in range(threads + 1)]
+    if threads == 1:
+        kernel.step(0, S, *arrays)
+    else:  # the kernel releases the GIL: each thread steps its own samples
+        with ThreadPoolExecutor(threads) as pool:
+            done = [pool.submit(kernel.step, bounds[i], bounds[i + 1], *arrays)
+                    for i in range(threads)]  # fmt: skip
+            for job in done:
+                job.result()
     if cells is None:
         for name in _CELL_OUTPUTS:
             out[name] = out[name].reshape(S, T, P, K)

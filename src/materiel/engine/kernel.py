@@ -30,9 +30,10 @@ def _row(a: np.ndarray, s: int) -> np.ndarray:
     return row
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def step(  # one flat signature of arrays keeps the kernel compilable
-    samples: int,
+    first: int,
+    last: int,
     # lines (L,) and per-sample line parameters (S or 1, L)
     line_product: np.ndarray,
     line_pool: np.ndarray,
@@ -104,7 +105,10 @@ def step(  # one flat signature of arrays keeps the kernel compilable
     out_inventory: np.ndarray,
     out_component_used: np.ndarray,
 ) -> None:
-    """Step every sample through every month (equations: :mod:`materiel.engine.core`)."""
+    """Step samples ``first..last-1`` through every month (equations: :mod:`materiel.engine.core`).
+
+    Releases the GIL, so disjoint sample ranges can run on several threads.
+    """
     L = line_product.shape[0]
     T = capacity_increment.shape[2]
     C = contract_quantity.shape[1]
@@ -119,12 +123,36 @@ def step(  # one flat signature of arrays keeps the kernel compilable
     for ln in range(L):
         span = max(span, T + int(np.max(lead_months[:, ln])) + int(np.max(ramp_months[:, ln])) + 1)
 
+    # bills of materials as short lists: inputs[p, j] (-1 ends the list), per_unit[p, j]
+    J = 1
+    for p in range(K):
+        J = max(J, int(np.sum(bom[p] > 0.0)))
+    inputs = np.full((K, J), -1, dtype=np.int64)
+    per_unit = np.zeros((K, J))
+    for p in range(K):
+        j = 0
+        for k in range(K):
+            if bom[p, k] > 0.0:
+                inputs[p, j] = k
+                per_unit[p, j] = bom[p, k]
+                j += 1
+
+    # the recorded party-product cells, in output order
+    M = out_stock.shape[2]
+    rec_party = np.zeros(M, dtype=np.int64)
+    rec_product = np.zeros(M, dtype=np.int64)
+    for p in range(P):
+        for k in range(K):
+            if cell_slot[p, k] >= 0:
+                rec_party[cell_slot[p, k]] = p
+                rec_product[cell_slot[p, k]] = k
+
     # contracts' assignment counts, for equal shares when no eligible line has capacity
     n_assign = np.zeros(C)
     for a in range(A):
         n_assign[assign_contract[a]] += 1.0
 
-    for s in range(samples):
+    for s in range(first, last):  # samples are independent (threads take disjoint ranges)
         cap_max = _row(capacity_max, s)
         lead = _row(lead_months, s)
         ramp = _row(ramp_months, s)
@@ -170,8 +198,8 @@ def step(  # one flat signature of arrays keeps the kernel compilable
                 book[ln] = 0.0
             _split(assign_contract, assign_line, assign_any_line, committed, n_assign,
                    weight_sum, book_c, book, open_a, False)  # fmt: skip
-            _down_the_bom(book, committed, line_product, line_pool, lines_by_depth,
-                          depth_start, bom, need, group, D, False, orders, inventory)  # fmt: skip
+            _down_the_bom(book, committed, line_product, line_pool, lines_by_depth, depth_start,
+                          inputs, per_unit, need, group, D, False, orders, inventory)  # fmt: skip
             for ln in range(L):
                 added = 0.0
                 if invests[ln] and book[ln] > committed[ln] * horizon[ln]:
@@ -196,13 +224,16 @@ def step(  # one flat signature of arrays keeps the kernel compilable
             for ln in range(L):
                 wanted[ln] = min(cap[ln], orders[ln])
             _down_the_bom(wanted, cap, line_product, line_pool, lines_by_depth, depth_start,
-                          bom, need, group, D, True, orders, inventory)  # fmt: skip
+                          inputs, per_unit, need, group, D, True, orders, inventory)  # fmt: skip
             for d in range(D, -1, -1):
                 need[:, :] = 0.0
                 for i in range(depth_start[d], depth_start[d + 1]):
                     ln = lines_by_depth[i]
-                    for k in range(K):
-                        need[line_pool[ln], k] += wanted[ln] * bom[line_product[ln], k]
+                    p = line_product[ln]
+                    for j in range(J):
+                        if inputs[p, j] < 0:
+                            break
+                        need[line_pool[ln], inputs[p, j]] += wanted[ln] * per_unit[p, j]
                 for q in range(Q):
                     for k in range(K):
                         f = 1.0
@@ -213,8 +244,11 @@ def step(  # one flat signature of arrays keeps the kernel compilable
                     ln = lines_by_depth[i]
                     p, q = line_product[ln], line_pool[ln]
                     f_min, worst = 1.0, -1
-                    for k in range(K):
-                        if bom[p, k] > 0.0 and fraction[q, k] < f_min:
+                    for j in range(J):
+                        k = inputs[p, j]
+                        if k < 0:
+                            break
+                        if fraction[q, k] < f_min:
                             f_min, worst = fraction[q, k], k
                     made[ln] = wanted[ln] * f_min
                     input_limit = made[ln] if f_min < _SHORT else np.inf
@@ -224,8 +258,11 @@ def step(  # one flat signature of arrays keeps the kernel compilable
                         out_binding[s, t, ln] = BINDING_INPUT + worst
                     else:
                         out_binding[s, t, ln] = BINDING_ORDERS
-                    for k in range(K):
-                        used = made[ln] * bom[p, k]
+                    for j in range(J):
+                        k = inputs[p, j]
+                        if k < 0:
+                            break
+                        used = made[ln] * per_unit[p, j]
                         inventory[q, k] -= used
                         out_component_used[s, t, q, k] += used
                 if d > 0:  # component lines feed their pool's inventory
@@ -308,11 +345,8 @@ def step(  # one flat signature of arrays keeps the kernel compilable
                     if m >= 0:
                         out_consumed[s, t, m] = used
                         out_shortfall[s, t, m] = want - used
-            for p in range(P):
-                for k in range(K):
-                    m = cell_slot[p, k]
-                    if m >= 0:
-                        out_stock[s, t, m] = stock[p, k]
+            for m in range(M):
+                out_stock[s, t, m] = stock[rec_party[m], rec_product[m]]
 
 
 @njit(cache=True)
@@ -359,7 +393,8 @@ def _down_the_bom(
     line_pool: np.ndarray,
     lines_by_depth: np.ndarray,
     depth_start: np.ndarray,
-    bom: np.ndarray,
+    inputs: np.ndarray,
+    per_unit: np.ndarray,
     need: np.ndarray,
     group: np.ndarray,
     D: int,
@@ -375,7 +410,6 @@ def _down_the_bom(
     the quantity passed on is ``min(weight, orders)`` (capacity-limited
     wants); otherwise (the order book) the gross need is passed on.
     """
-    K = bom.shape[0]
     need[:, :] = 0.0
     group[:, :] = 0.0
     for i in range(lines_by_depth.shape[0]):
@@ -383,8 +417,7 @@ def _down_the_bom(
         group[line_pool[ln], line_product[ln]] += weight[ln]
     for i in range(depth_start[0], depth_start[1]):
         ln = lines_by_depth[i]
-        for k in range(K):
-            need[line_pool[ln], k] += per_line[ln] * bom[line_product[ln], k]
+        _add_needs(need, per_line[ln], line_pool[ln], line_product[ln], inputs, per_unit)
     for d in range(1, D + 1):
         for i in range(depth_start[d], depth_start[d + 1]):
             ln = lines_by_depth[i]
@@ -397,5 +430,20 @@ def _down_the_bom(
                 per_line[ln] = need[q, p] * share
         for i in range(depth_start[d], depth_start[d + 1]):
             ln = lines_by_depth[i]
-            for k in range(K):
-                need[line_pool[ln], k] += per_line[ln] * bom[line_product[ln], k]
+            _add_needs(need, per_line[ln], line_pool[ln], line_product[ln], inputs, per_unit)
+
+
+@njit(cache=True)
+def _add_needs(
+    need: np.ndarray,
+    amount: float,
+    pool: int,
+    product: int,
+    inputs: np.ndarray,
+    per_unit: np.ndarray,
+) -> None:
+    """``need[pool, input] += amount * units of input per unit of product``."""
+    for j in range(inputs.shape[1]):
+        if inputs[product, j] < 0:
+            break
+        need[pool, inputs[product, j]] += amount * per_unit[product, j]
