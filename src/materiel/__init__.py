@@ -7,6 +7,7 @@
 
 from materiel._errors import InvariantError, Problem, ScenarioError
 from materiel.loading import DATASET_ID, embedded_ids, load, scenario_summaries
+from materiel.montecarlo import MonteCarloResult, sample
 from materiel.result import Result, tidy_tables
 from materiel.schema import Scenario
 from materiel.simulate import simulate
@@ -14,12 +15,14 @@ from materiel.simulate import simulate
 __all__ = [
     "DATASET_ID",
     "InvariantError",
+    "MonteCarloResult",
     "Problem",
     "Result",
     "Scenario",
     "ScenarioError",
     "embedded_ids",
     "load",
+    "sample",
     "scenario_summaries",
     "simulate",
     "tidy_tables",
