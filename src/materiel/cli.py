@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
@@ -243,6 +243,71 @@ def show(
         typer.echo(f"  - {line}")
 
 
+@app.command()
+def report(
+    scenarios: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Embedded scenario ids or TOML files; the first is the reference for comparisons.",
+            show_default=False,
+        ),
+    ] = None,
+    output: Annotated[
+        Path, typer.Option("-o", "--output", help="HTML file to write (atomically).")
+    ] = Path("report.html"),
+    png: Annotated[
+        Path | None,
+        typer.Option("--png", help="Also write each chart as a PNG into this directory."),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Write one self-contained, offline HTML report: findings, charts, tables, sources."""
+    from materiel.charts import png_problem, write_png
+    from materiel.report import write_report
+
+    ids = scenarios or [DEFAULT_SCENARIO]
+    try:
+        if not output.parent.is_dir():
+            raise ScenarioError(
+                Problem("<command line>", "--output", f"no such directory: {output.parent}")
+            )
+        if png is not None and (why := png_problem()) is not None:
+            raise ScenarioError(Problem("<command line>", "--png", why))
+        loaded = [load(s) for s in ids]
+    except ScenarioError as exc:
+        raise _bad_input(exc, as_json) from exc
+    results = [_simulate(s, not as_json) for s in loaded]
+    with _progress(not as_json, f"writing {output}"):
+        built = write_report(results, output)
+    pngs: list[str] = []
+    if png is not None:
+        try:
+            with _progress(not as_json, f"rendering PNGs into {png}"):
+                pngs = [str(p) for p in write_png(built.figures, png)]
+        except Exception as exc:  # kaleido or the browser failed: say what and why
+            problem = Problem("<command line>", "--png", f"PNG export failed: {exc}")
+            raise _bad_input(ScenarioError(problem), as_json) from exc
+    size = output.stat().st_size
+    if as_json:
+        _echo_json(
+            {
+                "ok": True,
+                "output": str(output),
+                "bytes": size,
+                "scenarios": [r.scenario.id for r in results],
+                "charts": list(built.figures),
+                "png": pngs,
+                "headlines": [h.text for h in built.headlines],
+            }
+        )
+        return
+    for h in built.headlines:
+        typer.echo(f"- {h.text}")
+    typer.echo(f"wrote {output} ({size / 1e6:.1f} MB, {len(built.figures)} charts)")
+    if pngs:
+        typer.echo(f"wrote {len(pngs)} PNG files to {png}")
+
+
 class BasisOpt(StrEnum):
     """Which definition of defence spending."""
 
@@ -388,6 +453,100 @@ def data_import(
     tmp.replace(output)
     n = sum(len(v) for v in overlay["economics"].values())
     typer.echo(f"wrote {output}: {n} ally-years for {len(overlay['economics'])} parties")
+
+
+@app.command()
+def mc(
+    scenario: Annotated[str, typer.Argument(help="Scenario id or file.")] = DEFAULT_SCENARIO,
+    samples: Annotated[int, typer.Option("--samples", "-n", min=1, help="How many.")] = 1000,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same result).")] = 0,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write fans, probabilities, draws here.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Monte Carlo: the probability of meeting each target, percentile fans, what matters most."""
+    from materiel.montecarlo import sample
+
+    try:
+        s = load(scenario)
+    except ScenarioError as exc:
+        raise _bad_input(exc, as_json) from exc
+    with _bar(not as_json, samples, f"sampling {s.id}") as tick:
+        result = sample(s, samples, seed, progress=tick)
+    metrics = result.metrics()
+    if out is not None:
+        _write_mc(result, out)
+    if as_json:
+        _echo_json(metrics)
+        return
+    typer.echo(f"{s.id}: {samples} samples (seed {seed}); uncertain inputs: "
+               f"{len(s.uncertain) or 'none (all samples identical)'}")  # fmt: skip
+    typer.echo("")
+    typer.echo(f"{'target':<28} {'by':>8} {'P(by date)':>11} {'P(ever)':>8}  "
+               f"{'median met':>10}  stock at date p5 / p50 / p95")  # fmt: skip
+    for row in metrics["targets"]:
+        typer.echo(
+            f"{row['target']:<28} {row['by']:>8} {row['p_met_by_date']:>11.0%} "
+            f"{row['p_met_by_horizon']:>8.0%}  {row['median_first_met'] or '-':>10}  "
+            f"{_fmt(row['stock_at_by_p5'], 1, 0)} / {_fmt(row['stock_at_by_p50'], 1, 0)} / "
+            f"{_fmt(row['stock_at_by_p95'], 1, 0)} (needs {_fmt(row['required'], 1, 0)})"
+        )
+    cost = metrics["cost_usd"]
+    typer.echo("")
+    typer.echo(f"cost (payments + capex) p5 / p50 / p95: ${cost['p5'] / 1e9:,.1f}bn / "
+               f"${cost['p50'] / 1e9:,.1f}bn / ${cost['p95'] / 1e9:,.1f}bn")  # fmt: skip
+    for target, ranking in list(metrics["sensitivity"].items())[:3]:
+        top = [r for r in ranking if r["spearman"] is not None][:3]
+        if top:
+            typer.echo(f"what matters most for {target}: " + ", ".join(
+                f"{r['input']} ({r['spearman']:+.2f})" for r in top))  # fmt: skip
+    if out is not None:
+        typer.echo(f"wrote fans, probabilities and draws to {out}")
+
+
+@contextmanager
+def _bar(enabled: bool, total: int, label: str) -> Iterator[Callable[[int, int], None] | None]:
+    """A progress bar on an interactive terminal, fed ``(done, total)``."""
+    if not enabled or not sys.stderr.isatty():
+        yield None
+        return
+    from rich.progress import Progress
+
+    with Progress(transient=True) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda done, _total: bar.update(task, completed=done)
+
+
+def _write_mc(result: Any, out: Path) -> None:
+    """Fans and probability curves as CSV, draws as Parquet, metrics as JSON."""
+    import pandas as pd
+
+    out.mkdir(parents=True, exist_ok=True)
+    frames = []
+    for tid, t in result.scenario.targets.items():
+        fan = result.fan(result.stock_of(t.parties, t.product)).to_pandas().T
+        fan.columns = [f"p{int(q * 100)}" for q in fan.columns]
+        fan.insert(0, "target", tid)
+        frames.append(fan.reset_index())
+    files = {
+        "target_stock_fans.csv": pd.concat(frames) if frames else pd.DataFrame(),
+        "p_met_by_month.csv": result.met_by_month().to_pandas().T.reset_index(),
+        "line_production_fans.csv": result.fan(result.dataset.production)
+        .to_dataframe().reset_index(),
+    }
+    for name, df in files.items():
+        if "month" in df.columns:
+            df["month"] = pd.to_datetime(df["month"]).dt.strftime("%Y-%m")
+        tmp = out / (name + ".tmp")
+        df.to_csv(tmp, index=False)
+        tmp.replace(out / name)
+    tmp = out / "inputs.parquet.tmp"
+    result.inputs.to_dataframe().to_parquet(tmp)
+    tmp.replace(out / "inputs.parquet")
+    tmp = out / "metrics.json.tmp"
+    tmp.write_text(json.dumps(result.metrics(), indent=2, default=str), encoding="utf-8")
+    tmp.replace(out / "metrics.json")
 
 
 def _version(value: bool) -> None:
