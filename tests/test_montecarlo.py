@@ -53,7 +53,7 @@ def _with_values(s: materiel.Scenario, values: dict[str, float]) -> dict[str, An
         for key in head:
             node = node[key]
         integer = last.endswith("_months")
-        node[last] = int(round(value)) if integer else float(value)
+        node[last] = round(value) if integer else float(value)
     return data
 
 

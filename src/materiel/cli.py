@@ -505,6 +505,38 @@ def mc(
         typer.echo(f"wrote fans, probabilities and draws to {out}")
 
 
+@app.command()
+def sweep(
+    file: Annotated[Path, typer.Argument(help="Sweep TOML file (scenario, samples, grid).")],
+    out: Annotated[Path, typer.Option("--out", help="Directory for results.")] = Path("sweep-out"),
+    scheduler: Annotated[
+        str | None, typer.Option(help="Address of a running Dask scheduler.")
+    ] = None,
+    workers: Annotated[int, typer.Option(help="Workers of the LocalCluster.")] = 2,
+    local: Annotated[bool, typer.Option("--local", help="Run in this process, no Dask.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run scenario variants x samples on a Dask cluster; results streamed to Parquet."""
+    from materiel.sweep import load_sweep, run_sweep
+
+    try:
+        spec, variants = load_sweep(file)
+    except ScenarioError as exc:
+        raise _bad_input(exc, as_json) from exc
+    tasks = len(variants) * -(-spec.samples // spec.chunk)
+    with _bar(not as_json, tasks, f"sweeping {len(variants)} variants") as tick:
+        summary = run_sweep(spec, variants, out, scheduler=scheduler, workers=workers,
+                            local=local, progress=tick)  # fmt: skip
+    if as_json:
+        _echo_json({"out": str(out), "variants": [v for v, _ in variants],
+                    "summary": records(summary)})  # fmt: skip
+        return
+    typer.echo(f"{len(variants)} variants x {spec.samples} samples -> {out}")
+    table = summary.pivot(index="target", columns="variant", values="p_met_by_date")
+    typer.echo("P(target met by its date):")
+    typer.echo(table.map(lambda p: f"{p:.0%}").to_string())
+
+
 @contextmanager
 def _bar(enabled: bool, total: int, label: str) -> Iterator[Callable[[int, int], None] | None]:
     """A progress bar on an interactive terminal, fed ``(done, total)``."""

@@ -64,16 +64,22 @@ def sample(
     *,
     chunk: int = 250,
     progress: Callable[[int, int], None] | None = None,
+    subset: range | None = None,
 ) -> MonteCarloResult:
     """Run ``n`` samples of ``scenario`` drawn with ``seed``; same inputs and seed, same result.
 
     ``chunk`` samples go through the engine at a time (memory grows with it,
     not with ``n``); ``progress(done, n)`` is called after each chunk.
+    ``subset`` runs only those samples of the ``n`` drawn (for splitting a run
+    across workers: sample ``i`` has the same values whichever subset runs it).
     """
     if n < 1:
         raise ValueError("n must be at least 1")
     s = load(scenario)
     draws = draw(s.uncertain, s.correlations, n, seed)
+    ids = np.arange(n) if subset is None else np.arange(n)[subset.start : subset.stop]
+    draws = {path: values[ids] for path, values in draws.items()}
+    n = len(ids)
     inp = compile_inputs(s)
     cells = _recorded_cells(s, inp)
     T, L, M = inp.n_months, len(inp.lines), int(cells.sum())
@@ -105,7 +111,7 @@ def sample(
             "capex_usd": ("sample", capex),
         },
         coords={
-            "sample": np.arange(n),
+            "sample": ids,
             "month": month_range(s.start, T),
             "line": inp.lines,
             "party": inp.parties,
@@ -117,7 +123,7 @@ def sample(
     )
     inputs = xr.Dataset(
         {path: ("sample", values) for path, values in draws.items()},
-        coords={"sample": np.arange(n)},
+        coords={"sample": ids},
     )
     return MonteCarloResult(ds, inputs, s)
 

@@ -1,0 +1,255 @@
+"""Sweeps: scenario variants x Monte Carlo samples, run on a Dask cluster, streamed to disk.
+
+A sweep file (TOML)::
+
+    scenario = "action-plan"      # embedded id, or a file relative to the sweep file
+    samples = 1000                # per variant
+    seed = 1
+    chunk = 250                   # samples per task
+
+    [grid]                        # every combination of these values
+    "policy.extra_contracting_delay_months" = [0, 6, 12]
+    "policy.consumption_scale" = [0.8, 1.0, 1.2]
+
+    [[variants]]                  # and/or a list of named variants
+    id = "no-investment"
+    "policy.industry_invests" = false
+
+Each (variant, chunk of samples) is one task. A task loads the variant,
+draws all its samples from the variant's seed (``SeedSequence(seed)`` spawned
+per variant, so a variant's draws do not depend on the others), runs its
+chunk and writes one Parquet file of per-sample outcomes (stock at each
+target's date, met or not, first month met, cost). Tasks run on a Dask
+cluster — a ``LocalCluster`` by default, or an existing scheduler — or, for
+tests and small sweeps, in this process; the files are identical either way.
+The summary is read back from the files, so a sweep larger than memory
+completes.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import tomllib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from materiel._errors import Problem, ScenarioError
+from materiel.loading import load
+from materiel.months import month_index
+
+__all__ = ["SweepSpec", "load_sweep", "run_sweep", "run_task", "summarize_sweep"]
+
+
+class SweepSpec(BaseModel):
+    """A sweep: a base scenario, variants (grid and/or list), samples per variant."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    scenario: str
+    samples: int = Field(100, ge=1, le=10_000_000)
+    seed: int = Field(0, ge=0)
+    chunk: int = Field(250, ge=1, le=100_000)
+    grid: dict[str, list[Any]] = Field(default_factory=dict)
+    variants: list[dict[str, Any]] = Field(default_factory=list)
+
+
+def _nest(path: str, value: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    node = out
+    *head, last = path.split(".")
+    for key in head:
+        node = node.setdefault(key, {})
+    node[last] = value
+    return out
+
+
+def _merge(into: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(into.get(key), dict):
+            _merge(into[key], value)
+        else:
+            into[key] = value
+    return into
+
+
+def expand(spec: SweepSpec, base: str) -> list[tuple[str, dict[str, Any]]]:
+    """The sweep's variants as ``(id, scenario mapping)``, grid first then the list."""
+    out: list[tuple[str, dict[str, Any]]] = []
+    paths = sorted(spec.grid)
+    for combo in itertools.product(*(spec.grid[p] for p in paths)) if paths else []:
+        overlay: dict[str, Any] = {"extends": base}
+        for path, value in zip(paths, combo, strict=True):
+            _merge(overlay, _nest(path, value))
+        label = ",".join(f"{p.split('.')[-1]}={v}" for p, v in zip(paths, combo, strict=True))
+        out.append((label, overlay))
+    for n, variant in enumerate(spec.variants):
+        overlay = {"extends": base}
+        for path, value in variant.items():
+            if path != "id":
+                _merge(overlay, _nest(path, value))
+        out.append((str(variant.get("id", f"variant-{n + 1}")), overlay))
+    return out or [("base", {"extends": base})]
+
+
+def load_sweep(path: Path) -> tuple[SweepSpec, list[tuple[str, dict[str, Any]]]]:
+    """Read and validate a sweep file and every variant it defines (all problems at once)."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        spec = SweepSpec.model_validate(data)
+    except OSError as exc:
+        raise ScenarioError(Problem(str(path), "", f"cannot read file: {exc}")) from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(Problem(str(path), "", f"invalid TOML: {exc}")) from exc
+    except ValidationError as exc:
+        raise ScenarioError(
+            [Problem(str(path), ".".join(str(x) for x in e["loc"]), e["msg"]) for e in exc.errors()]
+        ) from exc
+    base = spec.scenario
+    if (path.parent / base).is_file():
+        base = str((path.parent / base).resolve())
+    variants = expand(spec, base)
+    problems = []
+    for label, overlay in variants:
+        try:
+            load(overlay, name=f"{path}[{label}]")
+        except ScenarioError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise ScenarioError(problems)
+    return spec, variants
+
+
+def variant_seed(seed: int, index: int) -> int:
+    """The seed of variant ``index``: independent streams spawned from the sweep's seed."""
+    child = np.random.SeedSequence(seed).spawn(index + 1)[index]
+    return int(child.generate_state(1)[0])
+
+
+def run_task(
+    label: str, index: int, overlay: dict[str, Any], samples: int, seed: int,
+    first: int, last: int, out_dir: str,
+) -> str:  # fmt: skip
+    """Run samples ``first..last-1`` of one variant; write and return a Parquet file."""
+    from materiel.montecarlo import sample
+
+    mc = sample(overlay, samples, variant_seed(seed, index), subset=range(first, last))
+    s = mc.scenario
+    rows = []
+    cost = mc.dataset.payments_usd.sum("party").values + mc.dataset.capex_usd.values
+    for tid, t in s.targets.items():
+        series = mc.stock_of(t.parties, t.product).values
+        need = mc.required(tid)[:, None]
+        hit = series >= need - 1e-6
+        by = month_index(t.by, s.start)
+        first_met = np.where(hit.any(axis=1), hit.argmax(axis=1), -1)
+        rows.append(pd.DataFrame({
+            "variant": label, "sample": mc.dataset.sample.values, "target": tid,
+            "stock_at_by": series[:, by], "met_by_date": hit[:, by],
+            "first_met_month": first_met, "cost_usd": cost,
+        }))  # fmt: skip
+    df = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
+    path = Path(out_dir) / f"part-{index:04d}-{first:09d}.parquet"
+    tmp = path.with_suffix(".tmp")
+    df.to_parquet(tmp, index=False)
+    tmp.replace(path)
+    return str(path)
+
+
+def run_sweep(
+    spec: SweepSpec,
+    variants: list[tuple[str, dict[str, Any]]],
+    out_dir: Path,
+    *,
+    scheduler: str | None = None,
+    workers: int | None = None,
+    local: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> pd.DataFrame:
+    """Run every (variant, chunk) task and return the summary (also written to ``out_dir``).
+
+    ``local`` runs the tasks in this process (no Dask); otherwise they go to
+    the scheduler at ``scheduler`` or to a new ``LocalCluster`` of
+    ``workers`` processes.
+    """
+    parts = out_dir / "parts"
+    parts.mkdir(parents=True, exist_ok=True)
+    for old in parts.glob("*.parquet"):
+        old.unlink()
+    tasks = [
+        (label, i, overlay, spec.samples, spec.seed, first,
+         min(first + spec.chunk, spec.samples), str(parts))
+        for i, (label, overlay) in enumerate(variants)
+        for first in range(0, spec.samples, spec.chunk)
+    ]  # fmt: skip
+    if local:
+        for done, task in enumerate(tasks, 1):
+            run_task(*task)
+            if progress is not None:
+                progress(done, len(tasks))
+    else:
+        _run_on_dask(tasks, scheduler, workers, progress)
+    summary = summarize_sweep(out_dir)
+    (out_dir / "sweep.json").write_text(
+        json.dumps({"spec": spec.model_dump(), "variants": [v for v, _ in variants]}, indent=2)
+    )
+    return summary
+
+
+def _run_on_dask(
+    tasks: list[tuple[Any, ...]],
+    scheduler: str | None,
+    workers: int | None,
+    progress: Callable[[int, int], None] | None,
+) -> None:
+    from dask.distributed import Client, LocalCluster, as_completed
+
+    cluster = None
+    if scheduler is None:
+        cluster = LocalCluster(n_workers=workers or 2, threads_per_worker=1,
+                               processes=True, dashboard_address=None)  # fmt: skip
+    try:
+        with Client(scheduler or cluster) as client:
+            futures = [client.submit(run_task, *task, pure=False) for task in tasks]
+            for done, future in enumerate(as_completed(futures), 1):
+                future.result()
+                if progress is not None:
+                    progress(done, len(tasks))
+    finally:
+        if cluster is not None:
+            cluster.close()
+
+
+def summarize_sweep(out_dir: Path) -> pd.DataFrame:
+    """Per variant and target: P(met by date), P(met by horizon), stock-at-date percentiles.
+
+    Reads one variant's files at a time, so memory is bounded by one variant.
+    """
+    files = sorted((out_dir / "parts").glob("part-*.parquet"))
+    by_variant: dict[str, list[Path]] = {}
+    for f in files:
+        by_variant.setdefault(f.name.split("-")[1], []).append(f)
+    frames = []
+    for _, group in sorted(by_variant.items()):
+        df = pd.concat([pd.read_parquet(f) for f in group], ignore_index=True)
+        if df.empty:
+            continue
+        frames.append(df.groupby(["variant", "target"], sort=False).agg(
+            samples=("sample", "size"),
+            p_met_by_date=("met_by_date", "mean"),
+            p_met_by_horizon=("first_met_month", lambda x: float((x >= 0).mean())),
+            stock_at_by_p5=("stock_at_by", lambda x: float(np.quantile(x, 0.05))),
+            stock_at_by_p50=("stock_at_by", "median"),
+            stock_at_by_p95=("stock_at_by", lambda x: float(np.quantile(x, 0.95))),
+            cost_usd_p50=("cost_usd", "median"),
+        ).reset_index())  # fmt: skip
+    summary = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    tmp = out_dir / "summary.csv.tmp"
+    summary.to_csv(tmp, index=False)
+    tmp.replace(out_dir / "summary.csv")
+    return summary
