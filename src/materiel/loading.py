@@ -340,7 +340,7 @@ def load(source: str | Path | Mapping[str, Any] | Scenario, *, name: str | None 
         if isinstance(base, str):
             base_path, base_display = _resolve(base, None)
             layers = [*_chain(base_path, base_display), top]
-        stem = re.sub(r"[^A-Za-z0-9_.\-]+", "-", name or "custom").strip("-.") or "custom"
+        stem = re.sub(r"[^A-Za-z0-9_.\-]+", "-", name or "custom").strip("-.")[-80:] or "custom"
     else:
         path, display = _resolve(str(source), None)
         layers = _chain(path, display)

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
@@ -78,6 +79,10 @@ def _merge(into: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
     return into
 
 
+def _as_id(label: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.\-]+", "-", label).strip("-.")[:80] or "variant"
+
+
 def expand(spec: SweepSpec, base: str) -> list[tuple[str, dict[str, Any]]]:
     """The sweep's variants as ``(id, scenario mapping)``, grid first then the list."""
     out: list[tuple[str, dict[str, Any]]] = []
@@ -87,13 +92,14 @@ def expand(spec: SweepSpec, base: str) -> list[tuple[str, dict[str, Any]]]:
         for path, value in zip(paths, combo, strict=True):
             _merge(overlay, _nest(path, value))
         label = ",".join(f"{p.split('.')[-1]}={v}" for p, v in zip(paths, combo, strict=True))
-        out.append((label, overlay))
+        out.append((label, {**overlay, "id": _as_id(label)}))
     for n, variant in enumerate(spec.variants):
         overlay = {"extends": base}
         for path, value in variant.items():
             if path != "id":
                 _merge(overlay, _nest(path, value))
-        out.append((str(variant.get("id", f"variant-{n + 1}")), overlay))
+        label = str(variant.get("id", f"variant-{n + 1}"))
+        out.append((label, {**overlay, "id": _as_id(label)}))
     return out or [("base", {"extends": base})]
 
 

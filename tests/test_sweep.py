@@ -1,0 +1,75 @@
+"""Sweeps: variants x samples, identical on a 2-worker LocalCluster and in-process."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+import materiel
+from materiel.cli import app
+from materiel.sweep import load_sweep, run_sweep
+
+SWEEP = """\
+scenario = "action-plan"
+samples = 24
+seed = 5
+chunk = 8
+
+[grid]
+"policy.extra_contracting_delay_months" = [0, 12]
+
+[[variants]]
+id = "uncertain-stock"
+"uncertain" = { "stocks.USA.shell-155mm.quantity" = { dist = "uniform", low = 5e5, high = 1.5e6 } }
+"""
+
+
+def parts(out: Path) -> pd.DataFrame:
+    files = sorted((out / "parts").glob("*.parquet"))
+    return pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
+
+
+def test_local_cluster_gives_the_same_results_as_in_process(tmp_path: Path) -> None:
+    pytest.importorskip("dask.distributed")
+    path = tmp_path / "sweep.toml"
+    path.write_text(SWEEP)
+    spec, variants = load_sweep(path)
+    assert [v for v, _ in variants] == [
+        "extra_contracting_delay_months=0", "extra_contracting_delay_months=12",
+        "uncertain-stock"]  # fmt: skip
+    local = run_sweep(spec, variants, tmp_path / "local", local=True)
+    cluster = run_sweep(spec, variants, tmp_path / "cluster", workers=2)
+    pd.testing.assert_frame_equal(local, cluster)
+    pd.testing.assert_frame_equal(parts(tmp_path / "local"), parts(tmp_path / "cluster"))
+    assert len(list((tmp_path / "cluster" / "parts").glob("*.parquet"))) == 3 * 3
+    # a later contracting decision cannot make a target more likely
+    p = local.pivot(index="target", columns="variant", values="p_met_by_date")
+    assert (p["extra_contracting_delay_months=12"] <= p["extra_contracting_delay_months=0"]).all()
+    # the variant with an uncertain stock varies; the samples of a variant match sample()
+    mc = materiel.sample(variants[2][1], 24, seed=_seed(5, 2))
+    stock = mc.stock_of(["USA"], "shell-155mm").values
+    usa = parts(tmp_path / "local").query(
+        "variant == 'uncertain-stock' and target == 'usa-155mm-2028'"
+    )
+    by = 47  # 2028-12 from 2025-01
+    assert sorted(usa.stock_at_by.round(3)) == sorted(stock[:, by].round(3))
+
+
+def _seed(seed: int, index: int) -> int:
+    from materiel.sweep import variant_seed
+
+    return variant_seed(seed, index)
+
+
+def test_bad_sweep_names_the_variant_and_exits_2(tmp_path: Path) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text('scenario = "action-plan"\n[grid]\n"lines.nope.capacity_per_month" = [1]\n')
+    out = CliRunner().invoke(app, ["sweep", str(path), "--local", "--out", str(tmp_path / "o")])
+    assert out.exit_code == 2
+    assert "capacity_per_month=1" in out.output
+    path.write_text('scenario = "action-plan"\nsamples = 0\n')
+    out = CliRunner().invoke(app, ["sweep", str(path), "--local"])
+    assert out.exit_code == 2 and "samples" in out.output
