@@ -412,6 +412,87 @@ def _fmt(value: float | None, divide: float = 1.0, digits: int = 2) -> str:
     return f"{float(value) / divide:,.{digits}f}"
 
 
+class PlanObjective(StrEnum):
+    """Objectives of ``materiel plan``."""
+
+    cost = "cost"
+    coverage = "coverage"
+    time = "time"
+
+
+@app.command()
+def plan(
+    scenario: Annotated[
+        str, typer.Argument(help="Embedded scenario id or a scenario TOML file.")
+    ] = DEFAULT_SCENARIO,
+    objective: Annotated[
+        PlanObjective,
+        typer.Option("--objective", help="Least cost, most target coverage, or earliest time."),
+    ] = PlanObjective.cost,
+    budget_scale: Annotated[
+        float, typer.Option("--budget-scale", help="Multiply munitions budgets (when applied).")
+    ] = 1.0,
+    as_json: JsonOpt = False,
+    write: Annotated[
+        Path | None, typer.Option("--write", help="Write the plan as a scenario TOML file.")
+    ] = None,
+) -> None:
+    """Optimise contracts, capacity investments and allocation (LP/MILP, HiGHS).
+
+    Prints the plan (deliveries and capacity added by line and year), its cost
+    and what binds. Exit 1 when targets cannot be met (after the diagnosis).
+    """
+    import os
+
+    from materiel.plan import plan as make_plan
+    from materiel.plan import write_toml
+
+    try:
+        with _progress(not as_json, f"planning {scenario}"):
+            result = make_plan(scenario, objective=objective.value, budget_scale=budget_scale)
+    except ScenarioError as exc:
+        raise _bad_input(exc, as_json) from exc
+    if write is not None:
+        ref = result.source_ref
+        if ref is not None and Path(ref).is_file():
+            ref = os.path.relpath(ref, write.resolve().parent)
+        write_toml(result.to_scenario(extends=ref), write)
+    if as_json:
+        _echo_json({**result.summary(), "written": str(write) if write else None})
+    else:
+        typer.echo(f"{result.scenario.id}: plan ({result.objective}, budget x{budget_scale:g})")
+        typer.echo(
+            f"cost ${result.cost_usd / 1e9:,.2f}bn: new contracts "
+            f"${result.contract_spend_usd / 1e9:,.2f}bn, capex ${result.capex_usd / 1e9:,.2f}bn"
+            f" (backlog delivered ${result.backlog_spend_usd / 1e9:,.2f}bn); "
+            f"{len(result.contracts)} contracts, {len(result.investments)} investments"
+        )
+        tables = result.by_year()
+        for title, key, unit in (
+            ("Deliveries by line and year", "delivered", ""),
+            ("Capacity added by line and decision year", "capacity_added_per_month", "/month"),
+        ):
+            typer.echo(f"\n{title}")
+            rows = tables[key]
+            if not rows:
+                typer.echo("  none")
+            for line, years in sorted(rows.items()):
+                cells = ", ".join(f"{y}: {q:,.0f}{unit}" for y, q in sorted(years.items()))
+                typer.echo(f"  {line}: {cells}")
+        typer.echo("\nTargets")
+        for t in result.targets:
+            typer.echo(f"  {t.sentence()}")
+        typer.echo("\nDiagnosis")
+        for sentence in result.diagnosis() or ["nothing binds"]:
+            typer.echo(f"  {sentence}")
+        if write is not None:
+            typer.echo(f"\nwrote the plan as a scenario to {write} (run it: materiel run {write})")
+    if not result.feasible:
+        unmet = ", ".join(t.id for t in result.unmet())
+        typer.echo(f"targets that cannot be met by their date: {unmet}", err=True)
+        raise typer.Exit(code=1)
+
+
 data_app = typer.Typer(help="Import and manage data.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 
@@ -565,7 +646,8 @@ def _write_mc(result: Any, out: Path) -> None:
         "target_stock_fans.csv": pd.concat(frames) if frames else pd.DataFrame(),
         "p_met_by_month.csv": result.met_by_month().to_pandas().T.reset_index(),
         "line_production_fans.csv": result.fan(result.dataset.production)
-        .to_dataframe().reset_index(),
+        .to_dataframe()
+        .reset_index(),
     }
     for name, df in files.items():
         if "month" in df.columns:

@@ -1,0 +1,112 @@
+"""Planner benchmark (issue 5): build and solve time and model size as the system grows.
+
+Run from the repository root::
+
+    python benchmarks/bench_plan.py           # action-plan, then x1, x2, x5, x10
+    python benchmarks/bench_plan.py --quick   # x1 and x2 only
+    python benchmarks/bench_plan.py --json    # the figures as JSON on stdout
+
+For the default scenario (``action-plan``) and the same scenario replicated
+x2, x5 and x10 in allies, lines and pools over its own 132-month horizon
+(:func:`synthetic.scale_scenario`), it measures the time to build the linopy
+model (data, variables, constraints, objective) and to solve it with HiGHS
+(``time.perf_counter``), and the model's size. Growth is reported as the ratio
+of time to the x1 time against the ratio of variables. Targets on a 2-core
+machine: the default built and solved within 10 s; x10 within 120 s, with
+build time growing about linearly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from synthetic import scale_scenario
+
+import materiel
+from materiel.plan.data import plan_data
+from materiel.plan.model import build_model
+from materiel.plan.solve import _read_plan, _solve
+
+DEFAULT = "action-plan"
+
+
+@dataclass
+class Row:
+    """One benchmark case."""
+
+    case: str
+    factor: int
+    variables: int
+    constraints: int
+    nonzeros: int
+    build_s: float
+    solve_s: float
+    total_s: float
+    feasible: bool
+
+
+def measure(case: str, scenario: materiel.Scenario, factor: int) -> Row:
+    """Build, solve and read back one plan; time each part."""
+    t0 = time.perf_counter()
+    pm = build_model(plan_data(scenario), "cost")
+    t1 = time.perf_counter()
+    _solve(pm, None)
+    t2 = time.perf_counter()
+    p = _read_plan(pm, None)
+    m = pm.model
+    return Row(
+        case=case,
+        factor=factor,
+        variables=int(m.nvars),
+        constraints=int(m.ncons),
+        nonzeros=int(sum((c.vars.values >= 0).sum() for _, c in m.constraints.items())),
+        build_s=t1 - t0,
+        solve_s=t2 - t1,
+        total_s=t2 - t0,
+        feasible=p.feasible,
+    )
+
+
+def main() -> None:
+    """Run the benchmark and print a table (or JSON)."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="x1 and x2 only")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    args = parser.parse_args()
+    base = materiel.load(DEFAULT)
+    measure("warm-up", base, 1)  # first import of the solver and first-call overheads
+    rows = [measure(DEFAULT, base, 1)]
+    for factor in (1, 2) if args.quick else (1, 2, 5, 10):
+        scaled = scale_scenario(base, factor, base.months)
+        rows.append(measure(f"{DEFAULT} x{factor}", scaled, factor))
+    if args.json:
+        print(json.dumps([asdict(r) for r in rows], indent=2))
+        return
+    head = f"{'case':<18}{'variables':>11}{'constraints':>13}{'nonzeros':>11}"
+    print(head + f"{'build s':>9}{'solve s':>9}{'total s':>9}  growth (time / size vs x1)")
+    ref = rows[1]
+    for r in rows:
+        size = r.variables / ref.variables
+        growth = (
+            f"build x{r.build_s / ref.build_s:.1f}, solve x{r.solve_s / ref.solve_s:.1f} "
+            f"for x{size:.1f} variables"
+        )
+        print(
+            f"{r.case:<18}{r.variables:>11,}{r.constraints:>13,}{r.nonzeros:>11,}"
+            f"{r.build_s:>9.2f}{r.solve_s:>9.2f}{r.total_s:>9.2f}  {growth}"
+        )
+    default, largest = rows[0], rows[-1]
+    print(f"\ndefault ({DEFAULT}) built and solved in {default.total_s:.1f} s (target <= 10 s)")
+    if largest.factor == 10:
+        print(f"x10 built and solved in {largest.total_s:.1f} s (target <= 120 s)")
+
+
+if __name__ == "__main__":
+    main()

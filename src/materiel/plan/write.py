@@ -1,0 +1,228 @@
+"""A plan written as a scenario that the simulator reproduces.
+
+The plan's decisions become scenario entities:
+
+- one contract per line, buyer and delivery month (``plan-...``): decided
+  ``D`` months before it is due (``D`` = the policy's contracting delay plus
+  any extra delay), delivered in one month, at the product's price. Joint
+  buying means a month's output of a munition is shared between its buyers;
+  the shares are paired off line by line (north-west corner), which is
+  exact because any line may serve any buyer at the same price;
+- the backlog (contracts signed before the start) as it is delivered
+  (``backlog-...``): signed before the start (never deferred by a budget
+  check), due in the month the plan delivers it;
+- capacity additions as ``[investments.*]`` decided in their month;
+- the scenario's own contracts and production pledges are dropped, and
+  ``policy.industry_invests = false`` so that the simulator adds nothing of
+  its own. A ``budget_scale`` other than 1 scales ``policy.munitions_share``.
+
+:func:`scenario_mapping` returns the mapping; :func:`write_toml` writes it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import tomli_w
+
+from materiel.months import month_label, parse_month
+from materiel.schema import Scenario
+
+__all__ = [
+    "PlannedContract",
+    "PlannedInvestment",
+    "pair_off",
+    "scenario_mapping",
+    "write_toml",
+]
+
+TOL = 1e-6  # units below which a delivery or an addition is rounding, not a decision
+
+
+@dataclass(frozen=True)
+class PlannedContract:
+    """One contract of the plan: who buys what from which line, due when."""
+
+    id: str
+    line: str
+    product: str
+    buyers: dict[str, float]
+    recipient: str | None
+    quantity: float
+    unit_price_usd: float
+    due: str  # month delivered
+    decision: str
+    contracting_delay_months: int
+    backlog: bool  # a contract signed before the start, as the plan delivers it
+
+    def as_record(self, start: str) -> dict[str, Any]:
+        """The contract as a scenario record (``[contracts.<id>]``)."""
+        record: dict[str, Any] = {
+            "buyers": self.buyers,
+            "product": self.product,
+            "line": self.line,
+            "quantity": self.quantity,
+            "unit_price_usd": self.unit_price_usd,
+            "decision": self.decision,
+            "contracting_delay_months": self.contracting_delay_months,
+            "delivery_months": 1,
+            "source": "materiel-plan",
+        }
+        if self.backlog:
+            record["delivery_lag_months"] = parse_month(self.due) - parse_month(start) + 1
+            record["multi_year"] = True
+        if self.recipient is not None:
+            record["recipient"] = self.recipient
+        return record
+
+
+@dataclass(frozen=True)
+class PlannedInvestment:
+    """Capacity added to a line by the plan, decided in a month."""
+
+    id: str
+    line: str
+    decision: str
+    capacity_added_per_month: float
+    capex_usd: float
+
+    def as_record(self) -> dict[str, Any]:
+        """The investment as a scenario record (``[investments.<id>]``)."""
+        return {
+            "line": self.line,
+            "decision": self.decision,
+            "capacity_added_per_month": self.capacity_added_per_month,
+            "source": "materiel-plan",
+        }
+
+
+def pair_off(supply: np.ndarray, demand: np.ndarray) -> list[tuple[int, int, float]]:
+    """Pair two lists of amounts with equal sums (north-west corner): ``(i, j, amount)``.
+
+    Amounts below ``TOL`` are dropped; a difference between the sums (rounding)
+    is left unpaired.
+    """
+    out = []
+    i = j = 0
+    s = [float(x) for x in supply]
+    d = [float(x) for x in demand]
+    while i < len(s) and j < len(d):
+        if s[i] <= TOL:
+            i += 1
+            continue
+        if d[j] <= TOL:
+            j += 1
+            continue
+        amount = min(s[i], d[j])
+        out.append((i, j, amount))
+        s[i] -= amount
+        d[j] -= amount
+    return out
+
+
+def _unique(key: str, taken: set[str]) -> str:
+    key = key[:76]
+    out, n = key, 2
+    while out in taken:
+        out = f"{key}-{n}"
+        n += 1
+    taken.add(out)
+    return out
+
+
+def contract_id(prefix: str, parts: list[str], taken: set[str]) -> str:
+    """A fresh scenario id from ``parts`` (ids allow ``[A-Za-z0-9_.-]``)."""
+    text = "-".join([prefix, *parts]).replace("#", "-r").replace("@", "-")
+    return _unique(text, taken)
+
+
+def _policy(s: Scenario, budget_scale: float) -> tuple[dict[str, Any], str | None]:
+    """Policy overrides: no order-driven investment; budgets scaled as planned."""
+    out: dict[str, Any] = {"industry_invests": False}
+    note = None
+    if s.policy.budget != "none" and budget_scale != 1.0:
+        munitions = s.policy.munitions_share * budget_scale
+        equipment = s.policy.equipment_share
+        if munitions > 1.0:
+            equipment *= munitions
+            munitions = 1.0
+        if equipment > 1.0:
+            note = "budget_scale too large to express as spending shares; budgets capped"
+            equipment = 1.0
+        out["munitions_share"] = munitions
+        out["equipment_share"] = equipment
+    return out, note
+
+
+def scenario_mapping(
+    s: Scenario,
+    contracts: list[PlannedContract],
+    investments: list[PlannedInvestment],
+    budget_scale: float,
+    objective: str,
+    extends: str | None,
+) -> dict[str, Any]:
+    """The plan as a scenario mapping (see the module docstring).
+
+    With ``extends`` (an embedded id or a file path) the mapping extends it and
+    ``drop``s its contracts and production pledges; without, it is a complete
+    standalone scenario built from ``s``.
+    """
+    production_pledges = [k for k, a in s.aid.items() if a.supply == "production"]
+    policy, note = _policy(s, budget_scale)
+    title = f"Plan ({objective}) for {s.id}"
+    description = (
+        f"Contracts and investments chosen by materiel plan (objective {objective}, "
+        f"budget scale {budget_scale:g}) for scenario {s.id}; the scenario's own forward "
+        "contracts are replaced and industry adds no capacity of its own."
+    )
+    assumptions = [
+        "Contracts are the plan's deliveries: one per line, buyer and month, "
+        "decided a contracting delay before they are due.",
+        "Contracts signed before the start are delivered as the plan schedules them.",
+    ]
+    if note:
+        assumptions.append(note)
+    plan_contracts = {c.id: c.as_record(s.start) for c in contracts}
+    plan_investments = {i.id: i.as_record() for i in investments}
+    source = {"assumption": "decisions of an optimal plan computed by materiel plan"}
+    if extends is not None:
+        out: dict[str, Any] = {
+            "extends": extends,
+            "id": f"{s.id}-plan"[:80],
+            "title": title,
+            "description": description,
+            "assumptions": assumptions,
+            "drop": [f"contracts.{k}" for k in s.contracts]
+            + [f"aid.{k}" for k in production_pledges],
+            "policy": policy,
+            "sources": {"materiel-plan": source},
+            "contracts": plan_contracts,
+            "investments": plan_investments,
+        }
+        return out
+    full: dict[str, Any] = s.model_dump(exclude_none=True)
+    full.pop("extends", None)
+    full.pop("uncertain", None)
+    full.update(id=f"{s.id}-plan"[:80], title=title, description=description)
+    full["assumptions"] = [*full.get("assumptions", []), *assumptions]
+    full["policy"] = {**full["policy"], **policy}
+    full["sources"] = {**full["sources"], "materiel-plan": source}
+    full["contracts"] = plan_contracts
+    full["aid"] = {k: v for k, v in full["aid"].items() if k not in production_pledges}
+    full["investments"] = {**full["investments"], **plan_investments}
+    return full
+
+
+def write_toml(mapping: dict[str, Any], path: Path) -> None:
+    """Write a scenario mapping as a TOML file."""
+    text = "# Written by `materiel plan`: run it with `materiel run <this file>`.\n"
+    path.write_text(text + tomli_w.dumps(mapping), encoding="utf-8")
+
+
+def decision_month(start: str, due: int, delay: int) -> str:
+    """Month a contract due in month ``due`` of the horizon is decided."""
+    return month_label(parse_month(start) + due - delay)

@@ -1,0 +1,285 @@
+"""The planner: tiny cases with optima worked by hand, diagnoses, and plan -> scenario -> simulate.
+
+Hand-worked optima use the tiny scenario of :mod:`builders`: one line ``l1``
+making ``shell`` at 100/month for 12 months from 2024-01, US$10 a shell,
+capex US$50 per unit of monthly capacity, lead time 2 months, ramp 1 month.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import tomli_w
+from builders import CITE, tiny
+from typer.testing import CliRunner
+
+import materiel
+from materiel.cli import app
+from materiel.plan import Plan, plan
+
+runner = CliRunner()
+
+STOCK_TOL = 1e-6  # units, relative to the stock (plus 1e-6 absolute)
+
+
+def target(quantity: float, by: str = "2024-12", parties: list[str] | None = None) -> dict:
+    return {"parties": parties or ["AAA"], "product": "shell", "by": by,
+            "quantity": quantity, "source": "fx"}  # fmt: skip
+
+
+def tiny_plan(quantity: float = 1500.0, by: str = "2024-12", **line: Any) -> dict[str, Any]:
+    s = tiny(targets={"t1": target(quantity, by)})
+    s["lines"]["l1"].update(line)
+    return s
+
+
+def assert_round_trip(p: Plan, scenario: dict[str, Any] | None = None) -> float:
+    """Simulate the plan's scenario; stocks and line deliveries must match the plan's."""
+    r = materiel.simulate(scenario if scenario is not None else p.to_scenario())
+    sim = r.dataset.isel(sample=0)
+    stock = sim["stock"].transpose("month", "party", "product").values
+    planned = p.dataset["stock"].values
+    err = np.abs(stock - planned)
+    assert np.all(err <= STOCK_TOL * np.abs(planned) + 1e-6), float(err.max())
+    lines = sim["line_deliveries"].transpose("line", "month").values
+    assert np.allclose(lines, p.dataset["line_deliveries"].values, rtol=1e-6, atol=1e-6)
+    assert float(sim["shortfall"].sum()) >= 0.0
+    return float(err.max())
+
+
+# --- hand-worked optima ---------------------------------------------------------
+
+
+def test_cost_without_investment() -> None:
+    # 1,000 shells in 12 months at 100/month: buy them, add nothing
+    p = plan(tiny_plan(1000.0, max_capacity_per_month=400.0))
+    assert p.feasible
+    assert p.cost_usd == pytest.approx(10 * 1000)
+    assert p.objective_value == pytest.approx(10_000)
+    assert p.investments == []
+    assert_round_trip(p)
+
+
+def test_cost_with_capacity_added() -> None:
+    # 1,500 shells: 1,200 from current capacity, 300 more from capacity decided in
+    # 2024-01, online from 2024-03 (10 months): 30/month; cost 1500 * 10 + 30 * 50
+    p = plan(tiny_plan(1500.0, max_capacity_per_month=400.0))
+    assert p.feasible
+    assert p.contract_spend_usd == pytest.approx(15_000)
+    assert p.capex_usd == pytest.approx(1_500)
+    assert p.objective_value == pytest.approx(16_500)
+    [inv] = p.investments
+    assert (inv.line, inv.decision) == ("l1", "2024-01")
+    assert inv.capacity_added_per_month == pytest.approx(30.0)
+    assert_round_trip(p)
+
+
+def test_whole_modules_make_a_milp() -> None:
+    # modules of 40/month: 30 is not possible, one module (40) is: capex 2,000
+    s = tiny_plan(1500.0, max_capacity_per_month=400.0, module_capacity_per_month=40.0)
+    p = plan(s)
+    assert p.size["integer_variables"] > 0
+    assert p.cost_usd == pytest.approx(15_000 + 40 * 50)
+    assert [i.capacity_added_per_month for i in p.investments] == [pytest.approx(40.0)]
+    assert_round_trip(p)
+
+
+def test_contracting_delay_postpones_deliveries() -> None:
+    # decided at the start, signed 3 months later: 9 months x 100 = 900 < 1,000
+    s = tiny_plan(1000.0)
+    s["policy"] = {"contracting_delay_months": 3}
+    p = plan(s)
+    assert not p.feasible
+    [unmet] = p.unmet()
+    assert unmet.short == pytest.approx(100.0)
+    assert all(c.decision == c.due[:5] + f"{int(c.due[5:]) - 3:02d}" for c in p.contracts)
+    assert_round_trip(p)
+
+
+def test_infeasible_target_is_diagnosed() -> None:
+    # no headroom: 6 months x 100 = 600 of 5,000 by 2024-06
+    p = plan(tiny_plan(5000.0, "2024-06"))
+    assert not p.feasible
+    [unmet] = p.unmet()
+    assert unmet.id == "t1"
+    assert unmet.short == pytest.approx(4400.0)
+    assert unmet.stock_at_by == pytest.approx(600.0)
+    text = p.diagnosis()
+    assert text[0].startswith("t1 cannot be met") and "short 4,400 units at 2024-06" in text[0]
+    assert any("line l1 binds in 2024-01..2024-06" in line for line in text)
+    assert_round_trip(p)
+
+
+def test_time_objective_reaches_the_target_first() -> None:
+    # cost is indifferent to when; time delivers from the first month: 600 by 2024-06
+    p = plan(tiny_plan(600.0), objective="time")
+    [status] = p.targets
+    assert status.first_met == "2024-06"
+    assert p.cost_usd == pytest.approx(6000.0)
+    assert_round_trip(p)
+
+
+def test_coverage_objective_covers_what_can_be_covered() -> None:
+    p = plan(tiny_plan(5000.0, "2024-06"), objective="coverage")
+    [status] = p.targets
+    assert status.stock_at_by == pytest.approx(600.0)
+    assert p.objective_value == pytest.approx(4400 / 5000, rel=1e-3)
+
+
+def test_bad_input_is_a_scenario_error() -> None:
+    with pytest.raises(materiel.ScenarioError, match="objective"):
+        plan(tiny_plan(), objective="fastest")  # type: ignore[arg-type]
+    with pytest.raises(materiel.ScenarioError, match="budget_scale"):
+        plan(tiny_plan(), budget_scale=-1.0)
+
+
+# --- bills of materials, joint buying, consumption ----------------------------
+
+
+def _with_components(fuze_capacity: float = 80.0) -> dict[str, Any]:
+    """Two allies with targets, consumption, and a fuze line that limits output."""
+    s = tiny(
+        targets={"ta": target(500.0, parties=["AAA"]), "tb": target(300.0, parties=["BBB"])},
+        consumption={
+            "use-a": {"party": "AAA", "product": "shell", "rate_per_month": 20.0,
+                      "kind": "training", "source": "fx"},
+            "use-rec": {"party": "REC", "product": "shell", "rate_per_month": 30.0,
+                        "kind": "war", "source": "fx"},
+        },
+        stocks={"REC": {"shell": {"quantity": 100.0, "source": "fx"}}},
+    )  # fmt: skip
+    s["products"]["shell"]["bom"] = {"fuze": 1.0}
+    s["products"]["fuze"] = {"name": "Fuze", "kind": "component", "source": "fx"}
+    s["lines"]["f1"] = dict(
+        s["lines"]["l1"], name="Fuze line", product="fuze",
+        capacity_per_month=fuze_capacity, max_capacity_per_month=fuze_capacity,
+    )  # fmt: skip
+    s["lines"]["l2"] = dict(s["lines"]["l1"], name="Line 2", capacity_per_month=50.0,
+                            max_capacity_per_month=50.0)  # fmt: skip
+    return s
+
+
+def test_components_bind_and_joint_buying_round_trips() -> None:
+    # 500 + 12 x 20 + 300 = 1,040 shells; fuzes allow 80/month = 960 in 12 months
+    p = plan(_with_components())
+    assert not p.feasible
+    assert sum(t.short for t in p.unmet()) == pytest.approx(80.0)
+    assert any("fuze in pool alliance binds" in line for line in p.diagnosis())
+    assert_round_trip(p)
+
+
+def test_components_with_room_meet_both_targets() -> None:
+    p = plan(_with_components(fuze_capacity=150.0))
+    assert p.feasible
+    assert p.cost_usd == pytest.approx(10 * (500 + 12 * 20 + 300))
+    assert {c.buyers["AAA" if "AAA" in c.buyers else "BBB"] for c in p.contracts} == {1.0}
+    assert_round_trip(p)
+
+
+def test_backlog_and_aid_from_stock_round_trip() -> None:
+    s = _with_components(fuze_capacity=150.0)
+    s["stocks"] = {"AAA": {"shell": {"quantity": 400.0, "floor": 300.0, "source": "fx"}}}
+    s["aid"] = {
+        "g1": {
+            "donor": "AAA",
+            "recipient": "REC",
+            "product": "shell",
+            "quantity": 240.0,
+            "start": "2024-01",
+            "end": "2024-06",
+            "source": "fx",
+        }
+    }
+    s["contracts"] = {"old": {"buyers": {"BBB": 1.0}, "product": "shell", "line": "l2",
+                              "quantity": 120.0, "decision": "2023-10", "delivery_months": 6,
+                              "contracting_delay_months": 0, "source": "fx"}}  # fmt: skip
+    p = plan(s)
+    assert p.size["integer_variables"] > 0  # the donor's floor switch
+    assert any(c.backlog for c in p.contracts)
+    assert p.backlog_spend_usd == pytest.approx(10 * 120 * 3 / 6)  # 3 months fell due before
+    assert_round_trip(p)
+
+
+# --- embedded scenarios ------------------------------------------------------
+
+
+@pytest.mark.parametrize("sid", materiel.embedded_ids())
+def test_embedded_round_trip(sid: str) -> None:
+    p = plan(sid)
+    mapping = p.to_scenario()
+    assert mapping["extends"] == sid and mapping["policy"]["industry_invests"] is False
+    assert set(mapping["drop"]) >= {f"contracts.{c}" for c in p.scenario.contracts}
+    assert_round_trip(p, mapping)
+
+
+def test_hindcast_with_targets_round_trips() -> None:
+    # the hindcast has no target inside its horizon; give it two, so that donors'
+    # floors (aid from stock in 2022-24) enter the programme
+    s = {
+        "extends": "hindcast-2022", "id": "hindcast-targets",
+        "targets": {
+            "usa-155-2024": {"parties": ["USA"], "product": "shell-155mm", "by": "2024-12",
+                             "quantity": 1_500_000, "source": "assumption-targets"},
+            "ukr-155-2023": {"parties": ["UKR"], "product": "shell-155mm", "by": "2023-12",
+                             "quantity": 100_000, "source": "assumption-targets"},
+        },
+    }  # fmt: skip
+    p = plan(s)
+    assert p.size["integer_variables"] > 0
+    assert_round_trip(p)
+
+
+def test_budgets_bind_and_round_trip() -> None:
+    s = {"extends": "action-plan", "id": "ap-budget", "policy": {"budget": "defer"}}
+    p = plan(s, budget_scale=0.5)
+    assert not p.feasible
+    assert any(b.kind == "budget" for b in p.binding)
+    assert any(line.startswith("budget of ") for line in p.diagnosis())
+    mapping = p.to_scenario()
+    assert mapping["policy"]["munitions_share"] == pytest.approx(0.05)
+    r = materiel.simulate(mapping)
+    assert int((r.dataset["contract_deferred_months"] > 0).sum()) == 0
+    assert_round_trip(p, mapping)
+
+
+# --- command line -------------------------------------------------------------
+
+
+def _write(tmp_path: Path, scenario: dict[str, Any]) -> Path:
+    path = tmp_path / "scenario.toml"
+    path.write_text(tomli_w.dumps(scenario), encoding="utf-8")
+    return path
+
+
+def test_cli_plan_writes_a_scenario_the_simulator_reproduces(tmp_path: Path) -> None:
+    src = _write(tmp_path, tiny_plan(1500.0, max_capacity_per_month=400.0))
+    out = tmp_path / "plans" / "plan.toml"
+    out.parent.mkdir()
+    res = runner.invoke(app, ["plan", str(src), "--write", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "cost $0.00bn" in res.stdout and "l1: 2024: 1,500" in res.stdout
+    planned = materiel.load(out)
+    assert planned.policy.industry_invests is False
+    assert sum(c.quantity for c in planned.contracts.values()) == pytest.approx(1500.0)
+    run = runner.invoke(app, ["run", str(out), "--check-targets"])
+    assert run.exit_code == 0, run.output
+
+
+def test_cli_plan_json_and_exit_codes(tmp_path: Path) -> None:
+    src = _write(tmp_path, tiny_plan(5000.0, "2024-06"))
+    res = runner.invoke(app, ["plan", str(src), "--json"])
+    assert res.exit_code == 1
+    data = json.loads(res.stdout)
+    assert data["feasible"] is False and data["targets"][0]["short"] == pytest.approx(4400.0)
+    assert runner.invoke(app, ["plan", "no-such-scenario"]).exit_code == 2
+    assert runner.invoke(app, ["plan", str(src), "--budget-scale", "-1"]).exit_code == 2
+    assert runner.invoke(app, ["plan", str(src), "--objective", "fast"]).exit_code == 2
+
+
+def test_plan_is_exported() -> None:
+    assert materiel.plan is plan and materiel.Plan is Plan
+    assert CITE["assumption"]
