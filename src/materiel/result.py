@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -11,6 +11,9 @@ import xarray as xr
 
 from materiel import metrics
 from materiel.schema import Scenario
+
+if TYPE_CHECKING:
+    from materiel.charts import ResultPlot
 
 __all__ = ["Result", "records", "tidy_tables"]
 
@@ -30,6 +33,21 @@ class Result:
     def __repr__(self) -> str:
         sizes = ", ".join(f"{k}={v}" for k, v in self.dataset.sizes.items())
         return f"<materiel.Result scenario={self.scenario.id!r} {sizes}>"
+
+    def _repr_html_(self) -> str:
+        """Compact HTML for notebooks: the headline findings and the targets table."""
+        from materiel.report import result_html
+
+        return result_html(self)
+
+    @property
+    def plot(self) -> ResultPlot:
+        """Charts of this result as Plotly figures: ``result.plot.stocks()``,
+        ``.capacity(product)``, ``.deliveries()``, ``.recipients()``, ``.spending()``,
+        ``.time_to_target()``."""
+        from materiel.charts import ResultPlot
+
+        return ResultPlot(self)
 
     # --- tables ---
     def targets(self) -> pd.DataFrame:
