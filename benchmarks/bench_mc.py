@@ -77,16 +77,7 @@ def against_one_at_a_time(n: int = 20) -> None:
     deterministic = min(_time(lambda: materiel.simulate(s)) for _ in range(3))
     one_at_a_time = []
     for i in range(n):
-        data = s.model_dump(mode="json", exclude_none=True)
-        data.pop("uncertain")
-        for path in mc.inputs.data_vars:
-            node = data
-            *head, last = str(path).split(".")
-            for key in head:
-                node = node[key]
-            value = float(mc.inputs[path].values[i])
-            node[last] = round(value) if last.endswith("_months") else value
-        one_at_a_time.append(_time(lambda d=data: materiel.simulate(d)))
+        one_at_a_time.append(_time(lambda i=i: materiel.simulate(mc.scenario_for(i))))
     print("2. per-sample cost (default scenario)")
     print(f"  vectorised sample():           {per_sample * 1e3:8.3f} ms/sample")
     print(f"  one deterministic simulate():  {deterministic * 1e3:8.3f} ms "

@@ -140,6 +140,22 @@ class MonteCarloResult:
         return (f"<materiel.MonteCarloResult scenario={self.scenario.id!r} "
                 f"samples={self.dataset.sizes['sample']}>")  # fmt: skip
 
+    def scenario_for(self, sample_id: int) -> dict[str, Any]:
+        """The deterministic scenario one sample assumed (its drawn values in place).
+
+        ``materiel.simulate(result.scenario_for(i))`` reproduces sample ``i``.
+        """
+        data = self.scenario.model_dump(mode="json", exclude_none=True)
+        data.pop("uncertain", None)
+        for path in self.inputs.data_vars:
+            value = float(self.inputs[path].sel(sample=sample_id))
+            node = data
+            *head, last = str(path).split(".")
+            for key in head:
+                node = node[key]
+            node[last] = round(value) if last.endswith("_months") else value
+        return data
+
     def stock_of(self, parties: list[str], product: str) -> xr.DataArray:
         """Stock of ``product`` held by ``parties`` together (sample, month)."""
         ds = self.dataset
