@@ -64,6 +64,8 @@ _OUTPUTS = {
     "aid_received": "M", "consumed": "M", "shortfall": "M", "stock": "M",
     "pledge_deliveries": "G", "inventory": "QK", "component_used": "QK",
 }  # fmt: skip
+_AID = {"aid_sent", "aid_received", "pledge_deliveries"}
+_ALWAYS = {"capacity", "production", "capex_usd", "payments_usd", "stock", "shortfall"}
 _CELL_OUTPUTS = ("receipts", "aid_sent", "aid_received", "consumed", "shortfall", "stock")
 
 
@@ -162,6 +164,7 @@ def run_engine(
     *,
     overrides: dict[str, np.ndarray] | None = None,
     cells: np.ndarray | None = None,
+    record: tuple[str, ...] | None = None,
 ) -> dict[str, np.ndarray]:
     """Step the scenario month by month; return arrays with a leading sample axis.
 
@@ -170,7 +173,10 @@ def run_engine(
     arrays (one row per sample). ``cells`` is a (party, product) boolean mask
     of the stock cells to record (all by default, shaped ``(..., party,
     product)``); with a mask, cell outputs are ``(sample, month, cell)`` in
-    row-major order of the mask. ``progress`` is called once with the last
+    row-major order of the mask. ``record`` names the outputs to keep (all by
+    default; ``capacity``, ``production``, ``capex_usd``, ``payments_usd``,
+    ``stock`` and ``shortfall`` always); the others come back with an empty
+    sample axis. ``progress`` is called once with the last
     month index when the run is done; the engine itself never prints.
     """
     S, T = samples, inp.n_months
@@ -181,8 +187,15 @@ def run_engine(
     sizes = {"L": (len(inp.lines),), "C": (len(inp.contracts),), "P": (P,),
              "G": (len(inp.pledges),), "M": (int(mask.sum()),),
              "QK": (len(inp.pools), K)}  # fmt: skip
-    out = {name: np.zeros((S, T, *sizes[dims])) for name, dims in _OUTPUTS.items()}
-    out["binding"] = np.zeros((S, T, len(inp.lines)), dtype=np.int16)
+    kept = set(_OUTPUTS) | {"binding"} if record is None else set(record) | _ALWAYS
+    if kept & _AID:  # the kernel records these three together
+        kept |= _AID
+
+    def rows(name: str) -> int:
+        return S if name in kept else 0
+
+    out = {name: np.zeros((rows(name), T, *sizes[dims])) for name, dims in _OUTPUTS.items()}
+    out["binding"] = np.zeros((rows("binding"), T, len(inp.lines)), dtype=np.int16)
     args = kernel_args(inp)
     for name, value in (overrides or {}).items():
         args[name] = np.ascontiguousarray(value, dtype=args[name].dtype)
@@ -199,7 +212,7 @@ def run_engine(
                 job.result()
     if cells is None:
         for name in _CELL_OUTPUTS:
-            out[name] = out[name].reshape(S, T, P, K)
+            out[name] = out[name].reshape(rows(name), T, P, K)
     if progress is not None:
         progress(T - 1)
     return out

@@ -139,6 +139,18 @@ def step(  # one flat signature of arrays keeps the kernel compilable
 
     # the recorded party-product cells, in output order
     M = out_stock.shape[2]
+    # outputs given with an empty sample axis are not recorded (lean Monte Carlo runs)
+    keep_book = out_order_book.shape[0] > 0
+    keep_added = out_capacity_added.shape[0] > 0
+    keep_binding = out_binding.shape[0] > 0
+    keep_used = out_component_used.shape[0] > 0
+    keep_orders = out_orders.shape[0] > 0
+    keep_inventory = out_inventory.shape[0] > 0
+    keep_line_deliveries = out_line_deliveries.shape[0] > 0
+    keep_deliveries = out_contract_deliveries.shape[0] > 0
+    keep_receipts = out_receipts.shape[0] > 0
+    keep_aid = out_aid_sent.shape[0] > 0
+    keep_consumed = out_consumed.shape[0] > 0
     rec_party = np.zeros(M, dtype=np.int64)
     rec_product = np.zeros(M, dtype=np.int64)
     for p in range(P):
@@ -208,9 +220,11 @@ def step(  # one flat signature of arrays keeps the kernel compilable
                     for r in range(ramp[ln]):
                         increment[ln, t + lead[ln] + r] += added / ramp[ln]
                     committed[ln] += added
-                out_capacity_added[s, t, ln] = added
                 out_capex_usd[s, t, ln] = added * capex_usd_per_unit[ln] + capex_more[ln, t]
-                out_order_book[s, t, ln] = book[ln]
+                if keep_added:
+                    out_capacity_added[s, t, ln] = added
+                if keep_book:
+                    out_order_book[s, t, ln] = book[ln]
 
             # 3. capacity
             for ln in range(L):
@@ -252,7 +266,9 @@ def step(  # one flat signature of arrays keeps the kernel compilable
                             f_min, worst = fraction[q, k], k
                     made[ln] = wanted[ln] * f_min
                     input_limit = made[ln] if f_min < _SHORT else np.inf
-                    if cap[ln] <= min(input_limit, orders[ln]):
+                    if not keep_binding:
+                        pass
+                    elif cap[ln] <= min(input_limit, orders[ln]):
                         out_binding[s, t, ln] = BINDING_CAPACITY
                     elif input_limit <= orders[ln]:
                         out_binding[s, t, ln] = BINDING_INPUT + worst
@@ -264,7 +280,8 @@ def step(  # one flat signature of arrays keeps the kernel compilable
                             break
                         used = made[ln] * per_unit[p, j]
                         inventory[q, k] -= used
-                        out_component_used[s, t, q, k] += used
+                        if keep_used:
+                            out_component_used[s, t, q, k] += used
                 if d > 0:  # component lines feed their pool's inventory
                     for i in range(depth_start[d], depth_start[d + 1]):
                         ln = lines_by_depth[i]
@@ -272,8 +289,10 @@ def step(  # one flat signature of arrays keeps the kernel compilable
             for ln in range(L):
                 out_capacity[s, t, ln] = cap[ln]
                 out_production[s, t, ln] = made[ln]
-                out_orders[s, t, ln] = orders[ln]
-            out_inventory[s, t] = inventory
+                if keep_orders:
+                    out_orders[s, t, ln] = orders[ln]
+            if keep_inventory:
+                out_inventory[s, t] = inventory
 
             # 5. deliveries: each line's output fills its open orders by priority, then age
             delivered_c[:] = 0.0
@@ -285,16 +304,18 @@ def step(  # one flat signature of arrays keeps the kernel compilable
                     take = min(open_a[a], max(left, 0.0))
                     left -= take
                     delivered_c[assign_contract[a]] += take
-                    out_line_deliveries[s, t, ln] += take
+                    if keep_line_deliveries:
+                        out_line_deliveries[s, t, ln] += take
                     a += 1
             for c in range(C):
                 delivered[c] += delivered_c[c]
-                out_contract_deliveries[s, t, c] = delivered_c[c]
+                if keep_deliveries:
+                    out_contract_deliveries[s, t, c] = delivered_c[c]
             for r in range(receive_contract.shape[0]):
                 x = delivered_c[receive_contract[r]] * receive_share[r]
                 stock[receive_party[r], receive_product[r]] += x
                 m = cell_slot[receive_party[r], receive_product[r]]
-                if m >= 0:
+                if m >= 0 and keep_receipts:
                     out_receipts[s, t, m] += x
             for b in range(pay_contract.shape[0]):
                 c = pay_contract[b]
@@ -320,13 +341,14 @@ def step(  # one flat signature of arrays keeps the kernel compilable
                     given[g] += give
                     stock[pledge_donor[g], pledge_product[g]] -= give
                     stock[pledge_recipient[g], pledge_product[g]] += give
-                    m = cell_slot[pledge_donor[g], pledge_product[g]]
-                    if m >= 0:
-                        out_aid_sent[s, t, m] += give
-                    m = cell_slot[pledge_recipient[g], pledge_product[g]]
-                    if m >= 0:
-                        out_aid_received[s, t, m] += give
-                    out_pledge_deliveries[s, t, g] = give
+                    if keep_aid:
+                        m = cell_slot[pledge_donor[g], pledge_product[g]]
+                        if m >= 0:
+                            out_aid_sent[s, t, m] += give
+                        m = cell_slot[pledge_recipient[g], pledge_product[g]]
+                        if m >= 0:
+                            out_aid_received[s, t, m] += give
+                        out_pledge_deliveries[s, t, g] = give
 
             # 7. consumption: never below zero; the rest is shortfall
             for e in range(E):
@@ -343,8 +365,9 @@ def step(  # one flat signature of arrays keeps the kernel compilable
                     stock[p, k] -= used
                     m = cell_slot[p, k]
                     if m >= 0:
-                        out_consumed[s, t, m] = used
                         out_shortfall[s, t, m] = want - used
+                        if keep_consumed:
+                            out_consumed[s, t, m] = used
             for m in range(M):
                 out_stock[s, t, m] = stock[rec_party[m], rec_product[m]]
 
