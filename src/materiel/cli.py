@@ -663,6 +663,63 @@ def _write_mc(result: Any, out: Path) -> None:
     tmp.replace(out / "metrics.json")
 
 
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to bind (loopback by default).")] = (
+        "127.0.0.1"
+    ),
+    port: Annotated[int, typer.Option(min=0, max=65535, help="TCP port.")] = 8000,
+    store: Annotated[
+        str | None,
+        typer.Option(help="Store: a SQLite file (default materiel.db) or a postgresql:// URL."),
+    ] = None,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            help="API token required on every write and run (Bearer).", envvar="MATERIEL_TOKEN"
+        ),
+    ] = None,
+    workers: Annotated[int, typer.Option(min=1, max=32, help="Worker processes.")] = 1,
+) -> None:
+    """Serve the web dashboard and the JSON API (OpenAPI at /docs) with uvicorn."""
+    import ipaddress
+    import os
+
+    try:
+        import uvicorn
+
+        from materiel.web.store import Store
+    except ImportError as exc:
+        typer.echo(f"serve needs the web extra (pip install 'materiel[web]'): {exc}", err=True)
+        raise typer.Exit(code=2) from exc
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback and not token:
+        typer.echo(
+            f"--host {host}: refusing to bind to a non-loopback address without --token",
+            err=True,
+        )
+        raise typer.Exit(code=2)
+    try:
+        Store(store).close()  # create the file and apply migrations once, up front
+    except Exception as exc:
+        typer.echo(f"--store: cannot open the store: {exc}", err=True)
+        raise typer.Exit(code=2) from exc
+    os.environ["MATERIEL_STORE"] = store or ""
+    os.environ["MATERIEL_TOKEN"] = token or ""
+    typer.echo(f"materiel serving on http://{host}:{port}/ (store {store or 'materiel.db'})")
+    uvicorn.run(
+        "materiel.web.app:create_app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+    )
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"materiel {__version__}")

@@ -1,0 +1,105 @@
+"""Knobs of the dashboard and the HTTP API, applied to a loaded scenario.
+
+Each knob is optional; an unset knob leaves the scenario as loaded. Knobs are
+validated by their pydantic model (ranges, no extra fields) and applied to a
+copy of the frozen :class:`~materiel.Scenario`, so cached base scenarios are
+never changed.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from materiel.schema import Contract, Scenario, SpendingPath
+
+__all__ = ["Knobs", "apply_knobs"]
+
+
+class Knobs(BaseModel):
+    """What-if knobs; each one left out keeps the scenario's own value."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    contracting_delay_months: Annotated[int, Field(ge=0, le=120)] | None = Field(
+        None, description="decision-to-signature delay for contracts that give none"
+    )
+    extra_contracting_delay_months: Annotated[int, Field(ge=0, le=120)] | None = Field(
+        None, description="months added to every contract's delay (later start dates)"
+    )
+    multi_year_share: Annotated[float, Field(ge=0, le=1)] | None = Field(
+        None,
+        description="share of each annual (not multi-year) contract's volume, over all its "
+        "repeats, converted into one firm multi-year contract over the same window",
+    )
+    consumption_scale: Annotated[float, Field(ge=0, le=20)] | None = Field(
+        None, description="multiplies every consumption rate (policy.consumption_scale)"
+    )
+    spending_target_pct_gdp: Annotated[float, Field(ge=0, le=20)] | None = Field(
+        None, description="every ally's defence spending moves linearly to this %GDP"
+    )
+    spending_by_year: Annotated[int, Field(ge=2000, le=2100)] = Field(
+        2035, description="year by which spending_target_pct_gdp is reached"
+    )
+    budget: Literal["none", "defer", "flag"] | None = Field(
+        None, description="munitions budgets: ignore, defer contracts that do not fit, or flag"
+    )
+    industry_invests: bool | None = Field(None, description="industry expands against orders")
+
+    def is_empty(self) -> bool:
+        """Whether no knob changes anything."""
+        return not self.model_dump(exclude_none=True, exclude={"spending_by_year"})
+
+
+def _multi_year(contracts: dict[str, Contract], share: float) -> dict[str, Contract]:
+    out: dict[str, Contract] = {}
+    for cid, c in contracts.items():
+        if c.multi_year or share <= 0:
+            out[cid] = c
+            continue
+        if share < 1:
+            out[cid] = c.model_copy(update={"quantity": c.quantity * (1 - share)})
+        window = c.delivery_months + (c.repeats - 1) * c.repeat_every_months
+        out[f"{cid}.multi-year"[:80]] = c.model_copy(
+            update={
+                "quantity": c.quantity * share * c.repeats,
+                "repeats": 1,
+                "delivery_months": min(window, 600),
+                "multi_year": True,
+                "firm": True,
+            }
+        )
+    return out
+
+
+def apply_knobs(s: Scenario, knobs: Knobs) -> Scenario:
+    """A copy of ``s`` with the knobs applied (``s`` itself when none is set)."""
+    if knobs.is_empty():
+        return s
+    policy_update = {
+        name: getattr(knobs, name)
+        for name in (
+            "contracting_delay_months",
+            "extra_contracting_delay_months",
+            "consumption_scale",
+            "budget",
+            "industry_invests",
+        )
+        if getattr(knobs, name) is not None
+    }
+    update: dict[str, object] = {"policy": s.policy.model_copy(update=policy_update)}
+    if knobs.multi_year_share is not None:
+        update["contracts"] = _multi_year(dict(s.contracts), knobs.multi_year_share)
+    if knobs.spending_target_pct_gdp is not None:
+        start_year = int(s.start[:4])
+        update["spending_paths"] = {
+            "knob-spending-path": SpendingPath(
+                parties=["*"],
+                target_pct_gdp=knobs.spending_target_pct_gdp,
+                from_year=start_year,
+                by_year=max(knobs.spending_by_year, start_year),
+                source=None,
+            )
+        }
+    return s.model_copy(update=update)
