@@ -19,7 +19,7 @@ import typer
 from materiel import __version__
 from materiel._errors import Problem, ScenarioError
 from materiel.export import write_result
-from materiel.loading import load, scenario_summaries
+from materiel.loading import load, load_many, scenario_summaries
 from materiel.result import Result, records
 from materiel.schema import Scenario
 from materiel.simulate import simulate
@@ -98,7 +98,7 @@ def run(
 ) -> None:
     """Simulate a scenario month by month and report targets, bottlenecks and cost."""
     try:
-        scenarios = [load(scenario)] + [load(other) for other in compare or []]
+        scenarios = load_many([scenario, *(compare or [])])
     except ScenarioError as exc:
         raise _bad_input(exc, as_json) from exc
     results = [_simulate(s, not as_json) for s in scenarios]
