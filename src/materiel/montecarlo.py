@@ -177,6 +177,34 @@ class MonteCarloResult:
         n = self.dataset.sizes["sample"]
         return np.full(n, self.scenario.targets[target_id].required_quantity)
 
+    def reached(self, target_id: str) -> tuple[np.ndarray, np.ndarray]:
+        """The target group's stock and whether it meets the requirement, both (sample, month)."""
+        t = self.scenario.targets[target_id]
+        series = self.stock_of(t.parties, t.product).values
+        return series, series >= self.required(target_id)[:, None] - 1e-6
+
+    @property
+    def cost_usd(self) -> np.ndarray:
+        """Contract payments plus capex of each sample (US$)."""
+        total: np.ndarray = (
+            self.dataset.payments_usd.sum("party").values + self.dataset.capex_usd.values
+        )
+        return total
+
+    def outcomes(self) -> pd.DataFrame:
+        """Per sample and target: stock at the date, met by it, first month met (-1 never), cost."""
+        frames = []
+        for tid, t in self.scenario.targets.items():
+            series, hit = self.reached(tid)
+            by = month_index(t.by, self.scenario.start)
+            frames.append(pd.DataFrame({
+                "sample": self.dataset.sample.values, "target": tid,
+                "stock_at_by": series[:, by], "met_by_date": hit[:, by],
+                "first_met_month": np.where(hit.any(axis=1), hit.argmax(axis=1), -1),
+                "cost_usd": self.cost_usd,
+            }))  # fmt: skip
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
     def target_probabilities(self) -> pd.DataFrame:
         """Per target: P(met by its date), P(met by the horizon), and the stock fan at the date.
 
@@ -185,9 +213,8 @@ class MonteCarloResult:
         """
         rows = []
         for tid, t in self.scenario.targets.items():
-            series = self.stock_of(t.parties, t.product).values  # (sample, month)
-            need = self.required(tid)[:, None]
-            hit = series >= need - 1e-6
+            series, hit = self.reached(tid)
+            need = self.required(tid)
             by = month_index(t.by, self.scenario.start)
             ever = hit.any(axis=1)
             first = np.where(ever, hit.argmax(axis=1), -1)
@@ -207,9 +234,8 @@ class MonteCarloResult:
     def met_by_month(self) -> xr.DataArray:
         """P(target reached in or before each month), dimensions (target, month)."""
         curves = []
-        for tid, t in self.scenario.targets.items():
-            series = self.stock_of(t.parties, t.product).values
-            hit = series >= self.required(tid)[:, None] - 1e-6
+        for tid in self.scenario.targets:
+            _, hit = self.reached(tid)
             reached = np.maximum.accumulate(hit, axis=1)
             curves.append(reached.mean(axis=0))
         return xr.DataArray(
@@ -262,14 +288,7 @@ class MonteCarloResult:
             "uncertain_inputs": sorted(self.scenario.uncertain),
             "targets": records(self.target_probabilities()),
             "cost_usd": {
-                f"p{int(q * 100)}": float(
-                    np.quantile(
-                        self.dataset.payments_usd.sum("party").values
-                        + self.dataset.capex_usd.values,
-                        q,
-                    )
-                )
-                for q in QUANTILES
+                f"p{int(q * 100)}": float(np.quantile(self.cost_usd, q)) for q in QUANTILES
             },
             "sensitivity": {},
         }

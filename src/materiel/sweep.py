@@ -42,7 +42,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from materiel._errors import Problem, ScenarioError
 from materiel.loading import load
-from materiel.months import month_index
 
 __all__ = ["SweepSpec", "load_sweep", "run_sweep", "run_task", "summarize_sweep"]
 
@@ -145,21 +144,8 @@ def run_task(
     from materiel.montecarlo import sample
 
     mc = sample(overlay, samples, variant_seed(seed, index), subset=range(first, last))
-    s = mc.scenario
-    rows = []
-    cost = mc.dataset.payments_usd.sum("party").values + mc.dataset.capex_usd.values
-    for tid, t in s.targets.items():
-        series = mc.stock_of(t.parties, t.product).values
-        need = mc.required(tid)[:, None]
-        hit = series >= need - 1e-6
-        by = month_index(t.by, s.start)
-        first_met = np.where(hit.any(axis=1), hit.argmax(axis=1), -1)
-        rows.append(pd.DataFrame({
-            "variant": label, "sample": mc.dataset.sample.values, "target": tid,
-            "stock_at_by": series[:, by], "met_by_date": hit[:, by],
-            "first_met_month": first_met, "cost_usd": cost,
-        }))  # fmt: skip
-    df = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
+    df = mc.outcomes()
+    df.insert(0, "variant", label)
     path = Path(out_dir) / f"part-{index:04d}-{first:09d}.parquet"
     tmp = path.with_suffix(".tmp")
     df.to_parquet(tmp, index=False)

@@ -92,7 +92,6 @@ class Inputs:
     capex_announced_usd: np.ndarray  # (L, T)
     # products
     bom: np.ndarray  # (K, K): units of column product per unit of row product
-    depth_levels: list[np.ndarray]  # line indices by BOM depth, 0 = finished munitions
     # contracts (C,)
     contract_product: np.ndarray
     contract_quantity: np.ndarray
@@ -106,7 +105,6 @@ class Inputs:
     assign_contract: np.ndarray
     assign_line: np.ndarray
     assign_any_line: np.ndarray  # True where the contract lets any eligible line serve it
-    assign_segment_first: np.ndarray  # index of the first assignment of the same line
     # who receives (R,) and who pays (B,) each contract's deliveries
     receive_contract: np.ndarray
     receive_cell: np.ndarray  # party * K + product
@@ -290,11 +288,6 @@ def compile_inputs(s: Scenario) -> Inputs:
     order = np.lexsort((a_contract_arr, sign[a_contract_arr], priority[a_contract_arr], a_line_arr))
     a_contract_arr, a_line_arr = a_contract_arr[order], a_line_arr[order]
     a_any_arr = np.array(a_any, dtype=bool)[order]
-    first_of_line = np.zeros(L, dtype=np.intp)
-    if len(a_line_arr):
-        starts = np.flatnonzero(np.r_[True, a_line_arr[1:] != a_line_arr[:-1]])
-        first_of_line[a_line_arr[starts]] = starts
-    segment_first = first_of_line[a_line_arr]
 
     # who receives and who pays
     rc: list[int] = []
@@ -377,9 +370,6 @@ def compile_inputs(s: Scenario) -> Inputs:
         committed_increment=committed_increment,
         capex_announced_usd=capex_announced,
         bom=bom,
-        depth_levels=[
-            np.flatnonzero(line_depth == d) for d in range(int(line_depth.max(initial=-1)) + 1)
-        ],
         contract_product=contract_product,
         contract_quantity=quantity,
         contract_price_usd=price,
@@ -391,7 +381,6 @@ def compile_inputs(s: Scenario) -> Inputs:
         assign_contract=a_contract_arr,
         assign_line=a_line_arr,
         assign_any_line=a_any_arr,
-        assign_segment_first=segment_first,
         receive_contract=arr(rc),
         receive_cell=arr(rcell),
         receive_share=np.array(rshare, dtype=float),
