@@ -266,14 +266,13 @@ def step(  # one flat signature of arrays keeps the kernel compilable
                             f_min, worst = fraction[q, k], k
                     made[ln] = wanted[ln] * f_min
                     input_limit = made[ln] if f_min < _SHORT else np.inf
-                    if not keep_binding:
-                        pass
-                    elif cap[ln] <= min(input_limit, orders[ln]):
-                        out_binding[s, t, ln] = BINDING_CAPACITY
-                    elif input_limit <= orders[ln]:
-                        out_binding[s, t, ln] = BINDING_INPUT + worst
-                    else:
-                        out_binding[s, t, ln] = BINDING_ORDERS
+                    if keep_binding:
+                        if cap[ln] <= min(input_limit, orders[ln]):
+                            out_binding[s, t, ln] = BINDING_CAPACITY
+                        elif input_limit <= orders[ln]:
+                            out_binding[s, t, ln] = BINDING_INPUT + worst
+                        else:
+                            out_binding[s, t, ln] = BINDING_ORDERS
                     for j in range(J):
                         k = inputs[p, j]
                         if k < 0:
