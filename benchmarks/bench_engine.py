@@ -13,7 +13,7 @@ It measures, best of N repeats (``time.perf_counter``):
    (:func:`materiel.engine.compile_inputs`), engine
    (:func:`materiel.engine.run_engine`), and labelling plus invariants
    (:func:`materiel.engine.check_invariants` +
-   :func:`materiel.simulate.build_dataset`), and
+   :func:`materiel.analysis.simulate.build_dataset`), and
    the peak memory of the whole pipeline (``tracemalloc``);
 2. the same scenario replicated x1, x2, x5 and x10 in lines and parties over
    240 months (:func:`synthetic.scale_scenario`), with the growth of engine
@@ -60,9 +60,9 @@ from typing import Any, TypeVar
 import numpy as np
 
 import materiel
+from materiel.analysis.simulate import build_dataset
 from materiel.engine import Inputs, check_invariants, compile_inputs, run_engine
 from materiel.months import month_label, parse_month
-from materiel.simulate import build_dataset
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from synthetic import scale_scenario

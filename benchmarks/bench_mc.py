@@ -114,7 +114,7 @@ def against_pysd(n: int = 200) -> None:
 
 
 def sweep_throughput(samples: int = 400) -> None:
-    from materiel.sweep import SweepSpec, expand, run_sweep
+    from materiel.analysis.sweep import SweepSpec, expand, run_sweep
 
     spec = SweepSpec(scenario="action-plan", samples=samples, seed=1, chunk=100,
                      grid={"policy.extra_contracting_delay_months": [0, 12]})  # fmt: skip

@@ -8,9 +8,9 @@ import pytest
 import xarray as xr
 
 import materiel
-from materiel import charts
-from materiel.result import Result
-from materiel.spending import economic_series
+from materiel.analysis.result import Result
+from materiel.present import charts
+from materiel.scenario.economics import economic_series
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import materiel
-from materiel.provenance import figures, unsourced_figures
+from materiel.scenario.provenance import figures, unsourced_figures
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 NATO_ALLIES = sorted(

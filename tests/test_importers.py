@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 import materiel
 from materiel.cli import app
-from materiel.importers import import_table
+from materiel.scenario.importers import import_table
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 runner = CliRunner()

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 import materiel
 from materiel.cli import app
-from materiel.uncertainty import Distribution, draw
+from materiel.scenario.uncertainty import Distribution, draw
 
 UNCERTAIN = {
     "extends": "action-plan",

@@ -16,12 +16,12 @@ import pytest
 from typer.testing import CliRunner
 
 import materiel
-from materiel import charts
+from materiel.analysis.result import Result
+from materiel.analysis.spending import spending_table
 from materiel.cli import app
 from materiel.months import parse_month
-from materiel.report import Fact, Headline, build_report, headlines, write_report
-from materiel.result import Result
-from materiel.spending import spending_table
+from materiel.present import charts
+from materiel.present.report import Fact, Headline, build_report, headlines, write_report
 
 runner = CliRunner()
 ROOT = Path(__file__).resolve().parents[1]

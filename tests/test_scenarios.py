@@ -10,7 +10,7 @@ import pytest
 import xarray as xr
 
 import materiel
-from materiel.export import write_result
+from materiel.present.export import write_result
 
 EMBEDDED = materiel.embedded_ids()
 

@@ -6,7 +6,8 @@ import pytest
 from builders import contract, tiny
 
 import materiel
-from materiel.spending import economic_series, pledge_table, spending_table
+from materiel.analysis.spending import pledge_table, spending_table
+from materiel.scenario.economics import economic_series
 
 
 def budgeted(policy: str, **extra: object) -> dict:

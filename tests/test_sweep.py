@@ -9,8 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 import materiel
+from materiel.analysis.sweep import load_sweep, run_sweep
 from materiel.cli import app
-from materiel.sweep import load_sweep, run_sweep
 
 SWEEP = """\
 scenario = "action-plan"
@@ -59,7 +59,7 @@ def test_local_cluster_gives_the_same_results_as_in_process(tmp_path: Path) -> N
 
 
 def _seed(seed: int, index: int) -> int:
-    from materiel.sweep import variant_seed
+    from materiel.analysis.sweep import variant_seed
 
     return variant_seed(seed, index)
 

@@ -3,25 +3,46 @@
 >>> import materiel
 >>> result = materiel.simulate("action-plan")
 >>> result.targets()  # doctest: +SKIP
+
+The public names below are imported on first use (PEP 562), so that
+``import materiel`` and the command line start without loading pandas,
+xarray, scipy, linopy or plotly until a command needs them.
 """
 
-from materiel._errors import InvariantError, Problem, ScenarioError
-from materiel.loading import DATASET_ID, embedded_ids, load, scenario_summaries
-from materiel.montecarlo import MonteCarloResult, sample
-from materiel.plan import Plan, plan
-from materiel.result import Result, tidy_tables
-from materiel.schema import Scenario
-from materiel.simulate import simulate
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from materiel._errors import (
+    InvariantError,
+    MaterielError,
+    PlanError,
+    Problem,
+    ScenarioError,
+    StoreError,
+)
+
+if TYPE_CHECKING:
+    from materiel.analysis.montecarlo import MonteCarloResult, sample
+    from materiel.analysis.result import Result, tidy_tables
+    from materiel.analysis.simulate import simulate
+    from materiel.plan import Plan, plan
+    from materiel.scenario.loading import DATASET_ID, embedded_ids, load, scenario_summaries
+    from materiel.scenario.schema import Scenario
 
 __all__ = [
     "DATASET_ID",
     "InvariantError",
+    "MaterielError",
     "MonteCarloResult",
     "Plan",
+    "PlanError",
     "Problem",
     "Result",
     "Scenario",
     "ScenarioError",
+    "StoreError",
     "embedded_ids",
     "load",
     "plan",
@@ -31,3 +52,39 @@ __all__ = [
     "tidy_tables",
 ]
 __version__ = "0.1.0"
+
+_LAZY = {
+    "DATASET_ID": "materiel.scenario.loading",
+    "embedded_ids": "materiel.scenario.loading",
+    "load": "materiel.scenario.loading",
+    "scenario_summaries": "materiel.scenario.loading",
+    "Scenario": "materiel.scenario.schema",
+    "simulate": "materiel.analysis.simulate",
+    "Result": "materiel.analysis.result",
+    "tidy_tables": "materiel.analysis.result",
+    "MonteCarloResult": "materiel.analysis.montecarlo",
+    "sample": "materiel.analysis.montecarlo",
+    "Plan": "materiel.plan",
+    "plan": "materiel.plan",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'materiel' has no attribute {name!r}")
+    importlib.import_module("materiel.present")  # registers result.plot and the notebook HTML
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+# ``materiel.plan`` is both a subpackage and the planning function. Importing the
+# (light) subpackage now sets the package attribute once; dropping it lets
+# ``__getattr__`` answer ``materiel.plan`` with the function, as documented.
+importlib.import_module("materiel.plan")
+del globals()["plan"]
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

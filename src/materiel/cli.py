@@ -18,12 +18,12 @@ import typer
 
 from materiel import __version__
 from materiel._errors import Problem, ScenarioError
-from materiel.export import write_result
-from materiel.loading import load, load_many, scenario_summaries
-from materiel.result import Result, records
-from materiel.schema import Scenario
-from materiel.simulate import simulate
-from materiel.summary import compare_table, summarize
+from materiel.analysis.result import Result, records
+from materiel.analysis.simulate import simulate
+from materiel.present.export import write_result
+from materiel.present.summary import compare_table, summarize
+from materiel.scenario.loading import load, load_many, scenario_summaries
+from materiel.scenario.schema import Scenario
 
 __all__ = ["app", "main"]
 
@@ -262,8 +262,8 @@ def report(
     as_json: JsonOpt = False,
 ) -> None:
     """Write one self-contained, offline HTML report: findings, charts, tables, sources."""
-    from materiel.charts import png_problem, write_png
-    from materiel.report import write_report
+    from materiel.present.charts import png_problem, write_png
+    from materiel.present.report import write_report
 
     ids = scenarios or [DEFAULT_SCENARIO]
     try:
@@ -328,7 +328,7 @@ def spending(
     as_json: JsonOpt = False,
 ) -> None:
     """Defence spending per ally: US$ and %GDP, who meets a threshold, what a pledge costs."""
-    from materiel.spending import pledge_table, spending_table
+    from materiel.analysis.spending import pledge_table, spending_table
 
     try:
         s = load(scenario)
@@ -517,7 +517,7 @@ def data_import(
     """Turn a published spending table into a scenario overlay with provenance."""
     import tomli_w
 
-    from materiel.importers import import_table
+    from materiel.scenario.importers import import_table
 
     try:
         s = load(scenario)
@@ -547,7 +547,7 @@ def mc(
     as_json: JsonOpt = False,
 ) -> None:
     """Monte Carlo: the probability of meeting each target, percentile fans, what matters most."""
-    from materiel.montecarlo import sample
+    from materiel.analysis.montecarlo import sample
 
     try:
         s = load(scenario)
@@ -598,7 +598,7 @@ def sweep(
     as_json: JsonOpt = False,
 ) -> None:
     """Run scenario variants x samples on a Dask cluster; results streamed to Parquet."""
-    from materiel.sweep import load_sweep, run_sweep
+    from materiel.analysis.sweep import load_sweep, run_sweep
 
     try:
         spec, variants = load_sweep(file)

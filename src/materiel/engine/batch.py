@@ -2,7 +2,7 @@
 
 :func:`sample_overrides` starts from the nominal scenario's kernel inputs
 (:func:`materiel.engine.core.kernel_args`) and replaces, for every drawn
-field in :data:`materiel.uncertainty.SUPPORTED_FIELDS`, the arrays that field
+field in :data:`materiel.scenario.uncertainty.SUPPORTED_FIELDS`, the arrays that field
 feeds with one row per sample — recomputing derived arrays (announced
 investments' ramps when a lead time changes, contract schedules when a delay
 or a quantity changes) with the same formulas as
@@ -16,7 +16,7 @@ import numpy as np
 from materiel.engine.core import due_schedule, kernel_args
 from materiel.engine.inputs import Inputs, linear_schedule
 from materiel.months import month_index
-from materiel.schema import DAYS_PER_MONTH, Scenario
+from materiel.scenario.schema import DAYS_PER_MONTH, Scenario
 
 __all__ = ["sample_overrides"]
 

@@ -20,8 +20,8 @@ from typing import Protocol
 import numpy as np
 
 from materiel.months import parse_month
-from materiel.schema import Scenario
-from materiel.spending import economic_series
+from materiel.scenario.economics import economic_series
+from materiel.scenario.schema import Scenario
 
 __all__ = ["BudgetPlan", "ContractTerms", "fit_to_budgets"]
 

@@ -24,7 +24,7 @@ import numpy as np
 
 from materiel.engine.budget import BudgetPlan, fit_to_budgets
 from materiel.months import month_index
-from materiel.schema import Scenario
+from materiel.scenario.schema import Scenario
 
 __all__ = ["Inputs", "compile_inputs", "linear_schedule"]
 

@@ -10,10 +10,37 @@ Modules: :mod:`~materiel.plan.data` (the problem's arrays),
 :mod:`~materiel.plan.solve` (solve and read back),
 :mod:`~materiel.plan.diagnostics` (what binds, what cannot be met),
 :mod:`~materiel.plan.write` (the plan as a scenario).
+
+The names below load on first use (linopy is heavy), as in :mod:`materiel`.
 """
 
-from materiel.plan.model import build_model
-from materiel.plan.solve import OBJECTIVES, Plan, PlanError, plan
-from materiel.plan.write import write_toml
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from materiel._errors import PlanError
+
+if TYPE_CHECKING:
+    from materiel.plan.model import build_model
+    from materiel.plan.solve import OBJECTIVES, Plan, plan
+    from materiel.plan.write import write_toml
 
 __all__ = ["OBJECTIVES", "Plan", "PlanError", "build_model", "plan", "write_toml"]
+
+_LAZY = {
+    "build_model": "materiel.plan.model",
+    "OBJECTIVES": "materiel.plan.solve",
+    "Plan": "materiel.plan.solve",
+    "plan": "materiel.plan.solve",
+    "write_toml": "materiel.plan.write",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'materiel.plan' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

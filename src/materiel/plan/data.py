@@ -2,7 +2,7 @@
 
 Built once from :func:`materiel.engine.compile_inputs` (capacities including
 announced investments, bills of materials, contracts, stocks, consumption,
-aid pledges) and :func:`materiel.spending.economic_series` (budgets). Nothing
+aid pledges) and :func:`materiel.analysis.spending.economic_series` (budgets). Nothing
 here touches the solver.
 
 Vocabulary (each is an index set of the linear programme):
@@ -35,8 +35,8 @@ import numpy as np
 
 from materiel.engine.inputs import Inputs, compile_inputs, linear_schedule
 from materiel.months import parse_month
-from materiel.schema import Scenario
-from materiel.spending import economic_series
+from materiel.scenario.economics import economic_series
+from materiel.scenario.schema import Scenario
 
 __all__ = ["PlanData", "TargetRow", "plan_data"]
 

@@ -258,7 +258,7 @@ def define_capacity_expansion(pm: PlanModel) -> None:
     at most the line's headroom under its ceiling; whole modules where the
     line declares ``module_capacity_per_month``: ``A_x(t) = size_x * n_x(t)``
     with ``n_x`` integer). Capacity comes online along the ramp, as in
-    :class:`materiel.schema.Line`:
+    :class:`materiel.scenario.schema.Line`:
 
     ``online_x(t) = online_x(t-1) + (A_x(t - lead_x) - A_x(t - lead_x - ramp_x)) / ramp_x``
 

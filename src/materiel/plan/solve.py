@@ -20,8 +20,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from materiel._errors import Problem, ScenarioError
-from materiel.loading import DATASET_ID, embedded_ids, load
+from materiel._errors import PlanError, Problem, ScenarioError
 from materiel.months import month_label, month_range, parse_month
 from materiel.plan.data import PlanData, plan_data
 from materiel.plan.diagnostics import Binding, TargetStatus, binding_sentences
@@ -35,15 +34,12 @@ from materiel.plan.write import (
     pair_off,
     scenario_mapping,
 )
-from materiel.schema import Scenario
+from materiel.scenario.loading import DATASET_ID, embedded_ids, load
+from materiel.scenario.schema import Scenario
 
 __all__ = ["OBJECTIVES", "Plan", "PlanError", "plan"]
 
 OBJECTIVES: tuple[Objective, ...] = ("cost", "coverage", "time")
-
-
-class PlanError(RuntimeError):
-    """The solver did not return an optimal plan (a numerical failure, or a time limit)."""
 
 
 @contextmanager

@@ -29,7 +29,7 @@ import numpy as np
 import tomli_w
 
 from materiel.months import month_label, parse_month
-from materiel.schema import Scenario
+from materiel.scenario.schema import Scenario
 
 __all__ = [
     "PlannedContract",

@@ -32,16 +32,16 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 
 from materiel._errors import Problem, ScenarioError
-from materiel.loading import (
+from materiel.analysis.result import Result, records, tidy_tables
+from materiel.analysis.simulate import simulate
+from materiel.scenario.loading import (
     DATASET_ID,
     _embedded_path,
     embedded_ids,
     load,
     scenario_summaries,
 )
-from materiel.result import Result, records, tidy_tables
-from materiel.schema import Scenario
-from materiel.simulate import simulate
+from materiel.scenario.schema import Scenario
 from materiel.web.knobs import Knobs, apply_knobs
 from materiel.web.store import AlreadyExists, JobRecord, NotFound, StaleVersion, Store
 
@@ -587,7 +587,7 @@ def create_app(
         }
 
     def chart_json(results: list[Result]) -> dict[str, Any]:
-        from materiel import charts
+        from materiel.present import charts
 
         figs = {"stocks": charts.stocks(results), "time_to_target": charts.time_to_target(results)}
         if len(results) == 1:
@@ -671,7 +671,7 @@ def create_app(
         by: Annotated[int | None, Query(ge=1990, le=2100)] = None,
     ) -> JSONResponse:
         """%GDP per ally in a year, who meets a threshold, and what a pledge costs."""
-        from materiel.spending import pledge_table, spending_table
+        from materiel.analysis.spending import pledge_table, spending_table
 
         if (pledge is None) != (by is None):
             raise ScenarioError(Problem("<request>", "pledge/by", "give both or neither"))
@@ -757,7 +757,7 @@ def create_app(
     )
     def start_montecarlo(req: MonteCarloRequest) -> JobStarted:
         """Start a Monte Carlo run (samples capped by the server); poll ``/api/jobs/{id}``."""
-        from materiel.montecarlo import sample
+        from materiel.analysis.montecarlo import sample
 
         if req.samples > lim.max_mc_samples:
             raise ScenarioError(

@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from materiel.schema import Contract, Scenario, SpendingPath
+from materiel.scenario.schema import Contract, Scenario, SpendingPath
 
 __all__ = ["Knobs", "apply_knobs"]
 

@@ -25,6 +25,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from materiel._errors import StoreError
+
 __all__ = [
     "MIGRATIONS",
     "AlreadyExists",
@@ -37,15 +39,15 @@ __all__ = [
 ]
 
 
-class NotFound(KeyError):  # noqa: N818
+class NotFound(StoreError, KeyError):  # noqa: N818
     """No stored record with that id."""
 
 
-class AlreadyExists(ValueError):  # noqa: N818
+class AlreadyExists(StoreError, ValueError):  # noqa: N818
     """A record with that id exists already."""
 
 
-class StaleVersion(ValueError):  # noqa: N818
+class StaleVersion(StoreError, ValueError):  # noqa: N818
     """An update named a version that is no longer the current one."""
 
     def __init__(self, current: int) -> None:

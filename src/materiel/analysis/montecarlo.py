@@ -1,7 +1,7 @@
 """Monte Carlo: run thousands of samples of an uncertain scenario in one engine pass.
 
 ``sample(scenario, n, seed)`` draws every distribution in the scenario
-(:mod:`materiel.uncertainty`), builds per-sample engine inputs vectorised
+(:mod:`materiel.scenario.uncertainty`), builds per-sample engine inputs vectorised
 across samples (:mod:`materiel.engine.batch`) and runs the compiled kernel on
 chunks of samples, keeping memory bounded: only the variables the analysis
 needs are kept (stocks of the party-munition cells that hold, receive or use
@@ -25,13 +25,13 @@ import pandas as pd
 import xarray as xr
 from scipy import stats
 
-from materiel._errors import InvariantError
+from materiel._errors import InvariantError, bad_argument
 from materiel.engine import compile_inputs, run_engine
 from materiel.engine.batch import sample_overrides
-from materiel.loading import load
 from materiel.months import month_index, month_range
-from materiel.schema import Scenario
-from materiel.uncertainty import draw
+from materiel.scenario.loading import load
+from materiel.scenario.schema import Scenario
+from materiel.scenario.uncertainty import draw
 
 __all__ = ["QUANTILES", "MonteCarloResult", "sample"]
 
@@ -74,7 +74,7 @@ def sample(
     across workers: sample ``i`` has the same values whichever subset runs it).
     """
     if n < 1:
-        raise ValueError("n must be at least 1")
+        raise bad_argument("sample", "n", n, "a whole number >= 1")
     s = load(scenario)
     draws = draw(s.uncertain, s.correlations, n, seed)
     ids = np.arange(n) if subset is None else np.arange(n)[subset.start : subset.stop]
@@ -257,7 +257,9 @@ class MonteCarloResult:
         if output is None:
             tid = target or next(iter(self.scenario.targets), None)
             if tid is None:
-                raise ValueError("no target to rank against; pass an output")
+                raise bad_argument(
+                    "MonteCarloResult.sensitivity", "target", target, "a target id, or an output"
+                )
             t = self.scenario.targets[tid]
             by = month_index(t.by, self.scenario.start)
             output = self.stock_of(t.parties, t.product).values[:, by]
@@ -279,7 +281,7 @@ class MonteCarloResult:
 
     def metrics(self) -> dict[str, Any]:
         """Probabilities, fans at target dates and sensitivity rankings, JSON-ready."""
-        from materiel.result import records
+        from materiel.analysis.result import records
 
         out: dict[str, Any] = {
             "scenario": self.scenario.id,

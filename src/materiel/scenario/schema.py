@@ -4,7 +4,7 @@ Each model lists its attributes with type, unit (in the name), default and a
 description, PyPSA-style: the schema *is* the documentation of the data.
 Numbers are validated here (finite, non-negative, shares in [0, 1]); links
 between entities (a line's product exists, buyer shares sum to 1, ...) are
-checked in :mod:`materiel.checks`.
+checked in :mod:`materiel.scenario.checks`.
 
 Entities are kept in tables keyed by id (``[lines.rheinmetall-unterluess]``)
 so that a scenario can override any single attribute of any entity by
@@ -18,7 +18,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from materiel.months import MONTH_PATTERN
-from materiel.uncertainty import Distribution
+from materiel.scenario.uncertainty import Distribution
 
 __all__ = [
     "AidPledge",

@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from materiel.result import Result
+from materiel.analysis.result import Result
 
 __all__ = ["compare_table", "fmt_number", "fmt_usd", "summarize", "target_sentence"]
 

@@ -15,13 +15,13 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from materiel.analysis.result import Result
 from materiel.engine import Inputs, compile_inputs, run_engine
 from materiel.engine.core import BINDING_CAPACITY, BINDING_INPUT, BINDING_ORDERS
 from materiel.engine.invariants import check_invariants
-from materiel.loading import load
 from materiel.months import month_range
-from materiel.result import Result
-from materiel.schema import Scenario
+from materiel.scenario.loading import load
+from materiel.scenario.schema import Scenario
 
 __all__ = ["build_dataset", "simulate"]
 

@@ -3,19 +3,33 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
-from materiel import metrics
-from materiel.schema import Scenario
+from materiel.analysis import metrics
+from materiel.scenario.schema import Scenario
 
-if TYPE_CHECKING:
-    from materiel.charts import ResultPlot
+__all__ = ["Result", "records", "register_accessor", "tidy_tables"]
 
-__all__ = ["Result", "records", "tidy_tables"]
+_ACCESSORS: dict[str, Callable[[Result], Any]] = {}
+
+
+def register_accessor(name: str) -> Callable[[Callable[[Result], Any]], Callable[[Result], Any]]:
+    """Attach ``result.<name>``, computed by the decorated factory from the result.
+
+    The presenting layer registers ``plot`` and ``_repr_html_`` this way (as
+    xarray and pandas register accessors), so this module never imports it.
+    """
+
+    def decorate(factory: Callable[[Result], Any]) -> Callable[[Result], Any]:
+        _ACCESSORS[name] = factory
+        return factory
+
+    return decorate
 
 
 class Result:
@@ -34,20 +48,13 @@ class Result:
         sizes = ", ".join(f"{k}={v}" for k, v in self.dataset.sizes.items())
         return f"<materiel.Result scenario={self.scenario.id!r} {sizes}>"
 
-    def _repr_html_(self) -> str:
-        """Compact HTML for notebooks: the headline findings and the targets table."""
-        from materiel.report import result_html
-
-        return result_html(self)
-
-    @property
-    def plot(self) -> ResultPlot:
-        """Charts of this result as Plotly figures: ``result.plot.stocks()``,
-        ``.capacity(product)``, ``.deliveries()``, ``.recipients()``, ``.spending()``,
-        ``.time_to_target()``."""
-        from materiel.charts import ResultPlot
-
-        return ResultPlot(self)
+    def __getattr__(self, name: str) -> Any:
+        """Registered accessors: ``result.plot`` (Plotly charts, :mod:`materiel.present`)
+        and ``_repr_html_`` (notebook summary)."""
+        factory = _ACCESSORS.get(name)
+        if factory is None:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        return factory(self)
 
     # --- tables ---
     def targets(self) -> pd.DataFrame:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from materiel.schema import Entity, Scenario
+from materiel.scenario.schema import Entity, Scenario
 
 __all__ = ["figures", "sources_used", "unsourced_figures"]
 

@@ -5,7 +5,7 @@ Why Plotly
 ----------
 One charting library serves every place materiel shows a picture:
 
-- the **offline HTML report** (:mod:`materiel.report`): a figure serialises to
+- the **offline HTML report** (:mod:`materiel.present.report`): a figure serialises to
   JSON and ``plotly.js`` is a single script that can be inlined once in the
   file, so the report opens with no network and no CDN;
 - the coming **web dashboard** (``materiel serve``): the same figure objects
@@ -41,13 +41,14 @@ import plotly.graph_objects as go  # type: ignore[import-untyped]
 import xarray as xr
 from plotly.subplots import make_subplots  # type: ignore[import-untyped]
 
-from materiel.metrics import target_stock
+from materiel.analysis.metrics import target_stock
+from materiel.analysis.spending import spending_table
 from materiel.months import month_index, parse_month
-from materiel.spending import Basis, economic_series, spending_table
+from materiel.scenario.economics import Basis, economic_series
 
 if TYPE_CHECKING:
-    from materiel.result import Result
-    from materiel.schema import Scenario
+    from materiel.analysis.result import Result
+    from materiel.scenario.schema import Scenario
 
 __all__ = [
     "BINDING_COLOURS",
@@ -88,7 +89,7 @@ _LAYOUT = {"template": "plotly_white", "font": {"family": "system-ui, sans-serif
 
 
 def _as_list(results: Result | Sequence[Result]) -> list[Result]:
-    from materiel.result import Result
+    from materiel.analysis.result import Result
 
     return [results] if isinstance(results, Result) else list(results)
 

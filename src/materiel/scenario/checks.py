@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 from materiel.months import month_index
-from materiel.schema import Entity, Scenario
-from materiel.uncertainty import SUPPORTED_FIELDS, is_supported
+from materiel.scenario.schema import Entity, Scenario
+from materiel.scenario.uncertainty import SUPPORTED_FIELDS, is_supported
 
 __all__ = ["ALL_CHECKS", "Finding", "run_checks"]
 

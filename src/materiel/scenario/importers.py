@@ -25,7 +25,7 @@ from typing import Any, Literal
 import pandas as pd
 
 from materiel._errors import Problem, ScenarioError
-from materiel.schema import Scenario
+from materiel.scenario.schema import Scenario
 
 __all__ = ["FORMATS", "import_table"]
 

@@ -41,7 +41,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from materiel._errors import Problem, ScenarioError
-from materiel.loading import load
+from materiel.scenario.loading import load
 
 __all__ = ["SweepSpec", "load_sweep", "run_sweep", "run_task", "summarize_sweep"]
 
@@ -141,7 +141,7 @@ def run_task(
     first: int, last: int, out_dir: str,
 ) -> str:  # fmt: skip
     """Run samples ``first..last-1`` of one variant; write and return a Parquet file."""
-    from materiel.montecarlo import sample
+    from materiel.analysis.montecarlo import sample
 
     mc = sample(overlay, samples, variant_seed(seed, index), subset=range(first, last))
     df = mc.outcomes()

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Literal
 
-from materiel.result import Result, tidy_tables
+from materiel.analysis.result import Result, tidy_tables
 
 __all__ = ["FORMATS", "write_result"]
 

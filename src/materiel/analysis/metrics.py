@@ -12,7 +12,7 @@ import pandas as pd
 import xarray as xr
 
 from materiel.months import month_index
-from materiel.schema import Scenario
+from materiel.scenario.schema import Scenario
 
 __all__ = [
     "aid_table",

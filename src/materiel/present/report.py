@@ -24,12 +24,14 @@ import pandas as pd
 import plotly.io as pio  # type: ignore[import-untyped]
 from plotly.offline import get_plotlyjs  # type: ignore[import-untyped]
 
-from materiel import __version__, charts
+from materiel import __version__
+from materiel._errors import bad_argument
+from materiel.analysis.result import Result
+from materiel.analysis.spending import spending_table
 from materiel.months import month_label, parse_month
-from materiel.provenance import sources_used
-from materiel.result import Result
-from materiel.spending import spending_table
-from materiel.summary import fmt_number, fmt_usd
+from materiel.present import charts
+from materiel.present.summary import fmt_number, fmt_usd
+from materiel.scenario.provenance import sources_used
 
 __all__ = [
     "Fact",
@@ -567,7 +569,8 @@ def _sources(runs: list[Result]) -> str:
         rows.append(f"<tr><td>{_esc(sid)}</td><td>{what}</td>{counts}</tr>")
     return (
         '<p class="note">Every figure of the scenarios cites one of these (counts from '
-        "materiel.provenance.sources_used). Links are for the reader to follow; the report "
+        "materiel.scenario.provenance.sources_used). Links are for the reader to follow; "
+        "the report "
         "loads nothing from them.</p>"
         f'<div class="scroll sources"><table><thead><tr><th>source id</th><th>source</th>'
         f"{head}</tr>"
@@ -609,7 +612,7 @@ def build_report(results: Result | Sequence[Result], *, title: str | None = None
     """The report of one or more results (the first is the reference) as one HTML page."""
     runs = [results] if isinstance(results, Result) else list(results)
     if not runs:
-        raise ValueError("a report needs at least one result")
+        raise bad_argument("build_report", "results", results, "at least one Result")
     ids = [r.scenario.id for r in runs]
     title = title or (
         f"materiel report: {ids[0]}"

@@ -8,7 +8,7 @@ one; an attribute's value (a number, a list, or a map such as ``buyers`` or
 removes entities. ``policy`` is merged attribute by attribute.
 
 Loading reports every problem at once: schema errors for each entity and the
-cross-reference checks of :mod:`materiel.checks`, each with file, field path
+cross-reference checks of :mod:`materiel.scenario.checks`, each with file, field path
 and, where it can be found, the line.
 """
 
@@ -26,9 +26,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from materiel._errors import Problem, ScenarioError
-from materiel.checks import run_checks
-from materiel.schema import EconomicYear, Scenario
-from materiel.uncertainty import extract_distributions
+from materiel.scenario.checks import run_checks
+from materiel.scenario.schema import EconomicYear, Scenario
+from materiel.scenario.uncertainty import extract_distributions
 
 __all__ = ["DATASET_ID", "embedded_ids", "load", "load_many", "scenario_summaries"]
 
