@@ -720,6 +720,44 @@ def serve(
     )
 
 
+@app.command()
+def headroom(
+    scenario: Annotated[
+        str, typer.Argument(help="Embedded scenario id or a scenario TOML file.")
+    ] = DEFAULT_SCENARIO,
+    donor: Annotated[
+        list[str] | None, typer.Option("--donor", help="Only this donor (repeatable).")
+    ] = None,
+    product: Annotated[
+        list[str] | None, typer.Option("--product", help="Only this munition (repeatable).")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Per donor and munition, the most aid a month it can give over each year without
+    falling under its stock floor, and what limits it."""
+    from materiel.analysis.headroom import ASSUMPTION
+    from materiel.analysis.headroom import headroom as compute
+
+    try:
+        s = load(scenario)
+        table = compute(_simulate(s, not as_json), donors=donor, products=product)
+    except ScenarioError as exc:
+        raise _bad_input(exc, as_json) from exc
+    if as_json:
+        _echo_json({"scenario": s.id, "assumption": ASSUMPTION, "rows": records(table)})
+        return
+    typer.echo(f"Aid headroom in {s.id}: most extra aid a month over each year, above the floor")
+    typer.echo(f"(assumes {ASSUMPTION})")
+    for (d, k), rows in table.groupby(["donor", "product"], sort=False):
+        typer.echo(f"{d} {k} (floor {rows.floor.iloc[0]:,.0f})")
+        for row in rows.itertuples():
+            typer.echo(
+                f"  {row.period}: {row.max_monthly_aid:>12,.0f}/month  "
+                f"(stock at start {row.stock_at_period_start:,.0f}; "
+                f"receives {row.receipts_per_month:,.0f}/month; limited by {row.limited_by})"
+            )
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"materiel {__version__}")
