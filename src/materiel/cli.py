@@ -758,6 +758,57 @@ def headroom(
             )
 
 
+@app.command()
+def record(
+    scenario: Annotated[
+        str, typer.Argument(help="Embedded scenario id or a scenario TOML file.")
+    ] = "hindcast-2022",
+    record_file: Annotated[
+        Path | None, typer.Option("--record", help="A record CSV instead of the embedded one.")
+    ] = None,
+    until: Annotated[
+        str, typer.Option(help="Rows dated up to this month are in-sample (YYYY-MM).")
+    ] = "2023-12",
+    as_json: JsonOpt = False,
+) -> None:
+    """The model against the public record, row by row, in-sample and out-of-sample apart."""
+    from materiel.analysis.record import compare_record, load_record, record_errors
+    from materiel.months import parse_month
+
+    try:
+        try:
+            parse_month(until)
+        except ValueError as exc:
+            raise ScenarioError(
+                Problem("<command line>", "--until", f"got {until!r}; expected YYYY-MM")
+            ) from exc
+        rows = load_record(record_file)
+        s = load(scenario)
+        table = compare_record(_simulate(s, not as_json), rows, until=until)
+    except ScenarioError as exc:
+        raise _bad_input(exc, as_json) from exc
+    errors = record_errors(table)
+    if as_json:
+        _echo_json({"scenario": s.id, "until": until, "errors": errors, "rows": records(table)})
+        return
+    typer.echo(f"{s.id} against the public record (in-sample up to {until})")
+    for row in records(table):  # missing values are None here
+        unit = "/month" if row["unit"] == "per_month" else "/year"
+        model = "n/a" if row["model"] is None else f"{row['model']:,.0f}"
+        pct = "" if row["difference_pct"] is None else f" ({row['difference_pct']:+.0f}%)"
+        flag = " [also in the dataset: calibration, not evidence]" if row["in_dataset"] else ""
+        typer.echo(
+            f"  {row['date']:<7} {row['item']} ({row['counted']}{unit}): "
+            f"record {row['record']:,.0f}, model {model}{pct} — {row['sample']}{flag}"
+        )
+    for which, e in errors.items():
+        if e["rows"]:
+            typer.echo(
+                f"{which}: {e['rows']} rows, mean |error| {e['mean_abs_pct']:.0f}%, "
+                f"worst {e['worst_abs_pct']:.0f}%"
+            )
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"materiel {__version__}")
