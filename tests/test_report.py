@@ -22,6 +22,7 @@ from materiel.cli import app
 from materiel.months import parse_month
 from materiel.present import charts
 from materiel.present.report import Fact, Headline, build_report, headlines, write_report
+from materiel.scenario.provenance import sources_used
 
 runner = CliRunner()
 ROOT = Path(__file__).resolve().parents[1]
@@ -106,7 +107,7 @@ def test_comparison_report_content(results: dict[str, Result], compared: tuple[P
         assert page.count(f"<h3>{table}") == 2
     # every cited source used is listed with its link, assumptions labelled
     for r in (results["status-quo"], results["action-plan"]):
-        for sid in materiel.provenance.sources_used(r.scenario):
+        for sid in sources_used(r.scenario):
             assert f"<td>{sid}</td>" in page
             src = r.scenario.sources[sid]
             if src.url:
