@@ -7,26 +7,45 @@ same code serves deterministic runs (one sample) and Monte Carlo runs.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import xarray as xr
 
-from materiel.months import month_index
+from materiel.months import label_of, month_index
 from materiel.scenario.schema import Scenario
 
 __all__ = [
+    "MET_TOLERANCE",
     "aid_table",
     "binding_table",
     "cost_by_party",
+    "first_month_at_or_above",
     "recipient_shortfall_table",
+    "target_met",
     "target_stock",
     "target_table",
     "yearly",
 ]
 
 
+MET_TOLERANCE = 1e-6
+"""A target counts as met when the stock is short of it by at most this share (at least 1e-6)."""
+
+
+def target_met(stock: Any, required: Any) -> Any:
+    """Whether ``stock`` meets ``required``, elementwise: the one "target met" rule.
+
+    ``stock >= required - MET_TOLERANCE * max(1, |required|)``: the slack
+    absorbs the rounding of sums of months and of the planner's solver.
+    Works on floats, numpy arrays and DataArrays (broadcasting as they do).
+    """
+    return stock >= required - MET_TOLERANCE * np.maximum(1.0, np.abs(required))
+
+
 def _label(ds: xr.Dataset, idx: int) -> str:
-    return str(ds.month.values[idx])[:7]
+    return label_of(ds.month.values[idx])
 
 
 def target_stock(ds: xr.Dataset, parties: list[str], product: str) -> xr.DataArray:
@@ -37,9 +56,16 @@ def target_stock(ds: xr.Dataset, parties: list[str], product: str) -> xr.DataArr
 
 def first_month_at_or_above(series: xr.DataArray, level: float) -> xr.DataArray:
     """Index of the first month where ``series >= level`` (-1 if never), per sample."""
-    hit = series >= level - 1e-9
+    hit: xr.DataArray = target_met(series, level)
     first = hit.argmax("month")
     return first.where(hit.any("month"), -1)
+
+
+_TARGET_COLUMNS = [
+    "target", "product", "parties", "required", "by", "stock_start", "stock_at_by",
+    "met_by_date", "gap_at_by", "first_met", "months_to_target", "months_early",
+    "stock_at_horizon", "coverage_at_horizon", "shortfall_at_horizon", "assumption",
+]  # fmt: skip
 
 
 def target_table(ds: xr.Dataset, s: Scenario, sample: int = 0) -> pd.DataFrame:
@@ -66,7 +92,7 @@ def target_table(ds: xr.Dataset, s: Scenario, sample: int = 0) -> pd.DataFrame:
                 "by": t.by,
                 "stock_start": float(ds.stock_start.sel(party=t.parties, product=t.product).sum()),
                 "stock_at_by": at_by,
-                "met_by_date": at_by >= required - 1e-9,
+                "met_by_date": bool(target_met(at_by, required)),
                 "gap_at_by": max(required - at_by, 0.0),
                 "first_met": _label(ds, first) if first >= 0 else None,
                 "months_to_target": first if first >= 0 else None,
@@ -77,7 +103,7 @@ def target_table(ds: xr.Dataset, s: Scenario, sample: int = 0) -> pd.DataFrame:
                 "assumption": _is_assumption(s, t.source),
             }
         )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=_TARGET_COLUMNS)
 
 
 def _is_assumption(s: Scenario, source: str | None) -> bool:
