@@ -22,6 +22,7 @@ from materiel.cli import app
 from materiel.months import parse_month
 from materiel.present import charts
 from materiel.present.report import Fact, Headline, build_report, headlines, write_report
+from materiel.scenario.provenance import sources_used
 
 runner = CliRunner()
 ROOT = Path(__file__).resolve().parents[1]
@@ -100,13 +101,18 @@ def test_comparison_report_content(results: dict[str, Result], compared: tuple[P
     assert "action-plan compared with status-quo" in page
     findings = page.split('<h2 id="findings">')[1].split("</ul>")[0]
     assert "9 months earlier than status-quo" in findings
+    differences = page.split('id="differences"')[1].split("<h2")[0]
+    assert "action-plan - status-quo: targets" in differences
+    assert "<td>europe-155mm-2028</td><td>2028-12</td><td>2026-09</td><td>2025-12</td>" in (
+        differences.replace('<td class="num">', "<td>")
+    )
     assert page.index('id="findings"') < page.index('id="stocks"')
     for table in ("Targets", "Production: capacity and what binds", "Deliveries and aid",
                   "Recipients: consumption, supply and shortfall"):  # fmt: skip
         assert page.count(f"<h3>{table}") == 2
     # every cited source used is listed with its link, assumptions labelled
     for r in (results["status-quo"], results["action-plan"]):
-        for sid in materiel.provenance.sources_used(r.scenario):
+        for sid in sources_used(r.scenario):
             assert f"<td>{sid}</td>" in page
             src = r.scenario.sources[sid]
             if src.url:

@@ -23,6 +23,7 @@ __all__ = [
     "cost_by_party",
     "first_month_at_or_above",
     "recipient_shortfall_table",
+    "replacement_table",
     "target_met",
     "target_stock",
     "target_table",
@@ -213,3 +214,64 @@ def recipient_shortfall_table(ds: xr.Dataset, sample: int = 0) -> pd.DataFrame:
                 }
             )
     return pd.DataFrame(rows)
+
+
+def replacement_table(ds: xr.Dataset, s: Scenario, sample: int = 0) -> pd.DataFrame:
+    """Per donor and munition given from stock: how long replacing it takes, two ways.
+
+    - ``static_months`` (the CSIS-style figure): ``given / production_rate``,
+      where ``given`` is what the donor's pledges delivered from its stock
+      (including what fell due before the horizon start) and
+      ``production_rate_per_month`` the capacity of the donor's own lines of
+      that munition in the first month (``None`` when it has none);
+    - ``dynamic_months`` (the model's): months from the horizon start until
+      the donor's stock, once it has fallen below its level at the start
+      (``stock_start``), is back at that level (:func:`target_met`): the
+      index of that month, ``0`` when it never fell, ``None`` when it is not
+      back by the horizon. It counts everything that moves the stock: aid,
+      deliveries of contracts and the donor's own consumption.
+    """
+    columns = ["party", "product", "given", "production_rate_per_month", "static_months",
+               "stock_start", "first_below", "back_at_start", "dynamic_months"]  # fmt: skip
+    given: dict[tuple[str, str], float] = {}
+    delivered = ds.pledge_deliveries.isel(sample=sample).sum("month")
+    for g in ds.pledge.values:
+        a = s.aid[str(g)]
+        quantity = float(delivered.sel(pledge=g)) + float(
+            ds.pledge_given_before_start.sel(pledge=g)
+        )
+        given[(a.donor, a.product)] = given.get((a.donor, a.product), 0.0) + quantity
+    capacity = ds.capacity_per_month.isel(sample=sample, month=0)
+    stock = ds.stock.isel(sample=sample)
+    rows = []
+    for (party, product), quantity in given.items():
+        if quantity <= 0:
+            continue
+        mine = (ds.line_country == party) & (ds.line_product == product)
+        rate = float(capacity.where(mine, 0.0).sum())
+        start = float(ds.stock_start.sel(party=party, product=product))
+        series = stock.sel(party=party, product=product).values
+        below = np.flatnonzero(~target_met(series, start))
+        first_below = int(below[0]) if len(below) else None
+        back: int | None = 0
+        if first_below is not None:
+            again = np.flatnonzero(target_met(series[first_below:], start))
+            back = first_below + int(again[0]) if len(again) else None
+        rows.append(
+            {
+                "party": party,
+                "product": product,
+                "given": quantity,
+                "production_rate_per_month": rate,
+                "static_months": quantity / rate if rate > 0 else None,
+                "stock_start": start,
+                "first_below": _label(ds, first_below) if first_below is not None else None,
+                "back_at_start": (
+                    _label(ds, back) if back is not None and first_below is not None else None
+                ),
+                "dynamic_months": back,
+            }
+        )
+    df = pd.DataFrame(rows, columns=columns)
+    df["dynamic_months"] = df["dynamic_months"].astype("Int64")
+    return df.sort_values(["product", "party"], ignore_index=True)

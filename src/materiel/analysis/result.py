@@ -78,6 +78,13 @@ class Result:
         """Recipients' demand, consumption and unmet demand per munition."""
         return metrics.recipient_shortfall_table(self.dataset)
 
+    def replacement(self) -> pd.DataFrame:
+        """Per donor and munition given from stock: static (CSIS) and dynamic replacement time.
+
+        See :func:`materiel.analysis.metrics.replacement_table`.
+        """
+        return metrics.replacement_table(self.dataset, self.scenario)
+
     def munitions(self) -> pd.DataFrame:
         """Per munition: output, capacity at start and end, what binds, cost."""
         ds = self.dataset.isel(sample=0)
@@ -180,6 +187,7 @@ class Result:
                 "overruns": records(self.budget().query("overrun_usd > 0")),
             },
             "recipient_shortfall": records(self.shortfall()),
+            "replacement": records(self.replacement()),
         }
 
 
