@@ -399,13 +399,14 @@ def _print_pledge(pledge: dict[str, Any]) -> None:
     )
     typer.echo(
         f"{'ally':<5} {'from':>6} {'%GDP':>6} {'path':>9} {'extra in ' + str(by):>16} "
-        f"{'cumulative':>12}  buys a year ({pledge['munitions_share_of_extra']:.0%} to munitions)"
+        f"{'cumulative':>12}  buys a year, any one of ({pledge['munitions_share_of_extra']:.0%} "
+        "to munitions)"
     )
     for row in pledge["allies"]:
         if row.get("base_year") is None:
             typer.echo(f"{row['party']:<5} no spending data")
             continue
-        buys = ", ".join(
+        buys = " or ".join(  # alternatives: the money buys one munition or another
             f"{_fmt(v, 1, 0)} {k[5:]}" for k, v in row.items() if k.startswith("buys_") and v
         )
         typer.echo(

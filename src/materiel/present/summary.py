@@ -96,7 +96,7 @@ def summarize(result: Result) -> str:
             f"  {m['product']}: capacity {fmt_number(m.capacity_start_per_month)} -> "
             f"{fmt_number(m.capacity_end_per_month)}/month; produced {fmt_number(m.produced)}; "
             f"binds: {m.main_binding}; inputs binding: {inputs}"
-            + (f" (from {m.first_input_bound})" if m.first_input_bound else "")
+            + (f" (from {m.first_input_bound})" if _present(m.first_input_bound) else "")
             + f"; bought {fmt_usd(m.spent_usd)}, capex {fmt_usd(m.capex_usd)}"
         )
     short = result.shortfall()
@@ -141,6 +141,11 @@ def summarize(result: Result) -> str:
     return "\n".join(out)
 
 
+def _present(value: Any) -> bool:
+    """A value to print: neither None, NaN nor empty (pandas turns a missing month into NaN)."""
+    return value is not None and not (isinstance(value, float) and pd.isna(value)) and value != ""
+
+
 def _signed(x: float, fmt: Callable[[float], str]) -> str:
     """``+1,234``, ``-$1.2bn``, ``0``: a difference with its sign in front."""
     if abs(x) < 0.5:  # rounds to nothing in every format here
@@ -157,6 +162,9 @@ def months_phrase(months_later: int) -> str:
 
 
 def _target_change(row: pd.Series, a: str, b: str) -> str:
+    for missing, sid in ((row.stock_at_by_a, a), (row.stock_at_by_b, b)):
+        if pd.isna(missing):
+            return f"not a target of {sid}"
     met_a, met_b = pd.notna(row.first_met_a), pd.notna(row.first_met_b)
     if met_a and met_b:
         when = months_phrase(int(row.months_later))
@@ -175,47 +183,40 @@ def compare_table(results: list[Result]) -> pd.DataFrame:
     """Side by side and B - A: when each target is first met, what each munition produced and
     what its lines cost in capex, and the money, under each scenario; then, for each scenario
     after the first, a column ``<B> - <A>`` of differences against the first
-    (:func:`~materiel.analysis.compare.difference`)."""
-    frames = []
+    (:func:`~materiel.analysis.compare.difference`). Cells are text; ``-`` where a row does
+    not apply to a scenario."""
+    cells: dict[str, dict[str, str]] = {}
+
+    def put(row: str, column: str, text: str) -> None:
+        cells.setdefault(row, {})[column] = text
+
     for r in results:
-        t = r.targets()
-        cell = t.apply(
-            lambda row: (
-                row.first_met
-                if not pd.isna(row.first_met)
-                else f"not by horizon ({row.coverage_at_horizon:.0%})"
-            ),
-            axis=1,
-        )
-        frames.append(pd.Series(cell.values, index=t.target.values, name=r.scenario.id))
-    table = pd.concat(frames, axis=1) if frames else pd.DataFrame()
-    if not results:
-        return table
-    diffs = [difference(results[0], r) for r in results[1:]]
+        sid = r.scenario.id
+        for _, t in r.targets().iterrows():
+            met = not pd.isna(t.first_met)
+            put(t.target, sid, str(t.first_met) if met else
+                f"not by horizon ({t.coverage_at_horizon:.0%})")  # fmt: skip
     for r in results:
-        m = r.munitions()
-        for _, row in m.iterrows():
-            table.loc[f"produced {row['product']}", r.scenario.id] = fmt_number(row.produced)
-            table.loc[f"capex {row['product']}", r.scenario.id] = fmt_usd(row.capex_usd)
-    costs = {r.scenario.id: fmt_usd(float(r.dataset.payments_usd.sum())) for r in results}
-    capex = {r.scenario.id: fmt_usd(float(r.dataset.capex_usd.sum())) for r in results}
-    table.loc["contract payments"] = pd.Series(costs)
-    table.loc["industry capex"] = pd.Series(capex)
-    total = {
-        r.scenario.id: fmt_usd(float(r.dataset.payments_usd.sum() + r.dataset.capex_usd.sum()))
-        for r in results
-    }
-    table.loc["total cost"] = pd.Series(total)
-    for d in diffs:
+        for _, m in r.munitions().iterrows():
+            put(f"produced {m['product']}", r.scenario.id, fmt_number(m.produced))
+            put(f"capex {m['product']}", r.scenario.id, fmt_usd(m.capex_usd))
+    for r in results:
+        payments, capex = float(r.dataset.payments_usd.sum()), float(r.dataset.capex_usd.sum())
+        put("contract payments", r.scenario.id, fmt_usd(payments))
+        put("industry capex", r.scenario.id, fmt_usd(capex))
+        put("total cost", r.scenario.id, fmt_usd(payments + capex))
+    columns = [r.scenario.id for r in results]
+    for d in (difference(results[0], r) for r in results[1:]):
         column = f"{d.b} - {d.a}"
-        table[column] = None
+        columns.append(column)
         for _, row in d.targets.iterrows():
-            table.loc[row.target, column] = _target_change(row, d.a, d.b)
+            put(row.target, column, _target_change(row, d.a, d.b))
         for _, row in d.munitions.iterrows():
-            table.loc[f"produced {row['product']}", column] = _signed(row.produced_diff, fmt_number)
-            table.loc[f"capex {row['product']}", column] = _signed(row.capex_usd_diff, fmt_usd)
+            put(f"produced {row['product']}", column, _signed(row.produced_diff, fmt_number))
+            put(f"capex {row['product']}", column, _signed(row.capex_usd_diff, fmt_usd))
         cost = d.cost.set_index("figure")["diff"]
-        table.loc["contract payments", column] = _signed(float(cost["payments_usd"]), fmt_usd)
-        table.loc["industry capex", column] = _signed(float(cost["capex_usd"]), fmt_usd)
-        table.loc["total cost", column] = _signed(float(cost["total_usd"]), fmt_usd)
-    return table.fillna("-")
+        put("contract payments", column, _signed(float(cost["payments_usd"]), fmt_usd))
+        put("industry capex", column, _signed(float(cost["capex_usd"]), fmt_usd))
+        put("total cost", column, _signed(float(cost["total_usd"]), fmt_usd))
+    table = pd.DataFrame.from_dict(cells, orient="index", dtype=object)
+    return table.reindex(columns=columns).fillna("-")
