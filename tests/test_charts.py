@@ -177,8 +177,10 @@ def test_empty_charts_for_a_scenario_without_targets() -> None:
     assert r.plot.deliveries().data  # aid from stocks to UKR
 
 
-def test_plot_accessor_returns_figures(runs: dict[str, Result]) -> None:
+def test_plot_accessor_draws_the_result_s_own_charts(runs: dict[str, Result]) -> None:
     r = runs["action-plan"]
     for name in ("stocks", "capacity", "deliveries", "recipients", "spending", "time_to_target"):
-        assert isinstance(getattr(r.plot, name)(), go.Figure), name
-    assert "stocks" in repr(r.plot)
+        via_accessor = getattr(r.plot, name)()
+        assert via_accessor.to_json() == getattr(charts, name)(r).to_json(), name
+        assert via_accessor.data, name  # every chart of action-plan has traces
+    assert "stocks" in repr(r.plot) and "'action-plan'" in repr(r.plot)

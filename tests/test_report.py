@@ -101,6 +101,11 @@ def test_comparison_report_content(results: dict[str, Result], compared: tuple[P
     assert "action-plan compared with status-quo" in page
     findings = page.split('<h2 id="findings">')[1].split("</ul>")[0]
     assert "9 months earlier than status-quo" in findings
+    differences = page.split('id="differences"')[1].split("<h2")[0]
+    assert "action-plan - status-quo: targets" in differences
+    assert "<td>europe-155mm-2028</td><td>2028-12</td><td>2026-09</td><td>2025-12</td>" in (
+        differences.replace('<td class="num">', "<td>")
+    )
     assert page.index('id="findings"') < page.index('id="stocks"')
     for table in ("Targets", "Production: capacity and what binds", "Deliveries and aid",
                   "Recipients: consumption, supply and shortfall"):  # fmt: skip

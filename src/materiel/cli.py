@@ -107,14 +107,24 @@ def run(
             target = out if len(results) == 1 else out / r.scenario.id
             write_result(r, target, fmt.value)
     if as_json:
-        payload: Any = [r.metrics() for r in results] if compare else results[0].metrics()
+        payload: Any = results[0].metrics()
+        if compare:  # each compared run also carries its differences B - A from the first
+            from materiel.analysis.compare import difference
+
+            payload = [payload] + [
+                {**r.metrics(), "difference": difference(results[0], r).to_dict()}
+                for r in results[1:]
+            ]
         _echo_json(payload)
     else:
         for r in results:
             typer.echo(summarize(r))
             typer.echo("")
         if compare:
-            typer.echo("Comparison: month each target is first met")
+            typer.echo(
+                f"Comparison: month each target is first met, production and cost; "
+                f"differences against {results[0].scenario.id}"
+            )
             typer.echo(compare_table(results).to_string())
         if out is not None:
             typer.echo(f"wrote {fmt.value} results to {out}")
@@ -389,13 +399,14 @@ def _print_pledge(pledge: dict[str, Any]) -> None:
     )
     typer.echo(
         f"{'ally':<5} {'from':>6} {'%GDP':>6} {'path':>9} {'extra in ' + str(by):>16} "
-        f"{'cumulative':>12}  buys a year ({pledge['munitions_share_of_extra']:.0%} to munitions)"
+        f"{'cumulative':>12}  buys a year, any one of ({pledge['munitions_share_of_extra']:.0%} "
+        "to munitions)"
     )
     for row in pledge["allies"]:
         if row.get("base_year") is None:
             typer.echo(f"{row['party']:<5} no spending data")
             continue
-        buys = ", ".join(
+        buys = " or ".join(  # alternatives: the money buys one munition or another
             f"{_fmt(v, 1, 0)} {k[5:]}" for k, v in row.items() if k.startswith("buys_") and v
         )
         typer.echo(

@@ -6,7 +6,17 @@ import re
 
 import numpy as np
 
-__all__ = ["MONTH_PATTERN", "month_index", "month_label", "month_range", "parse_month"]
+__all__ = [
+    "MONTH_PATTERN",
+    "horizon_end",
+    "label_of",
+    "month_index",
+    "month_label",
+    "month_range",
+    "months_between",
+    "parse_month",
+    "year_of",
+]
 
 MONTH_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
 _MONTH_RE = re.compile(MONTH_PATTERN)
@@ -35,3 +45,24 @@ def month_range(start: str, months: int) -> np.ndarray:
     """``months`` month-start timestamps from ``start``, as ``datetime64[ns]``."""
     first = np.datetime64(start, "M")
     return (first + np.arange(months)).astype("datetime64[ns]")
+
+
+def label_of(when: np.datetime64 | str) -> str:
+    """``YYYY-MM`` of a timestamp (a ``datetime64`` month coordinate or an ISO date string)."""
+    return str(np.asarray(when, dtype="datetime64[M]"))
+
+
+def year_of(month: str | int) -> int:
+    """Calendar year of a ``YYYY-MM`` month or of an absolute month number."""
+    absolute = parse_month(month) if isinstance(month, str) else int(month)
+    return absolute // 12
+
+
+def months_between(earlier: str, later: str) -> int:
+    """Whole months from ``earlier`` to ``later`` (negative when ``later`` comes first)."""
+    return parse_month(later) - parse_month(earlier)
+
+
+def horizon_end(start: str, months: int) -> str:
+    """The last month of a horizon of ``months`` months that begins at ``start``."""
+    return month_label(parse_month(start) + months - 1)

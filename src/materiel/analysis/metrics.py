@@ -7,26 +7,46 @@ same code serves deterministic runs (one sample) and Monte Carlo runs.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import xarray as xr
 
-from materiel.months import month_index
+from materiel.months import label_of, month_index
 from materiel.scenario.schema import Scenario
 
 __all__ = [
+    "MET_TOLERANCE",
     "aid_table",
     "binding_table",
     "cost_by_party",
+    "first_month_at_or_above",
     "recipient_shortfall_table",
+    "replacement_table",
+    "target_met",
     "target_stock",
     "target_table",
     "yearly",
 ]
 
 
+MET_TOLERANCE = 1e-6
+"""A target counts as met when the stock is short of it by at most this share (at least 1e-6)."""
+
+
+def target_met(stock: Any, required: Any) -> Any:
+    """Whether ``stock`` meets ``required``, elementwise: the one "target met" rule.
+
+    ``stock >= required - MET_TOLERANCE * max(1, |required|)``: the slack
+    absorbs the rounding of sums of months and of the planner's solver.
+    Works on floats, numpy arrays and DataArrays (broadcasting as they do).
+    """
+    return stock >= required - MET_TOLERANCE * np.maximum(1.0, np.abs(required))
+
+
 def _label(ds: xr.Dataset, idx: int) -> str:
-    return str(ds.month.values[idx])[:7]
+    return label_of(ds.month.values[idx])
 
 
 def target_stock(ds: xr.Dataset, parties: list[str], product: str) -> xr.DataArray:
@@ -37,9 +57,16 @@ def target_stock(ds: xr.Dataset, parties: list[str], product: str) -> xr.DataArr
 
 def first_month_at_or_above(series: xr.DataArray, level: float) -> xr.DataArray:
     """Index of the first month where ``series >= level`` (-1 if never), per sample."""
-    hit = series >= level - 1e-9
+    hit: xr.DataArray = target_met(series, level)
     first = hit.argmax("month")
     return first.where(hit.any("month"), -1)
+
+
+_TARGET_COLUMNS = [
+    "target", "product", "parties", "required", "by", "stock_start", "stock_at_by",
+    "met_by_date", "gap_at_by", "first_met", "months_to_target", "months_early",
+    "stock_at_horizon", "coverage_at_horizon", "shortfall_at_horizon", "assumption",
+]  # fmt: skip
 
 
 def target_table(ds: xr.Dataset, s: Scenario, sample: int = 0) -> pd.DataFrame:
@@ -66,7 +93,7 @@ def target_table(ds: xr.Dataset, s: Scenario, sample: int = 0) -> pd.DataFrame:
                 "by": t.by,
                 "stock_start": float(ds.stock_start.sel(party=t.parties, product=t.product).sum()),
                 "stock_at_by": at_by,
-                "met_by_date": at_by >= required - 1e-9,
+                "met_by_date": bool(target_met(at_by, required)),
                 "gap_at_by": max(required - at_by, 0.0),
                 "first_met": _label(ds, first) if first >= 0 else None,
                 "months_to_target": first if first >= 0 else None,
@@ -77,7 +104,7 @@ def target_table(ds: xr.Dataset, s: Scenario, sample: int = 0) -> pd.DataFrame:
                 "assumption": _is_assumption(s, t.source),
             }
         )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=_TARGET_COLUMNS)
 
 
 def _is_assumption(s: Scenario, source: str | None) -> bool:
@@ -187,3 +214,64 @@ def recipient_shortfall_table(ds: xr.Dataset, sample: int = 0) -> pd.DataFrame:
                 }
             )
     return pd.DataFrame(rows)
+
+
+def replacement_table(ds: xr.Dataset, s: Scenario, sample: int = 0) -> pd.DataFrame:
+    """Per donor and munition given from stock: how long replacing it takes, two ways.
+
+    - ``static_months`` (the CSIS-style figure): ``given / production_rate``,
+      where ``given`` is what the donor's pledges delivered from its stock
+      (including what fell due before the horizon start) and
+      ``production_rate_per_month`` the capacity of the donor's own lines of
+      that munition in the first month (``None`` when it has none);
+    - ``dynamic_months`` (the model's): months from the horizon start until
+      the donor's stock, once it has fallen below its level at the start
+      (``stock_start``), is back at that level (:func:`target_met`): the
+      index of that month, ``0`` when it never fell, ``None`` when it is not
+      back by the horizon. It counts everything that moves the stock: aid,
+      deliveries of contracts and the donor's own consumption.
+    """
+    columns = ["party", "product", "given", "production_rate_per_month", "static_months",
+               "stock_start", "first_below", "back_at_start", "dynamic_months"]  # fmt: skip
+    given: dict[tuple[str, str], float] = {}
+    delivered = ds.pledge_deliveries.isel(sample=sample).sum("month")
+    for g in ds.pledge.values:
+        a = s.aid[str(g)]
+        quantity = float(delivered.sel(pledge=g)) + float(
+            ds.pledge_given_before_start.sel(pledge=g)
+        )
+        given[(a.donor, a.product)] = given.get((a.donor, a.product), 0.0) + quantity
+    capacity = ds.capacity_per_month.isel(sample=sample, month=0)
+    stock = ds.stock.isel(sample=sample)
+    rows = []
+    for (party, product), quantity in given.items():
+        if quantity <= 0:
+            continue
+        mine = (ds.line_country == party) & (ds.line_product == product)
+        rate = float(capacity.where(mine, 0.0).sum())
+        start = float(ds.stock_start.sel(party=party, product=product))
+        series = stock.sel(party=party, product=product).values
+        below = np.flatnonzero(~target_met(series, start))
+        first_below = int(below[0]) if len(below) else None
+        back: int | None = 0
+        if first_below is not None:
+            again = np.flatnonzero(target_met(series[first_below:], start))
+            back = first_below + int(again[0]) if len(again) else None
+        rows.append(
+            {
+                "party": party,
+                "product": product,
+                "given": quantity,
+                "production_rate_per_month": rate,
+                "static_months": quantity / rate if rate > 0 else None,
+                "stock_start": start,
+                "first_below": _label(ds, first_below) if first_below is not None else None,
+                "back_at_start": (
+                    _label(ds, back) if back is not None and first_below is not None else None
+                ),
+                "dynamic_months": back,
+            }
+        )
+    df = pd.DataFrame(rows, columns=columns)
+    df["dynamic_months"] = df["dynamic_months"].astype("Int64")
+    return df.sort_values(["product", "party"], ignore_index=True)

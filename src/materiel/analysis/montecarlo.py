@@ -26,6 +26,7 @@ import xarray as xr
 from scipy import stats
 
 from materiel._errors import InvariantError, bad_argument
+from materiel.analysis.metrics import target_met
 from materiel.engine import compile_inputs, run_engine
 from materiel.engine.batch import sample_overrides
 from materiel.months import month_index, month_range
@@ -181,7 +182,7 @@ class MonteCarloResult:
         """The target group's stock and whether it meets the requirement, both (sample, month)."""
         t = self.scenario.targets[target_id]
         series = self.stock_of(t.parties, t.product).values
-        return series, series >= self.required(target_id)[:, None] - 1e-6
+        return series, target_met(series, self.required(target_id)[:, None])
 
     @property
     def cost_usd(self) -> np.ndarray:

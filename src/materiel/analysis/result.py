@@ -11,6 +11,7 @@ import pandas as pd
 import xarray as xr
 
 from materiel.analysis import metrics
+from materiel.months import label_of
 from materiel.scenario.schema import Scenario
 
 __all__ = ["Result", "records", "register_accessor", "tidy_tables"]
@@ -77,6 +78,13 @@ class Result:
         """Recipients' demand, consumption and unmet demand per munition."""
         return metrics.recipient_shortfall_table(self.dataset)
 
+    def replacement(self) -> pd.DataFrame:
+        """Per donor and munition given from stock: static (CSIS) and dynamic replacement time.
+
+        See :func:`materiel.analysis.metrics.replacement_table`.
+        """
+        return metrics.replacement_table(self.dataset, self.scenario)
+
     def munitions(self) -> pd.DataFrame:
         """Per munition: output, capacity at start and end, what binds, cost."""
         ds = self.dataset.isel(sample=0)
@@ -96,8 +104,8 @@ class Result:
             first_input = None
             if inputs:
                 hit = np.flatnonzero(np.char.startswith(binding.astype(str), "input:").any(axis=1))
-                first_input = str(ds.month.values[hit[0]])[:7]
-            payments = float(ds.contract_deliveries.where(ds.contract_product == k, 0.0).sum())
+                first_input = label_of(ds.month.values[hit[0]])
+            delivered_qty = float(ds.contract_deliveries.where(ds.contract_product == k, 0.0).sum())
             rows.append(
                 {
                     "product": k,
@@ -107,7 +115,7 @@ class Result:
                     "main_binding": max(tally, key=tally.__getitem__) if tally else None,
                     "inputs_binding": [str(x)[6:] for x in inputs],
                     "first_input_bound": first_input,
-                    "delivered": payments,
+                    "delivered": delivered_qty,
                     "spent_usd": float(
                         (ds.contract_deliveries * ds.contract_price_usd)
                         .where(ds.contract_product == k, 0.0)
@@ -179,6 +187,7 @@ class Result:
                 "overruns": records(self.budget().query("overrun_usd > 0")),
             },
             "recipient_shortfall": records(self.shortfall()),
+            "replacement": records(self.replacement()),
         }
 
 

@@ -17,7 +17,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from materiel.months import month_label, parse_month
+from materiel.analysis.metrics import target_met
+from materiel.analysis.sentences import TargetOutcome, shortfall_phrase, target_sentence
+from materiel.months import month_label, months_between, parse_month
 
 __all__ = ["Binding", "TargetStatus", "binding_sentences", "group_months"]
 
@@ -48,24 +50,34 @@ class TargetStatus:
     stock_at_by: float
     short: float
     first_met: str | None
+    start: str
 
     @property
     def met(self) -> bool:
-        """Whether the target is met by its date (within rounding)."""
-        return self.short <= 1e-6 * max(self.required, 1.0) + 1e-6
+        """Whether the target is met by its date (:func:`~materiel.analysis.metrics.target_met`)."""
+        return bool(target_met(self.required - self.short, self.required))
+
+    def outcome(self) -> TargetOutcome:
+        """The target's outcome at its date, as the shared sentence builder takes it."""
+        first = self.first_met
+        to_target = months_between(self.start, first) if first else None
+        early = months_between(first, self.by) if first else None
+        return TargetOutcome(
+            target=self.id, parties=self.parties, product=self.product, required=self.required,
+            by=self.by, met=self.met, first_met=first, months_to_target=to_target,
+            months_early=early, stock=self.stock_at_by, short=self.short, at=self.by,
+        )  # fmt: skip
 
     def sentence(self) -> str:
-        """One line: met when, or short by how much."""
-        who = ",".join(self.parties) if len(self.parties) <= 4 else f"{len(self.parties)} parties"
-        head = f"{self.id}: {who} {self.product} >= {self.required:,.0f} by {self.by}"
+        """One line: met when, or short by how much at the date (:func:`target_sentence`)."""
+        return target_sentence(self.outcome())
+
+    def diagnosis(self) -> str:
+        """``<id> cannot be met by <date>: stock S (C% of target, short G)``; empty when met."""
         if self.met:
-            when = f" (first met {self.first_met})" if self.first_met else ""
-            return f"{head} -> met{when}"
-        share = 100.0 * self.stock_at_by / self.required if self.required else 0.0
-        return (
-            f"{head} -> CANNOT be met: short {self.short:,.0f} units at {self.by} "
-            f"(stock {self.stock_at_by:,.0f}, {share:.0f}% of target)"
-        )
+            return ""
+        gap = shortfall_phrase(self.stock_at_by, self.required, self.short)
+        return f"{self.id} cannot be met by {self.by}: {gap}"
 
 
 def group_months(values: np.ndarray, threshold: float) -> list[tuple[int, int]]:

@@ -39,6 +39,7 @@ import numpy as np
 import xarray as xr
 from linopy import LinearExpression
 
+from materiel.engine.budget import TOLERANCE_USD
 from materiel.months import month_label, parse_month
 from materiel.plan.data import PlanData
 
@@ -812,9 +813,9 @@ def define_budgets(pm: PlanModel) -> None:
     ]
     rows = np.array([apos[int(p)] for p in party[ok]], dtype=np.intp) * Y + d.month_year[month[ok]]
     expr, mask = _expr(m, coords, rows, labs[ok], usd[ok] * USD)
-    # a hair under the budget: the simulator's check allows US$1 of rounding
-    rhs = xr.DataArray(np.maximum(d.budget_usd * USD * (1 - 1e-9) - 0.5 * USD, 0.0),
-                       coords=coords)  # fmt: skip
+    # a hair under the budget: half the rounding the simulator's check allows
+    below = 0.5 * TOLERANCE_USD * USD
+    rhs = xr.DataArray(np.maximum(d.budget_usd * USD * (1 - 1e-9) - below, 0.0), coords=coords)
     m.add_constraints(expr, "<=", rhs, name="Budget", mask=mask)
 
 

@@ -21,8 +21,10 @@ import numpy as np
 import xarray as xr
 
 from materiel._errors import PlanError, Problem, ScenarioError
-from materiel.months import month_label, month_range, parse_month
-from materiel.plan.data import PlanData, plan_data
+from materiel.analysis.metrics import target_met
+from materiel.analysis.simulate import simulate
+from materiel.months import month_label, month_range, parse_month, year_of
+from materiel.plan.data import plan_data
 from materiel.plan.diagnostics import Binding, TargetStatus, binding_sentences
 from materiel.plan.model import COVERAGE, USD, Objective, PlanModel, build_model, unit_costs
 from materiel.plan.write import (
@@ -145,7 +147,7 @@ class Plan:
 
     def diagnosis(self) -> list[str]:
         """Sentences a planner can act on: unmet targets first, then what binds."""
-        out = [f"{t.id} cannot be met: {t.sentence().split(' -> ', 1)[1]}" for t in self.unmet()]
+        out = [t.diagnosis() for t in self.unmet()]
         return out + [b.sentence for b in self.binding] + self.notes
 
     def to_scenario(self, extends: str | None = None) -> dict[str, Any]:
@@ -166,12 +168,12 @@ class Plan:
         quantities: dict[str, dict[int, float]] = {}
         for c in self.contracts:
             row = quantities.setdefault(c.line, {})
-            year = int(c.due[:4])
+            year = year_of(c.due)
             row[year] = row.get(year, 0.0) + c.quantity
         added: dict[str, dict[int, float]] = {}
         for i in self.investments:
             row = added.setdefault(i.line, {})
-            year = int(i.decision[:4])
+            year = year_of(i.decision)
             row[year] = row.get(year, 0.0) + i.capacity_added_per_month
         return {"delivered": quantities, "capacity_added_per_month": added}
 
@@ -198,38 +200,25 @@ class Plan:
         }
 
 
-def _replay_stocks(d: PlanData, receipts: np.ndarray) -> np.ndarray:
-    """Stocks (T, P, K) under the simulator's rules for aid from stock and consumption.
+def _simulated_stocks(
+    s: Scenario,
+    contracts: list[PlannedContract],
+    investments: list[PlannedInvestment],
+    budget_scale: float,
+    objective: Objective,
+) -> xr.DataArray:
+    """Stocks (month, party, product) of the simulator run on the plan.
 
-    ``receipts`` (T, P, K) are the plan's deliveries. Aid: each pledge gives
-    ``owed * min(1, max(0, stock - floor) / asked)``; then ``consumed =
-    min(demand, stock)`` (steps 6 and 7 of :mod:`materiel.engine.core`).
+    The plan's contracts and investments as a standalone scenario
+    (:func:`~materiel.plan.write.scenario_mapping`), simulated: aid from stock
+    and consumption follow the simulator's rules because they are the
+    simulator's (steps 6 and 7 of :mod:`materiel.engine.core`).
     """
-    inp = d.inp
-    T = d.n_months
-    stock = inp.stock_start.copy()
-    given = inp.pledge_given_start.copy()
-    from materiel.engine.inputs import linear_schedule
-
-    due = inp.pledge_quantity[None, :] * linear_schedule(
-        np.arange(T)[:, None], inp.pledge_first[None, :], inp.pledge_months[None, :]
+    mapping = scenario_mapping(s, contracts, investments, budget_scale, objective, None)
+    stock: xr.DataArray = (
+        simulate(mapping).dataset.stock.isel(sample=0).transpose("month", "party", "product")
     )
-    out = np.zeros((T, *stock.shape))
-    for t in range(T):
-        stock += receipts[t]
-        if len(inp.pledges):
-            owed = np.maximum(due[t] - given, 0.0)
-            asked = np.zeros_like(stock)
-            np.add.at(asked, (inp.pledge_donor, inp.pledge_product), owed)
-            room = np.maximum(stock - inp.stock_floor, 0.0)
-            share = np.where(asked > 0, np.minimum(room / np.where(asked > 0, asked, 1), 1), 0)
-            give = owed * share[inp.pledge_donor, inp.pledge_product]
-            given += give
-            np.add.at(stock, (inp.pledge_donor, inp.pledge_product), -give)
-            np.add.at(stock, (inp.pledge_recipient, inp.pledge_product), give)
-        stock -= np.minimum(inp.consumption_per_month[t], stock)
-        out[t] = stock
-    return out
+    return stock
 
 
 def _read_plan(pm: PlanModel, source_ref: str | None) -> Plan:
@@ -339,8 +328,9 @@ def _read_plan(pm: PlanModel, source_ref: str | None) -> Plan:
     capacity = d.base_capacity.copy()
     capacity[d.xlines] += online
 
-    # --- stocks: the programme's where it tracks them, the simulator's rules elsewhere ---
-    stock = _replay_stocks(d, receipts)
+    # --- stocks: the programme's where it tracks them, the simulator's elsewhere ---
+    simulated = _simulated_stocks(s, contracts, investments, d.budget_scale, pm.objective)
+    stock = simulated.sel(party=list(inp.parties), product=list(inp.products)).values.copy()
     for c, (p, k) in enumerate(d.cells):
         stock[:, p, k] = lp_stock[c]
     line_deliveries = np.zeros((L, T))
@@ -352,14 +342,14 @@ def _read_plan(pm: PlanModel, source_ref: str | None) -> Plan:
     statuses = []
     for n, tgt in enumerate(d.targets):
         held = stock[:, [d.cells[c][0] for c in tgt.cells], tgt.product].sum(axis=1)
-        met = np.flatnonzero(held >= tgt.required * (1 - 1e-9) - 1e-6)
+        met = np.flatnonzero(target_met(held, tgt.required))
         record = s.targets[tgt.id]
         statuses.append(
             TargetStatus(
                 id=tgt.id, parties=list(record.parties), product=record.product, by=record.by,
                 required=tgt.required, stock_at_by=float(held[tgt.month]),
                 short=float(slack[n]),
-                first_met=month_label(s0 + int(met[0])) if len(met) else None,
+                first_met=month_label(s0 + int(met[0])) if len(met) else None, start=start,
             )
         )  # fmt: skip
 

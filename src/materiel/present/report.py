@@ -26,9 +26,11 @@ from plotly.offline import get_plotlyjs  # type: ignore[import-untyped]
 
 from materiel import __version__
 from materiel._errors import bad_argument
+from materiel.analysis.compare import Difference, difference
 from materiel.analysis.result import Result
+from materiel.analysis.sentences import timing_phrase
 from materiel.analysis.spending import spending_table
-from materiel.months import month_label, parse_month
+from materiel.months import horizon_end, months_between
 from materiel.present import charts
 from materiel.present.summary import fmt_number, fmt_usd
 from materiel.scenario.provenance import sources_used
@@ -95,11 +97,7 @@ def _tab_cache() -> _Tab:
 
 
 def _end_label(r: Result) -> str:
-    return month_label(parse_month(r.scenario.start) + r.scenario.months - 1)
-
-
-def _months_between(earlier: str, later: str) -> int:
-    return parse_month(later) - parse_month(earlier)
+    return horizon_end(r.scenario.start, r.scenario.months)
 
 
 def _and(items: Sequence[str]) -> str:
@@ -130,12 +128,8 @@ def _target_headline(tid: str, runs: list[Result], tab: _Tab) -> Headline | None
     if ref_met is not None:
         facts.append(Fact(sid, "targets", tid, "first_met", ref_met, ref_met))
         early = int(row["months_early"])
-        if int(row["months_to_target"]) == 0:
-            when = "already at the start"
-        elif early == 0:
-            when = "on time"
-        else:
-            when = f"{abs(early)} months {'early' if early > 0 else 'late'}"
+        when = timing_phrase(int(row["months_to_target"]), early)
+        if int(row["months_to_target"]) != 0 and early != 0:
             facts.append(Fact(sid, "targets", tid, "months_early", early, str(abs(early))))
         text = f"{head}reach {req} (the target for {t.by}) in {ref_met} under {sid}, {when}"
     else:
@@ -157,7 +151,7 @@ def _target_headline(tid: str, runs: list[Result], tab: _Tab) -> Headline | None
             facts.append(Fact(oid, "targets", tid, "first_met", met, met))
             part = f"under {oid} in {met}"
             if ref_met is not None:
-                d = _months_between(met, ref_met)
+                d = months_between(met, ref_met)
                 if d:
                     facts.append(
                         Fact(oid, "compare", tid, f"months_earlier_than:{sid}", d, str(abs(d)))
@@ -419,7 +413,11 @@ def _int(x: Any) -> str:
     return "-" if x is None or pd.isna(x) else f"{int(x):d}"
 
 
-_NUMERIC = {_num, _usd, _pct, _int}
+def _num1(x: Any) -> str:
+    return "-" if x is None or pd.isna(x) else f"{float(x):,.1f}"
+
+
+_NUMERIC = {_num, _num1, _usd, _pct, _int}
 
 
 def _table(df: pd.DataFrame, columns: Sequence[Column]) -> str:
@@ -454,6 +452,58 @@ def _targets_table(r: Result, tab: _Tab) -> str:
         ("months_early", "months early", _int), ("coverage_at_horizon", "coverage at end", _pct),
         ("assumption", "assumed target", _text),
     ])  # fmt: skip
+
+
+def _difference_tables(d: Difference) -> str:
+    """B - A per target, per munition and in money (see :mod:`materiel.analysis.compare`)."""
+    t = d.targets
+    m = d.munitions
+    return (
+        f"<h3>{_esc(d.b)} - {_esc(d.a)}: targets</h3>"
+        '<p class="note">months later: the month B first meets the target minus the month A '
+        "does (negative: earlier); stock at the target date, B minus A.</p>"
+        + _table(t, [
+            ("target", "target", _text), ("by", "by", _text),
+            ("first_met_a", f"first met, {d.a}", _text),
+            ("first_met_b", f"first met, {d.b}", _text),
+            ("months_later", "months later", _int),
+            ("stock_at_by_a", f"stock then, {d.a}", _num),
+            ("stock_at_by_b", f"stock then, {d.b}", _num),
+            ("stock_at_by_diff", "difference", _num),
+        ])
+        + f"<h3>{_esc(d.b)} - {_esc(d.a)}: munitions</h3>"
+        + _table(m, [
+            ("product", "munition", _text), ("produced_a", f"produced, {d.a}", _num),
+            ("produced_b", f"produced, {d.b}", _num), ("produced_diff", "difference", _num),
+            ("capex_usd_a", f"capex, {d.a}", _usd), ("capex_usd_b", f"capex, {d.b}", _usd),
+            ("capex_usd_diff", "capex difference", _usd),
+        ])
+        + f"<h3>{_esc(d.b)} - {_esc(d.a)}: cost</h3>"
+        + _table(d.cost, [
+            ("figure", "figure", _text), ("a", d.a, _usd), ("b", d.b, _usd),
+            ("diff", "difference", _usd),
+        ])
+    )  # fmt: skip
+
+
+def _replacement_table(r: Result, tab: _Tab) -> str:
+    df = tab(r, "replacement")
+    if df.empty:
+        return ""
+    return (
+        "<h3>Replacement time of aid given from stock</h3>"
+        '<p class="note">static (as CSIS counts it): stock given away divided by the '
+        "production rate of the donor's own lines at the start; dynamic (the model's): months "
+        "from the start until the donor's stock is back at its level at the start "
+        "(empty: not by the horizon).</p>"
+        + _table(df, [
+            ("party", "donor", _text), ("product", "munition", _text), ("given", "given", _num),
+            ("production_rate_per_month", "production rate /month", _num),
+            ("static_months", "static (months)", _num1), ("first_below", "first below", _text),
+            ("back_at_start", "back at start level", _text),
+            ("dynamic_months", "dynamic (months)", _int),
+        ])
+    )  # fmt: skip
 
 
 def _munitions_table(r: Result, tab: _Tab) -> str:
@@ -636,6 +686,10 @@ def build_report(results: Result | Sequence[Result], *, title: str | None = None
     section("stocks", "Stocks against capability targets")
     chart("stocks", charts.stocks(runs))
     chart("time-to-target", charts.time_to_target(runs))
+    if len(runs) > 1:
+        section("differences", f"Differences against {ids[0]}")
+        for r in runs[1:]:
+            body.append(_difference_tables(difference(runs[0], r)))
     section("spending", "Defence spending against the pledges")
     chart("spending", charts.spending(runs))
     for r in runs:
@@ -660,6 +714,7 @@ def build_report(results: Result | Sequence[Result], *, title: str | None = None
         body.append("<h3>Deliveries and aid</h3>")
         chart(_slug(sid, "deliveries"), charts.deliveries(r))
         body.append(_aid_table(r, tab))
+        body.append(_replacement_table(r, tab))
         body.append("<h3>Recipients: consumption, supply and shortfall</h3>")
         chart(_slug(sid, "recipients"), charts.recipients(r))
         body.append(_shortfall_table(r, tab))

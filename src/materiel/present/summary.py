@@ -2,71 +2,92 @@
 
 from __future__ import annotations
 
-import math
+from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
 
+from materiel.analysis import sentences
+from materiel.analysis.compare import difference
 from materiel.analysis.result import Result
+from materiel.analysis.sentences import TargetOutcome, fmt_number, fmt_usd
+from materiel.months import horizon_end
 
-__all__ = ["compare_table", "fmt_number", "fmt_usd", "summarize", "target_sentence"]
-
-
-def fmt_number(x: float) -> str:
-    """1234567 -> '1.23M', 12345 -> '12,345'."""
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "-"
-    if abs(x) >= 1e6:
-        return f"{x / 1e6:.2f}M"
-    return f"{x:,.0f}"
-
-
-def fmt_usd(x: float) -> str:
-    """US$ in bn or m."""
-    if abs(x) >= 1e9:
-        return f"${x / 1e9:.2f}bn"
-    if abs(x) >= 1e6:
-        return f"${x / 1e6:.1f}m"
-    return f"${x:,.0f}"
+__all__ = [
+    "compare_table",
+    "fmt_number",
+    "fmt_usd",
+    "months_phrase",
+    "replacement_lines",
+    "replacement_sentence",
+    "summarize",
+    "target_sentence",
+]
 
 
-def target_sentence(row: dict[str, Any] | pd.Series) -> str:
-    """One line on one target: met when, or the gap."""
-    label = " (assumed target)" if row["assumption"] else ""
-    parties = str(row["parties"]).split(",")
-    who = ",".join(parties) if len(parties) <= 4 else f"{len(parties)} parties"
-    head = (
-        f"{row['target']}: {who} {row['product']} >= "
-        f"{fmt_number(row['required'])} by {row['by']}{label}"
-    )
-    if not pd.isna(row["first_met"]):
-        early = int(row["months_early"])
-        when = (
-            f"{early} months early" if early > 0
-            else "on time" if early == 0 else f"{-early} months late"
-        )  # fmt: skip
-        if row["months_to_target"] == 0:
-            return f"{head} -> already met at the start"
-        return f"{head} -> met {row['first_met']} ({when})"
-    return (
-        f"{head} -> NOT met by the horizon: stock {fmt_number(row['stock_at_horizon'])} "
-        f"({row['coverage_at_horizon']:.0%} of target, "
-        f"short {fmt_number(row['shortfall_at_horizon'])})"
-    )
+def target_sentence(row: dict[str, Any] | pd.Series, end: str) -> str:
+    """One line on one target of :func:`~materiel.analysis.metrics.target_table`:
+    met when, or the gap at ``end``, the horizon's last month (worded by
+    :func:`~materiel.analysis.sentences.target_sentence`)."""
+    met = not pd.isna(row["first_met"])
+    return sentences.target_sentence(
+        TargetOutcome(
+            target=str(row["target"]), parties=str(row["parties"]).split(","),
+            product=str(row["product"]), required=float(row["required"]), by=str(row["by"]),
+            met=met, first_met=str(row["first_met"]) if met else None,
+            months_to_target=int(row["months_to_target"]) if met else None,
+            months_early=int(row["months_early"]) if met else None,
+            stock=float(row["stock_at_horizon"]), short=float(row["shortfall_at_horizon"]),
+            at=end, assumption=bool(row["assumption"]),
+        )
+    )  # fmt: skip
+
+
+def replacement_sentence(row: dict[str, Any] | pd.Series, end: str) -> str:
+    """One donor and munition of :meth:`Result.replacement`, static then dynamic."""
+    head = f"{row['party']} {row['product']}: gave {fmt_number(float(row['given']))} from stock; "
+    if pd.isna(row["static_months"]):
+        static = "no lines of its own to replace it (static: never)"
+    else:
+        static = (
+            f"{float(row['static_months']):.1f} months at its "
+            f"{fmt_number(float(row['production_rate_per_month']))}/month (static)"
+        )
+    if pd.isna(row["dynamic_months"]):
+        dynamic = f"stock not back at its start level by {end} (dynamic)"
+    elif int(row["dynamic_months"]) == 0:
+        dynamic = "stock never below its start level (dynamic: 0)"
+    else:
+        dynamic = (
+            f"stock back at its start level in {row['back_at_start']}, "
+            f"{int(row['dynamic_months'])} months after the start (dynamic)"
+        )
+    return head + static + "; " + dynamic
+
+
+def replacement_lines(table: pd.DataFrame, end: str) -> list[str]:
+    """The ``Replacement time`` block of the summary (empty when no aid came from stock)."""
+    if table.empty:
+        return []
+    return [
+        "",
+        "Replacement time of aid given from stock (static = given / production rate at the "
+        "start, as CSIS counts it; dynamic = months until the stock is back at its start level)",
+        *("  " + replacement_sentence(row, end) for _, row in table.iterrows()),
+    ]
 
 
 def summarize(result: Result) -> str:
     """The readable summary printed by ``materiel run``."""
     s = result.scenario
-    ds = result.dataset
-    end = str(ds.month.values[-1])[:7]
+    end = horizon_end(s.start, s.months)
     out = [f"{s.id}: {s.title}".rstrip(": "), f"horizon {s.start} .. {end} ({s.months} months)", ""]
     targets = result.targets()
     out.append("Targets")
     if targets.empty:
         out.append("  (none in this scenario)")
     for _, row in targets.iterrows():
-        out.append("  " + target_sentence(row))
+        out.append("  " + target_sentence(row, end))
     out.append("")
     out.append("Production (what binds, weighted by capacity)")
     for _, m in result.munitions().iterrows():
@@ -75,7 +96,7 @@ def summarize(result: Result) -> str:
             f"  {m['product']}: capacity {fmt_number(m.capacity_start_per_month)} -> "
             f"{fmt_number(m.capacity_end_per_month)}/month; produced {fmt_number(m.produced)}; "
             f"binds: {m.main_binding}; inputs binding: {inputs}"
-            + (f" (from {m.first_input_bound})" if m.first_input_bound else "")
+            + (f" (from {m.first_input_bound})" if _present(m.first_input_bound) else "")
             + f"; bought {fmt_usd(m.spent_usd)}, capex {fmt_usd(m.capex_usd)}"
         )
     short = result.shortfall()
@@ -89,6 +110,7 @@ def summarize(result: Result) -> str:
                 f"({fmt_number(r.shortfall)} of {fmt_number(r.demand)}), "
                 f"short in {r.months_short} months{when}"
             )
+    out += replacement_lines(result.replacement(), end)
     aid = result.aid()
     if not aid.empty:
         out.append("")
@@ -119,23 +141,82 @@ def summarize(result: Result) -> str:
     return "\n".join(out)
 
 
+def _present(value: Any) -> bool:
+    """A value to print: neither None, NaN nor empty (pandas turns a missing month into NaN)."""
+    return value is not None and not (isinstance(value, float) and pd.isna(value)) and value != ""
+
+
+def _signed(x: float, fmt: Callable[[float], str]) -> str:
+    """``+1,234``, ``-$1.2bn``, ``0``: a difference with its sign in front."""
+    if abs(x) < 0.5:  # rounds to nothing in every format here
+        return "0"
+    return ("+" if x > 0 else "-") + fmt(abs(x))
+
+
+def months_phrase(months_later: int) -> str:
+    """'3 months earlier', '1 month later', 'same month' (B against A)."""
+    if months_later == 0:
+        return "same month"
+    n = abs(months_later)
+    return f"{n} month{'' if n == 1 else 's'} {'later' if months_later > 0 else 'earlier'}"
+
+
+def _target_change(row: pd.Series, a: str, b: str) -> str:
+    for missing, sid in ((row.stock_at_by_a, a), (row.stock_at_by_b, b)):
+        if pd.isna(missing):
+            return f"not a target of {sid}"
+    met_a, met_b = pd.notna(row.first_met_a), pd.notna(row.first_met_b)
+    if met_a and met_b:
+        when = months_phrase(int(row.months_later))
+    elif met_b:
+        when = f"met only under {b}"
+    elif met_a:
+        when = f"met only under {a}"
+    else:
+        when = "met under neither"
+    if pd.isna(row.stock_at_by_diff):
+        return when
+    return f"{when}; stock at date {_signed(float(row.stock_at_by_diff), fmt_number)}"
+
+
 def compare_table(results: list[Result]) -> pd.DataFrame:
-    """Targets side by side: when each is met under each scenario, and the cost."""
-    frames = []
+    """Side by side and B - A: when each target is first met, what each munition produced and
+    what its lines cost in capex, and the money, under each scenario; then, for each scenario
+    after the first, a column ``<B> - <A>`` of differences against the first
+    (:func:`~materiel.analysis.compare.difference`). Cells are text; ``-`` where a row does
+    not apply to a scenario."""
+    cells: dict[str, dict[str, str]] = {}
+
+    def put(row: str, column: str, text: str) -> None:
+        cells.setdefault(row, {})[column] = text
+
     for r in results:
-        t = r.targets()
-        cell = t.apply(
-            lambda row: (
-                row.first_met
-                if not pd.isna(row.first_met)
-                else f"not by horizon ({row.coverage_at_horizon:.0%})"
-            ),
-            axis=1,
-        )
-        frames.append(pd.Series(cell.values, index=t.target.values, name=r.scenario.id))
-    table = pd.concat(frames, axis=1) if frames else pd.DataFrame()
-    costs = {r.scenario.id: fmt_usd(float(r.dataset.payments_usd.sum())) for r in results}
-    capex = {r.scenario.id: fmt_usd(float(r.dataset.capex_usd.sum())) for r in results}
-    table.loc["contract payments"] = pd.Series(costs)
-    table.loc["industry capex"] = pd.Series(capex)
-    return table.fillna("-")
+        sid = r.scenario.id
+        for _, t in r.targets().iterrows():
+            met = not pd.isna(t.first_met)
+            put(t.target, sid, str(t.first_met) if met else
+                f"not by horizon ({t.coverage_at_horizon:.0%})")  # fmt: skip
+    for r in results:
+        for _, m in r.munitions().iterrows():
+            put(f"produced {m['product']}", r.scenario.id, fmt_number(m.produced))
+            put(f"capex {m['product']}", r.scenario.id, fmt_usd(m.capex_usd))
+    for r in results:
+        payments, capex = float(r.dataset.payments_usd.sum()), float(r.dataset.capex_usd.sum())
+        put("contract payments", r.scenario.id, fmt_usd(payments))
+        put("industry capex", r.scenario.id, fmt_usd(capex))
+        put("total cost", r.scenario.id, fmt_usd(payments + capex))
+    columns = [r.scenario.id for r in results]
+    for d in (difference(results[0], r) for r in results[1:]):
+        column = f"{d.b} - {d.a}"
+        columns.append(column)
+        for _, row in d.targets.iterrows():
+            put(row.target, column, _target_change(row, d.a, d.b))
+        for _, row in d.munitions.iterrows():
+            put(f"produced {row['product']}", column, _signed(row.produced_diff, fmt_number))
+            put(f"capex {row['product']}", column, _signed(row.capex_usd_diff, fmt_usd))
+        cost = d.cost.set_index("figure")["diff"]
+        put("contract payments", column, _signed(float(cost["payments_usd"]), fmt_usd))
+        put("industry capex", column, _signed(float(cost["capex_usd"]), fmt_usd))
+        put("total cost", column, _signed(float(cost["total_usd"]), fmt_usd))
+    table = pd.DataFrame.from_dict(cells, orient="index", dtype=object)
+    return table.reindex(columns=columns).fillna("-")
