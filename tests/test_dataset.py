@@ -129,9 +129,9 @@ def test_nato_figures_match_the_shared_tables(dataset: materiel.Scenario) -> Non
                 continue
             ours = dataset.economics[row["party"]][row["year"]]
             assert ours.defence_pct_gdp_nato == pytest.approx(float(row["pct_gdp_nato"]), abs=1e-6)
-            assert ours.defence_usd_m_nato == pytest.approx(float(row["usd_m_current"]), abs=0.05)
+            assert ours.defence_usd_m_nato == pytest.approx(float(row["usd_m_current"]), abs=0.06)
             assert ours.equipment_share_pct == pytest.approx(
-                float(row["equipment_share_pct"]), abs=5e-5
+                float(row["equipment_share_pct"]), abs=1e-4
             )
             assert bool(ours.estimate_nato) == (row["is_estimate"] == "Y")
             checked += 1
