@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -13,7 +15,8 @@ import materiel
 from materiel.cli import app
 from materiel.scenario.importers import import_table
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+SHARED = Path(os.environ.get("MATERIEL_SHARED_DATA",
+                             Path(__file__).resolve().parents[2] / "shared" / "data"))  # fmt: skip
 runner = CliRunner()
 
 
@@ -134,3 +137,133 @@ def test_shared_copies_import_and_agree_with_the_dataset(dataset: materiel.Scena
     assert owid["economics"]["FRA"]["2020"]["defence_pct_gdp_sipri"] == pytest.approx(
         dataset.economics["FRA"]["2020"].defence_pct_gdp_sipri, abs=0.01
     )
+
+
+def write_nato(path: Path, *, sheets: tuple[str, ...] = ("TABLE2", "TABLE3", "TABLE8a")) -> None:
+    """A workbook laid out like NATO's: title rows, a year header, labelled blocks."""
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    book.remove(book.active)
+    blocks = {
+        "TABLE2": [("Current prices and exchange rates", {"Germany": [66_000.0, 97_685.6],
+                                                          "Poland*": [29_000.0, 34_974.5]}),
+                   ("Constant 2015 prices and exchange rates", {"Germany": [1.0, 1.0]})],
+        "TABLE3": [("Share of real GDP (%)", {"Germany": [1.64, 2.12], "Poland*": [3.9, 4.12],
+                                              "Atlantis": [9.0, 9.0]}),
+                   ("Annual real change (%)", {"Germany": [99.0, 99.0]})],
+        "TABLE8a": [("Equipment (a)", {"Germany": [18.04, 28.75], "Poland": [45.0, "#REF!"]}),
+                    ("Personnel (b)", {"Germany": [50.0, 30.0]})],
+    }  # fmt: skip
+    for name in sheets:
+        ws = book.create_sheet(name)
+        ws.append([])
+        ws.append([None, f"Table {name[5:]} : Defence expenditure"])
+        ws.append([None, None, None, 2022, "2023e"])
+        for label, values in blocks[name]:
+            ws.append([None, label])
+            for ally, cells in values.items():
+                ws.append([None, None, ally, *cells])
+            ws.append([None, "NATO Total", None, 1e9, 1e9])
+        ws.append([None, None, "Notes: Figures for 2023 are estimates."])
+    book.save(path)
+
+
+def test_nato_xlsx(tmp_path: Path, dataset: materiel.Scenario) -> None:
+    path = tmp_path / "def-exp.xlsx"
+    write_nato(path)
+    overlay = import_table(path, "nato-xlsx", dataset)
+    assert sorted(overlay["economics"]) == ["DEU", "POL"]  # Atlantis and aggregates left out
+    deu = overlay["economics"]["DEU"]
+    sid = next(iter(overlay["sources"]))
+    expected = {"defence_pct_gdp_nato": 1.64, "defence_usd_m_nato": 66_000.0,
+                "equipment_share_pct": 18.04}  # fmt: skip
+    assert deu["2022"] == {"source": sid, **expected}
+    assert deu["2023"]["defence_pct_gdp_nato"] == 2.12 and deu["2023"]["estimate_nato"] is True
+    assert deu["2023"]["equipment_share_pct"] == 28.75  # not the Personnel block
+    pol = overlay["economics"]["POL"]
+    assert pol["2023"]["defence_pct_gdp_nato"] == 4.12 and "equipment_share_pct" not in pol["2023"]
+    assert "estimate_nato" not in pol["2022"]
+    (source,) = overlay["sources"].values()
+    assert source["publisher"] == "NATO"
+
+
+@pytest.mark.parametrize(
+    ("build", "message", "field"),
+    [
+        (lambda p: write_nato(p, sheets=("TABLE2",)), "missing ['TABLE3']", "sheet"),
+        (lambda p: p.write_text("not a workbook"), "cannot read as an Excel workbook", ""),
+        (lambda p: write_sipri(p), "expected NATO's defence-expenditure tables", "sheet"),
+    ],
+)
+def test_nato_xlsx_wrong_shape(tmp_path: Path, dataset: materiel.Scenario, build: Any,
+                               message: str, field: str) -> None:  # fmt: skip
+    path = tmp_path / "bad.xlsx"
+    build(path)
+    with pytest.raises(materiel.ScenarioError) as info:
+        import_table(path, "nato-xlsx", dataset)
+    (problem,) = info.value.problems
+    assert problem.file == str(path) and message in problem.message and problem.path == field
+
+
+def test_nato_xlsx_without_years_or_block(tmp_path: Path, dataset: materiel.Scenario) -> None:
+    import openpyxl
+
+    for rows, message in (
+        ([[None, "Share of real GDP (%)"], [None, None, "Germany", 1.0]], "header row of years"),
+        ([[None, None, None, 2022, 2023], [None, "Other"], [None, None, "Germany", 1.0, 2.0]],
+         "block labelled 'Share of real GDP'"),
+    ):  # fmt: skip
+        book = openpyxl.Workbook()
+        book.active.title = "TABLE3"
+        for r in rows:
+            book.active.append(r)
+        path = tmp_path / "shape.xlsx"
+        book.save(path)
+        with pytest.raises(materiel.ScenarioError) as info:
+            import_table(path, "nato-xlsx", dataset)
+        (problem,) = info.value.problems
+        assert problem.path == "TABLE3" and message in problem.message, problem
+
+
+def test_cli_import_nato_xlsx(tmp_path: Path) -> None:
+    src = tmp_path / "def-exp.xlsx"
+    write_nato(src)
+    out = tmp_path / "overlay.toml"
+    result = runner.invoke(
+        app, ["data", "import", str(src), "--format", "nato-xlsx", "-o", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "4 ally-years for 2 parties" in result.output
+    data = tomllib.loads(out.read_text())
+    data["extends"] = "dataset"
+    s = materiel.load(data, name="overlay")
+    assert s.economics["DEU"]["2023"].defence_pct_gdp_nato == 2.12
+    assert s.economics["DEU"]["2023"].estimate_nato is True
+    bad = tmp_path / "bad.xlsx"
+    bad.write_text("nope")
+    result = runner.invoke(app, ["data", "import", str(bad), "--format", "nato-xlsx", "-o",
+                                 str(out)])  # fmt: skip
+    assert result.exit_code == 2 and "cannot read as an Excel workbook" in result.output
+
+
+@pytest.mark.skipif(not SHARED.is_dir(), reason="../shared/data is not present")
+def test_shared_nato_workbook_imports_and_agrees(dataset: materiel.Scenario) -> None:
+    path = SHARED / "nato" / "240617-def-exp-2024-TABLES-en.xlsx"
+    if not path.is_file():
+        pytest.skip(f"{path} is not present")
+    overlay = import_table(path, "nato-xlsx", dataset)
+    assert len(overlay["economics"]) == 32  # 31 allies with spending, and Iceland's GDP
+    for party, years in overlay["economics"].items():
+        assert sorted(years) == [str(y) for y in range(2014, 2025)], party
+        for year, theirs in years.items():
+            ours = dataset.economics[party][year]
+            assert theirs.get("estimate_nato", False) == (int(year) >= 2023)
+            assert theirs["gdp_usd_m"] == pytest.approx(ours.gdp_usd_m, abs=0.06)
+            if party == "ISL":
+                continue
+            assert theirs["defence_pct_gdp_nato"] == pytest.approx(ours.defence_pct_gdp_nato,
+                                                                   abs=1e-6)  # fmt: skip
+            assert theirs["defence_usd_m_nato"] == pytest.approx(ours.defence_usd_m_nato, abs=0.06)
+            assert theirs["equipment_share_pct"] == pytest.approx(ours.equipment_share_pct,
+                                                                  abs=1e-4)  # fmt: skip

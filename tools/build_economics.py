@@ -8,23 +8,30 @@ Usage::
 ``OUT_CSV`` to ``src/materiel/data/economics.csv``. The output is deterministic:
 rows are sorted by party then year, numbers are written with fixed rounding.
 
-What goes in (one row per party-year, 2014-2025, the 32 allies and UKR):
+What goes in (one row per party-year, 2014-2025, the 32 allies and UKR; one
+source id per figure, each defined in ``dataset.toml``):
 
-* ``defence_pct_gdp_sipri`` and ``defence_usd_m_sipri`` (2014-2024): SIPRI
-  Military Expenditure Database (April 2025), "Share of GDP" x 100 and
-  "Current US$" (US$ m), as extracted in
-  ``sipri/sipri_milex_nato_allies_2014_2024.csv``.
-* ``gdp_usd_m`` (2014-2024): GDP implied by SIPRI (current US$ / share of GDP),
-  a DERIVED figure, not a published GDP series.
-* ``defence_pct_gdp_nato`` 2024: NATO's June 2024 estimates
-  (``nato/nato_pct_gdp_2024e_june2024_release.csv``, transcribed from a press
-  reprint); 2025: the selected NATO estimates of August 2025 quoted in
-  ``FACTS.md`` (Poland, Lithuania, Latvia, Estonia, Norway, United States).
+* NATO definition, 2014-2024, from NATO's own workbook
+  ``nato/240617-def-exp-2024-TABLES-en.xlsx`` (June 2024 edition; read with
+  :func:`materiel.scenario.importers.nato_workbook`, the parser behind
+  ``materiel data import --format nato-xlsx``) and checked figure by figure
+  against its tidy copy ``nato/nato_defexp_2024edition_tidy.csv``:
+  ``defence_pct_gdp_nato`` (Table 3, % of real GDP at 2015 prices),
+  ``defence_usd_m_nato`` (Table 2, current US$ m), ``equipment_share_pct``
+  (Table 8a, % on major equipment incl. R&D) and ``gdp_usd_m`` (Table 5,
+  current US$ m; Iceland included). NATO's 2023e and 2024e columns are
+  estimates: ``estimate_nato = 1`` on those rows.
+* NATO definition, 2025: the estimates of the August 2025 edition where one
+  was published (``nato/nato_defexp_2025edition_pct_gdp_partial.csv``, one
+  source per row, mapped to a source id below); the rest is left empty
+  (missing), not invented. The 2025 edition's 2014-2024 values (2021 prices)
+  are not used: the series stays on one edition.
+* SIPRI definition, 2014-2024 (kept as before): ``defence_pct_gdp_sipri`` and
+  ``defence_usd_m_sipri`` from ``sipri/sipri_milex_nato_allies_2014_2024.csv``
+  (SIPRI Milex, April 2025).
+* ``gdp_usd_m`` for Ukraine (not in NATO's tables): implied by SIPRI (current
+  US$ / share of GDP), a DERIVED figure.
 * ``gdp_usd_m`` 2025: an assumption, 2024 x 1.03 (about 3 % nominal growth).
-* Iceland has no armed forces and no SIPRI figure: its GDP is an assumption
-  (rounded current-US$ GDP of the order published by the IMF and World Bank).
-
-Every non-empty figure carries a source id that exists in ``dataset.toml``.
 """
 
 from __future__ import annotations
@@ -34,6 +41,10 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "src"))
+
+from materiel.scenario.importers import nato_workbook  # noqa: E402
+
 DEFAULT_DATA = REPO.parent / "shared" / "data"
 DEFAULT_OUT = REPO / "src" / "materiel" / "data" / "economics.csv"
 
@@ -68,6 +79,7 @@ PARTY_OF = {
     "Portugal": "PRT",
     "Romania": "ROU",
     "Slovakia": "SVK",
+    "Slovak Republic": "SVK",
     "Slovenia": "SVN",
     "Spain": "ESP",
     "Sweden": "SWE",
@@ -79,44 +91,35 @@ PARTY_OF = {
 }
 PARTIES = sorted(set(PARTY_OF.values()))
 
-# NATO estimates for 2025 (% of GDP), NATO release of 28 Aug 2025 as quoted in FACTS.md.
-NATO_2025 = {"POL": 4.48, "LTU": 4.00, "LVA": 3.73, "EST": 3.38, "NOR": 3.35, "USA": 3.22}
-
-# Iceland GDP, current US$ m: assumption (see source `assumption-isl-gdp`).
-ISL_GDP = {
-    2014: 17_600,
-    2015: 17_400,
-    2016: 21_000,
-    2017: 24_500,
-    2018: 26_300,
-    2019: 24_800,
-    2020: 21_600,
-    2021: 25_700,
-    2022: 28_100,
-    2023: 31_300,
-    2024: 33_000,
-}
-
 SRC_SIPRI = "sipri-milex-2025"
 SRC_SIPRI_GDP = "sipri-implied-gdp"
 SRC_NATO_2024 = "nato-def-exp-2024"
-SRC_NATO_2025 = "nato-def-exp-2025"
 SRC_GDP_2025 = "assumption-gdp-2025"
-SRC_ISL_GDP = "assumption-isl-gdp"
+# Where the 2025 edition's figures were read: the `source` column's prefix -> source id.
+SRC_NATO_2025 = {
+    "github:Bradythebest27/": "nato-def-exp-2025",
+    "page:https://en.defence-ua.com/": "nato-def-exp-2025-defence-ua",
+    "page:https://redcensor.com/": "nato-def-exp-2025-redcensor",
+}
 
-COLUMNS = [
-    "party",
-    "year",
-    "gdp_usd_m",
-    "defence_pct_gdp_nato",
-    "defence_pct_gdp_sipri",
-    "defence_usd_m_sipri",
-    "source",
-    "gdp_usd_m_source",
-    "defence_pct_gdp_nato_source",
-    "defence_pct_gdp_sipri_source",
-    "defence_usd_m_sipri_source",
-]
+NATO_FIELDS = ("defence_pct_gdp_nato", "defence_usd_m_nato", "equipment_share_pct", "gdp_usd_m")
+# tidy CSV column -> field (the cross-check)
+TIDY = {
+    "pct_gdp_nato": "defence_pct_gdp_nato",
+    "usd_m_current": "defence_usd_m_nato",
+    "equipment_share_pct": "equipment_share_pct",
+}
+DIGITS = {
+    "gdp_usd_m": 1,
+    "defence_pct_gdp_nato": 6,
+    "defence_usd_m_nato": 1,
+    "equipment_share_pct": 4,
+    "estimate_nato": 0,
+    "defence_pct_gdp_sipri": 4,
+    "defence_usd_m_sipri": 1,
+}
+FIGURES = list(DIGITS)
+COLUMNS = ["party", "year", *FIGURES, "source", *(f"{f}_source" for f in FIGURES)]
 
 
 def _num(text: str) -> float | None:
@@ -125,7 +128,52 @@ def _num(text: str) -> float | None:
 
 
 def _fmt(value: float | None, digits: int) -> str:
-    return "" if value is None else f"{value:.{digits}f}"
+    if value is None:
+        return ""
+    return str(int(value)) if digits == 0 else f"{value:.{digits}f}"
+
+
+def _nato_2024(data_dir: Path) -> dict[tuple[str, int], dict[str, float]]:
+    """NATO's 2024-edition figures per (party, year), checked against the tidy copy."""
+    book = data_dir / "nato" / "240617-def-exp-2024-TABLES-en.xlsx"
+    out: dict[tuple[str, int], dict[str, float]] = {}
+    for name, year, field, value, estimate in nato_workbook(book):
+        cell = out.setdefault((PARTY_OF[name], year), {})
+        cell[field] = value
+        if estimate:
+            cell["estimate_nato"] = 1.0
+    with open(data_dir / "nato" / "nato_defexp_2024edition_tidy.csv", encoding="utf-8") as f:
+        checked = 0
+        for r in csv.DictReader(f):
+            if r["party"] not in PARTIES:  # NATO_EUR_CAN, NATO_TOTAL
+                continue
+            cell = out[(r["party"], int(r["year"]))]
+            for column, field in TIDY.items():
+                theirs = _num(r[column])
+                if theirs is None or abs(cell[field] - theirs) > 1e-9 * max(1.0, abs(theirs)):
+                    raise SystemExit(f"tidy CSV disagrees with the workbook: {r} {field}")
+                checked += 1
+            if (r["is_estimate"] == "Y") != ("estimate_nato" in cell):
+                raise SystemExit(f"tidy CSV disagrees on is_estimate: {r}")
+    if checked != 31 * 11 * len(TIDY):
+        raise SystemExit(f"expected 31 allies x 11 years x {len(TIDY)} figures; checked {checked}")
+    return out
+
+
+def _nato_2025(data_dir: Path) -> dict[str, tuple[float, str]]:
+    """2025 estimates (% of GDP) per party with their source id; missing ones left out."""
+    out: dict[str, tuple[float, str]] = {}
+    path = data_dir / "nato" / "nato_defexp_2025edition_pct_gdp_partial.csv"
+    with open(path, encoding="utf-8") as f:
+        for r in csv.DictReader(f):
+            pct = _num(r["pct_gdp_nato"])
+            if r["year"] != "2025" or r["party"] not in PARTIES or pct is None:
+                continue
+            sid = next((v for k, v in SRC_NATO_2025.items() if r["source"].startswith(k)), None)
+            if sid is None or r["is_estimate"] != "Y":
+                raise SystemExit(f"unknown source or not an estimate in {path}: {r}")
+            out[r["party"]] = (pct, sid)
+    return out
 
 
 def build(data_dir: Path) -> list[dict[str, str]]:
@@ -142,50 +190,41 @@ def build(data_dir: Path) -> list[dict[str, str]]:
             if pct is None:  # Iceland: SIPRI lists 0.0 US$ and no share; no data
                 usd = None
             sipri[(party, int(r["year"]))] = {"pct": pct, "usd": usd, "gdp": gdp}
-
-    nato: dict[tuple[str, int], float] = {}
-    with open(data_dir / "nato" / "nato_pct_gdp_2024e_june2024_release.csv", encoding="utf-8") as f:
-        for r in csv.DictReader(f):
-            nato[(PARTY_OF[r["country"]], int(r["year"]))] = float(r["nato_pct_gdp_estimate"])
-    for party, pct in NATO_2025.items():
-        nato[(party, 2025)] = pct
+    nato = _nato_2024(data_dir)
+    nato_2025 = _nato_2025(data_dir)
 
     rows: list[dict[str, str]] = []
     for party in PARTIES:
         for year in YEARS:
+            values: dict[str, float | None] = dict.fromkeys(FIGURES)
+            sources: dict[str, str] = {}
             s = sipri.get((party, year), {})
-            gdp = s.get("gdp")
-            gdp_src = SRC_SIPRI_GDP if gdp is not None else ""
-            if party == "ISL" and year in ISL_GDP:
-                gdp, gdp_src = float(ISL_GDP[year]), SRC_ISL_GDP
+            values["defence_pct_gdp_sipri"] = s.get("pct")
+            values["defence_usd_m_sipri"] = s.get("usd")
+            for field in ("defence_pct_gdp_sipri", "defence_usd_m_sipri"):
+                sources[field] = SRC_SIPRI
+            n = nato.get((party, year), {})
+            for field in (*NATO_FIELDS, "estimate_nato"):
+                if field in n:
+                    values[field], sources[field] = n[field], SRC_NATO_2024
+            if values["gdp_usd_m"] is None and s.get("gdp") is not None:  # Ukraine
+                values["gdp_usd_m"], sources["gdp_usd_m"] = s["gdp"], SRC_SIPRI_GDP
             if year == 2025:
-                base = sipri.get((party, 2024), {}).get("gdp")
-                if party == "ISL":
-                    base = float(ISL_GDP[2024])
-                gdp = None if base is None else base * GDP_GROWTH_2025
-                gdp_src = SRC_GDP_2025 if gdp is not None else ""
-            pct_nato = nato.get((party, year))
-            pct_sipri = s.get("pct")
-            usd_sipri = s.get("usd")
-            rows.append(
-                {
-                    "party": party,
-                    "year": str(year),
-                    "gdp_usd_m": _fmt(gdp, 1),
-                    "defence_pct_gdp_nato": _fmt(pct_nato, 2),
-                    "defence_pct_gdp_sipri": _fmt(pct_sipri, 4),
-                    "defence_usd_m_sipri": _fmt(usd_sipri, 1),
-                    "source": SRC_SIPRI if pct_sipri is not None else "",
-                    "gdp_usd_m_source": gdp_src,
-                    "defence_pct_gdp_nato_source": (
-                        ""
-                        if pct_nato is None
-                        else (SRC_NATO_2025 if year == 2025 else SRC_NATO_2024)
-                    ),
-                    "defence_pct_gdp_sipri_source": SRC_SIPRI if pct_sipri is not None else "",
-                    "defence_usd_m_sipri_source": SRC_SIPRI if usd_sipri is not None else "",
-                }
-            )
+                base = nato.get((party, 2024), {}).get(
+                    "gdp_usd_m", sipri.get((party, 2024), {}).get("gdp")
+                )
+                if base is not None:
+                    values["gdp_usd_m"], sources["gdp_usd_m"] = base * GDP_GROWTH_2025, SRC_GDP_2025
+                if party in nato_2025:
+                    pct, sid = nato_2025[party]
+                    values["defence_pct_gdp_nato"], sources["defence_pct_gdp_nato"] = pct, sid
+                    values["estimate_nato"], sources["estimate_nato"] = 1.0, sid
+            row = {"party": party, "year": str(year)}
+            for field in FIGURES:
+                row[field] = _fmt(values[field], DIGITS[field])
+                row[f"{field}_source"] = sources[field] if values[field] is not None else ""
+            row["source"] = row["defence_pct_gdp_sipri_source"]
+            rows.append(row)
     return rows
 
 

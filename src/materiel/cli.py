@@ -346,44 +346,62 @@ def spending(
             raise ScenarioError(Problem("<command line>", "--pledge/--by", "give both or neither"))
     except ScenarioError as exc:
         raise _bad_input(exc, as_json) from exc
-    table = spending_table(s, year, threshold, basis.value)
+    try:
+        table = spending_table(s, year, threshold, basis.value)
+        pledged = None if pledge is None or by is None else pledge_table(s, pledge, by, basis.value)
+    except ScenarioError as exc:  # name the command-line option, not the function argument
+        option = {"year": "--year", "threshold_pct": "--threshold", "pledge_pct": "--pledge",
+                  "by_year": "--by"}  # fmt: skip
+        problems = [Problem("<command line>", option.get(p.path, p.path), p.message)
+                    for p in exc.problems]  # fmt: skip
+        raise _bad_input(ScenarioError(problems), as_json) from exc
     known = table.meets.notna()
+    status = table.status.value_counts()
+    projected = bool(status.get("projected", 0))
     payload: dict[str, Any] = {
         "scenario": s.id,
         "year": year,
         "threshold_pct": threshold,
         "basis": basis.value,
+        "projected": projected,
         "allies": records(table),
         "count_meeting": int(table.meets[known].sum()),
         "count_with_data": int(known.sum()),
+        "count_allies": len(table),
+        "count_estimates": int(status.get("estimate", 0)),
     }
-    if pledge is not None and by is not None:
-        pledged = pledge_table(s, pledge, by, basis.value)
+    if pledged is not None:
         payload["pledge"] = {
             "pct_gdp": pledge,
             "by": by,
             "gdp_growth_pct_per_year": s.policy.gdp_growth_pct_per_year,
-            "munitions_share_of_extra": s.policy.equipment_share * s.policy.munitions_share,
+            "munitions_share": s.policy.munitions_share,
+            "equipment_share_from": s.policy.equipment_share_from,
             "allies": records(pledged),
             "extra_usd_m_by_year_total": float(pledged.extra_usd_m_by_year.sum()),
         }
     if as_json:
         _echo_json(payload)
         return
+    kind = "PROJECTED: latest actual share carried forward, then the scenario's spending paths"
     typer.echo(
-        f"Defence spending {year} ({basis.value.upper()} definition; threshold {threshold}% of GDP)"
+        f"Defence spending {year} ({basis.value.upper()} definition; threshold {threshold}% of GDP"
+        + (f"; {kind})" if projected else ")")
     )
-    typer.echo(f"{'ally':<5} {'US$ bn':>9} {'% NATO':>7} {'% SIPRI':>8}  meets")
+    typer.echo(f"{'ally':<5} {'US$ bn':>9} {'% NATO':>7} {'% SIPRI':>8}  meets  figure")
     for row in payload["allies"]:
         usd = row[f"defence_usd_m_{basis.value}"]
         meets = "-" if row["meets"] is None else ("yes" if row["meets"] else "no")
         typer.echo(
             f"{row['party']:<5} {_fmt(usd, 1e3, 1):>9} {_fmt(row['pct_gdp_nato']):>7} "
-            f"{_fmt(row['pct_gdp_sipri']):>8}  {meets}"
+            f"{_fmt(row['pct_gdp_sipri']):>8}  {meets:<5}  {row['status']}"
         )
+    n, total = payload["count_with_data"], payload["count_allies"]
+    what = "projected" if projected else "with data"
+    note = f" ({payload['count_estimates']} NATO estimates)" if payload["count_estimates"] else ""
     typer.echo(
-        f"{payload['count_meeting']} of {payload['count_with_data']} allies with data "
-        f"meet {threshold}% of GDP in {year}"
+        f"{payload['count_meeting']} of {n} allies {what} meet {threshold}% of GDP in {year}; "
+        f"{n} of {total} allies have {'a projection' if projected else 'data'}{note}"
     )
     if "pledge" in payload:
         _print_pledge(payload["pledge"])
@@ -394,13 +412,12 @@ def _print_pledge(pledge: dict[str, Any]) -> None:
     typer.echo("")
     typer.echo(
         f"Pledge {pledge['pct_gdp']}% of GDP by {by}: linear in %GDP from each ally's latest "
-        f"actual year unless the scenario sets a path; GDP grows "
+        f"actual year unless the scenario sets a path, a floor (no ally's share falls); GDP grows "
         f"{pledge['gdp_growth_pct_per_year']}%/yr after the data"
     )
     typer.echo(
         f"{'ally':<5} {'from':>6} {'%GDP':>6} {'path':>9} {'extra in ' + str(by):>16} "
-        f"{'cumulative':>12}  buys a year, any one of ({pledge['munitions_share_of_extra']:.0%} "
-        "to munitions)"
+        f"{'cumulative':>12} {'equip.':>6}  buys a year, any one of"
     )
     for row in pledge["allies"]:
         if row.get("base_year") is None:
@@ -412,9 +429,20 @@ def _print_pledge(pledge: dict[str, Any]) -> None:
         typer.echo(
             f"{row['party']:<5} {int(row['base_year']):>6} {row['base_pct_gdp']:>6.2f} "
             f"{row['path']:>9} {_fmt(row['extra_usd_m_by_year'], 1e3, 1):>12} bn$ "
-            f"{_fmt(row['extra_usd_m_cumulative'], 1e3, 1):>8} bn$  {buys}"
+            f"{_fmt(row['extra_usd_m_cumulative'], 1e3, 1):>8} bn$ "
+            f"{row['equipment_share_pct']:>5.1f}%  {buys}"
         )
     typer.echo(f"all allies: ${pledge['extra_usd_m_by_year_total'] / 1e3:,.1f}bn more in {by}")
+    source = (
+        "policy.equipment_share for every ally (override)"
+        if pledge["equipment_share_from"] == "policy"
+        else "NATO's per-ally share (Table 8a, latest actual carried forward; "
+        "policy.equipment_share where there is none)"
+    )
+    typer.echo(
+        f"munitions = extra x equipment share ({source}) x {pledge['munitions_share']:.0%} "
+        "munitions share of equipment (assumption)"
+    )
 
 
 def _fmt(value: float | None, divide: float = 1.0, digits: int = 2) -> str:
@@ -514,6 +542,7 @@ class ImportFormat(StrEnum):
     sipri_xlsx = "sipri-xlsx"
     nato_csv = "nato-csv"
     owid_csv = "owid-csv"
+    nato_xlsx = "nato-xlsx"
 
 
 @data_app.command("import")

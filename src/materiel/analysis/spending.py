@@ -1,45 +1,107 @@
 """Defence spending tables: who meets a threshold, and what reaching a pledge costs.
 
-The series behind them (GDP, %GDP, spending paths) are built by
+The series behind them (GDP, %GDP, the carry-forward rule, spending paths as
+floors, equipment shares) are built by
 :func:`materiel.scenario.economics.economic_series`; see its module docstring
-for the definitions.
+for the definitions. A pledge here and a spending path in the simulation
+follow the same rule, :func:`materiel.scenario.economics.path_pct`.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 
+from materiel._errors import bad_argument
 from materiel.scenario.economics import (
+    FIRST_YEAR,
+    LAST_YEAR,
     PCT_GDP_FIELD,
     Basis,
     ally_value,
-    apply_path,
+    data_years,
     economic_series,
     path_for,
+    path_pct,
 )
 from materiel.scenario.schema import Scenario, SpendingPath
 
 __all__ = ["Basis", "pledge_table", "spending_table"]
+
+STATUS = ("actual", "estimate", "missing", "projected")
+PLEDGE_LAST_YEAR = 2100  # as a spending path's by_year
 
 
 def _own_parties(s: Scenario) -> set[str]:
     return {p for path in s.spending_paths.values() for p in path.parties if p != "*"}
 
 
+def _check_year(function: str, argument: str, year: object, first: int, last: int) -> int:
+    if isinstance(year, bool) or not isinstance(year, int | np.integer):
+        raise bad_argument(function, argument, year, "a whole year")
+    if not first <= int(year) <= last:
+        raise bad_argument(function, argument, year, f"a year from {first} to {last}")
+    return int(year)
+
+
 def spending_table(
     s: Scenario, year: int, threshold_pct: float = 2.0, basis: Basis = "nato"
 ) -> pd.DataFrame:
-    """Per ally in ``year``: spending in US$ and %GDP on both bases, and whether it meets
-    ``threshold_pct`` on ``basis`` (None where that basis has no figure)."""
+    """Per ally in ``year``: spending in US$ and %GDP, and whether it meets ``threshold_pct``.
+
+    ``status`` says what the figure on ``basis`` is:
+
+    - ``actual`` / ``estimate``: published (``estimate`` where NATO labels
+      the year an estimate, e.g. 2024e);
+    - ``missing``: no published figure in a year the data cover (not
+      invented; the simulation carries the latest actual share forward);
+    - ``projected``: ``year`` is after the last year with data on ``basis``:
+      the carry-forward rule, then the scenario's spending paths
+      (:func:`~materiel.scenario.economics.economic_series`).
+
+    ``pct_gdp`` is the figure on ``basis`` (published or projected);
+    ``pct_gdp_nato``/``pct_gdp_sipri`` are the published figures (the
+    ``basis`` one is the projected figure in a projected year);
+    ``defence_usd_m_nato`` is NATO's published US$ where there is one, else
+    GDP x %GDP; ``meets`` is None where the status is ``missing``.
+    """
+    year = _check_year("spending_table", "year", year, FIRST_YEAR, LAST_YEAR)
+    if not (isinstance(threshold_pct, int | float) and math.isfinite(threshold_pct)):
+        raise bad_argument("spending_table", "threshold_pct", threshold_pct, "a finite number")
+    field = PCT_GDP_FIELD[basis]
+    covered = data_years(s, field)
+    projected = bool(covered) and year > covered[-1]
+    series = economic_series(s, range(year, year + 1), basis).data.sel(year=year)
     rows: list[dict[str, object]] = []
     for party in s.allies:
         nato = ally_value(s, party, year, PCT_GDP_FIELD["nato"])
         sipri = ally_value(s, party, year, PCT_GDP_FIELD["sipri"])
         gdp = ally_value(s, party, year, "gdp_usd_m")
-        chosen = nato if basis == "nato" else sipri
+        published = nato if basis == "nato" else sipri
+        ally = series.sel(party=party)
+        if projected:
+            value = float(ally.pct_gdp)
+            chosen = None if math.isnan(value) else value
+            gdp = float(ally.gdp_usd_m) if gdp is None else gdp
+            status = "projected" if chosen is not None else "missing"
+            if basis == "nato":
+                nato = chosen
+            else:
+                sipri = chosen
+        else:
+            chosen = published
+            estimate = bool(ally_value(s, party, year, "estimate_nato")) and basis == "nato"
+            status = "missing" if chosen is None else "estimate" if estimate else "actual"
+        usd_nato = ally_value(s, party, year, "defence_usd_m_nato")
+        if usd_nato is None and nato is not None and gdp is not None:
+            usd_nato = gdp * nato / 100
+        usd_sipri = ally_value(s, party, year, "defence_usd_m_sipri")
+        if usd_sipri is None and projected and sipri is not None and gdp is not None:
+            usd_sipri = gdp * sipri / 100
+        share = float(ally.equipment_share)
         rows.append(
             {
                 "party": party,
@@ -47,8 +109,12 @@ def spending_table(
                 "gdp_usd_m": gdp,
                 "pct_gdp_nato": nato,
                 "pct_gdp_sipri": sipri,
-                "defence_usd_m_nato": None if nato is None or gdp is None else gdp * nato / 100,
-                "defence_usd_m_sipri": ally_value(s, party, year, "defence_usd_m_sipri"),
+                "defence_usd_m_nato": usd_nato,
+                "defence_usd_m_sipri": usd_sipri,
+                "equipment_share_pct": None if math.isnan(share) else 100 * share,
+                "equipment_share_from": str(ally.equipment_share_from.item()),
+                "status": status,
+                "pct_gdp": chosen,
                 "meets": None if chosen is None else chosen >= threshold_pct - 1e-12,
             }
         )
@@ -64,42 +130,59 @@ def pledge_table(
 ) -> pd.DataFrame:
     """Per ally: the path from its latest actual %GDP to ``pledge_pct`` by ``by_year``.
 
-    The path is linear in %GDP from the ally's latest actual year (on
-    ``basis``, else the other basis) unless the scenario gives the ally its
-    own path. ``extra_usd_m_by_year`` is the spending in ``by_year`` above
-    holding today's %GDP; ``extra_usd_m_cumulative`` sums it over the path;
-    ``buys_<munition>`` is what the munitions share of ``extra_usd_m_by_year``
-    buys at the scenario's unit price.
+    The path is the scenario's own path for the ally if it names the ally,
+    else linear in %GDP from the ally's latest actual year (on ``basis``,
+    else the other basis) to ``pledge_pct`` in ``by_year``; either way a
+    floor, by the same rule as the simulation
+    (:func:`~materiel.scenario.economics.path_pct`): an ally above the pledge
+    holds its level. ``extra_usd_m_by_year`` is the spending in ``by_year``
+    above holding today's %GDP; ``extra_usd_m_cumulative`` sums it over the
+    path; ``buys_<munition>`` is what the munitions budget of
+    ``extra_usd_m_by_year`` (x the ally's equipment share, see
+    ``equipment_share_from``, x ``policy.munitions_share``) buys at the
+    scenario's unit price.
+
+    Raises :class:`~materiel.ScenarioError` for a pledge that is not a
+    finite %GDP in [0, 100] or a ``by_year`` before the latest spending data.
     """
-    latest = 0
-    for per_year in s.economics.values():
-        latest = max([latest, *(int(y) for y in per_year)])
-    first = 2014
-    years = range(first, max(by_year, latest) + 1)
+    if isinstance(pledge_pct, bool) or not (
+        isinstance(pledge_pct, int | float) and math.isfinite(pledge_pct) and 0 <= pledge_pct <= 100
+    ):
+        raise bad_argument("pledge_table", "pledge_pct", pledge_pct, "a %GDP from 0 to 100")
+    known = data_years(s)
+    if not known:
+        raise bad_argument("pledge_table", "scenario", s.id, "a scenario with spending data")
+    latest = known[-1]
+    by_year = _check_year("pledge_table", "by_year", by_year, latest, PLEDGE_LAST_YEAR)
+    years = range(known[0], by_year + 1)
+    ys = list(years)
     no_paths = s.model_copy(update={"spending_paths": {}})
-    held = economic_series(no_paths, years, basis)  # today's %GDP held
-    held_data = held.data
+    held = economic_series(no_paths, years, basis).data  # today's %GDP carried forward
     own = _own_parties(s)
+    at_by = ys.index(by_year)
     rows: list[dict[str, object]] = []
     for party in s.allies:
-        series = held_data.sel(party=party)
-        known = series.year.values[(series.actual | series.fallback).values]
-        if len(known) == 0:
+        series = held.sel(party=party)
+        known_years = series.year.values[(series.actual | series.fallback).values]
+        if len(known_years) == 0:
             rows.append({"party": party, "name": s.parties[party].name, "base_year": None})
             continue
-        base_year = int(known.max())
+        base_year = int(known_years.max())
         base_pct = float(series.pct_gdp.sel(year=base_year))
         path = path_for(s, party) if party in own else None
-        if path is None:  # a pledge is a floor: allies above it hold their level
-            path = SpendingPath(
-                parties=[party], target_pct_gdp=max(pledge_pct, base_pct), from_year=base_year,
-                by_year=by_year, basis=basis,
-            )  # fmt: skip
-        ys = list(years)
-        pct = apply_path(ys, series.pct_gdp.values, path)
+        if path is None:
+            path = SpendingPath.model_construct(
+                parties=[party],
+                target_pct_gdp=pledge_pct,
+                from_year=base_year,
+                by_year=by_year,
+                basis=basis,
+            )
+        held_pct = series.pct_gdp.values
+        pct = path_pct(ys, held_pct, path)
         gdp = series.gdp_usd_m.values
-        extra = np.where(np.array(ys) > base_year, (pct - base_pct) * gdp / 100.0, 0.0)
-        at_by = ys.index(by_year)
+        extra = np.where(np.array(ys) > base_year, (pct - held_pct) * gdp / 100.0, 0.0)
+        share = float(series.equipment_share.sel(year=by_year))
         row: dict[str, object] = {
             "party": party,
             "name": s.parties[party].name,
@@ -110,10 +193,10 @@ def pledge_table(
             "gdp_usd_m_by_year": float(gdp[at_by]),
             "extra_usd_m_by_year": float(extra[at_by]),
             "extra_usd_m_cumulative": float(extra[: at_by + 1].sum()),
+            "equipment_share_pct": 100 * share,
+            "equipment_share_from": str(series.equipment_share_from.item()),
         }
-        munitions_usd = (
-            float(extra[at_by]) * 1e6 * s.policy.equipment_share * s.policy.munitions_share
-        )
+        munitions_usd = float(extra[at_by]) * 1e6 * share * s.policy.munitions_share
         for product in buys:
             price = s.products[product].unit_price_usd if product in s.products else None
             row[f"buys_{product}"] = munitions_usd / price if price else None

@@ -1,7 +1,10 @@
 """Munitions budgets per ally-year as a constraint on signing contracts.
 
-Budgets (``materiel.spending``: GDP x %GDP path x equipment share x munitions
-share) are compared with *committed* payments: a contract commits each buyer
+Budgets (:func:`materiel.scenario.economics.economic_series`: GDP x %GDP, the
+latest actual share carried forward and spending paths as floors, x NATO's
+per-ally equipment share, or ``policy.equipment_share`` where there is none or
+when ``policy.equipment_share_from = "policy"``, x munitions share) are
+compared with *committed* payments: a contract commits each buyer
 to ``share * unit price * quantity due`` in every year of its delivery
 schedule. Contracts are taken in order of signature, then priority. With
 ``policy.budget = "defer"`` a contract that would take any buyer over budget

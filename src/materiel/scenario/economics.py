@@ -1,52 +1,87 @@
 """Economic series: GDP and %GDP per ally-year, spending paths and procurement budgets.
 
-Definitions used throughout (money in current US$):
+Money is in current US$. For an ally ``p`` and a year ``y`` the rules apply in
+this order (:func:`economic_series`):
 
-- ``defence_usd(p, y) = gdp_usd(p, y) * pct_gdp(p, y) / 100``;
-- a **spending path** moves ``pct_gdp`` linearly from its value in
-  ``from_year`` (the latest actual figure at or before it) to ``target`` in
-  ``by_year`` and holds it after: ``pct(y) = base + (target - base) *
-  (y - from_year) / (by_year - from_year)``; a path naming a party overrides
-  a path for every ally (``"*"``);
-- years after the last GDP figure grow GDP at
-  ``policy.gdp_growth_pct_per_year`` (an assumption, stated in the output);
-- the **procurement budget** for munitions is
-  ``budget(p, y) = defence_usd(p, y) * equipment_share * munitions_share``.
+1. **Actual**: ``pct(p, y)`` is the published %GDP on the chosen basis (NATO
+   or SIPRI definition); where that basis has none and ``fallback`` is set,
+   the other basis's figure (flagged ``fallback``).
+2. **Carried** (a documented rule, not data): in a year without a figure the
+   latest earlier figure is carried forward, and before the first figure the
+   first one is held back: ``held(p, y) = pct(p, y*)`` with ``y*`` the latest
+   year ``<= y`` with a figure (else the earliest). So no ally's budget falls
+   to zero because a figure is missing; an ally with no figure at all on
+   either basis (Iceland: no armed forces) has no defence spending.
+3. **Spending path** (the scenario's ``spending_paths``, and a pledge in
+   ``materiel spending --pledge``): a path is a floor, it never lowers a
+   share (:func:`path_pct`)::
+
+       base   = held(p, from_year)
+       f(y)   = min(1, (y - from_year) / (by_year - from_year))
+       pct(y) = max(held(p, y), base + (target - base) * f(y))
+
+   for ``y >= from_year``; a path naming the party overrides one for every
+   ally (``"*"``).
+4. **GDP**: the published figure; after the last one it grows at
+   ``g = policy.gdp_growth_pct_per_year`` (an assumption, stated in the
+   output): ``gdp(y) = gdp(y_last) * (1 + g/100) ** (y - y_last)``; before
+   the first it is back-cast at the same rate.
+5. ``defence_usd(p, y) = gdp(p, y) * pct(p, y) / 100``.
+6. **Equipment share** ``e(p, y)``: with ``policy.equipment_share_from =
+   "data"`` (the default) NATO's per-ally share of defence spending on major
+   equipment (Table 8a) / 100, carried like rule 2 (latest actual forward);
+   ``policy.equipment_share`` for an ally with no such figure (the fallback).
+   With ``"policy"``, ``policy.equipment_share`` for every ally (the override).
+   ``equipment_share_from`` in the series says which, per ally.
+7. The **procurement budget** for munitions is
+   ``budget(p, y) = defence_usd(p, y) * 1e6 * e(p, y) * policy.munitions_share``.
+
+Rules 2-7 are computed over the union of the requested years and the years
+with data, so the result for a year does not depend on the window asked for.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 import xarray as xr
 
+from materiel._errors import bad_argument
 from materiel.scenario.schema import Scenario, SpendingPath
 
 __all__ = [
+    "FIRST_YEAR",
+    "LAST_YEAR",
     "PCT_GDP_FIELD",
     "Basis",
     "EconomicSeries",
     "ally_value",
-    "apply_path",
+    "data_years",
     "economic_series",
     "path_for",
+    "path_pct",
 ]
 
 Basis = Literal["nato", "sipri"]
 PCT_GDP_FIELD = {"nato": "defence_pct_gdp_nato", "sipri": "defence_pct_gdp_sipri"}
+FIRST_YEAR, LAST_YEAR = 1900, 2300  # years a series may cover (GDP growth stays finite)
 
 
 @dataclass(frozen=True)
 class EconomicSeries:
     """GDP and %GDP per ally and year, actual where known, projected after.
 
-    ``actual`` marks the (party, year) cells whose %GDP is a published figure
-    on the requested basis (``fallback`` where the other basis filled a gap).
+    ``data`` holds (party, year): ``gdp_usd_m``, ``pct_gdp``, ``defence_usd_m``,
+    ``equipment_share``, ``budget_usd`` and the masks ``actual`` (a published
+    %GDP on the requested basis), ``fallback`` (the other basis filled a
+    gap) and ``projected`` (carried forward, held back or on a spending
+    path); ``equipment_share_from`` (party) is ``"data"`` or ``"policy"``.
     """
 
-    data: xr.Dataset  # gdp_usd_m, pct_gdp, defence_usd_m, actual, fallback (party, year)
+    data: xr.Dataset
 
     @property
     def budget_usd(self) -> xr.DataArray:
@@ -56,15 +91,80 @@ class EconomicSeries:
 
 
 def ally_value(s: Scenario, party: str, year: int, field: str) -> float | None:
+    """One published figure of ``party`` in ``year`` (None where there is none)."""
     record = s.economics.get(party, {}).get(str(year))
     value = getattr(record, field) if record is not None else None
     return None if value is None else float(value)
 
 
+def data_years(s: Scenario, field: str | None = None) -> list[int]:
+    """Sorted years with any economic figure (or with ``field``) for some ally."""
+    out: set[int] = set()
+    for party in s.allies:
+        for key, record in s.economics.get(party, {}).items():
+            in_range = key.isdigit() and FIRST_YEAR <= int(key) <= LAST_YEAR
+            if in_range and (field is None or getattr(record, field) is not None):
+                out.add(int(key))
+    return sorted(out)
+
+
 def path_for(s: Scenario, party: str) -> SpendingPath | None:
+    """The scenario's spending path for ``party``: its own, else the one for every ally."""
     own = [p for p in s.spending_paths.values() if party in p.parties]
     every = [p for p in s.spending_paths.values() if "*" in p.parties]
     return own[-1] if own else every[-1] if every else None
+
+
+def path_pct(years: Sequence[int], held: np.ndarray, path: SpendingPath) -> np.ndarray:
+    """%GDP along ``path``, a floor over ``held`` (the series without paths); see rule 3.
+
+    ``base`` is ``held`` in ``path.from_year`` (the latest year before it in
+    ``years`` if it is not one of them; the first value if none is). Where
+    ``base`` is unknown (NaN) the path has nothing to start from and
+    ``held`` is returned unchanged.
+    """
+    ys = list(years)
+    out = np.asarray(held, dtype=float).copy()
+    if path.from_year in ys:
+        base = out[ys.index(path.from_year)]
+    else:
+        before = [j for j, y in enumerate(ys) if y <= path.from_year]
+        base = out[before[-1]] if before else out[0]
+    if np.isnan(base):
+        return out
+    span = max(path.by_year - path.from_year, 1)
+    for j, year in enumerate(ys):
+        if year >= path.from_year:
+            share = min((year - path.from_year) / span, 1.0)
+            linear = base + (path.target_pct_gdp - base) * share
+            out[j] = linear if np.isnan(out[j]) else max(out[j], linear)
+    return out
+
+
+def _carried(values: list[float | None]) -> np.ndarray:
+    """Rule 2: carry the latest figure forward, hold the first one back."""
+    out = np.full(len(values), np.nan)
+    last: float | None = next((v for v in values if v is not None), None)
+    for j, v in enumerate(values):
+        if v is not None:
+            last = v
+        out[j] = np.nan if last is None else last
+    return out
+
+
+def _gdp(s: Scenario, party: str, span: list[int], growth: float) -> np.ndarray:
+    """Rule 4: published GDP, grown after the last figure, back-cast before the first."""
+    known = [(y, g) for y in span if (g := ally_value(s, party, y, "gdp_usd_m")) is not None]
+    out = np.full(len(span), np.nan)
+    if not known:
+        return out
+    for j, year in enumerate(span):
+        g = ally_value(s, party, year, "gdp_usd_m")
+        if g is None:
+            ref_year, ref = next(((y, v) for y, v in reversed(known) if y <= year), known[0])
+            g = ref * growth ** (year - ref_year)
+        out[j] = g
+    return out
 
 
 def economic_series(
@@ -74,78 +174,78 @@ def economic_series(
     *,
     fallback: bool = True,
 ) -> EconomicSeries:
-    """GDP, %GDP and defence spending per ally and year over ``years``.
+    """GDP, %GDP, defence spending, equipment share and budget per ally over ``years``.
 
-    %GDP is the published figure on ``basis``; where it is missing and
-    ``fallback`` is set, the other basis; then the last known value is held;
-    then spending paths apply from their ``from_year``.
+    The rules and equations are in the module docstring. Raises
+    :class:`~materiel.ScenarioError` for an empty ``years`` or one outside
+    1900-2300.
     """
-    allies = s.allies
     ys = list(years)
+    if not ys or ys[0] < FIRST_YEAR or ys[-1] > LAST_YEAR or ys != sorted(ys):
+        shown = f"range({ys[0]}, {ys[-1] + 1})" if ys else "an empty range"
+        expected = f"a non-empty, increasing range of years within {FIRST_YEAR}-{LAST_YEAR}"
+        raise bad_argument("economic_series", "years", shown, expected)
+    if basis not in PCT_GDP_FIELD:
+        raise bad_argument("economic_series", "basis", basis, "'nato' or 'sipri'")
+    allies = s.allies
+    known = data_years(s)
+    span = list(range(min([ys[0], *known]), max([ys[-1], *known]) + 1))
     growth = 1.0 + s.policy.gdp_growth_pct_per_year / 100.0
     other: Basis = "sipri" if basis == "nato" else "nato"
-    gdp = np.full((len(allies), len(ys)), np.nan)
-    pct = np.full((len(allies), len(ys)), np.nan)
-    actual = np.zeros((len(allies), len(ys)), dtype=bool)
-    used_fallback = np.zeros((len(allies), len(ys)), dtype=bool)
+    shape = (len(allies), len(span))
+    gdp, pct, equipment = np.full(shape, np.nan), np.full(shape, np.nan), np.full(shape, np.nan)
+    actual = np.zeros(shape, dtype=bool)
+    used_fallback = np.zeros(shape, dtype=bool)
+    share_from = []
+    by_policy = s.policy.equipment_share_from == "policy"
     for i, party in enumerate(allies):
-        known_years = sorted(int(y) for y in s.economics.get(party, {}))
-        last_gdp: tuple[int, float] | None = None
-        last_pct: float | None = None
-        for j, year in enumerate(ys):
-            g = ally_value(s, party, year, "gdp_usd_m")
-            if g is not None:
-                last_gdp = (year, g)
-            elif last_gdp is None:  # before any figure: back-cast from the first one
-                first = next((y for y in known_years if ally_value(s, party, y, "gdp_usd_m")), None)
-                if first is not None:
-                    g = ally_value(s, party, first, "gdp_usd_m")
-                    assert g is not None
-                    g = g / growth ** (first - year)
-            else:
-                g = last_gdp[1] * growth ** (year - last_gdp[0])
-            gdp[i, j] = np.nan if g is None else g
+        gdp[i] = _gdp(s, party, span, growth)
+        figures: list[float | None] = []
+        for j, year in enumerate(span):
             p = ally_value(s, party, year, PCT_GDP_FIELD[basis])
             if p is not None:
                 actual[i, j] = True
             elif fallback and (p := ally_value(s, party, year, PCT_GDP_FIELD[other])) is not None:
                 used_fallback[i, j] = True
-            if p is not None:
-                last_pct = p
-            pct[i, j] = np.nan if last_pct is None else last_pct
+            figures.append(p)
+        pct[i] = _carried(figures)
         path = path_for(s, party)
         if path is not None:
-            pct[i] = apply_path(ys, pct[i], path)
+            pct[i] = path_pct(span, pct[i], path)
+        shares = [ally_value(s, party, y, "equipment_share_pct") for y in span]
+        if by_policy or all(v is None for v in shares):
+            equipment[i] = s.policy.equipment_share
+            share_from.append("policy")
+        else:
+            equipment[i] = _carried(shares) / 100.0
+            share_from.append("data")
+    keep = [span.index(y) for y in ys]
+    dims = ("party", "year")
     data = xr.Dataset(
         {
-            "gdp_usd_m": (("party", "year"), gdp),
-            "pct_gdp": (("party", "year"), pct),
-            "actual": (("party", "year"), actual),
-            "fallback": (("party", "year"), used_fallback),
+            "gdp_usd_m": (dims, gdp[:, keep]),
+            "pct_gdp": (dims, pct[:, keep]),
+            "equipment_share": (dims, equipment[:, keep]),
+            "actual": (dims, actual[:, keep]),
+            "fallback": (dims, used_fallback[:, keep]),
+            "equipment_share_from": (("party",), np.array(share_from, dtype=object)),
         },
         coords={"party": allies, "year": ys},
-        attrs={"basis": basis, "gdp_growth_pct_per_year": s.policy.gdp_growth_pct_per_year},
+        attrs={
+            "basis": basis,
+            "gdp_growth_pct_per_year": s.policy.gdp_growth_pct_per_year,
+            "equipment_share_from": s.policy.equipment_share_from,
+            "munitions_share": s.policy.munitions_share,
+        },
     )
+    data["projected"] = ~data.actual & ~data.fallback & data.pct_gdp.notnull()
     data["defence_usd_m"] = data.gdp_usd_m * data.pct_gdp / 100.0
-    data["budget_usd"] = (
-        data.defence_usd_m * 1e6 * s.policy.equipment_share * s.policy.munitions_share
-    ).fillna(0.0)
+    budget = data.defence_usd_m * 1e6 * data.equipment_share * s.policy.munitions_share
+    if not bool(np.isfinite(budget.fillna(0.0).values).all()):
+        bad = float(np.nanmax(np.abs(gdp)))
+        raise bad_argument("economic_series", "policy.gdp_growth_pct_per_year",
+                           s.policy.gdp_growth_pct_per_year,
+                           f"a growth rate that keeps GDP finite over {span[0]}-{span[-1]} "
+                           f"(largest GDP {bad:.3g} US$ m)")  # fmt: skip
+    data["budget_usd"] = budget.fillna(0.0)
     return EconomicSeries(data)
-
-
-def apply_path(years: list[int], pct: np.ndarray, path: SpendingPath) -> np.ndarray:
-    """Linear in %GDP from the value in ``from_year`` to the target in ``by_year``."""
-    out = pct.copy()
-    if path.from_year in years:
-        base = pct[years.index(path.from_year)]
-    else:
-        before = [j for j, y in enumerate(years) if y <= path.from_year]
-        base = pct[before[-1]] if before else pct[0]
-    if np.isnan(base):
-        return out
-    span = max(path.by_year - path.from_year, 1)
-    for j, year in enumerate(years):
-        if year >= path.from_year:
-            share = min((year - path.from_year) / span, 1.0)
-            out[j] = base + (path.target_pct_gdp - base) * share
-    return out

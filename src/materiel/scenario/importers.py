@@ -13,11 +13,20 @@ Formats:
   a %GDP column (``nato_pct_gdp_estimate``, ``pct_gdp`` or ``defence_pct_gdp``).
 - ``owid-csv``: Our World in Data's "military spending as a share of GDP"
   (``Entity, Code, Year, Military expenditure (% of GDP)``).
+- ``nato-xlsx``: NATO's "Defence Expenditure of NATO Countries" Excel tables
+  (sheets ``TABLE2``, ``TABLE3``, ``TABLE5``, ``TABLE8a``; a header row of
+  years such as ``2014 ... 2023e 2024e``, block labels in column B, ally names
+  in column C). ``TABLE3`` (% of real GDP) is required; the others are read
+  when present: ``TABLE2`` current US$ m (block "Current prices and exchange
+  rates"), ``TABLE5`` GDP in current US$ m (same block), ``TABLE8a`` the
+  equipment share of defence expenditure (block "Equipment"). A year NATO
+  labels ``e`` sets ``estimate_nato`` on that ally-year.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
@@ -27,14 +36,15 @@ import pandas as pd
 from materiel._errors import Problem, ScenarioError
 from materiel.scenario.schema import Scenario
 
-__all__ = ["FORMATS", "import_table"]
+__all__ = ["FORMATS", "NATO_TABLES", "import_table", "nato_workbook"]
 
-Format = Literal["sipri-xlsx", "nato-csv", "owid-csv"]
-FORMATS: tuple[Format, ...] = ("sipri-xlsx", "nato-csv", "owid-csv")
+Format = Literal["sipri-xlsx", "nato-csv", "owid-csv", "nato-xlsx"]
+FORMATS: tuple[Format, ...] = ("sipri-xlsx", "nato-csv", "owid-csv", "nato-xlsx")
 ALIASES = {
     "united states of america": "USA", "usa": "USA", "us": "USA", "turkey": "TUR",
     "türkiye": "TUR", "turkiye": "TUR", "czech republic": "CZE", "czechia": "CZE",
     "north macedonia": "MKD", "macedonia": "MKD", "uk": "GBR", "great britain": "GBR",
+    "slovak republic": "SVK",
 }  # fmt: skip
 _PUBLISHER = {
     "sipri-xlsx": ("Stockholm International Peace Research Institute (SIPRI)",
@@ -42,6 +52,7 @@ _PUBLISHER = {
     "nato-csv": ("NATO", "https://www.nato.int/cps/en/natohq/topics_49198.htm"),
     "owid-csv": ("Our World in Data (SIPRI data)",
                  "https://ourworldindata.org/grapher/military-spending-as-a-share-of-gdp-sipri"),
+    "nato-xlsx": ("NATO", "https://www.nato.int/cps/en/natohq/topics_49198.htm"),
 }  # fmt: skip
 
 
@@ -154,7 +165,107 @@ def _owid(path: Path, find: Callable[[str], str | None]) -> list[tuple[str, int,
     return out
 
 
-_READERS = {"sipri-xlsx": _sipri, "nato-csv": _nato, "owid-csv": _owid}
+# NATO tables: sheet -> (label of the block to read in column B, field, required)
+NATO_TABLES: dict[str, tuple[str, str, bool]] = {
+    "TABLE3": ("Share of real GDP", "defence_pct_gdp_nato", True),
+    "TABLE2": ("Current prices and exchange rates", "defence_usd_m_nato", False),
+    "TABLE5": ("Current prices and exchange rates", "gdp_usd_m", False),
+    "TABLE8a": ("Equipment", "equipment_share_pct", False),
+}
+_NATO_YEAR = re.compile(r"^(\d{4})(e?)$")
+
+
+def _nato_year(cell: Any) -> tuple[int, bool] | None:
+    """``2019``, ``'2019'`` or ``'2023e'`` -> (year, is_estimate); anything else None."""
+    if isinstance(cell, bool) or cell is None:
+        return None
+    if isinstance(cell, float) and cell.is_integer():
+        cell = int(cell)
+    found = _NATO_YEAR.match(str(cell).strip())
+    return None if found is None else (int(found.group(1)), found.group(2) == "e")
+
+
+def nato_workbook(path: Path) -> list[tuple[str, int, str, float, bool]]:
+    """Every ally figure of NATO's defence-expenditure workbook at ``path``.
+
+    Returns ``(name as printed, year, field, value, is_estimate)`` for the
+    blocks in :data:`NATO_TABLES`; names keep NATO's spelling without the
+    ``*`` footnote mark; aggregate rows (label in column B) are left out.
+    Raises :class:`~materiel.ScenarioError` naming the file and sheet when
+    the workbook does not have that shape.
+    """
+    if not path.is_file():
+        raise _fail(path, "no such file")
+    try:
+        book = pd.ExcelFile(path, engine="openpyxl")
+    except Exception as exc:  # openpyxl raises many types for a non-workbook
+        raise _fail(path, f"cannot read as an Excel workbook: {exc}") from exc
+    with book:
+        sheets = [str(name) for name in book.sheet_names]
+        missing = [s for s, (_, _, required) in NATO_TABLES.items()
+                   if required and s not in sheets]  # fmt: skip
+        if missing:
+            raise _fail(
+                path,
+                f"expected NATO's defence-expenditure tables (sheets {list(NATO_TABLES)}); "
+                f"missing {missing}; found {sheets[:12]}",
+                "sheet",
+            )
+        out: list[tuple[str, int, str, float, bool]] = []
+        for sheet, (label, field, _) in NATO_TABLES.items():
+            if sheet in sheets:
+                raw = pd.read_excel(book, sheet, header=None)
+                rows = [tuple(None if pd.isna(c) else c for c in r)
+                        for r in raw.itertuples(index=False)]  # fmt: skip
+                out += _nato_block(path, sheet, rows, label, field)
+        return out
+
+
+def _nato_block(
+    path: Path, sheet: str, rows: list[tuple[Any, ...]], label: str, field: str
+) -> list[tuple[str, int, str, float, bool]]:
+    header = next((r for r in rows if sum(_nato_year(c) is not None for c in r) >= 2), None)
+    if header is None:
+        raise _fail(path, "expected a header row of years (2014 ... 2024e)", sheet)
+    years = {j: y for j, c in enumerate(header) if (y := _nato_year(c)) is not None}
+    start = next(
+        (i for i, r in enumerate(rows)
+         if len(r) > 1 and isinstance(r[1], str) and r[1].strip().startswith(label)),
+        None,
+    )  # fmt: skip
+    if start is None:
+        raise _fail(path, f"expected a block labelled {label!r} in column B", sheet)
+    out = []
+    for r in rows[start + 1 :]:
+        if len(r) > 1 and r[1] is not None and str(r[1]).strip():
+            break  # the next block, or an aggregate (NATO Europe and Canada, NATO Total)
+        name = str(r[2]).strip().rstrip("*").strip() if len(r) > 2 and r[2] else ""
+        if not name or name.lower().startswith(("notes", "*")):
+            continue
+        for j, (year, estimate) in years.items():
+            value = _number(r[j]) if j < len(r) else None
+            if value is not None:
+                out.append((name, year, field, value, estimate))
+    if not out:
+        raise _fail(path, f"no figures under the block {label!r}", sheet)
+    return out
+
+
+def _nato_xlsx(path: Path, find: Callable[[str], str | None]) -> list[tuple[str, int, str, float]]:
+    out = []
+    estimates = set()
+    for name, year, field, value, estimate in nato_workbook(path):
+        party = find(name)
+        if party is None:
+            continue
+        out.append((party, year, field, value))
+        if estimate:
+            estimates.add((party, year))
+    out += [(party, year, "estimate_nato", 1.0) for party, year in estimates]
+    return out
+
+
+_READERS = {"sipri-xlsx": _sipri, "nato-csv": _nato, "owid-csv": _owid, "nato-xlsx": _nato_xlsx}
 
 
 def import_table(
@@ -179,7 +290,7 @@ def import_table(
     economics: dict[str, dict[str, dict[str, Any]]] = {}
     for party, year, field, value in sorted(rows):
         record = economics.setdefault(party, {}).setdefault(str(year), {"source": source_id})
-        record[field] = round(value, 6)
+        record[field] = True if field == "estimate_nato" else round(value, 6)
     return {
         "sources": {
             source_id: {

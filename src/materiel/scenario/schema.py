@@ -311,6 +311,15 @@ class EconomicYear(Entity):
 
     gdp_usd_m: Quantity | None = Field(None, description="GDP, current US$ million")
     defence_pct_gdp_nato: Quantity | None = Field(None, description="% of GDP, NATO definition")
+    defence_usd_m_nato: Quantity | None = Field(
+        None, description="defence expenditure, current US$ million, NATO definition"
+    )
+    equipment_share_pct: Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)] | None = Field(
+        None, description="% of NATO-definition defence expenditure on major equipment incl. R&D"
+    )
+    estimate_nato: bool | None = Field(
+        None, description="NATO labels this year's figures an estimate (2023e, 2024e, 2025e)"
+    )
     defence_pct_gdp_sipri: Quantity | None = Field(None, description="% of GDP, SIPRI definition")
     defence_usd_m_sipri: Quantity | None = Field(
         None, description="military expenditure, current US$ million, SIPRI definition"
@@ -338,7 +347,16 @@ class Policy(_Model):
     )
     industry_invests: bool = Field(True, description="industry expands against firm orders")
     consumption_scale: Quantity = Field(1.0, description="multiplies every consumption rate")
-    equipment_share: Share = Field(0.2, description="share of defence spending on equipment")
+    equipment_share: Share = Field(
+        0.2,
+        description="share of defence spending on equipment: for every ally when "
+        "equipment_share_from = 'policy', else for allies without NATO's per-ally share",
+    )
+    equipment_share_from: Literal["data", "policy"] = Field(
+        "data",
+        description="'data': NATO's equipment share per ally (latest actual carried forward), "
+        "equipment_share where there is none; 'policy': equipment_share for every ally",
+    )
     munitions_share: Share = Field(0.1, description="share of equipment spending on munitions")
     gdp_growth_pct_per_year: Annotated[float, Field(ge=-20, le=50, allow_inf_nan=False)] = Field(
         3.0, description="nominal GDP growth after the last GDP figure (assumption)"
