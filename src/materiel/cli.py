@@ -328,7 +328,7 @@ def spending(
     as_json: JsonOpt = False,
 ) -> None:
     """Defence spending per ally: US$ and %GDP, who meets a threshold, what a pledge costs."""
-    from materiel.analysis.spending import pledge_table, spending_table
+    from materiel.analysis.spending import spending_payload
 
     try:
         s = load(scenario)
@@ -336,27 +336,7 @@ def spending(
             raise ScenarioError(Problem("<command line>", "--pledge/--by", "give both or neither"))
     except ScenarioError as exc:
         raise _bad_input(exc, as_json) from exc
-    table = spending_table(s, year, threshold, basis.value)
-    known = table.meets.notna()
-    payload: dict[str, Any] = {
-        "scenario": s.id,
-        "year": year,
-        "threshold_pct": threshold,
-        "basis": basis.value,
-        "allies": records(table),
-        "count_meeting": int(table.meets[known].sum()),
-        "count_with_data": int(known.sum()),
-    }
-    if pledge is not None and by is not None:
-        pledged = pledge_table(s, pledge, by, basis.value)
-        payload["pledge"] = {
-            "pct_gdp": pledge,
-            "by": by,
-            "gdp_growth_pct_per_year": s.policy.gdp_growth_pct_per_year,
-            "munitions_share_of_extra": s.policy.equipment_share * s.policy.munitions_share,
-            "allies": records(pledged),
-            "extra_usd_m_by_year_total": float(pledged.extra_usd_m_by_year.sum()),
-        }
+    payload = spending_payload(s, year, threshold, basis.value, pledge, by)
     if as_json:
         _echo_json(payload)
         return
@@ -517,6 +497,7 @@ def data_import(
     """Turn a published spending table into a scenario overlay with provenance."""
     import tomli_w
 
+    from materiel._io import atomic_write_text
     from materiel.scenario.importers import import_table
 
     try:
@@ -529,9 +510,7 @@ def data_import(
         f"# Imported from {file.name} ({fmt.value}) by materiel data import.\n"
         f'# Add `extends = "<scenario>"` to use it as a scenario.\n\n'
     )
-    tmp = output.with_name(output.name + ".tmp")
-    tmp.write_text(header + tomli_w.dumps(overlay), encoding="utf-8")
-    tmp.replace(output)
+    atomic_write_text(output, header + tomli_w.dumps(overlay))
     n = sum(len(v) for v in overlay["economics"].values())
     typer.echo(f"wrote {output}: {n} ally-years for {len(overlay['economics'])} parties")
 
@@ -635,6 +614,8 @@ def _write_mc(result: Any, out: Path) -> None:
     """Fans and probability curves as CSV, draws as Parquet, metrics as JSON."""
     import pandas as pd
 
+    from materiel._io import atomic_path, atomic_write_text
+
     out.mkdir(parents=True, exist_ok=True)
     frames = []
     for tid, t in result.scenario.targets.items():
@@ -652,15 +633,11 @@ def _write_mc(result: Any, out: Path) -> None:
     for name, df in files.items():
         if "month" in df.columns:
             df["month"] = pd.to_datetime(df["month"]).dt.strftime("%Y-%m")
-        tmp = out / (name + ".tmp")
-        df.to_csv(tmp, index=False)
-        tmp.replace(out / name)
-    tmp = out / "inputs.parquet.tmp"
-    result.inputs.to_dataframe().to_parquet(tmp)
-    tmp.replace(out / "inputs.parquet")
-    tmp = out / "metrics.json.tmp"
-    tmp.write_text(json.dumps(result.metrics(), indent=2, default=str), encoding="utf-8")
-    tmp.replace(out / "metrics.json")
+        with atomic_path(out / name) as tmp:
+            df.to_csv(tmp, index=False)
+    with atomic_path(out / "inputs.parquet") as tmp:
+        result.inputs.to_dataframe().to_parquet(tmp)
+    atomic_write_text(out / "metrics.json", json.dumps(result.metrics(), indent=2, default=str))
 
 
 @app.command()

@@ -8,6 +8,7 @@ for the definitions.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -22,7 +23,7 @@ from materiel.scenario.economics import (
 )
 from materiel.scenario.schema import Scenario, SpendingPath
 
-__all__ = ["Basis", "pledge_table", "spending_table"]
+__all__ = ["Basis", "pledge_table", "spending_payload", "spending_table"]
 
 
 def _own_parties(s: Scenario) -> set[str]:
@@ -119,3 +120,44 @@ def pledge_table(
             row[f"buys_{product}"] = munitions_usd / price if price else None
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def spending_payload(
+    s: Scenario,
+    year: int,
+    threshold_pct: float = 2.0,
+    basis: Basis = "nato",
+    pledge_pct: float | None = None,
+    by_year: int | None = None,
+) -> dict[str, Any]:
+    """The spending answer of ``materiel spending --json`` and ``GET /api/spending``.
+
+    ``allies`` are the rows of :func:`spending_table`; with both ``pledge_pct``
+    and ``by_year``, ``pledge`` adds the rows of :func:`pledge_table`, the
+    GDP growth assumed after the data, the munitions share of extra spending
+    (``equipment_share * munitions_share``) and the all-ally extra in ``by_year``.
+    """
+    from materiel.analysis.result import records
+
+    table = spending_table(s, year, threshold_pct, basis)
+    known = table.meets.notna()
+    payload: dict[str, Any] = {
+        "scenario": s.id,
+        "year": year,
+        "threshold_pct": threshold_pct,
+        "basis": basis,
+        "allies": records(table),
+        "count_meeting": int(table.meets[known].sum()),
+        "count_with_data": int(known.sum()),
+    }
+    if pledge_pct is not None and by_year is not None:
+        pledged = pledge_table(s, pledge_pct, by_year, basis)
+        payload["pledge"] = {
+            "pct_gdp": pledge_pct,
+            "by": by_year,
+            "gdp_growth_pct_per_year": s.policy.gdp_growth_pct_per_year,
+            "munitions_share_of_extra": s.policy.equipment_share * s.policy.munitions_share,
+            "allies": records(pledged),
+            "extra_usd_m_by_year_total": float(pledged.extra_usd_m_by_year.sum()),
+        }
+    return payload
