@@ -334,9 +334,9 @@ def spending(
         s = load(scenario)
         if (pledge is None) != (by is None):
             raise ScenarioError(Problem("<command line>", "--pledge/--by", "give both or neither"))
+        payload = spending_payload(s, year, threshold, basis.value, pledge, by)
     except ScenarioError as exc:
         raise _bad_input(exc, as_json) from exc
-    payload = spending_payload(s, year, threshold, basis.value, pledge, by)
     if as_json:
         _echo_json(payload)
         return
@@ -653,10 +653,30 @@ def serve(
     token: Annotated[
         str | None,
         typer.Option(
-            help="API token required on every write and run (Bearer).", envvar="MATERIEL_TOKEN"
+            help="API token required on every /api route but health (Bearer).",
+            envvar="MATERIEL_TOKEN",
         ),
     ] = None,
     workers: Annotated[int, typer.Option(min=1, max=32, help="Worker processes.")] = 1,
+    public_read: Annotated[
+        bool, typer.Option("--public-read", help="With --token: let reads (GET) pass without it.")
+    ] = False,
+    max_body_bytes: Annotated[int | None, typer.Option(min=1, help="Largest request body.")] = None,
+    max_mc_samples: Annotated[int | None, typer.Option(min=1, help="Most MC samples.")] = None,
+    max_run_cells: Annotated[
+        int | None, typer.Option(min=1, help="Largest synchronous run (cells, see README).")
+    ] = None,
+    max_job_cells: Annotated[int | None, typer.Option(min=1, help="Largest job (cells).")] = None,
+    max_jobs_cells_total: Annotated[
+        int | None, typer.Option(min=1, help="All running jobs together (cells).")
+    ] = None,
+    max_active_jobs: Annotated[int | None, typer.Option(min=1, help="Jobs at a time.")] = None,
+    simulate_timeout_s: Annotated[
+        float | None, typer.Option(min=0.001, help="Wall clock of a synchronous run (s).")
+    ] = None,
+    job_timeout_s: Annotated[float | None, typer.Option(min=1, help="Wall clock of a job (s).")] = (
+        None
+    ),
 ) -> None:
     """Serve the web dashboard and the JSON API (OpenAPI at /docs) with uvicorn."""
     import ipaddress
@@ -684,8 +704,24 @@ def serve(
     except Exception as exc:
         typer.echo(f"--store: cannot open the store: {exc}", err=True)
         raise typer.Exit(code=2) from exc
+    limits = {  # unset ones keep the defaults of materiel.web.Limits (README, Security)
+        k: v
+        for k, v in {
+            "max_body_bytes": max_body_bytes,
+            "max_mc_samples": max_mc_samples,
+            "job_timeout_s": job_timeout_s,
+            "max_active_jobs": max_active_jobs,
+            "max_run_cells": max_run_cells,
+            "max_job_cells": max_job_cells,
+            "max_jobs_cells_total": max_jobs_cells_total,
+            "simulate_timeout_s": simulate_timeout_s,
+        }.items()
+        if v is not None
+    }
     os.environ["MATERIEL_STORE"] = store or ""
     os.environ["MATERIEL_TOKEN"] = token or ""
+    os.environ["MATERIEL_PUBLIC_READ"] = "1" if public_read else ""
+    os.environ["MATERIEL_LIMITS"] = json.dumps(limits)
     typer.echo(f"materiel serving on http://{host}:{port}/ (store {store or 'materiel.db'})")
     uvicorn.run(
         "materiel.web.app:create_app_from_env",

@@ -137,8 +137,11 @@ def spending_payload(
     GDP growth assumed after the data, the munitions share of extra spending
     (``equipment_share * munitions_share``) and the all-ally extra in ``by_year``.
     """
+    from materiel._errors import bad_argument
     from materiel.analysis.result import records
 
+    if by_year is not None and by_year < 2014:  # pledge_table's paths start in 2014 (Wales)
+        raise bad_argument("spending_payload", "by_year", by_year, "a year from 2014 on")
     table = spending_table(s, year, threshold_pct, basis)
     known = table.meets.notna()
     payload: dict[str, Any] = {

@@ -15,6 +15,7 @@ set; request bodies and run sizes are capped.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from pathlib import Path
@@ -37,13 +38,16 @@ def create_app(
     store: Store | str | Path | None = None,
     *,
     token: str | None = None,
+    public_read: bool = False,
     limits: Limits | None = None,
 ) -> FastAPI:
     """The web app: JSON API under ``/api``, the dashboard at ``/``.
 
     ``store`` is a :class:`Store` or its URL / SQLite path (default
     ``materiel.db`` in the working directory); ``token`` protects every
-    write and run (``Authorization: Bearer <token>``).
+    ``/api`` route but ``/api/health`` (``Authorization: Bearer <token>``);
+    ``public_read`` opens the reads (GET, HEAD) while writes and runs keep
+    needing it. ``limits`` bound what one request may cost.
     """
     db = store if isinstance(store, Store) else Store(store)
     lim = limits or Limits()
@@ -57,8 +61,9 @@ def create_app(
     app.state.store = db
     app.state.limits = lim
     app.state.token = token
-    app.state.catalogue = Catalogue(db)
-    app.state.jobs = JobRunner(db, lim.max_active_jobs, lim.job_timeout_s)
+    app.state.public_read = public_read
+    app.state.catalogue = Catalogue(db, lim)
+    app.state.jobs = JobRunner(db, lim)
     app.add_middleware(BodyLimit, limit=lim.max_body_bytes)
     install_handlers(app)
     for router in ROUTERS:
@@ -67,8 +72,16 @@ def create_app(
 
 
 def create_app_from_env() -> FastAPI:
-    """App factory for uvicorn workers: ``MATERIEL_STORE``, ``MATERIEL_TOKEN``."""
+    """App factory for uvicorn workers.
+
+    Reads ``MATERIEL_STORE``, ``MATERIEL_TOKEN``, ``MATERIEL_PUBLIC_READ``
+    (``1`` to open reads) and ``MATERIEL_LIMITS`` (a JSON object of
+    :class:`Limits` fields), as ``materiel serve`` sets them.
+    """
+    limits = json.loads(os.environ.get("MATERIEL_LIMITS") or "{}")
     return create_app(
         os.environ.get("MATERIEL_STORE") or None,
         token=os.environ.get("MATERIEL_TOKEN") or None,
+        public_read=os.environ.get("MATERIEL_PUBLIC_READ") == "1",
+        limits=Limits.from_mapping(limits),
     )

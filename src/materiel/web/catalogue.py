@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from functools import lru_cache
 from typing import Any
 
@@ -19,6 +21,7 @@ from materiel.analysis.simulate import simulate
 from materiel.scenario.loading import DATASET_ID, embedded_ids, load
 from materiel.scenario.schema import Scenario
 from materiel.web.knobs import apply_knobs
+from materiel.web.limits import Limits
 from materiel.web.schemas import ScenarioRef, clean
 from materiel.web.store import NotFound, Store
 
@@ -41,8 +44,12 @@ def _embedded(sid: str) -> Scenario:
 class Catalogue:
     """Turns a :class:`ScenarioRef` into a validated scenario, caching stored ones by version."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, limits: Limits | None = None) -> None:
         self.store = store
+        self.limits = limits or Limits()
+        # Synchronous runs go through a small pool so that runs abandoned at their
+        # wall-clock limit (a numba kernel cannot be interrupted) cannot pile up.
+        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="materiel-run")
         self._cache: OrderedDict[tuple[str, int], Scenario] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -104,5 +111,25 @@ class Catalogue:
         return apply_knobs(s, ref.knobs)
 
     def run(self, ref: ScenarioRef) -> Result:
-        """Simulate the scenario a request names."""
-        return simulate(self.resolve(ref))
+        """Simulate the scenario a request names, within the run budget and time limit.
+
+        Over ``Limits.max_run_cells`` (estimated before running): 413. Past
+        ``Limits.simulate_timeout_s``: 422 (the run finishes in the background
+        and its result is dropped).
+        """
+        s = self.resolve(ref)
+        self.limits.check_run(s)
+        future = self._pool.submit(simulate, s)
+        timeout = self.limits.simulate_timeout_s
+        try:
+            return future.result(timeout=timeout)
+        except FutureTimeout:
+            future.cancel()
+            raise ScenarioError(
+                Problem(
+                    "<request>",
+                    "",
+                    f"the run took longer than the server's limit of {timeout:g} s; "
+                    "ask for fewer months or entities",
+                )
+            ) from None

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import APIRouter, Depends, Request
 
 from materiel.web.catalogue import Catalogue
 from materiel.web.jobs import JobRunner
 from materiel.web.limits import Limits
+from materiel.web.schemas import BAD_INPUT
 from materiel.web.security import require_token
 from materiel.web.store import Store
 
-__all__ = ["WRITE", "CatalogueDep", "JobsDep", "LimitsDep", "StoreDep"]
+__all__ = ["CatalogueDep", "JobsDep", "LimitsDep", "StoreDep", "api_router"]
 
 
 def _store(request: Request) -> Store:
@@ -39,5 +40,12 @@ StoreDep = Annotated[Store, Depends(_store)]
 CatalogueDep = Annotated[Catalogue, Depends(_catalogue)]
 JobsDep = Annotated[JobRunner, Depends(_jobs)]
 LimitsDep = Annotated[Limits, Depends(_limits)]
-WRITE = [Depends(require_token)]
-"""Route dependencies of every write and run: the API token when one is set."""
+
+
+def api_router(prefix: str = "", *, tag: str) -> APIRouter:
+    """The router of one ``/api`` resource (health aside): every route needs the API token
+    when one is set (reads open with ``public_read``), and documents its 422 answer as
+    :class:`~materiel.web.schemas.ProblemsOut`."""
+    return APIRouter(
+        prefix=prefix, tags=[tag], dependencies=[Depends(require_token)], responses=BAD_INPUT
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Annotated, Any
@@ -25,9 +26,16 @@ def require_token(
     request: Request,
     creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> None:
-    """Check ``Authorization: Bearer <token>`` when the app has a token (else 401)."""
+    """Check ``Authorization: Bearer <token>`` when the app has a token (else 401).
+
+    Every ``/api`` route but the health check depends on this. With
+    ``public_read`` set on the app, reads (GET and HEAD) pass without it;
+    writes and runs never do.
+    """
     token: str | None = request.app.state.token
     if token is None:
+        return
+    if request.app.state.public_read and request.method in ("GET", "HEAD"):
         return
     given = creds.credentials if creds is not None else ""
     if not hmac.compare_digest(given.encode(), token.encode()):
@@ -62,22 +70,36 @@ class BodyLimit:
                     await self._too_large(scope, receive, send)
                     return
         seen = 0
+        over = False
+        started = False
 
         async def counted() -> Message:
-            nonlocal seen
+            nonlocal seen, over
             message = await receive()
             seen += len(message.get("body", b""))
             if seen > self.limit:
+                over = True
                 raise _TooLargeError
             return message
 
-        try:
-            await self.app(scope, counted, send)
-        except _TooLargeError:
+        async def guarded_send(message: Message) -> None:
+            # A body found too large while the app parsed it (a chunked upload
+            # has no Content-Length) may have become the app's own 400: answer 413.
+            nonlocal started
+            if over:
+                return
+            started = True
+            await send(message)
+
+        with contextlib.suppress(_TooLargeError):
+            await self.app(scope, counted, guarded_send)
+        if over and not started:
             await self._too_large(scope, receive, send)
 
     async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = JSONResponse(
-            {"detail": f"request body larger than {self.limit} bytes"}, status_code=413
+            {"detail": f"request body larger than {self.limit} bytes"},
+            status_code=413,
+            headers={"Connection": "close"},  # the rest of the body is never read
         )
         await response(scope, receive, send)

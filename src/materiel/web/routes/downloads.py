@@ -7,16 +7,16 @@ import json
 import zipfile
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import HTTPException, Query
 from fastapi.responses import Response
 
 from materiel.analysis.result import tidy_tables
-from materiel.web.deps import WRITE, CatalogueDep
-from materiel.web.schemas import BAD_INPUT, ScenarioRef, clean
+from materiel.web.deps import CatalogueDep, api_router
+from materiel.web.schemas import ScenarioRef, clean
 
 __all__ = ["router"]
 
-router = APIRouter(tags=["downloads"])
+router = api_router(tag="downloads")
 
 
 def _table_bytes(df: Any, fmt: str) -> bytes:
@@ -31,7 +31,7 @@ def _attachment(name: str) -> dict[str, str]:
     return {"Content-Disposition": f'attachment; filename="{name}"'}
 
 
-@router.post("/api/download", dependencies=WRITE, responses=BAD_INPUT)
+@router.post("/api/download")
 def download(
     req: ScenarioRef,
     catalogue: CatalogueDep,

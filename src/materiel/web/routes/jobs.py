@@ -5,17 +5,17 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from fastapi import APIRouter, HTTPException
+from fastapi import HTTPException
 
 from materiel._errors import Problem, ScenarioError
-from materiel.web.deps import WRITE, CatalogueDep, JobsDep, LimitsDep, StoreDep
+from materiel.web.deps import CatalogueDep, JobsDep, LimitsDep, StoreDep, api_router
 from materiel.web.jobs import Progress, job_out
-from materiel.web.schemas import BAD_INPUT, JobOut, JobStarted, MonteCarloRequest, PlanRequest
+from materiel.web.schemas import JobOut, JobStarted, MonteCarloRequest, PlanRequest
 from materiel.web.store import NotFound
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/api/jobs", tags=["jobs"])
+router = api_router("/api/jobs", tag="jobs")
 
 _BUSY: dict[int | str, dict[str, Any]] = {429: {"description": "too many jobs"}}
 
@@ -24,8 +24,7 @@ _BUSY: dict[int | str, dict[str, Any]] = {429: {"description": "too many jobs"}}
     "/montecarlo",
     status_code=202,
     response_model=JobStarted,
-    dependencies=WRITE,
-    responses={**BAD_INPUT, **_BUSY},
+    responses={**_BUSY},
 )
 def start_montecarlo(
     req: MonteCarloRequest, catalogue: CatalogueDep, jobs: JobsDep, lim: LimitsDep
@@ -38,31 +37,34 @@ def start_montecarlo(
             Problem("<request>", "samples", f"at most {lim.max_mc_samples} samples")
         )
     s = catalogue.resolve(req)
+    cells = lim.check_run(s, req.samples, job=True)
 
     def work(progress: Progress, _deadline: float) -> Any:
         return sample(s, req.samples, req.seed, chunk=50, progress=progress).metrics()
 
-    return jobs.start("montecarlo", s.id, req.model_dump(), req.samples, work)
+    return jobs.start("montecarlo", s.id, req.model_dump(), req.samples, work, cells)
 
 
 @router.post(
     "/plan",
     status_code=202,
     response_model=JobStarted,
-    dependencies=WRITE,
-    responses={**BAD_INPUT, **_BUSY},
+    responses={**_BUSY},
 )
-def start_plan(req: PlanRequest, catalogue: CatalogueDep, jobs: JobsDep) -> JobStarted:
+def start_plan(
+    req: PlanRequest, catalogue: CatalogueDep, jobs: JobsDep, lim: LimitsDep
+) -> JobStarted:
     """Start a planning run (LP/MILP, time-limited); poll ``/api/jobs/{id}``."""
     from materiel.plan import plan
 
     s = catalogue.resolve(req)
+    cells = lim.check_run(s, 1, job=True)
 
     def work(_progress: Progress, deadline: float) -> Any:
         left = max(deadline - time.monotonic(), 1.0)
         return plan(s, req.objective, req.budget_scale, time_limit_s=left).summary()
 
-    return jobs.start("plan", s.id, req.model_dump(), 1, work)
+    return jobs.start("plan", s.id, req.model_dump(), 1, work, cells)
 
 
 @router.get("", response_model=list[JobOut])
@@ -83,7 +85,6 @@ def get_job(jid: str, db: StoreDep) -> JobOut:
 @router.post(
     "/{jid}/cancel",
     response_model=JobOut,
-    dependencies=WRITE,
     responses={404: {"description": "no"}},
 )
 def cancel_job(jid: str, db: StoreDep) -> JobOut:

@@ -54,3 +54,10 @@ def static(name: str) -> FileResponse:
 def health(db: StoreDep) -> dict[str, Any]:
     """Liveness, store dialect and schema version."""
     return {"ok": True, "store": db.dialect, "schema_version": db.schema_version()}
+
+
+@router.head("/api/health", include_in_schema=False)
+def health_head(db: StoreDep) -> Response:
+    """``HEAD /api/health``: 200 while the app and its store answer."""
+    db.schema_version()
+    return Response(status_code=200)

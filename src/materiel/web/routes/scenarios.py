@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import HTTPException, Query
 from fastapi.responses import Response
 
 from materiel.scenario.loading import DATASET_ID, embedded_mapping, scenario_summaries
 from materiel.web.catalogue import embedded_set
-from materiel.web.deps import WRITE, CatalogueDep, StoreDep
+from materiel.web.deps import CatalogueDep, StoreDep, api_router
 from materiel.web.schemas import (
-    BAD_INPUT,
     ScenarioCreate,
     ScenarioDetail,
     ScenarioOut,
@@ -21,7 +20,7 @@ from materiel.web.store import AlreadyExists, NotFound, StaleVersion, StoredScen
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/api/scenarios", tags=["scenarios"])
+router = api_router("/api/scenarios", tag="scenarios")
 
 
 def _extends(body: dict[str, Any]) -> str | None:
@@ -83,8 +82,7 @@ def get_scenario(sid: str, db: StoreDep) -> ScenarioDetail:
     "",
     status_code=201,
     response_model=ScenarioOut,
-    dependencies=WRITE,
-    responses={**BAD_INPUT, 409: {"description": "the id is taken"}},
+    responses={409: {"description": "the id is taken"}},
 )
 def create_scenario(req: ScenarioCreate, db: StoreDep, catalogue: CatalogueDep) -> ScenarioOut:
     """Validate and store a new scenario at version 1."""
@@ -101,8 +99,7 @@ def create_scenario(req: ScenarioCreate, db: StoreDep, catalogue: CatalogueDep) 
 @router.put(
     "/{sid}",
     response_model=ScenarioOut,
-    dependencies=WRITE,
-    responses={**BAD_INPUT, 404: {"description": "no such"}, 409: {"description": "stale"}},
+    responses={404: {"description": "no such"}, 409: {"description": "stale"}},
 )
 def update_scenario(
     sid: str, req: ScenarioUpdate, db: StoreDep, catalogue: CatalogueDep
@@ -123,7 +120,6 @@ def update_scenario(
 @router.delete(
     "/{sid}",
     status_code=204,
-    dependencies=WRITE,
     responses={404: {"description": "no such"}, 409: {"description": "stale"}},
 )
 def delete_scenario(

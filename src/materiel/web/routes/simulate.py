@@ -5,17 +5,17 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import HTTPException, Query
 from fastapi.responses import JSONResponse
 
 from materiel.analysis.result import Result, records
-from materiel.web.deps import WRITE, CatalogueDep, StoreDep
-from materiel.web.schemas import BAD_INPUT, CompareRequest, SimulateRequest, clean
+from materiel.web.deps import CatalogueDep, StoreDep, api_router
+from materiel.web.schemas import CompareRequest, SimulateRequest, clean
 from materiel.web.store import NotFound
 
 __all__ = ["router", "summary"]
 
-router = APIRouter(tags=["runs"])
+router = api_router(tag="runs")
 
 _SUMMARY_COLUMNS = [
     "target", "product", "required", "by", "stock_at_by", "met_by_date",
@@ -53,7 +53,7 @@ def chart_json(results: list[Result]) -> dict[str, Any]:
     return {k: json.loads(f.to_json()) for k, f in figs.items()}
 
 
-@router.post("/api/simulate", dependencies=WRITE, responses=BAD_INPUT)
+@router.post("/api/simulate")
 def simulate_endpoint(
     req: SimulateRequest,
     catalogue: CatalogueDep,
@@ -74,7 +74,7 @@ def simulate_endpoint(
     return JSONResponse(clean(out))
 
 
-@router.post("/api/compare", dependencies=WRITE, responses=BAD_INPUT)
+@router.post("/api/compare")
 def compare_endpoint(
     req: CompareRequest,
     catalogue: CatalogueDep,

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 from fastapi.responses import JSONResponse
 
 from materiel._errors import Problem, ScenarioError
-from materiel.web.deps import CatalogueDep
-from materiel.web.schemas import BAD_INPUT, ID_PATTERN, ScenarioRef, clean
+from materiel.web.deps import CatalogueDep, api_router
+from materiel.web.schemas import ID_PATTERN, ScenarioRef, clean
 
 __all__ = ["router"]
 
-router = APIRouter(tags=["spending"])
+router = api_router(tag="spending")
 
 
-@router.get("/api/spending", responses=BAD_INPUT)
+@router.get("/api/spending")
 def spending(
     catalogue: CatalogueDep,
     scenario: Annotated[str, Query(max_length=80, pattern=ID_PATTERN)] = "action-plan",
