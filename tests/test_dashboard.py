@@ -79,3 +79,20 @@ def test_dashboard_runs_and_the_chart_changes(browser: Any, tmp_path: Path) -> N
         assert not logs, logs
     finally:
         server.stop()
+
+
+def test_dashboard_sends_the_token_given_once_in_the_address(browser: Any, tmp_path: Path) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    server = Server(tmp_path / "dash-token.db", token="dash-s3cret").start()
+    try:
+        browser.get(server.url + "/?token=dash-s3cret")
+        wait = WebDriverWait(browser, 90)
+        wait.until(lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-runs") == "1")
+        assert "token" not in browser.current_url  # removed from the address bar
+        assert browser.find_elements(By.CSS_SELECTOR, "#targets tbody tr")
+        stored = browser.execute_script("return sessionStorage.getItem('materiel-token')")
+        assert stored == "dash-s3cret"
+    finally:
+        server.stop()

@@ -39,9 +39,17 @@ def free_port() -> int:
 class Server:
     """``materiel serve`` in a subprocess on a free loopback port."""
 
-    def __init__(self, store: Path | str, token: str | None = None) -> None:
+    def __init__(
+        self,
+        store: Path | str,
+        token: str | None = None,
+        extra: list[str] | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.store = str(store)
         self.token = token
+        self.extra = extra or []
+        self.env = env or {}
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -50,12 +58,14 @@ class Server:
         args = [*SERVE, "--port", str(self.port), "--store", self.store]
         if self.token:
             args += ["--token", self.token]
+        args += self.extra
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         env.pop("MATERIEL_TOKEN", None)
+        env.update(self.env)
         self.proc = subprocess.Popen(
             args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env
         )
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180  # a loaded machine may take a while to import
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"server exited with {self.proc.returncode}")
@@ -278,10 +288,10 @@ def test_body_size_limit(client: Any) -> None:
 
 
 def test_token_is_required_on_writes_and_runs(tmp_path: Path) -> None:
-    s = Server(tmp_path / "t.db", token="s3cret").start()
+    s = Server(tmp_path / "t.db", token="s3cret", extra=["--public-read"]).start()
     try:
         with httpx.Client(base_url=s.url, timeout=60) as c:
-            assert c.get("/api/scenarios").status_code == 200
+            assert c.get("/api/scenarios").status_code == 200  # reads opened by --public-read
             assert c.post("/api/simulate", json={}).status_code == 401
             wrong = {"Authorization": "Bearer nope"}
             assert c.post("/api/simulate", json={}, headers=wrong).status_code == 401

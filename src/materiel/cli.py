@@ -338,7 +338,7 @@ def spending(
     as_json: JsonOpt = False,
 ) -> None:
     """Defence spending per ally: US$ and %GDP, who meets a threshold, what a pledge costs."""
-    from materiel.analysis.spending import pledge_table, spending_table
+    from materiel.analysis.spending import spending_payload
 
     try:
         s = load(scenario)
@@ -347,39 +347,14 @@ def spending(
     except ScenarioError as exc:
         raise _bad_input(exc, as_json) from exc
     try:
-        table = spending_table(s, year, threshold, basis.value)
-        pledged = None if pledge is None or by is None else pledge_table(s, pledge, by, basis.value)
+        payload = spending_payload(s, year, threshold, basis.value, pledge, by)
     except ScenarioError as exc:  # name the command-line option, not the function argument
         option = {"year": "--year", "threshold_pct": "--threshold", "pledge_pct": "--pledge",
                   "by_year": "--by"}  # fmt: skip
         problems = [Problem("<command line>", option.get(p.path, p.path), p.message)
                     for p in exc.problems]  # fmt: skip
         raise _bad_input(ScenarioError(problems), as_json) from exc
-    known = table.meets.notna()
-    status = table.status.value_counts()
-    projected = bool(status.get("projected", 0))
-    payload: dict[str, Any] = {
-        "scenario": s.id,
-        "year": year,
-        "threshold_pct": threshold,
-        "basis": basis.value,
-        "projected": projected,
-        "allies": records(table),
-        "count_meeting": int(table.meets[known].sum()),
-        "count_with_data": int(known.sum()),
-        "count_allies": len(table),
-        "count_estimates": int(status.get("estimate", 0)),
-    }
-    if pledged is not None:
-        payload["pledge"] = {
-            "pct_gdp": pledge,
-            "by": by,
-            "gdp_growth_pct_per_year": s.policy.gdp_growth_pct_per_year,
-            "munitions_share": s.policy.munitions_share,
-            "equipment_share_from": s.policy.equipment_share_from,
-            "allies": records(pledged),
-            "extra_usd_m_by_year_total": float(pledged.extra_usd_m_by_year.sum()),
-        }
+    projected = payload["projected"]
     if as_json:
         _echo_json(payload)
         return
@@ -557,6 +532,7 @@ def data_import(
     """Turn a published spending table into a scenario overlay with provenance."""
     import tomli_w
 
+    from materiel._io import atomic_write_text
     from materiel.scenario.importers import import_table
 
     try:
@@ -569,9 +545,7 @@ def data_import(
         f"# Imported from {file.name} ({fmt.value}) by materiel data import.\n"
         f'# Add `extends = "<scenario>"` to use it as a scenario.\n\n'
     )
-    tmp = output.with_name(output.name + ".tmp")
-    tmp.write_text(header + tomli_w.dumps(overlay), encoding="utf-8")
-    tmp.replace(output)
+    atomic_write_text(output, header + tomli_w.dumps(overlay))
     n = sum(len(v) for v in overlay["economics"].values())
     typer.echo(f"wrote {output}: {n} ally-years for {len(overlay['economics'])} parties")
 
@@ -675,6 +649,8 @@ def _write_mc(result: Any, out: Path) -> None:
     """Fans and probability curves as CSV, draws as Parquet, metrics as JSON."""
     import pandas as pd
 
+    from materiel._io import atomic_path, atomic_write_text
+
     out.mkdir(parents=True, exist_ok=True)
     frames = []
     for tid, t in result.scenario.targets.items():
@@ -692,15 +668,11 @@ def _write_mc(result: Any, out: Path) -> None:
     for name, df in files.items():
         if "month" in df.columns:
             df["month"] = pd.to_datetime(df["month"]).dt.strftime("%Y-%m")
-        tmp = out / (name + ".tmp")
-        df.to_csv(tmp, index=False)
-        tmp.replace(out / name)
-    tmp = out / "inputs.parquet.tmp"
-    result.inputs.to_dataframe().to_parquet(tmp)
-    tmp.replace(out / "inputs.parquet")
-    tmp = out / "metrics.json.tmp"
-    tmp.write_text(json.dumps(result.metrics(), indent=2, default=str), encoding="utf-8")
-    tmp.replace(out / "metrics.json")
+        with atomic_path(out / name) as tmp:
+            df.to_csv(tmp, index=False)
+    with atomic_path(out / "inputs.parquet") as tmp:
+        result.inputs.to_dataframe().to_parquet(tmp)
+    atomic_write_text(out / "metrics.json", json.dumps(result.metrics(), indent=2, default=str))
 
 
 @app.command()
@@ -716,10 +688,30 @@ def serve(
     token: Annotated[
         str | None,
         typer.Option(
-            help="API token required on every write and run (Bearer).", envvar="MATERIEL_TOKEN"
+            help="API token required on every /api route but health (Bearer).",
+            envvar="MATERIEL_TOKEN",
         ),
     ] = None,
     workers: Annotated[int, typer.Option(min=1, max=32, help="Worker processes.")] = 1,
+    public_read: Annotated[
+        bool, typer.Option("--public-read", help="With --token: let reads (GET) pass without it.")
+    ] = False,
+    max_body_bytes: Annotated[int | None, typer.Option(min=1, help="Largest request body.")] = None,
+    max_mc_samples: Annotated[int | None, typer.Option(min=1, help="Most MC samples.")] = None,
+    max_run_cells: Annotated[
+        int | None, typer.Option(min=1, help="Largest synchronous run (cells, see README).")
+    ] = None,
+    max_job_cells: Annotated[int | None, typer.Option(min=1, help="Largest job (cells).")] = None,
+    max_jobs_cells_total: Annotated[
+        int | None, typer.Option(min=1, help="All running jobs together (cells).")
+    ] = None,
+    max_active_jobs: Annotated[int | None, typer.Option(min=1, help="Jobs at a time.")] = None,
+    simulate_timeout_s: Annotated[
+        float | None, typer.Option(min=0.001, help="Wall clock of a synchronous run (s).")
+    ] = None,
+    job_timeout_s: Annotated[float | None, typer.Option(min=1, help="Wall clock of a job (s).")] = (
+        None
+    ),
 ) -> None:
     """Serve the web dashboard and the JSON API (OpenAPI at /docs) with uvicorn."""
     import ipaddress
@@ -747,8 +739,24 @@ def serve(
     except Exception as exc:
         typer.echo(f"--store: cannot open the store: {exc}", err=True)
         raise typer.Exit(code=2) from exc
+    limits = {  # unset ones keep the defaults of materiel.web.Limits (README, Security)
+        k: v
+        for k, v in {
+            "max_body_bytes": max_body_bytes,
+            "max_mc_samples": max_mc_samples,
+            "job_timeout_s": job_timeout_s,
+            "max_active_jobs": max_active_jobs,
+            "max_run_cells": max_run_cells,
+            "max_job_cells": max_job_cells,
+            "max_jobs_cells_total": max_jobs_cells_total,
+            "simulate_timeout_s": simulate_timeout_s,
+        }.items()
+        if v is not None
+    }
     os.environ["MATERIEL_STORE"] = store or ""
     os.environ["MATERIEL_TOKEN"] = token or ""
+    os.environ["MATERIEL_PUBLIC_READ"] = "1" if public_read else ""
+    os.environ["MATERIEL_LIMITS"] = json.dumps(limits)
     typer.echo(f"materiel serving on http://{host}:{port}/ (store {store or 'materiel.db'})")
     uvicorn.run(
         "materiel.web.app:create_app_from_env",

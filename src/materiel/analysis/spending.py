@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -29,7 +30,7 @@ from materiel.scenario.economics import (
 )
 from materiel.scenario.schema import Scenario, SpendingPath
 
-__all__ = ["Basis", "pledge_table", "spending_table"]
+__all__ = ["Basis", "pledge_table", "spending_payload", "spending_table"]
 
 STATUS = ("actual", "estimate", "missing", "projected")
 PLEDGE_LAST_YEAR = 2100  # as a spending path's by_year
@@ -202,3 +203,52 @@ def pledge_table(
             row[f"buys_{product}"] = munitions_usd / price if price else None
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def spending_payload(
+    s: Scenario,
+    year: int,
+    threshold_pct: float = 2.0,
+    basis: Basis = "nato",
+    pledge_pct: float | None = None,
+    by_year: int | None = None,
+) -> dict[str, Any]:
+    """The spending answer of ``materiel spending --json`` and ``GET /api/spending``.
+
+    ``allies`` are the rows of :func:`spending_table` with counts (meeting
+    the threshold, with data, estimates; ``projected`` when the year is past
+    the data); with both ``pledge_pct`` and ``by_year``, ``pledge`` adds the
+    rows of :func:`pledge_table`, the GDP growth assumed after the data, the
+    munitions share and where the equipment share comes from, and the
+    all-ally extra in ``by_year``. Bad arguments raise
+    :class:`~materiel.ScenarioError` naming the argument.
+    """
+    from materiel.analysis.result import records
+
+    table = spending_table(s, year, threshold_pct, basis)
+    known = table.meets.notna()
+    status = table.status.value_counts()
+    payload: dict[str, Any] = {
+        "scenario": s.id,
+        "year": year,
+        "threshold_pct": threshold_pct,
+        "basis": basis,
+        "projected": bool(status.get("projected", 0)),
+        "allies": records(table),
+        "count_meeting": int(table.meets[known].sum()),
+        "count_with_data": int(known.sum()),
+        "count_allies": len(table),
+        "count_estimates": int(status.get("estimate", 0)),
+    }
+    if pledge_pct is not None and by_year is not None:
+        pledged = pledge_table(s, pledge_pct, by_year, basis)
+        payload["pledge"] = {
+            "pct_gdp": pledge_pct,
+            "by": by_year,
+            "gdp_growth_pct_per_year": s.policy.gdp_growth_pct_per_year,
+            "munitions_share": s.policy.munitions_share,
+            "equipment_share_from": s.policy.equipment_share_from,
+            "allies": records(pledged),
+            "extra_usd_m_by_year_total": float(pledged.extra_usd_m_by_year.sum()),
+        }
+    return payload

@@ -41,6 +41,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from materiel._errors import Problem, ScenarioError
+from materiel._io import atomic_path, atomic_write_text
 from materiel.scenario.loading import load
 
 __all__ = ["SweepSpec", "load_sweep", "run_sweep", "run_task", "summarize_sweep"]
@@ -147,9 +148,8 @@ def run_task(
     df = mc.outcomes()
     df.insert(0, "variant", label)
     path = Path(out_dir) / f"part-{index:04d}-{first:09d}.parquet"
-    tmp = path.with_suffix(".tmp")
-    df.to_parquet(tmp, index=False)
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        df.to_parquet(tmp, index=False)
     return str(path)
 
 
@@ -187,8 +187,9 @@ def run_sweep(
     else:
         _run_on_dask(tasks, scheduler, workers, progress)
     summary = summarize_sweep(out_dir)
-    (out_dir / "sweep.json").write_text(
-        json.dumps({"spec": spec.model_dump(), "variants": [v for v, _ in variants]}, indent=2)
+    atomic_write_text(
+        out_dir / "sweep.json",
+        json.dumps({"spec": spec.model_dump(), "variants": [v for v, _ in variants]}, indent=2),
     )
     return summary
 
@@ -241,7 +242,6 @@ def summarize_sweep(out_dir: Path) -> pd.DataFrame:
             cost_usd_p50=("cost_usd", "median"),
         ).reset_index())  # fmt: skip
     summary = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-    tmp = out_dir / "summary.csv.tmp"
-    summary.to_csv(tmp, index=False)
-    tmp.replace(out_dir / "summary.csv")
+    with atomic_path(out_dir / "summary.csv") as tmp:
+        summary.to_csv(tmp, index=False)
     return summary

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import tomli_w
 
+from materiel._io import atomic_write_text
 from materiel.months import month_label, parse_month
 from materiel.scenario.schema import Scenario
 
@@ -220,7 +221,7 @@ def scenario_mapping(
 def write_toml(mapping: dict[str, Any], path: Path) -> None:
     """Write a scenario mapping as a TOML file."""
     text = "# Written by `materiel plan`: run it with `materiel run <this file>`.\n"
-    path.write_text(text + tomli_w.dumps(mapping), encoding="utf-8")
+    atomic_write_text(path, text + tomli_w.dumps(mapping))
 
 
 def decision_month(start: str, due: int, delay: int) -> str:

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Literal
 
+from materiel._io import atomic_path, atomic_write_text
 from materiel.analysis.result import Result, tidy_tables
 
 __all__ = ["FORMATS", "write_result"]
@@ -27,25 +28,21 @@ def write_result(result: Result, out_dir: Path, fmt: Format = "csv") -> list[Pat
     written: list[Path] = []
     if fmt == "netcdf":
         path = out_dir / f"{result.scenario.id}.nc"
-        tmp = path.with_suffix(".nc.tmp")
         ds = result.dataset.copy()
         ds.attrs = {k: str(v) for k, v in ds.attrs.items()}
-        ds.to_netcdf(tmp, engine="h5netcdf")
-        tmp.replace(path)
+        with atomic_path(path) as tmp:
+            ds.to_netcdf(tmp, engine="h5netcdf")
         written.append(path)
     else:
         for name, df in tidy_tables(result).items():
             path = out_dir / f"{name}.{fmt}"
-            tmp = path.with_name(path.name + ".tmp")
-            if fmt == "csv":
-                df.to_csv(tmp, index=False)
-            else:
-                df.to_parquet(tmp, index=False)
-            tmp.replace(path)
+            with atomic_path(path) as tmp:
+                if fmt == "csv":
+                    df.to_csv(tmp, index=False)
+                else:
+                    df.to_parquet(tmp, index=False)
             written.append(path)
     metrics_path = out_dir / "metrics.json"
-    tmp = metrics_path.with_name("metrics.json.tmp")
-    tmp.write_text(json.dumps(result.metrics(), indent=2, default=str), encoding="utf-8")
-    tmp.replace(metrics_path)
+    atomic_write_text(metrics_path, json.dumps(result.metrics(), indent=2, default=str))
     written.append(metrics_path)
     return written

@@ -13,8 +13,6 @@ came from.
 from __future__ import annotations
 
 import html
-import os
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +24,7 @@ from plotly.offline import get_plotlyjs  # type: ignore[import-untyped]
 
 from materiel import __version__
 from materiel._errors import bad_argument
+from materiel._io import atomic_write_text
 from materiel.analysis.compare import Difference, difference
 from materiel.analysis.result import Result
 from materiel.analysis.sentences import timing_phrase
@@ -749,15 +748,7 @@ def write_report(
     """Build the report and write it to ``path`` atomically (a temp file, then a rename)."""
     report = build_report(results, title=title)
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(report.html)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_text(path, report.html)
     return report
 
 

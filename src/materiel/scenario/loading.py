@@ -30,7 +30,14 @@ from materiel.scenario.checks import run_checks
 from materiel.scenario.schema import EconomicYear, Scenario
 from materiel.scenario.uncertainty import extract_distributions
 
-__all__ = ["DATASET_ID", "embedded_ids", "load", "load_many", "scenario_summaries"]
+__all__ = [
+    "DATASET_ID",
+    "embedded_ids",
+    "embedded_mapping",
+    "load",
+    "load_many",
+    "scenario_summaries",
+]
 
 DATASET_ID = "dataset"
 _ENTITY_DEPTH = {
@@ -78,6 +85,18 @@ def _embedded_path(ref: str) -> Path | None:
         return _data_dir() / "dataset.toml"
     path = _data_dir() / "scenarios" / f"{ref}.toml"
     return path if path.is_file() else None
+
+
+def embedded_mapping(ref: str) -> dict[str, Any]:
+    """The TOML mapping of an embedded scenario (or of ``"dataset"``), as written in the file.
+
+    Nothing is merged or validated; an unknown ``ref`` raises :class:`ScenarioError`.
+    """
+    ids = embedded_ids()
+    path = _embedded_path(ref) if ref in (*ids, DATASET_ID) else None
+    if path is None:
+        raise ScenarioError(Problem("<embedded>", "", f"no embedded scenario {ref!r}; have {ids}"))
+    return tomllib.loads(path.read_text(encoding="utf-8"))
 
 
 def _read_layer(path: Path, display: str) -> _Layer:
@@ -380,9 +399,7 @@ def scenario_summaries() -> list[dict[str, str]]:
     """Id, title and one-line description of each embedded scenario."""
     out = []
     for sid in embedded_ids():
-        path = _embedded_path(sid)
-        assert path is not None
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = embedded_mapping(sid)
         out.append(
             {
                 "id": sid,

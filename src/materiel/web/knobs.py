@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from materiel._errors import Problem, ScenarioError
 from materiel.scenario.schema import Contract, Scenario, SpendingPath
 
 __all__ = ["Knobs", "apply_knobs"]
@@ -93,13 +94,22 @@ def apply_knobs(s: Scenario, knobs: Knobs) -> Scenario:
         update["contracts"] = _multi_year(dict(s.contracts), knobs.multi_year_share)
     if knobs.spending_target_pct_gdp is not None:
         start_year = int(s.start[:4])
-        update["spending_paths"] = {
-            "knob-spending-path": SpendingPath(
+        try:
+            path = SpendingPath(
                 parties=["*"],
                 target_pct_gdp=knobs.spending_target_pct_gdp,
                 from_year=start_year,
                 by_year=max(knobs.spending_by_year, start_year),
                 source=None,
             )
-        }
+        except ValidationError as exc:
+            limits = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+            raise ScenarioError(
+                Problem(
+                    "<request>",
+                    "knobs.spending_target_pct_gdp",
+                    f"cannot apply to scenario {s.id!r} starting {s.start} ({limits})",
+                )
+            ) from None
+        update["spending_paths"] = {"knob-spending-path": path}
     return s.model_copy(update=update)

@@ -151,6 +151,18 @@ async function download() {
 $("run").addEventListener("click", run);
 $("save").addEventListener("click", save);
 $("download").addEventListener("click", download);
-$("token").value = localStorage.getItem("materiel-token") || "";
-$("token").addEventListener("change", () => localStorage.setItem("materiel-token", $("token").value));
+// The API token: from ?token= (then removed from the address bar) or the field, kept for
+// this tab only (sessionStorage). With --token, every /api read and run needs it.
+const fromUrl = new URLSearchParams(location.search).get("token");
+if (fromUrl) {
+  sessionStorage.setItem("materiel-token", fromUrl);
+  const url = new URL(location.href);
+  url.searchParams.delete("token");
+  history.replaceState(null, "", url.pathname + url.search + url.hash);
+}
+$("token").value = sessionStorage.getItem("materiel-token") || "";
+$("token").addEventListener("change", () => {
+  sessionStorage.setItem("materiel-token", $("token").value.trim());
+  loadScenarios().then(run).catch((e) => status(e.message, true));
+});
 loadScenarios().then(run).catch((e) => status(e.message, true));

@@ -1,0 +1,99 @@
+"""``/api/simulate``, ``/api/compare`` and saved runs (``/api/runs/{id}``)."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import HTTPException, Query
+from fastapi.responses import JSONResponse
+
+from materiel.analysis.result import Result, records
+from materiel.web.deps import CatalogueDep, StoreDep, api_router
+from materiel.web.schemas import CompareRequest, SimulateRequest, clean
+from materiel.web.store import NotFound
+
+__all__ = ["router", "summary"]
+
+router = api_router(tag="runs")
+
+_SUMMARY_COLUMNS = [
+    "target", "product", "required", "by", "stock_at_by", "met_by_date",
+    "first_met", "months_early", "stock_at_horizon",
+]  # fmt: skip
+
+
+def summary(r: Result) -> dict[str, Any]:
+    """The headline of a run: each target (from :func:`metrics.target_table`) and the cost."""
+    ds = r.dataset
+    s = r.scenario
+    targets = records(r.targets()[_SUMMARY_COLUMNS]) if s.targets else []
+    for row in targets:
+        if row["months_early"] is not None:
+            row["months_early"] = int(row["months_early"])
+    return {
+        "scenario": s.id,
+        "start": s.start,
+        "months": s.months,
+        "targets": targets,
+        "cost": {
+            "payments_usd": float(ds.payments_usd.sum()),
+            "capex_usd": float(ds.capex_usd.sum()),
+        },
+    }
+
+
+def chart_json(results: list[Result]) -> dict[str, Any]:
+    """Plotly figures as JSON: stocks and time to target (plus capacity for one run)."""
+    from materiel.present import charts
+
+    figs = {"stocks": charts.stocks(results), "time_to_target": charts.time_to_target(results)}
+    if len(results) == 1:
+        figs["capacity"] = charts.capacity(results[0])
+    return {k: json.loads(f.to_json()) for k, f in figs.items()}
+
+
+@router.post("/api/simulate")
+def simulate_endpoint(
+    req: SimulateRequest,
+    catalogue: CatalogueDep,
+    db: StoreDep,
+    charts: Annotated[bool, Query(description="add Plotly chart JSON")] = False,
+    full: Annotated[bool, Query(description="all metrics, not just the summary")] = False,
+) -> JSONResponse:
+    """Run one scenario (with knobs); the summary, optionally full metrics and charts."""
+    r = catalogue.run(req)
+    out: dict[str, Any] = {"knobs": req.knobs.model_dump(exclude_none=True)}
+    out["summary"] = summary(r)
+    if full or req.save:
+        out["metrics"] = r.metrics()
+    if charts:
+        out["charts"] = chart_json([r])
+    if req.save:
+        out["run_id"] = db.save_run(r.scenario.id, req.model_dump(), clean(out["metrics"]))
+    return JSONResponse(clean(out))
+
+
+@router.post("/api/compare")
+def compare_endpoint(
+    req: CompareRequest,
+    catalogue: CatalogueDep,
+    charts: Annotated[bool, Query(description="add Plotly chart JSON")] = True,
+) -> JSONResponse:
+    """Two runs side by side: both summaries and shared charts."""
+    a, b = catalogue.run(req.a), catalogue.run(req.b)
+    out: dict[str, Any] = {"a": summary(a), "b": summary(b)}
+    if charts:
+        if a.scenario.id == b.scenario.id:
+            b = Result(b.dataset, b.scenario.model_copy(update={"id": b.scenario.id + "-b"}))
+        out["charts"] = chart_json([a, b])
+    return JSONResponse(clean(out))
+
+
+@router.get("/api/runs/{rid}")
+def get_run(rid: str, db: StoreDep) -> JSONResponse:
+    """A saved simulation run."""
+    try:
+        return JSONResponse(clean(db.get_run(rid)))
+    except NotFound:
+        raise HTTPException(404, f"no run {rid!r}") from None

@@ -1,0 +1,168 @@
+"""Request and response models of the HTTP API, and the JSON clean-up of answers."""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from materiel.web.knobs import Knobs
+
+__all__ = [
+    "BAD_INPUT",
+    "ID_PATTERN",
+    "CompareRequest",
+    "JobOut",
+    "JobStarted",
+    "MonteCarloRequest",
+    "PlanRequest",
+    "ProblemOut",
+    "ProblemsOut",
+    "ScenarioCreate",
+    "ScenarioDetail",
+    "ScenarioOut",
+    "ScenarioRef",
+    "ScenarioUpdate",
+    "SimulateRequest",
+    "clean",
+]
+
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
+
+
+class ProblemOut(BaseModel):
+    """One problem with an input: file, line, field path, message."""
+
+    file: str
+    line: int | None
+    path: str
+    message: str
+
+
+class ProblemsOut(BaseModel):
+    """A 4xx answer listing every problem."""
+
+    detail: str
+    problems: list[ProblemOut]
+
+
+BAD_INPUT: dict[int | str, dict[str, Any]] = {
+    422: {"model": ProblemsOut, "description": "invalid input"}
+}
+"""The ``responses`` entry of every route that validates input."""
+
+
+class ScenarioRef(BaseModel):
+    """Which scenario to run: a stored or embedded id, or an inline mapping."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    scenario: Annotated[str, Field(max_length=80, pattern=ID_PATTERN)] | None = Field(
+        "action-plan", description="embedded or stored scenario id (ignored with `inline`)"
+    )
+    inline: dict[str, Any] | None = Field(
+        None, description="a scenario mapping like a TOML file; may extend an embedded id"
+    )
+    knobs: Knobs = Field(default_factory=Knobs)
+
+
+class SimulateRequest(ScenarioRef):
+    """A deterministic run."""
+
+    save: bool = Field(False, description="keep the metrics in the store as a run")
+
+
+class CompareRequest(BaseModel):
+    """Two runs side by side."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    a: ScenarioRef
+    b: ScenarioRef
+
+
+class MonteCarloRequest(ScenarioRef):
+    """A Monte Carlo job."""
+
+    samples: Annotated[int, Field(ge=1, le=100_000)] = 200
+    seed: Annotated[int, Field(ge=0, le=2**31 - 1)] = 0
+
+
+class PlanRequest(ScenarioRef):
+    """A planning job."""
+
+    objective: Literal["cost", "coverage", "time"] = "cost"
+    budget_scale: Annotated[float, Field(ge=0, le=100)] = 1.0
+
+
+class ScenarioCreate(BaseModel):
+    """A new stored scenario."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: Annotated[str, Field(min_length=1, max_length=80, pattern=ID_PATTERN)]
+    body: dict[str, Any] = Field(description="the scenario mapping (like a TOML file)")
+
+
+class ScenarioUpdate(BaseModel):
+    """A new body for a stored scenario, with the version it was read at."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    body: dict[str, Any]
+    version: Annotated[int, Field(ge=1, le=2**31 - 1)]
+
+
+class ScenarioOut(BaseModel):
+    """A scenario in the catalogue."""
+
+    id: str
+    title: str
+    description: str = ""
+    extends: str | None = None
+    source: Literal["embedded", "stored"]
+    version: int | None = None
+
+
+class ScenarioDetail(ScenarioOut):
+    """A scenario with its mapping."""
+
+    body: dict[str, Any]
+
+
+class JobOut(BaseModel):
+    """A background job's state."""
+
+    id: str
+    kind: str
+    scenario: str
+    status: str
+    done: int
+    total: int
+    cancel_requested: bool
+    error: str | None
+    result: Any = None
+    created_at: float
+    updated_at: float
+
+
+class JobStarted(BaseModel):
+    """A job accepted."""
+
+    id: str
+    status: str
+
+
+def clean(value: Any) -> Any:
+    """JSON-ready data: numpy scalars unwrapped, NaN and infinities as ``None``."""
+    if isinstance(value, dict):
+        return {str(k): clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [clean(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
