@@ -55,7 +55,7 @@ def test_parties_products_and_components(dataset: materiel.Scenario) -> None:
     assert dataset.parties["UKR"].kind == "recipient"
     assert set(MUNITIONS) <= set(dataset.munitions)
     components = {k for k, p in dataset.products.items() if p.kind == "component"}
-    for needed in ("explosive-fill", "propellant-charge", "nitrocellulose", "shell-body-155mm",
+    for needed in ("tnt", "rdx-hmx", "propellant-charge", "nitrocellulose", "shell-body-155mm",
                    "fuze", "solid-rocket-motor", "seeker"):  # fmt: skip
         assert needed in components
     for m in MUNITIONS:
