@@ -123,7 +123,7 @@ def figures() -> list[Figure]:
         Figure("US 155mm capacity (Army plan), rounds/month", "2025-10", 100_000,
                "rounds/month", plan, "capacity", "a plan, not achieved"),
         Figure("EU 155mm capacity, rounds/year", "2022-02", 230_000, "rounds/year",
-               "Politico (2022), quoted in FACTS.md and assumption-msm-pgz", "capacity",
+               "Politico (2022), quoted in FACTS.md and assumption-small-eu-producers", "capacity",
                "pre-war; EU member states' lines only"),
         Figure("EU 155mm capacity, rounds/year", "2025-12", 2_000_000, "rounds/year",
                "ec-asap-2024", "capacity", "EU target, not measured capacity"),

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import typer
 
@@ -23,6 +23,7 @@ from materiel.analysis.simulate import simulate
 from materiel.present.export import write_result
 from materiel.present.summary import compare_table, summarize
 from materiel.scenario.loading import load, load_many, scenario_summaries
+from materiel.scenario.provenance import figures
 from materiel.scenario.schema import Scenario
 
 __all__ = ["app", "main"]
@@ -192,7 +193,19 @@ def describe(s: Scenario) -> dict[str, Any]:
                 "targets",
                 "sources",
                 "spending_paths",
+                "prices",
             )
+        },
+        "aid_contracts": sum(c.recipient is not None for c in s.contracts.values()),
+        "figures": sum(1 for _ in figures(s)),
+        "lines_by_product": {
+            k: [lid for lid, x in s.lines.items() if x.product == k]
+            for k in s.products
+            if any(x.product == k for x in s.lines.values())
+        },
+        "aid_by_donor": {
+            d: sum(a.quantity for a in s.aid.values() if a.donor == d)
+            for d in sorted({a.donor for a in s.aid.values()})
         },
         "allies": len(s.allies),
         "munitions": s.munitions,
@@ -237,6 +250,18 @@ def show(
         typer.echo(info["description"])
     typer.echo(f"extends {info['extends'] or '-'}; horizon {s.start} + {s.months} months")
     typer.echo("counts: " + ", ".join(f"{k} {v}" for k, v in info["counts"].items()))
+    typer.echo(
+        f"figures {info['figures']} (each with a source or an assumption); "
+        f"contracts delivering aid {info['aid_contracts']}"
+    )
+    typer.echo("lines by product:")
+    for product, ids in info["lines_by_product"].items():
+        typer.echo(f"  {product} ({len(ids)}): {', '.join(ids)}")
+    if info["aid_by_donor"]:
+        typer.echo(
+            "aid pledged, units by donor: "
+            + ", ".join(f"{d} {q:,.0f}" for d, q in info["aid_by_donor"].items())
+        )
     typer.echo("policy: " + ", ".join(f"{k}={v}" for k, v in info["policy"].items()))
     for k in s.munitions:
         typer.echo(
@@ -518,6 +543,7 @@ class ImportFormat(StrEnum):
     nato_csv = "nato-csv"
     owid_csv = "owid-csv"
     nato_xlsx = "nato-xlsx"
+    kiel_csv = "kiel-csv"
 
 
 @data_app.command("import")
@@ -528,17 +554,23 @@ def data_import(
     scenario: Annotated[str, typer.Option(help="Scenario whose parties are kept.")] = "dataset",
     first_year: Annotated[int | None, typer.Option(help="First year to import.")] = None,
     last_year: Annotated[int | None, typer.Option(help="Last year to import.")] = None,
+    combine: Annotated[
+        bool, typer.Option(help="kiel-csv: one joint contract per munition and year.")
+    ] = False,
 ) -> None:
-    """Turn a published spending table into a scenario overlay with provenance."""
+    """Turn a published spending table (or the Kiel aid tracker) into a scenario overlay."""
     import tomli_w
 
     from materiel._io import atomic_write_text
-    from materiel.scenario.importers import import_table
+    from materiel.scenario.importers import Format, import_kiel, import_table
 
     try:
         s = load(scenario)
         years = range(first_year or 1900, (last_year or 2100) + 1)
-        overlay = import_table(file, fmt.value, s, years=years)
+        if fmt is ImportFormat.kiel_csv:
+            overlay = import_kiel(file, s, years=years, combine=combine)
+        else:
+            overlay = import_table(file, cast(Format, fmt.value), s, years=years)
     except ScenarioError as exc:
         raise _bad_input(exc, False) from exc
     header = (
@@ -546,6 +578,10 @@ def data_import(
         f'# Add `extends = "<scenario>"` to use it as a scenario.\n\n'
     )
     atomic_write_text(output, header + tomli_w.dumps(overlay))
+    if fmt is ImportFormat.kiel_csv:
+        table = "contracts" if combine else "aid"
+        typer.echo(f"wrote {output}: {len(overlay[table])} munitions pledges ({table})")
+        return
     n = sum(len(v) for v in overlay["economics"].values())
     typer.echo(f"wrote {output}: {n} ally-years for {len(overlay['economics'])} parties")
 

@@ -23,7 +23,8 @@ from typing import NamedTuple
 import numpy as np
 
 from materiel.engine.budget import BudgetPlan, fit_to_budgets
-from materiel.months import month_index
+from materiel.months import month_index, month_label, parse_month
+from materiel.scenario.prices import unit_price_usd
 from materiel.scenario.schema import Scenario
 
 __all__ = ["Inputs", "compile_inputs", "linear_schedule"]
@@ -216,11 +217,12 @@ def compile_inputs(s: Scenario) -> Inputs:
     # --- contracts, including aid pledged from production ---
     policy = s.policy
     rows: list[_ContractRow] = []
+
+    def year_of(index: int) -> int:
+        return int(month_label(parse_month(s.start) + index)[:4])
+
     for cid, c in s.contracts.items():
         delay = c.contracting_delay_months
-        unit_price = c.unit_price_usd
-        if unit_price is None:
-            unit_price = s.products[c.product].unit_price_usd or 0.0
         for k in range(c.repeats):
             decided = month_index(c.decision, s.start) + k * c.repeat_every_months
             if decided >= T:
@@ -228,7 +230,7 @@ def compile_inputs(s: Scenario) -> Inputs:
             rows.append(
                 _ContractRow(
                     cid if k == 0 else f"{cid}#{k + 1}", c.buyers, c.product, c.line, c.pool,
-                    c.quantity, unit_price,
+                    c.quantity, unit_price_usd(s, c.product, year_of(decided), c.unit_price_usd),
                     decided + (delay if delay is not None else policy.contracting_delay_months)
                     + policy.extra_contracting_delay_months,
                     c.delivery_lag_months, c.delivery_months, c.firm, c.priority, c.recipient,
@@ -244,7 +246,7 @@ def compile_inputs(s: Scenario) -> Inputs:
         rows.append(
             _ContractRow(
                 f"aid:{gid}", {a.donor: 1.0}, a.product, None, None, a.quantity,
-                s.products[a.product].unit_price_usd or 0.0,
+                unit_price_usd(s, a.product, int(a.start[:4])),
                 month_index(a.start, s.start)
                 + (delay if delay is not None else policy.contracting_delay_months)
                 + policy.extra_contracting_delay_months,

@@ -166,10 +166,23 @@ def check_bom_acyclic(s: Scenario) -> Iterator[Finding]:
 
 
 def check_prices(s: Scenario) -> Iterator[Finding]:
-    """Every contract has a unit price, its own or its product's."""
+    """Every contract has a unit price (its own, a ``prices`` row or its product's);
+    every ``prices`` row names a munition."""
+    priced = {p.product for p in s.prices.values()}
+    for key, p in s.prices.items():
+        product = s.products.get(p.product)
+        if product is None:
+            yield ("prices", key, "product"), _unknown("product", p.product, s.products)
+        elif product.kind != "munition":
+            yield ("prices", key, "product"), f"expected a munition, {p.product!r} is a component"
     for cid, c in s.contracts.items():
         product = s.products.get(c.product)
-        if c.unit_price_usd is None and product is not None and product.unit_price_usd is None:
+        if (
+            c.unit_price_usd is None
+            and product is not None
+            and product.unit_price_usd is None
+            and c.product not in priced
+        ):
             yield (
                 ("contracts", cid, "unit_price_usd"),
                 f"expected a unit price: neither the contract nor product {c.product!r} gives one",
@@ -261,6 +274,7 @@ def check_source_references(s: Scenario) -> Iterator[Finding]:
         "aid",
         "targets",
         "spending_paths",
+        "prices",
     ):
         for key, record in getattr(s, section).items():
             yield from refs((section, key), record)

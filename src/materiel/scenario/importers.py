@@ -21,6 +21,9 @@ Formats:
   rates"), ``TABLE5`` GDP in current US$ m (same block), ``TABLE8a`` the
   equipment share of defence expenditure (block "Equipment"). A year NATO
   labels ``e`` sets ``estimate_nato`` on that ally-year.
+- ``kiel-csv``: the Kiel Institute's Ukraine Support Tracker ``data_explorer``
+  CSV (military aid by donor and month), turned into munitions pledges by
+  :func:`import_kiel`.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ import pandas as pd
 from materiel._errors import Problem, ScenarioError
 from materiel.scenario.schema import Scenario
 
-__all__ = ["FORMATS", "NATO_TABLES", "import_table", "nato_workbook"]
+__all__ = ["FORMATS", "KIEL_SHARES", "NATO_TABLES", "import_kiel", "import_table", "nato_workbook"]
 
 Format = Literal["sipri-xlsx", "nato-csv", "owid-csv", "nato-xlsx"]
 FORMATS: tuple[Format, ...] = ("sipri-xlsx", "nato-csv", "owid-csv", "nato-xlsx")
@@ -303,3 +306,146 @@ def import_table(
         },
         "economics": economics,
     }
+
+
+# --------------------------------------------------------------------------
+# Kiel Institute Ukraine Support Tracker: military aid -> munitions pledges
+# --------------------------------------------------------------------------
+
+KIEL_SHARES: dict[str, float] = {
+    "shell-155mm": 0.10, "pac-3-mse": 0.03, "iris-t-slm": 0.004, "amraam": 0.01,
+    "stinger": 0.005, "javelin": 0.005, "gmlrs": 0.01,
+}  # fmt: skip
+"""Default share of a donor's yearly military aid value spent on each munition (assumption)."""
+KIEL_USD_PER_EUR = 1.08
+KIEL_COLUMNS = ("iso", "year", "month", "military")
+
+
+def kiel_rule_text(shares: dict[str, float], usd_per_eur: float) -> str:
+    """The conversion rule, in words, for the overlay's assumption source."""
+    listed = ", ".join(f"{p} {100 * v:g} %" for p, v in shares.items())
+    return (
+        "Munitions pledged = share of the donor's military aid allocated in the year (Kiel "
+        f"Ukraine Support Tracker, EUR, at {usd_per_eur:g} US$/EUR) / the munition's unit "
+        f"price in that year (materiel.scenario.prices.unit_price_usd). Shares: {listed}. "
+        "The shares are assumptions (the tracker has no ammunition items); donors that are "
+        "not parties of the scenario (the EU institutions, non-allies) are left out."
+    )
+
+
+def import_kiel(
+    path: Path,
+    scenario: Scenario,
+    *,
+    shares: dict[str, float] | None = None,
+    years: range | None = None,
+    recipient: str = "UKR",
+    combine: bool = False,
+    min_eur_bn: float = 0.0,
+    usd_per_eur: float = KIEL_USD_PER_EUR,
+) -> dict[str, Any]:
+    """Turn the Kiel tracker's military aid by donor and month into munitions pledges.
+
+    ``path`` is the tracker's ``data_explorer`` CSV (columns ``iso``, ``year``,
+    ``month``, ``military`` in EUR bn). For every donor ``d`` that is a party of
+    ``scenario`` and every year ``y``::
+
+        aid[d, y]      = sum over months of military (EUR bn)
+        quantity[d,y,p] = shares[p] * aid[d, y] * 1e9 * usd_per_eur / unit_price_usd(p, y)
+
+    Default: one ``[aid.*]`` pledge per donor, year and munition, supplied from
+    production and due evenly over the months the file covers in that year
+    (whole units; pledges under one unit or donors under ``min_eur_bn`` in the
+    year are left out). ``combine=True`` writes instead one joint contract per
+    munition and year, bought by the donors in proportion to their aid and
+    delivered to ``recipient`` over those months.
+    """
+    from materiel.scenario.prices import unit_price_usd
+
+    if not path.is_file():
+        raise _fail(path, "no such file")
+    shares = dict(KIEL_SHARES if shares is None else shares)
+    for product, share in shares.items():
+        if product not in scenario.products or scenario.products[product].kind != "munition":
+            raise _fail(path, f"unknown munition {product!r} in shares", "shares")
+        if not 0 <= share <= 1:
+            raise _fail(path, f"share of {product!r} is {share}; expected 0..1", "shares")
+    if recipient not in scenario.parties:
+        raise _fail(path, f"unknown recipient {recipient!r}", "recipient")
+    df = _read_csv(path)
+    missing = [c for c in KIEL_COLUMNS if c not in df.columns]
+    if missing:
+        raise _fail(
+            path,
+            f"expected Kiel tracker columns {list(KIEL_COLUMNS)}; missing {missing} "
+            f"(found {list(df.columns)})",
+            "columns",
+        )
+    find = _party_lookup(scenario)
+    aid: dict[tuple[str, int], float] = {}
+    months: dict[int, set[int]] = {}
+    for _, row in df.iterrows():
+        year, month, value = _number(row["year"]), _number(row["month"]), _number(row["military"])
+        if year is None or month is None or value is None:
+            continue
+        if years is not None and int(year) not in years:
+            continue
+        months.setdefault(int(year), set()).add(int(month))
+        donor = find(str(row["iso"]))
+        if donor is None or donor == recipient or scenario.parties[donor].kind != "ally":
+            continue
+        aid[(donor, int(year))] = aid.get((donor, int(year)), 0.0) + value
+    aid = {k: v for k, v in aid.items() if v > 0 and v >= min_eur_bn}
+    if not aid:
+        raise _fail(path, "no military aid from the scenario's parties was found in this file")
+    file_id = f"import-kiel-{path.stem}".replace(" ", "-").replace("_", "-")[:80]
+    rule_id = "assumption-kiel-munition-shares"
+    stamp = dt.date.fromtimestamp(path.stat().st_mtime).isoformat()
+    sources = {
+        file_id: {
+            "publisher": "Kiel Institute for the World Economy (Ukraine Support Tracker)",
+            "title": f"{path.name}: military aid by donor and month, EUR bn "
+            "(imported with materiel data import --format kiel-csv)",
+            "date": stamp,
+            "url": "https://www.ifw-kiel.de/topics/war-against-ukraine/ukraine-support-tracker/",
+            "note": "military allocations; the tracker lists no ammunition items",
+        },
+        rule_id: {"assumption": kiel_rule_text(shares, usd_per_eur)},
+    }
+    overlay: dict[str, Any] = {"sources": sources}
+    pledges: dict[str, dict[str, Any]] = {}
+    for year in sorted({y for _, y in aid}):
+        first, last = min(months[year]), max(months[year])
+        start, end = f"{year}-{first:02d}", f"{year}-{last:02d}"
+        donors = sorted(d for d, y in aid if y == year)
+        total = sum(aid[(d, year)] for d in donors)
+        for product, share in shares.items():
+            usd = unit_price_usd(scenario, product, year)
+            if share == 0 or usd <= 0:
+                continue
+            if combine:
+                qty = round(share * total * 1e9 * usd_per_eur / usd)
+                if qty < 1:
+                    continue
+                buyers = {d: round(aid[(d, year)] / total, 6) for d in donors}
+                largest = max(donors, key=lambda d: aid[(d, year)])
+                buyers[largest] = round(buyers[largest] + 1 - sum(buyers.values()), 6)
+                buyers = {d: v for d, v in buyers.items() if v > 0}
+                pledges[f"kiel-{product}-{year}"] = {
+                    "buyers": buyers, "recipient": recipient, "product": product,
+                    "quantity": qty, "decision": start, "contracting_delay_months": 0,
+                    "delivery_months": last - first + 1, "priority": 3,
+                    "source": rule_id, "field_sources": {"buyers": file_id},
+                }  # fmt: skip
+                continue
+            for donor in donors:
+                qty = round(share * aid[(donor, year)] * 1e9 * usd_per_eur / usd)
+                if qty < 1:
+                    continue
+                pledges[f"kiel-{donor}-{product}-{year}"] = {
+                    "donor": donor, "recipient": recipient, "product": product,
+                    "quantity": qty, "start": start, "end": end, "supply": "production",
+                    "source": rule_id,
+                }  # fmt: skip
+    overlay["contracts" if combine else "aid"] = pledges
+    return overlay

@@ -31,6 +31,7 @@ __all__ = [
     "Line",
     "Party",
     "Policy",
+    "Price",
     "Product",
     "Scenario",
     "Source",
@@ -118,6 +119,20 @@ class Product(Entity):
     bom: dict[str, Quantity] = Field(
         default_factory=dict, description="bill of materials: component id -> units per unit"
     )
+
+
+class Price(Entity):
+    """A munition's unit price in one year, current US$ (public figure or assumption).
+
+    :func:`materiel.scenario.prices.unit_price_usd` gives the price a contract
+    pays: its own explicit price, else the latest ``Price`` of its product in a
+    year at or before the contract's decision year, else the product's
+    ``unit_price_usd``.
+    """
+
+    product: str = Field(description="product id (a munition)")
+    year: Annotated[int, Field(ge=1990, le=2100)] = Field(description="calendar year")
+    usd: Quantity = Field(description="unit price, current US$")
 
 
 class Line(Entity):
@@ -395,6 +410,9 @@ class Scenario(_Model):
     targets: dict[Id, Target] = Field(default_factory=dict)
     economics: dict[Id, dict[str, EconomicYear]] = Field(default_factory=dict)
     spending_paths: dict[Id, SpendingPath] = Field(default_factory=dict)
+    prices: dict[Id, Price] = Field(
+        default_factory=dict, description="unit price per product and year (see Price)"
+    )
     uncertain: dict[str, Distribution] = Field(
         default_factory=dict, description="field path -> distribution (Monte Carlo)"
     )
