@@ -12,19 +12,19 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from materiel import __version__
 from materiel._errors import Problem, ScenarioError
-from materiel.analysis.result import Result, records
-from materiel.analysis.simulate import simulate
-from materiel.present.export import write_result
-from materiel.present.summary import compare_table, summarize
-from materiel.scenario.loading import load, load_many, scenario_summaries
-from materiel.scenario.schema import Scenario
 
+if TYPE_CHECKING:
+    from materiel.analysis.result import Result
+    from materiel.scenario.schema import Scenario
+
+# Only typer and the standard library are imported here, so that ``materiel
+# --help`` answers at once; each command imports the library it needs.
 __all__ = ["app", "main"]
 
 app = typer.Typer(
@@ -71,6 +71,8 @@ def _progress(enabled: bool, label: str) -> Iterator[None]:
 
 
 def _simulate(scenario: Scenario, show_progress: bool) -> Result:
+    from materiel.analysis.simulate import simulate
+
     with _progress(show_progress, f"simulating {scenario.id}"):
         return simulate(scenario)
 
@@ -97,6 +99,10 @@ def run(
     ] = False,
 ) -> None:
     """Simulate a scenario month by month and report targets, bottlenecks and cost."""
+    from materiel.present.export import write_result
+    from materiel.present.summary import compare_table, summarize
+    from materiel.scenario.loading import load_many
+
     try:
         scenarios = load_many([scenario, *(compare or [])])
     except ScenarioError as exc:
@@ -133,6 +139,8 @@ def run(
 @app.command()
 def scenarios(as_json: JsonOpt = False) -> None:
     """List the embedded scenarios."""
+    from materiel.scenario.loading import scenario_summaries
+
     rows = scenario_summaries()
     if as_json:
         _echo_json(rows)
@@ -148,6 +156,8 @@ def validate(
     as_json: JsonOpt = False,
 ) -> None:
     """Check a scenario file; list every problem with its location (exit 2 if any)."""
+    from materiel.scenario.loading import load
+
     try:
         s = load(file)
     except ScenarioError as exc:
@@ -158,62 +168,15 @@ def validate(
         typer.echo(f"{file}: ok ({s.id}: {len(s.lines)} lines, {len(s.contracts)} contracts)")
 
 
-def describe(s: Scenario) -> dict[str, Any]:
-    """What a scenario contains: counts and key parameters."""
-    assumed = sorted(k for k, src in s.sources.items() if src.is_assumption)
-    return {
-        "id": s.id,
-        "title": s.title,
-        "description": s.description.strip(),
-        "extends": s.extends,
-        "start": s.start,
-        "months": s.months,
-        "policy": s.policy.model_dump(),
-        "counts": {
-            name: len(getattr(s, name))
-            for name in (
-                "parties",
-                "products",
-                "lines",
-                "investments",
-                "contracts",
-                "consumption",
-                "aid",
-                "targets",
-                "sources",
-                "spending_paths",
-            )
-        },
-        "allies": len(s.allies),
-        "munitions": s.munitions,
-        "capacity_per_month_at_dataset_baseline": {
-            k: sum(x.capacity_per_month for x in s.lines.values() if x.product == k)
-            for k in s.munitions
-        },
-        "contracted_quantity": {
-            k: sum(c.quantity for c in s.contracts.values() if c.product == k) for k in s.munitions
-        },
-        "targets": {
-            tid: {
-                "product": t.product,
-                "parties": t.parties,
-                "quantity": t.required_quantity,
-                "by": t.by,
-            }
-            for tid, t in s.targets.items()
-        },
-        "assumptions": s.assumptions,
-        "sources_cited": len(s.sources) - len(assumed),
-        "sources_assumed": len(assumed),
-    }
-
-
 @app.command()
 def show(
     scenario: Annotated[str, typer.Argument(help="Embedded scenario id or a TOML file.")],
     as_json: JsonOpt = False,
 ) -> None:
     """Show what a scenario contains: counts, key parameters, targets and assumptions."""
+    from materiel.scenario.describe import describe
+    from materiel.scenario.loading import load
+
     try:
         s = load(scenario)
     except ScenarioError as exc:
@@ -264,6 +227,7 @@ def report(
     """Write one self-contained, offline HTML report: findings, charts, tables, sources."""
     from materiel.present.charts import png_problem, write_png
     from materiel.present.report import write_report
+    from materiel.scenario.loading import load
 
     ids = scenarios or [DEFAULT_SCENARIO]
     try:
@@ -328,7 +292,9 @@ def spending(
     as_json: JsonOpt = False,
 ) -> None:
     """Defence spending per ally: US$ and %GDP, who meets a threshold, what a pledge costs."""
+    from materiel.analysis.result import records
     from materiel.analysis.spending import pledge_table, spending_table
+    from materiel.scenario.loading import load
 
     try:
         s = load(scenario)
@@ -518,6 +484,7 @@ def data_import(
     import tomli_w
 
     from materiel.scenario.importers import import_table
+    from materiel.scenario.loading import load
 
     try:
         s = load(scenario)
@@ -548,6 +515,8 @@ def mc(
 ) -> None:
     """Monte Carlo: the probability of meeting each target, percentile fans, what matters most."""
     from materiel.analysis.montecarlo import sample
+    from materiel.present.export import write_monte_carlo
+    from materiel.scenario.loading import load
 
     try:
         s = load(scenario)
@@ -557,7 +526,7 @@ def mc(
         result = sample(s, samples, seed, progress=tick)
     metrics = result.metrics()
     if out is not None:
-        _write_mc(result, out)
+        write_monte_carlo(result, out)
     if as_json:
         _echo_json(metrics)
         return
@@ -598,6 +567,7 @@ def sweep(
     as_json: JsonOpt = False,
 ) -> None:
     """Run scenario variants x samples on a Dask cluster; results streamed to Parquet."""
+    from materiel.analysis.result import records
     from materiel.analysis.sweep import load_sweep, run_sweep
 
     try:
@@ -629,38 +599,6 @@ def _bar(enabled: bool, total: int, label: str) -> Iterator[Callable[[int, int],
     with Progress(transient=True) as bar:
         task = bar.add_task(label, total=total)
         yield lambda done, _total: bar.update(task, completed=done)
-
-
-def _write_mc(result: Any, out: Path) -> None:
-    """Fans and probability curves as CSV, draws as Parquet, metrics as JSON."""
-    import pandas as pd
-
-    out.mkdir(parents=True, exist_ok=True)
-    frames = []
-    for tid, t in result.scenario.targets.items():
-        fan = result.fan(result.stock_of(t.parties, t.product)).to_pandas().T
-        fan.columns = [f"p{int(q * 100)}" for q in fan.columns]
-        fan.insert(0, "target", tid)
-        frames.append(fan.reset_index())
-    files = {
-        "target_stock_fans.csv": pd.concat(frames) if frames else pd.DataFrame(),
-        "p_met_by_month.csv": result.met_by_month().to_pandas().T.reset_index(),
-        "line_production_fans.csv": result.fan(result.dataset.production)
-        .to_dataframe()
-        .reset_index(),
-    }
-    for name, df in files.items():
-        if "month" in df.columns:
-            df["month"] = pd.to_datetime(df["month"]).dt.strftime("%Y-%m")
-        tmp = out / (name + ".tmp")
-        df.to_csv(tmp, index=False)
-        tmp.replace(out / name)
-    tmp = out / "inputs.parquet.tmp"
-    result.inputs.to_dataframe().to_parquet(tmp)
-    tmp.replace(out / "inputs.parquet")
-    tmp = out / "metrics.json.tmp"
-    tmp.write_text(json.dumps(result.metrics(), indent=2, default=str), encoding="utf-8")
-    tmp.replace(out / "metrics.json")
 
 
 @app.command()

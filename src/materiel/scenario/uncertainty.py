@@ -28,7 +28,6 @@ from typing import Annotated, Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from scipy import stats
 
 __all__ = [
     "SUPPORTED_FIELDS",
@@ -161,6 +160,8 @@ class Distribution(BaseModel):
         return np.asarray(frozen.ppf(lo + u * (hi - lo)), dtype=float)
 
     def _frozen(self) -> Any:
+        from scipy import stats  # about 1 s to import: only when samples are drawn
+
         if self.dist == "uniform":
             assert self.low is not None and self.high is not None
             return stats.uniform(self.low, self.high - self.low)
@@ -232,6 +233,8 @@ def draw(
     copula with pairwise correlation ``rho``). Paths are processed in sorted
     order so the same seed gives the same draws whatever the file order.
     """
+    from scipy import stats
+
     rng = np.random.default_rng(seed)
     groups = sorted({d.group for d in distributions.values() if d.group})
     common = {g: rng.standard_normal(n) for g in groups}
