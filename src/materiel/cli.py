@@ -6,8 +6,9 @@ Exit codes: 0 success; 1 a run that completed but failed a requested check;
 
 from __future__ import annotations
 
-import json
+import math
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
@@ -18,6 +19,7 @@ import typer
 
 from materiel import __version__
 from materiel._errors import Problem, ScenarioError
+from materiel._json import dumps
 
 if TYPE_CHECKING:
     from materiel.analysis.result import Result
@@ -47,7 +49,54 @@ class OutFormat(StrEnum):
 
 
 def _echo_json(data: Any) -> None:
-    typer.echo(json.dumps(data, indent=2, default=str))
+    typer.echo(dumps(data))  # strict JSON: NaN and infinities print as null
+
+
+def _argument(option: str, message: str) -> ScenarioError:
+    return ScenarioError(Problem("<command line>", option, message))
+
+
+def _out_dir(path: Path, option: str) -> None:
+    """Make sure results can be written into directory ``path`` (created if missing)."""
+    try:
+        if path.exists() and not path.is_dir():
+            raise _argument(option, f"{path} is a file; expected a directory")
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except NotADirectoryError as exc:
+        raise _argument(option, f"{path} is under a file; expected a directory") from exc
+    except OSError as exc:
+        raise _argument(option, f"cannot write into {path}: {exc.strerror or exc}") from exc
+
+
+def _out_file(path: Path, option: str) -> None:
+    """Make sure file ``path`` can be written (its directory exists and takes new files)."""
+    parent = path.parent
+    if path.is_dir():
+        raise _argument(option, f"{path} is a directory; expected a file name")
+    if not parent.exists():
+        if any(p.exists() and not p.is_dir() for p in parent.parents):
+            raise _argument(option, f"{path} is under a file; expected a file in a directory")
+        raise _argument(option, f"no such directory: {parent}")
+    if not parent.is_dir():
+        raise _argument(option, f"{path} is under a file; expected a file in a directory")
+    try:
+        with tempfile.TemporaryFile(dir=parent):
+            pass
+    except OSError as exc:
+        raise _argument(option, f"cannot write into {parent}: {exc.strerror or exc}") from exc
+
+
+@contextmanager
+def _writing(option: str, as_json: bool) -> Iterator[None]:
+    """Turn a failure to write (disk full, a file removed meanwhile) into exit 2."""
+    try:
+        yield
+    except OSError as exc:
+        where = f" {exc.filename}" if exc.filename else ""
+        problem = _argument(option, f"cannot write{where}: {exc.strerror or exc}")
+        raise _bad_input(problem, as_json) from exc
 
 
 def _bad_input(exc: ScenarioError, as_json: bool) -> typer.Exit:
@@ -105,13 +154,16 @@ def run(
 
     try:
         scenarios = load_many([scenario, *(compare or [])])
+        if out is not None:
+            _out_dir(out, "--out")
     except ScenarioError as exc:
         raise _bad_input(exc, as_json) from exc
     results = [_simulate(s, not as_json) for s in scenarios]
     if out is not None:
-        for r in results:
-            target = out if len(results) == 1 else out / r.scenario.id
-            write_result(r, target, fmt.value)
+        with _writing("--out", as_json):
+            for r in results:
+                target = out if len(results) == 1 else out / r.scenario.id
+                write_result(r, target, fmt.value)
     if as_json:
         payload: Any = [r.metrics() for r in results] if compare else results[0].metrics()
         _echo_json(payload)
@@ -231,17 +283,16 @@ def report(
 
     ids = scenarios or [DEFAULT_SCENARIO]
     try:
-        if not output.parent.is_dir():
-            raise ScenarioError(
-                Problem("<command line>", "--output", f"no such directory: {output.parent}")
-            )
+        _out_file(output, "--output")
+        if png is not None:
+            _out_dir(png, "--png")
         if png is not None and (why := png_problem()) is not None:
             raise ScenarioError(Problem("<command line>", "--png", why))
         loaded = [load(s) for s in ids]
     except ScenarioError as exc:
         raise _bad_input(exc, as_json) from exc
     results = [_simulate(s, not as_json) for s in loaded]
-    with _progress(not as_json, f"writing {output}"):
+    with _progress(not as_json, f"writing {output}"), _writing("--output", as_json):
         built = write_report(results, output)
     pngs: list[str] = []
     if png is not None:
@@ -300,6 +351,7 @@ def spending(
         s = load(scenario)
         if (pledge is None) != (by is None):
             raise ScenarioError(Problem("<command line>", "--pledge/--by", "give both or neither"))
+        _spending_arguments(s, year, threshold, pledge, by)
     except ScenarioError as exc:
         raise _bad_input(exc, as_json) from exc
     table = spending_table(s, year, threshold, basis.value)
@@ -343,6 +395,27 @@ def spending(
     )
     if "pledge" in payload:
         _print_pledge(payload["pledge"])
+
+
+def _spending_arguments(
+    s: Scenario, year: int, threshold: float, pledge: float | None, by: int | None
+) -> None:
+    """Refuse arguments the spending tables cannot answer, naming the option."""
+    from materiel.scenario.schema import LAST_YEAR
+
+    problems = []
+    for option, value in (("--threshold", threshold), ("--pledge", pledge)):
+        if value is not None and not (math.isfinite(value) and 0 <= value <= 100):
+            expected = "expected a % of GDP from 0 to 100"
+            problems.append(Problem("<command line>", option, f"got {value}; {expected}"))
+    years = [int(y) for per_party in s.economics.values() for y in per_party]
+    first = min(years, default=LAST_YEAR)
+    for option, whole in (("--year", year), ("--by", by)):
+        if whole is not None and not first <= whole <= LAST_YEAR:
+            expected = f"expected a year from {first} (the first year of data) to {LAST_YEAR}"
+            problems.append(Problem("<command line>", option, f"got {whole}; {expected}"))
+    if problems:
+        raise ScenarioError(problems)
 
 
 def _print_pledge(pledge: dict[str, Any]) -> None:
@@ -414,6 +487,8 @@ def plan(
     from materiel.plan import write_toml
 
     try:
+        if write is not None:
+            _out_file(write, "--write")
         with _progress(not as_json, f"planning {scenario}"):
             result = make_plan(scenario, objective=objective.value, budget_scale=budget_scale)
     except ScenarioError as exc:
@@ -422,7 +497,8 @@ def plan(
         ref = result.source_ref
         if ref is not None and Path(ref).is_file():
             ref = os.path.relpath(ref, write.resolve().parent)
-        write_toml(result.to_scenario(extends=ref), write)
+        with _writing("--write", as_json):
+            write_toml(result.to_scenario(extends=ref), write)
     if as_json:
         _echo_json({**result.summary(), "written": str(write) if write else None})
     else:
@@ -487,6 +563,7 @@ def data_import(
     from materiel.scenario.loading import load
 
     try:
+        _out_file(output, "--output")
         s = load(scenario)
         years = range(first_year or 1900, (last_year or 2100) + 1)
         overlay = import_table(file, fmt.value, s, years=years)
@@ -496,9 +573,10 @@ def data_import(
         f"# Imported from {file.name} ({fmt.value}) by materiel data import.\n"
         f'# Add `extends = "<scenario>"` to use it as a scenario.\n\n'
     )
-    tmp = output.with_name(output.name + ".tmp")
-    tmp.write_text(header + tomli_w.dumps(overlay), encoding="utf-8")
-    tmp.replace(output)
+    with _writing("--output", False):
+        tmp = output.with_name(output.name + ".tmp")
+        tmp.write_text(header + tomli_w.dumps(overlay), encoding="utf-8")
+        tmp.replace(output)
     n = sum(len(v) for v in overlay["economics"].values())
     typer.echo(f"wrote {output}: {n} ally-years for {len(overlay['economics'])} parties")
 
@@ -507,26 +585,32 @@ def data_import(
 def mc(
     scenario: Annotated[str, typer.Argument(help="Scenario id or file.")] = DEFAULT_SCENARIO,
     samples: Annotated[int, typer.Option("--samples", "-n", min=1, help="How many.")] = 1000,
-    seed: Annotated[int, typer.Option(help="Random seed (same seed, same result).")] = 0,
+    seed: Annotated[
+        int, typer.Option(min=0, help="Random seed, >= 0 (same seed, same result).")
+    ] = 0,
     out: Annotated[
         Path | None, typer.Option("--out", help="Write fans, probabilities, draws here.")
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Monte Carlo: the probability of meeting each target, percentile fans, what matters most."""
-    from materiel.analysis.montecarlo import sample
+    from materiel.analysis.montecarlo import estimate_bytes, sample
     from materiel.present.export import write_monte_carlo
     from materiel.scenario.loading import load
 
     try:
         s = load(scenario)
+        if out is not None:
+            _out_dir(out, "--out")
+        _check_memory(estimate_bytes(s, samples), samples)
     except ScenarioError as exc:
         raise _bad_input(exc, as_json) from exc
     with _bar(not as_json, samples, f"sampling {s.id}") as tick:
         result = sample(s, samples, seed, progress=tick)
     metrics = result.metrics()
     if out is not None:
-        write_monte_carlo(result, out)
+        with _writing("--out", as_json):
+            write_monte_carlo(result, out)
     if as_json:
         _echo_json(metrics)
         return
@@ -586,6 +670,44 @@ def sweep(
     table = summary.pivot(index="target", columns="variant", values="p_met_by_date")
     typer.echo("P(target met by its date):")
     typer.echo(table.map(lambda p: f"{p:.0%}").to_string())
+
+
+def _available_memory_bytes() -> int | None:
+    """Memory the system can give now (``MemAvailable``), else its total, else None."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        import os
+
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _check_memory(needed: int, samples: int) -> None:
+    """Refuse a Monte Carlo run estimated to need more memory than the system has."""
+    available = _available_memory_bytes()
+    if available is not None and needed > available:
+        per_sample = needed / samples
+        raise _argument(
+            "--samples",
+            f"{samples:,} samples need an estimated {_bytes(needed)} ({_bytes(per_sample)} per "
+            f"sample); {_bytes(available)} of memory is available: expected at most "
+            f"{int(available // per_sample):,} samples",
+        )
+
+
+def _bytes(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if n < 1024 or unit == "TiB":
+            return f"{n:,.1f} {unit}"
+        n /= 1024
+    return f"{n:,.1f} TiB"
 
 
 @contextmanager

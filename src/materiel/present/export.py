@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from materiel._json import dumps
 from materiel.analysis.result import Result, tidy_tables
 
 if TYPE_CHECKING:
@@ -48,7 +48,7 @@ def write_result(result: Result, out_dir: Path, fmt: Format = "csv") -> list[Pat
             written.append(path)
     metrics_path = out_dir / "metrics.json"
     tmp = metrics_path.with_name("metrics.json.tmp")
-    tmp.write_text(json.dumps(result.metrics(), indent=2, default=str), encoding="utf-8")
+    tmp.write_text(dumps(result.metrics()), encoding="utf-8")
     tmp.replace(metrics_path)
     written.append(metrics_path)
     return written
@@ -102,7 +102,7 @@ def write_monte_carlo(result: MonteCarloResult, out_dir: Path) -> list[Path]:
     written.append(path)
     path = out_dir / "metrics.json"
     tmp = out_dir / "metrics.json.tmp"
-    tmp.write_text(json.dumps(result.metrics(), indent=2, default=str), encoding="utf-8")
+    tmp.write_text(dumps(result.metrics()), encoding="utf-8")
     tmp.replace(path)
     written.append(path)
     return written
