@@ -195,3 +195,27 @@ def test_uncertain_must_be_a_table(tmp_path: Path) -> None:
 def test_true_is_not_a_number(section: dict[str, Any], value: str) -> None:
     found = problems({"extends": "action-plan", **section})
     assert any(p.path.endswith(value) and "expected a number, got" in p.message for p in found)
+
+
+# item 10: the report's sources
+
+
+def test_report_links_only_http_and_prints_no_none() -> None:
+    from materiel.present.report import build_report
+
+    data = {
+        "extends": "status-quo",
+        "sources": {
+            "js": {"publisher": "P", "url": "javascript:alert(1)", "assumption": "a guess"},
+            "ok": {"publisher": "Q", "title": "T", "date": "2024-01", "url": "https://e.org/x"},
+        },
+        "lines": {
+            "nammo-raufoss-155": {"source": "js"},
+            "nammo-raufoss-metal-parts": {"source": "ok"},
+        },
+    }
+    html = build_report(materiel.simulate(data)).html
+    assert 'href="javascript' not in html and "<code>javascript:alert(1)</code>" in html
+    assert '<a href="https://e.org/x"' in html
+    row = html[html.index("<td>js</td>") :].split("</tr>")[0]
+    assert "None" not in row and "assumption: a guess" in row
