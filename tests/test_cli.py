@@ -87,3 +87,47 @@ def test_run_missing_file_exit_2() -> None:
 def test_validate_ok() -> None:
     out = runner.invoke(app, ["validate", "hague-pledge"])
     assert out.exit_code == 0 and "ok" in out.stdout
+
+
+HEAVY = ("scipy", "pandas", "xarray", "plotly", "linopy", "numba", "sqlalchemy", "fastapi", "dask")
+
+
+def _modules_after(*args: str) -> set[str]:
+    """Top-level packages imported by one command, run in a fresh interpreter."""
+    code = (
+        "import sys\nfrom materiel.cli import app\n"
+        "try:\n    app(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+        "print(' '.join(sorted({m.split('.')[0] for m in sys.modules})))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=120
+    )
+    return set(proc.stdout.splitlines()[-1].split())
+
+
+def test_help_imports_no_heavy_library() -> None:
+    loaded = _modules_after("--help")
+    assert not loaded & {*HEAVY, "numpy", "pydantic"}, loaded & {*HEAVY, "numpy", "pydantic"}
+
+
+def test_validate_imports_no_heavy_library() -> None:
+    loaded = _modules_after("validate", "action-plan")
+    assert "pydantic" in loaded
+    assert not loaded & set(HEAVY), loaded & set(HEAVY)
+
+
+def test_mc_out_writes_fans_probabilities_draws(tmp_path: Path) -> None:
+    out = runner.invoke(app, ["mc", "status-quo", "-n", "8", "--out", str(tmp_path), "--json"])
+    assert out.exit_code == 0, out.output
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == [
+        "inputs.parquet",
+        "line_production_fans.csv",
+        "metrics.json",
+        "p_met_by_month.csv",
+        "target_stock_fans.csv",
+    ]
+    fans = (tmp_path / "target_stock_fans.csv").read_text().splitlines()
+    assert fans[0] == "month,target,p5,p25,p50,p75,p95"
+    assert fans[1].startswith("2025-01,")  # status-quo's first month
+    assert json.loads((tmp_path / "metrics.json").read_text()) == json.loads(out.stdout)

@@ -6,26 +6,27 @@ Exit codes: 0 success; 1 a run that completed but failed a requested check;
 
 from __future__ import annotations
 
-import json
+import math
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, cast
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
 
 from materiel import __version__
 from materiel._errors import Problem, ScenarioError
-from materiel.analysis.result import Result, records
-from materiel.analysis.simulate import simulate
-from materiel.present.export import write_result
-from materiel.present.summary import compare_table, summarize
-from materiel.scenario.loading import load, load_many, scenario_summaries
-from materiel.scenario.provenance import figures
-from materiel.scenario.schema import Scenario
+from materiel._json import dumps
 
+if TYPE_CHECKING:
+    from materiel.analysis.result import Result
+    from materiel.scenario.schema import Scenario
+
+# Only typer and the standard library are imported here, so that ``materiel
+# --help`` answers at once; each command imports the library it needs.
 __all__ = ["app", "main"]
 
 app = typer.Typer(
@@ -48,7 +49,54 @@ class OutFormat(StrEnum):
 
 
 def _echo_json(data: Any) -> None:
-    typer.echo(json.dumps(data, indent=2, default=str))
+    typer.echo(dumps(data))  # strict JSON: NaN and infinities print as null
+
+
+def _argument(option: str, message: str) -> ScenarioError:
+    return ScenarioError(Problem("<command line>", option, message))
+
+
+def _out_dir(path: Path, option: str) -> None:
+    """Make sure results can be written into directory ``path`` (created if missing)."""
+    try:
+        if path.exists() and not path.is_dir():
+            raise _argument(option, f"{path} is a file; expected a directory")
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except NotADirectoryError as exc:
+        raise _argument(option, f"{path} is under a file; expected a directory") from exc
+    except OSError as exc:
+        raise _argument(option, f"cannot write into {path}: {exc.strerror or exc}") from exc
+
+
+def _out_file(path: Path, option: str) -> None:
+    """Make sure file ``path`` can be written (its directory exists and takes new files)."""
+    parent = path.parent
+    if path.is_dir():
+        raise _argument(option, f"{path} is a directory; expected a file name")
+    if not parent.exists():
+        if any(p.exists() and not p.is_dir() for p in parent.parents):
+            raise _argument(option, f"{path} is under a file; expected a file in a directory")
+        raise _argument(option, f"no such directory: {parent}")
+    if not parent.is_dir():
+        raise _argument(option, f"{path} is under a file; expected a file in a directory")
+    try:
+        with tempfile.TemporaryFile(dir=parent):
+            pass
+    except OSError as exc:
+        raise _argument(option, f"cannot write into {parent}: {exc.strerror or exc}") from exc
+
+
+@contextmanager
+def _writing(option: str, as_json: bool) -> Iterator[None]:
+    """Turn a failure to write (disk full, a file removed meanwhile) into exit 2."""
+    try:
+        yield
+    except OSError as exc:
+        where = f" {exc.filename}" if exc.filename else ""
+        problem = _argument(option, f"cannot write{where}: {exc.strerror or exc}")
+        raise _bad_input(problem, as_json) from exc
 
 
 def _bad_input(exc: ScenarioError, as_json: bool) -> typer.Exit:
@@ -72,6 +120,8 @@ def _progress(enabled: bool, label: str) -> Iterator[None]:
 
 
 def _simulate(scenario: Scenario, show_progress: bool) -> Result:
+    from materiel.analysis.simulate import simulate
+
     with _progress(show_progress, f"simulating {scenario.id}"):
         return simulate(scenario)
 
@@ -98,15 +148,22 @@ def run(
     ] = False,
 ) -> None:
     """Simulate a scenario month by month and report targets, bottlenecks and cost."""
+    from materiel.present.export import write_result
+    from materiel.present.summary import compare_table, summarize
+    from materiel.scenario.loading import load_many
+
     try:
         scenarios = load_many([scenario, *(compare or [])])
+        if out is not None:
+            _out_dir(out, "--out")
     except ScenarioError as exc:
         raise _bad_input(exc, as_json) from exc
     results = [_simulate(s, not as_json) for s in scenarios]
     if out is not None:
-        for r in results:
-            target = out if len(results) == 1 else out / r.scenario.id
-            write_result(r, target, fmt.value)
+        with _writing("--out", as_json):
+            for r in results:
+                target = out if len(results) == 1 else out / r.scenario.id
+                write_result(r, target, fmt.value)
     if as_json:
         payload: Any = results[0].metrics()
         if compare:  # each compared run also carries its differences B - A from the first
@@ -144,6 +201,8 @@ def run(
 @app.command()
 def scenarios(as_json: JsonOpt = False) -> None:
     """List the embedded scenarios."""
+    from materiel.scenario.loading import scenario_summaries
+
     rows = scenario_summaries()
     if as_json:
         _echo_json(rows)
@@ -159,6 +218,8 @@ def validate(
     as_json: JsonOpt = False,
 ) -> None:
     """Check a scenario file; list every problem with its location (exit 2 if any)."""
+    from materiel.scenario.loading import load
+
     try:
         s = load(file)
     except ScenarioError as exc:
@@ -169,74 +230,15 @@ def validate(
         typer.echo(f"{file}: ok ({s.id}: {len(s.lines)} lines, {len(s.contracts)} contracts)")
 
 
-def describe(s: Scenario) -> dict[str, Any]:
-    """What a scenario contains: counts and key parameters."""
-    assumed = sorted(k for k, src in s.sources.items() if src.is_assumption)
-    return {
-        "id": s.id,
-        "title": s.title,
-        "description": s.description.strip(),
-        "extends": s.extends,
-        "start": s.start,
-        "months": s.months,
-        "policy": s.policy.model_dump(),
-        "counts": {
-            name: len(getattr(s, name))
-            for name in (
-                "parties",
-                "products",
-                "lines",
-                "investments",
-                "contracts",
-                "consumption",
-                "aid",
-                "targets",
-                "sources",
-                "spending_paths",
-                "prices",
-            )
-        },
-        "aid_contracts": sum(c.recipient is not None for c in s.contracts.values()),
-        "figures": sum(1 for _ in figures(s)),
-        "lines_by_product": {
-            k: [lid for lid, x in s.lines.items() if x.product == k]
-            for k in s.products
-            if any(x.product == k for x in s.lines.values())
-        },
-        "aid_by_donor": {
-            d: sum(a.quantity for a in s.aid.values() if a.donor == d)
-            for d in sorted({a.donor for a in s.aid.values()})
-        },
-        "allies": len(s.allies),
-        "munitions": s.munitions,
-        "capacity_per_month_at_dataset_baseline": {
-            k: sum(x.capacity_per_month for x in s.lines.values() if x.product == k)
-            for k in s.munitions
-        },
-        "contracted_quantity": {
-            k: sum(c.quantity for c in s.contracts.values() if c.product == k) for k in s.munitions
-        },
-        "targets": {
-            tid: {
-                "product": t.product,
-                "parties": t.parties,
-                "quantity": t.required_quantity,
-                "by": t.by,
-            }
-            for tid, t in s.targets.items()
-        },
-        "assumptions": s.assumptions,
-        "sources_cited": len(s.sources) - len(assumed),
-        "sources_assumed": len(assumed),
-    }
-
-
 @app.command()
 def show(
     scenario: Annotated[str, typer.Argument(help="Embedded scenario id or a TOML file.")],
     as_json: JsonOpt = False,
 ) -> None:
     """Show what a scenario contains: counts, key parameters, targets and assumptions."""
+    from materiel.scenario.describe import describe
+    from materiel.scenario.loading import load
+
     try:
         s = load(scenario)
     except ScenarioError as exc:
@@ -299,20 +301,20 @@ def report(
     """Write one self-contained, offline HTML report: findings, charts, tables, sources."""
     from materiel.present.charts import png_problem, write_png
     from materiel.present.report import write_report
+    from materiel.scenario.loading import load
 
     ids = scenarios or [DEFAULT_SCENARIO]
     try:
-        if not output.parent.is_dir():
-            raise ScenarioError(
-                Problem("<command line>", "--output", f"no such directory: {output.parent}")
-            )
+        _out_file(output, "--output")
+        if png is not None:
+            _out_dir(png, "--png")
         if png is not None and (why := png_problem()) is not None:
             raise ScenarioError(Problem("<command line>", "--png", why))
         loaded = [load(s) for s in ids]
     except ScenarioError as exc:
         raise _bad_input(exc, as_json) from exc
     results = [_simulate(s, not as_json) for s in loaded]
-    with _progress(not as_json, f"writing {output}"):
+    with _progress(not as_json, f"writing {output}"), _writing("--output", as_json):
         built = write_report(results, output)
     pngs: list[str] = []
     if png is not None:
@@ -364,11 +366,13 @@ def spending(
 ) -> None:
     """Defence spending per ally: US$ and %GDP, who meets a threshold, what a pledge costs."""
     from materiel.analysis.spending import spending_payload
+    from materiel.scenario.loading import load
 
     try:
         s = load(scenario)
         if (pledge is None) != (by is None):
             raise ScenarioError(Problem("<command line>", "--pledge/--by", "give both or neither"))
+        _spending_arguments(s, year, threshold, pledge, by)
     except ScenarioError as exc:
         raise _bad_input(exc, as_json) from exc
     try:
@@ -405,6 +409,27 @@ def spending(
     )
     if "pledge" in payload:
         _print_pledge(payload["pledge"])
+
+
+def _spending_arguments(
+    s: Scenario, year: int, threshold: float, pledge: float | None, by: int | None
+) -> None:
+    """Refuse arguments the spending tables cannot answer, naming the option."""
+    from materiel.scenario.schema import LAST_YEAR
+
+    problems = []
+    for option, value in (("--threshold", threshold), ("--pledge", pledge)):
+        if value is not None and not (math.isfinite(value) and 0 <= value <= 100):
+            expected = "expected a % of GDP from 0 to 100"
+            problems.append(Problem("<command line>", option, f"got {value}; {expected}"))
+    years = [int(y) for per_party in s.economics.values() for y in per_party]
+    first = min(years, default=LAST_YEAR)
+    for option, whole in (("--year", year), ("--by", by)):
+        if whole is not None and not first <= whole <= LAST_YEAR:
+            expected = f"expected a year from {first} (the first year of data) to {LAST_YEAR}"
+            problems.append(Problem("<command line>", option, f"got {whole}; {expected}"))
+    if problems:
+        raise ScenarioError(problems)
 
 
 def _print_pledge(pledge: dict[str, Any]) -> None:
@@ -487,6 +512,8 @@ def plan(
     from materiel.plan import write_toml
 
     try:
+        if write is not None:
+            _out_file(write, "--write")
         with _progress(not as_json, f"planning {scenario}"):
             result = make_plan(scenario, objective=objective.value, budget_scale=budget_scale)
     except ScenarioError as exc:
@@ -495,7 +522,8 @@ def plan(
         ref = result.source_ref
         if ref is not None and Path(ref).is_file():
             ref = os.path.relpath(ref, write.resolve().parent)
-        write_toml(result.to_scenario(extends=ref), write)
+        with _writing("--write", as_json):
+            write_toml(result.to_scenario(extends=ref), write)
     if as_json:
         _echo_json({**result.summary(), "written": str(write) if write else None})
     else:
@@ -563,8 +591,10 @@ def data_import(
 
     from materiel._io import atomic_write_text
     from materiel.scenario.importers import Format, import_kiel, import_table
+    from materiel.scenario.loading import load
 
     try:
+        _out_file(output, "--output")
         s = load(scenario)
         years = range(first_year or 1900, (last_year or 2100) + 1)
         if fmt is ImportFormat.kiel_csv:
@@ -577,7 +607,8 @@ def data_import(
         f"# Imported from {file.name} ({fmt.value}) by materiel data import.\n"
         f'# Add `extends = "<scenario>"` to use it as a scenario.\n\n'
     )
-    atomic_write_text(output, header + tomli_w.dumps(overlay))
+    with _writing("--output", False):
+        atomic_write_text(output, header + tomli_w.dumps(overlay))
     if fmt is ImportFormat.kiel_csv:
         table = "contracts" if combine else "aid"
         typer.echo(f"wrote {output}: {len(overlay[table])} munitions pledges ({table})")
@@ -590,24 +621,32 @@ def data_import(
 def mc(
     scenario: Annotated[str, typer.Argument(help="Scenario id or file.")] = DEFAULT_SCENARIO,
     samples: Annotated[int, typer.Option("--samples", "-n", min=1, help="How many.")] = 1000,
-    seed: Annotated[int, typer.Option(help="Random seed (same seed, same result).")] = 0,
+    seed: Annotated[
+        int, typer.Option(min=0, help="Random seed, >= 0 (same seed, same result).")
+    ] = 0,
     out: Annotated[
         Path | None, typer.Option("--out", help="Write fans, probabilities, draws here.")
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Monte Carlo: the probability of meeting each target, percentile fans, what matters most."""
-    from materiel.analysis.montecarlo import sample
+    from materiel.analysis.montecarlo import estimate_bytes, sample
+    from materiel.present.export import write_monte_carlo
+    from materiel.scenario.loading import load
 
     try:
         s = load(scenario)
+        if out is not None:
+            _out_dir(out, "--out")
+        _check_memory(estimate_bytes(s, samples), samples)
     except ScenarioError as exc:
         raise _bad_input(exc, as_json) from exc
     with _bar(not as_json, samples, f"sampling {s.id}") as tick:
         result = sample(s, samples, seed, progress=tick)
     metrics = result.metrics()
     if out is not None:
-        _write_mc(result, out)
+        with _writing("--out", as_json):
+            write_monte_carlo(result, out)
     if as_json:
         _echo_json(metrics)
         return
@@ -648,6 +687,7 @@ def sweep(
     as_json: JsonOpt = False,
 ) -> None:
     """Run scenario variants x samples on a Dask cluster; results streamed to Parquet."""
+    from materiel.analysis.result import records
     from materiel.analysis.sweep import load_sweep, run_sweep
 
     try:
@@ -668,6 +708,44 @@ def sweep(
     typer.echo(table.map(lambda p: f"{p:.0%}").to_string())
 
 
+def _available_memory_bytes() -> int | None:
+    """Memory the system can give now (``MemAvailable``), else its total, else None."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        import os
+
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _check_memory(needed: int, samples: int) -> None:
+    """Refuse a Monte Carlo run estimated to need more memory than the system has."""
+    available = _available_memory_bytes()
+    if available is not None and needed > available:
+        per_sample = needed / samples
+        raise _argument(
+            "--samples",
+            f"{samples:,} samples need an estimated {_bytes(needed)} ({_bytes(per_sample)} per "
+            f"sample); {_bytes(available)} of memory is available: expected at most "
+            f"{int(available // per_sample):,} samples",
+        )
+
+
+def _bytes(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if n < 1024 or unit == "TiB":
+            return f"{n:,.1f} {unit}"
+        n /= 1024
+    return f"{n:,.1f} TiB"
+
+
 @contextmanager
 def _bar(enabled: bool, total: int, label: str) -> Iterator[Callable[[int, int], None] | None]:
     """A progress bar on an interactive terminal, fed ``(done, total)``."""
@@ -679,36 +757,6 @@ def _bar(enabled: bool, total: int, label: str) -> Iterator[Callable[[int, int],
     with Progress(transient=True) as bar:
         task = bar.add_task(label, total=total)
         yield lambda done, _total: bar.update(task, completed=done)
-
-
-def _write_mc(result: Any, out: Path) -> None:
-    """Fans and probability curves as CSV, draws as Parquet, metrics as JSON."""
-    import pandas as pd
-
-    from materiel._io import atomic_path, atomic_write_text
-
-    out.mkdir(parents=True, exist_ok=True)
-    frames = []
-    for tid, t in result.scenario.targets.items():
-        fan = result.fan(result.stock_of(t.parties, t.product)).to_pandas().T
-        fan.columns = [f"p{int(q * 100)}" for q in fan.columns]
-        fan.insert(0, "target", tid)
-        frames.append(fan.reset_index())
-    files = {
-        "target_stock_fans.csv": pd.concat(frames) if frames else pd.DataFrame(),
-        "p_met_by_month.csv": result.met_by_month().to_pandas().T.reset_index(),
-        "line_production_fans.csv": result.fan(result.dataset.production)
-        .to_dataframe()
-        .reset_index(),
-    }
-    for name, df in files.items():
-        if "month" in df.columns:
-            df["month"] = pd.to_datetime(df["month"]).dt.strftime("%Y-%m")
-        with atomic_path(out / name) as tmp:
-            df.to_csv(tmp, index=False)
-    with atomic_path(out / "inputs.parquet") as tmp:
-        result.inputs.to_dataframe().to_parquet(tmp)
-    atomic_write_text(out / "metrics.json", json.dumps(result.metrics(), indent=2, default=str))
 
 
 @app.command()
@@ -792,7 +840,7 @@ def serve(
     os.environ["MATERIEL_STORE"] = store or ""
     os.environ["MATERIEL_TOKEN"] = token or ""
     os.environ["MATERIEL_PUBLIC_READ"] = "1" if public_read else ""
-    os.environ["MATERIEL_LIMITS"] = json.dumps(limits)
+    os.environ["MATERIEL_LIMITS"] = dumps(limits)
     typer.echo(f"materiel serving on http://{host}:{port}/ (store {store or 'materiel.db'})")
     uvicorn.run(
         "materiel.web.app:create_app_from_env",
@@ -821,6 +869,8 @@ def headroom(
     falling under its stock floor, and what limits it."""
     from materiel.analysis.headroom import ASSUMPTION
     from materiel.analysis.headroom import headroom as compute
+    from materiel.analysis.result import records
+    from materiel.scenario.loading import load
 
     try:
         s = load(scenario)
@@ -857,7 +907,9 @@ def record(
 ) -> None:
     """The model against the public record, row by row, in-sample and out-of-sample apart."""
     from materiel.analysis.record import compare_record, load_record, record_errors
+    from materiel.analysis.result import records
     from materiel.months import parse_month
+    from materiel.scenario.loading import load
 
     try:
         try:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from materiel._io import atomic_path, atomic_write_text
+from materiel._json import dumps
 from materiel.analysis.result import Result, tidy_tables
 
-__all__ = ["FORMATS", "write_result"]
+if TYPE_CHECKING:
+    from materiel.analysis.montecarlo import MonteCarloResult
+
+__all__ = ["FORMATS", "write_monte_carlo", "write_result"]
 
 FORMATS = ("csv", "parquet", "netcdf")
 Format = Literal["csv", "parquet", "netcdf"]
@@ -43,6 +46,56 @@ def write_result(result: Result, out_dir: Path, fmt: Format = "csv") -> list[Pat
                     df.to_parquet(tmp, index=False)
             written.append(path)
     metrics_path = out_dir / "metrics.json"
-    atomic_write_text(metrics_path, json.dumps(result.metrics(), indent=2, default=str))
+    atomic_write_text(metrics_path, dumps(result.metrics()))
     written.append(metrics_path)
+    return written
+
+
+def write_monte_carlo(result: MonteCarloResult, out_dir: Path) -> list[Path]:
+    """Write a Monte Carlo run under ``out_dir``; return the files written.
+
+    ``target_stock_fans.csv`` (``month, target, p5 ... p95``: percentiles of
+    the stock each target counts), ``p_met_by_month.csv`` (share of samples
+    meeting each target by each month), ``line_production_fans.csv``
+    (percentiles of each line's production), ``inputs.parquet`` (the drawn
+    value of every uncertain input per sample) and ``metrics.json``. Each file
+    is written to a temporary name and renamed.
+    """
+    import pandas as pd
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    frames = []
+    for tid, t in result.scenario.targets.items():
+        fan = result.fan(result.stock_of(t.parties, t.product)).transpose("month", "quantile")
+        frame = pd.DataFrame(
+            fan.values, columns=[f"p{round(float(q) * 100)}" for q in fan["quantile"].values]
+        )
+        frame.insert(0, "target", tid)
+        frame.insert(0, "month", fan["month"].values)
+        frames.append(frame)
+    met = result.met_by_month().transpose("month", "target")
+    p_met = pd.DataFrame(met.values, columns=[str(t) for t in met["target"].values])
+    p_met.insert(0, "month", met["month"].values)
+    tables = {
+        "target_stock_fans.csv": pd.concat(frames) if frames else pd.DataFrame(),
+        "p_met_by_month.csv": p_met,
+        "line_production_fans.csv": result.fan(result.dataset.production)
+        .to_dataframe()
+        .reset_index(),
+    }
+    written: list[Path] = []
+    for name, df in tables.items():
+        if "month" in df.columns:
+            df["month"] = pd.to_datetime(df["month"]).dt.strftime("%Y-%m")
+        path = out_dir / name
+        with atomic_path(path) as tmp:
+            df.to_csv(tmp, index=False)
+        written.append(path)
+    path = out_dir / "inputs.parquet"
+    with atomic_path(path) as tmp:
+        result.inputs.to_dataframe().to_parquet(tmp)
+    written.append(path)
+    path = out_dir / "metrics.json"
+    atomic_write_text(path, dumps(result.metrics()))
+    written.append(path)
     return written

@@ -592,6 +592,15 @@ def _assumptions(r: Result) -> str:
     )
 
 
+def _link(url: str) -> str:
+    """A clickable link for an http(s) address; any other scheme (``javascript:``,
+    ``data:``, ``file:``) is shown as text only."""
+    scheme = url.split(":", 1)[0].strip().lower() if ":" in url else ""
+    if scheme in ("http", "https"):
+        return f'<a href="{_esc(url)}" rel="noopener noreferrer">{_esc(url)}</a>'
+    return f"<code>{_esc(url)}</code>"
+
+
 def _sources(runs: list[Result]) -> str:
     used = {r.scenario.id: sources_used(r.scenario) for r in runs}
     ids: list[str] = []
@@ -604,12 +613,14 @@ def _sources(runs: list[Result]) -> str:
         if src.is_assumption:
             what = f'<span class="assumed">assumption: {_esc(src.assumption)}</span>'
         else:
-            link = f'<a href="{_esc(src.url)}">{_esc(src.url)}</a>' if src.url else ""
-            what = (
-                f"{_esc(src.publisher)}, <i>{_esc(src.title)}</i>, {_esc(src.date)}"
-                + (f" (via {_esc(src.via)})" if src.via else "")
-                + (f". {link}" if link else "")
-            )
+            parts = [_esc(src.publisher) if src.publisher else "",
+                     f"<i>{_esc(src.title)}</i>" if src.title else "",
+                     _esc(src.date) if src.date else ""]  # fmt: skip
+            what = ", ".join(p for p in parts if p) or "(publisher, title and date not given)"
+            what += f" (via {_esc(src.via)})" if src.via else ""
+            what += f". {_link(src.url)}" if src.url else ""
+            if src.assumption:
+                what += f'<br><span class="assumed">assumption: {_esc(src.assumption)}</span>'
         if src.note:
             what += f'<br><span class="note">{_esc(src.note)}</span>'
         counts = "".join(

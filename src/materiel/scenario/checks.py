@@ -8,10 +8,26 @@ the scenario (``("contracts", "c1", "buyers")``). The loader turns them into
 
 from __future__ import annotations
 
+import math
+import typing
 from collections.abc import Callable, Iterator
 
-from materiel.months import month_index
-from materiel.scenario.schema import Entity, Scenario
+import annotated_types
+from pydantic import BaseModel
+
+from materiel.months import month_index, month_label, parse_month
+from materiel.scenario.schema import (
+    LAST_YEAR,
+    Consumption,
+    Contract,
+    Entity,
+    Investment,
+    Line,
+    Policy,
+    Scenario,
+    Stock,
+    Target,
+)
 from materiel.scenario.uncertainty import SUPPORTED_FIELDS, is_supported
 
 __all__ = ["ALL_CHECKS", "Finding", "run_checks"]
@@ -207,6 +223,14 @@ def check_dates_in_horizon(s: Scenario) -> Iterator[Finding]:
     investments already under way when the horizon opens.
     """
     last = s.months - 1
+    latest = parse_month(f"{LAST_YEAR}-12")
+    if parse_month(s.start) + last > latest:
+        yield (
+            ("months",),
+            f"the horizon {s.start} + {s.months} months ends in "
+            f"{month_label(parse_month(s.start) + last)}, after {LAST_YEAR}-12; expected at most "
+            f"{latest - parse_month(s.start) + 1} months from {s.start}",
+        )
 
     def after_end(month: str) -> bool:
         return month_index(month, s.start) > last
@@ -284,8 +308,54 @@ def check_source_references(s: Scenario) -> Iterator[Finding]:
                 yield from refs((section, outer, key), record)
 
 
+def check_not_empty(s: Scenario) -> Iterator[Finding]:
+    """A scenario has at least one production line (a file without ``extends`` starts empty)."""
+    if not s.lines:
+        yield (
+            ("lines",),
+            "expected at least one production line; a file without `extends` starts from "
+            'nothing (write extends = "dataset" to build on the embedded data)',
+        )
+
+
+_MODEL_OF: dict[str, type[BaseModel]] = {
+    "lines": Line, "investments": Investment, "contracts": Contract, "stocks": Stock,
+    "consumption": Consumption, "targets": Target, "policy": Policy,
+}  # fmt: skip
+
+
+def field_minimum(path: str) -> float:
+    """The least value the schema allows at a field path (``-inf`` when unbounded).
+
+    ``lines.x.ramp_up_months`` -> 1; ``stocks.USA.shell-155mm.quantity`` -> 0.
+    """
+    keys = path.split(".")
+    model = _MODEL_OF.get(keys[0])
+    info = model.model_fields.get(keys[-1]) if model is not None else None
+    if info is None:
+        return -math.inf
+    least = -math.inf
+
+    def visit(meta: object) -> None:
+        nonlocal least
+        if isinstance(meta, annotated_types.Ge):
+            least = max(least, float(meta.ge))  # type: ignore[arg-type]
+        elif isinstance(meta, annotated_types.Gt):
+            least = max(least, float(meta.gt))  # type: ignore[arg-type]
+        for inner in getattr(meta, "metadata", ()):  # a FieldInfo inside Annotated
+            visit(inner)
+        for arg in typing.get_args(meta):  # Optional[Annotated[int, Field(ge=0)]]
+            visit(arg)
+
+    for meta in info.metadata:
+        visit(meta)
+    visit(info.annotation)
+    return least
+
+
 def check_uncertain_fields(s: Scenario) -> Iterator[Finding]:
-    """Distributions stand on supported numeric fields that exist in the scenario."""
+    """Distributions stand on supported numeric fields that exist in the scenario,
+    and draw no value below the field's minimum (a negative capacity or stock)."""
     data = s.model_dump()
     for path in s.uncertain:
         keys = path.split(".")
@@ -299,12 +369,21 @@ def check_uncertain_fields(s: Scenario) -> Iterator[Finding]:
                 yield ("uncertain", path), f"no such field {path!r} in the scenario"
                 break
             node = node[key]
+        else:
+            least, (lo, _hi) = field_minimum(path), s.uncertain[path].support()
+            if lo < least:
+                yield (
+                    ("uncertain", path),
+                    f"{s.uncertain[path].dist} can draw {lo:g}, below the field's minimum "
+                    f"{least:g}; expected draws >= {least:g} (set min = {least:g} to truncate)",
+                )
     for path, d in s.uncertain.items():
         if d.group and d.group not in s.correlations:
             yield ("uncertain", path), f"group {d.group!r} has no entry in [correlations]"
 
 
 ALL_CHECKS: tuple[Callable[[Scenario], Iterator[Finding]], ...] = (
+    check_not_empty,
     check_party_references,
     check_product_references,
     check_line_references,

@@ -26,7 +26,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from materiel._errors import Problem, ScenarioError
-from materiel.scenario.checks import run_checks
+from materiel.scenario.checks import ALL_CHECKS, check_dates_in_horizon
 from materiel.scenario.schema import EconomicYear, Scenario
 from materiel.scenario.uncertainty import extract_distributions
 
@@ -40,6 +40,8 @@ __all__ = [
 ]
 
 DATASET_ID = "dataset"
+MAX_EXTENDS_DEPTH = 32
+"""Most files in one ``extends`` chain (the file itself included)."""
 _ENTITY_DEPTH = {
     "sources": 1, "parties": 1, "products": 1, "lines": 1, "investments": 1,
     "contracts": 1, "consumption": 1, "aid": 1, "targets": 1, "spending_paths": 1, "prices": 1,
@@ -159,11 +161,22 @@ def _chain(path: Path, display: str, seen: tuple[Path, ...] = ()) -> list[_Layer
     if path.resolve() in seen:
         raise ScenarioError(Problem(display, "extends", "extends itself (a cycle of extends)"))
     layer = _read_layer(path, display)
+    _check_shapes(layer)
     base = layer.data.get("extends")
     if base is None:
         return [layer]
     if not isinstance(base, str):
         raise ScenarioError(Problem(display, "extends", "expected a scenario id or a file path"))
+    if len(seen) + 1 >= MAX_EXTENDS_DEPTH:
+        raise ScenarioError(
+            Problem(
+                display,
+                "extends",
+                f"the chain of extends is deeper than {MAX_EXTENDS_DEPTH} files; expected at "
+                f"most {MAX_EXTENDS_DEPTH} (merge some of them)",
+                _locate(layer.text, ("extends",)),
+            )
+        )
     try:
         base_path, base_display = _resolve(base, path.parent)
     except ScenarioError as exc:
@@ -172,6 +185,34 @@ def _chain(path: Path, display: str, seen: tuple[Path, ...] = ()) -> list[_Layer
             [Problem(display, "extends", p.message, line) for p in exc.problems]
         ) from exc
     return [*_chain(base_path, base_display, (*seen, path.resolve())), layer]
+
+
+def _check_shapes(layer: _Layer) -> None:
+    """Keys the merge reads before the schema does: ``drop`` is a list of entity
+    paths and ``uncertain`` a table of distributions."""
+    problems = []
+    drop = layer.data.get("drop")
+    if drop is not None and not (isinstance(drop, list) and all(isinstance(d, str) for d in drop)):
+        problems.append(
+            Problem(
+                layer.name,
+                "drop",
+                f'expected a list of entity paths such as ["contracts.c1"], got {drop!r}',
+                _locate(layer.text, ("drop",)),
+            )
+        )
+    uncertain = layer.data.get("uncertain")
+    if uncertain is not None and not isinstance(uncertain, dict):
+        problems.append(
+            Problem(
+                layer.name,
+                "uncertain",
+                f"expected a table of field path -> distribution, got {uncertain!r}",
+                _locate(layer.text, ("uncertain",)),
+            )
+        )
+    if problems:
+        raise ScenarioError(problems)
 
 
 def _merge(layers: list[_Layer]) -> _Merged:
@@ -190,8 +231,8 @@ def _merge(layers: list[_Layer]) -> _Merged:
             if not isinstance(out[key], dict):
                 out[key] = {}
             _merge_table(out[key], value, depth, (key,), layer, merged.origin)
-        for ref in layer.data.get("drop", []) if isinstance(layer.data.get("drop"), list) else []:
-            _drop(out, str(ref), layer, merged)
+        for ref in layer.data.get("drop", []):
+            _drop(out, ref, layer, merged)
     return merged
 
 
@@ -311,21 +352,35 @@ def _validate(
     pruned = _copy_tables(data)
     for err in errors:
         loc = tuple(str(x) for x in err["loc"])
-        problems.append(_problem(merged, loc, _pydantic_message(err), top))
-        depth = _ENTITY_DEPTH.get(loc[0]) if loc else None
-        keep = 1 + (depth or 0) if depth else 1
-        _delete_path(pruned, loc[:keep])
-        pruned_keys.add(loc[:keep])
+        raw = err.get("input")
+        if not (loc and loc[0] != "uncertain" and isinstance(raw, dict) and "dist" in raw):
+            problems.append(_problem(merged, loc, _pydantic_message(err), top))
+        # else: an invalid distribution written in place; its own error, reported at
+        # the same field through ``uncertain``, says what is wrong with it
+        key = _entity_key(loc)
+        _delete_path(pruned, key)
+        pruned_keys.add(key)
     try:
         return Scenario.model_validate(pruned), problems, pruned_keys
     except ValidationError:
         return None, problems, pruned_keys
 
 
-def _refers_to_pruned(message: str, pruned: set[tuple[str, ...]]) -> bool:
-    """A dangling reference to an entity dropped for its own error is not a new problem."""
+def _entity_key(loc: tuple[str, ...]) -> tuple[str, ...]:
+    """The entity (or top-level field) that a field path belongs to."""
+    depth = _ENTITY_DEPTH.get(loc[0]) if loc else None
+    return loc[: 1 + depth] if depth else loc[:1]
+
+
+def _refers_to_pruned(loc: tuple[str, ...], message: str, pruned: set[tuple[str, ...]]) -> bool:
+    """A finding caused by an entity dropped for its own error is not a new problem:
+    a dangling reference to it, or a distribution on one of its fields."""
     found = _REFERENCE.match(message)
-    return found is not None and (_SECTION_OF[found.group(1)], found.group(2)) in pruned
+    if found is not None and (_SECTION_OF[found.group(1)], found.group(2)) in pruned:
+        return True
+    if len(loc) >= 2 and loc[0] == "uncertain":
+        return _entity_key(tuple(loc[1].split("."))) in pruned
+    return False
 
 
 def _copy_tables(data: Any) -> Any:
@@ -354,6 +409,7 @@ def load(source: str | Path | Mapping[str, Any] | Scenario, *, name: str | None 
     if isinstance(source, Mapping):
         display = name or "<mapping>"
         top = _Layer(display, "", dict(source))
+        _check_shapes(top)
         base = top.data.get("extends")
         layers = [top]
         if isinstance(base, str):
@@ -373,9 +429,14 @@ def load(source: str | Path | Mapping[str, Any] | Scenario, *, name: str | None 
     merged.data["uncertain"] = found
     scenario, problems, pruned = _validate(merged, top)
     if scenario is not None:
-        for loc, message in run_checks(scenario):
-            if not _refers_to_pruned(message, pruned):
-                problems.append(_problem(merged, loc, message, top))
+        # with start or months invalid, the horizon checks would judge every date
+        # against the default horizon: report the field, not their echoes
+        horizon_known = not pruned & {("start",), ("months",)}
+        checks = [c for c in ALL_CHECKS if horizon_known or c is not check_dates_in_horizon]
+        for check in checks:
+            for loc, message in check(scenario):
+                if not _refers_to_pruned(loc, message, pruned):
+                    problems.append(_problem(merged, loc, message, top))
     if problems:
         raise ScenarioError(problems)
     assert scenario is not None

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from materiel.months import MONTH_PATTERN
+from materiel.scenario.numbers import NotBool
 from materiel.scenario.uncertainty import Distribution
 
 __all__ = [
@@ -41,12 +42,32 @@ __all__ = [
 ]
 
 DAYS_PER_MONTH = 365.25 / 12
+FIRST_YEAR = 1990
+"""Earliest calendar year a scenario may name (the engine's months are exact from here)."""
+LAST_YEAR = 2100
+"""Latest calendar year a scenario may name; a horizon ends by December of this year."""
 
-Quantity = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+
+def _year_in_range(text: str) -> str:
+    year = int(text[:4])
+    if not FIRST_YEAR <= year <= LAST_YEAR:
+        raise ValueError(f"expected a year from {FIRST_YEAR} to {LAST_YEAR}, got {text!r}")
+    return text
+
+
+Quantity = Annotated[float, Field(ge=0, allow_inf_nan=False), NotBool]
 """A non-negative, finite number (units given by the field name)."""
-Share = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
-Months = Annotated[int, Field(ge=0, le=600)]
-Month = Annotated[str, Field(pattern=MONTH_PATTERN, description="calendar month, YYYY-MM")]
+Share = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False), NotBool]
+Months = Annotated[int, Field(ge=0, le=600), NotBool]
+Month = Annotated[
+    str,
+    Field(pattern=MONTH_PATTERN, description=f"calendar month, YYYY-MM ({FIRST_YEAR}-{LAST_YEAR})"),
+    AfterValidator(_year_in_range),
+]
+Year = Annotated[int, Field(ge=FIRST_YEAR, le=LAST_YEAR), NotBool]
+YearKey = Annotated[
+    str, Field(pattern=r"^\d{4}$", description="calendar year"), AfterValidator(_year_in_range)
+]
 Id = Annotated[str, Field(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")]
 
 
@@ -159,13 +180,13 @@ class Line(Entity):
     expansion_lead_time_months: Months = Field(
         18, description="months from an investment decision to first added output"
     )
-    ramp_up_months: Annotated[int, Field(ge=1, le=240)] = Field(
+    ramp_up_months: Annotated[int, Field(ge=1, le=240), NotBool] = Field(
         12, description="months from first added output to the full added capacity"
     )
     capex_usd_per_unit_month: Quantity = Field(
         0.0, description="investment cost per unit of added monthly capacity, US$"
     )
-    order_book_horizon_months: Annotated[int, Field(ge=1, le=240)] = Field(
+    order_book_horizon_months: Annotated[int, Field(ge=1, le=240), NotBool] = Field(
         24,
         description="industry expands when the firm order book exceeds what current "
         "capacity delivers within this many months",
@@ -183,7 +204,7 @@ class Investment(Entity):
     decision: Month = Field(description="month the investment is decided")
     capacity_added_per_month: Quantity
     lead_time_months: Months | None = Field(None, description="defaults to the line's")
-    ramp_up_months: Annotated[int, Field(ge=1, le=240)] | None = Field(
+    ramp_up_months: Annotated[int, Field(ge=1, le=240), NotBool] | None = Field(
         None, description="defaults to the line's"
     )
     capex_usd: Quantity | None = Field(
@@ -214,21 +235,21 @@ class Contract(Entity):
         None, description="months from decision to signature; defaults to the policy's"
     )
     delivery_lag_months: Months = Field(0, description="months from signature to first due")
-    delivery_months: Annotated[int, Field(ge=1, le=600)] = Field(
+    delivery_months: Annotated[int, Field(ge=1, le=600), NotBool] = Field(
         12, description="length of the delivery schedule"
     )
     firm: bool = Field(True, description="counts toward the order book that triggers investment")
     multi_year: bool = Field(False, description="multi-year or framework contract")
-    priority: Annotated[int, Field(ge=0, le=99)] = Field(
+    priority: Annotated[int, Field(ge=0, le=99), NotBool] = Field(
         5, description="lower is served first; ties go to the older contract"
     )
     recipient: str | None = Field(
         None, description="party that receives the deliveries (aid from production)"
     )
-    repeats: Annotated[int, Field(ge=1, le=100)] = Field(
+    repeats: Annotated[int, Field(ge=1, le=100), NotBool] = Field(
         1, description="placed this many times (annual orders: 12 months apart)"
     )
-    repeat_every_months: Annotated[int, Field(ge=1, le=120)] = Field(
+    repeat_every_months: Annotated[int, Field(ge=1, le=120), NotBool] = Field(
         12, description="months between repeated placements"
     )
 
@@ -290,7 +311,7 @@ class AidPledge(Entity):
     contracting_delay_months: Months | None = Field(
         None, description="for production: defaults to the policy's"
     )
-    priority: Annotated[int, Field(ge=0, le=99)] = 3
+    priority: Annotated[int, Field(ge=0, le=99), NotBool] = 3
 
 
 class Target(Entity):
@@ -346,8 +367,8 @@ class SpendingPath(Entity):
 
     parties: list[str] = Field(min_length=1, description='party ids, or ["*"] for every ally')
     target_pct_gdp: Quantity
-    from_year: Annotated[int, Field(ge=1990, le=2100)]
-    by_year: Annotated[int, Field(ge=1990, le=2100)]
+    from_year: Year
+    by_year: Year
     basis: Literal["nato", "sipri"] = "nato"
 
 
@@ -373,9 +394,9 @@ class Policy(_Model):
         "equipment_share where there is none; 'policy': equipment_share for every ally",
     )
     munitions_share: Share = Field(0.1, description="share of equipment spending on munitions")
-    gdp_growth_pct_per_year: Annotated[float, Field(ge=-20, le=50, allow_inf_nan=False)] = Field(
-        3.0, description="nominal GDP growth after the last GDP figure (assumption)"
-    )
+    gdp_growth_pct_per_year: Annotated[
+        float, Field(ge=-20, le=50, allow_inf_nan=False), NotBool
+    ] = Field(3.0, description="nominal GDP growth after the last GDP figure (assumption)")
     budget: Literal["none", "defer", "flag"] = Field(
         "none",
         description="munitions budgets per ally-year: ignore them, defer contracts that do "
@@ -394,7 +415,7 @@ class Scenario(_Model):
     description: str = ""
     extends: str | None = Field(None, description="id or path of the scenario this extends")
     start: Month = "2024-01"
-    months: Annotated[int, Field(ge=1, le=600)] = 84
+    months: Annotated[int, Field(ge=1, le=600), NotBool] = 84
     assumptions: list[str] = Field(default_factory=list, description="stated in plain words")
     policy: Policy = Field(default_factory=Policy)
     sources: dict[Id, Source] = Field(default_factory=dict)
@@ -408,7 +429,7 @@ class Scenario(_Model):
     consumption: dict[Id, Consumption] = Field(default_factory=dict)
     aid: dict[Id, AidPledge] = Field(default_factory=dict)
     targets: dict[Id, Target] = Field(default_factory=dict)
-    economics: dict[Id, dict[str, EconomicYear]] = Field(default_factory=dict)
+    economics: dict[Id, dict[YearKey, EconomicYear]] = Field(default_factory=dict)
     spending_paths: dict[Id, SpendingPath] = Field(default_factory=dict)
     prices: dict[Id, Price] = Field(
         default_factory=dict, description="unit price per product and year (see Price)"
@@ -416,7 +437,7 @@ class Scenario(_Model):
     uncertain: dict[str, Distribution] = Field(
         default_factory=dict, description="field path -> distribution (Monte Carlo)"
     )
-    correlations: dict[str, Annotated[float, Field(ge=0, lt=1)]] = Field(
+    correlations: dict[str, Annotated[float, Field(ge=0, lt=1), NotBool]] = Field(
         default_factory=dict, description="correlation group -> pairwise correlation"
     )
 

@@ -1,0 +1,163 @@
+"""Command-line start-up benchmark (issue 11 part 6): how fast ``materiel`` answers.
+
+Run from the repository root::
+
+    python benchmarks/bench_cli.py             # 7 repetitions of each command
+    python benchmarks/bench_cli.py --repeat 3  # fewer
+    python benchmarks/bench_cli.py --json      # the figures as JSON on stdout
+
+Each command runs in a fresh process (wall clock, ``time.perf_counter``
+around ``subprocess.run``); the figure is the median of the repetitions. The
+reference is ``python -c "import numpy"`` measured in the same run,
+interleaved with the commands, so that the ratios hold on a busy machine
+where absolute times do not. Before timing, ``materiel run`` is run once so
+that the engine's compiled kernel is in numba's cache (a warm cache, as every
+run after the first).
+
+Targets (issue 11): ``--help`` at most 3x the numpy import; ``validate`` and
+``spending`` at most 1.0 s; ``run`` at most 1.5 s. The absolute targets were
+set on an idle machine; on a loaded one compare the ratios.
+
+Measured on the shared 2-core machine (load average 7 to 15, so only the
+ratios to the numpy import mean much), median ratio to ``import numpy``:
+
+=====================  ==========================  ========================
+command                before (367c82f, load 12)   after (this branch)
+=====================  ==========================  ========================
+``--help``             15.4x                       1.6x to 2.1x
+``validate``           15.3x                       2.3x to 3.6x
+``run``                20.1x                       13.1x to 19.0x
+``spending``           12.6x                       6.1x to 8.8x
+=====================  ==========================  ========================
+
+``run`` stays above its target: numba's first dispatch loads every lowering
+registry (``numba.np.arraymath`` imports ``scipy.linalg``), xarray imports
+``dask.array`` on the first Dataset, pandas imports pyarrow, and
+``summarize`` computes ``Result.metrics()`` on top of tables it has already
+built (about a second of xarray indexing on a loaded machine).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+EMBEDDED_FILE = ROOT / "src" / "materiel" / "data" / "scenarios" / "action-plan.toml"
+
+# name -> (arguments, target in seconds or None, target as a multiple of the numpy import or None)
+COMMANDS: dict[str, tuple[list[str], float | None, float | None]] = {
+    "--help": (["--help"], None, 3.0),
+    "validate": (["validate", str(EMBEDDED_FILE)], 1.0, None),
+    "run": (["run"], 1.5, None),
+    "spending": (["spending", "--year", "2024"], 1.0, None),
+}
+
+
+def _materiel() -> list[str]:
+    """The console script next to this interpreter, else the module's entry point."""
+    script = Path(sys.executable).parent / "materiel"
+    if script.is_file():
+        return [str(script)]
+    found = shutil.which("materiel")
+    if found:
+        return [found]
+    return [sys.executable, "-c", "from materiel.cli import main; main()"]
+
+
+def _env() -> dict[str, str]:
+    """This interpreter's environment with the repository's sources first on the path."""
+    env = dict(os.environ)
+    src = str(ROOT / "src")
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH")) if p)
+    return env
+
+
+def _time(argv: list[str], env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    proc = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
+    elapsed = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(argv)} exited {proc.returncode}:\n{proc.stderr[-2000:]}")
+    return elapsed
+
+
+def measure(repeat: int) -> dict[str, object]:
+    """Median wall time of each command and of the numpy import, interleaved."""
+    env = _env()
+    exe = _materiel()
+    numpy_argv = [sys.executable, "-c", "import numpy"]
+    _time([*exe, "run"], env)  # warm numba's compile cache
+    times: dict[str, list[float]] = {"import numpy": [], **{name: [] for name in COMMANDS}}
+    for _ in range(repeat):
+        times["import numpy"].append(_time(numpy_argv, env))
+        for name, (args, _abs, _rel) in COMMANDS.items():
+            times[name].append(_time([*exe, *args], env))
+    numpy_s = statistics.median(times["import numpy"])
+    rows = []
+    for name, (args, target_s, target_ratio) in COMMANDS.items():
+        median = statistics.median(times[name])
+        ratio = median / numpy_s
+        ok = (target_s is None or median <= target_s) and (
+            target_ratio is None or ratio <= target_ratio
+        )
+        rows.append(
+            {
+                "command": "materiel "
+                + " ".join(
+                    a if a != str(EMBEDDED_FILE) else str(EMBEDDED_FILE.relative_to(ROOT))
+                    for a in args
+                ),
+                "median_s": median,
+                "min_s": min(times[name]),
+                "ratio_to_numpy_import": ratio,
+                "target_s": target_s,
+                "target_ratio": target_ratio,
+                "within_target": ok,
+            }
+        )
+    return {
+        "repeat": repeat,
+        "numpy_import_s": numpy_s,
+        "load_average": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
+        "commands": rows,
+    }
+
+
+def main() -> None:
+    """Parse arguments, measure, print."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=7, help="repetitions (median)")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    args = parser.parse_args()
+    figures = measure(max(1, args.repeat))
+    if args.json:
+        print(json.dumps(figures, indent=2))
+        return
+    print(
+        f"python -c 'import numpy': {figures['numpy_import_s']:.3f} s (median of "
+        f"{figures['repeat']}; load average {figures['load_average']:.1f})"
+    )
+    print(f"{'command':<62} {'median':>8} {'min':>7} {'x numpy':>8}  target")
+    for row in figures["commands"]:  # type: ignore[attr-defined]
+        target = (
+            f"<= {row['target_ratio']:g}x numpy"
+            if row["target_ratio"] is not None
+            else f"<= {row['target_s']:g} s"
+        )
+        verdict = "ok" if row["within_target"] else "MISSED"
+        print(
+            f"{row['command']:<62} {row['median_s']:>7.3f}s {row['min_s']:>6.3f}s "
+            f"{row['ratio_to_numpy_import']:>7.1f}x  {target} {verdict}"
+        )
+
+
+if __name__ == "__main__":
+    main()

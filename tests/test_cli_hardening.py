@@ -1,0 +1,88 @@
+"""Issue 19 on the command line: bad arguments and unwritable outputs exit 2 with the
+option named, never a traceback; JSON output is strict JSON."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from materiel.cli import app
+
+runner = CliRunner()
+
+
+def strict(text: str) -> object:
+    def refuse(name: str) -> object:
+        raise AssertionError(f"not JSON: {name}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def bad(args: list[str], option: str, message: str) -> None:
+    out = runner.invoke(app, args)
+    assert out.exit_code == 2, (out.exit_code, out.output, out.exception)
+    assert out.exception is None or isinstance(out.exception, SystemExit), out.exception
+    assert option in out.output and message in out.output, out.output
+
+
+@pytest.fixture
+def a_file(tmp_path: Path) -> Path:
+    path = tmp_path / "a-file"
+    path.write_text("x")
+    return path
+
+
+def test_out_at_a_file_under_a_file_or_unwritable(a_file: Path) -> None:
+    bad(["run", "status-quo", "--out", str(a_file)], "--out", "is a file; expected a directory")
+    bad(["run", "status-quo", "--out", str(a_file / "sub")], "--out", "is under a file")
+    bad(["mc", "status-quo", "-n", "2", "--out", str(a_file)], "--out", "is a file")
+    bad(["run", "status-quo", "--out", "/proc/materiel-out"], "--out", "cannot write into")
+
+
+def test_report_and_plan_outputs(a_file: Path, tmp_path: Path) -> None:
+    bad(["report", "status-quo", "-o", str(a_file / "r.html")], "--output", "is under a file")
+    bad(["report", "status-quo", "-o", str(tmp_path)], "--output", "is a directory")
+    bad(["plan", "status-quo", "--write", str(a_file / "p.toml")], "--write", "is under a file")
+    bad(["plan", "status-quo", "--write", "/proc/p.toml"], "--write", "cannot write into /proc")
+
+
+def test_mc_seed_must_not_be_negative() -> None:
+    bad(["mc", "status-quo", "-n", "2", "--seed", "-1"], "--seed", "greater than or equal to 0")
+
+
+def test_mc_refuses_samples_beyond_memory_with_the_estimate() -> None:
+    bad(["mc", "status-quo", "--samples", "100000000"], "--samples", "need an estimated")
+    out = runner.invoke(app, ["mc", "status-quo", "--samples", "100000000"])
+    assert "TiB" in out.output and "expected at most" in out.output
+
+
+@pytest.mark.parametrize(
+    ("args", "option"),
+    [
+        (["--pledge", "nan", "--by", "2030"], "--pledge"),
+        (["--pledge", "3.5", "--by", "99999"], "--by"),
+        (["--pledge", "3.5", "--by", "2013"], "--by"),
+        (["--threshold", "inf"], "--threshold"),
+    ],
+)
+def test_spending_arguments(args: list[str], option: str) -> None:
+    bad(["spending", *args], option, "got ")
+
+
+def test_json_output_is_strict(tmp_path: Path) -> None:
+    out = runner.invoke(app, ["spending", "--json", "--pledge", "3.5", "--by", "2035"])
+    assert out.exit_code == 0, out.output
+    strict(out.stdout)
+    out = runner.invoke(app, ["run", "status-quo", "--json", "--out", str(tmp_path)])
+    assert out.exit_code == 0, out.output
+    strict(out.stdout)
+    strict((tmp_path / "metrics.json").read_text())
+
+
+def test_validate_reports_what_run_would_crash_on(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.toml"
+    empty.write_text("")
+    bad(["validate", str(empty)], "lines", "at least one production line")
