@@ -13,20 +13,26 @@ before the start is folded into the initial state:
   the part already arrived at ``t = -1`` is in the starting capacity;
 - a contract signed before the start is taken to have delivered what fell
   due before the start (those rounds are in the initial stocks).
+
+Procurement policies get preallocated contract slots: for each review month
+of each policy, one slot for the multi-year framework part (if its share is
+above 0) and one for the annual part (if below 1), with quantity 0 until the
+kernel decides it (:mod:`materiel.engine.policy`). Their nominal signature
+month (review + delay) orders them among the contracts on each line.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from materiel.engine.budget import BudgetPlan, fit_to_budgets
-from materiel.months import month_index
+from materiel.months import month_index, month_label, parse_month
 from materiel.scenario.schema import Scenario
 
-__all__ = ["Inputs", "compile_inputs", "linear_schedule"]
+__all__ = ["Inputs", "compile_inputs", "desired_stock", "linear_schedule"]
 
 
 def linear_schedule(
@@ -57,6 +63,8 @@ class _ContractRow(NamedTuple):
     decided: int
     own_delay: int  # -1: the policy's delay
     origin: str
+    multi_year: bool = False
+    policy: int = -1  # index of the procurement policy that decides it, -1: written
 
 
 @dataclass(frozen=True)
@@ -126,6 +134,23 @@ class Inputs:
     contract_own_delay: np.ndarray  # (C,) the contract's own delay, -1 where the policy's
     contract_due_lag: np.ndarray  # (C,)
     contract_origin: list[str]  # (C,) scenario contract id (or "aid:<pledge>") of each row
+    contract_multi_year: np.ndarray  # (C,) bool
+    contract_buyers: list[dict[str, float]]  # (C,) party -> share
+    contract_policy: np.ndarray  # (C,) index of the deciding procurement policy, -1: written
+    # procurement policies (V,) and their reviews (W,), sorted by month
+    policies: list[str]
+    pol_product: np.ndarray
+    pol_review_months: np.ndarray  # R
+    pol_adjust_months: np.ndarray  # A
+    pol_delay: np.ndarray  # months from decision to signature, extra delay included
+    pol_own_delay: np.ndarray  # the policy's own delay, -1 where the scenario's
+    pol_multi_share: np.ndarray
+    pol_member: np.ndarray  # (V, P) bool: parties whose stocks, supply line and use count
+    pol_desired: np.ndarray  # (V, T) desired stock D
+    rev_policy: np.ndarray
+    rev_month: np.ndarray
+    rev_slot: np.ndarray  # (W, 2) contract row of the multi-year and annual parts, -1: none
+    budget_mode: str  # policy.budget: none, defer (caps policy decisions) or flag
     # aid from stock (G,)
     pledge_donor: np.ndarray
     pledge_recipient: np.ndarray
@@ -162,6 +187,107 @@ def _bom_depth(s: Scenario, products: list[str]) -> dict[str, int]:
     for pid in products:
         of(pid)
     return depth
+
+
+def desired_stock(s: Scenario, pid: str) -> np.ndarray:
+    """Desired stock ``D(t)`` of procurement policy ``pid`` for each month ``t`` of the horizon.
+
+    The counted targets are the policy's ``targets``, or else every target on
+    its product whose parties all belong to its group. ``D(t)`` is the
+    highest counted target with ``by >= t``; once every counted date has
+    passed, the highest counted target.
+    """
+    pol = s.procurement[pid]
+    group = set(pol.group)
+    if pol.targets is not None:
+        counted = [s.targets[tid] for tid in pol.targets]
+    else:
+        counted = [x for x in s.targets.values()
+                   if x.product == pol.product and set(x.parties) <= group]  # fmt: skip
+    out = np.zeros(s.months)
+    if not counted:
+        return out
+    by = np.array([month_index(x.by, s.start) for x in counted])
+    need = np.array([x.required_quantity for x in counted])
+    for t in range(s.months):
+        live = by >= t
+        out[t] = need[live].max() if live.any() else need.max()
+    return out
+
+
+def _review_months(s: Scenario, pid: str) -> list[int]:
+    """Months (from the start) of the policy's reviews within the horizon."""
+    pol = s.procurement[pid]
+    first = max(month_index(pol.start, s.start), 0) if pol.start else 0
+    last = min(month_index(pol.end, s.start), s.months - 1) if pol.end else s.months - 1
+    start_abs = parse_month(s.start)
+    return [m for m in range(first, last + 1)
+            if pol.review == "monthly" or (start_abs + m) % 12 == pol.review_month - 1]  # fmt: skip
+
+
+def _policy_slots(s: Scenario, rows: list[_ContractRow]) -> dict[str, Any]:
+    """Append each policy review's contract slots to ``rows``; return the policy arrays."""
+    P, T = len(s.parties), s.months
+    pi = {p: i for i, p in enumerate(s.parties)}
+    ids = list(s.procurement)
+    V = len(ids)
+    member = np.zeros((V, P), dtype=bool)
+    desired = np.zeros((V, T))
+    delay = np.zeros(V, dtype=np.intp)
+    own = np.full(V, -1, dtype=np.intp)
+    reviews: list[tuple[int, int]] = []
+    for v, pid in enumerate(ids):
+        pol = s.procurement[pid]
+        member[v, [pi[p] for p in pol.group]] = True
+        desired[v] = desired_stock(s, pid)
+        if pol.contracting_delay_months is not None:
+            own[v] = pol.contracting_delay_months
+        delay[v] = (pol.contracting_delay_months if pol.contracting_delay_months is not None
+                    else s.policy.contracting_delay_months
+                    ) + s.policy.extra_contracting_delay_months  # fmt: skip
+        reviews += [(m, v) for m in _review_months(s, pid)]
+    reviews.sort()
+    slot = np.full((len(reviews), 2), -1, dtype=np.intp)
+    start_abs = parse_month(s.start)
+    for w, (m, v) in enumerate(reviews):
+        pid = ids[v]
+        pol = s.procurement[pid]
+        price = pol.unit_price_usd
+        if price is None:
+            price = s.products[pol.product].unit_price_usd or 0.0
+        label = f"policy:{pid}:{month_label(start_abs + m)}"
+        parts = [(0, True, 12 * pol.framework_years, pol.multi_year_share > 0.0),
+                 (1, False, 12, pol.multi_year_share < 1.0)]  # fmt: skip
+        both = all(wanted for *_, wanted in parts)
+        for j, multi, months, wanted in parts:
+            if not wanted:
+                continue
+            slot[w, j] = len(rows)
+            suffix = (":multi-year" if multi else ":annual") if both else ""
+            rows.append(
+                _ContractRow(
+                    label + suffix, pol.buyers, pol.product, None, pol.pool, 0.0, price,
+                    m + int(delay[v]), 0, months, multi, pol.priority, pol.recipient, m,
+                    int(own[v]), f"policy:{pid}", multi, v,
+                )
+            )  # fmt: skip
+    return {
+        "policies": ids,
+        "pol_product": np.array(
+            [list(s.products).index(s.procurement[p].product) for p in ids], dtype=np.intp
+        ),
+        "pol_review_months": np.array([s.procurement[p].review_months for p in ids], dtype=np.intp),
+        "pol_adjust_months": np.array([s.procurement[p].adjustment_months for p in ids]),
+        "pol_delay": delay,
+        "pol_own_delay": own,
+        "pol_multi_share": np.array([s.procurement[p].multi_year_share for p in ids]),
+        "pol_member": member,
+        "pol_desired": desired,
+        "rev_policy": np.array([v for _, v in reviews], dtype=np.intp),
+        "rev_month": np.array([m for m, _ in reviews], dtype=np.intp),
+        "rev_slot": slot,
+        "budget_mode": s.policy.budget,
+    }
 
 
 def compile_inputs(s: Scenario) -> Inputs:
@@ -232,7 +358,7 @@ def compile_inputs(s: Scenario) -> Inputs:
                     decided + (delay if delay is not None else policy.contracting_delay_months)
                     + policy.extra_contracting_delay_months,
                     c.delivery_lag_months, c.delivery_months, c.firm, c.priority, c.recipient,
-                    decided, -1 if delay is None else delay, cid,
+                    decided, -1 if delay is None else delay, cid, c.multi_year,
                 )
             )  # fmt: skip
     stock_pledges = []
@@ -252,6 +378,7 @@ def compile_inputs(s: Scenario) -> Inputs:
                 month_index(a.start, s.start), -1 if delay is None else delay, f"aid:{gid}",
             )
         )  # fmt: skip
+    pol = _policy_slots(s, rows)
     budget_plan = None
     if policy.budget != "none":
         budget_plan = fit_to_budgets(s, rows)
@@ -408,4 +535,8 @@ def compile_inputs(s: Scenario) -> Inputs:
         contract_own_delay=np.array([r.own_delay for r in rows], dtype=np.intp),
         contract_due_lag=np.array([r.lag for r in rows], dtype=np.intp),
         contract_origin=[r.origin for r in rows],
+        contract_multi_year=np.array([r.multi_year for r in rows], dtype=bool),
+        contract_buyers=[r.buyers for r in rows],
+        contract_policy=np.array([r.policy for r in rows], dtype=np.intp),
+        **pol,
     )

@@ -35,7 +35,8 @@ __all__ = ["DATASET_ID", "embedded_ids", "load", "load_many", "scenario_summarie
 DATASET_ID = "dataset"
 _ENTITY_DEPTH = {
     "sources": 1, "parties": 1, "products": 1, "lines": 1, "investments": 1,
-    "contracts": 1, "consumption": 1, "aid": 1, "targets": 1, "spending_paths": 1,
+    "contracts": 1, "procurement": 1, "consumption": 1, "aid": 1, "targets": 1,
+    "spending_paths": 1,
     "stocks": 2, "inventories": 2, "economics": 2, "policy": 0, "uncertain": 1,
     "correlations": 0,
 }  # fmt: skip
