@@ -39,8 +39,10 @@ def contracts(r: materiel.Result) -> list[dict[str, Any]]:
 
 
 def test_gap_over_adjustment_time_plus_expected_use() -> None:
-    # stock 200, desired 600, use 10/month, A = 4: q = 10 + (600 - 200) / 4 = 110;
-    # then S = 190, SL = 110: q = 10 + 300 / 4 = 85; then S = 180, SL = 195: 66.25
+    # stock 200, desired 600, use 10/month, A = 4, no delay, annual orders (mean wait
+    # 11/2 months): desired supply line 10 * 5.5 = 55, gap G = 600 + 55 - 200 = 455,
+    # q = G/A + U = 123.75; then S = 190, SL = 123.75: G = 341.25, q = 95.3125;
+    # then S = 180, SL = 219.0625: G = 255.9375, q = 73.984375
     s = idle_line(tiny(
         stocks={"AAA": {"shell": {"quantity": 200.0, "source": "fx"}}},
         consumption={"u": {"party": "AAA", "product": "shell", "rate_per_month": 10.0,
@@ -49,7 +51,7 @@ def test_gap_over_adjustment_time_plus_expected_use() -> None:
         procurement={"p": policy()},
     ))  # fmt: skip
     rows = contracts(materiel.simulate(s))
-    assert [r["quantity"] for r in rows[:3]] == [110.0, 85.0, 66.25]
+    assert [r["quantity"] for r in rows[:3]] == [123.75, 95.3125, 73.984375]
     assert [r["contract"] for r in rows[:2]] == ["policy:p:2024-01", "policy:p:2024-02"]
     assert rows[0]["decided_by"] == "policy:p"
     assert rows[0]["buyers"] == "AAA:1"
@@ -119,7 +121,7 @@ def test_multi_year_share_splits_each_decision() -> None:
 
 def test_yearly_review_month_and_expected_use_over_the_year() -> None:
     # reviews in July only; use 10/month from July: U = 10 (the mean over the months
-    # left in the horizon), U * R = 120, plus the gap 500 - 200 = 300 (A = R)
+    # left in the horizon), U * R = 120, plus the gap 500 + 10 * 5.5 - 200 = 355 (A = R)
     s = idle_line(tiny(
         stocks={"AAA": {"shell": {"quantity": 200.0, "source": "fx"}}},
         consumption={"u": {"party": "AAA", "product": "shell", "rate_per_month": 10.0,
@@ -128,7 +130,7 @@ def test_yearly_review_month_and_expected_use_over_the_year() -> None:
         procurement={"p": policy(review="yearly", review_month=7, adjustment_months=12.0)},
     ))  # fmt: skip
     rows = contracts(materiel.simulate(s))
-    assert [(r["contract"], r["quantity"]) for r in rows] == [("policy:p:2024-07", 420.0)]
+    assert [(r["contract"], r["quantity"]) for r in rows] == [("policy:p:2024-07", 475.0)]
 
 
 def test_desired_stock_is_the_highest_target_not_yet_past() -> None:

@@ -14,12 +14,16 @@ equations. The month ``t`` proceeds in this order:
    group's expected use per month (mean over ``t .. t+R-1`` within the
    horizon of its consumption plus the aid from stock it owes outside the
    group), ``R`` the review period (1 or 12 months), ``D`` the desired stock
-   (highest counted target not yet past its date, else the highest), ``S``
-   the group's stock, ``SL`` its supply line ``sum_c share_c,group *
-   (Q_c - delivered_c)`` over contracts decided by ``t`` (written or
-   policy-made) received by the group, and ``A`` the adjustment time. For a
-   monthly review a gap ``G`` gives ``G/A + U``; with ``A <= R`` the gap is
-   ordered at once and the next review orders only ``U*R``. The decision is
+   (highest counted target not yet past its date, else the highest) plus the
+   desired supply line ``U * L`` (Sterman's ``SL* = expected loss rate x
+   acquisition lag``, with ``L = delay + m (12 F - 1)/2 + (1 - m) 11/2`` the
+   months from decision to the mean delivery; without it the stock would
+   settle ``U * L`` below its target), ``S`` the group's stock, ``SL`` its
+   supply line ``sum_c share_c,group * (Q_c - delivered_c)`` over contracts
+   decided by ``t`` (written or policy-made) received by the group, and ``A``
+   the adjustment time. For a monthly review a gap ``G = D + U*L - S - SL``
+   gives ``G/A + U``; with ``A <= R`` the gap is ordered at once and the next
+   review orders only ``U*R``. The decision is
    signed at ``t + delay + extra delay``: ``m_v * q`` as a firm multi-year
    framework due over ``12 * framework_years`` months, ``(1 - m_v) * q`` as a
    non-firm annual order due over 12 months, each from its signature
@@ -177,7 +181,8 @@ def policy_args(inp: Inputs) -> dict[str, np.ndarray]:
         "contract_due_months": _i(inp.contract_due_months),
         "pol_product": _i(inp.pol_product), "pol_review_months": _i(inp.pol_review_months),
         "pol_adjust_months": _f(inp.pol_adjust_months), "pol_delay": _i(inp.pol_delay[None]),
-        "pol_multi_share": _f(inp.pol_multi_share), "pol_member": _b(inp.pol_member),
+        "pol_multi_share": _f(inp.pol_multi_share),
+        "pol_delivery_lag": _f(inp.pol_delivery_lag), "pol_member": _b(inp.pol_member),
         "pol_desired": _f(inp.pol_desired), "rev_policy": _i(inp.rev_policy),
         "rev_month": _i(inp.rev_month), "rev_slot": _i(inp.rev_slot.reshape(-1, 2)),
         "budget_mode": _i(np.array([mode])), "budget_offset": _i(np.array([offset])),
@@ -198,7 +203,8 @@ _ARG_ORDER = (
     "owed_by_month", "pledge_given_start",
     # procurement policies
     "contract_decided", "contract_due_months", "pol_product", "pol_review_months",
-    "pol_adjust_months", "pol_delay", "pol_multi_share", "pol_member", "pol_desired",
+    "pol_adjust_months", "pol_delay", "pol_multi_share", "pol_delivery_lag", "pol_member",
+    "pol_desired",
     "rev_policy", "rev_month", "rev_slot", "budget_mode", "budget_offset", "budget_left_usd",
 )  # fmt: skip
 _OUT_ORDER = (

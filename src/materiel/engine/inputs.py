@@ -23,14 +23,14 @@ month (review + delay) orders them among the contracts on each line.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from materiel.engine.budget import BudgetPlan, fit_to_budgets
 from materiel.months import month_index, month_label, parse_month
-from materiel.scenario.schema import Scenario
+from materiel.scenario.schema import Procurement, Scenario
 
 __all__ = ["Inputs", "compile_inputs", "desired_stock", "linear_schedule"]
 
@@ -145,6 +145,7 @@ class Inputs:
     pol_delay: np.ndarray  # months from decision to signature, extra delay included
     pol_own_delay: np.ndarray  # the policy's own delay, -1 where the scenario's
     pol_multi_share: np.ndarray
+    pol_delivery_lag: np.ndarray  # mean months from signature to delivery, share-weighted
     pol_member: np.ndarray  # (V, P) bool: parties whose stocks, supply line and use count
     pol_desired: np.ndarray  # (V, T) desired stock D
     rev_policy: np.ndarray
@@ -225,6 +226,16 @@ def _review_months(s: Scenario, pid: str) -> list[int]:
             if pol.review == "monthly" or (start_abs + m) % 12 == pol.review_month - 1]  # fmt: skip
 
 
+def _delivery_lag(pol: Procurement) -> float:
+    """Mean months from signature to delivery of one decision: ``m (12 F - 1)/2 + (1 - m) 11/2``.
+
+    A decision delivered evenly over ``n`` months from its signature waits
+    ``(n - 1) / 2`` months on average (counted at the start of each month).
+    """
+    m = pol.multi_year_share
+    return m * (12 * pol.framework_years - 1) / 2 + (1 - m) * 11 / 2
+
+
 def _policy_slots(s: Scenario, rows: list[_ContractRow]) -> dict[str, Any]:
     """Append each policy review's contract slots to ``rows``; return the policy arrays."""
     P, T = len(s.parties), s.months
@@ -281,6 +292,7 @@ def _policy_slots(s: Scenario, rows: list[_ContractRow]) -> dict[str, Any]:
         "pol_delay": delay,
         "pol_own_delay": own,
         "pol_multi_share": np.array([s.procurement[p].multi_year_share for p in ids]),
+        "pol_delivery_lag": np.array([_delivery_lag(s.procurement[p]) for p in ids]),
         "pol_member": member,
         "pol_desired": desired,
         "rev_policy": np.array([v for _, v in reviews], dtype=np.intp),
@@ -378,14 +390,22 @@ def compile_inputs(s: Scenario) -> Inputs:
                 month_index(a.start, s.start), -1 if delay is None else delay, f"aid:{gid}",
             )
         )  # fmt: skip
-    pol = _policy_slots(s, rows)
     budget_plan = None
-    if policy.budget != "none":
+    if policy.budget != "none":  # written contracts; policies are capped in the kernel
         budget_plan = fit_to_budgets(s, rows)
         rows = [
             r._replace(sign=int(m), decided=r.decided + int(m) - r.sign)
             for r, m in zip(rows, budget_plan.sign, strict=True)
         ]
+    n_written = len(rows)
+    pol = _policy_slots(s, rows)
+    if budget_plan is not None and len(rows) > n_written:
+        slots = np.array([r.sign for r in rows[n_written:]], dtype=np.intp)
+        budget_plan = replace(
+            budget_plan,
+            sign=np.r_[budget_plan.sign, slots],
+            deferred_months=np.r_[budget_plan.deferred_months, np.zeros_like(slots)],
+        )
     contract_product = np.array([ki[r.product] for r in rows], dtype=np.intp)
     quantity = np.array([r.quantity for r in rows], dtype=float)
     price = np.array([r.price_usd for r in rows], dtype=float)

@@ -93,6 +93,7 @@ def step(  # one flat signature of arrays keeps the kernel compilable
     pol_adjust_months: np.ndarray,
     pol_delay: np.ndarray,  # (S or 1, V)
     pol_multi_share: np.ndarray,
+    pol_delivery_lag: np.ndarray,
     pol_member: np.ndarray,  # (V, P)
     pol_desired: np.ndarray,  # (V, T)
     rev_policy: np.ndarray,
@@ -235,7 +236,7 @@ def step(  # one flat signature of arrays keeps the kernel compilable
                     use_party, use_product, use_first, use_last, rate, pledge_donor,
                     pledge_recipient, pledge_product, owed_by_month, pol_product,
                     pol_review_months, pol_adjust_months, _row(pol_delay, s), pol_multi_share,
-                    pol_member, pol_desired, rev_policy, rev_month, rev_slot, budget_mode[0],
+                    pol_delivery_lag, pol_member, pol_desired, rev_policy, rev_month, rev_slot, budget_mode[0],
                     budget_offset[0], budget_left,
                 )  # fmt: skip
 

@@ -116,6 +116,7 @@ def review(
     pol_adjust_months: np.ndarray,
     pol_delay: np.ndarray,
     pol_multi_share: np.ndarray,
+    pol_delivery_lag: np.ndarray,
     pol_member: np.ndarray,
     pol_desired: np.ndarray,
     rev_policy: np.ndarray,
@@ -152,7 +153,9 @@ def review(
         use = _expected_use(v, t, R, T, k, pol_member, use_party, use_product, use_first,
                             use_last, rate, pledge_donor, pledge_recipient, pledge_product,
                             owed_by_month)  # fmt: skip
-        gap = pol_desired[v, t] - held - line
+        # desired supply line: expected use over the acquisition lag (delay + mean delivery wait)
+        wanted_line = use * (pol_delay[v] + pol_delivery_lag[v])
+        gap = pol_desired[v, t] + wanted_line - held - line
         q = max(0.0, use * R + gap * min(1.0, R / pol_adjust_months[v]))
         when = t + pol_delay[v]
         share = np.empty(2)

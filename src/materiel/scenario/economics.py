@@ -77,8 +77,10 @@ def economic_series(
     """GDP, %GDP and defence spending per ally and year over ``years``.
 
     %GDP is the published figure on ``basis``; where it is missing and
-    ``fallback`` is set, the other basis; then the last known value is held;
-    then spending paths apply from their ``from_year``.
+    ``fallback`` is set, the other basis; then the last known value is held
+    (from years before ``years`` too, as is the last known GDP, grown at
+    ``policy.gdp_growth_pct_per_year``); then spending paths apply from their
+    ``from_year``.
     """
     allies = s.allies
     ys = list(years)
@@ -92,6 +94,14 @@ def economic_series(
         known_years = sorted(int(y) for y in s.economics.get(party, {}))
         last_gdp: tuple[int, float] | None = None
         last_pct: float | None = None
+        for year in (y for y in known_years if y < ys[0]):  # held from before the range
+            if (g := ally_value(s, party, year, "gdp_usd_m")) is not None:
+                last_gdp = (year, g)
+            p = ally_value(s, party, year, PCT_GDP_FIELD[basis])
+            if p is None and fallback:
+                p = ally_value(s, party, year, PCT_GDP_FIELD[other])
+            if p is not None:
+                last_pct = p
         for j, year in enumerate(ys):
             g = ally_value(s, party, year, "gdp_usd_m")
             if g is not None:

@@ -225,11 +225,12 @@ class Procurement(Entity):
     The stock-management rule (Sterman, *Business Dynamics*, ch. 17; equation in
     :mod:`materiel.engine.core`): at each review month ``t`` the group decides
 
-        ``q = max(0, U*R + (D - S - SL) * min(1, R/A))``
+        ``q = max(0, U*R + (D + U*L - S - SL) * min(1, R/A))``
 
     with ``U`` its expected use per month, ``R`` the review period (1 or 12
-    months), ``D`` its desired stock, ``S`` its stock, ``SL`` its supply line
-    and ``A`` the adjustment time. The decision is signed ``contracting delay``
+    months), ``D`` its desired stock, ``U*L`` its desired supply line (``L``
+    months from decision to the mean delivery), ``S`` its stock, ``SL`` its
+    supply line and ``A`` the adjustment time. The decision is signed ``contracting delay``
     months later as two contracts: ``multi_year_share * q`` as a firm
     multi-year framework delivered over ``framework_years``, the rest as a
     non-firm annual order delivered over 12 months.
