@@ -236,8 +236,8 @@ def step(  # one flat signature of arrays keeps the kernel compilable
                     use_party, use_product, use_first, use_last, rate, pledge_donor,
                     pledge_recipient, pledge_product, owed_by_month, pol_product,
                     pol_review_months, pol_adjust_months, _row(pol_delay, s), pol_multi_share,
-                    pol_delivery_lag, pol_member, pol_desired, rev_policy, rev_month, rev_slot, budget_mode[0],
-                    budget_offset[0], budget_left,
+                    pol_delivery_lag, pol_member, pol_desired, rev_policy, rev_month, rev_slot,
+                    budget_mode[0], budget_offset[0], budget_left,
                 )  # fmt: skip
 
             # 1. contracts: open orders and the firm order book
