@@ -178,14 +178,20 @@ def test_bad_policies_are_located(procurement: dict, field: str, expected: str) 
 
 
 def test_budget_cap_cuts_a_decision_to_the_budget_left() -> None:
-    from materiel.engine import compile_inputs
-    from materiel.engine.core import policy_args
-
-    s = materiel.load(tiny(targets={"t": target(300.0)}, procurement={"p": policy()},
-                           policy={"budget": "defer"}))  # fmt: skip
-    args = policy_args(compile_inputs(s))
-    assert int(args["budget_mode"][0]) == 1
-    assert args["budget_left_usd"].shape[0] == 3
+    # AAA's munitions budget: GDP 1 US$m x 100 % x equipment 0.2 x munitions 0.1 = 20,000 US$
+    # in 2024, 3 % more in 2025; at 10 US$ a shell a year's order is cut to 2,000, then 2,060;
+    # what is cut stays in the gap (5,000 - 2,000 = 3,000 at the second review)
+    s = idle_line(tiny(
+        months=24,
+        targets={"t": target(5000.0, by="2025-12")},
+        procurement={"p": policy(review="yearly", adjustment_months=1.0)},
+        economics={"AAA": {"2024": {"gdp_usd_m": 1.0, "defence_pct_gdp_nato": 100.0,
+                                    "source": "fx"}}},
+        policy={"contracting_delay_months": 0, "budget": "defer"},
+    ))  # fmt: skip
+    rows = contracts(materiel.simulate(s))
+    assert [r["contract"] for r in rows] == ["policy:p:2024-01", "policy:p:2025-01"]
+    assert [r["quantity"] for r in rows] == pytest.approx([2000.0, 2060.0])
 
 
 @pytest.mark.parametrize("sid", embedded_ids())

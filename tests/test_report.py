@@ -99,7 +99,7 @@ def test_comparison_report_content(results: dict[str, Result], compared: tuple[P
     assert_offline(page)
     assert "action-plan compared with status-quo" in page
     findings = page.split('<h2 id="findings">')[1].split("</ul>")[0]
-    assert "9 months earlier than status-quo" in findings
+    assert "months earlier than status-quo" in findings
     assert page.index('id="findings"') < page.index('id="stocks"')
     for table in ("Targets", "Production: capacity and what binds", "Deliveries and aid",
                   "Recipients: consumption, supply and shortfall"):  # fmt: skip
@@ -227,9 +227,8 @@ def test_headline_example_in_plain_words(results: dict[str, Result]) -> None:
     t_sq = sq.targets().set_index("target").loc["europe-155mm-2028"]
     t_ap = ap.targets().set_index("target").loc["europe-155mm-2028"]
     earlier = parse_month(t_sq.first_met) - parse_month(t_ap.first_met)
-    assert f"under action-plan in {t_ap.first_met}, {earlier} months earlier than status-quo" in (
-        first.text
-    )
+    when = "the same month as" if earlier == 0 else f"{earlier} months earlier than"
+    assert f"under action-plan in {t_ap.first_met}, {when} status-quo" in first.text
     binding = next(h for h in found if h.topic == "binding")
     row = ap.munitions().set_index("product").loc["shell-155mm"]
     assert f"from {row.first_input_bound} under action-plan" in binding.text
