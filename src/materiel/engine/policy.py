@@ -13,6 +13,9 @@ for the sample.
 Budgets (``policy.budget = "defer"``): a decision is cut to what every
 buyer's remaining munitions budget allows in every year its payments fall
 in; what is cut stays in the gap and is decided again at the next review.
+Reviews in the same month are decided in the order of the scenario's
+``[procurement.*]`` table, so earlier policies are served first from a
+shared budget.
 ``"flag"`` signs the whole decision (overruns are flagged by the budget
 check of written contracts only).
 """
