@@ -419,17 +419,23 @@ def compile_inputs(s: Scenario) -> Inputs:
     )
     # assignments: one per (contract, eligible line)
     a_contract, a_line, a_any = [], [], []
+    eligible: dict[tuple[str, str | None], list[int]] = {}
     for n, r in enumerate(rows):
         if r.line is not None:
             a_contract.append(n)
             a_line.append(li[r.line])
             a_any.append(False)
         else:
-            for i, x in enumerate(line_objs):
-                if ki[x.product] == contract_product[n] and r.pool in (None, x.pool):
-                    a_contract.append(n)
-                    a_line.append(i)
-                    a_any.append(True)
+            key = (r.product, r.pool)
+            if key not in eligible:
+                eligible[key] = [
+                    i for i, x in enumerate(line_objs)
+                    if x.product == r.product and r.pool in (None, x.pool)
+                ]  # fmt: skip
+            for i in eligible[key]:
+                a_contract.append(n)
+                a_line.append(i)
+                a_any.append(True)
     a_contract_arr = np.array(a_contract, dtype=np.intp)
     a_line_arr = np.array(a_line, dtype=np.intp)
     order = np.lexsort((a_contract_arr, sign[a_contract_arr], priority[a_contract_arr], a_line_arr))
