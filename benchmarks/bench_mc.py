@@ -44,8 +44,8 @@ UNCERTAIN: dict[str, Any] = {
         "stocks.USA.shell-155mm.quantity": {"dist": "normal", "mean": 1e6, "sd": 2e5, "min": 0},
         "consumption.usa-155mm-training.rate_per_month": {"dist": "uniform", "low": 4e3,
                                                           "high": 12e3},
-        "contracts.usa-155-multiyear.contracting_delay_months": {"dist": "choice",
-                                                                 "values": [3, 9, 15]},
+        "contracts.ukr-155-us-2025-2026.contracting_delay_months": {"dist": "choice",
+                                                                    "values": [3, 9, 15]},
         "policy.consumption_scale": {"dist": "lognormal", "median": 1.0, "sigma": 0.2},
     },
 }  # fmt: skip

@@ -145,6 +145,30 @@ def scale_scenario(
         keep=lambda t: 0 <= month_index(t["by"], start) <= months - 1,
     )
 
+    def counted(pol: dict[str, Any]) -> bool:
+        """The policy keeps a target of its group inside the shortened horizon."""
+        group = set(pol["parties"] or ([pol["recipient"]] if pol["recipient"] else pol["buyers"]))
+        return any(
+            x["product"] == pol["product"] and set(x["parties"]) <= group
+            and 0 <= month_index(x["by"], start) <= months - 1
+            and (pol["targets"] is None or key in pol["targets"])
+            for key, x in src["targets"].items()
+        )  # fmt: skip
+
+    replicate(
+        "procurement",
+        lambda pol, k: {
+            **pol,
+            "buyers": {party(b, k): share for b, share in pol["buyers"].items()},
+            "parties": None if pol["parties"] is None else [party(p, k) for p in pol["parties"]],
+            "targets": None if pol["targets"] is None
+            else [replica_id(x, k) for x in pol["targets"]],
+            "recipient": None if pol["recipient"] is None else party(pol["recipient"], k),
+            "pool": None if pol["pool"] is None else pool(pol["pool"], k),
+        },
+        keep=counted,
+    )  # fmt: skip
+
     # tables keyed by party or pool
     out["stocks"] = {}
     for pid, per_product in src["stocks"].items():

@@ -25,9 +25,10 @@ UNCERTAIN = {
         "stocks.USA.shell-155mm.quantity": {"dist": "normal", "mean": 1e6, "sd": 2e5, "min": 0},
         "consumption.usa-155mm-training.rate_per_month": {"dist": "uniform", "low": 4e3,
                                                           "high": 12e3},
-        "contracts.usa-155-multiyear.contracting_delay_months": {"dist": "choice",
-                                                                 "values": [3, 9, 15]},
-        "contracts.nspa-155-framework.quantity": {"dist": "uniform", "low": 2e6, "high": 5e6},
+        "contracts.ukr-155-us-2025-2026.contracting_delay_months": {"dist": "choice",
+                                                                    "values": [3, 9, 15]},
+        "contracts.ukr-155-europe-2025-2026.quantity": {"dist": "uniform", "low": 5e5,
+                                                        "high": 2e6},
         "policy.consumption_scale": {"dist": "lognormal", "median": 1.0, "sigma": 0.2},
     },
 }  # fmt: skip
@@ -122,7 +123,7 @@ def test_nominal_run_uses_the_central_value() -> None:
     s = materiel.load(UNCERTAIN, name="u")
     assert s.lines["rheinmetall-unterluess"].expansion_lead_time_months == 18
     assert s.stocks["USA"]["shell-155mm"].quantity == 1e6
-    assert s.contracts["usa-155-multiyear"].contracting_delay_months == 3
+    assert s.contracts["ukr-155-us-2025-2026"].contracting_delay_months == 3
 
 
 def test_bad_distributions_are_reported_with_their_field() -> None:

@@ -28,13 +28,17 @@ def _amount(hi: float = 1000.0) -> st.SearchStrategy[float]:
 
 
 @st.composite
-def scenarios(draw: st.DrawFn, max_products: int = 4, max_contracts: int = 6) -> dict[str, Any]:
+def scenarios(
+    draw: st.DrawFn, max_products: int = 4, max_contracts: int = 6, max_policies: int = 0
+) -> dict[str, Any]:
     """A small, valid, standalone scenario as a mapping (accepted by :func:`materiel.load`).
 
     It has allies and a recipient, munitions with a random acyclic bill of
     materials over components, one or two lines per product, contracts (some
     joint, some open to any line, some signed before the start, some for a
-    recipient), stocks with floors, consumption, aid pledges and targets.
+    recipient), stocks with floors, consumption, aid pledges and targets; and
+    up to ``max_policies`` procurement policies, each with a target of its own
+    group (monthly or yearly reviews, some multi-year, some for a recipient).
     """
     start = "2024-01"
     months = draw(st.integers(3, 30))
@@ -120,10 +124,30 @@ def scenarios(draw: st.DrawFn, max_products: int = 4, max_contracts: int = 6) ->
                   "by": draw(month), "source": "fx"}
         for i in range(draw(st.integers(0, 2)))
     }  # fmt: skip
+    procurement: dict[str, Any] = {}
+    for i in range(draw(st.integers(0, max_policies))):
+        product = draw(st.sampled_from(munitions))
+        buyers = draw(st.lists(st.sampled_from(allies), min_size=1, max_size=2, unique=True))
+        targets[f"pt{i}"] = {"parties": buyers, "product": product,
+                             "quantity": draw(_amount(5000)), "by": draw(month),
+                             "source": "fx"}  # fmt: skip
+        procurement[f"p{i}"] = {
+            "product": product, "buyers": dict(zip(buyers, [1.0 / len(buyers)] * len(buyers),
+                                                   strict=True)),
+            "parties": buyers, "targets": [f"pt{i}"],
+            "review": draw(st.sampled_from(["monthly", "yearly"])),
+            "review_month": draw(st.integers(1, 12)),
+            "adjustment_months": draw(st.floats(0.5, 24)),
+            "contracting_delay_months": draw(st.integers(0, 6)),
+            "multi_year_share": draw(st.sampled_from([0.0, 0.5, 1.0])),
+            "framework_years": draw(st.integers(1, 3)), "priority": draw(st.integers(0, 9)),
+            "recipient": draw(st.one_of(st.none(), st.just("REC"))), "source": "fx",
+        }  # fmt: skip
+        procurement[f"p{i}"] = {k: v for k, v in procurement[f"p{i}"].items() if v is not None}
     return {
         "id": "generated", "start": start, "months": months,
         "policy": {"contracting_delay_months": draw(st.integers(0, 12))},
         "sources": {"fx": _FX}, "parties": parties, "products": products, "lines": lines,
         "contracts": contracts, "stocks": stocks, "consumption": consumption, "aid": aid,
-        "targets": targets,
+        "targets": targets, **({"procurement": procurement} if procurement else {}),
     }  # fmt: skip

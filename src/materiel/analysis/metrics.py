@@ -168,6 +168,11 @@ def aid_table(ds: xr.Dataset, s: Scenario, sample: int = 0) -> pd.DataFrame:
         if cid.startswith("aid:"):
             a = s.aid[cid[4:]]
             donor, recipient, product, label = a.donor, a.recipient, a.product, cid[4:]
+        elif cid.startswith("policy:"):
+            pol = s.procurement[cid.split(":")[1]]
+            if not pol.recipient:
+                continue
+            donor, recipient, product, label = ",".join(pol.buyers), pol.recipient, pol.product, cid
         elif s.contracts[cid.split("#")[0]].recipient:
             c = s.contracts[cid.split("#")[0]]
             donor, recipient, product, label = ",".join(c.buyers), c.recipient or "", c.product, cid

@@ -158,6 +158,31 @@ class Result:
         ]
         return df
 
+    def contracts(self) -> pd.DataFrame:
+        """Every contract, written or decided by a procurement policy, with what it became.
+
+        Columns: contract, product, buyers (``party:share`` list), decided and
+        signed (``YYYY-MM``), quantity, firm, multi_year, decided_by
+        (``written``, ``aid`` or ``policy:<id>``) and delivered (in the
+        horizon plus before its start).
+        """
+        ds = self.dataset
+        delivered = ds.contract_deliveries.isel(sample=0).sum("month")
+        return pd.DataFrame(
+            {
+                "contract": ds.contract.values.astype(str),
+                "product": ds.contract_product.values.astype(str),
+                "buyers": ds.contract_buyers.values.astype(str),
+                "decided": ds.contract_decided.values.astype(str),
+                "signed": ds.contract_signed.values.astype(str),
+                "quantity": ds.contract_quantity.values.astype(float),
+                "firm": ds.contract_firm.values.astype(bool),
+                "multi_year": ds.contract_multi_year.values.astype(bool),
+                "decided_by": ds.contract_decided_by.values.astype(str),
+                "delivered": delivered.values + ds.contract_delivered_before_start.values,
+            }
+        )
+
     # --- machine-readable metrics ---
     def metrics(self) -> dict[str, Any]:
         """All headline metrics as JSON-ready data."""

@@ -19,7 +19,7 @@ from materiel.analysis.result import Result
 from materiel.engine import Inputs, compile_inputs, run_engine
 from materiel.engine.core import BINDING_CAPACITY, BINDING_INPUT, BINDING_ORDERS
 from materiel.engine.invariants import check_invariants
-from materiel.months import month_range
+from materiel.months import month_label, month_range, parse_month
 from materiel.scenario.loading import load
 from materiel.scenario.schema import Scenario
 
@@ -75,8 +75,44 @@ def _budget_arrays(inp: Inputs) -> xr.Dataset:
     return out
 
 
+def _contract_coords(inp: Inputs, raw: Mapping[str, np.ndarray]) -> dict[str, Any]:
+    """Per contract: what was bought, by whom, when decided and signed, and by which rule.
+
+    Quantities and months are sample 0's (policy-made contracts are decided
+    in the run); ``contract_decided_by`` is ``written``, ``aid`` or
+    ``policy:<procurement id>``.
+    """
+    start = parse_month(inp.start)
+    by = []
+    for c, origin in enumerate(inp.contract_origin):
+        v = int(inp.contract_policy[c])
+        by.append(f"policy:{inp.policies[v]}" if v >= 0
+                  else "aid" if origin.startswith("aid:") else "written")  # fmt: skip
+    return {
+        "contract_quantity": ("contract", raw["contract_quantity"][0]),
+        "contract_decided": ("contract", [month_label(start + int(m))
+                                          for m in raw["contract_decided"][0]]),
+        "contract_signed": ("contract", [month_label(start + int(m))
+                                         for m in raw["contract_signed"][0]]),
+        "contract_buyers": ("contract", [",".join(f"{p}:{w:g}" for p, w in buyers.items())
+                                         for buyers in inp.contract_buyers]),
+        "contract_firm": ("contract", inp.contract_firm),
+        "contract_multi_year": ("contract", inp.contract_multi_year),
+        "contract_decided_by": ("contract", by),
+    }  # fmt: skip
+
+
+def policy_slots_used(inp: Inputs, raw: Mapping[str, np.ndarray]) -> np.ndarray:
+    """Contracts to keep: every written one, and each policy slot that some sample filled."""
+    filled: np.ndarray = (inp.contract_policy < 0) | (raw["contract_quantity"] > 0.0).any(axis=0)
+    return filled
+
+
 def build_dataset(inp: Inputs, raw: Mapping[str, np.ndarray], scenario: Scenario) -> xr.Dataset:
-    """Label the engine's arrays as an :class:`xarray.Dataset`."""
+    """Label the engine's arrays as an :class:`xarray.Dataset`.
+
+    Policy contract slots that no sample filled (a decision of zero) are dropped.
+    """
     samples = next(iter(raw.values())).shape[0]
     data_vars: dict[str, Any] = {}
     for dims, names in _DIMS.items():
@@ -105,7 +141,7 @@ def build_dataset(inp: Inputs, raw: Mapping[str, np.ndarray], scenario: Scenario
             "line_owner": ("line", [lines[x].owner for x in inp.lines]),
             "line_pool": ("line", [lines[x].pool for x in inp.lines]),
             "contract_product": ("contract", [inp.products[k] for k in inp.contract_product]),
-            "contract_quantity": ("contract", inp.contract_quantity),
+            **_contract_coords(inp, raw),
             "contract_price_usd": ("contract", inp.contract_price_usd),
             "contract_delivered_before_start": ("contract", inp.contract_delivered_start),
             "pledge_donor": ("pledge", [inp.parties[i] for i in inp.pledge_donor]),
@@ -126,7 +162,7 @@ def build_dataset(inp: Inputs, raw: Mapping[str, np.ndarray], scenario: Scenario
         ds = ds.merge(_budget_arrays(inp))
     ds["stock_start"] = (("party", "product"), inp.stock_start)
     ds["inventory_start"] = (("pool", "product"), inp.inventory_start)
-    return ds
+    return ds.isel(contract=policy_slots_used(inp, raw))
 
 
 def simulate(

@@ -165,6 +165,11 @@ def sample_overrides(
             sign < 0, quantity * linear_schedule(-1, first, inp.contract_due_months[None]), 0.0
         )
 
+    if timing_varies and len(inp.policies):  # procurement policies sign after their delay
+        own = inp.pol_own_delay[None].astype(float)
+        pol_delay = np.where(own >= 0, own, policy_delay[:, None]) + extra[:, None]
+        b.out["pol_delay"] = _months(pol_delay, 0)
+
     # --- stocks and consumption ---
     for party, per in s.stocks.items():
         for product in per:

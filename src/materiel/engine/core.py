@@ -6,6 +6,31 @@ all samples run in one call of the compiled kernel
 entities in machine code. This module prepares its arrays and holds the
 equations. The month ``t`` proceeds in this order:
 
+0. **Procurement policies** (:mod:`materiel.engine.policy`; the
+   stock-management rule of Sterman, *Business Dynamics*, ch. 17). At each
+   review month ``t`` of policy ``v`` (every month, or once a year in its
+   review month), on the stocks at the end of month ``t - 1``, the group
+   decides ``q_v(t) = max(0, U*R + (D - S - SL) * min(1, R/A))``: ``U`` the
+   group's expected use per month (mean over ``t .. t+R-1`` within the
+   horizon of its consumption plus the aid from stock it owes outside the
+   group), ``R`` the review period (1 or 12 months), ``D`` the desired stock
+   (highest counted target not yet past its date, else the highest) plus the
+   desired supply line ``U * L`` (Sterman's ``SL* = expected loss rate x
+   acquisition lag``, with ``L = delay + m (12 F - 1)/2 + (1 - m) 11/2`` the
+   months from decision to the mean delivery; without it the stock would
+   settle ``U * L`` below its target), ``S`` the group's stock, ``SL`` its
+   supply line ``sum_c share_c,group * (Q_c - delivered_c)`` over contracts
+   decided by ``t`` (written or policy-made) received by the group, and ``A``
+   the adjustment time. For a monthly review a gap ``G = D + U*L - S - SL``
+   gives ``G/A + U``; with ``A <= R`` the gap is ordered at once and the next
+   review orders only ``U*R``. The decision is
+   signed at ``t + delay + extra delay``: ``m_v * q`` as a firm multi-year
+   framework due over ``12 * framework_years`` months, ``(1 - m_v) * q`` as a
+   non-firm annual order due over 12 months, each from its signature
+   (``due_c`` below), bought by the buyers in their shares. With
+   ``policy.budget = "defer"`` ``q`` is cut to what each buyer's munitions
+   budget left (after written contracts and earlier decisions) pays in every
+   year; the cut stays in the gap for the next review.
 1. **Contracts.** Contract ``c`` is signed at ``sign_c`` and falls due along
    ``due_c(t) = Q_c * clip((t - first_c + 1) / n_c, 0, 1)``; open orders are
    ``open_c(t) = due_c(t) - delivered_c(t-1)``; the firm order book is
@@ -48,8 +73,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from materiel.engine import kernel
+from materiel.engine import kernel, policy
 from materiel.engine.inputs import Inputs, linear_schedule
+from materiel.months import parse_month
 
 __all__ = ["BINDING_CAPACITY", "BINDING_INPUT", "BINDING_ORDERS", "run_engine"]
 
@@ -64,6 +90,7 @@ _OUTPUTS = {
     "aid_received": "M", "consumed": "M", "shortfall": "M", "stock": "M",
     "pledge_deliveries": "G", "inventory": "QK", "component_used": "QK",
 }  # fmt: skip
+_CONTRACT_OUTPUTS = ("contract_quantity", "contract_decided", "contract_signed")
 _AID = {"aid_sent", "aid_received", "pledge_deliveries"}
 _ALWAYS = {"capacity", "production", "capex_usd", "payments_usd", "stock", "shortfall"}
 _CELL_OUTPUTS = ("receipts", "aid_sent", "aid_received", "consumed", "shortfall", "stock")
@@ -134,6 +161,32 @@ def kernel_args(inp: Inputs) -> dict[str, np.ndarray]:
         "owed_by_month": _f(inp.pledge_quantity * linear_schedule(
             months, inp.pledge_first, inp.pledge_months)),
         "pledge_given_start": _f(inp.pledge_given_start),
+        **policy_args(inp),
+    }  # fmt: skip
+
+
+def policy_args(inp: Inputs) -> dict[str, np.ndarray]:
+    """The kernel's procurement-policy inputs (:mod:`materiel.engine.policy`)."""
+    P = len(inp.parties)
+    mode, offset, left = policy.BUDGET_NONE, 0, np.zeros((P, 0))
+    if inp.budget is not None and inp.policies and inp.budget_mode == "defer":
+        plan = inp.budget
+        mode = policy.BUDGET_CAP
+        offset = parse_month(inp.start) - int(plan.years[0]) * 12
+        left = np.full((P, len(plan.years)), np.inf)
+        rows = [inp.parties.index(p) for p in plan.parties]
+        left[rows] = plan.budget_usd - plan.committed_usd
+    return {
+        "contract_decided": _i(inp.contract_decided),
+        "contract_due_months": _i(inp.contract_due_months),
+        "pol_product": _i(inp.pol_product), "pol_review_months": _i(inp.pol_review_months),
+        "pol_adjust_months": _f(inp.pol_adjust_months), "pol_delay": _i(inp.pol_delay[None]),
+        "pol_multi_share": _f(inp.pol_multi_share),
+        "pol_delivery_lag": _f(inp.pol_delivery_lag), "pol_member": _b(inp.pol_member),
+        "pol_desired": _f(inp.pol_desired), "rev_policy": _i(inp.rev_policy),
+        "rev_month": _i(inp.rev_month), "rev_slot": _i(inp.rev_slot.reshape(-1, 2)),
+        "budget_mode": _i(np.array([mode])), "budget_offset": _i(np.array([offset])),
+        "budget_left_usd": _f(left),
     }  # fmt: skip
 
 
@@ -148,12 +201,19 @@ _ARG_ORDER = (
     "pay_share", "stock_start", "stock_floor", "inventory_start", "use_party", "use_product",
     "use_first", "use_last", "use_rate", "pledge_donor", "pledge_recipient", "pledge_product",
     "owed_by_month", "pledge_given_start",
+    # procurement policies
+    "contract_decided", "contract_due_months", "pol_product", "pol_review_months",
+    "pol_adjust_months", "pol_delay", "pol_multi_share", "pol_delivery_lag", "pol_member",
+    "pol_desired",
+    "rev_policy", "rev_month", "rev_slot", "budget_mode", "budget_offset", "budget_left_usd",
 )  # fmt: skip
 _OUT_ORDER = (
     "capacity", "production", "orders", "order_book", "line_deliveries", "capacity_added",
     "capex_usd", "binding", "contract_deliveries", "payments_usd", "receipts", "aid_sent",
     "aid_received", "consumed", "shortfall", "stock", "pledge_deliveries", "inventory",
     "component_used",
+    # per contract (S, C)
+    "contract_quantity", "contract_decided", "contract_signed",
 )  # fmt: skip
 
 
@@ -196,6 +256,8 @@ def run_engine(
 
     out = {name: np.zeros((rows(name), T, *sizes[dims])) for name, dims in _OUTPUTS.items()}
     out["binding"] = np.zeros((rows("binding"), T, len(inp.lines)), dtype=np.int16)
+    for name in _CONTRACT_OUTPUTS:  # what each contract slot became (policy-made ones decided)
+        out[name] = np.zeros((S, len(inp.contracts)))
     args = kernel_args(inp)
     for name, value in (overrides or {}).items():
         args[name] = np.ascontiguousarray(value, dtype=args[name].dtype)

@@ -13,21 +13,27 @@ before the start is folded into the initial state:
   the part already arrived at ``t = -1`` is in the starting capacity;
 - a contract signed before the start is taken to have delivered what fell
   due before the start (those rounds are in the initial stocks).
+
+Procurement policies get preallocated contract slots: for each review month
+of each policy, one slot for the multi-year framework part (if its share is
+above 0) and one for the annual part (if below 1), with quantity 0 until the
+kernel decides it (:mod:`materiel.engine.policy`). Their nominal signature
+month (review + delay) orders them among the contracts on each line.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import NamedTuple
+from dataclasses import dataclass, replace
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from materiel.engine.budget import BudgetPlan, fit_to_budgets
-from materiel.months import month_index, month_label, parse_month
+from materiel.months import month_index, month_label, parse_month, year_of
 from materiel.scenario.prices import unit_price_usd
-from materiel.scenario.schema import Scenario
+from materiel.scenario.schema import Procurement, Scenario
 
-__all__ = ["Inputs", "compile_inputs", "linear_schedule"]
+__all__ = ["Inputs", "compile_inputs", "desired_stock", "linear_schedule"]
 
 
 def linear_schedule(
@@ -58,6 +64,8 @@ class _ContractRow(NamedTuple):
     decided: int
     own_delay: int  # -1: the policy's delay
     origin: str
+    multi_year: bool = False
+    policy: int = -1  # index of the procurement policy that decides it, -1: written
 
 
 @dataclass(frozen=True)
@@ -127,6 +135,24 @@ class Inputs:
     contract_own_delay: np.ndarray  # (C,) the contract's own delay, -1 where the policy's
     contract_due_lag: np.ndarray  # (C,)
     contract_origin: list[str]  # (C,) scenario contract id (or "aid:<pledge>") of each row
+    contract_multi_year: np.ndarray  # (C,) bool
+    contract_buyers: list[dict[str, float]]  # (C,) party -> share
+    contract_policy: np.ndarray  # (C,) index of the deciding procurement policy, -1: written
+    # procurement policies (V,) and their reviews (W,), sorted by month
+    policies: list[str]
+    pol_product: np.ndarray
+    pol_review_months: np.ndarray  # R
+    pol_adjust_months: np.ndarray  # A
+    pol_delay: np.ndarray  # months from decision to signature, extra delay included
+    pol_own_delay: np.ndarray  # the policy's own delay, -1 where the scenario's
+    pol_multi_share: np.ndarray
+    pol_delivery_lag: np.ndarray  # mean months from signature to delivery, share-weighted
+    pol_member: np.ndarray  # (V, P) bool: parties whose stocks, supply line and use count
+    pol_desired: np.ndarray  # (V, T) desired stock D
+    rev_policy: np.ndarray
+    rev_month: np.ndarray
+    rev_slot: np.ndarray  # (W, 2) contract row of the multi-year and annual parts, -1: none
+    budget_mode: str  # policy.budget: none, defer (caps policy decisions) or flag
     # aid from stock (G,)
     pledge_donor: np.ndarray
     pledge_recipient: np.ndarray
@@ -163,6 +189,117 @@ def _bom_depth(s: Scenario, products: list[str]) -> dict[str, int]:
     for pid in products:
         of(pid)
     return depth
+
+
+def desired_stock(s: Scenario, pid: str) -> np.ndarray:
+    """Desired stock ``D(t)`` of procurement policy ``pid`` for each month ``t`` of the horizon.
+
+    The counted targets are the policy's ``targets``, or else every target on
+    its product whose parties all belong to its group. ``D(t)`` is the
+    highest counted target with ``by >= t``; once every counted date has
+    passed, the highest counted target.
+    """
+    pol = s.procurement[pid]
+    group = set(pol.group)
+    if pol.targets is not None:
+        counted = [s.targets[tid] for tid in pol.targets]
+    else:
+        counted = [x for x in s.targets.values()
+                   if x.product == pol.product and set(x.parties) <= group]  # fmt: skip
+    out = np.zeros(s.months)
+    if not counted:
+        return out
+    by = np.array([month_index(x.by, s.start) for x in counted])
+    need = np.array([x.required_quantity for x in counted])
+    for t in range(s.months):
+        live = by >= t
+        out[t] = need[live].max() if live.any() else need.max()
+    return out
+
+
+def _review_months(s: Scenario, pid: str) -> list[int]:
+    """Months (from the start) of the policy's reviews within the horizon."""
+    pol = s.procurement[pid]
+    first = max(month_index(pol.start, s.start), 0) if pol.start else 0
+    last = min(month_index(pol.end, s.start), s.months - 1) if pol.end else s.months - 1
+    start_abs = parse_month(s.start)
+    return [m for m in range(first, last + 1)
+            if pol.review == "monthly" or (start_abs + m) % 12 == pol.review_month - 1]  # fmt: skip
+
+
+def _delivery_lag(pol: Procurement) -> float:
+    """Mean months from signature to delivery of one decision: ``m (12 F - 1)/2 + (1 - m) 11/2``.
+
+    A decision delivered evenly over ``n`` months from its signature waits
+    ``(n - 1) / 2`` months on average (counted at the start of each month).
+    """
+    m = pol.multi_year_share
+    return m * (12 * pol.framework_years - 1) / 2 + (1 - m) * 11 / 2
+
+
+def _policy_slots(s: Scenario, rows: list[_ContractRow]) -> dict[str, Any]:
+    """Append each policy review's contract slots to ``rows``; return the policy arrays."""
+    P, T = len(s.parties), s.months
+    pi = {p: i for i, p in enumerate(s.parties)}
+    ids = list(s.procurement)
+    V = len(ids)
+    member = np.zeros((V, P), dtype=bool)
+    desired = np.zeros((V, T))
+    delay = np.zeros(V, dtype=np.intp)
+    own = np.full(V, -1, dtype=np.intp)
+    reviews: list[tuple[int, int]] = []
+    for v, pid in enumerate(ids):
+        pol = s.procurement[pid]
+        member[v, [pi[p] for p in pol.group]] = True
+        desired[v] = desired_stock(s, pid)
+        if pol.contracting_delay_months is not None:
+            own[v] = pol.contracting_delay_months
+        delay[v] = (pol.contracting_delay_months if pol.contracting_delay_months is not None
+                    else s.policy.contracting_delay_months
+                    ) + s.policy.extra_contracting_delay_months  # fmt: skip
+        reviews += [(m, v) for m in _review_months(s, pid)]
+    reviews.sort()
+    slot = np.full((len(reviews), 2), -1, dtype=np.intp)
+    start_abs = parse_month(s.start)
+    for w, (m, v) in enumerate(reviews):
+        pid = ids[v]
+        pol = s.procurement[pid]
+        # each decision pays the price of its year (scenario.prices), unless the policy sets one
+        price = unit_price_usd(s, pol.product, year_of(start_abs + m), pol.unit_price_usd)
+        label = f"policy:{pid}:{month_label(start_abs + m)}"
+        parts = [(0, True, 12 * pol.framework_years, pol.multi_year_share > 0.0),
+                 (1, False, 12, pol.multi_year_share < 1.0)]  # fmt: skip
+        both = all(wanted for *_, wanted in parts)
+        for j, multi, months, wanted in parts:
+            if not wanted:
+                continue
+            slot[w, j] = len(rows)
+            suffix = (":multi-year" if multi else ":annual") if both else ""
+            rows.append(
+                _ContractRow(
+                    label + suffix, pol.buyers, pol.product, None, pol.pool, 0.0, price,
+                    m + int(delay[v]), 0, months, multi, pol.priority, pol.recipient, m,
+                    int(own[v]), f"policy:{pid}", multi, v,
+                )
+            )  # fmt: skip
+    return {
+        "policies": ids,
+        "pol_product": np.array(
+            [list(s.products).index(s.procurement[p].product) for p in ids], dtype=np.intp
+        ),
+        "pol_review_months": np.array([s.procurement[p].review_months for p in ids], dtype=np.intp),
+        "pol_adjust_months": np.array([s.procurement[p].adjustment_months for p in ids]),
+        "pol_delay": delay,
+        "pol_own_delay": own,
+        "pol_multi_share": np.array([s.procurement[p].multi_year_share for p in ids]),
+        "pol_delivery_lag": np.array([_delivery_lag(s.procurement[p]) for p in ids]),
+        "pol_member": member,
+        "pol_desired": desired,
+        "rev_policy": np.array([v for _, v in reviews], dtype=np.intp),
+        "rev_month": np.array([m for m, _ in reviews], dtype=np.intp),
+        "rev_slot": slot,
+        "budget_mode": s.policy.budget,
+    }
 
 
 def compile_inputs(s: Scenario) -> Inputs:
@@ -218,8 +355,8 @@ def compile_inputs(s: Scenario) -> Inputs:
     policy = s.policy
     rows: list[_ContractRow] = []
 
-    def year_of(index: int) -> int:
-        return int(month_label(parse_month(s.start) + index)[:4])
+    def year_at(index: int) -> int:  # calendar year of a month index of the horizon
+        return year_of(parse_month(s.start) + index)
 
     for cid, c in s.contracts.items():
         delay = c.contracting_delay_months
@@ -230,11 +367,11 @@ def compile_inputs(s: Scenario) -> Inputs:
             rows.append(
                 _ContractRow(
                     cid if k == 0 else f"{cid}#{k + 1}", c.buyers, c.product, c.line, c.pool,
-                    c.quantity, unit_price_usd(s, c.product, year_of(decided), c.unit_price_usd),
+                    c.quantity, unit_price_usd(s, c.product, year_at(decided), c.unit_price_usd),
                     decided + (delay if delay is not None else policy.contracting_delay_months)
                     + policy.extra_contracting_delay_months,
                     c.delivery_lag_months, c.delivery_months, c.firm, c.priority, c.recipient,
-                    decided, -1 if delay is None else delay, cid,
+                    decided, -1 if delay is None else delay, cid, c.multi_year,
                 )
             )  # fmt: skip
     stock_pledges = []
@@ -255,12 +392,21 @@ def compile_inputs(s: Scenario) -> Inputs:
             )
         )  # fmt: skip
     budget_plan = None
-    if policy.budget != "none":
+    if policy.budget != "none":  # written contracts; policies are capped in the kernel
         budget_plan = fit_to_budgets(s, rows)
         rows = [
             r._replace(sign=int(m), decided=r.decided + int(m) - r.sign)
             for r, m in zip(rows, budget_plan.sign, strict=True)
         ]
+    n_written = len(rows)
+    pol = _policy_slots(s, rows)
+    if budget_plan is not None and len(rows) > n_written:
+        slots = np.array([r.sign for r in rows[n_written:]], dtype=np.intp)
+        budget_plan = replace(
+            budget_plan,
+            sign=np.r_[budget_plan.sign, slots],
+            deferred_months=np.r_[budget_plan.deferred_months, np.zeros_like(slots)],
+        )
     contract_product = np.array([ki[r.product] for r in rows], dtype=np.intp)
     quantity = np.array([r.quantity for r in rows], dtype=float)
     price = np.array([r.price_usd for r in rows], dtype=float)
@@ -274,17 +420,23 @@ def compile_inputs(s: Scenario) -> Inputs:
     )
     # assignments: one per (contract, eligible line)
     a_contract, a_line, a_any = [], [], []
+    eligible: dict[tuple[str, str | None], list[int]] = {}
     for n, r in enumerate(rows):
         if r.line is not None:
             a_contract.append(n)
             a_line.append(li[r.line])
             a_any.append(False)
         else:
-            for i, x in enumerate(line_objs):
-                if ki[x.product] == contract_product[n] and r.pool in (None, x.pool):
-                    a_contract.append(n)
-                    a_line.append(i)
-                    a_any.append(True)
+            key = (r.product, r.pool)
+            if key not in eligible:
+                eligible[key] = [
+                    i for i, x in enumerate(line_objs)
+                    if x.product == r.product and r.pool in (None, x.pool)
+                ]  # fmt: skip
+            for i in eligible[key]:
+                a_contract.append(n)
+                a_line.append(i)
+                a_any.append(True)
     a_contract_arr = np.array(a_contract, dtype=np.intp)
     a_line_arr = np.array(a_line, dtype=np.intp)
     order = np.lexsort((a_contract_arr, sign[a_contract_arr], priority[a_contract_arr], a_line_arr))
@@ -410,4 +562,8 @@ def compile_inputs(s: Scenario) -> Inputs:
         contract_own_delay=np.array([r.own_delay for r in rows], dtype=np.intp),
         contract_due_lag=np.array([r.lag for r in rows], dtype=np.intp),
         contract_origin=[r.origin for r in rows],
+        contract_multi_year=np.array([r.multi_year for r in rows], dtype=bool),
+        contract_buyers=[r.buyers for r in rows],
+        contract_policy=np.array([r.policy for r in rows], dtype=np.intp),
+        **pol,
     )

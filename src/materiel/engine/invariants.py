@@ -5,7 +5,10 @@
   yet used stays in its pool (``inventory(t) - inventory(t-1) = produced - used``).
 - **Stocks balance**: ``stock(t) - stock(t-1) = receipts + aid_in - aid_out - consumed``.
 - **Nothing negative**: stocks, inventories, production.
-- **No over-delivery**: no contract receives more than its quantity.
+- **No over-delivery**: no contract receives more than its quantity (for a
+  policy-made contract, the quantity the kernel decided).
+- **Policy contracts are decided once, never negative**: a slot's quantity is
+  at least zero and its signature is at or after its decision.
 
 A broken law raises :class:`~materiel.InvariantError` naming the law, the
 line/party/product and the month.
@@ -105,10 +108,21 @@ def check_invariants(inp: Inputs, raw: Mapping[str, np.ndarray]) -> None:
         ("sample", "month", "line"),
     )  # fmt: skip
     total = raw["contract_deliveries"].sum(axis=1) + inp.contract_delivered_start
+    quantity = raw.get("contract_quantity", inp.contract_quantity)
     _fail_first(
         inp,
-        np.maximum(total - inp.contract_quantity, 0.0),
-        inp.contract_quantity,
+        np.maximum(total - quantity, 0.0),
+        quantity,
         "contract delivered beyond its quantity",
         ("sample", "contract"),
     )
+    if "contract_signed" in raw:
+        _fail_first(
+            inp, np.minimum(quantity, 0.0), quantity, "negative contract quantity",
+            ("sample", "contract"),
+        )  # fmt: skip
+        _fail_first(
+            inp, np.minimum(raw["contract_signed"] - raw["contract_decided"], 0.0),
+            np.zeros_like(quantity), "contract signed before its decision",
+            ("sample", "contract"),
+        )  # fmt: skip

@@ -16,6 +16,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from materiel.engine import policy
+
 __all__ = ["BINDING_CAPACITY", "BINDING_INPUT", "BINDING_ORDERS", "step"]
 
 BINDING_CAPACITY = 0
@@ -83,6 +85,23 @@ def step(  # one flat signature of arrays keeps the kernel compilable
     pledge_product: np.ndarray,
     owed_by_month: np.ndarray,  # (T, G)
     pledge_given_start: np.ndarray,
+    # procurement policies (V,), reviews (W,) and their contract slots: engine/policy.py
+    contract_decided: np.ndarray,  # (C,)
+    contract_due_months: np.ndarray,  # (C,)
+    pol_product: np.ndarray,
+    pol_review_months: np.ndarray,
+    pol_adjust_months: np.ndarray,
+    pol_delay: np.ndarray,  # (S or 1, V)
+    pol_multi_share: np.ndarray,
+    pol_delivery_lag: np.ndarray,
+    pol_member: np.ndarray,  # (V, P)
+    pol_desired: np.ndarray,  # (V, T)
+    rev_policy: np.ndarray,
+    rev_month: np.ndarray,
+    rev_slot: np.ndarray,  # (W, 2)
+    budget_mode: np.ndarray,  # (1,)
+    budget_offset: np.ndarray,  # (1,)
+    budget_left_usd: np.ndarray,  # (P, Y)
     cell_slot: np.ndarray,  # (P, K): column of each party-product cell in the outputs, -1 = none
     # outputs (S, T, ...); party-product outputs are (S, T, recorded cells)
     out_capacity: np.ndarray,
@@ -104,6 +123,9 @@ def step(  # one flat signature of arrays keeps the kernel compilable
     out_pledge_deliveries: np.ndarray,
     out_inventory: np.ndarray,
     out_component_used: np.ndarray,
+    out_contract_quantity: np.ndarray,  # (S, C)
+    out_contract_decided: np.ndarray,  # (S, C)
+    out_contract_signed: np.ndarray,  # (S, C)
 ) -> None:
     """Step samples ``first..last-1`` through every month (equations: :mod:`materiel.engine.core`).
 
@@ -172,6 +194,13 @@ def step(  # one flat signature of arrays keeps the kernel compilable
         sign = _row(contract_sign, s)
         due = _row(due_by_month, s)
         quantity = _row(contract_quantity, s)
+        W = rev_policy.shape[0]
+        w_next = 0
+        budget_left = budget_left_usd.copy()
+        if W > 0:  # policies fill in their contract slots: this sample's own copies
+            sign = sign.copy()
+            due = due.copy()
+            quantity = quantity.copy()
         rate = _row(use_rate, s)
         commit_more = _row(committed_increment, s)
         capex_more = _row(capex_announced_usd, s)
@@ -198,6 +227,19 @@ def step(  # one flat signature of arrays keeps the kernel compilable
         delivered_c = np.zeros(C)
 
         for t in range(T):
+            # 0. procurement policies review, on the stocks at the end of month t - 1
+            if W > 0:
+                w_next = policy.review(
+                    t, w_next, s, stock, delivered, quantity, sign, due, contract_decided,
+                    contract_due_months, contract_price_usd, receive_contract, receive_party,
+                    receive_product, receive_share, pay_contract, pay_party, pay_share,
+                    use_party, use_product, use_first, use_last, rate, pledge_donor,
+                    pledge_recipient, pledge_product, owed_by_month, pol_product,
+                    pol_review_months, pol_adjust_months, _row(pol_delay, s), pol_multi_share,
+                    pol_delivery_lag, pol_member, pol_desired, rev_policy, rev_month, rev_slot,
+                    budget_mode[0], budget_offset[0], budget_left,
+                )  # fmt: skip
+
             # 1. contracts: open orders and the firm order book
             for c in range(C):
                 open_c[c] = max(due[t, c] - delivered[c], 0.0)
@@ -369,6 +411,8 @@ def step(  # one flat signature of arrays keeps the kernel compilable
                             out_consumed[s, t, m] = used
             for m in range(M):
                 out_stock[s, t, m] = stock[rec_party[m], rec_product[m]]
+        policy.record(s, quantity, sign, contract_decided, out_contract_quantity,
+                      out_contract_decided, out_contract_signed)  # fmt: skip
 
 
 @njit(cache=True)

@@ -12,7 +12,8 @@ The plan's decisions become scenario entities:
   (``backlog-...``): signed before the start (never deferred by a budget
   check), due in the month the plan delivers it;
 - capacity additions as ``[investments.*]`` decided in their month;
-- the scenario's own contracts and production pledges are dropped, and
+- the scenario's own contracts, procurement policies and production
+  pledges are dropped, and
   ``policy.industry_invests = false`` so that the simulator adds nothing of
   its own. A ``budget_scale`` other than 1 scales ``policy.munitions_share``.
 
@@ -169,7 +170,8 @@ def scenario_mapping(
     """The plan as a scenario mapping (see the module docstring).
 
     With ``extends`` (an embedded id or a file path) the mapping extends it and
-    ``drop``s its contracts and production pledges; without, it is a complete
+    ``drop``s its contracts, procurement policies and production pledges;
+    without, it is a complete
     standalone scenario built from ``s``.
     """
     production_pledges = [k for k, a in s.aid.items() if a.supply == "production"]
@@ -198,6 +200,7 @@ def scenario_mapping(
             "description": description,
             "assumptions": assumptions,
             "drop": [f"contracts.{k}" for k in s.contracts]
+            + [f"procurement.{k}" for k in s.procurement]
             + [f"aid.{k}" for k in production_pledges],
             "policy": policy,
             "sources": {"materiel-plan": source},
@@ -213,6 +216,7 @@ def scenario_mapping(
     full["policy"] = {**full["policy"], **policy}
     full["sources"] = {**full["sources"], "materiel-plan": source}
     full["contracts"] = plan_contracts
+    full["procurement"] = {}
     full["aid"] = {k: v for k, v in full["aid"].items() if k not in production_pledges}
     full["investments"] = {**full["investments"], **plan_investments}
     return full

@@ -54,6 +54,13 @@ def check_party_references(s: Scenario) -> Iterator[Finding]:
                 yield ("contracts", cid, "buyers"), _unknown("party", buyer, p)
         if c.recipient is not None and c.recipient not in p:
             yield ("contracts", cid, "recipient"), _unknown("party", c.recipient, p)
+    for key, pol in s.procurement.items():
+        for field in ("buyers", "parties"):
+            for party in getattr(pol, field) or ():
+                if party not in p:
+                    yield ("procurement", key, field), _unknown("party", party, p)
+        if pol.recipient is not None and pol.recipient not in p:
+            yield ("procurement", key, "recipient"), _unknown("party", pol.recipient, p)
     for party in s.stocks:
         if party not in p:
             yield ("stocks", party), _unknown("party", party, p)
@@ -88,6 +95,8 @@ def check_product_references(s: Scenario) -> Iterator[Finding]:
             yield ("lines", lid, "product"), _unknown("product", line.product, k)
     for cid, c in s.contracts.items():
         munition_uses.append((("contracts", cid, "product"), c.product))
+    for key, pol in s.procurement.items():
+        munition_uses.append((("procurement", key, "product"), pol.product))
     for party, per_product in s.stocks.items():
         for prod in per_product:
             munition_uses.append((("stocks", party, prod), prod))
@@ -137,6 +146,13 @@ def check_line_references(s: Scenario) -> Iterator[Finding]:
                 f"line {c.line!r} makes {s.lines[c.line].product!r}, not the contract's "
                 f"product {c.product!r}",
             )
+    for key, pol in s.procurement.items():
+        if pol.product in s.products and not any(
+            line.product == pol.product and pol.pool in (None, line.pool)
+            for line in s.lines.values()
+        ):
+            where = "" if pol.pool is None else f" in pool {pol.pool!r}"
+            yield ("procurement", key, "pool"), f"no line{where} makes {pol.product!r}"
     for iid, inv in s.investments.items():
         if inv.line not in s.lines:
             yield ("investments", iid, "line"), _unknown("line", inv.line, s.lines)
@@ -148,13 +164,54 @@ def check_line_references(s: Scenario) -> Iterator[Finding]:
 
 
 def check_buyer_shares(s: Scenario) -> Iterator[Finding]:
-    """A contract's buyer shares sum to 1."""
-    for cid, c in s.contracts.items():
-        total = sum(c.buyers.values())
-        if not c.buyers:
-            yield ("contracts", cid, "buyers"), "expected at least one buyer"
-        elif abs(total - 1.0) > SHARE_TOLERANCE:
-            yield ("contracts", cid, "buyers"), f"buyer shares must sum to 1, got {total:g}"
+    """A contract's or procurement policy's buyer shares sum to 1."""
+    for section in ("contracts", "procurement"):
+        for cid, c in getattr(s, section).items():
+            total = sum(c.buyers.values())
+            if not c.buyers:
+                yield (section, cid, "buyers"), "expected at least one buyer"
+            elif abs(total - 1.0) > SHARE_TOLERANCE:
+                yield (section, cid, "buyers"), f"buyer shares must sum to 1, got {total:g}"
+
+
+def check_procurement_targets(s: Scenario) -> Iterator[Finding]:
+    """A procurement policy's targets exist, are on its product and count only its group.
+
+    A policy needs at least one counted target: without one its desired
+    stock would be zero and it would buy only expected use.
+    """
+    for key, pol in s.procurement.items():
+        group = set(pol.group)
+        if pol.targets is None:
+            counted = [t for t in s.targets.values()
+                       if t.product == pol.product and set(t.parties) <= group]  # fmt: skip
+            if not counted and pol.product in s.products:
+                yield (
+                    ("procurement", key, "targets"),
+                    f"no target on {pol.product!r} counts only the group "
+                    f"{sorted(group)}; expected a target whose parties all belong to the "
+                    "group, or a targets list",
+                )
+            continue
+        if not pol.targets:
+            yield ("procurement", key, "targets"), "expected at least one target id"
+        for tid in pol.targets:
+            target = s.targets.get(tid)
+            if target is None:
+                yield ("procurement", key, "targets"), _unknown("target", tid, s.targets)
+            elif target.product != pol.product:
+                yield (
+                    ("procurement", key, "targets"),
+                    f"target {tid!r} is on {target.product!r}, not the policy's "
+                    f"product {pol.product!r}",
+                )
+            elif not set(target.parties) <= group:
+                outside = sorted(set(target.parties) - group)
+                yield (
+                    ("procurement", key, "targets"),
+                    f"target {tid!r} counts parties outside the group: {outside}; expected "
+                    "them in the policy's parties",
+                )
 
 
 def check_bom_acyclic(s: Scenario) -> Iterator[Finding]:
@@ -182,8 +239,8 @@ def check_bom_acyclic(s: Scenario) -> Iterator[Finding]:
 
 
 def check_prices(s: Scenario) -> Iterator[Finding]:
-    """Every contract has a unit price (its own, a ``prices`` row or its product's);
-    every ``prices`` row names a munition."""
+    """Every contract and procurement policy has a unit price (its own, a ``prices`` row or
+    its product's); every ``prices`` row names a munition."""
     priced = {p.product for p in s.prices.values()}
     for key, p in s.prices.items():
         product = s.products.get(p.product)
@@ -191,18 +248,20 @@ def check_prices(s: Scenario) -> Iterator[Finding]:
             yield ("prices", key, "product"), _unknown("product", p.product, s.products)
         elif product.kind != "munition":
             yield ("prices", key, "product"), f"expected a munition, {p.product!r} is a component"
-    for cid, c in s.contracts.items():
-        product = s.products.get(c.product)
-        if (
-            c.unit_price_usd is None
-            and product is not None
-            and product.unit_price_usd is None
-            and c.product not in priced
-        ):
-            yield (
-                ("contracts", cid, "unit_price_usd"),
-                f"expected a unit price: neither the contract nor product {c.product!r} gives one",
-            )
+    for section in ("contracts", "procurement"):
+        for cid, c in getattr(s, section).items():
+            product = s.products.get(c.product)
+            if (
+                c.unit_price_usd is None
+                and product is not None
+                and product.unit_price_usd is None
+                and c.product not in priced
+            ):
+                yield (
+                    (section, cid, "unit_price_usd"),
+                    f"expected a unit price: neither the {section} entry nor product "
+                    f"{c.product!r} gives one",
+                )
 
 
 def check_capacity_bounds(s: Scenario) -> Iterator[Finding]:
@@ -242,6 +301,14 @@ def check_dates_in_horizon(s: Scenario) -> Iterator[Finding]:
     for iid, inv in s.investments.items():
         if after_end(inv.decision):
             yield ("investments", iid, "decision"), f"{inv.decision} is after the end of {horizon}"
+    for key, pol in s.procurement.items():
+        if pol.start and after_end(pol.start):
+            yield ("procurement", key, "start"), f"{pol.start} is after the end of {horizon}"
+        if pol.start and pol.end and month_index(pol.end, pol.start) < 0:
+            yield (
+                ("procurement", key, "end"),
+                f"expected end ({pol.end}) not before start ({pol.start})",
+            )
     for key, t in s.targets.items():
         idx = month_index(t.by, s.start)
         if idx < 0 or idx > last:
@@ -294,6 +361,7 @@ def check_source_references(s: Scenario) -> Iterator[Finding]:
         "lines",
         "investments",
         "contracts",
+        "procurement",
         "consumption",
         "aid",
         "targets",
@@ -388,6 +456,7 @@ ALL_CHECKS: tuple[Callable[[Scenario], Iterator[Finding]], ...] = (
     check_product_references,
     check_line_references,
     check_buyer_shares,
+    check_procurement_targets,
     check_bom_acyclic,
     check_prices,
     check_capacity_bounds,

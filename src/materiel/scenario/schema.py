@@ -33,6 +33,7 @@ __all__ = [
     "Party",
     "Policy",
     "Price",
+    "Procurement",
     "Product",
     "Scenario",
     "Source",
@@ -254,6 +255,82 @@ class Contract(Entity):
     )
 
 
+class Procurement(Entity):
+    """A buyer group's standing procurement policy for one munition.
+
+    The stock-management rule (Sterman, *Business Dynamics*, ch. 17; equation in
+    :mod:`materiel.engine.core`): at each review month ``t`` the group decides
+
+        ``q = max(0, U*R + (D + U*L - S - SL) * min(1, R/A))``
+
+    with ``U`` its expected use per month, ``R`` the review period (1 or 12
+    months), ``D`` its desired stock, ``U*L`` its desired supply line (``L``
+    months from decision to the mean delivery), ``S`` its stock, ``SL`` its
+    supply line and ``A`` the adjustment time. The decision is signed ``contracting delay``
+    months later as two contracts: ``multi_year_share * q`` as a firm
+    multi-year framework delivered over ``framework_years``, the rest as a
+    non-firm annual order delivered over 12 months.
+
+    Which stocks count: the group is ``parties`` (default: the recipient if
+    any, else the buyers). ``S`` and ``SL`` sum the group's stocks and the
+    undelivered part of every decided or signed contract (written or
+    policy-made, any buyer) whose deliveries go to a group party, in
+    proportion to its share. ``U`` is the mean, over the review period
+    starting at ``t`` (within the horizon), of the group's consumption plus
+    the aid from stock its parties owe parties outside the group.
+
+    Desired stock: the counted targets are ``targets`` (default: every target
+    on this product whose parties all belong to the group). ``D(t)`` is the
+    highest counted target not yet past its date (``by >= t``); once every
+    counted date has passed, the highest counted target (the stock is kept).
+    """
+
+    product: str = Field(description="munition id")
+    buyers: dict[str, Share] = Field(description="party id -> share of every decision")
+    parties: list[str] | None = Field(
+        None, description="party ids whose stocks, supply line and use count (default: buyers)"
+    )
+    targets: list[str] | None = Field(
+        None, description="target ids that set the desired stock (default: see the rule)"
+    )
+    review: Literal["monthly", "yearly"] = Field("yearly", description="how often to decide")
+    review_month: Annotated[int, Field(ge=1, le=12)] = Field(
+        1, description="calendar month of a yearly review (1 = January)"
+    )
+    start: Month | None = Field(None, description="first month a review may fall in")
+    end: Month | None = Field(None, description="last month a review may fall in")
+    adjustment_months: Annotated[float, Field(gt=0, le=600, allow_inf_nan=False)] = Field(
+        12.0, description="stock adjustment time A: months to close a gap"
+    )
+    contracting_delay_months: Months | None = Field(
+        None, description="months from decision to signature; defaults to the policy's"
+    )
+    multi_year_share: Share = Field(
+        0.0, description="share of each decision signed as a firm multi-year framework"
+    )
+    framework_years: Annotated[int, Field(ge=1, le=20)] = Field(
+        5, description="delivery period of the multi-year part, years"
+    )
+    pool: str | None = Field(None, description="restricts the eligible lines to this pool")
+    unit_price_usd: Quantity | None = Field(None, description="defaults to the product's price")
+    priority: Annotated[int, Field(ge=0, le=99)] = Field(
+        5, description="lower is served first; ties go to the older contract"
+    )
+    recipient: str | None = Field(None, description="party that receives the deliveries")
+
+    @property
+    def group(self) -> list[str]:
+        """Party ids whose stocks, supply line and expected use count."""
+        if self.parties is not None:
+            return self.parties
+        return [self.recipient] if self.recipient else list(self.buyers)
+
+    @property
+    def review_months(self) -> int:
+        """The review period R in months."""
+        return 1 if self.review == "monthly" else 12
+
+
 class Stock(Entity):
     """A party's stock of a munition at the start, and the floor it keeps."""
 
@@ -424,6 +501,9 @@ class Scenario(_Model):
     lines: dict[Id, Line] = Field(default_factory=dict)
     investments: dict[Id, Investment] = Field(default_factory=dict)
     contracts: dict[Id, Contract] = Field(default_factory=dict)
+    procurement: dict[Id, Procurement] = Field(
+        default_factory=dict, description="standing procurement policies (stock management)"
+    )
     stocks: dict[Id, dict[Id, Stock]] = Field(default_factory=dict)
     inventories: dict[Id, dict[Id, Inventory]] = Field(default_factory=dict)
     consumption: dict[Id, Consumption] = Field(default_factory=dict)

@@ -1,0 +1,219 @@
+"""Procurement policies inside the compiled kernel: the buyers' side of the loop.
+
+Each review ``w`` of a procurement policy ``v`` falls in month ``t_w`` and
+owns up to two preallocated contract slots (a multi-year framework and an
+annual order) in the kernel's contract arrays. At the start of month ``t_w``,
+on the stocks at the end of month ``t_w - 1``, :func:`review` applies the
+stock-management rule (equation: :mod:`materiel.engine.core`) and fills in the
+slots' quantity, signature month and due schedule; from then on deliveries,
+payments and receipts flow through the ordinary contract machinery.
+:func:`record` writes every contract's quantity, decision and signature month
+for the sample.
+
+Budgets (``policy.budget = "defer"``): a decision is cut to what every
+buyer's remaining munitions budget allows in every year its payments fall
+in; what is cut stays in the gap and is decided again at the next review.
+Reviews in the same month are decided in the order of the scenario's
+``[procurement.*]`` table, so earlier policies are served first from a
+shared budget.
+``"flag"`` signs the whole decision (overruns are flagged by the budget
+check of written contracts only).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+__all__ = ["BUDGET_CAP", "BUDGET_NONE", "record", "review"]
+
+BUDGET_NONE = 0
+BUDGET_CAP = 1
+
+
+@njit(cache=True)
+def _expected_use(
+    v: int,
+    t: int,
+    R: int,
+    T: int,
+    product: int,
+    member: np.ndarray,
+    use_party: np.ndarray,
+    use_product: np.ndarray,
+    use_first: np.ndarray,
+    use_last: np.ndarray,
+    rate: np.ndarray,
+    pledge_donor: np.ndarray,
+    pledge_recipient: np.ndarray,
+    pledge_product: np.ndarray,
+    owed_by_month: np.ndarray,
+) -> float:
+    """Mean monthly use of the group over months ``t .. min(t + R, T) - 1``.
+
+    ``U = mean_tau [sum_e rate_e [first_e <= tau <= last_e]
+    + sum_g (owed_g(tau) - owed_g(tau - 1))]`` over the group's consumption
+    entries ``e`` of the product and the stock pledges ``g`` of the product
+    from a group party to a party outside the group.
+    """
+    end = min(t + R, T)
+    total = 0.0
+    for e in range(use_party.shape[0]):
+        if use_product[e] == product and member[v, use_party[e]]:
+            lo = max(t, use_first[e])
+            hi = min(end - 1, use_last[e])
+            if hi >= lo:
+                total += rate[e] * (hi - lo + 1)
+    for g in range(pledge_donor.shape[0]):
+        if (pledge_product[g] == product and member[v, pledge_donor[g]]
+                and not member[v, pledge_recipient[g]]):  # fmt: skip
+            before = owed_by_month[t - 1, g] if t > 0 else 0.0
+            total += owed_by_month[end - 1, g] - before
+    return total / max(end - t, 1)
+
+
+@njit(cache=True)
+def _payment_years(
+    amount: float, sign: int, months: int, price: float, offset: int, per_year: np.ndarray
+) -> None:
+    """Add the payments of ``amount`` units due evenly over ``months`` from ``sign``, by year."""
+    per_month = amount * price / months
+    Y = per_year.shape[0]
+    for m in range(sign, sign + months):
+        y = (offset + m) // 12
+        if 0 <= y < Y:
+            per_year[y] += per_month
+
+
+@njit(cache=True)
+def review(
+    t: int,
+    w_next: int,
+    s: int,
+    stock: np.ndarray,
+    delivered: np.ndarray,
+    quantity: np.ndarray,
+    sign: np.ndarray,
+    due: np.ndarray,
+    contract_decided: np.ndarray,
+    contract_due_months: np.ndarray,
+    contract_price_usd: np.ndarray,
+    receive_contract: np.ndarray,
+    receive_party: np.ndarray,
+    receive_product: np.ndarray,
+    receive_share: np.ndarray,
+    pay_contract: np.ndarray,
+    pay_party: np.ndarray,
+    pay_share: np.ndarray,
+    use_party: np.ndarray,
+    use_product: np.ndarray,
+    use_first: np.ndarray,
+    use_last: np.ndarray,
+    rate: np.ndarray,
+    pledge_donor: np.ndarray,
+    pledge_recipient: np.ndarray,
+    pledge_product: np.ndarray,
+    owed_by_month: np.ndarray,
+    pol_product: np.ndarray,
+    pol_review_months: np.ndarray,
+    pol_adjust_months: np.ndarray,
+    pol_delay: np.ndarray,
+    pol_multi_share: np.ndarray,
+    pol_delivery_lag: np.ndarray,
+    pol_member: np.ndarray,
+    pol_desired: np.ndarray,
+    rev_policy: np.ndarray,
+    rev_month: np.ndarray,
+    rev_slot: np.ndarray,
+    budget_mode: int,
+    budget_offset: int,
+    budget_left: np.ndarray,
+) -> int:
+    """Decide every review falling in month ``t``; return the index of the next review.
+
+    Reviews are sorted by month; ``w_next`` is the first not yet decided.
+    Writes the slots' ``quantity``, ``sign`` and ``due`` (this sample's copies)
+    and, with a budget cap, takes the decision's payments off ``budget_left``.
+    """
+    T = due.shape[0]
+    W = rev_policy.shape[0]
+    w = w_next
+    C = quantity.shape[0]
+    while w < W and rev_month[w] == t:
+        v = rev_policy[w]
+        k = pol_product[v]
+        R = pol_review_months[v]
+        held = 0.0  # S: the group's stock at the end of month t - 1
+        for p in range(stock.shape[0]):
+            if pol_member[v, p]:
+                held += stock[p, k]
+        line = 0.0  # SL: decided or signed, not yet delivered, received by the group
+        for r in range(receive_contract.shape[0]):
+            c = receive_contract[r]
+            if (receive_product[r] == k and pol_member[v, receive_party[r]]
+                    and contract_decided[c] <= t):  # fmt: skip
+                line += receive_share[r] * max(quantity[c] - delivered[c], 0.0)
+        use = _expected_use(v, t, R, T, k, pol_member, use_party, use_product, use_first,
+                            use_last, rate, pledge_donor, pledge_recipient, pledge_product,
+                            owed_by_month)  # fmt: skip
+        # desired supply line: expected use over the acquisition lag (delay + mean delivery wait)
+        wanted_line = use * (pol_delay[v] + pol_delivery_lag[v])
+        gap = pol_desired[v, t] + wanted_line - held - line
+        q = max(0.0, use * R + gap * min(1.0, R / pol_adjust_months[v]))
+        when = t + pol_delay[v]
+        share = np.empty(2)
+        share[0] = pol_multi_share[v]
+        share[1] = 1.0 - pol_multi_share[v]
+        if rev_slot[w, 0] < 0:
+            share[1] = 1.0
+        if rev_slot[w, 1] < 0:
+            share[0] = 1.0
+        if budget_mode == BUDGET_CAP and q > 0.0:
+            per_year = np.zeros(budget_left.shape[1])
+            for j in range(2):
+                c = rev_slot[w, j]
+                if c >= 0:
+                    _payment_years(share[j], when, contract_due_months[c],
+                                   contract_price_usd[c], budget_offset, per_year)  # fmt: skip
+            for b in range(pay_contract.shape[0]):
+                c = pay_contract[b]
+                if c == rev_slot[w, 0] or (c == rev_slot[w, 1] and rev_slot[w, 0] < 0):
+                    p = pay_party[b]
+                    for y in range(per_year.shape[0]):
+                        need = pay_share[b] * per_year[y]
+                        if need > 0.0:
+                            q = min(q, max(budget_left[p, y], 0.0) / need)
+            for b in range(pay_contract.shape[0]):
+                c = pay_contract[b]
+                if c == rev_slot[w, 0] or (c == rev_slot[w, 1] and rev_slot[w, 0] < 0):
+                    for y in range(per_year.shape[0]):
+                        budget_left[pay_party[b], y] -= pay_share[b] * per_year[y] * q
+        for j in range(2):
+            c = rev_slot[w, j]
+            if c < 0 or c >= C:
+                continue
+            amount = q * share[j]
+            quantity[c] = amount
+            sign[c] = when
+            n = contract_due_months[c]
+            for m in range(max(when, 0), T):
+                due[m, c] = amount * min(max((m - when + 1) / n, 0.0), 1.0)
+        w += 1
+    return w
+
+
+@njit(cache=True)
+def record(
+    s: int,
+    quantity: np.ndarray,
+    sign: np.ndarray,
+    contract_decided: np.ndarray,
+    out_contract_quantity: np.ndarray,
+    out_contract_decided: np.ndarray,
+    out_contract_signed: np.ndarray,
+) -> None:
+    """Write each contract's quantity, decision month and signature month for sample ``s``."""
+    for c in range(quantity.shape[0]):
+        out_contract_quantity[s, c] = quantity[c]
+        out_contract_decided[s, c] = contract_decided[c]
+        out_contract_signed[s, c] = sign[c]
