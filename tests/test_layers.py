@@ -21,6 +21,7 @@ PACKAGE = Path(materiel.__file__).parent
 LAYERS: dict[str, int] = {
     "_errors": 0,
     "_io": 0,
+    "_json": 0,
     "months": 0,
     "scenario": 1,
     "engine": 2,
