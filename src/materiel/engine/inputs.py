@@ -31,7 +31,7 @@ import numpy as np
 from materiel.engine.budget import BudgetPlan, fit_to_budgets
 from materiel.months import month_index, month_label, parse_month, year_of
 from materiel.scenario.prices import unit_price_usd
-from materiel.scenario.schema import Procurement, Scenario
+from materiel.scenario.schema import Policy, Procurement, Scenario
 
 __all__ = ["Inputs", "compile_inputs", "desired_stock", "linear_schedule"]
 
@@ -45,6 +45,17 @@ def linear_schedule(
     """
     share: np.ndarray = np.clip((t - first + 1) / length, 0.0, 1.0)
     return share
+
+
+def _signed(decided: int, own_delay: int | None, policy: Policy) -> int:
+    """Month a written contract is signed: decision + its delay (or the policy's).
+
+    ``policy.extra_contracting_delay_months`` slows contracting from the start
+    of the run on; a contract already signed before the start (a backlog
+    order) keeps its signature date.
+    """
+    sign = decided + (own_delay if own_delay is not None else policy.contracting_delay_months)
+    return sign if sign < 0 else sign + policy.extra_contracting_delay_months
 
 
 class _ContractRow(NamedTuple):
@@ -368,8 +379,7 @@ def compile_inputs(s: Scenario) -> Inputs:
                 _ContractRow(
                     cid if k == 0 else f"{cid}#{k + 1}", c.buyers, c.product, c.line, c.pool,
                     c.quantity, unit_price_usd(s, c.product, year_at(decided), c.unit_price_usd),
-                    decided + (delay if delay is not None else policy.contracting_delay_months)
-                    + policy.extra_contracting_delay_months,
+                    _signed(decided, delay, policy),
                     c.delivery_lag_months, c.delivery_months, c.firm, c.priority, c.recipient,
                     decided, -1 if delay is None else delay, cid, c.multi_year,
                 )
