@@ -79,9 +79,10 @@ def test_run_compare_prints_and_returns_the_differences() -> None:
     assert out.exit_code == 0, out.output
     comparison = out.stdout.split("Comparison")[1]
     assert "action-plan - status-quo" in comparison
-    assert "9 months earlier; stock at date +1.03M" in comparison  # europe-155mm-2028
     res = runner.invoke(app, ["run", "status-quo", "--compare", "action-plan", "--json"])
     a, b = json.loads(res.stdout)
     assert "difference" not in a and b["difference"]["a"] == "status-quo"
-    europe = next(t for t in b["difference"]["targets"] if t["target"] == "europe-155mm-2028")
-    assert europe["months_later"] == -9
+    usa = next(t for t in b["difference"]["targets"] if t["target"] == "usa-155mm-2028")
+    # action-plan's multi-year frameworks and faster contracting meet the US target sooner
+    assert usa["months_later"] < 0
+    assert f"{-usa['months_later']} months earlier" in comparison

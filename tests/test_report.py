@@ -119,7 +119,7 @@ def test_comparison_report_content(results: dict[str, Result], compared: tuple[P
             assert f"<td>{sid}</td>" in page
             src = r.scenario.sources[sid]
             if src.url:
-                assert f'<a href="{_esc(src.url)}">' in page
+                assert f'<a href="{_esc(src.url)}" rel="noopener noreferrer">' in page
     assert 'class="assumed"' in page
 
 

@@ -104,7 +104,7 @@ def summarize(result: Result) -> str:
         out.append("")
         out.append("Recipients")
         for _, r in short.iterrows():
-            when = f", first short {r.first_short}" if r.first_short else ""
+            when = f", first short {r.first_short}" if isinstance(r.first_short, str) else ""
             out.append(
                 f"  {r.party} {r['product']}: {r.share_unmet:.0%} of demand unmet "
                 f"({fmt_number(r.shortfall)} of {fmt_number(r.demand)}), "
