@@ -11,6 +11,7 @@ import pandas as pd
 import xarray as xr
 
 from materiel.analysis import metrics
+from materiel.engine.binding import input_product, is_input
 from materiel.scenario.schema import Scenario
 
 __all__ = ["Result", "records", "register_accessor", "tidy_tables"]
@@ -92,10 +93,11 @@ class Result:
             tally: dict[str, float] = defaultdict(float)
             for label, w in zip(binding.ravel(), weight.ravel(), strict=True):
                 tally[str(label)] += float(w)
-            inputs = [lab for lab in np.unique(binding) if str(lab).startswith("input:")]
+            seen = np.unique(binding)
+            inputs = [str(lab) for lab in seen[is_input(seen)]]
             first_input = None
             if inputs:
-                hit = np.flatnonzero(np.char.startswith(binding.astype(str), "input:").any(axis=1))
+                hit = np.flatnonzero(is_input(binding).any(axis=1))
                 first_input = str(ds.month.values[hit[0]])[:7]
             payments = float(ds.contract_deliveries.where(ds.contract_product == k, 0.0).sum())
             rows.append(
@@ -105,7 +107,7 @@ class Result:
                     "capacity_start_per_month": float(cap.isel(month=0)),
                     "capacity_end_per_month": float(cap.isel(month=-1)),
                     "main_binding": max(tally, key=tally.__getitem__) if tally else None,
-                    "inputs_binding": [str(x)[6:] for x in inputs],
+                    "inputs_binding": [input_product(x) for x in inputs],
                     "first_input_bound": first_input,
                     "delivered": payments,
                     "spent_usd": float(

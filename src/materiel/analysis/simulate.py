@@ -16,41 +16,14 @@ import numpy as np
 import xarray as xr
 
 from materiel.analysis.result import Result
-from materiel.engine import Inputs, compile_inputs, run_engine
-from materiel.engine.core import BINDING_CAPACITY, BINDING_INPUT, BINDING_ORDERS
+from materiel.engine import Inputs, binding, compile_inputs, run_engine
 from materiel.engine.invariants import check_invariants
+from materiel.engine.variables import OUTPUTS
 from materiel.months import month_range
 from materiel.scenario.loading import load
 from materiel.scenario.schema import Scenario
 
 __all__ = ["build_dataset", "simulate"]
-
-_UNITS = {
-    "capacity_per_month": "units/month", "production": "units", "open_orders": "units",
-    "order_book": "units", "line_deliveries": "units", "capacity_added_per_month": "units/month",
-    "capex_usd": "US$", "contract_deliveries": "units", "payments_usd": "US$",
-    "receipts": "units", "aid_sent": "units", "aid_received": "units", "consumed": "units",
-    "shortfall": "units", "stock": "units", "pledge_deliveries": "units",
-    "inventory": "units", "component_used": "units", "consumption_demand": "units",
-}  # fmt: skip
-_RENAME = {"capacity": "capacity_per_month", "orders": "open_orders",
-           "capacity_added": "capacity_added_per_month"}  # fmt: skip
-_DIMS = {
-    "line": ("capacity", "production", "orders", "order_book", "line_deliveries",
-             "capacity_added", "capex_usd", "binding"),
-    "contract": ("contract_deliveries",),
-    "party": ("payments_usd",),
-    "party,product": ("receipts", "aid_sent", "aid_received", "consumed", "shortfall", "stock"),
-    "pledge": ("pledge_deliveries",),
-    "pool,product": ("inventory", "component_used"),
-}  # fmt: skip
-
-
-def binding_labels(products: list[str]) -> np.ndarray:
-    """Label of each binding code: capacity, orders, or ``input:<product>``."""
-    labels = ["capacity", "orders"] + [f"input:{p}" for p in products]
-    assert BINDING_CAPACITY == 0 and BINDING_ORDERS == 1 and BINDING_INPUT == 2
-    return np.array(labels)
 
 
 def _budget_arrays(inp: Inputs) -> xr.Dataset:
@@ -79,12 +52,11 @@ def build_dataset(inp: Inputs, raw: Mapping[str, np.ndarray], scenario: Scenario
     """Label the engine's arrays as an :class:`xarray.Dataset`."""
     samples = next(iter(raw.values())).shape[0]
     data_vars: dict[str, Any] = {}
-    for dims, names in _DIMS.items():
-        for name in names:
-            values = raw[name]
-            if name == "binding":
-                values = binding_labels(inp.products)[values]
-            data_vars[_RENAME.get(name, name)] = (("sample", "month", *dims.split(",")), values)
+    for name, var in OUTPUTS.items():  # named, shaped and described by the engine's registry
+        values = raw[name]
+        if name == "binding":
+            values = binding.labels(inp.products)[values]
+        data_vars[var.dataset] = (var.dims, values)
     data_vars["consumption_demand"] = (("month", "party", "product"), inp.consumption_per_month)
     lines = scenario.lines
     ds = xr.Dataset(
@@ -116,12 +88,11 @@ def build_dataset(inp: Inputs, raw: Mapping[str, np.ndarray], scenario: Scenario
         },
         attrs={"scenario": scenario.id, "start": scenario.start, "months": scenario.months},
     )
-    for name, unit in _UNITS.items():
-        if name in ds:
-            ds[name].attrs["units"] = unit
-    ds["binding"].attrs["description"] = (
-        "what limits each line's output: capacity, orders or an input"
-    )
+    for var in OUTPUTS.values():
+        if var.units:
+            ds[var.dataset].attrs["units"] = var.units
+        ds[var.dataset].attrs["description"] = var.description
+    ds["consumption_demand"].attrs["units"] = "units"
     if inp.budget is not None:
         ds = ds.merge(_budget_arrays(inp))
     ds["stock_start"] = (("party", "product"), inp.stock_start)

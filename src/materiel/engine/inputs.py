@@ -9,8 +9,9 @@ Time is counted in months from the horizon start (``t = 0``). Anything dated
 before the start is folded into the initial state:
 
 - an announced investment decided in month ``d`` adds
-  ``dC * min(1, (t - d - lead + 1) / ramp)`` to capacity for ``t >= d + lead``;
-  the part already arrived at ``t = -1`` is in the starting capacity;
+  ``dC * min(1, (t - d - lead + 1) / ramp)`` to capacity for ``t >= d + lead``
+  (:func:`capacity_arrival`); the part already arrived at ``t = -1`` is in
+  the starting capacity;
 - a contract signed before the start is taken to have delivered what fell
   due before the start (those rounds are in the initial stocks).
 """
@@ -26,7 +27,7 @@ from materiel.engine.budget import BudgetPlan, fit_to_budgets
 from materiel.months import month_index
 from materiel.scenario.schema import Scenario
 
-__all__ = ["Inputs", "compile_inputs", "linear_schedule"]
+__all__ = ["Inputs", "capacity_arrival", "compile_inputs", "linear_schedule"]
 
 
 def linear_schedule(
@@ -38,6 +39,31 @@ def linear_schedule(
     """
     share: np.ndarray = np.clip((t - first + 1) / length, 0.0, 1.0)
     return share
+
+
+def capacity_arrival(
+    added: np.ndarray | float,
+    decided: np.ndarray | int,
+    lead: np.ndarray | int,
+    ramp: np.ndarray | int,
+    n_months: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """When new capacity arrives: the one ramp rule of engine, batch runs and planner.
+
+    Capacity ``added`` decided in month ``d`` arrives from month ``d + lead``
+    in ``ramp`` equal monthly steps: by month ``t`` it has brought
+    ``added * clip((t - d - lead + 1) / ramp, 0, 1)``. Returns what has
+    arrived by ``t = -1`` (before the start) and what arrives in each month
+    ``t = 0 .. n_months-1`` (trailing axis ``month``); arguments broadcast.
+    The kernel's own investments follow the same rule (``increment`` in
+    :func:`materiel.engine.kernel.step`).
+    """
+    t = np.arange(-1, n_months)
+    start = np.asarray(decided) + np.asarray(lead)
+    arrived = np.asarray(added)[..., None] * linear_schedule(
+        t, start[..., None], np.asarray(ramp)[..., None]
+    )
+    return arrived[..., 0], np.diff(arrived, axis=-1)
 
 
 class _ContractRow(NamedTuple):
@@ -77,7 +103,6 @@ class Inputs:
     # lines (L,)
     line_product: np.ndarray
     line_pool: np.ndarray
-    line_country: np.ndarray
     line_depth: np.ndarray
     capacity_start: np.ndarray
     committed_start: np.ndarray
@@ -203,9 +228,9 @@ def compile_inputs(s: Scenario) -> Inputs:
         lead_i = inv.lead_time_months if inv.lead_time_months is not None else int(lead[i])
         ramp_i = inv.ramp_up_months if inv.ramp_up_months is not None else int(ramp[i])
         added = inv.capacity_added_per_month
-        arrived = added * linear_schedule(np.arange(-1, T), d + lead_i, np.array(ramp_i))
-        capacity_start[i] += arrived[0]
-        increment[i] += np.diff(arrived)
+        before, arriving = capacity_arrival(added, d, lead_i, ramp_i, T)
+        capacity_start[i] += before
+        increment[i] += arriving
         cost = inv.capex_usd if inv.capex_usd is not None else added * capex[i]
         if d < 0:
             committed_start[i] += added
@@ -356,7 +381,6 @@ def compile_inputs(s: Scenario) -> Inputs:
         pledges=[gid for gid, _ in stock_pledges],
         line_product=line_product,
         line_pool=np.array([qi[x.pool] for x in line_objs], dtype=np.intp),
-        line_country=np.array([pi[x.country] for x in line_objs], dtype=np.intp),
         line_depth=line_depth,
         capacity_start=capacity_start,
         committed_start=committed_start,
