@@ -254,6 +254,7 @@ def test_contract_signed_before_start_keeps_only_what_is_still_due() -> None:
 
 def test_announced_investment_folds_arrived_part_into_start() -> None:
     s = tiny(
+        lines={"l1": dict(tiny()["lines"]["l1"], max_capacity_per_month=400.0)},
         investments={
             "i1": {
                 "line": "l1",
@@ -263,10 +264,31 @@ def test_announced_investment_folds_arrived_part_into_start() -> None:
                 "ramp_up_months": 4,
                 "source": "fx",
             }
-        }
+        },
     )
     r = run(s)
     assert series(r, "capacity_per_month", line="l1")[:5] == [130, 160, 190, 220, 220]
+
+
+def test_ceiling_caps_announced_investments() -> None:
+    # +100/month decided 2024-01, lead 1, ramp 2 on a line of 100 with a ceiling of 150:
+    # +50 arrives in 2024-02, the second +50 would pass the ceiling and never arrives
+    s = tiny(
+        lines={"l1": dict(tiny()["lines"]["l1"], max_capacity_per_month=150.0)},
+        investments={
+            "i1": {
+                "line": "l1",
+                "decision": "2024-01",
+                "capacity_added_per_month": 100.0,
+                "lead_time_months": 1,
+                "ramp_up_months": 2,
+                "source": "fx",
+            }
+        },
+    )
+    r = run(s)
+    assert series(r, "capacity_per_month", line="l1")[:4] == [100, 150, 150, 150]
+    assert series(r, "capex_usd", line="l1")[0] == 100 * 50  # spent as announced
 
 
 def test_time_to_target() -> None:

@@ -21,7 +21,9 @@ order:
    from ``t + lead_l`` in ``ramp_l`` equal monthly steps (the rule of
    :func:`materiel.engine.inputs.capacity_arrival`); capex ``dC_l * capex_l``
    is spent in month ``t``.
-3. **Capacity.** ``cap_l(t) = cap_l(t-1) + increment_l(t)``.
+3. **Capacity.** ``cap_l(t) = min(Cmax_l, cap_l(t-1) + increment_l(t))``:
+   the ceiling caps all growth, announced investments included (their
+   capex is spent as announced; what would arrive above it never does).
 4. **Production.** Munition lines want ``min(cap_l, open_l)``; that need flows
    down the bill of materials level by level, each component line wanting
    ``min(cap_l, share_l * max(0, need_g - inventory_g))``. Then, deepest level

@@ -177,9 +177,9 @@ def step(
                 if keep_book:
                     out.order_book[s, t, ln] = book[ln]
 
-            # 3. capacity
+            # 3. capacity, never above the line's ceiling (announced investments included)
             for ln in range(L):
-                cap[ln] += increment[ln, t]
+                cap[ln] = min(cap[ln] + increment[ln, t], cap_max[ln])
 
             # 4. production: wants flow down the bill of materials, output flows up
             for ln in range(L):

@@ -146,7 +146,7 @@ class Lines(NamedTuple):
         _A, Var("sample line", "units/month", "capacity built or decided at the start")
     ]
     capacity_max: Annotated[
-        _A, Var("sample line", "units/month", "ceiling on order-driven investment")
+        _A, Var("sample line", "units/month", "ceiling on capacity, announced investments included")
     ]
     lead_months: Annotated[_A, _count("sample line", "months", "expansion lead time")]
     ramp_months: Annotated[
