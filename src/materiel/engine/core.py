@@ -16,7 +16,12 @@ order:
    proportion to their capacity (orders) or committed capacity (book).
 2. **Investment.** A component line's order book is what its users' books
    need through the bill of materials, shared by committed capacity within its
-   pool. Line ``l`` expands when ``book_l > committed_l * H_l``:
+   pool (equally where none has any). Then, within each pool-product group,
+   a line keeps the book its committed capacity covers and the rest goes to
+   the lines with room to grow: ``book_l = min(book_l, committed_l * H_l) +
+   spill_g * room_l / sum_g room`` with ``room_l = max(0, Cmax_l -
+   committed_l)``, so a planned line at zero capacity receives orders and is
+   built. Line ``l`` expands when ``book_l > committed_l * H_l``:
    ``dC_l = clip(min(Cmax_l, book_l / H_l) - committed_l, 0, inf)``, arriving
    from ``t + lead_l`` in ``ramp_l`` equal monthly steps (the rule of
    :func:`materiel.engine.inputs.capacity_arrival`); capex ``dC_l * capex_l``

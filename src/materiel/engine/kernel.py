@@ -111,6 +111,11 @@ def step(
                 rec_party[cell_slot[p, k]] = p
                 rec_product[cell_slot[p, k]] = k
 
+    # lines per pool-product group: the order book moves between lines of a group only
+    n_group = np.zeros((Q, K))
+    for ln in range(L):
+        n_group[lines.line_pool[ln], lines.line_product[ln]] += 1.0
+
     # contracts' assignment counts, for equal shares when no eligible line has capacity
     n_assign = np.zeros(C)
     for a in range(A):
@@ -147,6 +152,8 @@ def step(
         need = np.zeros((Q, K))
         group = np.zeros((Q, K))
         fraction = np.ones((Q, K))
+        spill = np.zeros((Q, K))
+        room = np.zeros((Q, K))
         delivered_c = np.zeros(C)
 
         for t in range(T):
@@ -161,8 +168,9 @@ def step(
                 committed[ln] += commit_more[ln, t]
                 book[ln] = 0.0
             _split(assignments, committed, n_assign, weight_sum, book_c, book, open_a, False)
+            _book_to_room(book, committed, cap_max, horizon, lines, 0, spill, room, n_group)
             _down_the_bom(book, committed, lines, inputs, per_unit, need, group, D, False,
-                          orders, inventory)  # fmt: skip
+                          orders, inventory, cap_max, horizon, n_group, spill, room)  # fmt: skip
             for ln in range(L):
                 added = 0.0
                 if lines.invests[ln] and book[ln] > committed[ln] * horizon[ln]:
@@ -188,7 +196,7 @@ def step(
             for ln in range(L):
                 wanted[ln] = min(cap[ln], orders[ln])
             _down_the_bom(wanted, cap, lines, inputs, per_unit, need, group, D, True,
-                          orders, inventory)  # fmt: skip
+                          orders, inventory, cap_max, horizon, n_group, spill, room)  # fmt: skip
             for d in range(D, -1, -1):
                 need[:, :] = 0.0
                 for i in range(lines.depth_start[d], lines.depth_start[d + 1]):
@@ -370,6 +378,11 @@ def _down_the_bom(
     net: bool,
     orders: np.ndarray,
     inventory: np.ndarray,
+    cap_max: np.ndarray,
+    horizon: np.ndarray,
+    n_group: np.ndarray,
+    spill: np.ndarray,
+    room: np.ndarray,
 ) -> None:
     """Pass a per-line quantity down the bill of materials, level by level.
 
@@ -377,7 +390,8 @@ def _down_the_bom(
     of what the lines above need from its pool-product cell g. With ``net``
     the need is net of the ``inventory`` on hand, stored in ``orders``, and
     the quantity passed on is ``min(weight, orders)`` (capacity-limited
-    wants); otherwise (the order book) the gross need is passed on.
+    wants); otherwise (the order book) the gross need is passed on, after
+    :func:`_book_to_room` at each level.
     """
     line_product, line_pool = lines.line_product, lines.line_pool
     lines_by_depth, depth_start = lines.lines_by_depth, lines.depth_start
@@ -394,14 +408,56 @@ def _down_the_bom(
             ln = lines_by_depth[i]
             q, p = line_pool[ln], line_product[ln]
             share = weight[ln] / group[q, p] if group[q, p] > 0.0 else 0.0
+            if not net and group[q, p] <= 0.0:  # no line has committed capacity: equal shares
+                share = 1.0 / n_group[q, p]
             if net:
                 orders[ln] = max(need[q, p] - inventory[q, p], 0.0) * share
                 per_line[ln] = min(weight[ln], orders[ln])
             else:
                 per_line[ln] = need[q, p] * share
+        if not net:
+            _book_to_room(per_line, weight, cap_max, horizon, lines, d, spill, room, n_group)
         for i in range(depth_start[d], depth_start[d + 1]):
             ln = lines_by_depth[i]
             _add_needs(need, per_line[ln], line_pool[ln], line_product[ln], inputs, per_unit)
+
+
+@njit(cache=True)
+def _book_to_room(
+    book: np.ndarray,
+    committed: np.ndarray,
+    cap_max: np.ndarray,
+    horizon: np.ndarray,
+    lines: Lines,
+    d: int,
+    spill: np.ndarray,
+    room: np.ndarray,
+    n_group: np.ndarray,
+) -> None:
+    """Within each pool-product group at depth ``d``, book beyond committed capacity goes to room.
+
+    A line keeps the book its committed capacity covers,
+    ``covered_l = min(book_l, committed_l * H_l)``; the rest of its group's
+    book, ``spill_g = sum_g (book_l - covered_l)``, goes to the lines with
+    room to grow in proportion to it, ``room_l = max(0, Cmax_l - committed_l)``:
+    ``book_l = covered_l + spill_g * room_l / sum_g room``. So a planned line
+    at zero capacity receives orders and is built once the others are full.
+    A group of one line, or one without room, keeps its book as it is.
+    """
+    spill[:, :] = 0.0
+    room[:, :] = 0.0
+    lo, hi = lines.depth_start[d], lines.depth_start[d + 1]
+    for i in range(lo, hi):
+        ln = lines.lines_by_depth[i]
+        q, p = lines.line_pool[ln], lines.line_product[ln]
+        spill[q, p] += max(book[ln] - committed[ln] * horizon[ln], 0.0)
+        room[q, p] += max(cap_max[ln] - committed[ln], 0.0)
+    for i in range(lo, hi):
+        ln = lines.lines_by_depth[i]
+        q, p = lines.line_pool[ln], lines.line_product[ln]
+        if n_group[q, p] > 1.0 and spill[q, p] > 0.0 and room[q, p] > 0.0:
+            covered = min(book[ln], committed[ln] * horizon[ln])
+            book[ln] = covered + spill[q, p] * max(cap_max[ln] - committed[ln], 0.0) / room[q, p]
 
 
 @njit(cache=True)
