@@ -6,6 +6,7 @@ Run from the repository root::
     python benchmarks/bench_engine.py --quick   # smoke run: one repeat, small scales
     python benchmarks/bench_engine.py --json    # the figures as JSON on stdout
     python benchmarks/bench_engine.py --profile # also cProfile the x10 engine run
+    python benchmarks/bench_engine.py --compile # also the kernel's cold-cache compile time
 
 It measures, best of N repeats (``time.perf_counter``):
 
@@ -19,7 +20,10 @@ It measures, best of N repeats (``time.perf_counter``):
    240 months (:func:`synthetic.scale_scenario`), with the growth of engine
    time against entities x months. While ``action-plan`` does not exist yet,
    a small stand-in scenario with a bill of materials is scaled instead;
-3. the PySD reference: ``supply_chain.mdl`` (Vensim) read with
+3. with ``--compile``, the numba kernel's first-call compile time with an
+   empty cache (a fresh process with its own ``NUMBA_CACHE_DIR``), wall and
+   CPU time (CPU time is the fairer figure on a shared machine);
+4. the PySD reference: ``supply_chain.mdl`` (Vensim) read with
    ``pysd.read_vensim`` and run, its trajectories checked month by month
    against the equivalent materiel scenario (:func:`reference_scenario`), and
    both run times compared.
@@ -42,9 +46,11 @@ import argparse
 import cProfile
 import io
 import json
+import os
 import pstats
 import resource
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -559,6 +565,27 @@ def _print_measurement(m: Measurement, engine_target: float | None = None) -> No
     print(f"    peak memory     {m.peak_bytes / 2**20:9.1f} MiB (tracemalloc, whole pipeline)")
 
 
+_COLD_COMPILE = """
+import time
+import materiel
+from materiel.engine import compile_inputs, run_engine
+inp = compile_inputs(materiel.load({scenario!r}))
+wall, cpu = time.perf_counter(), time.process_time()
+run_engine(inp)
+print(time.perf_counter() - wall, time.process_time() - cpu)
+"""
+
+
+def cold_compile(scenario: str = DEFAULT_SCENARIO) -> dict[str, float]:
+    """First-call kernel compile time (seconds, wall and CPU) with an empty numba cache."""
+    with tempfile.TemporaryDirectory() as cache:
+        env = os.environ | {"NUMBA_CACHE_DIR": cache}
+        code = _COLD_COMPILE.format(scenario=scenario)
+        out = subprocess.run([sys.executable, "-c", code], env=env, check=True,
+                             capture_output=True, text=True).stdout.split()  # fmt: skip
+    return {"wall_s": float(out[0]), "cpu_s": float(out[1])}
+
+
 def profile_engine(inp: Inputs, top: int = 15) -> str:
     """cProfile one engine run; the ``top`` functions by own time, as text."""
     profiler = cProfile.Profile()
@@ -576,6 +603,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="smoke run: 1 repeat, x1 and x2")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument("--profile", action="store_true", help="cProfile the largest engine run")
+    parser.add_argument("--compile", action="store_true", help="time a cold-cache kernel compile")
     parser.add_argument("--repeats", type=int, default=None, help="repeats (default 7, quick 1)")
     args = parser.parse_args(argv)
     repeats = args.repeats or (1 if args.quick else 7)
@@ -637,8 +665,14 @@ def main(argv: list[str] | None = None) -> int:
         say(f"\n  cProfile of the x{factors[-1]} engine run\n{text}")
         report["profile"] = text
 
-    # 3. PySD reference
-    say(f"\n3. PySD reference ({MDL_PATH.name})")
+    # 3. kernel compile
+    if args.compile:
+        say(f"\n3. kernel compile, empty numba cache ({DEFAULT_SCENARIO})")
+        report["cold_compile"] = cold = cold_compile()
+        say(f"    first run_engine  wall {cold['wall_s']:.1f} s, CPU {cold['cpu_s']:.1f} s")
+
+    # 4. PySD reference
+    say(f"\n4. PySD reference ({MDL_PATH.name})")
     try:
         with _quiet():
             import pysd  # noqa: F401

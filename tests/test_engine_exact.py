@@ -254,6 +254,7 @@ def test_contract_signed_before_start_keeps_only_what_is_still_due() -> None:
 
 def test_announced_investment_folds_arrived_part_into_start() -> None:
     s = tiny(
+        lines={"l1": dict(tiny()["lines"]["l1"], max_capacity_per_month=400.0)},
         investments={
             "i1": {
                 "line": "l1",
@@ -263,10 +264,31 @@ def test_announced_investment_folds_arrived_part_into_start() -> None:
                 "ramp_up_months": 4,
                 "source": "fx",
             }
-        }
+        },
     )
     r = run(s)
     assert series(r, "capacity_per_month", line="l1")[:5] == [130, 160, 190, 220, 220]
+
+
+def test_ceiling_caps_announced_investments() -> None:
+    # +100/month decided 2024-01, lead 1, ramp 2 on a line of 100 with a ceiling of 150:
+    # +50 arrives in 2024-02, the second +50 would pass the ceiling and never arrives
+    s = tiny(
+        lines={"l1": dict(tiny()["lines"]["l1"], max_capacity_per_month=150.0)},
+        investments={
+            "i1": {
+                "line": "l1",
+                "decision": "2024-01",
+                "capacity_added_per_month": 100.0,
+                "lead_time_months": 1,
+                "ramp_up_months": 2,
+                "source": "fx",
+            }
+        },
+    )
+    r = run(s)
+    assert series(r, "capacity_per_month", line="l1")[:4] == [100, 150, 150, 150]
+    assert series(r, "capex_usd", line="l1")[0] == 100 * 50  # spent as announced
 
 
 def test_time_to_target() -> None:
@@ -324,3 +346,17 @@ def test_aid_pledged_before_start_counts_as_given() -> None:
     assert series(r, "pledge_deliveries", pledge="g1")[:3] == [100, 100, 0]
     aid = r.aid().iloc[0]
     assert aid.delivered == 400 and aid.before_start == 200
+
+
+def test_order_book_reaches_a_planned_line_by_room_to_grow() -> None:
+    # l1 is full (100 of 100); l2 is planned (0 of 300). A firm 6,000 over 12 months, H = 12:
+    # l1 keeps what its capacity covers (100 * 12 = 1,200), the other 4,800 goes to l2's room
+    s = tiny(contracts={"c1": contract(quantity=6000.0, delivery_months=12)})
+    s["lines"]["l2"] = dict(s["lines"]["l1"], name="Line 2", capacity_per_month=0.0,
+                            max_capacity_per_month=300.0, expansion_lead_time_months=1)  # fmt: skip
+    r = run(s)
+    assert [series(r, "order_book", line=x)[0] for x in ("l1", "l2")] == [1200, 4800]
+    assert series(r, "capacity_added_per_month", line="l2")[:2] == [300, 0]
+    assert sum(series(r, "capacity_added_per_month", line="l1")) == 0
+    assert series(r, "capacity_per_month", line="l2")[:3] == [0, 300, 300]
+    assert series(r, "production", line="l2")[:2] == [0, 300]

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from materiel.engine.binding import is_input, is_label
 from materiel.months import label_of, month_index
 from materiel.scenario.schema import Scenario
 
@@ -123,11 +124,11 @@ def binding_table(ds: xr.Dataset, sample: int = 0) -> pd.DataFrame:
             "country": str(ds.line_country.values[j]),
         }
         row.update({str(k): int(n) for k, n in zip(labels, counts, strict=True)})
-        first_input = np.flatnonzero(np.char.startswith(binding[:, j].astype(str), "input:"))
+        first_input = np.flatnonzero(is_input(binding[:, j]))
         row["first_input_bound"] = _label(ds, int(first_input[0])) if len(first_input) else None
         rows.append(row)
     df = pd.DataFrame(rows)
-    tallies = [c for c in df.columns if c in ("capacity", "orders") or str(c).startswith("input:")]
+    tallies = [c for c in df.columns if is_label(c)]
     df[tallies] = df[tallies].fillna(0).astype(int)
     return df
 
@@ -181,7 +182,7 @@ def aid_table(ds: xr.Dataset, s: Scenario, sample: int = 0) -> pd.DataFrame:
         before = float(ds.contract_delivered_before_start.sel(contract=cid))
         rows.append({"pledge": label, "donor": donor, "recipient": recipient,
                      "product": product, "supply": "production",
-                     "pledged": float(ds.contract_quantity.sel(contract=cid)),
+                     "pledged": float(ds.contract_quantity.isel(sample=sample).sel(contract=cid)),
                      "delivered": float(delivered.sel(contract=cid)) + before,
                      "before_start": before})  # fmt: skip
     df = pd.DataFrame(rows, columns=["pledge", "donor", "recipient", "product", "supply",

@@ -29,6 +29,7 @@ from materiel._errors import InvariantError, bad_argument
 from materiel.analysis.metrics import target_met
 from materiel.engine import compile_inputs, run_engine
 from materiel.engine.batch import sample_overrides
+from materiel.engine.variables import CELL_DIMS, OUTPUTS
 from materiel.months import month_index, month_range
 from materiel.scenario.loading import load
 from materiel.scenario.schema import Scenario
@@ -37,8 +38,11 @@ from materiel.scenario.uncertainty import draw
 __all__ = ["QUANTILES", "MonteCarloResult", "estimate_bytes", "sample"]
 
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
-_KEEP_LINES = ("production", "capacity")
-_KEEP_CELLS = ("stock", "shortfall")
+_LEAN = tuple(name for name, var in OUTPUTS.items() if var.lean)  # what a lean run records
+_KEEP_LINES = tuple(
+    n for n in _LEAN if OUTPUTS[n].dims[2:] == ("line",) and OUTPUTS[n].units != "US$"
+)
+_KEEP_CELLS = tuple(n for n in _LEAN if OUTPUTS[n].dims[2:] == CELL_DIMS)
 
 
 def _recorded_cells(s: Scenario, inp: Any) -> np.ndarray:
@@ -92,7 +96,7 @@ def sample(
         part = {path: values[first : first + chunk] for path, values in draws.items()}
         size = min(chunk, n - first)
         raw = run_engine(inp, size, overrides=sample_overrides(s, inp, part), cells=cells,
-                         record=())  # fmt: skip
+                         record=_LEAN)  # fmt: skip
         if float(raw["stock"].min(initial=0.0)) < -1e-6:
             raise InvariantError("invariant broken: negative stock in a Monte Carlo sample")
         for name, store in kept.items():
@@ -105,10 +109,8 @@ def sample(
     party_of, product_of = np.nonzero(cells)
     ds = xr.Dataset(
         {
-            "production": (("sample", "month", "line"), kept["production"]),
-            "capacity_per_month": (("sample", "month", "line"), kept["capacity"]),
-            "stock": (("sample", "month", "cell"), kept["stock"]),
-            "shortfall": (("sample", "month", "cell"), kept["shortfall"]),
+            **{OUTPUTS[n].dataset: (("sample", "month", "line"), kept[n]) for n in _KEEP_LINES},
+            **{OUTPUTS[n].dataset: (("sample", "month", "cell"), kept[n]) for n in _KEEP_CELLS},
             "payments_usd": (("sample", "party"), payments),
             "capex_usd": ("sample", capex),
         },

@@ -11,6 +11,7 @@ import pandas as pd
 import xarray as xr
 
 from materiel.analysis import metrics
+from materiel.engine.binding import input_product, is_input
 from materiel.months import label_of
 from materiel.scenario.schema import Scenario
 
@@ -100,10 +101,11 @@ class Result:
             tally: dict[str, float] = defaultdict(float)
             for label, w in zip(binding.ravel(), weight.ravel(), strict=True):
                 tally[str(label)] += float(w)
-            inputs = [lab for lab in np.unique(binding) if str(lab).startswith("input:")]
+            seen = np.unique(binding)
+            inputs = [str(lab) for lab in seen[is_input(seen)]]
             first_input = None
             if inputs:
-                hit = np.flatnonzero(np.char.startswith(binding.astype(str), "input:").any(axis=1))
+                hit = np.flatnonzero(is_input(binding).any(axis=1))
                 first_input = label_of(ds.month.values[hit[0]])
             delivered_qty = float(ds.contract_deliveries.where(ds.contract_product == k, 0.0).sum())
             rows.append(
@@ -113,7 +115,7 @@ class Result:
                     "capacity_start_per_month": float(cap.isel(month=0)),
                     "capacity_end_per_month": float(cap.isel(month=-1)),
                     "main_binding": max(tally, key=tally.__getitem__) if tally else None,
-                    "inputs_binding": [str(x)[6:] for x in inputs],
+                    "inputs_binding": [input_product(x) for x in inputs],
                     "first_input_bound": first_input,
                     "delivered": delivered_qty,
                     "spent_usd": float(
@@ -173,9 +175,9 @@ class Result:
                 "contract": ds.contract.values.astype(str),
                 "product": ds.contract_product.values.astype(str),
                 "buyers": ds.contract_buyers.values.astype(str),
-                "decided": ds.contract_decided.values.astype(str),
-                "signed": ds.contract_signed.values.astype(str),
-                "quantity": ds.contract_quantity.values.astype(float),
+                "decided": ds.contract_decided.isel(sample=0).values.astype(str),
+                "signed": ds.contract_signed.isel(sample=0).values.astype(str),
+                "quantity": ds.contract_quantity.isel(sample=0).values.astype(float),
                 "firm": ds.contract_firm.values.astype(bool),
                 "multi_year": ds.contract_multi_year.values.astype(bool),
                 "decided_by": ds.contract_decided_by.values.astype(str),

@@ -16,41 +16,14 @@ import numpy as np
 import xarray as xr
 
 from materiel.analysis.result import Result
-from materiel.engine import Inputs, compile_inputs, run_engine
-from materiel.engine.core import BINDING_CAPACITY, BINDING_INPUT, BINDING_ORDERS
+from materiel.engine import Inputs, binding, compile_inputs, run_engine
 from materiel.engine.invariants import check_invariants
+from materiel.engine.variables import OUTPUTS
 from materiel.months import month_label, month_range, parse_month
 from materiel.scenario.loading import load
 from materiel.scenario.schema import Scenario
 
 __all__ = ["build_dataset", "simulate"]
-
-_UNITS = {
-    "capacity_per_month": "units/month", "production": "units", "open_orders": "units",
-    "order_book": "units", "line_deliveries": "units", "capacity_added_per_month": "units/month",
-    "capex_usd": "US$", "contract_deliveries": "units", "payments_usd": "US$",
-    "receipts": "units", "aid_sent": "units", "aid_received": "units", "consumed": "units",
-    "shortfall": "units", "stock": "units", "pledge_deliveries": "units",
-    "inventory": "units", "component_used": "units", "consumption_demand": "units",
-}  # fmt: skip
-_RENAME = {"capacity": "capacity_per_month", "orders": "open_orders",
-           "capacity_added": "capacity_added_per_month"}  # fmt: skip
-_DIMS = {
-    "line": ("capacity", "production", "orders", "order_book", "line_deliveries",
-             "capacity_added", "capex_usd", "binding"),
-    "contract": ("contract_deliveries",),
-    "party": ("payments_usd",),
-    "party,product": ("receipts", "aid_sent", "aid_received", "consumed", "shortfall", "stock"),
-    "pledge": ("pledge_deliveries",),
-    "pool,product": ("inventory", "component_used"),
-}  # fmt: skip
-
-
-def binding_labels(products: list[str]) -> np.ndarray:
-    """Label of each binding code: capacity, orders, or ``input:<product>``."""
-    labels = ["capacity", "orders"] + [f"input:{p}" for p in products]
-    assert BINDING_CAPACITY == 0 and BINDING_ORDERS == 1 and BINDING_INPUT == 2
-    return np.array(labels)
 
 
 def _budget_arrays(inp: Inputs) -> xr.Dataset:
@@ -75,25 +48,32 @@ def _budget_arrays(inp: Inputs) -> xr.Dataset:
     return out
 
 
+_CONTRACT_OUTPUTS = ("contract_quantity", "contract_decided", "contract_signed")
+"""Outputs decided once per contract and sample: labelled as contract coordinates."""
+
+
 def _contract_coords(inp: Inputs, raw: Mapping[str, np.ndarray]) -> dict[str, Any]:
     """Per contract: what was bought, by whom, when decided and signed, and by which rule.
 
-    Quantities and months are sample 0's (policy-made contracts are decided
-    in the run); ``contract_decided_by`` is ``written``, ``aid`` or
-    ``policy:<procurement id>``.
+    Quantities and months are the engine's outputs, per sample (policy-made
+    contracts are decided in the run), months as ``YYYY-MM`` labels;
+    ``contract_decided_by`` is ``written``, ``aid`` or ``policy:<procurement id>``.
     """
     start = parse_month(inp.start)
+
+    def labels(months: np.ndarray) -> np.ndarray:
+        return np.array([[month_label(start + int(m)) for m in row] for row in months],
+                        dtype=str).reshape(months.shape)  # fmt: skip
+
     by = []
     for c, origin in enumerate(inp.contract_origin):
         v = int(inp.contract_policy[c])
         by.append(f"policy:{inp.policies[v]}" if v >= 0
                   else "aid" if origin.startswith("aid:") else "written")  # fmt: skip
     return {
-        "contract_quantity": ("contract", raw["contract_quantity"][0]),
-        "contract_decided": ("contract", [month_label(start + int(m))
-                                          for m in raw["contract_decided"][0]]),
-        "contract_signed": ("contract", [month_label(start + int(m))
-                                         for m in raw["contract_signed"][0]]),
+        "contract_quantity": (OUTPUTS["contract_quantity"].dims, raw["contract_quantity"]),
+        "contract_decided": (OUTPUTS["contract_decided"].dims, labels(raw["contract_decided"])),
+        "contract_signed": (OUTPUTS["contract_signed"].dims, labels(raw["contract_signed"])),
         "contract_buyers": ("contract", [",".join(f"{p}:{w:g}" for p, w in buyers.items())
                                          for buyers in inp.contract_buyers]),
         "contract_firm": ("contract", inp.contract_firm),
@@ -115,12 +95,13 @@ def build_dataset(inp: Inputs, raw: Mapping[str, np.ndarray], scenario: Scenario
     """
     samples = next(iter(raw.values())).shape[0]
     data_vars: dict[str, Any] = {}
-    for dims, names in _DIMS.items():
-        for name in names:
-            values = raw[name]
-            if name == "binding":
-                values = binding_labels(inp.products)[values]
-            data_vars[_RENAME.get(name, name)] = (("sample", "month", *dims.split(",")), values)
+    for name, var in OUTPUTS.items():  # named, shaped and described by the engine's registry
+        if name in _CONTRACT_OUTPUTS:
+            continue
+        values = raw[name]
+        if name == "binding":
+            values = binding.labels(inp.products)[values]
+        data_vars[var.dataset] = (var.dims, values)
     data_vars["consumption_demand"] = (("month", "party", "product"), inp.consumption_per_month)
     lines = scenario.lines
     ds = xr.Dataset(
@@ -152,12 +133,11 @@ def build_dataset(inp: Inputs, raw: Mapping[str, np.ndarray], scenario: Scenario
         },
         attrs={"scenario": scenario.id, "start": scenario.start, "months": scenario.months},
     )
-    for name, unit in _UNITS.items():
-        if name in ds:
-            ds[name].attrs["units"] = unit
-    ds["binding"].attrs["description"] = (
-        "what limits each line's output: capacity, orders or an input"
-    )
+    for var in OUTPUTS.values():
+        if var.units:
+            ds[var.dataset].attrs["units"] = var.units
+        ds[var.dataset].attrs["description"] = var.description
+    ds["consumption_demand"].attrs["units"] = "units"
     if inp.budget is not None:
         ds = ds.merge(_budget_arrays(inp))
     ds["stock_start"] = (("party", "product"), inp.stock_start)

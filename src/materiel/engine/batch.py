@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from materiel.engine.core import due_schedule, kernel_args
-from materiel.engine.inputs import Inputs, linear_schedule
+from materiel.engine.inputs import Inputs, capacity_arrival, linear_schedule
 from materiel.months import month_index
 from materiel.scenario.schema import DAYS_PER_MONTH, Scenario
 
@@ -46,8 +46,7 @@ def _investment(
     T: int, d: int, added: np.ndarray, lead: np.ndarray, ramp: np.ndarray, capex: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """One announced investment per sample: arrived by t=-1, increments, commitments, capex."""
-    t = np.arange(-1, T)[None, :]
-    arrived = added[:, None] * linear_schedule(t, (d + lead)[:, None], ramp[:, None])
+    before, arriving = capacity_arrival(added, d, lead, ramp, T)
     S = added.shape[0]
     commit_start = added if d < 0 else np.zeros(S)
     commit_inc = np.zeros((S, T))
@@ -55,7 +54,7 @@ def _investment(
     if 0 <= d < T:
         commit_inc[:, d] = added
         capex_inc[:, d] = capex
-    return arrived[:, 0], np.diff(arrived, axis=1), commit_start, commit_inc, capex_inc
+    return before, arriving, commit_start, commit_inc, capex_inc
 
 
 def sample_overrides(

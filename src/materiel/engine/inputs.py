@@ -9,8 +9,9 @@ Time is counted in months from the horizon start (``t = 0``). Anything dated
 before the start is folded into the initial state:
 
 - an announced investment decided in month ``d`` adds
-  ``dC * min(1, (t - d - lead + 1) / ramp)`` to capacity for ``t >= d + lead``;
-  the part already arrived at ``t = -1`` is in the starting capacity;
+  ``dC * min(1, (t - d - lead + 1) / ramp)`` to capacity for ``t >= d + lead``
+  (:func:`capacity_arrival`); the part already arrived at ``t = -1`` is in
+  the starting capacity;
 - a contract signed before the start is taken to have delivered what fell
   due before the start (those rounds are in the initial stocks).
 
@@ -33,7 +34,13 @@ from materiel.months import month_index, month_label, parse_month, year_of
 from materiel.scenario.prices import unit_price_usd
 from materiel.scenario.schema import Policy, Procurement, Scenario
 
-__all__ = ["Inputs", "compile_inputs", "desired_stock", "linear_schedule"]
+__all__ = [
+    "Inputs",
+    "capacity_arrival",
+    "compile_inputs",
+    "desired_stock",
+    "linear_schedule",
+]
 
 
 def linear_schedule(
@@ -56,6 +63,31 @@ def _signed(decided: int, own_delay: int | None, policy: Policy) -> int:
     """
     sign = decided + (own_delay if own_delay is not None else policy.contracting_delay_months)
     return sign if sign < 0 else sign + policy.extra_contracting_delay_months
+
+
+def capacity_arrival(
+    added: np.ndarray | float,
+    decided: np.ndarray | int,
+    lead: np.ndarray | int,
+    ramp: np.ndarray | int,
+    n_months: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """When new capacity arrives: the one ramp rule of engine, batch runs and planner.
+
+    Capacity ``added`` decided in month ``d`` arrives from month ``d + lead``
+    in ``ramp`` equal monthly steps: by month ``t`` it has brought
+    ``added * clip((t - d - lead + 1) / ramp, 0, 1)``. Returns what has
+    arrived by ``t = -1`` (before the start) and what arrives in each month
+    ``t = 0 .. n_months-1`` (trailing axis ``month``); arguments broadcast.
+    The kernel's own investments follow the same rule (``increment`` in
+    :func:`materiel.engine.kernel.step`).
+    """
+    t = np.arange(-1, n_months)
+    start = np.asarray(decided) + np.asarray(lead)
+    arrived = np.asarray(added)[..., None] * linear_schedule(
+        t, start[..., None], np.asarray(ramp)[..., None]
+    )
+    return arrived[..., 0], np.diff(arrived, axis=-1)
 
 
 class _ContractRow(NamedTuple):
@@ -97,7 +129,6 @@ class Inputs:
     # lines (L,)
     line_product: np.ndarray
     line_pool: np.ndarray
-    line_country: np.ndarray
     line_depth: np.ndarray
     capacity_start: np.ndarray
     committed_start: np.ndarray
@@ -163,7 +194,9 @@ class Inputs:
     rev_policy: np.ndarray
     rev_month: np.ndarray
     rev_slot: np.ndarray  # (W, 2) contract row of the multi-year and annual parts, -1: none
-    budget_mode: str  # policy.budget: none, defer (caps policy decisions) or flag
+    # policy.budget = "defer": what each party's munitions budget leaves for policy decisions
+    budget_left_usd: np.ndarray  # (P, Y): budget - written contracts' payments; (P, 0): uncapped
+    budget_year_start: np.ndarray  # (Y,): first month of each budget year, from the start
     # aid from stock (G,)
     pledge_donor: np.ndarray
     pledge_recipient: np.ndarray
@@ -180,7 +213,8 @@ class Inputs:
         return {
             "month": self.n_months, "party": len(self.parties), "product": len(self.products),
             "line": len(self.lines), "contract": len(self.contracts), "pool": len(self.pools),
-            "pledge": len(self.pledges),
+            "pledge": len(self.pledges), "policy": len(self.policies),
+            "review": len(self.rev_policy), "part": 2, "budget_year": len(self.budget_year_start),
         }  # fmt: skip
 
 
@@ -309,8 +343,25 @@ def _policy_slots(s: Scenario, rows: list[_ContractRow]) -> dict[str, Any]:
         "rev_policy": np.array([v for _, v in reviews], dtype=np.intp),
         "rev_month": np.array([m for m, _ in reviews], dtype=np.intp),
         "rev_slot": slot,
-        "budget_mode": s.policy.budget,
     }
+
+
+def _policy_budget(s: Scenario, plan: BudgetPlan | None) -> tuple[np.ndarray, np.ndarray]:
+    """``budget_left_usd`` (P, Y) and ``budget_year_start`` (Y,) for policy decisions.
+
+    With ``policy.budget = "defer"`` and procurement policies, each party's
+    munitions budget less its written contracts' payments in every budget
+    year (unlimited for parties without a budget); otherwise no budget years
+    (policy decisions are not capped).
+    """
+    P = len(s.parties)
+    if plan is None or not s.procurement or s.policy.budget != "defer":
+        return np.zeros((P, 0)), np.zeros(0, dtype=np.intp)
+    left = np.full((P, len(plan.years)), np.inf)
+    rows = [list(s.parties).index(p) for p in plan.parties]
+    left[rows] = plan.budget_usd - plan.committed_usd
+    year_start = np.asarray(plan.years, dtype=np.intp) * 12 - parse_month(s.start)
+    return left, year_start
 
 
 def compile_inputs(s: Scenario) -> Inputs:
@@ -352,9 +403,9 @@ def compile_inputs(s: Scenario) -> Inputs:
         lead_i = inv.lead_time_months if inv.lead_time_months is not None else int(lead[i])
         ramp_i = inv.ramp_up_months if inv.ramp_up_months is not None else int(ramp[i])
         added = inv.capacity_added_per_month
-        arrived = added * linear_schedule(np.arange(-1, T), d + lead_i, np.array(ramp_i))
-        capacity_start[i] += arrived[0]
-        increment[i] += np.diff(arrived)
+        before, arriving = capacity_arrival(added, d, lead_i, ramp_i, T)
+        capacity_start[i] += before
+        increment[i] += arriving
         cost = inv.capex_usd if inv.capex_usd is not None else added * capex[i]
         if d < 0:
             committed_start[i] += added
@@ -417,6 +468,7 @@ def compile_inputs(s: Scenario) -> Inputs:
             sign=np.r_[budget_plan.sign, slots],
             deferred_months=np.r_[budget_plan.deferred_months, np.zeros_like(slots)],
         )
+    budget_left, budget_year_start = _policy_budget(s, budget_plan)
     contract_product = np.array([ki[r.product] for r in rows], dtype=np.intp)
     quantity = np.array([r.quantity for r in rows], dtype=float)
     price = np.array([r.price_usd for r in rows], dtype=float)
@@ -520,7 +572,6 @@ def compile_inputs(s: Scenario) -> Inputs:
         pledges=[gid for gid, _ in stock_pledges],
         line_product=line_product,
         line_pool=np.array([qi[x.pool] for x in line_objs], dtype=np.intp),
-        line_country=np.array([pi[x.country] for x in line_objs], dtype=np.intp),
         line_depth=line_depth,
         capacity_start=capacity_start,
         committed_start=committed_start,
@@ -576,4 +627,6 @@ def compile_inputs(s: Scenario) -> Inputs:
         contract_buyers=[r.buyers for r in rows],
         contract_policy=np.array([r.policy for r in rows], dtype=np.intp),
         **pol,
+        budget_left_usd=budget_left,
+        budget_year_start=budget_year_start,
     )

@@ -2,9 +2,11 @@
 
 :func:`step` implements the equations in :mod:`materiel.engine.core` with
 explicit loops, compiled by numba: a deterministic run is overhead-free and
-thousands of samples run in one call. It takes only arrays and writes its
-results into the output arrays it is given; it reads no files and keeps no
-state between calls.
+thousands of samples run in one call. It takes named tuples of arrays, one
+per group of inputs, and writes its results into the output arrays it is
+given (:mod:`materiel.engine.variables` declares every field: dims, units,
+meaning); it reads no files and keeps no state between calls. Arrays are read
+by name (``lines.capacity_max``), never by position.
 
 Per-sample parameters: arrays whose first axis is ``sample`` may have length
 1 (shared by every sample) or the number of samples; ``_row(a, s)`` picks the
@@ -17,12 +19,23 @@ import numpy as np
 from numba import njit
 
 from materiel.engine import policy
+from materiel.engine.binding import Binding
+from materiel.engine.variables import (
+    Assignments,
+    Consumption,
+    Contracts,
+    Lines,
+    Outputs,
+    Pledges,
+    Policies,
+    Stocks,
+)
 
-__all__ = ["BINDING_CAPACITY", "BINDING_INPUT", "BINDING_ORDERS", "step"]
+__all__ = ["step"]
 
-BINDING_CAPACITY = 0
-BINDING_ORDERS = 1
-BINDING_INPUT = 2  # + product index of the binding input
+_CAPACITY = int(Binding.CAPACITY)
+_ORDERS = int(Binding.ORDERS)
+_INPUT = int(Binding.INPUT)  # + product index of the binding input
 _SHORT = 1.0 - 1e-9  # an input counts as short only beyond rounding
 
 
@@ -33,146 +46,66 @@ def _row(a: np.ndarray, s: int) -> np.ndarray:
 
 
 @njit(cache=True, nogil=True)
-def step(  # one flat signature of arrays keeps the kernel compilable
+def step(
     first: int,
     last: int,
-    # lines (L,) and per-sample line parameters (S or 1, L)
-    line_product: np.ndarray,
-    line_pool: np.ndarray,
-    line_depth: np.ndarray,
-    lines_by_depth: np.ndarray,
-    depth_start: np.ndarray,
-    capacity_start: np.ndarray,
-    committed_start: np.ndarray,
-    capacity_max: np.ndarray,
-    lead_months: np.ndarray,
-    ramp_months: np.ndarray,
-    capex_usd_per_unit: np.ndarray,
-    horizon_months: np.ndarray,
-    invests: np.ndarray,
-    capacity_increment: np.ndarray,  # (S or 1, L, T)
-    committed_increment: np.ndarray,  # (S or 1, L, T)
-    capex_announced_usd: np.ndarray,  # (S or 1, L, T)
-    bom: np.ndarray,  # (K, K)
-    # contracts (C,), (T, C); assignments (A,) sorted by line then priority then age
-    contract_quantity: np.ndarray,  # (S or 1, C)
-    contract_price_usd: np.ndarray,
-    contract_sign: np.ndarray,  # (S or 1, C)
-    contract_firm: np.ndarray,
-    contract_delivered_start: np.ndarray,  # (S or 1, C)
-    due_by_month: np.ndarray,  # (S or 1, T, C)
-    assign_contract: np.ndarray,
-    assign_line: np.ndarray,
-    assign_any_line: np.ndarray,
-    receive_contract: np.ndarray,
-    receive_party: np.ndarray,
-    receive_product: np.ndarray,
-    receive_share: np.ndarray,
-    pay_contract: np.ndarray,
-    pay_party: np.ndarray,
-    pay_share: np.ndarray,
-    # stocks and flows
-    stock_start: np.ndarray,  # (S or 1, P, K)
-    stock_floor: np.ndarray,  # (P, K)
-    inventory_start: np.ndarray,  # (Q, K)
-    use_party: np.ndarray,  # (E,) consumption entries
-    use_product: np.ndarray,
-    use_first: np.ndarray,
-    use_last: np.ndarray,
-    use_rate: np.ndarray,  # (S or 1, E) units a month
-    pledge_donor: np.ndarray,
-    pledge_recipient: np.ndarray,
-    pledge_product: np.ndarray,
-    owed_by_month: np.ndarray,  # (T, G)
-    pledge_given_start: np.ndarray,
-    # procurement policies (V,), reviews (W,) and their contract slots: engine/policy.py
-    contract_decided: np.ndarray,  # (C,)
-    contract_due_months: np.ndarray,  # (C,)
-    pol_product: np.ndarray,
-    pol_review_months: np.ndarray,
-    pol_adjust_months: np.ndarray,
-    pol_delay: np.ndarray,  # (S or 1, V)
-    pol_multi_share: np.ndarray,
-    pol_delivery_lag: np.ndarray,
-    pol_member: np.ndarray,  # (V, P)
-    pol_desired: np.ndarray,  # (V, T)
-    rev_policy: np.ndarray,
-    rev_month: np.ndarray,
-    rev_slot: np.ndarray,  # (W, 2)
-    budget_mode: np.ndarray,  # (1,)
-    budget_offset: np.ndarray,  # (1,)
-    budget_left_usd: np.ndarray,  # (P, Y)
+    lines: Lines,
+    contracts: Contracts,
+    assignments: Assignments,
+    stocks: Stocks,
+    consumption: Consumption,
+    pledges: Pledges,
+    policies: Policies,
     cell_slot: np.ndarray,  # (P, K): column of each party-product cell in the outputs, -1 = none
-    # outputs (S, T, ...); party-product outputs are (S, T, recorded cells)
-    out_capacity: np.ndarray,
-    out_production: np.ndarray,
-    out_orders: np.ndarray,
-    out_order_book: np.ndarray,
-    out_line_deliveries: np.ndarray,
-    out_capacity_added: np.ndarray,
-    out_capex_usd: np.ndarray,
-    out_binding: np.ndarray,
-    out_contract_deliveries: np.ndarray,
-    out_payments_usd: np.ndarray,
-    out_receipts: np.ndarray,
-    out_aid_sent: np.ndarray,
-    out_aid_received: np.ndarray,
-    out_consumed: np.ndarray,
-    out_shortfall: np.ndarray,
-    out_stock: np.ndarray,
-    out_pledge_deliveries: np.ndarray,
-    out_inventory: np.ndarray,
-    out_component_used: np.ndarray,
-    out_contract_quantity: np.ndarray,  # (S, C)
-    out_contract_decided: np.ndarray,  # (S, C)
-    out_contract_signed: np.ndarray,  # (S, C)
+    out: Outputs,
 ) -> None:
     """Step samples ``first..last-1`` through every month (equations: :mod:`materiel.engine.core`).
 
     Releases the GIL, so disjoint sample ranges can run on several threads.
     """
-    L = line_product.shape[0]
-    T = capacity_increment.shape[2]
-    C = contract_quantity.shape[1]
-    E = use_party.shape[0]
-    A = assign_contract.shape[0]
-    K = bom.shape[0]
-    Q = inventory_start.shape[0]
-    P = stock_floor.shape[0]
-    G = pledge_donor.shape[0]
-    D = depth_start.shape[0] - 2  # deepest bill-of-materials level
+    L = lines.line_product.shape[0]
+    T = lines.capacity_increment.shape[2]
+    C = contracts.contract_quantity.shape[1]
+    E = consumption.use_party.shape[0]
+    A = assignments.assign_contract.shape[0]
+    K = lines.bom.shape[0]
+    Q = stocks.inventory_start.shape[0]
+    P = stocks.stock_floor.shape[0]
+    G = pledges.pledge_donor.shape[0]
+    D = lines.depth_start.shape[0] - 2  # deepest bill-of-materials level
     span = T + 1
     for ln in range(L):
-        span = max(span, T + int(np.max(lead_months[:, ln])) + int(np.max(ramp_months[:, ln])) + 1)
+        latest = int(np.max(lines.lead_months[:, ln])) + int(np.max(lines.ramp_months[:, ln]))
+        span = max(span, T + latest + 1)
 
     # bills of materials as short lists: inputs[p, j] (-1 ends the list), per_unit[p, j]
     J = 1
     for p in range(K):
-        J = max(J, int(np.sum(bom[p] > 0.0)))
+        J = max(J, int(np.sum(lines.bom[p] > 0.0)))
     inputs = np.full((K, J), -1, dtype=np.int64)
     per_unit = np.zeros((K, J))
     for p in range(K):
         j = 0
         for k in range(K):
-            if bom[p, k] > 0.0:
+            if lines.bom[p, k] > 0.0:
                 inputs[p, j] = k
-                per_unit[p, j] = bom[p, k]
+                per_unit[p, j] = lines.bom[p, k]
                 j += 1
 
     # the recorded party-product cells, in output order
-    M = out_stock.shape[2]
+    M = out.stock.shape[2]
     # outputs given with an empty sample axis are not recorded (lean Monte Carlo runs)
-    keep_book = out_order_book.shape[0] > 0
-    keep_added = out_capacity_added.shape[0] > 0
-    keep_binding = out_binding.shape[0] > 0
-    keep_used = out_component_used.shape[0] > 0
-    keep_orders = out_orders.shape[0] > 0
-    keep_inventory = out_inventory.shape[0] > 0
-    keep_line_deliveries = out_line_deliveries.shape[0] > 0
-    keep_deliveries = out_contract_deliveries.shape[0] > 0
-    keep_receipts = out_receipts.shape[0] > 0
-    keep_aid = out_aid_sent.shape[0] > 0
-    keep_consumed = out_consumed.shape[0] > 0
+    keep_book = out.order_book.shape[0] > 0
+    keep_added = out.capacity_added.shape[0] > 0
+    keep_binding = out.binding.shape[0] > 0
+    keep_used = out.component_used.shape[0] > 0
+    keep_orders = out.orders.shape[0] > 0
+    keep_inventory = out.inventory.shape[0] > 0
+    keep_line_deliveries = out.line_deliveries.shape[0] > 0
+    keep_deliveries = out.contract_deliveries.shape[0] > 0
+    keep_receipts = out.receipts.shape[0] > 0
+    keep_aid = out.aid_sent.shape[0] > 0
+    keep_consumed = out.consumed.shape[0] > 0
     rec_party = np.zeros(M, dtype=np.int64)
     rec_product = np.zeros(M, dtype=np.int64)
     for p in range(P):
@@ -181,38 +114,43 @@ def step(  # one flat signature of arrays keeps the kernel compilable
                 rec_party[cell_slot[p, k]] = p
                 rec_product[cell_slot[p, k]] = k
 
+    # lines per pool-product group: the order book moves between lines of a group only
+    n_group = np.zeros((Q, K))
+    for ln in range(L):
+        n_group[lines.line_pool[ln], lines.line_product[ln]] += 1.0
+
     # contracts' assignment counts, for equal shares when no eligible line has capacity
     n_assign = np.zeros(C)
     for a in range(A):
-        n_assign[assign_contract[a]] += 1.0
+        n_assign[assignments.assign_contract[a]] += 1.0
 
     for s in range(first, last):  # samples are independent (threads take disjoint ranges)
-        cap_max = _row(capacity_max, s)
-        lead = _row(lead_months, s)
-        ramp = _row(ramp_months, s)
-        horizon = _row(horizon_months, s)
-        sign = _row(contract_sign, s)
-        due = _row(due_by_month, s)
-        quantity = _row(contract_quantity, s)
-        W = rev_policy.shape[0]
+        cap_max = _row(lines.capacity_max, s)
+        lead = _row(lines.lead_months, s)
+        ramp = _row(lines.ramp_months, s)
+        horizon = _row(lines.horizon_months, s)
+        sign = _row(contracts.contract_sign, s)
+        due = _row(contracts.due_by_month, s)
+        quantity = _row(contracts.contract_quantity, s)
+        W = policies.rev_policy.shape[0]
         w_next = 0
-        budget_left = budget_left_usd.copy()
+        budget_left = policies.budget_left_usd.copy()
         if W > 0:  # policies fill in their contract slots: this sample's own copies
             sign = sign.copy()
             due = due.copy()
             quantity = quantity.copy()
-        rate = _row(use_rate, s)
-        commit_more = _row(committed_increment, s)
-        capex_more = _row(capex_announced_usd, s)
+        rate = _row(consumption.use_rate, s)
+        commit_more = _row(lines.committed_increment, s)
+        capex_more = _row(lines.capex_announced_usd, s)
         increment = np.zeros((L, span))
-        increment[:, :T] = _row(capacity_increment, s)
-        cap = _row(capacity_start, s).copy()
-        committed = _row(committed_start, s).copy()
-        delivered = _row(contract_delivered_start, s).copy()
+        increment[:, :T] = _row(lines.capacity_increment, s)
+        cap = _row(lines.capacity_start, s).copy()
+        committed = _row(lines.committed_start, s).copy()
+        delivered = _row(contracts.contract_delivered_start, s).copy()
         demand = np.zeros((P, K))
-        stock = _row(stock_start, s).copy()
-        inventory = inventory_start.copy()
-        given = pledge_given_start.copy()
+        stock = _row(stocks.stock_start, s).copy()
+        inventory = stocks.inventory_start.copy()
+        given = pledges.pledge_given_start.copy()
         book = np.zeros(L)
         orders = np.zeros(L)
         wanted = np.zeros(L)
@@ -224,81 +162,77 @@ def step(  # one flat signature of arrays keeps the kernel compilable
         need = np.zeros((Q, K))
         group = np.zeros((Q, K))
         fraction = np.ones((Q, K))
+        spill = np.zeros((Q, K))
+        room = np.zeros((Q, K))
         delivered_c = np.zeros(C)
 
         for t in range(T):
             # 0. procurement policies review, on the stocks at the end of month t - 1
             if W > 0:
                 w_next = policy.review(
-                    t, w_next, s, stock, delivered, quantity, sign, due, contract_decided,
-                    contract_due_months, contract_price_usd, receive_contract, receive_party,
-                    receive_product, receive_share, pay_contract, pay_party, pay_share,
-                    use_party, use_product, use_first, use_last, rate, pledge_donor,
-                    pledge_recipient, pledge_product, owed_by_month, pol_product,
-                    pol_review_months, pol_adjust_months, _row(pol_delay, s), pol_multi_share,
-                    pol_delivery_lag, pol_member, pol_desired, rev_policy, rev_month, rev_slot,
-                    budget_mode[0], budget_offset[0], budget_left,
+                    t, w_next, s, stock, delivered, quantity, sign, due, rate,
+                    _row(policies.pol_delay, s), budget_left, contracts, consumption, pledges,
+                    policies,
                 )  # fmt: skip
 
             # 1. contracts: open orders and the firm order book
             for c in range(C):
                 open_c[c] = max(due[t, c] - delivered[c], 0.0)
-                live = sign[c] <= t and contract_firm[c]
+                live = sign[c] <= t and contracts.contract_firm[c]
                 book_c[c] = quantity[c] - delivered[c] if live else 0.0
 
             # 2. investment against the firm order book
             for ln in range(L):
                 committed[ln] += commit_more[ln, t]
                 book[ln] = 0.0
-            _split(assign_contract, assign_line, assign_any_line, committed, n_assign,
-                   weight_sum, book_c, book, open_a, False)  # fmt: skip
-            _down_the_bom(book, committed, line_product, line_pool, lines_by_depth, depth_start,
-                          inputs, per_unit, need, group, D, False, orders, inventory)  # fmt: skip
+            _split(assignments, committed, n_assign, weight_sum, book_c, book, open_a, False)
+            _book_to_room(book, committed, cap_max, horizon, lines, 0, spill, room, n_group)
+            _down_the_bom(book, committed, lines, inputs, per_unit, need, group, D, False,
+                          orders, inventory, cap_max, horizon, n_group, spill, room)  # fmt: skip
             for ln in range(L):
                 added = 0.0
-                if invests[ln] and book[ln] > committed[ln] * horizon[ln]:
+                if lines.invests[ln] and book[ln] > committed[ln] * horizon[ln]:
                     added = max(min(cap_max[ln], book[ln] / horizon[ln]) - committed[ln], 0.0)
                 if added > 0.0:
                     for r in range(ramp[ln]):
                         increment[ln, t + lead[ln] + r] += added / ramp[ln]
                     committed[ln] += added
-                out_capex_usd[s, t, ln] = added * capex_usd_per_unit[ln] + capex_more[ln, t]
+                out.capex_usd[s, t, ln] = added * lines.capex_usd_per_unit[ln] + capex_more[ln, t]
                 if keep_added:
-                    out_capacity_added[s, t, ln] = added
+                    out.capacity_added[s, t, ln] = added
                 if keep_book:
-                    out_order_book[s, t, ln] = book[ln]
+                    out.order_book[s, t, ln] = book[ln]
 
-            # 3. capacity
+            # 3. capacity, never above the line's ceiling (announced investments included)
             for ln in range(L):
-                cap[ln] += increment[ln, t]
+                cap[ln] = min(cap[ln] + increment[ln, t], cap_max[ln])
 
             # 4. production: wants flow down the bill of materials, output flows up
             for ln in range(L):
                 orders[ln] = 0.0
-            _split(assign_contract, assign_line, assign_any_line, cap, n_assign,
-                   weight_sum, open_c, orders, open_a, True)  # fmt: skip
+            _split(assignments, cap, n_assign, weight_sum, open_c, orders, open_a, True)
             for ln in range(L):
                 wanted[ln] = min(cap[ln], orders[ln])
-            _down_the_bom(wanted, cap, line_product, line_pool, lines_by_depth, depth_start,
-                          inputs, per_unit, need, group, D, True, orders, inventory)  # fmt: skip
+            _down_the_bom(wanted, cap, lines, inputs, per_unit, need, group, D, True,
+                          orders, inventory, cap_max, horizon, n_group, spill, room)  # fmt: skip
             for d in range(D, -1, -1):
                 need[:, :] = 0.0
-                for i in range(depth_start[d], depth_start[d + 1]):
-                    ln = lines_by_depth[i]
-                    p = line_product[ln]
+                for i in range(lines.depth_start[d], lines.depth_start[d + 1]):
+                    ln = lines.lines_by_depth[i]
+                    p = lines.line_product[ln]
                     for j in range(J):
                         if inputs[p, j] < 0:
                             break
-                        need[line_pool[ln], inputs[p, j]] += wanted[ln] * per_unit[p, j]
+                        need[lines.line_pool[ln], inputs[p, j]] += wanted[ln] * per_unit[p, j]
                 for q in range(Q):
                     for k in range(K):
                         f = 1.0
                         if need[q, k] > 0.0:
                             f = min(max(inventory[q, k] / need[q, k], 0.0), 1.0)
                         fraction[q, k] = f
-                for i in range(depth_start[d], depth_start[d + 1]):
-                    ln = lines_by_depth[i]
-                    p, q = line_product[ln], line_pool[ln]
+                for i in range(lines.depth_start[d], lines.depth_start[d + 1]):
+                    ln = lines.lines_by_depth[i]
+                    p, q = lines.line_product[ln], lines.line_pool[ln]
                     f_min, worst = 1.0, -1
                     for j in range(J):
                         k = inputs[p, j]
@@ -310,11 +244,11 @@ def step(  # one flat signature of arrays keeps the kernel compilable
                     input_limit = made[ln] if f_min < _SHORT else np.inf
                     if keep_binding:
                         if cap[ln] <= min(input_limit, orders[ln]):
-                            out_binding[s, t, ln] = BINDING_CAPACITY
+                            out.binding[s, t, ln] = _CAPACITY
                         elif input_limit <= orders[ln]:
-                            out_binding[s, t, ln] = BINDING_INPUT + worst
+                            out.binding[s, t, ln] = _INPUT + worst
                         else:
-                            out_binding[s, t, ln] = BINDING_ORDERS
+                            out.binding[s, t, ln] = _ORDERS
                     for j in range(J):
                         k = inputs[p, j]
                         if k < 0:
@@ -322,46 +256,46 @@ def step(  # one flat signature of arrays keeps the kernel compilable
                         used = made[ln] * per_unit[p, j]
                         inventory[q, k] -= used
                         if keep_used:
-                            out_component_used[s, t, q, k] += used
+                            out.component_used[s, t, q, k] += used
                 if d > 0:  # component lines feed their pool's inventory
-                    for i in range(depth_start[d], depth_start[d + 1]):
-                        ln = lines_by_depth[i]
-                        inventory[line_pool[ln], line_product[ln]] += made[ln]
+                    for i in range(lines.depth_start[d], lines.depth_start[d + 1]):
+                        ln = lines.lines_by_depth[i]
+                        inventory[lines.line_pool[ln], lines.line_product[ln]] += made[ln]
             for ln in range(L):
-                out_capacity[s, t, ln] = cap[ln]
-                out_production[s, t, ln] = made[ln]
+                out.capacity[s, t, ln] = cap[ln]
+                out.production[s, t, ln] = made[ln]
                 if keep_orders:
-                    out_orders[s, t, ln] = orders[ln]
+                    out.orders[s, t, ln] = orders[ln]
             if keep_inventory:
-                out_inventory[s, t] = inventory
+                out.inventory[s, t] = inventory
 
             # 5. deliveries: each line's output fills its open orders by priority, then age
             delivered_c[:] = 0.0
             a = 0
             while a < A:
-                ln = assign_line[a]
-                left = made[ln] if line_depth[ln] == 0 else 0.0
-                while a < A and assign_line[a] == ln:
+                ln = assignments.assign_line[a]
+                left = made[ln] if lines.line_depth[ln] == 0 else 0.0
+                while a < A and assignments.assign_line[a] == ln:
                     take = min(open_a[a], max(left, 0.0))
                     left -= take
-                    delivered_c[assign_contract[a]] += take
+                    delivered_c[assignments.assign_contract[a]] += take
                     if keep_line_deliveries:
-                        out_line_deliveries[s, t, ln] += take
+                        out.line_deliveries[s, t, ln] += take
                     a += 1
             for c in range(C):
                 delivered[c] += delivered_c[c]
                 if keep_deliveries:
-                    out_contract_deliveries[s, t, c] = delivered_c[c]
-            for r in range(receive_contract.shape[0]):
-                x = delivered_c[receive_contract[r]] * receive_share[r]
-                stock[receive_party[r], receive_product[r]] += x
-                m = cell_slot[receive_party[r], receive_product[r]]
+                    out.contract_deliveries[s, t, c] = delivered_c[c]
+            for r in range(contracts.receive_contract.shape[0]):
+                x = delivered_c[contracts.receive_contract[r]] * contracts.receive_share[r]
+                stock[contracts.receive_party[r], contracts.receive_product[r]] += x
+                m = cell_slot[contracts.receive_party[r], contracts.receive_product[r]]
                 if m >= 0 and keep_receipts:
-                    out_receipts[s, t, m] += x
-            for b in range(pay_contract.shape[0]):
-                c = pay_contract[b]
-                out_payments_usd[s, t, pay_party[b]] += (
-                    delivered_c[c] * contract_price_usd[c] * pay_share[b]
+                    out.receipts[s, t, m] += x
+            for b in range(contracts.pay_contract.shape[0]):
+                c = contracts.pay_contract[b]
+                out.payments_usd[s, t, contracts.pay_party[b]] += (
+                    delivered_c[c] * contracts.contract_price_usd[c] * contracts.pay_share[b]
                 )
 
             # 6. aid from stock, above each donor's floor, pro rata between pledges
@@ -369,36 +303,36 @@ def step(  # one flat signature of arrays keeps the kernel compilable
                 asked = np.zeros((P, K))
                 owed = np.zeros(G)
                 for g in range(G):
-                    owed[g] = max(owed_by_month[t, g] - given[g], 0.0)
-                    asked[pledge_donor[g], pledge_product[g]] += owed[g]
+                    owed[g] = max(pledges.owed_by_month[t, g] - given[g], 0.0)
+                    asked[pledges.pledge_donor[g], pledges.pledge_product[g]] += owed[g]
                 share = np.zeros((P, K))
                 for p in range(P):
                     for k in range(K):
                         if asked[p, k] > 0.0:
-                            share[p, k] = min(max(stock[p, k] - stock_floor[p, k], 0.0)
+                            share[p, k] = min(max(stock[p, k] - stocks.stock_floor[p, k], 0.0)
                                               / asked[p, k], 1.0)  # fmt: skip
                 for g in range(G):
-                    give = owed[g] * share[pledge_donor[g], pledge_product[g]]
+                    give = owed[g] * share[pledges.pledge_donor[g], pledges.pledge_product[g]]
                     given[g] += give
-                    stock[pledge_donor[g], pledge_product[g]] -= give
-                    stock[pledge_recipient[g], pledge_product[g]] += give
+                    stock[pledges.pledge_donor[g], pledges.pledge_product[g]] -= give
+                    stock[pledges.pledge_recipient[g], pledges.pledge_product[g]] += give
                     if keep_aid:
-                        m = cell_slot[pledge_donor[g], pledge_product[g]]
+                        m = cell_slot[pledges.pledge_donor[g], pledges.pledge_product[g]]
                         if m >= 0:
-                            out_aid_sent[s, t, m] += give
-                        m = cell_slot[pledge_recipient[g], pledge_product[g]]
+                            out.aid_sent[s, t, m] += give
+                        m = cell_slot[pledges.pledge_recipient[g], pledges.pledge_product[g]]
                         if m >= 0:
-                            out_aid_received[s, t, m] += give
-                        out_pledge_deliveries[s, t, g] = give
+                            out.aid_received[s, t, m] += give
+                        out.pledge_deliveries[s, t, g] = give
 
             # 7. consumption: never below zero; the rest is shortfall
             for e in range(E):
-                demand[use_party[e], use_product[e]] = 0.0
+                demand[consumption.use_party[e], consumption.use_product[e]] = 0.0
             for e in range(E):
-                if use_first[e] <= t <= use_last[e]:
-                    demand[use_party[e], use_product[e]] += rate[e]
+                if consumption.use_first[e] <= t <= consumption.use_last[e]:
+                    demand[consumption.use_party[e], consumption.use_product[e]] += rate[e]
             for e in range(E):
-                p, k = use_party[e], use_product[e]
+                p, k = consumption.use_party[e], consumption.use_product[e]
                 want = demand[p, k]
                 if want > 0.0:  # each cell once, whichever of its entries comes first
                     demand[p, k] = 0.0
@@ -406,20 +340,17 @@ def step(  # one flat signature of arrays keeps the kernel compilable
                     stock[p, k] -= used
                     m = cell_slot[p, k]
                     if m >= 0:
-                        out_shortfall[s, t, m] = want - used
+                        out.shortfall[s, t, m] = want - used
                         if keep_consumed:
-                            out_consumed[s, t, m] = used
+                            out.consumed[s, t, m] = used
             for m in range(M):
-                out_stock[s, t, m] = stock[rec_party[m], rec_product[m]]
-        policy.record(s, quantity, sign, contract_decided, out_contract_quantity,
-                      out_contract_decided, out_contract_signed)  # fmt: skip
+                out.stock[s, t, m] = stock[rec_party[m], rec_product[m]]
+        policy.record(s, quantity, sign, policies.contract_decided, out)
 
 
 @njit(cache=True)
 def _split(
-    assign_contract: np.ndarray,
-    assign_line: np.ndarray,
-    assign_any_line: np.ndarray,
+    assignments: Assignments,
     weight: np.ndarray,
     n_assign: np.ndarray,
     weight_sum: np.ndarray,
@@ -434,12 +365,14 @@ def _split(
     if all are zero; 1 for a contract naming its line). Adds the shares into
     ``per_line``; with ``keep`` also stores them in ``per_assignment``.
     """
+    assign_contract = assignments.assign_contract
+    assign_line = assignments.assign_line
     weight_sum[:] = 0.0
     for a in range(assign_contract.shape[0]):
         weight_sum[assign_contract[a]] += weight[assign_line[a]]
     for a in range(assign_contract.shape[0]):
         c = assign_contract[a]
-        if not assign_any_line[a]:
+        if not assignments.assign_any_line[a]:
             share = 1.0
         elif weight_sum[c] > 0.0:
             share = weight[assign_line[a]] / weight_sum[c]
@@ -455,10 +388,7 @@ def _split(
 def _down_the_bom(
     per_line: np.ndarray,
     weight: np.ndarray,
-    line_product: np.ndarray,
-    line_pool: np.ndarray,
-    lines_by_depth: np.ndarray,
-    depth_start: np.ndarray,
+    lines: Lines,
     inputs: np.ndarray,
     per_unit: np.ndarray,
     need: np.ndarray,
@@ -467,6 +397,11 @@ def _down_the_bom(
     net: bool,
     orders: np.ndarray,
     inventory: np.ndarray,
+    cap_max: np.ndarray,
+    horizon: np.ndarray,
+    n_group: np.ndarray,
+    spill: np.ndarray,
+    room: np.ndarray,
 ) -> None:
     """Pass a per-line quantity down the bill of materials, level by level.
 
@@ -474,8 +409,11 @@ def _down_the_bom(
     of what the lines above need from its pool-product cell g. With ``net``
     the need is net of the ``inventory`` on hand, stored in ``orders``, and
     the quantity passed on is ``min(weight, orders)`` (capacity-limited
-    wants); otherwise (the order book) the gross need is passed on.
+    wants); otherwise (the order book) the gross need is passed on, after
+    :func:`_book_to_room` at each level.
     """
+    line_product, line_pool = lines.line_product, lines.line_pool
+    lines_by_depth, depth_start = lines.lines_by_depth, lines.depth_start
     need[:, :] = 0.0
     group[:, :] = 0.0
     for i in range(lines_by_depth.shape[0]):
@@ -489,14 +427,56 @@ def _down_the_bom(
             ln = lines_by_depth[i]
             q, p = line_pool[ln], line_product[ln]
             share = weight[ln] / group[q, p] if group[q, p] > 0.0 else 0.0
+            if not net and group[q, p] <= 0.0:  # no line has committed capacity: equal shares
+                share = 1.0 / n_group[q, p]
             if net:
                 orders[ln] = max(need[q, p] - inventory[q, p], 0.0) * share
                 per_line[ln] = min(weight[ln], orders[ln])
             else:
                 per_line[ln] = need[q, p] * share
+        if not net:
+            _book_to_room(per_line, weight, cap_max, horizon, lines, d, spill, room, n_group)
         for i in range(depth_start[d], depth_start[d + 1]):
             ln = lines_by_depth[i]
             _add_needs(need, per_line[ln], line_pool[ln], line_product[ln], inputs, per_unit)
+
+
+@njit(cache=True)
+def _book_to_room(
+    book: np.ndarray,
+    committed: np.ndarray,
+    cap_max: np.ndarray,
+    horizon: np.ndarray,
+    lines: Lines,
+    d: int,
+    spill: np.ndarray,
+    room: np.ndarray,
+    n_group: np.ndarray,
+) -> None:
+    """Within each pool-product group at depth ``d``, book beyond committed capacity goes to room.
+
+    A line keeps the book its committed capacity covers,
+    ``covered_l = min(book_l, committed_l * H_l)``; the rest of its group's
+    book, ``spill_g = sum_g (book_l - covered_l)``, goes to the lines with
+    room to grow in proportion to it, ``room_l = max(0, Cmax_l - committed_l)``:
+    ``book_l = covered_l + spill_g * room_l / sum_g room``. So a planned line
+    at zero capacity receives orders and is built once the others are full.
+    A group of one line, or one without room, keeps its book as it is.
+    """
+    spill[:, :] = 0.0
+    room[:, :] = 0.0
+    lo, hi = lines.depth_start[d], lines.depth_start[d + 1]
+    for i in range(lo, hi):
+        ln = lines.lines_by_depth[i]
+        q, p = lines.line_pool[ln], lines.line_product[ln]
+        spill[q, p] += max(book[ln] - committed[ln] * horizon[ln], 0.0)
+        room[q, p] += max(cap_max[ln] - committed[ln], 0.0)
+    for i in range(lo, hi):
+        ln = lines.lines_by_depth[i]
+        q, p = lines.line_pool[ln], lines.line_product[ln]
+        if n_group[q, p] > 1.0 and spill[q, p] > 0.0 and room[q, p] > 0.0:
+            covered = min(book[ln], committed[ln] * horizon[ln])
+            book[ln] = covered + spill[q, p] * max(cap_max[ln] - committed[ln], 0.0) / room[q, p]
 
 
 @njit(cache=True)

@@ -25,6 +25,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from materiel.engine.variables import Consumption, Contracts, Outputs, Pledges, Policies
+
 __all__ = ["BUDGET_CAP", "BUDGET_NONE", "record", "review"]
 
 BUDGET_NONE = 0
@@ -95,46 +97,40 @@ def review(
     quantity: np.ndarray,
     sign: np.ndarray,
     due: np.ndarray,
-    contract_decided: np.ndarray,
-    contract_due_months: np.ndarray,
-    contract_price_usd: np.ndarray,
-    receive_contract: np.ndarray,
-    receive_party: np.ndarray,
-    receive_product: np.ndarray,
-    receive_share: np.ndarray,
-    pay_contract: np.ndarray,
-    pay_party: np.ndarray,
-    pay_share: np.ndarray,
-    use_party: np.ndarray,
-    use_product: np.ndarray,
-    use_first: np.ndarray,
-    use_last: np.ndarray,
     rate: np.ndarray,
-    pledge_donor: np.ndarray,
-    pledge_recipient: np.ndarray,
-    pledge_product: np.ndarray,
-    owed_by_month: np.ndarray,
-    pol_product: np.ndarray,
-    pol_review_months: np.ndarray,
-    pol_adjust_months: np.ndarray,
     pol_delay: np.ndarray,
-    pol_multi_share: np.ndarray,
-    pol_delivery_lag: np.ndarray,
-    pol_member: np.ndarray,
-    pol_desired: np.ndarray,
-    rev_policy: np.ndarray,
-    rev_month: np.ndarray,
-    rev_slot: np.ndarray,
-    budget_mode: int,
-    budget_offset: int,
     budget_left: np.ndarray,
+    contracts: Contracts,
+    consumption: Consumption,
+    pledges: Pledges,
+    policies: Policies,
 ) -> int:
     """Decide every review falling in month ``t``; return the index of the next review.
 
     Reviews are sorted by month; ``w_next`` is the first not yet decided.
-    Writes the slots' ``quantity``, ``sign`` and ``due`` (this sample's copies)
-    and, with a budget cap, takes the decision's payments off ``budget_left``.
+    ``quantity``, ``sign``, ``due``, ``rate`` and ``pol_delay`` are sample
+    ``s``'s rows. Writes the slots' ``quantity``, ``sign`` and ``due`` (this
+    sample's copies) and, with a budget cap (``policies`` has budget years),
+    takes the decision's payments off ``budget_left``.
     """
+    contract_price_usd = contracts.contract_price_usd
+    receive_contract, receive_party = contracts.receive_contract, contracts.receive_party
+    receive_product, receive_share = contracts.receive_product, contracts.receive_share
+    pay_contract, pay_party = contracts.pay_contract, contracts.pay_party
+    pay_share = contracts.pay_share
+    use_party, use_product = consumption.use_party, consumption.use_product
+    use_first, use_last = consumption.use_first, consumption.use_last
+    pledge_donor, pledge_recipient = pledges.pledge_donor, pledges.pledge_recipient
+    pledge_product, owed_by_month = pledges.pledge_product, pledges.owed_by_month
+    contract_decided, contract_due_months = policies.contract_decided, policies.contract_due_months
+    pol_product, pol_review_months = policies.pol_product, policies.pol_review_months
+    pol_adjust_months, pol_multi_share = policies.pol_adjust_months, policies.pol_multi_share
+    pol_delivery_lag, pol_member = policies.pol_delivery_lag, policies.pol_member
+    pol_desired, rev_policy = policies.pol_desired, policies.rev_policy
+    rev_month, rev_slot = policies.rev_month, policies.rev_slot
+    capped = policies.budget_year_start.shape[0] > 0
+    budget_mode = BUDGET_CAP if capped else BUDGET_NONE
+    budget_offset = -policies.budget_year_start[0] if capped else 0
     T = due.shape[0]
     W = rev_policy.shape[0]
     w = w_next
@@ -204,16 +200,10 @@ def review(
 
 @njit(cache=True)
 def record(
-    s: int,
-    quantity: np.ndarray,
-    sign: np.ndarray,
-    contract_decided: np.ndarray,
-    out_contract_quantity: np.ndarray,
-    out_contract_decided: np.ndarray,
-    out_contract_signed: np.ndarray,
+    s: int, quantity: np.ndarray, sign: np.ndarray, contract_decided: np.ndarray, out: Outputs
 ) -> None:
     """Write each contract's quantity, decision month and signature month for sample ``s``."""
     for c in range(quantity.shape[0]):
-        out_contract_quantity[s, c] = quantity[c]
-        out_contract_decided[s, c] = contract_decided[c]
-        out_contract_signed[s, c] = sign[c]
+        out.contract_quantity[s, c] = quantity[c]
+        out.contract_decided[s, c] = contract_decided[c]
+        out.contract_signed[s, c] = sign[c]

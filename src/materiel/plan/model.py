@@ -40,6 +40,7 @@ import xarray as xr
 from linopy import LinearExpression
 
 from materiel.engine.budget import TOLERANCE_USD
+from materiel.engine.inputs import capacity_arrival
 from materiel.months import month_label, parse_month
 from materiel.plan.data import PlanData
 
@@ -258,12 +259,14 @@ def define_capacity_expansion(pm: PlanModel) -> None:
     ``A_x(t)`` is the capacity decided up to month ``t`` (non-decreasing,
     at most the line's headroom under its ceiling; whole modules where the
     line declares ``module_capacity_per_month``: ``A_x(t) = size_x * n_x(t)``
-    with ``n_x`` integer). Capacity comes online along the ramp, as in
-    :class:`materiel.scenario.schema.Line`:
+    with ``n_x`` integer). Capacity comes online along the engine's ramp
+    (:func:`materiel.engine.inputs.capacity_arrival`), so that
+    ``online_x(t) = sum_d add_x(d) * min(1, (t - d - lead_x + 1) / ramp_x)``,
+    written in difference form with ``c_x(k)`` the change in what a unit
+    decided at month 0 brings in month ``k`` (two nonzero terms for a linear
+    ramp: ``+1/ramp_x`` at ``lead_x``, ``-1/ramp_x`` at ``lead_x + ramp_x``):
 
-    ``online_x(t) = online_x(t-1) + (A_x(t - lead_x) - A_x(t - lead_x - ramp_x)) / ramp_x``
-
-    so that ``online_x(t) = sum_d add_x(d) * min(1, (t - d - lead_x + 1) / ramp_x)``.
+    ``online_x(t) = online_x(t-1) + sum_k c_x(k) * A_x(t - k)``
     """
     m, d = pm.model, pm.data
     T, X = d.n_months, len(d.xlines)
@@ -276,19 +279,22 @@ def define_capacity_expansion(pm: PlanModel) -> None:
     m.add_variables(lower=0, coords=coords, name="Line-capacity_online")
     A = _labels(m, "Line-capacity_decided")
     N = _labels(m, "Line-capacity_online")
-    lead = pm.data.inp.lead_months[d.xlines]
-    ramp = pm.data.inp.ramp_months[d.xlines].astype(float)
+    inp = pm.data.inp
+    _, arriving = capacity_arrival(1.0, 0, inp.lead_months[d.xlines], inp.ramp_months[d.xlines], T)
+    change = np.diff(arriving, axis=-1, prepend=0.0)  # c_x(k), k = 0 .. T-1
+    xs, lags = np.nonzero(np.abs(change) > 1e-12)
     x, t = _grid(X, T)
     row = x * T + t
-    terms = [
-        (N.ravel(), 1.0),
-        (_shift(N, 1).ravel(), -1.0),
-        (_shift(A, lead).ravel(), -1.0 / ramp[x]),
-        (_shift(A, lead + ramp.astype(int)).ravel(), 1.0 / ramp[x]),
-    ]
+    terms: list[tuple[np.ndarray, np.ndarray, np.ndarray | float]] = [
+        (row, N.ravel(), 1.0),
+        (row, _shift(N, 1).ravel(), -1.0),
+        ((xs[:, None] * T + np.arange(T)).ravel(), _shift(A[xs], lags).ravel(),
+         np.repeat(-change[xs, lags], T)),
+    ]  # fmt: skip
     expr, mask = _expr(
-        m, coords, np.concatenate([row] * 4), np.concatenate([lab for lab, _ in terms]),
-        np.concatenate([np.broadcast_to(c, row.shape) for _, c in terms]),
+        m, coords, np.concatenate([r for r, _, _ in terms]),
+        np.concatenate([lab for _, lab, _ in terms]),
+        np.concatenate([np.broadcast_to(c, r.shape) for r, _, c in terms]),
     )  # fmt: skip
     m.add_constraints(expr, "=", 0.0, name="Line-ramp", mask=mask)
     expr, mask = _expr(

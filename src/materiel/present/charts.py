@@ -43,6 +43,8 @@ from plotly.subplots import make_subplots  # type: ignore[import-untyped]
 
 from materiel.analysis.metrics import target_stock
 from materiel.analysis.spending import spending_table
+from materiel.engine.binding import Binding, input_product
+from materiel.engine.binding import label as binding_label
 from materiel.months import month_index, parse_month
 from materiel.scenario.economics import Basis, economic_series
 
@@ -70,7 +72,10 @@ __all__ = [
     "write_png",
 ]
 
-BINDING_COLOURS = {"capacity": "#4c78a8", "orders": "#bab0ac"}
+BINDING_COLOURS = {
+    binding_label(Binding.CAPACITY): "#4c78a8",
+    binding_label(Binding.ORDERS): "#bab0ac",
+}
 """Colours of the binding labels that are not inputs; inputs take :data:`INPUT_COLOURS`."""
 INPUT_COLOURS = ("#e45756", "#f58518", "#b279a2", "#9d755d", "#ff9da6", "#eeca3b", "#d62728")
 SCENARIO_COLOURS = ("#4c78a8", "#f58518", "#54a24b", "#b279a2", "#e45756", "#72b7b2", "#9d755d")
@@ -293,8 +298,8 @@ def capacity(result: Result, product: str | None = None) -> go.Figure:
     one = one.sel(line=lines)
     x = _months(ds)
     binding = one.binding.values.astype(str)  # (month, line)
-    labels = sorted(np.unique(binding), key=lambda b: (b.startswith("input:"), b))
-    inputs = [b for b in labels if b.startswith("input:")]
+    labels = sorted(np.unique(binding), key=lambda b: (input_product(b) is not None, b))
+    inputs = [b for b in labels if input_product(b) is not None]
     fig = make_subplots(
         rows=2, cols=1, shared_xaxes=True, row_heights=[0.55, 0.45], vertical_spacing=0.1,
         subplot_titles=("Capacity and output (units/month), output coloured by what binds",
