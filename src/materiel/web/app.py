@@ -27,6 +27,7 @@ from typing import Annotated, Any, Literal
 import numpy as np
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
@@ -42,6 +43,7 @@ from materiel.scenario.loading import (
     scenario_summaries,
 )
 from materiel.scenario.schema import Scenario
+from materiel.web.docs import add_offline_docs
 from materiel.web.knobs import Knobs, apply_knobs
 from materiel.web.store import AlreadyExists, JobRecord, NotFound, StaleVersion, Store
 
@@ -158,10 +160,35 @@ class ScenarioOut(BaseModel):
     version: int | None = None
 
 
+class ResolvedOut(BaseModel):
+    """What a scenario resolves to once loaded (its ``extends`` chain applied)."""
+
+    start: str
+    months: int
+    policy: dict[str, Any] = Field(description="every policy value, defaults included")
+    assumptions: list[str]
+    munitions: list[str] = Field(description="munitions that some production line makes")
+    parties: list[str]
+
+
 class ScenarioDetail(ScenarioOut):
-    """A scenario with its mapping."""
+    """A scenario with its mapping and what it resolves to."""
 
     body: dict[str, Any]
+    resolved: ResolvedOut | None = None
+
+
+def resolved_out(s: Scenario) -> ResolvedOut:
+    """The resolved values the dashboard shows (knob placeholders, cards, selectors)."""
+    made = {line.product for line in s.lines.values()}
+    return ResolvedOut(
+        start=s.start,
+        months=s.months,
+        policy=s.policy.model_dump(),
+        assumptions=list(s.assumptions),
+        munitions=[k for k in s.munitions if k in made],
+        parties=list(s.parties),
+    )
 
 
 class JobOut(BaseModel):
@@ -275,6 +302,13 @@ def _plotly_js() -> bytes:
     return str(get_plotlyjs()).encode("utf-8")
 
 
+@lru_cache(maxsize=1)
+def _plotly_js_gzip() -> bytes:
+    import gzip
+
+    return gzip.compress(_plotly_js(), compresslevel=6, mtime=0)
+
+
 def _embedded_set() -> set[str]:
     return {*embedded_ids(), DATASET_ID}
 
@@ -324,7 +358,11 @@ def create_app(
         title="materiel",
         version="0.1.0",
         description="Munitions supply what-ifs: scenarios, runs, jobs, spending, downloads.",
+        docs_url=None,
+        redoc_url=None,
     )
+    add_offline_docs(app)
+    app.add_middleware(GZipMiddleware, minimum_size=1000)
     app.state.store = db
     app.state.limits = lim
     app.add_middleware(BodyLimit, limit=lim.max_body_bytes)
@@ -406,12 +444,13 @@ def create_app(
         return FileResponse(STATIC / "index.html", media_type="text/html")
 
     @app.get("/static/plotly.min.js", include_in_schema=False)
-    def plotly_js() -> Response:
-        return Response(
-            _plotly_js(),
-            media_type="application/javascript",
-            headers={"Cache-Control": "public, max-age=86400"},
-        )
+    def plotly_js(request: Request) -> Response:
+        headers = {"Cache-Control": "public, max-age=86400", "Vary": "Accept-Encoding"}
+        if "gzip" in request.headers.get("accept-encoding", ""):
+            # compressed once per process: gzip of 4.8 MB takes about a second
+            headers["Content-Encoding"] = "gzip"
+            return Response(_plotly_js_gzip(), media_type="application/javascript", headers=headers)
+        return Response(_plotly_js(), media_type="application/javascript", headers=headers)
 
     @app.get("/static/{name}", include_in_schema=False)
     def static(name: str) -> FileResponse:
@@ -469,6 +508,7 @@ def create_app(
                 extends=body.get("extends") if isinstance(body.get("extends"), str) else None,
                 source="embedded",
                 body=body,
+                resolved=resolved_out(_embedded(sid)),
             )
         try:
             rec = db.get_scenario(sid)
@@ -483,6 +523,7 @@ def create_app(
             source="stored",
             version=rec.version,
             body=rec.body,
+            resolved=resolved_out(stored_scenario(sid)),
         )
 
     def validated(sid: str, body: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -586,12 +627,18 @@ def create_app(
             },
         }
 
-    def chart_json(results: list[Result]) -> dict[str, Any]:
+    def chart_json(results: list[Result], product: str | None = None) -> dict[str, Any]:
         from materiel.present import charts
 
         figs = {"stocks": charts.stocks(results), "time_to_target": charts.time_to_target(results)}
-        if len(results) == 1:
-            figs["capacity"] = charts.capacity(results[0])
+        if product is not None and product not in results[0].scenario.munitions:
+            raise ScenarioError(
+                Problem("<request>", "capacity", f"no munition {product!r} in the scenario")
+            )
+        try:
+            figs["capacity"] = charts.capacity(results[0], product)
+        except KeyError as exc:
+            raise ScenarioError(Problem("<request>", "capacity", str(exc.args[0]))) from None
         return {k: json.loads(f.to_json()) for k, f in figs.items()}
 
     @app.post("/api/simulate", dependencies=write, responses=bad)
@@ -599,6 +646,9 @@ def create_app(
         req: SimulateRequest,
         charts: Annotated[bool, Query(description="add Plotly chart JSON")] = False,
         full: Annotated[bool, Query(description="all metrics, not just the summary")] = False,
+        capacity: Annotated[
+            str | None, Query(max_length=80, description="munition of the capacity chart")
+        ] = None,
     ) -> JSONResponse:
         """Run one scenario (with knobs); the summary, optionally full metrics and charts."""
         r = run(req)
@@ -607,7 +657,7 @@ def create_app(
         if full or req.save:
             out["metrics"] = r.metrics()
         if charts:
-            out["charts"] = chart_json([r])
+            out["charts"] = chart_json([r], capacity)
         if req.save:
             out["run_id"] = db.save_run(r.scenario.id, req.model_dump(), clean(out["metrics"]))
         return JSONResponse(clean(out))
@@ -616,14 +666,17 @@ def create_app(
     def compare_endpoint(
         req: CompareRequest,
         charts: Annotated[bool, Query(description="add Plotly chart JSON")] = True,
+        capacity: Annotated[
+            str | None, Query(max_length=80, description="munition of A's capacity chart")
+        ] = None,
     ) -> JSONResponse:
-        """Two runs side by side: both summaries and shared charts."""
+        """Two runs side by side: both summaries, shared charts and A's capacity chart."""
         a, b = run(req.a), run(req.b)
         out: dict[str, Any] = {"a": summary(a), "b": summary(b)}
         if charts:
             if a.scenario.id == b.scenario.id:
                 b = Result(b.dataset, b.scenario.model_copy(update={"id": b.scenario.id + "-b"}))
-            out["charts"] = chart_json([a, b])
+            out["charts"] = chart_json([a, b], capacity)
         return JSONResponse(clean(out))
 
     @app.get("/api/runs/{rid}")
