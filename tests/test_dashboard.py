@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import math
 import tempfile
 import time
 from collections.abc import Iterator
@@ -398,3 +399,48 @@ def test_static_assets_and_json_are_gzipped(server: Server) -> None:
     r = httpx.post(server.url + "/api/simulate?charts=true", json={"scenario": "status-quo"},
                    headers={"Accept-Encoding": "gzip"}, timeout=120)  # fmt: skip
     assert r.headers.get("content-encoding") == "gzip"
+
+
+def test_monte_carlo_on_the_page_with_progress_and_cancel(browser: Any, server: Server) -> None:
+    from selenium.webdriver.common.by import By
+
+    browser.get(server.url + "/?a=status-quo")
+    _wait_runs(browser, 1)
+    _type(browser, "mc-samples", "2.5")
+    browser.find_element(By.ID, "mc-run").click()
+    assert "whole number" in browser.find_element(By.ID, "mc-samples-error").text
+    _type(browser, "mc-samples", "2000")
+    browser.find_element(By.ID, "mc-run").click()
+    _wait(browser, lambda d: d.find_element(By.ID, "mc-cancel").is_enabled())
+    _wait(browser, lambda d: "running" in d.find_element(By.ID, "mc-status").text)
+    browser.find_element(By.ID, "mc-cancel").click()
+    _wait(browser, lambda d: d.execute_script("return document.body.dataset.mc") == "idle")
+    assert "cancelled" in browser.find_element(By.ID, "mc-status").text
+    _type(browser, "mc-samples", "24")
+    _type(browser, "mc-seed", "7")
+    browser.find_element(By.ID, "mc-run").click()
+    _wait(browser, lambda d: d.find_element(By.ID, "mc").is_displayed())
+    shown = {
+        r[0]: r[3]
+        for r in browser.execute_script(
+            "return [...document.querySelectorAll('#mc-table tbody tr')]"
+            ".map(tr => [...tr.cells].map(td => td.textContent));"
+        )
+    }
+    job = httpx.post(
+        server.url + "/api/jobs/montecarlo",
+        json={"scenario": "status-quo", "samples": 24, "seed": 7},
+    ).json()
+    deadline = time.monotonic() + WAIT_S
+    while (got := httpx.get(f"{server.url}/api/jobs/{job['id']}").json())["status"] != "done":
+        assert got["status"] in ("queued", "running") and time.monotonic() < deadline, got
+        time.sleep(0.5)
+    want = {
+        t["target"]: f"{math.floor(t['p_met_by_date'] * 100 + 0.5)}%"
+        for t in got["result"]["targets"]
+    }
+    assert shown == want
+    assert browser.execute_script("return document.getElementById('chart-mc').data.length") == 3
+    _type(browser, "a-consumption_scale", "2")
+    assert browser.find_element(By.ID, "mc-stale").is_displayed()
+    _shot(browser, "montecarlo")

@@ -6,6 +6,12 @@
 // applies (shown as the placeholder). Each Run aborts the one in flight and only the latest
 // run's answer is drawn.
 const $ = (id) => document.getElementById(id);
+// plotly.js (4.8 MB) loads async: the first API calls run while it downloads and parses
+const plotlyReady = new Promise((resolve, reject) => {
+  if (window.Plotly) { resolve(); return; }
+  $("plotly-js").addEventListener("load", () => resolve());
+  $("plotly-js").addEventListener("error", () => reject(new Error("plotly.js did not load")));
+});
 
 const KNOBS = [
   { name: "contracting_delay_months", label: "Contracting delay", unit: "months", int: true, min: 0, max: 120,
@@ -103,8 +109,10 @@ function buildKnobs(side) {
     help.className = "help"; help.id = id + "-help"; help.textContent = k.help;
     const err = document.createElement("span");
     err.className = "field-error"; err.id = id + "-error"; err.setAttribute("role", "alert");
-    input.setAttribute("aria-describedby", help.id + " " + err.id);
-    wrap.append(label, input, help, err);
+    const note = document.createElement("span");
+    note.className = "note"; note.id = id + "-note"; note.setAttribute("aria-live", "polite");
+    input.setAttribute("aria-describedby", help.id + " " + err.id + " " + note.id);
+    wrap.append(label, input, help, err, note);
     box.appendChild(wrap);
     input.addEventListener(k.choices ? "change" : "input", () => { checkField(input); changed(); });
   }
@@ -149,7 +157,18 @@ function readKnobs(side) {
     else if (r.value !== undefined) out[k.name] = r.value;
   }
   if (out.spending_target_pct_gdp === undefined) delete out.spending_by_year;
+  explain(side, out);
   return { knobs: out, errors };
+}
+
+/** Say at the field when a knob cannot change anything (budgets off). */
+function explain(side, knobs) {
+  const d = details[$("scenario-" + side).value];
+  const budget = knobs.budget || (d && d.resolved ? d.resolved.policy.budget : "none");
+  const note = $(knobId(side, "spending_target_pct_gdp") + "-note");
+  note.textContent = knobs.spending_target_pct_gdp !== undefined && budget === "none"
+    ? "Budgets are off (none), so this target changes no contract: set Budgets to defer or flag to see its effect."
+    : "";
 }
 
 function setPlaceholders(side) {
@@ -256,6 +275,12 @@ async function scenarioChanged(side) {
   }
 }
 
+/** The capacity chart's munition (the one a link asked for until the list has loaded). */
+function capValue() {
+  const sel = $("capacity-product");
+  return sel.value || sel.dataset.wanted || "";
+}
+
 function fillProducts(d) {
   const sel = $("capacity-product");
   const keep = sel.value || sel.dataset.wanted || "";
@@ -274,7 +299,7 @@ function stateToUrl() {
   q.set("a", $("scenario-a").value);
   if ($("scenario-b").value) q.set("b", $("scenario-b").value);
   if ($("view").value !== "side") q.set("view", $("view").value);
-  if ($("capacity-product").value) q.set("cap", $("capacity-product").value);
+  if (capValue()) q.set("cap", capValue());
   for (const side of SIDES) {
     for (const k of KNOBS) {
       const v = $(knobId(side, k.name)).value.trim();
@@ -309,7 +334,7 @@ function status(text, error) {
 
 function requestKey() {
   return JSON.stringify([$("scenario-a").value, readKnobs("a").knobs, $("scenario-b").value,
-    readKnobs("b").knobs, $("capacity-product").value]);
+    readKnobs("b").knobs, capValue()]);
 }
 
 function changed() {
@@ -317,12 +342,13 @@ function changed() {
   const stale = shownKey !== null && requestKey() !== shownKey;
   $("stale").hidden = !stale;
   $("results").classList.toggle("stale", stale);
+  if (mcKey !== null) $("mc-stale").hidden = JSON.stringify([$("scenario-a").value, readKnobs("a").knobs]) === mcKey;
 }
 
 const AXIS_TITLES = {
-  stocks: { y: "stock (units)", x: "month" },
+  stocks: { y: "stock (units)" },
   time_to_target: { x: "months from the start" },
-  capacity: { y: "units / month", x: "month" },
+  capacity: { y: "units / month" },
 };
 
 /** Axis titles with units, and bar labels that fit, on a figure from the API. */
@@ -474,7 +500,7 @@ function clearResults() {
   fillTable($("targets").tBodies[0], []);
   fillTable($("cost").tBodies[0], []);
   $("diff").hidden = true;
-  for (const id of ["chart-stocks", "chart-time", "chart-capacity", "chart-diff"]) Plotly.purge($(id));
+  if (window.Plotly) for (const id of ["chart-stocks", "chart-time", "chart-capacity", "chart-diff"]) Plotly.purge($(id));
   for (const id of ["table-stocks", "table-time", "table-capacity"]) $(id).innerHTML = "";
   shownKey = null;
   shownSummaries = null;
@@ -523,7 +549,7 @@ async function run() {
   status("running…");
   const a = { scenario: $("scenario-a").value, knobs: A.knobs };
   const bId = $("scenario-b").value;
-  const cap = $("capacity-product").value;
+  const cap = capValue();
   const q = "?charts=true" + (cap ? "&capacity=" + encodeURIComponent(cap) : "");
   try {
     let data;
@@ -538,7 +564,8 @@ async function run() {
       summaries = [data.summary];
       summaries[0].label = data.summary.scenario;
     }
-    if (seq !== runSeq) return;  // superseded while the body was read
+    await plotlyReady;
+    if (seq !== runSeq) return;  // superseded while the body was read or plotly loaded
     fillTargets(summaries);
     fillCost(summaries);
     fillDiff(summaries[0], summaries[1], !!bId && $("view").value === "diff");
@@ -565,6 +592,110 @@ async function run() {
   } finally {
     if (seq === runSeq) { setBusy(false); inFlight = null; }
   }
+}
+
+// --- Monte Carlo jobs ----------------------------------------------------------------
+
+let mcJob = null;          // id of the job being watched
+let mcSeq = 0;             // the latest Monte Carlo request; older polls are dropped
+let mcKey = null;          // the scenario + knobs the shown Monte Carlo answers
+
+function intField(id, min, max) {
+  const input = $(id);
+  const v = input.value.trim();
+  let error = "";
+  if (!/^[+-]?\d+$/.test(v)) error = `"${v}" is not a whole number`;
+  else if (Number(v) < min || Number(v) > max) error = `${v} is out of range: from ${min} to ${max}`;
+  setFieldError(input, error);
+  return error ? null : Number(v);
+}
+
+function mcState(running) {
+  $("mc-run").disabled = false;
+  $("mc-cancel").disabled = !running;
+  $("mc-progress").hidden = !running;
+  document.body.dataset.mc = running ? "running" : "idle";
+}
+
+async function runMonteCarlo() {
+  const samples = intField("mc-samples", 1, 2000), seed = intField("mc-seed", 0, 2147483647);
+  const A = readKnobs("a");
+  if (samples === null || seed === null || A.errors.length) {
+    $("mc-status").textContent = "fix the highlighted field first";
+    return;
+  }
+  if (mcJob) cancelMonteCarlo(true);
+  const seq = ++mcSeq;
+  const key = JSON.stringify([$("scenario-a").value, A.knobs]);
+  mcState(true);
+  $("mc-progress").value = 0;
+  $("mc-status").textContent = "starting…";
+  try {
+    const job = await (await api("POST", "/api/jobs/montecarlo",
+      { scenario: $("scenario-a").value, knobs: A.knobs, samples, seed })).json();
+    if (seq !== mcSeq) return;
+    mcJob = job.id;
+    for (;;) {
+      await new Promise((r) => setTimeout(r, 400));
+      if (seq !== mcSeq) return;
+      const j = await (await api("GET", "/api/jobs/" + encodeURIComponent(job.id))).json();
+      if (seq !== mcSeq) return;
+      $("mc-progress").max = Math.max(j.total, 1);
+      $("mc-progress").value = j.done;
+      $("mc-status").textContent = `${j.status}: ${j.done} of ${j.total} samples`;
+      if (j.status === "done") { showMonteCarlo(j.result, key); break; }
+      if (j.status === "failed" || j.status === "cancelled") {
+        $("mc-status").textContent = j.status + (j.error && j.error !== j.status ? ": " + j.error : "");
+        break;
+      }
+    }
+  } catch (e) {
+    if (seq !== mcSeq) return;
+    const atField = e.problems && problemsToFields(e.problems);
+    $("mc-status").textContent = (atField ? "fix the highlighted field: " : "") + e.message;
+  } finally {
+    if (seq === mcSeq) { mcJob = null; mcState(false); }
+  }
+}
+
+async function cancelMonteCarlo(quiet) {
+  const jid = mcJob;
+  if (!jid) return;
+  if (!quiet) $("mc-status").textContent = "cancelling…";
+  try { await api("POST", "/api/jobs/" + encodeURIComponent(jid) + "/cancel"); }
+  catch (e) { if (!quiet) $("mc-status").textContent = e.message; }
+}
+
+function pct(p) { return p === null || p === undefined ? "–" : Math.round(p * 100) + "%"; }
+
+async function showMonteCarlo(m, key) {
+  await plotlyReady;
+  mcKey = key;
+  $("mc").hidden = false;
+  $("mc-stale").hidden = true;
+  $("mc-title").textContent = `${m.scenario}, ${m.samples} samples, seed ${m.seed}`;
+  fillTable($("mc-table").tBodies[0], m.targets.map((t) => [t.target, t.by, fmt(t.required),
+    pct(t.p_met_by_date), pct(t.p_met_by_horizon), t.median_first_met || "–",
+    fmt(t.stock_at_by_p5), fmt(t.stock_at_by_p50), fmt(t.stock_at_by_p95)]));
+  const c = m.cost_usd;
+  $("mc-cost").textContent = `Cost over the horizon (USD bn): p5 ${(c.p5 / 1e9).toFixed(2)}, median ${(c.p50 / 1e9).toFixed(2)}, p95 ${(c.p95 / 1e9).toFixed(2)}.` +
+    (m.uncertain_inputs.length ? "" : " This scenario has no uncertain inputs: every sample is the same.");
+  const names = m.targets.map((t) => `${t.target} (P ${pct(t.p_met_by_date)})`);
+  const share = (t, q) => (t.required > 0 ? 100 * t["stock_at_by_p" + q] / t.required : null);
+  const band = (lo, hi, width, colour, name) => ({ type: "bar", orientation: "h", y: names, name,
+    base: m.targets.map((t) => share(t, lo)), x: m.targets.map((t) => share(t, hi) - share(t, lo)),
+    width, marker: { color: colour }, hovertemplate: "%{y}: " + name + "<extra></extra>" });
+  Plotly.react($("chart-mc"), [
+    band(5, 95, 0.25, "rgba(76,120,168,0.35)", "p5–p95"),
+    band(25, 75, 0.5, "rgba(76,120,168,0.7)", "p25–p75"),
+    { type: "scatter", mode: "markers", y: names, x: m.targets.map((t) => share(t, 50)), name: "median",
+      marker: { color: "#222", symbol: "line-ns-open", size: 18 } },
+  ], { title: { text: "Stock at each target's date (fan over samples)" }, template: "plotly_white", barmode: "overlay",
+    xaxis: { title: { text: "% of the required quantity (100 = target met)" }, rangemode: "tozero" },
+    yaxis: { autorange: "reversed", automargin: true },
+    shapes: [{ type: "line", x0: 100, x1: 100, yref: "paper", y0: 0, y1: 1, line: { dash: "dash", color: "#b00" } }],
+    height: 140 + 34 * names.length, margin: { l: 10, r: 20, t: 50, b: 50 }, legend: { orientation: "h", y: -0.25 },
+    font: { family: "system-ui, sans-serif", size: 12 } }, { responsive: true, displaylogo: false });
 }
 
 // --- save and download -------------------------------------------------------------
@@ -626,6 +757,8 @@ for (const side of SIDES) buildKnobs(side);
 $("run").addEventListener("click", run);
 $("save").addEventListener("click", save);
 $("download").addEventListener("click", download);
+$("mc-run").addEventListener("click", runMonteCarlo);
+$("mc-cancel").addEventListener("click", () => cancelMonteCarlo(false));
 for (const side of SIDES) $("scenario-" + side).addEventListener("change", () => { scenarioChanged(side); changed(); });
 $("view").addEventListener("change", () => {
   changed();
@@ -639,9 +772,8 @@ async function start() {
   await loadScenarios();
   urlToState();
   for (const side of SIDES) checkFieldsOf(side);
-  await Promise.all(SIDES.map(scenarioChanged));
   stateToUrl();
-  await run();
+  await Promise.all([...SIDES.map(scenarioChanged), run()]);
 }
 
 function checkFieldsOf(side) { for (const k of KNOBS) checkField($(knobId(side, k.name))); }
