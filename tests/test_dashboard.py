@@ -140,14 +140,16 @@ def test_dashboard_runs_the_chart_changes_and_cold_load(browser: Any, server: Se
     _wait_runs(browser, 1)
     timing = browser.execute_script(
         "const n = performance.getEntriesByType('navigation')[0];"
-        "return {first_byte: n.responseStart, charts: window.materielTimings.firstChartsMs,"
-        " dom: n.domContentLoadedEventEnd};"
+        "const p = performance.getEntriesByType('resource')"
+        ".find(e => e.name.endsWith('/static/plotly.min.js'));"
+        "return Object.assign({first_byte: n.responseStart, dom: n.domContentLoadedEventEnd,"
+        " plotly_fetched: p.responseEnd}, window.materielTimings);"
     )
-    cold_s = (timing["charts"] - timing["first_byte"]) / 1000
+    cold_s = (timing["firstChartsMs"] - timing["first_byte"]) / 1000
     print(
-        f"\ncold load: first byte {timing['first_byte']:.0f} ms,"
-        f" DOM ready {timing['dom']:.0f} ms, charts drawn {timing['charts']:.0f} ms;"
-        f" first byte to charts {cold_s:.2f} s (target <= 2 s)"
+        "\ncold load (ms from navigation): "
+        + ", ".join(f"{k} {v:.0f}" for k, v in sorted(timing.items(), key=lambda kv: kv[1]))
+        + f"; first byte to charts drawn {cold_s:.2f} s (target <= 2 s)"
     )
     assert browser.execute_script("return typeof Plotly") == "object"
     card = browser.find_element(By.CSS_SELECTOR, "#card-a .card-body").text

@@ -564,24 +564,30 @@ async function run() {
       summaries = [data.summary];
       summaries[0].label = data.summary.scenario;
     }
+    const t = { answerMs: performance.now() };
     await plotlyReady;
     if (seq !== runSeq) return;  // superseded while the body was read or plotly loaded
+    t.plotlyMs = performance.now();
     fillTargets(summaries);
     fillCost(summaries);
     fillDiff(summaries[0], summaries[1], !!bId && $("view").value === "diff");
     const months = Math.max(...summaries.map((s) => s.months));
     plot("stocks", $("chart-stocks"), data.charts.stocks, months);
+    t.stocksMs = performance.now();
     plot("time_to_target", $("chart-time"), data.charts.time_to_target, months);
+    t.timeMs = performance.now();
     plot("capacity", $("chart-capacity"), data.charts.capacity, months);
+    t.capacityMs = performance.now();
     chartTable($("chart-stocks"), $("table-stocks"));
     chartTable($("chart-time"), $("table-time"));
     chartTable($("chart-capacity"), $("table-capacity"));
+    t.tablesMs = performance.now();
     shownKey = key;
     shownSummaries = summaries;
     runCount += 1;
     document.body.dataset.runs = String(runCount);
     document.body.dataset.shown = JSON.stringify({ a: data.a ? data.a.scenario : data.summary.scenario, b: data.b ? data.b.scenario : null });
-    if (!window.materielTimings) window.materielTimings = { firstChartsMs: performance.now() };
+    if (!window.materielTimings) window.materielTimings = Object.assign(t, { firstChartsMs: performance.now() });
     status("done (run " + runCount + ")");
     changed();
   } catch (e) {
