@@ -392,12 +392,13 @@ def test_static_assets_and_json_are_gzipped(server: Server) -> None:
     for path in ("/static/plotly.min.js", "/static-docs/swagger-ui-bundle.js"):
         r = httpx.get(server.url + path, headers={"Accept-Encoding": "gzip"})
         assert r.status_code == 200 and r.headers.get("content-encoding") == "gzip", path
-    raw = httpx.get(server.url + "/static/plotly.min.js", headers={"Accept-Encoding": "identity"})
-    with httpx.stream("GET", server.url + "/static/plotly.min.js",
+    js = "/static/plotly.min.js"
+    raw = httpx.get(server.url + js, headers={"Accept-Encoding": "identity"})
+    with httpx.stream("GET", server.url + js,
                       headers={"Accept-Encoding": "gzip"}) as zipped:  # fmt: skip
         sent = b"".join(zipped.iter_raw())
     assert gzip.decompress(sent) == raw.content
-    print(f"\nplotly.min.js: {len(raw.content) / 1e6:.2f} MB raw, {len(sent) / 1e6:.2f} MB gzipped")
+    print(f"\n{js}: {len(raw.content) / 1e6:.2f} MB raw, {len(sent) / 1e6:.2f} MB gzipped")
     r = httpx.post(server.url + "/api/simulate?charts=true", json={"scenario": "status-quo"},
                    headers={"Accept-Encoding": "gzip"}, timeout=120)  # fmt: skip
     assert r.headers.get("content-encoding") == "gzip"
@@ -446,3 +447,21 @@ def test_monte_carlo_on_the_page_with_progress_and_cancel(browser: Any, server: 
     _type(browser, "a-consumption_scale", "2")
     assert browser.find_element(By.ID, "mc-stale").is_displayed()
     _shot(browser, "montecarlo")
+
+
+def test_vendored_plotly_matches_the_plotly_py_version() -> None:
+    """The dashboard's cartesian bundle is the plotly.js that plotly.py's figures target."""
+    import re
+
+    from plotly.offline import get_plotlyjs  # type: ignore[import-untyped]
+
+    from materiel.web.app import PLOTLY_JS, STATIC
+
+    def version(text: str) -> str:
+        found = re.search(r"plotly\.js (?:\([a-z -]+\) )?v(\d+\.\d+\.\d+)", text[:400])
+        assert found, text[:400]
+        return found.group(1)
+
+    vendored = (STATIC / PLOTLY_JS).read_text(encoding="utf-8")
+    assert version(vendored) == version(str(get_plotlyjs()))
+    assert (STATIC / "LICENSE-plotly.js.txt").read_text(encoding="utf-8").startswith("MIT License")

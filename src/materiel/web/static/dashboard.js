@@ -1,12 +1,12 @@
 "use strict";
-// materiel dashboard: vanilla JS against the JSON API; plotly.js is served by the app.
+// materiel dashboard: vanilla JS against the JSON API; plotly.js (cartesian bundle) is served by the app.
 //
 // State lives in the form and is mirrored in the URL (?a=&b=&view=&cap=&ka.<knob>=&kb.<knob>=),
 // so a link reproduces the view. A knob left blank is not sent: the scenario's own value
 // applies (shown as the placeholder). Each Run aborts the one in flight and only the latest
 // run's answer is drawn.
 const $ = (id) => document.getElementById(id);
-// plotly.js (4.8 MB) loads async: the first API calls run while it downloads and parses
+// plotly.js (cartesian bundle, 1.5 MB) loads async: the first API calls run while it downloads and parses
 const plotlyReady = new Promise((resolve, reject) => {
   if (window.Plotly) { resolve(); return; }
   $("plotly-js").addEventListener("load", () => resolve());
@@ -704,6 +704,76 @@ async function showMonteCarlo(m, key) {
     font: { family: "system-ui, sans-serif", size: 12 } }, { responsive: true, displaylogo: false });
 }
 
+// --- planning jobs ------------------------------------------------------------------
+
+let planSeq = 0;
+
+function recordsTable(box, records) {
+  box.innerHTML = "";
+  if (!records || !records.length) { box.appendChild(el("p", "none")); return; }
+  const cols = Object.keys(records[0]);
+  const table = el("table");
+  const head = el("tr");
+  for (const c of cols) head.appendChild(el("th", c.replace(/_/g, " ")));
+  table.appendChild(el("thead")).appendChild(head);
+  const tbody = table.appendChild(el("tbody"));
+  for (const r of records) {
+    const tr = el("tr");
+    for (const c of cols) {
+      const v = r[c];
+      tr.appendChild(el("td", typeof v === "number" ? (Number.isInteger(v) || Math.abs(v) >= 100 ? fmt(v) : v.toFixed(3))
+        : v === null || v === undefined ? "–" : typeof v === "object" ? JSON.stringify(v) : String(v)));
+    }
+    tbody.appendChild(tr);
+  }
+  box.appendChild(table);
+}
+
+async function runPlan() {
+  const A = readKnobs("a");
+  const input = $("plan-budget");
+  const r = parseKnob({ min: 0, max: 100 }, input.value);
+  setFieldError(input, r.value === undefined && !r.error ? "give a number, e.g. 1" : r.error);
+  if (r.error || r.value === undefined || A.errors.length) { $("plan-status").textContent = "fix the highlighted field first"; return; }
+  const seq = ++planSeq;
+  document.body.dataset.plan = "running";
+  $("plan-status").textContent = "starting…";
+  try {
+    const job = await (await api("POST", "/api/jobs/plan", { scenario: $("scenario-a").value, knobs: A.knobs,
+      objective: $("plan-objective").value, budget_scale: r.value })).json();
+    for (;;) {
+      await new Promise((res) => setTimeout(res, 700));
+      if (seq !== planSeq) return;
+      const j = await (await api("GET", "/api/jobs/" + encodeURIComponent(job.id))).json();
+      if (seq !== planSeq) return;
+      $("plan-status").textContent = j.status + "…";
+      if (j.status === "done") { showPlan(j.result); $("plan-status").textContent = "plan done"; break; }
+      if (j.status === "failed" || j.status === "cancelled") { $("plan-status").textContent = j.status + ": " + (j.error || ""); break; }
+    }
+  } catch (e) {
+    if (seq === planSeq) $("plan-status").textContent = e.message;
+  } finally {
+    if (seq === planSeq) document.body.dataset.plan = "idle";
+  }
+}
+
+function showPlan(p) {
+  $("plan").hidden = false;
+  $("plan-title").textContent = `${p.scenario}, objective ${p.objective}, budget × ${p.budget_scale}`;
+  const bn = (x) => (x === null || x === undefined ? "–" : (x / 1e9).toFixed(2));
+  $("plan-summary").textContent = (p.feasible ? "Feasible. " : "Not feasible: some targets cannot be met. ") +
+    `${p.contracts} contracts; cost USD ${bn(p.cost_usd)} bn (contracts ${bn(p.contract_spend_usd)} bn, industry capex ${bn(p.capex_usd)} bn).`;
+  const ul = $("plan-diagnosis");
+  ul.innerHTML = "";
+  for (const line of p.diagnosis || []) ul.appendChild(el("li", line));
+  recordsTable($("plan-targets"), p.targets);
+  recordsTable($("plan-investments"), p.investments);
+  const delivered = (p.by_year && p.by_year.delivered) || {};
+  const years = [...new Set(Object.values(delivered).flatMap((row) => Object.keys(row)))].sort();
+  recordsTable($("plan-contracts"), Object.entries(delivered).map(([line, row]) =>
+    Object.assign({ line }, Object.fromEntries(years.map((y) => [y, row[y] || 0])))));
+}
+
 // --- save and download -------------------------------------------------------------
 
 async function save() {
@@ -764,6 +834,7 @@ $("run").addEventListener("click", run);
 $("save").addEventListener("click", save);
 $("download").addEventListener("click", download);
 $("mc-run").addEventListener("click", runMonteCarlo);
+$("plan-run").addEventListener("click", runPlan);
 $("mc-cancel").addEventListener("click", () => cancelMonteCarlo(false));
 for (const side of SIDES) $("scenario-" + side).addEventListener("change", () => { scenarioChanged(side); changed(); });
 $("view").addEventListener("change", () => {
