@@ -465,3 +465,31 @@ def test_vendored_plotly_matches_the_plotly_py_version() -> None:
     vendored = (STATIC / PLOTLY_JS).read_text(encoding="utf-8")
     assert version(vendored) == version(str(get_plotlyjs()))
     assert (STATIC / "LICENSE-plotly.js.txt").read_text(encoding="utf-8").startswith("MIT License")
+
+
+def test_planning_on_the_page(browser: Any, server: Server) -> None:
+    from selenium.webdriver.common.by import By
+
+    browser.get(server.url + "/?a=status-quo")
+    _wait_runs(browser, 1)
+    _type(browser, "plan-budget", "abc")
+    browser.find_element(By.ID, "plan-run").click()
+    assert "not a number" in browser.find_element(By.ID, "plan-budget-error").text
+    _type(browser, "plan-budget", "1")
+    browser.find_element(By.ID, "plan-run").click()
+    _wait(browser, lambda d: d.find_element(By.ID, "plan").is_displayed())
+    assert browser.execute_script("return document.body.dataset.plan") == "idle"
+    job = httpx.post(server.url + "/api/jobs/plan", json={"scenario": "status-quo"}).json()
+    deadline = time.monotonic() + WAIT_S
+    while (got := httpx.get(f"{server.url}/api/jobs/{job['id']}").json())["status"] != "done":
+        assert got["status"] in ("queued", "running") and time.monotonic() < deadline, got
+        time.sleep(0.5)
+    plan = got["result"]
+    summary = browser.find_element(By.ID, "plan-summary").text
+    assert f"{plan['contracts']} contracts" in summary
+    assert summary.startswith("Feasible" if plan["feasible"] else "Not feasible")
+    rows = browser.find_elements(By.CSS_SELECTOR, "#plan-targets tbody tr")
+    assert len(rows) == len(plan["targets"])
+    lines = browser.find_elements(By.CSS_SELECTOR, "#plan-contracts tbody tr")
+    assert len(lines) == len(plan["by_year"]["delivered"])
+    _shot(browser, "plan")
