@@ -472,6 +472,7 @@ def test_planning_on_the_page(browser: Any, server: Server) -> None:
 
     browser.get(server.url + "/?a=status-quo")
     _wait_runs(browser, 1)
+    assert not browser.find_element(By.ID, "stale").is_displayed()  # a fresh page is not stale
     _type(browser, "plan-budget", "abc")
     browser.find_element(By.ID, "plan-run").click()
     assert "not a number" in browser.find_element(By.ID, "plan-budget-error").text

@@ -333,8 +333,11 @@ function status(text, error) {
 }
 
 function requestKey() {
+  // the server draws the first munition when none is named: the same chart as naming it
+  const first = $("capacity-product").options[0];
+  const cap = capValue() === (first ? first.value : "") ? "" : capValue();
   return JSON.stringify([$("scenario-a").value, readKnobs("a").knobs, $("scenario-b").value,
-    readKnobs("b").knobs, capValue()]);
+    readKnobs("b").knobs, cap]);
 }
 
 function changed() {
@@ -722,7 +725,8 @@ function recordsTable(box, records) {
     for (const c of cols) {
       const v = r[c];
       tr.appendChild(el("td", typeof v === "number" ? (Number.isInteger(v) || Math.abs(v) >= 100 ? fmt(v) : v.toFixed(3))
-        : v === null || v === undefined ? "–" : typeof v === "object" ? JSON.stringify(v) : String(v)));
+        : v === null || v === undefined ? "–" : Array.isArray(v) ? (v.length > 4 ? v.length + " items" : v.join(", "))
+          : typeof v === "object" ? JSON.stringify(v) : String(v)));
     }
     tbody.appendChild(tr);
   }
