@@ -213,6 +213,22 @@ def test_simulate_with_charts_full_metrics_inline_and_saved_run(client: Any) -> 
     assert bad.status_code == 422 and bad.json()["problems"][0]["path"] == "months"
 
 
+def test_scenario_detail_resolved_and_the_capacity_munition(client: Any) -> None:
+    detail = client.get("/api/scenarios/action-plan").json()
+    resolved = detail["resolved"]
+    assert resolved["months"] > 0 and resolved["parties"] and resolved["assumptions"]
+    assert "consumption_scale" in resolved["policy"]
+    munition = resolved["munitions"][-1]
+    pair = {"a": {"scenario": "action-plan"}, "b": {"scenario": "status-quo"}}
+    r = client.post("/api/compare", params={"capacity": munition}, json=pair)
+    assert r.status_code == 200
+    assert munition in r.json()["charts"]["capacity"]["layout"]["title"]["text"]
+    bad = client.post("/api/simulate", params={"charts": True, "capacity": "no-such-munition"},
+                      json={"scenario": "action-plan"})  # fmt: skip
+    assert bad.status_code == 422
+    assert bad.json()["problems"][0]["path"] == "capacity"
+
+
 def test_compare_two_scenarios(client: Any) -> None:
     r = client.post(
         "/api/compare", json={"a": {"scenario": "status-quo"}, "b": {"scenario": "action-plan"}}

@@ -4,8 +4,10 @@ This module only wires the pieces together: request/response models in
 :mod:`~materiel.web.schemas`, the token and body limit in
 :mod:`~materiel.web.security`, scenario resolution in
 :mod:`~materiel.web.catalogue`, background jobs in :mod:`~materiel.web.jobs`,
-error handlers in :mod:`~materiel.web.errors`, and one router per resource
-in :mod:`materiel.web.routes`.
+error handlers in :mod:`~materiel.web.errors`, the offline API docs in
+:mod:`~materiel.web.docs`, and one router per resource in
+:mod:`materiel.web.routes`. Answers over 1 kB are gzipped when the client
+accepts it.
 
 Nothing from a request is evaluated as code: scenarios are plain mappings
 validated by :func:`materiel.load`, and ``extends`` may only name an embedded
@@ -21,9 +23,11 @@ import time
 from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.middleware.gzip import GZipMiddleware
 
 from materiel import __version__
 from materiel.web.catalogue import Catalogue
+from materiel.web.docs import add_offline_docs
 from materiel.web.errors import install_handlers
 from materiel.web.jobs import JobRunner
 from materiel.web.limits import Limits
@@ -57,7 +61,11 @@ def create_app(
         title="materiel",
         version=__version__,
         description="Munitions supply what-ifs: scenarios, runs, jobs, spending, downloads.",
+        docs_url=None,
+        redoc_url=None,
     )
+    add_offline_docs(app)
+    app.add_middleware(GZipMiddleware, minimum_size=1000)
     app.state.store = db
     app.state.limits = lim
     app.state.token = token

@@ -25,7 +25,7 @@ from materiel.web.limits import Limits
 from materiel.web.schemas import ScenarioRef, clean
 from materiel.web.store import NotFound, Store
 
-__all__ = ["Catalogue", "embedded_set"]
+__all__ = ["Catalogue", "embedded_scenario", "embedded_set"]
 
 _STORED_CACHE_SIZE = 32
 
@@ -36,7 +36,7 @@ def embedded_set() -> set[str]:
 
 
 @lru_cache(maxsize=16)
-def _embedded(sid: str) -> Scenario:
+def embedded_scenario(sid: str) -> Scenario:
     """Embedded scenarios, loaded once per process (the frozen model is never changed)."""
     return load(sid)
 
@@ -102,7 +102,7 @@ class Catalogue:
         elif ref.scenario is None:
             raise ScenarioError(Problem("<request>", "scenario", "give `scenario` or `inline`"))
         elif ref.scenario in embedded_set():
-            s = _embedded(ref.scenario)
+            s = embedded_scenario(ref.scenario)
         else:
             try:
                 s = self.stored(ref.scenario)

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from materiel.scenario.schema import Scenario
 from materiel.web.knobs import Knobs
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "PlanRequest",
     "ProblemOut",
     "ProblemsOut",
+    "ResolvedOut",
     "ScenarioCreate",
     "ScenarioDetail",
     "ScenarioOut",
@@ -126,10 +128,35 @@ class ScenarioOut(BaseModel):
     version: int | None = None
 
 
+class ResolvedOut(BaseModel):
+    """What a scenario resolves to once loaded (its ``extends`` chain applied)."""
+
+    start: str
+    months: int
+    policy: dict[str, Any] = Field(description="every policy value, defaults included")
+    assumptions: list[str]
+    munitions: list[str] = Field(description="munitions that some production line makes")
+    parties: list[str]
+
+    @classmethod
+    def of(cls, s: Scenario) -> ResolvedOut:
+        """The resolved values the dashboard shows (knob placeholders, cards, selectors)."""
+        made = {line.product for line in s.lines.values()}
+        return cls(
+            start=s.start,
+            months=s.months,
+            policy=s.policy.model_dump(),
+            assumptions=list(s.assumptions),
+            munitions=[k for k in s.munitions if k in made],
+            parties=list(s.parties),
+        )
+
+
 class ScenarioDetail(ScenarioOut):
-    """A scenario with its mapping."""
+    """A scenario with its mapping and what it resolves to."""
 
     body: dict[str, Any]
+    resolved: ResolvedOut | None = None
 
 
 class JobOut(BaseModel):

@@ -8,9 +8,10 @@ from fastapi import HTTPException, Query
 from fastapi.responses import Response
 
 from materiel.scenario.loading import DATASET_ID, embedded_mapping, scenario_summaries
-from materiel.web.catalogue import embedded_set
+from materiel.web.catalogue import embedded_scenario, embedded_set
 from materiel.web.deps import CatalogueDep, StoreDep, api_router
 from materiel.web.schemas import (
+    ResolvedOut,
     ScenarioCreate,
     ScenarioDetail,
     ScenarioOut,
@@ -57,8 +58,13 @@ def list_scenarios(db: StoreDep) -> list[ScenarioOut]:
 
 
 @router.get("/{sid}", response_model=ScenarioDetail)
-def get_scenario(sid: str, db: StoreDep) -> ScenarioDetail:
-    """One scenario with its mapping (for a stored one, its ``version``)."""
+def get_scenario(sid: str, db: StoreDep, catalogue: CatalogueDep) -> ScenarioDetail:
+    """One scenario with its mapping and what it resolves to (for a stored one, its ``version``).
+
+    ``resolved`` (start, months, every policy value, assumptions, munitions
+    with production lines, parties) is what the dashboard shows as knob
+    placeholders, cards and the capacity chart's munition menu.
+    """
     if sid in embedded_set():
         body = embedded_mapping(sid)
         if sid == DATASET_ID:
@@ -70,12 +76,17 @@ def get_scenario(sid: str, db: StoreDep) -> ScenarioDetail:
             extends=_extends(body),
             source="embedded",
             body=body,
+            resolved=ResolvedOut.of(embedded_scenario(sid)),
         )
     try:
         rec = db.get_scenario(sid)
     except NotFound:
         raise HTTPException(404, f"no scenario {sid!r}") from None
-    return ScenarioDetail(**_stored_out(rec).model_dump(), body=rec.body)
+    return ScenarioDetail(
+        **_stored_out(rec).model_dump(),
+        body=rec.body,
+        resolved=ResolvedOut.of(catalogue.stored(sid)),
+    )
 
 
 @router.post(

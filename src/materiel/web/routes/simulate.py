@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import HTTPException, Query
 from fastapi.responses import JSONResponse
 
+from materiel._errors import Problem, ScenarioError
 from materiel.analysis.result import Result, records
 from materiel.web.deps import CatalogueDep, StoreDep, api_router
 from materiel.web.schemas import CompareRequest, SimulateRequest, clean
@@ -43,13 +44,24 @@ def summary(r: Result) -> dict[str, Any]:
     }
 
 
-def chart_json(results: list[Result]) -> dict[str, Any]:
-    """Plotly figures as JSON: stocks and time to target (plus capacity for one run)."""
+def chart_json(results: list[Result], product: str | None = None) -> dict[str, Any]:
+    """Plotly figures as JSON: stocks, time to target and the first run's capacity.
+
+    ``product`` picks the capacity chart's munition (default: the first one
+    with production lines); one the scenario lacks, or that no line makes, is
+    a 422 at path ``capacity``.
+    """
     from materiel.present import charts
 
     figs = {"stocks": charts.stocks(results), "time_to_target": charts.time_to_target(results)}
-    if len(results) == 1:
-        figs["capacity"] = charts.capacity(results[0])
+    if product is not None and product not in results[0].scenario.munitions:
+        raise ScenarioError(
+            Problem("<request>", "capacity", f"no munition {product!r} in the scenario")
+        )
+    try:
+        figs["capacity"] = charts.capacity(results[0], product)
+    except KeyError as exc:
+        raise ScenarioError(Problem("<request>", "capacity", str(exc.args[0]))) from None
     return {k: json.loads(f.to_json()) for k, f in figs.items()}
 
 
@@ -60,6 +72,9 @@ def simulate_endpoint(
     db: StoreDep,
     charts: Annotated[bool, Query(description="add Plotly chart JSON")] = False,
     full: Annotated[bool, Query(description="all metrics, not just the summary")] = False,
+    capacity: Annotated[
+        str | None, Query(max_length=80, description="munition of the capacity chart")
+    ] = None,
 ) -> JSONResponse:
     """Run one scenario (with knobs); the summary, optionally full metrics and charts."""
     r = catalogue.run(req)
@@ -68,7 +83,7 @@ def simulate_endpoint(
     if full or req.save:
         out["metrics"] = r.metrics()
     if charts:
-        out["charts"] = chart_json([r])
+        out["charts"] = chart_json([r], capacity)
     if req.save:
         out["run_id"] = db.save_run(r.scenario.id, req.model_dump(), clean(out["metrics"]))
     return JSONResponse(clean(out))
@@ -79,14 +94,17 @@ def compare_endpoint(
     req: CompareRequest,
     catalogue: CatalogueDep,
     charts: Annotated[bool, Query(description="add Plotly chart JSON")] = True,
+    capacity: Annotated[
+        str | None, Query(max_length=80, description="munition of A's capacity chart")
+    ] = None,
 ) -> JSONResponse:
-    """Two runs side by side: both summaries and shared charts."""
+    """Two runs side by side: both summaries, shared charts and A's capacity chart."""
     a, b = catalogue.run(req.a), catalogue.run(req.b)
     out: dict[str, Any] = {"a": summary(a), "b": summary(b)}
     if charts:
         if a.scenario.id == b.scenario.id:
             b = Result(b.dataset, b.scenario.model_copy(update={"id": b.scenario.id + "-b"}))
-        out["charts"] = chart_json([a, b])
+        out["charts"] = chart_json([a, b], capacity)
     return JSONResponse(clean(out))
 
 
