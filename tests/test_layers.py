@@ -22,6 +22,7 @@ LAYERS: dict[str, int] = {
     "_errors": 0,
     "_io": 0,
     "_json": 0,
+    "_lazy": 0,
     "months": 0,
     "scenario": 1,
     "engine": 2,

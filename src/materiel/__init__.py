@@ -12,7 +12,7 @@ xarray, scipy, linopy or plotly until a command needs them.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from materiel._errors import (
     InvariantError,
@@ -22,6 +22,7 @@ from materiel._errors import (
     ScenarioError,
     StoreError,
 )
+from materiel._lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from materiel.analysis.montecarlo import MonteCarloResult, sample
@@ -69,14 +70,9 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'materiel' has no attribute {name!r}")
-    importlib.import_module("materiel.present")  # registers result.plot and the notebook HTML
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(
+    "materiel", _LAZY, globals(), first="materiel.present"
+)  # registers result.plot and the notebook HTML
 
 
 # ``materiel.plan`` is both a subpackage and the planning function. Importing the

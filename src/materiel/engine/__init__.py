@@ -11,8 +11,9 @@ not load numba.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from materiel._lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from materiel.engine.core import run_engine
@@ -29,10 +30,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'materiel.engine' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr("materiel.engine", _LAZY, globals())

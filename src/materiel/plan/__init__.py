@@ -16,10 +16,10 @@ The names below load on first use (linopy is heavy), as in :mod:`materiel`.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from materiel._errors import PlanError
+from materiel._lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from materiel.plan.model import build_model
@@ -37,10 +37,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'materiel.plan' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr("materiel.plan", _LAZY, globals())
