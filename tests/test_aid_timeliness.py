@@ -60,3 +60,14 @@ def test_delay_formula_is_fifo() -> None:
     # (1), 151-200 due t1 arrive t3 (2): mean 1.5
     assert delivery_delay_months(due, delivered) == pytest.approx(1.5)
     assert np.isnan(delivery_delay_months(due, np.zeros(4)))
+
+
+def test_in_metrics_and_the_run_summary() -> None:
+    from materiel.present.summary import summarize
+
+    r = materiel.simulate(_late_pledge())
+    row = r.metrics()["aid_timeliness"][0]
+    assert row["pledge"] == "g" and row["on_time_share"] == pytest.approx(1 / 3)
+    assert row["mean_delay_months"] == pytest.approx(2.0)
+    text = summarize(r)
+    assert "on time: 33% of what fell due within the run, mean delay 2.0 months" in text

@@ -18,12 +18,16 @@ numbers: what fell due in a year against what arrived in it.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 
-from materiel.analysis.result import Result
 from materiel.engine.inputs import linear_schedule
 from materiel.months import month_index
+
+if TYPE_CHECKING:
+    from materiel.analysis.result import Result
 
 __all__ = ["aid_by_donor_year", "aid_timeliness", "delivery_delay_months"]
 

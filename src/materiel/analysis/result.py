@@ -75,6 +75,12 @@ class Result:
         """Aid pledged vs delivered, from stock and from production."""
         return metrics.aid_table(self.dataset, self.scenario)
 
+    def aid_timeliness(self) -> pd.DataFrame:
+        """Per pledge: delivered on time, on-time share and mean delay (see ``analysis.aid``)."""
+        from materiel.analysis.aid import aid_timeliness
+
+        return aid_timeliness(self)
+
     def shortfall(self) -> pd.DataFrame:
         """Recipients' demand, consumption and unmet demand per munition."""
         return metrics.recipient_shortfall_table(self.dataset)
@@ -208,6 +214,7 @@ class Result:
                 "by_party_year": records(costs),
             },
             "aid": records(self.aid()),
+            "aid_timeliness": records(self.aid_timeliness()),
             "budget": {
                 "policy": self.scenario.policy.budget,
                 "deferred_contracts": records(self.deferred()),

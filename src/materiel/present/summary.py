@@ -118,6 +118,14 @@ def summarize(result: Result) -> str:
             f"Aid: {fmt_number(aid.delivered.sum())} delivered of {fmt_number(aid.pledged.sum())} "
             f"pledged ({len(aid)} pledges; {int((aid.share_delivered < 0.999).sum())} not in full)"
         )
+        timely = result.aid_timeliness()
+        due = timely[timely.on_time_share.notna()]
+        if not due.empty:  # pledges whose window ends within the run
+            on_time = due.delivered_on_time.sum() / due.pledged.sum()
+            delays = due.mean_delay_months.dropna()
+            late = f", mean delay {delays.mean():.1f} months" if not delays.empty else ""
+            out.append(f"  on time: {on_time:.0%} of what fell due within the run{late} "
+                       f"(per pledge: Result.aid_timeliness())")  # fmt: skip
     if s.policy.budget != "none":
         deferred = result.deferred()
         overrun = result.budget().query("overrun_usd > 0")
