@@ -38,6 +38,7 @@ app = typer.Typer(
 
 DEFAULT_SCENARIO = "action-plan"
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+ScenarioArg = Annotated[str, typer.Argument(help="Embedded scenario id or a scenario TOML file.")]
 
 
 class OutFormat(StrEnum):
@@ -128,9 +129,7 @@ def _simulate(scenario: Scenario, show_progress: bool) -> Result:
 
 @app.command()
 def run(
-    scenario: Annotated[
-        str, typer.Argument(help="Embedded scenario id or a scenario TOML file.")
-    ] = DEFAULT_SCENARIO,
+    scenario: ScenarioArg = DEFAULT_SCENARIO,
     as_json: JsonOpt = False,
     out: Annotated[
         Path | None, typer.Option("--out", help="Write result tables to this directory.")
@@ -486,9 +485,7 @@ class PlanObjective(StrEnum):
 
 @app.command()
 def plan(
-    scenario: Annotated[
-        str, typer.Argument(help="Embedded scenario id or a scenario TOML file.")
-    ] = DEFAULT_SCENARIO,
+    scenario: ScenarioArg = DEFAULT_SCENARIO,
     objective: Annotated[
         PlanObjective,
         typer.Option("--objective", help="Least cost, most target coverage, or earliest time."),
@@ -854,9 +851,7 @@ def serve(
 
 @app.command()
 def headroom(
-    scenario: Annotated[
-        str, typer.Argument(help="Embedded scenario id or a scenario TOML file.")
-    ] = DEFAULT_SCENARIO,
+    scenario: ScenarioArg = DEFAULT_SCENARIO,
     donor: Annotated[
         list[str] | None, typer.Option("--donor", help="Only this donor (repeatable).")
     ] = None,
@@ -894,9 +889,7 @@ def headroom(
 
 @app.command()
 def record(
-    scenario: Annotated[
-        str, typer.Argument(help="Embedded scenario id or a scenario TOML file.")
-    ] = "hindcast-2022",
+    scenario: ScenarioArg = "hindcast-2022",
     record_file: Annotated[
         Path | None, typer.Option("--record", help="A record CSV instead of the embedded one.")
     ] = None,
