@@ -20,6 +20,14 @@ its scope:
 - ``delivered``: deliveries to the scope's parties (``party:XXX``), summed
   likewise over receipts.
 
+Count like the record: a row's ``counted`` says what the figure counts and
+its ``product`` is what the model measures for it. 155mm is separate-loading
+ammunition, so figures of *projectiles* are the output of the projectile-body
+lines (``shell-body-155mm``), figures of *charge sets* that of the charge
+lines (``propellant-charge``), and *rounds* or *shells* complete rounds
+(``shell-155mm``); :func:`check_counted` refuses a row whose count and
+product disagree (:data:`COUNTED`).
+
 Scopes: ``country:XXX`` (lines in that country), ``eu`` (lines in EU member
 states), ``owner:TEXT`` (lines whose owner contains TEXT), ``line:ID``
 (named lines); several joined with ``;`` add up.
@@ -44,14 +52,21 @@ import xarray as xr
 from materiel._errors import Problem, ScenarioError
 from materiel.analysis.result import Result
 from materiel.months import parse_month
+from materiel.scenario.schema import Scenario
 
 __all__ = [
+    "COUNTED",
     "FIT_UNTIL",
     "RecordRow",
+    "RowMap",
+    "check_counted",
     "compare_record",
     "load_record",
+    "measured",
     "model_value",
     "record_errors",
+    "row_map",
+    "scope_lines",
 ]
 
 FIT_UNTIL = "2023-12"  # rows dated up to here may be fitted; later rows are checks
@@ -157,52 +172,147 @@ def load_record(path: str | Path | None = None) -> list[RecordRow]:
     return rows
 
 
-def _scope_lines(ds: xr.Dataset, result: Result, row: RecordRow) -> list[str]:
-    """Lines of the row's product within its scope."""
-    s = result.scenario
-    lines = ds.line.values
-    product = ds.line_product.values == row.product
-    chosen = np.zeros(len(lines), dtype=bool)
+# What a row may count, by the kind of product the model measures for it:
+# components (projectile bodies, charge sets) or complete munitions.
+COUNTED: dict[str, str] = {
+    "projectiles": "component",
+    "charge sets": "component",
+    "rounds": "munition",
+    "shells": "munition",
+    "missiles": "munition",
+    "rockets": "munition",
+}
+
+
+@dataclass(frozen=True)
+class RowMap:
+    """How the model's value for one row is read off its outputs.
+
+    ``value = sum(weights * output)`` with ``output`` the engine output
+    ``variable`` (``production`` or ``capacity`` per (month, line), or
+    ``receipts`` per (month, party, product)) and ``weights`` of the same
+    shape. Every row of the record is linear in one output, so a batch of
+    samples is one ``einsum`` (:mod:`materiel.analysis.calibrate`).
+    """
+
+    variable: Literal["production", "capacity", "receipts"]
+    weights: np.ndarray
+    lines: tuple[str, ...]
+
+
+def scope_lines(scenario: Scenario, lines: list[str], row: RecordRow) -> list[str]:
+    """Those of ``lines`` that make the row's product within its scope (module docstring)."""
+    s = scenario
+    chosen = []
     for part in row.scope.split(";"):
         kind, _, arg = part.strip().partition(":")
         if kind == "country":
-            chosen |= ds.line_country.values == arg
+            chosen += [x for x in lines if s.lines[x].country == arg]
         elif kind == "eu":
-            chosen |= np.array([s.parties[str(c)].eu_member for c in ds.line_country.values])
+            chosen += [x for x in lines if s.parties[s.lines[x].country].eu_member]
         elif kind == "owner":
-            chosen |= np.array([arg.lower() in str(o).lower() for o in ds.line_owner.values])
+            chosen += [x for x in lines if arg.lower() in s.lines[x].owner.lower()]
         elif kind == "line":
-            chosen |= np.isin(lines, arg.split(","))
+            chosen += [x for x in lines if x in arg.split(",")]
         elif kind != "party":
             expected = "country:XXX, eu, owner:TEXT, line:ID or party:XXX"
             raise ScenarioError(
                 Problem(f"record:{row.id}", "scope", f"got {part!r}; expected {expected}")
             )
-    return [str(x) for x in lines[chosen & product]]
+    return [x for x in lines if x in set(chosen) and s.lines[x].product == row.product]
+
+
+def check_counted(scenario: Scenario, rows: list[RecordRow]) -> None:
+    """Every row counts what the model measures for it (:data:`COUNTED`).
+
+    A row counting projectiles or charge sets must name a component product
+    (the model's output of shell bodies or charge sets); one counting rounds,
+    shells, missiles or rockets a munition (complete rounds). Raises
+    :class:`~materiel.ScenarioError` naming each row that does not.
+    """
+    problems = []
+    for row in rows:
+        where = f"record:{row.id}"
+        if row.product not in scenario.products:
+            problems.append(Problem(where, "product", f"got {row.product!r}; expected a product "
+                                    f"of scenario {scenario.id}"))  # fmt: skip
+            continue
+        kind = scenario.products[row.product].kind
+        wanted = COUNTED.get(row.counted)
+        if wanted is None:
+            problems.append(Problem(where, "counted", f"got {row.counted!r}; expected one of "
+                                    f"{', '.join(COUNTED)}"))  # fmt: skip
+        elif wanted != kind:
+            problems.append(Problem(
+                where, "counted", f"counts {row.counted} but product {row.product!r} is a "
+                f"{kind}; expected a {wanted} product (the model measures what the product's "
+                "lines make)"))  # fmt: skip
+    if problems:
+        raise ScenarioError(problems)
+
+
+def row_map(
+    scenario: Scenario,
+    row: RecordRow,
+    months: list[str],
+    lines: list[str],
+    cells: list[tuple[str, str]] | None = None,
+) -> RowMap | None:
+    """The weights that turn one output into the row's model value; None outside ``months``.
+
+    ``months`` are the run's months (``YYYY-MM``), ``lines`` its line ids and
+    ``cells`` the (party, product) cells its ``receipts`` come in (all cells
+    by default). Weights (module docstring): a month row weighs its month 1
+    (``per_month``) or 12 (``per_year``); a year row weighs each of its 12
+    months 1 (``per_year``) or 1/12 (``per_month``) — for ``capacity`` that
+    is 12 times or once the year's mean monthly capacity. A year the run
+    covers only in part has no value.
+    """
+    wanted = [m for m in months if m.startswith(row.date)] if row.is_year else [row.date]
+    if not wanted or any(m not in months for m in wanted) or (row.is_year and len(wanted) < 12):
+        return None
+    if row.is_year:
+        per_month = 1.0 if row.unit == "per_year" else 1.0 / 12
+    else:
+        per_month = 12.0 if row.unit == "per_year" else 1.0
+    at = [months.index(m) for m in wanted]
+    if row.measure == "delivered":
+        parties = [p.partition(":")[2] for p in row.scope.split(";") if p.startswith("party:")]
+        cells = cells or [(p, k) for p in scenario.parties for k in scenario.products]
+        mine = [i for i, (p, k) in enumerate(cells) if p in parties and k == row.product]
+        w = np.zeros((len(months), len(cells)))
+        w[np.ix_(at, mine)] = per_month
+        return RowMap("receipts", w, ())
+    chosen = scope_lines(scenario, lines, row)
+    w = np.zeros((len(months), len(lines)))
+    w[np.ix_(at, [lines.index(x) for x in chosen])] = per_month
+    variable: Literal["production", "capacity"] = (
+        "capacity" if row.measure == "capacity" else "production"
+    )
+    return RowMap(variable, w, tuple(chosen))
 
 
 def model_value(result: Result, row: RecordRow) -> float | None:
     """The model's counterpart of ``row`` (module docstring); None outside the run's months."""
     ds = result.dataset.isel(sample=0)
-    months = pd.DatetimeIndex(ds.month.values).strftime("%Y-%m")
-    wanted = [m for m in months if m.startswith(row.date)] if row.is_year else [row.date]
-    if not wanted or any(m not in set(months) for m in wanted):
+    months = list(pd.DatetimeIndex(ds.month.values).strftime("%Y-%m"))
+    cells = [(str(p), str(k)) for p in ds.party.values for k in ds.product.values]
+    found = row_map(result.scenario, row, months, [str(x) for x in ds.line.values], cells)
+    if found is None:
         return None
-    if row.is_year and len(wanted) < 12:
-        return None  # the run covers part of the year only
-    sel = ds.sel(month=[f"{m}-01" for m in wanted])
-    if row.measure == "delivered":
-        parties = [p.partition(":")[2] for p in row.scope.split(";") if p.startswith("party:")]
-        monthly = sel.receipts.sel(party=parties, product=row.product).sum("party")
-    else:
-        var = "capacity_per_month" if row.measure == "capacity" else "production"
-        monthly = sel[var].sel(line=_scope_lines(ds, result, row)).sum("line")
-    values = monthly.values
-    if row.is_year:
-        total = float(values.sum()) if row.measure != "capacity" else float(values.mean() * 12)
-        return total if row.unit == "per_year" else total / 12
-    month_value = float(values[0])
-    return month_value * 12 if row.unit == "per_year" else month_value
+    name = {"capacity": "capacity_per_month"}.get(found.variable, found.variable)
+    values = ds[name].values.reshape(len(months), -1)
+    return float((found.weights * values).sum())
+
+
+def measured(row: RecordRow, found: RowMap | None) -> str:
+    """What the model measures for ``row``, in words (for the comparison table)."""
+    if found is None:
+        return ""
+    if found.variable == "receipts":
+        return f"receipts of {row.product} by {row.scope}"
+    what = "capacity" if found.variable == "capacity" else "output"
+    return f"{what} of {row.product} on {', '.join(found.lines) or 'no line'}"
 
 
 def compare_record(
@@ -210,16 +320,23 @@ def compare_record(
 ) -> pd.DataFrame:
     """Model against record, one row per figure.
 
-    Columns: ``id``, ``item``, ``counted``, ``date``, ``record``, ``model``,
+    Columns: ``id``, ``item``, ``counted``, ``measured`` (what the model
+    side measures: output or capacity of which product on which lines),
+    ``date``, ``record``, ``model``,
     ``difference`` (model − record), ``difference_pct``, ``sample``
     (``in-sample`` up to ``until``, ``out-of-sample`` after, ``outside run``
     where the run does not cover the date), ``in_dataset``, ``unit``,
     ``source``, ``note``.
     """
     rows = load_record() if rows is None else rows
+    check_counted(result.scenario, rows)
+    ds = result.dataset
+    months = list(pd.DatetimeIndex(ds.month.values).strftime("%Y-%m"))
+    lines = [str(x) for x in ds.line.values]
     out = []
     for row in rows:
         value = model_value(result, row)
+        what = measured(row, row_map(result.scenario, row, months, lines))
         if value is None:
             which = "outside run"
         else:
@@ -227,8 +344,8 @@ def compare_record(
                 "out-of-sample")  # fmt: skip
         diff = None if value is None else value - row.value
         out.append({
-            "id": row.id, "item": row.item, "counted": row.counted, "date": row.date,
-            "record": row.value, "model": value, "difference": diff,
+            "id": row.id, "item": row.item, "counted": row.counted, "measured": what,
+            "date": row.date, "record": row.value, "model": value, "difference": diff,
             "difference_pct": None if diff is None or row.value == 0 else 100 * diff / row.value,
             "sample": which, "in_dataset": row.in_dataset, "unit": row.unit,
             "source": row.source, "note": row.note,
