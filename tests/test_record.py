@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 import materiel
 from materiel.analysis.record import (
     RecordRow,
+    check_counted,
     compare_record,
     load_record,
     model_value,
@@ -90,3 +91,28 @@ def test_cli_record_json() -> None:
     assert payload["errors"]["out-of-sample"]["rows"] > 0
     bad = CliRunner().invoke(app, ["record", "--until", "2023"])
     assert bad.exit_code == 2 and "expected YYYY-MM" in bad.output
+
+
+def test_rows_count_what_the_model_measures(run: materiel.Result) -> None:
+    """A projectile or charge-set row must name a component; rounds a complete munition."""
+    check_counted(run.scenario, [_row()])
+    for row, expected in ((_row(counted="projectiles"), "is a munition; expected a component"),
+                          (_row(counted="bullets"), "expected one of projectiles"),
+                          (_row(product="nope"), "expected a product")):  # fmt: skip
+        with pytest.raises(materiel.ScenarioError, match=expected):
+            check_counted(run.scenario, [row])
+    with pytest.raises(materiel.ScenarioError, match="counts projectiles"):
+        compare_record(run, [_row(counted="projectiles")])
+    table = compare_record(run, [_row()])
+    assert table.loc[0, "measured"] == "output of shell on l1"
+
+
+def test_hindcast_counts_like_the_record() -> None:
+    """US projectile rows measure projectile-body output, charge rows charge-set output."""
+    s = materiel.load("hindcast-2022")
+    rows = {r.id: r for r in load_record()}
+    check_counted(s, list(rows.values()))
+    for rid in ("us-155-2022-02", "us-155-2023-10", "us-155-projectiles-2024-09",
+                "us-155-2025-07"):  # fmt: skip
+        assert rows[rid].counted == "projectiles" and rows[rid].product == "shell-body-155mm"
+    assert rows["us-155-charges-2024-09"].product == "propellant-charge"

@@ -938,6 +938,102 @@ def record(
             )
 
 
+@app.command()
+def calibrate(
+    scenario: ScenarioArg,
+    fit: Annotated[
+        list[str],
+        typer.Option(
+            "--fit", help="PATH=LOW..HIGH: a field to fit and its prior range (repeat for several)."
+        ),
+    ],
+    until: Annotated[
+        str, typer.Option(help="Fit rows dated up to this month (YYYY-MM); later rows are checks.")
+    ] = "2023-12",
+    samples: Annotated[
+        int, typer.Option("--samples", "-n", min=1, help="Engine runs in all (walkers x steps).")
+    ] = 4000,
+    seed: Annotated[int, typer.Option(min=0, help="Random seed (same seed, same result).")] = 0,
+    sigma: Annotated[
+        float, typer.Option(help="Relative error of a public figure (the likelihood's sd).")
+    ] = 0.10,
+    record_file: Annotated[
+        Path | None, typer.Option("--record", help="A record CSV instead of the embedded one.")
+    ] = None,
+    write: Annotated[
+        Path | None, typer.Option("--write", help="Write the calibrated scenario (TOML) here.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Fit behavioural parameters to the public record: posterior, in- and out-of-sample errors."""
+    from materiel._io import atomic_write_text
+    from materiel.analysis.calibrate import calibrate as run_calibration
+    from materiel.analysis.calibrate import fitted_toml, parse_fit
+    from materiel.analysis.record import load_record
+    from materiel.analysis.result import records
+    from materiel.scenario.loading import load
+
+    try:
+        fits = [parse_fit(text) for text in fit]
+        if write is not None:
+            _out_file(write, "--write")
+        rows = load_record(record_file)
+        if not 0 < sigma < math.inf:
+            raise _argument("--sigma", f"got {sigma}; expected a relative error > 0")
+        with _bar(not as_json, samples, f"calibrating {scenario}") as tick:
+            result = run_calibration(scenario, fits, rows=rows, until=until, samples=samples,
+                                     seed=seed, sigma=sigma, progress=tick)  # fmt: skip
+    except ScenarioError as exc:
+        raise _bad_input(exc, as_json) from exc
+    if write is not None:
+        with _writing("--write", as_json):
+            atomic_write_text(write, fitted_toml(result))
+        load(write)  # the written scenario must validate
+    if as_json:
+        _echo_json({**result.metrics(), "wrote": None if write is None else str(write)})
+        return
+    table, errors = result.table(), result.errors()
+    typer.echo(
+        f"{result.scenario.id} calibrated on {errors['in-sample']['rows']} record rows dated up "
+        f"to {until} (emcee: {result.walkers} walkers x {result.steps} steps = "
+        f"{result.evaluations:,} engine runs, seed {seed}; relative error sd {sigma:.0%}; "
+        f"acceptance {result.acceptance:.2f})"
+    )
+    typer.echo("fitted: posterior median [5% - 95%] (scenario value; prior range)")
+    for p in result.parameter_rows():
+        spread = f"{_g(p['median'])} [{_g(p['p5'])} - {_g(p['p95'])}]"
+        typer.echo(f"  {p['path']}: {spread} (scenario {_g(p['scenario_value'])}; "
+                   f"prior {p['low']:g}..{p['high']:g})")  # fmt: skip
+    typer.echo("rows: before = the scenario's values, after = posterior median [5% - 95%]")
+    for which, label in (("in-sample", "fitted"), ("out-of-sample", "checks, never fitted")):
+        typer.echo(f"  {which} ({label}):")
+        for r in records(table[table["sample"] == which]):
+            unit = "/month" if r["unit"] == "per_month" else "/year"
+            flag = " [also in the dataset]" if r["in_dataset"] else ""
+            typer.echo(
+                f"    {r['date']:<7} {r['id']} ({r['counted']}{unit}): record {r['record']:,.0f}; "
+                f"before {r['before']:,.0f}{_pct(r['before_pct'])}; after {r['after']:,.0f}"
+                f"{_pct(r['after_pct'])} [{r['after_p5']:,.0f} - {r['after_p95']:,.0f}]{flag}"
+            )
+    for which, e in errors.items():
+        if e["rows"]:
+            typer.echo(
+                f"{which}: {e['rows']} rows, mean |error| {e['before_mean_abs_pct']:.0f}% -> "
+                f"{e['after_mean_abs_pct']:.0f}%, worst {e['before_worst_abs_pct']:.0f}% -> "
+                f"{e['after_worst_abs_pct']:.0f}%"
+            )
+    if write is not None:
+        typer.echo(f"wrote {write} (validated): run it with materiel mc {write}")
+
+
+def _g(value: float) -> str:
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
+
+
+def _pct(value: float | None) -> str:
+    return "" if value is None or math.isnan(value) else f" ({value:+.0f}%)"
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"materiel {__version__}")

@@ -68,10 +68,12 @@ __all__ = [
     "RecordEvaluator",
     "calibrate",
     "fitted_scenario",
+    "fitted_toml",
     "parse_fit",
 ]
 
 SIGMA = 0.10  # relative error of a public figure (module docstring)
+
 _FIT = re.compile(r"^\s*([^=\s]+)\s*=\s*([^.\s][^\s]*?)\s*\.\.\s*([^\s]+)\s*$")
 
 
@@ -112,8 +114,11 @@ def _check_fits(s: Scenario, fits: list[Fit]) -> None:
             problems.append(Problem(where, "path", "fitted twice; expected each path once"))
         seen.add(f.path)
         if not is_supported(f.path):
-            problems.append(Problem(where, "path", f"got {f.path!r}; expected a field the "
-                                    f"sampler can vary: {', '.join(SUPPORTED_FIELDS)}"))  # fmt: skip
+            expected = ", ".join(SUPPORTED_FIELDS)
+            problems.append(
+                Problem(where, "path", f"got {f.path!r}; expected a field the sampler can vary: "
+                        f"{expected}")
+            )  # fmt: skip
             continue
         parts = f.path.split(".")
         table: Any = getattr(s, parts[0])
@@ -132,6 +137,15 @@ def _check_fits(s: Scenario, fits: list[Fit]) -> None:
             problems.append(Problem(where, "path", f"scenario {s.id} sets no value for "
                                     f"{f.path}; expected a field it sets"))  # fmt: skip
             continue
+        if parts[0] == "lines" and parts[2] == "capacity_per_month":
+            ceiling = s.lines[parts[1]].max_capacity_per_month
+            fitted_max = next((g for g in fits if g.path == f"lines.{parts[1]}."
+                               "max_capacity_per_month"), None)  # fmt: skip
+            top = fitted_max.low if fitted_max is not None else ceiling
+            if top is not None and f.high > top:
+                problems.append(Problem(where, "range", f"got HIGH {f.high:g}; expected at most "
+                                        f"the line's max_capacity_per_month ({top:g}), or fit "
+                                        "that too with a range above this one"))  # fmt: skip
         if f.path.endswith("_months") and f.low < 0:
             problems.append(Problem(where, "range", f"got {f.low:g}..{f.high:g}; expected "
                                     "months >= 0"))  # fmt: skip
@@ -170,7 +184,9 @@ class RecordEvaluator:
                         cells[list(inp.parties).index(part[6:]), list(inp.products).index(
                             r.product)] = True  # fmt: skip
         self._cells = cells
-        cell_list = [(inp.parties[p], inp.products[k]) for p, k in zip(*np.nonzero(cells))]
+        cell_list = [
+            (inp.parties[p], inp.products[k]) for p, k in zip(*np.nonzero(cells), strict=True)
+        ]
         self.rows: list[RecordRow] = []
         self.maps: list[RowMap] = []
         for r in rows:
@@ -192,8 +208,9 @@ class RecordEvaluator:
         for first in range(0, n, self.chunk):
             part = theta[first : first + self.chunk]
             draws = {path: part[:, j] for j, path in enumerate(self.paths)}
-            raw = run_engine(self.inputs, len(part), cells=self._cells, record=self._record,
-                             overrides=sample_overrides(self.scenario, self.inputs, draws))  # fmt: skip
+            overrides = sample_overrides(self.scenario, self.inputs, draws)
+            raw = run_engine(self.inputs, len(part), overrides=overrides, cells=self._cells,
+                             record=self._record)  # fmt: skip
             for variable, (index, weights) in self._stacked.items():
                 values = raw[variable].reshape(len(part), weights.shape[1], -1)
                 out[first : first + len(part), index] = np.einsum("stx,rtx->sr", values, weights)
@@ -224,7 +241,11 @@ class Calibration:
 
     def parameters(self) -> pd.DataFrame:
         """Per fitted field: prior range, scenario value, posterior median, p5, p95, mean, sd."""
-        out = []
+        return pd.DataFrame(self.parameter_rows())
+
+    def parameter_rows(self) -> list[dict[str, Any]]:
+        """:meth:`parameters` as a list of dicts."""
+        out: list[dict[str, Any]] = []
         for j, f in enumerate(self.fits):
             x = self.posterior[:, j]
             out.append({
@@ -234,7 +255,7 @@ class Calibration:
                 "p95": float(np.quantile(x, 0.95)), "mean": float(x.mean()),
                 "sd": float(x.std()),
             })  # fmt: skip
-        return pd.DataFrame(out)
+        return out
 
     def correlations(self) -> pd.DataFrame:
         """Posterior correlation between fitted fields (not carried by the fitted scenario)."""
@@ -352,10 +373,10 @@ def calibrate(
     ``samples`` engine runs in all: ``walkers`` (by default ``max(8 d, 32)``
     for ``d`` fitted fields, even, at most ``samples / 10``) times
     ``samples // walkers`` steps; the first half of the steps is burn-in.
-    Same inputs and ``seed``, same result. ``progress(step, steps)`` is
-    called after each step. Raises :class:`ScenarioError` for a bad path or
-    range, a record row whose count does not match its product, or no
-    in-sample row the run covers.
+    Same inputs and ``seed``, same result. ``progress(done, total)`` is
+    called after each step with the engine runs done and to do. Raises
+    :class:`ScenarioError` for a bad path or range, a record row whose count
+    does not match its product, or no in-sample row the run covers.
     """
     import emcee
 
@@ -376,8 +397,8 @@ def calibrate(
     in_sample = np.array([parse_month(r.last_month) <= parse_month(until) for r in evaluate.rows])
     fitted = in_sample & np.array([r.value != 0 for r in evaluate.rows])
     if not fitted.any():
-        raise ScenarioError(Problem("<command line>", "--until", f"no record row dated up to "
-                                    f"{until} falls in the run of {s.id}; nothing to fit"))  # fmt: skip
+        message = f"no record row dated up to {until} falls in the run of {s.id}; nothing to fit"
+        raise ScenarioError(Problem("<command line>", "--until", message))
     d = len(fits)
     if walkers is None:
         walkers = max(8 * d, 32)
@@ -385,28 +406,32 @@ def calibrate(
     walkers += walkers % 2
     if walkers < 2 * d + 2:
         raise bad_argument("calibrate", "walkers", walkers, f"an even number >= {2 * d + 2}")
-    steps = (samples - walkers) // walkers
+    scan_runs = max(walkers, samples // 4)
+    steps = (samples - scan_runs) // walkers
     if steps < 4:
         raise bad_argument("calibrate", "samples", samples, f"at least {5 * walkers} "
                            f"(walkers x 5) for {d} fitted field(s)")  # fmt: skip
     low = np.array([f.low for f in fits])
     high = np.array([f.high for f in fits])
     rng = np.random.default_rng(seed)
-    start = low + (high - low) * rng.random((walkers, d))
-    sampler = emcee.EnsembleSampler(walkers, d, _log_posterior(evaluate, fits, fitted, sigma),
-                                    vectorize=True)  # fmt: skip
+    log_prob = _log_posterior(evaluate, fits, fitted, sigma)
+    scan = low + (high - low) * rng.random((scan_runs, d))
+    ranked = np.argsort(-log_prob(scan)[:, 0], kind="stable")
+    start = scan[ranked[:walkers]]
+    sampler = emcee.EnsembleSampler(walkers, d, log_prob, vectorize=True)
     sampler.random_state = np.random.RandomState(seed).get_state()
     for i, _ in enumerate(sampler.sample(start, iterations=steps), start=1):
         if progress is not None:
-            progress(i, steps)
+            progress(scan_runs + walkers * i, scan_runs + walkers * steps)
     burn = steps // 2
     posterior = sampler.get_chain(discard=burn, flat=True)
     predictive = np.asarray(sampler.get_blobs(discard=burn, flat=True), dtype=float)
     nominal = evaluate(np.array([[_current(s, f.path) for f in fits]]))[0]
-    tau = sampler.get_autocorr_time(tol=0, quiet=True)
+    with np.errstate(invalid="ignore", divide="ignore"):  # a walker that never moved: nan
+        tau = sampler.get_autocorr_time(tol=0, quiet=True)
     return Calibration(
         scenario=s, source=source, fits=fits, until=until, sigma=sigma, seed=seed,
-        walkers=walkers, steps=steps, evaluations=walkers * (steps + 1) + 1,
+        walkers=walkers, steps=steps, evaluations=scan_runs + walkers * steps + 1,
         posterior=posterior, predictive=predictive.reshape(len(posterior), -1),
         nominal=nominal, rows=evaluate.rows, in_sample=in_sample,
         acceptance=float(np.mean(sampler.acceptance_fraction)),
@@ -419,17 +444,20 @@ def fitted_scenario(result: Calibration) -> dict[str, Any]:
     """A scenario extending the calibrated one, its fitted fields as posterior distributions.
 
     Each field ``x`` becomes ``normal(mean_x, sd_x)`` truncated to the prior
-    range, nominal at the posterior median. The scenario extends the
+    range, nominal at the posterior median (rounded to whole months for a
+    number of months, as the engine rounds draws). The scenario extends the
     calibrated one by id or path when it was loaded from one; otherwise it
     is the full scenario with the distributions added.
     """
     s = result.scenario
     uncertain: dict[str, Any] = {}
-    for p in result.parameters().itertuples():
-        span = float(p.high) - float(p.low)
-        uncertain[str(p.path)] = {
-            "dist": "normal", "mean": float(p.mean), "sd": max(float(p.sd), 1e-6 * span),
-            "min": float(p.low), "max": float(p.high), "nominal": float(p.median),
+    for p in result.parameter_rows():
+        span = p["high"] - p["low"]
+        uncertain[p["path"]] = {
+            "dist": "normal", "mean": p["mean"], "sd": max(p["sd"], 1e-6 * span),
+            "min": p["low"], "max": p["high"],
+            # whole months where the field is a number of months (the engine rounds draws)
+            "nominal": round(p["median"]) if p["path"].endswith("_months") else p["median"],
         }  # fmt: skip
     description = (
         f"{s.id} with {len(result.fits)} field(s) calibrated on the public record rows dated up "
@@ -448,3 +476,17 @@ def fitted_scenario(result: Calibration) -> dict[str, Any]:
     data.update(head)
     data["uncertain"] = {**data.get("uncertain", {}), **uncertain}
     return data
+
+
+def fitted_toml(result: Calibration) -> str:
+    """:func:`fitted_scenario` as TOML text, with a header saying how it was fitted."""
+    import tomli_w
+
+    fits = ", ".join(f"{f.path}={f.low:g}..{f.high:g}" for f in result.fits)
+    header = (
+        f"# Calibrated by `materiel calibrate` on the public record rows dated up to "
+        f"{result.until}\n# (in-sample; later rows are out-of-sample checks). Fitted: {fits}.\n"
+        f"# Error model: relative error of each row ~ N(0, {result.sigma:g}^2); uniform priors.\n"
+        "# Each fitted field is its posterior as a truncated normal; `materiel mc` draws it.\n\n"
+    )
+    return header + tomli_w.dumps(fitted_scenario(result))

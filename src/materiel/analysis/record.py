@@ -47,7 +47,6 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-import xarray as xr
 
 from materiel._errors import Problem, ScenarioError
 from materiel.analysis.result import Result
