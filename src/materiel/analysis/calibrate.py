@@ -20,10 +20,13 @@ with ``vectorize=True``: every proposal of half the ensemble is one batch of
 engine runs (:func:`materiel.engine.run_engine` on
 :func:`materiel.engine.batch.sample_overrides`), and each row's value is read
 off per-sample outputs with one ``einsum`` against the row's weights
-(:func:`materiel.analysis.record.row_map`) — no trajectories are kept. The
-first half of the chain is burn-in; the rest is the posterior, and the
-record values computed along it (emcee's blobs) are the posterior predictive
-of every row, out-of-sample rows included.
+(:func:`materiel.analysis.record.row_map`) — no trajectories are kept. A
+quarter of the runs first scans the prior box and the walkers start at its
+best points (the engine rounds months, so the likelihood has plateaus that
+uniform starts cross slowly). The first half of the chain is burn-in; the
+rest is the posterior, and the record values computed along it (emcee's
+blobs) are the posterior predictive of every row, out-of-sample rows
+included.
 
 The fitted scenario (:func:`fitted_scenario`) extends the calibrated one and
 writes each fitted field as a normal distribution with the posterior mean and
@@ -370,9 +373,11 @@ def calibrate(
 ) -> Calibration:
     """Sample the posterior of ``fits`` given the record rows dated up to ``until``.
 
-    ``samples`` engine runs in all: ``walkers`` (by default ``max(8 d, 32)``
-    for ``d`` fitted fields, even, at most ``samples / 10``) times
-    ``samples // walkers`` steps; the first half of the steps is burn-in.
+    ``samples`` engine runs in all: a quarter scans the prior box (uniform
+    draws, one batch) and ``walkers`` start at the best of them; the rest are
+    ``walkers`` (by default ``max(8 d, 32, samples / 150)`` for ``d`` fitted
+    fields, at most 256 and ``samples / 10``, even) times ``steps``; the
+    first half of the steps is burn-in.
     Same inputs and ``seed``, same result. ``progress(done, total)`` is
     called after each step with the engine runs done and to do. Raises
     :class:`ScenarioError` for a bad path or range, a record row whose count
@@ -401,7 +406,8 @@ def calibrate(
         raise ScenarioError(Problem("<command line>", "--until", message))
     d = len(fits)
     if walkers is None:
-        walkers = max(8 * d, 32)
+        # more walkers for larger budgets: bigger engine batches (about 70 runs at 20,000)
+        walkers = min(max(8 * d, 32, samples // 150), 256)
         walkers = min(walkers, max(2 * d + 2, samples // 10))
     walkers += walkers % 2
     if walkers < 2 * d + 2:

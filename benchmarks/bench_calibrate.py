@@ -1,0 +1,105 @@
+"""Calibration benchmark (issue 14): `materiel calibrate hindcast-2022 ... --samples 20000`.
+
+Run from the repository root::
+
+    python benchmarks/bench_calibrate.py           # the command at 20,000 samples, and 2,000
+    python benchmarks/bench_calibrate.py --quick   # 2,000 samples only
+
+Measured:
+
+1. wall time and peak memory (``ru_maxrss`` of the child process) of the
+   command a user runs, ``materiel calibrate hindcast-2022 --fit ... --samples
+   N --json``, end to end (start-up, scenario loading, the cached kernel, the
+   chain and the report); target <= 60 s at N = 20,000;
+2. the same number of engine runs through the batched record evaluator alone
+   (:class:`materiel.analysis.calibrate.RecordEvaluator`, one call), so the
+   ratio says what emcee's half-ensemble batches cost over one big batch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+# the fit documented in docs/hindcast.md: behavioural fields with no public figure
+FITS = (
+    "lines.gdots-valleyfield-charges.capacity_per_month=8000..20000",
+    "investments.valleyfield-charges-2023.lead_time_months=0..24",
+    "contracts.europe-national-155-2022.contracting_delay_months=0..12",
+    "contracts.europe-national-155-2023.contracting_delay_months=0..12",
+)
+TARGET_S = 60.0
+
+
+def _command() -> list[str]:
+    exe = shutil.which("materiel")
+    if exe is not None:
+        return [exe]
+    return [sys.executable, "-c", "from materiel.cli import main; main()"]
+
+
+def cli(samples: int) -> tuple[float, float]:
+    """Wall seconds and the child's peak resident memory (MiB) of one calibrate command."""
+    args = [*_command(), "calibrate", "hindcast-2022", "--until", "2023-12",
+            "--samples", str(samples), "--seed", "0", "--json"]  # fmt: skip
+    for fit in FITS:
+        args += ["--fit", fit]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
+    t0 = time.perf_counter()
+    done = subprocess.run(args, capture_output=True, text=True, env=env, check=False)
+    dt = time.perf_counter() - t0
+    if done.returncode != 0:
+        raise SystemExit(f"calibrate failed ({done.returncode}):\n{done.stderr}")
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return dt, peak
+
+
+def evaluator_only(samples: int) -> float:
+    """Seconds for ``samples`` engine runs in one call of the record evaluator."""
+    from materiel.analysis.calibrate import RecordEvaluator, parse_fit
+    from materiel.analysis.record import load_record
+    from materiel.scenario.loading import load
+
+    fits = [parse_fit(f) for f in FITS]
+    evaluate = RecordEvaluator(load("hindcast-2022"), load_record(), [f.path for f in fits])
+    rng = np.random.default_rng(0)
+    low, high = np.array([f.low for f in fits]), np.array([f.high for f in fits])
+    theta = low + (high - low) * rng.random((samples, len(fits)))
+    evaluate(theta[:10])  # load the cached kernel
+    t0 = time.perf_counter()
+    evaluate(theta)
+    return time.perf_counter() - t0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="2,000 samples only")
+    quick = parser.parse_args().quick
+    cli(100)  # compile or load the kernel cache outside the timings
+    sizes = [2000] if quick else [2000, 20000]
+    print(f"1. materiel calibrate hindcast-2022 with {len(FITS)} fitted fields (--json)")
+    times = {}
+    for n in sizes:
+        dt, peak = cli(n)
+        times[n] = dt
+        verdict = "" if n != 20000 else f"   (target <= {TARGET_S:.0f} s: " + (
+            "ok" if dt <= TARGET_S else "MISSED") + ")"  # fmt: skip
+        print(f"  N = {n:>6}: {dt:6.1f} s  {n / dt:7.0f} runs/s  peak memory {peak:6.0f} MiB "
+              f"(largest child so far){verdict}")  # fmt: skip
+    print("2. the same engine runs in one batch of the record evaluator (no MCMC)")
+    for n in sizes:
+        dt = evaluator_only(n)
+        print(f"  N = {n:>6}: {dt:6.1f} s  {n / dt:7.0f} runs/s; the command takes "
+              f"{times[n] / dt:4.2f}x (start-up, scan, half-ensemble batches)")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
