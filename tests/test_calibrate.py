@@ -201,3 +201,9 @@ def test_cli_calibrate(truth_rows: list[RecordRow], tmp_path: Path) -> None:
                           ("lines.l1.ramp_up_months=3..1", "LOW < HIGH")):  # fmt: skip
         done = CliRunner().invoke(app, [*args[:2], "--fit", bad, "--record", str(record)])
         assert done.exit_code == 2 and expected in done.output, done.output
+    for extra, expected in ((["--until", "2024"], "expected YYYY-MM"),
+                            (["--samples", "10"], "at least"),
+                            (["--sigma", "0"], "expected a relative error > 0"),
+                            (["--write", str(record / "x.toml")], "under a file")):  # fmt: skip
+        done = CliRunner().invoke(app, [*args, *extra])
+        assert done.exit_code == 2 and expected in done.output, (extra, done.output)
