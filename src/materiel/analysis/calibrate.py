@@ -423,6 +423,8 @@ def calibrate(
     log_prob = _log_posterior(evaluate, fits, fitted, sigma)
     scan = low + (high - low) * rng.random((scan_runs, d))
     ranked = np.argsort(-log_prob(scan)[:, 0], kind="stable")
+    if progress is not None:
+        progress(scan_runs, scan_runs + walkers * steps)
     start = scan[ranked[:walkers]]
     sampler = emcee.EnsembleSampler(walkers, d, log_prob, vectorize=True)
     sampler.random_state = np.random.RandomState(seed).get_state()
