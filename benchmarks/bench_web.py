@@ -2,9 +2,18 @@
 
 Starts ``materiel serve`` (``--workers``) on a free port with a throwaway
 SQLite store, runs for ``--seconds`` and prints requests/s, p50/p99 latency
-and the error count.
+and the error count, then where one request's time goes (in process, CPU
+seconds, which a shared machine disturbs less than wall time).
+
+``--mix distinct`` (default) sends new knobs with every request, so every
+request simulates; ``--mix page`` draws from 12 knob settings, as analysts
+re-running, comparing and downloading the same few settings do, so most
+requests are answered from the server's result cache (per scenario, stored
+version and knobs; :class:`materiel.web.catalogue.Catalogue`).
 
     .venv/bin/python benchmarks/bench_web.py --clients 8 --seconds 20 --workers 2
+    .venv/bin/python benchmarks/bench_web.py --mix page
+    .venv/bin/python benchmarks/bench_web.py --phases-only
 """
 
 from __future__ import annotations
@@ -37,7 +46,80 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--scenario", default="action-plan")
+    ap.add_argument("--mix", choices=("distinct", "page"), default="distinct")
+    ap.add_argument("--phases-only", action="store_true", help="only the in-process breakdown")
     args = ap.parse_args()
+    if not args.phases_only:
+        load_test(args)
+    phases(args.scenario)
+
+
+def _knobs(rng: random.Random) -> dict[str, float]:
+    return {
+        "extra_contracting_delay_months": rng.randint(0, 24),
+        "consumption_scale": round(rng.uniform(0.5, 2.0), 2),
+        "multi_year_share": round(rng.uniform(0, 1), 2),
+    }
+
+
+def phases(scenario: str, n: int = 20) -> None:
+    """CPU time of each step of one ``/api/simulate`` request, in process."""
+    from materiel.analysis.result import Result
+    from materiel.analysis.simulate import build_dataset
+    from materiel.engine import check_invariants, compile_inputs, run_engine
+    from materiel.web.catalogue import Catalogue
+    from materiel.web.routes.simulate import summary
+    from materiel.web.schemas import SimulateRequest, clean
+    from materiel.web.store import Store
+
+    with tempfile.TemporaryDirectory() as tmp:
+        catalogue = Catalogue(Store(Path(tmp) / "phases.db"))
+        rng = random.Random(1)
+        reqs = [
+            SimulateRequest.model_validate({"scenario": scenario, "knobs": _knobs(rng)})
+            for _ in range(n)
+        ]
+        for r in reqs[:2]:
+            summary(catalogue.run(r))  # compile and cache first
+        took: dict[str, float] = dict.fromkeys(
+            ("resolve + knobs", "compile_inputs", "run_engine", "check_invariants",
+             "build_dataset", "summary", "JSON clean"), 0.0)  # fmt: skip
+
+        def clock(name: str, t0: float) -> float:
+            now = time.process_time()
+            took[name] += now - t0
+            return now
+
+        for r in reqs:
+            t0 = time.process_time()
+            s = catalogue.resolve(r)
+            t0 = clock("resolve + knobs", t0)
+            inp = compile_inputs(s)
+            t0 = clock("compile_inputs", t0)
+            raw = run_engine(inp, samples=1)
+            t0 = clock("run_engine", t0)
+            check_invariants(inp, raw)
+            t0 = clock("check_invariants", t0)
+            result = Result(build_dataset(inp, raw, s), s)
+            t0 = clock("build_dataset", t0)
+            out = summary(result)
+            t0 = clock("summary", t0)
+            clean(out)
+            clock("JSON clean", t0)
+        hits = time.process_time()
+        for r in reqs[:2]:
+            clean(summary(catalogue.run(r)))
+        hit_ms = (time.process_time() - hits) / 2 * 1e3
+        total = sum(took.values())
+        print(f"one uncached request in process: {total / n * 1e3:.1f} ms CPU")
+        for name, sec in took.items():
+            print(f"  {name:<17} {sec / n * 1e3:7.1f} ms  {100 * sec / total:4.0f}%")
+        print(f"cached (same scenario and knobs): {hit_ms:.1f} ms CPU, "
+              f"{total / n * 1e3 / max(hit_ms, 1e-3):.0f}x less")  # fmt: skip
+
+
+def load_test(args: argparse.Namespace) -> None:
+    """Serve on loopback and send requests from ``args.clients`` threads."""
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory() as tmp:
@@ -60,6 +142,7 @@ def main() -> None:
             with httpx.Client(base_url=url, timeout=30) as warm:  # compile and cache first
                 for _ in range(4 * args.workers):
                     warm.post("/api/simulate", json={"scenario": args.scenario})
+            settings = [_knobs(random.Random(i)) for i in range(12)] if args.mix == "page" else []
             latencies: list[float] = []
             errors = [0]
             lock = threading.Lock()
@@ -69,11 +152,7 @@ def main() -> None:
                 rng = random.Random(seed)
                 with httpx.Client(base_url=url, timeout=30) as c:
                     while time.monotonic() < stop_at:
-                        knobs = {
-                            "extra_contracting_delay_months": rng.randint(0, 24),
-                            "consumption_scale": round(rng.uniform(0.5, 2.0), 2),
-                            "multi_year_share": round(rng.uniform(0, 1), 2),
-                        }
+                        knobs = settings[rng.randrange(12)] if settings else _knobs(rng)
                         t0 = time.perf_counter()
                         try:
                             r = c.post(
@@ -102,7 +181,7 @@ def main() -> None:
     p50 = statistics.median(lat) * 1e3
     p99 = lat[min(len(lat) - 1, int(0.99 * len(lat)))] * 1e3
     print(
-        f"{args.clients} clients, {args.workers} workers, {elapsed:.1f} s: "
+        f"{args.mix} knobs, {args.clients} clients, {args.workers} workers, {elapsed:.1f} s: "
         f"{len(lat)} requests, {len(lat) / elapsed:.1f} req/s, "
         f"p50 {p50:.0f} ms, p99 {p99:.0f} ms, errors {errors[0]}"
     )

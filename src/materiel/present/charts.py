@@ -63,6 +63,7 @@ __all__ = [
     "deliveries",
     "group_label",
     "latest_spending_year",
+    "party_stocks",
     "png_problem",
     "recipients",
     "spending",
@@ -200,13 +201,14 @@ def stocks(
     *,
     targets: Sequence[str] | None = None,
     cols: int = 2,
+    product: str | None = None,
 ) -> go.Figure:
     """Stock of each target's party group and munition over time, against the target.
 
     One panel per group of parties and munition (from the first Result's
-    targets, or only ``targets``); one line per Result, or percentile fans
-    when a Result has several samples; each target is a dashed level with a
-    marker at its date.
+    targets, or only ``targets``, or only those of munition ``product``); one
+    line per Result, or percentile fans when a Result has several samples;
+    each target is a dashed level with a marker at its date.
     """
     runs = _as_list(results)
     ref = runs[0].scenario
@@ -217,6 +219,11 @@ def stocks(
         if unknown:
             raise KeyError(f"unknown targets: {', '.join(sorted(unknown))}")
         groups = [g for g in groups if wanted & set(g.targets)]
+    if product is not None:
+        groups = [g for g in groups if g.product == product]
+        if not groups:
+            return _empty(f"Stocks of {product}", f"no capability target of {ref.id} counts "
+                          f"{product}: pick a party to see its own stock")  # fmt: skip
     if not groups:
         return _empty("Stocks vs targets", f"{ref.id} has no capability targets")
     cols = max(1, min(cols, len(groups)))
@@ -258,6 +265,74 @@ def stocks(
     return fig
 
 
+def party_stocks(
+    results: Result | Sequence[Result], party: str, products: Sequence[str] | None = None
+) -> go.Figure:
+    """One party's own stock of each munition over time, one line per Result.
+
+    Panels: ``products``, else every munition the party holds or uses in some
+    run. A target that counts this party alone is drawn as a dashed level with
+    ◆ at its date (targets of several parties count their stocks together:
+    see :func:`stocks`). Several samples give percentile fans.
+    """
+    runs = _as_list(results)
+    ref = runs[0].scenario
+    if party not in ref.parties:
+        raise KeyError(f"no party {party!r} in {ref.id}")
+    wanted = list(products) if products is not None else list(ref.munitions)
+    shown = []
+    for k in wanted:
+        for r in runs:
+            ds = r.dataset
+            if party not in ds.party.values or k not in ds["product"].values:
+                continue
+            cell = {"party": party, "product": k}
+            if (
+                float(abs(ds.stock.sel(cell)).max()) > 0
+                or float(ds.consumption_demand.sel(cell).sum()) > 0
+            ):
+                shown.append(k)
+                break
+    name = ref.parties[party].name
+    if not shown:
+        return _empty(f"Stocks of {party}", f"{name} ({party}) holds none of {', '.join(wanted)}")
+    cols = 2 if len(shown) > 1 else 1
+    rows = math.ceil(len(shown) / cols)
+    fig = make_subplots(
+        rows=rows, cols=cols, subplot_titles=[f"{k}: {party}" for k in shown],
+        vertical_spacing=min(0.12, 0.3 / rows), horizontal_spacing=0.08,
+    )  # fmt: skip
+    for i, k in enumerate(shown):
+        row, col = i // cols + 1, i % cols + 1
+        for j, r in enumerate(runs):
+            ds = r.dataset
+            if party not in ds.party.values or k not in ds["product"].values:
+                continue
+            series = ds.stock.sel(party=party, product=k)
+            colour = SCENARIO_COLOURS[j % len(SCENARIO_COLOURS)]
+            for trace in _fan_traces(_months(ds), series, r.scenario.id, colour, legend=i == 0):
+                fig.add_trace(trace, row=row, col=col)
+        for tid, t in ref.targets.items():
+            if list(t.parties) != [party] or t.product != k:
+                continue
+            fig.add_trace(
+                go.Scatter(
+                    x=[_months(runs[0].dataset)[0], pd.Timestamp(f"{t.by}-01")],
+                    y=[t.required_quantity] * 2, mode="lines+markers", name=f"target {tid}",
+                    line={"color": "#222", "dash": "dash", "width": 1},
+                    marker={"symbol": ["line-ns", "diamond"], "size": [0, 9], "color": "#222"},
+                    showlegend=False, hovertemplate=f"{tid}: %{{y:,.0f}} by {t.by}<extra></extra>",
+                ),
+                row=row, col=col,
+            )  # fmt: skip
+    fig.update_yaxes(rangemode="tozero", tickformat="~s")
+    fig.update_layout(
+        title=f"Stocks held by {name} ({party}), units", height=max(320, 260 * rows + 80),
+        legend={"orientation": "h", "y": -0.05}, **_LAYOUT,
+    )  # fmt: skip
+    return fig
+
+
 def _empty(title: str, message: str) -> go.Figure:
     fig = go.Figure()
     fig.add_annotation(text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
@@ -274,13 +349,14 @@ def _lines_of(ds: xr.Dataset, product: str) -> np.ndarray:
     return lines
 
 
-def capacity(result: Result, product: str | None = None) -> go.Figure:
+def capacity(result: Result, product: str | None = None, country: str | None = None) -> go.Figure:
     """Capacity ramp and output of one product's lines, coloured by what binds.
 
     Top panel: total capacity (line) and monthly output stacked by the binding
     label of the line that made it (``capacity``, ``orders``, ``input:<product>``).
     Bottom panel: what binds each line each month. ``product`` defaults to the
-    first munition that has lines.
+    first munition that has lines; ``country`` keeps the lines located there
+    (an empty figure saying so when it has none of that product).
     """
     s = result.scenario
     ds = result.dataset
@@ -291,6 +367,11 @@ def capacity(result: Result, product: str | None = None) -> go.Figure:
     lines = _lines_of(ds, product)
     if len(lines) == 0:
         raise KeyError(f"no production line makes {product!r} in {s.id}")
+    if country is not None:
+        lines = lines[ds.line_country.sel(line=lines).values == country]
+        if len(lines) == 0:
+            return _empty(f"{product} in {country}: capacity and what binds",
+                          f"no production line in {country} makes {product} in {s.id}")  # fmt: skip
     one = ds.isel(sample=0).sel(line=lines)
     cap = one.capacity_per_month
     used = cap.max("month") > 0
@@ -337,9 +418,10 @@ def capacity(result: Result, product: str | None = None) -> go.Figure:
         row=2, col=1,
     )  # fmt: skip
     note = " (sample 0)" if ds.sizes.get("sample", 1) > 1 else ""
+    where = f" in {country}" if country is not None else ""
     fig.update_traces(marker_line_width=0, selector={"type": "bar"})
     fig.update_layout(
-        title=f"{product}: capacity ramp and what binds, {s.id}{note}", barmode="stack",
+        title=f"{product}{where}: capacity ramp and what binds, {s.id}{note}", barmode="stack",
         bargap=0, height=420 + 18 * len(lines), legend={"orientation": "h", "y": -0.08},
         **_LAYOUT,
     )  # fmt: skip
@@ -660,13 +742,19 @@ class ResultPlot:
     def __init__(self, result: Result) -> None:
         self._result = result
 
-    def stocks(self, targets: Sequence[str] | None = None, *, cols: int = 2) -> go.Figure:
+    def stocks(
+        self, targets: Sequence[str] | None = None, *, cols: int = 2, product: str | None = None
+    ) -> go.Figure:
         """Stocks vs targets; see :func:`stocks`."""
-        return stocks(self._result, targets=targets, cols=cols)
+        return stocks(self._result, targets=targets, cols=cols, product=product)
 
-    def capacity(self, product: str | None = None) -> go.Figure:
+    def party_stocks(self, party: str, products: Sequence[str] | None = None) -> go.Figure:
+        """One party's own stocks; see :func:`party_stocks`."""
+        return party_stocks(self._result, party, products)
+
+    def capacity(self, product: str | None = None, country: str | None = None) -> go.Figure:
         """Capacity ramp and what binds; see :func:`capacity`."""
-        return capacity(self._result, product)
+        return capacity(self._result, product, country)
 
     def deliveries(self, products: Sequence[str] | None = None, *, top: int = 8) -> go.Figure:
         """Deliveries by buyer and aid to recipients; see :func:`deliveries`."""
@@ -685,5 +773,6 @@ class ResultPlot:
         return time_to_target(self._result)
 
     def __repr__(self) -> str:
-        names = ("stocks", "capacity", "deliveries", "recipients", "spending", "time_to_target")
+        names = ("stocks", "party_stocks", "capacity", "deliveries", "recipients", "spending",
+                 "time_to_target")  # fmt: skip
         return f"<materiel ResultPlot of {self._result.scenario.id!r}: {', '.join(names)}>"

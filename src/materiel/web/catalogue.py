@@ -28,6 +28,7 @@ from materiel.web.store import NotFound, Store
 __all__ = ["Catalogue", "embedded_scenario", "embedded_set"]
 
 _STORED_CACHE_SIZE = 32
+_RESULT_CACHE_SIZE = 16
 
 
 def embedded_set() -> set[str]:
@@ -51,6 +52,7 @@ class Catalogue:
         # wall-clock limit (a numba kernel cannot be interrupted) cannot pile up.
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="materiel-run")
         self._cache: OrderedDict[tuple[str, int], Scenario] = OrderedDict()
+        self._results: OrderedDict[tuple[str, int, str], Result] = OrderedDict()
         self._lock = threading.Lock()
 
     @staticmethod
@@ -82,47 +84,63 @@ class Catalogue:
 
     def stored(self, sid: str) -> Scenario:
         """A stored scenario, validated once per version."""
+        return self._stored(sid)[0]
+
+    def _stored(self, sid: str) -> tuple[Scenario, int]:
         rec = self.store.get_scenario(sid)
         key = (sid, rec.version)
         with self._lock:
             if key in self._cache:
                 self._cache.move_to_end(key)
-                return self._cache[key]
+                return self._cache[key], rec.version
         s = self.load_mapping({**rec.body, "id": sid}, sid)
         with self._lock:
             self._cache[key] = s
             while len(self._cache) > _STORED_CACHE_SIZE:
                 self._cache.popitem(last=False)
-        return s
+        return s, rec.version
+
+    def _base(self, ref: ScenarioRef) -> tuple[Scenario, tuple[str, int] | None]:
+        """The scenario a request names, before knobs, and its cache key (None for inline)."""
+        if ref.inline is not None:
+            return self.load_mapping(ref.inline, "<inline>"), None
+        if ref.scenario is None:
+            raise ScenarioError(Problem("<request>", "scenario", "give `scenario` or `inline`"))
+        if ref.scenario in embedded_set():
+            return embedded_scenario(ref.scenario), (ref.scenario, 0)
+        try:
+            s, version = self._stored(ref.scenario)
+            return s, (ref.scenario, version)
+        except NotFound:
+            raise HTTPException(404, f"no scenario {ref.scenario!r}") from None
 
     def resolve(self, ref: ScenarioRef) -> Scenario:
         """The scenario a request names, with its knobs applied (404 for an unknown id)."""
-        if ref.inline is not None:
-            s = self.load_mapping(ref.inline, "<inline>")
-        elif ref.scenario is None:
-            raise ScenarioError(Problem("<request>", "scenario", "give `scenario` or `inline`"))
-        elif ref.scenario in embedded_set():
-            s = embedded_scenario(ref.scenario)
-        else:
-            try:
-                s = self.stored(ref.scenario)
-            except NotFound:
-                raise HTTPException(404, f"no scenario {ref.scenario!r}") from None
-        return apply_knobs(s, ref.knobs)
+        return apply_knobs(self._base(ref)[0], ref.knobs)
 
     def run(self, ref: ScenarioRef) -> Result:
         """Simulate the scenario a request names, within the run budget and time limit.
 
+        A run is deterministic in its scenario (id and stored version) and knobs,
+        so the last ``_RESULT_CACHE_SIZE`` results are kept and shared: callers
+        read a Result and never change it. Inline scenarios are not cached.
         Over ``Limits.max_run_cells`` (estimated before running): 413. Past
         ``Limits.simulate_timeout_s``: 422 (the run finishes in the background
         and its result is dropped).
         """
-        s = self.resolve(ref)
+        base, base_key = self._base(ref)
+        key = None if base_key is None else (*base_key, ref.knobs.model_dump_json())
+        if key is not None:
+            with self._lock:
+                if key in self._results:
+                    self._results.move_to_end(key)
+                    return self._results[key]
+        s = apply_knobs(base, ref.knobs)
         self.limits.check_run(s)
         future = self._pool.submit(simulate, s)
         timeout = self.limits.simulate_timeout_s
         try:
-            return future.result(timeout=timeout)
+            result = future.result(timeout=timeout)
         except FutureTimeout:
             future.cancel()
             raise ScenarioError(
@@ -133,3 +151,9 @@ class Catalogue:
                     "ask for fewer months or entities",
                 )
             ) from None
+        if key is not None:
+            with self._lock:
+                self._results[key] = result
+                while len(self._results) > _RESULT_CACHE_SIZE:
+                    self._results.popitem(last=False)
+        return result

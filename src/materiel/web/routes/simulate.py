@@ -9,9 +9,11 @@ from fastapi import HTTPException, Query
 from fastapi.responses import JSONResponse
 
 from materiel._errors import Problem, ScenarioError
+from materiel.analysis.record import FIT_UNTIL, compare_record, record_errors
 from materiel.analysis.result import Result, records
+from materiel.months import parse_month
 from materiel.web.deps import CatalogueDep, StoreDep, api_router
-from materiel.web.schemas import CompareRequest, SimulateRequest, clean
+from materiel.web.schemas import CompareRequest, ScenarioRef, SimulateRequest, clean
 from materiel.web.store import NotFound
 
 __all__ = ["router", "summary"]
@@ -44,25 +46,58 @@ def summary(r: Result) -> dict[str, Any]:
     }
 
 
-def chart_json(results: list[Result], product: str | None = None) -> dict[str, Any]:
+def chart_json(
+    results: list[Result],
+    product: str | None = None,
+    *,
+    party: str | None = None,
+    stocks_product: str | None = None,
+) -> dict[str, Any]:
     """Plotly figures as JSON: stocks, time to target and the first run's capacity.
 
     ``product`` picks the capacity chart's munition (default: the first one
     with production lines); one the scenario lacks, or that no line makes, is
-    a 422 at path ``capacity``.
+    a 422 at path ``capacity``. ``party`` shows that party's own stocks and
+    the capacity of the lines located in it; ``stocks_product`` keeps the
+    stock panels of one munition (422 at ``party`` / ``product`` when the
+    scenario lacks them).
     """
     from materiel.present import charts
 
-    figs = {"stocks": charts.stocks(results), "time_to_target": charts.time_to_target(results)}
-    if product is not None and product not in results[0].scenario.munitions:
+    s = results[0].scenario
+    if party is not None and party not in s.parties:
+        raise ScenarioError(Problem("<request>", "party", f"no party {party!r} in {s.id}"))
+    if stocks_product is not None and stocks_product not in s.munitions:
+        raise ScenarioError(
+            Problem("<request>", "product", f"no munition {stocks_product!r} in {s.id}")
+        )
+    if party is not None:
+        only = [stocks_product] if stocks_product is not None else None
+        stock_fig = charts.party_stocks(results, party, only)
+    else:
+        stock_fig = charts.stocks(results, product=stocks_product)
+    figs = {"stocks": stock_fig, "time_to_target": charts.time_to_target(results)}
+    if product is not None and product not in s.munitions:
         raise ScenarioError(
             Problem("<request>", "capacity", f"no munition {product!r} in the scenario")
         )
     try:
-        figs["capacity"] = charts.capacity(results[0], product)
+        figs["capacity"] = charts.capacity(results[0], product, party)
     except KeyError as exc:
         raise ScenarioError(Problem("<request>", "capacity", str(exc.args[0]))) from None
     return {k: json.loads(f.to_json()) for k, f in figs.items()}
+
+
+_Munition = Annotated[
+    str | None, Query(max_length=80, description="munition of the capacity chart")
+]
+_Party = Annotated[
+    str | None,
+    Query(max_length=80, description="a party's own stocks and the lines located in it"),
+]
+_StocksProduct = Annotated[
+    str | None, Query(max_length=80, description="the stock panels of one munition")
+]
 
 
 @router.post("/api/simulate")
@@ -72,9 +107,9 @@ def simulate_endpoint(
     db: StoreDep,
     charts: Annotated[bool, Query(description="add Plotly chart JSON")] = False,
     full: Annotated[bool, Query(description="all metrics, not just the summary")] = False,
-    capacity: Annotated[
-        str | None, Query(max_length=80, description="munition of the capacity chart")
-    ] = None,
+    capacity: _Munition = None,
+    party: _Party = None,
+    product: _StocksProduct = None,
 ) -> JSONResponse:
     """Run one scenario (with knobs); the summary, optionally full metrics and charts."""
     r = catalogue.run(req)
@@ -83,7 +118,7 @@ def simulate_endpoint(
     if full or req.save:
         out["metrics"] = r.metrics()
     if charts:
-        out["charts"] = chart_json([r], capacity)
+        out["charts"] = chart_json([r], capacity, party=party, stocks_product=product)
     if req.save:
         out["run_id"] = db.save_run(r.scenario.id, req.model_dump(), clean(out["metrics"]))
     return JSONResponse(clean(out))
@@ -94,9 +129,9 @@ def compare_endpoint(
     req: CompareRequest,
     catalogue: CatalogueDep,
     charts: Annotated[bool, Query(description="add Plotly chart JSON")] = True,
-    capacity: Annotated[
-        str | None, Query(max_length=80, description="munition of A's capacity chart")
-    ] = None,
+    capacity: _Munition = None,
+    party: _Party = None,
+    product: _StocksProduct = None,
 ) -> JSONResponse:
     """Two runs side by side: both summaries, shared charts and A's capacity chart."""
     a, b = catalogue.run(req.a), catalogue.run(req.b)
@@ -104,8 +139,43 @@ def compare_endpoint(
     if charts:
         if a.scenario.id == b.scenario.id:
             b = Result(b.dataset, b.scenario.model_copy(update={"id": b.scenario.id + "-b"}))
-        out["charts"] = chart_json([a, b], capacity)
+        out["charts"] = chart_json([a, b], capacity, party=party, stocks_product=product)
     return JSONResponse(clean(out))
+
+
+@router.post("/api/record")
+def record_endpoint(
+    req: ScenarioRef,
+    catalogue: CatalogueDep,
+    until: Annotated[
+        str, Query(pattern=r"^\d{4}-\d{2}$", description="last in-sample month (YYYY-MM)")
+    ] = FIT_UNTIL,
+) -> JSONResponse:
+    """The run against the public record (``data/record.csv``), row by row.
+
+    ``rows`` as :func:`materiel.analysis.record.compare_record` gives them
+    (``sample``: in-sample up to ``until``, out-of-sample after, ``outside
+    run`` where the run does not cover the date); ``errors``: mean and worst
+    absolute % error, in-sample and out-of-sample apart.
+    """
+    try:
+        parse_month(until)
+    except ValueError:
+        raise ScenarioError(
+            Problem("<request>", "until", f"got {until!r}; expected a month YYYY-MM")
+        ) from None
+    r = catalogue.run(req)
+    table = compare_record(r, until=until)
+    return JSONResponse(
+        clean(
+            {
+                "scenario": r.scenario.id,
+                "until": until,
+                "errors": record_errors(table),
+                "rows": records(table),
+            }
+        )
+    )
 
 
 @router.get("/api/runs/{rid}")
