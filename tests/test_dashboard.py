@@ -390,6 +390,91 @@ def test_usable_at_800px_with_accessible_names(browser: Any, server: Server) -> 
     _shot(browser, "800px")
 
 
+def _csv_stock(server: Server, scenario: str, party: str, product: str) -> dict[str, float]:
+    """A party's stock of a munition by month, from the download (not the chart route)."""
+    import csv
+    import io
+
+    got = httpx.post(server.url + "/api/download", params={"variable": "stock"},
+                     json={"scenario": scenario}, timeout=120)  # fmt: skip
+    assert got.status_code == 200, got.text
+    rows = csv.DictReader(io.StringIO(got.text))
+    return {
+        r["month"]: float(r["quantity"])
+        for r in rows
+        if r["party"] == party and r["product"] == product
+    }
+
+
+def test_a_party_and_a_munition_view(browser: Any, server: Server) -> None:
+    """Per-country view: a party's own stocks, and the capacity of lines located there."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    browser.get(server.url + "/?a=action-plan&party=DEU&sp=shell-155mm&cap=shell-155mm")
+    _wait_runs(browser, 1)
+    assert browser.find_element(By.ID, "party").get_attribute("value") == "DEU"
+    layout = browser.execute_script("return document.getElementById('chart-stocks').layout")
+    assert "(DEU)" in layout["title"]["text"]
+    traces = browser.execute_script(
+        "return document.getElementById('chart-stocks')._fullData"
+        ".filter(t => !String(t.name).startsWith('target'))"
+        ".map(t => [t.name, Array.from(t.x), Array.from(t.y)])"
+    )
+    assert len(traces) == 1  # one munition, one run
+    want = _csv_stock(server, "action-plan", "DEU", "shell-155mm")
+    got = {str(x)[:7]: float(y) for x, y in zip(traces[0][1], traces[0][2], strict=True)}
+    assert got == pytest.approx(want)
+    capacity = browser.execute_script("return document.getElementById('chart-capacity').layout")
+    assert capacity["title"]["text"].startswith("shell-155mm in DEU")
+    lines = browser.execute_script(
+        "return Array.from(document.getElementById('chart-capacity')._fullData"
+        ".filter(t => t.type === 'heatmap')[0].y)"
+    )
+    assert lines and all(name.endswith("(DEU)") for name in lines)
+    assert browser.find_elements(By.CSS_SELECTOR, "#table-stocks tbody tr")
+    # every party again, one munition: only the target groups that count it
+    Select(browser.find_element(By.ID, "party")).select_by_value("")
+    assert browser.find_element(By.ID, "stale").is_displayed()
+    assert "party=" not in browser.current_url and "sp=shell-155mm" in browser.current_url
+    browser.find_element(By.ID, "run").click()
+    _wait_runs(browser, 2)
+    titles = browser.execute_script(
+        "return (document.getElementById('chart-stocks').layout.annotations || []).map(a => a.text)"
+    )
+    assert titles and all(t.startswith("shell-155mm:") for t in titles)
+    _shot(browser, "party-product")
+
+
+def test_hindcast_against_the_public_record(browser: Any, server: Server) -> None:
+    """The hindcast draws the model against data/record.csv, in- and out-of-sample apart."""
+    from selenium.webdriver.common.by import By
+
+    browser.get(server.url + "/?a=hindcast-2022")
+    _wait_runs(browser, 1)
+    _wait(browser, lambda d: d.find_element(By.ID, "record").is_displayed())
+    api = httpx.post(server.url + "/api/record", json={"scenario": "hindcast-2022"}, timeout=120)
+    assert api.status_code == 200, api.text
+    rows = [r for r in api.json()["rows"] if r["sample"] != "outside run"]
+    assert {r["sample"] for r in rows} == {"in-sample", "out-of-sample"}
+    shown = browser.execute_script(
+        "return [...document.querySelectorAll('#record-table tbody tr')]"
+        ".map(tr => [...tr.cells].map(td => td.textContent));"
+    )
+    assert [(r[0], r[3], r[4], r[6]) for r in shown] == [
+        (r["date"], f"{r['record']:,.0f}", f"{r['model']:,.0f}", r["sample"]) for r in rows
+    ]
+    drawn = browser.execute_script(
+        "return document.getElementById('chart-record')._fullData.map(t => [t.name, t.x.length])"
+    )
+    n_in = sum(r["sample"] == "in-sample" for r in rows)
+    assert [n for _, n in drawn] == [n_in, len(rows) - n_in]
+    assert drawn[0][0].startswith("in-sample") and drawn[1][0].startswith("out-of-sample")
+    summary = browser.find_element(By.ID, "record-summary").text
+    assert "in-sample" in summary and "out-of-sample" in summary
+    _shot(browser, "hindcast-record")
+
+
 def test_static_assets_and_json_are_gzipped(server: Server) -> None:
     for path in ("/static/plotly.min.js", "/static-docs/swagger-ui-bundle.js"):
         r = httpx.get(server.url + path, headers={"Accept-Encoding": "gzip"})
@@ -446,6 +531,26 @@ def test_monte_carlo_on_the_page_with_progress_and_cancel(browser: Any, server: 
     }
     assert shown == want
     assert browser.execute_script("return document.getElementById('chart-mc').data.length") == 3
+    # fans of stock over time: every target group and recorded party/munition, a table behind
+    fans = got["result"]["fans"]
+    options = browser.execute_script(
+        "return [...document.getElementById('mc-series').options].map(o => o.textContent)"
+    )
+    assert len(options) == len(fans["groups"]) + len(fans["cells"]) and fans["cells"]
+    first = fans["groups"][0]
+    assert options[0].startswith(first["label"])
+    drawn = browser.execute_script(
+        "return document.getElementById('chart-mc-fan')._fullData.map(t => [t.name, t.y.length])"
+    )
+    assert [n for n, _ in drawn][:5] == ["p5", "p5–p95", "p25", "p25–p75", "median"]
+    assert {size for _, size in drawn[:5]} == {len(fans["months"])}
+    january = fans["months"].index(next(m for m in fans["months"] if m.endswith("-01")))
+    cells = browser.execute_script(
+        "return [...document.querySelectorAll('#table-mc-fan tbody tr')]"
+        ".map(tr => [...tr.cells].map(td => td.textContent));"
+    )
+    assert cells[0][0] == fans["months"][january]
+    assert cells[0][3] == f"{first['p50'][january]:,.0f}"  # the median column
     _type(browser, "a-consumption_scale", "2")
     assert browser.find_element(By.ID, "mc-stale").is_displayed()
     _shot(browser, "montecarlo")
@@ -471,6 +576,7 @@ def test_vendored_plotly_matches_the_plotly_py_version() -> None:
 
 def test_planning_on_the_page(browser: Any, server: Server) -> None:
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
 
     browser.get(server.url + "/?a=status-quo")
     _wait_runs(browser, 1)
@@ -496,6 +602,20 @@ def test_planning_on_the_page(browser: Any, server: Server) -> None:
     lines = browser.find_elements(By.CSS_SELECTOR, "#plan-contracts tbody tr")
     assert len(lines) == len(plan["by_year"]["delivered"])
     _shot(browser, "plan")
+    # save the plan's scenario as a variant, pick it as A and run it: the simulator meets
+    # what the plan meets
+    _type(browser, "plan-variant-id", "sq-plan")
+    browser.find_element(By.ID, "plan-save").click()
+    _wait(
+        browser, lambda d: d.execute_script("return document.body.dataset.planSaved") == "sq-plan"
+    )
+    stored = httpx.get(server.url + "/api/scenarios/sq-plan").json()
+    assert stored["source"] == "stored" and stored["body"]["extends"] == "status-quo"
+    Select(browser.find_element(By.ID, "scenario-a")).select_by_value("sq-plan")
+    browser.find_element(By.ID, "run").click()
+    _wait_runs(browser, 2)
+    met = {r[1]: r[5] for r in _target_rows(browser)}
+    assert met == {t["id"]: "yes" if t["met"] else "no" for t in plan["targets"]}
 
 
 def test_dashboard_sends_the_token_given_once_in_the_address(browser: Any, tmp_path: Path) -> None:

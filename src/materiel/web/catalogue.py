@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from functools import lru_cache
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from fastapi import HTTPException
 
@@ -25,10 +26,50 @@ from materiel.web.limits import Limits
 from materiel.web.schemas import ScenarioRef, clean
 from materiel.web.store import NotFound, Store
 
-__all__ = ["Catalogue", "embedded_scenario", "embedded_set"]
+__all__ = ["LRU", "Catalogue", "RunKey", "embedded_scenario", "embedded_set"]
 
 _STORED_CACHE_SIZE = 32
 _RESULT_CACHE_SIZE = 16
+_ANSWER_CACHE_SIZE = 32
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+RunKey = tuple[str, int, str]
+"""What a run depends on: scenario id, stored version (0 when embedded) and knobs as JSON."""
+
+
+class LRU(Generic[K, V]):
+    """A small thread-safe least-recently-used map."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[K, V] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: K) -> V | None:
+        """The value kept for ``key`` (now the most recent), or None."""
+        with self._lock:
+            if key not in self._items:
+                return None
+            self._items.move_to_end(key)
+            return self._items[key]
+
+    def put(self, key: K, value: V) -> V:
+        """Keep ``value``; drop the least recently used beyond ``size``."""
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return value
+
+    def get_or(self, key: K | None, compute: Callable[[], V]) -> V:
+        """The value for ``key``, computed and kept when missing (never kept for None)."""
+        if key is None:
+            return compute()
+        found = self.get(key)
+        return found if found is not None else self.put(key, compute())
 
 
 def embedded_set() -> set[str]:
@@ -51,9 +92,10 @@ class Catalogue:
         # Synchronous runs go through a small pool so that runs abandoned at their
         # wall-clock limit (a numba kernel cannot be interrupted) cannot pile up.
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="materiel-run")
-        self._cache: OrderedDict[tuple[str, int], Scenario] = OrderedDict()
-        self._results: OrderedDict[tuple[str, int, str], Result] = OrderedDict()
-        self._lock = threading.Lock()
+        self._stored_cache: LRU[tuple[str, int], Scenario] = LRU(_STORED_CACHE_SIZE)
+        self._results: LRU[RunKey, Result] = LRU(_RESULT_CACHE_SIZE)
+        self.answers: LRU[Hashable, bytes] = LRU(_ANSWER_CACHE_SIZE)
+        """Encoded answers of read-only routes, keyed by their :meth:`run_key` and options."""
 
     @staticmethod
     def load_mapping(body: dict[str, Any], name: str) -> Scenario:
@@ -88,16 +130,9 @@ class Catalogue:
 
     def _stored(self, sid: str) -> tuple[Scenario, int]:
         rec = self.store.get_scenario(sid)
-        key = (sid, rec.version)
-        with self._lock:
-            if key in self._cache:
-                self._cache.move_to_end(key)
-                return self._cache[key], rec.version
-        s = self.load_mapping({**rec.body, "id": sid}, sid)
-        with self._lock:
-            self._cache[key] = s
-            while len(self._cache) > _STORED_CACHE_SIZE:
-                self._cache.popitem(last=False)
+        s = self._stored_cache.get_or(
+            (sid, rec.version), lambda: self.load_mapping({**rec.body, "id": sid}, sid)
+        )
         return s, rec.version
 
     def _base(self, ref: ScenarioRef) -> tuple[Scenario, tuple[str, int] | None]:
@@ -118,6 +153,14 @@ class Catalogue:
         """The scenario a request names, with its knobs applied (404 for an unknown id)."""
         return apply_knobs(self._base(ref)[0], ref.knobs)
 
+    def run_key(self, ref: ScenarioRef) -> RunKey | None:
+        """What the run of ``ref`` depends on (None for an inline scenario): a cache key.
+
+        404 for an unknown id, 422 for a stored scenario that no longer validates.
+        """
+        base_key = self._base(ref)[1]
+        return None if base_key is None else (*base_key, ref.knobs.model_dump_json())
+
     def run(self, ref: ScenarioRef) -> Result:
         """Simulate the scenario a request names, within the run budget and time limit.
 
@@ -130,17 +173,14 @@ class Catalogue:
         """
         base, base_key = self._base(ref)
         key = None if base_key is None else (*base_key, ref.knobs.model_dump_json())
-        if key is not None:
-            with self._lock:
-                if key in self._results:
-                    self._results.move_to_end(key)
-                    return self._results[key]
-        s = apply_knobs(base, ref.knobs)
+        return self._results.get_or(key, lambda: self._simulate(apply_knobs(base, ref.knobs)))
+
+    def _simulate(self, s: Scenario) -> Result:
         self.limits.check_run(s)
         future = self._pool.submit(simulate, s)
         timeout = self.limits.simulate_timeout_s
         try:
-            result = future.result(timeout=timeout)
+            result: Result = future.result(timeout=timeout)
         except FutureTimeout:
             future.cancel()
             raise ScenarioError(
@@ -151,9 +191,4 @@ class Catalogue:
                     "ask for fewer months or entities",
                 )
             ) from None
-        if key is not None:
-            with self._lock:
-                self._results[key] = result
-                while len(self._results) > _RESULT_CACHE_SIZE:
-                    self._results.popitem(last=False)
         return result

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Hashable
 from typing import Annotated, Any
 
 from fastapi import HTTPException, Query
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from materiel._errors import Problem, ScenarioError
 from materiel.analysis.record import FIT_UNTIL, compare_record, record_errors
 from materiel.analysis.result import Result, records
 from materiel.months import parse_month
+from materiel.web.catalogue import Catalogue
 from materiel.web.deps import CatalogueDep, StoreDep, api_router
 from materiel.web.schemas import CompareRequest, ScenarioRef, SimulateRequest, clean
 from materiel.web.store import NotFound
@@ -100,6 +102,19 @@ _StocksProduct = Annotated[
 ]
 
 
+def _cached(
+    catalogue: Catalogue, key: Hashable | None, answer: Callable[[], dict[str, Any]]
+) -> Response:
+    """The JSON answer, encoded once per ``key`` (a run key and the route's options).
+
+    Answers depend only on the runs (deterministic in scenario, stored version
+    and knobs) and the options, so a repeated request (a shared link, a
+    re-run, the page's first view) skips the run, the charts and the encoding.
+    """
+    body = catalogue.answers.get_or(key, lambda: bytes(JSONResponse(clean(answer())).body))
+    return Response(body, media_type="application/json")
+
+
 @router.post("/api/simulate")
 def simulate_endpoint(
     req: SimulateRequest,
@@ -110,18 +125,26 @@ def simulate_endpoint(
     capacity: _Munition = None,
     party: _Party = None,
     product: _StocksProduct = None,
-) -> JSONResponse:
+) -> Response:
     """Run one scenario (with knobs); the summary, optionally full metrics and charts."""
-    r = catalogue.run(req)
-    out: dict[str, Any] = {"knobs": req.knobs.model_dump(exclude_none=True)}
-    out["summary"] = summary(r)
-    if full or req.save:
-        out["metrics"] = r.metrics()
-    if charts:
-        out["charts"] = chart_json([r], capacity, party=party, stocks_product=product)
+
+    def answer() -> dict[str, Any]:
+        r = catalogue.run(req)
+        out: dict[str, Any] = {"knobs": req.knobs.model_dump(exclude_none=True)}
+        out["summary"] = summary(r)
+        if full or req.save:
+            out["metrics"] = r.metrics()
+        if charts:
+            out["charts"] = chart_json([r], capacity, party=party, stocks_product=product)
+        if req.save:
+            out["run_id"] = db.save_run(r.scenario.id, req.model_dump(), clean(out["metrics"]))
+        return out
+
     if req.save:
-        out["run_id"] = db.save_run(r.scenario.id, req.model_dump(), clean(out["metrics"]))
-    return JSONResponse(clean(out))
+        return JSONResponse(clean(answer()))
+    run = catalogue.run_key(req)
+    key = None if run is None else ("simulate", run, charts, full, capacity, party, product)
+    return _cached(catalogue, key, answer)
 
 
 @router.post("/api/compare")
@@ -132,15 +155,23 @@ def compare_endpoint(
     capacity: _Munition = None,
     party: _Party = None,
     product: _StocksProduct = None,
-) -> JSONResponse:
+) -> Response:
     """Two runs side by side: both summaries, shared charts and A's capacity chart."""
-    a, b = catalogue.run(req.a), catalogue.run(req.b)
-    out: dict[str, Any] = {"a": summary(a), "b": summary(b)}
-    if charts:
-        if a.scenario.id == b.scenario.id:
-            b = Result(b.dataset, b.scenario.model_copy(update={"id": b.scenario.id + "-b"}))
-        out["charts"] = chart_json([a, b], capacity, party=party, stocks_product=product)
-    return JSONResponse(clean(out))
+
+    def answer() -> dict[str, Any]:
+        a, b = catalogue.run(req.a), catalogue.run(req.b)
+        out: dict[str, Any] = {"a": summary(a), "b": summary(b)}
+        if charts:
+            if a.scenario.id == b.scenario.id:
+                b = Result(b.dataset, b.scenario.model_copy(update={"id": b.scenario.id + "-b"}))
+            out["charts"] = chart_json([a, b], capacity, party=party, stocks_product=product)
+        return out
+
+    a_key, b_key = catalogue.run_key(req.a), catalogue.run_key(req.b)
+    key = None
+    if a_key is not None and b_key is not None:
+        key = ("compare", a_key, b_key, charts, capacity, party, product)
+    return _cached(catalogue, key, answer)
 
 
 @router.post("/api/record")
@@ -150,7 +181,7 @@ def record_endpoint(
     until: Annotated[
         str, Query(pattern=r"^\d{4}-\d{2}$", description="last in-sample month (YYYY-MM)")
     ] = FIT_UNTIL,
-) -> JSONResponse:
+) -> Response:
     """The run against the public record (``data/record.csv``), row by row.
 
     ``rows`` as :func:`materiel.analysis.record.compare_record` gives them
@@ -164,18 +195,16 @@ def record_endpoint(
         raise ScenarioError(
             Problem("<request>", "until", f"got {until!r}; expected a month YYYY-MM")
         ) from None
-    r = catalogue.run(req)
-    table = compare_record(r, until=until)
-    return JSONResponse(
-        clean(
-            {
-                "scenario": r.scenario.id,
-                "until": until,
-                "errors": record_errors(table),
-                "rows": records(table),
-            }
-        )
-    )
+
+    def answer() -> dict[str, Any]:
+        r = catalogue.run(req)
+        table = compare_record(r, until=until)
+        rows = records(table)
+        return {"scenario": r.scenario.id, "until": until, "errors": record_errors(table),
+                "rows": rows}  # fmt: skip
+
+    run = catalogue.run_key(req)
+    return _cached(catalogue, None if run is None else ("record", run, until), answer)
 
 
 @router.get("/api/runs/{rid}")

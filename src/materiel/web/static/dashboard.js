@@ -1,7 +1,8 @@
 "use strict";
 // materiel dashboard: vanilla JS against the JSON API; plotly.js (cartesian bundle) is served by the app.
 //
-// State lives in the form and is mirrored in the URL (?a=&b=&view=&cap=&ka.<knob>=&kb.<knob>=),
+// State lives in the form and is mirrored in the URL
+// (?a=&b=&view=&party=&sp=&cap=&ka.<knob>=&kb.<knob>=),
 // so a link reproduces the view. A knob left blank is not sent: the scenario's own value
 // applies (shown as the placeholder). Each Run aborts the one in flight and only the latest
 // run's answer is drawn.
@@ -281,15 +282,29 @@ function capValue() {
   return sel.value || sel.dataset.wanted || "";
 }
 
-function fillProducts(d) {
-  const sel = $("capacity-product");
+/** A select's options from a list, after its fixed first options; keeps (or takes the
+ * linked) choice when it is still offered. */
+function fillSelect(sel, values, fixed) {
   const keep = sel.value || sel.dataset.wanted || "";
-  sel.innerHTML = "";
-  for (const m of (d.resolved ? d.resolved.munitions : [])) {
-    const o = document.createElement("option"); o.value = m; o.textContent = m; sel.appendChild(o);
+  sel.querySelectorAll("option").forEach((o, i) => { if (i >= fixed) o.remove(); });
+  for (const v of values) {
+    const o = document.createElement("option"); o.value = v.value; o.textContent = v.text; sel.appendChild(o);
   }
   if (keep && [...sel.options].some((o) => o.value === keep)) sel.value = keep;
   delete sel.dataset.wanted;
+}
+
+function fillProducts(d) {
+  const r = d.resolved || { munitions: [], parties: [] };
+  fillSelect($("capacity-product"), r.munitions.map((m) => ({ value: m, text: m })), 0);
+  fillSelect($("stocks-product"), r.munitions.map((m) => ({ value: m, text: m })), 1);
+  fillSelect($("party"), r.parties.map((p) => ({ value: p, text: p })), 1);
+}
+
+/** A view select's value (the one a link asked for until the list has loaded). */
+function viewValue(id) {
+  const sel = $(id);
+  return sel.value || sel.dataset.wanted || "";
 }
 
 // --- URL state -------------------------------------------------------------------------
@@ -299,6 +314,8 @@ function stateToUrl() {
   q.set("a", $("scenario-a").value);
   if ($("scenario-b").value) q.set("b", $("scenario-b").value);
   if ($("view").value !== "side") q.set("view", $("view").value);
+  if (viewValue("party")) q.set("party", viewValue("party"));
+  if (viewValue("stocks-product")) q.set("sp", viewValue("stocks-product"));
   if (capValue()) q.set("cap", capValue());
   for (const side of SIDES) {
     for (const k of KNOBS) {
@@ -316,6 +333,8 @@ function urlToState() {
   pick($("scenario-b"), q.get("b"));
   pick($("view"), q.get("view"));
   if (q.get("cap")) $("capacity-product").dataset.wanted = q.get("cap");
+  if (q.get("party")) $("party").dataset.wanted = q.get("party");
+  if (q.get("sp")) $("stocks-product").dataset.wanted = q.get("sp");
   for (const side of SIDES) {
     for (const k of KNOBS) {
       const v = q.get("k" + side + "." + k.name);
@@ -337,7 +356,7 @@ function requestKey() {
   const first = $("capacity-product").options[0];
   const cap = capValue() === (first ? first.value : "") ? "" : capValue();
   return JSON.stringify([$("scenario-a").value, readKnobs("a").knobs, $("scenario-b").value,
-    readKnobs("b").knobs, cap]);
+    readKnobs("b").knobs, cap, viewValue("party"), viewValue("stocks-product")]);
 }
 
 function changed() {
@@ -503,12 +522,55 @@ function clearResults() {
   fillTable($("targets").tBodies[0], []);
   fillTable($("cost").tBodies[0], []);
   $("diff").hidden = true;
-  if (window.Plotly) for (const id of ["chart-stocks", "chart-time", "chart-capacity", "chart-diff"]) Plotly.purge($(id));
+  $("record").hidden = true;
+  if (window.Plotly) for (const id of ["chart-stocks", "chart-time", "chart-capacity", "chart-diff", "chart-record"]) Plotly.purge($(id));
   for (const id of ["table-stocks", "table-time", "table-capacity"]) $(id).innerHTML = "";
   shownKey = null;
   shownSummaries = null;
   $("stale").hidden = true;
   $("results").classList.remove("stale");
+}
+
+// --- model against the public record -------------------------------------------------
+
+/** Scenario A's run against data/record.csv, drawn when some public figure falls in its months. */
+async function showRecord(a, seq) {
+  let rec;
+  try {
+    rec = await (await api("POST", "/api/record", a)).json();
+  } catch (e) {
+    if (seq === runSeq) $("record-summary").textContent = "record comparison failed: " + e.message;
+    return;
+  }
+  if (seq !== runSeq) return;
+  const rows = rec.rows.filter((r) => r.sample !== "outside run");
+  $("record").hidden = !rows.length;
+  document.body.dataset.record = String(rows.length);
+  if (!rows.length) { Plotly.purge($("chart-record")); return; }
+  const pct1 = (x) => (x === null || x === undefined ? "–" : (x > 0 ? "+" : "") + x.toFixed(0) + "%");
+  const parts = [];
+  for (const [which, e] of Object.entries(rec.errors)) {
+    if (e.rows) parts.push(`${which}: ${e.rows} figures, mean |model − record| ${e.mean_abs_pct.toFixed(0)}%, worst ${e.worst_abs_pct.toFixed(0)}%`);
+  }
+  $("record-summary").textContent = `${rec.scenario} against public figures (in-sample up to ${rec.until}: ` +
+    "a calibration may use them; later figures are checks). " + parts.join("; ") + ".";
+  const unit = (r) => r.counted + (r.unit === "per_month" ? "/month" : "/year");
+  fillTable($("record-table").tBodies[0], rows.map((r) => [r.date, r.item, unit(r), fmt(r.record), fmt(r.model),
+    pct1(r.difference_pct), r.sample, r.in_dataset ? "yes (calibration, not evidence)" : "no", r.source]));
+  const label = (r) => `${r.date} ${r.item} (${r.counted})`;
+  const traces = ["in-sample", "out-of-sample"].map((which, i) => {
+    const part = rows.filter((r) => r.sample === which);
+    return { type: "bar", orientation: "h", name: which + (i ? " (check)" : " (up to " + rec.until + ")"),
+      y: part.map(label), x: part.map((r) => r.difference_pct), text: part.map((r) => pct1(r.difference_pct)),
+      textposition: "outside", cliponaxis: false, marker: { color: i ? "#f58518" : "#4c78a8" },
+      customdata: part.map((r) => [fmt(r.record), fmt(r.model), unit(r)]),
+      hovertemplate: "%{y}<br>record %{customdata[0]}, model %{customdata[1]} %{customdata[2]}<extra>%{fullData.name}</extra>" };
+  });
+  Plotly.react($("chart-record"), traces, { title: { text: "Model against the public record: (model − record) / record" },
+    template: "plotly_white", barmode: "overlay", xaxis: { title: { text: "model − record, % of the record" }, zeroline: true, ticksuffix: "%" },
+    yaxis: { autorange: "reversed", automargin: true, categoryorder: "array", categoryarray: rows.map(label) },
+    height: 160 + 24 * rows.length, margin: { l: 10, r: 50, t: 50, b: 50 }, legend: { orientation: "h", y: -0.12 },
+    font: { family: "system-ui, sans-serif", size: 12 } }, { responsive: true, displaylogo: false });
 }
 
 /** Put a 422's problems at their fields; true when some field took one. */
@@ -553,7 +615,9 @@ async function run() {
   const a = { scenario: $("scenario-a").value, knobs: A.knobs };
   const bId = $("scenario-b").value;
   const cap = capValue();
-  const q = "?charts=true" + (cap ? "&capacity=" + encodeURIComponent(cap) : "");
+  const view = { capacity: cap, party: viewValue("party"), product: viewValue("stocks-product") };
+  const q = "?charts=true" + Object.entries(view).filter(([, v]) => v)
+    .map(([k, v]) => "&" + k + "=" + encodeURIComponent(v)).join("");
   try {
     let data;
     let summaries;
@@ -593,6 +657,7 @@ async function run() {
     if (!window.materielTimings) window.materielTimings = Object.assign(t, { firstChartsMs: performance.now() });
     status("done (run " + runCount + ")");
     changed();
+    await showRecord(a, seq);
   } catch (e) {
     if (seq !== runSeq || e.name === "AbortError") return;
     clearResults();
@@ -705,6 +770,46 @@ async function showMonteCarlo(m, key) {
     shapes: [{ type: "line", x0: 100, x1: 100, yref: "paper", y0: 0, y1: 1, line: { dash: "dash", color: "#b00" } }],
     height: 140 + 34 * names.length, margin: { l: 10, r: 20, t: 50, b: 50 }, legend: { orientation: "h", y: -0.25 },
     font: { family: "system-ui, sans-serif", size: 12 } }, { responsive: true, displaylogo: false });
+  mcFans = m.fans;
+  const sel = $("mc-series");
+  const keep = sel.value;
+  sel.innerHTML = "";
+  const series = [...m.fans.groups.map((g, i) => ({ value: "g" + i, text: g.label + " (target group)" })),
+    ...m.fans.cells.map((c, i) => ({ value: "c" + i, text: c.label }))];
+  for (const s of series) { const o = document.createElement("option"); o.value = s.value; o.textContent = s.text; sel.appendChild(o); }
+  if (keep && series.some((s) => s.value === keep)) sel.value = keep;
+  drawMcFan();
+}
+
+let mcFans = null;         // the shown Monte Carlo's stock fans over time
+
+/** The Monte Carlo fan over time of the chosen target group or party and munition, with its table. */
+function drawMcFan() {
+  const v = $("mc-series").value;
+  if (!mcFans || !v) return;
+  const f = (v[0] === "g" ? mcFans.groups : mcFans.cells)[Number(v.slice(1))];
+  const x = mcFans.months.map((m) => m + "-01");
+  const blue = (a) => `rgba(76,120,168,${a})`;
+  const edge = (y, name) => ({ type: "scatter", mode: "lines", x, y, line: { width: 0 }, hoverinfo: "skip", showlegend: false, name });
+  const traces = [edge(f.p5, "p5"),
+    { type: "scatter", mode: "lines", x, y: f.p95, fill: "tonexty", fillcolor: blue(0.2), line: { width: 0 }, name: "p5–p95" },
+    edge(f.p25, "p25"),
+    { type: "scatter", mode: "lines", x, y: f.p75, fill: "tonexty", fillcolor: blue(0.45), line: { width: 0 }, name: "p25–p75" },
+    { type: "scatter", mode: "lines", x, y: f.p50, line: { color: "#1f3a5f", width: 2 }, name: "median" }];
+  for (const t of f.targets || []) {
+    traces.push({ type: "scatter", mode: "lines+markers", x: [x[0], t.by + "-01"], y: [t.required, t.required],
+      line: { color: "#222", dash: "dash", width: 1 }, marker: { symbol: ["line-ns", "diamond"], size: [0, 9], color: "#222" },
+      name: "target " + t.target, hovertemplate: t.target + ": %{y:,.0f} by " + t.by + "<extra></extra>" });
+  }
+  Plotly.react($("chart-mc-fan"), traces, { title: { text: "Stock over time, " + f.label + " (fan over samples)" },
+    template: "plotly_white", yaxis: { title: { text: "stock (units)" }, rangemode: "tozero", tickformat: "~s" },
+    height: 420, margin: { l: 60, r: 20, t: 50, b: 40 }, legend: { orientation: "h", y: -0.12 },
+    font: { family: "system-ui, sans-serif", size: 12 } }, { responsive: true, displaylogo: false });
+  const rows = [];
+  mcFans.months.forEach((m, i) => {
+    if (m.endsWith("-01")) rows.push({ month: m, p5: f.p5[i], p25: f.p25[i], median: f.p50[i], p75: f.p75[i], p95: f.p95[i] });
+  });
+  recordsTable($("table-mc-fan"), rows);
 }
 
 // --- planning jobs ------------------------------------------------------------------
@@ -761,8 +866,14 @@ async function runPlan() {
   }
 }
 
+let planMapping = null;    // the shown plan as a scenario mapping (saved as a variant on request)
+
 function showPlan(p) {
   $("plan").hidden = false;
+  planMapping = p.scenario_mapping || null;
+  $("plan-variant-id").disabled = $("plan-save").disabled = !planMapping;
+  if (planMapping && !$("plan-variant-id").value) $("plan-variant-id").value = planMapping.id;
+  $("plan-save-note").textContent = "";
   $("plan-title").textContent = `${p.scenario}, objective ${p.objective}, budget × ${p.budget_scale}`;
   const bn = (x) => (x === null || x === undefined ? "–" : (x / 1e9).toFixed(2));
   $("plan-summary").textContent = (p.feasible ? "Feasible. " : "Not feasible: some targets cannot be met. ") +
@@ -814,6 +925,33 @@ async function save() {
   }
 }
 
+/** Store the shown plan's scenario (its contracts and investments) as a variant. */
+async function savePlan() {
+  const input = $("plan-variant-id");
+  const id = input.value.trim();
+  const note = $("plan-save-note");
+  if (!planMapping) return;
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.\-]*$/.test(id) || id.length > 80) {
+    setFieldError(input, "letters, digits, '.', '_' or '-' (at most 80)");
+    note.textContent = "fix the variant id first";
+    return;
+  }
+  setFieldError(input, "");
+  const body = Object.assign({}, planMapping);
+  delete body.id;
+  note.textContent = "saving…";
+  try {
+    const stored = scenarios.find((s) => s.id === id && s.source === "stored");
+    if (stored) await api("PUT", "/api/scenarios/" + encodeURIComponent(id), { body, version: stored.version });
+    else await api("POST", "/api/scenarios", { id, body });
+    await loadScenarios();
+    note.textContent = "saved the plan as " + id + ": pick it as scenario A or B to run it.";
+    document.body.dataset.planSaved = id;
+  } catch (e) {
+    note.textContent = e.message;
+  }
+}
+
 async function download() {
   const A = readKnobs("a");
   if (A.errors.length) { status("fix the highlighted field first", true); A.errors[0].focus(); return; }
@@ -840,6 +978,9 @@ $("download").addEventListener("click", download);
 $("mc-run").addEventListener("click", runMonteCarlo);
 $("plan-run").addEventListener("click", runPlan);
 $("mc-cancel").addEventListener("click", () => cancelMonteCarlo(false));
+$("mc-series").addEventListener("change", drawMcFan);
+$("plan-save").addEventListener("click", savePlan);
+for (const id of ["party", "stocks-product"]) $(id).addEventListener("change", () => { changed(); });
 for (const side of SIDES) $("scenario-" + side).addEventListener("change", () => { scenarioChanged(side); changed(); });
 $("view").addEventListener("change", () => {
   changed();
