@@ -128,6 +128,16 @@ def _shot(driver: Any, name: str) -> Path:
     return path
 
 
+def _shot_of(driver: Any, element_id: str, name: str) -> Path:
+    """A screenshot of one part of the page (readable where the whole page is long)."""
+    from selenium.webdriver.common.by import By
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"dashboard-{name}.png"
+    driver.find_element(By.ID, element_id).screenshot(str(path))
+    return path
+
+
 def test_dashboard_runs_the_chart_changes_and_cold_load(browser: Any, server: Server) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select
@@ -444,6 +454,7 @@ def test_a_party_and_a_munition_view(browser: Any, server: Server) -> None:
     )
     assert titles and all(t.startswith("shell-155mm:") for t in titles)
     _shot(browser, "party-product")
+    _shot_of(browser, "results", "party-product-results")
 
 
 def test_hindcast_against_the_public_record(browser: Any, server: Server) -> None:
@@ -473,6 +484,13 @@ def test_hindcast_against_the_public_record(browser: Any, server: Server) -> Non
     summary = browser.find_element(By.ID, "record-summary").text
     assert "in-sample" in summary and "out-of-sample" in summary
     _shot(browser, "hindcast-record")
+    _shot_of(browser, "record", "hindcast-record-panel")
+    browser.set_window_size(800, 1000)  # the wide record table scrolls in its box, not the page
+    _wait(browser, lambda d: d.execute_script("return window.innerWidth") <= 800)
+    overflow = browser.execute_script(
+        "return document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+    assert overflow <= 0, f"scrolls sideways by {overflow}px"
 
 
 def test_static_assets_and_json_are_gzipped(server: Server) -> None:
@@ -554,6 +572,7 @@ def test_monte_carlo_on_the_page_with_progress_and_cancel(browser: Any, server: 
     _type(browser, "a-consumption_scale", "2")
     assert browser.find_element(By.ID, "mc-stale").is_displayed()
     _shot(browser, "montecarlo")
+    _shot_of(browser, "mc", "montecarlo-panel")
 
 
 def test_vendored_plotly_matches_the_plotly_py_version() -> None:

@@ -229,6 +229,58 @@ def test_scenario_detail_resolved_and_the_capacity_munition(client: Any) -> None
     assert bad.json()["problems"][0]["path"] == "capacity"
 
 
+def test_party_and_munition_views_and_their_bad_input(client: Any) -> None:
+    r = client.post("/api/simulate", params={"charts": True, "party": "DEU", "product": "amraam"},
+                    json={"scenario": "action-plan"})  # fmt: skip
+    assert r.status_code == 200, r.text
+    charts = r.json()["charts"]
+    assert charts["stocks"]["layout"]["title"]["text"] == "Stocks held by Germany (DEU), units"
+    assert charts["capacity"]["layout"]["title"]["text"].split(":")[0].endswith(" in DEU")
+    for param, value in (("party", "XXX"), ("product", "no-such-munition")):
+        bad = client.post("/api/simulate", params={"charts": True, param: value},
+                          json={"scenario": "action-plan"})  # fmt: skip
+        assert bad.status_code == 422 and bad.json()["problems"][0]["path"] == param
+
+
+def test_record_in_and_out_of_sample(client: Any) -> None:
+    r = client.post("/api/record", json={"scenario": "hindcast-2022"})
+    assert r.status_code == 200, r.text
+    data = r.json()
+    samples = {row["sample"] for row in data["rows"]}
+    assert {"in-sample", "out-of-sample"} <= samples and data["until"] == "2023-12"
+    for which, e in data["errors"].items():
+        rows = [x for x in data["rows"] if x["sample"] == which and x["difference_pct"] is not None]
+        assert e["rows"] == len(rows)
+        mean = sum(abs(x["difference_pct"]) for x in rows) / len(rows)
+        assert e["mean_abs_pct"] == pytest.approx(mean)
+    for row in data["rows"]:
+        if row["model"] is not None:
+            assert row["difference"] == pytest.approx(row["model"] - row["record"])
+    later = client.post("/api/record", params={"until": "2022-06"},
+                        json={"scenario": "hindcast-2022"}).json()  # fmt: skip
+    assert later["errors"]["in-sample"]["rows"] < data["errors"]["in-sample"]["rows"]
+    bad = client.post(
+        "/api/record", params={"until": "2023-13"}, json={"scenario": "hindcast-2022"}
+    )
+    assert bad.status_code == 422 and bad.json()["problems"][0]["path"] == "until"
+
+
+def test_cached_answers_follow_a_stored_scenarios_version(client: Any) -> None:
+    """Answers are cached per scenario, stored version and knobs: an update is never stale."""
+    body = {"extends": "status-quo", "policy": {"consumption_scale": 2.0}}
+    assert client.post("/api/scenarios", json={"id": "cache-v", "body": body}).status_code == 201
+    first = client.post("/api/simulate", json={"scenario": "cache-v"})
+    again = client.post("/api/simulate", json={"scenario": "cache-v"})
+    assert first.content == again.content
+    body["policy"]["consumption_scale"] = 0.0
+    put = client.put("/api/scenarios/cache-v", json={"body": body, "version": 1})
+    assert put.status_code == 200
+    after = client.post("/api/simulate", json={"scenario": "cache-v"})
+    fresh = client.post("/api/simulate", json={"inline": {**body, "id": "cache-v"}})  # uncached
+    assert after.json()["summary"]["targets"] == fresh.json()["summary"]["targets"]
+    assert after.json() != first.json()
+
+
 def test_compare_two_scenarios(client: Any) -> None:
     r = client.post(
         "/api/compare", json={"a": {"scenario": "status-quo"}, "b": {"scenario": "action-plan"}}

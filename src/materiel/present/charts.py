@@ -266,54 +266,61 @@ def stocks(
 
 
 def party_stocks(
-    results: Result | Sequence[Result], party: str, products: Sequence[str] | None = None
+    results: Result | Sequence[Result],
+    party: str | Sequence[str],
+    products: Sequence[str] | None = None,
 ) -> go.Figure:
-    """One party's own stock of each munition over time, one line per Result.
+    """One party's own stock of each munition over time (or several parties' together),
+    one line per Result.
 
-    Panels: ``products``, else every munition the party holds or uses in some
-    run. A target that counts this party alone is drawn as a dashed level with
-    ◆ at its date (targets of several parties count their stocks together:
-    see :func:`stocks`). Several samples give percentile fans.
+    Panels: ``products``, else every munition the parties hold or use in some
+    run. A target that counts exactly these parties is drawn as a dashed level
+    with ◆ at its date (other targets count other groups: see :func:`stocks`).
+    Several samples give percentile fans.
     """
     runs = _as_list(results)
     ref = runs[0].scenario
-    if party not in ref.parties:
-        raise KeyError(f"no party {party!r} in {ref.id}")
+    parties = [party] if isinstance(party, str) else list(party)
+    unknown = [p for p in parties if p not in ref.parties]
+    if unknown or not parties:
+        raise KeyError(f"no party {', '.join(unknown) or '(none given)'} in {ref.id}")
     wanted = list(products) if products is not None else list(ref.munitions)
     shown = []
     for k in wanted:
         for r in runs:
             ds = r.dataset
-            if party not in ds.party.values or k not in ds["product"].values:
+            if not set(parties) <= set(ds.party.values) or k not in ds["product"].values:
                 continue
-            cell = {"party": party, "product": k}
+            cell = {"party": parties, "product": k}
             if (
                 float(abs(ds.stock.sel(cell)).max()) > 0
                 or float(ds.consumption_demand.sel(cell).sum()) > 0
             ):
                 shown.append(k)
                 break
-    name = ref.parties[party].name
+    who = f"{ref.parties[parties[0]].name} ({parties[0]})" if len(parties) == 1 else (
+        group_label(ref, parties))  # fmt: skip
+    short = parties[0] if len(parties) == 1 else who
     if not shown:
-        return _empty(f"Stocks of {party}", f"{name} ({party}) holds none of {', '.join(wanted)}")
+        return _empty(f"Stocks of {who}", f"{who} holds none of {', '.join(wanted)}")
     cols = 2 if len(shown) > 1 else 1
     rows = math.ceil(len(shown) / cols)
     fig = make_subplots(
-        rows=rows, cols=cols, subplot_titles=[f"{k}: {party}" for k in shown],
+        rows=rows, cols=cols, subplot_titles=[f"{k}: {short}" for k in shown],
         vertical_spacing=min(0.12, 0.3 / rows), horizontal_spacing=0.08,
     )  # fmt: skip
     for i, k in enumerate(shown):
         row, col = i // cols + 1, i % cols + 1
         for j, r in enumerate(runs):
             ds = r.dataset
-            if party not in ds.party.values or k not in ds["product"].values:
+            if not set(parties) <= set(ds.party.values) or k not in ds["product"].values:
                 continue
-            series = ds.stock.sel(party=party, product=k)
+            series = target_stock(ds, parties, k)
             colour = SCENARIO_COLOURS[j % len(SCENARIO_COLOURS)]
             for trace in _fan_traces(_months(ds), series, r.scenario.id, colour, legend=i == 0):
                 fig.add_trace(trace, row=row, col=col)
         for tid, t in ref.targets.items():
-            if list(t.parties) != [party] or t.product != k:
+            if set(t.parties) != set(parties) or t.product != k:
                 continue
             fig.add_trace(
                 go.Scatter(
@@ -327,7 +334,7 @@ def party_stocks(
             )  # fmt: skip
     fig.update_yaxes(rangemode="tozero", tickformat="~s")
     fig.update_layout(
-        title=f"Stocks held by {name} ({party}), units", height=max(320, 260 * rows + 80),
+        title=f"Stocks held by {who}, units", height=max(320, 260 * rows + 80),
         legend={"orientation": "h", "y": -0.05}, **_LAYOUT,
     )  # fmt: skip
     return fig
@@ -748,7 +755,9 @@ class ResultPlot:
         """Stocks vs targets; see :func:`stocks`."""
         return stocks(self._result, targets=targets, cols=cols, product=product)
 
-    def party_stocks(self, party: str, products: Sequence[str] | None = None) -> go.Figure:
+    def party_stocks(
+        self, party: str | Sequence[str], products: Sequence[str] | None = None
+    ) -> go.Figure:
         """One party's own stocks; see :func:`party_stocks`."""
         return party_stocks(self._result, party, products)
 

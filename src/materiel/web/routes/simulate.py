@@ -62,7 +62,7 @@ def chart_json(
     a 422 at path ``capacity``. ``party`` shows that party's own stocks and
     the capacity of the lines located in it; ``stocks_product`` keeps the
     stock panels of one munition (422 at ``party`` / ``product`` when the
-    scenario lacks them).
+    scenario lacks them). A scenario without targets shows its allies' stocks.
     """
     from materiel.present import charts
 
@@ -73,9 +73,11 @@ def chart_json(
         raise ScenarioError(
             Problem("<request>", "product", f"no munition {stocks_product!r} in {s.id}")
         )
+    only = [stocks_product] if stocks_product is not None else None
     if party is not None:
-        only = [stocks_product] if stocks_product is not None else None
         stock_fig = charts.party_stocks(results, party, only)
+    elif not s.targets:  # nothing to measure against: the allies' stocks together
+        stock_fig = charts.party_stocks(results, s.allies, only)
     else:
         stock_fig = charts.stocks(results, product=stocks_product)
     figs = {"stocks": stock_fig, "time_to_target": charts.time_to_target(results)}
