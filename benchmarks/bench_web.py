@@ -139,10 +139,12 @@ def load_test(args: argparse.Namespace) -> None:
                     if time.monotonic() > deadline:
                         raise
                     time.sleep(0.2)
-            with httpx.Client(base_url=url, timeout=30) as warm:  # compile and cache first
+            settings = [_knobs(random.Random(i)) for i in range(12)] if args.mix == "page" else []
+            with httpx.Client(base_url=url, timeout=300) as warm:  # compile and cache first
                 for _ in range(4 * args.workers):
                     warm.post("/api/simulate", json={"scenario": args.scenario})
-            settings = [_knobs(random.Random(i)) for i in range(12)] if args.mix == "page" else []
+                for knobs in settings * 2 * args.workers:  # each worker keeps its own cache
+                    warm.post("/api/simulate", json={"scenario": args.scenario, "knobs": knobs})
             latencies: list[float] = []
             errors = [0]
             lock = threading.Lock()

@@ -1,4 +1,8 @@
-"""FastAPI dependencies: the app's shared services, read from ``app.state``."""
+"""FastAPI dependencies: the app's shared services, read from ``app.state``.
+
+They are ``async`` because they only read attributes: FastAPI runs a sync
+dependency in its thread pool, a thread hop per dependency per request.
+"""
 
 from __future__ import annotations
 
@@ -16,22 +20,22 @@ from materiel.web.store import Store
 __all__ = ["CatalogueDep", "JobsDep", "LimitsDep", "StoreDep", "api_router"]
 
 
-def _store(request: Request) -> Store:
+async def _store(request: Request) -> Store:
     store: Store = request.app.state.store
     return store
 
 
-def _catalogue(request: Request) -> Catalogue:
+async def _catalogue(request: Request) -> Catalogue:
     catalogue: Catalogue = request.app.state.catalogue
     return catalogue
 
 
-def _jobs(request: Request) -> JobRunner:
+async def _jobs(request: Request) -> JobRunner:
     jobs: JobRunner = request.app.state.jobs
     return jobs
 
 
-def _limits(request: Request) -> Limits:
+async def _limits(request: Request) -> Limits:
     limits: Limits = request.app.state.limits
     return limits
 

@@ -22,7 +22,7 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 _bearer = HTTPBearer(auto_error=False, description="the API token given to materiel serve")
 
 
-def require_token(
+async def require_token(
     request: Request,
     creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> None:
