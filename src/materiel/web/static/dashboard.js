@@ -555,8 +555,9 @@ async function showRecord(a, seq) {
   $("record-summary").textContent = `${rec.scenario} against public figures (in-sample up to ${rec.until}: ` +
     "a calibration may use them; later figures are checks). " + parts.join("; ") + ".";
   const unit = (r) => r.counted + (r.unit === "per_month" ? "/month" : "/year");
-  fillTable($("record-table").tBodies[0], rows.map((r) => [r.date, r.item, unit(r), fmt(r.record), fmt(r.model),
-    pct1(r.difference_pct), r.sample, r.in_dataset ? "yes (calibration, not evidence)" : "no", r.source]));
+  fillTable($("record-table").tBodies[0], rows.map((r) => [r.date, r.item + (r.measured ? " (model: " + r.measured + ")" : ""),
+    unit(r), fmt(r.record), fmt(r.model), pct1(r.difference_pct), r.sample,
+    r.in_dataset ? "yes (calibration, not evidence)" : "no", r.source]));
   const label = (r) => `${r.date} ${r.item} (${r.counted})`;
   const traces = ["in-sample", "out-of-sample"].map((which, i) => {
     const part = rows.filter((r) => r.sample === which);
