@@ -547,7 +547,11 @@ async function showRecord(a, seq) {
   $("record").hidden = !rows.length;
   document.body.dataset.record = String(rows.length);
   if (!rows.length) { Plotly.purge($("chart-record")); return; }
-  const pct1 = (x) => (x === null || x === undefined ? "–" : (x > 0 ? "+" : "") + x.toFixed(0) + "%");
+  const pct1 = (x) => {
+    if (x === null || x === undefined) return "–";
+    const v = Math.round(x) || 0;  // no "-0%"
+    return (v > 0 ? "+" : "") + v + "%";
+  };
   const parts = [];
   for (const [which, e] of Object.entries(rec.errors)) {
     if (e.rows) parts.push(`${which}: ${e.rows} figures, mean |model − record| ${e.mean_abs_pct.toFixed(0)}%, worst ${e.worst_abs_pct.toFixed(0)}%`);
