@@ -21,6 +21,7 @@ __all__ = [
     "MET_TOLERANCE",
     "aid_table",
     "binding_table",
+    "capex_split",
     "cost_by_party",
     "first_month_at_or_above",
     "recipient_shortfall_table",
@@ -48,6 +49,20 @@ def target_met(stock: Any, required: Any) -> Any:
 
 def _label(ds: xr.Dataset, idx: int) -> str:
     return label_of(ds.month.values[idx])
+
+
+def capex_split(ds: xr.Dataset, sample: int = 0) -> dict[str, float]:
+    """Capex over the run by who decides it (US$): the three parts sum to ``capex_usd``.
+
+    ``facilitation``: state-funded capacity (``[facilitation]``);
+    ``announced``: industry's announced investments; ``order_driven``: what
+    industry's order-book rule adds, ``capex_usd - facilitation - announced``.
+    """
+    total = float(ds.capex_usd.isel(sample=sample).sum())
+    state = float(ds.capex_facilitation_usd.sum()) if "capex_facilitation_usd" in ds else 0.0
+    announced = float(ds.capex_announced_usd.sum()) if "capex_announced_usd" in ds else 0.0
+    return {"facilitation": state, "announced": announced,
+            "order_driven": total - state - announced}  # fmt: skip
 
 
 def target_stock(ds: xr.Dataset, parties: list[str], product: str) -> xr.DataArray:

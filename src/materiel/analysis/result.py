@@ -206,6 +206,7 @@ class Result:
             "cost": {
                 "payments_usd": float(ds.payments_usd.sum()),
                 "capex_usd": float(ds.capex_usd.sum()),
+                "capex_by_decision_usd": metrics.capex_split(self.dataset),
                 "payments_by_party_usd": {
                     str(p): float(v)
                     for p, v in ds.payments_usd.sum("month").to_series().items()

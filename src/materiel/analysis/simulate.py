@@ -103,6 +103,12 @@ def build_dataset(inp: Inputs, raw: Mapping[str, np.ndarray], scenario: Scenario
             values = binding.labels(inp.products)[values]
         data_vars[var.dataset] = (var.dims, values)
     data_vars["consumption_demand"] = (("month", "party", "product"), inp.consumption_per_month)
+    # capex by who decides it: the kernel's capex_usd is order-driven + these two
+    data_vars["capex_facilitation_usd"] = (("month", "line"), inp.capex_facilitation_usd.T)
+    data_vars["capex_announced_usd"] = (
+        ("month", "line"),
+        (inp.capex_announced_usd - inp.capex_facilitation_usd).T,
+    )
     lines = scenario.lines
     ds = xr.Dataset(
         data_vars,
@@ -138,6 +144,11 @@ def build_dataset(inp: Inputs, raw: Mapping[str, np.ndarray], scenario: Scenario
             ds[var.dataset].attrs["units"] = var.units
         ds[var.dataset].attrs["description"] = var.description
     ds["consumption_demand"].attrs["units"] = "units"
+    for name, what in (
+        ("capex_facilitation_usd", "state-funded facilitation's capex"),
+        ("capex_announced_usd", "capex of industry's announced investments"),
+    ):
+        ds[name].attrs.update(units="US$", description=what)
     if inp.budget is not None:
         ds = ds.merge(_budget_arrays(inp))
     ds["stock_start"] = (("party", "product"), inp.stock_start)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from materiel.engine.core import due_schedule, kernel_args
-from materiel.engine.inputs import Inputs, capacity_arrival, linear_schedule
+from materiel.engine.inputs import Inputs, announced_arrive, capacity_arrival, linear_schedule
 from materiel.months import month_index
 from materiel.scenario.schema import DAYS_PER_MONTH, Scenario
 
@@ -43,14 +43,26 @@ class _Batch:
 
 
 def _investment(
-    T: int, d: int, added: np.ndarray, lead: np.ndarray, ramp: np.ndarray, capex: np.ndarray
+    T: int,
+    d: int,
+    added: np.ndarray,
+    lead: np.ndarray,
+    ramp: np.ndarray,
+    capex: np.ndarray,
+    arrives: bool = True,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """One announced investment per sample: arrived by t=-1, increments, commitments, capex."""
+    """One announced investment per sample: arrived by t=-1, increments, commitments, capex.
+
+    Not ``arrives`` (industry stopped investing at the start,
+    :func:`~materiel.engine.inputs.announced_arrive`): only what arrived by t=-1.
+    """
     before, arriving = capacity_arrival(added, d, lead, ramp, T)
     S = added.shape[0]
     commit_start = added if d < 0 else np.zeros(S)
     commit_inc = np.zeros((S, T))
     capex_inc = np.zeros((S, T))
+    if not arrives:
+        return before, np.zeros_like(arriving), before, commit_inc, capex_inc
     if 0 <= d < T:
         commit_inc[:, d] = added
         capex_inc[:, d] = capex
@@ -96,6 +108,7 @@ def sample_overrides(
             b["horizon_months"][:, i] = _months(draws[prefix + "order_book_horizon_months"], 1)
 
     # --- announced investments whose size or timing varies ---
+    arrives = announced_arrive(s)
     for iid, inv in s.investments.items():
         i = li[inv.line]
         prefix = f"investments.{iid}."
@@ -114,7 +127,7 @@ def sample_overrides(
         if nominal_capex is None:
             nominal_capex = inv.capacity_added_per_month * line.capex_usd_per_unit_month
         old = _investment(T, d, one * inv.capacity_added_per_month, one * nominal_lead,
-                          one * nominal_ramp, one * nominal_capex)  # fmt: skip
+                          one * nominal_ramp, one * nominal_capex, arrives)  # fmt: skip
         added = value(prefix + "capacity_added_per_month", inv.capacity_added_per_month)
         lead = (_months(draws[prefix + "lead_time_months"], 0) if prefix + "lead_time_months"
                 in draws else line_lead[:, i] if inv.lead_time_months is None
@@ -124,7 +137,7 @@ def sample_overrides(
                 else np.full(S, inv.ramp_up_months))  # fmt: skip
         capex = (np.full(S, inv.capex_usd) if inv.capex_usd is not None
                  else added * line.capex_usd_per_unit_month)  # fmt: skip
-        new = _investment(T, d, added, lead.astype(float), ramp.astype(float), capex)
+        new = _investment(T, d, added, lead.astype(float), ramp.astype(float), capex, arrives)
         b["capacity_start"][:, i] += new[0] - old[0]
         b["capacity_increment"][:, i] += new[1] - old[1]
         b["committed_start"][:, i] += new[2] - old[2]

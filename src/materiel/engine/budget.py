@@ -11,7 +11,9 @@ schedule. Contracts are taken in order of signature, then priority. With
 in any year is deferred by whole years until it fits (or is left unsigned if
 no year in the horizon has room); with ``"flag"`` it is signed and the
 overrun recorded. Contracts signed before the horizon start are commitments
-already made: never deferred, always counted.
+already made: never deferred, always counted. State-funded facilitation
+(``[facilitation]``) is charged to its funder in its decision month's year
+before any contract, and never deferred.
 """
 
 from __future__ import annotations
@@ -74,8 +76,16 @@ def _yearly_payments(c: ContractTerms, sign: int, start_abs: int, years: np.ndar
     return out
 
 
-def fit_to_budgets(s: Scenario, contracts: Sequence[ContractTerms]) -> BudgetPlan:
-    """Apply ``s.policy.budget`` to ``contracts`` (see module docstring)."""
+def fit_to_budgets(
+    s: Scenario,
+    contracts: Sequence[ContractTerms],
+    charges: Sequence[tuple[str, int, float]] = (),
+) -> BudgetPlan:
+    """Apply ``s.policy.budget`` to ``contracts`` (see module docstring).
+
+    ``charges`` are fixed payments ``(party, month index, US$)`` committed
+    before any contract and never deferred: state-funded facilitation.
+    """
     start_abs = parse_month(s.start)
     T = s.months
     first_year = start_abs // 12
@@ -88,6 +98,10 @@ def fit_to_budgets(s: Scenario, contracts: Sequence[ContractTerms]) -> BudgetPla
     ally = {p: i for i, p in enumerate(allies)}
     budget = series.budget_usd.values.copy()
     committed = np.zeros_like(budget)
+    for party, month, usd in charges:
+        y = (start_abs + month) // 12 - years[0]
+        if party in ally and 0 <= y < len(years):
+            committed[ally[party], y] += usd
     sign = np.array([c.sign for c in contracts], dtype=np.intp)
     order = sorted(
         range(len(contracts)), key=lambda n: (contracts[n].sign, contracts[n].priority, n)

@@ -50,13 +50,29 @@ order:
    ``dC_l = clip(min(Cmax_l, book_l / H_l) - committed_l, 0, inf)``, arriving
    from ``t + lead_l`` in ``ramp_l`` equal monthly steps (the rule of
    :func:`materiel.engine.inputs.capacity_arrival`); capex ``dC_l * capex_l``
-   is spent in month ``t``.
+   is spent in month ``t``. A line with plant modules of size ``m_l``
+   (``module_capacity_per_month``) builds whole modules within its ceiling,
+   ``n = min(ceil(dC_l / m_l), floor((Cmax_l - committed_l) / m_l))``,
+   ``dC_l = n m_l``, and they enter service one by one over the ramp: by
+   month ``t + lead_l + r - 1`` (``r = 1..ramp_l``) ``m_l floor(n r /
+   ramp_l)`` has arrived (one module: all of it at the end of the ramp).
 3. **Capacity.** ``cap_l(t) = min(Cmax_l, cap_l(t-1) + increment_l(t))``:
    the ceiling caps all growth, announced investments included (their
    capex is spent as announced; what would arrive above it never does).
+   ``increment`` holds what order-driven expansions bring plus what is
+   decided outside the run (:mod:`materiel.engine.inputs`): state-funded
+   facilitation (``[facilitation]``: always; its cost is charged to the
+   funder's budget in its decision month) and industry's announced
+   investments (``[investments]``: only while ``industry_invests``, or with
+   ``announced_investments = "always"``; otherwise only what arrived before
+   the start). Capex by who decides it: ``capex_usd = order-driven +
+   announced + facilitation`` (:func:`materiel.analysis.metrics.capex_split`).
 4. **Production.** Munition lines want ``min(cap_l, open_l)``; that need flows
    down the bill of materials level by level, each component line wanting
-   ``min(cap_l, share_l * max(0, need_g - inventory_g))``. Then, deepest level
+   ``min(cap_l, share_l * max(0, need_g + B_g - inventory_g))``, where
+   ``B_g = c_g * sum_l cap_l * bom_l,g`` is the pool's order-up-to buffer
+   (``cover_months`` ``c_g`` of what its users need at full capacity; 0 by
+   default: just-in-time, inventory replaces production). Then, deepest level
    first, each line's inputs are shared pro rata when short:
    ``f_g = min(1, inventory_g / need_g)`` and
    ``output_l = min(cap_l, orders_l) * min_{j in BOM} f_{pool_l, j}``. The

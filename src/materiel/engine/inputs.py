@@ -32,10 +32,11 @@ import numpy as np
 from materiel.engine.budget import BudgetPlan, fit_to_budgets
 from materiel.months import month_index, month_label, parse_month, year_of
 from materiel.scenario.prices import unit_price_usd
-from materiel.scenario.schema import Policy, Procurement, Scenario
+from materiel.scenario.schema import Facilitation, Investment, Policy, Procurement, Scenario
 
 __all__ = [
     "Inputs",
+    "announced_arrive",
     "capacity_arrival",
     "compile_inputs",
     "desired_stock",
@@ -63,6 +64,18 @@ def _signed(decided: int, own_delay: int | None, policy: Policy) -> int:
     """
     sign = decided + (own_delay if own_delay is not None else policy.contracting_delay_months)
     return sign if sign < 0 else sign + policy.extra_contracting_delay_months
+
+
+def announced_arrive(s: Scenario) -> bool:
+    """Whether industry's announced investments keep arriving after the start.
+
+    They are industry's own response to orders: they arrive while industry
+    invests (``policy.industry_invests``), or always with
+    ``policy.announced_investments = "always"`` (a record of what was built).
+    When they do not, what arrived before the start stays in the starting
+    capacity and nothing more comes. State-funded facilitation always arrives.
+    """
+    return s.policy.industry_invests or s.policy.announced_investments == "always"
 
 
 def capacity_arrival(
@@ -138,9 +151,11 @@ class Inputs:
     capex_usd_per_unit: np.ndarray
     horizon_months: np.ndarray
     invests: np.ndarray
+    module_capacity: np.ndarray  # (L,) plant module size, 0: any size
     capacity_increment: np.ndarray  # (L, T): announced investments arriving
     committed_increment: np.ndarray  # (L, T): announced investments decided
-    capex_announced_usd: np.ndarray  # (L, T)
+    capex_announced_usd: np.ndarray  # (L, T): announced investments and facilitation
+    capex_facilitation_usd: np.ndarray  # (L, T): the state-funded part of it
     # products
     bom: np.ndarray  # (K, K): units of column product per unit of row product
     # contracts (C,)
@@ -167,6 +182,7 @@ class Inputs:
     stock_start: np.ndarray
     stock_floor: np.ndarray
     inventory_start: np.ndarray  # (Q, K)
+    inventory_cover: np.ndarray  # (Q, K) order-up-to buffer, months of full-rate need
     consumption_per_month: np.ndarray  # (T, P, K)
     use_party: np.ndarray  # (E,) consumption entries, for the kernel
     use_product: np.ndarray
@@ -364,6 +380,22 @@ def _policy_budget(s: Scenario, plan: BudgetPlan | None) -> tuple[np.ndarray, np
     return left, year_start
 
 
+def facilitation_charges(s: Scenario) -> list[tuple[str, int, float]]:
+    """What each state-funded facilitation charges its funder: (party, month index, US$).
+
+    ``cost_usd`` (or the line's capex per unit of monthly capacity times the
+    capacity) falls in the decision month, as announced capex does.
+    """
+    out = []
+    for f in s.facilitation.values():
+        if f.funder is not None:
+            cost = f.cost_usd
+            if cost is None:
+                cost = f.capacity_added_per_month * s.lines[f.line].capex_usd_per_unit_month
+            out.append((f.funder, month_index(f.decision, s.start), cost))
+    return out
+
+
 def compile_inputs(s: Scenario) -> Inputs:
     """Turn a validated scenario into engine arrays (see module docstring)."""
     T = s.months
@@ -385,7 +417,7 @@ def compile_inputs(s: Scenario) -> Inputs:
             bom[ki[pid], ki[comp]] = qty
     depth = _bom_depth(s, products)
 
-    # --- lines and announced investments ---
+    # --- lines, announced investments and state-funded facilitation ---
     line_objs = list(s.lines.values())
     line_product = np.array([ki[x.product] for x in line_objs], dtype=np.intp)
     line_depth = np.array([depth[x.product] for x in line_objs], dtype=np.intp)
@@ -397,7 +429,12 @@ def compile_inputs(s: Scenario) -> Inputs:
     increment = np.zeros((L, T))
     committed_increment = np.zeros((L, T))
     capex_announced = np.zeros((L, T))
-    for inv in s.investments.values():
+    capex_facilitation = np.zeros((L, T))
+    arrive = announced_arrive(s)
+    announced: list[tuple[Investment | Facilitation, float | None, bool]] = [
+        (inv, inv.capex_usd, False) for inv in s.investments.values()
+    ] + [(f, f.cost_usd, True) for f in s.facilitation.values()]
+    for inv, own_cost, state in announced:
         i = li[inv.line]
         d = month_index(inv.decision, s.start)
         lead_i = inv.lead_time_months if inv.lead_time_months is not None else int(lead[i])
@@ -405,13 +442,18 @@ def compile_inputs(s: Scenario) -> Inputs:
         added = inv.capacity_added_per_month
         before, arriving = capacity_arrival(added, d, lead_i, ramp_i, T)
         capacity_start[i] += before
+        if not (state or arrive):  # industry's own, stopped at the start: what arrived remains
+            committed_start[i] += before
+            continue
         increment[i] += arriving
-        cost = inv.capex_usd if inv.capex_usd is not None else added * capex[i]
+        cost = own_cost if own_cost is not None else added * capex[i]
         if d < 0:
             committed_start[i] += added
         else:
             committed_increment[i, d] += added
             capex_announced[i, d] += cost
+            if state:
+                capex_facilitation[i, d] += cost
 
     # --- contracts, including aid pledged from production ---
     policy = s.policy
@@ -454,7 +496,7 @@ def compile_inputs(s: Scenario) -> Inputs:
         )  # fmt: skip
     budget_plan = None
     if policy.budget != "none":  # written contracts; policies are capped in the kernel
-        budget_plan = fit_to_budgets(s, rows)
+        budget_plan = fit_to_budgets(s, rows, facilitation_charges(s))
         rows = [
             r._replace(sign=int(m), decided=r.decided + int(m) - r.sign)
             for r, m in zip(rows, budget_plan.sign, strict=True)
@@ -531,9 +573,11 @@ def compile_inputs(s: Scenario) -> Inputs:
             stock_start[pi[party], ki[prod]] = st.quantity
             stock_floor[pi[party], ki[prod]] = st.floor
     inventory_start = np.zeros((len(pools), K))
+    inventory_cover = np.zeros((len(pools), K))
     for pool, per_inv in s.inventories.items():
         for prod, inv_rec in per_inv.items():
             inventory_start[qi[pool], ki[prod]] = inv_rec.quantity
+            inventory_cover[qi[pool], ki[prod]] = inv_rec.cover_months
     consumption = np.zeros((T, P, K))
     uses = list(s.consumption.values())
     use_first = np.array(
@@ -581,9 +625,11 @@ def compile_inputs(s: Scenario) -> Inputs:
         capex_usd_per_unit=capex,
         horizon_months=np.array([x.order_book_horizon_months for x in line_objs], dtype=float),
         invests=np.array([x.invests for x in line_objs], dtype=bool) & s.policy.industry_invests,
+        module_capacity=np.array([x.module_capacity_per_month or 0.0 for x in line_objs]),
         capacity_increment=increment,
         committed_increment=committed_increment,
         capex_announced_usd=capex_announced,
+        capex_facilitation_usd=capex_facilitation,
         bom=bom,
         contract_product=contract_product,
         contract_quantity=quantity,
@@ -605,6 +651,7 @@ def compile_inputs(s: Scenario) -> Inputs:
         stock_start=stock_start,
         stock_floor=stock_floor,
         inventory_start=inventory_start,
+        inventory_cover=inventory_cover,
         consumption_per_month=consumption,
         pledge_donor=arr([pi[a.donor] for _, a in stock_pledges]),
         pledge_recipient=arr([pi[a.recipient] for _, a in stock_pledges]),

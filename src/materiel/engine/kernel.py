@@ -114,6 +114,10 @@ def step(
                 rec_party[cell_slot[p, k]] = p
                 rec_product[cell_slot[p, k]] = k
 
+    # component buffers (order-up-to inventories): only where a pool keeps one
+    buffered = bool(np.any(stocks.inventory_cover > 0.0))
+    available = np.zeros((Q, K))
+
     # lines per pool-product group: the order book moves between lines of a group only
     n_group = np.zeros((Q, K))
     for ln in range(L):
@@ -193,9 +197,20 @@ def step(
                 added = 0.0
                 if lines.invests[ln] and book[ln] > committed[ln] * horizon[ln]:
                     added = max(min(cap_max[ln], book[ln] / horizon[ln]) - committed[ln], 0.0)
-                if added > 0.0:
+                m = lines.module_capacity[ln]
+                if added > 0.0 and m > 0.0:  # whole modules, within the ceiling
+                    n = min(np.ceil(added / m - 1e-9), np.floor((cap_max[ln] - committed[ln])
+                                                                / m + 1e-9))  # fmt: skip
+                    added = max(n, 0.0) * m
+                    for r in range(ramp[ln]):  # module j in service from lead + ceil(j R/n) - 1
+                        step = np.floor(n * (r + 1) / ramp[ln] + 1e-9) - np.floor(
+                            n * r / ramp[ln] + 1e-9
+                        )
+                        increment[ln, t + lead[ln] + r] += m * step
+                elif added > 0.0:
                     for r in range(ramp[ln]):
                         increment[ln, t + lead[ln] + r] += added / ramp[ln]
+                if added > 0.0:
                     committed[ln] += added
                 out.capex_usd[s, t, ln] = added * lines.capex_usd_per_unit[ln] + capex_more[ln, t]
                 if keep_added:
@@ -213,8 +228,12 @@ def step(
             _split(assignments, cap, n_assign, weight_sum, open_c, orders, open_a, True)
             for ln in range(L):
                 wanted[ln] = min(cap[ln], orders[ln])
+            if buffered:  # order-up-to: component lines also refill the buffer
+                _buffer_gap(inventory, stocks.inventory_cover, cap, lines, inputs, per_unit,
+                            available)  # fmt: skip
             _down_the_bom(wanted, cap, lines, inputs, per_unit, need, group, D, True,
-                          orders, inventory, cap_max, horizon, n_group, spill, room)  # fmt: skip
+                          orders, available if buffered else inventory, cap_max, horizon,
+                          n_group, spill, room)  # fmt: skip
             for d in range(D, -1, -1):
                 need[:, :] = 0.0
                 for i in range(lines.depth_start[d], lines.depth_start[d + 1]):
@@ -477,6 +496,32 @@ def _book_to_room(
         if n_group[q, p] > 1.0 and spill[q, p] > 0.0 and room[q, p] > 0.0:
             covered = min(book[ln], committed[ln] * horizon[ln])
             book[ln] = covered + spill[q, p] * max(cap_max[ln] - committed[ln], 0.0) / room[q, p]
+
+
+@njit(cache=True)
+def _buffer_gap(
+    inventory: np.ndarray,
+    cover: np.ndarray,
+    cap: np.ndarray,
+    lines: Lines,
+    inputs: np.ndarray,
+    per_unit: np.ndarray,
+    available: np.ndarray,
+) -> None:
+    """Inventory free to replace production: ``inventory_g - B_g``, ``B_g = c_g sum cap_l bom``.
+
+    ``B_g`` is the order-up-to buffer of pool-product cell ``g``: ``c_g``
+    months of what the lines drawing on it need at full capacity. Component
+    lines are asked for ``max(0, need_g - (inventory_g - B_g))``: the need plus
+    the refill of the buffer, net of any inventory above it.
+    """
+    available[:, :] = 0.0
+    for ln in range(lines.line_product.shape[0]):
+        _add_needs(available, cap[ln], lines.line_pool[ln], lines.line_product[ln], inputs,
+                   per_unit)  # fmt: skip
+    for q in range(available.shape[0]):
+        for k in range(available.shape[1]):
+            available[q, k] = inventory[q, k] - cover[q, k] * available[q, k]
 
 
 @njit(cache=True)

@@ -174,6 +174,9 @@ class Lines(NamedTuple):
         _A, Var("sample line", "months", "order book the line invests against")
     ]
     invests: Annotated[_A, _flag("line", "whether industry invests on its own order book")]
+    module_capacity: Annotated[
+        _A, Var("line", "units/month", "size of one plant module (0: any size)")
+    ]
     capacity_increment: Annotated[
         _A, Var("sample line month", "units/month", "capacity announced investments add")
     ]
@@ -224,6 +227,9 @@ class Stocks(NamedTuple):
     stock_start: Annotated[_A, Var("sample party product", "units", "stock at the start")]
     stock_floor: Annotated[_A, Var("party product", "units", "stock a donor keeps")]
     inventory_start: Annotated[_A, Var("pool product", "units", "component inventory at the start")]
+    inventory_cover: Annotated[
+        _A, Var("pool product", "months", "order-up-to buffer in months of full-rate need")
+    ]
 
 
 class Consumption(NamedTuple):

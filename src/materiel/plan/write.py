@@ -15,7 +15,9 @@ The plan's decisions become scenario entities:
 - the scenario's own contracts, procurement policies and production
   pledges are dropped, and
   ``policy.industry_invests = false`` so that the simulator adds nothing of
-  its own. A ``budget_scale`` other than 1 scales ``policy.munitions_share``.
+  its own, with ``announced_investments = "always"`` so that the planned
+  (and announced) investments still arrive. A ``budget_scale`` other than 1
+  scales ``policy.munitions_share``.
 
 :func:`scenario_mapping` returns the mapping; :func:`write_toml` writes it.
 """
@@ -142,8 +144,8 @@ def contract_id(prefix: str, parts: list[str], taken: set[str]) -> str:
 
 
 def _policy(s: Scenario, budget_scale: float) -> tuple[dict[str, Any], str | None]:
-    """Policy overrides: no order-driven investment; budgets scaled as planned."""
-    out: dict[str, Any] = {"industry_invests": False}
+    """Policy overrides: no order-driven investment, the planned ones arrive; budgets as planned."""
+    out: dict[str, Any] = {"industry_invests": False, "announced_investments": "always"}
     note = None
     if s.policy.budget != "none" and budget_scale != 1.0:
         munitions = s.policy.munitions_share * budget_scale

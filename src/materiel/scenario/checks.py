@@ -21,6 +21,7 @@ from materiel.scenario.schema import (
     Consumption,
     Contract,
     Entity,
+    Facilitation,
     Investment,
     Line,
     Policy,
@@ -61,6 +62,9 @@ def check_party_references(s: Scenario) -> Iterator[Finding]:
                     yield ("procurement", key, field), _unknown("party", party, p)
         if pol.recipient is not None and pol.recipient not in p:
             yield ("procurement", key, "recipient"), _unknown("party", pol.recipient, p)
+    for key, f in s.facilitation.items():
+        if f.funder is not None and f.funder not in p:
+            yield ("facilitation", key, "funder"), _unknown("party", f.funder, p)
     for party in s.stocks:
         if party not in p:
             yield ("stocks", party), _unknown("party", party, p)
@@ -153,9 +157,10 @@ def check_line_references(s: Scenario) -> Iterator[Finding]:
         ):
             where = "" if pol.pool is None else f" in pool {pol.pool!r}"
             yield ("procurement", key, "pool"), f"no line{where} makes {pol.product!r}"
-    for iid, inv in s.investments.items():
-        if inv.line not in s.lines:
-            yield ("investments", iid, "line"), _unknown("line", inv.line, s.lines)
+    for section in ("investments", "facilitation"):
+        for iid, inv in getattr(s, section).items():
+            if inv.line not in s.lines:
+                yield (section, iid, "line"), _unknown("line", inv.line, s.lines)
     for key, a in s.aid.items():
         if a.supply == "production" and not any(
             line.product == a.product for line in s.lines.values()
@@ -298,9 +303,10 @@ def check_dates_in_horizon(s: Scenario) -> Iterator[Finding]:
     for cid, c in s.contracts.items():
         if after_end(c.decision):
             yield ("contracts", cid, "decision"), f"{c.decision} is after the end of {horizon}"
-    for iid, inv in s.investments.items():
-        if after_end(inv.decision):
-            yield ("investments", iid, "decision"), f"{inv.decision} is after the end of {horizon}"
+    for section in ("investments", "facilitation"):
+        for iid, inv in getattr(s, section).items():
+            if after_end(inv.decision):
+                yield (section, iid, "decision"), f"{inv.decision} is after the end of {horizon}"
     for key, pol in s.procurement.items():
         if pol.start and after_end(pol.start):
             yield ("procurement", key, "start"), f"{pol.start} is after the end of {horizon}"
@@ -360,6 +366,7 @@ def check_source_references(s: Scenario) -> Iterator[Finding]:
         "products",
         "lines",
         "investments",
+        "facilitation",
         "contracts",
         "procurement",
         "consumption",
@@ -387,8 +394,9 @@ def check_not_empty(s: Scenario) -> Iterator[Finding]:
 
 
 _MODEL_OF: dict[str, type[BaseModel]] = {
-    "lines": Line, "investments": Investment, "contracts": Contract, "stocks": Stock,
-    "consumption": Consumption, "targets": Target, "policy": Policy,
+    "lines": Line, "investments": Investment, "facilitation": Facilitation,
+    "contracts": Contract, "stocks": Stock, "consumption": Consumption, "targets": Target,
+    "policy": Policy,
 }  # fmt: skip
 
 

@@ -14,6 +14,7 @@ _COUNTED = (
     "products",
     "lines",
     "investments",
+    "facilitation",
     "contracts",
     "consumption",
     "aid",

@@ -27,6 +27,7 @@ __all__ = [
     "Contract",
     "EconomicYear",
     "Entity",
+    "Facilitation",
     "Inventory",
     "Investment",
     "Line",
@@ -194,12 +195,23 @@ class Line(Entity):
     )
     invests: bool = Field(True, description="whether the owner expands against firm orders")
     module_capacity_per_month: Quantity | None = Field(
-        None, description="size of one whole plant module (for MILP planning), units/month"
+        None,
+        description="size of one whole plant module, units/month: order-driven expansion "
+        "builds whole modules, entering service one by one over the ramp (and the planner "
+        "plans whole modules)",
     )
 
 
 class Investment(Entity):
-    """An announced capacity expansion, independent of the order book."""
+    """An expansion industry announced: its own response to orders, paid by the firm.
+
+    It arrives by the line's ramp rule while industry invests
+    (``policy.industry_invests``); with ``industry_invests = false`` only what
+    arrived before the start remains, unless ``policy.announced_investments =
+    "always"`` keeps it as a record of what was built (the hindcast, a written
+    plan). Capacity a government pays for ahead of orders is a
+    :class:`Facilitation` instead.
+    """
 
     line: str
     decision: Month = Field(description="month the investment is decided")
@@ -210,6 +222,34 @@ class Investment(Entity):
     )
     capex_usd: Quantity | None = Field(
         None, description="total cost; defaults to the line's capex per unit of monthly capacity"
+    )
+
+
+class Facilitation(Entity):
+    """Capacity a government pays for ahead of orders (state-funded facilitation).
+
+    The US Army's plant investments, EU ASAP grants, a state deal such as
+    Norway's with Nammo: the capacity arrives by the line's ramp rule (``dC *
+    clip((t - d - lead + 1) / ramp, 0, 1)``, as an announced investment)
+    whether or not industry invests, and ``cost_usd`` is charged to the
+    funder's munitions budget in the decision month (``funder`` empty: paid
+    from outside every modelled budget, e.g. the EU's).
+    """
+
+    funder: str | None = Field(
+        None, description="party id whose budget pays; none: outside the modelled budgets"
+    )
+    line: str
+    decision: Month = Field(description="month the state decides to fund the capacity")
+    capacity_added_per_month: Quantity
+    lead_time_months: Months | None = Field(None, description="defaults to the line's")
+    ramp_up_months: Annotated[int, Field(ge=1, le=240), NotBool] | None = Field(
+        None, description="defaults to the line's"
+    )
+    cost_usd: Quantity | None = Field(
+        None,
+        description="what the funder pays, US$; defaults to the line's capex per unit "
+        "of monthly capacity",
     )
 
 
@@ -339,9 +379,19 @@ class Stock(Entity):
 
 
 class Inventory(Entity):
-    """Components on hand in a pool at the start."""
+    """Components on hand in a pool at the start, and the buffer the pool keeps.
+
+    With ``cover_months = c > 0`` the pool's component lines produce up to an
+    order-up-to inventory of ``c`` months of its users' full-rate need
+    (``c * sum cap_l * bom``), so a starting inventory cushions later peaks
+    instead of replacing production; ``0`` is just-in-time (inventory on hand
+    is used first).
+    """
 
     quantity: Quantity
+    cover_months: Annotated[float, Field(ge=0, le=120, allow_inf_nan=False), NotBool] = Field(
+        0.0, description="order-up-to buffer, months of the users' full-rate need (0: none)"
+    )
 
 
 class Consumption(Entity):
@@ -458,7 +508,17 @@ class Policy(_Model):
     extra_contracting_delay_months: Months = Field(
         0, description="added to every contract's delay (what-if knob)"
     )
-    industry_invests: bool = Field(True, description="industry expands against firm orders")
+    industry_invests: bool = Field(
+        True,
+        description="industry expands against firm orders; false also stops industry's "
+        "announced investments arriving after the start (see announced_investments)",
+    )
+    announced_investments: Literal["with-industry", "always"] = Field(
+        "with-industry",
+        description="industry's announced [investments] arrive while industry invests "
+        "('with-industry'), or 'always' as a record of what was built (hindcast, written "
+        "plans); [facilitation] always arrives",
+    )
     consumption_scale: Quantity = Field(1.0, description="multiplies every consumption rate")
     equipment_share: Share = Field(
         0.2,
@@ -500,6 +560,9 @@ class Scenario(_Model):
     products: dict[Id, Product] = Field(default_factory=dict)
     lines: dict[Id, Line] = Field(default_factory=dict)
     investments: dict[Id, Investment] = Field(default_factory=dict)
+    facilitation: dict[Id, Facilitation] = Field(
+        default_factory=dict, description="state-funded capacity, paid ahead of orders"
+    )
     contracts: dict[Id, Contract] = Field(default_factory=dict)
     procurement: dict[Id, Procurement] = Field(
         default_factory=dict, description="standing procurement policies (stock management)"

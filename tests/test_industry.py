@@ -1,0 +1,145 @@
+"""Industry's side of the loop, hand-worked: facilitation, plant modules, idle capacity, buffers."""
+
+from __future__ import annotations
+
+from builders import contract, tiny
+
+import materiel
+from materiel.analysis import metrics
+from materiel.engine.inputs import compile_inputs
+
+
+def series(result: materiel.Result, var: str, **sel: str) -> list[float]:
+    return result.dataset[var].isel(sample=0).sel(**sel).values.tolist()
+
+
+def _expansion(**kw: object) -> dict[str, object]:
+    # +120/month decided 2023-10, lead 2, ramp 4: 30 arrive in 2023-12 (before the start),
+    # then 30 a month in 2024-01..03
+    out = {"line": "l1", "decision": "2023-10", "capacity_added_per_month": 120.0,
+           "lead_time_months": 2, "ramp_up_months": 4, "source": "fx"}  # fmt: skip
+    out.update(kw)
+    return out
+
+
+def _wide_line() -> dict[str, dict[str, object]]:
+    return {"l1": dict(tiny()["lines"]["l1"], max_capacity_per_month=400.0)}
+
+
+def test_industry_announced_investment_stops_when_industry_does_not_invest() -> None:
+    s = tiny(lines=_wide_line(), investments={"i1": _expansion()})
+    assert series(materiel.simulate(s), "capacity_per_month", line="l1")[:5] == [
+        160,
+        190,
+        220,
+        220,
+        220,
+    ]
+    s["policy"]["industry_invests"] = False  # only the 30 arrived before the start remain
+    assert series(materiel.simulate(s), "capacity_per_month", line="l1")[:5] == [130] * 5
+    s["policy"]["announced_investments"] = "always"  # a record of what was built
+    assert series(materiel.simulate(s), "capacity_per_month", line="l1")[:5] == [
+        160,
+        190,
+        220,
+        220,
+        220,
+    ]
+
+
+def test_facilitation_arrives_whatever_industry_does_and_is_reported_apart() -> None:
+    # state-funded +120 decided 2024-02, lead 1, ramp 2: +60 in 2024-03 and 2024-04
+    s = tiny(lines=_wide_line(), policy={"industry_invests": False},
+             facilitation={"f1": _expansion(decision="2024-02", lead_time_months=1,
+                                            ramp_up_months=2, cost_usd=900.0)})  # fmt: skip
+    r = materiel.simulate(s)
+    assert series(r, "capacity_per_month", line="l1")[:5] == [100, 100, 160, 220, 220]
+    assert series(r, "capex_usd", line="l1")[1] == 900.0  # spent in the decision month
+    assert metrics.capex_split(r.dataset) == {
+        "facilitation": 900.0, "announced": 0.0, "order_driven": 0.0}  # fmt: skip
+
+
+def test_facilitation_is_charged_to_the_funders_budget() -> None:
+    # budget: GDP US$1m x 100% defence x 20% equipment x 10% munitions = US$20,000 in 2024;
+    # facilitation of US$5,000 funded by AAA in 2024-03 leaves US$15,000 for AAA's purchases
+    s = tiny(lines=_wide_line(), facilitation={"f1": _expansion(
+        decision="2024-03", funder="AAA", cost_usd=5000.0)})  # fmt: skip
+    s["economics"] = {"AAA": {"2024": {"gdp_usd_m": 1.0, "defence_pct_gdp_nato": 100.0,
+                                       "source": "fx"}}}  # fmt: skip
+    s["policy"]["budget"] = "defer"
+    s["procurement"] = {"p": {"product": "shell", "buyers": {"AAA": 1.0}, "review": "monthly",
+                              "adjustment_months": 1.0, "source": "fx"}}  # fmt: skip
+    s["targets"] = {"t": {"parties": ["AAA"], "product": "shell", "quantity": 100000.0,
+                          "by": "2024-12", "source": "fx"}}  # fmt: skip
+    s["policy"]["equipment_share_from"] = "policy"
+    inp = compile_inputs(materiel.load(s))
+    assert inp.budget is not None
+    year = list(inp.budget.years).index(2024)
+    row = inp.budget.parties.index("AAA")
+    assert inp.budget.committed_usd[row, year] == 5000.0
+    assert inp.budget_left_usd[inp.parties.index("AAA"), year] == 15000.0
+    r = materiel.simulate(s)
+    # the policy buys at US$10 a round what the budget left pays in 2024: 1,500 rounds
+    assert r.dataset.contract_quantity.isel(sample=0).sum() == 1500.0
+
+
+def test_facilitation_needs_a_known_funder_and_line() -> None:
+    s = tiny(facilitation={"f1": _expansion(funder="ZZZ", line="nope")})
+    try:
+        materiel.load(s)
+    except materiel.ScenarioError as err:
+        text = str(err)
+        assert "facilitation.f1.funder" in text and "ZZZ" in text
+        assert "facilitation.f1.line" in text and "nope" in text
+    else:  # pragma: no cover
+        raise AssertionError("expected a ScenarioError")
+
+
+def test_plant_modules_are_built_whole_within_the_ceiling_and_enter_service_one_by_one() -> None:
+    # l1: 100 of 400, modules of 120, lead 1, ramp 3. A firm 6,000 over 12 months, H = 12:
+    # wanted 6,000 / 12 - 100 = 400 - 100 = 300 -> ceil(300/120) = 3 modules, but only
+    # floor(300/120) = 2 fit under the ceiling: 240, entering service at floor(2 r / 3):
+    # r = 1: 0, r = 2: 1 module (month 2), r = 3: 2 modules (month 3)
+    line = dict(tiny()["lines"]["l1"], max_capacity_per_month=400.0,
+                module_capacity_per_month=120.0, expansion_lead_time_months=1,
+                ramp_up_months=3)  # fmt: skip
+    s = tiny(lines={"l1": line}, contracts={"c1": contract(quantity=6000.0, delivery_months=12)})
+    r = materiel.simulate(s)
+    assert series(r, "capacity_added_per_month", line="l1")[:2] == [240, 0]
+    assert series(r, "capacity_per_month", line="l1")[:5] == [100, 100, 220, 340, 340]
+    assert series(r, "capex_usd", line="l1")[0] == 240 * 50
+
+
+def _buffered(cover: float) -> dict[str, object]:
+    # shells (line l1, 200/month) need one charge each from pool "default" (line c1, 100/month);
+    # 400 charges on hand; 100 shells/month due in months 0-3, then 200/month in months 4-7
+    lines = {
+        "l1": dict(tiny()["lines"]["l1"], capacity_per_month=200.0, max_capacity_per_month=200.0,
+                   pool="default", invests=False),
+        "c1": dict(tiny()["lines"]["l1"], name="Charges", product="charge", pool="default",
+                   capacity_per_month=100.0, max_capacity_per_month=100.0, invests=False),
+    }  # fmt: skip
+    s = tiny(lines=lines, contracts={
+        "c1": contract(quantity=400.0, delivery_months=4),
+        "c2": contract(quantity=800.0, delivery_months=4, decision="2024-05"),
+    })  # fmt: skip
+    s["products"]["shell"]["bom"] = {"charge": 1.0}
+    s["products"]["charge"] = {"name": "Charge", "kind": "component", "source": "fx"}
+    s["inventories"] = {"default": {"charge": {"quantity": 400.0, "cover_months": cover,
+                                               "source": "fx"}}}  # fmt: skip
+    return s
+
+
+def test_a_component_buffer_cushions_a_later_peak() -> None:
+    # just-in-time: the 400 on hand replace charge production in months 0-3 (inventory 300,
+    # 200, 100, 0), so the peak gets only the 100 charges a month made then
+    jit = materiel.simulate(_buffered(0.0))
+    assert series(jit, "production", line="c1")[:8] == [0, 0, 0, 0, 100, 100, 100, 100]
+    assert series(jit, "production", line="l1")[:8] == [100] * 8
+    # a buffer of 2 months of full-rate need (2 x 200 = 400): charges are made all along,
+    # the buffer stays at 400 until the peak draws it down (400 -> 300 -> 200 -> 100 -> 0)
+    buf = materiel.simulate(_buffered(2.0))
+    assert series(buf, "production", line="c1")[:8] == [100] * 8
+    assert series(buf, "production", line="l1")[:8] == [100] * 4 + [200] * 4
+    inventory = series(buf, "inventory", pool="default", product="charge")
+    assert inventory[:8] == [400, 400, 400, 400, 300, 200, 100, 0]
