@@ -143,3 +143,21 @@ def test_a_component_buffer_cushions_a_later_peak() -> None:
     assert series(buf, "production", line="l1")[:8] == [100] * 4 + [200] * 4
     inventory = series(buf, "inventory", pool="default", product="charge")
     assert inventory[:8] == [400, 400, 400, 400, 300, 200, 100, 0]
+
+
+def test_idle_line_mothballs_to_its_warm_rate_and_reactivation_takes_its_lead_time() -> None:
+    # l1 (100/month) makes 300 in months 0-2, then idles: below 50 % for 3 months (3, 4, 5),
+    # so at the end of month 5 it keeps its warm 20 and mothballs 80. A firm 600 signed in
+    # month 7 (book 600 > 20 x 12) calls the 80 back; it returns 2 months later (month 9)
+    line = dict(tiny()["lines"]["l1"], warm_capacity_per_month=20.0)
+    s = tiny(lines={"l1": line},
+             policy={"idle_utilisation": 0.5, "idle_months": 3, "reactivation_months": 2},
+             contracts={"c1": contract(), "c2": contract(quantity=600.0,
+                                                         decision="2024-08")})  # fmt: skip
+    r = materiel.simulate(s)
+    assert series(r, "capacity_per_month", line="l1") == [100] * 6 + [20] * 3 + [100] * 3
+    assert series(r, "capacity_mothballed_per_month", line="l1") == [0] * 5 + [80] * 2 + [0] * 5
+    assert series(r, "production", line="l1") == [100] * 3 + [0] * 4 + [20, 20] + [100] * 3
+    # off by default: the same line never mothballs
+    s["policy"]["idle_utilisation"] = 0.0
+    assert series(materiel.simulate(s), "capacity_per_month", line="l1") == [100] * 12

@@ -6,11 +6,15 @@ For status-quo, action-plan and hague-pledge, each run as given, with
 stock at its date, and the run's capex split into state-funded facilitation,
 announced industry investment and order-driven investment.
 
-    PYTHONPATH=src python tools/loop_table.py [scenario ...]
+    PYTHONPATH=src python tools/loop_table.py [scenario ...] [policy.field=value ...]
+
+``policy.field=value`` arguments (JSON values) apply to every run, e.g.
+``policy.idle_utilisation=0.5``.
 """
 
 from __future__ import annotations
 
+import json
 import sys
 from typing import Any
 
@@ -37,8 +41,11 @@ def capex_split(result: Any) -> dict[str, float]:
 
 def main(argv: list[str]) -> None:
     """Print the table for the scenarios named in ``argv`` (all three by default)."""
-    for scenario in argv or ["status-quo", "action-plan", "hague-pledge"]:
-        results = {v: run(scenario, p) for v, p in VARIANTS.items()}
+    common = {a.split("=", 1)[0].removeprefix("policy."): json.loads(a.split("=", 1)[1])
+              for a in argv if "=" in a}  # fmt: skip
+    names = [a for a in argv if "=" not in a]
+    for scenario in names or ["status-quo", "action-plan", "hague-pledge"]:
+        results = {v: run(scenario, common | p) for v, p in VARIANTS.items()}
         tables = {v: r.targets().set_index("target") for v, r in results.items()}
         print(f"\n## {scenario}")
         for v, r in results.items():

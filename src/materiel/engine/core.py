@@ -65,7 +65,15 @@ order:
    funder's budget in its decision month) and industry's announced
    investments (``[investments]``: only while ``industry_invests``, or with
    ``announced_investments = "always"``; otherwise only what arrived before
-   the start). Capex by who decides it: ``capex_usd = order-driven +
+   the start). **Idle capacity**: with ``policy.idle_utilisation u > 0``, a
+   line whose output stays below ``u * cap_l`` for ``idle_months``
+   consecutive months mothballs down to its warm rate (``warm_capacity``, or
+   ``warm_share * cap_l``) at the end of that month: ``M_l += cap_l - warm_l``,
+   ``cap_l = warm_l``. When last month's open orders or this month's firm
+   book outgrow the warm rate (``orders_l > cap_l`` or ``book_l > cap_l *
+   H_l``) the mothballed ``M_l`` is called back and returns in month ``t +
+   reactivation_months``; it stays committed meanwhile (no new build while it
+   can be reactivated). Capex by who decides it: ``capex_usd = order-driven +
    announced + facilitation`` (:func:`materiel.analysis.metrics.capex_split`).
 4. **Production.** Munition lines want ``min(cap_l, open_l)``; that need flows
    down the bill of materials level by level, each component line wanting

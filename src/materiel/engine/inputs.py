@@ -152,6 +152,11 @@ class Inputs:
     horizon_months: np.ndarray
     invests: np.ndarray
     module_capacity: np.ndarray  # (L,) plant module size, 0: any size
+    idle_utilisation: np.ndarray  # (L,) policy.idle_utilisation for every line
+    idle_months: np.ndarray
+    warm_capacity: np.ndarray  # (L,) the line's warm rate, -1: warm_share of capacity
+    warm_share: np.ndarray
+    reactivation_months: np.ndarray
     capacity_increment: np.ndarray  # (L, T): announced investments arriving
     committed_increment: np.ndarray  # (L, T): announced investments decided
     capex_announced_usd: np.ndarray  # (L, T): announced investments and facilitation
@@ -626,6 +631,12 @@ def compile_inputs(s: Scenario) -> Inputs:
         horizon_months=np.array([x.order_book_horizon_months for x in line_objs], dtype=float),
         invests=np.array([x.invests for x in line_objs], dtype=bool) & s.policy.industry_invests,
         module_capacity=np.array([x.module_capacity_per_month or 0.0 for x in line_objs]),
+        idle_utilisation=np.full(L, s.policy.idle_utilisation),
+        idle_months=np.full(L, s.policy.idle_months, dtype=np.intp),
+        warm_capacity=np.array([-1.0 if x.warm_capacity_per_month is None
+                                else x.warm_capacity_per_month for x in line_objs]),  # fmt: skip
+        warm_share=np.full(L, s.policy.warm_share),
+        reactivation_months=np.full(L, s.policy.reactivation_months, dtype=np.intp),
         capacity_increment=increment,
         committed_increment=committed_increment,
         capex_announced_usd=capex_announced,

@@ -76,7 +76,7 @@ def step(
     span = T + 1
     for ln in range(L):
         latest = int(np.max(lines.lead_months[:, ln])) + int(np.max(lines.ramp_months[:, ln]))
-        span = max(span, T + latest + 1)
+        span = max(span, T + latest + 1, T + int(lines.reactivation_months[ln]) + 1)
 
     # bills of materials as short lists: inputs[p, j] (-1 ends the list), per_unit[p, j]
     J = 1
@@ -97,6 +97,7 @@ def step(
     # outputs given with an empty sample axis are not recorded (lean Monte Carlo runs)
     keep_book = out.order_book.shape[0] > 0
     keep_added = out.capacity_added.shape[0] > 0
+    keep_mothballed = out.mothballed.shape[0] > 0
     keep_binding = out.binding.shape[0] > 0
     keep_used = out.component_used.shape[0] > 0
     keep_orders = out.orders.shape[0] > 0
@@ -169,6 +170,8 @@ def step(
         spill = np.zeros((Q, K))
         room = np.zeros((Q, K))
         delivered_c = np.zeros(C)
+        idle = np.zeros(L, dtype=np.int64)  # consecutive months below the idle utilisation
+        moth = np.zeros(L)  # mothballed capacity not yet called back
 
         for t in range(T):
             # 0. procurement policies review, on the stocks at the end of month t - 1
@@ -218,8 +221,14 @@ def step(
                 if keep_book:
                     out.order_book[s, t, ln] = book[ln]
 
-            # 3. capacity, never above the line's ceiling (announced investments included)
+            # 3. capacity, never above the line's ceiling (announced investments included);
+            # mothballed capacity is called back when last month's open orders or the firm
+            # book outgrow the warm rate, and returns after the reactivation lead time
             for ln in range(L):
+                if moth[ln] > 0.0 and (orders[ln] > cap[ln] * (1.0 + 1e-9)
+                                       or book[ln] > cap[ln] * horizon[ln] * (1.0 + 1e-9)):
+                    increment[ln, t + lines.reactivation_months[ln]] += moth[ln]
+                    moth[ln] = 0.0
                 cap[ln] = min(cap[ln] + increment[ln, t], cap_max[ln])
 
             # 4. production: wants flow down the bill of materials, output flows up
@@ -285,6 +294,20 @@ def step(
                 out.production[s, t, ln] = made[ln]
                 if keep_orders:
                     out.orders[s, t, ln] = orders[ln]
+                # idle capacity: below the idle utilisation for idle_months, down to warm
+                if lines.idle_utilisation[ln] > 0.0 and cap[ln] > 0.0:
+                    idle[ln] = idle[ln] + 1 if made[ln] < lines.idle_utilisation[ln] * cap[
+                        ln] * (1.0 - 1e-9) else 0  # fmt: skip
+                    if idle[ln] >= lines.idle_months[ln]:
+                        warm = lines.warm_capacity[ln]
+                        if warm < 0.0:
+                            warm = lines.warm_share[ln] * cap[ln]
+                        if cap[ln] > warm:
+                            moth[ln] += cap[ln] - warm
+                            cap[ln] = warm
+                        idle[ln] = 0
+                if keep_mothballed:
+                    out.mothballed[s, t, ln] = moth[ln]
             if keep_inventory:
                 out.inventory[s, t] = inventory
 

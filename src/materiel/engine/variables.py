@@ -174,6 +174,17 @@ class Lines(NamedTuple):
         _A, Var("sample line", "months", "order book the line invests against")
     ]
     invests: Annotated[_A, _flag("line", "whether industry invests on its own order book")]
+    idle_utilisation: Annotated[
+        _A, Var("line", "share", "utilisation below which a month counts as idle (0: never)")
+    ]
+    idle_months: Annotated[_A, _count("line", "months", "idle months before mothballing")]
+    warm_capacity: Annotated[
+        _A, Var("line", "units/month", "warm rate kept when mothballing (-1: warm_share)")
+    ]
+    warm_share: Annotated[_A, Var("line", "share", "warm rate as a share of capacity")]
+    reactivation_months: Annotated[
+        _A, _count("line", "months", "decision to reactivate to the capacity's return")
+    ]
     module_capacity: Annotated[
         _A, Var("line", "units/month", "size of one plant module (0: any size)")
     ]
@@ -329,6 +340,15 @@ class Outputs(NamedTuple):
         ),
     ]
     capex_usd: Annotated[_A, _out("line", "US$", "investment spent", lean=True)]
+    mothballed: Annotated[
+        _A,
+        _out(
+            "line",
+            "units/month",
+            "capacity mothballed (idle below the warm rate, or being reactivated)",
+            dataset="capacity_mothballed_per_month",
+        ),
+    ]
     binding: Annotated[
         _A,
         _out(

@@ -141,9 +141,12 @@ def summarize(result: Result) -> str:
     m = result.metrics()["cost"]
     payers = sorted(m["payments_by_party_usd"].items(), key=lambda kv: -kv[1])[:5]
     out.append("")
+    split = m["capex_by_decision_usd"]
     out.append(
-        f"Cost: contract payments {fmt_usd(m['payments_usd'])}, industry capex "
-        f"{fmt_usd(m['capex_usd'])}; top buyers: "
+        f"Cost: contract payments {fmt_usd(m['payments_usd'])}, capex "
+        f"{fmt_usd(m['capex_usd'])} (order-driven {fmt_usd(split['order_driven'])}, "
+        f"industry's announced {fmt_usd(split['announced'])}, state-funded facilitation "
+        f"{fmt_usd(split['facilitation'])}); top buyers: "
         + (", ".join(f"{p} {fmt_usd(v)}" for p, v in payers) or "none")
     )
     return "\n".join(out)

@@ -194,6 +194,11 @@ class Line(Entity):
         "capacity delivers within this many months",
     )
     invests: bool = Field(True, description="whether the owner expands against firm orders")
+    warm_capacity_per_month: Quantity | None = Field(
+        None,
+        description="minimum sustaining ('warm line') rate an idle line keeps when it "
+        "mothballs; defaults to policy.warm_share of its capacity then",
+    )
     module_capacity_per_month: Quantity | None = Field(
         None,
         description="size of one whole plant module, units/month: order-driven expansion "
@@ -520,6 +525,20 @@ class Policy(_Model):
         "plans); [facilitation] always arrives",
     )
     consumption_scale: Quantity = Field(1.0, description="multiplies every consumption rate")
+    idle_utilisation: Share = Field(
+        0.0,
+        description="a line whose output stays below this share of its capacity for "
+        "idle_months mothballs down to its warm rate (0: lines never mothball)",
+    )
+    idle_months: Annotated[int, Field(ge=1, le=120), NotBool] = Field(
+        12, description="months of low utilisation before a line mothballs"
+    )
+    warm_share: Share = Field(
+        0.25, description="warm rate as a share of capacity, for lines that give none"
+    )
+    reactivation_months: Months = Field(
+        6, description="months from the decision to reactivate mothballed capacity to its return"
+    )
     equipment_share: Share = Field(
         0.2,
         description="share of defence spending on equipment: for every ally when "
