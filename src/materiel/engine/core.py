@@ -66,15 +66,17 @@ order:
    investments (``[investments]``: only while ``industry_invests``, or with
    ``announced_investments = "always"``; otherwise only what arrived before
    the start). **Idle capacity**: with ``policy.idle_utilisation u > 0``, a
-   line whose output stays below ``u * cap_l`` for ``idle_months``
-   consecutive months mothballs down to its warm rate (``warm_capacity``, or
-   ``warm_share * cap_l``) at the end of that month: ``M_l += cap_l - warm_l``,
-   ``cap_l = warm_l``. When last month's open orders or this month's firm
-   book outgrow the warm rate (``orders_l > cap_l`` or ``book_l > cap_l *
-   H_l``) the mothballed ``M_l`` is called back and returns in month ``t +
-   reactivation_months``; it stays committed meanwhile (no new build while it
-   can be reactivated). Capex by who decides it: ``capex_usd = order-driven +
-   announced + facilitation`` (:func:`materiel.analysis.metrics.capex_split`).
+   line whose open orders stay below ``u * cap_l`` for ``idle_months``
+   consecutive months (a line short of inputs is not idle) mothballs down to
+   its warm rate at the end of that month: ``warm_l = max(warm_capacity_l or
+   warm_share * cap_l, orders_l)`` (never below the work in hand), ``M_l +=
+   cap_l - warm_l``, ``cap_l = warm_l``. When last month's open orders or
+   this month's firm book outgrow the warm rate (``orders_l > cap_l`` or
+   ``book_l > cap_l * H_l``) the mothballed ``M_l`` is called back and
+   returns in month ``t + reactivation_months``; it stays committed
+   meanwhile (no new build while it can be reactivated). Capex by who
+   decides it: ``capex_usd = order-driven + announced + facilitation``
+   (:func:`materiel.analysis.metrics.capex_split`).
 4. **Production.** Munition lines want ``min(cap_l, open_l)``; that need flows
    down the bill of materials level by level, each component line wanting
    ``min(cap_l, share_l * max(0, need_g + B_g - inventory_g))``, where

@@ -633,8 +633,12 @@ def compile_inputs(s: Scenario) -> Inputs:
         module_capacity=np.array([x.module_capacity_per_month or 0.0 for x in line_objs]),
         idle_utilisation=np.full(L, s.policy.idle_utilisation),
         idle_months=np.full(L, s.policy.idle_months, dtype=np.intp),
-        warm_capacity=np.array([-1.0 if x.warm_capacity_per_month is None
-                                else x.warm_capacity_per_month for x in line_objs]),  # fmt: skip
+        warm_capacity=np.array(
+            [
+                -1.0 if x.warm_capacity_per_month is None else x.warm_capacity_per_month
+                for x in line_objs
+            ]
+        ),
         warm_share=np.full(L, s.policy.warm_share),
         reactivation_months=np.full(L, s.policy.reactivation_months, dtype=np.intp),
         capacity_increment=increment,

@@ -225,8 +225,10 @@ def step(
             # mothballed capacity is called back when last month's open orders or the firm
             # book outgrow the warm rate, and returns after the reactivation lead time
             for ln in range(L):
-                if moth[ln] > 0.0 and (orders[ln] > cap[ln] * (1.0 + 1e-9)
-                                       or book[ln] > cap[ln] * horizon[ln] * (1.0 + 1e-9)):
+                if moth[ln] > 0.0 and (
+                    orders[ln] > cap[ln] * (1.0 + 1e-9)
+                    or book[ln] > cap[ln] * horizon[ln] * (1.0 + 1e-9)
+                ):
                     increment[ln, t + lines.reactivation_months[ln]] += moth[ln]
                     moth[ln] = 0.0
                 cap[ln] = min(cap[ln] + increment[ln, t], cap_max[ln])
@@ -294,14 +296,16 @@ def step(
                 out.production[s, t, ln] = made[ln]
                 if keep_orders:
                     out.orders[s, t, ln] = orders[ln]
-                # idle capacity: below the idle utilisation for idle_months, down to warm
+                # idle capacity: open orders below the idle utilisation for idle_months
+                # (a line starved of inputs is not idle), down to the warm rate
                 if lines.idle_utilisation[ln] > 0.0 and cap[ln] > 0.0:
-                    idle[ln] = idle[ln] + 1 if made[ln] < lines.idle_utilisation[ln] * cap[
-                        ln] * (1.0 - 1e-9) else 0  # fmt: skip
+                    low = orders[ln] < lines.idle_utilisation[ln] * cap[ln] * (1.0 - 1e-9)
+                    idle[ln] = idle[ln] + 1 if low else 0
                     if idle[ln] >= lines.idle_months[ln]:
                         warm = lines.warm_capacity[ln]
                         if warm < 0.0:
                             warm = lines.warm_share[ln] * cap[ln]
+                        warm = max(warm, orders[ln])  # never below the work in hand
                         if cap[ln] > warm:
                             moth[ln] += cap[ln] - warm
                             cap[ln] = warm

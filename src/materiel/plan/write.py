@@ -16,7 +16,8 @@ The plan's decisions become scenario entities:
   pledges are dropped, and
   ``policy.industry_invests = false`` so that the simulator adds nothing of
   its own, with ``announced_investments = "always"`` so that the planned
-  (and announced) investments still arrive. A ``budget_scale`` other than 1
+  (and announced) investments still arrive, and ``idle_utilisation = 0``
+  (the planner keeps what it builds). A ``budget_scale`` other than 1
   scales ``policy.munitions_share``.
 
 :func:`scenario_mapping` returns the mapping; :func:`write_toml` writes it.
@@ -144,8 +145,10 @@ def contract_id(prefix: str, parts: list[str], taken: set[str]) -> str:
 
 
 def _policy(s: Scenario, budget_scale: float) -> tuple[dict[str, Any], str | None]:
-    """Policy overrides: no order-driven investment, the planned ones arrive; budgets as planned."""
-    out: dict[str, Any] = {"industry_invests": False, "announced_investments": "always"}
+    """Policy overrides: no order-driven investment or mothballing, the planned investments
+    arrive; budgets as planned."""
+    out: dict[str, Any] = {"industry_invests": False, "announced_investments": "always",
+                           "idle_utilisation": 0.0}  # fmt: skip
     note = None
     if s.policy.budget != "none" and budget_scale != 1.0:
         munitions = s.policy.munitions_share * budget_scale

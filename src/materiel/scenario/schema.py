@@ -527,7 +527,7 @@ class Policy(_Model):
     consumption_scale: Quantity = Field(1.0, description="multiplies every consumption rate")
     idle_utilisation: Share = Field(
         0.0,
-        description="a line whose output stays below this share of its capacity for "
+        description="a line whose open orders stay below this share of its capacity for "
         "idle_months mothballs down to its warm rate (0: lines never mothball)",
     )
     idle_months: Annotated[int, Field(ge=1, le=120), NotBool] = Field(
