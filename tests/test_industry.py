@@ -161,3 +161,36 @@ def test_idle_line_mothballs_to_its_warm_rate_and_reactivation_takes_its_lead_ti
     # off by default: the same line never mothballs
     s["policy"]["idle_utilisation"] = 0.0
     assert series(materiel.simulate(s), "capacity_per_month", line="l1") == [100] * 12
+
+
+def test_embedded_action_plan_without_industry_keeps_only_state_funded_growth() -> None:
+    base = materiel.simulate("action-plan")
+    alone = materiel.simulate(
+        {"extends": "action-plan", "id": "no-invest", "policy": {"industry_invests": False}}
+    )
+    split = metrics.capex_split(alone.dataset)
+    assert split["order_driven"] == 0.0 and split["announced"] == 0.0
+    assert split["facilitation"] == metrics.capex_split(base.dataset)["facilitation"] > 0.0
+    cap = {name: r.dataset.capacity_per_month.isel(sample=0) for name, r in
+           (("base", base), ("alone", alone))}  # fmt: skip
+    # the Army-funded Camden LAP (50,000/month) arrives either way; Rheinmetall's own
+    # Unterlüß plant (decided 2024-02, first output 2025-07) does only when industry invests
+    for name in cap:
+        assert float(cap[name].sel(line="gdots-camden-lap").max()) == 50000.0
+    assert float(cap["base"].sel(line="rheinmetall-unterluess").max()) > 0.0
+    assert float(cap["alone"].sel(line="rheinmetall-unterluess").max()) == 0.0
+
+
+def test_a_facilitation_overrun_defers_no_contract_paying_in_other_years() -> None:
+    # AAA's 2024 budget (US$20,000) is overrun by a US$30,000 facilitation; a contract paid
+    # in 2025 still fits that year's budget and is signed on time
+    s = tiny(months=24, lines=_wide_line(), facilitation={"f1": _expansion(
+        decision="2024-03", funder="AAA", cost_usd=30000.0)},
+        contracts={"c1": contract(decision="2025-01")})  # fmt: skip
+    s["economics"] = {"AAA": {"2024": {"gdp_usd_m": 1.0, "defence_pct_gdp_nato": 100.0,
+                                       "source": "fx"}}}  # fmt: skip
+    s["policy"].update(budget="defer", equipment_share_from="policy")
+    r = materiel.simulate(s)
+    assert int(r.dataset.contract_deferred_months.sel(contract="c1")) == 0
+    budget = r.budget().query("party == 'AAA'").set_index("year")
+    assert budget.loc[2024, "overrun_usd"] == 10000.0

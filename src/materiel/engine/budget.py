@@ -113,8 +113,9 @@ def fit_to_budgets(
         when = c.sign
         while True:
             pay = _yearly_payments(c, when, start_abs, years)
+            # only the years it pays in: an overrun elsewhere (a facilitation charge) is not its
             fits = all(
-                np.all(committed[i] + share * pay <= budget[i] + TOLERANCE_USD)
+                np.all((committed[i] + share * pay <= budget[i] + TOLERANCE_USD) | (pay <= 0.0))
                 for i, share in buyers
             )
             if fits or not defer or when < 0 or when >= T:

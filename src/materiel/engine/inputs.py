@@ -40,6 +40,7 @@ __all__ = [
     "capacity_arrival",
     "compile_inputs",
     "desired_stock",
+    "facilitation_charges",
     "linear_schedule",
 ]
 

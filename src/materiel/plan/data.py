@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from materiel.engine.inputs import Inputs, compile_inputs, linear_schedule
+from materiel.engine.inputs import Inputs, compile_inputs, facilitation_charges, linear_schedule
 from materiel.months import parse_month
 from materiel.scenario.economics import economic_series
 from materiel.scenario.schema import Scenario
@@ -90,7 +90,7 @@ class PlanData:
     # budgets per ally-year (empty when policy.budget == "none")
     budget_allies: np.ndarray  # party indices
     budget_years: np.ndarray  # calendar years
-    budget_usd: np.ndarray  # (allies, years), scaled
+    budget_usd: np.ndarray  # (allies, years), scaled, less state-funded facilitation
     month_year: np.ndarray  # (T,) index into budget_years
     price_usd: np.ndarray  # (K,) default unit price of each product
     cell_index: dict[tuple[int, int], int] = field(default_factory=dict)
@@ -257,6 +257,10 @@ def plan_data(s: Scenario, budget_scale: float = 1.0) -> PlanData:
         allies = [str(p) for p in series.data.party.values]
         allies_idx = np.array([pi[p] for p in allies], dtype=np.intp)
         budget = series.budget_usd.sel(year=list(years)).values * budget_scale
+        for party, month, usd in facilitation_charges(s):  # state-funded capacity is paid first
+            y = (start_abs + month) // 12 - int(years[0])
+            if party in allies and 0 <= y < len(years):
+                budget[allies.index(party), y] -= usd
     month_year = (start_abs + np.arange(T)) // 12 - years[0]
     price = np.array([(s.products[k].unit_price_usd or 0.0) for k in inp.products], dtype=float)
     assert price.shape == (K,)
