@@ -497,6 +497,14 @@ def plan(
     write: Annotated[
         Path | None, typer.Option("--write", help="Write the plan as a scenario TOML file.")
     ] = None,
+    commitment_penalty: Annotated[
+        str | None,
+        typer.Option(
+            "--commitment-penalty",
+            help="US$ per unit of a commitment (aid contract, pledge, backlog) not kept by its "
+            "date, or 'hard'; default: what a unit is worth to a target.",
+        ),
+    ] = None,
 ) -> None:
     """Optimise contracts, capacity investments and allocation (LP/MILP, HiGHS).
 
@@ -511,8 +519,12 @@ def plan(
     try:
         if write is not None:
             _out_file(write, "--write")
+        penalty = _commitment_penalty(commitment_penalty)
         with _progress(not as_json, f"planning {scenario}"):
-            result = make_plan(scenario, objective=objective.value, budget_scale=budget_scale)
+            result = make_plan(
+                scenario, objective=objective.value, budget_scale=budget_scale,
+                commitment_penalty_usd=penalty,
+            )  # fmt: skip
     except ScenarioError as exc:
         raise _bad_input(exc, as_json) from exc
     if write is not None:
@@ -546,6 +558,20 @@ def plan(
         typer.echo("\nTargets")
         for t in result.targets:
             typer.echo(f"  {t.sentence()}")
+        typer.echo("\nRecipients (commitments kept, and demand unmet when the plan is run)")
+        for r in result.recipients or []:
+            typer.echo(f"  {r.sentence()}")
+        if not result.recipients:
+            typer.echo("  none")
+        b = result.breakdown
+        unit = "US$" if result.objective == "cost" else "targets' worth"
+        typer.echo(
+            f"\nObjective: payments ${(b['new_contracts_usd'] + b['commitments_usd']) / 1e9:,.2f}bn"
+            f" (new ${b['new_contracts_usd'] / 1e9:,.2f}bn, committed "
+            f"${b['commitments_usd'] / 1e9:,.2f}bn), capex ${b['capex_usd'] / 1e9:,.2f}bn; "
+            f"penalties apart ({unit}): targets missed {b['target_penalty']:,.4g}, "
+            f"commitments short {b['commitment_penalty']:,.4g}"
+        )
         typer.echo("\nDiagnosis")
         for sentence in result.diagnosis() or ["nothing binds"]:
             typer.echo(f"  {sentence}")
@@ -555,6 +581,23 @@ def plan(
         unmet = ", ".join(t.id for t in result.unmet())
         typer.echo(f"targets that cannot be met by their date: {unmet}", err=True)
         raise typer.Exit(code=1)
+
+
+def _commitment_penalty(text: str | None) -> float | None:
+    """``--commitment-penalty``: a number of US$ >= 0, or ``hard``."""
+    if text is None:
+        return None
+    if text.strip().lower() == "hard":
+        return float("inf")
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not (value >= 0 and value != float("inf")):
+        raise _argument(
+            "--commitment-penalty", f"got {text!r}; expected a number of US$ >= 0 or 'hard'"
+        )
+    return value
 
 
 data_app = typer.Typer(help="Import and manage data.", no_args_is_help=True)
