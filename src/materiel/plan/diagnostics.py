@@ -31,6 +31,7 @@ from materiel.months import month_label, months_between, parse_month
 __all__ = ["Binding", "RecipientStatus", "TargetStatus", "binding_sentences", "group_months"]
 
 _MIN_VALUE = 1e-6
+_PENNY_USD = 1.0  # penalty parts below a dollar are the planner's tie-breaks, not penalties
 
 
 @dataclass(frozen=True)
@@ -187,7 +188,7 @@ def binding_sentences(
             if in_usd:
                 text = (f"{label} binds in {span}: one more {unit}/month of capacity there over "
                         f"that period saves {_money(value, True)} of payments and capex")  # fmt: skip
-                if abs(pen) > _MIN_VALUE * scale:
+                if abs(pen) > max(_PENNY_USD, _MIN_VALUE * scale):
                     text += (f"; apart, {_money(pen, True)} of penalty weight (targets missed, "
                              "consumption short, commitments late)")  # fmt: skip
             else:
@@ -201,10 +202,10 @@ def binding_sentences(
         runs("component", f"{component}@{pool}", f"{component} in pool {pool}", series)
     for (ally, year), value in budget_value.items():
         pen = (budget_penalty or {}).get((ally, year), 0.0)
-        if value > _MIN_VALUE or pen > _MIN_VALUE:
+        if value > _MIN_VALUE or pen > _PENNY_USD * 1e-3:
             if in_usd:
                 text = f"budget of {ally} in {year} binds: one more $1 saves {_money(value, True)}"
-                if pen > _MIN_VALUE:
+                if pen > _PENNY_USD * 1e-3:
                     text += f" of payments and capex; apart, {_money(pen, True)} of penalty weight"
             else:
                 text = (
