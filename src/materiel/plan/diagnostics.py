@@ -49,7 +49,7 @@ class Binding:
 
 @dataclass(frozen=True)
 class RecipientStatus:
-    """A commitment to a recipient as the plan keeps it, and the recipient's demand in the plan's run.
+    """A commitment to a recipient as the plan keeps it, and the recipient's demand in its run.
 
     ``due``: what falls due inside the horizon (net of what was delivered
     before it); ``delivered``: what the plan delivers of it; ``short``: what
@@ -76,7 +76,8 @@ class RecipientStatus:
 
     def sentence(self) -> str:
         """One line: kept or short, and the recipient's unmet demand in the plan's run."""
-        head = f"{self.commitment}: {self.party} {self.product} {fmt_number(self.due)} due by {self.by}"
+        due = fmt_number(self.due)
+        head = f"{self.commitment}: {self.party} {self.product} {due} due by {self.by}"
         verdict = "kept" if self.kept else f"SHORT {fmt_number(self.short)} by {self.by}"
         unmet = self.shortfall / self.demand if self.demand > 0 else 0.0
         return f"{head} -> {verdict}; {self.party}'s {self.product} demand {unmet:.0%} unmet"
@@ -186,8 +187,9 @@ def binding_sentences(
             span = first if a == b else f"{first}..{last}"
             unit = names.get(what, "unit")
             if in_usd:
+                saves = _money(value, True)
                 text = (f"{label} binds in {span}: one more {unit}/month of capacity there over "
-                        f"that period saves {_money(value, True)} of payments and capex")  # fmt: skip
+                        f"that period saves {saves} of payments and capex")  # fmt: skip
                 if abs(pen) > max(_PENNY_USD, _MIN_VALUE * scale):
                     text += (f"; apart, {_money(pen, True)} of penalty weight (targets missed, "
                              "consumption short, commitments late)")  # fmt: skip

@@ -91,8 +91,8 @@ class Weights:
       withheld or deferred to meet a target, as in the simulator;
     - ``late``: per unit of a commitment per month late, a twelfth of what a
       unit is worth to a target (or of ``keep`` where that is smaller): a
-      year late weighs like a unit missing from a target (delivery is rewarded ``late * (T - t)``, the same up to a
-      constant).
+      year late weighs like a unit missing from a target (delivery is
+      rewarded ``late * (T - t)``, the same up to a constant).
     - ``keep``: per unit of a commitment (a contract signed before the start
       or for a recipient) not delivered by the end of its schedule: by
       default what a unit is worth to a target (``12 * late``), so a
