@@ -505,6 +505,18 @@ def plan(
             "date, or 'hard'; default: what a unit is worth to a target.",
         ),
     ] = None,
+    alternatives: Annotated[
+        int,
+        typer.Option(
+            "--alternatives",
+            min=0,
+            max=20,
+            help="Also find up to K near-optimal plans that build and buy elsewhere.",
+        ),
+    ] = 0,
+    slack: Annotated[
+        str, typer.Option("--slack", help="How much dearer an alternative may be: 5% or 0.05.")
+    ] = "5%",
 ) -> None:
     """Optimise contracts, capacity investments and allocation (LP/MILP, HiGHS).
 
@@ -520,10 +532,11 @@ def plan(
         if write is not None:
             _out_file(write, "--write")
         penalty = _commitment_penalty(commitment_penalty)
+        share = _share(slack, "--slack")
         with _progress(not as_json, f"planning {scenario}"):
             result = make_plan(
                 scenario, objective=objective.value, budget_scale=budget_scale,
-                commitment_penalty_usd=penalty,
+                commitment_penalty_usd=penalty, alternatives=alternatives, slack=share,
             )  # fmt: skip
     except ScenarioError as exc:
         raise _bad_input(exc, as_json) from exc
@@ -572,6 +585,12 @@ def plan(
             f"penalties apart ({unit}): targets missed {b['target_penalty']:,.4g}, "
             f"commitments short {b['commitment_penalty']:,.4g}"
         )
+        if alternatives:
+            typer.echo(f"\nAlternatives within {share:.1%} of the cost, outcomes held")
+            for alt in result.alternatives:
+                typer.echo(f"  {alt.sentence(result.breakdown_cost_usd)}")
+            if not result.alternatives:
+                typer.echo("  none: no other plan builds or buys differently within the slack")
         typer.echo("\nDiagnosis")
         for sentence in result.diagnosis() or ["nothing binds"]:
             typer.echo(f"  {sentence}")
@@ -581,6 +600,18 @@ def plan(
         unmet = ", ".join(t.id for t in result.unmet())
         typer.echo(f"targets that cannot be met by their date: {unmet}", err=True)
         raise typer.Exit(code=1)
+
+
+def _share(text: str, option: str) -> float:
+    """A share written ``5%`` or ``0.05``, between 0 and 1."""
+    raw = text.strip()
+    try:
+        value = float(raw[:-1]) / 100 if raw.endswith("%") else float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 1:
+        raise _argument(option, f"got {text!r}; expected a share such as 5% or 0.05")
+    return value
 
 
 def _commitment_penalty(text: str | None) -> float | None:

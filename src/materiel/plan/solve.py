@@ -119,6 +119,40 @@ def _dual(pm: PlanModel, name: str, shape: tuple[int, ...]) -> np.ndarray:
     return out
 
 
+@dataclass(frozen=True)
+class Alternative:
+    """A near-optimal plan: where it builds capacity and who buys, at what cost.
+
+    ``capacity_added_per_month``: line -> units/month decided over the
+    horizon; ``bought``: ``party/product`` -> units delivered on new
+    contracts; ``cost_usd``: payments (new and committed) plus capex.
+    ``penalty``: the objective's penalty terms, no larger than the optimum's
+    plus the slack.
+    """
+
+    index: int
+    cost_usd: float
+    capex_usd: float
+    capacity_added_per_month: dict[str, float]
+    bought: dict[str, float]
+
+    def sentence(self, optimum_usd: float) -> str:
+        """One line: cost against the optimum, where capacity is built, the largest buyers."""
+        built = (
+            ", ".join(
+                f"{k} +{v:,.0f}/month"
+                for k, v in sorted(self.capacity_added_per_month.items())
+                if v > TOL
+            )
+            or "nothing"
+        )
+        buyers = sorted(self.bought.items(), key=lambda kv: -kv[1])[:4]
+        who = ", ".join(f"{k} {v:,.0f}" for k, v in buyers) or "nobody"
+        extra = self.cost_usd / optimum_usd - 1 if optimum_usd > 0 else 0.0
+        return (f"alternative {self.index}: cost ${self.cost_usd / 1e9:,.3f}bn ({extra:+.1%}); "
+                f"builds {built}; buys {who}")  # fmt: skip
+
+
 @dataclass
 class Plan:
     """An optimal plan for a scenario (see the module docstring).
@@ -146,11 +180,18 @@ class Plan:
     source_ref: str | None = None
     recipients: list[RecipientStatus] = field(default_factory=list)
     breakdown: dict[str, float] = field(default_factory=dict)
+    alternatives: list[Alternative] = field(default_factory=list)
 
     @property
     def cost_usd(self) -> float:
         """What the plan's decisions cost: new contracts plus capex (US$)."""
         return self.contract_spend_usd + self.capex_usd
+
+    @property
+    def breakdown_cost_usd(self) -> float:
+        """Payments (new and committed) plus capex: the cost alternatives are measured against."""
+        b = self.breakdown
+        return b["new_contracts_usd"] + b["commitments_usd"] + b["capex_usd"]
 
     @property
     def feasible(self) -> bool:
@@ -213,6 +254,7 @@ class Plan:
             "diagnosis": self.diagnosis(),
             "recipients": [{**vars(r), "kept": r.kept} for r in self.recipients],
             "breakdown": self.breakdown,
+            "alternatives": [vars(a) for a in self.alternatives],
             "size": self.size,
             "timings_s": self.timings,
         }
@@ -534,6 +576,110 @@ def _recipients(pm: PlanModel, run: xr.Dataset, bl: np.ndarray) -> list[Recipien
     return out
 
 
+def _same(a: Alternative, b: Alternative) -> bool:
+    """Whether two alternatives build and buy the same (to a thousandth of their totals)."""
+
+    def close(x: dict[str, float], y: dict[str, float]) -> bool:
+        scale = max(sum(abs(v) for v in x.values()), 1.0)
+        return all(abs(x.get(k, 0.0) - y.get(k, 0.0)) <= 1e-3 * scale for k in {*x, *y})
+
+    return close(a.capacity_added_per_month, b.capacity_added_per_month) and close(
+        a.bought, b.bought
+    )
+
+
+def _decisions(pm: PlanModel) -> dict[str, tuple[list[str], Any]]:
+    """Decision families MGA spreads: capacity added per line, bought per cell, made per line."""
+    m, d = pm.model, pm.data
+    inp = d.inp
+    out: dict[str, tuple[list[str], Any]] = {}
+    if "Line-capacity_decided" in m.variables:
+        out["built"] = ([inp.lines[ln] for ln in d.xlines],
+                        m.variables["Line-capacity_decided"].isel(month=-1))  # fmt: skip
+    if "Stock-receipts" in m.variables:
+        names = [f"{inp.parties[p]}/{inp.products[k]}" for p, k in d.cells]
+        out["bought"] = (names, m.variables["Stock-receipts"].sum("month"))
+    out["made"] = ([inp.lines[ln] for ln in d.mlines], m.variables["Line-delivery"].sum("month"))
+    return out
+
+
+def _values(expr: Any) -> np.ndarray:
+    """Values of a variable or expression at the current solution (1-D)."""
+    return np.nan_to_num(np.asarray(expr.solution.values, dtype=float)).ravel()
+
+
+def _alternative(
+    pm: PlanModel, index: int, families: dict[str, tuple[list[str], Any]]
+) -> Alternative:
+    d = pm.data
+    inp = d.inp
+    cost = float(_values(cost_expression(pm)).sum()) / USD
+    built: dict[str, float] = {}
+    capex = 0.0
+    if "built" in families:
+        names, var = families["built"]
+        for i, (name, v) in enumerate(zip(names, _values(var), strict=True)):
+            built[name] = float(v)
+            capex += float(v) * float(inp.capex_usd_per_unit[d.xlines[i]])
+    bought: dict[str, float] = {}
+    if "bought" in families:
+        names, expr = families["bought"]
+        bought = {n: float(v) for n, v in zip(names, _values(expr), strict=True) if v > TOL}
+    return Alternative(index, cost, capex, built, bought)
+
+
+def _alternatives(
+    pm: PlanModel, k: int, slack: float, time_limit_s: float | None
+) -> list[Alternative]:
+    """Up to ``k`` plans within ``slack`` of the least cost that differ most (Hop-Skip-Jump MGA).
+
+    Modelling to generate alternatives (Brill et al. 1982; as in GenX and
+    Temoa): the outcomes the penalties price are held at the optimum's
+    (targets, consumption, aid, commitments: ``_OUTCOMES``), payments plus
+    capex may rise to ``(1 + slack) * c*`` (``MGA-slack``), and each
+    alternative minimises ``sum_f sum_i n_fi * x_fi / X_f`` over the decision
+    families ``f`` (capacity added per line, quantity bought per party and
+    product, made per line), ``n_fi`` the number of plans so far (the
+    optimum first) in which ``x_fi`` is used and ``X_f`` the family's total
+    in the optimum: what earlier plans used is avoided, so each plan builds
+    elsewhere and buys for other parties where the slack allows.
+    """
+    m = pm.model
+    paid = float(_values(cost_expression(pm)).sum())
+    families = _decisions(pm)
+    used = {f: np.zeros(len(names)) for f, (names, _) in families.items()}
+    totals = {}
+    for f, (_, expr) in families.items():
+        v = _values(expr)
+        used[f] += v > TOL
+        totals[f] = max(float(v.sum()), 1.0)
+    for n in _OUTCOMES:
+        if n in m.variables:
+            m.variables[n].fix(decimals=12)
+    m.add_constraints(cost_expression(pm) <= paid * (1 + slack) + TOL, name="MGA-slack")
+    out = []
+    for _ in range(k):
+        terms = None
+        for f, (_, expr) in families.items():
+            dim = next(x for x in expr.dims if not str(x).startswith("_"))
+            weights = xr.DataArray(used[f] / totals[f], coords={dim: expr.coords[dim].values},
+                                   dims=[dim])  # fmt: skip
+            part = (expr * weights).sum()
+            terms = part if terms is None else terms + part
+        if terms is None:
+            break
+        m.add_objective(terms, overwrite=True)
+        _solve(pm, time_limit_s)
+        solved = _decisions(pm)  # variables read afresh: a selection keeps its old solution
+        alt = _alternative(pm, len(out) + 1, solved)
+        if any(_same(alt, other) for other in out):
+            break  # nothing new within the slack
+        out.append(alt)
+        for f, (_, expr) in solved.items():
+            used[f] += _values(expr) > TOL
+    return out
+
+
 def _binding(pm: PlanModel, cost: dict[str, np.ndarray] | None) -> list[Binding]:
     """What binds, from the duals; ``cost``: duals of the cost-only programme (:func:`_cost_duals`).
 
@@ -606,6 +752,8 @@ def plan(
     *,
     time_limit_s: float | None = None,
     commitment_penalty_usd: float | None = None,
+    alternatives: int = 0,
+    slack: float = 0.05,
 ) -> Plan:
     """Plan contracts, capacity investments and allocations for ``scenario``.
 
@@ -618,7 +766,10 @@ def plan(
     start, contracts and production pledges for recipients) are kept by the
     end of their schedule, or short at ``commitment_penalty_usd`` per unit
     (default: what a unit is worth to a target; ``math.inf``: a hard
-    constraint); :attr:`Plan.recipients` says how each is kept. Raises
+    constraint); :attr:`Plan.recipients` says how each is kept. With
+    ``alternatives = K`` the plan also carries up to K near-optimal
+    alternatives within ``slack`` (a share) of its cost
+    (:attr:`Plan.alternatives`, modelling to generate alternatives). Raises
     :class:`~materiel.ScenarioError` for bad input and :class:`PlanError`
     when the solver fails.
     """
@@ -631,6 +782,10 @@ def plan(
         problems.append(
             Problem("<plan>", "commitment_penalty_usd", "expected a number >= 0 or inf (hard)")
         )
+    if not (isinstance(alternatives, int) and 0 <= alternatives <= 20):
+        problems.append(Problem("<plan>", "alternatives", "expected a whole number 0..20"))
+    if not (np.isfinite(slack) and 0 <= slack <= 1):
+        problems.append(Problem("<plan>", "slack", "expected a share between 0 and 1"))
     if problems:
         raise ScenarioError(problems)
     s = load(scenario)
@@ -648,5 +803,9 @@ def plan(
     cost = _cost_duals(pm, time_limit_s)
     if cost is not None:
         result.binding = _binding(pm, cost)
-    pm.timings.update(read_s=t4 - t3, cost_duals_s=time.perf_counter() - t4)
+    t5 = time.perf_counter()
+    if alternatives:
+        result.alternatives = _alternatives(pm, alternatives, slack, time_limit_s)
+    pm.timings.update(read_s=t4 - t3, cost_duals_s=t5 - t4,
+                      alternatives_s=time.perf_counter() - t5)  # fmt: skip
     return result
