@@ -647,6 +647,7 @@ def _alternatives(
     m = pm.model
     paid = float(_values(cost_expression(pm)).sum())
     families = _decisions(pm)
+    optimum = _alternative(pm, 0, families)
     used = {f: np.zeros(len(names)) for f, (names, _) in families.items()}
     totals = {}
     for f, (_, expr) in families.items():
@@ -672,7 +673,7 @@ def _alternatives(
         _solve(pm, time_limit_s)
         solved = _decisions(pm)  # variables read afresh: a selection keeps its old solution
         alt = _alternative(pm, len(out) + 1, solved)
-        if any(_same(alt, other) for other in out):
+        if any(_same(alt, other) for other in [optimum, *out]):
             break  # nothing new within the slack
         out.append(alt)
         for f, (_, expr) in solved.items():
