@@ -421,8 +421,9 @@ def test_cli_plan_writes_a_scenario_the_simulator_reproduces(tmp_path: Path) -> 
     src = _write(tmp_path, tiny_plan(1500.0, max_capacity_per_month=400.0))
     out = tmp_path / "plans" / "plan.toml"
     out.parent.mkdir()
-    res = runner.invoke(app, ["plan", str(src), "--write", str(out)])
+    res = runner.invoke(app, ["plan", str(src), "--write", str(out), "--alternatives", "2"])
     assert res.exit_code == 0, res.output
+    assert "Alternatives within 5.0% of the cost" in res.stdout
     assert "cost $0.00bn" in res.stdout and "l1: 2024: 1,500" in res.stdout
     assert "Recipients" in res.stdout and "Objective: payments" in res.stdout
     planned = materiel.load(out)
@@ -443,6 +444,8 @@ def test_cli_plan_json_and_exit_codes(tmp_path: Path) -> None:
     assert runner.invoke(app, ["plan", str(src), "--objective", "fast"]).exit_code == 2
     bad = runner.invoke(app, ["plan", str(src), "--commitment-penalty", "lots"])
     assert bad.exit_code == 2 and "--commitment-penalty" in bad.output
+    bad = runner.invoke(app, ["plan", str(src), "--slack", "150%"])
+    assert bad.exit_code == 2 and "--slack" in bad.output
 
 
 def test_plan_is_exported() -> None:

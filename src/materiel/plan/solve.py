@@ -424,9 +424,9 @@ def _read_plan(pm: PlanModel, source_ref: str | None) -> Plan:
             f"{len(d.replaced)} written forward contract(s) of allies are decisions the plan "
             f"replaces: {', '.join(d.replaced)}"
         )
-    for party in sorted({r.party for r in recipients}):
+    for who in sorted({r.party for r in recipients}):
         notes.append(
-            f"{party}'s demand is supplied by the scenario's commitments (kept below) and its "
+            f"{who}'s demand is supplied by the scenario's commitments (see Recipients) and its "
             "pledges from stock; the plan buys nothing more for it"
         )
 
@@ -535,7 +535,7 @@ def _breakdown(pm: PlanModel, spend: float, backlog_spend: float, capex: float) 
     if pm.objective == "time" and len(d.targets):
         gap = float((w.gap[:, None] * _sol(pm, "Target-gap", (0, d.n_months))).sum()) * scale
     commitment_penalty = float(np.where(np.isfinite(keep), keep, 0.0) @ short) * scale
-    total = float(pm.model.objective.value) * scale
+    total = float(pm.model.objective.value or 0.0) * scale
     paid = (spend + backlog_spend + capex) * (1.0 if in_usd else w.cost * USD / COVERAGE)
     return {
         "new_contracts_usd": spend,
@@ -605,7 +605,8 @@ def _decisions(pm: PlanModel) -> dict[str, tuple[list[str], Any]]:
 
 def _values(expr: Any) -> np.ndarray:
     """Values of a variable or expression at the current solution (1-D)."""
-    return np.nan_to_num(np.asarray(expr.solution.values, dtype=float)).ravel()
+    out: np.ndarray = np.nan_to_num(np.asarray(expr.solution.values, dtype=float)).ravel()
+    return out
 
 
 def _alternative(
@@ -658,7 +659,7 @@ def _alternatives(
         if n in m.variables:
             m.variables[n].fix(decimals=12)
     m.add_constraints(cost_expression(pm) <= paid * (1 + slack) + TOL, name="MGA-slack")
-    out = []
+    out: list[Alternative] = []
     for _ in range(k):
         terms = None
         for f, (_, expr) in families.items():
@@ -699,13 +700,15 @@ def _binding(pm: PlanModel, cost: dict[str, np.ndarray] | None) -> list[Binding]
         full = -_dual(pm, name, shape) * to_out * scale
         if cost is None:
             return full
-        return -cost.get(name, np.zeros(shape)) * to_out * scale
+        out: np.ndarray = -cost.get(name, np.zeros(shape)) * to_out * scale
+        return out
 
     def penalty(name: str, shape: tuple[int, ...], scale: float = 1.0) -> np.ndarray:
         if cost is None:
             return np.zeros(shape)
         full = cost.get(f"full:{name}", np.zeros(shape))
-        return (-full + cost.get(name, np.zeros(shape))) * to_out * scale
+        out: np.ndarray = (-full + cost.get(name, np.zeros(shape))) * to_out * scale
+        return out
 
     cap, cap_pen = value("Line-capacity", (M, T)), penalty("Line-capacity", (M, T))
     capacity_value = {inp.lines[ln]: cap[i] for i, ln in enumerate(d.mlines)}
