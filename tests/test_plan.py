@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 import materiel
 from materiel.cli import app
-from materiel.plan import Plan, plan
+from materiel.plan import Plan, compare_policy, plan
 from materiel.plan.data import plan_data
 from materiel.plan.model import build_model
 from materiel.plan.solve import _cost_duals, _solve
@@ -331,6 +331,18 @@ def test_commitment_to_a_recipient_is_kept() -> None:
     assert_round_trip(p)
 
 
+def test_plan_beside_the_policy() -> None:
+    # the scenario alone buys only REC's 300 (US$3,000) and misses AAA's target; the
+    # plan also buys AAA's 600 (US$6,000 more) and meets it
+    s = _with_commitment(600.0, "2024-12")
+    versus = compare_policy(plan(s))
+    assert versus["policy"]["payments_usd"] == pytest.approx(3000.0)
+    assert versus["plan"]["payments_usd"] == pytest.approx(9000.0)
+    assert versus["plan"]["capex_usd"] == versus["policy"]["capex_usd"] == 0.0
+    assert versus["policy"]["first_met"]["t1"] is None
+    assert versus["plan"]["met_by_date"]["t1"] is True
+
+
 def test_commitment_hard_or_at_a_penalty_the_user_sets() -> None:
     # 300 shells in 2024-01..03 cannot serve both REC's 300 and AAA's 300 by 2024-03
     s = _with_commitment(300.0, "2024-03")
@@ -421,8 +433,11 @@ def test_cli_plan_writes_a_scenario_the_simulator_reproduces(tmp_path: Path) -> 
     src = _write(tmp_path, tiny_plan(1500.0, max_capacity_per_month=400.0))
     out = tmp_path / "plans" / "plan.toml"
     out.parent.mkdir()
-    res = runner.invoke(app, ["plan", str(src), "--write", str(out), "--alternatives", "2"])
+    res = runner.invoke(
+        app, ["plan", str(src), "--write", str(out), "--alternatives", "2", "--compare-policy"]
+    )
     assert res.exit_code == 0, res.output
+    assert "Plan vs policy (both simulated)" in res.stdout
     assert "Alternatives within 5.0% of the cost" in res.stdout
     assert "cost $0.00bn" in res.stdout and "l1: 2024: 1,500" in res.stdout
     assert "Recipients" in res.stdout and "Objective: payments" in res.stdout

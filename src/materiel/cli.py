@@ -517,6 +517,13 @@ def plan(
     slack: Annotated[
         str, typer.Option("--slack", help="How much dearer an alternative may be: 5% or 0.05.")
     ] = "5%",
+    compare: Annotated[
+        bool,
+        typer.Option(
+            "--compare-policy",
+            help="Show the plan beside the scenario's own procurement policies (both simulated).",
+        ),
+    ] = False,
 ) -> None:
     """Optimise contracts, capacity investments and allocation (LP/MILP, HiGHS).
 
@@ -525,8 +532,8 @@ def plan(
     """
     import os
 
+    from materiel.plan import compare_policy, write_toml
     from materiel.plan import plan as make_plan
-    from materiel.plan import write_toml
 
     try:
         if write is not None:
@@ -546,8 +553,10 @@ def plan(
             ref = os.path.relpath(ref, write.resolve().parent)
         with _writing("--write", as_json):
             write_toml(result.to_scenario(extends=ref), write)
+    versus = compare_policy(result) if compare else None
     if as_json:
-        _echo_json({**result.summary(), "written": str(write) if write else None})
+        extra = {"written": str(write) if write else None, "compare_policy": versus}
+        _echo_json({**result.summary(), **extra})
     else:
         typer.echo(f"{result.scenario.id}: plan ({result.objective}, budget x{budget_scale:g})")
         typer.echo(
@@ -591,6 +600,15 @@ def plan(
                 typer.echo(f"  {alt.sentence(result.breakdown_cost_usd)}")
             if not result.alternatives:
                 typer.echo("  none: no other plan builds or buys differently within the slack")
+        if versus is not None:
+            mine, own = versus["plan"], versus["policy"]
+            typer.echo("\nPlan vs policy (both simulated)")
+            for key, label in (("payments_usd", "payments"), ("capex_usd", "capex")):
+                typer.echo(f"  {label}: plan ${mine[key] / 1e9:,.2f}bn, "
+                           f"policy ${own[key] / 1e9:,.2f}bn")  # fmt: skip
+            for tid, first in mine["first_met"].items():
+                typer.echo(f"  {tid}: plan {first or 'never'}, "
+                           f"policy {own['first_met'].get(tid) or 'never'}")  # fmt: skip
         typer.echo("\nDiagnosis")
         for sentence in result.diagnosis() or ["nothing binds"]:
             typer.echo(f"  {sentence}")

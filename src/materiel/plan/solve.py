@@ -47,7 +47,7 @@ from materiel.plan.write import (
 from materiel.scenario.loading import DATASET_ID, embedded_ids, load
 from materiel.scenario.schema import Scenario
 
-__all__ = ["OBJECTIVES", "Plan", "PlanError", "plan"]
+__all__ = ["OBJECTIVES", "Alternative", "Plan", "PlanError", "compare_policy", "plan"]
 
 OBJECTIVES: tuple[Objective, ...] = ("cost", "coverage", "time")
 
@@ -736,6 +736,33 @@ def _binding(pm: PlanModel, cost: dict[str, np.ndarray] | None) -> list[Binding]
                        **{f"{k}@{q}": v for (k, q), v in component_penalty.items()}},
         budget_penalty=budget_penalty, units=units,
     )  # fmt: skip
+
+
+def compare_policy(p: Plan) -> dict[str, dict[str, Any]]:
+    """The plan beside the scenario's own run (its procurement policies), both simulated.
+
+    For each side (``plan``: the plan written as a standalone scenario;
+    ``policy``: the scenario as given, whose closed-loop procurement rules
+    buy): contract payments and capex over the horizon (US$, the simulator's
+    ``payments_usd`` and ``capex_usd``, announced investments included on
+    both sides), and per target the first month it is met and whether by its
+    date.
+    """
+    mapping = scenario_mapping(p.scenario, p.contracts, p.investments, p.budget_scale,
+                               p.objective, None)  # fmt: skip
+
+    def side(scenario: Any) -> dict[str, Any]:
+        r = simulate(scenario)
+        ds = r.dataset.isel(sample=0)
+        table = r.targets()
+        return {
+            "payments_usd": float(ds.payments_usd.sum()),
+            "capex_usd": float(ds.capex_usd.sum()),
+            "first_met": {str(t.target): t.first_met for t in table.itertuples()},
+            "met_by_date": {str(t.target): bool(t.met_by_date) for t in table.itertuples()},
+        }
+
+    return {"plan": side(mapping), "policy": side(p.scenario)}
 
 
 def _source_ref(scenario: str | Path | Mapping[str, Any] | Scenario) -> str | None:
