@@ -13,8 +13,10 @@ the programme, to keep its coefficients well scaled):
    per pool (:func:`define_production`);
 3. joint buying: any line of a munition may serve any buyer
    (:func:`define_deliveries`);
-4. aid pledged from stock, never below the donor's floor
-   (:func:`define_aid`, :func:`define_donor_floors`);
+4. commitments (contracts signed before the start, contracts and production
+   pledges for recipients) kept by the end of their schedule or short at a
+   visible penalty (:func:`define_commitments`); aid pledged from stock,
+   never below the donor's floor (:func:`define_aid`, :func:`define_donor_floors`);
 5. stocks of the tracked cells with consumption and penalised shortfall
    (:func:`define_stocks`);
 6. targets by date with penalised slack, and, for the ``time`` objective,
