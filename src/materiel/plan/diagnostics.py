@@ -186,6 +186,8 @@ def binding_sentences(
             first, last = month_label(s0 + a), month_label(s0 + b)
             span = first if a == b else f"{first}..{last}"
             unit = names.get(what, "unit")
+            if in_usd and abs(value) < 0.005 and abs(pen) <= _PENNY_USD:
+                continue  # binds only through the planner's tie-breaks: worth nothing
             if in_usd:
                 saves = _money(value, True)
                 text = (f"{label} binds in {span}: one more {unit}/month of capacity there over "

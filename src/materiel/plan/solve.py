@@ -424,6 +424,20 @@ def _read_plan(pm: PlanModel, source_ref: str | None) -> Plan:
             f"{len(d.replaced)} written forward contract(s) of allies are decisions the plan "
             f"replaces: {', '.join(d.replaced)}"
         )
+    short_b = _sol(pm, "Commitment-short", (len(d.backlog),))
+    told = {r.commitment for r in recipients}
+    for b, c in enumerate(d.backlog):
+        origin = inp.contract_origin[c]
+        if (
+            origin not in told
+            and len(short_b)
+            and short_b[b] > 1e-6 * max(1.0, d.backlog_due[b, -1])
+        ):
+            when = month_label(s0 + int(d.backlog_end[b]))
+            notes.append(
+                f"commitment {inp.contracts[c]} ({inp.products[int(inp.contract_product[c])]}) "
+                f"is short {short_b[b]:,.0f} by {when}: capacity does not allow it in time"
+            )
     for who in sorted({r.party for r in recipients}):
         notes.append(
             f"{who}'s demand is supplied by the scenario's commitments (see Recipients) and its "
