@@ -19,7 +19,10 @@ from typer.testing import CliRunner
 
 import materiel
 from materiel.cli import app
-from materiel.plan import Plan, plan
+from materiel.plan import Plan, compare_policy, plan
+from materiel.plan.data import plan_data
+from materiel.plan.model import build_model
+from materiel.plan.solve import _cost_duals, _solve
 
 runner = CliRunner()
 
@@ -65,6 +68,11 @@ def test_cost_without_investment() -> None:
     assert p.cost_usd == pytest.approx(10 * 1000)
     assert p.objective_value == pytest.approx(10_000)
     assert p.investments == []
+    # one contract people can sign: 100 a month from the first month, for 10 months
+    [c] = p.contracts
+    assert (c.due, c.delivery_months, c.quantity) == ("2024-01", 10, pytest.approx(1000.0))
+    assert p.breakdown["new_contracts_usd"] == pytest.approx(10_000)
+    assert p.breakdown["target_penalty"] == 0.0
     assert_round_trip(p)
 
 
@@ -137,6 +145,57 @@ def test_coverage_objective_covers_what_can_be_covered() -> None:
     [status] = p.targets
     assert status.stock_at_by == pytest.approx(600.0)
     assert p.objective_value == pytest.approx(4400 / 5000, rel=1e-3)
+
+
+def test_announced_capacity_stops_at_the_ceiling() -> None:
+    # an announced +50/month arriving before the start would make 150/month, but the
+    # ceiling is 120 (as in the engine): 12 x 120 = 1,440 of 1,500, short 60
+    s = tiny_plan(1500.0, max_capacity_per_month=120.0)
+    s["investments"] = {"inv": {"line": "l1", "decision": "2023-01",
+                                "capacity_added_per_month": 50.0, "source": "fx"}}  # fmt: skip
+    p = plan(s)
+    [unmet] = p.unmet()
+    assert unmet.short == pytest.approx(60.0)
+    assert_round_trip(p)
+
+
+def _duals_case(bump: tuple[int, float] | None = None) -> tuple[float, dict[str, np.ndarray]]:
+    """Cost (US$) and cost duals of the 1,500-shell plan, base capacity bumped in a month."""
+    d = plan_data(materiel.load(tiny_plan(1500.0, max_capacity_per_month=400.0)))
+    if bump is not None:
+        d.base_capacity[0, bump[0]] += bump[1]
+    pm = build_model(d, "cost")
+    _solve(pm, None)
+    duals = _cost_duals(pm, None)
+    assert duals is not None
+    return float(pm.model.objective.value) * 1e3, duals
+
+
+def test_duals_are_finite_differences_of_the_cost() -> None:
+    # 300 shells beyond 1,200 come from capacity added in 2024-01, online for 10
+    # months: one more unit of capacity in any month saves a tenth of a unit/month
+    # of added capacity, 50 / 10 = US$5, in every month of the year
+    cost, duals = _duals_case()
+    value = -duals["Line-capacity"][0] * 1e3  # thousand US$ in the programme
+    assert value == pytest.approx(np.full(12, 5.0), abs=1e-6)
+    for month in (0, 5, 11):
+        bumped, _ = _duals_case((month, 1.0))
+        assert cost - bumped == pytest.approx(value[month], abs=1e-6)
+    p = plan(tiny_plan(1500.0, max_capacity_per_month=400.0))
+    [b] = p.binding
+    assert b.value == pytest.approx(60.0)
+    assert b.penalty == pytest.approx(0.0, abs=0.01)  # the planner's tie-breaks only
+    assert "saves $60.00 of payments and capex" in b.sentence
+
+
+def test_penalties_are_reported_apart_from_money() -> None:
+    # the target cannot be met: more capacity saves no money (outcomes held), and
+    # its worth through the missed target is reported apart
+    p = plan(tiny_plan(5000.0, "2024-06"))
+    [b] = p.binding
+    assert b.value == pytest.approx(0.0, abs=1e-6) and b.penalty > 0
+    assert "saves $0.00 of payments and capex; apart," in b.sentence
+    assert p.breakdown["target_penalty"] == pytest.approx(4400 * 1.6e3)  # (10 x 0.06 + 1) k$
 
 
 def test_bad_input_is_a_scenario_error() -> None:
@@ -213,6 +272,112 @@ def test_backlog_and_aid_from_stock_round_trip() -> None:
     assert_round_trip(p)
 
 
+# --- near-optimal alternatives -----------------------------------------------
+
+
+def test_alternatives_are_within_slack_and_build_elsewhere() -> None:
+    # 2,900 shells: 2,400 from two lines at 100/month, 500 more from 50/month added in
+    # 2024-01 (online 10 months): on l1 at US$50 (optimum, 31,500) or l2 at US$55
+    # (31,750, +0.8%): all of it within 5%
+    s = tiny_plan(2900.0, max_capacity_per_month=400.0)
+    s["lines"]["l2"] = dict(s["lines"]["l1"], name="Line 2", capex_usd_per_unit_month=55.0)
+    p = plan(s, alternatives=3, slack=0.05)
+    assert p.breakdown_cost_usd == pytest.approx(31_500.0)
+    assert [(i.line, i.capacity_added_per_month) for i in p.investments] == [
+        ("l1", pytest.approx(50.0))]  # fmt: skip
+    [alt] = p.alternatives  # a second would build and buy the same: not repeated
+    assert alt.cost_usd == pytest.approx(31_750.0)
+    assert alt.cost_usd <= 1.05 * p.breakdown_cost_usd
+    assert alt.capacity_added_per_month == {"l1": pytest.approx(0.0), "l2": pytest.approx(50.0)}
+    assert alt.bought == {"AAA/shell": pytest.approx(2900.0)}  # the target is met as before
+    assert "builds l2 +50/month" in alt.sentence(p.breakdown_cost_usd)
+    # within 0.5% (US$157.50 more) only part moves: 157.5 / (55 - 50) = 31.5/month on l2
+    [part] = plan(s, alternatives=2, slack=0.005).alternatives
+    added = part.capacity_added_per_month  # MGA-slack allows a thousandth of a dollar more
+    assert added == {"l1": pytest.approx(18.5, abs=1e-3), "l2": pytest.approx(31.5, abs=1e-3)}
+    assert plan(s, alternatives=2, slack=0.0).alternatives == []
+
+
+# --- commitments ---------------------------------------------------------------
+
+
+def _with_commitment(target_quantity: float, by: str) -> dict[str, Any]:
+    """AAA buys 300 shells for REC (100 a month, 2024-01..03) and has a target of its own."""
+    s = tiny_plan(target_quantity, by)
+    s["contracts"] = {"aid-rec": {"buyers": {"AAA": 1.0}, "recipient": "REC", "product": "shell",
+                                  "quantity": 300.0, "decision": "2024-01", "delivery_months": 3,
+                                  "source": "fx"}}  # fmt: skip
+    s["consumption"] = {"rec-war": {"party": "REC", "product": "shell", "rate_per_month": 100.0,
+                                    "kind": "war", "source": "fx"}}  # fmt: skip
+    return s
+
+
+def test_commitment_to_a_recipient_is_kept() -> None:
+    # 1,200 shells a year: 300 for REC as committed, 600 for AAA's target
+    p = plan(_with_commitment(600.0, "2024-12"))
+    assert p.feasible
+    assert p.contract_spend_usd == pytest.approx(6000.0)
+    assert p.backlog_spend_usd == pytest.approx(3000.0)
+    [r] = p.recipients
+    assert (r.party, r.commitment, r.kept) == ("REC", "aid-rec", True)
+    assert r.delivered == pytest.approx(300.0) and r.by == "2024-03"
+    assert r.demand == pytest.approx(1200.0) and r.shortfall == pytest.approx(900.0)
+    assert any("REC's demand is supplied by the scenario's commitments" in x for x in p.diagnosis())
+    mapping = p.to_scenario()
+    kept = [k for k, c in mapping["contracts"].items() if c.get("recipient") == "REC"]
+    assert kept and all(k.startswith("commitment-aid-rec") for k in kept)
+    r2 = materiel.simulate(mapping)
+    assert float(r2.dataset.shortfall.sel(party="REC").sum()) == pytest.approx(900.0)
+    assert_round_trip(p)
+
+
+def test_plan_beside_the_policy() -> None:
+    # the scenario alone buys only REC's 300 (US$3,000) and misses AAA's target; the
+    # plan also buys AAA's 600 (US$6,000 more) and meets it
+    s = _with_commitment(600.0, "2024-12")
+    versus = compare_policy(plan(s))
+    assert versus["policy"]["payments_usd"] == pytest.approx(3000.0)
+    assert versus["plan"]["payments_usd"] == pytest.approx(9000.0)
+    assert versus["plan"]["capex_usd"] == versus["policy"]["capex_usd"] == 0.0
+    assert versus["policy"]["first_met"]["t1"] is None
+    assert versus["plan"]["met_by_date"]["t1"] is True
+
+
+def test_commitment_hard_or_at_a_penalty_the_user_sets() -> None:
+    # 300 shells in 2024-01..03 cannot serve both REC's 300 and AAA's 300 by 2024-03
+    s = _with_commitment(300.0, "2024-03")
+    hard = plan(s, commitment_penalty_usd=float("inf"))
+    [r] = hard.recipients
+    assert r.kept and r.delivered == pytest.approx(300.0)
+    [unmet] = hard.unmet()
+    assert unmet.short == pytest.approx(300.0)
+    assert_round_trip(hard)
+    cheap = plan(s, commitment_penalty_usd=100.0)  # under a target's worth ($1,600/unit)
+    assert cheap.feasible
+    [r] = cheap.recipients
+    assert not r.kept and r.short == pytest.approx(300.0)
+    assert cheap.breakdown["commitment_penalty"] == pytest.approx(300 * 100.0)
+    assert "SHORT 300 by 2024-03" in r.sentence()
+    assert_round_trip(cheap)
+    with pytest.raises(materiel.ScenarioError, match="commitment_penalty_usd"):
+        plan(s, commitment_penalty_usd=-1.0)
+
+
+def test_action_plan_keeps_ukraine_aid() -> None:
+    own = materiel.simulate("action-plan").dataset
+    p = plan("action-plan")
+    assert {r.commitment for r in p.recipients} >= {
+        "ukr-155-us-2025-2026", "ukr-155-europe-2025-2026", "ukr-pac3-2025-2026"}  # fmt: skip
+    assert all(r.kept for r in p.recipients)
+    run = materiel.simulate(p.to_scenario()).dataset
+
+    def unmet(ds: Any) -> float:
+        short = float(ds.shortfall.isel(sample=0).sel(party="UKR", product="shell-155mm").sum())
+        return short / float(ds.consumption_demand.sel(party="UKR", product="shell-155mm").sum())
+
+    assert unmet(run) <= unmet(own) + 1e-9
+
+
 # --- embedded scenarios ------------------------------------------------------
 
 
@@ -268,9 +433,14 @@ def test_cli_plan_writes_a_scenario_the_simulator_reproduces(tmp_path: Path) -> 
     src = _write(tmp_path, tiny_plan(1500.0, max_capacity_per_month=400.0))
     out = tmp_path / "plans" / "plan.toml"
     out.parent.mkdir()
-    res = runner.invoke(app, ["plan", str(src), "--write", str(out)])
+    res = runner.invoke(
+        app, ["plan", str(src), "--write", str(out), "--alternatives", "2", "--compare-policy"]
+    )
     assert res.exit_code == 0, res.output
+    assert "Plan vs policy (both simulated)" in res.stdout
+    assert "Alternatives within 5.0% of the cost" in res.stdout
     assert "cost $0.00bn" in res.stdout and "l1: 2024: 1,500" in res.stdout
+    assert "Recipients" in res.stdout and "Objective: payments" in res.stdout
     planned = materiel.load(out)
     assert planned.policy.industry_invests is False
     assert sum(c.quantity for c in planned.contracts.values()) == pytest.approx(1500.0)
@@ -287,6 +457,10 @@ def test_cli_plan_json_and_exit_codes(tmp_path: Path) -> None:
     assert runner.invoke(app, ["plan", "no-such-scenario"]).exit_code == 2
     assert runner.invoke(app, ["plan", str(src), "--budget-scale", "-1"]).exit_code == 2
     assert runner.invoke(app, ["plan", str(src), "--objective", "fast"]).exit_code == 2
+    bad = runner.invoke(app, ["plan", str(src), "--commitment-penalty", "lots"])
+    assert bad.exit_code == 2 and "--commitment-penalty" in bad.output
+    bad = runner.invoke(app, ["plan", str(src), "--slack", "150%"])
+    assert bad.exit_code == 2 and "--slack" in bad.output
 
 
 def test_plan_is_exported() -> None:

@@ -497,6 +497,33 @@ def plan(
     write: Annotated[
         Path | None, typer.Option("--write", help="Write the plan as a scenario TOML file.")
     ] = None,
+    commitment_penalty: Annotated[
+        str | None,
+        typer.Option(
+            "--commitment-penalty",
+            help="US$ per unit of a commitment (aid contract, pledge, backlog) not kept by its "
+            "date, or 'hard'; default: what a unit is worth to a target.",
+        ),
+    ] = None,
+    alternatives: Annotated[
+        int,
+        typer.Option(
+            "--alternatives",
+            min=0,
+            max=20,
+            help="Also find up to K near-optimal plans that build and buy elsewhere.",
+        ),
+    ] = 0,
+    slack: Annotated[
+        str, typer.Option("--slack", help="How much dearer an alternative may be: 5% or 0.05.")
+    ] = "5%",
+    compare: Annotated[
+        bool,
+        typer.Option(
+            "--compare-policy",
+            help="Show the plan beside the scenario's own procurement policies (both simulated).",
+        ),
+    ] = False,
 ) -> None:
     """Optimise contracts, capacity investments and allocation (LP/MILP, HiGHS).
 
@@ -505,14 +532,19 @@ def plan(
     """
     import os
 
+    from materiel.plan import compare_policy, write_toml
     from materiel.plan import plan as make_plan
-    from materiel.plan import write_toml
 
     try:
         if write is not None:
             _out_file(write, "--write")
+        penalty = _commitment_penalty(commitment_penalty)
+        share = _share(slack, "--slack")
         with _progress(not as_json, f"planning {scenario}"):
-            result = make_plan(scenario, objective=objective.value, budget_scale=budget_scale)
+            result = make_plan(
+                scenario, objective=objective.value, budget_scale=budget_scale,
+                commitment_penalty_usd=penalty, alternatives=alternatives, slack=share,
+            )  # fmt: skip
     except ScenarioError as exc:
         raise _bad_input(exc, as_json) from exc
     if write is not None:
@@ -521,8 +553,10 @@ def plan(
             ref = os.path.relpath(ref, write.resolve().parent)
         with _writing("--write", as_json):
             write_toml(result.to_scenario(extends=ref), write)
+    versus = compare_policy(result) if compare else None
     if as_json:
-        _echo_json({**result.summary(), "written": str(write) if write else None})
+        extra = {"written": str(write) if write else None, "compare_policy": versus}
+        _echo_json({**result.summary(), **extra})
     else:
         typer.echo(f"{result.scenario.id}: plan ({result.objective}, budget x{budget_scale:g})")
         typer.echo(
@@ -546,6 +580,35 @@ def plan(
         typer.echo("\nTargets")
         for t in result.targets:
             typer.echo(f"  {t.sentence()}")
+        typer.echo("\nRecipients (commitments kept, and demand unmet when the plan is run)")
+        for r in result.recipients or []:
+            typer.echo(f"  {r.sentence()}")
+        if not result.recipients:
+            typer.echo("  none")
+        b = result.breakdown
+        unit = "US$" if result.objective == "cost" else "targets' worth"
+        typer.echo(
+            f"\nObjective: payments ${(b['new_contracts_usd'] + b['commitments_usd']) / 1e9:,.2f}bn"
+            f" (new ${b['new_contracts_usd'] / 1e9:,.2f}bn, committed "
+            f"${b['commitments_usd'] / 1e9:,.2f}bn), capex ${b['capex_usd'] / 1e9:,.2f}bn; "
+            f"penalties apart ({unit}): targets missed {b['target_penalty']:,.4g}, "
+            f"commitments short {b['commitment_penalty']:,.4g}"
+        )
+        if alternatives:
+            typer.echo(f"\nAlternatives within {share:.1%} of the cost, outcomes held")
+            for alt in result.alternatives:
+                typer.echo(f"  {alt.sentence(result.breakdown_cost_usd)}")
+            if not result.alternatives:
+                typer.echo("  none: no other plan builds or buys differently within the slack")
+        if versus is not None:
+            mine, own = versus["plan"], versus["policy"]
+            typer.echo("\nPlan vs policy (both simulated)")
+            for key, label in (("payments_usd", "payments"), ("capex_usd", "capex")):
+                typer.echo(f"  {label}: plan ${mine[key] / 1e9:,.2f}bn, "
+                           f"policy ${own[key] / 1e9:,.2f}bn")  # fmt: skip
+            for tid, first in mine["first_met"].items():
+                typer.echo(f"  {tid}: plan {first or 'never'}, "
+                           f"policy {own['first_met'].get(tid) or 'never'}")  # fmt: skip
         typer.echo("\nDiagnosis")
         for sentence in result.diagnosis() or ["nothing binds"]:
             typer.echo(f"  {sentence}")
@@ -555,6 +618,35 @@ def plan(
         unmet = ", ".join(t.id for t in result.unmet())
         typer.echo(f"targets that cannot be met by their date: {unmet}", err=True)
         raise typer.Exit(code=1)
+
+
+def _share(text: str, option: str) -> float:
+    """A share written ``5%`` or ``0.05``, between 0 and 1."""
+    raw = text.strip()
+    try:
+        value = float(raw[:-1]) / 100 if raw.endswith("%") else float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 1:
+        raise _argument(option, f"got {text!r}; expected a share such as 5% or 0.05")
+    return value
+
+
+def _commitment_penalty(text: str | None) -> float | None:
+    """``--commitment-penalty``: a number of US$ >= 0, or ``hard``."""
+    if text is None:
+        return None
+    if text.strip().lower() == "hard":
+        return float("inf")
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not (value >= 0 and value != float("inf")):
+        raise _argument(
+            "--commitment-penalty", f"got {text!r}; expected a number of US$ >= 0 or 'hard'"
+        )
+    return value
 
 
 data_app = typer.Typer(help="Import and manage data.", no_args_is_help=True)

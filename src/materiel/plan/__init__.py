@@ -23,15 +23,26 @@ from materiel._lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from materiel.plan.model import build_model
-    from materiel.plan.solve import OBJECTIVES, Plan, plan
+    from materiel.plan.solve import OBJECTIVES, Alternative, Plan, compare_policy, plan
     from materiel.plan.write import write_toml
 
-__all__ = ["OBJECTIVES", "Plan", "PlanError", "build_model", "plan", "write_toml"]
+__all__ = [
+    "OBJECTIVES",
+    "Alternative",
+    "Plan",
+    "PlanError",
+    "build_model",
+    "compare_policy",
+    "plan",
+    "write_toml",
+]
 
 _LAZY = {
     "build_model": "materiel.plan.model",
     "OBJECTIVES": "materiel.plan.solve",
     "Plan": "materiel.plan.solve",
+    "Alternative": "materiel.plan.solve",
+    "compare_policy": "materiel.plan.solve",
     "plan": "materiel.plan.solve",
     "write_toml": "materiel.plan.write",
 }

@@ -19,9 +19,14 @@ Vocabulary (each is an index set of the linear programme):
   cells are the parties of a target for that munition and may receive new
   deliveries; *passive* cells take part only through aid pledged from stock;
   every other stock follows from the simulator's rules after the solve;
-- **backlog** ``b``: contracts signed before the horizon start (commitments,
-  not decisions); their remaining quantity is delivered by the plan on the
-  lines they name or are open to;
+- **commitments** ``b`` (arrays named ``backlog``): written contracts the
+  plan must keep, not decide: those signed before the horizon start, and
+  those delivered to a recipient (aid bought from production, pledges from
+  production) wherever they are signed; their remaining quantity is
+  delivered by the plan on the lines they name or are open to, kept by the
+  end of their schedule or at a penalty (:func:`~materiel.plan.model.define_commitments`).
+  Allies' own written forward contracts are decisions the plan replaces
+  (``replaced`` lists them, so the plan can say so);
 - **new contracts**: a contract decided in month ``t - D`` is signed and
   delivered in ``t`` (``D`` = contracting delay + extra delay), so new
   deliveries start at month ``D``.
@@ -71,7 +76,7 @@ class PlanData:
     xlines: np.ndarray
     x_headroom: np.ndarray  # units/month that may still be added
     x_module: np.ndarray  # module size, 0 where capacity is continuous
-    base_capacity: np.ndarray  # (L, T): start + announced investments
+    base_capacity: np.ndarray  # (L, T): start + announced investments, under the ceiling
     # cells (N,)
     cells: list[tuple[int, int]]  # (party index, product index)
     planned: np.ndarray  # (N,) bool: may receive new deliveries
@@ -81,6 +86,8 @@ class PlanData:
     backlog_due: np.ndarray  # (B, T): cumulative quantity due from the start
     backlog_assign: np.ndarray  # (A,) backlog position
     backlog_line: np.ndarray  # (A,) line index
+    backlog_end: np.ndarray  # (B,) month by which each commitment is kept (its last due month)
+    replaced: list[str]  # written forward contracts of allies that the plan replaces
     # aid pledged from stock, modelled where a cell is in the programme (H,)
     pledges: np.ndarray  # pledge index in inp
     pledge_owed: np.ndarray  # (H, T): cumulative quantity due from the start, net of given
@@ -163,7 +170,12 @@ def plan_data(s: Scenario, budget_scale: float = 1.0) -> PlanData:
     group_lines = [
         np.flatnonzero((inp.line_pool == q) & (inp.line_product == j)) for q, j in groups
     ]
-    base = inp.capacity_start[:, None] + np.cumsum(inp.capacity_increment, axis=1)
+    # the engine's step 3: cap_l(t) = min(Cmax_l, cap_l(t-1) + increment_l(t)); with
+    # increments >= 0 that is the ceiling over start + announced arrivals
+    base = np.minimum(
+        inp.capacity_start[:, None] + np.cumsum(inp.capacity_increment, axis=1),
+        inp.capacity_max[:, None],
+    )
     committed = inp.committed_start + inp.committed_increment.sum(axis=1)
     headroom = np.maximum(inp.capacity_max - committed, 0.0)
     relevant = np.zeros(len(inp.lines), dtype=bool)
@@ -234,9 +246,17 @@ def plan_data(s: Scenario, budget_scale: float = 1.0) -> PlanData:
     planned[:n_planned] = True
     payers = [_payers(s, inp, p) for p, _ in cells]
 
-    # --- backlog: contracts signed before the start, on munition lines ---
+    # --- commitments: written contracts signed before the start or for a recipient ---
     sign = inp.contract_sign
-    backlog = np.flatnonzero(sign < 0)
+    written = inp.contract_policy < 0
+    to_recipient = np.zeros(len(inp.contracts), dtype=bool)
+    for c, cellno in zip(inp.receive_contract, inp.receive_cell, strict=True):
+        if inp.party_kind[int(cellno) // K] != "ally":
+            to_recipient[int(c)] = True
+    backlog = np.flatnonzero(written & ((sign < 0) | to_recipient))
+    replaced = sorted(
+        {str(inp.contract_origin[c]) for c in np.flatnonzero(written & (sign >= 0) & ~to_recipient)}
+    )
     due = inp.contract_quantity[backlog, None] * linear_schedule(
         np.arange(T)[None, :],
         inp.contract_due_first[backlog, None],
@@ -247,6 +267,8 @@ def plan_data(s: Scenario, budget_scale: float = 1.0) -> PlanData:
     keep = np.isin(inp.assign_contract, backlog) & is_mline[inp.assign_line]
     backlog_assign = np.array([position[int(c)] for c in inp.assign_contract[keep]], dtype=np.intp)
     backlog_line = inp.assign_line[keep].astype(np.intp)
+    last_due = inp.contract_due_first[backlog] + inp.contract_due_months[backlog] - 1
+    backlog_end = np.clip(last_due, 0, T - 1).astype(np.intp)
 
     # --- budgets ---
     allies_idx = np.array([], dtype=np.intp)
@@ -285,6 +307,8 @@ def plan_data(s: Scenario, budget_scale: float = 1.0) -> PlanData:
         backlog_due=backlog_due,
         backlog_assign=backlog_assign,
         backlog_line=backlog_line,
+        backlog_end=backlog_end,
+        replaced=replaced,
         pledges=pledges,
         pledge_owed=pledge_owed,
         targets=targets,

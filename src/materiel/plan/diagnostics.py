@@ -1,14 +1,16 @@
 """What a plan tells a planner, in sentences: what binds, what it is worth, what cannot be met.
 
-Values come from the duals of the programme's constraints: the dual of a
-capacity constraint in month ``t`` is what one more unit of capacity in that
-month would change the objective by. Consecutive binding months are grouped
-into one sentence whose value is the sum over those months, i.e. the worth
-of one more unit of monthly capacity throughout the period. With the
-``cost`` objective values are in US$; with ``coverage`` and ``time`` they
-are in shares of one whole target (the objective's unit). Values include
-the programme's penalties (unmet targets, consumption short), so a resource
-that stands between a party and its target is worth far more than its price.
+Values come from the duals of the programme's real constraints (line and
+component capacity, budgets): the dual of a capacity constraint in month
+``t`` is what one more unit of capacity in that month would change the
+objective by. Consecutive binding months are grouped into one sentence whose
+value is the sum over those months, i.e. the worth of one more unit of
+monthly capacity throughout the period. With the ``cost`` objective the
+value is split: what it saves in payments and capex with every outcome held
+(in US$), and apart from it what it is worth through the penalties (targets
+missed, consumption short, commitments late), which are weights, not money.
+With ``coverage`` and ``time`` values are in shares of one whole target (the
+objective's unit).
 """
 
 from __future__ import annotations
@@ -18,12 +20,18 @@ from dataclasses import dataclass
 import numpy as np
 
 from materiel.analysis.metrics import target_met
-from materiel.analysis.sentences import TargetOutcome, shortfall_phrase, target_sentence
+from materiel.analysis.sentences import (
+    TargetOutcome,
+    fmt_number,
+    shortfall_phrase,
+    target_sentence,
+)
 from materiel.months import month_label, months_between, parse_month
 
-__all__ = ["Binding", "TargetStatus", "binding_sentences", "group_months"]
+__all__ = ["Binding", "RecipientStatus", "TargetStatus", "binding_sentences", "group_months"]
 
 _MIN_VALUE = 1e-6
+_PENNY_USD = 1.0  # penalty parts below a dollar are the planner's tie-breaks, not penalties
 
 
 @dataclass(frozen=True)
@@ -34,8 +42,45 @@ class Binding:
     what: str  # line id, "component in pool", or ally
     first: str  # first month (or year)
     last: str
-    value: float  # objective units for one more unit (or one more US$ for budgets)
+    value: float  # US$ of payments and capex (cost), else objective units, for one more unit
     sentence: str
+    penalty: float = 0.0  # the rest of the dual, from penalty weights (cost objective)
+
+
+@dataclass(frozen=True)
+class RecipientStatus:
+    """A commitment to a recipient as the plan keeps it, and the recipient's demand in its run.
+
+    ``due``: what falls due inside the horizon (net of what was delivered
+    before it); ``delivered``: what the plan delivers of it; ``short``: what
+    is not delivered by ``by`` (the end of its schedule), at the commitment
+    penalty. ``demand`` and ``shortfall``: the recipient's consumption of the
+    product over the horizon and what of it goes unmet when the plan is
+    simulated.
+    """
+
+    party: str
+    product: str
+    commitment: str
+    due: float
+    delivered: float
+    short: float
+    by: str
+    demand: float
+    shortfall: float
+
+    @property
+    def kept(self) -> bool:
+        """Whether the commitment is delivered in full by the end of its schedule."""
+        return self.short <= 1e-6 * max(1.0, self.due)
+
+    def sentence(self) -> str:
+        """One line: kept or short, and the recipient's unmet demand in the plan's run."""
+        due = fmt_number(self.due)
+        head = f"{self.commitment}: {self.party} {self.product} {due} due by {self.by}"
+        verdict = "kept" if self.kept else f"SHORT {fmt_number(self.short)} by {self.by}"
+        unmet = self.shortfall / self.demand if self.demand > 0 else 0.0
+        return f"{head} -> {verdict}; {self.party}'s {self.product} demand {unmet:.0%} unmet"
 
 
 @dataclass(frozen=True)
@@ -111,52 +156,67 @@ def binding_sentences(
     budget_value: dict[tuple[str, int], float],
     in_usd: bool,
     limit: int = 12,
-    priced_at: dict[str, float] | None = None,
+    *,
+    penalty_value: dict[str, np.ndarray] | None = None,
+    budget_penalty: dict[tuple[str, int], float] | None = None,
+    units: dict[str, str] | None = None,
 ) -> list[Binding]:
     """Sentences for the most valuable binding resources, most valuable first.
 
     ``capacity_value[line]`` and ``component_value[(component, pool)]`` hold,
-    per month, what one more unit of capacity is worth (objective units
-    converted to US$ or to shares of a target); ``budget_value[(ally,
-    year)]`` what one more US$ of budget is worth. ``priced_at[what]``, an
-    upper bound of what a unit costs (US$, ``cost`` objective): a value above
-    it per month is flagged as coming from the penalties (backlog late,
-    consumption short, a target missed) rather than from prices and capex.
+    per month, what one more unit of capacity is worth (US$ of payments and
+    capex for ``cost``, shares of a target otherwise); ``budget_value[(ally,
+    year)]`` what one more US$ of budget is worth. ``penalty_value[what]``
+    (``what`` a line id or ``component@pool``) and ``budget_penalty``: the
+    part of the full dual that comes from the penalties, reported apart.
+    ``units[what]``: the product a unit of capacity makes.
     """
     s0 = parse_month(start)
     out: list[Binding] = []
+    penalties = penalty_value or {}
+    names = units or {}
 
     def runs(kind: str, what: str, label: str, series: np.ndarray) -> None:
-        scale = max(float(np.abs(series).max(initial=0.0)), 1.0)
-        for a, b in group_months(series, _MIN_VALUE * scale):
+        extra = penalties.get(what, np.zeros_like(series))
+        both = np.abs(series) + np.abs(extra)
+        scale = max(float(both.max(initial=0.0)), 1.0)
+        for a, b in group_months(both, _MIN_VALUE * scale):
             value = float(series[a : b + 1].sum())
+            pen = float(extra[a : b + 1].sum())
             first, last = month_label(s0 + a), month_label(s0 + b)
             span = first if a == b else f"{first}..{last}"
-            bound = (priced_at or {}).get(what)
-            why = ""
-            if in_usd and bound is not None and value > bound * (b - a + 1):
-                why = " (mostly penalties: backlog late, consumption short or a target missed)"
-            out.append(
-                Binding(
-                    kind, what, first, last, value,
-                    f"{label} binds in {span}: one more unit/month of capacity there "
-                    f"over that period is worth {_money(value, in_usd)}{why}",
-                )
-            )  # fmt: skip
+            unit = names.get(what, "unit")
+            if in_usd and abs(value) < 0.005 and abs(pen) <= _PENNY_USD:
+                continue  # binds only through the planner's tie-breaks: worth nothing
+            if in_usd:
+                saves = _money(value, True)
+                text = (f"{label} binds in {span}: one more {unit}/month of capacity there over "
+                        f"that period saves {saves} of payments and capex")  # fmt: skip
+                if abs(pen) > max(_PENNY_USD, _MIN_VALUE * scale):
+                    text += (f"; apart, {_money(pen, True)} of penalty weight (targets missed, "
+                             "consumption short, commitments late)")  # fmt: skip
+            else:
+                text = (f"{label} binds in {span}: one more {unit}/month of capacity there over "
+                        f"that period is worth {_money(value, False)}")  # fmt: skip
+            out.append(Binding(kind, what, first, last, value, text, pen))
 
     for line, series in capacity_value.items():
         runs("line", line, f"line {line}", series)
     for (component, pool), series in component_value.items():
         runs("component", f"{component}@{pool}", f"{component} in pool {pool}", series)
     for (ally, year), value in budget_value.items():
-        if value > _MIN_VALUE:
-            worth = _money(value, in_usd)
-            out.append(
-                Binding(
-                    "budget", ally, str(year), str(year), value,
-                    f"budget of {ally} in {year} binds: one more $1 is worth {worth}",
+        pen = (budget_penalty or {}).get((ally, year), 0.0)
+        if value > _MIN_VALUE or pen > _PENNY_USD * 1e-3:
+            if in_usd:
+                text = f"budget of {ally} in {year} binds: one more $1 saves {_money(value, True)}"
+                if pen > _PENNY_USD * 1e-3:
+                    text += f" of payments and capex; apart, {_money(pen, True)} of penalty weight"
+            else:
+                text = (
+                    f"budget of {ally} in {year} binds: one more $1 is worth {_money(value, False)}"
                 )
-            )  # fmt: skip
-    capacity = sorted((b for b in out if b.kind != "budget"), key=lambda b: -b.value)
-    budgets = sorted((b for b in out if b.kind == "budget"), key=lambda b: -b.value)
+            out.append(Binding("budget", ally, str(year), str(year), value, text, pen))
+    capacity = sorted((b for b in out if b.kind != "budget"),
+                      key=lambda b: (-b.value, -b.penalty))  # fmt: skip
+    budgets = sorted((b for b in out if b.kind == "budget"), key=lambda b: (-b.value, -b.penalty))
     return capacity[:limit] + budgets[:limit]

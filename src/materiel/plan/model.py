@@ -13,8 +13,10 @@ the programme, to keep its coefficients well scaled):
    per pool (:func:`define_production`);
 3. joint buying: any line of a munition may serve any buyer
    (:func:`define_deliveries`);
-4. aid pledged from stock, never below the donor's floor
-   (:func:`define_aid`, :func:`define_donor_floors`);
+4. commitments (contracts signed before the start, contracts and production
+   pledges for recipients) kept by the end of their schedule or short at a
+   visible penalty (:func:`define_commitments`); aid pledged from stock,
+   never below the donor's floor (:func:`define_aid`, :func:`define_donor_floors`);
 5. stocks of the tracked cells with consumption and penalised shortfall
    (:func:`define_stocks`);
 6. targets by date with penalised slack, and, for the ``time`` objective,
@@ -49,9 +51,11 @@ __all__ = [
     "PlanModel",
     "Weights",
     "build_model",
+    "cost_expression",
     "define_aid",
     "define_budgets",
     "define_capacity_expansion",
+    "define_commitments",
     "define_deliveries",
     "define_donor_floors",
     "define_objective",
@@ -87,10 +91,15 @@ class Weights:
       a month of every time gap): putting a use off by even a month costs
       more than the stock held could earn, so consumption and aid are never
       withheld or deferred to meet a target, as in the simulator;
-    - ``late``: per unit of backlog per month late, a twelfth of what a unit
-      is worth to a target: a year late weighs like a unit missing from a
-      target (delivery is rewarded ``late * (T - t)``, the same up to a
-      constant).
+    - ``late``: per unit of a commitment per month late, a twelfth of what a
+      unit is worth to a target (or of ``keep`` where that is smaller): a
+      year late weighs like a unit missing from a target (delivery is
+      rewarded ``late * (T - t)``, the same up to a constant).
+    - ``keep``: per unit of a commitment (a contract signed before the start
+      or for a recipient) not delivered by the end of its schedule: by
+      default what a unit is worth to a target (``12 * late``), so a
+      commitment yields only to a target it would make impossible; the user
+      may set it in US$ per unit, or ``inf`` to make commitments hard.
     """
 
     cost: float
@@ -99,6 +108,7 @@ class Weights:
     base: np.ndarray  # (K,)
     step: np.ndarray  # (K,)
     late: np.ndarray  # (K,)
+    keep: np.ndarray  # (K,) per unit of a commitment not kept by its date; inf: kept (hard)
 
     def use(self, product: np.ndarray, T: int, bonus: int) -> np.ndarray:
         """Reward of one unit used in each month: (len(product), T)."""
@@ -142,8 +152,14 @@ def unit_costs(d: PlanData) -> np.ndarray:
     return out
 
 
-def weights_for(d: PlanData, objective: Objective) -> Weights:
-    """Objective weights for ``objective`` (see :class:`Weights`)."""
+def weights_for(
+    d: PlanData, objective: Objective, commitment_penalty_usd: float | None = None
+) -> Weights:
+    """Objective weights for ``objective`` (see :class:`Weights`).
+
+    ``commitment_penalty_usd``: US$ per unit of a commitment not kept
+    (``None``: the default of :class:`Weights`; ``inf``: hard).
+    """
     K = len(d.inp.products)
     unit = unit_costs(d)
     n = len(d.targets)
@@ -167,9 +183,16 @@ def weights_for(d: PlanData, objective: Objective) -> Weights:
         np.maximum.at(value, product, slack + gap * months)
         np.add.at(together, product, slack + gap)
     value = np.where(value > 0, value, cost * (10.0 * unit + 1.0))
+    if commitment_penalty_usd is None:
+        keep = value.copy()
+    elif np.isinf(commitment_penalty_usd):
+        keep = np.full(K, np.inf)
+    else:
+        keep = np.full(K, commitment_penalty_usd * USD * cost)
     return Weights(
-        cost=cost, slack=slack, gap=gap, base=2.0 * value, step=2.0 * together, late=value / 12.0
-    )
+        cost=cost, slack=slack, gap=gap, base=2.0 * value, step=2.0 * together,
+        late=np.minimum(value, keep) / 12.0, keep=keep,
+    )  # fmt: skip
 
 
 def _expr(
@@ -528,6 +551,38 @@ def define_deliveries(pm: PlanModel) -> None:
     m.add_constraints(expr, "=", 0.0, name="Backlog-schedule")
 
 
+def define_commitments(pm: PlanModel) -> None:
+    """Commitments are kept by the end of their schedule (``Commitment-kept``, ``-short``).
+
+    ``Y_b(e_b) + short_b >= due_b(e_b)`` with ``e_b`` the last month commitment
+    ``b`` falls due (or the horizon's last), ``Y_b`` what the plan has
+    delivered of it (``Backlog-delivered``) and ``short_b >= 0`` penalised at
+    ``keep`` per unit (:class:`Weights`); with an infinite penalty there is no
+    ``short_b`` and the commitment is a hard constraint. Every commitment of
+    the scenario is here: a pledge is never dropped, only reported short.
+    """
+    m, d, w = pm.model, pm.data, pm.weights
+    B = len(d.backlog)
+    if "Backlog-delivered" not in m.variables:
+        return
+    inp = d.inp
+    ids = _ids(d)
+    bcoords = [("backlog", ids["backlog"])]
+    Y = _labels(m, "Backlog-delivered")
+    rows, labs = [np.arange(B)], [Y[np.arange(B), d.backlog_end]]
+    keep = w.keep[inp.contract_product[d.backlog]]
+    soft = np.isfinite(keep)
+    if soft.any():
+        upper = xr.DataArray(np.where(soft, np.inf, 0.0), coords=bcoords)
+        m.add_variables(lower=0, upper=upper, coords=bcoords, name="Commitment-short")
+        rows.append(np.arange(B))
+        labs.append(np.where(soft, _labels(m, "Commitment-short"), -1))
+    expr, _ = _expr(m, bcoords, np.concatenate(rows), np.concatenate(labs),
+                    np.ones(sum(len(r) for r in rows)))  # fmt: skip
+    due = xr.DataArray(d.backlog_due[np.arange(B), d.backlog_end], coords=bcoords)
+    m.add_constraints(expr, ">=", due, name="Commitment-kept")
+
+
 def define_aid(pm: PlanModel) -> None:
     """Aid pledged from stock (``Aid-delivery``, ``Aid-given``, ``Aid-schedule``).
 
@@ -825,6 +880,70 @@ def define_budgets(pm: PlanModel) -> None:
     m.add_constraints(expr, "<=", rhs, name="Budget", mask=mask)
 
 
+def _cost_terms(pm: PlanModel) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Contract payments and capex as (labels, thousand US$ x ``cost`` weight) pairs."""
+    m, d, w = pm.model, pm.data, pm.weights
+    terms: list[tuple[np.ndarray, np.ndarray]] = []
+    _, _, labs, usd = _payment_terms(pm)
+    terms.append((labs, usd * USD * w.cost))
+    if len(d.xlines):
+        A = _labels(m, "Line-capacity_decided")
+        capex = d.inp.capex_usd_per_unit[d.xlines] * USD
+        # a small cost on capacity that has none, so that none is added for nothing
+        terms.append((A[:, -1], w.cost * np.where(capex > 0, capex, 1e-3)))
+    return terms
+
+
+def _linear(pm: PlanModel, terms: list[tuple[np.ndarray, np.ndarray]]) -> LinearExpression:
+    labels = np.concatenate([lab.ravel() for lab, _ in terms])
+    coeffs = np.concatenate([np.broadcast_to(c, lab.shape).ravel() for lab, c in terms])
+    ok = (labels >= 0) & (coeffs != 0)
+    ds = xr.Dataset({"vars": (["_term"], labels[ok]), "coeffs": (["_term"], coeffs[ok])})
+    return LinearExpression(ds, pm.model)
+
+
+def cost_expression(pm: PlanModel) -> LinearExpression:
+    """Contract payments (new and committed) plus capex, in thousand US$."""
+    return _linear(pm, _cost_terms(pm))
+
+
+STEADY = 1e-6  # programme units per unit delivered: breaks ties in timing and buyer
+
+
+def _tie_breaks(pm: PlanModel) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Tiny costs that pick, among plans of equal cost, one that is easy to sign.
+
+    The least-cost programme is degenerate: a unit delivered in March or in
+    May before a December target, or to any party of a joint target, costs
+    the same, and a solver's vertex scatters deliveries over months and
+    buyers. A cost of ``STEADY * cost * (1 + t / T)`` per unit delivered in
+    month ``t`` (earlier is cheaper) fills lines at capacity from the first
+    month on munition line ``l`` (times ``1 + l / M``: the first lines
+    first), the same per unit of a commitment on its ``a``-th line
+    assignment (``1 + a / A``), and ``STEADY * cost * (1 + c / N)`` per unit
+    received by cell ``c`` (the first party of a target first) buy for as
+    few parties, from as few lines, as stocks and capacity allow; all are a
+    millionth of a thousand US$ per unit.
+    """
+    m, d, w = pm.model, pm.data, pm.weights
+    T, N = d.n_months, max(len(d.cells), 1)
+    terms: list[tuple[np.ndarray, np.ndarray]] = []
+    new = _labels(m, "Line-delivery")
+    M = max(new.shape[0], 1)
+    early = 1 + np.arange(T)[None, :] / T
+    first_line = 1 + np.arange(new.shape[0])[:, None] / M
+    terms.append((new, STEADY * w.cost * early * first_line))
+    if "Backlog-delivery" in m.variables:
+        y = _labels(m, "Backlog-delivery")
+        by_line = 1 + np.arange(y.shape[0])[:, None] / max(y.shape[0], 1)
+        terms.append((y, np.broadcast_to(STEADY * w.cost * by_line, y.shape)))
+    if "Stock-receipts" in m.variables:
+        rec = _labels(m, "Stock-receipts")
+        by_cell = STEADY * w.cost * (1 + np.arange(rec.shape[0]) / N)
+        terms.append((rec, np.broadcast_to(by_cell[:, None], rec.shape)))
+    return terms
+
+
 def define_objective(pm: PlanModel) -> None:
     """The objective (see :class:`Weights`).
 
@@ -836,14 +955,8 @@ def define_objective(pm: PlanModel) -> None:
     """
     m, d, w = pm.model, pm.data, pm.weights
     inp, T = d.inp, d.n_months
-    terms: list[tuple[np.ndarray, np.ndarray]] = []
-    _, _, labs, usd = _payment_terms(pm)
-    terms.append((labs, usd * USD * w.cost))
-    if len(d.xlines):
-        A = _labels(m, "Line-capacity_decided")
-        capex = inp.capex_usd_per_unit[d.xlines] * USD
-        # a small cost on capacity that has none, so that none is added for nothing
-        terms.append((A[:, -1], w.cost * np.where(capex > 0, capex, 1e-3)))
+    terms = _cost_terms(pm)
+    terms += _tie_breaks(pm)
     if len(d.groups) and (d.group_inventory > 0).any():
         made = _labels(m, "Component-production")
         later = 1.0 + (T - np.arange(T)) / T  # use inventory first, as the simulator does
@@ -867,26 +980,31 @@ def define_objective(pm: PlanModel) -> None:
         product = inp.contract_product[d.backlog[d.backlog_assign]]
         reward = w.late[product][:, None] * (T - np.arange(T))[None, :]
         terms.append((y.ravel(), -reward.ravel()))
-    labels = np.concatenate([lab.ravel() for lab, _ in terms])
-    coeffs = np.concatenate([np.broadcast_to(c, lab.shape).ravel() for lab, c in terms])
-    ok = (labels >= 0) & (coeffs != 0)
-    labels, coeffs = labels[ok], coeffs[ok]
-    ds = xr.Dataset({"vars": (["_term"], labels), "coeffs": (["_term"], coeffs)})
-    m.add_objective(LinearExpression(ds, m))
+    if "Commitment-short" in m.variables:
+        keep = w.keep[inp.contract_product[d.backlog]]
+        terms.append((_labels(m, "Commitment-short"), np.where(np.isfinite(keep), keep, 0.0)))
+    m.add_objective(_linear(pm, terms))
 
 
-def build_model(d: PlanData, objective: Objective = "cost") -> PlanModel:
-    """Build the planning programme for ``d``: every ``define_*`` builder in order."""
+def build_model(
+    d: PlanData, objective: Objective = "cost", commitment_penalty_usd: float | None = None
+) -> PlanModel:
+    """Build the planning programme for ``d``: every ``define_*`` builder in order.
+
+    ``commitment_penalty_usd``: US$ per unit of a commitment not kept by its
+    date (``None``: what a unit is worth to a target; ``inf``: hard).
+    """
     pm = PlanModel(
         model=linopy.Model(force_dim_names=True),
         data=d,
         objective=objective,
-        weights=weights_for(d, objective),
+        weights=weights_for(d, objective, commitment_penalty_usd),
         integer=False,
     )
     define_capacity_expansion(pm)
     define_production(pm)
     define_deliveries(pm)
+    define_commitments(pm)
     define_aid(pm)
     define_stocks(pm)
     define_donor_floors(pm)

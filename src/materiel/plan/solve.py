@@ -21,25 +21,33 @@ import numpy as np
 import xarray as xr
 
 from materiel._errors import PlanError, Problem, ScenarioError
-from materiel.analysis.metrics import target_met
+from materiel.analysis.metrics import recipient_shortfall_table, target_met
 from materiel.analysis.simulate import simulate
 from materiel.months import month_label, month_range, parse_month, year_of
 from materiel.plan.data import plan_data
-from materiel.plan.diagnostics import Binding, TargetStatus, binding_sentences
-from materiel.plan.model import COVERAGE, USD, Objective, PlanModel, build_model, unit_costs
+from materiel.plan.diagnostics import Binding, RecipientStatus, TargetStatus, binding_sentences
+from materiel.plan.model import (
+    COVERAGE,
+    USD,
+    Objective,
+    PlanModel,
+    build_model,
+    cost_expression,
+)
 from materiel.plan.write import (
     TOL,
     PlannedContract,
     PlannedInvestment,
     contract_id,
     decision_month,
+    merge_runs,
     pair_off,
     scenario_mapping,
 )
 from materiel.scenario.loading import DATASET_ID, embedded_ids, load
 from materiel.scenario.schema import Scenario
 
-__all__ = ["OBJECTIVES", "Plan", "PlanError", "plan"]
+__all__ = ["OBJECTIVES", "Alternative", "Plan", "PlanError", "compare_policy", "plan"]
 
 OBJECTIVES: tuple[Objective, ...] = ("cost", "coverage", "time")
 
@@ -74,21 +82,27 @@ def _solve(pm: PlanModel, time_limit_s: float | None) -> None:
         raise PlanError(f"the solver stopped without an optimal plan: {status} ({condition})")
 
 
-def _duals(pm: PlanModel, time_limit_s: float | None) -> None:
-    """Duals of a MILP: fix the integer decisions and solve the remaining LP."""
+@contextmanager
+def _integers_fixed(pm: PlanModel) -> Iterator[None]:
+    """Fix a MILP's integer decisions at their solution and relax them (an LP remains)."""
     m = pm.model
-    if not pm.integer:
-        return
-    integers = [m.variables[name] for name in m.variables.integers]
+    integers = [m.variables[name] for name in m.variables.integers] if pm.integer else []
     for var in integers:
         var.fix()
         var.relax()
     try:
-        _solve(pm, time_limit_s)
+        yield
     finally:
         for var in integers:
             var.unrelax()
             var.unfix()
+
+
+def _duals(pm: PlanModel, time_limit_s: float | None) -> None:
+    """Duals of a MILP: fix the integer decisions and solve the remaining LP."""
+    if pm.integer:
+        with _integers_fixed(pm):
+            _solve(pm, time_limit_s)
 
 
 def _sol(pm: PlanModel, name: str, shape: tuple[int, ...]) -> np.ndarray:
@@ -103,6 +117,40 @@ def _dual(pm: PlanModel, name: str, shape: tuple[int, ...]) -> np.ndarray:
         return np.zeros(shape)
     out: np.ndarray = np.nan_to_num(pm.model.constraints[name].dual.values)
     return out
+
+
+@dataclass(frozen=True)
+class Alternative:
+    """A near-optimal plan: where it builds capacity and who buys, at what cost.
+
+    ``capacity_added_per_month``: line -> units/month decided over the
+    horizon; ``bought``: ``party/product`` -> units delivered on new
+    contracts; ``cost_usd``: payments (new and committed) plus capex.
+    ``penalty``: the objective's penalty terms, no larger than the optimum's
+    plus the slack.
+    """
+
+    index: int
+    cost_usd: float
+    capex_usd: float
+    capacity_added_per_month: dict[str, float]
+    bought: dict[str, float]
+
+    def sentence(self, optimum_usd: float) -> str:
+        """One line: cost against the optimum, where capacity is built, the largest buyers."""
+        built = (
+            ", ".join(
+                f"{k} +{v:,.0f}/month"
+                for k, v in sorted(self.capacity_added_per_month.items())
+                if v > TOL
+            )
+            or "nothing"
+        )
+        buyers = sorted(self.bought.items(), key=lambda kv: -kv[1])[:4]
+        who = ", ".join(f"{k} {v:,.0f}" for k, v in buyers) or "nobody"
+        extra = self.cost_usd / optimum_usd - 1 if optimum_usd > 0 else 0.0
+        return (f"alternative {self.index}: cost ${self.cost_usd / 1e9:,.3f}bn ({extra:+.1%}); "
+                f"builds {built}; buys {who}")  # fmt: skip
 
 
 @dataclass
@@ -130,11 +178,20 @@ class Plan:
     timings: dict[str, float]
     notes: list[str] = field(default_factory=list)
     source_ref: str | None = None
+    recipients: list[RecipientStatus] = field(default_factory=list)
+    breakdown: dict[str, float] = field(default_factory=dict)
+    alternatives: list[Alternative] = field(default_factory=list)
 
     @property
     def cost_usd(self) -> float:
         """What the plan's decisions cost: new contracts plus capex (US$)."""
         return self.contract_spend_usd + self.capex_usd
+
+    @property
+    def breakdown_cost_usd(self) -> float:
+        """Payments (new and committed) plus capex: the cost alternatives are measured against."""
+        b = self.breakdown
+        return b["new_contracts_usd"] + b["commitments_usd"] + b["capex_usd"]
 
     @property
     def feasible(self) -> bool:
@@ -195,19 +252,22 @@ class Plan:
             "targets": [{**vars(t), "met": t.met} for t in self.targets],
             "binding": [vars(b) for b in self.binding],
             "diagnosis": self.diagnosis(),
+            "recipients": [{**vars(r), "kept": r.kept} for r in self.recipients],
+            "breakdown": self.breakdown,
+            "alternatives": [vars(a) for a in self.alternatives],
             "size": self.size,
             "timings_s": self.timings,
         }
 
 
-def _simulated_stocks(
+def _simulated(
     s: Scenario,
     contracts: list[PlannedContract],
     investments: list[PlannedInvestment],
     budget_scale: float,
     objective: Objective,
-) -> xr.DataArray:
-    """Stocks (month, party, product) of the simulator run on the plan.
+) -> xr.Dataset:
+    """The simulator's run (sample 0) of the plan.
 
     The plan's contracts and investments as a standalone scenario
     (:func:`~materiel.plan.write.scenario_mapping`), simulated: aid from stock
@@ -215,10 +275,7 @@ def _simulated_stocks(
     simulator's (steps 6 and 7 of :mod:`materiel.engine.core`).
     """
     mapping = scenario_mapping(s, contracts, investments, budget_scale, objective, None)
-    stock: xr.DataArray = (
-        simulate(mapping).dataset.stock.isel(sample=0).transpose("month", "party", "product")
-    )
-    return stock
+    return simulate(mapping).dataset
 
 
 def _read_plan(pm: PlanModel, source_ref: str | None) -> Plan:
@@ -282,17 +339,19 @@ def _read_plan(pm: PlanModel, source_ref: str | None) -> Plan:
             recipient = inp.parties[next(iter(recipient_party))]
         price = float(inp.contract_price_usd[c])
         k = int(inp.contract_product[c])
+        prefix = "backlog" if inp.contract_sign[c] < 0 else "commitment"
         for t in map(int, np.flatnonzero(bl[a] > TOL)):
             q = float(bl[a, t])
             contracts.append(
                 PlannedContract(
-                    id=contract_id("backlog", [inp.contracts[c], inp.lines[ln],
-                                               month_label(s0 + int(t))], taken),
+                    id=contract_id(prefix, [inp.contracts[c], inp.lines[ln],
+                                            month_label(s0 + int(t))], taken),
                     line=inp.lines[ln], product=inp.products[k], buyers=buyers,
                     recipient=recipient, quantity=q, unit_price_usd=price,
                     due=month_label(s0 + int(t)),
                     decision=month_label(s0 - 1 - policy.extra_contracting_delay_months),
                     contracting_delay_months=0, backlog=True,
+                    origin=inp.contract_origin[c],
                 )
             )  # fmt: skip
             for r in receivers:
@@ -301,6 +360,8 @@ def _read_plan(pm: PlanModel, source_ref: str | None) -> Plan:
             for p, sh in buyers.items():
                 payments[inp.parties.index(p), t] += q * price * sh
             backlog_spend += q * price
+
+    contracts = merge_runs(contracts)
 
     # --- investments ---
     added = np.diff(np.concatenate([np.zeros((X, 1)), decided], axis=1), axis=1)
@@ -329,7 +390,8 @@ def _read_plan(pm: PlanModel, source_ref: str | None) -> Plan:
     capacity[d.xlines] += online
 
     # --- stocks: the programme's where it tracks them, the simulator's elsewhere ---
-    simulated = _simulated_stocks(s, contracts, investments, d.budget_scale, pm.objective)
+    run = _simulated(s, contracts, investments, d.budget_scale, pm.objective)
+    simulated = run.stock.isel(sample=0).transpose("month", "party", "product")
     stock = simulated.sel(party=list(inp.parties), product=list(inp.products)).values.copy()
     for c, (p, k) in enumerate(d.cells):
         stock[:, p, k] = lp_stock[c]
@@ -354,31 +416,33 @@ def _read_plan(pm: PlanModel, source_ref: str | None) -> Plan:
         )  # fmt: skip
 
     # --- what binds ---
-    in_usd = pm.objective == "cost"
-    to_out = (1.0 / USD) if in_usd else 1.0 / COVERAGE
-    cap_dual = -_dual(pm, "Line-capacity", (M, T)) * to_out
-    capacity_value = {inp.lines[ln]: cap_dual[i] for i, ln in enumerate(d.mlines)}
-    comp_dual = -_dual(pm, "Component-capacity", (len(d.groups), T)) * to_out
-    component_value = {
-        (inp.products[j], inp.pools[q]): comp_dual[g]
-        for g, (q, j) in enumerate(d.groups)
-        if len(d.group_lines[g])
-    }
-    budget_value: dict[tuple[str, int], float] = {}
-    if "Budget" in pm.model.constraints:
-        bd = -_dual(pm, "Budget", (len(d.budget_allies), len(d.budget_years))) * USD * to_out
-        for i, p in enumerate(d.budget_allies):
-            for y, year in enumerate(d.budget_years):
-                budget_value[(inp.parties[p], int(year))] = float(bd[i, y])
-    unit = unit_costs(d) / USD
-    priced_at = {inp.lines[ln]: float(unit[inp.line_product[ln]]) for ln in d.mlines}
-    priced_at.update(
-        {f"{inp.products[j]}@{inp.pools[q]}": float(unit.max(initial=0.0)) for q, j in d.groups}
-    )
-    binding = binding_sentences(
-        start, capacity_value, component_value, budget_value, in_usd, priced_at=priced_at
-    )
+    binding = _binding(pm, None)
+    recipients = _recipients(pm, run, bl)
     notes = [f"target {t} is dated outside the horizon: not planned" for t in d.targets_outside]
+    if d.replaced:
+        notes.append(
+            f"{len(d.replaced)} written forward contract(s) of allies are decisions the plan "
+            f"replaces: {', '.join(d.replaced)}"
+        )
+    short_b = _sol(pm, "Commitment-short", (len(d.backlog),))
+    told = {r.commitment for r in recipients}
+    for b, c in enumerate(d.backlog):
+        origin = inp.contract_origin[c]
+        if (
+            origin not in told
+            and len(short_b)
+            and short_b[b] > 1e-6 * max(1.0, d.backlog_due[b, -1])
+        ):
+            when = month_label(s0 + int(d.backlog_end[b]))
+            notes.append(
+                f"commitment {inp.contracts[c]} ({inp.products[int(inp.contract_product[c])]}) "
+                f"is short {short_b[b]:,.0f} by {when}: capacity does not allow it in time"
+            )
+    for who in sorted({r.party for r in recipients}):
+        notes.append(
+            f"{who}'s demand is supplied by the scenario's commitments (see Recipients) and its "
+            "pledges from stock; the plan buys nothing more for it"
+        )
 
     months = month_range(start, T)
     ds = xr.Dataset(
@@ -396,10 +460,12 @@ def _read_plan(pm: PlanModel, source_ref: str | None) -> Plan:
     )  # fmt: skip
     # the planner's objective, without the terms that only mirror the simulator's rules
     w = pm.weights
+    in_usd = pm.objective == "cost"
     objective_value = w.cost * (spend + float(capex_line.sum())) * USD + float(w.slack @ slack)
     if pm.objective == "time":
         objective_value += float((w.gap[:, None] * _sol(pm, "Target-gap", (0, T))).sum())
     objective_value = objective_value / USD if in_usd else objective_value / COVERAGE
+    breakdown = _breakdown(pm, spend, backlog_spend, float(capex_line.sum()))
     m = pm.model
     return Plan(
         scenario=s,
@@ -419,7 +485,298 @@ def _read_plan(pm: PlanModel, source_ref: str | None) -> Plan:
         timings=pm.timings,
         notes=notes,
         source_ref=source_ref,
+        recipients=recipients,
+        breakdown=breakdown,
     )  # fmt: skip
+
+
+# variables whose values are outcomes the penalties price, held for the cost duals
+_OUTCOMES = ("Target-slack", "Target-gap", "Stock-shortfall", "Aid-delivery",
+             "Commitment-short", "Backlog-delivery")  # fmt: skip
+_REAL = ("Line-capacity", "Component-capacity", "Budget")
+
+
+def _cost_duals(pm: PlanModel, time_limit_s: float | None) -> dict[str, np.ndarray] | None:
+    """Duals of the real constraints in US$ of payments and capex, every outcome held.
+
+    The solved programme again, with the variables the penalties price
+    (``_OUTCOMES``: target slack, consumption short, aid given, commitments
+    delivered and short) fixed at their optimal values and the objective
+    reduced to contract payments plus capex (:func:`cost_expression`): the
+    dual of a capacity or budget constraint is then what one more unit of it
+    saves in money, with no penalty weight in it. ``None`` unless the
+    objective is ``cost``.
+    """
+    m = pm.model
+    if pm.objective != "cost":
+        return None
+    saved = m.objective.expression
+    full = {f"full:{n}": np.nan_to_num(m.constraints[n].dual.values)
+            for n in _REAL if n in m.constraints}  # fmt: skip
+    fixed = [m.variables[n] for n in _OUTCOMES if n in m.variables]
+    with _integers_fixed(pm):
+        for var in fixed:
+            var.fix(decimals=12)
+        try:
+            m.add_objective(cost_expression(pm), overwrite=True)
+            _solve(pm, time_limit_s)
+            out = {n: np.nan_to_num(m.constraints[n].dual.values)
+                   for n in _REAL if n in m.constraints}  # fmt: skip
+        finally:
+            for var in fixed:
+                var.unfix()
+            m.add_objective(saved, overwrite=True)
+    return {**out, **full}
+
+
+def _breakdown(pm: PlanModel, spend: float, backlog_spend: float, capex: float) -> dict[str, float]:
+    """The objective by part: payments, capex, and each penalty in the objective's units.
+
+    For ``cost`` every part is in US$; otherwise penalties are in whole
+    targets' worth (the objective's unit) and payments and capex in US$.
+    ``rules`` is what is left of the programme's objective: the terms that
+    make it follow the simulator's rules (use stock when it can, deliver
+    commitments early, use component inventory first), small against the rest.
+    """
+    d, w = pm.data, pm.weights
+    in_usd = pm.objective == "cost"
+    scale = (1.0 / USD) if in_usd else 1.0 / COVERAGE
+    slack = _sol(pm, "Target-slack", (len(d.targets),))
+    short = _sol(pm, "Commitment-short", (len(d.backlog),))
+    keep = w.keep[d.inp.contract_product[d.backlog]] if len(d.backlog) else np.zeros(0)
+    target_penalty = float(w.slack @ slack) * scale if len(d.targets) else 0.0
+    gap = 0.0
+    if pm.objective == "time" and len(d.targets):
+        gap = float((w.gap[:, None] * _sol(pm, "Target-gap", (0, d.n_months))).sum()) * scale
+    commitment_penalty = float(np.where(np.isfinite(keep), keep, 0.0) @ short) * scale
+    total = float(pm.model.objective.value or 0.0) * scale
+    paid = (spend + backlog_spend + capex) * (1.0 if in_usd else w.cost * USD / COVERAGE)
+    return {
+        "new_contracts_usd": spend,
+        "commitments_usd": backlog_spend,
+        "capex_usd": capex,
+        "target_penalty": target_penalty + gap,
+        "commitment_penalty": commitment_penalty,
+        "rules": total - paid - target_penalty - gap - commitment_penalty,
+    }
+
+
+def _recipients(pm: PlanModel, run: xr.Dataset, bl: np.ndarray) -> list[RecipientStatus]:
+    """Each recipient's commitments as the plan keeps them, and its demand in the plan's run."""
+    d = pm.data
+    inp = d.inp
+    K = len(inp.products)
+    short = _sol(pm, "Commitment-short", (len(d.backlog),))
+    table = recipient_shortfall_table(run)
+    out = []
+    for b, c in enumerate(d.backlog):
+        cells = inp.receive_cell[inp.receive_contract == c]
+        parties = {int(x) // K for x in cells if inp.party_kind[int(x) // K] != "ally"}
+        if not parties:
+            continue
+        party = inp.parties[min(parties)]
+        product = inp.products[int(inp.contract_product[c])]
+        delivered = float(bl[d.backlog_assign == b].sum())
+        due = float(d.backlog_due[b, -1])
+        row = table[(table.party == party) & (table["product"] == product)]
+        out.append(
+            RecipientStatus(
+                party=party, product=product, commitment=inp.contract_origin[c],
+                due=due, delivered=delivered, short=float(short[b]) if len(short) else 0.0,
+                by=month_label(parse_month(d.scenario.start) + int(d.backlog_end[b])),
+                demand=float(row.demand.sum()), shortfall=float(row.shortfall.sum()),
+            )
+        )  # fmt: skip
+    return out
+
+
+def _same(a: Alternative, b: Alternative) -> bool:
+    """Whether two alternatives build and buy the same (to a thousandth of their totals)."""
+
+    def close(x: dict[str, float], y: dict[str, float]) -> bool:
+        scale = max(sum(abs(v) for v in x.values()), 1.0)
+        return all(abs(x.get(k, 0.0) - y.get(k, 0.0)) <= 1e-3 * scale for k in {*x, *y})
+
+    return close(a.capacity_added_per_month, b.capacity_added_per_month) and close(
+        a.bought, b.bought
+    )
+
+
+def _decisions(pm: PlanModel) -> dict[str, tuple[list[str], Any]]:
+    """Decision families MGA spreads: capacity added per line, bought per cell, made per line."""
+    m, d = pm.model, pm.data
+    inp = d.inp
+    out: dict[str, tuple[list[str], Any]] = {}
+    if "Line-capacity_decided" in m.variables:
+        out["built"] = ([inp.lines[ln] for ln in d.xlines],
+                        m.variables["Line-capacity_decided"].isel(month=-1))  # fmt: skip
+    if "Stock-receipts" in m.variables:
+        names = [f"{inp.parties[p]}/{inp.products[k]}" for p, k in d.cells]
+        out["bought"] = (names, m.variables["Stock-receipts"].sum("month"))
+    out["made"] = ([inp.lines[ln] for ln in d.mlines], m.variables["Line-delivery"].sum("month"))
+    return out
+
+
+def _values(expr: Any) -> np.ndarray:
+    """Values of a variable or expression at the current solution (1-D)."""
+    out: np.ndarray = np.nan_to_num(np.asarray(expr.solution.values, dtype=float)).ravel()
+    return out
+
+
+def _alternative(
+    pm: PlanModel, index: int, families: dict[str, tuple[list[str], Any]]
+) -> Alternative:
+    d = pm.data
+    inp = d.inp
+    cost = float(_values(cost_expression(pm)).sum()) / USD
+    built: dict[str, float] = {}
+    capex = 0.0
+    if "built" in families:
+        names, var = families["built"]
+        for i, (name, v) in enumerate(zip(names, _values(var), strict=True)):
+            built[name] = float(v)
+            capex += float(v) * float(inp.capex_usd_per_unit[d.xlines[i]])
+    bought: dict[str, float] = {}
+    if "bought" in families:
+        names, expr = families["bought"]
+        bought = {n: float(v) for n, v in zip(names, _values(expr), strict=True) if v > TOL}
+    return Alternative(index, cost, capex, built, bought)
+
+
+def _alternatives(
+    pm: PlanModel, k: int, slack: float, time_limit_s: float | None
+) -> list[Alternative]:
+    """Up to ``k`` plans within ``slack`` of the least cost that differ most (Hop-Skip-Jump MGA).
+
+    Modelling to generate alternatives (Brill et al. 1982; as in GenX and
+    Temoa): the outcomes the penalties price are held at the optimum's
+    (targets, consumption, aid, commitments: ``_OUTCOMES``), payments plus
+    capex may rise to ``(1 + slack) * c*`` (``MGA-slack``), and each
+    alternative minimises ``sum_f sum_i n_fi * x_fi / X_f`` over the decision
+    families ``f`` (capacity added per line, quantity bought per party and
+    product, made per line), ``n_fi`` the number of plans so far (the
+    optimum first) in which ``x_fi`` is used and ``X_f`` the family's total
+    in the optimum: what earlier plans used is avoided, so each plan builds
+    elsewhere and buys for other parties where the slack allows.
+    """
+    m = pm.model
+    paid = float(_values(cost_expression(pm)).sum())
+    families = _decisions(pm)
+    optimum = _alternative(pm, 0, families)
+    used = {f: np.zeros(len(names)) for f, (names, _) in families.items()}
+    totals = {}
+    for f, (_, expr) in families.items():
+        v = _values(expr)
+        used[f] += v > TOL
+        totals[f] = max(float(v.sum()), 1.0)
+    for n in _OUTCOMES:
+        if n in m.variables:
+            m.variables[n].fix(decimals=12)
+    m.add_constraints(cost_expression(pm) <= paid * (1 + slack) + TOL, name="MGA-slack")
+    out: list[Alternative] = []
+    for _ in range(k):
+        terms = None
+        for f, (_, expr) in families.items():
+            dim = next(x for x in expr.dims if not str(x).startswith("_"))
+            weights = xr.DataArray(used[f] / totals[f], coords={dim: expr.coords[dim].values},
+                                   dims=[dim])  # fmt: skip
+            part = (expr * weights).sum()
+            terms = part if terms is None else terms + part
+        if terms is None:
+            break
+        m.add_objective(terms, overwrite=True)
+        _solve(pm, time_limit_s)
+        solved = _decisions(pm)  # variables read afresh: a selection keeps its old solution
+        alt = _alternative(pm, len(out) + 1, solved)
+        if any(_same(alt, other) for other in [optimum, *out]):
+            break  # nothing new within the slack
+        out.append(alt)
+        for f, (_, expr) in solved.items():
+            used[f] += _values(expr) > TOL
+    return out
+
+
+def _binding(pm: PlanModel, cost: dict[str, np.ndarray] | None) -> list[Binding]:
+    """What binds, from the duals; ``cost``: duals of the cost-only programme (:func:`_cost_duals`).
+
+    With ``cost`` (the ``cost`` objective) a resource's value is split: what
+    relaxing it saves in payments and capex with every outcome held (the
+    cost duals), and the rest of the full dual, which comes from the
+    penalties (targets missed, consumption short, commitments late).
+    """
+    d = pm.data
+    inp, T = d.inp, d.n_months
+    M = len(d.mlines)
+    in_usd = pm.objective == "cost"
+    to_out = (1.0 / USD) if in_usd else 1.0 / COVERAGE
+
+    def value(name: str, shape: tuple[int, ...], scale: float = 1.0) -> np.ndarray:
+        full = -_dual(pm, name, shape) * to_out * scale
+        if cost is None:
+            return full
+        out: np.ndarray = -cost.get(name, np.zeros(shape)) * to_out * scale
+        return out
+
+    def penalty(name: str, shape: tuple[int, ...], scale: float = 1.0) -> np.ndarray:
+        if cost is None:
+            return np.zeros(shape)
+        full = cost.get(f"full:{name}", np.zeros(shape))
+        out: np.ndarray = (-full + cost.get(name, np.zeros(shape))) * to_out * scale
+        return out
+
+    cap, cap_pen = value("Line-capacity", (M, T)), penalty("Line-capacity", (M, T))
+    capacity_value = {inp.lines[ln]: cap[i] for i, ln in enumerate(d.mlines)}
+    capacity_penalty = {inp.lines[ln]: cap_pen[i] for i, ln in enumerate(d.mlines)}
+    G = len(d.groups)
+    comp, comp_pen = value("Component-capacity", (G, T)), penalty("Component-capacity", (G, T))
+    component_value = {(inp.products[j], inp.pools[q]): comp[g]
+                       for g, (q, j) in enumerate(d.groups) if len(d.group_lines[g])}  # fmt: skip
+    component_penalty = {(inp.products[j], inp.pools[q]): comp_pen[g]
+                         for g, (q, j) in enumerate(d.groups) if len(d.group_lines[g])}  # fmt: skip
+    budget_value: dict[tuple[str, int], float] = {}
+    budget_penalty: dict[tuple[str, int], float] = {}
+    if "Budget" in pm.model.constraints:
+        shape = (len(d.budget_allies), len(d.budget_years))
+        bd, bp = value("Budget", shape, USD), penalty("Budget", shape, USD)
+        for i, p in enumerate(d.budget_allies):
+            for y, year in enumerate(d.budget_years):
+                budget_value[(inp.parties[p], int(year))] = float(bd[i, y])
+                budget_penalty[(inp.parties[p], int(year))] = float(bp[i, y])
+    units = {inp.lines[ln]: inp.products[inp.line_product[ln]] for ln in d.mlines}
+    units.update({f"{inp.products[j]}@{inp.pools[q]}": inp.products[j] for q, j in d.groups})
+    return binding_sentences(
+        d.scenario.start, capacity_value, component_value, budget_value, in_usd,
+        penalty_value={**capacity_penalty,
+                       **{f"{k}@{q}": v for (k, q), v in component_penalty.items()}},
+        budget_penalty=budget_penalty, units=units,
+    )  # fmt: skip
+
+
+def compare_policy(p: Plan) -> dict[str, dict[str, Any]]:
+    """The plan beside the scenario's own run (its procurement policies), both simulated.
+
+    For each side (``plan``: the plan written as a standalone scenario;
+    ``policy``: the scenario as given, whose closed-loop procurement rules
+    buy): contract payments and capex over the horizon (US$, the simulator's
+    ``payments_usd`` and ``capex_usd``, announced investments included on
+    both sides), and per target the first month it is met and whether by its
+    date.
+    """
+    mapping = scenario_mapping(p.scenario, p.contracts, p.investments, p.budget_scale,
+                               p.objective, None)  # fmt: skip
+
+    def side(scenario: Any) -> dict[str, Any]:
+        r = simulate(scenario)
+        ds = r.dataset.isel(sample=0)
+        table = r.targets()
+        return {
+            "payments_usd": float(ds.payments_usd.sum()),
+            "capex_usd": float(ds.capex_usd.sum()),
+            "first_met": {str(t.target): t.first_met for t in table.itertuples()},
+            "met_by_date": {str(t.target): bool(t.met_by_date) for t in table.itertuples()},
+        }
+
+    return {"plan": side(mapping), "policy": side(p.scenario)}
 
 
 def _source_ref(scenario: str | Path | Mapping[str, Any] | Scenario) -> str | None:
@@ -439,6 +796,9 @@ def plan(
     budget_scale: float = 1.0,
     *,
     time_limit_s: float | None = None,
+    commitment_penalty_usd: float | None = None,
+    alternatives: int = 0,
+    slack: float = 0.05,
 ) -> Plan:
     """Plan contracts, capacity investments and allocations for ``scenario``.
 
@@ -447,7 +807,14 @@ def plan(
     ``"time"`` (earliest attainment within budgets). Budgets apply when the
     scenario's ``policy.budget`` is not ``"none"``, scaled by
     ``budget_scale``. A line that declares ``module_capacity_per_month``
-    grows in whole modules (a MILP). Raises
+    grows in whole modules (a MILP). Commitments (contracts signed before the
+    start, contracts and production pledges for recipients) are kept by the
+    end of their schedule, or short at ``commitment_penalty_usd`` per unit
+    (default: what a unit is worth to a target; ``math.inf``: a hard
+    constraint); :attr:`Plan.recipients` says how each is kept. With
+    ``alternatives = K`` the plan also carries up to K near-optimal
+    alternatives within ``slack`` (a share) of its cost
+    (:attr:`Plan.alternatives`, modelling to generate alternatives). Raises
     :class:`~materiel.ScenarioError` for bad input and :class:`PlanError`
     when the solver fails.
     """
@@ -456,12 +823,20 @@ def plan(
         problems.append(Problem("<plan>", "objective", f"expected one of {', '.join(OBJECTIVES)}"))
     if not (np.isfinite(budget_scale) and budget_scale >= 0):
         problems.append(Problem("<plan>", "budget_scale", "expected a finite number >= 0"))
+    if commitment_penalty_usd is not None and not commitment_penalty_usd >= 0:
+        problems.append(
+            Problem("<plan>", "commitment_penalty_usd", "expected a number >= 0 or inf (hard)")
+        )
+    if not (isinstance(alternatives, int) and 0 <= alternatives <= 20):
+        problems.append(Problem("<plan>", "alternatives", "expected a whole number 0..20"))
+    if not (np.isfinite(slack) and 0 <= slack <= 1):
+        problems.append(Problem("<plan>", "slack", "expected a share between 0 and 1"))
     if problems:
         raise ScenarioError(problems)
     s = load(scenario)
     t0 = time.perf_counter()
     d = plan_data(s, budget_scale)
-    pm = build_model(d, objective)
+    pm = build_model(d, objective, commitment_penalty_usd)
     t1 = time.perf_counter()
     _solve(pm, time_limit_s)
     t2 = time.perf_counter()
@@ -469,5 +844,13 @@ def plan(
     t3 = time.perf_counter()
     pm.timings.update(build_s=t1 - t0, solve_s=t2 - t1, duals_s=t3 - t2)
     result = _read_plan(pm, _source_ref(scenario))
-    pm.timings["read_s"] = time.perf_counter() - t3
+    t4 = time.perf_counter()
+    cost = _cost_duals(pm, time_limit_s)
+    if cost is not None:
+        result.binding = _binding(pm, cost)
+    t5 = time.perf_counter()
+    if alternatives:
+        result.alternatives = _alternatives(pm, alternatives, slack, time_limit_s)
+    pm.timings.update(read_s=t4 - t3, cost_duals_s=t5 - t4,
+                      alternatives_s=time.perf_counter() - t5)  # fmt: skip
     return result

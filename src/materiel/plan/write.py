@@ -2,15 +2,17 @@
 
 The plan's decisions become scenario entities:
 
-- one contract per line, buyer and delivery month (``plan-...``): decided
-  ``D`` months before it is due (``D`` = the policy's contracting delay plus
-  any extra delay), delivered in one month, at the product's price. Joint
+- one contract per line, buyer and run of months of equal deliveries within
+  a calendar year (``plan-...``, :func:`merge_runs`): decided ``D`` months
+  before its first delivery (``D`` = the policy's contracting delay plus
+  any extra delay), delivered evenly over the run, at the product's price. Joint
   buying means a month's output of a munition is shared between its buyers;
   the shares are paired off line by line (north-west corner), which is
   exact because any line may serve any buyer at the same price;
-- the backlog (contracts signed before the start) as it is delivered
-  (``backlog-...``): signed before the start (never deferred by a budget
-  check), due in the month the plan delivers it;
+- the commitments (contracts signed before the start, and contracts and
+  production pledges for a recipient) as the plan delivers them
+  (``backlog-...``, ``commitment-...``): signed before the start (never
+  deferred by a budget check), due in the months the plan delivers them;
 - capacity additions as ``[investments.*]`` decided in their month;
 - the scenario's own contracts, procurement policies and production
   pledges are dropped, and
@@ -25,7 +27,7 @@ The plan's decisions become scenario entities:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +41,7 @@ from materiel.scenario.schema import Scenario
 __all__ = [
     "PlannedContract",
     "PlannedInvestment",
+    "merge_runs",
     "pair_off",
     "scenario_mapping",
     "write_toml",
@@ -61,7 +64,9 @@ class PlannedContract:
     due: str  # month delivered
     decision: str
     contracting_delay_months: int
-    backlog: bool  # a contract signed before the start, as the plan delivers it
+    backlog: bool  # a commitment (signed before the start or for a recipient), as delivered
+    delivery_months: int = 1  # months over which ``quantity`` is delivered in equal parts
+    origin: str = ""  # the scenario's contract (or ``aid:<pledge>``) a commitment keeps
 
     def as_record(self, start: str) -> dict[str, Any]:
         """The contract as a scenario record (``[contracts.<id>]``)."""
@@ -73,7 +78,7 @@ class PlannedContract:
             "unit_price_usd": self.unit_price_usd,
             "decision": self.decision,
             "contracting_delay_months": self.contracting_delay_months,
-            "delivery_months": 1,
+            "delivery_months": self.delivery_months,
             "source": "materiel-plan",
         }
         if self.backlog:
@@ -126,6 +131,49 @@ def pair_off(supply: np.ndarray, demand: np.ndarray) -> list[tuple[int, int, flo
         s[i] -= amount
         d[j] -= amount
     return out
+
+
+def merge_runs(contracts: list[PlannedContract]) -> list[PlannedContract]:
+    """Merge a run of consecutive months of equal quantity into one contract.
+
+    Contracts of the same line, product, buyers, recipient, price and origin,
+    due in consecutive months of one calendar year with the same quantity
+    ``q``, become one contract of ``n * q`` delivered over ``n`` months: the
+    simulator spreads a contract evenly over its delivery months
+    (``due_c(t)`` in :mod:`materiel.engine.core`), so it delivers the same
+    ``q`` in each month and the plan's stocks are reproduced exactly.
+    """
+
+    def key(c: PlannedContract) -> tuple[Any, ...]:
+        return (c.line, c.product, tuple(sorted(c.buyers.items())), c.recipient,
+                c.unit_price_usd, c.backlog, c.origin, c.contracting_delay_months)  # fmt: skip
+
+    groups: dict[tuple[Any, ...], list[PlannedContract]] = {}
+    for c in contracts:
+        groups.setdefault(key(c), []).append(c)
+    out: list[PlannedContract] = []
+    for rows in groups.values():
+        rows.sort(key=lambda c: parse_month(c.due))
+        run = [rows[0]]
+        for c in rows[1:]:
+            last = run[-1]
+            same = abs(c.quantity - last.quantity) <= 1e-9 * max(1.0, abs(c.quantity))
+            if (same and parse_month(c.due) == parse_month(last.due) + 1
+                    and c.due[:4] == run[0].due[:4]):  # fmt: skip
+                run.append(c)
+                continue
+            out.append(_merged(run))
+            run = [c]
+        out.append(_merged(run))
+    out.sort(key=lambda c: (parse_month(c.due), c.line, c.id))
+    return out
+
+
+def _merged(run: list[PlannedContract]) -> PlannedContract:
+    first = run[0]
+    if len(run) == 1:
+        return first
+    return replace(first, quantity=sum(c.quantity for c in run), delivery_months=len(run))
 
 
 def _unique(key: str, taken: set[str]) -> str:
