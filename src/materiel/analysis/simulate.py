@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from materiel._xarray import lazy_dask
 from materiel.analysis.result import Result
 from materiel.engine import Inputs, binding, compile_inputs, run_engine
 from materiel.engine.invariants import check_invariants
@@ -22,6 +23,8 @@ from materiel.engine.variables import OUTPUTS
 from materiel.months import month_label, month_range, parse_month
 from materiel.scenario.loading import load
 from materiel.scenario.schema import Scenario
+
+lazy_dask()  # xarray answers 'not a dask array' without importing dask.array
 
 __all__ = ["build_dataset", "simulate"]
 

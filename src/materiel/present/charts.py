@@ -41,6 +41,7 @@ import plotly.graph_objects as go  # type: ignore[import-untyped]
 import xarray as xr
 from plotly.subplots import make_subplots  # type: ignore[import-untyped]
 
+from materiel._xarray import lazy_dask
 from materiel.analysis.metrics import target_stock
 from materiel.analysis.spending import spending_table
 from materiel.engine.binding import Binding, input_product
@@ -51,6 +52,8 @@ from materiel.scenario.economics import Basis, economic_series
 if TYPE_CHECKING:
     from materiel.analysis.result import Result
     from materiel.scenario.schema import Scenario
+
+lazy_dask()  # xarray answers 'not a dask array' without importing dask.array
 
 __all__ = [
     "BINDING_COLOURS",
