@@ -582,6 +582,13 @@ def data_import(
     combine: Annotated[
         bool, typer.Option(help="kiel-csv: one joint contract per munition and year.")
     ] = False,
+    published: Annotated[
+        str | None,
+        typer.Option(
+            help="Publication date (YYYY-MM or YYYY-MM-DD) for the source; default: the "
+            "workbook's saved date, else the file's date, said to be that."
+        ),
+    ] = None,
 ) -> None:
     """Turn a published spending table (or the Kiel aid tracker) into a scenario overlay."""
     import tomli_w
@@ -595,9 +602,11 @@ def data_import(
         s = load(scenario)
         years = range(first_year or 1900, (last_year or 2100) + 1)
         if fmt is ImportFormat.kiel_csv:
-            overlay = import_kiel(file, s, years=years, combine=combine)
+            overlay = import_kiel(file, s, years=years, combine=combine, published=published)
         else:
-            overlay = import_table(file, cast(Format, fmt.value), s, years=years)
+            overlay = import_table(
+                file, cast(Format, fmt.value), s, years=years, published=published
+            )
     except ScenarioError as exc:
         raise _bad_input(exc, False) from exc
     header = (

@@ -13,6 +13,7 @@ import xarray as xr
 from materiel._xarray import lazy_dask
 from materiel.analysis import metrics
 from materiel.engine.binding import input_product, is_input
+from materiel.engine.variables import OUTPUTS, quantity_units
 from materiel.months import label_of
 from materiel.scenario.schema import Scenario
 
@@ -278,12 +279,19 @@ def tidy_tables(result: Result) -> dict[str, pd.DataFrame]:
 
     Lines carry their ``country`` and ``product``; contracts their
     ``product``; party tables keep munitions only. The ``sample`` column is
-    dropped for a deterministic run.
+    dropped for a deterministic run. A last column ``unit`` says what each
+    row's value counts: ``rounds``, ``missiles/month``, ``US$`` (empty for
+    ``binding``, a label).
     """
     ds = result.dataset
     munitions = set(result.scenario.munitions)
     labels = {"line": {"line_country": "country", "line_product": "product"},
-              "contract": {"contract_product": "product"}}  # fmt: skip
+              "contract": {"contract_product": "product"},
+              "pledge": {"pledge_product": "product"}}  # fmt: skip
+    registry = {var.dataset: var.units for var in OUTPUTS.values()}
+    unit_of = {
+        str(k): str(u) for k, u in zip(ds["product"].values, _product_units(ds), strict=True)
+    }
     tables: dict[str, pd.DataFrame] = {}
     for name, da in ds.data_vars.items():
         if "month" not in da.dims:
@@ -298,11 +306,25 @@ def tidy_tables(result: Result) -> dict[str, pd.DataFrame]:
         columns: list[str] = []
         for dim in da.dims:
             columns.append(str(dim))
-            columns.extend(labels.get(str(dim), {}))
+            columns.extend(k for k in labels.get(str(dim), {}) if k in df.columns)
         df = df[[*columns, value]]
         for dim in da.dims:
             df = df.rename(columns=labels.get(str(dim), {}))
         if "party" in da.dims and "product" in da.dims:
             df = df[df["product"].isin(munitions)]
+        units = registry.get(str(name), "units")
+        if value == "binding":
+            df["unit"] = ""
+        elif "units" in units.split("/")[0] and "product" in df.columns:
+            df["unit"] = [quantity_units(units, [unit_of[str(k)]]) for k in df["product"]]
+        else:
+            df["unit"] = units
         tables[str(name)] = df.reset_index(drop=True)
     return tables
+
+
+def _product_units(ds: xr.Dataset) -> list[str]:
+    """Each product's unit (``round``); ``unit`` for a dataset made before units were kept."""
+    if "product_unit" in ds.coords:
+        return [str(u) for u in ds["product_unit"].values]
+    return ["unit"] * ds.sizes["product"]
