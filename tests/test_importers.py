@@ -274,7 +274,6 @@ def test_source_date_is_the_publications_not_the_import_day(
 ) -> None:
     """Issue 17: the workbook's saved date, or --published; a file date is said to be one."""
     import datetime as dt
-
     import re
     import zipfile
 

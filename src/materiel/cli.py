@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
@@ -108,15 +108,64 @@ def _bad_input(exc: ScenarioError, as_json: bool) -> typer.Exit:
     return typer.Exit(code=2)
 
 
+def _interactive() -> bool:
+    """Progress is drawn only for a person at a terminal: stderr a TTY, not ``TERM=dumb``.
+
+    Piped or redirected output, ``--json`` and CI logs get none (no control characters).
+    """
+    import os
+
+    return sys.stderr.isatty() and os.environ.get("TERM", "") != "dumb"
+
+
+class _Steps:
+    """Advance a progress bar through named steps: ``steps.next("simulating x")``."""
+
+    def __init__(self, bar: Any = None, task: Any = None) -> None:
+        self._bar, self._task, self._started = bar, task, False
+
+    def next(self, label: str) -> None:
+        """Count the step before as done and show ``label`` as the one under way."""
+        if self._bar is None:
+            return
+        if self._started:
+            self._bar.advance(self._task)
+        self._started = True
+        self._bar.update(self._task, description=label)
+
+    def tick(self, done: int, total: int) -> None:
+        """Set the count directly (a loop in the library reports ``done`` of ``total``)."""
+        if self._bar is not None:
+            self._bar.update(self._task, completed=done, total=total)
+
+
 @contextmanager
-def _progress(enabled: bool, label: str) -> Iterator[None]:
-    """A spinner on an interactive terminal (the first run also compiles the engine)."""
-    if not enabled or not sys.stderr.isatty():
-        yield
+def _progress_bar(enabled: bool, total: int | None, label: str) -> Iterator[_Steps]:
+    """A Rich progress bar on stderr at an interactive terminal (see :func:`_interactive`);
+    ``total=None`` for work of unknown length (a pulsing bar). It disappears when done."""
+    if not enabled or not _interactive():
+        yield _Steps()
         return
     from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
 
-    with Console(stderr=True).status(label):
+    columns = [SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+               *([MofNCompleteColumn()] if total else []), TimeElapsedColumn()]  # fmt: skip
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        yield _Steps(bar, bar.add_task(label, total=total))
+
+
+@contextmanager
+def _progress(enabled: bool, label: str) -> Iterator[None]:
+    """One step of unknown length (a solve, a write) with a progress bar at a terminal."""
+    with _progress_bar(enabled, None, label):
         yield
 
 
@@ -125,6 +174,17 @@ def _simulate(scenario: Scenario, show_progress: bool) -> Result:
 
     with _progress(show_progress, f"simulating {scenario.id}"):
         return simulate(scenario)
+
+
+def _simulate_all(scenarios: list[Scenario], steps: _Steps) -> list[Result]:
+    """Simulate each scenario in turn, one step of ``steps`` each."""
+    from materiel.analysis.simulate import simulate
+
+    results = []
+    for s in scenarios:
+        steps.next(f"simulating {s.id}")
+        results.append(simulate(s))
+    return results
 
 
 @app.command()
@@ -157,32 +217,38 @@ def run(
             _out_dir(out, "--out")
     except ScenarioError as exc:
         raise _bad_input(exc, as_json) from exc
-    results = [_simulate(s, not as_json) for s in scenarios]
-    if out is not None:
-        with _writing("--out", as_json):
-            for r in results:
-                target = out if len(results) == 1 else out / r.scenario.id
-                write_result(r, target, fmt.value)
-    if as_json:
-        payload: Any = results[0].metrics()
-        if compare:  # each compared run also carries its differences B - A from the first
-            from materiel.analysis.compare import difference
+    steps_total = len(scenarios) + 1 + (out is not None)
+    with _progress_bar(not as_json, steps_total, "simulating") as steps:
+        results = _simulate_all(scenarios, steps)
+        if out is not None:
+            steps.next(f"writing {fmt.value} results to {out}")
+            with _writing("--out", as_json):
+                for r in results:
+                    target = out if len(results) == 1 else out / r.scenario.id
+                    write_result(r, target, fmt.value)
+        steps.next("summarising" + (" and comparing" if compare else ""))
+        if as_json:
+            payload: Any = results[0].metrics()
+            if compare:  # each compared run also carries its differences B - A from the first
+                from materiel.analysis.compare import difference
 
-            payload = [payload] + [
-                {**r.metrics(), "difference": difference(results[0], r).to_dict()}
-                for r in results[1:]
-            ]
+                payload = [payload] + [
+                    {**r.metrics(), "difference": difference(results[0], r).to_dict()}
+                    for r in results[1:]
+                ]
+        else:
+            text = [summarize(r) + "\n" for r in results]
+            if compare:
+                text.append(
+                    f"Comparison: month each target is first met, production and cost; "
+                    f"differences against {results[0].scenario.id}\n"
+                    + compare_table(results).to_string()
+                )
+    if as_json:
         _echo_json(payload)
     else:
-        for r in results:
-            typer.echo(summarize(r))
-            typer.echo("")
-        if compare:
-            typer.echo(
-                f"Comparison: month each target is first met, production and cost; "
-                f"differences against {results[0].scenario.id}"
-            )
-            typer.echo(compare_table(results).to_string())
+        for block in text:
+            typer.echo(block)
         if out is not None:
             typer.echo(f"wrote {fmt.value} results to {out}")
     if check_targets:
@@ -312,17 +378,19 @@ def report(
         loaded = [load(s) for s in ids]
     except ScenarioError as exc:
         raise _bad_input(exc, as_json) from exc
-    results = [_simulate(s, not as_json) for s in loaded]
-    with _progress(not as_json, f"writing {output}"), _writing("--output", as_json):
-        built = write_report(results, output)
-    pngs: list[str] = []
-    if png is not None:
-        try:
-            with _progress(not as_json, f"rendering PNGs into {png}"):
+    with _progress_bar(not as_json, len(loaded) + 1 + (png is not None), "report") as steps:
+        results = _simulate_all(loaded, steps)
+        steps.next(f"writing {output}")
+        with _writing("--output", as_json):
+            built = write_report(results, output)
+        pngs: list[str] = []
+        if png is not None:
+            steps.next(f"rendering PNGs into {png}")
+            try:
                 pngs = [str(p) for p in write_png(built.figures, png)]
-        except Exception as exc:  # kaleido or the browser failed: say what and why
-            problem = Problem("<command line>", "--png", f"PNG export failed: {exc}")
-            raise _bad_input(ScenarioError(problem), as_json) from exc
+            except Exception as exc:  # kaleido or the browser failed: say what and why
+                problem = Problem("<command line>", "--png", f"PNG export failed: {exc}")
+                raise _bad_input(ScenarioError(problem), as_json) from exc
     size = output.stat().st_size
     if as_json:
         _echo_json(
@@ -647,8 +715,8 @@ def mc(
         _check_memory(estimate_bytes(s, samples), samples)
     except ScenarioError as exc:
         raise _bad_input(exc, as_json) from exc
-    with _bar(not as_json, samples, f"sampling {s.id}") as tick:
-        result = sample(s, samples, seed, progress=tick)
+    with _progress_bar(not as_json, samples, f"sampling {s.id}") as bar:
+        result = sample(s, samples, seed, progress=bar.tick)
     metrics = result.metrics()
     if out is not None:
         with _writing("--out", as_json):
@@ -701,9 +769,9 @@ def sweep(
     except ScenarioError as exc:
         raise _bad_input(exc, as_json) from exc
     tasks = len(variants) * -(-spec.samples // spec.chunk)
-    with _bar(not as_json, tasks, f"sweeping {len(variants)} variants") as tick:
+    with _progress_bar(not as_json, tasks, f"sweeping {len(variants)} variants") as bar:
         summary = run_sweep(spec, variants, out, scheduler=scheduler, workers=workers,
-                            local=local, progress=tick)  # fmt: skip
+                            local=local, progress=bar.tick)  # fmt: skip
     if as_json:
         _echo_json({"out": str(out), "variants": [v for v, _ in variants],
                     "summary": records(summary)})  # fmt: skip
@@ -750,19 +818,6 @@ def _bytes(n: float) -> str:
             return f"{n:,.1f} {unit}"
         n /= 1024
     return f"{n:,.1f} TiB"
-
-
-@contextmanager
-def _bar(enabled: bool, total: int, label: str) -> Iterator[Callable[[int, int], None] | None]:
-    """A progress bar on an interactive terminal, fed ``(done, total)``."""
-    if not enabled or not sys.stderr.isatty():
-        yield None
-        return
-    from rich.progress import Progress
-
-    with Progress(transient=True) as bar:
-        task = bar.add_task(label, total=total)
-        yield lambda done, _total: bar.update(task, completed=done)
 
 
 @app.command()

@@ -101,7 +101,7 @@ def publication_date(path: Path, published: str | None = None) -> tuple[str, str
         return published, "publication date as given"
     if path.suffix.lower() in (".xlsx", ".xlsm"):
         try:
-            from openpyxl import load_workbook
+            from openpyxl import load_workbook  # type: ignore[import-untyped]
 
             book = load_workbook(path, read_only=True)
             saved = book.properties.modified or book.properties.created
