@@ -701,6 +701,10 @@ def mc(
     out: Annotated[
         Path | None, typer.Option("--out", help="Write fans, probabilities, draws here.")
     ] = None,
+    sobol: Annotated[
+        bool,
+        typer.Option("--sobol", help="Also first-order Sobol indices per target (SALib)."),
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Monte Carlo: the probability of meeting each target, percentile fans, what matters most."""
@@ -718,6 +722,7 @@ def mc(
     with _progress_bar(not as_json, samples, f"sampling {s.id}") as bar:
         result = sample(s, samples, seed, progress=bar.tick)
     metrics = result.metrics()
+    significant = _significance(result, sobol, metrics, as_json)
     if out is not None:
         with _writing("--out", as_json):
             write_monte_carlo(result, out)
@@ -740,13 +745,46 @@ def mc(
     typer.echo("")
     typer.echo(f"cost (payments + capex) p5 / p50 / p95: ${cost['p5'] / 1e9:,.1f}bn / "
                f"${cost['p50'] / 1e9:,.1f}bn / ${cost['p95'] / 1e9:,.1f}bn")  # fmt: skip
-    for target, ranking in list(metrics["sensitivity"].items())[:3]:
-        top = [r for r in ranking if r["spearman"] is not None][:3]
-        if top:
-            typer.echo(f"what matters most for {target}: " + ", ".join(
-                f"{r['input']} ({r['spearman']:+.2f})" for r in top))  # fmt: skip
+    _print_significance(s, significant, metrics)
     if out is not None:
         typer.echo(f"wrote fans, probabilities and draws to {out}")
+
+
+def _significance(result: Any, sobol: bool, metrics: dict[str, Any], as_json: bool) -> Any:
+    """Add the significance-cut sensitivity (and Sobol indices when asked) to ``metrics``."""
+    from materiel.analysis.result import records
+    from materiel.analysis.sensitivity import ALPHA, CUT_RULE, sensitivity_table, sobol_table
+
+    table = sensitivity_table(result)
+    metrics["sensitivity_cut"] = CUT_RULE.format(alpha=ALPHA)
+    metrics["significant"] = {
+        tid: records(table[(table.target == tid) & table.significant].drop(columns="target"))
+        for tid in result.scenario.targets
+    }
+    if sobol:
+        try:
+            indices = sobol_table(result)
+        except ScenarioError as exc:
+            problem = Problem("<command line>", "--sobol", exc.problems[0].message)
+            raise _bad_input(ScenarioError(problem), as_json) from exc
+        metrics["sobol_first_order"] = {
+            tid: records(indices[indices.target == tid].drop(columns="target"))
+            for tid in result.scenario.targets
+        }
+    return table
+
+
+def _print_significance(s: Scenario, table: Any, metrics: dict[str, Any]) -> None:
+    if not s.uncertain:
+        return
+    typer.echo("")
+    typer.echo(f"What matters most, per target ({metrics['sensitivity_cut']}):")
+    for tid in s.targets:
+        rows = table[(table.target == tid) & table.significant].head(5)
+        listed = ", ".join(f"{r.input} ({r.spearman:+.2f})" for r in rows.itertuples())
+        typer.echo(f"  {tid}: {listed or 'no input passes the cut'}")
+        for r in metrics.get("sobol_first_order", {}).get(tid, [])[:3]:
+            typer.echo(f"      Sobol S1 {r['input']}: {r['S1']:.2f} (+/- {r['S1_conf']:.2f})")
 
 
 @app.command()
