@@ -176,6 +176,17 @@ def _simulate(scenario: Scenario, show_progress: bool) -> Result:
         return simulate(scenario)
 
 
+def _sample_all(scenarios: list[Scenario], n: int, seed: int, show: bool) -> list[Any]:
+    """A Monte Carlo run of each scenario (``n`` samples, ``seed``), with a bar each."""
+    from materiel.analysis.montecarlo import sample
+
+    out = []
+    for s in scenarios:
+        with _progress_bar(show, n, f"sampling {s.id}") as bar:
+            out.append(sample(s, n, seed, progress=bar.tick))
+    return out
+
+
 def _simulate_all(scenarios: list[Scenario], steps: _Steps) -> list[Result]:
     """Simulate each scenario in turn, one step of ``steps`` each."""
     from materiel.analysis.simulate import simulate
@@ -361,6 +372,19 @@ def report(
         Path | None,
         typer.Option("--png", help="Also write each chart as a PNG into this directory."),
     ] = None,
+    samples: Annotated[
+        int | None,
+        typer.Option(
+            "--samples",
+            "-n",
+            min=2,
+            help="Also run this many Monte Carlo samples of each scenario: fans, probabilities "
+            "and what matters most in the report.",
+        ),
+    ] = None,
+    seed: Annotated[
+        int, typer.Option(min=0, help="Random seed of --samples (same seed, same result).")
+    ] = 0,
     as_json: JsonOpt = False,
 ) -> None:
     """Write one self-contained, offline HTML report: findings, charts, tables, sources."""
@@ -376,13 +400,19 @@ def report(
         if png is not None and (why := png_problem()) is not None:
             raise ScenarioError(Problem("<command line>", "--png", why))
         loaded = [load(s) for s in ids]
+        if samples is not None:
+            from materiel.analysis.montecarlo import estimate_bytes
+
+            _check_memory(max(estimate_bytes(s, samples) for s in loaded), samples)
     except ScenarioError as exc:
         raise _bad_input(exc, as_json) from exc
-    with _progress_bar(not as_json, len(loaded) + 1 + (png is not None), "report") as steps:
+    with _progress_bar(not as_json, len(loaded), "simulating") as steps:
         results = _simulate_all(loaded, steps)
+    sampled = [] if samples is None else _sample_all(loaded, samples, seed, not as_json)
+    with _progress_bar(not as_json, 1 + (png is not None), f"writing {output}") as steps:
         steps.next(f"writing {output}")
         with _writing("--output", as_json):
-            built = write_report(results, output)
+            built = write_report(results, output, samples=sampled)
         pngs: list[str] = []
         if png is not None:
             steps.next(f"rendering PNGs into {png}")
@@ -402,6 +432,8 @@ def report(
                 "charts": list(built.figures),
                 "png": pngs,
                 "headlines": [h.text for h in built.headlines],
+                "samples": samples,
+                "seed": seed if samples is not None else None,
             }
         )
         return
