@@ -1114,9 +1114,9 @@ def calibrate(
         rows = load_record(record_file)
         if not 0 < sigma < math.inf:
             raise _argument("--sigma", f"got {sigma}; expected a relative error > 0")
-        with _bar(not as_json, samples, f"calibrating {scenario}") as tick:
+        with _progress_bar(not as_json, samples, f"calibrating {scenario}") as bar:
             result = run_calibration(scenario, fits, rows=rows, until=until, samples=samples,
-                                     seed=seed, sigma=sigma, progress=tick)  # fmt: skip
+                                     seed=seed, sigma=sigma, progress=bar.tick)  # fmt: skip
     except ScenarioError as exc:
         raise _bad_input(exc, as_json) from exc
     if write is not None:
