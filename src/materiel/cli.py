@@ -757,7 +757,7 @@ def mc(
     significant = _significance(result, sobol, metrics, as_json)
     if out is not None:
         with _writing("--out", as_json):
-            write_monte_carlo(result, out)
+            write_monte_carlo(result, out, metrics)
     if as_json:
         _echo_json(metrics)
         return
