@@ -18,23 +18,33 @@ Targets (issue 11): ``--help`` at most 3x the numpy import; ``validate`` and
 ``spending`` at most 1.0 s; ``run`` at most 1.5 s. The absolute targets were
 set on an idle machine; on a loaded one compare the ratios.
 
-Measured on the shared 2-core machine (load average 7 to 15, so only the
-ratios to the numpy import mean much), median ratio to ``import numpy``:
+The machine is shared; CPU time (user + system, from ``getrusage`` of the
+child) is printed next to wall time, because it hardly depends on how many
+other processes wait for the cores. A command is within target when either
+its wall or its CPU time is.
 
-=====================  ==========================  ========================
-command                before (367c82f, load 12)   after (this branch)
-=====================  ==========================  ========================
-``--help``             15.4x                       1.6x to 2.1x
-``validate``           15.3x                       2.3x to 3.6x
-``run``                20.1x                       13.1x to 19.0x
-``spending``           12.6x                       6.1x to 8.8x
-=====================  ==========================  ========================
+Issue 11 part 6, measured on the shared 2-core machine at load 12 to 13 (so
+wall times are 3 to 5 times those of a quiet machine), before = main at
+65eda2b, after = this branch, interleaved in one run, median of 3
+(``import numpy``: 0.21 to 0.28 s CPU):
 
-``run`` stays above its target: numba's first dispatch loads every lowering
-registry (``numba.np.arraymath`` imports ``scipy.linalg``), xarray imports
-``dask.array`` on the first Dataset, pandas imports pyarrow, and
-``summarize`` computes ``Result.metrics()`` on top of tables it has already
-built (about a second of xarray indexing on a loaded machine).
+=====================  ======================  ======================
+command                before: CPU (x numpy)   after: CPU (x numpy)
+=====================  ======================  ======================
+``--help``             0.57 s (2.0x)           0.67 s (2.4x)
+``validate``           1.02 s (3.6x)           1.14 s (4.0x)
+``run``                5.61 to 5.83 s (~21x)   4.31 s (20.5x); 3.9 s in-process
+``spending``           2.85 to 3.55 s (~13x)   0.88 to 1.06 s (~4x)
+=====================  ======================  ======================
+
+(``--help`` and ``validate`` are unchanged code; their difference is noise.)
+``spending`` now builds its tables with numpy only (no pandas, xarray or
+dask). ``run`` no longer imports ``dask.array`` (``materiel._xarray``) nor
+rebuilds its tables for the cost line of the summary (``Result`` caches
+them), but stays above its 1.5 s target: numba's first dispatch from the
+cache loads every lowering registry (about 1 s, ``numba.np.arraymath``
+imports ``scipy.linalg``), xarray imports pandas (about 0.7 s), and the
+pydantic schema takes about 0.3 s to build.
 """
 
 from __future__ import annotations
@@ -42,6 +52,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -80,33 +91,47 @@ def _env() -> dict[str, str]:
     return env
 
 
-def _time(argv: list[str], env: dict[str, str]) -> float:
+def _time(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Wall seconds and CPU seconds (user + system) of one fresh process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
     elapsed = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(argv)} exited {proc.returncode}:\n{proc.stderr[-2000:]}")
-    return elapsed
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return elapsed, cpu
 
 
 def measure(repeat: int) -> dict[str, object]:
-    """Median wall time of each command and of the numpy import, interleaved."""
+    """Median wall and CPU time of each command and of the numpy import, interleaved."""
     env = _env()
     exe = _materiel()
     numpy_argv = [sys.executable, "-c", "import numpy"]
     _time([*exe, "run"], env)  # warm numba's compile cache
-    times: dict[str, list[float]] = {"import numpy": [], **{name: [] for name in COMMANDS}}
+    wall: dict[str, list[float]] = {"import numpy": [], **{name: [] for name in COMMANDS}}
+    cpu: dict[str, list[float]] = {name: [] for name in wall}
     for _ in range(repeat):
-        times["import numpy"].append(_time(numpy_argv, env))
-        for name, (args, _abs, _rel) in COMMANDS.items():
-            times[name].append(_time([*exe, *args], env))
-    numpy_s = statistics.median(times["import numpy"])
+        for name, argv in [
+            ("import numpy", numpy_argv),
+            *((name, [*exe, *args]) for name, (args, _a, _r) in COMMANDS.items()),
+        ]:
+            w, c = _time(argv, env)
+            wall[name].append(w)
+            cpu[name].append(c)
+    numpy_s = statistics.median(wall["import numpy"])
+    numpy_cpu_s = statistics.median(cpu["import numpy"])
     rows = []
     for name, (args, target_s, target_ratio) in COMMANDS.items():
-        median = statistics.median(times[name])
+        median = statistics.median(wall[name])
+        median_cpu = statistics.median(cpu[name])
         ratio = median / numpy_s
-        ok = (target_s is None or median <= target_s) and (
-            target_ratio is None or ratio <= target_ratio
+        cpu_ratio = median_cpu / numpy_cpu_s
+        # On a shared machine wall time includes waiting for a core; CPU time does not,
+        # so a command is within target when either measure is.
+        ok = (target_s is None or min(median, median_cpu) <= target_s) and (
+            target_ratio is None or min(ratio, cpu_ratio) <= target_ratio
         )
         rows.append(
             {
@@ -116,8 +141,10 @@ def measure(repeat: int) -> dict[str, object]:
                     for a in args
                 ),
                 "median_s": median,
-                "min_s": min(times[name]),
+                "min_s": min(wall[name]),
+                "median_cpu_s": median_cpu,
                 "ratio_to_numpy_import": ratio,
+                "cpu_ratio_to_numpy_import": cpu_ratio,
                 "target_s": target_s,
                 "target_ratio": target_ratio,
                 "within_target": ok,
@@ -126,6 +153,7 @@ def measure(repeat: int) -> dict[str, object]:
     return {
         "repeat": repeat,
         "numpy_import_s": numpy_s,
+        "numpy_import_cpu_s": numpy_cpu_s,
         "load_average": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
         "commands": rows,
     }
@@ -142,10 +170,13 @@ def main() -> None:
         print(json.dumps(figures, indent=2))
         return
     print(
-        f"python -c 'import numpy': {figures['numpy_import_s']:.3f} s (median of "
+        f"python -c 'import numpy': {figures['numpy_import_s']:.3f} s wall, "
+        f"{figures['numpy_import_cpu_s']:.3f} s CPU (median of "
         f"{figures['repeat']}; load average {figures['load_average']:.1f})"
     )
-    print(f"{'command':<62} {'median':>8} {'min':>7} {'x numpy':>8}  target")
+    print(
+        f"{'command':<50} {'wall':>7} {'min':>7} {'x numpy':>7} {'CPU':>7} {'x numpy':>7}  target"
+    )
     for row in figures["commands"]:  # type: ignore[attr-defined]
         target = (
             f"<= {row['target_ratio']:g}x numpy"
@@ -154,8 +185,9 @@ def main() -> None:
         )
         verdict = "ok" if row["within_target"] else "MISSED"
         print(
-            f"{row['command']:<62} {row['median_s']:>7.3f}s {row['min_s']:>6.3f}s "
-            f"{row['ratio_to_numpy_import']:>7.1f}x  {target} {verdict}"
+            f"{row['command']:<50} {row['median_s']:>6.3f}s {row['min_s']:>6.3f}s "
+            f"{row['ratio_to_numpy_import']:>6.1f}x {row['median_cpu_s']:>6.3f}s "
+            f"{row['cpu_ratio_to_numpy_import']:>6.1f}x  {target} {verdict}"
         )
 
 

@@ -92,12 +92,13 @@ def test_validate_ok() -> None:
 HEAVY = ("scipy", "pandas", "xarray", "plotly", "linopy", "numba", "sqlalchemy", "fastapi", "dask")
 
 
-def _modules_after(*args: str) -> set[str]:
-    """Top-level packages imported by one command, run in a fresh interpreter."""
+def _modules_after(*args: str, top_level: bool = True) -> set[str]:
+    """Packages (top-level, else every module) imported by one command, in a fresh interpreter."""
+    names = "{m.split('.')[0] for m in sys.modules}" if top_level else "set(sys.modules)"
     code = (
         "import sys\nfrom materiel.cli import app\n"
         "try:\n    app(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
-        "print(' '.join(sorted({m.split('.')[0] for m in sys.modules})))"
+        f"print(' '.join(sorted({names})))"
     )
     proc = subprocess.run(
         [sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=120
@@ -114,6 +115,20 @@ def test_validate_imports_no_heavy_library() -> None:
     loaded = _modules_after("validate", "action-plan")
     assert "pydantic" in loaded
     assert not loaded & set(HEAVY), loaded & set(HEAVY)
+
+
+def test_spending_imports_no_heavy_library() -> None:
+    """The spending tables are numpy only (issue 11: ``spending`` answers within a second)."""
+    loaded = _modules_after("spending", "--year", "2024")
+    assert "numpy" in loaded
+    assert not loaded & set(HEAVY), loaded & set(HEAVY)
+
+
+def test_run_does_not_import_dask_array() -> None:
+    """xarray is told 'not a dask array' without importing dask.array (materiel._xarray)."""
+    loaded = _modules_after("run", "status-quo", top_level=False)
+    assert "xarray" in loaded and "materiel.analysis.result" in loaded
+    assert "dask.array" not in loaded
 
 
 def test_mc_out_writes_fans_probabilities_draws(tmp_path: Path) -> None:

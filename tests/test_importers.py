@@ -267,3 +267,42 @@ def test_shared_nato_workbook_imports_and_agrees(dataset: materiel.Scenario) -> 
             assert theirs["defence_usd_m_nato"] == pytest.approx(ours.defence_usd_m_nato, abs=0.06)
             assert theirs["equipment_share_pct"] == pytest.approx(ours.equipment_share_pct,
                                                                   abs=1e-4)  # fmt: skip
+
+
+def test_source_date_is_the_publications_not_the_import_day(
+    tmp_path: Path, dataset: materiel.Scenario
+) -> None:
+    """Issue 17: the workbook's saved date, or --published; a file date is said to be one."""
+    import datetime as dt
+    import re
+    import zipfile
+
+    path = tmp_path / "milex.xlsx"
+    write_sipri(path)
+    with zipfile.ZipFile(path) as old:  # as the publisher's Excel saved it (openpyxl stamps now)
+        parts = {name: old.read(name) for name in old.namelist()}
+    parts["docProps/core.xml"] = re.sub(
+        rb"(<dcterms:modified[^>]*>)[^<]*",
+        rb"\g<1>2024-04-22T09:00:00Z",
+        parts["docProps/core.xml"],
+    )
+    with zipfile.ZipFile(path, "w") as new:
+        for name, data in parts.items():
+            new.writestr(name, data)
+    (source,) = import_table(path, "sipri-xlsx", dataset)["sources"].values()
+    assert source["date"] == "2024-04-22" and "publisher saved the workbook" in source["note"]
+    given = import_table(path, "sipri-xlsx", dataset, published="2024-04")
+    assert next(iter(given["sources"].values()))["date"] == "2024-04"
+    csv = tmp_path / "nato.csv"
+    csv.write_text("country,year,nato_pct_gdp_estimate\nPoland,2024,4.12\n")
+    os.utime(csv, (dt.datetime(2024, 6, 17).timestamp(),) * 2)
+    (source,) = import_table(csv, "nato-csv", dataset)["sources"].values()
+    assert source["date"] == "2024-06-17" and "--published" in source["note"]
+    with pytest.raises(materiel.ScenarioError, match="expected a date written YYYY-MM"):
+        import_table(csv, "nato-csv", dataset, published="17 June 2024")
+    out = tmp_path / "overlay.toml"
+    result = runner.invoke(app, ["data", "import", str(csv), "--format", "nato-csv", "-o",
+                                 str(out), "--published", "2024-06-17"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert tomllib.loads(out.read_text())["sources"]
+    assert 'date = "2024-06-17"' in out.read_text()

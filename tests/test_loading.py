@@ -141,7 +141,7 @@ decision = "2030-01"
         (
             lambda s: s["contracts"]["c1"].update(decision="2024-13"),
             "contracts.c1.decision",
-            "String should match pattern",
+            "expected a month written YYYY-MM",
         ),
         (
             lambda s: s.update(
@@ -262,12 +262,55 @@ def test_mapping_extends_embedded_dataset() -> None:
         {"extends": "dataset", "policy": {"contracting_delay_months": 3}}, name="inline"
     )
     assert s.id == "inline" and s.policy.contracting_delay_months == 3 and len(s.allies) == 32
-    # shortening the horizon leaves the dataset's targets outside it: reported, not ignored
-    found = problems({"extends": "dataset", "months": 24})
-    assert all(p.path.endswith(".by") and "outside the horizon" in p.message for p in found)
-    assert all(p.file == "<embedded:dataset>" and p.line for p in found)
+    # shortening the horizon leaves the dataset's targets outside it: reported, not ignored,
+    # once at its cause (the mapping's months), naming how many entries it breaks and the first
+    (p,) = problems({"extends": "dataset", "months": 24})
+    assert p.file == "<mapping>" and p.path == "months"
+    assert "entries of the embedded data" in p.message and "outside the horizon" in p.message
+    assert "<embedded:dataset>:" in p.message
 
 
 def test_error_message_is_readable() -> None:
     err = ScenarioError([materiel.Problem("f.toml", "lines.x.country", "unknown party 'Q'", 7)])
     assert str(err) == "1 problem found:\n  - f.toml:7: lines.x.country: unknown party 'Q'"
+
+
+# --- issue 17 friction: validate messages -------------------------------------------------
+
+
+def test_unknown_extends_is_named(tmp_path: Path) -> None:
+    p = only(write(tmp_path, {"extends": "no-such-thing"}))
+    assert p.path == "extends" and "'no-such-thing'" in p.message and p.line == 1
+
+
+def test_bad_month_says_expected_yyyy_mm_not_a_regex(tmp_path: Path) -> None:
+    p = only(write(tmp_path, {"extends": "action-plan", "start": "2025-1"}))
+    assert p.path == "start" and "'2025-1'" in p.message
+    assert "expected a month written YYYY-MM" in p.message and "^" not in p.message
+
+
+def test_unknown_field_lists_the_fields_of_that_entity(tmp_path: Path) -> None:
+    data = {"extends": "action-plan", "lines": {"nammo-raufoss-155": {"capcity": 5}}}
+    p = only(write(tmp_path, data))
+    assert p.path == "lines.nammo-raufoss-155.capcity" and "'capcity'" in p.message
+    assert "capacity_per_month" in p.message and "materiel show" not in p.message
+
+
+def test_second_problem_of_the_same_entity_is_reported(tmp_path: Path) -> None:
+    """A schema error (missing field) no longer hides a cross-reference error of the entity."""
+    contract = {"product": "shell-999", "buyers": {"DEU": 1.0}, "quantity": 10}
+    found = problems(write(tmp_path, {"extends": "action-plan", "contracts": {"c2": contract}}))
+    paths = {p.path: p.message for p in found}
+    assert paths.keys() == {"contracts.c2.decision", "contracts.c2.product"}, found
+    assert "'shell-999'" in paths["contracts.c2.product"]
+
+
+def test_a_change_that_breaks_embedded_entries_is_reported_at_its_cause(tmp_path: Path) -> None:
+    """No cascade of problems pointing into <embedded:dataset>: one at the user's line."""
+    path = tmp_path / "s.toml"
+    path.write_text('extends = "action-plan"\n\n[products.shell-155mm]\nkind = "component"\n')
+    p = only(path)
+    assert (p.file, p.path, p.line) == (str(path), "products.shell-155mm.kind", 4)
+    assert "entries of the embedded data" in p.message and "is a component" in p.message
+    dropped = only(write(tmp_path, {"extends": "action-plan", "drop": ["parties.DEU"]}))
+    assert dropped.path == "drop" and "unknown party 'DEU'" in dropped.message

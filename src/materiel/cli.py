@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
@@ -108,15 +108,64 @@ def _bad_input(exc: ScenarioError, as_json: bool) -> typer.Exit:
     return typer.Exit(code=2)
 
 
+def _interactive() -> bool:
+    """Progress is drawn only for a person at a terminal: stderr a TTY, not ``TERM=dumb``.
+
+    Piped or redirected output, ``--json`` and CI logs get none (no control characters).
+    """
+    import os
+
+    return sys.stderr.isatty() and os.environ.get("TERM", "") != "dumb"
+
+
+class _Steps:
+    """Advance a progress bar through named steps: ``steps.next("simulating x")``."""
+
+    def __init__(self, bar: Any = None, task: Any = None) -> None:
+        self._bar, self._task, self._started = bar, task, False
+
+    def next(self, label: str) -> None:
+        """Count the step before as done and show ``label`` as the one under way."""
+        if self._bar is None:
+            return
+        if self._started:
+            self._bar.advance(self._task)
+        self._started = True
+        self._bar.update(self._task, description=label)
+
+    def tick(self, done: int, total: int) -> None:
+        """Set the count directly (a loop in the library reports ``done`` of ``total``)."""
+        if self._bar is not None:
+            self._bar.update(self._task, completed=done, total=total)
+
+
 @contextmanager
-def _progress(enabled: bool, label: str) -> Iterator[None]:
-    """A spinner on an interactive terminal (the first run also compiles the engine)."""
-    if not enabled or not sys.stderr.isatty():
-        yield
+def _progress_bar(enabled: bool, total: int | None, label: str) -> Iterator[_Steps]:
+    """A Rich progress bar on stderr at an interactive terminal (see :func:`_interactive`);
+    ``total=None`` for work of unknown length (a pulsing bar). It disappears when done."""
+    if not enabled or not _interactive():
+        yield _Steps()
         return
     from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
 
-    with Console(stderr=True).status(label):
+    columns = [SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+               *([MofNCompleteColumn()] if total else []), TimeElapsedColumn()]  # fmt: skip
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        yield _Steps(bar, bar.add_task(label, total=total))
+
+
+@contextmanager
+def _progress(enabled: bool, label: str) -> Iterator[None]:
+    """One step of unknown length (a solve, a write) with a progress bar at a terminal."""
+    with _progress_bar(enabled, None, label):
         yield
 
 
@@ -125,6 +174,28 @@ def _simulate(scenario: Scenario, show_progress: bool) -> Result:
 
     with _progress(show_progress, f"simulating {scenario.id}"):
         return simulate(scenario)
+
+
+def _sample_all(scenarios: list[Scenario], n: int, seed: int, show: bool) -> list[Any]:
+    """A Monte Carlo run of each scenario (``n`` samples, ``seed``), with a bar each."""
+    from materiel.analysis.montecarlo import sample
+
+    out = []
+    for s in scenarios:
+        with _progress_bar(show, n, f"sampling {s.id}") as bar:
+            out.append(sample(s, n, seed, progress=bar.tick))
+    return out
+
+
+def _simulate_all(scenarios: list[Scenario], steps: _Steps) -> list[Result]:
+    """Simulate each scenario in turn, one step of ``steps`` each."""
+    from materiel.analysis.simulate import simulate
+
+    results = []
+    for s in scenarios:
+        steps.next(f"simulating {s.id}")
+        results.append(simulate(s))
+    return results
 
 
 @app.command()
@@ -157,32 +228,38 @@ def run(
             _out_dir(out, "--out")
     except ScenarioError as exc:
         raise _bad_input(exc, as_json) from exc
-    results = [_simulate(s, not as_json) for s in scenarios]
-    if out is not None:
-        with _writing("--out", as_json):
-            for r in results:
-                target = out if len(results) == 1 else out / r.scenario.id
-                write_result(r, target, fmt.value)
-    if as_json:
-        payload: Any = results[0].metrics()
-        if compare:  # each compared run also carries its differences B - A from the first
-            from materiel.analysis.compare import difference
+    steps_total = len(scenarios) + 1 + (out is not None)
+    with _progress_bar(not as_json, steps_total, "simulating") as steps:
+        results = _simulate_all(scenarios, steps)
+        if out is not None:
+            steps.next(f"writing {fmt.value} results to {out}")
+            with _writing("--out", as_json):
+                for r in results:
+                    target = out if len(results) == 1 else out / r.scenario.id
+                    write_result(r, target, fmt.value)
+        steps.next("summarising" + (" and comparing" if compare else ""))
+        if as_json:
+            payload: Any = results[0].metrics()
+            if compare:  # each compared run also carries its differences B - A from the first
+                from materiel.analysis.compare import difference
 
-            payload = [payload] + [
-                {**r.metrics(), "difference": difference(results[0], r).to_dict()}
-                for r in results[1:]
-            ]
+                payload = [payload] + [
+                    {**r.metrics(), "difference": difference(results[0], r).to_dict()}
+                    for r in results[1:]
+                ]
+        else:
+            text = [summarize(r) + "\n" for r in results]
+            if compare:
+                text.append(
+                    f"Comparison: month each target is first met, production and cost; "
+                    f"differences against {results[0].scenario.id}\n"
+                    + compare_table(results).to_string()
+                )
+    if as_json:
         _echo_json(payload)
     else:
-        for r in results:
-            typer.echo(summarize(r))
-            typer.echo("")
-        if compare:
-            typer.echo(
-                f"Comparison: month each target is first met, production and cost; "
-                f"differences against {results[0].scenario.id}"
-            )
-            typer.echo(compare_table(results).to_string())
+        for block in text:
+            typer.echo(block)
         if out is not None:
             typer.echo(f"wrote {fmt.value} results to {out}")
     if check_targets:
@@ -295,6 +372,19 @@ def report(
         Path | None,
         typer.Option("--png", help="Also write each chart as a PNG into this directory."),
     ] = None,
+    samples: Annotated[
+        int | None,
+        typer.Option(
+            "--samples",
+            "-n",
+            min=2,
+            help="Also run this many Monte Carlo samples of each scenario: fans, probabilities "
+            "and what matters most in the report.",
+        ),
+    ] = None,
+    seed: Annotated[
+        int, typer.Option(min=0, help="Random seed of --samples (same seed, same result).")
+    ] = 0,
     as_json: JsonOpt = False,
 ) -> None:
     """Write one self-contained, offline HTML report: findings, charts, tables, sources."""
@@ -310,19 +400,27 @@ def report(
         if png is not None and (why := png_problem()) is not None:
             raise ScenarioError(Problem("<command line>", "--png", why))
         loaded = [load(s) for s in ids]
+        if samples is not None:
+            from materiel.analysis.montecarlo import estimate_bytes
+
+            _check_memory(max(estimate_bytes(s, samples) for s in loaded), samples)
     except ScenarioError as exc:
         raise _bad_input(exc, as_json) from exc
-    results = [_simulate(s, not as_json) for s in loaded]
-    with _progress(not as_json, f"writing {output}"), _writing("--output", as_json):
-        built = write_report(results, output)
-    pngs: list[str] = []
-    if png is not None:
-        try:
-            with _progress(not as_json, f"rendering PNGs into {png}"):
+    with _progress_bar(not as_json, len(loaded), "simulating") as steps:
+        results = _simulate_all(loaded, steps)
+    sampled = [] if samples is None else _sample_all(loaded, samples, seed, not as_json)
+    with _progress_bar(not as_json, 1 + (png is not None), f"writing {output}") as steps:
+        steps.next(f"writing {output}")
+        with _writing("--output", as_json):
+            built = write_report(results, output, samples=sampled)
+        pngs: list[str] = []
+        if png is not None:
+            steps.next(f"rendering PNGs into {png}")
+            try:
                 pngs = [str(p) for p in write_png(built.figures, png)]
-        except Exception as exc:  # kaleido or the browser failed: say what and why
-            problem = Problem("<command line>", "--png", f"PNG export failed: {exc}")
-            raise _bad_input(ScenarioError(problem), as_json) from exc
+            except Exception as exc:  # kaleido or the browser failed: say what and why
+                problem = Problem("<command line>", "--png", f"PNG export failed: {exc}")
+                raise _bad_input(ScenarioError(problem), as_json) from exc
     size = output.stat().st_size
     if as_json:
         _echo_json(
@@ -334,6 +432,8 @@ def report(
                 "charts": list(built.figures),
                 "png": pngs,
                 "headlines": [h.text for h in built.headlines],
+                "samples": samples,
+                "seed": seed if samples is not None else None,
             }
         )
         return
@@ -674,6 +774,13 @@ def data_import(
     combine: Annotated[
         bool, typer.Option(help="kiel-csv: one joint contract per munition and year.")
     ] = False,
+    published: Annotated[
+        str | None,
+        typer.Option(
+            help="Publication date (YYYY-MM or YYYY-MM-DD) for the source; default: the "
+            "workbook's saved date, else the file's date, said to be that."
+        ),
+    ] = None,
 ) -> None:
     """Turn a published spending table (or the Kiel aid tracker) into a scenario overlay."""
     import tomli_w
@@ -687,9 +794,11 @@ def data_import(
         s = load(scenario)
         years = range(first_year or 1900, (last_year or 2100) + 1)
         if fmt is ImportFormat.kiel_csv:
-            overlay = import_kiel(file, s, years=years, combine=combine)
+            overlay = import_kiel(file, s, years=years, combine=combine, published=published)
         else:
-            overlay = import_table(file, cast(Format, fmt.value), s, years=years)
+            overlay = import_table(
+                file, cast(Format, fmt.value), s, years=years, published=published
+            )
     except ScenarioError as exc:
         raise _bad_input(exc, False) from exc
     header = (
@@ -716,6 +825,10 @@ def mc(
     out: Annotated[
         Path | None, typer.Option("--out", help="Write fans, probabilities, draws here.")
     ] = None,
+    sobol: Annotated[
+        bool,
+        typer.Option("--sobol", help="Also first-order Sobol indices per target (SALib)."),
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Monte Carlo: the probability of meeting each target, percentile fans, what matters most."""
@@ -730,12 +843,13 @@ def mc(
         _check_memory(estimate_bytes(s, samples), samples)
     except ScenarioError as exc:
         raise _bad_input(exc, as_json) from exc
-    with _bar(not as_json, samples, f"sampling {s.id}") as tick:
-        result = sample(s, samples, seed, progress=tick)
+    with _progress_bar(not as_json, samples, f"sampling {s.id}") as bar:
+        result = sample(s, samples, seed, progress=bar.tick)
     metrics = result.metrics()
+    significant = _significance(result, sobol, metrics, as_json)
     if out is not None:
         with _writing("--out", as_json):
-            write_monte_carlo(result, out)
+            write_monte_carlo(result, out, metrics)
     if as_json:
         _echo_json(metrics)
         return
@@ -755,13 +869,46 @@ def mc(
     typer.echo("")
     typer.echo(f"cost (payments + capex) p5 / p50 / p95: ${cost['p5'] / 1e9:,.1f}bn / "
                f"${cost['p50'] / 1e9:,.1f}bn / ${cost['p95'] / 1e9:,.1f}bn")  # fmt: skip
-    for target, ranking in list(metrics["sensitivity"].items())[:3]:
-        top = [r for r in ranking if r["spearman"] is not None][:3]
-        if top:
-            typer.echo(f"what matters most for {target}: " + ", ".join(
-                f"{r['input']} ({r['spearman']:+.2f})" for r in top))  # fmt: skip
+    _print_significance(s, significant, metrics)
     if out is not None:
         typer.echo(f"wrote fans, probabilities and draws to {out}")
+
+
+def _significance(result: Any, sobol: bool, metrics: dict[str, Any], as_json: bool) -> Any:
+    """Add the significance-cut sensitivity (and Sobol indices when asked) to ``metrics``."""
+    from materiel.analysis.result import records
+    from materiel.analysis.sensitivity import ALPHA, CUT_RULE, sensitivity_table, sobol_table
+
+    table = sensitivity_table(result)
+    metrics["sensitivity_cut"] = CUT_RULE.format(alpha=ALPHA)
+    metrics["significant"] = {
+        tid: records(table[(table.target == tid) & table.significant].drop(columns="target"))
+        for tid in result.scenario.targets
+    }
+    if sobol:
+        try:
+            indices = sobol_table(result)
+        except ScenarioError as exc:
+            problem = Problem("<command line>", "--sobol", exc.problems[0].message)
+            raise _bad_input(ScenarioError(problem), as_json) from exc
+        metrics["sobol_first_order"] = {
+            tid: records(indices[indices.target == tid].drop(columns="target"))
+            for tid in result.scenario.targets
+        }
+    return table
+
+
+def _print_significance(s: Scenario, table: Any, metrics: dict[str, Any]) -> None:
+    if not s.uncertain:
+        return
+    typer.echo("")
+    typer.echo(f"What matters most, per target ({metrics['sensitivity_cut']}):")
+    for tid in s.targets:
+        rows = table[(table.target == tid) & table.significant].head(5)
+        listed = ", ".join(f"{r.input} ({r.spearman:+.2f})" for r in rows.itertuples())
+        typer.echo(f"  {tid}: {listed or 'no input passes the cut'}")
+        for r in metrics.get("sobol_first_order", {}).get(tid, [])[:3]:
+            typer.echo(f"      Sobol S1 {r['input']}: {r['S1']:.2f} (+/- {r['S1_conf']:.2f})")
 
 
 @app.command()
@@ -784,9 +931,9 @@ def sweep(
     except ScenarioError as exc:
         raise _bad_input(exc, as_json) from exc
     tasks = len(variants) * -(-spec.samples // spec.chunk)
-    with _bar(not as_json, tasks, f"sweeping {len(variants)} variants") as tick:
+    with _progress_bar(not as_json, tasks, f"sweeping {len(variants)} variants") as bar:
         summary = run_sweep(spec, variants, out, scheduler=scheduler, workers=workers,
-                            local=local, progress=tick)  # fmt: skip
+                            local=local, progress=bar.tick)  # fmt: skip
     if as_json:
         _echo_json({"out": str(out), "variants": [v for v, _ in variants],
                     "summary": records(summary)})  # fmt: skip
@@ -833,19 +980,6 @@ def _bytes(n: float) -> str:
             return f"{n:,.1f} {unit}"
         n /= 1024
     return f"{n:,.1f} TiB"
-
-
-@contextmanager
-def _bar(enabled: bool, total: int, label: str) -> Iterator[Callable[[int, int], None] | None]:
-    """A progress bar on an interactive terminal, fed ``(done, total)``."""
-    if not enabled or not sys.stderr.isatty():
-        yield None
-        return
-    from rich.progress import Progress
-
-    with Progress(transient=True) as bar:
-        task = bar.add_task(label, total=total)
-        yield lambda done, _total: bar.update(task, completed=done)
 
 
 @app.command()
@@ -1072,9 +1206,9 @@ def calibrate(
         rows = load_record(record_file)
         if not 0 < sigma < math.inf:
             raise _argument("--sigma", f"got {sigma}; expected a relative error > 0")
-        with _bar(not as_json, samples, f"calibrating {scenario}") as tick:
+        with _progress_bar(not as_json, samples, f"calibrating {scenario}") as bar:
             result = run_calibration(scenario, fits, rows=rows, until=until, samples=samples,
-                                     seed=seed, sigma=sigma, progress=tick)  # fmt: skip
+                                     seed=seed, sigma=sigma, progress=bar.tick)  # fmt: skip
     except ScenarioError as exc:
         raise _bad_input(exc, as_json) from exc
     if write is not None:

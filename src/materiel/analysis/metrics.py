@@ -13,9 +13,12 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from materiel._xarray import lazy_dask
 from materiel.engine.binding import is_input, is_label
 from materiel.months import label_of, month_index
 from materiel.scenario.schema import Scenario
+
+lazy_dask()  # xarray answers 'not a dask array' without importing dask.array
 
 __all__ = [
     "MET_TOLERANCE",

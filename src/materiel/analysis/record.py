@@ -49,9 +49,12 @@ import numpy as np
 import pandas as pd
 
 from materiel._errors import Problem, ScenarioError
+from materiel._xarray import lazy_dask
 from materiel.analysis.result import Result
 from materiel.months import parse_month
 from materiel.scenario.schema import Scenario
+
+lazy_dask()  # xarray answers 'not a dask array' without importing dask.array
 
 __all__ = [
     "COUNTED",

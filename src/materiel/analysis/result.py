@@ -10,10 +10,14 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from materiel._xarray import lazy_dask
 from materiel.analysis import metrics
 from materiel.engine.binding import input_product, is_input
+from materiel.engine.variables import OUTPUTS, quantity_units
 from materiel.months import label_of
 from materiel.scenario.schema import Scenario
+
+lazy_dask()  # xarray answers 'not a dask array' without importing dask.array
 
 __all__ = ["Result", "records", "register_accessor", "tidy_tables"]
 
@@ -40,11 +44,22 @@ class Result:
     ``dataset`` is an :class:`xarray.Dataset` with dimensions ``sample``,
     ``month``, ``party``, ``product``, ``line``, ``contract``, ``pool`` and
     ``pledge``; ``scenario`` is the resolved scenario that produced it.
+
+    A result is read, not changed: each table below is computed once and
+    kept (a caller gets its own copy), so ``metrics()`` and the summary do
+    not rebuild the tables they share.
     """
 
     def __init__(self, dataset: xr.Dataset, scenario: Scenario) -> None:
         self.dataset = dataset
         self.scenario = scenario
+        self._tables: dict[str, pd.DataFrame] = {}
+
+    def _table(self, name: str, build: Callable[[], pd.DataFrame]) -> pd.DataFrame:
+        """``build()`` once per result; a copy each call, so callers may change theirs."""
+        if name not in self._tables:
+            self._tables[name] = build()
+        return self._tables[name].copy()
 
     def __repr__(self) -> str:
         sizes = ", ".join(f"{k}={v}" for k, v in self.dataset.sizes.items())
@@ -61,75 +76,84 @@ class Result:
     # --- tables ---
     def targets(self) -> pd.DataFrame:
         """Per capability target: stock at its date, whether and when it is met, coverage."""
-        return metrics.target_table(self.dataset, self.scenario)
+        return self._table("targets", lambda: metrics.target_table(self.dataset, self.scenario))
 
     def binding(self) -> pd.DataFrame:
         """Per line: months bound by capacity, by orders, and by each input."""
-        return metrics.binding_table(self.dataset)
+        return self._table("binding", lambda: metrics.binding_table(self.dataset))
 
     def costs(self) -> pd.DataFrame:
         """Per party and year: contract payments and capex of lines in that country (US$)."""
-        return metrics.cost_by_party(self.dataset)
+        return self._table("costs", lambda: metrics.cost_by_party(self.dataset))
 
     def aid(self) -> pd.DataFrame:
         """Aid pledged vs delivered, from stock and from production."""
-        return metrics.aid_table(self.dataset, self.scenario)
+        return self._table("aid", lambda: metrics.aid_table(self.dataset, self.scenario))
 
     def aid_timeliness(self) -> pd.DataFrame:
         """Per pledge: delivered on time, on-time share and mean delay (see ``analysis.aid``)."""
         from materiel.analysis.aid import aid_timeliness
 
-        return aid_timeliness(self)
+        return self._table("aid_timeliness", lambda: aid_timeliness(self))
 
     def shortfall(self) -> pd.DataFrame:
         """Recipients' demand, consumption and unmet demand per munition."""
-        return metrics.recipient_shortfall_table(self.dataset)
+        return self._table("shortfall", lambda: metrics.recipient_shortfall_table(self.dataset))
 
     def replacement(self) -> pd.DataFrame:
         """Per donor and munition given from stock: static (CSIS) and dynamic replacement time.
 
         See :func:`materiel.analysis.metrics.replacement_table`.
         """
-        return metrics.replacement_table(self.dataset, self.scenario)
+        return self._table(
+            "replacement", lambda: metrics.replacement_table(self.dataset, self.scenario)
+        )
 
     def munitions(self) -> pd.DataFrame:
         """Per munition: output, capacity at start and end, what binds, cost."""
+        return self._table("munitions", self._munitions)
+
+    def _munitions(self) -> pd.DataFrame:
         ds = self.dataset.isel(sample=0)
+        # plain arrays: (month, line) and (month, contract); selecting by mask keeps line order
+        capacity = ds.capacity_per_month.transpose("month", "line").values
+        production = ds.production.transpose("month", "line").values
+        bindings = ds.binding.transpose("month", "line").values
+        capex = ds.capex_usd.transpose("month", "line").values
+        deliveries = ds.contract_deliveries.transpose("month", "contract").values
+        spent = deliveries * ds.contract_price_usd.values
+        line_product = ds.line_product.values
+        contract_product = ds.contract_product.values
+        months = ds.month.values
         rows = []
         for k in self.scenario.munitions:
-            lines = ds.line.values[ds.line_product.values == k]
-            if len(lines) == 0:
+            on = line_product == k
+            if not on.any():
                 continue
-            cap = ds.capacity_per_month.sel(line=lines).sum("line")
-            prod = ds.production.sel(line=lines)
-            binding = ds.binding.sel(line=lines).values
-            weight = ds.capacity_per_month.sel(line=lines).values
+            cap = capacity[:, on].sum(axis=1)
+            binding = bindings[:, on]
             tally: dict[str, float] = defaultdict(float)
-            for label, w in zip(binding.ravel(), weight.ravel(), strict=True):
+            for label, w in zip(binding.ravel(), capacity[:, on].ravel(), strict=True):
                 tally[str(label)] += float(w)
             seen = np.unique(binding)
             inputs = [str(lab) for lab in seen[is_input(seen)]]
             first_input = None
             if inputs:
                 hit = np.flatnonzero(is_input(binding).any(axis=1))
-                first_input = label_of(ds.month.values[hit[0]])
-            delivered_qty = float(ds.contract_deliveries.where(ds.contract_product == k, 0.0).sum())
+                first_input = label_of(months[hit[0]])
+            mine = contract_product == k
             rows.append(
                 {
                     "product": k,
-                    "produced": float(prod.sum()),
-                    "capacity_start_per_month": float(cap.isel(month=0)),
-                    "capacity_end_per_month": float(cap.isel(month=-1)),
+                    "produced": float(production[:, on].sum()),
+                    "capacity_start_per_month": float(cap[0]),
+                    "capacity_end_per_month": float(cap[-1]),
                     "main_binding": max(tally, key=tally.__getitem__) if tally else None,
                     "inputs_binding": [input_product(x) for x in inputs],
                     "first_input_bound": first_input,
-                    "delivered": delivered_qty,
-                    "spent_usd": float(
-                        (ds.contract_deliveries * ds.contract_price_usd)
-                        .where(ds.contract_product == k, 0.0)
-                        .sum()
-                    ),
-                    "capex_usd": float(ds.capex_usd.sel(line=lines).sum()),
+                    "delivered": float(np.where(mine, deliveries, 0.0).sum()),
+                    "spent_usd": float(np.where(mine, spent, 0.0).sum()),
+                    "capex_usd": float(capex[:, on].sum()),
                 }
             )
         return pd.DataFrame(rows)
@@ -139,6 +163,9 @@ class Result:
 
         Empty when the scenario's ``policy.budget`` is ``"none"``.
         """
+        return self._table("budget", self._budget)
+
+    def _budget(self) -> pd.DataFrame:
         ds = self.dataset
         if "budget_usd" not in ds:
             return pd.DataFrame(
@@ -155,6 +182,9 @@ class Result:
 
     def deferred(self) -> pd.DataFrame:
         """Contracts the budget check deferred: by how many months, and whether signed at all."""
+        return self._table("deferred", self._deferred)
+
+    def _deferred(self) -> pd.DataFrame:
         ds = self.dataset
         if "contract_deferred_months" not in ds.coords:
             return pd.DataFrame(columns=["contract", "deferred_months", "signed_in_horizon"])
@@ -174,6 +204,9 @@ class Result:
         (``written``, ``aid`` or ``policy:<id>``) and delivered (in the
         horizon plus before its start).
         """
+        return self._table("contracts", self._contracts)
+
+    def _contracts(self) -> pd.DataFrame:
         ds = self.dataset
         delivered = ds.contract_deliveries.isel(sample=0).sum("month")
         return pd.DataFrame(
@@ -246,12 +279,19 @@ def tidy_tables(result: Result) -> dict[str, pd.DataFrame]:
 
     Lines carry their ``country`` and ``product``; contracts their
     ``product``; party tables keep munitions only. The ``sample`` column is
-    dropped for a deterministic run.
+    dropped for a deterministic run. A last column ``unit`` says what each
+    row's value counts: ``rounds``, ``missiles/month``, ``US$`` (empty for
+    ``binding``, a label).
     """
     ds = result.dataset
     munitions = set(result.scenario.munitions)
     labels = {"line": {"line_country": "country", "line_product": "product"},
-              "contract": {"contract_product": "product"}}  # fmt: skip
+              "contract": {"contract_product": "product"},
+              "pledge": {"pledge_product": "product"}}  # fmt: skip
+    registry = {var.dataset: var.units for var in OUTPUTS.values()}
+    unit_of = {
+        str(k): str(u) for k, u in zip(ds["product"].values, _product_units(ds), strict=True)
+    }
     tables: dict[str, pd.DataFrame] = {}
     for name, da in ds.data_vars.items():
         if "month" not in da.dims:
@@ -266,11 +306,25 @@ def tidy_tables(result: Result) -> dict[str, pd.DataFrame]:
         columns: list[str] = []
         for dim in da.dims:
             columns.append(str(dim))
-            columns.extend(labels.get(str(dim), {}))
+            columns.extend(k for k in labels.get(str(dim), {}) if k in df.columns)
         df = df[[*columns, value]]
         for dim in da.dims:
             df = df.rename(columns=labels.get(str(dim), {}))
         if "party" in da.dims and "product" in da.dims:
             df = df[df["product"].isin(munitions)]
+        units = registry.get(str(name), "units")
+        if value == "binding":
+            df["unit"] = ""
+        elif "units" in units.split("/")[0] and "product" in df.columns:
+            df["unit"] = [quantity_units(units, [unit_of[str(k)]]) for k in df["product"]]
+        else:
+            df["unit"] = units
         tables[str(name)] = df.reset_index(drop=True)
     return tables
+
+
+def _product_units(ds: xr.Dataset) -> list[str]:
+    """Each product's unit (``round``); ``unit`` for a dataset made before units were kept."""
+    if "product_unit" in ds.coords:
+        return [str(u) for u in ds["product_unit"].values]
+    return ["unit"] * ds.sizes["product"]

@@ -15,13 +15,16 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from materiel._xarray import lazy_dask
 from materiel.analysis.result import Result
 from materiel.engine import Inputs, binding, compile_inputs, run_engine
 from materiel.engine.invariants import check_invariants
-from materiel.engine.variables import OUTPUTS
+from materiel.engine.variables import OUTPUTS, quantity_units
 from materiel.months import month_label, month_range, parse_month
 from materiel.scenario.loading import load
 from materiel.scenario.schema import Scenario
+
+lazy_dask()  # xarray answers 'not a dask array' without importing dask.array
 
 __all__ = ["build_dataset", "simulate"]
 
@@ -82,6 +85,23 @@ def _contract_coords(inp: Inputs, raw: Mapping[str, np.ndarray]) -> dict[str, An
     }  # fmt: skip
 
 
+_PRODUCT_OF = {"product": "product", "line": "line_product", "contract": "contract_product",
+               "pledge": "pledge_product"}  # fmt: skip
+"""For each dimension that counts things: the coordinate naming the product counted."""
+
+
+def _units(ds: xr.Dataset, dims: tuple[str, ...], units: str, scenario: Scenario) -> str:
+    """``units`` of a variable over ``dims`` in the words of its products (rounds, missiles)."""
+    counted = [_PRODUCT_OF[d] for d in dims if d in _PRODUCT_OF]
+    if not counted:
+        return units
+    products = {str(k) for k in ds[counted[0]].values}
+    if counted[0] == "product":  # stocks count munitions, inventories components
+        kind = "component" if "pool" in dims else "munition"
+        products = {k for k in products if scenario.products[k].kind == kind}
+    return quantity_units(units, [scenario.products[k].unit for k in sorted(products)])
+
+
 def policy_slots_used(inp: Inputs, raw: Mapping[str, np.ndarray]) -> np.ndarray:
     """Contracts to keep: every written one, and each policy slot that some sample filled."""
     filled: np.ndarray = (inp.contract_policy < 0) | (raw["contract_quantity"] > 0.0).any(axis=0)
@@ -123,6 +143,7 @@ def build_dataset(inp: Inputs, raw: Mapping[str, np.ndarray], scenario: Scenario
             "pledge": inp.pledges,
             "party_kind": ("party", inp.party_kind),
             "product_kind": ("product", inp.product_kind),
+            "product_unit": ("product", [scenario.products[k].unit for k in inp.products]),
             "line_product": ("line", [lines[x].product for x in inp.lines]),
             "line_country": ("line", [lines[x].country for x in inp.lines]),
             "line_owner": ("line", [lines[x].owner for x in inp.lines]),
@@ -141,9 +162,9 @@ def build_dataset(inp: Inputs, raw: Mapping[str, np.ndarray], scenario: Scenario
     )
     for var in OUTPUTS.values():
         if var.units:
-            ds[var.dataset].attrs["units"] = var.units
+            ds[var.dataset].attrs["units"] = _units(ds, var.dims, var.units, scenario)
         ds[var.dataset].attrs["description"] = var.description
-    ds["consumption_demand"].attrs["units"] = "units"
+    ds["consumption_demand"].attrs["units"] = _units(ds, ("party", "product"), "units", scenario)
     for name, what in (
         ("capex_facilitation_usd", "state-funded facilitation's capex"),
         ("capex_announced_usd", "capex of industry's announced investments"),

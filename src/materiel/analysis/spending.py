@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from materiel._errors import bad_argument
 from materiel.scenario.economics import (
@@ -24,11 +23,17 @@ from materiel.scenario.economics import (
     Basis,
     ally_value,
     data_years,
-    economic_series,
+    economic_arrays,
     path_for,
     path_pct,
 )
 from materiel.scenario.schema import Scenario, SpendingPath
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+# pandas is imported only where a DataFrame is returned: ``materiel spending``
+# builds its rows with numpy alone and answers well under a second.
 
 __all__ = ["Basis", "pledge_table", "spending_payload", "spending_table"]
 
@@ -69,24 +74,32 @@ def spending_table(
     ``defence_usd_m_nato`` is NATO's published US$ where there is one, else
     GDP x %GDP; ``meets`` is None where the status is ``missing``.
     """
+    import pandas as pd
+
+    return pd.DataFrame(_spending_rows(s, year, threshold_pct, basis))
+
+
+def _spending_rows(
+    s: Scenario, year: int, threshold_pct: float, basis: Basis
+) -> list[dict[str, Any]]:
+    """The rows of :func:`spending_table` as dicts (numbers are floats, bools or None)."""
     year = _check_year("spending_table", "year", year, FIRST_YEAR, LAST_YEAR)
     if not (isinstance(threshold_pct, int | float) and math.isfinite(threshold_pct)):
         raise bad_argument("spending_table", "threshold_pct", threshold_pct, "a finite number")
     field = PCT_GDP_FIELD[basis]
     covered = data_years(s, field)
     projected = bool(covered) and year > covered[-1]
-    series = economic_series(s, range(year, year + 1), basis).data.sel(year=year)
-    rows: list[dict[str, object]] = []
-    for party in s.allies:
+    series = economic_arrays(s, range(year, year + 1), basis)
+    rows: list[dict[str, Any]] = []
+    for i, party in enumerate(series.parties):
         nato = ally_value(s, party, year, PCT_GDP_FIELD["nato"])
         sipri = ally_value(s, party, year, PCT_GDP_FIELD["sipri"])
         gdp = ally_value(s, party, year, "gdp_usd_m")
         published = nato if basis == "nato" else sipri
-        ally = series.sel(party=party)
         if projected:
-            value = float(ally.pct_gdp)
+            value = float(series.pct_gdp[i, 0])
             chosen = None if math.isnan(value) else value
-            gdp = float(ally.gdp_usd_m) if gdp is None else gdp
+            gdp = float(series.gdp_usd_m[i, 0]) if gdp is None else gdp
             status = "projected" if chosen is not None else "missing"
             if basis == "nato":
                 nato = chosen
@@ -102,7 +115,7 @@ def spending_table(
         usd_sipri = ally_value(s, party, year, "defence_usd_m_sipri")
         if usd_sipri is None and projected and sipri is not None and gdp is not None:
             usd_sipri = gdp * sipri / 100
-        share = float(ally.equipment_share)
+        share = float(series.equipment_share[i, 0])
         rows.append(
             {
                 "party": party,
@@ -113,13 +126,13 @@ def spending_table(
                 "defence_usd_m_nato": usd_nato,
                 "defence_usd_m_sipri": usd_sipri,
                 "equipment_share_pct": None if math.isnan(share) else 100 * share,
-                "equipment_share_from": str(ally.equipment_share_from.item()),
+                "equipment_share_from": series.equipment_share_from[i],
                 "status": status,
                 "pct_gdp": chosen,
                 "meets": None if chosen is None else chosen >= threshold_pct - 1e-12,
             }
         )
-    return pd.DataFrame(rows)
+    return rows
 
 
 def pledge_table(
@@ -158,18 +171,18 @@ def pledge_table(
     years = range(known[0], by_year + 1)
     ys = list(years)
     no_paths = s.model_copy(update={"spending_paths": {}})
-    held = economic_series(no_paths, years, basis).data  # today's %GDP carried forward
+    held = economic_arrays(no_paths, years, basis)  # today's %GDP carried forward
     own = _own_parties(s)
     at_by = ys.index(by_year)
+    year_values = np.array(ys)
     rows: list[dict[str, object]] = []
-    for party in s.allies:
-        series = held.sel(party=party)
-        known_years = series.year.values[(series.actual | series.fallback).values]
+    for i, party in enumerate(held.parties):
+        known_years = year_values[held.actual[i] | held.fallback[i]]
         if len(known_years) == 0:
             rows.append({"party": party, "name": s.parties[party].name, "base_year": None})
             continue
         base_year = int(known_years.max())
-        base_pct = float(series.pct_gdp.sel(year=base_year))
+        base_pct = float(held.pct_gdp[i, held.column(base_year)])
         path = path_for(s, party) if party in own else None
         if path is None:
             path = SpendingPath.model_construct(
@@ -179,11 +192,11 @@ def pledge_table(
                 by_year=by_year,
                 basis=basis,
             )
-        held_pct = series.pct_gdp.values
+        held_pct = held.pct_gdp[i]
         pct = path_pct(ys, held_pct, path)
-        gdp = series.gdp_usd_m.values
-        extra = np.where(np.array(ys) > base_year, (pct - held_pct) * gdp / 100.0, 0.0)
-        share = float(series.equipment_share.sel(year=by_year))
+        gdp = held.gdp_usd_m[i]
+        extra = np.where(year_values > base_year, (pct - held_pct) * gdp / 100.0, 0.0)
+        share = float(held.equipment_share[i, at_by])
         row: dict[str, object] = {
             "party": party,
             "name": s.parties[party].name,
@@ -195,13 +208,15 @@ def pledge_table(
             "extra_usd_m_by_year": float(extra[at_by]),
             "extra_usd_m_cumulative": float(extra[: at_by + 1].sum()),
             "equipment_share_pct": 100 * share,
-            "equipment_share_from": str(series.equipment_share_from.item()),
+            "equipment_share_from": held.equipment_share_from[i],
         }
         munitions_usd = float(extra[at_by]) * 1e6 * share * s.policy.munitions_share
         for product in buys:
             price = s.products[product].unit_price_usd if product in s.products else None
             row[f"buys_{product}"] = munitions_usd / price if price else None
         rows.append(row)
+    import pandas as pd
+
     return pd.DataFrame(rows)
 
 
@@ -223,24 +238,24 @@ def spending_payload(
     all-ally extra in ``by_year``. Bad arguments raise
     :class:`~materiel.ScenarioError` naming the argument.
     """
-    from materiel.analysis.result import records
-
-    table = spending_table(s, year, threshold_pct, basis)
-    known = table.meets.notna()
-    status = table.status.value_counts()
+    rows = _spending_rows(s, year, threshold_pct, basis)
+    known = [row for row in rows if row["meets"] is not None]
+    status = [row["status"] for row in rows]
     payload: dict[str, Any] = {
         "scenario": s.id,
         "year": year,
         "threshold_pct": threshold_pct,
         "basis": basis,
-        "projected": bool(status.get("projected", 0)),
-        "allies": records(table),
-        "count_meeting": int(table.meets[known].sum()),
-        "count_with_data": int(known.sum()),
-        "count_allies": len(table),
-        "count_estimates": int(status.get("estimate", 0)),
+        "projected": "projected" in status,
+        "allies": [_json_row(row) for row in rows],
+        "count_meeting": sum(bool(row["meets"]) for row in known),
+        "count_with_data": len(known),
+        "count_allies": len(rows),
+        "count_estimates": status.count("estimate"),
     }
     if pledge_pct is not None and by_year is not None:
+        from materiel.analysis.result import records
+
         pledged = pledge_table(s, pledge_pct, by_year, basis)
         payload["pledge"] = {
             "pct_gdp": pledge_pct,
@@ -252,3 +267,8 @@ def spending_payload(
             "extra_usd_m_by_year_total": float(pledged.extra_usd_m_by_year.sum()),
         }
     return payload
+
+
+def _json_row(row: dict[str, Any]) -> dict[str, Any]:
+    """A row as JSON-ready data: NaN and infinities as None (as ``records`` does for a table)."""
+    return {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in row.items()}

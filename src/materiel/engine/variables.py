@@ -83,6 +83,8 @@ __all__ = [
     "Stocks",
     "Var",
     "Variable",
+    "plural",
+    "quantity_units",
 ]
 
 CELL_DIMS = ("party", "product")
@@ -129,6 +131,28 @@ class Variable:
     def per_sample(self) -> bool:
         """Whether the leading axis is ``sample`` (inputs: length 1 or one row per sample)."""
         return self.dims[:1] == ("sample",)
+
+
+def plural(unit: str) -> str:
+    """``round`` -> ``rounds``, ``body`` -> ``bodies``, ``charge set`` -> ``charge sets``;
+    ``kg`` stays (a symbol)."""
+    if unit in ("kg", "t", "g", "l", "m") or not unit:
+        return unit
+    if unit.endswith("y") and unit[-2:-1] not in ("a", "e", "i", "o", "u"):
+        return unit[:-1] + "ies"
+    return unit + "s"
+
+
+def quantity_units(units: str, unit_names: list[str]) -> str:
+    """A registry unit made concrete: ``units/month`` with products counted in ``round`` ->
+    ``rounds/month``. With several kinds of unit (a variable over every product) the word
+    stays ``units`` and the kinds are named: ``units/month (rounds, missiles)``."""
+    if "units" not in units.split("/")[0] or not unit_names:
+        return units
+    kinds = sorted({plural(u) for u in unit_names})
+    if len(kinds) == 1:
+        return units.replace("units", kinds[0], 1)
+    return f"{units} ({', '.join(kinds)})"
 
 
 def _index(dims: str, description: str) -> Var:

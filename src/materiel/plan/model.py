@@ -41,10 +41,13 @@ import numpy as np
 import xarray as xr
 from linopy import LinearExpression
 
+from materiel._xarray import lazy_dask
 from materiel.engine.budget import TOLERANCE_USD
 from materiel.engine.inputs import capacity_arrival
 from materiel.months import month_label, parse_month
 from materiel.plan.data import PlanData
+
+lazy_dask()  # xarray answers 'not a dask array' without importing dask.array
 
 __all__ = [
     "Objective",

@@ -21,6 +21,7 @@ import numpy as np
 import xarray as xr
 
 from materiel._errors import PlanError, Problem, ScenarioError
+from materiel._xarray import lazy_dask
 from materiel.analysis.metrics import recipient_shortfall_table, target_met
 from materiel.analysis.simulate import simulate
 from materiel.months import month_label, month_range, parse_month, year_of
@@ -46,6 +47,8 @@ from materiel.plan.write import (
 )
 from materiel.scenario.loading import DATASET_ID, embedded_ids, load
 from materiel.scenario.schema import Scenario
+
+lazy_dask()  # xarray answers 'not a dask array' without importing dask.array
 
 __all__ = ["OBJECTIVES", "Alternative", "Plan", "PlanError", "compare_policy", "plan"]
 

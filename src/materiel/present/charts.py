@@ -41,6 +41,7 @@ import plotly.graph_objects as go  # type: ignore[import-untyped]
 import xarray as xr
 from plotly.subplots import make_subplots  # type: ignore[import-untyped]
 
+from materiel._xarray import lazy_dask
 from materiel.analysis.metrics import target_stock
 from materiel.analysis.spending import spending_table
 from materiel.engine.binding import Binding, input_product
@@ -49,8 +50,11 @@ from materiel.months import month_index, parse_month
 from materiel.scenario.economics import Basis, economic_series
 
 if TYPE_CHECKING:
+    from materiel.analysis.montecarlo import MonteCarloResult
     from materiel.analysis.result import Result
     from materiel.scenario.schema import Scenario
+
+lazy_dask()  # xarray answers 'not a dask array' without importing dask.array
 
 __all__ = [
     "BINDING_COLOURS",
@@ -65,7 +69,9 @@ __all__ = [
     "latest_spending_year",
     "party_stocks",
     "png_problem",
+    "probability_of_target",
     "recipients",
+    "sampled_stocks",
     "spending",
     "stocks",
     "target_groups",
@@ -635,6 +641,90 @@ def spending(
               f"at 2% or more in {year}",
         yaxis={"title": "% of GDP", "rangemode": "tozero"}, height=440,
         legend={"orientation": "h", "y": -0.2}, **_LAYOUT,
+    )  # fmt: skip
+    return fig
+
+
+# --- Monte Carlo ---------------------------------------------------------------------
+
+
+def sampled_stocks(mc: MonteCarloResult, *, cols: int = 2) -> go.Figure:
+    """Percentile fans of each target's stock over the samples of a Monte Carlo run.
+
+    One panel per target: p5-p95 and p25-p75 bands and the median of the
+    stock its parties hold of its munition, the target as a dashed level, ◆ at
+    its date.
+    """
+    s = mc.scenario
+    if not s.targets:
+        return _empty("Stocks vs targets over samples", f"{s.id} has no capability targets")
+    items = list(s.targets.items())
+    cols = max(1, min(cols, len(items)))
+    rows = math.ceil(len(items) / cols)
+    fig = make_subplots(
+        rows=rows, cols=cols, subplot_titles=[f"{tid} ({t.product})" for tid, t in items],
+        vertical_spacing=min(0.12, 0.3 / rows), horizontal_spacing=0.08,
+    )  # fmt: skip
+    x = pd.DatetimeIndex(mc.dataset.month.values)
+    for i, (tid, t) in enumerate(items):
+        row, col = i // cols + 1, i % cols + 1
+        for trace in _fan_traces(x, mc.stock_of(t.parties, t.product), s.id,
+                                 SCENARIO_COLOURS[0], legend=i == 0):  # fmt: skip
+            fig.add_trace(trace, row=row, col=col)
+        fig.add_trace(
+            go.Scatter(x=[x[0], pd.Timestamp(f"{t.by}-01")], y=[t.required_quantity] * 2,
+                       mode="lines+markers", line={"color": "#222", "dash": "dash", "width": 1},
+                       marker={"symbol": ["line-ns", "diamond"], "size": [0, 9], "color": "#222"},
+                       showlegend=False, name=f"target {tid}",
+                       hovertemplate=f"{tid}: %{{y:,.0f}} by {t.by}<extra></extra>"),
+            row=row, col=col,
+        )  # fmt: skip
+    fig.update_yaxes(rangemode="tozero", tickformat="~s")
+    fig.update_layout(
+        title=f"Stocks against targets over {mc.dataset.sizes['sample']} samples of {s.id} "
+        "(bands p5–p95 and p25–p75, line the median)",
+        height=max(320, 260 * rows + 80), legend={"orientation": "h", "y": -0.05}, **_LAYOUT,
+    )  # fmt: skip
+    return fig
+
+
+def probability_of_target(mc: MonteCarloResult) -> go.Figure:
+    """P(target reached in or before each month), one line per target; ◆ at each target date."""
+    s = mc.scenario
+    if not s.targets:
+        return _empty("Probability of meeting each target", f"{s.id} has no capability targets")
+    curves = mc.met_by_month()
+    x = pd.DatetimeIndex(curves["month"].values)
+    fig = go.Figure()
+    for j, tid in enumerate(s.targets):
+        colour = SCENARIO_COLOURS[j % len(SCENARIO_COLOURS)]
+        y = curves.sel(target=tid).values
+        fig.add_trace(
+            go.Scatter(
+                x=x,
+                y=y,
+                mode="lines",
+                name=tid,
+                line={"color": colour},
+                hovertemplate=f"{tid}: %{{y:.0%}} by %{{x|%Y-%m}}<extra></extra>",
+            )
+        )
+        by = month_index(s.targets[tid].by, s.start)
+        if 0 <= by < len(x):
+            fig.add_trace(
+                go.Scatter(
+                    x=[x[by]],
+                    y=[y[by]],
+                    mode="markers",
+                    showlegend=False,
+                    marker={"symbol": "diamond", "size": 9, "color": colour},
+                    hovertemplate=f"{tid} at its date: %{{y:.0%}}<extra></extra>",
+                )
+            )
+    fig.update_layout(
+        title=f"Probability that each target is met by each month ({s.id}; ◆ its date)",
+        yaxis={"tickformat": ".0%", "range": [0, 1.02]}, height=420,
+        legend={"orientation": "h", "y": -0.15}, **_LAYOUT,
     )  # fmt: skip
     return fig
 

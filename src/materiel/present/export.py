@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from materiel._io import atomic_path, atomic_write_text
 from materiel._json import dumps
@@ -51,14 +51,17 @@ def write_result(result: Result, out_dir: Path, fmt: Format = "csv") -> list[Pat
     return written
 
 
-def write_monte_carlo(result: MonteCarloResult, out_dir: Path) -> list[Path]:
+def write_monte_carlo(
+    result: MonteCarloResult, out_dir: Path, metrics: dict[str, Any] | None = None
+) -> list[Path]:
     """Write a Monte Carlo run under ``out_dir``; return the files written.
 
     ``target_stock_fans.csv`` (``month, target, p5 ... p95``: percentiles of
     the stock each target counts), ``p_met_by_month.csv`` (share of samples
     meeting each target by each month), ``line_production_fans.csv``
     (percentiles of each line's production), ``inputs.parquet`` (the drawn
-    value of every uncertain input per sample) and ``metrics.json``. Each file
+    value of every uncertain input per sample) and ``metrics.json``
+    (``metrics``, else ``result.metrics()``). Each file
     is written to a temporary name and renamed.
     """
     import pandas as pd
@@ -96,6 +99,6 @@ def write_monte_carlo(result: MonteCarloResult, out_dir: Path) -> list[Path]:
         result.inputs.to_dataframe().to_parquet(tmp)
     written.append(path)
     path = out_dir / "metrics.json"
-    atomic_write_text(path, dumps(result.metrics()))
+    atomic_write_text(path, dumps(result.metrics() if metrics is None else metrics))
     written.append(path)
     return written

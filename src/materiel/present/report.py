@@ -16,7 +16,7 @@ import html
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import plotly.io as pio  # type: ignore[import-untyped]
@@ -33,6 +33,9 @@ from materiel.months import horizon_end, months_between
 from materiel.present import charts
 from materiel.present.summary import fmt_number, fmt_usd
 from materiel.scenario.provenance import sources_used
+
+if TYPE_CHECKING:
+    from materiel.analysis.montecarlo import MonteCarloResult
 
 __all__ = [
     "Fact",
@@ -412,6 +415,14 @@ def _int(x: Any) -> str:
     return "-" if x is None or pd.isna(x) else f"{int(x):d}"
 
 
+def _num2(x: Any) -> str:
+    return "" if x is None or pd.isna(x) else f"{float(x):+.2f}"
+
+
+def _sci(x: Any) -> str:
+    return "" if x is None or pd.isna(x) else f"{float(x):.1e}"
+
+
 def _num1(x: Any) -> str:
     return "-" if x is None or pd.isna(x) else f"{float(x):,.1f}"
 
@@ -668,8 +679,59 @@ def _slug(*parts: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "-" for c in text)
 
 
-def build_report(results: Result | Sequence[Result], *, title: str | None = None) -> Report:
-    """The report of one or more results (the first is the reference) as one HTML page."""
+def _uncertainty(mc: MonteCarloResult, chart: Callable[[str, Any], None]) -> list[str]:
+    """The Monte Carlo part of a scenario's section: fans, probabilities, what matters most."""
+    from materiel.analysis.sensitivity import ALPHA, CUT_RULE, sensitivity_table
+
+    s = mc.scenario
+    n = mc.dataset.sizes["sample"]
+    seed = mc.dataset.attrs.get("seed")
+    out = [
+        f"<h3>Uncertainty: {n} samples (seed {_esc(seed)})</h3>",
+        f"<p>Uncertain inputs: {_esc(', '.join(sorted(s.uncertain)) or 'none')}"
+        + ("" if s.uncertain else " (all samples identical)")
+        + ".</p>",
+    ]
+    body: list[str] = []
+    chart(_slug(s.id, "fans"), charts.sampled_stocks(mc))
+    chart(_slug(s.id, "p-met"), charts.probability_of_target(mc))
+    probabilities = mc.target_probabilities()
+    columns: list[Column] = [
+        ("target", "target", _text), ("by", "by", _text),
+        ("p_met_by_date", "P(met by its date)", _pct),
+        ("p_met_by_horizon", "P(met by the horizon)", _pct),
+        ("median_first_met", "median month met", _text),
+        ("stock_at_by_p5", "stock at date p5", _num),
+        ("stock_at_by_p50", "p50", _num), ("stock_at_by_p95", "p95", _num),
+    ]  # fmt: skip
+    body.append(_table(probabilities, columns))
+    if s.uncertain:
+        table = sensitivity_table(mc)
+        cut = _esc(CUT_RULE.format(alpha=ALPHA))
+        body.append(f'<h4>What matters most</h4><p class="note">{cut}; inputs that do not '
+                    "pass are left out.</p>")  # fmt: skip
+        ranked: list[Column] = [
+            ("target", "target", _text), ("input", "uncertain input", _text),
+            ("spearman", "Spearman rho", _num2), ("p_value", "p-value", _sci),
+        ]  # fmt: skip
+        body.append(_table(table[table.significant], ranked))
+    return out + body
+
+
+def build_report(
+    results: Result | Sequence[Result],
+    *,
+    title: str | None = None,
+    samples: Sequence[MonteCarloResult] = (),
+) -> Report:
+    """The report of one or more results (the first is the reference) as one HTML page.
+
+    ``samples``: Monte Carlo runs (:func:`materiel.sample`) of the same
+    scenarios; each adds percentile fans of the targets' stocks, the
+    probability of meeting each target by each month and by its date, and
+    the inputs that matter most (with the significance cut stated) to its
+    scenario's section.
+    """
     runs = [results] if isinstance(results, Result) else list(results)
     if not runs:
         raise bad_argument("build_report", "results", results, "at least one Result")
@@ -715,6 +777,8 @@ def build_report(results: Result | Sequence[Result], *, title: str | None = None
             f"budgets: {_esc(s.policy.budget)}</p>"
         )
         body.append("<h3>Targets</h3>" + _targets_table(r, tab))
+        for mc in (m for m in samples if m.scenario.id == sid):
+            body.extend(_uncertainty(mc, chart))
         body.append("<h3>Production: capacity and what binds</h3>" + _munitions_table(r, tab))
         ds = r.dataset
         for k in s.munitions:
@@ -754,10 +818,14 @@ def build_report(results: Result | Sequence[Result], *, title: str | None = None
 
 
 def write_report(
-    results: Result | Sequence[Result], path: Path, *, title: str | None = None
+    results: Result | Sequence[Result],
+    path: Path,
+    *,
+    title: str | None = None,
+    samples: Sequence[MonteCarloResult] = (),
 ) -> Report:
     """Build the report and write it to ``path`` atomically (a temp file, then a rename)."""
-    report = build_report(results, title=title)
+    report = build_report(results, title=title, samples=samples)
     path = Path(path)
     atomic_write_text(path, report.html)
     return report

@@ -44,22 +44,26 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
-import xarray as xr
 
 from materiel._errors import bad_argument
 from materiel.scenario.schema import Scenario, SpendingPath
+
+if TYPE_CHECKING:
+    import xarray as xr
 
 __all__ = [
     "FIRST_YEAR",
     "LAST_YEAR",
     "PCT_GDP_FIELD",
     "Basis",
+    "EconomicArrays",
     "EconomicSeries",
     "ally_value",
     "data_years",
+    "economic_arrays",
     "economic_series",
     "path_for",
     "path_pct",
@@ -167,18 +171,47 @@ def _gdp(s: Scenario, party: str, span: list[int], growth: float) -> np.ndarray:
     return out
 
 
-def economic_series(
+@dataclass(frozen=True)
+class EconomicArrays:
+    """The series of :func:`economic_series` as plain numpy arrays (party, year).
+
+    For callers that want numbers without xarray (``materiel spending``
+    answers in well under a second this way). ``parties`` and ``years`` label
+    the rows and columns; the fields are those of
+    :class:`EconomicSeries`'s ``data``.
+    """
+
+    parties: list[str]
+    years: list[int]
+    basis: Basis
+    gdp_usd_m: np.ndarray
+    pct_gdp: np.ndarray
+    equipment_share: np.ndarray
+    actual: np.ndarray
+    fallback: np.ndarray
+    projected: np.ndarray
+    defence_usd_m: np.ndarray
+    budget_usd: np.ndarray
+    equipment_share_from: list[str]
+
+    def column(self, year: int) -> int:
+        """Index of ``year`` along the year axis."""
+        return self.years.index(year)
+
+
+def economic_arrays(
     s: Scenario,
     years: range,
     basis: Basis = "nato",
     *,
     fallback: bool = True,
-) -> EconomicSeries:
+) -> EconomicArrays:
     """GDP, %GDP, defence spending, equipment share and budget per ally over ``years``.
 
-    The rules and equations are in the module docstring. Raises
-    :class:`~materiel.ScenarioError` for an empty ``years`` or one outside
-    1900-2300.
+    The rules and equations are in the module docstring; the same numbers as
+    :func:`economic_series`, without building an :class:`xarray.Dataset`.
+    Raises :class:`~materiel.ScenarioError` for an empty ``years`` or one
+    outside 1900-2300.
     """
     ys = list(years)
     if not ys or ys[0] < FIRST_YEAR or ys[-1] > LAST_YEAR or ys != sorted(ys):
@@ -220,17 +253,67 @@ def economic_series(
             equipment[i] = _carried(shares) / 100.0
             share_from.append("data")
     keep = [span.index(y) for y in ys]
+    gdp_kept, pct, equipment = gdp[:, keep], pct[:, keep], equipment[:, keep]
+    actual, used_fallback = actual[:, keep], used_fallback[:, keep]
+    defence = gdp_kept * pct / 100.0
+    budget = np.nan_to_num(defence * 1e6 * equipment * s.policy.munitions_share, nan=0.0,
+                           posinf=np.inf, neginf=-np.inf)  # fmt: skip
+    if not bool(np.isfinite(budget).all()):
+        bad = float(np.nanmax(np.abs(gdp)))
+        raise bad_argument("economic_series", "policy.gdp_growth_pct_per_year",
+                           s.policy.gdp_growth_pct_per_year,
+                           f"a growth rate that keeps GDP finite over {span[0]}-{span[-1]} "
+                           f"(largest GDP {bad:.3g} US$ m)")  # fmt: skip
+    return EconomicArrays(
+        parties=list(allies),
+        years=ys,
+        basis=basis,
+        gdp_usd_m=gdp_kept,
+        pct_gdp=pct,
+        equipment_share=equipment,
+        actual=actual,
+        fallback=used_fallback,
+        projected=~actual & ~used_fallback & ~np.isnan(pct),
+        defence_usd_m=defence,
+        budget_usd=budget,
+        equipment_share_from=share_from,
+    )
+
+
+def economic_series(
+    s: Scenario,
+    years: range,
+    basis: Basis = "nato",
+    *,
+    fallback: bool = True,
+) -> EconomicSeries:
+    """GDP, %GDP, defence spending, equipment share and budget per ally over ``years``.
+
+    The rules and equations are in the module docstring; the numbers are
+    those of :func:`economic_arrays`, labelled. Raises
+    :class:`~materiel.ScenarioError` for an empty ``years`` or one outside
+    1900-2300.
+    """
+    import xarray as xr
+
+    from materiel._xarray import lazy_dask
+
+    lazy_dask()
+    a = economic_arrays(s, years, basis, fallback=fallback)
     dims = ("party", "year")
     data = xr.Dataset(
         {
-            "gdp_usd_m": (dims, gdp[:, keep]),
-            "pct_gdp": (dims, pct[:, keep]),
-            "equipment_share": (dims, equipment[:, keep]),
-            "actual": (dims, actual[:, keep]),
-            "fallback": (dims, used_fallback[:, keep]),
-            "equipment_share_from": (("party",), np.array(share_from, dtype=object)),
+            "gdp_usd_m": (dims, a.gdp_usd_m),
+            "pct_gdp": (dims, a.pct_gdp),
+            "equipment_share": (dims, a.equipment_share),
+            "actual": (dims, a.actual),
+            "fallback": (dims, a.fallback),
+            "equipment_share_from": (("party",), np.array(a.equipment_share_from, dtype=object)),
+            "projected": (dims, a.projected),
+            "defence_usd_m": (dims, a.defence_usd_m),
+            "budget_usd": (dims, a.budget_usd),
         },
-        coords={"party": allies, "year": ys},
+        coords={"party": a.parties, "year": a.years},
         attrs={
             "basis": basis,
             "gdp_growth_pct_per_year": s.policy.gdp_growth_pct_per_year,
@@ -238,14 +321,4 @@ def economic_series(
             "munitions_share": s.policy.munitions_share,
         },
     )
-    data["projected"] = ~data.actual & ~data.fallback & data.pct_gdp.notnull()
-    data["defence_usd_m"] = data.gdp_usd_m * data.pct_gdp / 100.0
-    budget = data.defence_usd_m * 1e6 * data.equipment_share * s.policy.munitions_share
-    if not bool(np.isfinite(budget.fillna(0.0).values).all()):
-        bad = float(np.nanmax(np.abs(gdp)))
-        raise bad_argument("economic_series", "policy.gdp_growth_pct_per_year",
-                           s.policy.gdp_growth_pct_per_year,
-                           f"a growth rate that keeps GDP finite over {span[0]}-{span[-1]} "
-                           f"(largest GDP {bad:.3g} US$ m)")  # fmt: skip
-    data["budget_usd"] = budget.fillna(0.0)
     return EconomicSeries(data)

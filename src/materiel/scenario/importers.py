@@ -39,7 +39,15 @@ import pandas as pd
 from materiel._errors import Problem, ScenarioError
 from materiel.scenario.schema import Scenario
 
-__all__ = ["FORMATS", "KIEL_SHARES", "NATO_TABLES", "import_kiel", "import_table", "nato_workbook"]
+__all__ = [
+    "FORMATS",
+    "KIEL_SHARES",
+    "NATO_TABLES",
+    "import_kiel",
+    "import_table",
+    "nato_workbook",
+    "publication_date",
+]
 
 Format = Literal["sipri-xlsx", "nato-csv", "owid-csv", "nato-xlsx"]
 FORMATS: tuple[Format, ...] = ("sipri-xlsx", "nato-csv", "owid-csv", "nato-xlsx")
@@ -72,6 +80,39 @@ def _party_lookup(s: Scenario) -> Callable[[str], str | None]:
 
 def _fail(path: Path, message: str, field: str = "") -> ScenarioError:
     return ScenarioError(Problem(str(path), field, message))
+
+
+_DATE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01]))?$")
+
+
+def publication_date(path: Path, published: str | None = None) -> tuple[str, str]:
+    """(date, how it was found) for the source of figures imported from ``path``.
+
+    In order: ``published`` as given (``YYYY-MM`` or ``YYYY-MM-DD``, from
+    the publication's page); for an Excel workbook the date its publisher
+    last saved it (the workbook's own properties, which a download keeps);
+    otherwise the file's modification date, said to be that, since it may
+    be the day of the download rather than of the publication.
+    """
+    if published is not None:
+        if not _DATE.match(published):
+            raise _fail(path, f"got {published!r}; expected a date written YYYY-MM or "
+                        "YYYY-MM-DD", "--published")  # fmt: skip
+        return published, "publication date as given"
+    if path.suffix.lower() in (".xlsx", ".xlsm"):
+        try:
+            from openpyxl import load_workbook  # type: ignore[import-untyped]
+
+            book = load_workbook(path, read_only=True)
+            saved = book.properties.modified or book.properties.created
+            book.close()
+        except Exception:  # the reader has read it already; a date is not worth failing for
+            saved = None
+        if saved is not None:
+            return saved.date().isoformat(), "date the publisher saved the workbook"
+    stamp = dt.date.fromtimestamp(path.stat().st_mtime).isoformat()
+    return stamp, ("date the file was last modified (perhaps the download, not the "
+                   "publication: give the publication date with --published)")  # fmt: skip
 
 
 def _read_csv(path: Path) -> pd.DataFrame:
@@ -272,13 +313,20 @@ _READERS = {"sipri-xlsx": _sipri, "nato-csv": _nato, "owid-csv": _owid, "nato-xl
 
 
 def import_table(
-    path: Path, fmt: Format, scenario: Scenario, *, years: range | None = None
+    path: Path,
+    fmt: Format,
+    scenario: Scenario,
+    *,
+    years: range | None = None,
+    published: str | None = None,
 ) -> dict[str, Any]:
     """Read ``path`` as ``fmt`` and return an overlay for ``scenario``'s allies.
 
     Only parties of the scenario are kept (matched by ISO3 code or name);
     ``years`` limits the years imported. The overlay ``extends`` nothing: a
-    user adds ``extends = "..."`` or merges it into a scenario.
+    user adds ``extends = "..."`` or merges it into a scenario. The source's
+    ``date`` is the publication's (:func:`publication_date`; ``published``
+    gives it explicitly).
     """
     if not path.is_file():
         raise _fail(path, "no such file")
@@ -288,7 +336,7 @@ def import_table(
     if not rows:
         raise _fail(path, f"no figures for the scenario's parties were found in this {fmt} file")
     publisher, url = _PUBLISHER[fmt]
-    stamp = dt.date.fromtimestamp(path.stat().st_mtime).isoformat()
+    stamp, dated = publication_date(path, published)
     source_id = f"import-{fmt}-{path.stem}".replace(" ", "-").replace("_", "-")[:80]
     economics: dict[str, dict[str, dict[str, Any]]] = {}
     for party, year, field, value in sorted(rows):
@@ -301,7 +349,7 @@ def import_table(
                 "title": f"{path.name} (imported with materiel data import --format {fmt})",
                 "date": stamp,
                 "url": url,
-                "note": f"file {path.name}, modified {stamp}; values as published",
+                "note": f"file {path.name}; date: {dated}; values as published",
             }
         },
         "economics": economics,
@@ -343,6 +391,7 @@ def import_kiel(
     combine: bool = False,
     min_eur_bn: float = 0.0,
     usd_per_eur: float = KIEL_USD_PER_EUR,
+    published: str | None = None,
 ) -> dict[str, Any]:
     """Turn the Kiel tracker's military aid by donor and month into munitions pledges.
 
@@ -400,7 +449,7 @@ def import_kiel(
         raise _fail(path, "no military aid from the scenario's parties was found in this file")
     file_id = f"import-kiel-{path.stem}".replace(" ", "-").replace("_", "-")[:80]
     rule_id = "assumption-kiel-munition-shares"
-    stamp = dt.date.fromtimestamp(path.stat().st_mtime).isoformat()
+    stamp, dated = publication_date(path, published)
     sources = {
         file_id: {
             "publisher": "Kiel Institute for the World Economy (Ukraine Support Tracker)",
@@ -408,7 +457,7 @@ def import_kiel(
             "(imported with materiel data import --format kiel-csv)",
             "date": stamp,
             "url": "https://www.ifw-kiel.de/topics/war-against-ukraine/ukraine-support-tracker/",
-            "note": "military allocations; the tracker lists no ammunition items",
+            "note": f"military allocations; the tracker lists no ammunition items; date: {dated}",
         },
         rule_id: {"assumption": kiel_rule_text(shares, usd_per_eur)},
     }

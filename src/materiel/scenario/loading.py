@@ -21,11 +21,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Union, get_args, get_origin
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from materiel._errors import Problem, ScenarioError
+from materiel.months import MONTH_PATTERN
 from materiel.scenario.checks import ALL_CHECKS, check_dates_in_horizon
 from materiel.scenario.schema import EconomicYear, Scenario
 from materiel.scenario.uncertainty import extract_distributions
@@ -68,6 +69,7 @@ class _Layer:
 class _Merged:
     data: dict[str, Any] = field(default_factory=dict)
     origin: dict[tuple[str, ...], _Layer] = field(default_factory=dict)
+    bad_fields: set[tuple[str, ...]] = field(default_factory=set)  # schema errors, by field
 
 
 def _data_dir() -> Path:
@@ -154,7 +156,11 @@ def _resolve(ref: str, relative_to: Path | None) -> tuple[Path, str]:
         return path, str(ref) if relative_to is None else str(path)
     known = ", ".join([DATASET_ID, *embedded_ids()])
     raise ScenarioError(
-        Problem(str(ref), "", f"no such scenario or file; expected a file path or one of: {known}")
+        Problem(
+            str(ref),
+            "",
+            f"no such scenario or file {ref!r}; expected a file path or one of: {known}",
+        )
     )
 
 
@@ -322,12 +328,53 @@ def _problem(merged: _Merged, loc: tuple[str, ...], message: str, top: _Layer) -
     return Problem(layer.name, ".".join(loc), message, _locate(layer.text, loc))
 
 
+_PATTERNS = {
+    MONTH_PATTERN: "expected a month written YYYY-MM, such as 2025-01",
+    r"^\d{4}$": "expected a year written YYYY, such as 2025",
+    r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$": "expected an id: letters, digits, '_', '.', '-', "
+    "starting with a letter or digit",
+}
+
+
+def _model_at(loc: tuple[str, ...]) -> type[BaseModel] | None:
+    """The schema model whose field ``loc[-1]`` is (``Contract`` for contracts.c1.x)."""
+    kind: Any = Scenario
+    for key in loc[:-1]:
+        while get_origin(kind) in (Annotated, Union) or type(kind).__name__ == "UnionType":
+            args = [a for a in get_args(kind) if a is not type(None)]
+            if get_origin(kind) is Annotated:
+                args = args[:1]
+            kind = args[0] if len(args) == 1 else None
+        if isinstance(kind, type) and issubclass(kind, BaseModel):
+            found = kind.model_fields.get(key)
+            if found is None:
+                return None
+            kind = found.annotation
+        elif get_origin(kind) is dict:
+            kind = get_args(kind)[1]
+        else:
+            return None
+    while get_origin(kind) in (Annotated, Union) or type(kind).__name__ == "UnionType":
+        args = [a for a in get_args(kind) if a is not type(None)]
+        kind = args[0] if len(args) == 1 or get_origin(kind) is Annotated else None
+    return kind if isinstance(kind, type) and issubclass(kind, BaseModel) else None
+
+
 def _pydantic_message(err: Any) -> str:
     kind = err["type"]
+    loc = tuple(str(x) for x in err["loc"])
     if kind == "extra_forbidden":
-        return "unknown field; check the spelling against the schema (materiel show --help)"
+        model = _model_at(loc)
+        if model is None:
+            return f"unknown field {loc[-1]!r}; check its spelling"
+        fields = ", ".join(sorted(model.model_fields))
+        return f"unknown field {loc[-1]!r}; expected one of: {fields}"
     if kind == "missing":
         return "required field is missing"
+    if kind == "string_pattern_mismatch":
+        pattern = str((err.get("ctx") or {}).get("pattern", ""))
+        expected = _PATTERNS.get(pattern, f"expected text matching {pattern}")
+        return f"got {err['input']!r}; {expected}"
     msg = str(err["msg"]).removeprefix("Value error, ")
     if kind.startswith(("greater", "less", "finite", "float", "int", "string", "bool", "literal")):
         return f"{msg} (got {err['input']!r})"
@@ -349,6 +396,7 @@ def _validate(
         return Scenario.model_validate(data), problems, pruned_keys
     except ValidationError as exc:
         errors = exc.errors()
+    merged.bad_fields = {tuple(str(x) for x in err["loc"]) for err in errors}
     # Drop each invalid entity (or top-level field) and validate the rest, so that
     # the cross-reference checks can still run and report in the same pass.
     pruned = _copy_tables(data)
@@ -366,6 +414,107 @@ def _validate(
         return Scenario.model_validate(pruned), problems, pruned_keys
     except ValidationError:
         return None, problems, pruned_keys
+
+
+def _with_partial_entities(
+    scenario: Scenario, merged: _Merged, pruned: set[tuple[str, ...]]
+) -> Scenario:
+    """``scenario`` with each entity pruned for a schema error put back, built from its
+    valid fields only, so that the cross-reference checks also report its other problems
+    (an unknown product next to a missing field) instead of hiding them."""
+    update: dict[str, dict[str, Any]] = {}
+    for key in sorted(pruned):
+        if len(key) != 2 or _ENTITY_DEPTH.get(key[0]) != 1 or key[0] == "uncertain":
+            continue
+        raw = merged.data.get(key[0], {}).get(key[1])
+        model = _model_at((*key, "x"))
+        if not isinstance(raw, dict) or model is None:
+            continue
+        bad = {loc[2] for loc in merged.bad_fields if len(loc) > 2 and loc[:2] == key}
+        values = {k: v for k, v in raw.items() if k in model.model_fields and k not in bad}
+        section = update.setdefault(key[0], dict(getattr(scenario, key[0])))
+        section[key[1]] = model.model_construct(**values)
+    return scenario.model_copy(update=update) if update else scenario
+
+
+def _findings(
+    check: Any, partial: Scenario, scenario: Scenario
+) -> list[tuple[tuple[str, ...], str]]:
+    """``check``'s findings on ``partial``; on the valid ``scenario`` alone where a partly
+    built entity trips the check (a field it needs was the invalid one)."""
+    if partial is not scenario:
+        try:
+            return list(check(partial))
+        except (AttributeError, AssertionError, TypeError, ValueError, KeyError):
+            pass
+    return list(check(scenario))
+
+
+def _echoes(loc: tuple[str, ...], bad_fields: set[tuple[str, ...]]) -> bool:
+    """A finding at a field (or inside one) already reported by the schema."""
+    return any(loc[: len(bad)] == bad for bad in bad_fields if len(bad) > 2)
+
+
+_QUOTED = re.compile(r"'([^']+)'")
+
+
+def _cascades(problems: list[Problem], merged: _Merged, layers: list[_Layer]) -> list[Problem]:
+    """Problems the user's file causes inside the embedded data, reported at their cause.
+
+    The embedded scenarios are valid as shipped, so a problem located in one of
+    them while a user's file is loaded on top comes from that file: a dropped or
+    changed entity that others refer to, or a changed ``start``/``months``. Each
+    such group becomes one problem at the line of the cause in the user's file,
+    naming how many embedded entries it breaks and the first of them.
+    """
+    own = [layer for layer in layers if not layer.name.startswith("<embedded:")]
+    if not own:
+        return problems
+    causes: dict[tuple[str, ...], _Layer] = {}
+    for loc, layer in merged.origin.items():
+        if layer in own:
+            causes[loc] = layer
+    drops = {
+        ref: layer for layer in own for ref in layer.data.get("drop", []) if isinstance(ref, str)
+    }
+    out: list[Problem] = []
+    grouped: dict[tuple[str, str], list[Problem]] = {}
+    for p in problems:
+        elsewhere = p.file.startswith("<embedded:") or p.line is None  # not a line of theirs
+        cause = _cause(p, causes, drops) if elsewhere else None
+        if cause is None:
+            out.append(p)
+        else:
+            grouped.setdefault(cause, []).append(p)
+    for (file_name, path), group in grouped.items():
+        layer = next(layer for layer in own if layer.name == file_name)
+        first = group[0]
+        where = f"{first.file}:{first.line}" if first.line else first.file
+        message = (
+            f"this breaks {len(group)} entr{'y' if len(group) == 1 else 'ies'} of the embedded "
+            f"data; the first, {first.path} ({where}): {first.message}"
+        )
+        line = _locate(layer.text, tuple(path.split(".")))
+        out.append(Problem(file_name, path, message, line))
+    return out
+
+
+def _cause(
+    p: Problem, causes: dict[tuple[str, ...], _Layer], drops: dict[str, _Layer]
+) -> tuple[str, str] | None:
+    """(user file, field path) whose change made embedded problem ``p``, or None if unknown."""
+    if "horizon" in p.message:
+        for key in ("months", "start"):
+            if (key,) in causes:
+                return causes[(key,)].name, key
+    for ref in _QUOTED.findall(p.message):
+        for dropped, layer in drops.items():
+            if dropped.split(".")[-1] == ref:
+                return layer.name, "drop"
+        for loc, layer in causes.items():
+            if len(loc) == 3 and loc[1] == ref:  # an attribute of the entity it names
+                return layer.name, ".".join(loc)
+    return None
 
 
 def _entity_key(loc: tuple[str, ...]) -> tuple[str, ...]:
@@ -435,12 +584,14 @@ def load(source: str | Path | Mapping[str, Any] | Scenario, *, name: str | None 
         # against the default horizon: report the field, not their echoes
         horizon_known = not pruned & {("start",), ("months",)}
         checks = [c for c in ALL_CHECKS if horizon_known or c is not check_dates_in_horizon]
+        partial = _with_partial_entities(scenario, merged, pruned)
         for check in checks:
-            for loc, message in check(scenario):
-                if not _refers_to_pruned(loc, message, pruned):
-                    problems.append(_problem(merged, loc, message, top))
+            for loc, message in _findings(check, partial, scenario):
+                if _refers_to_pruned(loc, message, pruned) or _echoes(loc, merged.bad_fields):
+                    continue
+                problems.append(_problem(merged, loc, message, top))
     if problems:
-        raise ScenarioError(problems)
+        raise ScenarioError(_cascades(problems, merged, layers))
     assert scenario is not None
     return scenario
 
