@@ -117,9 +117,7 @@ def _shares_by_gap(
         if written[p] > 0.0:
             gap[p] = max(written[p] * desired - own[p], 0.0)
             total += gap[p]
-    if total <= 0.0:
-        return written.copy()
-    out: np.ndarray = gap / total
+    out: np.ndarray = gap / total if total > 0.0 else written.copy()
     return out
 
 
@@ -167,7 +165,7 @@ def review(
     """
     contract_price_usd = contracts.contract_price_usd
     receive_contract, receive_party = contracts.receive_contract, contracts.receive_party
-    receive_product, receive_share = contracts.receive_product, contracts.receive_share
+    receive_product = contracts.receive_product
     pay_contract, pay_party = contracts.pay_contract, contracts.pay_party
     use_party, use_product = consumption.use_party, consumption.use_product
     use_first, use_last = consumption.use_first, consumption.use_last
