@@ -96,8 +96,7 @@ def _budget_arrays(inp: Inputs, raw: Mapping[str, np.ndarray]) -> xr.Dataset:
     return out
 
 
-_CONTRACT_OUTPUTS = ("contract_quantity", "contract_decided", "contract_signed",
-                     "contract_buyer_share")  # fmt: skip
+_CONTRACT_OUTPUTS = ("contract_quantity", "contract_decided", "contract_signed")
 """Outputs decided once per contract and sample: labelled as contract coordinates."""
 
 
@@ -192,8 +191,6 @@ def build_dataset(inp: Inputs, raw: Mapping[str, np.ndarray], scenario: Scenario
         attrs={"scenario": scenario.id, "start": scenario.start, "months": scenario.months},
     )
     for var in OUTPUTS.values():
-        if var.dataset not in ds.variables:  # contract_buyer_share: in contract_buyers
-            continue
         if var.units:
             ds[var.dataset].attrs["units"] = var.units
         ds[var.dataset].attrs["description"] = var.description

@@ -58,8 +58,10 @@ A new output: one annotated field in :class:`Outputs` and the kernel's
 labels it with its dims and units, the exports name it by ``dataset``.
 An output decided once per run rather than each month (``contract_quantity``,
 ``contract_decided``, ``contract_signed``, ``contract_buyer_share``) declares
-``sample contract`` (and ``party`` for the shares); ``simulate`` labels these
-as contract coordinates: what each contract became, written or policy-made.
+``sample contract`` (and ``party`` for the shares): what each contract
+became, written or policy-made. ``simulate`` labels the first three as
+contract coordinates; the shares stay a variable and are also written as
+the ``contract_buyers`` coordinate (``party:share`` list).
 An output recorded only when asked for (``lean=False``) is tested in the
 kernel as ``out.<name>.shape[0] > 0`` (empty sample axis: not recorded).
 """
