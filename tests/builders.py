@@ -5,6 +5,11 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import numpy as np
+import pytest
+
+import materiel
+
 CITE = {"assumption": "test fixture"}
 
 
@@ -52,3 +57,25 @@ def contract(**kw: Any) -> dict[str, Any]:
          "decision": "2024-01", "delivery_months": 3, "source": "fx"}  # fmt: skip
     c.update(kw)
     return c
+
+
+def check_contract_conservation(r: materiel.Result) -> None:
+    """Deliveries <= quantity; receipts = deliveries; payments = deliveries x price."""
+    ds = r.dataset.isel(sample=0)
+    delivered = ds.contract_deliveries.sum("month")
+    mine = ds.contract_decided_by == "policy"
+    assert bool((delivered <= ds.contract_quantity * (1 + 1e-9) + 1e-6).all())
+    table = r.contracts()
+    np.testing.assert_allclose(
+        table.delivered.values, delivered.values + ds.contract_delivered_before_start.values
+    )
+    assert bool((table.decided_by == "policy").sum() == int(mine.sum()))
+    received = float(ds.receipts.sum())
+    np.testing.assert_allclose(received, float(delivered.sum()), rtol=1e-9, atol=1e-6)
+    paid = float(ds.payments_usd.sum())
+    np.testing.assert_allclose(
+        paid, float((delivered * ds.contract_price_usd).sum()), rtol=1e-9, atol=1e-3
+    )
+    for shares in ds.contract_buyers.values[mine.values]:
+        total = sum(float(x.split(":")[1]) for x in str(shares).split(","))
+        assert total == pytest.approx(1.0)

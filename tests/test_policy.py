@@ -6,10 +6,11 @@ from typing import Any
 
 import numpy as np
 import pytest
-from builders import contract, tiny
+from builders import check_contract_conservation, contract, tiny
 from hypothesis import HealthCheck, given, settings
 
 import materiel
+from materiel.present.summary import summarize
 from materiel.scenario.loading import embedded_ids
 from materiel.testing import scenarios
 
@@ -53,7 +54,7 @@ def test_gap_over_adjustment_time_plus_expected_use() -> None:
     rows = contracts(materiel.simulate(s))
     assert [r["quantity"] for r in rows[:3]] == [123.75, 95.3125, 73.984375]
     assert [r["contract"] for r in rows[:2]] == ["policy:p:2024-01", "policy:p:2024-02"]
-    assert rows[0]["decided_by"] == "policy:p"
+    assert (rows[0]["decided_by"], rows[0]["origin"]) == ("policy", "policy:p")
     assert rows[0]["buyers"] == "AAA:1"
     assert not rows[0]["firm"] and not rows[0]["multi_year"]
 
@@ -82,6 +83,10 @@ def test_written_contracts_count_in_the_supply_line() -> None:
     assert [(r["contract"], r["quantity"]) for r in rows] == [
         ("c1", 150.0),
         ("policy:p:2024-01", 250.0),
+    ]
+    assert [(r["decided_by"], r["origin"]) for r in rows] == [
+        ("scenario", "c1"),
+        ("policy", "policy:p"),
     ]
 
 
@@ -192,6 +197,91 @@ def test_budget_cap_cuts_a_decision_to_the_budget_left() -> None:
     rows = contracts(materiel.simulate(s))
     assert [r["contract"] for r in rows] == ["policy:p:2024-01", "policy:p:2025-01"]
     assert [r["quantity"] for r in rows] == pytest.approx([2000.0, 2060.0])
+
+
+def test_budget_committed_counts_policy_decisions() -> None:
+    # as above: 2,000 shells at 10 US$ signed 2024-01, due over 2024 -> 20,000 US$ committed
+    # in 2024; 2,060 signed 2025-01 -> 20,600 in 2025: each year's budget, exactly
+    s = idle_line(tiny(
+        months=24,
+        targets={"t": target(5000.0, by="2025-12")},
+        procurement={"p": policy(review="yearly", adjustment_months=1.0)},
+        economics={"AAA": {"2024": {"gdp_usd_m": 1.0, "defence_pct_gdp_nato": 100.0,
+                                    "source": "fx"}}},
+        policy={"contracting_delay_months": 0, "budget": "defer"},
+    ))  # fmt: skip
+    b = materiel.simulate(s).budget().query("party == 'AAA'")
+    assert b.year.tolist() == [2024, 2025]
+    assert b.committed_usd.tolist() == pytest.approx([20000.0, 20600.0])
+    assert b.budget_usd.tolist() == pytest.approx([20000.0, 20600.0])
+    assert b.overrun_usd.tolist() == pytest.approx([0.0, 0.0])
+
+
+def test_flagged_policy_decision_counts_as_an_overrun() -> None:
+    # "flag" signs the whole gap: 5,000 shells x 10 US$ due over 2024 = 50,000 US$ committed
+    # against a 20,000 US$ budget (overrun 30,000); in 2025 S + SL = 5,000 = D: nothing more
+    s = idle_line(tiny(
+        months=24,
+        targets={"t": target(5000.0, by="2025-12")},
+        procurement={"p": policy(review="yearly", adjustment_months=1.0)},
+        economics={"AAA": {"2024": {"gdp_usd_m": 1.0, "defence_pct_gdp_nato": 100.0,
+                                    "source": "fx"}}},
+        policy={"contracting_delay_months": 0, "budget": "flag"},
+    ))  # fmt: skip
+    r = materiel.simulate(s)
+    assert [(c["contract"], c["quantity"]) for c in contracts(r)] == [("policy:p:2024-01", 5000.0)]
+    b = r.budget().query("party == 'AAA'")
+    assert b.committed_usd.tolist() == pytest.approx([50000.0, 0.0])
+    assert b.overrun_usd.tolist() == pytest.approx([30000.0, 0.0])
+    assert "1 ally-years over budget" in summarize(r)
+
+
+def by_gap_scenario(shares: str) -> dict[str, Any]:
+    """AAA and BBB (written shares 1/2 each) hold 100 and 300 against a joint 800."""
+    return tiny(
+        stocks={"AAA": {"shell": {"quantity": 100.0, "source": "fx"}},
+                "BBB": {"shell": {"quantity": 300.0, "source": "fx"}}},
+        targets={"t": target(800.0, parties=("AAA", "BBB"))},
+        procurement={"p": policy(buyers={"AAA": 0.5, "BBB": 0.5}, review="yearly",
+                                 adjustment_months=1.0, shares=shares)},
+    )  # fmt: skip
+
+
+def test_joint_buy_split_by_gap() -> None:
+    # q = 800 - 400 = 400; gaps: AAA 0.5 x 800 - 100 = 300, BBB 400 - 300 = 100, so AAA
+    # takes 3/4 and BBB 1/4: 300 and 100 delivered over the year, each ends at 400 (its
+    # half of the target) and pays 10 US$ a shell
+    r = materiel.simulate(by_gap_scenario("by-gap"))
+    rows = contracts(r)
+    assert [(c["quantity"], c["buyers"]) for c in rows] == [(400.0, "AAA:0.75,BBB:0.25")]
+    ds = r.dataset.isel(sample=0, month=-1)
+    stock = ds.stock.sel(product="shell")
+    assert float(stock.sel(party="AAA")) == pytest.approx(400.0)
+    assert float(stock.sel(party="BBB")) == pytest.approx(400.0)
+    paid = r.dataset.payments_usd.isel(sample=0).sum("month")
+    assert float(paid.sel(party="AAA")) == pytest.approx(3000.0)
+    assert float(paid.sel(party="BBB")) == pytest.approx(1000.0)
+    # fixed shares split the same 400 in halves: AAA ends at 300, BBB at 500
+    fixed = materiel.simulate(by_gap_scenario("fixed"))
+    assert [c["buyers"] for c in contracts(fixed)] == ["AAA:0.5,BBB:0.5"]
+    end = fixed.dataset.stock.isel(sample=0, month=-1).sel(product="shell")
+    assert end.sel(party=["AAA", "BBB"]).values.tolist() == pytest.approx([300.0, 500.0])
+
+
+def test_by_gap_with_a_recipient_is_refused() -> None:
+    s = tiny(targets={"t": target(100.0, parties=("REC",))},
+             procurement={"p": policy(recipient="REC", shares="by-gap")})  # fmt: skip
+    with pytest.raises(materiel.ScenarioError) as err:
+        materiel.load(s, name="bad.toml")
+    found = [p for p in err.value.problems if p.path == "procurement.p.shares"]
+    assert found and "by-gap" in found[0].message and found[0].file == "bad.toml"
+
+
+def test_policy_contracts_are_conserved() -> None:
+    # what policy-made contracts deliver is what their buyers receive and pay for, shares as
+    # decided (by gap here), and never more than was decided
+    r = materiel.simulate(by_gap_scenario("by-gap"))
+    check_contract_conservation(r)
 
 
 @pytest.mark.parametrize("sid", embedded_ids())

@@ -357,3 +357,14 @@ def test_cli_png_without_kaleido_exit_2(monkeypatch: pytest.MonkeyPatch, tmp_pat
     res = runner.invoke(app, ["report", "action-plan", "-o", str(out), "--png", str(tmp_path)])
     assert res.exit_code == 2 and "--png: PNG export needs the kaleido package" in res.output
     assert not out.exists()
+
+
+def test_report_lists_policy_made_contracts(results: dict[str, Result]) -> None:
+    r = results["action-plan"]
+    page = build_report(r).html
+    decided = r.decisions()
+    assert "Contracts decided by procurement policies" in page
+    assert f"<td>{_esc(str(decided.policy.iloc[0]))}</td>" in page
+    made = r.contracts().query("decided_by == 'policy'")
+    assert f"<td>{_esc(str(made.contract.iloc[0]))}</td>" in page
+    assert "policy.floor_applies_to = all" in page

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
+from builders import check_contract_conservation
 
 import materiel
 from materiel.present.export import write_result
@@ -34,6 +35,39 @@ def test_no_negative_stock_and_conservation(result: materiel.Result) -> None:
     gap = (ds.production - ds.line_deliveries).where(munition_lines, 0.0)
     assert float(abs(gap).max()) < 1e-3
     assert bool((ds.production <= ds.capacity_per_month + 1e-6).all())
+
+
+def test_policy_made_contracts_are_conserved(result: materiel.Result) -> None:
+    check_contract_conservation(result)
+    table = result.contracts()
+    assert set(table.decided_by) <= {"scenario", "policy"}
+    by_policy = table.decided_by == "policy"
+    assert (by_policy == table.origin.str.startswith("policy:")).all()
+    assert by_policy.any() == bool(result.scenario.procurement)
+
+
+def test_floors_hold_by_default(result: materiel.Result) -> None:
+    # no stock ever ends a month below its floor (or below its start, if it starts under
+    # the floor): neither aid nor the holder's own use draws the reserve
+    assert result.scenario.policy.floor_applies_to == "all"
+    stock = result.dataset.stock.isel(sample=0)
+    for party, per in result.scenario.stocks.items():
+        for product, st in per.items():
+            if st.floor > 0:
+                low = min(st.floor, st.quantity)
+                held = stock.sel(party=party, product=product).values
+                assert np.all(held >= low - 1e-6), (party, product, float(held.min()), low)
+
+
+def test_assumptions_say_which_rule_decides_what(result: materiel.Result) -> None:
+    s = result.scenario
+    (rules,) = [a for a in s.assumptions if a.startswith("Which rule decides what:")]
+    assert f"policy.floor_applies_to = {s.policy.floor_applies_to}" in rules
+    if s.procurement:
+        assert "procurement policies" in rules and "no procurement policies" not in rules
+    else:
+        assert "no procurement policies" in rules
+    assert f"policy.budget = {s.policy.budget}" in rules
 
 
 def test_named_dimensions(result: materiel.Result) -> None:

@@ -24,6 +24,7 @@ pytest.importorskip("uvicorn")
 from typer.testing import CliRunner  # noqa: E402
 
 from materiel.cli import app as cli_app  # noqa: E402
+from materiel.scenario.loading import load  # noqa: E402
 
 SERVE = [sys.executable, "-c", "import sys; from materiel.cli import main; main()", "serve"]
 
@@ -485,3 +486,18 @@ def test_acknowledged_writes_survive_kill_9(tmp_path: Path) -> None:
                 assert c.post("/api/simulate", json={"scenario": sid}).status_code == 200
     finally:
         s2.stop()
+
+
+def test_policy_made_contracts_over_the_api(client: Any) -> None:
+    data = client.post(
+        "/api/simulate", params={"full": True}, json={"scenario": "status-quo"}
+    ).json()
+    summary, metrics = data["summary"], data["metrics"]
+    assert summary["contracts"]["policy"] > 0 and summary["contracts"]["scenario"] > 0
+    assert summary["floors"]["applies_to"] == "all"
+    assert {d["policy"] for d in summary["decisions"]} == set(load("status-quo").procurement)
+    made = [c for c in metrics["contracts"] if c["decided_by"] == "policy"]
+    assert len(made) == summary["contracts"]["policy"]
+    assert all(c["origin"].startswith("policy:") and c["signed"] >= c["decided"] for c in made)
+    r = client.post("/api/download", params={"format": "csv"}, json={"scenario": "status-quo"})
+    assert "contracts.csv" in zipfile.ZipFile(io.BytesIO(r.content)).namelist()

@@ -36,9 +36,11 @@ def scenarios(
     It has allies and a recipient, munitions with a random acyclic bill of
     materials over components, one or two lines per product, contracts (some
     joint, some open to any line, some signed before the start, some for a
-    recipient), stocks with floors, consumption, aid pledges and targets; and
-    up to ``max_policies`` procurement policies, each with a target of its own
-    group (monthly or yearly reviews, some multi-year, some for a recipient).
+    recipient), stocks with floors (held against aid only or against the
+    holder's use too), consumption, aid pledges and targets; and up to
+    ``max_policies`` procurement policies, each with a target of its own group
+    (monthly or yearly reviews, some multi-year, some for a recipient, some
+    splitting joint buys by gap).
     """
     start = "2024-01"
     months = draw(st.integers(3, 30))
@@ -143,10 +145,13 @@ def scenarios(
             "framework_years": draw(st.integers(1, 3)), "priority": draw(st.integers(0, 9)),
             "recipient": draw(st.one_of(st.none(), st.just("REC"))), "source": "fx",
         }  # fmt: skip
+        if "recipient" not in procurement[f"p{i}"] or procurement[f"p{i}"]["recipient"] is None:
+            procurement[f"p{i}"]["shares"] = draw(st.sampled_from(["fixed", "by-gap"]))
         procurement[f"p{i}"] = {k: v for k, v in procurement[f"p{i}"].items() if v is not None}
     return {
         "id": "generated", "start": start, "months": months,
-        "policy": {"contracting_delay_months": draw(st.integers(0, 12))},
+        "policy": {"contracting_delay_months": draw(st.integers(0, 12)),
+                   "floor_applies_to": draw(st.sampled_from(["aid", "all"]))},
         "sources": {"fx": _FX}, "parties": parties, "products": products, "lines": lines,
         "contracts": contracts, "stocks": stocks, "consumption": consumption, "aid": aid,
         "targets": targets, **({"procurement": procurement} if procurement else {}),

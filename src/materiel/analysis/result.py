@@ -19,7 +19,14 @@ from materiel.scenario.schema import Scenario
 
 lazy_dask()  # xarray answers 'not a dask array' without importing dask.array
 
-__all__ = ["Result", "records", "register_accessor", "tidy_tables"]
+__all__ = ["FLOOR_RULES", "Result", "records", "register_accessor", "tidy_tables"]
+
+FLOOR_RULES = {
+    "all": "stock floors hold against aid from stock and the holder's own consumption",
+    "aid": "stock floors hold against aid from stock only; the holder's own consumption "
+    "may draw below them",
+}
+"""``policy.floor_applies_to`` in words, as the outputs state it."""
 
 _ACCESSORS: dict[str, Callable[[Result], Any]] = {}
 
@@ -199,10 +206,13 @@ class Result:
     def contracts(self) -> pd.DataFrame:
         """Every contract, written or decided by a procurement policy, with what it became.
 
-        Columns: contract, product, buyers (``party:share`` list), decided and
-        signed (``YYYY-MM``), quantity, firm, multi_year, decided_by
-        (``written``, ``aid`` or ``policy:<id>``) and delivered (in the
-        horizon plus before its start).
+        Columns: contract, product, buyers (``party:share`` list, as decided),
+        decided and signed (``YYYY-MM``), quantity, firm, multi_year,
+        decided_by (``policy``: a procurement policy decided it in the run;
+        ``scenario``: written in the scenario), origin (the scenario contract
+        id, ``aid:<pledge>`` for aid pledged from production, or
+        ``policy:<procurement id>``) and delivered (in the horizon plus before
+        its start). Policy slots whose decision was zero are left out.
         """
         return self._table("contracts", self._contracts)
 
@@ -213,16 +223,54 @@ class Result:
             {
                 "contract": ds.contract.values.astype(str),
                 "product": ds.contract_product.values.astype(str),
-                "buyers": ds.contract_buyers.values.astype(str),
+                "buyers": ds.contract_buyers.isel(sample=0).values.astype(str),
                 "decided": ds.contract_decided.isel(sample=0).values.astype(str),
                 "signed": ds.contract_signed.isel(sample=0).values.astype(str),
                 "quantity": ds.contract_quantity.isel(sample=0).values.astype(float),
                 "firm": ds.contract_firm.values.astype(bool),
                 "multi_year": ds.contract_multi_year.values.astype(bool),
                 "decided_by": ds.contract_decided_by.values.astype(str),
+                "origin": ds.contract_origin.values.astype(str),
                 "delivered": delivered.values + ds.contract_delivered_before_start.values,
             }
         )
+
+    def decisions(self) -> pd.DataFrame:
+        """Per procurement policy: what it decided in the run (from :meth:`contracts`).
+
+        Columns: policy, product, contracts (non-zero decisions' contracts),
+        first and last (decision month), quantity, multi_year_quantity,
+        delivered (within the horizon).
+        """
+        df = self.contracts()
+        df = df[df.decided_by == "policy"]
+        columns = ["policy", "product", "contracts", "first", "last", "quantity",
+                   "multi_year_quantity", "delivered"]  # fmt: skip
+        if df.empty:
+            return pd.DataFrame(columns=columns)
+        out = (
+            df.assign(policy=df.origin.str.removeprefix("policy:"),
+                      multi=df.quantity.where(df.multi_year, 0.0))
+            .groupby(["policy", "product"], sort=False)
+            .agg(contracts=("contract", "size"), first=("decided", "min"),
+                 last=("decided", "max"), quantity=("quantity", "sum"),
+                 multi_year_quantity=("multi", "sum"), delivered=("delivered", "sum"))
+            .reset_index()
+        )  # fmt: skip
+        return out[columns]
+
+    def floors(self) -> dict[str, Any]:
+        """Which stock-floor rule the run applied (``policy.floor_applies_to``), in words too."""
+        applies = self.scenario.policy.floor_applies_to
+        return {
+            "applies_to": applies,
+            "rule": FLOOR_RULES[applies],
+            "parties_with_floors": sorted(
+                p
+                for p, per in self.scenario.stocks.items()
+                if any(x.floor > 0 for x in per.values())
+            ),
+        }
 
     # --- machine-readable metrics ---
     def metrics(self) -> dict[str, Any]:
@@ -247,6 +295,8 @@ class Result:
                 },
                 "by_party_year": records(costs),
             },
+            "contracts": records(self.contracts()),
+            "floors": self.floors(),
             "aid": records(self.aid()),
             "aid_timeliness": records(self.aid_timeliness()),
             "budget": {
@@ -281,7 +331,8 @@ def tidy_tables(result: Result) -> dict[str, pd.DataFrame]:
     ``product``; party tables keep munitions only. The ``sample`` column is
     dropped for a deterministic run. A last column ``unit`` says what each
     row's value counts: ``rounds``, ``missiles/month``, ``US$`` (empty for
-    ``binding``, a label).
+    ``binding``, a label). Plus ``contracts``: one row per contract, written
+    or decided by a procurement policy (:meth:`Result.contracts`).
     """
     ds = result.dataset
     munitions = set(result.scenario.munitions)
@@ -320,6 +371,7 @@ def tidy_tables(result: Result) -> dict[str, pd.DataFrame]:
         else:
             df["unit"] = units
         tables[str(name)] = df.reset_index(drop=True)
+    tables["contracts"] = result.contracts()
     return tables
 
 

@@ -9,6 +9,7 @@ the run's invariants, and wraps everything in a :class:`Result`.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ import xarray as xr
 from materiel._xarray import lazy_dask
 from materiel.analysis.result import Result
 from materiel.engine import Inputs, binding, compile_inputs, run_engine
+from materiel.engine.budget import commitments_usd
 from materiel.engine.invariants import check_invariants
 from materiel.engine.variables import OUTPUTS, quantity_units
 from materiel.months import month_label, month_range, parse_month
@@ -29,17 +31,63 @@ lazy_dask()  # xarray answers 'not a dask array' without importing dask.array
 __all__ = ["build_dataset", "simulate"]
 
 
-def _budget_arrays(inp: Inputs) -> xr.Dataset:
-    """Budget and committed payments per party and year (allies only; 0 for others)."""
+@dataclass(frozen=True)
+class _Decided:
+    """A contract a procurement policy decided in the run, as the budget rule reads it."""
+
+    buyers: dict[str, float]
+    quantity: float
+    price_usd: float
+    sign: int
+    lag: int
+    due_months: int
+    priority: int = 0
+
+
+def _buyer_shares(inp: Inputs, raw: Mapping[str, np.ndarray]) -> list[list[dict[str, float]]]:
+    """Per sample and contract: party -> share, as decided (by-gap policy slots) or written."""
+    shares = raw["contract_buyer_share"]
+    by_gap = [int(v) >= 0 and bool(inp.pol_by_gap[int(v)]) for v in inp.contract_policy]
+    samples = raw["contract_quantity"].shape[0]
+    out = []
+    for i in range(samples):
+        row = []
+        for c, written in enumerate(inp.contract_buyers):
+            if by_gap[c] and shares.shape[0] > 0:
+                row.append({inp.parties[p]: float(w) for p in np.flatnonzero(shares[i, c] > 0.0)
+                            for w in [shares[i, c, p]]})  # fmt: skip
+            else:
+                row.append(dict(written))
+        out.append(row)
+    return out
+
+
+def _budget_arrays(inp: Inputs, raw: Mapping[str, np.ndarray]) -> xr.Dataset:
+    """Budget and committed payments per party and year (allies only; 0 for others).
+
+    Committed payments are the written contracts' (after the budget check,
+    :func:`materiel.engine.budget.fit_to_budgets`) plus those of every
+    contract a procurement policy decided and signed within the horizon
+    (sample 0), by the same rule (:func:`materiel.engine.budget.commitments_usd`).
+    """
     plan = inp.budget
     assert plan is not None
+    buyers = _buyer_shares(inp, raw)[0]
+    decided = [
+        _Decided(buyers[c], float(raw["contract_quantity"][0, c]), float(inp.contract_price_usd[c]),
+                 int(raw["contract_signed"][0, c]), int(inp.contract_due_lag[c]),
+                 int(inp.contract_due_months[c]))
+        for c in np.flatnonzero(inp.contract_policy >= 0)
+        if raw["contract_quantity"][0, c] > 0.0 and raw["contract_signed"][0, c] < inp.n_months
+    ]  # fmt: skip
+    by_policy = commitments_usd(decided, parse_month(inp.start), plan.years, plan.parties)
     last = int(month_range(inp.start, inp.n_months)[-1].astype("datetime64[Y]").astype(int)) + 1970
     keep = plan.years <= last
     rows = [inp.parties.index(p) for p in plan.parties]
     budget = np.zeros((len(inp.parties), int(keep.sum())))
     committed = np.zeros_like(budget)
     budget[rows] = plan.budget_usd[:, keep]
-    committed[rows] = plan.committed_usd[:, keep]
+    committed[rows] = (plan.committed_usd + by_policy)[:, keep]
     out = xr.Dataset(
         {"budget_usd": (("party", "year"), budget),
          "budget_committed_usd": (("party", "year"), committed)},
@@ -60,7 +108,12 @@ def _contract_coords(inp: Inputs, raw: Mapping[str, np.ndarray]) -> dict[str, An
 
     Quantities and months are the engine's outputs, per sample (policy-made
     contracts are decided in the run), months as ``YYYY-MM`` labels;
-    ``contract_decided_by`` is ``written``, ``aid`` or ``policy:<procurement id>``.
+    ``contract_decided_by`` is ``policy`` (a procurement policy decided it in
+    the run) or ``scenario`` (written in the scenario: a contract or aid
+    pledged from production); ``contract_origin`` names it: the scenario
+    contract id, ``aid:<pledge>`` or ``policy:<procurement id>``.
+    ``contract_buyers`` (``party:share`` list, per sample) is as decided:
+    by-gap policies set their shares in the run.
     """
     start = parse_month(inp.start)
 
@@ -68,20 +121,18 @@ def _contract_coords(inp: Inputs, raw: Mapping[str, np.ndarray]) -> dict[str, An
         return np.array([[month_label(start + int(m)) for m in row] for row in months],
                         dtype=str).reshape(months.shape)  # fmt: skip
 
-    by = []
-    for c, origin in enumerate(inp.contract_origin):
-        v = int(inp.contract_policy[c])
-        by.append(f"policy:{inp.policies[v]}" if v >= 0
-                  else "aid" if origin.startswith("aid:") else "written")  # fmt: skip
+    by = ["policy" if v >= 0 else "scenario" for v in inp.contract_policy]
+    buyers = [[",".join(f"{p}:{w:g}" for p, w in shares.items()) for shares in row]
+              for row in _buyer_shares(inp, raw)]  # fmt: skip
     return {
         "contract_quantity": (OUTPUTS["contract_quantity"].dims, raw["contract_quantity"]),
         "contract_decided": (OUTPUTS["contract_decided"].dims, labels(raw["contract_decided"])),
         "contract_signed": (OUTPUTS["contract_signed"].dims, labels(raw["contract_signed"])),
-        "contract_buyers": ("contract", [",".join(f"{p}:{w:g}" for p, w in buyers.items())
-                                         for buyers in inp.contract_buyers]),
+        "contract_buyers": (("sample", "contract"), np.array(buyers, dtype=str)),
         "contract_firm": ("contract", inp.contract_firm),
         "contract_multi_year": ("contract", inp.contract_multi_year),
         "contract_decided_by": ("contract", by),
+        "contract_origin": ("contract", inp.contract_origin),
     }  # fmt: skip
 
 
@@ -171,7 +222,7 @@ def build_dataset(inp: Inputs, raw: Mapping[str, np.ndarray], scenario: Scenario
     ):
         ds[name].attrs.update(units="US$", description=what)
     if inp.budget is not None:
-        ds = ds.merge(_budget_arrays(inp))
+        ds = ds.merge(_budget_arrays(inp, raw))
     ds["stock_start"] = (("party", "product"), inp.stock_start)
     ds["inventory_start"] = (("pool", "product"), inp.inventory_start)
     return ds.isel(contract=policy_slots_used(inp, raw))

@@ -28,7 +28,7 @@ from materiel.months import parse_month
 from materiel.scenario.economics import economic_series
 from materiel.scenario.schema import Scenario
 
-__all__ = ["BudgetPlan", "ContractTerms", "fit_to_budgets"]
+__all__ = ["BudgetPlan", "ContractTerms", "commitments_usd", "fit_to_budgets"]
 
 TOLERANCE_USD = 1.0
 
@@ -73,6 +73,25 @@ def _yearly_payments(c: ContractTerms, sign: int, start_abs: int, years: np.ndar
     idx = months // 12 - years[0]
     ok = (idx >= 0) & (idx < len(years))
     np.add.at(out, idx[ok], per_month)
+    return out
+
+
+def commitments_usd(
+    contracts: Sequence[ContractTerms], start_abs: int, years: np.ndarray, parties: Sequence[str]
+) -> np.ndarray:
+    """Payments ``parties`` commit to per year (``(party, year)``, US$) by signing ``contracts``.
+
+    ``committed_p(y) = sum_c share_{c,p} * price_c * quantity of c due in year y``, the
+    rule :func:`fit_to_budgets` applies to written contracts; used for the contracts
+    procurement policies decide in the run.
+    """
+    row = {p: i for i, p in enumerate(parties)}
+    out = np.zeros((len(parties), len(years)))
+    for c in contracts:
+        pay = _yearly_payments(c, c.sign, start_abs, years)
+        for p, share in c.buyers.items():
+            if p in row:
+                out[row[p]] += share * pay
     return out
 
 

@@ -32,7 +32,10 @@ order:
    (``due_c`` below), bought by the buyers in their shares. With
    ``policy.budget = "defer"`` ``q`` is cut to what each buyer's munitions
    budget left (after written contracts and earlier decisions) pays in every
-   year; the cut stays in the gap for the next review.
+   year; the cut stays in the gap for the next review. With ``shares =
+   "by-gap"`` buyer ``p`` takes ``g_p / sum g`` of the decision, ``g_p =
+   max(0, w_p (D + U*L) - S_p - SL_p)`` (``w_p`` its written share, ``S_p``
+   and ``SL_p`` its own stock and supply line; ``w_p`` if no buyer has a gap).
 1. **Contracts.** Contract ``c`` is signed at ``sign_c`` and falls due along
    ``due_c(t) = Q_c * clip((t - first_c + 1) / n_c, 0, 1)``; open orders are
    ``open_c(t) = due_c(t) - delivered_c(t-1)``; the firm order book is
@@ -95,8 +98,10 @@ order:
    ``delivered * unit price`` by share.
 6. **Aid from stock.** Pledge ``g`` owes ``due_g(t) - given_g(t-1)``; a donor
    gives at most ``max(0, stock - floor)``, shared pro rata between pledges.
-7. **Consumption.** ``consumed = min(demand, stock)``; ``shortfall = demand -
-   consumed``.
+7. **Consumption.** ``consumed = min(demand, max(0, stock - floor_own))``;
+   ``shortfall = demand - consumed``. ``floor_own`` is the holder's stock
+   floor when ``policy.floor_applies_to = "all"`` (the default: a floor is a
+   reserve neither aid nor the holder's own use draws), 0 with ``"aid"``.
 
 Balances: ``stock(t) = stock(t-1) + receipts + aid_in - aid_out - consumed``
 and ``inventory(t) = inventory(t-1) + produced - used``.

@@ -187,6 +187,7 @@ class Inputs:
     # stocks (P, K)
     stock_start: np.ndarray
     stock_floor: np.ndarray
+    consumption_floor: np.ndarray  # the floor the holder's own consumption keeps (0: none)
     inventory_start: np.ndarray  # (Q, K)
     inventory_cover: np.ndarray  # (Q, K) order-up-to buffer, months of full-rate need
     consumption_per_month: np.ndarray  # (T, P, K)
@@ -213,6 +214,8 @@ class Inputs:
     pol_delivery_lag: np.ndarray  # mean months from signature to delivery, share-weighted
     pol_member: np.ndarray  # (V, P) bool: parties whose stocks, supply line and use count
     pol_desired: np.ndarray  # (V, T) desired stock D
+    pol_by_gap: np.ndarray  # (V,) bool: decisions split between buyers by their gaps
+    pol_share: np.ndarray  # (V, P) buyers' written shares (0: not a buyer)
     rev_policy: np.ndarray
     rev_month: np.ndarray
     rev_slot: np.ndarray  # (W, 2) contract row of the multi-year and annual parts, -1: none
@@ -311,6 +314,7 @@ def _policy_slots(s: Scenario, rows: list[_ContractRow]) -> dict[str, Any]:
     ids = list(s.procurement)
     V = len(ids)
     member = np.zeros((V, P), dtype=bool)
+    shares = np.zeros((V, P))
     desired = np.zeros((V, T))
     delay = np.zeros(V, dtype=np.intp)
     own = np.full(V, -1, dtype=np.intp)
@@ -318,6 +322,8 @@ def _policy_slots(s: Scenario, rows: list[_ContractRow]) -> dict[str, Any]:
     for v, pid in enumerate(ids):
         pol = s.procurement[pid]
         member[v, [pi[p] for p in pol.group]] = True
+        for p, w in pol.buyers.items():
+            shares[v, pi[p]] = w
         desired[v] = desired_stock(s, pid)
         if pol.contracting_delay_months is not None:
             own[v] = pol.contracting_delay_months
@@ -362,6 +368,8 @@ def _policy_slots(s: Scenario, rows: list[_ContractRow]) -> dict[str, Any]:
         "pol_delivery_lag": np.array([_delivery_lag(s.procurement[p]) for p in ids]),
         "pol_member": member,
         "pol_desired": desired,
+        "pol_by_gap": np.array([s.procurement[p].shares == "by-gap" for p in ids], dtype=bool),
+        "pol_share": shares,
         "rev_policy": np.array([v for _, v in reviews], dtype=np.intp),
         "rev_month": np.array([m for m, _ in reviews], dtype=np.intp),
         "rev_slot": slot,
@@ -666,6 +674,7 @@ def compile_inputs(s: Scenario) -> Inputs:
         pay_share=np.array(bshare, dtype=float),
         stock_start=stock_start,
         stock_floor=stock_floor,
+        consumption_floor=stock_floor * (s.policy.floor_applies_to == "all"),
         inventory_start=inventory_start,
         inventory_cover=inventory_cover,
         consumption_per_month=consumption,

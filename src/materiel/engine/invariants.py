@@ -9,6 +9,11 @@
   policy-made contract, the quantity the kernel decided).
 - **Policy contracts are decided once, never negative**: a slot's quantity is
   at least zero and its signature is at or after its decision.
+- **Deliveries reach their buyers whole** (written and policy-made contracts
+  alike): each month the parties receive what contracts deliver
+  (``sum receipts = sum contract_deliveries``) and pay for it
+  (``sum payments = sum deliveries x unit price``); each contract's buyer
+  shares, as decided, sum to 1.
 
 A broken law raises :class:`~materiel.InvariantError` naming the law, the
 line/party/product and the month.
@@ -116,6 +121,25 @@ def check_invariants(inp: Inputs, raw: Mapping[str, np.ndarray]) -> None:
         "contract delivered beyond its quantity",
         ("sample", "contract"),
     )
+    deliveries = raw["contract_deliveries"]
+    if deliveries.shape[0] > 0 and raw["receipts"].ndim == 4:  # every cell recorded
+        _fail_first(
+            inp, raw["receipts"].sum(axis=(2, 3)) - deliveries.sum(axis=2),
+            deliveries.sum(axis=2), "receipts differ from contract deliveries",
+            ("sample", "month"),
+        )  # fmt: skip
+    if deliveries.shape[0] > 0:
+        value = deliveries @ inp.contract_price_usd
+        _fail_first(
+            inp, raw["payments_usd"].sum(axis=2) - value, value,
+            "payments differ from deliveries x unit price", ("sample", "month"),
+        )  # fmt: skip
+    shares = raw.get("contract_buyer_share")
+    if shares is not None and shares.shape[0] > 0 and shares.shape[1] > 0:
+        _fail_first(
+            inp, shares.sum(axis=2) - 1.0, np.ones(shares.shape[:2]),
+            "a contract's buyer shares do not sum to 1", ("sample", "contract"),
+        )  # fmt: skip
     if "contract_signed" in raw:
         _fail_first(
             inp, np.minimum(quantity, 0.0), quantity, "negative contract quantity",

@@ -140,10 +140,14 @@ def step(
         W = policies.rev_policy.shape[0]
         w_next = 0
         budget_left = policies.budget_left_usd.copy()
+        receive_share = contracts.receive_share
+        pay_share = contracts.pay_share
         if W > 0:  # policies fill in their contract slots: this sample's own copies
             sign = sign.copy()
             due = due.copy()
             quantity = quantity.copy()
+            receive_share = receive_share.copy()  # split by gap at each decision
+            pay_share = pay_share.copy()
         rate = _row(consumption.use_rate, s)
         commit_more = _row(lines.committed_increment, s)
         capex_more = _row(lines.capex_announced_usd, s)
@@ -178,8 +182,8 @@ def step(
             if W > 0:
                 w_next = policy.review(
                     t, w_next, s, stock, delivered, quantity, sign, due, rate,
-                    _row(policies.pol_delay, s), budget_left, contracts, consumption, pledges,
-                    policies,
+                    _row(policies.pol_delay, s), budget_left, receive_share, pay_share,
+                    contracts, consumption, pledges, policies,
                 )  # fmt: skip
 
             # 1. contracts: open orders and the firm order book
@@ -333,7 +337,7 @@ def step(
                 if keep_deliveries:
                     out.contract_deliveries[s, t, c] = delivered_c[c]
             for r in range(contracts.receive_contract.shape[0]):
-                x = delivered_c[contracts.receive_contract[r]] * contracts.receive_share[r]
+                x = delivered_c[contracts.receive_contract[r]] * receive_share[r]
                 stock[contracts.receive_party[r], contracts.receive_product[r]] += x
                 m = cell_slot[contracts.receive_party[r], contracts.receive_product[r]]
                 if m >= 0 and keep_receipts:
@@ -341,7 +345,7 @@ def step(
             for b in range(contracts.pay_contract.shape[0]):
                 c = contracts.pay_contract[b]
                 out.payments_usd[s, t, contracts.pay_party[b]] += (
-                    delivered_c[c] * contracts.contract_price_usd[c] * contracts.pay_share[b]
+                    delivered_c[c] * contracts.contract_price_usd[c] * pay_share[b]
                 )
 
             # 6. aid from stock, above each donor's floor, pro rata between pledges
@@ -371,7 +375,7 @@ def step(
                             out.aid_received[s, t, m] += give
                         out.pledge_deliveries[s, t, g] = give
 
-            # 7. consumption: never below zero; the rest is shortfall
+            # 7. consumption: never below the holder's consumption floor; the rest is shortfall
             for e in range(E):
                 demand[consumption.use_party[e], consumption.use_product[e]] = 0.0
             for e in range(E):
@@ -382,7 +386,7 @@ def step(
                 want = demand[p, k]
                 if want > 0.0:  # each cell once, whichever of its entries comes first
                     demand[p, k] = 0.0
-                    used = min(want, stock[p, k])
+                    used = min(want, max(stock[p, k] - stocks.consumption_floor[p, k], 0.0))
                     stock[p, k] -= used
                     m = cell_slot[p, k]
                     if m >= 0:
@@ -391,7 +395,7 @@ def step(
                             out.consumed[s, t, m] = used
             for m in range(M):
                 out.stock[s, t, m] = stock[rec_party[m], rec_product[m]]
-        policy.record(s, quantity, sign, policies.contract_decided, out)
+        policy.record(s, quantity, sign, policies.contract_decided, pay_share, contracts, out)
 
 
 @njit(cache=True)

@@ -16,8 +16,18 @@ in; what is cut stays in the gap and is decided again at the next review.
 Reviews in the same month are decided in the order of the scenario's
 ``[procurement.*]`` table, so earlier policies are served first from a
 shared budget.
-``"flag"`` signs the whole decision (overruns are flagged by the budget
-check of written contracts only).
+``"flag"`` signs the whole decision; its payments count in the committed
+budget (``budget_committed_usd``) like a written contract's, so overruns are
+flagged.
+
+Joint buying (``shares = "by-gap"``): a decision is split between the
+buyers in proportion to their gaps, ``g_p = max(0, w_p (D + U L) - S_p -
+SL_p)`` with ``w_p`` the buyer's written share, ``S_p`` its own stock and
+``SL_p`` its own supply line (undelivered receipts of contracts decided by
+``t``); a buyer's share is ``g_p / sum g``, or ``w_p`` when no buyer has a
+gap. When the whole gap is ordered at once each buyer ends at its share of
+the target. The shares are written into the decision's receipt and payment
+rows and recorded in ``contract_buyer_share``.
 """
 
 from __future__ import annotations
@@ -75,6 +85,43 @@ def _expected_use(
 
 
 @njit(cache=True)
+def _shares_by_gap(
+    v: int,
+    t: int,
+    k: int,
+    desired: float,
+    stock: np.ndarray,
+    delivered: np.ndarray,
+    quantity: np.ndarray,
+    receive_share: np.ndarray,
+    contracts: Contracts,
+    policies: Policies,
+) -> np.ndarray:
+    """Buyers' shares of policy ``v``'s decision in month ``t``, by gap (module docstring).
+
+    ``desired`` is the group's ``D + U L``; returns one share per party (0 for non-buyers).
+    """
+    written = policies.pol_share[v]
+    P = written.shape[0]
+    own = np.zeros(P)  # S_p + SL_p
+    for p in range(P):
+        own[p] = stock[p, k]
+    for r in range(contracts.receive_contract.shape[0]):
+        c, p = contracts.receive_contract[r], contracts.receive_party[r]
+        if (contracts.receive_product[r] == k and written[p] > 0.0
+                and policies.contract_decided[c] <= t):  # fmt: skip
+            own[p] += receive_share[r] * max(quantity[c] - delivered[c], 0.0)
+    gap = np.zeros(P)
+    total = 0.0
+    for p in range(P):
+        if written[p] > 0.0:
+            gap[p] = max(written[p] * desired - own[p], 0.0)
+            total += gap[p]
+    out: np.ndarray = gap / total if total > 0.0 else written.copy()
+    return out
+
+
+@njit(cache=True)
 def _payment_years(
     amount: float, sign: int, months: int, price: float, offset: int, per_year: np.ndarray
 ) -> None:
@@ -100,6 +147,8 @@ def review(
     rate: np.ndarray,
     pol_delay: np.ndarray,
     budget_left: np.ndarray,
+    receive_share: np.ndarray,
+    pay_share: np.ndarray,
     contracts: Contracts,
     consumption: Consumption,
     pledges: Pledges,
@@ -110,14 +159,14 @@ def review(
     Reviews are sorted by month; ``w_next`` is the first not yet decided.
     ``quantity``, ``sign``, ``due``, ``rate`` and ``pol_delay`` are sample
     ``s``'s rows. Writes the slots' ``quantity``, ``sign`` and ``due`` (this
-    sample's copies) and, with a budget cap (``policies`` has budget years),
-    takes the decision's payments off ``budget_left``.
+    sample's copies), with ``shares = "by-gap"`` the slots' ``receive_share``
+    and ``pay_share`` rows, and, with a budget cap (``policies`` has budget
+    years), takes the decision's payments off ``budget_left``.
     """
     contract_price_usd = contracts.contract_price_usd
     receive_contract, receive_party = contracts.receive_contract, contracts.receive_party
-    receive_product, receive_share = contracts.receive_product, contracts.receive_share
+    receive_product = contracts.receive_product
     pay_contract, pay_party = contracts.pay_contract, contracts.pay_party
-    pay_share = contracts.pay_share
     use_party, use_product = consumption.use_party, consumption.use_product
     use_first, use_last = consumption.use_first, consumption.use_last
     pledge_donor, pledge_recipient = pledges.pledge_donor, pledges.pledge_recipient
@@ -164,6 +213,19 @@ def review(
             share[1] = 1.0
         if rev_slot[w, 1] < 0:
             share[0] = 1.0
+        if policies.pol_by_gap[v]:
+            split = _shares_by_gap(v, t, k, pol_desired[v, t] + wanted_line, stock, delivered,
+                                   quantity, receive_share, contracts, policies)  # fmt: skip
+            for j in range(2):
+                c = rev_slot[w, j]
+                if c < 0:
+                    continue
+                for r in range(receive_contract.shape[0]):
+                    if receive_contract[r] == c:
+                        receive_share[r] = split[receive_party[r]]
+                for b in range(pay_contract.shape[0]):
+                    if pay_contract[b] == c:
+                        pay_share[b] = split[pay_party[b]]
         if budget_mode == BUDGET_CAP and q > 0.0:
             per_year = np.zeros(budget_left.shape[1])
             for j in range(2):
@@ -200,10 +262,21 @@ def review(
 
 @njit(cache=True)
 def record(
-    s: int, quantity: np.ndarray, sign: np.ndarray, contract_decided: np.ndarray, out: Outputs
+    s: int,
+    quantity: np.ndarray,
+    sign: np.ndarray,
+    contract_decided: np.ndarray,
+    pay_share: np.ndarray,
+    contracts: Contracts,
+    out: Outputs,
 ) -> None:
-    """Write each contract's quantity, decision month and signature month for sample ``s``."""
+    """Write each contract's quantity, decision and signature months and buyers' shares."""
     for c in range(quantity.shape[0]):
         out.contract_quantity[s, c] = quantity[c]
         out.contract_decided[s, c] = contract_decided[c]
         out.contract_signed[s, c] = sign[c]
+    if out.contract_buyer_share.shape[0] > 0:
+        for b in range(contracts.pay_contract.shape[0]):
+            out.contract_buyer_share[s, contracts.pay_contract[b], contracts.pay_party[b]] = (
+                pay_share[b]
+            )

@@ -57,8 +57,11 @@ A new output: one annotated field in :class:`Outputs` and the kernel's
 ``out.<name>[s, t, ...] = ...``; ``run_engine`` allocates it, ``simulate``
 labels it with its dims and units, the exports name it by ``dataset``.
 An output decided once per run rather than each month (``contract_quantity``,
-``contract_decided``, ``contract_signed``) declares ``sample contract``;
-``simulate`` labels these three as contract coordinates.
+``contract_decided``, ``contract_signed``, ``contract_buyer_share``) declares
+``sample contract`` (and ``party`` for the shares): what each contract
+became, written or policy-made. ``simulate`` labels the first three as
+contract coordinates; the shares stay a variable and are also written as
+the ``contract_buyers`` coordinate (``party:share`` list).
 An output recorded only when asked for (``lean=False``) is tested in the
 kernel as ``out.<name>.shape[0] > 0`` (empty sample axis: not recorded).
 """
@@ -261,6 +264,10 @@ class Stocks(NamedTuple):
 
     stock_start: Annotated[_A, Var("sample party product", "units", "stock at the start")]
     stock_floor: Annotated[_A, Var("party product", "units", "stock a donor keeps")]
+    consumption_floor: Annotated[
+        _A,
+        Var("party product", "units", "stock the holder's own consumption keeps (0: none)"),
+    ]
     inventory_start: Annotated[_A, Var("pool product", "units", "component inventory at the start")]
     inventory_cover: Annotated[
         _A, Var("pool product", "months", "order-up-to buffer in months of full-rate need")
@@ -317,6 +324,8 @@ class Policies(NamedTuple):
         _A, _flag("policy party", "parties whose stocks, supply line and use count")
     ]
     pol_desired: Annotated[_A, Var("policy month", "units", "desired stock D")]
+    pol_by_gap: Annotated[_A, _flag("policy", "decisions split between buyers by their gaps")]
+    pol_share: Annotated[_A, Var("policy party", "share", "buyers' written shares (0: none)")]
     rev_policy: Annotated[_A, _index("review", "policy reviewing (reviews sorted by month)")]
     rev_month: Annotated[_A, _count("review", "month", "month of the review")]
     rev_slot: Annotated[
@@ -408,6 +417,9 @@ class Outputs(NamedTuple):
     ]
     contract_signed: Annotated[
         _A, Var("sample contract", "month", "month of signature", np.int64, lean=True)
+    ]
+    contract_buyer_share: Annotated[
+        _A, Var("sample contract party", "share", "each buyer's share (by-gap: as decided)")
     ]
 
 

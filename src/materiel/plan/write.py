@@ -18,8 +18,9 @@ The plan's decisions become scenario entities:
   pledges are dropped, and
   ``policy.industry_invests = false`` so that the simulator adds nothing of
   its own, with ``announced_investments = "always"`` so that the planned
-  (and announced) investments still arrive, and ``idle_utilisation = 0``
-  (the planner keeps what it builds). A ``budget_scale`` other than 1
+  (and announced) investments still arrive, ``idle_utilisation = 0``
+  (the planner keeps what it builds) and ``floor_applies_to = "aid"`` (the
+  floor rule the planner models). A ``budget_scale`` other than 1
   scales ``policy.munitions_share``.
 
 :func:`scenario_mapping` returns the mapping; :func:`write_toml` writes it.
@@ -194,9 +195,14 @@ def contract_id(prefix: str, parts: list[str], taken: set[str]) -> str:
 
 def _policy(s: Scenario, budget_scale: float) -> tuple[dict[str, Any], str | None]:
     """Policy overrides: no order-driven investment or mothballing, the planned investments
-    arrive; budgets as planned."""
+    arrive; floors as planned; budgets as planned.
+
+    The planner holds donors' floors against aid only (``Aid-floor``), so the
+    plan is written with ``floor_applies_to = "aid"`` for the simulator to
+    reproduce it.
+    """
     out: dict[str, Any] = {"industry_invests": False, "announced_investments": "always",
-                           "idle_utilisation": 0.0}  # fmt: skip
+                           "idle_utilisation": 0.0, "floor_applies_to": "aid"}  # fmt: skip
     note = None
     if s.policy.budget != "none" and budget_scale != 1.0:
         munitions = s.policy.munitions_share * budget_scale
@@ -239,6 +245,8 @@ def scenario_mapping(
         "Contracts are the plan's deliveries: one per line, buyer and month, "
         "decided a contracting delay before they are due.",
         "Contracts signed before the start are delivered as the plan schedules them.",
+        "Stock floors hold against aid only (policy.floor_applies_to = aid), as the planner "
+        "models them: the holders' own consumption may draw below them.",
     ]
     if note:
         assumptions.append(note)

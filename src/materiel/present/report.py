@@ -545,6 +545,33 @@ def _aid_table(r: Result, tab: _Tab) -> str:
     ])  # fmt: skip
 
 
+def _contract_tables(r: Result, tab: _Tab) -> str:
+    """What each procurement policy decided, then every contract (written or policy-made)."""
+    contracts = tab(r, "contracts")
+    if contracts.empty:
+        return ""
+    return (
+        "<h3>Contracts decided by procurement policies</h3>"
+        + _table(tab(r, "decisions"), [
+            ("policy", "policy", _text), ("product", "munition", _text),
+            ("contracts", "contracts", _int), ("first", "first decided", _text),
+            ("last", "last decided", _text), ("quantity", "quantity", _num),
+            ("multi_year_quantity", "multi-year", _num), ("delivered", "delivered", _num),
+        ])
+        + "<h3>Contracts</h3>"
+        '<p class="note">decided by: "scenario" for contracts written in the scenario '
+        '(aid pledged from production included), "policy" for those a procurement policy '
+        "decided in the run.</p>"
+        + _table(contracts, [
+            ("contract", "contract", _text), ("product", "munition", _text),
+            ("buyers", "buyers", _text), ("decided", "decided", _text),
+            ("signed", "signed", _text), ("quantity", "quantity", _num),
+            ("firm", "firm", _text), ("multi_year", "multi-year", _text),
+            ("decided_by", "decided by", _text), ("delivered", "delivered", _num),
+        ])
+    )  # fmt: skip
+
+
 def _budget_tables(r: Result, tab: _Tab) -> str:
     if r.scenario.policy.budget == "none":
         return ""
@@ -774,7 +801,8 @@ def build_report(
             f'<p class="meta">horizon {_esc(s.start)} .. {_esc(_end_label(r))} '
             f"({s.months} months); {r.dataset.sizes.get('sample', 1)} sample(s); "
             f"contracting delay {s.policy.contracting_delay_months} months; "
-            f"budgets: {_esc(s.policy.budget)}</p>"
+            f"budgets: {_esc(s.policy.budget)}; floors: {_esc(r.floors()['rule'])} "
+            f"(policy.floor_applies_to = {_esc(s.policy.floor_applies_to)})</p>"
         )
         body.append("<h3>Targets</h3>" + _targets_table(r, tab))
         for mc in (m for m in samples if m.scenario.id == sid):
@@ -792,6 +820,7 @@ def build_report(
         body.append("<h3>Recipients: consumption, supply and shortfall</h3>")
         chart(_slug(sid, "recipients"), charts.recipients(r))
         body.append(_shortfall_table(r, tab))
+        body.append(_contract_tables(r, tab))
         body.append(_budget_tables(r, tab))
         body.append(_assumptions(r))
     section("sources", "Sources behind every figure")

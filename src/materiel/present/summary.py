@@ -15,6 +15,7 @@ from materiel.months import horizon_end
 
 __all__ = [
     "compare_table",
+    "contract_lines",
     "fmt_number",
     "fmt_usd",
     "months_phrase",
@@ -77,6 +78,27 @@ def replacement_lines(table: pd.DataFrame, end: str) -> list[str]:
     ]
 
 
+def contract_lines(result: Result, most: int = 12) -> list[str]:
+    """The summary's contracts section: written ones, and what each procurement policy decided."""
+    contracts = result.contracts()
+    if contracts.empty:
+        return []
+    written = contracts[contracts.decided_by == "scenario"]
+    decided = result.decisions()
+    out = ["", f"Contracts: {len(written)} written in the scenario, "
+               f"{int(decided.contracts.sum()) if len(decided) else 0} decided by procurement "
+               "policies (per contract: Result.contracts(), contracts.csv)"]  # fmt: skip
+    for _, d in decided.head(most).iterrows():
+        multi = (f", {fmt_number(d.multi_year_quantity)} multi-year"
+                 if d.multi_year_quantity > 0 else "")  # fmt: skip
+        out.append(f"  policy {d.policy} ({d['product']}): {d.contracts} contracts decided "
+                   f"{d['first']} .. {d['last']}, {fmt_number(d.quantity)} units{multi}, "
+                   f"{fmt_number(d.delivered)} delivered")  # fmt: skip
+    if len(decided) > most:
+        out.append(f"  ... and {len(decided) - most} more policies")
+    return out
+
+
 def summarize(result: Result) -> str:
     """The readable summary printed by ``materiel run``."""
     s = result.scenario
@@ -126,6 +148,13 @@ def summarize(result: Result) -> str:
             late = f", mean delay {delays.mean():.1f} months" if not delays.empty else ""
             out.append(f"  on time: {on_time:.0%} of what fell due within the run{late} "
                        f"(per pledge: Result.aid_timeliness())")  # fmt: skip
+    floors = result.floors()
+    if floors["parties_with_floors"]:
+        out.append("")
+        out.append(f"Floors: {floors['rule']} (policy.floor_applies_to = "
+                   f"{floors['applies_to']!r}; {len(floors['parties_with_floors'])} parties "
+                   "hold floors)")  # fmt: skip
+    out += contract_lines(result)
     if s.policy.budget != "none":
         deferred = result.deferred()
         overrun = result.budget().query("overrun_usd > 0")

@@ -179,6 +179,17 @@ def check_buyer_shares(s: Scenario) -> Iterator[Finding]:
                 yield (section, cid, "buyers"), f"buyer shares must sum to 1, got {total:g}"
 
 
+def check_shares_by_gap(s: Scenario) -> Iterator[Finding]:
+    """A policy splitting by gap delivers to its buyers (each buyer's gap needs its own stock)."""
+    for key, pol in s.procurement.items():
+        if pol.shares == "by-gap" and pol.recipient is not None:
+            yield (
+                ("procurement", key, "shares"),
+                f"shares = 'by-gap' splits by each buyer's own gap, but deliveries go to "
+                f"{pol.recipient!r}; expected shares = 'fixed' with a recipient",
+            )
+
+
 def check_procurement_targets(s: Scenario) -> Iterator[Finding]:
     """A procurement policy's targets exist, are on its product and count only its group.
 
@@ -465,6 +476,7 @@ ALL_CHECKS: tuple[Callable[[Scenario], Iterator[Finding]], ...] = (
     check_line_references,
     check_buyer_shares,
     check_procurement_targets,
+    check_shares_by_gap,
     check_bom_acyclic,
     check_prices,
     check_capacity_bounds,

@@ -362,6 +362,12 @@ class Procurement(Entity):
         5, description="lower is served first; ties go to the older contract"
     )
     recipient: str | None = Field(None, description="party that receives the deliveries")
+    shares: Literal["fixed", "by-gap"] = Field(
+        "fixed",
+        description="how a decision is split between buyers: 'fixed' by the buyers' shares; "
+        "'by-gap' in proportion to each buyer's gap (its share of the desired stock and "
+        "supply line less its own stock and supply line; fixed shares where no buyer has one)",
+    )
 
     @property
     def group(self) -> list[str]:
@@ -560,6 +566,12 @@ class Policy(_Model):
     )
     budget_basis: Literal["nato", "sipri"] = Field(
         "nato", description="%GDP definition for budgets (the other fills gaps)"
+    )
+    floor_applies_to: Literal["aid", "all"] = Field(
+        "all",
+        description="what a stock floor holds against: 'all' (aid from stock and the holder's "
+        "own consumption: the floor is a reserve nothing draws) or 'aid' (aid only; the "
+        "holder's own consumption may draw the stock below its floor)",
     )
 
 

@@ -29,7 +29,9 @@ _SUMMARY_COLUMNS = [
 
 
 def summary(r: Result) -> dict[str, Any]:
-    """The headline of a run: each target (from :func:`metrics.target_table`) and the cost."""
+    """The headline of a run: each target (from :func:`metrics.target_table`), the cost,
+    how many contracts were written and how many procurement policies decided (with
+    what each policy decided), and which rule the stock floors follow."""
     ds = r.dataset
     s = r.scenario
     targets = records(r.targets()[_SUMMARY_COLUMNS]) if s.targets else []
@@ -45,6 +47,12 @@ def summary(r: Result) -> dict[str, Any]:
             "payments_usd": float(ds.payments_usd.sum()),
             "capex_usd": float(ds.capex_usd.sum()),
         },
+        "contracts": {
+            "scenario": int((ds.contract_decided_by == "scenario").sum()),
+            "policy": int((ds.contract_decided_by == "policy").sum()),
+        },
+        "decisions": records(r.decisions()),
+        "floors": r.floors(),
     }
 
 
