@@ -51,12 +51,11 @@ def test_vectorised_samples_equal_one_at_a_time_runs() -> None:
     ds = mc.dataset
     for i in range(6):
         one = materiel.simulate(mc.scenario_for(i)).dataset.isel(sample=0)
-        for c in range(ds.sizes["cell"]):
-            party, product = str(ds.cell_party.values[c]), str(ds.cell_product.values[c])
-            np.testing.assert_allclose(
-                ds.stock.values[i, :, c], one.stock.sel(party=party, product=product).values,
-                rtol=1e-5, atol=1e-2,
-            )  # fmt: skip
+        np.testing.assert_allclose(
+            ds.stock.values[i],
+            one.stock.sel(party=ds.party.values, product=ds["product"].values).values,
+            rtol=1e-5, atol=1e-2,
+        )  # fmt: skip
         np.testing.assert_allclose(ds.production.values[i], one.production.values, rtol=1e-5,
                                    atol=1e-2)  # fmt: skip
 

@@ -165,6 +165,7 @@ def run_engine(
     overrides: dict[str, np.ndarray] | None = None,
     cells: np.ndarray | None = None,
     record: tuple[str, ...] | None = None,
+    threads: int | None = None,
 ) -> dict[str, np.ndarray]:
     """Step the scenario month by month; return arrays with a leading sample axis.
 
@@ -178,7 +179,8 @@ def run_engine(
     those declared ``lean`` always, and outputs recorded together are kept
     together); the others come back with an empty sample axis. ``progress``
     is called once with the last month index when the run is done; the
-    engine itself never prints.
+    engine itself never prints. ``threads`` (default: every core) step
+    disjoint ranges of samples at once (the kernel releases the GIL).
     """
     S, T = samples, inp.n_months
     P, K = len(inp.parties), len(inp.products)
@@ -203,7 +205,7 @@ def run_engine(
         args[name] = np.ascontiguousarray(value, dtype=args[name].dtype)
     groups = {param: group(**{name: args[name] for name in group._fields})
               for param, group in GROUPS.items()}  # fmt: skip
-    threads = max(1, min(S, os.cpu_count() or 1))
+    threads = max(1, min(S, threads or os.cpu_count() or 1))
     bounds = [S * i // threads for i in range(threads + 1)]
     if threads == 1:
         kernel.step(0, S, **groups, cell_slot=slot, out=out)

@@ -61,20 +61,20 @@ def write_monte_carlo(
     meeting each target by each month), ``line_production_fans.csv``
     (percentiles of each line's production), ``inputs.parquet`` (the drawn
     value of every uncertain input per sample) and ``metrics.json``
-    (``metrics``, else ``result.metrics()``). Each file
+    (``metrics``, else ``result.metrics()``). The fans are the streamed ones
+    (:attr:`~materiel.analysis.montecarlo.MonteCarloResult.fans`, within 1%). Each file
     is written to a temporary name and renamed.
     """
     import pandas as pd
 
     out_dir.mkdir(parents=True, exist_ok=True)
+    fans = result.fans  # streamed: memory does not grow with the samples
+    names = [f"p{round(float(q) * 100)}" for q in fans["quantile"].values]
     frames = []
-    for tid, t in result.scenario.targets.items():
-        fan = result.fan(result.stock_of(t.parties, t.product)).transpose("month", "quantile")
-        frame = pd.DataFrame(
-            fan.values, columns=[f"p{round(float(q) * 100)}" for q in fan["quantile"].values]
-        )
+    for tid in result.scenario.targets:
+        frame = pd.DataFrame(fans.target_stock.sel(target=tid).values, columns=names)
         frame.insert(0, "target", tid)
-        frame.insert(0, "month", fan["month"].values)
+        frame.insert(0, "month", fans["month"].values)
         frames.append(frame)
     met = result.met_by_month().transpose("month", "target")
     p_met = pd.DataFrame(met.values, columns=[str(t) for t in met["target"].values])
@@ -82,9 +82,7 @@ def write_monte_carlo(
     tables = {
         "target_stock_fans.csv": pd.concat(frames) if frames else pd.DataFrame(),
         "p_met_by_month.csv": p_met,
-        "line_production_fans.csv": result.fan(result.dataset.production)
-        .to_dataframe()
-        .reset_index(),
+        "line_production_fans.csv": fans.production.to_dataframe().reset_index(),
     }
     written: list[Path] = []
     for name, df in tables.items():
