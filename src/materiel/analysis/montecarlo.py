@@ -136,7 +136,8 @@ class _Selector:
             want = [want] if isinstance(want, str) else list(want)
             missing = [w for w in want if w not in names]
             if missing:
-                raise bad_argument(where, f"where.{dim}", missing[0], f"one of {names}")
+                shown = ", ".join(names[:6]) + (", ..." if len(names) > 6 else "")
+                raise bad_argument(where, f"where.{dim}", missing[0], f"a {dim} ({shown})")
             mask = np.zeros(len(names), dtype=bool)
             mask[[names.index(w) for w in want]] = True
             chosen[dim] = mask

@@ -90,7 +90,9 @@ class QuantileSketch:
 
     def add(self, values: np.ndarray) -> None:
         """Count one chunk of samples (first axis) of every series."""
-        flat = np.ascontiguousarray(values, dtype=np.float64).reshape(values.shape[0], -1)
+        flat = np.ascontiguousarray(values, dtype=np.float64).reshape(
+            values.shape[0], len(self.counts)
+        )
         with self._lock:
             _add(self.counts, flat, _LOG_GAMMA, SMALLEST)
 
