@@ -115,7 +115,7 @@ def test_sample_quantities_table_and_bad_quantity() -> None:
     df = sample_quantities(UNCERTAIN, QUANTITIES, 16, seed=3)
     assert list(df.columns[-3:]) == list(QUANTITIES)
     assert "policy.consumption_scale" in df.columns and len(df) == 16
-    with pytest.raises(materiel.ScenarioError, match="where.line"):
+    with pytest.raises(materiel.ScenarioError, match=r"where\.line"):
         sample_quantities(UNCERTAIN, {"x": Quantity("production", "2025-01", {"line": "no"})}, 2)
     with pytest.raises(materiel.ScenarioError, match="months"):
         sample_quantities(UNCERTAIN, {"x": Quantity("production", "1999-01")}, 2)

@@ -829,9 +829,24 @@ def mc(
         bool,
         typer.Option("--sobol", help="Also first-order Sobol indices per target (SALib)."),
     ] = False,
+    trajectories: Annotated[
+        bool,
+        typer.Option(
+            "--trajectories",
+            help="Also write every sample's stocks and line outputs to OUT/trajectories "
+            "(Parquet, chunk by chunk).",
+        ),
+    ] = False,
+    threads: Annotated[
+        int | None, typer.Option(min=1, help="Threads (default: every core).")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Monte Carlo: the probability of meeting each target, percentile fans, what matters most."""
+    """Monte Carlo: the probability of meeting each target, percentile fans, what matters most.
+
+    Memory stays flat in the number of samples: outcomes are kept per sample,
+    fans are streamed (within 1%), trajectories go to disk only if asked.
+    """
     from materiel.analysis.montecarlo import estimate_bytes, sample
     from materiel.present.export import write_monte_carlo
     from materiel.scenario.loading import load
@@ -840,11 +855,14 @@ def mc(
         s = load(scenario)
         if out is not None:
             _out_dir(out, "--out")
-        _check_memory(estimate_bytes(s, samples), samples)
+        elif trajectories:
+            raise _argument("--trajectories", "needs --out DIR to write them to")
+        _check_memory(estimate_bytes(s, samples, threads=threads, trajectories=False), samples)
     except ScenarioError as exc:
         raise _bad_input(exc, as_json) from exc
+    kept = out / "trajectories" if trajectories and out is not None else False
     with _progress_bar(not as_json, samples, f"sampling {s.id}") as bar:
-        result = sample(s, samples, seed, progress=bar.tick)
+        result = sample(s, samples, seed, progress=bar.tick, threads=threads, trajectories=kept)
     metrics = result.metrics()
     significant = _significance(result, sobol, metrics, as_json)
     if out is not None:
@@ -930,8 +948,7 @@ def sweep(
         spec, variants = load_sweep(file)
     except ScenarioError as exc:
         raise _bad_input(exc, as_json) from exc
-    tasks = len(variants) * -(-spec.samples // spec.chunk)
-    with _progress_bar(not as_json, tasks, f"sweeping {len(variants)} variants") as bar:
+    with _progress_bar(not as_json, None, f"sweeping {len(variants)} variants") as bar:
         summary = run_sweep(spec, variants, out, scheduler=scheduler, workers=workers,
                             local=local, progress=bar.tick)  # fmt: skip
     if as_json:

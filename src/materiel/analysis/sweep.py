@@ -5,7 +5,7 @@ A sweep file (TOML)::
     scenario = "action-plan"      # embedded id, or a file relative to the sweep file
     samples = 1000                # per variant
     seed = 1
-    chunk = 250                   # samples per task
+    chunk = 250                   # samples per task (optional: by default sized to the cluster)
 
     [grid]                        # every combination of these values
     "policy.extra_contracting_delay_months" = [0, 6, 12]
@@ -15,11 +15,19 @@ A sweep file (TOML)::
     id = "no-investment"
     "policy.industry_invests" = false
 
-Each (variant, chunk of samples) is one task. A task loads the variant,
-draws all its samples from the variant's seed (``SeedSequence(seed)`` spawned
+Each (variant, block of samples) is one task. A task draws all the
+variant's samples from the variant's seed (``SeedSequence(seed)`` spawned
 per variant, so a variant's draws do not depend on the others), runs its
-chunk and writes one Parquet file of per-sample outcomes (stock at each
-target's date, met or not, first month met, cost). Tasks run on a Dask
+block (streamed: no trajectories are kept) and writes one Parquet file of
+per-sample outcomes (stock at each target's date, met or not, first month
+met, cost). Workers keep the loaded variants and their compiled inputs
+between tasks (:func:`prepared`), and the compiled kernel stays loaded in
+each worker process. Without ``chunk`` the task size adapts to the work:
+about four tasks per worker thread in all (:func:`task_size`), so that
+workers stay busy to the end without paying per-task costs thousands of
+times. A multi-machine cluster: start ``dask scheduler`` and ``dask worker
+ADDRESS`` on each machine (with materiel installed), then ``materiel sweep
+FILE --scheduler ADDRESS``. Tasks run on a Dask
 cluster — a ``LocalCluster`` by default, or an existing scheduler — or, for
 tests and small sweeps, in this process; the files are identical either way.
 The summary is read back from the files, so a sweep larger than memory
@@ -28,13 +36,15 @@ completes.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
+import math
 import re
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -44,7 +54,19 @@ from materiel._errors import Problem, ScenarioError
 from materiel._io import atomic_path, atomic_write_text
 from materiel.scenario.loading import load
 
-__all__ = ["SweepSpec", "load_sweep", "run_sweep", "run_task", "summarize_sweep"]
+if TYPE_CHECKING:
+    from materiel.engine.inputs import Inputs
+    from materiel.scenario.schema import Scenario
+
+__all__ = [
+    "SweepSpec",
+    "load_sweep",
+    "prepared",
+    "run_sweep",
+    "run_task",
+    "summarize_sweep",
+    "task_size",
+]
 
 
 class SweepSpec(BaseModel):
@@ -55,7 +77,7 @@ class SweepSpec(BaseModel):
     scenario: str
     samples: int = Field(100, ge=1, le=10_000_000)
     seed: int = Field(0, ge=0)
-    chunk: int = Field(250, ge=1, le=100_000)
+    chunk: int | None = Field(None, ge=1, le=1_000_000)
     grid: dict[str, list[Any]] = Field(default_factory=dict)
     variants: list[dict[str, Any]] = Field(default_factory=list)
 
@@ -137,14 +159,40 @@ def variant_seed(seed: int, index: int) -> int:
     return int(child.generate_state(1)[0])
 
 
+@functools.lru_cache(maxsize=16)
+def prepared(overlay_json: str) -> tuple[Scenario, Inputs]:
+    """A variant loaded and compiled once per worker process (kept between its tasks)."""
+    from materiel.engine import compile_inputs
+
+    s = load(json.loads(overlay_json))
+    return s, compile_inputs(s)
+
+
+def task_size(spec: SweepSpec, variants: int, workers: int) -> int:
+    """Samples per task: ``spec.chunk`` when given, else sized to the cluster.
+
+    ``ceil(samples / ceil(4 * workers / variants))``: about four tasks per
+    worker thread over the whole sweep (load balance at the end), at least
+    250 samples (or all of them) so that per-task costs stay small, at most
+    100,000 so that progress shows and a lost task costs little.
+    """
+    if spec.chunk is not None:
+        return spec.chunk
+    per_variant = max(1, math.ceil(4 * max(1, workers) / max(1, variants)))
+    size = math.ceil(spec.samples / per_variant)
+    return max(min(size, 100_000), min(250, spec.samples))
+
+
 def run_task(
     label: str, index: int, overlay: dict[str, Any], samples: int, seed: int,
-    first: int, last: int, out_dir: str,
+    first: int, last: int, out_dir: str, threads: int | None = 1,
 ) -> str:  # fmt: skip
     """Run samples ``first..last-1`` of one variant; write and return a Parquet file."""
     from materiel.analysis.montecarlo import sample
 
-    mc = sample(overlay, samples, variant_seed(seed, index), subset=range(first, last))
+    s, inp = prepared(json.dumps(overlay, sort_keys=True))
+    mc = sample(s, samples, variant_seed(seed, index), subset=range(first, last), inputs=inp,
+                threads=threads, trajectories=False)  # fmt: skip
     df = mc.outcomes()
     df.insert(0, "variant", label)
     path = Path(out_dir) / f"part-{index:04d}-{first:09d}.parquet"
@@ -163,27 +211,34 @@ def run_sweep(
     local: bool = False,
     progress: Callable[[int, int], None] | None = None,
 ) -> pd.DataFrame:
-    """Run every (variant, chunk) task and return the summary (also written to ``out_dir``).
+    """Run every (variant, block of samples) task and return the summary (also written to
+    ``out_dir``).
 
-    ``local`` runs the tasks in this process (no Dask); otherwise they go to
-    the scheduler at ``scheduler`` or to a new ``LocalCluster`` of
-    ``workers`` processes.
+    ``local`` runs the tasks in this process (no Dask, every core); otherwise
+    they go to the scheduler at ``scheduler`` or to a new ``LocalCluster``
+    of ``workers`` single-threaded processes. The files and the summary are
+    the same either way, whatever the task size.
     """
     parts = out_dir / "parts"
     parts.mkdir(parents=True, exist_ok=True)
     for old in parts.glob("*.parquet"):
         old.unlink()
-    tasks = [
-        (label, i, overlay, spec.samples, spec.seed, first,
-         min(first + spec.chunk, spec.samples), str(parts))
-        for i, (label, overlay) in enumerate(variants)
-        for first in range(0, spec.samples, spec.chunk)
-    ]  # fmt: skip
+
+    def tasks(threads: int) -> list[tuple[Any, ...]]:
+        size = task_size(spec, len(variants), threads)
+        return [
+            (label, i, overlay, spec.samples, spec.seed, first,
+             min(first + size, spec.samples), str(parts))
+            for i, (label, overlay) in enumerate(variants)
+            for first in range(0, spec.samples, size)
+        ]  # fmt: skip
+
     if local:
-        for done, task in enumerate(tasks, 1):
-            run_task(*task)
+        todo = tasks(1)
+        for done, task in enumerate(todo, 1):
+            run_task(*task, threads=None)
             if progress is not None:
-                progress(done, len(tasks))
+                progress(done, len(todo))
     else:
         _run_on_dask(tasks, scheduler, workers, progress)
     summary = summarize_sweep(out_dir)
@@ -195,7 +250,7 @@ def run_sweep(
 
 
 def _run_on_dask(
-    tasks: list[tuple[Any, ...]],
+    tasks: Callable[[int], list[tuple[Any, ...]]],
     scheduler: str | None,
     workers: int | None,
     progress: Callable[[int, int], None] | None,
@@ -208,11 +263,12 @@ def _run_on_dask(
                                processes=True, dashboard_address=None)  # fmt: skip
     try:
         with Client(scheduler or cluster) as client:
-            futures = [client.submit(run_task, *task, pure=False) for task in tasks]
+            todo = tasks(sum(client.nthreads().values()) or 1)
+            futures = [client.submit(run_task, *task, pure=False) for task in todo]
             for done, future in enumerate(as_completed(futures), 1):
                 future.result()
                 if progress is not None:
-                    progress(done, len(tasks))
+                    progress(done, len(todo))
     finally:
         if cluster is not None:
             cluster.close()

@@ -60,9 +60,9 @@ def write_monte_carlo(
     the stock each target counts), ``p_met_by_month.csv`` (share of samples
     meeting each target by each month), ``line_production_fans.csv``
     (percentiles of each line's production), ``inputs.parquet`` (the drawn
-    value of every uncertain input per sample) and ``metrics.json``
-    (``metrics``, else ``result.metrics()``). The fans are the streamed ones
-    (:attr:`~materiel.analysis.montecarlo.MonteCarloResult.fans`, within 1%). Each file
+    value of every uncertain input per sample) and ``metrics.json``. The fans
+    are the streamed ones (:attr:`~materiel.analysis.montecarlo.MonteCarloResult.fans`,
+    within 1%). Each file
     is written to a temporary name and renamed.
     """
     import pandas as pd
