@@ -318,8 +318,8 @@ class _Run:
         products = sorted(set(product_of.tolist()))
         pos_p = {p: i for i, p in enumerate(parties)}
         pos_k = {k: i for i, k in enumerate(products)}
-        where_p = np.array([pos_p[p] for p in party_of], dtype=int)
-        where_k = np.array([pos_k[k] for k in product_of], dtype=int)
+        where_p = np.array([pos_p[int(p)] for p in party_of], dtype=np.int64)
+        where_k = np.array([pos_k[int(k)] for k in product_of], dtype=np.int64)
         n = len(self.ids)
         cell_vars = {}
         for name in _KEEP_CELLS:  # cells never recorded hold nothing all run: zero
@@ -383,7 +383,7 @@ def sample(
     ids = np.arange(n) if subset is None else np.arange(n)[subset.start : subset.stop]
     draws = {path: values[ids] for path, values in draws.items()}
     n = len(ids)
-    if trajectories not in (True, False, "auto"):
+    if isinstance(trajectories, str | Path) and trajectories != "auto":
         trajectories = Path(trajectories)
     run = _Run(s, inputs or compile_inputs(s), draws, ids, quantities or {}, trajectories)
     firsts = list(range(0, n, chunk))
@@ -531,7 +531,8 @@ class MonteCarloResult:
         ds = self.dataset
         held = [p for p in parties if p in ds.party.values]
         if product not in ds["product"].values or not held:
-            return xr.zeros_like(ds.stock.isel(party=0, product=0, drop=True))
+            none: xr.DataArray = xr.zeros_like(ds.stock.isel(party=0, product=0, drop=True))
+            return none
         out: xr.DataArray = ds.stock.sel(party=held, product=product).sum("party")
         return out
 

@@ -39,15 +39,19 @@ BUCKETS = math.ceil(math.log(1e13 / SMALLEST) / _LOG_GAMMA) + 2
 
 @njit(cache=True, nogil=True)
 def _add(counts: np.ndarray, values: np.ndarray, log_gamma: float, smallest: float) -> None:
-    """Count ``values`` (samples, series) into ``counts`` (series, buckets)."""
-    S, N = values.shape
+    """Count ``values`` (series, samples) into ``counts`` (series, buckets).
+
+    Series outermost: one series' counts stay in cache while its samples are counted.
+    """
+    N, S = values.shape
     B = counts.shape[1]
-    for s in range(S):
-        for i in range(N):
-            x = values[s, i]
+    inv = 1.0 / log_gamma
+    for i in range(N):
+        for s in range(S):
+            x = values[i, s]
             j = 0
             if x > smallest:
-                j = min(int(math.ceil(math.log(x / smallest) / log_gamma)), B - 1)  # noqa: RUF046 (numba)
+                j = min(int(math.ceil(math.log(x / smallest) * inv)), B - 1)  # noqa: RUF046 (numba)
                 j = max(j, 1)
             counts[i, j] += 1
 

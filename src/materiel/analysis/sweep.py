@@ -224,19 +224,19 @@ def run_sweep(
     for old in parts.glob("*.parquet"):
         old.unlink()
 
-    def tasks(threads: int) -> list[tuple[Any, ...]]:
-        size = task_size(spec, len(variants), threads)
+    def tasks(workers: int, threads: int | None = 1) -> list[tuple[Any, ...]]:
+        size = task_size(spec, len(variants), workers)
         return [
             (label, i, overlay, spec.samples, spec.seed, first,
-             min(first + size, spec.samples), str(parts))
+             min(first + size, spec.samples), str(parts), threads)
             for i, (label, overlay) in enumerate(variants)
             for first in range(0, spec.samples, size)
         ]  # fmt: skip
 
     if local:
-        todo = tasks(1)
+        todo = tasks(1, None)  # in this process: every core
         for done, task in enumerate(todo, 1):
-            run_task(*task, threads=None)
+            run_task(*task)
             if progress is not None:
                 progress(done, len(todo))
     else:
@@ -250,7 +250,7 @@ def run_sweep(
 
 
 def _run_on_dask(
-    tasks: Callable[[int], list[tuple[Any, ...]]],
+    tasks: Callable[[int], list[tuple[Any, ...]]],  # given the cluster's threads
     scheduler: str | None,
     workers: int | None,
     progress: Callable[[int, int], None] | None,
