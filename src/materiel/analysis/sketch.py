@@ -50,9 +50,9 @@ def _add(counts: np.ndarray, values: np.ndarray, log_gamma: float, smallest: flo
         for s in range(S):
             x = values[i, s]
             j = 0
-            if x > smallest:
-                j = min(int(math.ceil(math.log(x / smallest) * inv)), B - 1)  # noqa: RUF046 (numba)
-                j = max(j, 1)
+            if x > smallest:  # clamp as a float first: int(inf) is undefined
+                r = math.ceil(math.log(x / smallest) * inv)
+                j = B - 1 if r >= B - 1 else max(int(r), 1)
             counts[i, j] += 1
 
 
@@ -94,9 +94,8 @@ class QuantileSketch:
 
     def add(self, values: np.ndarray) -> None:
         """Count one chunk of samples (first axis) of every series."""
-        flat = np.ascontiguousarray(values, dtype=np.float64).reshape(
-            values.shape[0], len(self.counts)
-        )
+        rows = np.asarray(values, dtype=np.float64).reshape(values.shape[0], len(self.counts))
+        flat = np.ascontiguousarray(rows.T)  # (series, samples)
         with self._lock:
             _add(self.counts, flat, _LOG_GAMMA, SMALLEST)
 

@@ -228,7 +228,7 @@ def run_sweep(
         size = task_size(spec, len(variants), workers)
         return [
             (label, i, overlay, spec.samples, spec.seed, first,
-             min(first + size, spec.samples), str(parts), threads)
+             min(first + size, spec.samples), str(parts.resolve()), threads)
             for i, (label, overlay) in enumerate(variants)
             for first in range(0, spec.samples, size)
         ]  # fmt: skip
