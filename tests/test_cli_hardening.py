@@ -54,9 +54,10 @@ def test_mc_seed_must_not_be_negative() -> None:
 
 
 def test_mc_refuses_samples_beyond_memory_with_the_estimate() -> None:
-    bad(["mc", "status-quo", "--samples", "100000000"], "--samples", "need an estimated")
-    out = runner.invoke(app, ["mc", "status-quo", "--samples", "100000000"])
-    assert "TiB" in out.output and "expected at most" in out.output
+    # streamed runs hold about 270 bytes per sample: a billion needs about 250 GiB
+    bad(["mc", "status-quo", "--samples", "1000000000"], "--samples", "need an estimated")
+    out = runner.invoke(app, ["mc", "status-quo", "--samples", "1000000000"])
+    assert "GiB" in out.output and "expected at most" in out.output
 
 
 @pytest.mark.parametrize(
