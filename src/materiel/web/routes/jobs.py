@@ -106,12 +106,12 @@ def stock_fans(result: MonteCarloResult) -> dict[str, Any]:
         for g in target_groups(s)
     ]  # fmt: skip
     ds = result.dataset
-    stock = result.fan(ds.stock, quantiles).transpose("cell", "quantile", "month").values
+    stock = result.fan(ds.stock, quantiles).transpose("party", "product", "quantile", "month")
     cells = [
         {"label": f"{k}: {p}", "parties": [str(p)], "product": str(k),
-         **{n: np.round(stock[c, i]).tolist() for i, n in enumerate(names)}}
-        for c, (p, k) in enumerate(zip(ds.cell_party.values, ds.cell_product.values, strict=True))
-        if s.products[str(k)].kind == "munition" and stock[c].max() > 0
+         **{n: np.round(stock.values[a, b, i]).tolist() for i, n in enumerate(names)}}
+        for a, p in enumerate(ds.party.values) for b, k in enumerate(ds["product"].values)
+        if s.products[str(k)].kind == "munition" and stock.values[a, b].max() > 0
     ]  # fmt: skip
     months = [label_of(m) for m in ds.month.values]
     return {"months": months, "groups": groups, "cells": cells}
