@@ -579,6 +579,12 @@ class MonteCarloResult:
         series = self.stock_of(t.parties, t.product).values
         return series, target_met(series, self.required(target_id)[:, None])
 
+    def stock_at_date(self, target_id: str) -> np.ndarray:
+        """Each sample's stock of the target's parties and munition at its date (exact, streamed)."""
+        g = list(self.scenario.targets).index(target_id)
+        at: np.ndarray = self._run.stock_at_by[:, g].copy()
+        return at
+
     @property
     def cost_usd(self) -> np.ndarray:
         """Contract payments plus capex of each sample (US$)."""

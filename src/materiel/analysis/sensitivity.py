@@ -31,7 +31,6 @@ import numpy as np
 import pandas as pd
 
 from materiel._errors import bad_argument
-from materiel.months import month_index
 
 if TYPE_CHECKING:
     from materiel.analysis.montecarlo import MonteCarloResult
@@ -47,12 +46,7 @@ CUT_RULE = (
 
 def target_outputs(result: MonteCarloResult) -> dict[str, np.ndarray]:
     """Per target: the stock its parties hold of its munition at its date, one per sample."""
-    s = result.scenario
-    out = {}
-    for tid, t in s.targets.items():
-        by = month_index(t.by, s.start)
-        out[tid] = np.asarray(result.stock_of(t.parties, t.product).values[:, by], dtype=float)
-    return out
+    return {tid: result.stock_at_date(tid) for tid in result.scenario.targets}
 
 
 def _inputs(result: MonteCarloResult) -> dict[str, np.ndarray]:
