@@ -580,7 +580,7 @@ class MonteCarloResult:
         return series, target_met(series, self.required(target_id)[:, None])
 
     def stock_at_date(self, target_id: str) -> np.ndarray:
-        """Each sample's stock of the target's parties and munition at its date (exact, streamed)."""
+        """Each sample's stock of the target's parties and munition at its date (exact)."""
         g = list(self.scenario.targets).index(target_id)
         at: np.ndarray = self._run.stock_at_by[:, g].copy()
         return at
