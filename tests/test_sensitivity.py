@@ -25,8 +25,7 @@ def _stub(inputs: dict[str, np.ndarray], stock: np.ndarray) -> Any:
     target = SimpleNamespace(by="2025-01", parties=["A"], product="k")
     scenario = SimpleNamespace(targets={"t": target}, start="2025-01")
     data = xr.Dataset({k: ("sample", v) for k, v in inputs.items()})
-    series = SimpleNamespace(values=stock[:, None])
-    return SimpleNamespace(scenario=scenario, inputs=data, stock_of=lambda parties, product: series)
+    return SimpleNamespace(scenario=scenario, inputs=data, stock_at_date=lambda tid: stock)
 
 
 def test_the_cut_keeps_the_driver_and_drops_noise_and_constants() -> None:
