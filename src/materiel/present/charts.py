@@ -181,12 +181,19 @@ def _fan_traces(
     x: pd.DatetimeIndex, series: xr.DataArray, name: str, colour: str, legend: bool
 ) -> list[go.Scatter]:
     """Median line, and p5-p95 / p25-p75 bands when there are several samples."""
-    group = name
     if series.sizes.get("sample", 1) <= 1:
         y = series.isel(sample=0).values if "sample" in series.dims else series.values
         return [go.Scatter(x=x, y=y, name=name, mode="lines", line={"color": colour},
-                           legendgroup=group, showlegend=legend)]  # fmt: skip
+                           legendgroup=name, showlegend=legend)]  # fmt: skip
     q = np.percentile(series.values, FAN_PERCENTILES, axis=series.dims.index("sample"))
+    return _band_traces(x, q, name, colour, legend)
+
+
+def _band_traces(
+    x: pd.DatetimeIndex, q: np.ndarray, name: str, colour: str, legend: bool
+) -> list[go.Scatter]:
+    """p5-p95 and p25-p75 bands and the median from ``q`` (one row per FAN_PERCENTILES)."""
+    group = name
     traces = []
     for lo, hi, alpha, band in ((0, 4, 0.15, "p5–p95"), (1, 3, 0.3, "p25–p75")):
         traces.append(go.Scatter(x=x, y=q[lo], mode="lines", line={"width": 0},
@@ -665,11 +672,12 @@ def sampled_stocks(mc: MonteCarloResult, *, cols: int = 2) -> go.Figure:
         rows=rows, cols=cols, subplot_titles=[f"{tid} ({t.product})" for tid, t in items],
         vertical_spacing=min(0.12, 0.3 / rows), horizontal_spacing=0.08,
     )  # fmt: skip
-    x = pd.DatetimeIndex(mc.dataset.month.values)
+    fans = mc.fans().target_stock  # streamed: no trajectories needed
+    x = pd.DatetimeIndex(fans.month.values)
     for i, (tid, t) in enumerate(items):
         row, col = i // cols + 1, i % cols + 1
-        for trace in _fan_traces(x, mc.stock_of(t.parties, t.product), s.id,
-                                 SCENARIO_COLOURS[0], legend=i == 0):  # fmt: skip
+        q = fans.sel(target=tid, quantile=[p / 100 for p in FAN_PERCENTILES]).values.T
+        for trace in _band_traces(x, q, s.id, SCENARIO_COLOURS[0], legend=i == 0):
             fig.add_trace(trace, row=row, col=col)
         fig.add_trace(
             go.Scatter(x=[x[0], pd.Timestamp(f"{t.by}-01")], y=[t.required_quantity] * 2,
@@ -681,8 +689,8 @@ def sampled_stocks(mc: MonteCarloResult, *, cols: int = 2) -> go.Figure:
         )  # fmt: skip
     fig.update_yaxes(rangemode="tozero", tickformat="~s")
     fig.update_layout(
-        title=f"Stocks against targets over {mc.dataset.sizes['sample']} samples of {s.id} "
-        "(bands p5–p95 and p25–p75, line the median)",
+        title=f"Stocks against targets over {len(mc.samples)} samples of {s.id} "
+        "(bands p5–p95 and p25–p75, line the median; streamed percentiles within 1%)",
         height=max(320, 260 * rows + 80), legend={"orientation": "h", "y": -0.05}, **_LAYOUT,
     )  # fmt: skip
     return fig

@@ -711,8 +711,8 @@ def _uncertainty(mc: MonteCarloResult, chart: Callable[[str, Any], None]) -> lis
     from materiel.analysis.sensitivity import ALPHA, CUT_RULE, sensitivity_table
 
     s = mc.scenario
-    n = mc.dataset.sizes["sample"]
-    seed = mc.dataset.attrs.get("seed")
+    n = len(mc.samples)
+    seed = mc.seed
     out = [
         f"<h3>Uncertainty: {n} samples (seed {_esc(seed)})</h3>",
         f"<p>Uncertain inputs: {_esc(', '.join(sorted(s.uncertain)) or 'none')}"
