@@ -219,3 +219,11 @@ def test_report_links_only_http_and_prints_no_none() -> None:
     assert '<a href="https://e.org/x"' in html
     row = html[html.index("<td>js</td>") :].split("</tr>")[0]
     assert "None" not in row and "assumption: a guess" in row
+
+
+# found by tests/test_fuzz.py: a TOML file cut short is located at its last line
+
+
+def test_toml_cut_short_names_its_last_line(tmp_path: Path) -> None:
+    (p,) = problems(write(tmp_path, 'extends = "action-plan"\ntitle = "t"\n[lines.x]\nname'))
+    assert p.line == 4 and "invalid TOML" in p.message and "end of document" not in p.message
