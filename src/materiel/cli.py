@@ -719,7 +719,7 @@ def mc(
     as_json: JsonOpt = False,
 ) -> None:
     """Monte Carlo: the probability of meeting each target, percentile fans, what matters most."""
-    from materiel.analysis.montecarlo import estimate_bytes, sample
+    from materiel.analysis.montecarlo import sample
     from materiel.present.export import write_monte_carlo
     from materiel.scenario.loading import load
 
@@ -727,7 +727,7 @@ def mc(
         s = load(scenario)
         if out is not None:
             _out_dir(out, "--out")
-        _check_memory(estimate_bytes(s, samples), samples)
+        _check_memory(s, samples)
     except ScenarioError as exc:
         raise _bad_input(exc, as_json) from exc
     with _bar(not as_json, samples, f"sampling {s.id}") as tick:
@@ -814,16 +814,21 @@ def _available_memory_bytes() -> int | None:
         return None
 
 
-def _check_memory(needed: int, samples: int) -> None:
-    """Refuse a Monte Carlo run estimated to need more memory than the system has."""
+def _check_memory(s: Scenario, samples: int) -> None:
+    """Refuse a Monte Carlo run estimated (:mod:`materiel.engine.cost`) to need more
+    memory than the system has."""
+    from materiel.engine.cost import BASE_BYTES, BYTES_PER_CELL, cells_formula, estimate_bytes
+
     available = _available_memory_bytes()
+    needed = estimate_bytes(s, samples)
     if available is not None and needed > available:
-        per_sample = needed / samples
+        per_sample = (needed - BASE_BYTES) / samples
+        fit = max(0, int((available - BASE_BYTES) // per_sample))
         raise _argument(
             "--samples",
-            f"{samples:,} samples need an estimated {_bytes(needed)} ({_bytes(per_sample)} per "
-            f"sample); {_bytes(available)} of memory is available: expected at most "
-            f"{int(available // per_sample):,} samples",
+            f"{samples:,} samples need an estimated {_bytes(needed)} ({cells_formula(s, samples)}"
+            f" cells x {BYTES_PER_CELL} bytes + {_bytes(BASE_BYTES)}); {_bytes(available)} of "
+            f"memory is available: expected at most {fit:,} samples",
         )
 
 

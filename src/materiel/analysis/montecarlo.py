@@ -35,7 +35,7 @@ from materiel.scenario.loading import load
 from materiel.scenario.schema import Scenario
 from materiel.scenario.uncertainty import draw
 
-__all__ = ["QUANTILES", "MonteCarloResult", "estimate_bytes", "sample"]
+__all__ = ["QUANTILES", "MonteCarloResult", "sample"]
 
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 _LEAN = tuple(name for name, var in OUTPUTS.items() if var.lean)  # what a lean run records
@@ -130,31 +130,6 @@ def sample(
         coords={"sample": ids},
     )
     return MonteCarloResult(ds, inputs, s)
-
-
-def estimate_bytes(scenario: Scenario, n: int, *, chunk: int = 250) -> int:
-    """Memory that :func:`sample` ``(scenario, n)`` and its metrics hold at their peak,
-    estimated before running.
-
-    ``n * T * (L * k_L + M * k_M) * (4 + 8)`` bytes for the kept float32
-    outputs and one float64 working copy of them in the metrics (``T`` months,
-    ``L`` lines, ``M`` recorded (party, product) cells, ``k_L``/``k_M``
-    outputs kept per line/cell), ``n * (P + 2 U + 1) * 8`` for payments, the
-    ``U`` drawn inputs and capex, ``n * T * G * 8`` for the targets' reached
-    flags (``G`` targets), and one chunk of engine state, taken as two float64
-    arrays of ``min(n, chunk) * T * (L + P * K + C)`` (``K`` products, ``C``
-    contracts). An estimate, checked on ``action-plan`` against the growth of
-    the peak resident memory: 200 / 1,000 / 3,000 samples measured 106 / 320
-    / 929 MB; estimated 327 MB for 200 and 1,650 MB for 3,000 (on the safe side).
-    """
-    s = load(scenario)
-    inp = compile_inputs(s)
-    T, L, P, K = inp.n_months, len(inp.lines), len(inp.parties), len(inp.products)
-    M = int(_recorded_cells(s, inp).sum())
-    kept = n * T * (L * len(_KEEP_LINES) + M * len(_KEEP_CELLS)) * (4 + 8)
-    per_sample = n * (P + 2 * len(s.uncertain) + 1) * 8 + n * T * len(s.targets) * 8
-    state = min(n, chunk) * T * (L + P * K + len(s.contracts)) * 8 * 2
-    return int(kept + per_sample + state)
 
 
 class MonteCarloResult:

@@ -1,7 +1,7 @@
 """Exception handlers, in one place: library errors become located 4xx answers.
 
 - :class:`~materiel.ScenarioError` (bad input) -> 422 listing every problem;
-  an :class:`~materiel.web.limits.OverBudgetError` -> 413 with the estimate
+  an :class:`~materiel.engine.cost.OverBudgetError` -> 413 with the estimate
   and the limit;
 - the store's refusals -> 404 (not found) or 409 (exists, stale version);
 - :class:`~materiel.PlanError` -> 422;
@@ -19,9 +19,10 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
+from starlette.routing import Match
 
 from materiel._errors import MaterielError, PlanError, Problem, ScenarioError, StoreError
-from materiel.web.limits import OverBudgetError
+from materiel.engine.cost import OverBudgetError
 from materiel.web.store import NotFound
 
 __all__ = ["install_handlers", "problems_response"]
@@ -78,8 +79,25 @@ async def _server_error(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _method_not_allowed(request: Request, _exc: Exception) -> JSONResponse:
+    """405 with ``Allow`` listing every method the path has (Starlette lists only those of
+    the first route matching the path)."""
+    allowed = [
+        method
+        for method in ("DELETE", "GET", "HEAD", "PATCH", "POST", "PUT")
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL
+            for route in request.app.router.routes
+        )
+    ]
+    return JSONResponse(
+        {"detail": "Method Not Allowed"}, status_code=405, headers={"Allow": ", ".join(allowed)}
+    )
+
+
 def install_handlers(app: FastAPI) -> None:
     """Register the handlers on ``app``."""
+    app.add_exception_handler(405, _method_not_allowed)
     app.add_exception_handler(MaterielError, _materiel_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(ValidationError, _validation_error)

@@ -66,7 +66,7 @@ def health(db: StoreDep) -> dict[str, Any]:
     return {"ok": True, "store": db.dialect, "schema_version": db.schema_version()}
 
 
-@router.head("/api/health", include_in_schema=False)
+@router.head("/api/health")
 def health_head(db: StoreDep) -> Response:
     """``HEAD /api/health``: 200 while the app and its store answer."""
     db.schema_version()
