@@ -266,6 +266,10 @@ def test_405_lists_every_method_of_the_path(client: Any) -> None:
     r = client.request("OPTIONS", "/api/scenarios/x")
     assert r.status_code == 405 and r.headers["allow"] == "DELETE, GET, PUT"
     assert client.request("PATCH", "/api/scenarios").headers["allow"] == "GET, POST"
+    # a literal path is not the template it also matches (/api/jobs/{jid})
+    assert client.request("OPTIONS", "/api/jobs/plan").headers["allow"] == "POST"
+    head = client.head("/api/health")
+    assert head.headers["content-type"] == "application/json"  # as GET says
 
 
 def test_request_numbers_are_strict(client: Any) -> None:

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import logging
+import re
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -79,10 +80,18 @@ async def _server_error(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _method_not_allowed(request: Request, _exc: Exception) -> JSONResponse:
-    """405 with ``Allow`` listing every method the path has (Starlette lists only those of
-    the first route matching the path)."""
-    allowed = [
+def _allowed_methods(request: Request) -> list[str]:
+    """The methods the OpenAPI document gives the request's path (a literal path before a
+    template: ``/api/jobs/plan`` is not ``/api/jobs/{jid}``); for a path outside the API,
+    those of any route that matches it."""
+    path = request.url.path
+    paths: dict[str, dict[str, object]] = request.app.openapi().get("paths", {})
+    templates = [path] if path in paths else [
+        t for t in paths if re.fullmatch(re.sub(r"\\\{[^}]*\\\}", "[^/]+", re.escape(t)), path)
+    ]  # fmt: skip
+    if templates:
+        return sorted({m.upper() for t in templates for m in paths[t]})
+    return [
         method
         for method in ("DELETE", "GET", "HEAD", "PATCH", "POST", "PUT")
         if any(
@@ -90,9 +99,13 @@ async def _method_not_allowed(request: Request, _exc: Exception) -> JSONResponse
             for route in request.app.router.routes
         )
     ]
-    return JSONResponse(
-        {"detail": "Method Not Allowed"}, status_code=405, headers={"Allow": ", ".join(allowed)}
-    )
+
+
+async def _method_not_allowed(request: Request, _exc: Exception) -> JSONResponse:
+    """405 with ``Allow`` listing every method of the path (Starlette lists only those of
+    the first route matching it)."""
+    allowed = {"Allow": ", ".join(_allowed_methods(request))}
+    return JSONResponse({"detail": "Method Not Allowed"}, status_code=405, headers=allowed)
 
 
 def install_handlers(app: FastAPI) -> None:

@@ -70,4 +70,4 @@ def health(db: StoreDep) -> dict[str, Any]:
 def health_head(db: StoreDep) -> Response:
     """``HEAD /api/health``: 200 while the app and its store answer."""
     db.schema_version()
-    return Response(status_code=200)
+    return Response(status_code=200, media_type="application/json")  # GET's headers, no body
