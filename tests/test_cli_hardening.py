@@ -87,3 +87,14 @@ def test_validate_reports_what_run_would_crash_on(tmp_path: Path) -> None:
     empty = tmp_path / "empty.toml"
     empty.write_text("")
     bad(["validate", str(empty)], "lines", "at least one production line")
+
+
+def test_mc_memory_refusal_names_the_cost_estimate() -> None:
+    from materiel.engine.cost import estimate_cells
+    from materiel.scenario.loading import load
+
+    s = load("status-quo")
+    cells = s.months * (len(s.lines) + len(s.contracts) + len(s.parties) * len(s.products))
+    assert estimate_cells(s, 3) == 3 * cells  # the one estimate, shared with the server
+    out = runner.invoke(app, ["mc", "status-quo", "--samples", "100000000"])
+    assert "100,000,000 samples x 132 months x (" in out.output and "a sample +" in out.output

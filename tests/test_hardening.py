@@ -219,3 +219,22 @@ def test_report_links_only_http_and_prints_no_none() -> None:
     assert '<a href="https://e.org/x"' in html
     row = html[html.index("<td>js</td>") :].split("</tr>")[0]
     assert "None" not in row and "assumption: a guess" in row
+
+
+# found by tests/test_fuzz.py: a TOML file cut short is located at its last line
+
+
+def test_toml_cut_short_names_its_last_line(tmp_path: Path) -> None:
+    (p,) = problems(write(tmp_path, 'extends = "action-plan"\ntitle = "t"\n[lines.x]\nname'))
+    assert p.line == 4 and "invalid TOML" in p.message and "end of document" not in p.message
+
+
+# item 1: budgets with extreme GDP growth (spending.economic_series) gave a 500
+
+
+def test_extreme_gdp_growth_is_refused_and_the_largest_allowed_runs() -> None:
+    (p,) = problems({"extends": "hague-pledge", "policy": {"gdp_growth_pct_per_year": 1e6}})
+    assert p.path == "policy.gdp_growth_pct_per_year" and "less than or equal to 50" in p.message
+    fast = {"extends": "action-plan", "policy": {"budget": "defer", "gdp_growth_pct_per_year": 50}}
+    result = materiel.simulate(fast)  # invariants checked
+    assert np.isfinite(result.dataset.stock.values).all()

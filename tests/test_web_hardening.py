@@ -20,9 +20,9 @@ from test_web_api import Server, free_port  # noqa: E402
 from typer.testing import CliRunner  # noqa: E402
 
 from materiel.cli import app as cli_app  # noqa: E402
+from materiel.engine.cost import estimate_cells  # noqa: E402
 from materiel.web import Limits, Store, create_app  # noqa: E402
 from materiel.web.jobs import JobRunner  # noqa: E402
-from materiel.web.limits import estimate_cells  # noqa: E402
 
 AFTER_2100 = {"extends": "status-quo", "start": "2101-01", "months": 12, "drop": ["targets"]}
 
@@ -238,3 +238,47 @@ def test_every_422_is_documented_as_the_body_sent(client: Any) -> None:
 
 def test_head_health(client: Any) -> None:
     assert client.head("/api/health").status_code == 200
+
+
+# --- found by schemathesis with all checks (tests/test_schemathesis.py) -----------------
+
+
+def test_openapi_declares_the_token_only_when_the_server_has_one(tmp_path: Path) -> None:
+    def security(app: FastAPI) -> dict[str, Any]:
+        spec = app.openapi()
+        ops = {f"{m.upper()} {p}": o for p, v in spec["paths"].items() for m, o in v.items()}
+        return {k: ("security" in o, "401" in o["responses"]) for k, o in ops.items()}
+
+    store = Store(tmp_path / "s.db")
+    assert set(security(create_app(store)).values()) == {(False, False)}
+    closed = security(create_app(store, token="t"))
+    assert closed["GET /api/scenarios"] == closed["POST /api/simulate"] == (True, True)
+    assert closed["GET /api/health"] == (False, False)
+    opened = security(create_app(store, token="t", public_read=True))
+    assert opened["GET /api/scenarios"] == (False, False)
+    assert opened["POST /api/simulate"] == (True, True)
+    responses = create_app(store).openapi()["paths"]["/api/compare"]["post"]["responses"]
+    assert {"400", "404", "413", "422"} <= set(responses)
+    store.close()
+
+
+def test_405_lists_every_method_of_the_path(client: Any) -> None:
+    r = client.request("OPTIONS", "/api/scenarios/x")
+    assert r.status_code == 405 and r.headers["allow"] == "DELETE, GET, PUT"
+    assert client.request("PATCH", "/api/scenarios").headers["allow"] == "GET, POST"
+    # a literal path is not the template it also matches (/api/jobs/{jid})
+    assert client.request("OPTIONS", "/api/jobs/plan").headers["allow"] == "POST"
+    head = client.head("/api/health")
+    assert head.headers["content-type"] == "application/json"  # as GET says
+
+
+def test_request_numbers_are_strict(client: Any) -> None:
+    r = client.post("/api/jobs/plan", json={"budget_scale": False})
+    assert r.status_code == 422 and _problem(r)["path"] == "body.budget_scale"
+    r = client.post("/api/simulate", json={"knobs": {"contracting_delay_months": "3"}})
+    assert r.status_code == 422
+
+
+def test_unknown_download_variable_is_a_located_422(client: Any) -> None:
+    r = client.post("/api/download", params={"variable": "nope"}, json={"scenario": "status-quo"})
+    assert r.status_code == 422 and _problem(r)["path"] == "variable"

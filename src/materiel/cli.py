@@ -401,9 +401,8 @@ def report(
             raise ScenarioError(Problem("<command line>", "--png", why))
         loaded = [load(s) for s in ids]
         if samples is not None:
-            from materiel.analysis.montecarlo import estimate_bytes
-
-            _check_memory(max(estimate_bytes(s, samples) for s in loaded), samples)
+            for s in loaded:
+                _check_memory(s, samples)
     except ScenarioError as exc:
         raise _bad_input(exc, as_json) from exc
     with _progress_bar(not as_json, len(loaded), "simulating") as steps:
@@ -847,7 +846,7 @@ def mc(
     Memory stays flat in the number of samples: outcomes are kept per sample,
     fans are streamed (within 1%), trajectories go to disk only if asked.
     """
-    from materiel.analysis.montecarlo import estimate_bytes, sample
+    from materiel.analysis.montecarlo import sample
     from materiel.present.export import write_monte_carlo
     from materiel.scenario.loading import load
 
@@ -857,7 +856,7 @@ def mc(
             _out_dir(out, "--out")
         elif trajectories:
             raise _argument("--trajectories", "needs --out DIR to write them to")
-        _check_memory(estimate_bytes(s, samples, threads=threads, trajectories=False), samples)
+        _check_memory(s, samples, threads=threads)
     except ScenarioError as exc:
         raise _bad_input(exc, as_json) from exc
     kept = out / "trajectories" if trajectories and out is not None else False
@@ -978,16 +977,28 @@ def _available_memory_bytes() -> int | None:
         return None
 
 
-def _check_memory(needed: int, samples: int) -> None:
-    """Refuse a Monte Carlo run estimated to need more memory than the system has."""
+def _check_memory(s: Scenario, samples: int, *, threads: int | None = None) -> None:
+    """Refuse a Monte Carlo run estimated to need more memory than the system has.
+
+    The estimate is :func:`materiel.analysis.montecarlo.estimate_bytes` (streamed
+    outcomes and fans, chunks in flight); the work it stands for is counted in
+    cells by :mod:`materiel.engine.cost`, the estimate the server shares.
+    """
+    from materiel.analysis.montecarlo import estimate_bytes
+    from materiel.engine.cost import cells_formula
+
     available = _available_memory_bytes()
+    needed = estimate_bytes(s, samples, threads=threads, trajectories=False)
     if available is not None and needed > available:
-        per_sample = needed / samples
+        fixed = estimate_bytes(s, 1, threads=threads, trajectories=False)
+        per_sample = max(1.0, (needed - fixed) / max(1, samples - 1))
+        fit = max(0, int((available - fixed) // per_sample) + 1)
         raise _argument(
             "--samples",
-            f"{samples:,} samples need an estimated {_bytes(needed)} ({_bytes(per_sample)} per "
-            f"sample); {_bytes(available)} of memory is available: expected at most "
-            f"{int(available // per_sample):,} samples",
+            f"{samples:,} samples ({cells_formula(s, samples)} cells of work) need an "
+            f"estimated {_bytes(needed)} of memory ({_bytes(per_sample)} a sample + "
+            f"{_bytes(fixed)}); {_bytes(available)} is available: expected at most {fit:,} "
+            "samples",
         )
 
 

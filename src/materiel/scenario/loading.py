@@ -116,8 +116,11 @@ def _read_layer(path: Path, display: str) -> _Layer:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         found = re.search(r"\(at line (\d+), column \d+\)", str(exc))
-        line = int(found.group(1)) if found else None
-        msg = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
+        at_end = "(at end of document)" in str(exc)  # the last line: a cut or unclosed file
+        line = (
+            int(found.group(1)) if found else (max(1, len(text.splitlines())) if at_end else None)
+        )
+        msg = re.sub(r"\s*\(at (line \d+, column \d+|end of document)\)", "", str(exc))
         raise ScenarioError(Problem(display, "", f"invalid TOML: {msg}", line)) from exc
     if path.name == "dataset.toml" and path.parent == _data_dir():
         data["economics"] = _read_economics(path.parent / "economics.csv")

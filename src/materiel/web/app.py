@@ -21,6 +21,7 @@ import json
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.middleware.gzip import GZipMiddleware
@@ -32,7 +33,7 @@ from materiel.web.errors import install_handlers
 from materiel.web.jobs import JobRunner
 from materiel.web.limits import Limits
 from materiel.web.routes import ROUTERS
-from materiel.web.security import BodyLimit
+from materiel.web.security import BodyLimit, document_guards
 from materiel.web.store import Store
 
 __all__ = ["Limits", "create_app", "create_app_from_env"]
@@ -76,6 +77,16 @@ def create_app(
     install_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_guards(
+                generate(), token=token is not None, public_read=public_read
+            )
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app
 
 

@@ -1,7 +1,7 @@
 """Exception handlers, in one place: library errors become located 4xx answers.
 
 - :class:`~materiel.ScenarioError` (bad input) -> 422 listing every problem;
-  an :class:`~materiel.web.limits.OverBudgetError` -> 413 with the estimate
+  an :class:`~materiel.engine.cost.OverBudgetError` -> 413 with the estimate
   and the limit;
 - the store's refusals -> 404 (not found) or 409 (exists, stale version);
 - :class:`~materiel.PlanError` -> 422;
@@ -14,14 +14,16 @@
 from __future__ import annotations
 
 import logging
+import re
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
+from starlette.routing import Match
 
 from materiel._errors import MaterielError, PlanError, Problem, ScenarioError, StoreError
-from materiel.web.limits import OverBudgetError
+from materiel.engine.cost import OverBudgetError
 from materiel.web.store import NotFound
 
 __all__ = ["install_handlers", "problems_response"]
@@ -78,8 +80,37 @@ async def _server_error(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+def _allowed_methods(request: Request) -> list[str]:
+    """The methods the OpenAPI document gives the request's path (a literal path before a
+    template: ``/api/jobs/plan`` is not ``/api/jobs/{jid}``); for a path outside the API,
+    those of any route that matches it."""
+    path = request.url.path
+    paths: dict[str, dict[str, object]] = request.app.openapi().get("paths", {})
+    templates = [path] if path in paths else [
+        t for t in paths if re.fullmatch(re.sub(r"\\\{[^}]*\\\}", "[^/]+", re.escape(t)), path)
+    ]  # fmt: skip
+    if templates:
+        return sorted({m.upper() for t in templates for m in paths[t]})
+    return [
+        method
+        for method in ("DELETE", "GET", "HEAD", "PATCH", "POST", "PUT")
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL
+            for route in request.app.router.routes
+        )
+    ]
+
+
+async def _method_not_allowed(request: Request, _exc: Exception) -> JSONResponse:
+    """405 with ``Allow`` listing every method of the path (Starlette lists only those of
+    the first route matching it)."""
+    allowed = {"Allow": ", ".join(_allowed_methods(request))}
+    return JSONResponse({"detail": "Method Not Allowed"}, status_code=405, headers=allowed)
+
+
 def install_handlers(app: FastAPI) -> None:
     """Register the handlers on ``app``."""
+    app.add_exception_handler(405, _method_not_allowed)
     app.add_exception_handler(MaterielError, _materiel_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(ValidationError, _validation_error)

@@ -21,7 +21,7 @@ __all__ = ["Knobs", "apply_knobs"]
 class Knobs(BaseModel):
     """What-if knobs; each one left out keeps the scenario's own value."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # no true for 1, no "1" for 1
 
     contracting_delay_months: Annotated[int, Field(ge=0, le=120)] | None = Field(
         None, description="decision-to-signature delay for contracts that give none"

@@ -1,19 +1,14 @@
 """Caps on what one request may ask of the server (configurable on ``materiel serve``).
 
-The cost of a run is estimated before it starts, in *cells*: the engine state
-updated each month for each sample,
-
-    cells = samples * months * (lines + contracts + parties * products)
-
-Measured on the embedded ``action-plan`` scenario (132 months, 52 lines, 14
-contracts, 33 parties x 15 products = 561 cells a month): a deterministic run
-keeps about 65 bytes of labelled output per cell (4.9 MB for 74,052 cells);
-a Monte Carlo job keeps much less per sample (issue 19's probe added 2.7 GB
-for 2,000 samples x 600 months; on a scenario the size of action-plan that is
-about 4 bytes per cell, an assumption: the probe did not name the scenario).
-The defaults allow every embedded scenario with the default sample cap
-(action-plan: 2,000 x 74,052 = 148 million cells) and refuse the probe's job
-(673 million cells), keeping the running jobs together near 1.6 GB.
+The cost of a run is estimated before it starts by :mod:`materiel.engine.cost` (the
+same estimate the command line uses), in cells: ``samples * months * (lines +
+contracts + parties * products)``: a measure of work (time). The embedded
+``action-plan`` is 80,916 cells a run. The defaults allow every embedded scenario
+with the default sample cap (action-plan: 2,000 x 80,916 = 162 million cells) and
+refuse issue 19's probe (2,000 samples x 600 months, 736 million cells on
+action-plan), and bound the running jobs together at 400 million cells. Memory
+follows the Monte Carlo sampler's streamed estimate
+(:func:`materiel.analysis.montecarlo.estimate_bytes`), well under 1 GB a job.
 """
 
 from __future__ import annotations
@@ -22,9 +17,10 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from materiel._errors import Problem, ScenarioError
+from materiel.engine.cost import OverBudgetError, estimate_cells
 from materiel.scenario.schema import Scenario
 
-__all__ = ["Limits", "OverBudgetError", "estimate_cells"]
+__all__ = ["Limits"]
 
 
 @dataclass(frozen=True)
@@ -60,30 +56,5 @@ class Limits:
         cells = estimate_cells(s, samples)
         limit = self.max_job_cells if job else self.max_run_cells
         if cells > limit:
-            raise OverBudgetError(s, samples, cells, limit)
+            raise OverBudgetError(s, samples, limit)
         return cells
-
-
-def estimate_cells(s: Scenario, samples: int = 1) -> int:
-    """``samples * months * (lines + contracts + parties * products)``: the engine state a run
-    updates, a proxy for its memory and time (see the module docstring)."""
-    per_month = len(s.lines) + len(s.contracts) + len(s.parties) * len(s.products)
-    return samples * s.months * per_month
-
-
-class OverBudgetError(ScenarioError):
-    """A run estimated larger than the server's limit (answered with 413)."""
-
-    def __init__(self, s: Scenario, samples: int, cells: int, limit: int) -> None:
-        self.cells = cells
-        self.limit = limit
-        super().__init__(
-            Problem(
-                "<request>",
-                "samples" if samples > 1 else "months",
-                f"estimated cost {cells:,} cells ({samples} samples x {s.months} months x "
-                f"({len(s.lines)} lines + {len(s.contracts)} contracts + {len(s.parties)} "
-                f"parties x {len(s.products)} products)) exceeds the server's limit of "
-                f"{limit:,} cells",
-            )
-        )

@@ -59,7 +59,7 @@ BAD_INPUT: dict[int | str, dict[str, Any]] = {
 class ScenarioRef(BaseModel):
     """Which scenario to run: a stored or embedded id, or an inline mapping."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # no true for 1, no "1" for 1
 
     scenario: Annotated[str, Field(max_length=80, pattern=ID_PATTERN)] | None = Field(
         "action-plan", description="embedded or stored scenario id (ignored with `inline`)"
@@ -79,7 +79,7 @@ class SimulateRequest(ScenarioRef):
 class CompareRequest(BaseModel):
     """Two runs side by side."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # no true for 1, no "1" for 1
 
     a: ScenarioRef
     b: ScenarioRef
@@ -102,7 +102,7 @@ class PlanRequest(ScenarioRef):
 class ScenarioCreate(BaseModel):
     """A new stored scenario."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # no true for 1, no "1" for 1
 
     id: Annotated[str, Field(min_length=1, max_length=80, pattern=ID_PATTERN)]
     body: dict[str, Any] = Field(description="the scenario mapping (like a TOML file)")
@@ -111,7 +111,7 @@ class ScenarioCreate(BaseModel):
 class ScenarioUpdate(BaseModel):
     """A new body for a stored scenario, with the version it was read at."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # no true for 1, no "1" for 1
 
     body: dict[str, Any]
     version: Annotated[int, Field(ge=1, le=2**31 - 1)]

@@ -11,7 +11,7 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-__all__ = ["BodyLimit", "require_token"]
+__all__ = ["BodyLimit", "document_guards", "require_token"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -42,6 +42,48 @@ async def require_token(
         raise HTTPException(
             401, "missing or wrong API token", headers={"WWW-Authenticate": "Bearer"}
         )
+
+
+_DETAIL = {
+    "type": "object",
+    "required": ["detail"],
+    "properties": {
+        "detail": {"type": "string"},
+        "problems": {"type": "array", "items": {"$ref": "#/components/schemas/ProblemOut"}},
+    },
+}
+"""What a 401, 404 or 413 answer carries: ``detail``, and for an over-budget run the
+located ``problems`` (the estimate and the limit)."""
+
+
+def document_guards(schema: dict[str, Any], *, token: bool, public_read: bool) -> dict[str, Any]:
+    """The OpenAPI ``schema`` made to say what the guards above answer, on every route.
+
+    FastAPI documents each route's own answers; the guards answer too: 413 to any body
+    over the size limit (and a run over its cost budget), 400 to a body that is not
+    JSON, 404 for an id (in the path, the query or the body) that names nothing, and
+    with a token 401 without it. Security is declared only when the server has a
+    token, and not on reads when ``public_read`` opens them, so that a client (or
+    schemathesis) sees the rules the server applies.
+    """
+    schemes = schema.get("components", {}).get("securitySchemes", {})
+    for operations in schema.get("paths", {}).values():
+        for method, op in operations.items():
+            responses = op.setdefault("responses", {})
+            body = {"content": {"application/json": {"schema": _DETAIL}}}
+            if "requestBody" in op:
+                responses.setdefault("413", {"description": "body or run too large", **body})
+                responses.setdefault("400", {"description": "body is not JSON", **body})
+            if op.get("parameters") or "requestBody" in op:
+                responses.setdefault("404", {"description": "an id names nothing", **body})
+            secured = token and not (public_read and method in ("get", "head"))
+            if "security" in op and not secured:
+                del op["security"]
+            if "security" in op:
+                responses.setdefault("401", {"description": "missing or wrong token", **body})
+    if not token and schemes:
+        del schema["components"]["securitySchemes"]
+    return schema
 
 
 class _TooLargeError(Exception):

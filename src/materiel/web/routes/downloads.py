@@ -7,9 +7,10 @@ import json
 import zipfile
 from typing import Annotated, Any, Literal
 
-from fastapi import HTTPException, Query
+from fastapi import Query
 from fastapi.responses import Response
 
+from materiel._errors import Problem, ScenarioError
 from materiel.analysis.result import tidy_tables
 from materiel.web.deps import CatalogueDep, api_router
 from materiel.web.schemas import ScenarioRef, clean
@@ -31,7 +32,20 @@ def _attachment(name: str) -> dict[str, str]:
     return {"Content-Disposition": f'attachment; filename="{name}"'}
 
 
-@router.post("/api/download")
+_BINARY = {"schema": {"type": "string", "format": "binary"}}
+_FILES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "a zip of every table, or one table as CSV or Parquet",
+        "content": {
+            "application/zip": _BINARY,
+            "text/csv": {"schema": {"type": "string"}},
+            "application/vnd.apache.parquet": _BINARY,
+        },
+    }
+}
+
+
+@router.post("/api/download", response_class=Response, responses=_FILES)
 def download(
     req: ScenarioRef,
     catalogue: CatalogueDep,
@@ -43,7 +57,8 @@ def download(
     tables = tidy_tables(r)
     if variable is not None:
         if variable not in tables:
-            raise HTTPException(404, f"no variable {variable!r}; have {sorted(tables)}")
+            message = f"no such variable {variable!r}; expected one of {sorted(tables)}"
+            raise ScenarioError(Problem("<request>", "variable", message))
         data = _table_bytes(tables[variable], format)
         media = "text/csv" if format == "csv" else "application/vnd.apache.parquet"
         name = f"{r.scenario.id}-{variable}.{format}"

@@ -66,8 +66,8 @@ def health(db: StoreDep) -> dict[str, Any]:
     return {"ok": True, "store": db.dialect, "schema_version": db.schema_version()}
 
 
-@router.head("/api/health", include_in_schema=False)
+@router.head("/api/health")
 def health_head(db: StoreDep) -> Response:
     """``HEAD /api/health``: 200 while the app and its store answer."""
     db.schema_version()
-    return Response(status_code=200)
+    return Response(status_code=200, media_type="application/json")  # GET's headers, no body
