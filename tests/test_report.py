@@ -236,7 +236,12 @@ def test_headline_example_in_plain_words(results: dict[str, Result]) -> None:
     t_sq = sq.targets().set_index("target").loc["europe-155mm-2028"]
     t_ap = ap.targets().set_index("target").loc["europe-155mm-2028"]
     earlier = parse_month(t_sq.first_met) - parse_month(t_ap.first_met)
-    when = "the same month as" if earlier == 0 else f"{earlier} months earlier than"
+    unit = "month" if abs(earlier) == 1 else "months"
+    when = (
+        "the same month as"
+        if earlier == 0
+        else f"{abs(earlier)} {unit} {'earlier' if earlier > 0 else 'later'} than"
+    )
     assert f"under action-plan in {t_ap.first_met}, {when} status-quo" in first.text
     binding = next(h for h in found if h.topic == "binding")
     row = ap.munitions().set_index("product").loc["shell-155mm"]

@@ -672,7 +672,7 @@ def sampled_stocks(mc: MonteCarloResult, *, cols: int = 2) -> go.Figure:
         rows=rows, cols=cols, subplot_titles=[f"{tid} ({t.product})" for tid, t in items],
         vertical_spacing=min(0.12, 0.3 / rows), horizontal_spacing=0.08,
     )  # fmt: skip
-    fans = mc.fans().target_stock  # streamed: no trajectories needed
+    fans = mc.fans.target_stock  # streamed: no trajectories needed
     x = pd.DatetimeIndex(fans.month.values)
     for i, (tid, t) in enumerate(items):
         row, col = i // cols + 1, i % cols + 1

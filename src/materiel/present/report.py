@@ -158,7 +158,8 @@ def _target_headline(tid: str, runs: list[Result], tab: _Tab) -> Headline | None
                     facts.append(
                         Fact(oid, "compare", tid, f"months_earlier_than:{sid}", d, str(abs(d)))
                     )
-                    part += f", {abs(d)} months {'earlier' if d > 0 else 'later'} than {sid}"
+                    unit = "month" if abs(d) == 1 else "months"
+                    part += f", {abs(d)} {unit} {'earlier' if d > 0 else 'later'} than {sid}"
                 else:
                     part += f", the same month as {sid}"
             parts.append(part)
