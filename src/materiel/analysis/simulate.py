@@ -208,6 +208,11 @@ def build_dataset(inp: Inputs, raw: Mapping[str, np.ndarray], scenario: Scenario
             "pledge_product": ("pledge", [inp.products[i] for i in inp.pledge_product]),
             "pledge_quantity": ("pledge", inp.pledge_quantity),
             "pledge_given_before_start": ("pledge", inp.pledge_given_start),
+            "fleet": inp.fleets,
+            "fleet_system": ("fleet", inp.fleet_system),
+            "fleet_party": ("fleet", [inp.parties[i] for i in inp.fleet_party]),
+            "fleet_product": ("fleet", [inp.products[i] for i in inp.fleet_product]),
+            "fleet_share": ("fleet", inp.fleet_share),
         },
         attrs={"scenario": scenario.id, "start": scenario.start, "months": scenario.months},
     )

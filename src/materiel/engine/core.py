@@ -101,7 +101,14 @@ order:
 7. **Consumption.** ``consumed = min(demand, max(0, stock - floor_own))``;
    ``shortfall = demand - consumed``. ``floor_own`` is the holder's stock
    floor when ``policy.floor_applies_to = "all"`` (the default: a floor is a
-   reserve neither aid nor the holder's own use draws), 0 with ``"aid"``.
+   reserve neither aid nor the holder's own use draws), 0 with ``"aid"``. A party-product cell with
+   weapon-system fleets (:mod:`materiel.engine.fleets`) keeps its stock per
+   fleet: deliveries from line ``l`` are usable only by the fleets qualified
+   for ``l`` by then (:mod:`materiel.engine.interop`; the rest waits, unusable,
+   until a qualification), each fleet ``f`` draws ``c_f = min(w_f demand,
+   usable_f)``, scaled by ``min(1, max(0, stock - floor_own) / sum_f c_f)``,
+   and ``consumed = sum_f c_f`` (per fleet shortfall ``w_f demand - c_f``).
+   Nominal stock = usable + unusable.
 
 Balances: ``stock(t) = stock(t-1) + receipts + aid_in - aid_out - consumed``
 and ``inventory(t) = inventory(t-1) + produced - used``.
@@ -188,7 +195,8 @@ def run_engine(
     slot = np.full((P, K), -1, dtype=np.int64)
     slot[mask] = np.arange(int(mask.sum()))
     sizes = {"month": T, "line": len(inp.lines), "contract": len(inp.contracts), "party": P,
-             "pledge": len(inp.pledges), "pool": len(inp.pools), "product": K}  # fmt: skip
+             "pledge": len(inp.pledges), "pool": len(inp.pools), "product": K,
+             "fleet": len(inp.fleets)}  # fmt: skip
     asked = set(OUTPUTS) if record is None else set(record)
     switches = {v.record_with for v in OUTPUTS.values() if v.lean or v.name in asked}
     kept = {name for name, v in OUTPUTS.items() if v.record_with in switches}

@@ -24,12 +24,13 @@ month (review + delay) orders them among the contracts on each line.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from materiel.engine.budget import BudgetPlan, fit_to_budgets
+from materiel.engine.interop import compile_fleets
 from materiel.months import month_index, month_label, parse_month, year_of
 from materiel.scenario.prices import unit_price_usd
 from materiel.scenario.schema import Facilitation, Investment, Policy, Procurement, Scenario
@@ -231,6 +232,15 @@ class Inputs:
     pledge_months: np.ndarray
     pledge_given_start: np.ndarray  # what fell due before the start, taken as given
     budget: BudgetPlan | None  # signatures after the budget check, when budgets apply
+    # weapon-system fleets (F,) and qualified rounds (engine/interop.py); none: one pool a cell
+    fleets: list[str] = field(default_factory=list)
+    fleet_system: list[str] = field(default_factory=list)
+    fleet_party: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.intp))
+    fleet_product: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.intp))
+    fleet_share: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    qualified_from: np.ndarray = field(  # (L, F): first month line l's rounds fit fleet f
+        default_factory=lambda: np.zeros((0, 0), dtype=np.int64)
+    )
 
     @property
     def shape(self) -> dict[str, int]:
@@ -240,6 +250,7 @@ class Inputs:
             "line": len(self.lines), "contract": len(self.contracts), "pool": len(self.pools),
             "pledge": len(self.pledges), "policy": len(self.policies),
             "review": len(self.rev_policy), "part": 2, "budget_year": len(self.budget_year_start),
+            "fleet": len(self.fleets),
         }  # fmt: skip
 
 
@@ -701,4 +712,5 @@ def compile_inputs(s: Scenario) -> Inputs:
         **pol,
         budget_left_usd=budget_left,
         budget_year_start=budget_year_start,
+        **compile_fleets(s, lines, parties, products),
     )

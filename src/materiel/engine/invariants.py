@@ -4,7 +4,9 @@
   open orders (``production = line_deliveries``); a component line's output not
   yet used stays in its pool (``inventory(t) - inventory(t-1) = produced - used``).
 - **Stocks balance**: ``stock(t) - stock(t-1) = receipts + aid_in - aid_out - consumed``.
-- **Nothing negative**: stocks, inventories, production.
+- **Rounds are usable or not**: ``stock = usable_stock + unusable_stock``
+  (weapon-system fleets, :mod:`materiel.engine.fleets`).
+- **Nothing negative**: stocks (usable stock too), inventories, production.
 - **No over-delivery**: no contract receives more than its quantity (for a
   policy-made contract, the quantity the kernel decided).
 - **Policy contracts are decided once, never negative**: a slot's quantity is
@@ -102,6 +104,14 @@ def check_invariants(inp: Inputs, raw: Mapping[str, np.ndarray]) -> None:
     )  # fmt: skip
     _fail_first(
         inp, np.minimum(stock, 0.0), stock_before, "negative stock",
+        ("sample", "month", "party", "product"),
+    )  # fmt: skip
+    _fail_first(
+        inp, stock - raw["usable_stock"] - raw["unusable_stock"], stock,
+        "nominal stock differs from usable + unusable", ("sample", "month", "party", "product"),
+    )  # fmt: skip
+    _fail_first(
+        inp, np.minimum(raw["usable_stock"], 0.0), stock, "negative usable stock",
         ("sample", "month", "party", "product"),
     )  # fmt: skip
     _fail_first(

@@ -18,12 +18,14 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from materiel.engine import fleets as fleet_stock
 from materiel.engine import policy
 from materiel.engine.binding import Binding
 from materiel.engine.variables import (
     Assignments,
     Consumption,
     Contracts,
+    Fleets,
     Lines,
     Outputs,
     Pledges,
@@ -56,6 +58,7 @@ def step(
     consumption: Consumption,
     pledges: Pledges,
     policies: Policies,
+    fleets: Fleets,
     cell_slot: np.ndarray,  # (P, K): column of each party-product cell in the outputs, -1 = none
     out: Outputs,
 ) -> None:
@@ -118,6 +121,10 @@ def step(
     # component buffers (order-up-to inventories): only where a pool keeps one
     buffered = bool(np.any(stocks.inventory_cover > 0.0))
     available = np.zeros((Q, K))
+    # weapon-system fleets (engine/fleets.py): cells that keep their stock per fleet
+    F = fleets.fleet_party.shape[0]
+    fleet_cell = fleet_stock.has_fleets(fleets, P, K)
+    recv_first, recv_rows = fleet_stock.receipt_rows(contracts, C)
 
     # lines per pool-product group: the order book moves between lines of a group only
     n_group = np.zeros((Q, K))
@@ -176,6 +183,14 @@ def step(
         delivered_c = np.zeros(C)
         idle = np.zeros(L, dtype=np.int64)  # consecutive months below the idle utilisation
         moth = np.zeros(L)  # mothballed capacity not yet called back
+        take_a = np.zeros(A)
+        usable = np.zeros(F)
+        unusable = np.zeros((P, L))
+        fleet_short = np.zeros(F)
+        aid_out = np.zeros((P, K))
+        aid_in = np.zeros((P, K))
+        if F > 0:
+            fleet_stock.start(fleets, stock, usable)
 
         for t in range(T):
             # 0. procurement policies review, on the stocks at the end of month t - 1
@@ -328,6 +343,7 @@ def step(
                 while a < A and assignments.assign_line[a] == ln:
                     take = min(open_a[a], max(left, 0.0))
                     left -= take
+                    take_a[a] = take
                     delivered_c[assignments.assign_contract[a]] += take
                     if keep_line_deliveries:
                         out.line_deliveries[s, t, ln] += take
@@ -336,6 +352,10 @@ def step(
                 delivered[c] += delivered_c[c]
                 if keep_deliveries:
                     out.contract_deliveries[s, t, c] = delivered_c[c]
+            if F > 0:  # rounds fit the fleets they are qualified for, or wait in lots
+                fleet_stock.qualify(fleets, t, lines.line_product, usable, unusable)
+                fleet_stock.receive(fleets, t, take_a, assignments, contracts, recv_first,
+                                    recv_rows, fleet_cell, usable, unusable)  # fmt: skip
             for r in range(contracts.receive_contract.shape[0]):
                 x = delivered_c[contracts.receive_contract[r]] * receive_share[r]
                 stock[contracts.receive_party[r], contracts.receive_product[r]] += x
@@ -366,6 +386,8 @@ def step(
                     given[g] += give
                     stock[pledges.pledge_donor[g], pledges.pledge_product[g]] -= give
                     stock[pledges.pledge_recipient[g], pledges.pledge_product[g]] += give
+                    aid_out[pledges.pledge_donor[g], pledges.pledge_product[g]] += give
+                    aid_in[pledges.pledge_recipient[g], pledges.pledge_product[g]] += give
                     if keep_aid:
                         m = cell_slot[pledges.pledge_donor[g], pledges.pledge_product[g]]
                         if m >= 0:
@@ -374,6 +396,11 @@ def step(
                         if m >= 0:
                             out.aid_received[s, t, m] += give
                         out.pledge_deliveries[s, t, g] = give
+                if F > 0:
+                    fleet_stock.aid(fleets, lines.line_product, aid_out, aid_in, fleet_cell,
+                                    usable, unusable)  # fmt: skip
+                    aid_out[:, :] = 0.0
+                    aid_in[:, :] = 0.0
 
             # 7. consumption: never below the holder's consumption floor; the rest is shortfall
             for e in range(E):
@@ -386,7 +413,11 @@ def step(
                 want = demand[p, k]
                 if want > 0.0:  # each cell once, whichever of its entries comes first
                     demand[p, k] = 0.0
-                    used = min(want, max(stock[p, k] - stocks.consumption_floor[p, k], 0.0))
+                    if fleet_cell[p, k]:  # each fleet fires only the rounds it may fire
+                        limit = max(stock[p, k] - stocks.consumption_floor[p, k], 0.0)
+                        used = fleet_stock.consume(fleets, p, k, want, limit, usable, fleet_short)
+                    else:
+                        used = min(want, max(stock[p, k] - stocks.consumption_floor[p, k], 0.0))
                     stock[p, k] -= used
                     m = cell_slot[p, k]
                     if m >= 0:
@@ -395,6 +426,23 @@ def step(
                             out.consumed[s, t, m] = used
             for m in range(M):
                 out.stock[s, t, m] = stock[rec_party[m], rec_product[m]]
+                out.usable_stock[s, t, m] = stock[rec_party[m], rec_product[m]]
+            if F > 0:
+                for p in range(P):
+                    for ln in range(L):
+                        m = cell_slot[p, lines.line_product[ln]]
+                        if m >= 0:
+                            out.unusable_stock[s, t, m] += unusable[p, ln]
+                for m in range(M):
+                    if fleet_cell[rec_party[m], rec_product[m]]:
+                        out.usable_stock[s, t, m] = 0.0
+                for f in range(F):
+                    m = cell_slot[fleets.fleet_party[f], fleets.fleet_product[f]]
+                    if m >= 0:
+                        out.usable_stock[s, t, m] += usable[f]
+                    out.fleet_stock[s, t, f] = usable[f]
+                    out.fleet_shortfall[s, t, f] = fleet_short[f]
+                    fleet_short[f] = 0.0
         policy.record(s, quantity, sign, policies.contract_decided, pay_share, contracts, out)
 
 

@@ -22,6 +22,7 @@ Dimensions: ``sample``, ``month``, ``line``, ``product``, ``contract``,
 (one per contract and line that may serve it), ``receipt`` and ``payment``
 (one per contract and receiving or paying party), ``use`` (one per
 consumption entry), ``depth_bound`` (bill-of-materials depth levels + 1);
+weapon-system fleets (:mod:`materiel.engine.interop`) add ``fleet``;
 procurement policies add ``policy``, ``review`` (one per review month of a
 policy), ``part`` (2: a review's multi-year and annual contract slots) and
 ``budget_year``. Every dimension an input uses is sized by
@@ -79,6 +80,7 @@ __all__ = [
     "Assignments",
     "Consumption",
     "Contracts",
+    "Fleets",
     "Lines",
     "Outputs",
     "Pledges",
@@ -344,6 +346,22 @@ class Policies(NamedTuple):
     ]
 
 
+class Fleets(NamedTuple):
+    """Weapon-system fleets and which lines' rounds they may fire (engine/interop.py).
+
+    A party-product cell with fleets keeps its stock per fleet (usable) and
+    per line of origin (not yet usable by any of its fleets); a cell without
+    fleets is one pool, as before.
+    """
+
+    fleet_party: Annotated[_A, _index("fleet", "party owning the fleet")]
+    fleet_product: Annotated[_A, _index("fleet", "munition the fleet's system fires")]
+    fleet_share: Annotated[_A, Var("fleet", "share", "share of the party's use of the product")]
+    qualified_from: Annotated[
+        _A, _count("line fleet", "month", "first month the line's rounds fit the fleet's system")
+    ]
+
+
 def _out(dims: str, units: str, description: str, **kw: Any) -> Var:
     return Var("sample month " + dims, units, description, **kw)
 
@@ -403,6 +421,30 @@ class Outputs(NamedTuple):
         _A, _out("party product", "units", "consumption the stock could not meet", lean=True)
     ]
     stock: Annotated[_A, _out("party product", "units", "stock at the end of the month", lean=True)]
+    usable_stock: Annotated[
+        _A,
+        _out(
+            "party product",
+            "units",
+            "stock the party's guns can fire (all of it where it has no fleets)",
+            lean=True,
+        ),
+    ]
+    unusable_stock: Annotated[
+        _A,
+        _out(
+            "party product",
+            "units",
+            "stock no fleet of the party is qualified for (stock = usable + unusable)",
+            lean=True,
+        ),
+    ]
+    fleet_stock: Annotated[
+        _A, _out("fleet", "units", "usable stock of each fleet at the end of the month", lean=True)
+    ]
+    fleet_shortfall: Annotated[
+        _A, _out("fleet", "units", "the fleet's use its usable stock could not meet", lean=True)
+    ]
     pledge_deliveries: Annotated[
         _A, _out("pledge", "units", "aid given on each pledge", record_with="aid_sent")
     ]
@@ -431,6 +473,7 @@ GROUPS: dict[str, type[Any]] = {
     "consumption": Consumption,
     "pledges": Pledges,
     "policies": Policies,
+    "fleets": Fleets,
 }
 """The kernel's input parameters by name, in order; each a named tuple of arrays."""
 

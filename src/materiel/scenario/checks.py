@@ -361,6 +361,55 @@ def check_component_supply(s: Scenario) -> Iterator[Finding]:
                 )
 
 
+def check_fleets(s: Scenario) -> Iterator[Finding]:
+    """Systems fire a munition; fleets and qualifications name existing parties, systems and lines
+    of the system's product; a party's fleets of one product have shares summing to 1."""
+    for key, system in s.systems.items():
+        if system.product not in s.products:
+            yield ("systems", key, "product"), _unknown("product", system.product, s.products)
+        elif s.products[system.product].kind != "munition":
+            yield (
+                ("systems", key, "product"),
+                f"{system.product!r} is a component; a weapon system fires a munition",
+            )
+    totals: dict[tuple[str, str], float] = {}
+    first: dict[tuple[str, str], str] = {}
+    for key, fleet in s.fleets.items():
+        if fleet.party not in s.parties:
+            yield ("fleets", key, "party"), _unknown("party", fleet.party, s.parties)
+        if fleet.system not in s.systems:
+            yield ("fleets", key, "system"), _unknown("system", fleet.system, s.systems)
+            continue
+        cell = (fleet.party, s.systems[fleet.system].product)
+        totals[cell] = totals.get(cell, 0.0) + fleet.share
+        first.setdefault(cell, key)
+    for (party, product), total in totals.items():
+        if abs(total - 1.0) > SHARE_TOLERANCE:
+            yield (
+                ("fleets", first[party, product], "share"),
+                f"{party}'s fleets of {product!r} have shares summing to {total:g}; expected 1",
+            )
+    for key, q in s.qualifications.items():
+        if q.line not in s.lines:
+            yield ("qualifications", key, "line"), _unknown("line", q.line, s.lines)
+        if q.system not in s.systems:
+            yield ("qualifications", key, "system"), _unknown("system", q.system, s.systems)
+        elif q.line in s.lines and s.lines[q.line].product != s.systems[q.system].product:
+            yield (
+                ("qualifications", key, "system"),
+                f"system {q.system!r} fires {s.systems[q.system].product!r}, but line "
+                f"{q.line!r} makes {s.lines[q.line].product!r}",
+            )
+        if q.payer is not None and q.payer not in s.parties:
+            yield ("qualifications", key, "payer"), _unknown("party", q.payer, s.parties)
+    for product in s.policy.interoperability_by_product:
+        if product not in s.products:
+            yield (
+                ("policy", "interoperability_by_product"),
+                _unknown("product", product, s.products),
+            )
+
+
 def check_source_references(s: Scenario) -> Iterator[Finding]:
     """Every source id that a record names is declared in ``sources``."""
 
@@ -385,6 +434,9 @@ def check_source_references(s: Scenario) -> Iterator[Finding]:
         "targets",
         "spending_paths",
         "prices",
+        "systems",
+        "fleets",
+        "qualifications",
     ):
         for key, record in getattr(s, section).items():
             yield from refs((section, key), record)
@@ -482,6 +534,7 @@ ALL_CHECKS: tuple[Callable[[Scenario], Iterator[Finding]], ...] = (
     check_capacity_bounds,
     check_dates_in_horizon,
     check_component_supply,
+    check_fleets,
     check_source_references,
     check_uncertain_fields,
 )

@@ -28,6 +28,7 @@ __all__ = [
     "EconomicYear",
     "Entity",
     "Facilitation",
+    "Fleet",
     "Inventory",
     "Investment",
     "Line",
@@ -36,11 +37,13 @@ __all__ = [
     "Price",
     "Procurement",
     "Product",
+    "Qualification",
     "Scenario",
     "Source",
     "SpendingPath",
     "Stock",
     "Target",
+    "WeaponSystem",
 ]
 
 DAYS_PER_MONTH = 365.25 / 12
@@ -199,12 +202,59 @@ class Line(Entity):
         description="minimum sustaining ('warm line') rate an idle line keeps when it "
         "mothballs; defaults to policy.warm_share of its capacity then",
     )
+    nato_standard: bool = Field(
+        True,
+        description="its rounds follow NATO's common ballistics standard (policy.interoperability)",
+    )
     module_capacity_per_month: Quantity | None = Field(
         None,
         description="size of one whole plant module, units/month: order-driven expansion "
         "builds whole modules, entering service one by one over the ramp (and the planner "
         "plans whole modules)",
     )
+
+
+class WeaponSystem(Entity):
+    """A gun (or launcher) type that fires one munition product, e.g. the PzH 2000 (155mm).
+
+    A round fits a system only once qualified for it (:class:`Qualification`,
+    or ``policy.interoperability = "nato"`` for NATO-standard rounds and guns).
+    """
+
+    name: str
+    product: str = Field(description="munition id the system fires")
+    nato_standard: bool = Field(
+        True, description="built to NATO's common ballistics standard (e.g. the 155mm JBMoU)"
+    )
+
+
+class Fleet(Entity):
+    """A party's fleet of one weapon system and its share of the party's use of the product.
+
+    A party's fleets of one product share its consumption (their shares sum
+    to 1); without fleets a party's stock of the product is one pool that any
+    delivery fills (today's behaviour).
+    """
+
+    party: str
+    system: str = Field(description="weapon system id")
+    share: Share = Field(description="share of the party's consumption of the system's product")
+
+
+class Qualification(Entity):
+    """A line's rounds qualified for a weapon system: usable by its fleets from a month.
+
+    Qualified from the start when ``decision`` is absent; else from ``decision
+    + lead_time_months`` (deliveries before then, and stock held, become
+    usable at that month).
+    """
+
+    line: str
+    system: str = Field(description="weapon system id")
+    decision: Month | None = Field(None, description="month the qualification is decided")
+    lead_time_months: Months = Field(0, description="months from decision to qualified")
+    cost_usd: Quantity = Field(0.0, description="cost of qualifying the round-gun pair, US$")
+    payer: str | None = Field(None, description="party paying the cost")
 
 
 class Investment(Entity):
@@ -573,6 +623,20 @@ class Policy(_Model):
         "own consumption: the floor is a reserve nothing draws) or 'aid' (aid only; the "
         "holder's own consumption may draw the stock below its floor)",
     )
+    interoperability: Literal["national", "nato"] = Field(
+        "national",
+        description="national: rounds fit only the guns they are qualified for; nato: every "
+        "NATO-standard round fits every NATO-standard gun from interoperability_from + lead",
+    )
+    interoperability_by_product: dict[str, Literal["national", "nato"]] = Field(
+        default_factory=dict, description="product id -> interoperability, overriding the above"
+    )
+    interoperability_from: Month | None = Field(
+        None, description="month the common standard is decided (nato); the start if absent"
+    )
+    interoperability_lead_months: Months = Field(
+        12, description="months from that decision until every NATO-standard pair is qualified"
+    )
 
 
 class Scenario(_Model):
@@ -602,6 +666,15 @@ class Scenario(_Model):
     inventories: dict[Id, dict[Id, Inventory]] = Field(default_factory=dict)
     consumption: dict[Id, Consumption] = Field(default_factory=dict)
     aid: dict[Id, AidPledge] = Field(default_factory=dict)
+    systems: dict[Id, WeaponSystem] = Field(
+        default_factory=dict, description="weapon systems (guns) and the munition they fire"
+    )
+    fleets: dict[Id, Fleet] = Field(
+        default_factory=dict, description="each party's fleets and their share of its use"
+    )
+    qualifications: dict[Id, Qualification] = Field(
+        default_factory=dict, description="round (line) - weapon system pairs qualified"
+    )
     targets: dict[Id, Target] = Field(default_factory=dict)
     economics: dict[Id, dict[YearKey, EconomicYear]] = Field(default_factory=dict)
     spending_paths: dict[Id, SpendingPath] = Field(default_factory=dict)

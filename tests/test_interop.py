@@ -1,0 +1,170 @@
+"""Which rounds fit which guns: fleets, qualifications and policy.interoperability (issue 20)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+from builders import contract, tiny
+
+import materiel
+
+
+def series(result: materiel.Result, var: str, **sel: str) -> list[float]:
+    return [round(x, 9) for x in result.dataset[var].isel(sample=0).sel(**sel).values.tolist()]
+
+
+def guns(**over: Any) -> dict[str, Any]:
+    """tiny + two 'shell' guns: AAA fields g1 (s1) and g2 (s2) half each; BBB fields s2 only.
+
+    Line l1 (100/month) is qualified for s1 only.
+    """
+    s = tiny(**over)
+    s["systems"] = {
+        "s1": {"name": "Gun 1", "product": "shell", "source": "fx"},
+        "s2": {"name": "Gun 2", "product": "shell", "source": "fx"},
+    }
+    s["fleets"] = {
+        "g1": {"party": "AAA", "system": "s1", "share": 0.5, "source": "fx"},
+        "g2": {"party": "AAA", "system": "s2", "share": 0.5, "source": "fx"},
+        "g3": {"party": "BBB", "system": "s2", "share": 1.0, "source": "fx"},
+    }
+    s["qualifications"] = {"l1-s1": {"line": "l1", "system": "s1", "source": "fx"}}
+    return s
+
+
+def use(party: str, rate: float) -> dict[str, Any]:
+    return {"party": party, "product": "shell", "rate_per_month": rate, "source": "fx"}
+
+
+def test_a_round_qualified_for_one_of_two_guns_fills_only_that_guns_demand() -> None:
+    s = guns(contracts={"c1": contract()}, consumption={"u": use("AAA", 100.0)})
+    r = materiel.simulate(s)
+    # g1 gets every round (100 a month for 3 months) and fires 50 a month; g2 has none
+    assert series(r, "fleet_stock", fleet="g1")[:6] == [50, 100, 150, 100, 50, 0]
+    assert series(r, "fleet_stock", fleet="g2")[:6] == [0] * 6
+    assert series(r, "fleet_shortfall", fleet="g2")[:6] == [50] * 6
+    assert series(r, "fleet_shortfall", fleet="g1")[:7] == [0] * 6 + [50]
+    assert series(r, "shortfall", party="AAA", product="shell")[:7] == [50] * 6 + [100]
+    assert series(r, "stock", party="AAA", product="shell")[:6] == [50, 100, 150, 100, 50, 0]
+    # without fleets the same rounds meet the whole demand for 3 months
+    plain = materiel.simulate(tiny(contracts={"c1": contract()}, consumption={"u": use("AAA", 100.0)}))
+    assert series(plain, "shortfall", party="AAA", product="shell")[:5] == [0, 0, 0, 100, 100]
+
+
+def test_a_qualification_added_at_month_m_makes_held_and_later_rounds_usable() -> None:
+    s = guns(contracts={"c1": contract(buyers={"BBB": 1.0})}, consumption={"u": use("BBB", 10.0)})
+    s["qualifications"]["l1-s2"] = {
+        "line": "l1", "system": "s2", "decision": "2024-02", "lead_time_months": 1,
+        "cost_usd": 1e6, "payer": "BBB", "source": "fx",
+    }  # fmt: skip
+    r = materiel.simulate(s)
+    assert series(r, "usable_stock", party="BBB", product="shell")[:4] == [0, 0, 290, 280]
+    assert series(r, "unusable_stock", party="BBB", product="shell")[:4] == [100, 200, 0, 0]
+    assert series(r, "stock", party="BBB", product="shell")[:4] == [100, 200, 290, 280]
+    assert series(r, "fleet_shortfall", fleet="g3")[:4] == [10, 10, 0, 0]
+
+
+def test_nato_qualifies_standard_rounds_for_standard_guns_after_the_lead_time() -> None:
+    s = guns(contracts={"c1": contract(buyers={"BBB": 1.0})})
+    s["policy"].update(interoperability="nato", interoperability_from="2024-01",
+                       interoperability_lead_months=1)  # fmt: skip
+    r = materiel.simulate(s)
+    assert series(r, "usable_stock", party="BBB", product="shell")[:3] == [0, 200, 300]
+    s["systems"]["s2"]["nato_standard"] = False  # a national gun gains nothing
+    r = materiel.simulate(s)
+    assert series(r, "usable_stock", party="BBB", product="shell")[:3] == [0, 0, 0]
+    s["systems"]["s2"]["nato_standard"] = True  # the product's override keeps it national
+    s["policy"]["interoperability_by_product"] = {"shell": "national"}
+    r = materiel.simulate(s)
+    assert series(r, "unusable_stock", party="BBB", product="shell")[:3] == [100, 200, 300]
+
+
+def _busy(**over: Any) -> dict[str, Any]:
+    """Contracts for two allies and a recipient, consumption, and aid from stock."""
+    s = tiny(**over)
+    s["lines"]["l2"] = dict(s["lines"]["l1"], name="Line 2", country="BBB", capacity_per_month=70.0)
+    s["contracts"] = {
+        "c1": contract(quantity=900.0, delivery_months=9),
+        "c2": contract(buyers={"AAA": 0.3, "BBB": 0.7}, quantity=500.0, delivery_months=5),
+        "c3": contract(buyers={"BBB": 1.0}, recipient="REC", quantity=400.0, delivery_months=4),
+    }
+    s["consumption"] = {"a": use("AAA", 60.0), "r": use("REC", 90.0), "b": use("BBB", 20.0)}
+    s["stocks"] = {"AAA": {"shell": {"quantity": 500.0, "source": "fx"}}}
+    s["aid"] = {"p1": {"donor": "AAA", "recipient": "REC", "product": "shell", "quantity": 240.0,
+                       "start": "2024-02", "end": "2024-05", "source": "fx"}}  # fmt: skip
+    return s
+
+
+def _one_fleet_each(s: dict[str, Any]) -> dict[str, Any]:
+    s["systems"] = {"gun": {"name": "Gun", "product": "shell", "source": "fx"}}
+    s["fleets"] = {p: {"party": p, "system": "gun", "share": 1.0, "source": "fx"}
+                   for p in ("AAA", "BBB", "REC")}  # fmt: skip
+    s["policy"].update(interoperability="nato", interoperability_lead_months=0)
+    return s
+
+
+def test_nato_with_one_fleet_per_party_equals_todays_run() -> None:
+    plain = materiel.simulate(_busy()).dataset
+    fleets = materiel.simulate(_one_fleet_each(_busy())).dataset
+    for var in ("stock", "shortfall", "consumed", "receipts", "aid_sent", "production"):
+        np.testing.assert_array_equal(fleets[var].values, plain[var].values, err_msg=var)
+    np.testing.assert_array_equal(fleets.usable_stock.values, plain.stock.values)
+    assert float(np.abs(fleets.unusable_stock).max()) == 0.0
+
+
+@pytest.mark.parametrize("lead", [0, 3, 7])
+@pytest.mark.parametrize("split", [0.2, 0.5])
+def test_invariants_with_mixed_fleets(lead: int, split: float) -> None:
+    s = _busy()
+    s["systems"] = {
+        "s1": {"name": "Gun 1", "product": "shell", "source": "fx"},
+        "s2": {"name": "Gun 2", "product": "shell", "source": "fx"},
+    }
+    s["fleets"] = {
+        "a1": {"party": "AAA", "system": "s1", "share": split, "source": "fx"},
+        "a2": {"party": "AAA", "system": "s2", "share": 1 - split, "source": "fx"},
+        "r2": {"party": "REC", "system": "s2", "share": 1.0, "source": "fx"},
+    }
+    s["qualifications"] = {
+        "q1": {"line": "l1", "system": "s1", "source": "fx"},
+        "q2": {"line": "l2", "system": "s2", "decision": "2024-01", "lead_time_months": lead,
+               "source": "fx"},
+    }  # fmt: skip
+    ds = materiel.simulate(s).dataset.isel(sample=0)  # simulate checks the invariants too
+    np.testing.assert_allclose(ds.stock, ds.usable_stock + ds.unusable_stock, atol=1e-9)
+    assert float(ds.usable_stock.min()) >= 0.0
+    assert float(ds.fleet_stock.min()) >= 0.0
+    by_party = ds.fleet_stock.groupby("fleet_party").sum()
+    np.testing.assert_allclose(by_party.sel(fleet_party="AAA"),
+                               ds.usable_stock.sel(party="AAA", product="shell"))  # fmt: skip
+    short = ds.fleet_shortfall.groupby("fleet_party").sum()
+    np.testing.assert_allclose(short.sel(fleet_party="REC"),
+                               ds.shortfall.sel(party="REC", product="shell"))  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "expected"),
+    [
+        (lambda s: s["fleets"]["g1"].update(share=0.7), "share", "summing to 1.2"),
+        (lambda s: s["fleets"]["g1"].update(system="s9"), "system", "unknown system 's9'"),
+        (lambda s: s["qualifications"]["l1-s1"].update(line="nope"), "line", "unknown line"),
+        (lambda s: s["systems"]["s1"].update(product="shell-x"), "product", "unknown product"),
+    ],
+)
+def test_bad_fleets_are_located(change: Any, field: str, expected: str) -> None:
+    s = guns()
+    change(s)
+    with pytest.raises(materiel.ScenarioError) as err:
+        materiel.load(s)
+    text = str(err.value)
+    assert field in text and expected in text
+
+
+def test_embedded_scenarios_say_which_setting_they_use() -> None:
+    for sid, setting in (("status-quo", "national"), ("action-plan", "nato")):
+        s = materiel.load(sid)
+        assert s.policy.interoperability == setting
+        assert any(setting in a and "interoperability" in a for a in s.assumptions), sid
+
