@@ -49,7 +49,9 @@ def test_a_round_qualified_for_one_of_two_guns_fills_only_that_guns_demand() -> 
     assert series(r, "shortfall", party="AAA", product="shell")[:7] == [50] * 6 + [100]
     assert series(r, "stock", party="AAA", product="shell")[:6] == [50, 100, 150, 100, 50, 0]
     # without fleets the same rounds meet the whole demand for 3 months
-    plain = materiel.simulate(tiny(contracts={"c1": contract()}, consumption={"u": use("AAA", 100.0)}))
+    plain = materiel.simulate(
+        tiny(contracts={"c1": contract()}, consumption={"u": use("AAA", 100.0)})
+    )
     assert series(plain, "shortfall", party="AAA", product="shell")[:5] == [0, 0, 0, 100, 100]
 
 
@@ -168,3 +170,32 @@ def test_embedded_scenarios_say_which_setting_they_use() -> None:
         assert s.policy.interoperability == setting
         assert any(setting in a and "interoperability" in a for a in s.assumptions), sid
 
+
+def test_outputs_say_which_systems_went_short(tmp_path: Any) -> None:
+    from materiel.present.export import write_result
+    from materiel.present.summary import summarize
+
+    s = guns(contracts={"c1": contract()}, consumption={"u": use("AAA", 100.0)})
+    r = materiel.simulate(s)
+    table = r.fleets().set_index("fleet")
+    assert table.loc["g2", "share_unmet"] == 1.0
+    assert table.loc["g2", "demand"] == 600.0  # half of 100 a month over 12 months
+    assert table.loc["g1", "shortfall"] == 6 * 50.0
+    assert r.metrics()["interoperability"]["policy"] == "national"
+    text = summarize(r)
+    assert "policy.interoperability = 'national'" in text
+    assert "short: s2 100%, s1 50%" in text
+    written = {p.name for p in write_result(r, tmp_path)}
+    assert {"fleet_shortfall.csv", "fleet_stock.csv", "usable_stock.csv"} <= written
+    rows = (tmp_path / "fleet_shortfall.csv").read_text().splitlines()
+    assert rows[0] == "month,fleet,party,product,system,quantity"
+    assert rows[2] == "2024-01,g2,AAA,shell,s2,50.0"
+
+
+def test_no_fleets_no_weapon_system_lines() -> None:
+    from materiel.present.summary import summarize
+
+    r = materiel.simulate(tiny(contracts={"c1": contract()}, consumption={"u": use("AAA", 1.0)}))
+    assert r.fleets().empty
+    assert "Weapon systems" not in summarize(r)
+    np.testing.assert_array_equal(r.dataset.usable_stock.values, r.dataset.stock.values)

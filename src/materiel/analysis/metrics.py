@@ -250,6 +250,46 @@ def recipient_shortfall_table(ds: xr.Dataset, sample: int = 0) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def fleet_table(ds: xr.Dataset, sample: int = 0) -> pd.DataFrame:
+    """Per weapon-system fleet: its demand, unmet demand and usable stock (which guns went short).
+
+    A fleet's demand is its share of its party's demand for the product
+    (:mod:`materiel.engine.fleets`); ``stock_end`` is its usable stock at the
+    horizon end, ``unusable_end`` and ``unusable_max`` the rounds its party
+    held that none of its fleets could fire (per party and product).
+    """
+    rows = []
+    if "fleet" not in ds.dims or ds.sizes["fleet"] == 0:
+        return pd.DataFrame(rows)
+    short = ds.fleet_shortfall.isel(sample=sample)
+    usable = ds.fleet_stock.isel(sample=sample)
+    unusable = ds.unusable_stock.isel(sample=sample)
+    for f in ds.fleet.values:
+        p, k = str(ds.fleet_party.sel(fleet=f).item()), str(ds.fleet_product.sel(fleet=f).item())
+        share = float(ds.fleet_share.sel(fleet=f))
+        demand = float(ds.consumption_demand.sel(party=p, product=k).sum()) * share
+        s_f = short.sel(fleet=f)
+        months_short = np.flatnonzero(s_f.values > 1e-9)
+        rows.append(
+            {
+                "fleet": str(f),
+                "party": p,
+                "product": k,
+                "system": str(ds.fleet_system.sel(fleet=f).item()),
+                "share": share,
+                "demand": demand,
+                "shortfall": float(s_f.sum()),
+                "share_unmet": float(s_f.sum()) / demand if demand > 0 else 0.0,
+                "months_short": len(months_short),
+                "first_short": _label(ds, int(months_short[0])) if len(months_short) else None,
+                "stock_end": float(usable.sel(fleet=f)[-1]),
+                "unusable_end": float(unusable.sel(party=p, product=k)[-1]),
+                "unusable_max": float(unusable.sel(party=p, product=k).max()),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
 def replacement_table(ds: xr.Dataset, s: Scenario, sample: int = 0) -> pd.DataFrame:
     """Per donor and munition given from stock: how long replacing it takes, two ways.
 

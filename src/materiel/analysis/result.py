@@ -107,6 +107,10 @@ class Result:
         """Recipients' demand, consumption and unmet demand per munition."""
         return self._table("shortfall", lambda: metrics.recipient_shortfall_table(self.dataset))
 
+    def fleets(self) -> pd.DataFrame:
+        """Per weapon-system fleet: demand, unmet demand, usable and unusable stock."""
+        return metrics.fleet_table(self.dataset)
+
     def replacement(self) -> pd.DataFrame:
         """Per donor and munition given from stock: static (CSIS) and dynamic replacement time.
 
@@ -306,6 +310,11 @@ class Result:
             },
             "recipient_shortfall": records(self.shortfall()),
             "replacement": records(self.replacement()),
+            "interoperability": {
+                "policy": self.scenario.policy.interoperability,
+                "by_product": dict(self.scenario.policy.interoperability_by_product),
+                "fleets": records(self.fleets()),
+            },
         }
 
 
@@ -338,7 +347,9 @@ def tidy_tables(result: Result) -> dict[str, pd.DataFrame]:
     munitions = set(result.scenario.munitions)
     labels = {"line": {"line_country": "country", "line_product": "product"},
               "contract": {"contract_product": "product"},
-              "pledge": {"pledge_product": "product"}}  # fmt: skip
+              "pledge": {"pledge_product": "product"},
+              "fleet": {"fleet_party": "party", "fleet_product": "product",
+                        "fleet_system": "system"}}  # fmt: skip
     registry = {var.dataset: var.units for var in OUTPUTS.values()}
     unit_of = {
         str(k): str(u) for k, u in zip(ds["product"].values, _product_units(ds), strict=True)

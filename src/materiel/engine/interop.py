@@ -71,10 +71,7 @@ def compile_fleets(s: Scenario, lines: list[str], parties: list[str],
         "fleets": fleet_ids,
         "fleet_system": systems,
         "fleet_party": np.array([pi[s.fleets[f].party] for f in fleet_ids], dtype=np.intp),
-        "fleet_product": np.array(
-            [ki[s.systems[x].product] for x in systems], dtype=np.intp
-        ),
+        "fleet_product": np.array([ki[s.systems[x].product] for x in systems], dtype=np.intp),
         "fleet_share": np.array([s.fleets[f].share for f in fleet_ids], dtype=float),
         "qualified_from": qualified,
     }
-

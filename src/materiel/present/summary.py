@@ -99,6 +99,39 @@ def contract_lines(result: Result, most: int = 12) -> list[str]:
     return out
 
 
+def fleet_lines(result: Result, top: int = 6) -> list[str]:
+    """Which weapon systems went short, usable against nominal stock (none without fleets)."""
+    fleets = result.fleets()
+    if fleets.empty:
+        return []
+    policy = result.scenario.policy
+    out = ["", f"Weapon systems (policy.interoperability = {policy.interoperability!r}"
+           + "".join(f", {k}: {v!r}" for k, v in policy.interoperability_by_product.items())
+           + "; a round fires only from the guns it is qualified for)"]  # fmt: skip
+    for (party, product), group in fleets.groupby(["party", "product"], sort=False):
+        demand = group.demand.sum()
+        unmet = group.shortfall.sum() / demand if demand > 0 else 0.0
+        out.append(
+            f"  {party} {product}: {unmet:.0%} of demand unmet; usable stock at the end "
+            f"{fmt_number(group.stock_end.sum())}, unusable "
+            f"{fmt_number(group.unusable_end.iloc[0])} (at most "
+            f"{fmt_number(group.unusable_max.iloc[0])} held that no gun could fire)"
+        )
+        worst = group[group.shortfall > 0].sort_values("share_unmet", ascending=False)
+        shown = [f"{r.system} {r.share_unmet:.0%}" for r in worst.head(top).itertuples()]
+        if shown:
+            out.append("    short: " + ", ".join(shown) + (" ..." if len(worst) > top else ""))
+        spare = group[group.stock_end > 0.5].sort_values("stock_end", ascending=False)
+        if not spare.empty:
+            out.append(
+                "    usable stock at the end by gun: "
+                + ", ".join(
+                    f"{r.system} {fmt_number(r.stock_end)}" for r in spare.head(top).itertuples()
+                )
+            )
+    return out
+
+
 def summarize(result: Result) -> str:
     """The readable summary printed by ``materiel run``."""
     s = result.scenario
@@ -132,6 +165,7 @@ def summarize(result: Result) -> str:
                 f"({fmt_number(r.shortfall)} of {fmt_number(r.demand)}), "
                 f"short in {r.months_short} months{when}"
             )
+    out += fleet_lines(result)
     out += replacement_lines(result.replacement(), end)
     aid = result.aid()
     if not aid.empty:
