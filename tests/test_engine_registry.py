@@ -17,8 +17,8 @@ from materiel.engine.variables import CELL_DIMS, GROUPS, INPUTS, OUTPUTS, Output
 
 
 def _tiny_with_everything() -> dict:
-    """The tiny scenario with a component, a pool inventory, consumption, aid from stock and a
-    procurement policy capped by a munitions budget."""
+    """The tiny scenario with a component, a pool inventory, consumption, aid from stock, a
+    procurement policy capped by a munitions budget and a weapon-system fleet."""
     s = tiny(contracts={"c1": contract()})
     s["products"]["fuze"] = {"name": "Fuze", "kind": "component", "source": "fx"}
     s["products"]["shell"]["bom"] = {"fuze": 1.0}
@@ -37,6 +37,8 @@ def _tiny_with_everything() -> dict:
     s["economics"] = {"AAA": {"2024": {"gdp_usd_m": 1.0, "defence_pct_gdp_nato": 100.0,
                                        "source": "fx"}}}  # fmt: skip
     s["policy"]["budget"] = "defer"
+    s["systems"] = {"gun": {"name": "Gun", "product": "shell", "source": "fx"}}
+    s["fleets"] = {"a": {"party": "AAA", "system": "gun", "share": 1.0, "source": "fx"}}
     return s
 
 

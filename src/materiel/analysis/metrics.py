@@ -258,7 +258,7 @@ def fleet_table(ds: xr.Dataset, sample: int = 0) -> pd.DataFrame:
     horizon end, ``unusable_end`` and ``unusable_max`` the rounds its party
     held that none of its fleets could fire (per party and product).
     """
-    rows = []
+    rows: list[dict[str, Any]] = []
     if "fleet" not in ds.dims or ds.sizes["fleet"] == 0:
         return pd.DataFrame(rows)
     short = ds.fleet_shortfall.isel(sample=sample)

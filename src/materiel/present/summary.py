@@ -126,7 +126,10 @@ def fleet_lines(result: Result, top: int = 6) -> list[str]:
             out.append(
                 "    usable stock at the end by gun: "
                 + ", ".join(
-                    f"{r.system} {fmt_number(r.stock_end)}" for r in spare.head(top).itertuples()
+                    f"{system} {fmt_number(stock)}"
+                    for system, stock in zip(
+                        spare.system.head(top), spare.stock_end.head(top), strict=True
+                    )
                 )
             )
     return out
