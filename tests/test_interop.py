@@ -66,6 +66,8 @@ def test_a_qualification_added_at_month_m_makes_held_and_later_rounds_usable() -
     assert series(r, "unusable_stock", party="BBB", product="shell")[:4] == [100, 200, 0, 0]
     assert series(r, "stock", party="BBB", product="shell")[:4] == [100, 200, 290, 280]
     assert series(r, "fleet_shortfall", fleet="g3")[:4] == [10, 10, 0, 0]
+    (added,) = r.metrics()["interoperability"]["qualifications_added"]
+    assert (added["qualified_from"], added["cost_usd"], added["payer"]) == ("2024-03", 1e6, "BBB")
 
 
 def test_nato_qualifies_standard_rounds_for_standard_guns_after_the_lead_time() -> None:

@@ -15,7 +15,7 @@ import xarray as xr
 
 from materiel._xarray import lazy_dask
 from materiel.engine.binding import is_input, is_label
-from materiel.months import label_of, month_index
+from materiel.months import label_of, month_index, month_label, parse_month
 from materiel.scenario.schema import Scenario
 
 lazy_dask()  # xarray answers 'not a dask array' without importing dask.array
@@ -287,6 +287,29 @@ def fleet_table(ds: xr.Dataset, sample: int = 0) -> pd.DataFrame:
                 "unusable_max": float(unusable.sel(party=p, product=k).max()),
             }
         )
+    return pd.DataFrame(rows)
+
+
+def qualification_table(s: Scenario) -> pd.DataFrame:
+    """Round-gun qualifications the scenario adds during or after its start: when and at what cost.
+
+    ``qualified_from`` is ``decision + lead_time_months`` (the month from
+    which the line's rounds fit the system; :mod:`materiel.engine.interop`).
+    Qualifications without a decision (held from the start) are left out.
+    """
+    rows = [
+        {
+            "qualification": key,
+            "line": q.line,
+            "system": q.system,
+            "decision": q.decision,
+            "qualified_from": month_label(parse_month(q.decision) + q.lead_time_months),
+            "cost_usd": q.cost_usd,
+            "payer": q.payer,
+        }
+        for key, q in s.qualifications.items()
+        if q.decision is not None
+    ]
     return pd.DataFrame(rows)
 
 

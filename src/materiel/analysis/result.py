@@ -111,6 +111,10 @@ class Result:
         """Per weapon-system fleet: demand, unmet demand, usable and unusable stock."""
         return metrics.fleet_table(self.dataset)
 
+    def qualifications(self) -> pd.DataFrame:
+        """Round-gun qualifications added in the scenario: when they take effect, their cost."""
+        return metrics.qualification_table(self.scenario)
+
     def replacement(self) -> pd.DataFrame:
         """Per donor and munition given from stock: static (CSIS) and dynamic replacement time.
 
@@ -314,6 +318,7 @@ class Result:
                 "policy": self.scenario.policy.interoperability,
                 "by_product": dict(self.scenario.policy.interoperability_by_product),
                 "fleets": records(self.fleets()),
+                "qualifications_added": records(self.qualifications()),
             },
         }
 

@@ -132,6 +132,21 @@ def fleet_lines(result: Result, top: int = 6) -> list[str]:
                     )
                 )
             )
+    added = result.qualifications()
+    if not added.empty:
+        out.append(
+            f"  {len(added)} round-gun qualifications added, "
+            f"{fmt_usd(float(added.cost_usd.sum()))}: "
+            + ", ".join(
+                f"{line} for {system} from {when}"
+                for line, system, when in zip(
+                    added.line.head(top),
+                    added.system.head(top),
+                    added.qualified_from.head(top),
+                    strict=True,
+                )
+            )
+        )
     return out
 
 
