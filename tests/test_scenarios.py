@@ -133,10 +133,14 @@ def test_export_formats(tmp_path: Path, fmt: str) -> None:
         return
     read = pd.read_csv if fmt == "csv" else pd.read_parquet
     production = read(tmp_path / f"production.{fmt}")
-    assert list(production.columns) == ["month", "line", "country", "product", "quantity"]
+    assert list(production.columns) == ["month", "line", "country", "product", "quantity", "unit"]
     assert production.month.iloc[0] == "2025-01"
     stock = read(tmp_path / f"stock.{fmt}")
-    assert list(stock.columns) == ["month", "party", "product", "quantity"]
+    assert list(stock.columns) == ["month", "party", "product", "quantity", "unit"]
+    assert set(stock[stock["product"] == "shell-155mm"].unit) == {"rounds"}
+    assert set(production[production["product"] == "shell-155mm"].unit) == {
+        "rounds"
+    }  # made in the month
     ds = r.dataset.isel(sample=0)
     usa = stock[(stock.party == "USA") & (stock["product"] == "shell-155mm")].quantity.to_numpy()
     np.testing.assert_allclose(usa, ds.stock.sel(party="USA", product="shell-155mm").values)
