@@ -482,8 +482,12 @@ def _cascades(problems: list[Problem], merged: _Merged, layers: list[_Layer]) ->
     }
     out: list[Problem] = []
     grouped: dict[tuple[str, str], list[Problem]] = {}
+    written = {loc[:2] for loc, layer in merged.origin.items() if layer in own}
     for p in problems:
-        elsewhere = p.file.startswith("<embedded:") or p.line is None  # not a line of theirs
+        # not a line of theirs: in the embedded data, or an entity their file does not write
+        elsewhere = p.file.startswith("<embedded:") or (
+            p.line is None and tuple(p.path.split(".")[:2]) not in written
+        )
         cause = _cause(p, causes, drops) if elsewhere else None
         if cause is None:
             out.append(p)
