@@ -7,6 +7,7 @@ plus URL state, inline errors, stale results, the 800 px layout and the cold loa
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import math
@@ -487,9 +488,14 @@ def test_hindcast_against_the_public_record(browser: Any, server: Server) -> Non
     _shot_of(browser, "record", "hindcast-record-panel")
     browser.set_window_size(800, 1000)  # the wide record table scrolls in its box, not the page
     _wait(browser, lambda d: d.execute_script("return window.innerWidth") <= 800)
-    overflow = browser.execute_script(
-        "return document.documentElement.scrollWidth - document.documentElement.clientWidth"
-    )
+    sideways = "return document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    from selenium.common.exceptions import TimeoutException
+
+    # Plotly redraws responsive charts after the resize event, one after another;
+    # if it never fits, the assertion below says by how much
+    with contextlib.suppress(TimeoutException):
+        _wait(browser, lambda d: d.execute_script(sideways) <= 0, timeout=10)
+    overflow = browser.execute_script(sideways)
     assert overflow <= 0, f"scrolls sideways by {overflow}px"
 
 
