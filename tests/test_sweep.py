@@ -73,3 +73,19 @@ def test_bad_sweep_names_the_variant_and_exits_2(tmp_path: Path) -> None:
     path.write_text('scenario = "action-plan"\nsamples = 0\n')
     out = CliRunner().invoke(app, ["sweep", str(path), "--local"])
     assert out.exit_code == 2 and "samples" in out.output
+
+
+def test_sweep_table_keeps_the_variants_in_their_numeric_order() -> None:
+    from materiel.cli import sweep_table
+
+    summary = pd.DataFrame(
+        {
+            "variant": ["delay=0", "delay=6", "delay=12"] * 2,
+            "target": ["b-target"] * 3 + ["a-target"] * 3,
+            "p_met_by_date": [0.9, 0.5, 0.1, 1.0, 0.8, 0.2],
+        }
+    )
+    table = sweep_table(summary)
+    assert list(table.columns) == ["delay=0", "delay=6", "delay=12"]  # not 0, 12, 6
+    assert list(table.index) == ["b-target", "a-target"]
+    assert table.loc["a-target", "delay=12"] == 0.2

@@ -22,6 +22,8 @@ from materiel._errors import Problem, ScenarioError
 from materiel._json import dumps
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from materiel.analysis.result import Result
     from materiel.scenario.schema import Scenario
 
@@ -955,9 +957,17 @@ def sweep(
                     "summary": records(summary)})  # fmt: skip
         return
     typer.echo(f"{len(variants)} variants x {spec.samples} samples -> {out}")
-    table = summary.pivot(index="target", columns="variant", values="p_met_by_date")
     typer.echo("P(target met by its date):")
-    typer.echo(table.map(lambda p: f"{p:.0%}").to_string())
+    typer.echo(sweep_table(summary).map(lambda p: f"{p:.0%}").to_string())
+
+
+def sweep_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """P(met by date), target x variant, in the sweep's own order (not sorted as text:
+    ``delay=0, delay=6, delay=12`` stays in that order)."""
+    table = summary.pivot(index="target", columns="variant", values="p_met_by_date")
+    return table.reindex(
+        index=list(dict.fromkeys(summary.target)), columns=list(dict.fromkeys(summary.variant))
+    )
 
 
 def _available_memory_bytes() -> int | None:
