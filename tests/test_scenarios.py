@@ -114,10 +114,11 @@ def test_contracting_delay_costs_readiness() -> None:
         .targets()
         .set_index("target")
     )
-    assert (
-        late.loc["usa-155mm-2028", "months_to_target"]
-        > base.loc["usa-155mm-2028", "months_to_target"]
-    )
+    # the buyers do not plan for the extra delay (their supply line is too short), so
+    # the stock settles below the target or reaches it later
+    later = late.loc["usa-155mm-2028", "months_to_target"]
+    assert pd.isna(later) or later > base.loc["usa-155mm-2028", "months_to_target"]
+    assert late.loc["usa-155mm-2028", "stock_at_by"] < base.loc["usa-155mm-2028", "stock_at_by"]
 
 
 @pytest.mark.parametrize("fmt", ["csv", "parquet", "netcdf"])

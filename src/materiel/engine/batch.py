@@ -201,8 +201,9 @@ def sample_overrides(
 
     if timing_varies and len(inp.policies):  # procurement policies sign after their delay
         own = inp.pol_own_delay[None].astype(float)
-        pol_delay = np.where(own >= 0, own, policy_delay[:, None]) + extra[:, None]
-        b.out["pol_delay"] = _months(pol_delay, 0)
+        planned = np.where(own >= 0, own, policy_delay[:, None])
+        b.out["pol_delay"] = _months(planned + extra[:, None], 0)
+        b.out["pol_planned_delay"] = _months(planned, 0)
 
     # --- stocks and consumption ---
     for party, per in s.stocks.items():

@@ -19,8 +19,12 @@ order:
    (highest counted target not yet past its date, else the highest) plus the
    desired supply line ``U * L`` (Sterman's ``SL* = expected loss rate x
    acquisition lag``, with ``L = delay + m (12 F - 1)/2 + (1 - m) 11/2`` the
-   months from decision to the mean delivery; without it the stock would
-   settle ``U * L`` below its target), ``S`` the group's stock, ``SL`` its
+   months from decision to the mean delivery as the buyer plans it: its
+   contracting delay, *without* ``policy.extra_contracting_delay_months``,
+   which is friction the buyer does not anticipate (Sterman's misperceived
+   supply line), so an extra delay postpones deliveries without enlarging
+   orders; without ``U * L`` the stock would settle ``U * L`` below its
+   target), ``S`` the group's stock, ``SL`` its
    supply line ``sum_c share_c,group * (Q_c - delivered_c)`` over contracts
    decided by ``t`` (written or policy-made) received by the group, and ``A``
    the adjustment time. For a monthly review a gap ``G = D + U*L - S - SL``

@@ -210,6 +210,7 @@ class Inputs:
     pol_review_months: np.ndarray  # R
     pol_adjust_months: np.ndarray  # A
     pol_delay: np.ndarray  # months from decision to signature, extra delay included
+    pol_planned_delay: np.ndarray  # the delay the buyer plans its supply line for (no extra)
     pol_own_delay: np.ndarray  # the policy's own delay, -1 where the scenario's
     pol_multi_share: np.ndarray
     pol_delivery_lag: np.ndarray  # mean months from signature to delivery, share-weighted
@@ -374,6 +375,7 @@ def _policy_slots(s: Scenario, rows: list[_ContractRow]) -> dict[str, Any]:
         "pol_review_months": np.array([s.procurement[p].review_months for p in ids], dtype=np.intp),
         "pol_adjust_months": np.array([s.procurement[p].adjustment_months for p in ids]),
         "pol_delay": delay,
+        "pol_planned_delay": delay - s.policy.extra_contracting_delay_months,
         "pol_own_delay": own,
         "pol_multi_share": np.array([s.procurement[p].multi_year_share for p in ids]),
         "pol_delivery_lag": np.array([_delivery_lag(s.procurement[p]) for p in ids]),

@@ -197,7 +197,8 @@ def step(
             if W > 0:
                 w_next = policy.review(
                     t, w_next, s, stock, delivered, quantity, sign, due, rate,
-                    _row(policies.pol_delay, s), budget_left, receive_share, pay_share,
+                    _row(policies.pol_delay, s), _row(policies.pol_planned_delay, s),
+                    budget_left, receive_share, pay_share,
                     contracts, consumption, pledges, policies,
                 )  # fmt: skip
 

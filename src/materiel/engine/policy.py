@@ -146,6 +146,7 @@ def review(
     due: np.ndarray,
     rate: np.ndarray,
     pol_delay: np.ndarray,
+    pol_planned_delay: np.ndarray,
     budget_left: np.ndarray,
     receive_share: np.ndarray,
     pay_share: np.ndarray,
@@ -157,7 +158,8 @@ def review(
     """Decide every review falling in month ``t``; return the index of the next review.
 
     Reviews are sorted by month; ``w_next`` is the first not yet decided.
-    ``quantity``, ``sign``, ``due``, ``rate`` and ``pol_delay`` are sample
+    ``quantity``, ``sign``, ``due``, ``rate``, ``pol_delay`` and
+    ``pol_planned_delay`` are sample
     ``s``'s rows. Writes the slots' ``quantity``, ``sign`` and ``due`` (this
     sample's copies), with ``shares = "by-gap"`` the slots' ``receive_share``
     and ``pay_share`` rows, and, with a budget cap (``policies`` has budget
@@ -201,8 +203,10 @@ def review(
         use = _expected_use(v, t, R, T, k, pol_member, use_party, use_product, use_first,
                             use_last, rate, pledge_donor, pledge_recipient, pledge_product,
                             owed_by_month)  # fmt: skip
-        # desired supply line: expected use over the acquisition lag (delay + mean delivery wait)
-        wanted_line = use * (pol_delay[v] + pol_delivery_lag[v])
+        # desired supply line: expected use over the acquisition lag the buyer plans for
+        # (its contracting delay + mean delivery wait); an extra delay is friction it does
+        # not plan for, so it lengthens the real lag without raising the order
+        wanted_line = use * (pol_planned_delay[v] + pol_delivery_lag[v])
         gap = pol_desired[v, t] + wanted_line - held - line
         q = max(0.0, use * R + gap * min(1.0, R / pol_adjust_months[v]))
         when = t + pol_delay[v]

@@ -316,6 +316,10 @@ class Policies(NamedTuple):
     pol_delay: Annotated[
         _A, _count("sample policy", "months", "decision to signature, extra delay included")
     ]
+    pol_planned_delay: Annotated[
+        _A,
+        _count("sample policy", "months", "the delay the buyer plans for (extra delay left out)"),
+    ]
     pol_multi_share: Annotated[
         _A, Var("policy", "share", "share of a decision signed as a multi-year framework")
     ]
