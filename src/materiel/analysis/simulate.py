@@ -137,7 +137,7 @@ def _contract_coords(inp: Inputs, raw: Mapping[str, np.ndarray]) -> dict[str, An
 
 
 _PRODUCT_OF = {"product": "product", "line": "line_product", "contract": "contract_product",
-               "pledge": "pledge_product"}  # fmt: skip
+               "pledge": "pledge_product", "fleet": "fleet_product"}  # fmt: skip
 """For each dimension that counts things: the coordinate naming the product counted."""
 
 
