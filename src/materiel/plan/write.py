@@ -248,6 +248,11 @@ def scenario_mapping(
         "Stock floors hold against aid only (policy.floor_applies_to = aid), as the planner "
         "models them: the holders' own consumption may draw below them.",
     ]
+    if s.fleets:
+        assumptions.append(
+            "Weapon-system fleets are left out (every round fits every gun), as the planner "
+            "models them; the scenario's own runs count usable stock per fleet."
+        )
     if note:
         assumptions.append(note)
     plan_contracts = {c.id: c.as_record(s.start) for c in contracts}
@@ -262,7 +267,8 @@ def scenario_mapping(
             "assumptions": assumptions,
             "drop": [f"contracts.{k}" for k in s.contracts]
             + [f"procurement.{k}" for k in s.procurement]
-            + [f"aid.{k}" for k in production_pledges],
+            + [f"aid.{k}" for k in production_pledges]
+            + [f"fleets.{k}" for k in s.fleets],
             "policy": policy,
             "sources": {"materiel-plan": source},
             "contracts": plan_contracts,
@@ -278,6 +284,7 @@ def scenario_mapping(
     full["sources"] = {**full["sources"], "materiel-plan": source}
     full["contracts"] = plan_contracts
     full["procurement"] = {}
+    full["fleets"] = {}
     full["aid"] = {k: v for k, v in full["aid"].items() if k not in production_pledges}
     full["investments"] = {**full["investments"], **plan_investments}
     return full
