@@ -182,11 +182,9 @@ def test_bad_policies_are_located(procurement: dict, field: str, expected: str) 
     assert found[0].file == "bad.toml"
 
 
-def test_budget_cap_cuts_a_decision_to_the_budget_left() -> None:
-    # AAA's munitions budget: GDP 1 US$m x 100 % x equipment 0.2 x munitions 0.1 = 20,000 US$
-    # in 2024, 3 % more in 2025; at 10 US$ a shell a year's order is cut to 2,000, then 2,060;
-    # what is cut stays in the gap (5,000 - 2,000 = 3,000 at the second review)
-    s = idle_line(tiny(
+def _budget_capped() -> dict[str, Any]:
+    """AAA buys yearly against a 5,000 target with a 20,000 US$ munitions budget in 2024."""
+    return idle_line(tiny(
         months=24,
         targets={"t": target(5000.0, by="2025-12")},
         procurement={"p": policy(review="yearly", adjustment_months=1.0)},
@@ -194,6 +192,13 @@ def test_budget_cap_cuts_a_decision_to_the_budget_left() -> None:
                                     "source": "fx"}}},
         policy={"contracting_delay_months": 0, "budget": "defer"},
     ))  # fmt: skip
+
+
+def test_budget_cap_cuts_a_decision_to_the_budget_left() -> None:
+    # AAA's munitions budget: GDP 1 US$m x 100 % x equipment 0.2 x munitions 0.1 = 20,000 US$
+    # in 2024, 3 % more in 2025; at 10 US$ a shell a year's order is cut to 2,000, then 2,060;
+    # what is cut stays in the gap (5,000 - 2,000 = 3,000 at the second review)
+    s = _budget_capped()
     rows = contracts(materiel.simulate(s))
     assert [r["contract"] for r in rows] == ["policy:p:2024-01", "policy:p:2025-01"]
     assert [r["quantity"] for r in rows] == pytest.approx([2000.0, 2060.0])
@@ -202,14 +207,7 @@ def test_budget_cap_cuts_a_decision_to_the_budget_left() -> None:
 def test_budget_committed_counts_policy_decisions() -> None:
     # as above: 2,000 shells at 10 US$ signed 2024-01, due over 2024 -> 20,000 US$ committed
     # in 2024; 2,060 signed 2025-01 -> 20,600 in 2025: each year's budget, exactly
-    s = idle_line(tiny(
-        months=24,
-        targets={"t": target(5000.0, by="2025-12")},
-        procurement={"p": policy(review="yearly", adjustment_months=1.0)},
-        economics={"AAA": {"2024": {"gdp_usd_m": 1.0, "defence_pct_gdp_nato": 100.0,
-                                    "source": "fx"}}},
-        policy={"contracting_delay_months": 0, "budget": "defer"},
-    ))  # fmt: skip
+    s = _budget_capped()
     b = materiel.simulate(s).budget().query("party == 'AAA'")
     assert b.year.tolist() == [2024, 2025]
     assert b.committed_usd.tolist() == pytest.approx([20000.0, 20600.0])
