@@ -92,6 +92,24 @@ def test_us_155mm_capacity_reproduces_laplante_but_charges_bind(result: materiel
     assert str(binding.values) == "input:propellant-charge"
 
 
+def test_us_projectiles_are_counted_apart_from_charges(result: materiel.Result) -> None:
+    # Count like the record: in 2024-09 the public figures are about 40,000
+    # projectiles and 18,000 charge sets a month. The US body lines work to their
+    # own buffer (assumption-us-projectile-buffer), so bodies are made at capacity
+    # while charges hold complete rounds to the charge rate; the bodies not yet
+    # loaded pile up in the 'us' pool's inventory.
+    bodies = ["gdots-scranton-wilkes-barre", "imt-ingersoll", "gdots-mesquite"]
+    made = at(result, "production", "2024-09", bodies)
+    assert made == pytest.approx(at(result, "capacity_per_month", "2024-09", bodies))
+    assert made == pytest.approx(40_000, rel=0.05)
+    charges = ["gdots-valleyfield-charges", "gdots-marion-charges"]
+    assert at(result, "production", "2024-09", charges) == pytest.approx(18_000, rel=0.05)
+    assert at(result, "production", "2024-09", US_155) == pytest.approx(18_000, rel=0.05)
+    ds = result.dataset.isel(sample=0)
+    stored = ds.inventory.sel(pool="us", product="shell-body-155mm", month="2024-09-01")
+    assert 100_000 < float(stored) < 12 * 40_000  # below the 12-month buffer: never full
+
+
 def test_pac3_and_unterluess_output_in_2025(result: materiel.Result) -> None:
     ds = result.dataset.isel(sample=0).sel(month=slice("2025-01-01", "2025-12-01"))
     pac3 = float(ds.production.sel(line="lm-camden-pac3").sum())
