@@ -17,8 +17,10 @@ from materiel.analysis.calibrate import (
     Fit,
     RecordEvaluator,
     calibrate,
+    fitted_scenario,
     fitted_toml,
     parse_fit,
+    tied_paths,
 )
 from materiel.analysis.montecarlo import sample
 from materiel.analysis.record import RecordRow, model_value
@@ -207,3 +209,31 @@ def test_cli_calibrate(truth_rows: list[RecordRow], tmp_path: Path) -> None:
                             (["--write", str(record / "x.toml")], "under a file")):  # fmt: skip
         done = CliRunner().invoke(app, [*args, *extra])
         assert done.exit_code == 2 and expected in done.output, (extra, done.output)
+
+
+def test_a_tied_path_gives_one_value_to_every_field_it_matches(
+    truth_rows: list[RecordRow],
+) -> None:
+    """``lines.l1,l*.capacity_per_month`` is one parameter for both lines (and patterns match)."""
+    base = _scenario()
+    lines = base["lines"]
+    assert isinstance(lines, dict)
+    lines["l2"] = {**lines["l1"], "name": "second line"}
+    s = materiel.load(base)
+    assert tied_paths(s, "lines.l*.capacity_per_month") == [
+        "lines.l1.capacity_per_month", "lines.l2.capacity_per_month"]  # fmt: skip
+    assert tied_paths(s, "lines.l2,l1.ramp_up_months") == [
+        "lines.l1.ramp_up_months", "lines.l2.ramp_up_months"]  # fmt: skip
+    assert tied_paths(s, "lines.l1.ramp_up_months") == ["lines.l1.ramp_up_months"]
+    rows = [RecordRow(**{**r.__dict__, "scope": "line:l1;line:l2"}) for r in truth_rows]
+    tied = RecordEvaluator(s, rows, ["lines.l1,l2.capacity_per_month"])
+    apart = RecordEvaluator(s, rows, ["lines.l1.capacity_per_month", "lines.l2.capacity_per_month"])
+    np.testing.assert_array_equal(tied(np.array([[70.0], [300.0]])),
+                                  apart(np.array([[70.0, 70.0], [300.0, 300.0]])))  # fmt: skip
+    np.testing.assert_array_equal(tied.nominal(), apart.nominal())
+    result = calibrate(s, [Fit("lines.l*.capacity_per_month", 20, 400)], rows=rows,
+                       until="2024-12", samples=400, seed=2)  # fmt: skip
+    uncertain = fitted_scenario(result)["uncertain"]
+    assert uncertain["lines.l1.capacity_per_month"] == uncertain["lines.l2.capacity_per_month"]
+    with pytest.raises(materiel.ScenarioError, match="matches no lines"):
+        calibrate(s, [Fit("lines.zz*.capacity_per_month", 20, 400)], rows=rows, samples=400)

@@ -1266,7 +1266,8 @@ def calibrate(
     typer.echo("fitted: posterior median [5% - 95%] (scenario value; prior range)")
     for p in result.parameter_rows():
         spread = f"{_g(p['median'])} [{_g(p['p5'])} - {_g(p['p95'])}]"
-        typer.echo(f"  {p['path']}: {spread} (scenario {_g(p['scenario_value'])}; "
+        own = "differs by field" if p["scenario_value"] is None else _g(p["scenario_value"])
+        typer.echo(f"  {p['path']}: {spread} (scenario {own}; "
                    f"prior {p['low']:g}..{p['high']:g})")  # fmt: skip
     typer.echo("rows: before = the scenario's values, after = posterior median [5% - 95%]")
     for which, label in (("in-sample", "fitted"), ("out-of-sample", "checks, never fitted")):

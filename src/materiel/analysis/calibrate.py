@@ -28,6 +28,13 @@ rest is the posterior, and the record values computed along it (emcee's
 blobs) are the posterior predictive of every row, out-of-sample rows
 included.
 
+**Tied fields.** A path's entity key may name several entities, as
+comma-separated ids or ``fnmatch`` patterns (``lines.knds-*,nammo-*.order_book_horizon_months``):
+one fitted value is then given to every field it matches (one behavioural
+parameter shared by a group of lines, say), and the fitted scenario writes
+the same distribution for each (the tie itself is not carried, like the
+correlations).
+
 The fitted scenario (:func:`fitted_scenario`) extends the calibrated one and
 writes each fitted field as a normal distribution with the posterior mean and
 standard deviation, truncated to the prior range, nominal at the posterior
@@ -37,6 +44,7 @@ posterior correlations between fitted fields are reported, not carried.
 
 from __future__ import annotations
 
+import fnmatch
 import math
 import re
 from collections.abc import Callable, Mapping
@@ -73,6 +81,7 @@ __all__ = [
     "fitted_scenario",
     "fitted_toml",
     "parse_fit",
+    "tied_paths",
 ]
 
 SIGMA = 0.10  # relative error of a public figure (module docstring)
@@ -87,6 +96,25 @@ class Fit:
     path: str
     low: float
     high: float
+
+
+def tied_paths(s: Scenario, path: str) -> list[str]:
+    """The concrete field paths a (possibly tied) fitted ``path`` stands for, in order.
+
+    ``table.KEYS.field`` with ``KEYS`` one id, or several comma-separated ids
+    or ``fnmatch`` patterns: every entity of ``table`` they match (module
+    docstring). A plain path is returned as it is; an empty list when a
+    pattern matches nothing.
+    """
+    parts = path.split(".")
+    if len(parts) < 3 or not any(c in parts[1] for c in ",*?["):
+        return [path]
+    table: Any = getattr(s, parts[0], None)
+    if not isinstance(table, Mapping):
+        return [path]
+    keys = [k.strip() for k in parts[1].split(",") if k.strip()]
+    chosen = [e for e in table if any(fnmatch.fnmatchcase(e, k) for k in keys)]
+    return [".".join([parts[0], e, *parts[2:]]) for e in chosen]
 
 
 def parse_fit(text: str) -> Fit:
@@ -111,7 +139,23 @@ def _check_fits(s: Scenario, fits: list[Fit]) -> None:
     """Each path is a field the sampler can vary, of an entity the scenario has, in range."""
     problems = []
     seen: set[str] = set()
-    for f in fits:
+    for tied in fits:
+        paths = tied_paths(s, tied.path)
+        if not paths:
+            problems.append(Problem(f"--fit {tied.path}", "path", f"{tied.path.split('.')[1]!r} "
+                                    f"matches no {tied.path.split('.')[0]} in scenario {s.id}; "
+                                    "expected ids or patterns of its entities"))  # fmt: skip
+        problems += _check_paths(s, [Fit(p, tied.low, tied.high) for p in paths], fits, seen)
+    if problems:
+        raise ScenarioError(problems)
+
+
+def _check_paths(
+    s: Scenario, concrete: list[Fit], fits: list[Fit], seen: set[str]
+) -> list[Problem]:
+    """:func:`_check_fits` for the concrete paths of one fit."""
+    problems = []
+    for f in concrete:
         where = f"--fit {f.path}"
         if f.path in seen:
             problems.append(Problem(where, "path", "fitted twice; expected each path once"))
@@ -155,15 +199,15 @@ def _check_fits(s: Scenario, fits: list[Fit]) -> None:
         elif f.low < 0 and not f.path.startswith("policy."):
             problems.append(Problem(where, "range", f"got {f.low:g}..{f.high:g}; expected a "
                                     "quantity or rate >= 0"))  # fmt: skip
-    if problems:
-        raise ScenarioError(problems)
+    return problems
 
 
 class RecordEvaluator:
     """Every record row's model value for many parameter sets at once (no trajectories).
 
     ``evaluator(theta)`` with ``theta`` shaped ``(samples, len(paths))`` runs
-    the engine once per chunk of samples with those values in place and
+    the engine once per chunk of samples with those values in place (a tied
+    path's value goes to every field it matches, :func:`tied_paths`) and
     returns ``(samples, rows)``: ``values[s, i] = sum(weights_i * output_i[s])``
     (:class:`materiel.analysis.record.RowMap`). Rows the run does not cover
     are left out (``rows`` lists those kept).
@@ -174,6 +218,7 @@ class RecordEvaluator:
     ) -> None:
         self.scenario = s = scenario
         self.paths = paths
+        self.columns = [(c, j) for j, p in enumerate(paths) for c in tied_paths(s, p)]
         self.chunk = chunk
         self.inputs = inp = compile_inputs(s)
         months = [str(m)[:7] for m in month_range(s.start, inp.n_months)]
@@ -207,16 +252,25 @@ class RecordEvaluator:
     def __call__(self, theta: np.ndarray) -> np.ndarray:
         theta = np.atleast_2d(np.asarray(theta, dtype=float))
         n = theta.shape[0]
+        return self._run(n, lambda first, size: {
+            c: theta[first : first + size, j] for c, j in self.columns})  # fmt: skip
+
+    def nominal(self) -> np.ndarray:
+        """Each row's value at the scenario's own values (tied fields each at its own)."""
+        own = {c: np.array([_current(self.scenario, c)]) for c, _ in self.columns}
+        values: np.ndarray = self._run(1, lambda first, size: own)[0]
+        return values
+
+    def _run(self, n: int, draws_for: Callable[[int, int], dict[str, np.ndarray]]) -> np.ndarray:
         out = np.empty((n, len(self.rows)))
         for first in range(0, n, self.chunk):
-            part = theta[first : first + self.chunk]
-            draws = {path: part[:, j] for j, path in enumerate(self.paths)}
-            overrides = sample_overrides(self.scenario, self.inputs, draws)
-            raw = run_engine(self.inputs, len(part), overrides=overrides, cells=self._cells,
+            size = min(self.chunk, n - first)
+            overrides = sample_overrides(self.scenario, self.inputs, draws_for(first, size))
+            raw = run_engine(self.inputs, size, overrides=overrides, cells=self._cells,
                              record=self._record)  # fmt: skip
             for variable, (index, weights) in self._stacked.items():
-                values = raw[variable].reshape(len(part), weights.shape[1], -1)
-                out[first : first + len(part), index] = np.einsum("stx,rtx->sr", values, weights)
+                values = raw[variable].reshape(size, weights.shape[1], -1)
+                out[first : first + size, index] = np.einsum("stx,rtx->sr", values, weights)
         return out
 
 
@@ -253,7 +307,7 @@ class Calibration:
             x = self.posterior[:, j]
             out.append({
                 "path": f.path, "low": f.low, "high": f.high,
-                "scenario_value": _current(self.scenario, f.path),
+                "scenario_value": _tied_current(self.scenario, f.path),
                 "median": float(np.median(x)), "p5": float(np.quantile(x, 0.05)),
                 "p95": float(np.quantile(x, 0.95)), "mean": float(x.mean()),
                 "sd": float(x.std()),
@@ -336,6 +390,12 @@ def _current(s: Scenario, path: str) -> float:
         line_field = {"lead_time_months": "expansion_lead_time_months"}.get(parts[2], parts[2])
         node = getattr(s.lines[inv.line], line_field)
     return float(node)
+
+
+def _tied_current(s: Scenario, path: str) -> float | None:
+    """The scenario's value of a fitted path; tied: their one value, None if they differ."""
+    values = {_current(s, c) for c in tied_paths(s, path)}
+    return values.pop() if len(values) == 1 else None
 
 
 def _log_posterior(
@@ -434,7 +494,7 @@ def calibrate(
     burn = steps // 2
     posterior = sampler.get_chain(discard=burn, flat=True)
     predictive = np.asarray(sampler.get_blobs(discard=burn, flat=True), dtype=float)
-    nominal = evaluate(np.array([[_current(s, f.path) for f in fits]]))[0]
+    nominal = evaluate.nominal()
     with np.errstate(invalid="ignore", divide="ignore"):  # a walker that never moved: nan
         tau = sampler.get_autocorr_time(tol=0, quiet=True)
     return Calibration(
@@ -446,6 +506,17 @@ def calibrate(
         autocorrelation_steps=[float(t) for t in tau],
         measured=[measured(r, m) for r, m in zip(evaluate.rows, evaluate.maps, strict=True)],
     )  # fmt: skip
+
+
+def _posterior_distribution(p: Mapping[str, Any]) -> dict[str, Any]:
+    """One fitted field's posterior as a truncated normal (see :func:`fitted_scenario`)."""
+    span = p["high"] - p["low"]
+    return {
+        "dist": "normal", "mean": p["mean"], "sd": max(p["sd"], 1e-6 * span),
+        "min": p["low"], "max": p["high"],
+        # whole months where the field is a number of months (the engine rounds draws)
+        "nominal": round(p["median"]) if p["path"].endswith("_months") else p["median"],
+    }  # fmt: skip
 
 
 def fitted_scenario(result: Calibration) -> dict[str, Any]:
@@ -460,13 +531,8 @@ def fitted_scenario(result: Calibration) -> dict[str, Any]:
     s = result.scenario
     uncertain: dict[str, Any] = {}
     for p in result.parameter_rows():
-        span = p["high"] - p["low"]
-        uncertain[p["path"]] = {
-            "dist": "normal", "mean": p["mean"], "sd": max(p["sd"], 1e-6 * span),
-            "min": p["low"], "max": p["high"],
-            # whole months where the field is a number of months (the engine rounds draws)
-            "nominal": round(p["median"]) if p["path"].endswith("_months") else p["median"],
-        }  # fmt: skip
+        for concrete in tied_paths(s, p["path"]):
+            uncertain[concrete] = _posterior_distribution(p)
     description = (
         f"{s.id} with {len(result.fits)} field(s) calibrated on the public record rows dated up "
         f"to {result.until} (emcee, {result.evaluations} engine runs, seed {result.seed}, "
