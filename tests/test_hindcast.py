@@ -34,7 +34,11 @@ def test_loads_validates_and_spans_2022_02_to_2025_12() -> None:
     assert s.start == "2022-02"
     assert s.months == 47  # 2022-02 .. 2025-12
     assert s.targets == {}  # the dataset's 2028-2035 targets are dropped
-    assert s.policy.industry_invests is False
+    # the closed loop: industry invests against orders; of the announced capacity
+    # only state-funded facilitation and what industry decided before the start remain
+    assert s.policy.industry_invests is True
+    assert s.facilitation
+    assert all(inv.decision < s.start for inv in s.investments.values())
     assert s.description.splitlines()[0].strip()
     assert s.assumptions
     # every figure the hindcast adds carries a source
@@ -101,26 +105,39 @@ def test_us_projectiles_are_counted_apart_from_charges(result: materiel.Result) 
     bodies = ["gdots-scranton-wilkes-barre", "imt-ingersoll", "gdots-mesquite"]
     made = at(result, "production", "2024-09", bodies)
     assert made == pytest.approx(at(result, "capacity_per_month", "2024-09", bodies))
-    assert made == pytest.approx(40_000, rel=0.05)
     charges = ["gdots-valleyfield-charges", "gdots-marion-charges"]
-    assert at(result, "production", "2024-09", charges) == pytest.approx(18_000, rel=0.05)
-    assert at(result, "production", "2024-09", US_155) == pytest.approx(18_000, rel=0.05)
+    sets = at(result, "production", "2024-09", charges)
+    assert sets < 0.6 * made  # charges bind ...
+    assert at(result, "production", "2024-09", US_155) == pytest.approx(
+        sets, rel=0.01
+    )  # ... rounds
     ds = result.dataset.isel(sample=0)
     stored = ds.inventory.sel(pool="us", product="shell-body-155mm", month="2024-09-01")
     assert 100_000 < float(stored) < 12 * 40_000  # below the 12-month buffer: never full
 
 
-def test_pac3_and_unterluess_output_in_2025(result: materiel.Result) -> None:
-    ds = result.dataset.isel(sample=0).sel(month=slice("2025-01-01", "2025-12-01"))
-    pac3 = float(ds.production.sel(line="lm-camden-pac3").sum())
-    assert pac3 == pytest.approx(600, rel=0.05)  # "more than 600 delivered in 2025"
-    unterluess = float(ds.production.sel(line="rheinmetall-unterluess").sum())
-    # "25,000 rounds in 2025": the plant's capacity gives about 22,700, but European
-    # propellant charges (modular charges counted as sets, assumption-modules-per-round)
-    # bind every European line in 2025, so it makes about 19,600 (-22 %).
-    assert unterluess == pytest.approx(25_000, rel=0.25)
-    binding = ds.binding.sel(month="2025-09-01", line="rheinmetall-unterluess")
-    assert str(binding.values) == "input:propellant-charge"
+def test_capacity_beyond_facilitation_comes_from_the_models_own_investment(
+    result: materiel.Result,
+) -> None:
+    """KNDS France, Unterlüß and PAC-3 have no announced expansion in the hindcast after
+    2022-02, yet grow: the model's industry expands them against the 2022-25 orders.
+    With industry_invests off they stay at what facilitation and pre-war decisions give."""
+    ds = result.dataset.isel(sample=0)
+    grown = ["knds-france", "rheinmetall-unterluess", "lm-camden-pac3"]
+    s = result.scenario
+    assert not [i for i in s.investments.values() if i.line in grown and i.decision >= s.start]
+    end = ds.capacity_per_month.sel(month="2025-12-01")
+    start = ds.capacity_per_month.isel(month=0)
+    for line in grown:
+        assert float(end.sel(line=line)) > float(start.sel(line=line)) + 1.0, line
+    assert float(ds.capex_usd.sel(line="knds-france").sum()) > 0
+    frozen = materiel.simulate(materiel.load({"extends": "hindcast-2022", "id": "frozen",
+                                              "policy": {"industry_invests": False}}))  # fmt: skip
+    still = frozen.dataset.isel(sample=0).capacity_per_month.sel(month="2025-12-01")
+    assert float(still.sel(line="knds-france")) == pytest.approx(
+        float(start.sel(line="knds-france"))
+    )
+    assert float(still.sel(line="rheinmetall-unterluess")) == 0.0
 
 
 def test_compare_tool_json_gives_a_row_per_public_figure() -> None:
