@@ -1,7 +1,8 @@
 """Compare the ``hindcast-2022`` scenario with the public record.
 
 Runs the embedded ``hindcast-2022`` scenario (2022-02..2025-12, pre-war
-capacity, only the aid, orders and investments announced since) and prints
+capacity, the aid and orders since, state-funded facilitation as announced
+and the model's own order-driven investment) and prints
 one row per public figure: the quantity, its date, the public figure with its
 source, the model's value and the difference (absolute and relative to the
 public figure).
