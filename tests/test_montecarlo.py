@@ -127,15 +127,14 @@ def test_nominal_run_uses_the_central_value() -> None:
 
 def test_bad_distributions_are_reported_with_their_field() -> None:
     bad = copy.deepcopy(UNCERTAIN)
-    bad["uncertain"]["products.shell-155mm.unit_price_usd"] = {"dist": "uniform", "low": 1,
-                                                               "high": 2}  # fmt: skip
+    bad["uncertain"]["lines.rheinmetall-unterluess.capex_usd_per_unit_month"] = {
+        "dist": "uniform", "low": 1, "high": 2}  # fmt: skip
     bad["uncertain"]["stocks.USA.javelin.quantity"] = {"dist": "uniform", "low": 5, "high": 2}
     with pytest.raises(materiel.ScenarioError) as info:
         materiel.load(bad, name="bad")
     found = {p.path: p.message for p in info.value.problems}
-    assert (
-        "distributions are supported on" in found["uncertain.products.shell-155mm.unit_price_usd"]
-    )
+    unsupported = found["uncertain.lines.rheinmetall-unterluess.capex_usd_per_unit_month"]
+    assert "distributions are supported on" in unsupported and "prices.*.usd" in unsupported
     assert "expected low < high" in found["uncertain.stocks.USA.javelin.quantity"]
 
 

@@ -46,6 +46,7 @@ from scipy import stats
 from materiel._errors import InvariantError, bad_argument
 from materiel._io import atomic_path
 from materiel.analysis.metrics import target_met
+from materiel.analysis.simulate import variable_units
 from materiel.analysis.sketch import ALPHA, SMALLEST, QuantileSketch
 from materiel.engine import compile_inputs, run_engine
 from materiel.engine.batch import sample_overrides
@@ -326,7 +327,7 @@ class _Run:
             full = np.zeros((n, T, len(parties), len(products)), dtype=np.float32)
             full[:, :, where_p, where_k] = self.kept[name]
             cell_vars[OUTPUTS[name].dataset] = (("sample", "month", "party", "product"), full)
-        return xr.Dataset(
+        ds = xr.Dataset(
             {
                 **{OUTPUTS[k].dataset: (("sample", "month", "line"), self.kept[k])
                    for k in _KEEP_LINES},
@@ -343,6 +344,11 @@ class _Run:
             },
             attrs={"scenario": s.id, "samples": n},
         )  # fmt: skip
+        for name in (*_KEEP_LINES, *_KEEP_CELLS):  # units per variable, as a single run's
+            var = OUTPUTS[name]
+            ds[var.dataset].attrs["units"] = variable_units(ds, var.dims, var.units, s)
+        ds["payments_usd"].attrs["units"] = ds["capex_usd"].attrs["units"] = "US$"
+        return ds
 
 
 def sample(

@@ -28,7 +28,7 @@ from materiel.scenario.schema import Scenario
 
 lazy_dask()  # xarray answers 'not a dask array' without importing dask.array
 
-__all__ = ["build_dataset", "simulate"]
+__all__ = ["build_dataset", "simulate", "variable_units"]
 
 
 @dataclass(frozen=True)
@@ -141,7 +141,7 @@ _PRODUCT_OF = {"product": "product", "line": "line_product", "contract": "contra
 """For each dimension that counts things: the coordinate naming the product counted."""
 
 
-def _units(ds: xr.Dataset, dims: tuple[str, ...], units: str, scenario: Scenario) -> str:
+def variable_units(ds: xr.Dataset, dims: tuple[str, ...], units: str, scenario: Scenario) -> str:
     """``units`` of a variable over ``dims`` in the words of its products (rounds, missiles)."""
     counted = [_PRODUCT_OF[d] for d in dims if d in _PRODUCT_OF]
     if not counted:
@@ -218,9 +218,11 @@ def build_dataset(inp: Inputs, raw: Mapping[str, np.ndarray], scenario: Scenario
     )
     for var in OUTPUTS.values():
         if var.units:
-            ds[var.dataset].attrs["units"] = _units(ds, var.dims, var.units, scenario)
+            ds[var.dataset].attrs["units"] = variable_units(ds, var.dims, var.units, scenario)
         ds[var.dataset].attrs["description"] = var.description
-    ds["consumption_demand"].attrs["units"] = _units(ds, ("party", "product"), "units", scenario)
+    ds["consumption_demand"].attrs["units"] = variable_units(
+        ds, ("party", "product"), "units", scenario
+    )
     for name, what in (
         ("capex_facilitation_usd", "state-funded facilitation's capex"),
         ("capex_announced_usd", "capex of industry's announced investments"),

@@ -7,19 +7,34 @@ feeds with one row per sample — recomputing derived arrays (announced
 investments' ramps when a lead time changes, contract schedules when a delay
 or a quantity changes) with the same formulas as
 :func:`materiel.engine.inputs.compile_inputs`.
+
+:func:`sample_economics` adds what depends on money: each sample's contract
+prices and, when budgets bind, each sample's budget check (budgets from its
+drawn GDP growth and shares, payments at its prices and quantities).
 """
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from numba import njit
 
+from materiel.engine.budget import budget_years, defer_to_budgets
 from materiel.engine.core import kernel_args
-from materiel.engine.inputs import Inputs, announced_arrive, capacity_arrival, linear_schedule
-from materiel.months import month_index
+from materiel.engine.inputs import (
+    Inputs,
+    announced_arrive,
+    capacity_arrival,
+    facilitation_charges,
+    linear_schedule,
+    policy_budget,
+)
+from materiel.months import month_index, parse_month
+from materiel.scenario.economics import economic_arrays, grown_gdp_usd_m, munitions_budget_usd
 from materiel.scenario.schema import DAYS_PER_MONTH, Scenario
 
-__all__ = ["due_rows", "sample_overrides"]
+__all__ = ["due_rows", "sample_economics", "sample_overrides"]
 
 
 @njit(cache=True, nogil=True)
@@ -222,4 +237,115 @@ def sample_overrides(
                 rate_varies = True
     if rate_varies:
         b.out["use_rate"] = rates * scale[:, None]
+    sample_economics(s, inp, draws, b)
     return {name: np.ascontiguousarray(a) for name, a in b.out.items()}
+
+
+# --- prices and budgets -------------------------------------------------------------------
+
+ECONOMIC_FIELDS = (
+    "policy.gdp_growth_pct_per_year",
+    "policy.equipment_share",
+    "policy.munitions_share",
+)
+"""Drawn policy fields that change budgets (and nothing else)."""
+
+
+class _Terms(NamedTuple):
+    """One written contract of one sample, as the budget check sees it."""
+
+    buyers: dict[str, float]
+    quantity: float
+    price_usd: float
+    sign: int
+    lag: int
+    due_months: int
+    priority: int
+
+
+def sample_economics(s: Scenario, inp: Inputs, draws: dict[str, np.ndarray], b: _Batch) -> None:
+    """Per-sample prices and budget checks, added to ``b`` (the other per-sample inputs).
+
+    **Prices**: contract row ``c`` pays the field ``inp.contract_price_from[c]``
+    (:func:`materiel.scenario.prices.priced_by`); where that field is drawn,
+    ``price[s, c]`` is its draw.
+
+    **Budgets** (``policy.budget = "defer"``), when a draw changes a budget
+    (``gdp_growth_pct_per_year``, ``equipment_share``, ``munitions_share``)
+    or a written contract's price, quantity or signature: each sample's
+    budgets ``budget[s, p, y] = gdp(g_s) * pct / 100 * 1e6 * e_s * m_s``
+    (:mod:`materiel.scenario.economics`, rules 4-7, vectorised) go through
+    the same budget check as a single run
+    (:func:`~materiel.engine.budget.defer_to_budgets`) with that sample's
+    written contracts at their signatures before any deferral; the deferral
+    moves their signature and decision months, and what budgets leave for
+    procurement policies (``budget_left_usd``) becomes per sample. Budget
+    years are the union of the samples' (a sample's years past its own last
+    one are uncapped, as in its single run).
+    """
+    S = b.samples
+    paths = inp.contract_price_from
+    drawn = sorted({path for path in paths if path in draws})
+    for path in drawn:
+        cols = [c for c, p in enumerate(paths) if p == path]
+        b["contract_price_usd"][:, cols] = np.asarray(draws[path], dtype=float)[:, None]
+    written = np.flatnonzero(inp.contract_policy < 0)
+    changed = any(f in draws for f in ECONOMIC_FIELDS) or any(
+        paths[c] in draws for c in written
+    ) or "contract_quantity" in b.out or "contract_sign" in b.out  # fmt: skip
+    if s.policy.budget != "defer" or inp.budget is None or not changed:
+        return
+    start_abs, T = parse_month(s.start), inp.n_months
+    deferred = inp.budget.deferred_months  # the nominal run's deferral, taken off again
+    pre = np.broadcast_to(b.current("contract_sign") - deferred[None], (S, len(paths)))
+    quantity = np.broadcast_to(b.current("contract_quantity"), (S, len(paths)))
+    price = np.broadcast_to(b.current("contract_price_usd"), (S, len(paths)))
+    terms = [
+        [_Terms(inp.contract_buyers[c], float(quantity[i, c]), float(price[i, c]),
+                int(pre[i, c]), int(inp.contract_due_lag[c]), int(inp.contract_due_months[c]),
+                int(inp.contract_priority[c])) for c in written]
+        for i in range(S)
+    ]  # fmt: skip
+    years = [budget_years(start_abs, T, rows) for rows in terms]
+    union = max(years, key=len)
+    econ = economic_arrays(s, range(int(union[0]), int(union[-1]) + 1), s.policy.budget_basis)
+
+    def value(path: str, nominal: float) -> np.ndarray:
+        return np.asarray(draws.get(path, np.full(S, float(nominal))), dtype=float)
+
+    policy = s.policy
+    gdp = grown_gdp_usd_m(
+        econ.gdp_reference_usd_m,
+        econ.gdp_years_grown,
+        value("policy.gdp_growth_pct_per_year", policy.gdp_growth_pct_per_year),
+    )
+    by_policy = np.array([f == "policy" for f in econ.equipment_share_from], dtype=bool)
+    equipment = np.where(
+        by_policy[None, :, None],
+        value("policy.equipment_share", policy.equipment_share)[:, None, None],
+        econ.equipment_share[None],
+    )  # rule 6: the policy's share, or the data's
+    budget = munitions_budget_usd(
+        gdp, econ.pct_gdp, equipment, value("policy.munitions_share", policy.munitions_share)
+    )
+    charges = facilitation_charges(s)
+    sign = b["contract_sign"]
+    decided = b["contract_decided"]
+    undeferred = inp.contract_decided - deferred
+    left = np.full((S, len(inp.parties), len(union)), np.inf)
+    year_start = None
+    for i in range(S):
+        plan = defer_to_budgets(terms[i], charges, start_abs, T, years[i], econ.parties,
+                                budget[i, :, : len(years[i])], defer=True)  # fmt: skip
+        sign[i, written] = plan.sign
+        decided[i, written] = undeferred[written] + plan.deferred_months
+        own, starts = policy_budget(s, plan)  # (P, 0) when no policy is capped
+        left[i, :, : own.shape[1]] = own
+        if len(starts) == len(union):
+            year_start = starts
+    months = inp.contract_due_months.astype(np.int64)
+    first = (sign + inp.contract_due_lag[None]).astype(np.int64)
+    b.out["due_by_month"] = due_rows(np.ascontiguousarray(quantity), first, months, T)
+    if year_start is not None:  # procurement policies are capped: per-sample budgets left
+        b.out["budget_left_usd"] = left
+        b.out["budget_year_start"] = year_start

@@ -25,10 +25,17 @@ from typing import Protocol
 import numpy as np
 
 from materiel.months import parse_month
-from materiel.scenario.economics import economic_series
+from materiel.scenario.economics import economic_arrays
 from materiel.scenario.schema import Scenario
 
-__all__ = ["BudgetPlan", "ContractTerms", "commitments_usd", "fit_to_budgets"]
+__all__ = [
+    "BudgetPlan",
+    "ContractTerms",
+    "budget_years",
+    "commitments_usd",
+    "defer_to_budgets",
+    "fit_to_budgets",
+]
 
 TOLERANCE_USD = 1.0
 
@@ -95,6 +102,17 @@ def commitments_usd(
     return out
 
 
+def budget_years(start_abs: int, months: int, contracts: Sequence[ContractTerms]) -> np.ndarray:
+    """Calendar years the budget check covers: from the start's year to the last year any
+    contract could pay in (its last delivery, deferred by up to 11 years), at least the
+    horizon's."""
+    last_month = max(
+        [start_abs + months]
+        + [start_abs + c.sign + c.lag + c.due_months + 12 * 11 for c in contracts]
+    )
+    return np.arange(start_abs // 12, last_month // 12 + 1)
+
+
 def fit_to_budgets(
     s: Scenario,
     contracts: Sequence[ContractTerms],
@@ -106,16 +124,36 @@ def fit_to_budgets(
     before any contract and never deferred: state-funded facilitation.
     """
     start_abs = parse_month(s.start)
-    T = s.months
-    first_year = start_abs // 12
-    last_month = max(
-        [start_abs + T] + [start_abs + c.sign + c.lag + c.due_months + 12 * 11 for c in contracts]
-    )
-    years = np.arange(first_year, last_month // 12 + 1)
-    series = economic_series(s, range(int(years[0]), int(years[-1]) + 1), s.policy.budget_basis)
-    allies = list(series.data.party.values)
+    years = budget_years(start_abs, s.months, contracts)
+    series = economic_arrays(s, range(int(years[0]), int(years[-1]) + 1), s.policy.budget_basis)
+    return defer_to_budgets(
+        contracts, charges, start_abs, s.months, years, series.parties, series.budget_usd,
+        defer=s.policy.budget == "defer",
+    )  # fmt: skip
+
+
+def defer_to_budgets(
+    contracts: Sequence[ContractTerms],
+    charges: Sequence[tuple[str, int, float]],
+    start_abs: int,
+    months: int,
+    years: np.ndarray,
+    allies: list[str],
+    budget_usd: np.ndarray,
+    *,
+    defer: bool,
+) -> BudgetPlan:
+    """The budget check of :func:`fit_to_budgets` against given budgets ``(ally, year)``.
+
+    Contracts in order of signature, then priority: with ``defer`` one that
+    would take a buyer over its budget in a year it pays in moves by whole
+    years until it fits (or past the ``months`` of the horizon: unsigned);
+    contracts signed before the start never move. Monte Carlo calls it once
+    per sample with that sample's budgets, prices and signatures.
+    """
+    T = months
     ally = {p: i for i, p in enumerate(allies)}
-    budget = series.budget_usd.values.copy()
+    budget = np.array(budget_usd, dtype=float)
     committed = np.zeros_like(budget)
     for party, month, usd in charges:
         y = (start_abs + month) // 12 - years[0]
@@ -125,7 +163,6 @@ def fit_to_budgets(
     order = sorted(
         range(len(contracts)), key=lambda n: (contracts[n].sign, contracts[n].priority, n)
     )
-    defer = s.policy.budget == "defer"
     for n in order:
         c = contracts[n]
         buyers = [(ally[p], share) for p, share in c.buyers.items() if p in ally]
@@ -148,7 +185,7 @@ def fit_to_budgets(
         sign=sign,
         deferred_months=sign - np.array([c.sign for c in contracts], dtype=np.intp),
         years=years,
-        parties=allies,
+        parties=list(allies),
         budget_usd=budget,
         committed_usd=committed,
     )

@@ -32,7 +32,7 @@ import numpy as np
 from materiel.engine.budget import BudgetPlan, fit_to_budgets
 from materiel.engine.interop import compile_fleets
 from materiel.months import month_index, month_label, parse_month, year_of
-from materiel.scenario.prices import unit_price_usd
+from materiel.scenario.prices import priced_by
 from materiel.scenario.schema import Facilitation, Investment, Policy, Procurement, Scenario
 
 __all__ = [
@@ -43,6 +43,7 @@ __all__ = [
     "desired_stock",
     "facilitation_charges",
     "linear_schedule",
+    "policy_budget",
 ]
 
 
@@ -124,6 +125,7 @@ class _ContractRow(NamedTuple):
     origin: str
     multi_year: bool = False
     policy: int = -1  # index of the procurement policy that decides it, -1: written
+    price_from: str = ""  # the scenario field its price comes from (scenario/prices.py)
 
 
 @dataclass(frozen=True)
@@ -169,6 +171,8 @@ class Inputs:
     contract_product: np.ndarray
     contract_quantity: np.ndarray
     contract_price_usd: np.ndarray
+    contract_price_from: list[str]  # the scenario field each price comes from ("": none)
+    contract_priority: np.ndarray  # lower first, among contracts signed in the same month
     contract_sign: np.ndarray
     contract_due_first: np.ndarray
     contract_due_months: np.ndarray
@@ -350,7 +354,13 @@ def _policy_slots(s: Scenario, rows: list[_ContractRow]) -> dict[str, Any]:
         pid = ids[v]
         pol = s.procurement[pid]
         # each decision pays the price of its year (scenario.prices), unless the policy sets one
-        price = unit_price_usd(s, pol.product, year_of(start_abs + m), pol.unit_price_usd)
+        price, price_from = priced_by(
+            s,
+            pol.product,
+            year_of(start_abs + m),
+            pol.unit_price_usd,
+            f"procurement.{pid}.unit_price_usd",
+        )
         label = f"policy:{pid}:{month_label(start_abs + m)}"
         parts = [(0, True, 12 * pol.framework_years, pol.multi_year_share > 0.0),
                  (1, False, 12, pol.multi_year_share < 1.0)]  # fmt: skip
@@ -364,7 +374,7 @@ def _policy_slots(s: Scenario, rows: list[_ContractRow]) -> dict[str, Any]:
                 _ContractRow(
                     label + suffix, pol.buyers, pol.product, None, pol.pool, 0.0, price,
                     m + int(delay[v]), 0, months, multi, pol.priority, pol.recipient, m,
-                    int(own[v]), f"policy:{pid}", multi, v,
+                    int(own[v]), f"policy:{pid}", multi, v, price_from,
                 )
             )  # fmt: skip
     return {
@@ -389,7 +399,7 @@ def _policy_slots(s: Scenario, rows: list[_ContractRow]) -> dict[str, Any]:
     }
 
 
-def _policy_budget(s: Scenario, plan: BudgetPlan | None) -> tuple[np.ndarray, np.ndarray]:
+def policy_budget(s: Scenario, plan: BudgetPlan | None) -> tuple[np.ndarray, np.ndarray]:
     """``budget_left_usd`` (P, Y) and ``budget_year_start`` (Y,) for policy decisions.
 
     With ``policy.budget = "defer"`` and procurement policies, each party's
@@ -495,13 +505,16 @@ def compile_inputs(s: Scenario) -> Inputs:
             decided = month_index(c.decision, s.start) + k * c.repeat_every_months
             if decided >= T:
                 break
+            usd, usd_from = priced_by(
+                s, c.product, year_at(decided), c.unit_price_usd, f"contracts.{cid}.unit_price_usd"
+            )
             rows.append(
                 _ContractRow(
                     cid if k == 0 else f"{cid}#{k + 1}", c.buyers, c.product, c.line, c.pool,
-                    c.quantity, unit_price_usd(s, c.product, year_at(decided), c.unit_price_usd),
-                    _signed(decided, delay, policy),
+                    c.quantity, usd, _signed(decided, delay, policy),
                     c.delivery_lag_months, c.delivery_months, c.firm, c.priority, c.recipient,
                     decided, -1 if delay is None else delay, cid, c.multi_year,
+                    price_from=usd_from,
                 )
             )  # fmt: skip
     stock_pledges = []
@@ -510,15 +523,16 @@ def compile_inputs(s: Scenario) -> Inputs:
             stock_pledges.append((gid, a))
             continue
         delay = a.contracting_delay_months
+        usd, usd_from = priced_by(s, a.product, int(a.start[:4]))
         rows.append(
             _ContractRow(
-                f"aid:{gid}", {a.donor: 1.0}, a.product, None, None, a.quantity,
-                unit_price_usd(s, a.product, int(a.start[:4])),
+                f"aid:{gid}", {a.donor: 1.0}, a.product, None, None, a.quantity, usd,
                 month_index(a.start, s.start)
                 + (delay if delay is not None else policy.contracting_delay_months)
                 + policy.extra_contracting_delay_months,
                 0, month_index(a.end, a.start) + 1, True, a.priority, a.recipient,
                 month_index(a.start, s.start), -1 if delay is None else delay, f"aid:{gid}",
+                price_from=usd_from,
             )
         )  # fmt: skip
     budget_plan = None
@@ -537,10 +551,11 @@ def compile_inputs(s: Scenario) -> Inputs:
             sign=np.r_[budget_plan.sign, slots],
             deferred_months=np.r_[budget_plan.deferred_months, np.zeros_like(slots)],
         )
-    budget_left, budget_year_start = _policy_budget(s, budget_plan)
+    budget_left, budget_year_start = policy_budget(s, budget_plan)
     contract_product = np.array([ki[r.product] for r in rows], dtype=np.intp)
     quantity = np.array([r.quantity for r in rows], dtype=float)
     price = np.array([r.price_usd for r in rows], dtype=float)
+    price_from = [r.price_from for r in rows]
     sign = np.array([r.sign for r in rows], dtype=np.intp)
     due_first = sign + np.array([r.lag for r in rows], dtype=np.intp)
     due_months = np.array([r.due_months for r in rows], dtype=np.intp)
@@ -671,6 +686,8 @@ def compile_inputs(s: Scenario) -> Inputs:
         contract_product=contract_product,
         contract_quantity=quantity,
         contract_price_usd=price,
+        contract_price_from=price_from,
+        contract_priority=priority,
         contract_sign=sign,
         contract_due_first=due_first,
         contract_due_months=due_months,

@@ -146,7 +146,8 @@ def step(
         quantity = _row(contracts.contract_quantity, s)
         W = policies.rev_policy.shape[0]
         w_next = 0
-        budget_left = policies.budget_left_usd.copy()
+        budget_left = _row(policies.budget_left_usd, s).copy()
+        price = _row(contracts.contract_price_usd, s)
         receive_share = contracts.receive_share
         pay_share = contracts.pay_share
         if W > 0:  # policies fill in their contract slots: this sample's own copies
@@ -366,7 +367,7 @@ def step(
             for b in range(contracts.pay_contract.shape[0]):
                 c = contracts.pay_contract[b]
                 out.payments_usd[s, t, contracts.pay_party[b]] += (
-                    delivered_c[c] * contracts.contract_price_usd[c] * pay_share[b]
+                    delivered_c[c] * price[c] * pay_share[b]
                 )
 
             # 6. aid from stock, above each donor's floor, pro rata between pledges
@@ -444,7 +445,8 @@ def step(
                     out.fleet_stock[s, t, f] = usable[f]
                     out.fleet_shortfall[s, t, f] = fleet_short[f]
                     fleet_short[f] = 0.0
-        policy.record(s, quantity, sign, policies.contract_decided, pay_share, contracts, out)
+        policy.record(s, quantity, sign, _row(policies.contract_decided, s), pay_share,
+                      contracts, out)  # fmt: skip
 
 
 @njit(cache=True)

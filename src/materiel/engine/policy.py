@@ -94,12 +94,14 @@ def _shares_by_gap(
     delivered: np.ndarray,
     quantity: np.ndarray,
     receive_share: np.ndarray,
+    contract_decided: np.ndarray,
     contracts: Contracts,
     policies: Policies,
 ) -> np.ndarray:
     """Buyers' shares of policy ``v``'s decision in month ``t``, by gap (module docstring).
 
-    ``desired`` is the group's ``D + U L``; returns one share per party (0 for non-buyers).
+    ``desired`` is the group's ``D + U L``; ``contract_decided`` the sample's row; returns
+    one share per party (0 for non-buyers).
     """
     written = policies.pol_share[v]
     P = written.shape[0]
@@ -109,7 +111,7 @@ def _shares_by_gap(
     for r in range(contracts.receive_contract.shape[0]):
         c, p = contracts.receive_contract[r], contracts.receive_party[r]
         if (contracts.receive_product[r] == k and written[p] > 0.0
-                and policies.contract_decided[c] <= t):  # fmt: skip
+                and contract_decided[c] <= t):  # fmt: skip
             own[p] += receive_share[r] * max(quantity[c] - delivered[c], 0.0)
     gap = np.zeros(P)
     total = 0.0
@@ -165,7 +167,10 @@ def review(
     and ``pay_share`` rows, and, with a budget cap (``policies`` has budget
     years), takes the decision's payments off ``budget_left``.
     """
-    contract_price_usd = contracts.contract_price_usd
+    # per-sample rows (one shared row when every sample has the same)
+    price_rows, decided_rows = contracts.contract_price_usd, policies.contract_decided
+    contract_price_usd = price_rows[0] if price_rows.shape[0] == 1 else price_rows[s]
+    contract_decided = decided_rows[0] if decided_rows.shape[0] == 1 else decided_rows[s]
     receive_contract, receive_party = contracts.receive_contract, contracts.receive_party
     receive_product = contracts.receive_product
     pay_contract, pay_party = contracts.pay_contract, contracts.pay_party
@@ -173,7 +178,7 @@ def review(
     use_first, use_last = consumption.use_first, consumption.use_last
     pledge_donor, pledge_recipient = pledges.pledge_donor, pledges.pledge_recipient
     pledge_product, owed_by_month = pledges.pledge_product, pledges.owed_by_month
-    contract_decided, contract_due_months = policies.contract_decided, policies.contract_due_months
+    contract_due_months = policies.contract_due_months
     pol_product, pol_review_months = policies.pol_product, policies.pol_review_months
     pol_adjust_months, pol_multi_share = policies.pol_adjust_months, policies.pol_multi_share
     pol_delivery_lag, pol_member = policies.pol_delivery_lag, policies.pol_member
@@ -219,7 +224,8 @@ def review(
             share[0] = 1.0
         if policies.pol_by_gap[v]:
             split = _shares_by_gap(v, t, k, pol_desired[v, t] + wanted_line, stock, delivered,
-                                   quantity, receive_share, contracts, policies)  # fmt: skip
+                                   quantity, receive_share, contract_decided, contracts,
+                                   policies)  # fmt: skip
             for j in range(2):
                 c = rev_slot[w, j]
                 if c < 0:

@@ -235,7 +235,7 @@ class Contracts(NamedTuple):
     """Contracts, who receives their deliveries and who pays for them."""
 
     contract_quantity: Annotated[_A, Var("sample contract", "units", "quantity ordered")]
-    contract_price_usd: Annotated[_A, Var("contract", "US$/unit", "unit price")]
+    contract_price_usd: Annotated[_A, Var("sample contract", "US$/unit", "unit price")]
     contract_sign: Annotated[_A, _count("sample contract", "month", "month of signature")]
     contract_firm: Annotated[_A, _flag("contract", "firm orders count in the order book")]
     contract_delivered_start: Annotated[
@@ -305,7 +305,8 @@ class Policies(NamedTuple):
     """
 
     contract_decided: Annotated[
-        _A, _count("contract", "month", "month of decision (review month for policy slots)")
+        _A,
+        _count("sample contract", "month", "month of decision (review month for policy slots)"),
     ]
     contract_due_months: Annotated[
         _A, _count("contract", "months", "months over which deliveries fall due")
@@ -340,7 +341,7 @@ class Policies(NamedTuple):
     budget_left_usd: Annotated[
         _A,
         Var(
-            "party budget_year",
+            "sample party budget_year",
             "US$",
             "munitions budget less written contracts' payments (no years: decisions uncapped)",
         ),

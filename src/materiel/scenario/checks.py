@@ -25,6 +25,9 @@ from materiel.scenario.schema import (
     Investment,
     Line,
     Policy,
+    Price,
+    Procurement,
+    Product,
     Scenario,
     Stock,
     Target,
@@ -459,28 +462,33 @@ def check_not_empty(s: Scenario) -> Iterator[Finding]:
 _MODEL_OF: dict[str, type[BaseModel]] = {
     "lines": Line, "investments": Investment, "facilitation": Facilitation,
     "contracts": Contract, "stocks": Stock, "consumption": Consumption, "targets": Target,
-    "policy": Policy,
+    "policy": Policy, "products": Product, "prices": Price, "procurement": Procurement,
 }  # fmt: skip
 
 
-def field_minimum(path: str) -> float:
-    """The least value the schema allows at a field path (``-inf`` when unbounded).
+def field_bounds(path: str) -> tuple[float, float]:
+    """The least and greatest value the schema allows at a field path (``-inf``/``inf``
+    when unbounded).
 
-    ``lines.x.ramp_up_months`` -> 1; ``stocks.USA.shell-155mm.quantity`` -> 0.
+    ``lines.x.ramp_up_months`` -> ``(1, inf)``; ``policy.munitions_share`` -> ``(0, 1)``.
     """
     keys = path.split(".")
     model = _MODEL_OF.get(keys[0])
     info = model.model_fields.get(keys[-1]) if model is not None else None
+    least, most = -math.inf, math.inf
     if info is None:
-        return -math.inf
-    least = -math.inf
+        return least, most
 
     def visit(meta: object) -> None:
-        nonlocal least
+        nonlocal least, most
         if isinstance(meta, annotated_types.Ge):
             least = max(least, float(meta.ge))  # type: ignore[arg-type]
         elif isinstance(meta, annotated_types.Gt):
             least = max(least, float(meta.gt))  # type: ignore[arg-type]
+        elif isinstance(meta, annotated_types.Le):
+            most = min(most, float(meta.le))  # type: ignore[arg-type]
+        elif isinstance(meta, annotated_types.Lt):
+            most = min(most, float(meta.lt))  # type: ignore[arg-type]
         for inner in getattr(meta, "metadata", ()):  # a FieldInfo inside Annotated
             visit(inner)
         for arg in typing.get_args(meta):  # Optional[Annotated[int, Field(ge=0)]]
@@ -489,12 +497,12 @@ def field_minimum(path: str) -> float:
     for meta in info.metadata:
         visit(meta)
     visit(info.annotation)
-    return least
+    return least, most
 
 
 def check_uncertain_fields(s: Scenario) -> Iterator[Finding]:
     """Distributions stand on supported numeric fields that exist in the scenario,
-    and draw no value below the field's minimum (a negative capacity or stock)."""
+    and draw no value outside the field's bounds (a negative capacity or stock, a share above 1)."""
     data = s.model_dump()
     for path in s.uncertain:
         keys = path.split(".")
@@ -509,12 +517,18 @@ def check_uncertain_fields(s: Scenario) -> Iterator[Finding]:
                 break
             node = node[key]
         else:
-            least, (lo, _hi) = field_minimum(path), s.uncertain[path].support()
+            (least, most), (lo, hi) = field_bounds(path), s.uncertain[path].support()
             if lo < least:
                 yield (
                     ("uncertain", path),
                     f"{s.uncertain[path].dist} can draw {lo:g}, below the field's minimum "
                     f"{least:g}; expected draws >= {least:g} (set min = {least:g} to truncate)",
+                )
+            if hi > most:
+                yield (
+                    ("uncertain", path),
+                    f"{s.uncertain[path].dist} can draw {hi:g}, above the field's maximum "
+                    f"{most:g}; expected draws <= {most:g} (set max = {most:g} to truncate)",
                 )
     for path, d in s.uncertain.items():
         if d.group and d.group not in s.correlations:

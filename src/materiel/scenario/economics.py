@@ -65,6 +65,8 @@ __all__ = [
     "data_years",
     "economic_arrays",
     "economic_series",
+    "grown_gdp_usd_m",
+    "munitions_budget_usd",
     "path_for",
     "path_pct",
 ]
@@ -156,18 +158,55 @@ def _carried(values: list[float | None]) -> np.ndarray:
     return out
 
 
-def _gdp(s: Scenario, party: str, span: list[int], growth: float) -> np.ndarray:
-    """Rule 4: published GDP, grown after the last figure, back-cast before the first."""
+def _gdp_reference(s: Scenario, party: str, span: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """Rule 4's parts: ``gdp(y) = ref(y) * (1 + g/100) ** years(y)`` for every year of ``span``.
+
+    ``ref`` is the published figure (``years`` 0) or, where there is none,
+    the latest earlier one (the earliest before the first), ``years`` the
+    years from it (negative: back-cast). NaN where the ally has no figure.
+    """
     known = [(y, g) for y in span if (g := ally_value(s, party, y, "gdp_usd_m")) is not None]
-    out = np.full(len(span), np.nan)
+    ref, years = np.full(len(span), np.nan), np.zeros(len(span))
     if not known:
-        return out
+        return ref, years
     for j, year in enumerate(span):
         g = ally_value(s, party, year, "gdp_usd_m")
         if g is None:
-            ref_year, ref = next(((y, v) for y, v in reversed(known) if y <= year), known[0])
-            g = ref * growth ** (year - ref_year)
-        out[j] = g
+            ref_year, g = next(((y, v) for y, v in reversed(known) if y <= year), known[0])
+            years[j] = year - ref_year
+        ref[j] = g
+    return ref, years
+
+
+def grown_gdp_usd_m(
+    reference: np.ndarray, years: np.ndarray, growth_pct: float | np.ndarray
+) -> np.ndarray:
+    """Rule 4: ``gdp = ref * (1 + g/100) ** years``; ``growth_pct`` one value or one per sample.
+
+    ``reference`` and ``years`` are (party, year) (:class:`EconomicArrays`'
+    ``gdp_reference_usd_m`` and ``gdp_years_grown``); with an array of
+    growth rates the result is (sample, party, year).
+    """
+    g = np.asarray(growth_pct, dtype=float)
+    growth = (1.0 + g / 100.0).reshape((*g.shape, 1, 1))
+    out: np.ndarray = reference * growth**years
+    return out
+
+
+def munitions_budget_usd(
+    gdp_usd_m: np.ndarray,
+    pct_gdp: np.ndarray,
+    equipment_share: np.ndarray,
+    munitions_share: float | np.ndarray,
+) -> np.ndarray:
+    """Rules 5 and 7: ``budget = gdp * pct / 100 * 1e6 * e * munitions_share`` (US$; NaN -> 0).
+
+    Arrays broadcast: per-sample GDP or equipment shares (sample, party, year)
+    or one ``munitions_share`` per sample give budgets per sample.
+    """
+    m = np.asarray(munitions_share, dtype=float)
+    budget = gdp_usd_m * pct_gdp / 100.0 * 1e6 * equipment_share * m.reshape((*m.shape, 1, 1))
+    out: np.ndarray = np.nan_to_num(budget, nan=0.0, posinf=np.inf, neginf=-np.inf)
     return out
 
 
@@ -178,7 +217,10 @@ class EconomicArrays:
     For callers that want numbers without xarray (``materiel spending``
     answers in well under a second this way). ``parties`` and ``years`` label
     the rows and columns; the fields are those of
-    :class:`EconomicSeries`'s ``data``.
+    :class:`EconomicSeries`'s ``data``, and rule 4's parts
+    (``gdp_reference_usd_m``, ``gdp_years_grown``) from which
+    :func:`grown_gdp_usd_m` and :func:`munitions_budget_usd` recompute the
+    budgets for other values of the policy's growth and shares (Monte Carlo).
     """
 
     parties: list[str]
@@ -193,6 +235,8 @@ class EconomicArrays:
     defence_usd_m: np.ndarray
     budget_usd: np.ndarray
     equipment_share_from: list[str]
+    gdp_reference_usd_m: np.ndarray  # rule 4: gdp = reference * (1 + g/100) ** years grown
+    gdp_years_grown: np.ndarray
 
     def column(self, year: int) -> int:
         """Index of ``year`` along the year axis."""
@@ -223,16 +267,16 @@ def economic_arrays(
     allies = s.allies
     known = data_years(s)
     span = list(range(min([ys[0], *known]), max([ys[-1], *known]) + 1))
-    growth = 1.0 + s.policy.gdp_growth_pct_per_year / 100.0
     other: Basis = "sipri" if basis == "nato" else "nato"
     shape = (len(allies), len(span))
-    gdp, pct, equipment = np.full(shape, np.nan), np.full(shape, np.nan), np.full(shape, np.nan)
+    pct, equipment = np.full(shape, np.nan), np.full(shape, np.nan)
+    reference, grown = np.full(shape, np.nan), np.zeros(shape)
     actual = np.zeros(shape, dtype=bool)
     used_fallback = np.zeros(shape, dtype=bool)
     share_from = []
     by_policy = s.policy.equipment_share_from == "policy"
     for i, party in enumerate(allies):
-        gdp[i] = _gdp(s, party, span, growth)
+        reference[i], grown[i] = _gdp_reference(s, party, span)
         figures: list[float | None] = []
         for j, year in enumerate(span):
             p = ally_value(s, party, year, PCT_GDP_FIELD[basis])
@@ -252,12 +296,12 @@ def economic_arrays(
         else:
             equipment[i] = _carried(shares) / 100.0
             share_from.append("data")
+    gdp = grown_gdp_usd_m(reference, grown, s.policy.gdp_growth_pct_per_year)
     keep = [span.index(y) for y in ys]
     gdp_kept, pct, equipment = gdp[:, keep], pct[:, keep], equipment[:, keep]
     actual, used_fallback = actual[:, keep], used_fallback[:, keep]
     defence = gdp_kept * pct / 100.0
-    budget = np.nan_to_num(defence * 1e6 * equipment * s.policy.munitions_share, nan=0.0,
-                           posinf=np.inf, neginf=-np.inf)  # fmt: skip
+    budget = munitions_budget_usd(gdp_kept, pct, equipment, s.policy.munitions_share)
     if not bool(np.isfinite(budget).all()):
         bad = float(np.nanmax(np.abs(gdp)))
         raise bad_argument("economic_series", "policy.gdp_growth_pct_per_year",
@@ -277,6 +321,8 @@ def economic_arrays(
         defence_usd_m=defence,
         budget_usd=budget,
         equipment_share_from=share_from,
+        gdp_reference_usd_m=reference[:, keep],
+        gdp_years_grown=grown[:, keep],
     )
 
 

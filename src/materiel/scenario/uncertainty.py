@@ -14,6 +14,17 @@ or in a top-level table keyed by the field's path::
     sd = 200_000
     min = 0
 
+Unit prices (a product's default, a ``prices`` row, a contract's or procurement
+policy's own), GDP growth and the equipment and munitions shares may be
+distributions too: each sample's contracts pay its drawn prices and, with
+budgets, each sample's budgets come from its drawn growth and shares::
+
+    [uncertain."prices.shell-155mm-2024.usd"]
+    dist = "triangular"
+    low = 3_000
+    mode = 4_000
+    high = 8_500
+
 A deterministic run uses each distribution's ``nominal`` value (by default the
 mean, mode or median, see :meth:`Distribution.central`). Distributions with
 the same ``group`` are correlated through a Gaussian copula with the
@@ -58,6 +69,14 @@ SUPPORTED_FIELDS = (
     "policy.contracting_delay_months",
     "policy.extra_contracting_delay_months",
     "policy.consumption_scale",
+    # prices and budgets (engine/batch.py: sample_economics)
+    "products.*.unit_price_usd",
+    "prices.*.usd",
+    "contracts.*.unit_price_usd",
+    "procurement.*.unit_price_usd",
+    "policy.gdp_growth_pct_per_year",
+    "policy.equipment_share",
+    "policy.munitions_share",
 )
 
 
