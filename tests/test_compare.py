@@ -40,6 +40,28 @@ def test_a_contracting_delay_of_two_months_costs_two_months() -> None:
     assert table.loc["produced shell", "b - a"] == "0"
 
 
+def test_the_cost_rows_say_whose_capex_is_whose() -> None:
+    # B: a firm 6,000 over 12 months on l1 (100 of 400, H = 12): industry adds min(400,
+    # 6,000 / 12) - 100 = 300/month at US$50 = US$15,000 (order-driven); AAA pays US$900 of
+    # state-funded facilitation in 2024-11. A builds nothing.
+    line = dict(tiny()["lines"]["l1"], max_capacity_per_month=400.0)
+    fac = {"line": "l1", "decision": "2024-11", "capacity_added_per_month": 10.0,
+           "lead_time_months": 1, "ramp_up_months": 1, "cost_usd": 900.0, "funder": "AAA",
+           "source": "fx"}  # fmt: skip
+    a = materiel.simulate(tiny(id="a", contracts={"c1": contract()}))
+    firm = contract(quantity=6000.0, delivery_months=12)
+    b = materiel.simulate(
+        tiny(id="b", lines={"l1": line}, facilitation={"f1": fac}, contracts={"c1": firm})
+    )
+    cost = b.metrics()["cost"]
+    assert (cost["industry_capex_usd"], cost["state_capex_usd"], cost["capex_usd"]) == (
+        15000.0, 900.0, 15900.0)  # fmt: skip
+    table = compare_table([a, b])
+    assert table.loc["industry capex", "b"] == "$15,000"
+    assert table.loc["state-funded capex (facilitation)", "b - a"] == "+$900"
+    assert table.loc["total cost", "b"] == "$57,900"  # payments 4,200 x US$10 + capex
+
+
 @pytest.fixture(scope="module")
 def pair() -> tuple[Result, Result]:
     return materiel.simulate("status-quo"), materiel.simulate("action-plan")

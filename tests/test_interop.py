@@ -70,6 +70,25 @@ def test_a_qualification_added_at_month_m_makes_held_and_later_rounds_usable() -
     assert (added["qualified_from"], added["cost_usd"], added["payer"]) == ("2024-03", 1e6, "BBB")
 
 
+def test_a_qualification_cost_is_charged_to_the_payers_budget_in_its_decision_year() -> None:
+    # budget: GDP US$1m x 100% defence x 20% equipment x 10% munitions = US$20,000 a year;
+    # qualifying l1 for s2 (decided 2024-02, US$3,000, paid by BBB) commits US$3,000 of BBB's
+    # 2024 budget before any contract; one held from the start (no decision) charges nothing
+    s = guns(policy={"budget": "flag", "equipment_share_from": "policy"})
+    s["qualifications"]["l1-s2"] = {
+        "line": "l1", "system": "s2", "decision": "2024-02", "lead_time_months": 1,
+        "cost_usd": 3000.0, "payer": "BBB", "source": "fx",
+    }  # fmt: skip
+    s["qualifications"]["l1-s1"].update(cost_usd=9000.0, payer="AAA")
+    s["economics"] = {p: {"2024": {"gdp_usd_m": 1.0, "defence_pct_gdp_nato": 100.0,
+                                   "source": "fx"}} for p in ("AAA", "BBB")}  # fmt: skip
+    r = materiel.simulate(s)
+    committed = r.dataset["budget_committed_usd"].sel(year=2024)
+    assert committed.sel(party="BBB").item() == 3000.0
+    assert committed.sel(party="AAA").item() == 0.0
+    assert r.dataset["budget_usd"].sel(year=2024, party="BBB").item() == 20000.0
+
+
 def test_nato_qualifies_standard_rounds_for_standard_guns_after_the_lead_time() -> None:
     s = guns(contracts={"c1": contract(buyers={"BBB": 1.0})})
     s["policy"].update(interoperability="nato", interoperability_from="2024-01",

@@ -409,12 +409,13 @@ def test_hindcast_with_targets_round_trips() -> None:
 
 def test_budgets_bind_and_round_trip() -> None:
     s = {"extends": "action-plan", "id": "ap-budget", "policy": {"budget": "defer"}}
-    p = plan(s, budget_scale=0.25)  # a quarter of the budgets (NATO equipment shares, carried)
+    # a tenth of the budgets (NATO equipment shares, carried): too little for the targets
+    p = plan(s, budget_scale=0.1)
     assert not p.feasible
     assert any(b.kind == "budget" for b in p.binding)
     assert any(line.startswith("budget of ") for line in p.diagnosis())
     mapping = p.to_scenario()
-    assert mapping["policy"]["munitions_share"] == pytest.approx(0.025)
+    assert mapping["policy"]["munitions_share"] == pytest.approx(0.01)
     r = materiel.simulate(mapping)
     assert int((r.dataset["contract_deferred_months"] > 0).sum()) == 0
     assert_round_trip(p, mapping)

@@ -119,6 +119,27 @@ def test_contracting_delay_costs_readiness() -> None:
     later = late.loc["usa-155mm-2028", "months_to_target"]
     assert pd.isna(later) or later > base.loc["usa-155mm-2028", "months_to_target"]
     assert late.loc["usa-155mm-2028", "stock_at_by"] < base.loc["usa-155mm-2028", "stock_at_by"]
+    # issue 12's done-when: every target both runs meet, the delayed run meets later
+    both = base.months_to_target.notna() & late.months_to_target.notna()
+    assert both.any()
+    assert bool((late.months_to_target[both] > base.months_to_target[both]).all())
+
+
+def test_the_investment_channel_moves_a_155mm_target() -> None:
+    """Without industry's investment (announced and order-driven) a 155mm target is met at
+    least 6 months later in action-plan (issue 12's done-when)."""
+    base = materiel.simulate("action-plan").targets().set_index("target")
+    still = materiel.simulate(
+        {"extends": "action-plan", "policy": {"industry_invests": False}}
+    ).targets()
+    still = still.set_index("target")
+    shells = [t for t in base.index if "155mm" in t]
+    moved = [
+        t for t in shells
+        if pd.isna(still.loc[t, "months_to_target"])
+        or still.loc[t, "months_to_target"] - base.loc[t, "months_to_target"] >= 6
+    ]  # fmt: skip
+    assert moved, base.months_to_target[shells].to_dict()
 
 
 @pytest.mark.parametrize("fmt", ["csv", "parquet", "netcdf"])

@@ -285,6 +285,7 @@ class Result:
         """All headline metrics as JSON-ready data."""
         ds = self.dataset.isel(sample=0)
         costs = self.costs()
+        split = metrics.capex_split(self.dataset)  # industry's capex and the state's, apart
         return {
             "scenario": self.scenario.id,
             "start": self.scenario.start,
@@ -295,7 +296,9 @@ class Result:
             "cost": {
                 "payments_usd": float(ds.payments_usd.sum()),
                 "capex_usd": float(ds.capex_usd.sum()),
-                "capex_by_decision_usd": metrics.capex_split(self.dataset),
+                "capex_by_decision_usd": split,
+                "industry_capex_usd": split["order_driven"] + split["announced"],
+                "state_capex_usd": split["facilitation"],
                 "payments_by_party_usd": {
                     str(p): float(v)
                     for p, v in ds.payments_usd.sum("month").to_series().items()

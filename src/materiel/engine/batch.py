@@ -25,8 +25,8 @@ from materiel.engine.core import kernel_args
 from materiel.engine.inputs import (
     Inputs,
     announced_arrive,
+    budget_charges,
     capacity_arrival,
-    facilitation_charges,
     linear_schedule,
     policy_budget,
 )
@@ -328,7 +328,7 @@ def sample_economics(s: Scenario, inp: Inputs, draws: dict[str, np.ndarray], b: 
     budget = munitions_budget_usd(
         gdp, econ.pct_gdp, equipment, value("policy.munitions_share", policy.munitions_share)
     )
-    charges = facilitation_charges(s)
+    charges = budget_charges(s)
     sign = b["contract_sign"]
     decided = b["contract_decided"]
     undeferred = inp.contract_decided - deferred

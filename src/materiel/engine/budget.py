@@ -12,8 +12,10 @@ in any year is deferred by whole years until it fits (or is left unsigned if
 no year in the horizon has room); with ``"flag"`` it is signed and the
 overrun recorded. Contracts signed before the horizon start are commitments
 already made: never deferred, always counted. State-funded facilitation
-(``[facilitation]``) is charged to its funder in its decision month's year
-before any contract, and never deferred.
+(``[facilitation]``) and round-gun qualifications (``[qualifications]``
+with a ``decision``, ``cost_usd`` and ``payer``) are charged to their funder
+or payer in their decision month's year before any contract, and never
+deferred (:func:`materiel.engine.inputs.budget_charges`).
 """
 
 from __future__ import annotations
@@ -121,7 +123,8 @@ def fit_to_budgets(
     """Apply ``s.policy.budget`` to ``contracts`` (see module docstring).
 
     ``charges`` are fixed payments ``(party, month index, US$)`` committed
-    before any contract and never deferred: state-funded facilitation.
+    before any contract and never deferred: state-funded facilitation and
+    qualification costs.
     """
     start_abs = parse_month(s.start)
     years = budget_years(start_abs, s.months, contracts)

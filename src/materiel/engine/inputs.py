@@ -38,12 +38,14 @@ from materiel.scenario.schema import Facilitation, Investment, Policy, Procureme
 __all__ = [
     "Inputs",
     "announced_arrive",
+    "budget_charges",
     "capacity_arrival",
     "compile_inputs",
     "desired_stock",
     "facilitation_charges",
     "linear_schedule",
     "policy_budget",
+    "qualification_charges",
 ]
 
 
@@ -433,6 +435,29 @@ def facilitation_charges(s: Scenario) -> list[tuple[str, int, float]]:
     return out
 
 
+def qualification_charges(s: Scenario) -> list[tuple[str, int, float]]:
+    """What each round-gun qualification decided in the scenario charges its payer.
+
+    ``(payer, month index of decision, cost_usd)`` for every qualification
+    with a decision, a payer and a cost (one held from the start was paid
+    before it; one without a payer is paid outside the modelled budgets).
+    """
+    return [
+        (q.payer, month_index(q.decision, s.start), q.cost_usd)
+        for q in s.qualifications.values()
+        if q.decision is not None and q.payer is not None and q.cost_usd > 0.0
+    ]
+
+
+def budget_charges(s: Scenario) -> list[tuple[str, int, float]]:
+    """Fixed payments charged to munitions budgets before any contract, never deferred.
+
+    State-funded facilitation (:func:`facilitation_charges`) and round-gun
+    qualifications (:func:`qualification_charges`), each in its decision month.
+    """
+    return facilitation_charges(s) + qualification_charges(s)
+
+
 def compile_inputs(s: Scenario) -> Inputs:
     """Turn a validated scenario into engine arrays (see module docstring)."""
     T = s.months
@@ -537,7 +562,7 @@ def compile_inputs(s: Scenario) -> Inputs:
         )  # fmt: skip
     budget_plan = None
     if policy.budget != "none":  # written contracts; policies are capped in the kernel
-        budget_plan = fit_to_budgets(s, rows, facilitation_charges(s))
+        budget_plan = fit_to_budgets(s, rows, budget_charges(s))
         rows = [
             r._replace(sign=int(m), decided=r.decided + int(m) - r.sign)
             for r, m in zip(rows, budget_plan.sign, strict=True)

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from materiel.engine.inputs import Inputs, compile_inputs, facilitation_charges, linear_schedule
+from materiel.engine.inputs import Inputs, budget_charges, compile_inputs, linear_schedule
 from materiel.months import parse_month
 from materiel.scenario.economics import economic_series
 from materiel.scenario.schema import Scenario
@@ -279,7 +279,7 @@ def plan_data(s: Scenario, budget_scale: float = 1.0) -> PlanData:
         allies = [str(p) for p in series.data.party.values]
         allies_idx = np.array([pi[p] for p in allies], dtype=np.intp)
         budget = series.budget_usd.sel(year=list(years)).values * budget_scale
-        for party, month, usd in facilitation_charges(s):  # state-funded capacity is paid first
+        for party, month, usd in budget_charges(s):  # facilitation and qualifications paid first
             y = (start_abs + month) // 12 - int(years[0])
             if party in allies and 0 <= y < len(years):
                 budget[allies.index(party), y] -= usd

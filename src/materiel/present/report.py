@@ -26,6 +26,7 @@ from materiel import __version__
 from materiel._errors import bad_argument
 from materiel._io import atomic_write_text
 from materiel.analysis.compare import Difference, difference
+from materiel.analysis.metrics import capex_split
 from materiel.analysis.result import Result
 from materiel.analysis.sentences import timing_phrase
 from materiel.analysis.spending import spending_table
@@ -248,13 +249,20 @@ def _cost_headline(runs: list[Result]) -> Headline:
     parts: list[str] = []
     for r in runs:
         ds = r.dataset.isel(sample=0)  # as Result.metrics()["cost"]
+        split = capex_split(r.dataset)
         cost = {"payments_usd": float(ds.payments_usd.sum()),
-                "capex_usd": float(ds.capex_usd.sum())}  # fmt: skip
+                "capex_usd": float(ds.capex_usd.sum()),
+                "industry_capex_usd": split["order_driven"] + split["announced"],
+                "state_capex_usd": split["facilitation"]}  # fmt: skip
         sid = r.scenario.id
-        pay, capex = fmt_usd(cost["payments_usd"]), fmt_usd(cost["capex_usd"])
-        facts.append(Fact(sid, "cost", "", "payments_usd", cost["payments_usd"], pay))
-        facts.append(Fact(sid, "cost", "", "capex_usd", cost["capex_usd"], capex))
-        parts.append(f"{pay} in contract payments and {capex} of industry capex under {sid}")
+        text = {k: fmt_usd(v) for k, v in cost.items()}
+        for figure, value in cost.items():
+            facts.append(Fact(sid, "cost", "", figure, value, text[figure]))
+        parts.append(
+            f"{text['payments_usd']} in contract payments and {text['capex_usd']} of capex "
+            f"({text['industry_capex_usd']} industry capex, order-driven and announced; "
+            f"{text['state_capex_usd']} state-funded facilitation) under {sid}"
+        )
     return Headline("cost", "Money: " + "; ".join(parts) + ".", tuple(facts))
 
 

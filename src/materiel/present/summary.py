@@ -9,6 +9,7 @@ import pandas as pd
 
 from materiel.analysis import sentences
 from materiel.analysis.compare import difference
+from materiel.analysis.metrics import capex_split
 from materiel.analysis.result import Result
 from materiel.analysis.sentences import TargetOutcome, fmt_number, fmt_usd
 from materiel.months import horizon_end
@@ -225,9 +226,10 @@ def summarize(result: Result) -> str:
     split = m["capex_by_decision_usd"]
     out.append(
         f"Cost: contract payments {fmt_usd(m['payments_usd'])}, capex "
-        f"{fmt_usd(m['capex_usd'])} (order-driven {fmt_usd(split['order_driven'])}, "
-        f"industry's announced {fmt_usd(split['announced'])}, state-funded facilitation "
-        f"{fmt_usd(split['facilitation'])}); top buyers: "
+        f"{fmt_usd(m['capex_usd'])}: industry capex {fmt_usd(m['industry_capex_usd'])} "
+        f"(order-driven {fmt_usd(split['order_driven'])}, announced "
+        f"{fmt_usd(split['announced'])}) and state-funded facilitation "
+        f"{fmt_usd(m['state_capex_usd'])}; top buyers: "
         + (", ".join(f"{p} {fmt_usd(v)}" for p, v in payers) or "none")
     )
     return "\n".join(out)
@@ -271,9 +273,22 @@ def _target_change(row: pd.Series, a: str, b: str) -> str:
     return f"{when}; stock at date {_signed(float(row.stock_at_by_diff), fmt_number)}"
 
 
+def _capex_by_payer(r: Result) -> dict[str, float]:
+    """Capex over the run (US$, sample 0) by who pays: industry's, then the state's.
+
+    ``industry capex`` is what industry spends (order-driven and announced
+    investments), ``state-funded capex`` the facilitation governments pay
+    ahead of orders (:func:`~materiel.analysis.metrics.capex_split`).
+    """
+    split = capex_split(r.dataset)
+    return {"industry capex": split["order_driven"] + split["announced"],
+            "state-funded capex (facilitation)": split["facilitation"]}  # fmt: skip
+
+
 def compare_table(results: list[Result]) -> pd.DataFrame:
     """Side by side and B - A: when each target is first met, what each munition produced and
-    what its lines cost in capex, and the money, under each scenario; then, for each scenario
+    what its lines cost in capex, and the money (capex split into industry's and the
+    state-funded facilitation), under each scenario; then, for each scenario
     after the first, a column ``<B> - <A>`` of differences against the first
     (:func:`~materiel.analysis.compare.difference`). Cells are text; ``-`` where a row does
     not apply to a scenario."""
@@ -292,11 +307,13 @@ def compare_table(results: list[Result]) -> pd.DataFrame:
         for _, m in r.munitions().iterrows():
             put(f"produced {m['product']}", r.scenario.id, fmt_number(m.produced))
             put(f"capex {m['product']}", r.scenario.id, fmt_usd(m.capex_usd))
+    capex = {r.scenario.id: _capex_by_payer(r) for r in results}
     for r in results:
-        payments, capex = float(r.dataset.payments_usd.sum()), float(r.dataset.capex_usd.sum())
+        payments = float(r.dataset.payments_usd.sum())
         put("contract payments", r.scenario.id, fmt_usd(payments))
-        put("industry capex", r.scenario.id, fmt_usd(capex))
-        put("total cost", r.scenario.id, fmt_usd(payments + capex))
+        for label, usd in capex[r.scenario.id].items():
+            put(label, r.scenario.id, fmt_usd(usd))
+        put("total cost", r.scenario.id, fmt_usd(payments + sum(capex[r.scenario.id].values())))
     columns = [r.scenario.id for r in results]
     for d in (difference(results[0], r) for r in results[1:]):
         column = f"{d.b} - {d.a}"
@@ -308,7 +325,8 @@ def compare_table(results: list[Result]) -> pd.DataFrame:
             put(f"capex {row['product']}", column, _signed(row.capex_usd_diff, fmt_usd))
         cost = d.cost.set_index("figure")["diff"]
         put("contract payments", column, _signed(float(cost["payments_usd"]), fmt_usd))
-        put("industry capex", column, _signed(float(cost["capex_usd"]), fmt_usd))
+        for label, usd in capex[d.b].items():
+            put(label, column, _signed(usd - capex[d.a][label], fmt_usd))
         put("total cost", column, _signed(float(cost["total_usd"]), fmt_usd))
     table = pd.DataFrame.from_dict(cells, orient="index", dtype=object)
     return table.reindex(columns=columns).fillna("-")

@@ -253,7 +253,11 @@ class Qualification(Entity):
     system: str = Field(description="weapon system id")
     decision: Month | None = Field(None, description="month the qualification is decided")
     lead_time_months: Months = Field(0, description="months from decision to qualified")
-    cost_usd: Quantity = Field(0.0, description="cost of qualifying the round-gun pair, US$")
+    cost_usd: Quantity = Field(
+        0.0,
+        description="cost of qualifying the round-gun pair, US$; charged to the payer's "
+        "munitions budget in the decision month",
+    )
     payer: str | None = Field(None, description="party paying the cost")
 
 
