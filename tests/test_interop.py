@@ -85,6 +85,44 @@ def test_nato_qualifies_standard_rounds_for_standard_guns_after_the_lead_time() 
     assert series(r, "unusable_stock", party="BBB", product="shell")[:3] == [100, 200, 300]
 
 
+def _two_lines(buyers: dict[str, float], quantity: float) -> dict[str, Any]:
+    """guns() + line l2 (300/month) qualified for s2; one contract open to both lines, 2 months."""
+    s = guns(contracts={"c1": contract(buyers=buyers, quantity=quantity, delivery_months=2)})
+    s["lines"]["l2"] = dict(s["lines"]["l1"], name="Line 2", capacity_per_month=300.0,
+                            max_capacity_per_month=300.0)  # fmt: skip
+    s["qualifications"]["l2-s2"] = {"line": "l2", "system": "s2", "source": "fx"}
+    return s
+
+
+def test_a_line_serves_a_joint_buy_only_for_the_buyers_whose_guns_its_rounds_fit() -> None:
+    # AAA fields s1 and s2, BBB only s2; l1 fits s1, l2 fits s2. Each month AAA's 100 is
+    # shared by both lines in proportion to capacity (25/75), BBB's 100 goes to l2 only.
+    r = materiel.simulate(_two_lines({"AAA": 0.5, "BBB": 0.5}, 400.0))
+    assert series(r, "line_deliveries", line="l1")[:3] == [25, 25, 0]
+    assert series(r, "line_deliveries", line="l2")[:3] == [175, 175, 0]
+    # every round of l1 went to AAA's s1 guns; BBB got only l2's rounds, all usable
+    assert series(r, "fleet_stock", fleet="g1")[:3] == [25, 50, 50]
+    assert series(r, "fleet_stock", fleet="g2")[:3] == [75, 150, 150]
+    assert series(r, "fleet_stock", fleet="g3")[:3] == [100, 200, 200]
+    assert series(r, "receipts", party="BBB", product="shell")[:3] == [100, 100, 0]
+    assert float(abs(r.dataset.unusable_stock).max()) == 0.0
+    assert series(r, "contract_deliveries", contract="c1")[:3] == [200, 200, 0]
+    # without the rule l1 made 50 a month and half of it sat in BBB's stock, unusable
+    plain = materiel.simulate(
+        dict(_two_lines({"AAA": 0.5, "BBB": 0.5}, 400.0), systems={}, fleets={},
+             qualifications={})  # fmt: skip
+    )
+    assert series(plain, "line_deliveries", line="l1")[:3] == [50, 50, 0]
+
+
+def test_a_pool_contract_goes_to_the_lines_that_fit_its_buyer() -> None:
+    r = materiel.simulate(_two_lines({"BBB": 1.0}, 200.0))
+    assert series(r, "line_deliveries", line="l1")[:3] == [0, 0, 0]
+    assert series(r, "line_deliveries", line="l2")[:3] == [100, 100, 0]
+    assert series(r, "fleet_stock", fleet="g3")[:3] == [100, 200, 200]
+    assert float(abs(r.dataset.unusable_stock).max()) == 0.0
+
+
 def _busy(**over: Any) -> dict[str, Any]:
     """Contracts for two allies and a recipient, consumption, and aid from stock."""
     s = tiny(**over)
