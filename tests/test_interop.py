@@ -108,10 +108,8 @@ def test_a_line_serves_a_joint_buy_only_for_the_buyers_whose_guns_its_rounds_fit
     assert float(abs(r.dataset.unusable_stock).max()) == 0.0
     assert series(r, "contract_deliveries", contract="c1")[:3] == [200, 200, 0]
     # without the rule l1 made 50 a month and half of it sat in BBB's stock, unusable
-    plain = materiel.simulate(
-        dict(_two_lines({"AAA": 0.5, "BBB": 0.5}, 400.0), systems={}, fleets={},
-             qualifications={})  # fmt: skip
-    )
+    bare = dict(_two_lines({"AAA": 0.5, "BBB": 0.5}, 400.0), fleets={}, qualifications={})
+    plain = materiel.simulate(dict(bare, systems={}))
     assert series(plain, "line_deliveries", line="l1")[:3] == [50, 50, 0]
 
 

@@ -217,7 +217,7 @@ def split(t: int, fit: np.ndarray, by_row: np.ndarray, per_row: np.ndarray, weig
         if keep:
             for j in range(a_first[c], a_first[c + 1]):
                 a = a_rows[j]
-                ar[ar_first[a]:ar_first[a + 1]] = 0.0
+                ar[ar_first[a] : ar_first[a + 1]] = 0.0
         for i in range(recv_first[c], recv_first[c + 1]):
             r = recv_rows[i]
             if per_row[r] <= 0.0:
