@@ -121,6 +121,13 @@ def fleet_lines(result: Result, top: int = 6) -> list[str]:
         shown = [f"{r.system} {r.share_unmet:.0%}" for r in worst.head(top).itertuples()]
         if shown:
             out.append("    short: " + ", ".join(shown) + (" ..." if len(worst) > top else ""))
+            held = group.shortfall_while_held.sum()
+            out.append(
+                f"    of the {fmt_number(group.shortfall.sum())} unmet, {fmt_number(held)} "
+                f"({held / group.shortfall.sum():.0%}) fell in months that ended with rounds "
+                "in stock those guns could not fire (qualified only for other guns or none; "
+                "each gun's rounds are kept apart once received)"
+            )
         spare = group[group.stock_end > 0.5].sort_values("stock_end", ascending=False)
         if not spare.empty:
             out.append(
@@ -150,6 +157,10 @@ def fleet_lines(result: Result, top: int = 6) -> list[str]:
     return out
 
 
+_USABLE_NOTE = " [usable stock: rounds the parties' guns are qualified to fire]"
+"""Said after a target that counts usable stock (a party with weapon-system fleets)."""
+
+
 def summarize(result: Result) -> str:
     """The readable summary printed by ``materiel run``."""
     s = result.scenario
@@ -160,7 +171,8 @@ def summarize(result: Result) -> str:
     if targets.empty:
         out.append("  (none in this scenario)")
     for _, row in targets.iterrows():
-        out.append("  " + target_sentence(row, end))
+        usable = row.get("counted_on") == "usable"
+        out.append("  " + target_sentence(row, end) + (_USABLE_NOTE if usable else ""))
     out.append("")
     out.append("Production (what binds, weighted by capacity)")
     for _, m in result.munitions().iterrows():
