@@ -9,6 +9,7 @@ import pytest
 from builders import contract, tiny
 
 import materiel
+from materiel.engine.inputs import compile_inputs
 
 
 def series(result: materiel.Result, var: str, **sel: str) -> list[float]:
@@ -237,3 +238,60 @@ def test_no_fleets_no_weapon_system_lines() -> None:
     assert r.fleets().empty
     assert "Weapon systems" not in summarize(r)
     np.testing.assert_array_equal(r.dataset.usable_stock.values, r.dataset.stock.values)
+
+
+def test_a_qualifications_cost_is_charged_to_its_payers_budget() -> None:
+    # budget: GDP US$1m x 100% defence x 20% equipment x 10% munitions = US$20,000 in 2024;
+    # qualifying l1 for s2 at US$5,000 paid by BBB in 2024-03 leaves US$15,000 for its buying
+    s = guns()
+    s["qualifications"]["l1-s2"] = {
+        "line": "l1", "system": "s2", "decision": "2024-03", "lead_time_months": 2,
+        "cost_usd": 5000.0, "payer": "BBB", "source": "fx",
+    }  # fmt: skip
+    s["economics"] = {"BBB": {"2024": {"gdp_usd_m": 1.0, "defence_pct_gdp_nato": 100.0,
+                                       "source": "fx"}}}  # fmt: skip
+    s["policy"].update(budget="defer", equipment_share_from="policy")
+    s["procurement"] = {"p": {"product": "shell", "buyers": {"BBB": 1.0}, "review": "monthly",
+                              "adjustment_months": 1.0, "source": "fx"}}  # fmt: skip
+    s["targets"] = {"t": {"parties": ["BBB"], "product": "shell", "quantity": 100000.0,
+                          "by": "2024-12", "source": "fx"}}  # fmt: skip
+    inp = compile_inputs(materiel.load(s))
+    assert inp.budget is not None
+    year = list(inp.budget.years).index(2024)
+    assert inp.budget.committed_usd[inp.budget.parties.index("BBB"), year] == 5000.0
+    assert inp.budget_left_usd[inp.parties.index("BBB"), year] == 15000.0
+    r = materiel.simulate(s)
+    # the policy buys at US$10 a round what the budget left pays in 2024: 1,500 rounds
+    assert float(r.dataset.contract_quantity.isel(sample=0).sum()) == 1500.0
+    # the cost outputs carry it: the payer's year, the metrics and run's cost line
+    costs = r.costs().set_index(["party", "year"])
+    assert costs.loc[("BBB", 2024), "qualification_usd"] == 5000.0
+    cost = r.metrics()["cost"]
+    assert (cost["qualifications_usd"], cost["qualifications_by_party_usd"]) == (
+        5000.0, {"BBB": 5000.0})  # fmt: skip
+    paid = r.dataset.qualification_cost_usd.sel(party="BBB").values.tolist()
+    assert paid[:4] == [0, 0, 5000, 0]
+    from materiel.present.summary import summarize
+
+    assert "round-gun qualifications $5,000" in summarize(r)
+
+
+def test_targets_count_the_rounds_the_guns_can_fire() -> None:
+    from materiel.present.summary import summarize
+
+    # BBB's only guns (s2) cannot fire l1's rounds: 300 held, none usable, target not met
+    s = guns(contracts={"c1": contract(buyers={"BBB": 1.0})})
+    s["targets"] = {"t": {"parties": ["BBB"], "product": "shell", "quantity": 200.0,
+                          "by": "2024-06", "source": "fx"}}  # fmt: skip
+    row = materiel.simulate(s).targets().iloc[0]
+    assert (row.stock_at_horizon, row.first_met, row.counted_on) == (0.0, None, "usable")
+    # qualified from 2024-05: the 300 held become usable then
+    s["qualifications"]["l1-s2"] = {"line": "l1", "system": "s2", "decision": "2024-04",
+                                    "lead_time_months": 1, "source": "fx"}  # fmt: skip
+    r = materiel.simulate(s)
+    row = r.targets().iloc[0]
+    assert (row.stock_at_horizon, row.first_met, bool(row.met_by_date)) == (300.0, "2024-05", True)
+    assert "[usable stock" in summarize(r)
+    # a party without fleets counts its nominal stock
+    s["targets"]["t"]["parties"] = ["REC"]
+    assert materiel.simulate(s).targets().iloc[0].counted_on == "nominal"

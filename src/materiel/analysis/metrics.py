@@ -194,13 +194,21 @@ def yearly(da: xr.DataArray) -> xr.DataArray:
 
 
 def cost_by_party(ds: xr.Dataset, sample: int = 0) -> pd.DataFrame:
-    """Contract payments per party and year (US$), plus capex by the lines' countries."""
+    """Contract payments per party and year (US$), plus capex by the lines' countries and
+    round-gun qualifications by their payers (``qualification_usd``)."""
     pay = yearly(ds.payments_usd.isel(sample=sample))
     capex = yearly(ds.capex_usd.isel(sample=sample)).groupby(ds.line_country.rename("party")).sum()
     df = pay.to_dataframe(name="payments_usd")[["payments_usd"]]
     cx = capex.to_dataframe(name="capex_usd")[["capex_usd"]]
-    out = df.join(cx, how="outer").fillna(0.0).reset_index()
-    return out[(out.payments_usd > 0) | (out.capex_usd > 0)].reset_index(drop=True)
+    out = df.join(cx, how="outer")
+    if "qualification_cost_usd" in ds:
+        qual = yearly(ds.qualification_cost_usd).to_dataframe(name="qualification_usd")
+        out = out.join(qual[["qualification_usd"]], how="outer")
+    else:
+        out["qualification_usd"] = 0.0
+    out = out.fillna(0.0).reset_index()
+    spent = (out.payments_usd > 0) | (out.capex_usd > 0) | (out.qualification_usd > 0)
+    return out[spent].reset_index(drop=True)
 
 
 def aid_table(ds: xr.Dataset, s: Scenario, sample: int = 0) -> pd.DataFrame:

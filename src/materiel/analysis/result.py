@@ -285,6 +285,7 @@ class Result:
         """All headline metrics as JSON-ready data."""
         ds = self.dataset.isel(sample=0)
         costs = self.costs()
+        qual = ds.get("qualification_cost_usd", xr.zeros_like(ds.payments_usd))
         return {
             "scenario": self.scenario.id,
             "start": self.scenario.start,
@@ -302,6 +303,10 @@ class Result:
                     if v > 0
                 },
                 "by_party_year": records(costs),
+                "qualifications_usd": float(qual.sum()),
+                "qualifications_by_party_usd": {
+                    str(p): float(v) for p, v in qual.sum("month").to_series().items() if v > 0
+                },
             },
             "contracts": records(self.contracts()),
             "floors": self.floors(),

@@ -30,7 +30,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from materiel.engine.budget import BudgetPlan, fit_to_budgets
-from materiel.engine.interop import compile_fleets
+from materiel.engine.interop import compile_fleets, qualification_charges
 from materiel.months import month_index, month_label, parse_month, year_of
 from materiel.scenario.prices import unit_price_usd
 from materiel.scenario.schema import Facilitation, Investment, Policy, Procurement, Scenario
@@ -242,6 +242,8 @@ class Inputs:
     qualified_from: np.ndarray = field(  # (L, F): first month line l's rounds fit fleet f
         default_factory=lambda: np.zeros((0, 0), dtype=np.int64)
     )
+    # (T, P): what each party pays for round-gun qualifications decided that month, US$
+    qualification_cost_usd: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
 
     @property
     def shape(self) -> dict[str, int]:
@@ -523,7 +525,7 @@ def compile_inputs(s: Scenario) -> Inputs:
         )  # fmt: skip
     budget_plan = None
     if policy.budget != "none":  # written contracts; policies are capped in the kernel
-        budget_plan = fit_to_budgets(s, rows, facilitation_charges(s))
+        budget_plan = fit_to_budgets(s, rows, facilitation_charges(s) + qualification_charges(s))
         rows = [
             r._replace(sign=int(m), decided=r.decided + int(m) - r.sign)
             for r, m in zip(rows, budget_plan.sign, strict=True)

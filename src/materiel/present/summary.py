@@ -239,7 +239,13 @@ def summarize(result: Result) -> str:
         f"Cost: contract payments {fmt_usd(m['payments_usd'])}, capex "
         f"{fmt_usd(m['capex_usd'])} (order-driven {fmt_usd(split['order_driven'])}, "
         f"industry's announced {fmt_usd(split['announced'])}, state-funded facilitation "
-        f"{fmt_usd(split['facilitation'])}); top buyers: "
+        f"{fmt_usd(split['facilitation'])})"
+        + (
+            f", round-gun qualifications {fmt_usd(m['qualifications_usd'])}"
+            if m["qualifications_usd"] > 0
+            else ""
+        )
+        + "; top buyers: "
         + (", ".join(f"{p} {fmt_usd(v)}" for p, v in payers) or "none")
     )
     return "\n".join(out)
