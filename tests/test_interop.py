@@ -229,6 +229,24 @@ def test_outputs_say_which_systems_went_short(tmp_path: Any) -> None:
     rows = (tmp_path / "fleet_shortfall.csv").read_text().splitlines()
     assert rows[0].startswith("month,fleet,party,product,system,quantity")
     assert rows[2].startswith("2024-01,g2,AAA,shell,s2,50.0")
+    # g2 went short 5 months while AAA still held l1's rounds (50 .. 150), which only g1 fires
+    assert (table.loc["g2", "shortfall_while_held"], table.loc["g1", "shortfall_while_held"]) == (
+        250.0, 0.0)  # fmt: skip
+    assert "of the 900 unmet, 250 (28%) fell in months" in text
+    # per party: usable vs nominal, who went short, the capacity its guns can use
+    aaa = r.interoperability().set_index("party").loc["AAA"]
+    assert (aaa.share_unmet, aaa.short_systems) == (0.75, "s2 100%, s1 50%")
+    # l1 (100/month) fits g1 only: half of AAA's use; none of BBB's
+    assert (aaa.capacity_start_per_month, aaa.effective_capacity_start_per_month) == (100, 50)
+    bbb = r.interoperability().set_index("party").loc["BBB"]
+    assert bbb.effective_capacity_end_per_month == 0.0
+    assert "50 of 100/month at the start" in text
+    assert r.metrics()["interoperability"]["parties"][0]["party"] == "AAA"
+    assert "weapon_systems.csv" in written
+    from materiel.present.report import build_report
+
+    html = build_report(r).html
+    assert "Weapon systems: usable against nominal stock" in html and "s2 100%, s1 50%" in html
 
 
 def test_no_fleets_no_weapon_system_lines() -> None:

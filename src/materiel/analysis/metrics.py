@@ -26,7 +26,12 @@ __all__ = [
     "binding_table",
     "capex_split",
     "cost_by_party",
+    "counted_on",
+    "counted_stock",
     "first_month_at_or_above",
+    "fleet_table",
+    "interoperability_table",
+    "qualification_table",
     "recipient_shortfall_table",
     "replacement_table",
     "target_met",
@@ -327,6 +332,66 @@ def fleet_table(ds: xr.Dataset, sample: int = 0) -> pd.DataFrame:
                 "stock_end": float(usable.sel(fleet=f)[-1]),
                 "unusable_end": float(unusable.sel(party=p, product=k)[-1]),
                 "unusable_max": float(unusable.sel(party=p, product=k).max()),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def interoperability_table(ds: xr.Dataset, s: Scenario, sample: int = 0) -> pd.DataFrame:
+    """Per party and munition with weapon-system fleets: usable against nominal stock,
+    unmet demand and which systems went short, and the capacity its guns can use.
+
+    ``effective_capacity_*_per_month`` is the capacity available to the
+    party's guns, ``sum_l cap_l(t) * sum_{f qualified for l at t} w_f``: each
+    line's capacity weighted by the share of the party's use its rounds fit
+    (:mod:`materiel.engine.interop`), at the first and last month, against
+    ``capacity_*_per_month`` over every line of the munition. ``short_systems``
+    lists the systems with unmet demand, worst share first (``system share``).
+    """
+    from materiel.engine.interop import compile_fleets
+
+    fleets = fleet_table(ds, sample)
+    if fleets.empty:
+        return pd.DataFrame()
+    lines = [str(x) for x in ds.line.values]
+    parties = [str(x) for x in ds.party.values]
+    compiled = compile_fleets(s, lines, parties, [str(x) for x in ds["product"].values])
+    qualified, share = compiled["qualified_from"], compiled["fleet_share"]
+    cap = ds.capacity_per_month.isel(sample=sample).transpose("month", "line").values
+    nominal = ds.stock.isel(sample=sample)
+    usable = ds.usable_stock.isel(sample=sample)
+    T = cap.shape[0]
+    rows = []
+    for (p, k), group in fleets.groupby(["party", "product"], sort=False):
+        mine = [i for i, f in enumerate(compiled["fleets"]) if f in set(group.fleet)]
+        of_k = np.flatnonzero(ds.line_product.values == k)
+
+        def effective(t: int, mine: list[int] = mine, of_k: np.ndarray = of_k) -> float:
+            fits = (qualified[np.ix_(of_k, mine)] <= t) * share[mine]
+            return float((cap[t, of_k] * fits.sum(axis=1)).sum())
+
+        demand = float(group.demand.sum())
+        worst = group[group.shortfall > 0].sort_values("share_unmet", ascending=False)
+        rows.append(
+            {
+                "party": p,
+                "product": k,
+                "fleets": len(group),
+                "stock_end": float(nominal.sel(party=p, product=k)[-1]),
+                "usable_end": float(usable.sel(party=p, product=k)[-1]),
+                "unusable_end": float(group.unusable_end.iloc[0]),
+                "unusable_max": float(group.unusable_max.iloc[0]),
+                "demand": demand,
+                "shortfall": float(group.shortfall.sum()),
+                "share_unmet": float(group.shortfall.sum()) / demand if demand > 0 else 0.0,
+                "shortfall_while_held": float(group.shortfall_while_held.sum()),
+                "short_systems": ", ".join(
+                    f"{r.system} {r.share_unmet:.0%}" for r in worst.itertuples()
+                ),
+                "capacity_start_per_month": float(cap[0, of_k].sum()),
+                "effective_capacity_start_per_month": effective(0),
+                "capacity_end_per_month": float(cap[T - 1, of_k].sum()),
+                "effective_capacity_end_per_month": effective(T - 1),
             }
         )
     return pd.DataFrame(rows)

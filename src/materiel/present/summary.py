@@ -128,6 +128,14 @@ def fleet_lines(result: Result, top: int = 6) -> list[str]:
                 "in stock those guns could not fire (qualified only for other guns or none; "
                 "each gun's rounds are kept apart once received)"
             )
+        cap = result.interoperability().set_index(["party", "product"]).loc[(party, product)]
+        out.append(
+            "    capacity its guns can use (each line weighted by the share of use its rounds "
+            f"fit): {fmt_number(cap.effective_capacity_start_per_month)} of "
+            f"{fmt_number(cap.capacity_start_per_month)}/month at the start, "
+            f"{fmt_number(cap.effective_capacity_end_per_month)} of "
+            f"{fmt_number(cap.capacity_end_per_month)}/month at the end"
+        )
         spare = group[group.stock_end > 0.5].sort_values("stock_end", ascending=False)
         if not spare.empty:
             out.append(
