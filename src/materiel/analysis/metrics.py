@@ -363,10 +363,10 @@ def interoperability_table(ds: xr.Dataset, s: Scenario, sample: int = 0) -> pd.D
     T = cap.shape[0]
     rows = []
     for (p, k), group in fleets.groupby(["party", "product"], sort=False):
-        mine = [i for i, f in enumerate(compiled["fleets"]) if f in set(group.fleet)]
+        mine = np.array([i for i, f in enumerate(compiled["fleets"]) if f in set(group.fleet)])
         of_k = np.flatnonzero(ds.line_product.values == k)
 
-        def effective(t: int, mine: list[int] = mine, of_k: np.ndarray = of_k) -> float:
+        def effective(t: int, mine: np.ndarray = mine, of_k: np.ndarray = of_k) -> float:
             fits = (qualified[np.ix_(of_k, mine)] <= t) * share[mine]
             return float((cap[t, of_k] * fits.sum(axis=1)).sum())
 

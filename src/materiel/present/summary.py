@@ -128,7 +128,8 @@ def fleet_lines(result: Result, top: int = 6) -> list[str]:
                 "in stock those guns could not fire (qualified only for other guns or none; "
                 "each gun's rounds are kept apart once received)"
             )
-        cap = result.interoperability().set_index(["party", "product"]).loc[(party, product)]
+        weapons = result.interoperability()
+        cap = weapons[(weapons.party == party) & (weapons["product"] == product)].iloc[0]
         out.append(
             "    capacity its guns can use (each line weighted by the share of use its rounds "
             f"fit): {fmt_number(cap.effective_capacity_start_per_month)} of "
