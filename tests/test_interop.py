@@ -114,6 +114,24 @@ def test_a_line_serves_a_joint_buy_only_for_the_buyers_whose_guns_its_rounds_fit
     assert series(plain, "line_deliveries", line="l1")[:3] == [50, 50, 0]
 
 
+@pytest.mark.parametrize("decision", ["2024-01", "2024-02", "2024-03"])
+def test_a_joint_buy_kept_per_buyer_delivers_each_its_share_once_qualified(decision: str) -> None:
+    # l1 (100/month) fits only AAA's s1 until it is qualified for s2 from decision + 1 month;
+    # l2 is slow (50/month), so BBB lags its share until l1 may serve it too
+    s = _two_lines({"AAA": 0.5, "BBB": 0.5}, 600.0)
+    s["lines"]["l2"].update(capacity_per_month=50.0, max_capacity_per_month=50.0)
+    s["contracts"]["c1"]["delivery_months"] = 3
+    s["qualifications"]["l1-s2"] = {"line": "l1", "system": "s2", "decision": decision,
+                                    "lead_time_months": 1, "source": "fx"}  # fmt: skip
+    ds = materiel.simulate(s).dataset.isel(sample=0)  # simulate checks the invariants too
+    got = ds.receipts.sel(product="shell").sum("month")
+    assert float(got.sel(party="AAA")) == pytest.approx(300.0)
+    assert float(got.sel(party="BBB")) == pytest.approx(300.0)  # caught up, never beyond
+    assert float(ds.contract_deliveries.sum()) == pytest.approx(600.0)
+    assert float(abs(ds.unusable_stock).max()) == 0.0
+    np.testing.assert_allclose(ds.stock, ds.usable_stock + ds.unusable_stock, atol=1e-9)
+
+
 def test_a_pool_contract_goes_to_the_lines_that_fit_its_buyer() -> None:
     r = materiel.simulate(_two_lines({"BBB": 1.0}, 200.0))
     assert series(r, "line_deliveries", line="l1")[:3] == [0, 0, 0]
