@@ -71,6 +71,20 @@ def test_a_qualification_added_at_month_m_makes_held_and_later_rounds_usable() -
     assert (added["qualified_from"], added["cost_usd"], added["payer"]) == ("2024-03", 1e6, "BBB")
 
 
+def test_guns_that_come_to_fire_the_same_rounds_share_their_stock() -> None:
+    # l1's rounds are qualified for s2 too from 2024-04: g1 and g2 then fire the same rounds,
+    # so g1's 150 are shared 75/75 and both fire 50 a month until they run out together
+    s = guns(contracts={"c1": contract()}, consumption={"u": use("AAA", 100.0)})
+    s["qualifications"]["l1-s2"] = {"line": "l1", "system": "s2", "decision": "2024-03",
+                                    "lead_time_months": 1, "source": "fx"}  # fmt: skip
+    r = materiel.simulate(s)
+    assert series(r, "fleet_stock", fleet="g1")[:6] == [50, 100, 150, 25, 0, 0]
+    assert series(r, "fleet_stock", fleet="g2")[:6] == [0, 0, 0, 25, 0, 0]
+    assert series(r, "fleet_shortfall", fleet="g2")[:6] == [50, 50, 50, 0, 25, 50]
+    assert series(r, "shortfall", party="AAA", product="shell")[:6] == [50, 50, 50, 0, 50, 100]
+    assert series(r, "stock", party="AAA", product="shell")[:6] == [50, 100, 150, 50, 0, 0]
+
+
 def test_nato_qualifies_standard_rounds_for_standard_guns_after_the_lead_time() -> None:
     s = guns(contracts={"c1": contract(buyers={"BBB": 1.0})})
     s["policy"].update(interoperability="nato", interoperability_from="2024-01",

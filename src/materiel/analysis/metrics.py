@@ -299,8 +299,8 @@ def fleet_table(ds: xr.Dataset, sample: int = 0) -> pd.DataFrame:
     held that none of its fleets could fire (per party and product).
     ``shortfall_while_held`` is the part of its shortfall in months whose end
     still found its party holding at least one round of the product (rounds
-    that only other guns, or none, may fire; a round delivered to one
-    fleet's stock stays with it): unmet although rounds were there.
+    that only other guns, or none, may fire): unmet although rounds were
+    there.
     """
     rows: list[dict[str, Any]] = []
     if "fleet" not in ds.dims or ds.sizes["fleet"] == 0:

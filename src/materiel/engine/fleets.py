@@ -13,6 +13,13 @@ cell's fleets qualified for line ``l`` at month ``t`` (``qualified_from[l, f]
 - **qualification** (:func:`qualify`, each month before deliveries): where
   ``Q_l(t)`` is no longer empty, ``x_pl`` moves to its fleets in proportion
   to ``w_f / sum_{Q_l(t)} w``;
+- **pooling** (:func:`pool`, in a month a qualification takes effect, after
+  the lots move): fleets of a cell that fire the same lines' rounds at ``t``
+  (``qualified_from[l, f] <= t`` alike for every line) share their usable
+  stock in proportion to their use, ``u_f = w_f / sum_G w * sum_G u`` over
+  the group ``G`` (exact: every round a fleet holds came from a line it is
+  qualified for, so the others of its group may fire it too; rounds received
+  later stay in proportion, as receipts and consumption go by ``w_f``);
 - **receipts** (:func:`receive`): a delivery ``d`` from line ``l`` goes to
   ``u_f += d * w_f / sum_{Q_l(t)} w`` for ``f`` in ``Q_l(t)``, else to
   ``x_pl``;
@@ -48,10 +55,12 @@ __all__ = [
     "has_fleets",
     "mark_by_receiver",
     "open_by_receiver",
+    "pool",
     "qualify",
     "receipt_rows",
     "receipts_by_receiver",
     "receive",
+    "regroup_months",
     "split",
     "start",
     "watched",
@@ -291,6 +300,56 @@ def start(fleets: Fleets, stock: np.ndarray, usable: np.ndarray) -> None:
     """``u_f = w_f * S_pk`` at the start."""
     for f in range(fleets.fleet_party.shape[0]):
         usable[f] = fleets.fleet_share[f] * stock[fleets.fleet_party[f], fleets.fleet_product[f]]
+
+
+@njit(cache=True)
+def regroup_months(fleets: Fleets, T: int) -> np.ndarray:
+    """``(T,)``: months in which a qualification takes effect (and month 0)."""
+    out = np.zeros(T, dtype=np.bool_)
+    if T > 0:
+        out[0] = True
+    q = fleets.qualified_from
+    for ln in range(q.shape[0]):
+        for f in range(q.shape[1]):
+            if 0 < q[ln, f] < T:
+                out[q[ln, f]] = True
+    return out
+
+
+@njit(cache=True)
+def pool(fleets: Fleets, t: int, usable: np.ndarray) -> None:
+    """Fleets of a cell that fire the same lines' rounds at ``t`` share their usable stock.
+
+    ``u_f = w_f / sum_G w * sum_G u`` over each group ``G`` of two or more
+    fleets (module docstring); a fleet alone keeps its stock untouched.
+    """
+    F = fleets.fleet_party.shape[0]
+    q = fleets.qualified_from
+    group = np.arange(F)
+    for f in range(F):
+        for g in range(f):
+            if (group[g] != g or fleets.fleet_party[g] != fleets.fleet_party[f]
+                    or fleets.fleet_product[g] != fleets.fleet_product[f]):  # fmt: skip
+                continue
+            same = True
+            for ln in range(q.shape[0]):
+                if (q[ln, f] <= t) != (q[ln, g] <= t):
+                    same = False
+                    break
+            if same:
+                group[f] = g
+                break
+    total = np.zeros(F)
+    weight = np.zeros(F)
+    members = np.zeros(F, dtype=np.int64)
+    for f in range(F):
+        total[group[f]] += usable[f]
+        weight[group[f]] += fleets.fleet_share[f]
+        members[group[f]] += 1
+    for f in range(F):
+        g = group[f]
+        if members[g] > 1 and weight[g] > 0.0:
+            usable[f] = total[g] * fleets.fleet_share[f] / weight[g]
 
 
 @njit(cache=True)

@@ -132,6 +132,7 @@ def step(
     watch = fleet_stock.watched(contracts, fleet_cell, C)
     a_first, a_rows = fleet_stock.group_rows(assignments.assign_contract, C)
     ar_first = fleet_stock.assignment_row_first(assignments, recv_first)
+    regroup = fleet_stock.regroup_months(fleets, T)  # months a qualification takes effect
 
     # lines per pool-product group: the order book moves between lines of a group only
     n_group = np.zeros((Q, K))
@@ -384,6 +385,8 @@ def step(
                     out.contract_deliveries[s, t, c] = delivered_c[c]
             if F > 0:  # rounds fit the fleets they are qualified for, or wait in lots
                 fleet_stock.qualify(fleets, t, lines.line_product, usable, unusable)
+                if regroup[t]:  # fleets that now fire the same rounds share their stock
+                    fleet_stock.pool(fleets, t, usable)
                 fleet_stock.receive(fleets, t, take_a, assignments, contracts, recv_first,
                                     recv_rows, fleet_cell, usable, unusable, by_row, open_a, ar,
                                     ar_first, receive_share)  # fmt: skip

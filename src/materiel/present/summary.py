@@ -125,8 +125,7 @@ def fleet_lines(result: Result, top: int = 6) -> list[str]:
             out.append(
                 f"    of the {fmt_number(group.shortfall.sum())} unmet, {fmt_number(held)} "
                 f"({held / group.shortfall.sum():.0%}) fell in months that ended with rounds "
-                "in stock those guns could not fire (qualified only for other guns or none; "
-                "each gun's rounds are kept apart once received)"
+                "in stock those guns could not fire (qualified only for other guns, or none)"
             )
         weapons = result.interoperability()
         cap = weapons[(weapons.party == party) & (weapons["product"] == product)].iloc[0]
