@@ -195,6 +195,13 @@ def test_dashboard_runs_the_chart_changes_and_cold_load(browser: Any, server: Se
         assert browser.find_elements(By.CSS_SELECTOR, f"#{table} tbody tr"), table
     cost = browser.find_elements(By.CSS_SELECTOR, "#cost tbody tr")
     assert len(cost) == 1 and float(cost[0].find_elements(By.TAG_NAME, "td")[1].text) > 0
+    # Ukraine's 155mm guns: usable against nominal stock and the systems that went short
+    # (none: consumption_scale 0 leaves no demand)
+    assert browser.find_element(By.ID, "weapons").is_displayed()
+    (weapons,) = browser.find_elements(By.CSS_SELECTOR, "#weapons-table tbody tr")
+    cells = [td.text for td in weapons.find_elements(By.TAG_NAME, "td")]
+    assert cells[0] == "status-quo (national)" and cells[1] == "UKR shell-155mm"
+    assert cells[5:7] == ["0%", "none"]
     no_scroll = browser.execute_script(
         "return document.documentElement.scrollWidth <= document.documentElement.clientWidth"
     )

@@ -9,6 +9,7 @@ import pytest
 from builders import contract, tiny
 
 import materiel
+from materiel.engine.inputs import compile_inputs
 
 
 def series(result: materiel.Result, var: str, **sel: str) -> list[float]:
@@ -89,6 +90,20 @@ def test_a_qualification_cost_is_charged_to_the_payers_budget_in_its_decision_ye
     assert r.dataset["budget_usd"].sel(year=2024, party="BBB").item() == 20000.0
 
 
+def test_guns_that_come_to_fire_the_same_rounds_share_their_stock() -> None:
+    # l1's rounds are qualified for s2 too from 2024-04: g1 and g2 then fire the same rounds,
+    # so g1's 150 are shared 75/75 and both fire 50 a month until they run out together
+    s = guns(contracts={"c1": contract()}, consumption={"u": use("AAA", 100.0)})
+    s["qualifications"]["l1-s2"] = {"line": "l1", "system": "s2", "decision": "2024-03",
+                                    "lead_time_months": 1, "source": "fx"}  # fmt: skip
+    r = materiel.simulate(s)
+    assert series(r, "fleet_stock", fleet="g1")[:6] == [50, 100, 150, 25, 0, 0]
+    assert series(r, "fleet_stock", fleet="g2")[:6] == [0, 0, 0, 25, 0, 0]
+    assert series(r, "fleet_shortfall", fleet="g2")[:6] == [50, 50, 50, 0, 25, 50]
+    assert series(r, "shortfall", party="AAA", product="shell")[:6] == [50, 50, 50, 0, 50, 100]
+    assert series(r, "stock", party="AAA", product="shell")[:6] == [50, 100, 150, 50, 0, 0]
+
+
 def test_nato_qualifies_standard_rounds_for_standard_guns_after_the_lead_time() -> None:
     s = guns(contracts={"c1": contract(buyers={"BBB": 1.0})})
     s["policy"].update(interoperability="nato", interoperability_from="2024-01",
@@ -102,6 +117,60 @@ def test_nato_qualifies_standard_rounds_for_standard_guns_after_the_lead_time() 
     s["policy"]["interoperability_by_product"] = {"shell": "national"}
     r = materiel.simulate(s)
     assert series(r, "unusable_stock", party="BBB", product="shell")[:3] == [100, 200, 300]
+
+
+def _two_lines(buyers: dict[str, float], quantity: float) -> dict[str, Any]:
+    """guns() + line l2 (300/month) qualified for s2; one contract open to both lines, 2 months."""
+    s = guns(contracts={"c1": contract(buyers=buyers, quantity=quantity, delivery_months=2)})
+    s["lines"]["l2"] = dict(s["lines"]["l1"], name="Line 2", capacity_per_month=300.0,
+                            max_capacity_per_month=300.0)  # fmt: skip
+    s["qualifications"]["l2-s2"] = {"line": "l2", "system": "s2", "source": "fx"}
+    return s
+
+
+def test_a_line_serves_a_joint_buy_only_for_the_buyers_whose_guns_its_rounds_fit() -> None:
+    # AAA fields s1 and s2, BBB only s2; l1 fits s1, l2 fits s2. Each month AAA's 100 is
+    # shared by both lines in proportion to capacity (25/75), BBB's 100 goes to l2 only.
+    r = materiel.simulate(_two_lines({"AAA": 0.5, "BBB": 0.5}, 400.0))
+    assert series(r, "line_deliveries", line="l1")[:3] == [25, 25, 0]
+    assert series(r, "line_deliveries", line="l2")[:3] == [175, 175, 0]
+    # every round of l1 went to AAA's s1 guns; BBB got only l2's rounds, all usable
+    assert series(r, "fleet_stock", fleet="g1")[:3] == [25, 50, 50]
+    assert series(r, "fleet_stock", fleet="g2")[:3] == [75, 150, 150]
+    assert series(r, "fleet_stock", fleet="g3")[:3] == [100, 200, 200]
+    assert series(r, "receipts", party="BBB", product="shell")[:3] == [100, 100, 0]
+    assert float(abs(r.dataset.unusable_stock).max()) == 0.0
+    assert series(r, "contract_deliveries", contract="c1")[:3] == [200, 200, 0]
+    # without the rule l1 made 50 a month and half of it sat in BBB's stock, unusable
+    bare = dict(_two_lines({"AAA": 0.5, "BBB": 0.5}, 400.0), fleets={}, qualifications={})
+    plain = materiel.simulate(dict(bare, systems={}))
+    assert series(plain, "line_deliveries", line="l1")[:3] == [50, 50, 0]
+
+
+@pytest.mark.parametrize("decision", ["2024-01", "2024-02", "2024-03"])
+def test_a_joint_buy_kept_per_buyer_delivers_each_its_share_once_qualified(decision: str) -> None:
+    # l1 (100/month) fits only AAA's s1 until it is qualified for s2 from decision + 1 month;
+    # l2 is slow (50/month), so BBB lags its share until l1 may serve it too
+    s = _two_lines({"AAA": 0.5, "BBB": 0.5}, 600.0)
+    s["lines"]["l2"].update(capacity_per_month=50.0, max_capacity_per_month=50.0)
+    s["contracts"]["c1"]["delivery_months"] = 3
+    s["qualifications"]["l1-s2"] = {"line": "l1", "system": "s2", "decision": decision,
+                                    "lead_time_months": 1, "source": "fx"}  # fmt: skip
+    ds = materiel.simulate(s).dataset.isel(sample=0)  # simulate checks the invariants too
+    got = ds.receipts.sel(product="shell").sum("month")
+    assert float(got.sel(party="AAA")) == pytest.approx(300.0)
+    assert float(got.sel(party="BBB")) == pytest.approx(300.0)  # caught up, never beyond
+    assert float(ds.contract_deliveries.sum()) == pytest.approx(600.0)
+    assert float(abs(ds.unusable_stock).max()) == 0.0
+    np.testing.assert_allclose(ds.stock, ds.usable_stock + ds.unusable_stock, atol=1e-9)
+
+
+def test_a_pool_contract_goes_to_the_lines_that_fit_its_buyer() -> None:
+    r = materiel.simulate(_two_lines({"BBB": 1.0}, 200.0))
+    assert series(r, "line_deliveries", line="l1")[:3] == [0, 0, 0]
+    assert series(r, "line_deliveries", line="l2")[:3] == [100, 100, 0]
+    assert series(r, "fleet_stock", fleet="g3")[:3] == [100, 200, 200]
+    assert float(abs(r.dataset.unusable_stock).max()) == 0.0
 
 
 def _busy(**over: Any) -> dict[str, Any]:
@@ -211,6 +280,24 @@ def test_outputs_say_which_systems_went_short(tmp_path: Any) -> None:
     rows = (tmp_path / "fleet_shortfall.csv").read_text().splitlines()
     assert rows[0].startswith("month,fleet,party,product,system,quantity")
     assert rows[2].startswith("2024-01,g2,AAA,shell,s2,50.0")
+    # g2 went short 5 months while AAA still held l1's rounds (50 .. 150), which only g1 fires
+    assert (table.loc["g2", "shortfall_while_held"], table.loc["g1", "shortfall_while_held"]) == (
+        250.0, 0.0)  # fmt: skip
+    assert "of the 900 unmet, 250 (28%) fell in months" in text
+    # per party: usable vs nominal, who went short, the capacity its guns can use
+    aaa = r.interoperability().set_index("party").loc["AAA"]
+    assert (aaa.share_unmet, aaa.short_systems) == (0.75, "s2 100%, s1 50%")
+    # l1 (100/month) fits g1 only: half of AAA's use; none of BBB's
+    assert (aaa.capacity_start_per_month, aaa.effective_capacity_start_per_month) == (100, 50)
+    bbb = r.interoperability().set_index("party").loc["BBB"]
+    assert bbb.effective_capacity_end_per_month == 0.0
+    assert "50 of 100/month at the start" in text
+    assert r.metrics()["interoperability"]["parties"][0]["party"] == "AAA"
+    assert "weapon_systems.csv" in written
+    from materiel.present.report import build_report
+
+    html = build_report(r).html
+    assert "Weapon systems: usable against nominal stock" in html and "s2 100%, s1 50%" in html
 
 
 def test_no_fleets_no_weapon_system_lines() -> None:
@@ -220,3 +307,60 @@ def test_no_fleets_no_weapon_system_lines() -> None:
     assert r.fleets().empty
     assert "Weapon systems" not in summarize(r)
     np.testing.assert_array_equal(r.dataset.usable_stock.values, r.dataset.stock.values)
+
+
+def test_a_qualifications_cost_is_charged_to_its_payers_budget() -> None:
+    # budget: GDP US$1m x 100% defence x 20% equipment x 10% munitions = US$20,000 in 2024;
+    # qualifying l1 for s2 at US$5,000 paid by BBB in 2024-03 leaves US$15,000 for its buying
+    s = guns()
+    s["qualifications"]["l1-s2"] = {
+        "line": "l1", "system": "s2", "decision": "2024-03", "lead_time_months": 2,
+        "cost_usd": 5000.0, "payer": "BBB", "source": "fx",
+    }  # fmt: skip
+    s["economics"] = {"BBB": {"2024": {"gdp_usd_m": 1.0, "defence_pct_gdp_nato": 100.0,
+                                       "source": "fx"}}}  # fmt: skip
+    s["policy"].update(budget="defer", equipment_share_from="policy")
+    s["procurement"] = {"p": {"product": "shell", "buyers": {"BBB": 1.0}, "review": "monthly",
+                              "adjustment_months": 1.0, "source": "fx"}}  # fmt: skip
+    s["targets"] = {"t": {"parties": ["BBB"], "product": "shell", "quantity": 100000.0,
+                          "by": "2024-12", "source": "fx"}}  # fmt: skip
+    inp = compile_inputs(materiel.load(s))
+    assert inp.budget is not None
+    year = list(inp.budget.years).index(2024)
+    assert inp.budget.committed_usd[inp.budget.parties.index("BBB"), year] == 5000.0
+    assert inp.budget_left_usd[inp.parties.index("BBB"), year] == 15000.0
+    r = materiel.simulate(s)
+    # the policy buys at US$10 a round what the budget left pays in 2024: 1,500 rounds
+    assert float(r.dataset.contract_quantity.isel(sample=0).sum()) == 1500.0
+    # the cost outputs carry it: the payer's year, the metrics and run's cost line
+    costs = r.costs().set_index(["party", "year"])
+    assert costs.loc[("BBB", 2024), "qualification_usd"] == 5000.0
+    cost = r.metrics()["cost"]
+    assert (cost["qualifications_usd"], cost["qualifications_by_party_usd"]) == (
+        5000.0, {"BBB": 5000.0})  # fmt: skip
+    paid = r.dataset.qualification_cost_usd.sel(party="BBB").values.tolist()
+    assert paid[:4] == [0, 0, 5000, 0]
+    from materiel.present.summary import summarize
+
+    assert "round-gun qualifications $5,000" in summarize(r)
+
+
+def test_targets_count_the_rounds_the_guns_can_fire() -> None:
+    from materiel.present.summary import summarize
+
+    # BBB's only guns (s2) cannot fire l1's rounds: 300 held, none usable, target not met
+    s = guns(contracts={"c1": contract(buyers={"BBB": 1.0})})
+    s["targets"] = {"t": {"parties": ["BBB"], "product": "shell", "quantity": 200.0,
+                          "by": "2024-06", "source": "fx"}}  # fmt: skip
+    row = materiel.simulate(s).targets().iloc[0]
+    assert (row.stock_at_horizon, row.first_met, row.counted_on) == (0.0, None, "usable")
+    # qualified from 2024-05: the 300 held become usable then
+    s["qualifications"]["l1-s2"] = {"line": "l1", "system": "s2", "decision": "2024-04",
+                                    "lead_time_months": 1, "source": "fx"}  # fmt: skip
+    r = materiel.simulate(s)
+    row = r.targets().iloc[0]
+    assert (row.stock_at_horizon, row.first_met, bool(row.met_by_date)) == (300.0, "2024-05", True)
+    assert "[usable stock" in summarize(r)
+    # a party without fleets counts its nominal stock
+    s["targets"]["t"]["parties"] = ["REC"]
+    assert materiel.simulate(s).targets().iloc[0].counted_on == "nominal"

@@ -462,3 +462,13 @@ def test_policy_made_contracts_over_the_api(client: Any) -> None:
     assert all(c["origin"].startswith("policy:") and c["signed"] >= c["decided"] for c in made)
     r = client.post("/api/download", params={"format": "csv"}, json={"scenario": "status-quo"})
     assert "contracts.csv" in zipfile.ZipFile(io.BytesIO(r.content)).namelist()
+
+
+def test_weapon_systems_over_the_api(client: Any) -> None:
+    summary = client.post("/api/simulate", json={"scenario": "status-quo"}).json()["summary"]
+    assert summary["interoperability"] == "national"
+    (ukr,) = summary["weapon_systems"]
+    assert (ukr["party"], ukr["product"]) == ("UKR", "shell-155mm")
+    assert ukr["usable_end"] + ukr["unusable_end"] == pytest.approx(ukr["stock_end"])
+    assert ukr["effective_capacity_start_per_month"] < ukr["capacity_start_per_month"]
+    assert ukr["short_systems"]

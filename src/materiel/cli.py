@@ -635,6 +635,7 @@ def plan(
 
     from materiel.plan import compare_policy, write_toml
     from materiel.plan import plan as make_plan
+    from materiel.plan.write import fleets_note
 
     try:
         if write is not None:
@@ -713,6 +714,8 @@ def plan(
         typer.echo("\nDiagnosis")
         for sentence in result.diagnosis() or ["nothing binds"]:
             typer.echo(f"  {sentence}")
+        if (fleets := fleets_note(result.scenario)) is not None:
+            typer.echo(f"  {fleets}")
         if write is not None:
             typer.echo(f"\nwrote the plan as a scenario to {write} (run it: materiel run {write})")
     if not result.feasible:

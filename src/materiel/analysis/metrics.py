@@ -26,7 +26,12 @@ __all__ = [
     "binding_table",
     "capex_split",
     "cost_by_party",
+    "counted_on",
+    "counted_stock",
     "first_month_at_or_above",
+    "fleet_table",
+    "interoperability_table",
+    "qualification_table",
     "recipient_shortfall_table",
     "replacement_table",
     "target_met",
@@ -68,9 +73,32 @@ def capex_split(ds: xr.Dataset, sample: int = 0) -> dict[str, float]:
             "order_driven": total - state - announced}  # fmt: skip
 
 
+def counted_stock(ds: xr.Dataset) -> xr.DataArray:
+    """The stock a capability target counts: usable stock (the rounds the party's guns can fire).
+
+    It equals the nominal stock where a party keeps no weapon-system fleets
+    (:mod:`materiel.engine.fleets`); a dataset saved without it counts the
+    nominal stock.
+    """
+    counted: xr.DataArray = ds.usable_stock if "usable_stock" in ds else ds.stock
+    return counted
+
+
+def counted_on(ds: xr.Dataset, parties: list[str], product: str) -> str:
+    """``"usable"`` where one of ``parties`` keeps fleets for ``product``, else ``"nominal"``."""
+    if "fleet" not in ds.dims or ds.sizes["fleet"] == 0:
+        return "nominal"
+    held = set(parties)
+    for p, k in zip(ds.fleet_party.values, ds.fleet_product.values, strict=True):
+        if str(k) == product and str(p) in held:
+            return "usable"
+    return "nominal"
+
+
 def target_stock(ds: xr.Dataset, parties: list[str], product: str) -> xr.DataArray:
-    """Stock of ``product`` held by ``parties`` together, per sample and month."""
-    held: xr.DataArray = ds.stock.sel(party=parties, product=product).sum("party")
+    """Stock of ``product`` held by ``parties`` together, per sample and month (usable stock:
+    :func:`counted_stock`)."""
+    held: xr.DataArray = counted_stock(ds).sel(party=parties, product=product).sum("party")
     return held
 
 
@@ -84,7 +112,7 @@ def first_month_at_or_above(series: xr.DataArray, level: float) -> xr.DataArray:
 _TARGET_COLUMNS = [
     "target", "product", "parties", "required", "by", "stock_start", "stock_at_by",
     "met_by_date", "gap_at_by", "first_met", "months_to_target", "months_early",
-    "stock_at_horizon", "coverage_at_horizon", "shortfall_at_horizon", "assumption",
+    "stock_at_horizon", "coverage_at_horizon", "shortfall_at_horizon", "assumption", "counted_on",
 ]  # fmt: skip
 
 
@@ -94,10 +122,13 @@ def target_table(ds: xr.Dataset, s: Scenario, sample: int = 0) -> pd.DataFrame:
     ``months_to_target`` counts from the horizon start to the first month the
     stock reaches the target; ``months_early`` is positive when that is before
     the target date and negative when after (empty when never by the horizon).
+    A target counts usable stock (:func:`counted_stock`); ``counted_on`` says
+    ``"usable"`` where one of its parties keeps weapon-system fleets for the
+    munition (rounds no gun of theirs may fire do not count), else ``"nominal"``.
     """
     # positional numpy on one sample's (month, party, product) block: labelled
     # selection per target cost ~30 ms each, most of a web request's time
-    stock = ds.stock.isel(sample=sample).transpose("month", "party", "product").values
+    stock = counted_stock(ds).isel(sample=sample).transpose("month", "party", "product").values
     start = ds.stock_start.transpose("party", "product").values
     party_at = {str(p): i for i, p in enumerate(ds.party.values)}
     product_at = {str(k): i for i, k in enumerate(ds["product"].values)}
@@ -131,6 +162,7 @@ def target_table(ds: xr.Dataset, s: Scenario, sample: int = 0) -> pd.DataFrame:
                 "coverage_at_horizon": end / required if required > 0 else float("inf"),
                 "shortfall_at_horizon": max(required - end, 0.0),
                 "assumption": _is_assumption(s, t.source),
+                "counted_on": counted_on(ds, list(t.parties), t.product),
             }
         )
     return pd.DataFrame(rows, columns=_TARGET_COLUMNS)
@@ -167,13 +199,21 @@ def yearly(da: xr.DataArray) -> xr.DataArray:
 
 
 def cost_by_party(ds: xr.Dataset, sample: int = 0) -> pd.DataFrame:
-    """Contract payments per party and year (US$), plus capex by the lines' countries."""
+    """Contract payments per party and year (US$), plus capex by the lines' countries and
+    round-gun qualifications by their payers (``qualification_usd``)."""
     pay = yearly(ds.payments_usd.isel(sample=sample))
     capex = yearly(ds.capex_usd.isel(sample=sample)).groupby(ds.line_country.rename("party")).sum()
     df = pay.to_dataframe(name="payments_usd")[["payments_usd"]]
     cx = capex.to_dataframe(name="capex_usd")[["capex_usd"]]
-    out = df.join(cx, how="outer").fillna(0.0).reset_index()
-    return out[(out.payments_usd > 0) | (out.capex_usd > 0)].reset_index(drop=True)
+    out = df.join(cx, how="outer")
+    if "qualification_cost_usd" in ds:
+        qual = yearly(ds.qualification_cost_usd).to_dataframe(name="qualification_usd")
+        out = out.join(qual[["qualification_usd"]], how="outer")
+    else:
+        out["qualification_usd"] = 0.0
+    out = out.fillna(0.0).reset_index()
+    spent = (out.payments_usd > 0) | (out.capex_usd > 0) | (out.qualification_usd > 0)
+    return out[spent].reset_index(drop=True)
 
 
 def aid_table(ds: xr.Dataset, s: Scenario, sample: int = 0) -> pd.DataFrame:
@@ -257,6 +297,10 @@ def fleet_table(ds: xr.Dataset, sample: int = 0) -> pd.DataFrame:
     (:mod:`materiel.engine.fleets`); ``stock_end`` is its usable stock at the
     horizon end, ``unusable_end`` and ``unusable_max`` the rounds its party
     held that none of its fleets could fire (per party and product).
+    ``shortfall_while_held`` is the part of its shortfall in months whose end
+    still found its party holding at least one round of the product (rounds
+    that only other guns, or none, may fire): unmet although rounds were
+    there.
     """
     rows: list[dict[str, Any]] = []
     if "fleet" not in ds.dims or ds.sizes["fleet"] == 0:
@@ -264,12 +308,14 @@ def fleet_table(ds: xr.Dataset, sample: int = 0) -> pd.DataFrame:
     short = ds.fleet_shortfall.isel(sample=sample)
     usable = ds.fleet_stock.isel(sample=sample)
     unusable = ds.unusable_stock.isel(sample=sample)
+    nominal = ds.stock.isel(sample=sample)
     for f in ds.fleet.values:
         p, k = str(ds.fleet_party.sel(fleet=f).item()), str(ds.fleet_product.sel(fleet=f).item())
         share = float(ds.fleet_share.sel(fleet=f))
         demand = float(ds.consumption_demand.sel(party=p, product=k).sum()) * share
         s_f = short.sel(fleet=f)
         months_short = np.flatnonzero(s_f.values > 1e-9)
+        held = nominal.sel(party=p, product=k).values >= 1.0
         rows.append(
             {
                 "fleet": str(f),
@@ -280,11 +326,72 @@ def fleet_table(ds: xr.Dataset, sample: int = 0) -> pd.DataFrame:
                 "demand": demand,
                 "shortfall": float(s_f.sum()),
                 "share_unmet": float(s_f.sum()) / demand if demand > 0 else 0.0,
+                "shortfall_while_held": float(s_f.values[held].sum()),
                 "months_short": len(months_short),
                 "first_short": _label(ds, int(months_short[0])) if len(months_short) else None,
                 "stock_end": float(usable.sel(fleet=f)[-1]),
                 "unusable_end": float(unusable.sel(party=p, product=k)[-1]),
                 "unusable_max": float(unusable.sel(party=p, product=k).max()),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def interoperability_table(ds: xr.Dataset, s: Scenario, sample: int = 0) -> pd.DataFrame:
+    """Per party and munition with weapon-system fleets: usable against nominal stock,
+    unmet demand and which systems went short, and the capacity its guns can use.
+
+    ``effective_capacity_*_per_month`` is the capacity available to the
+    party's guns, ``sum_l cap_l(t) * sum_{f qualified for l at t} w_f``: each
+    line's capacity weighted by the share of the party's use its rounds fit
+    (:mod:`materiel.engine.interop`), at the first and last month, against
+    ``capacity_*_per_month`` over every line of the munition. ``short_systems``
+    lists the systems with unmet demand, worst share first (``system share``).
+    """
+    from materiel.engine.interop import compile_fleets
+
+    fleets = fleet_table(ds, sample)
+    if fleets.empty:
+        return pd.DataFrame()
+    lines = [str(x) for x in ds.line.values]
+    parties = [str(x) for x in ds.party.values]
+    compiled = compile_fleets(s, lines, parties, [str(x) for x in ds["product"].values])
+    qualified, share = compiled["qualified_from"], compiled["fleet_share"]
+    cap = ds.capacity_per_month.isel(sample=sample).transpose("month", "line").values
+    nominal = ds.stock.isel(sample=sample)
+    usable = ds.usable_stock.isel(sample=sample)
+    T = cap.shape[0]
+    rows = []
+    for (p, k), group in fleets.groupby(["party", "product"], sort=False):
+        mine = np.array([i for i, f in enumerate(compiled["fleets"]) if f in set(group.fleet)])
+        of_k = np.flatnonzero(ds.line_product.values == k)
+
+        def effective(t: int, mine: np.ndarray = mine, of_k: np.ndarray = of_k) -> float:
+            fits = (qualified[np.ix_(of_k, mine)] <= t) * share[mine]
+            return float((cap[t, of_k] * fits.sum(axis=1)).sum())
+
+        demand = float(group.demand.sum())
+        worst = group[group.shortfall > 0].sort_values("share_unmet", ascending=False)
+        rows.append(
+            {
+                "party": p,
+                "product": k,
+                "fleets": len(group),
+                "stock_end": float(nominal.sel(party=p, product=k)[-1]),
+                "usable_end": float(usable.sel(party=p, product=k)[-1]),
+                "unusable_end": float(group.unusable_end.iloc[0]),
+                "unusable_max": float(group.unusable_max.iloc[0]),
+                "demand": demand,
+                "shortfall": float(group.shortfall.sum()),
+                "share_unmet": float(group.shortfall.sum()) / demand if demand > 0 else 0.0,
+                "shortfall_while_held": float(group.shortfall_while_held.sum()),
+                "short_systems": ", ".join(
+                    f"{r.system} {r.share_unmet:.0%}" for r in worst.itertuples()
+                ),
+                "capacity_start_per_month": float(cap[0, of_k].sum()),
+                "effective_capacity_start_per_month": effective(0),
+                "capacity_end_per_month": float(cap[T - 1, of_k].sum()),
+                "effective_capacity_end_per_month": effective(T - 1),
             }
         )
     return pd.DataFrame(rows)

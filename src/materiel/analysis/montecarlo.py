@@ -45,7 +45,7 @@ from scipy import stats
 
 from materiel._errors import InvariantError, bad_argument
 from materiel._io import atomic_path
-from materiel.analysis.metrics import target_met
+from materiel.analysis.metrics import counted_stock, target_met
 from materiel.analysis.simulate import variable_units
 from materiel.analysis.sketch import ALPHA, SMALLEST, QuantileSketch
 from materiel.engine import compile_inputs, run_engine
@@ -253,10 +253,11 @@ class _Run:
         stock = raw["stock"]
         if float(stock.min(initial=0.0)) < -1e-6:
             raise InvariantError("invariant broken: negative stock in a Monte Carlo sample")
+        counted = raw["usable_stock"]  # targets count the rounds the guns can fire
         T, G = inp.n_months, len(self.by)
         series = np.zeros((size, T, G))
         for g, cols in enumerate(self.target_columns):
-            series[:, :, g] = stock[:, :, cols].sum(axis=2)
+            series[:, :, g] = counted[:, :, cols].sum(axis=2)
         hit = target_met(series, self.need[rows][:, None, :])
         g_all = np.arange(G)
         self.stock_at_by[rows] = series[:, self.by, g_all]
@@ -533,13 +534,16 @@ class MonteCarloResult:
         return data
 
     def stock_of(self, parties: list[str], product: str) -> xr.DataArray:
-        """Stock of ``product`` held by ``parties`` together (sample, month); needs ``dataset``."""
+        """Stock of ``product`` held by ``parties`` together (sample, month); needs ``dataset``.
+
+        Usable stock, as targets count it (:func:`~materiel.analysis.metrics.counted_stock`).
+        """
         ds = self.dataset
         held = [p for p in parties if p in ds.party.values]
         if product not in ds["product"].values or not held:
             none: xr.DataArray = xr.zeros_like(ds.stock.isel(party=0, product=0, drop=True))
             return none
-        out: xr.DataArray = ds.stock.sel(party=held, product=product).sum("party")
+        out: xr.DataArray = counted_stock(ds).sel(party=held, product=product).sum("party")
         return out
 
     def fan(self, da: xr.DataArray, quantiles: tuple[float, ...] = QUANTILES) -> xr.DataArray:

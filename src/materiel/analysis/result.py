@@ -111,6 +111,15 @@ class Result:
         """Per weapon-system fleet: demand, unmet demand, usable and unusable stock."""
         return metrics.fleet_table(self.dataset)
 
+    def interoperability(self) -> pd.DataFrame:
+        """Per party and munition with fleets: usable vs nominal stock, unmet demand, the systems
+        that went short and the capacity its guns can use
+        (:func:`~materiel.analysis.metrics.interoperability_table`; empty without fleets)."""
+        return self._table(
+            "interoperability",
+            lambda: metrics.interoperability_table(self.dataset, self.scenario),
+        )
+
     def qualifications(self) -> pd.DataFrame:
         """Round-gun qualifications added in the scenario: when they take effect, their cost."""
         return metrics.qualification_table(self.scenario)
@@ -286,6 +295,7 @@ class Result:
         ds = self.dataset.isel(sample=0)
         costs = self.costs()
         split = metrics.capex_split(self.dataset)  # industry's capex and the state's, apart
+        qual = ds.get("qualification_cost_usd", xr.zeros_like(ds.payments_usd))
         return {
             "scenario": self.scenario.id,
             "start": self.scenario.start,
@@ -305,6 +315,10 @@ class Result:
                     if v > 0
                 },
                 "by_party_year": records(costs),
+                "qualifications_usd": float(qual.sum()),
+                "qualifications_by_party_usd": {
+                    str(p): float(v) for p, v in qual.sum("month").to_series().items() if v > 0
+                },
             },
             "contracts": records(self.contracts()),
             "floors": self.floors(),
@@ -320,6 +334,7 @@ class Result:
             "interoperability": {
                 "policy": self.scenario.policy.interoperability,
                 "by_product": dict(self.scenario.policy.interoperability_by_product),
+                "parties": records(self.interoperability()),
                 "fleets": records(self.fleets()),
                 "qualifications_added": records(self.qualifications()),
             },
@@ -349,7 +364,8 @@ def tidy_tables(result: Result) -> dict[str, pd.DataFrame]:
     dropped for a deterministic run. A last column ``unit`` says what each
     row's value counts: ``rounds``, ``missiles/month``, ``US$`` (empty for
     ``binding``, a label). Plus ``contracts``: one row per contract, written
-    or decided by a procurement policy (:meth:`Result.contracts`).
+    or decided by a procurement policy (:meth:`Result.contracts`), and
+    ``weapon_systems`` where parties keep fleets (:meth:`Result.interoperability`).
     """
     ds = result.dataset
     munitions = set(result.scenario.munitions)
@@ -382,7 +398,7 @@ def tidy_tables(result: Result) -> dict[str, pd.DataFrame]:
             df = df.rename(columns=labels.get(str(dim), {}))
         if "party" in da.dims and "product" in da.dims:
             df = df[df["product"].isin(munitions)]
-        units = registry.get(str(name), "units")
+        units = registry.get(str(name), "US$" if value == "usd" else "units")
         if value == "binding":
             df["unit"] = ""
         elif "units" in units.split("/")[0] and "product" in df.columns:
@@ -391,6 +407,9 @@ def tidy_tables(result: Result) -> dict[str, pd.DataFrame]:
             df["unit"] = units
         tables[str(name)] = df.reset_index(drop=True)
     tables["contracts"] = result.contracts()
+    weapons = result.interoperability()
+    if not weapons.empty:  # per party and munition with fleets: usable vs nominal, who went short
+        tables["weapon_systems"] = weapons
     return tables
 
 

@@ -180,6 +180,10 @@ def build_dataset(inp: Inputs, raw: Mapping[str, np.ndarray], scenario: Scenario
         ("month", "line"),
         (inp.capex_announced_usd - inp.capex_facilitation_usd).T,
     )
+    qualification = inp.qualification_cost_usd
+    if qualification.shape != (inp.n_months, len(inp.parties)):  # Inputs built without fleets
+        qualification = np.zeros((inp.n_months, len(inp.parties)))
+    data_vars["qualification_cost_usd"] = (("month", "party"), qualification)
     lines = scenario.lines
     ds = xr.Dataset(
         data_vars,
@@ -226,6 +230,7 @@ def build_dataset(inp: Inputs, raw: Mapping[str, np.ndarray], scenario: Scenario
     for name, what in (
         ("capex_facilitation_usd", "state-funded facilitation's capex"),
         ("capex_announced_usd", "capex of industry's announced investments"),
+        ("qualification_cost_usd", "round-gun qualifications paid, in their decision month"),
     ):
         ds[name].attrs.update(units="US$", description=what)
     if inp.budget is not None:

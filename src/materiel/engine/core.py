@@ -46,6 +46,16 @@ order:
    ``book_c(t) = firm_c * [t >= sign_c] * (Q_c - delivered_c(t-1))``. A
    contract open to any eligible line is split between those lines in
    proportion to their capacity (orders) or committed capacity (book).
+   **Qualification** (:mod:`materiel.engine.fleets`): once some but not all
+   of a contract's lines fit the guns of one of its receivers ``r`` (a
+   line fits ``r`` when its rounds are qualified for one of ``r``'s fleets by
+   ``t``; every line fits a receiver without fleets), the contract is kept
+   per receiver from then on: ``open_r = max(share_r due_c(t) -
+   delivered_r, 0)`` (and ``book_r`` alike) is split between the lines
+   ``L_r(t)`` that fit ``r`` only, ``a_{l,r} = open_r w_l / sum_{L_r} w``
+   (all its lines where none fits: the rounds wait, unusable, for a
+   qualification), and each line's delivery to the contract goes to its
+   receivers in proportion to ``a_{l,r}`` (step 5).
 2. **Investment.** A component line's order book is what its users' books
    need through the bill of materials, shared by committed capacity within its
    pool (equally where none has any). Then, within each pool-product group,
@@ -98,8 +108,9 @@ order:
 5. **Deliveries.** Each line's output fills its open orders by priority, then
    age: with ``before_a`` the open orders ahead of assignment ``a`` on its
    line, ``delivered_a = clip(output_l - before_a, 0, open_a)``. Deliveries go
-   to buyers by share (or to the contract's recipient); buyers pay
-   ``delivered * unit price`` by share.
+   to buyers by share (or to the contract's recipient; for a contract kept per
+   receiver, ``delivered_a a_{l,r} / open_a`` to receiver ``r``); buyers pay
+   ``delivered * unit price`` by share (of the contract's whole delivery).
 6. **Aid from stock.** Pledge ``g`` owes ``due_g(t) - given_g(t-1)``; a donor
    gives at most ``max(0, stock - floor)``, shared pro rata between pledges.
 7. **Consumption.** ``consumed = min(demand, max(0, stock - floor_own))``;

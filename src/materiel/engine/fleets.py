@@ -13,6 +13,13 @@ cell's fleets qualified for line ``l`` at month ``t`` (``qualified_from[l, f]
 - **qualification** (:func:`qualify`, each month before deliveries): where
   ``Q_l(t)`` is no longer empty, ``x_pl`` moves to its fleets in proportion
   to ``w_f / sum_{Q_l(t)} w``;
+- **pooling** (:func:`pool`, in a month a qualification takes effect, after
+  the lots move): fleets of a cell that fire the same lines' rounds at ``t``
+  (``qualified_from[l, f] <= t`` alike for every line) share their usable
+  stock in proportion to their use, ``u_f = w_f / sum_G w * sum_G u`` over
+  the group ``G`` (exact: every round a fleet holds came from a line it is
+  qualified for, so the others of its group may fire it too; rounds received
+  later stay in proportion, as receipts and consumption go by ``w_f``);
 - **receipts** (:func:`receive`): a delivery ``d`` from line ``l`` goes to
   ``u_f += d * w_f / sum_{Q_l(t)} w`` for ``f`` in ``Q_l(t)``, else to
   ``x_pl``;
@@ -38,7 +45,28 @@ from numba import njit
 
 from materiel.engine.variables import Assignments, Contracts, Fleets
 
-__all__ = ["aid", "consume", "has_fleets", "qualify", "receipt_rows", "receive", "start"]
+__all__ = [
+    "aid",
+    "assignment_row_first",
+    "consume",
+    "delivery_share",
+    "fit_from",
+    "group_rows",
+    "has_fleets",
+    "mark_by_receiver",
+    "open_by_receiver",
+    "pool",
+    "qualify",
+    "receipt_rows",
+    "receipts_by_receiver",
+    "receive",
+    "regroup_months",
+    "split",
+    "start",
+    "watched",
+]
+
+_NEVER = 1 << 62  # a line that fits no fleet of the cell
 
 
 @njit(cache=True)
@@ -51,21 +79,220 @@ def has_fleets(fleets: Fleets, P: int, K: int) -> np.ndarray:
 
 
 @njit(cache=True)
-def receipt_rows(contracts: Contracts, C: int) -> tuple[np.ndarray, np.ndarray]:
-    """Receipt rows grouped by contract: ``rows[first[c]:first[c + 1]]``."""
-    R = contracts.receive_contract.shape[0]
+def group_rows(keys: np.ndarray, C: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rows grouped by contract ``keys[row]``: ``rows[first[c]:first[c + 1]]`` in row order."""
+    R = keys.shape[0]
     first = np.zeros(C + 1, dtype=np.int64)
     for r in range(R):
-        first[contracts.receive_contract[r] + 1] += 1
+        first[keys[r] + 1] += 1
     for c in range(C):
         first[c + 1] += first[c]
     fill = first[:-1].copy()
     rows = np.zeros(R, dtype=np.int64)
     for r in range(R):
-        c = contracts.receive_contract[r]
+        c = keys[r]
         rows[fill[c]] = r
         fill[c] += 1
     return first, rows
+
+
+@njit(cache=True)
+def receipt_rows(contracts: Contracts, C: int) -> tuple[np.ndarray, np.ndarray]:
+    """Receipt rows grouped by contract: ``rows[first[c]:first[c + 1]]``."""
+    return group_rows(contracts.receive_contract, C)
+
+
+@njit(cache=True)
+def fit_from(fleets: Fleets, line_product: np.ndarray, cell: np.ndarray) -> np.ndarray:
+    """``(L, P)``: the first month line ``l``'s rounds fit some fleet of party ``p``.
+
+    For the cell ``(p, product of l)``: ``min_f qualified_from[l, f]`` over
+    the cell's fleets; ``-1`` (always) where the cell keeps no fleets (its
+    stock is one pool that every round fits).
+    """
+    L, P = line_product.shape[0], cell.shape[0]
+    out = np.full((L, P), -1, dtype=np.int64)
+    for ln in range(L):
+        for p in range(P):
+            if cell[p, line_product[ln]]:
+                out[ln, p] = _NEVER
+    for f in range(fleets.fleet_party.shape[0]):
+        p = fleets.fleet_party[f]
+        for ln in range(L):
+            if line_product[ln] == fleets.fleet_product[f]:
+                out[ln, p] = min(out[ln, p], fleets.qualified_from[ln, f])
+    return out
+
+
+@njit(cache=True)
+def watched(contracts: Contracts, cell: np.ndarray, C: int) -> np.ndarray:
+    """``(C,)``: contracts with a receiver that keeps its stock per fleet."""
+    out = np.zeros(C, dtype=np.bool_)
+    for r in range(contracts.receive_contract.shape[0]):
+        if cell[contracts.receive_party[r], contracts.receive_product[r]]:
+            out[contracts.receive_contract[r]] = True
+    return out
+
+
+@njit(cache=True)
+def assignment_row_first(assignments: Assignments, recv_first: np.ndarray) -> np.ndarray:
+    """``(A + 1,)``: offsets of each assignment's (assignment, receiver) amounts."""
+    A = assignments.assign_contract.shape[0]
+    out = np.zeros(A + 1, dtype=np.int64)
+    for a in range(A):
+        c = assignments.assign_contract[a]
+        out[a + 1] = out[a] + recv_first[c + 1] - recv_first[c]
+    return out
+
+
+@njit(cache=True)
+def mark_by_receiver(t: int, fit: np.ndarray, watch: np.ndarray, by_row: np.ndarray,
+                     assignments: Assignments, a_first: np.ndarray, a_rows: np.ndarray,
+                     contracts: Contracts, recv_first: np.ndarray, recv_rows: np.ndarray,
+                     delivered: np.ndarray, receive_share: np.ndarray,
+                     delivered_r: np.ndarray) -> None:  # fmt: skip
+    """Contracts whose lines fit some receiver's guns but not all lines do: per receiver from now.
+
+    Contract ``c`` is kept per receiver from the first month ``t`` at which,
+    for one of its receivers ``r``, some but not all of its lines fit
+    (``0 < |L_r(t)| < |L_c|``, :func:`split`); it stays so (its receivers'
+    deliveries may then differ from their shares). Until then every receiver
+    has had its share, ``delivered_r = share_r * delivered_c``.
+    """
+    for c in range(watch.shape[0]):
+        n = a_first[c + 1] - a_first[c]
+        if by_row[c] or not watch[c] or n < 2:
+            continue
+        for i in range(recv_first[c], recv_first[c + 1]):
+            p = contracts.receive_party[recv_rows[i]]
+            fits = 0
+            for j in range(a_first[c], a_first[c + 1]):
+                if fit[assignments.assign_line[a_rows[j]], p] <= t:
+                    fits += 1
+            if 0 < fits < n:
+                by_row[c] = True
+                break
+        if by_row[c]:
+            for i in range(recv_first[c], recv_first[c + 1]):
+                r = recv_rows[i]
+                delivered_r[r] = delivered[c] * receive_share[r]
+
+
+@njit(cache=True)
+def open_by_receiver(t: int, by_row: np.ndarray, due: np.ndarray, quantity: np.ndarray,
+                     sign: np.ndarray, firm: np.ndarray, receive_share: np.ndarray,
+                     delivered_r: np.ndarray, recv_first: np.ndarray, recv_rows: np.ndarray,
+                     open_c: np.ndarray, book_c: np.ndarray, open_r: np.ndarray,
+                     book_r: np.ndarray) -> None:  # fmt: skip
+    """Open orders and firm book per receiver of the contracts kept per receiver.
+
+    ``open_r = max(share_r due_c(t) - delivered_r, 0)``, ``book_r =
+    firm_c [t >= sign_c] max(share_r Q_c - delivered_r, 0)``; the contract's
+    own ``open_c`` and ``book_c`` are set to 0 (its lines get the receivers'
+    amounts from :func:`split`).
+    """
+    for c in range(by_row.shape[0]):
+        if not by_row[c]:
+            continue
+        live = sign[c] <= t and firm[c]
+        for i in range(recv_first[c], recv_first[c + 1]):
+            r = recv_rows[i]
+            open_r[r] = max(receive_share[r] * due[t, c] - delivered_r[r], 0.0)
+            book_r[r] = max(receive_share[r] * quantity[c] - delivered_r[r], 0.0) if live else 0.0
+        open_c[c] = 0.0
+        book_c[c] = 0.0
+
+
+@njit(cache=True)
+def split(t: int, fit: np.ndarray, by_row: np.ndarray, per_row: np.ndarray, weight: np.ndarray,
+          per_line: np.ndarray, per_assignment: np.ndarray, ar: np.ndarray, ar_first: np.ndarray,
+          keep: bool, assignments: Assignments, a_first: np.ndarray, a_rows: np.ndarray,
+          contracts: Contracts, recv_first: np.ndarray, recv_rows: np.ndarray) -> None:  # fmt: skip
+    """Share each receiver's part of a contract kept per receiver between the lines that fit it.
+
+    With ``L_r(t)`` the contract's lines whose rounds fit some fleet of
+    receiver ``r`` by month ``t`` (every line where ``r`` keeps no fleets, and
+    every line of the contract where none fits: those rounds wait, unusable,
+    for a qualification), line ``l`` in ``L_r(t)`` gets ``a_{l,r} = x_r *
+    w_l / sum_{L_r(t)} w`` (equal shares if all are zero) of the receiver's
+    amount ``x_r`` (open orders or firm book), added into ``per_line``; with
+    ``keep`` also into ``per_assignment`` and ``ar`` (per assignment and
+    receiver, for :func:`delivery_share`).
+    """
+    for c in range(by_row.shape[0]):
+        if not by_row[c]:
+            continue
+        n = a_first[c + 1] - a_first[c]
+        if keep:
+            for j in range(a_first[c], a_first[c + 1]):
+                a = a_rows[j]
+                ar[ar_first[a] : ar_first[a + 1]] = 0.0
+        for i in range(recv_first[c], recv_first[c + 1]):
+            r = recv_rows[i]
+            if per_row[r] <= 0.0:
+                continue
+            p = contracts.receive_party[r]
+            total, count = 0.0, 0
+            for j in range(a_first[c], a_first[c + 1]):
+                ln = assignments.assign_line[a_rows[j]]
+                if fit[ln, p] <= t:
+                    total += weight[ln]
+                    count += 1
+            anyone = count == 0
+            if anyone:
+                for j in range(a_first[c], a_first[c + 1]):
+                    total += weight[assignments.assign_line[a_rows[j]]]
+                count = n
+            for j in range(a_first[c], a_first[c + 1]):
+                a = a_rows[j]
+                ln = assignments.assign_line[a]
+                if anyone or fit[ln, p] <= t:
+                    amount = per_row[r] * (weight[ln] / total if total > 0.0 else 1.0 / count)
+                    per_line[ln] += amount
+                    if keep:
+                        per_assignment[a] += amount
+                        ar[ar_first[a] + i - recv_first[c]] = amount
+
+
+@njit(cache=True)
+def delivery_share(a: int, i: int, c: int, by_row: np.ndarray, open_a: np.ndarray,
+                   ar: np.ndarray, ar_first: np.ndarray, recv_first: np.ndarray,
+                   receive_share: np.ndarray, r: int) -> float:  # fmt: skip
+    """The share of assignment ``a``'s delivery that goes to receiver row ``r`` (``i``-th of ``c``).
+
+    ``share_r`` for a contract shared by its receivers' shares;
+    ``a_{l,r} / open_a`` for one kept per receiver (:func:`split`).
+    """
+    if not by_row[c]:
+        return float(receive_share[r])
+    if open_a[a] <= 0.0:
+        return 0.0
+    return float(ar[ar_first[a] + i - recv_first[c]] / open_a[a])
+
+
+@njit(cache=True)
+def receipts_by_receiver(take: np.ndarray, open_a: np.ndarray, by_row: np.ndarray,
+                         ar: np.ndarray, ar_first: np.ndarray, a_first: np.ndarray,
+                         a_rows: np.ndarray, recv_first: np.ndarray, recv_rows: np.ndarray,
+                         receive_share: np.ndarray, got: np.ndarray,
+                         delivered_r: np.ndarray) -> None:  # fmt: skip
+    """``got[r]``: this month's receipts of each receiver of a contract kept per receiver.
+
+    ``got_r = sum_a take_a * a_{l,r} / open_a`` over the contract's
+    assignments; ``delivered_r += got_r``.
+    """
+    for c in range(by_row.shape[0]):
+        if not by_row[c]:
+            continue
+        for i in range(recv_first[c], recv_first[c + 1]):
+            r = recv_rows[i]
+            got[r] = 0.0
+            for j in range(a_first[c], a_first[c + 1]):
+                a = a_rows[j]
+                if take[a] > 0.0:
+                    got[r] += take[a] * delivery_share(a, i, c, by_row, open_a, ar, ar_first,
+                                                       recv_first, receive_share, r)  # fmt: skip
+            delivered_r[r] += got[r]
 
 
 @njit(cache=True)
@@ -73,6 +300,56 @@ def start(fleets: Fleets, stock: np.ndarray, usable: np.ndarray) -> None:
     """``u_f = w_f * S_pk`` at the start."""
     for f in range(fleets.fleet_party.shape[0]):
         usable[f] = fleets.fleet_share[f] * stock[fleets.fleet_party[f], fleets.fleet_product[f]]
+
+
+@njit(cache=True)
+def regroup_months(fleets: Fleets, T: int) -> np.ndarray:
+    """``(T,)``: months in which a qualification takes effect (and month 0)."""
+    out = np.zeros(T, dtype=np.bool_)
+    if T > 0:
+        out[0] = True
+    q = fleets.qualified_from
+    for ln in range(q.shape[0]):
+        for f in range(q.shape[1]):
+            if 0 < q[ln, f] < T:
+                out[q[ln, f]] = True
+    return out
+
+
+@njit(cache=True)
+def pool(fleets: Fleets, t: int, usable: np.ndarray) -> None:
+    """Fleets of a cell that fire the same lines' rounds at ``t`` share their usable stock.
+
+    ``u_f = w_f / sum_G w * sum_G u`` over each group ``G`` of two or more
+    fleets (module docstring); a fleet alone keeps its stock untouched.
+    """
+    F = fleets.fleet_party.shape[0]
+    q = fleets.qualified_from
+    group = np.arange(F)
+    for f in range(F):
+        for g in range(f):
+            if (group[g] != g or fleets.fleet_party[g] != fleets.fleet_party[f]
+                    or fleets.fleet_product[g] != fleets.fleet_product[f]):  # fmt: skip
+                continue
+            same = True
+            for ln in range(q.shape[0]):
+                if (q[ln, f] <= t) != (q[ln, g] <= t):
+                    same = False
+                    break
+            if same:
+                group[f] = g
+                break
+    total = np.zeros(F)
+    weight = np.zeros(F)
+    members = np.zeros(F, dtype=np.int64)
+    for f in range(F):
+        total[group[f]] += usable[f]
+        weight[group[f]] += fleets.fleet_share[f]
+        members[group[f]] += 1
+    for f in range(F):
+        g = group[f]
+        if members[g] > 1 and weight[g] > 0.0:
+            usable[f] = total[g] * fleets.fleet_share[f] / weight[g]
 
 
 @njit(cache=True)
@@ -111,8 +388,14 @@ def qualify(fleets: Fleets, t: int, line_product: np.ndarray, usable: np.ndarray
 @njit(cache=True)
 def receive(fleets: Fleets, t: int, take: np.ndarray, assignments: Assignments,
             contracts: Contracts, first: np.ndarray, rows: np.ndarray, cell: np.ndarray,
-            usable: np.ndarray, unusable: np.ndarray) -> None:  # fmt: skip
-    """Each assignment's delivery ``take[a]`` from its line to the receivers' fleets or lots."""
+            usable: np.ndarray, unusable: np.ndarray, by_row: np.ndarray, open_a: np.ndarray,
+            ar: np.ndarray, ar_first: np.ndarray, receive_share: np.ndarray) -> None:  # fmt: skip
+    """Each assignment's delivery ``take[a]`` from its line to the receivers' fleets or lots.
+
+    Receiver ``r`` gets ``take_a * share`` (:func:`delivery_share`: its
+    share, or its own part of the assignment where the contract is kept per
+    receiver).
+    """
     for a in range(take.shape[0]):
         if take[a] <= 0.0:
             continue
@@ -122,7 +405,8 @@ def receive(fleets: Fleets, t: int, take: np.ndarray, assignments: Assignments,
             p, k = contracts.receive_party[r], contracts.receive_product[r]
             if not cell[p, k]:
                 continue
-            amount = take[a] * contracts.receive_share[r]
+            amount = take[a] * delivery_share(a, i, c, by_row, open_a, ar, ar_first, first,
+                                              receive_share, r)  # fmt: skip
             total = _qualified_share(fleets, t, ln, p, k)
             if total > 0.0:
                 _to_fleets(fleets, t, ln, p, k, amount, total, usable)

@@ -30,7 +30,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from materiel.engine.budget import BudgetPlan, fit_to_budgets
-from materiel.engine.interop import compile_fleets
+from materiel.engine.interop import compile_fleets, qualification_charges
 from materiel.months import month_index, month_label, parse_month, year_of
 from materiel.scenario.prices import priced_by
 from materiel.scenario.schema import Facilitation, Investment, Policy, Procurement, Scenario
@@ -45,7 +45,6 @@ __all__ = [
     "facilitation_charges",
     "linear_schedule",
     "policy_budget",
-    "qualification_charges",
 ]
 
 
@@ -248,6 +247,8 @@ class Inputs:
     qualified_from: np.ndarray = field(  # (L, F): first month line l's rounds fit fleet f
         default_factory=lambda: np.zeros((0, 0), dtype=np.int64)
     )
+    # (T, P): what each party pays for round-gun qualifications decided that month, US$
+    qualification_cost_usd: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
 
     @property
     def shape(self) -> dict[str, int]:
@@ -435,25 +436,12 @@ def facilitation_charges(s: Scenario) -> list[tuple[str, int, float]]:
     return out
 
 
-def qualification_charges(s: Scenario) -> list[tuple[str, int, float]]:
-    """What each round-gun qualification decided in the scenario charges its payer.
-
-    ``(payer, month index of decision, cost_usd)`` for every qualification
-    with a decision, a payer and a cost (one held from the start was paid
-    before it; one without a payer is paid outside the modelled budgets).
-    """
-    return [
-        (q.payer, month_index(q.decision, s.start), q.cost_usd)
-        for q in s.qualifications.values()
-        if q.decision is not None and q.payer is not None and q.cost_usd > 0.0
-    ]
-
-
 def budget_charges(s: Scenario) -> list[tuple[str, int, float]]:
     """Fixed payments charged to munitions budgets before any contract, never deferred.
 
     State-funded facilitation (:func:`facilitation_charges`) and round-gun
-    qualifications (:func:`qualification_charges`), each in its decision month.
+    qualifications (:func:`materiel.engine.interop.qualification_charges`), each in
+    its decision month.
     """
     return facilitation_charges(s) + qualification_charges(s)
 

@@ -25,7 +25,7 @@ import numpy as np
 from materiel.months import month_index
 from materiel.scenario.schema import Scenario
 
-__all__ = ["NEVER", "compile_fleets", "interoperability_of"]
+__all__ = ["NEVER", "compile_fleets", "interoperability_of", "qualification_charges"]
 
 NEVER = 1 << 40
 """``qualified_from`` of a pair that is never qualified."""
@@ -36,6 +36,22 @@ def interoperability_of(s: Scenario, product: str) -> str:
     return s.policy.interoperability_by_product.get(product, s.policy.interoperability)
 
 
+def qualification_charges(s: Scenario) -> list[tuple[str, int, float]]:
+    """What each decided qualification charges its payer: (party, month index, US$).
+
+    ``cost_usd`` falls in the decision month (assumption, as state-funded
+    facilitation's cost does: :func:`materiel.engine.inputs.facilitation_charges`);
+    a qualification without a decision (held from the start), a payer or a
+    cost charges nothing. The budget check (:func:`materiel.engine.budget.fit_to_budgets`)
+    counts these before any contract.
+    """
+    return [
+        (q.payer, month_index(q.decision, s.start), q.cost_usd)
+        for q in s.qualifications.values()
+        if q.decision is not None and q.payer is not None and q.cost_usd > 0.0
+    ]
+
+
 def compile_fleets(s: Scenario, lines: list[str], parties: list[str],
                    products: list[str]) -> dict[str, Any]:  # fmt: skip
     """The fleet arrays of :class:`~materiel.engine.inputs.Inputs` (F fleets, L lines).
@@ -44,6 +60,8 @@ def compile_fleets(s: Scenario, lines: list[str], parties: list[str],
     of month(q.decision) + q.lead`` (``-1`` without a decision), and with
     ``nato`` for the product, ``min(.., month(from) + lead_nato)`` where line
     and system are both NATO-standard; :data:`NEVER` if none applies.
+    ``qualification_cost_usd[t, p]``: what party ``p`` pays for qualifications
+    decided in month ``t`` of the horizon (:func:`qualification_charges`).
     """
     pi = {p: i for i, p in enumerate(parties)}
     ki = {k: i for i, k in enumerate(products)}
@@ -67,7 +85,12 @@ def compile_fleets(s: Scenario, lines: list[str], parties: list[str],
             line = s.lines[line_id]
             if line.product == gun.product and line.nato_standard:
                 qualified[ln, f] = min(qualified[ln, f], nato_when)
+    cost = np.zeros((s.months, len(parties)))
+    for payer, month, usd in qualification_charges(s):
+        if 0 <= month < s.months:
+            cost[month, pi[payer]] += usd
     return {
+        "qualification_cost_usd": cost,
         "fleets": fleet_ids,
         "fleet_system": systems,
         "fleet_party": np.array([pi[s.fleets[f].party] for f in fleet_ids], dtype=np.intp),

@@ -125,6 +125,14 @@ def step(
     F = fleets.fleet_party.shape[0]
     fleet_cell = fleet_stock.has_fleets(fleets, P, K)
     recv_first, recv_rows = fleet_stock.receipt_rows(contracts, C)
+    # joint contracts and pools respect qualification: a contract whose lines fit some of a
+    # receiver's guns but not all is kept per receiver (engine/fleets.py: split)
+    R = contracts.receive_contract.shape[0]
+    fit = fleet_stock.fit_from(fleets, lines.line_product, fleet_cell)
+    watch = fleet_stock.watched(contracts, fleet_cell, C)
+    a_first, a_rows = fleet_stock.group_rows(assignments.assign_contract, C)
+    ar_first = fleet_stock.assignment_row_first(assignments, recv_first)
+    regroup = fleet_stock.regroup_months(fleets, T)  # months a qualification takes effect
 
     # lines per pool-product group: the order book moves between lines of a group only
     n_group = np.zeros((Q, K))
@@ -190,6 +198,12 @@ def step(
         fleet_short = np.zeros(F)
         aid_out = np.zeros((P, K))
         aid_in = np.zeros((P, K))
+        by_row = np.zeros(C, dtype=np.bool_)  # contracts kept per receiver
+        delivered_r = np.zeros(R)
+        open_r = np.zeros(R)
+        book_r = np.zeros(R)
+        got_r = np.zeros(R)
+        ar = np.zeros(ar_first[A])  # open orders per (assignment, receiver)
         if F > 0:
             fleet_stock.start(fleets, stock, usable)
 
@@ -208,12 +222,24 @@ def step(
                 open_c[c] = max(due[t, c] - delivered[c], 0.0)
                 live = sign[c] <= t and contracts.contract_firm[c]
                 book_c[c] = quantity[c] - delivered[c] if live else 0.0
+            if F > 0:  # per receiver where its guns fit only some of the contract's lines
+                fleet_stock.mark_by_receiver(t, fit, watch, by_row, assignments, a_first, a_rows,
+                                             contracts, recv_first, recv_rows, delivered,
+                                             receive_share, delivered_r)  # fmt: skip
+                fleet_stock.open_by_receiver(t, by_row, due, quantity, sign,
+                                             contracts.contract_firm, receive_share, delivered_r,
+                                             recv_first, recv_rows, open_c, book_c, open_r,
+                                             book_r)  # fmt: skip
 
             # 2. investment against the firm order book
             for ln in range(L):
                 committed[ln] += commit_more[ln, t]
                 book[ln] = 0.0
             _split(assignments, committed, n_assign, weight_sum, book_c, book, open_a, False)
+            if F > 0:
+                fleet_stock.split(t, fit, by_row, book_r, committed, book, open_a, ar, ar_first,
+                                  False, assignments, a_first, a_rows, contracts, recv_first,
+                                  recv_rows)  # fmt: skip
             _book_to_room(book, committed, cap_max, horizon, lines, 0, spill, room, n_group)
             _down_the_bom(book, committed, lines, inputs, per_unit, need, group, D, False,
                           orders, inventory, cap_max, horizon, n_group, spill, room)  # fmt: skip
@@ -258,6 +284,10 @@ def step(
             for ln in range(L):
                 orders[ln] = 0.0
             _split(assignments, cap, n_assign, weight_sum, open_c, orders, open_a, True)
+            if F > 0:
+                fleet_stock.split(t, fit, by_row, open_r, cap, orders, open_a, ar, ar_first, True,
+                                  assignments, a_first, a_rows, contracts, recv_first,
+                                  recv_rows)  # fmt: skip
             for ln in range(L):
                 wanted[ln] = min(cap[ln], orders[ln])
             if buffered:  # order-up-to: component lines also refill the buffer
@@ -356,10 +386,17 @@ def step(
                     out.contract_deliveries[s, t, c] = delivered_c[c]
             if F > 0:  # rounds fit the fleets they are qualified for, or wait in lots
                 fleet_stock.qualify(fleets, t, lines.line_product, usable, unusable)
+                if regroup[t]:  # fleets that now fire the same rounds share their stock
+                    fleet_stock.pool(fleets, t, usable)
                 fleet_stock.receive(fleets, t, take_a, assignments, contracts, recv_first,
-                                    recv_rows, fleet_cell, usable, unusable)  # fmt: skip
-            for r in range(contracts.receive_contract.shape[0]):
-                x = delivered_c[contracts.receive_contract[r]] * receive_share[r]
+                                    recv_rows, fleet_cell, usable, unusable, by_row, open_a, ar,
+                                    ar_first, receive_share)  # fmt: skip
+                fleet_stock.receipts_by_receiver(take_a, open_a, by_row, ar, ar_first, a_first,
+                                                 a_rows, recv_first, recv_rows, receive_share,
+                                                 got_r, delivered_r)  # fmt: skip
+            for r in range(R):
+                c = contracts.receive_contract[r]
+                x = got_r[r] if by_row[c] else delivered_c[c] * receive_share[r]
                 stock[contracts.receive_party[r], contracts.receive_product[r]] += x
                 m = cell_slot[contracts.receive_party[r], contracts.receive_product[r]]
                 if m >= 0 and keep_receipts:

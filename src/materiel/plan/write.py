@@ -42,6 +42,7 @@ from materiel.scenario.schema import Scenario
 __all__ = [
     "PlannedContract",
     "PlannedInvestment",
+    "fleets_note",
     "merge_runs",
     "pair_off",
     "scenario_mapping",
@@ -49,6 +50,20 @@ __all__ = [
 ]
 
 TOL = 1e-6  # units below which a delivery or an addition is rounding, not a decision
+
+
+def fleets_note(s: Scenario) -> str | None:
+    """What the planner leaves out of a scenario with weapon-system fleets (None without).
+
+    The planner lets every round fit every gun; said in the written plan's
+    assumptions and in ``materiel plan``'s output (text and ``--json``).
+    """
+    if not s.fleets:
+        return None
+    return (
+        "Weapon-system fleets are left out (every round fits every gun), as the planner "
+        "models them; the scenario's own runs count usable stock per fleet."
+    )
 
 
 @dataclass(frozen=True)
@@ -248,11 +263,8 @@ def scenario_mapping(
         "Stock floors hold against aid only (policy.floor_applies_to = aid), as the planner "
         "models them: the holders' own consumption may draw below them.",
     ]
-    if s.fleets:
-        assumptions.append(
-            "Weapon-system fleets are left out (every round fits every gun), as the planner "
-            "models them; the scenario's own runs count usable stock per fleet."
-        )
+    if (fleets := fleets_note(s)) is not None:
+        assumptions.append(fleets)
     if note:
         assumptions.append(note)
     plan_contracts = {c.id: c.as_record(s.start) for c in contracts}

@@ -545,6 +545,38 @@ def _shortfall_table(r: Result, tab: _Tab) -> str:
     ])  # fmt: skip
 
 
+def _weapon_tables(r: Result, tab: _Tab) -> str:
+    """Usable against nominal stock, the systems that went short and the capacity each
+    party's guns can use (empty without weapon-system fleets)."""
+    parties = tab(r, "interoperability")
+    if parties.empty:
+        return ""
+    policy = r.scenario.policy
+    return (
+        "<h3>Weapon systems: usable against nominal stock</h3>"
+        f'<p class="note">policy.interoperability = {_esc(policy.interoperability)}: a round '
+        "counts toward a party's usable stock only for the guns it is qualified for; targets "
+        "count usable stock; effective capacity weights each line by the share of the party's "
+        "use its rounds fit.</p>"
+        + _table(parties, [
+            ("party", "party", _text), ("product", "munition", _text),
+            ("stock_end", "stock at end", _num), ("usable_end", "usable at end", _num),
+            ("unusable_max", "most held unusable", _num), ("share_unmet", "share unmet", _pct),
+            ("short_systems", "systems short", _text),
+            ("effective_capacity_start_per_month", "usable capacity at start /month", _num),
+            ("capacity_start_per_month", "capacity at start /month", _num),
+            ("effective_capacity_end_per_month", "usable capacity at end /month", _num),
+            ("capacity_end_per_month", "capacity at end /month", _num),
+        ])
+        + _table(tab(r, "fleets"), [
+            ("party", "party", _text), ("system", "system", _text), ("share", "share of use", _pct),
+            ("demand", "demand", _num), ("shortfall", "unmet", _num),
+            ("share_unmet", "share unmet", _pct), ("first_short", "first short", _text),
+            ("stock_end", "usable stock at end", _num),
+        ])
+    )  # fmt: skip
+
+
 def _aid_table(r: Result, tab: _Tab) -> str:
     return _table(tab(r, "aid"), [
         ("pledge", "pledge", _text), ("donor", "donor", _text),
@@ -829,6 +861,7 @@ def build_report(
         body.append("<h3>Recipients: consumption, supply and shortfall</h3>")
         chart(_slug(sid, "recipients"), charts.recipients(r))
         body.append(_shortfall_table(r, tab))
+        body.append(_weapon_tables(r, tab))
         body.append(_contract_tables(r, tab))
         body.append(_budget_tables(r, tab))
         body.append(_assumptions(r))

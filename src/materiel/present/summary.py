@@ -122,6 +122,21 @@ def fleet_lines(result: Result, top: int = 6) -> list[str]:
         shown = [f"{r.system} {r.share_unmet:.0%}" for r in worst.head(top).itertuples()]
         if shown:
             out.append("    short: " + ", ".join(shown) + (" ..." if len(worst) > top else ""))
+            held = group.shortfall_while_held.sum()
+            out.append(
+                f"    of the {fmt_number(group.shortfall.sum())} unmet, {fmt_number(held)} "
+                f"({held / group.shortfall.sum():.0%}) fell in months that ended with rounds "
+                "in stock those guns could not fire (qualified only for other guns, or none)"
+            )
+        weapons = result.interoperability()
+        cap = weapons[(weapons.party == party) & (weapons["product"] == product)].iloc[0]
+        out.append(
+            "    capacity its guns can use (each line weighted by the share of use its rounds "
+            f"fit): {fmt_number(cap.effective_capacity_start_per_month)} of "
+            f"{fmt_number(cap.capacity_start_per_month)}/month at the start, "
+            f"{fmt_number(cap.effective_capacity_end_per_month)} of "
+            f"{fmt_number(cap.capacity_end_per_month)}/month at the end"
+        )
         spare = group[group.stock_end > 0.5].sort_values("stock_end", ascending=False)
         if not spare.empty:
             out.append(
@@ -151,6 +166,10 @@ def fleet_lines(result: Result, top: int = 6) -> list[str]:
     return out
 
 
+_USABLE_NOTE = " [usable stock: rounds the parties' guns are qualified to fire]"
+"""Said after a target that counts usable stock (a party with weapon-system fleets)."""
+
+
 def summarize(result: Result) -> str:
     """The readable summary printed by ``materiel run``."""
     s = result.scenario
@@ -161,7 +180,8 @@ def summarize(result: Result) -> str:
     if targets.empty:
         out.append("  (none in this scenario)")
     for _, row in targets.iterrows():
-        out.append("  " + target_sentence(row, end))
+        usable = row.get("counted_on") == "usable"
+        out.append("  " + target_sentence(row, end) + (_USABLE_NOTE if usable else ""))
     out.append("")
     out.append("Production (what binds, weighted by capacity)")
     for _, m in result.munitions().iterrows():
@@ -229,7 +249,13 @@ def summarize(result: Result) -> str:
         f"{fmt_usd(m['capex_usd'])}: industry capex {fmt_usd(m['industry_capex_usd'])} "
         f"(order-driven {fmt_usd(split['order_driven'])}, announced "
         f"{fmt_usd(split['announced'])}) and state-funded facilitation "
-        f"{fmt_usd(m['state_capex_usd'])}; top buyers: "
+        f"{fmt_usd(m['state_capex_usd'])}"
+        + (
+            f", round-gun qualifications {fmt_usd(m['qualifications_usd'])}"
+            if m["qualifications_usd"] > 0
+            else ""
+        )
+        + "; top buyers: "
         + (", ".join(f"{p} {fmt_usd(v)}" for p, v in payers) or "none")
     )
     return "\n".join(out)

@@ -31,7 +31,9 @@ _SUMMARY_COLUMNS = [
 def summary(r: Result) -> dict[str, Any]:
     """The headline of a run: each target (from :func:`metrics.target_table`), the cost,
     how many contracts were written and how many procurement policies decided (with
-    what each policy decided), and which rule the stock floors follow."""
+    what each policy decided), which rule the stock floors follow, and per party with
+    weapon-system fleets usable against nominal stock and the systems that went short
+    (:meth:`Result.interoperability`)."""
     ds = r.dataset
     s = r.scenario
     targets = records(r.targets()[_SUMMARY_COLUMNS]) if s.targets else []
@@ -53,6 +55,8 @@ def summary(r: Result) -> dict[str, Any]:
         },
         "decisions": records(r.decisions()),
         "floors": r.floors(),
+        "interoperability": s.policy.interoperability,
+        "weapon_systems": records(r.interoperability()),
     }
 
 

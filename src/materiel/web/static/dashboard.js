@@ -424,6 +424,22 @@ function fillTargets(summaries) {
   fillTable($("targets").tBodies[0], rows);
 }
 
+/** Usable against nominal stock and the systems that went short, per party with fleets. */
+function fillWeapons(summaries) {
+  const rows = [];
+  for (const s of summaries) {
+    for (const w of s.weapon_systems || []) {
+      rows.push([s.label + (s.interoperability ? " (" + s.interoperability + ")" : ""),
+        w.party + " " + w.product, fmt(w.stock_end), fmt(w.usable_end), fmt(w.unusable_max),
+        (100 * w.share_unmet).toFixed(0) + "%", w.short_systems || "none",
+        fmt(w.effective_capacity_start_per_month) + " / " + fmt(w.capacity_start_per_month),
+        fmt(w.effective_capacity_end_per_month) + " / " + fmt(w.capacity_end_per_month)]);
+    }
+  }
+  $("weapons").hidden = !rows.length;
+  fillTable($("weapons-table").tBodies[0], rows);
+}
+
 function monthsBetween(a, b) {
   return (Number(b.slice(0, 4)) - Number(a.slice(0, 4))) * 12 + Number(b.slice(5, 7)) - Number(a.slice(5, 7));
 }
@@ -521,6 +537,7 @@ function chartTable(div, box) {
 function clearResults() {
   fillTable($("targets").tBodies[0], []);
   fillTable($("cost").tBodies[0], []);
+  fillWeapons([]);
   $("diff").hidden = true;
   $("record").hidden = true;
   if (window.Plotly) for (const id of ["chart-stocks", "chart-time", "chart-capacity", "chart-diff", "chart-record"]) Plotly.purge($(id));
@@ -642,6 +659,7 @@ async function run() {
     t.plotlyMs = performance.now();
     fillTargets(summaries);
     fillCost(summaries);
+    fillWeapons(summaries);
     fillDiff(summaries[0], summaries[1], !!bId && $("view").value === "diff");
     const months = Math.max(...summaries.map((s) => s.months));
     plot("stocks", $("chart-stocks"), data.charts.stocks, months);
