@@ -125,6 +125,36 @@ def step(
     F = fleets.fleet_party.shape[0]
     fleet_cell = fleet_stock.has_fleets(fleets, P, K)
     recv_first, recv_rows = fleet_stock.receipt_rows(contracts, C)
+    # receipt and payment rows by contract: a month's deliveries touch only their contracts' rows
+    recv_at = _rows_by_contract(contracts.receive_contract, C)
+    pay_at = _rows_by_contract(contracts.pay_contract, C)
+    # fleet lots by recorded cell: (party, line, column) wherever the line's product is recorded
+    n_lot = 0
+    for p in range(P):
+        for ln in range(L):
+            if cell_slot[p, lines.line_product[ln]] >= 0:
+                n_lot += 1
+    lot_party = np.zeros(n_lot, dtype=np.int64)
+    lot_line = np.zeros(n_lot, dtype=np.int64)
+    lot_column = np.zeros(n_lot, dtype=np.int64)
+    n_lot = 0
+    for p in range(P):
+        for ln in range(L):
+            if cell_slot[p, lines.line_product[ln]] >= 0:
+                lot_party[n_lot], lot_line[n_lot] = p, ln
+                lot_column[n_lot] = cell_slot[p, lines.line_product[ln]]
+                n_lot += 1
+    # per-sample working copies, allocated once per call (not once per sample)
+    W = policies.rev_policy.shape[0]
+    R = contracts.receive_contract.shape[0]
+    B = contracts.pay_contract.shape[0]
+    own_sign = np.empty(C, dtype=np.int64)
+    own_due = np.empty((T, C))
+    own_quantity = np.empty(C)
+    own_receive_share = np.empty(R)
+    own_pay_share = np.empty(B)
+    increment = np.empty((L, span))
+    unusable = np.empty((P, L))
 
     # lines per pool-product group: the order book moves between lines of a group only
     n_group = np.zeros((Q, K))
@@ -144,22 +174,23 @@ def step(
         sign = _row(contracts.contract_sign, s)
         due = _row(contracts.due_by_month, s)
         quantity = _row(contracts.contract_quantity, s)
-        W = policies.rev_policy.shape[0]
         w_next = 0
         budget_left = _row(policies.budget_left_usd, s).copy()
         price = _row(contracts.contract_price_usd, s)
         receive_share = contracts.receive_share
         pay_share = contracts.pay_share
         if W > 0:  # policies fill in their contract slots: this sample's own copies
-            sign = sign.copy()
-            due = due.copy()
-            quantity = quantity.copy()
-            receive_share = receive_share.copy()  # split by gap at each decision
-            pay_share = pay_share.copy()
+            own_sign[:] = sign
+            own_due[:, :] = due
+            own_quantity[:] = quantity
+            own_receive_share[:] = receive_share  # split by gap at each decision
+            own_pay_share[:] = pay_share
+            sign, due, quantity = own_sign, own_due, own_quantity
+            receive_share, pay_share = own_receive_share, own_pay_share
         rate = _row(consumption.use_rate, s)
         commit_more = _row(lines.committed_increment, s)
         capex_more = _row(lines.capex_announced_usd, s)
-        increment = np.zeros((L, span))
+        increment[:, :] = 0.0
         increment[:, :T] = _row(lines.capacity_increment, s)
         cap = _row(lines.capacity_start, s).copy()
         committed = _row(lines.committed_start, s).copy()
@@ -186,7 +217,8 @@ def step(
         moth = np.zeros(L)  # mothballed capacity not yet called back
         take_a = np.zeros(A)
         usable = np.zeros(F)
-        unusable = np.zeros((P, L))
+        unusable[:, :] = 0.0
+        lots = False  # any rounds no fleet of their holder may fire yet
         fleet_short = np.zeros(F)
         aid_out = np.zeros((P, K))
         aid_in = np.zeros((P, K))
@@ -355,20 +387,24 @@ def step(
                 if keep_deliveries:
                     out.contract_deliveries[s, t, c] = delivered_c[c]
             if F > 0:  # rounds fit the fleets they are qualified for, or wait in lots
-                fleet_stock.qualify(fleets, t, lines.line_product, usable, unusable)
-                fleet_stock.receive(fleets, t, take_a, assignments, contracts, recv_first,
-                                    recv_rows, fleet_cell, usable, unusable)  # fmt: skip
-            for r in range(contracts.receive_contract.shape[0]):
-                x = delivered_c[contracts.receive_contract[r]] * receive_share[r]
-                stock[contracts.receive_party[r], contracts.receive_product[r]] += x
-                m = cell_slot[contracts.receive_party[r], contracts.receive_product[r]]
-                if m >= 0 and keep_receipts:
-                    out.receipts[s, t, m] += x
-            for b in range(contracts.pay_contract.shape[0]):
-                c = contracts.pay_contract[b]
-                out.payments_usd[s, t, contracts.pay_party[b]] += (
-                    delivered_c[c] * price[c] * pay_share[b]
-                )
+                if lots:
+                    lots = fleet_stock.qualify(fleets, t, lines.line_product, usable, unusable)
+                got = fleet_stock.receive(fleets, t, take_a, assignments, contracts, recv_first,
+                                          recv_rows, fleet_cell, usable, unusable)  # fmt: skip
+                lots = lots or got
+            for c in range(C):  # rows of contracts delivering nothing would add zeros
+                if delivered_c[c] == 0.0:
+                    continue
+                for r in range(recv_at[c], recv_at[c + 1]):
+                    x = delivered_c[c] * receive_share[r]
+                    stock[contracts.receive_party[r], contracts.receive_product[r]] += x
+                    m = cell_slot[contracts.receive_party[r], contracts.receive_product[r]]
+                    if m >= 0 and keep_receipts:
+                        out.receipts[s, t, m] += x
+                for b in range(pay_at[c], pay_at[c + 1]):
+                    out.payments_usd[s, t, contracts.pay_party[b]] += (
+                        delivered_c[c] * price[c] * pay_share[b]
+                    )
 
             # 6. aid from stock, above each donor's floor, pro rata between pledges
             if G > 0:
@@ -430,11 +466,10 @@ def step(
                 out.stock[s, t, m] = stock[rec_party[m], rec_product[m]]
                 out.usable_stock[s, t, m] = stock[rec_party[m], rec_product[m]]
             if F > 0:
-                for p in range(P):
-                    for ln in range(L):
-                        m = cell_slot[p, lines.line_product[ln]]
-                        if m >= 0:
-                            out.unusable_stock[s, t, m] += unusable[p, ln]
+                if lots:
+                    for i in range(n_lot):
+                        p, ln = lot_party[i], lot_line[i]
+                        out.unusable_stock[s, t, lot_column[i]] += unusable[p, ln]
                 for m in range(M):
                     if fleet_cell[rec_party[m], rec_product[m]]:
                         out.usable_stock[s, t, m] = 0.0
@@ -447,6 +482,24 @@ def step(
                     fleet_short[f] = 0.0
         policy.record(s, quantity, sign, _row(policies.contract_decided, s), pay_share,
                       contracts, out)  # fmt: skip
+
+
+@njit(cache=True)
+def _rows_by_contract(row_contract: np.ndarray, C: int) -> np.ndarray:
+    """``at[c] .. at[c + 1] - 1``: the rows of contract ``c`` (rows come contract by contract).
+
+    :func:`materiel.engine.inputs.compile_inputs` writes receipt and payment
+    rows in contract order; rows out of that order are refused, since
+    visiting them by contract would change the order of summation.
+    """
+    at = np.zeros(C + 1, dtype=np.int64)
+    for r in range(row_contract.shape[0]):
+        if r > 0 and row_contract[r] < row_contract[r - 1]:
+            raise ValueError("receipt and payment rows must come in contract order")
+        at[row_contract[r] + 1] += 1
+    for c in range(C):
+        at[c + 1] += at[c]
+    return at
 
 
 @njit(cache=True)
@@ -473,6 +526,10 @@ def _split(
         weight_sum[assign_contract[a]] += weight[assign_line[a]]
     for a in range(assign_contract.shape[0]):
         c = assign_contract[a]
+        if per_contract[c] == 0.0:  # nothing to share: every share of it is zero
+            if keep:
+                per_assignment[a] = 0.0
+            continue
         if not assignments.assign_any_line[a]:
             share = 1.0
         elif weight_sum[c] > 0.0:
