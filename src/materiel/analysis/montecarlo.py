@@ -635,12 +635,21 @@ class MonteCarloResult:
         return pd.DataFrame(rows)
 
     def met_by_month(self) -> xr.DataArray:
-        """P(target reached in or before each month), dimensions (target, month)."""
+        """P(target reached in or before each month), dimensions (target, month).
+
+        ``p[g, t] = #{samples first meeting target g in a month <= t} / n``,
+        from a count of first months per target (memory ``T`` per target,
+        not ``n * T``: a million samples would otherwise need gigabytes).
+        """
         first = self._run.first_met  # (sample, target)
+        n, G = first.shape
         T = len(self.months)
-        reached = (first >= 0)[:, :, None] & (first[:, :, None] <= np.arange(T))
+        counts = np.zeros((G, T))
+        for g in range(G):
+            met = first[:, g][first[:, g] >= 0]
+            counts[g] = np.cumsum(np.bincount(met, minlength=T)[:T])
         return xr.DataArray(
-            reached.mean(axis=0).reshape(first.shape[1], T),
+            counts / n,
             dims=("target", "month"),
             coords={"target": list(self.scenario.targets), "month": self.months},
             name="p_met",
