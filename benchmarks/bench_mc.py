@@ -47,7 +47,13 @@ ms/sample of CPU, total 6.52 -> 4.80. The GIL is held for 6% of the CPU
 time (stage 1 prints it), a bound of 1.88x on two threads: what kept the
 2-thread ratio at 1.41x here was the machine's load, not the GIL. The
 0.3 ms/sample target is not met: the kernel's per-month work over every
-row is still the cost.
+row is still the cost. ``materiel mc`` of these inputs with ``--samples
+1000000 --out`` (chunks of 250, 2 threads, load 12-14): stopped after
+19 min wall, 313 s of CPU (about 65,000 samples) at a peak RSS of 0.99 GB,
+flat since the start (draws and per-sample outcomes for all 10^6 samples
+are allocated up front); the whole run needs about 80 min of CPU here.
+Writing it no longer builds two (sample, target, month) arrays (1.3 GB
+each at 10^6 samples) for ``met_by_month``.
 
 Measured in one run (each figure printed with its ratio):
 
