@@ -50,6 +50,7 @@ from materiel.analysis.simulate import variable_units
 from materiel.analysis.sketch import ALPHA, SMALLEST, QuantileSketch
 from materiel.engine import compile_inputs, run_engine
 from materiel.engine.batch import sample_overrides
+from materiel.engine.core import kernel_args
 from materiel.engine.inputs import Inputs
 from materiel.engine.variables import CELL_DIMS, OUTPUTS
 from materiel.months import month_index, month_label, month_range, parse_month
@@ -201,6 +202,7 @@ class _Run:
         quantities: Mapping[str, Quantity], trajectories: Trajectories,
     ) -> None:  # fmt: skip
         self.s, self.inp, self.draws, self.ids = s, inp, draws, ids
+        self.base = kernel_args(inp)  # shared by every chunk, read only
         n, T = len(ids), inp.n_months
         cells = _recorded_cells(s, inp)
         self.selectors = [_Selector(k, q, inp, s.start, cells) for k, q in quantities.items()]
@@ -248,8 +250,9 @@ class _Run:
         """Run samples ``first .. first+size-1`` (positions in ``ids``) and reduce them."""
         s, inp, rows = self.s, self.inp, slice(first, first + size)
         part = {path: values[rows] for path, values in self.draws.items()}
-        raw = run_engine(inp, size, overrides=sample_overrides(s, inp, part), cells=self.cells,
-                         record=self.record, threads=1)  # fmt: skip
+        overrides = sample_overrides(s, inp, part, self.base)
+        raw = run_engine(inp, size, overrides=overrides, cells=self.cells, record=self.record,
+                         threads=1, base=self.base)  # fmt: skip
         stock = raw["stock"]
         if float(stock.min(initial=0.0)) < -1e-6:
             raise InvariantError("invariant broken: negative stock in a Monte Carlo sample")
@@ -636,12 +639,21 @@ class MonteCarloResult:
         return pd.DataFrame(rows)
 
     def met_by_month(self) -> xr.DataArray:
-        """P(target reached in or before each month), dimensions (target, month)."""
+        """P(target reached in or before each month), dimensions (target, month).
+
+        ``p[g, t] = #{samples first meeting target g in a month <= t} / n``,
+        from a count of first months per target (memory ``T`` per target,
+        not ``n * T``: a million samples would otherwise need gigabytes).
+        """
         first = self._run.first_met  # (sample, target)
+        n, G = first.shape
         T = len(self.months)
-        reached = (first >= 0)[:, :, None] & (first[:, :, None] <= np.arange(T))
+        counts = np.zeros((G, T))
+        for g in range(G):
+            met = first[:, g][first[:, g] >= 0]
+            counts[g] = np.cumsum(np.bincount(met, minlength=T)[:T])
         return xr.DataArray(
-            reached.mean(axis=0).reshape(first.shape[1], T),
+            counts / n,
             dims=("target", "month"),
             coords={"target": list(self.scenario.targets), "month": self.months},
             name="p_met",

@@ -38,22 +38,37 @@ BUCKETS = math.ceil(math.log(1e13 / SMALLEST) / _LOG_GAMMA) + 2
 
 
 @njit(cache=True, nogil=True)
-def _add(counts: np.ndarray, values: np.ndarray, log_gamma: float, smallest: float) -> None:
-    """Count ``values`` (series, samples) into ``counts`` (series, buckets).
+def _buckets(values: np.ndarray, log_gamma: float, smallest: float, B: int) -> np.ndarray:
+    """Bucket of each of ``values`` (samples, series): ``(samples, series)`` int32.
 
-    Series outermost: one series' counts stay in cache while its samples are counted.
+    Series outermost, and a value equal to the one before in its series
+    (every series an uncertain input does not reach) reuses its bucket
+    instead of a logarithm. Compiled without the GIL and without the
+    sketch's lock: only :func:`_count` holds it.
     """
-    N, S = values.shape
-    B = counts.shape[1]
+    S, N = values.shape
+    out = np.empty((S, N), dtype=np.int32)
     inv = 1.0 / log_gamma
     for i in range(N):
+        last, j = np.nan, 0
         for s in range(S):
-            x = values[i, s]
-            j = 0
-            if x > smallest:  # clamp as a float first: int(inf) is undefined
-                r = math.ceil(math.log(x / smallest) * inv)
-                j = B - 1 if r >= B - 1 else max(int(r), 1)
-            counts[i, j] += 1
+            x = values[s, i]
+            if x != last:
+                last, j = x, 0
+                if x > smallest:  # clamp as a float first: int(inf) is undefined
+                    r = math.ceil(math.log(x / smallest) * inv)
+                    j = B - 1 if r >= B - 1 else max(int(r), 1)
+            out[s, i] = j
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _count(counts: np.ndarray, buckets: np.ndarray) -> None:
+    """``counts[i, buckets[s, i]] += 1`` for every sample ``s`` and series ``i``."""
+    S, N = buckets.shape
+    for i in range(N):
+        for s in range(S):
+            counts[i, buckets[s, i]] += 1
 
 
 @njit(cache=True, nogil=True)
@@ -95,9 +110,9 @@ class QuantileSketch:
     def add(self, values: np.ndarray) -> None:
         """Count one chunk of samples (first axis) of every series."""
         rows = np.asarray(values, dtype=np.float64).reshape(values.shape[0], len(self.counts))
-        flat = np.ascontiguousarray(rows.T)  # (series, samples)
+        buckets = _buckets(rows, _LOG_GAMMA, SMALLEST, BUCKETS)
         with self._lock:
-            _add(self.counts, flat, _LOG_GAMMA, SMALLEST)
+            _count(self.counts, buckets)
 
     def quantiles(self, qs: tuple[float, ...]) -> np.ndarray:
         """The ``qs`` quantiles of every series, ``(*shape, len(qs))`` (NaN before any sample)."""

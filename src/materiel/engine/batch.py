@@ -62,8 +62,8 @@ def _months(values: np.ndarray, least: int) -> np.ndarray:
 
 
 class _Batch:
-    def __init__(self, inp: Inputs, samples: int) -> None:
-        self.base = kernel_args(inp)
+    def __init__(self, inp: Inputs, samples: int, base: dict[str, np.ndarray] | None) -> None:
+        self.base = kernel_args(inp) if base is None else base
         self.samples = samples
         self.out: dict[str, np.ndarray] = {}
 
@@ -105,14 +105,21 @@ def _investment(
 
 
 def sample_overrides(
-    s: Scenario, inp: Inputs, draws: dict[str, np.ndarray]
+    s: Scenario,
+    inp: Inputs,
+    draws: dict[str, np.ndarray],
+    base: dict[str, np.ndarray] | None = None,
 ) -> dict[str, np.ndarray]:
-    """Kernel inputs with one row per sample for every drawn field (see module docstring)."""
+    """Kernel inputs with one row per sample for every drawn field (see module docstring).
+
+    ``base``: :func:`~materiel.engine.core.kernel_args` ``(inp)`` when the
+    caller holds them (built once per run rather than once per chunk).
+    """
     if not draws:
         return {}
     S = len(next(iter(draws.values())))
     T = inp.n_months
-    b = _Batch(inp, S)
+    b = _Batch(inp, S, base)
     li = {x: i for i, x in enumerate(inp.lines)}
     pi = {x: i for i, x in enumerate(inp.parties)}
     ki = {x: i for i, x in enumerate(inp.products)}

@@ -188,6 +188,7 @@ def run_engine(
     cells: np.ndarray | None = None,
     record: tuple[str, ...] | None = None,
     threads: int | None = None,
+    base: dict[str, np.ndarray] | None = None,
 ) -> dict[str, np.ndarray]:
     """Step the scenario month by month; return arrays with a leading sample axis.
 
@@ -203,6 +204,8 @@ def run_engine(
     is called once with the last month index when the run is done; the
     engine itself never prints. ``threads`` (default: every core) step
     disjoint ranges of samples at once (the kernel releases the GIL).
+    ``base``: :func:`kernel_args` ``(inp)`` when the caller holds them (Monte
+    Carlo builds them once, not once per chunk); they are not modified.
     """
     S, T = samples, inp.n_months
     P, K = len(inp.parties), len(inp.products)
@@ -223,7 +226,7 @@ def run_engine(
 
     out = Outputs(**{name: np.zeros((S if name in kept else 0, *shape(v.dims)), v.dtype)
                      for name, v in OUTPUTS.items()})  # fmt: skip
-    args = kernel_args(inp)
+    args = dict(kernel_args(inp) if base is None else base)
     for name, value in (overrides or {}).items():
         args[name] = np.ascontiguousarray(value, dtype=args[name].dtype)
     groups = {param: group(**{name: args[name] for name in group._fields})

@@ -374,8 +374,12 @@ def _to_fleets(fleets: Fleets, t: int, ln: int, p: int, k: int, amount: float,
 
 @njit(cache=True)
 def qualify(fleets: Fleets, t: int, line_product: np.ndarray, usable: np.ndarray,
-            unusable: np.ndarray) -> None:  # fmt: skip
-    """Rounds held that a fleet of their holder is now qualified for become usable."""
+            unusable: np.ndarray) -> bool:  # fmt: skip
+    """Rounds held that a fleet of their holder is now qualified for become usable.
+
+    Returns whether any unusable rounds remain (the kernel skips the lots while none do).
+    """
+    left = False
     for p in range(unusable.shape[0]):
         for ln in range(unusable.shape[1]):
             if unusable[p, ln] > 0.0:
@@ -383,19 +387,23 @@ def qualify(fleets: Fleets, t: int, line_product: np.ndarray, usable: np.ndarray
                 if total > 0.0:
                     _to_fleets(fleets, t, ln, p, line_product[ln], unusable[p, ln], total, usable)
                     unusable[p, ln] = 0.0
+            if unusable[p, ln] != 0.0:
+                left = True
+    return left
 
 
 @njit(cache=True)
 def receive(fleets: Fleets, t: int, take: np.ndarray, assignments: Assignments,
             contracts: Contracts, first: np.ndarray, rows: np.ndarray, cell: np.ndarray,
             usable: np.ndarray, unusable: np.ndarray, by_row: np.ndarray, open_a: np.ndarray,
-            ar: np.ndarray, ar_first: np.ndarray, receive_share: np.ndarray) -> None:  # fmt: skip
+            ar: np.ndarray, ar_first: np.ndarray, receive_share: np.ndarray) -> bool:  # fmt: skip
     """Each assignment's delivery ``take[a]`` from its line to the receivers' fleets or lots.
 
     Receiver ``r`` gets ``take_a * share`` (:func:`delivery_share`: its
     share, or its own part of the assignment where the contract is kept per
-    receiver).
+    receiver). Returns whether any went to a lot no fleet may fire yet.
     """
+    lots = False
     for a in range(take.shape[0]):
         if take[a] <= 0.0:
             continue
@@ -412,6 +420,8 @@ def receive(fleets: Fleets, t: int, take: np.ndarray, assignments: Assignments,
                 _to_fleets(fleets, t, ln, p, k, amount, total, usable)
             else:
                 unusable[p, ln] += amount
+                lots = True
+    return lots
 
 
 @njit(cache=True)

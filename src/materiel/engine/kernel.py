@@ -133,6 +133,35 @@ def step(
     a_first, a_rows = fleet_stock.group_rows(assignments.assign_contract, C)
     ar_first = fleet_stock.assignment_row_first(assignments, recv_first)
     regroup = fleet_stock.regroup_months(fleets, T)  # months a qualification takes effect
+    # receipt and payment rows by contract: a month's deliveries touch only their contracts' rows
+    recv_at = _rows_by_contract(contracts.receive_contract, C)
+    pay_at = _rows_by_contract(contracts.pay_contract, C)
+    # fleet lots by recorded cell: (party, line, column) wherever the line's product is recorded
+    n_lot = 0
+    for p in range(P):
+        for ln in range(L):
+            if cell_slot[p, lines.line_product[ln]] >= 0:
+                n_lot += 1
+    lot_party = np.zeros(n_lot, dtype=np.int64)
+    lot_line = np.zeros(n_lot, dtype=np.int64)
+    lot_column = np.zeros(n_lot, dtype=np.int64)
+    n_lot = 0
+    for p in range(P):
+        for ln in range(L):
+            if cell_slot[p, lines.line_product[ln]] >= 0:
+                lot_party[n_lot], lot_line[n_lot] = p, ln
+                lot_column[n_lot] = cell_slot[p, lines.line_product[ln]]
+                n_lot += 1
+    # per-sample working copies, allocated once per call (not once per sample)
+    W = policies.rev_policy.shape[0]
+    B = contracts.pay_contract.shape[0]
+    own_sign = np.empty(C, dtype=np.int64)
+    own_due = np.empty((T, C))
+    own_quantity = np.empty(C)
+    own_receive_share = np.empty(R)
+    own_pay_share = np.empty(B)
+    increment = np.empty((L, span))
+    unusable = np.empty((P, L))
 
     # lines per pool-product group: the order book moves between lines of a group only
     n_group = np.zeros((Q, K))
@@ -152,22 +181,23 @@ def step(
         sign = _row(contracts.contract_sign, s)
         due = _row(contracts.due_by_month, s)
         quantity = _row(contracts.contract_quantity, s)
-        W = policies.rev_policy.shape[0]
         w_next = 0
         budget_left = _row(policies.budget_left_usd, s).copy()
         price = _row(contracts.contract_price_usd, s)
         receive_share = contracts.receive_share
         pay_share = contracts.pay_share
         if W > 0:  # policies fill in their contract slots: this sample's own copies
-            sign = sign.copy()
-            due = due.copy()
-            quantity = quantity.copy()
-            receive_share = receive_share.copy()  # split by gap at each decision
-            pay_share = pay_share.copy()
+            own_sign[:] = sign
+            own_due[:, :] = due
+            own_quantity[:] = quantity
+            own_receive_share[:] = receive_share  # split by gap at each decision
+            own_pay_share[:] = pay_share
+            sign, due, quantity = own_sign, own_due, own_quantity
+            receive_share, pay_share = own_receive_share, own_pay_share
         rate = _row(consumption.use_rate, s)
         commit_more = _row(lines.committed_increment, s)
         capex_more = _row(lines.capex_announced_usd, s)
-        increment = np.zeros((L, span))
+        increment[:, :] = 0.0
         increment[:, :T] = _row(lines.capacity_increment, s)
         cap = _row(lines.capacity_start, s).copy()
         committed = _row(lines.committed_start, s).copy()
@@ -194,7 +224,8 @@ def step(
         moth = np.zeros(L)  # mothballed capacity not yet called back
         take_a = np.zeros(A)
         usable = np.zeros(F)
-        unusable = np.zeros((P, L))
+        unusable[:, :] = 0.0
+        lots = False  # any rounds no fleet of their holder may fire yet
         fleet_short = np.zeros(F)
         aid_out = np.zeros((P, K))
         aid_in = np.zeros((P, K))
@@ -385,27 +416,30 @@ def step(
                 if keep_deliveries:
                     out.contract_deliveries[s, t, c] = delivered_c[c]
             if F > 0:  # rounds fit the fleets they are qualified for, or wait in lots
-                fleet_stock.qualify(fleets, t, lines.line_product, usable, unusable)
+                if lots:  # rounds waiting in lots: those a fleet may fire now move to it
+                    lots = fleet_stock.qualify(fleets, t, lines.line_product, usable, unusable)
                 if regroup[t]:  # fleets that now fire the same rounds share their stock
                     fleet_stock.pool(fleets, t, usable)
-                fleet_stock.receive(fleets, t, take_a, assignments, contracts, recv_first,
-                                    recv_rows, fleet_cell, usable, unusable, by_row, open_a, ar,
-                                    ar_first, receive_share)  # fmt: skip
+                got = fleet_stock.receive(fleets, t, take_a, assignments, contracts, recv_first,
+                                          recv_rows, fleet_cell, usable, unusable, by_row, open_a,
+                                          ar, ar_first, receive_share)  # fmt: skip
+                lots = lots or got
                 fleet_stock.receipts_by_receiver(take_a, open_a, by_row, ar, ar_first, a_first,
                                                  a_rows, recv_first, recv_rows, receive_share,
                                                  got_r, delivered_r)  # fmt: skip
-            for r in range(R):
-                c = contracts.receive_contract[r]
-                x = got_r[r] if by_row[c] else delivered_c[c] * receive_share[r]
-                stock[contracts.receive_party[r], contracts.receive_product[r]] += x
-                m = cell_slot[contracts.receive_party[r], contracts.receive_product[r]]
-                if m >= 0 and keep_receipts:
-                    out.receipts[s, t, m] += x
-            for b in range(contracts.pay_contract.shape[0]):
-                c = contracts.pay_contract[b]
-                out.payments_usd[s, t, contracts.pay_party[b]] += (
-                    delivered_c[c] * price[c] * pay_share[b]
-                )
+            for c in range(C):  # rows of contracts delivering nothing would add zeros
+                if delivered_c[c] == 0.0:
+                    continue
+                for r in range(recv_at[c], recv_at[c + 1]):
+                    x = got_r[r] if by_row[c] else delivered_c[c] * receive_share[r]
+                    stock[contracts.receive_party[r], contracts.receive_product[r]] += x
+                    m = cell_slot[contracts.receive_party[r], contracts.receive_product[r]]
+                    if m >= 0 and keep_receipts:
+                        out.receipts[s, t, m] += x
+                for b in range(pay_at[c], pay_at[c + 1]):
+                    out.payments_usd[s, t, contracts.pay_party[b]] += (
+                        delivered_c[c] * price[c] * pay_share[b]
+                    )
 
             # 6. aid from stock, above each donor's floor, pro rata between pledges
             if G > 0:
@@ -467,11 +501,10 @@ def step(
                 out.stock[s, t, m] = stock[rec_party[m], rec_product[m]]
                 out.usable_stock[s, t, m] = stock[rec_party[m], rec_product[m]]
             if F > 0:
-                for p in range(P):
-                    for ln in range(L):
-                        m = cell_slot[p, lines.line_product[ln]]
-                        if m >= 0:
-                            out.unusable_stock[s, t, m] += unusable[p, ln]
+                if lots:
+                    for i in range(n_lot):
+                        p, ln = lot_party[i], lot_line[i]
+                        out.unusable_stock[s, t, lot_column[i]] += unusable[p, ln]
                 for m in range(M):
                     if fleet_cell[rec_party[m], rec_product[m]]:
                         out.usable_stock[s, t, m] = 0.0
@@ -484,6 +517,24 @@ def step(
                     fleet_short[f] = 0.0
         policy.record(s, quantity, sign, _row(policies.contract_decided, s), pay_share,
                       contracts, out)  # fmt: skip
+
+
+@njit(cache=True)
+def _rows_by_contract(row_contract: np.ndarray, C: int) -> np.ndarray:
+    """``at[c] .. at[c + 1] - 1``: the rows of contract ``c`` (rows come contract by contract).
+
+    :func:`materiel.engine.inputs.compile_inputs` writes receipt and payment
+    rows in contract order; rows out of that order are refused, since
+    visiting them by contract would change the order of summation.
+    """
+    at = np.zeros(C + 1, dtype=np.int64)
+    for r in range(row_contract.shape[0]):
+        if r > 0 and row_contract[r] < row_contract[r - 1]:
+            raise ValueError("receipt and payment rows must come in contract order")
+        at[row_contract[r] + 1] += 1
+    for c in range(C):
+        at[c + 1] += at[c]
+    return at
 
 
 @njit(cache=True)
@@ -510,6 +561,10 @@ def _split(
         weight_sum[assign_contract[a]] += weight[assign_line[a]]
     for a in range(assign_contract.shape[0]):
         c = assign_contract[a]
+        if per_contract[c] == 0.0:  # nothing to share: every share of it is zero
+            if keep:
+                per_assignment[a] = 0.0
+            continue
         if not assignments.assign_any_line[a]:
             share = 1.0
         elif weight_sum[c] > 0.0:
