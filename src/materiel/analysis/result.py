@@ -109,7 +109,7 @@ class Result:
 
     def fleets(self) -> pd.DataFrame:
         """Per weapon-system fleet: demand, unmet demand, usable and unusable stock."""
-        return metrics.fleet_table(self.dataset)
+        return self._table("fleets", lambda: metrics.fleet_table(self.dataset))
 
     def interoperability(self) -> pd.DataFrame:
         """Per party and munition with fleets: usable vs nominal stock, unmet demand, the systems
@@ -290,12 +290,34 @@ class Result:
         }
 
     # --- machine-readable metrics ---
-    def metrics(self) -> dict[str, Any]:
-        """All headline metrics as JSON-ready data."""
+    def cost_totals(self) -> dict[str, Any]:
+        """The totals of ``metrics()["cost"]``: payments, capex (and its split by decision),
+        payments per paying party (those above zero) and round-gun qualifications, US$,
+        without the other metrics."""
         ds = self.dataset.isel(sample=0)
-        costs = self.costs()
         split = metrics.capex_split(self.dataset)  # industry's capex and the state's, apart
         qual = ds.get("qualification_cost_usd", xr.zeros_like(ds.payments_usd))
+        return {
+            "payments_usd": float(ds.payments_usd.sum()),
+            "capex_usd": float(ds.capex_usd.sum()),
+            "capex_by_decision_usd": split,
+            "industry_capex_usd": split["order_driven"] + split["announced"],
+            "state_capex_usd": split["facilitation"],
+            "payments_by_party_usd": {
+                str(p): float(v)
+                for p, v in ds.payments_usd.sum("month").to_series().items()
+                if v > 0
+            },
+            "qualifications_usd": float(qual.sum()),
+            "qualifications_by_party_usd": {
+                str(p): float(v) for p, v in qual.sum("month").to_series().items() if v > 0
+            },
+        }
+
+    def metrics(self) -> dict[str, Any]:
+        """All headline metrics as JSON-ready data."""
+        totals = self.cost_totals()
+        qualifications = ("qualifications_usd", "qualifications_by_party_usd")
         return {
             "scenario": self.scenario.id,
             "start": self.scenario.start,
@@ -304,21 +326,9 @@ class Result:
             "munitions": records(self.munitions()),
             "lines": records(self.binding()),
             "cost": {
-                "payments_usd": float(ds.payments_usd.sum()),
-                "capex_usd": float(ds.capex_usd.sum()),
-                "capex_by_decision_usd": split,
-                "industry_capex_usd": split["order_driven"] + split["announced"],
-                "state_capex_usd": split["facilitation"],
-                "payments_by_party_usd": {
-                    str(p): float(v)
-                    for p, v in ds.payments_usd.sum("month").to_series().items()
-                    if v > 0
-                },
-                "by_party_year": records(costs),
-                "qualifications_usd": float(qual.sum()),
-                "qualifications_by_party_usd": {
-                    str(p): float(v) for p, v in qual.sum("month").to_series().items() if v > 0
-                },
+                **{k: v for k, v in totals.items() if k not in qualifications},
+                "by_party_year": records(self.costs()),
+                **{k: totals[k] for k in qualifications},
             },
             "contracts": records(self.contracts()),
             "floors": self.floors(),
