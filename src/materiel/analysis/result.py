@@ -257,24 +257,46 @@ class Result:
 
         Columns: policy, product, contracts (non-zero decisions' contracts),
         first and last (decision month), quantity, multi_year_quantity,
-        delivered (within the horizon).
+        delivered (within the horizon). One row per policy and product, in
+        the order of their first contract.
         """
+        return self._table("decisions", self._decisions)
+
+    def _decisions(self) -> pd.DataFrame:
+        # Groups found in a loop over the ~200 contracts and summed by one groupby over
+        # their codes (pandas' own sums, so the same figures): a named-aggregation
+        # groupby over string keys costs about 8x more.
         df = self.contracts()
-        df = df[df.decided_by == "policy"]
         columns = ["policy", "product", "contracts", "first", "last", "quantity",
                    "multi_year_quantity", "delivered"]  # fmt: skip
-        if df.empty:
+        mine = (df.decided_by == "policy").to_numpy()
+        if not mine.any():
             return pd.DataFrame(columns=columns)
-        out = (
-            df.assign(policy=df.origin.str.removeprefix("policy:"),
-                      multi=df.quantity.where(df.multi_year, 0.0))
-            .groupby(["policy", "product"], sort=False)
-            .agg(contracts=("contract", "size"), first=("decided", "min"),
-                 last=("decided", "max"), quantity=("quantity", "sum"),
-                 multi_year_quantity=("multi", "sum"), delivered=("delivered", "sum"))
-            .reset_index()
+        df = df[mine]
+        quantity = df.quantity.to_numpy()
+        code_of: dict[tuple[str, str], int] = {}  # (policy, product) -> group, in order seen
+        codes = [
+            code_of.setdefault((str(origin).removeprefix("policy:"), str(product)), len(code_of))
+            for origin, product in zip(df.origin, df["product"], strict=True)
+        ]
+        groups: dict[tuple[str, str], list[int]] = {key: [] for key in code_of}
+        keys = list(code_of)
+        for i, code in enumerate(codes):
+            groups[keys[code]].append(i)
+        sums = pd.DataFrame(
+            {"quantity": quantity,
+             "multi_year_quantity": np.where(df.multi_year.to_numpy(), quantity, 0.0),
+             "delivered": df.delivered.to_numpy()}
+        ).groupby(np.array(codes), sort=False).sum()  # fmt: skip
+        decided = df.decided.to_numpy()
+        out = pd.DataFrame(
+            [[policy, product, len(rows), min(decided[rows]), max(decided[rows])]
+             for (policy, product), rows in groups.items()],
+            columns=columns[:5],
         )  # fmt: skip
-        return out[columns]
+        for name in columns[5:]:
+            out[name] = sums[name].to_numpy()
+        return out
 
     def floors(self) -> dict[str, Any]:
         """Which stock-floor rule the run applied (``policy.floor_applies_to``), in words too."""
