@@ -58,8 +58,8 @@ builds it); xarray no longer imports ``dask.base`` to ask whether an index
 is a dask collection (:mod:`materiel._xarray`); numba's first dispatch no
 longer imports ``scipy.linalg`` (and ``numpy.f2py``) for its BLAS probe
 (:mod:`materiel._numba`); the summary reads the cost totals instead of every
-metric, and its fleet, shortfall and decision tables are built on numpy
-(identical tables); the Dataset gets its attributes as it is built; the
+metric, keeps its fleet table and builds its decision table without a
+named-aggregation groupby (identical tables); the Dataset gets its attributes as it is built; the
 process ends once the output is flushed (``materiel.cli.main``: tearing the
 interpreter down cost about 1 s of CPU). What stays above the 1.5 s target
 of ``run``: importing numba and loading its lowering registries on the first
