@@ -10,7 +10,10 @@ and the controller adds them up before printing the totals.
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import sys
+import tempfile
 from collections import Counter
 from typing import Any
 
@@ -42,6 +45,21 @@ def pytest_testnodedown(node: Any, error: Any) -> None:
     if sent:
         for name, counts in json.loads(sent).items():
             _TOTALS[name].update(counts)
+
+
+# Validated scenarios are kept on disk between loads (materiel.scenario.cache): the
+# tests keep theirs in a folder of their own, removed at the end, not in ~/.cache
+# (set before xdist starts its workers, which inherit it and share the folder).
+_CACHE_DIR = None
+if "MATERIEL_CACHE_DIR" not in os.environ:
+    _CACHE_DIR = tempfile.mkdtemp(prefix="materiel-test-cache-")
+    os.environ["MATERIEL_CACHE_DIR"] = _CACHE_DIR
+
+
+def pytest_unconfigure(config: Any) -> None:
+    """Remove the tests' scenario cache."""
+    if _CACHE_DIR is not None:
+        shutil.rmtree(_CACHE_DIR, ignore_errors=True)
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

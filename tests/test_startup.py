@@ -37,3 +37,43 @@ def test_result_tables_are_cached_and_copied() -> None:
     assert (again.produced >= 0).all()
     assert r.metrics()["munitions"] == r.metrics()["munitions"]
     assert set(r._tables) >= {"munitions", "targets", "binding", "costs"}
+
+
+def test_run_path_imports_neither_dask_nor_scipy_linalg() -> None:
+    """``materiel run``'s path: xarray's dask checks and numba's BLAS probe stay lazy."""
+    code = (
+        "import sys\n"
+        "from materiel.analysis.simulate import simulate\n"
+        "from materiel.present.summary import summarize\n"
+        "summarize(simulate('status-quo'))\n"
+        "import numba.np.arraymath as am, numba.np.linalg as la\n"
+        "print(sorted(m for m in ('dask', 'dask.base', 'scipy.linalg') if m in sys.modules))\n"
+        "print(am._HAVE_BLAS, am.ensure_blas is la.ensure_blas, la.ensure_blas.__name__)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True
+    )
+    assert proc.stdout.split("\n")[:2] == ["[]", "True True ensure_blas"]
+
+
+def test_decisions_equal_pandas_groupby() -> None:
+    """``Result.decisions`` (groups found in a loop) equals the groupby it replaced."""
+    import pandas as pd
+
+    from materiel.analysis.simulate import simulate
+
+    for sid in ("status-quo", "action-plan"):
+        r = simulate(sid)
+        df = r.contracts()
+        df = df[df.decided_by == "policy"]
+        expected = (
+            df.assign(policy=df.origin.str.removeprefix("policy:"),
+                      multi=df.quantity.where(df.multi_year, 0.0))
+            .groupby(["policy", "product"], sort=False)
+            .agg(contracts=("contract", "size"), first=("decided", "min"),
+                 last=("decided", "max"), quantity=("quantity", "sum"),
+                 multi_year_quantity=("multi", "sum"), delivered=("delivered", "sum"))
+            .reset_index()
+        )  # fmt: skip
+        assert len(expected) > 0
+        pd.testing.assert_frame_equal(r.decisions(), expected, check_exact=True)

@@ -9,6 +9,12 @@ sweep uses ``dask.distributed`` only). No object can be a dask array before
 importing it; from the moment ``dask.array`` is in ``sys.modules`` xarray's
 own answer is used. :func:`lazy_dask` installs that answer in xarray's cache;
 modules that build xarray objects call it once, after ``import xarray``.
+
+The same holds for "is this a dask collection?" (``is_dask_collection`` in
+``xarray.namedarray.utils``, asked when an index is built), which imports
+``dask.base`` (with jinja2, psutil and dask's config; about 0.3 s CPU) only
+to read an attribute: dask's own test starts with "no ``__dask_graph__``, not
+a collection", and :func:`lazy_dask` answers that case before importing dask.
 """
 
 from __future__ import annotations
@@ -53,6 +59,7 @@ def lazy_dask() -> None:
         from xarray.namedarray import pycompat
     except ImportError:  # pragma: no cover - another xarray layout
         return
+    _lazy_collection_test()
     cache = getattr(pycompat, "_cached_duck_array_modules", None)
     factory = getattr(pycompat, "DuckArrayModule", None)
     if not isinstance(cache, dict) or factory is None or "dask" in cache:
@@ -60,3 +67,23 @@ def lazy_dask() -> None:
     if "dask.array" in sys.modules:
         return
     cache["dask"] = _LazyDaskModule(factory, cache)
+
+
+def _lazy_collection_test() -> None:
+    """Answer ``is_dask_collection(x)`` for objects without ``__dask_graph__`` without dask."""
+    try:
+        from xarray.namedarray import utils
+    except ImportError:  # pragma: no cover - another xarray layout
+        return
+    asked = getattr(utils, "is_dask_collection", None)
+    if asked is None or getattr(asked, "_materiel_lazy", False):
+        return
+
+    def is_dask_collection(x: object) -> bool:
+        # dask.base.is_dask_collection's own first test, before importing dask
+        if isinstance(x, type) or not hasattr(x, "__dask_graph__"):
+            return False
+        return bool(asked(x))
+
+    is_dask_collection._materiel_lazy = True  # type: ignore[attr-defined]
+    utils.is_dask_collection = is_dask_collection  # type: ignore[assignment]

@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from materiel._numba import arraymath_without_scipy
 from materiel.engine import fleets as fleet_stock
 from materiel.engine import policy
 from materiel.engine.binding import Binding
@@ -34,6 +35,8 @@ from materiel.engine.variables import (
 )
 
 __all__ = ["step"]
+
+arraymath_without_scipy()  # numba's first dispatch without importing scipy.linalg (0.3-0.5 s)
 
 _CAPACITY = int(Binding.CAPACITY)
 _ORDERS = int(Binding.ORDERS)

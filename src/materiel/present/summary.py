@@ -240,19 +240,19 @@ def summarize(result: Result) -> str:
             deferred.contract.head(8), deferred.deferred_months.head(8), strict=True
         ):
             out.append(f"  {contract}: deferred {months} months")
-    m = result.metrics()["cost"]
-    payers = sorted(m["payments_by_party_usd"].items(), key=lambda kv: -kv[1])[:5]
+    cost = result.cost_totals()
+    payers = sorted(cost["payments_by_party_usd"].items(), key=lambda kv: -kv[1])[:5]
     out.append("")
-    split = m["capex_by_decision_usd"]
+    split = cost["capex_by_decision_usd"]
     out.append(
-        f"Cost: contract payments {fmt_usd(m['payments_usd'])}, capex "
-        f"{fmt_usd(m['capex_usd'])}: industry capex {fmt_usd(m['industry_capex_usd'])} "
+        f"Cost: contract payments {fmt_usd(cost['payments_usd'])}, capex "
+        f"{fmt_usd(cost['capex_usd'])}: industry capex {fmt_usd(cost['industry_capex_usd'])} "
         f"(order-driven {fmt_usd(split['order_driven'])}, announced "
         f"{fmt_usd(split['announced'])}) and state-funded facilitation "
-        f"{fmt_usd(m['state_capex_usd'])}"
+        f"{fmt_usd(cost['state_capex_usd'])}"
         + (
-            f", round-gun qualifications {fmt_usd(m['qualifications_usd'])}"
-            if m["qualifications_usd"] > 0
+            f", round-gun qualifications {fmt_usd(cost['qualifications_usd'])}"
+            if cost["qualifications_usd"] > 0
             else ""
         )
         + "; top buyers: "

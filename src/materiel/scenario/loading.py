@@ -15,6 +15,7 @@ and, where it can be found, the line.
 from __future__ import annotations
 
 import csv
+import io
 import re
 import tomllib
 from collections.abc import Mapping
@@ -27,6 +28,7 @@ from pydantic import BaseModel, ValidationError
 
 from materiel._errors import Problem, ScenarioError
 from materiel.months import MONTH_PATTERN
+from materiel.scenario.cache import Sources, digest, load_cached
 from materiel.scenario.checks import ALL_CHECKS, check_dates_in_horizon
 from materiel.scenario.schema import EconomicYear, Scenario
 from materiel.scenario.uncertainty import extract_distributions
@@ -58,11 +60,13 @@ _ECONOMIC_FIELDS = tuple(
 
 @dataclass
 class _Layer:
-    """One file's contribution: its name, text and parsed table."""
+    """One file's contribution: its name, text and parsed table, and the files it read
+    (path, :func:`~materiel.scenario.cache.digest` of the bytes read)."""
 
     name: str
     text: str
     data: dict[str, Any]
+    sources: Sources = ()
 
 
 @dataclass
@@ -105,13 +109,20 @@ def embedded_mapping(ref: str) -> dict[str, Any]:
     return tomllib.loads(path.read_text(encoding="utf-8"))
 
 
+def _decode(raw: bytes) -> str:
+    """UTF-8 text with universal newlines, as ``Path.read_text`` gives it."""
+    return raw.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
+
+
 def _read_layer(path: Path, display: str) -> _Layer:
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
+        text = _decode(raw)
     except OSError as exc:
         raise ScenarioError(Problem(display, "", f"cannot read file: {exc.strerror}")) from exc
     except UnicodeDecodeError as exc:
         raise ScenarioError(Problem(display, "", "expected a UTF-8 text file")) from exc
+    sources: Sources = ((str(path.resolve()), digest(raw)),)
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -123,14 +134,18 @@ def _read_layer(path: Path, display: str) -> _Layer:
         msg = re.sub(r"\s*\(at (line \d+, column \d+|end of document)\)", "", str(exc))
         raise ScenarioError(Problem(display, "", f"invalid TOML: {msg}", line)) from exc
     if path.name == "dataset.toml" and path.parent == _data_dir():
-        data["economics"] = _read_economics(path.parent / "economics.csv")
-    return _Layer(display, text, data)
+        csv_path = path.parent / "economics.csv"
+        csv_raw = csv_path.read_bytes()
+        data["economics"] = _read_economics(csv_raw)
+        sources = (*sources, (str(csv_path.resolve()), digest(csv_raw)))
+    return _Layer(display, text, data, sources)
 
 
-def _read_economics(path: Path) -> dict[str, dict[str, dict[str, Any]]]:
-    """The embedded economic table: one row per ally-year, one source per figure."""
+def _read_economics(raw: bytes) -> dict[str, dict[str, dict[str, Any]]]:
+    """The embedded economic table (``economics.csv``'s bytes): one row per ally-year,
+    one source per figure."""
     table: dict[str, dict[str, dict[str, Any]]] = {}
-    with path.open(newline="", encoding="utf-8") as fh:
+    with io.StringIO(raw.decode("utf-8"), newline="") as fh:
         for row in csv.DictReader(fh):
             record: dict[str, Any] = {}
             if row.get("source"):
@@ -564,21 +579,30 @@ def load(source: str | Path | Mapping[str, Any] | Scenario, *, name: str | None 
     """
     if isinstance(source, Scenario):
         return source
-    if isinstance(source, Mapping):
-        display = name or "<mapping>"
-        top = _Layer(display, "", dict(source))
-        _check_shapes(top)
-        base = top.data.get("extends")
-        layers = [top]
-        if isinstance(base, str):
-            base_path, base_display = _resolve(base, None)
-            layers = [*_chain(base_path, base_display), top]
-        stem = re.sub(r"[^A-Za-z0-9_.\-]+", "-", name or "custom").strip("-.")[-80:] or "custom"
-    else:
+    if not isinstance(source, Mapping):
         path, display = _resolve(str(source), None)
-        layers = _chain(path, display)
-        top = layers[-1]
-        stem = path.stem
+        return load_cached(path, display, lambda: _load_file(path, display))
+    display = name or "<mapping>"
+    top = _Layer(display, "", dict(source))
+    _check_shapes(top)
+    base = top.data.get("extends")
+    layers = [top]
+    if isinstance(base, str):
+        base_path, base_display = _resolve(base, None)
+        layers = [*_chain(base_path, base_display), top]
+    stem = re.sub(r"[^A-Za-z0-9_.\-]+", "-", name or "custom").strip("-.")[-80:] or "custom"
+    return _build(layers, top, stem)
+
+
+def _load_file(path: Path, display: str) -> tuple[Scenario, Sources]:
+    """The scenario of file ``path`` and the files its chain read (for the cache)."""
+    layers = _chain(path, display)
+    scenario = _build(layers, layers[-1], path.stem)
+    return scenario, tuple(src for layer in layers for src in layer.sources)
+
+
+def _build(layers: list[_Layer], top: _Layer, stem: str) -> Scenario:
+    """Merge ``layers`` (base first, ``top`` last), validate and check; every problem at once."""
     merged = _merge(layers)
     # The id, title and description belong to the top file, not its base.
     for key, default in (("id", stem), ("title", ""), ("description", "")):
