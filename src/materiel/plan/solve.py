@@ -42,7 +42,7 @@ from materiel.plan.write import (
     contract_id,
     decision_month,
     fleets_note,
-    merge_runs,
+    frameworks,
     pair_off,
     scenario_mapping,
 )
@@ -229,8 +229,9 @@ class Plan:
         quantities: dict[str, dict[int, float]] = {}
         for c in self.contracts:
             row = quantities.setdefault(c.line, {})
-            year = year_of(c.due)
-            row[year] = row.get(year, 0.0) + c.quantity
+            for month, q in c.monthly():
+                year = year_of(month)
+                row[year] = row.get(year, 0.0) + q
         added: dict[str, dict[int, float]] = {}
         for i in self.investments:
             row = added.setdefault(i.line, {})
@@ -319,7 +320,7 @@ def _read_plan(pm: PlanModel, source_ref: str | None) -> Plan:
                 ally = inp.party_kind[party] == "ally"
                 contracts.append(
                     PlannedContract(
-                        id=contract_id("plan", [line, pid, month_label(s0 + t)], taken),
+                        id="plan",  # named by frameworks()
                         line=line, product=inp.products[k],
                         buyers={pid: 1.0} if ally else payers,
                         recipient=None if ally else pid, quantity=q, unit_price_usd=price,
@@ -349,8 +350,7 @@ def _read_plan(pm: PlanModel, source_ref: str | None) -> Plan:
             q = float(bl[a, t])
             contracts.append(
                 PlannedContract(
-                    id=contract_id(prefix, [inp.contracts[c], inp.lines[ln],
-                                            month_label(s0 + int(t))], taken),
+                    id=prefix,  # named by frameworks()
                     line=inp.lines[ln], product=inp.products[k], buyers=buyers,
                     recipient=recipient, quantity=q, unit_price_usd=price,
                     due=month_label(s0 + int(t)),
@@ -366,7 +366,7 @@ def _read_plan(pm: PlanModel, source_ref: str | None) -> Plan:
                 payments[inp.parties.index(p), t] += q * price * sh
             backlog_spend += q * price
 
-    contracts = merge_runs(contracts)
+    contracts = frameworks(contracts, taken)
 
     # --- investments ---
     added = np.diff(np.concatenate([np.zeros((X, 1)), decided], axis=1), axis=1)
