@@ -89,7 +89,7 @@ def _yearly_payments(c: ContractTerms, sign: int, start_abs: int, years: np.ndar
     out = np.zeros(len(years))
     idx = months // 12 - years[0]
     ok = (idx >= 0) & (idx < len(years))
-    np.add.at(out, idx[ok], per_month)
+    np.add.at(out, idx[ok], per_month[ok])
     return out
 
 
