@@ -105,10 +105,12 @@ class _Stage:
                 values[...] = tighter(values, kw[bound].values)
         return var
 
-    def add_constraints(self, *args: Any, name: str, **kw: Any) -> linopy.Constraint | None:
+    def add_constraints(
+        self, lhs: linopy.LinearExpression, sign: str, rhs: Any, *, name: str, mask: Any = None
+    ) -> None:
         if self.suffix and name in FIRST_STAGE_CONSTRAINTS:
-            return None
-        return self.base.add_constraints(*args, name=name + self.suffix, **kw)
+            return
+        self.base.add_constraints(lhs, sign, rhs, name=name + self.suffix, mask=mask)
 
     def add_objective(self, expr: linopy.LinearExpression) -> None:
         self.objective = expr
@@ -216,4 +218,5 @@ def met_probabilities(p: Plan, n: int, seed: int) -> dict[str, float]:
     mapping["uncertain"] = kept
     mapping["correlations"] = dict(s.correlations)
     table = sample(mapping, n, seed).target_probabilities()
-    return {str(r.target): float(r.p_met_by_date) for r in table.itertuples()}
+    met = table["p_met_by_date"].to_numpy(dtype=float)
+    return {str(tid): float(x) for tid, x in zip(table["target"], met, strict=True)}

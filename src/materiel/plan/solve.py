@@ -868,7 +868,9 @@ def plan(
     pm = build_model(d, objective, commitment_penalty_usd)
     if samples:
         saa = build_sample_average(
-            sample_data(s, samples, seed, budget_scale), objective, commitment_penalty_usd,
+            sample_data(s, samples, seed, budget_scale),
+            objective,
+            commitment_penalty_usd,
             feasible_in=[d],
         )
         pm.timings["sample_average_build_s"] = time.perf_counter() - t0
@@ -899,6 +901,11 @@ def plan(
             "objective": objective, "budget_scale": budget_scale, "time_limit_s": time_limit_s,
             "commitment_penalty_usd": commitment_penalty_usd})  # fmt: skip
         result.timings["evaluate_s"] = time.perf_counter() - t5
+        if not s.uncertain:
+            result.notes.append(
+                "the scenario has no distributions (no uncertain table): every sample is the "
+                "nominal scenario, so the sample-average plan is the deterministic one"
+            )
     return result
 
 
