@@ -84,3 +84,19 @@ def test_samples_bad_input() -> None:
     with pytest.raises(materiel.ScenarioError, match="alternatives"):
         plan(uncertain_case(), samples=2, alternatives=1)
     assert np.isfinite(plan(uncertain_case(), samples=1, fresh=10).cost_usd)
+
+
+def test_cli_samples(tmp_path: Any) -> None:
+    import tomli_w
+    from typer.testing import CliRunner
+
+    from materiel.cli import app
+
+    path = tmp_path / "s.toml"
+    path.write_text(tomli_w.dumps(uncertain_case()), encoding="utf-8")
+    res = CliRunner().invoke(app, ["plan", str(path), "--samples", "2", "--fresh", "20"])
+    assert res.exit_code in (0, 1), res.output
+    assert "Under uncertainty: sample-average plan over 2 samples (seed 0)" in res.stdout
+    assert "t1: " in res.stdout.split("Under uncertainty")[1]
+    bad = CliRunner().invoke(app, ["plan", str(path), "--samples", "-2"])
+    assert bad.exit_code == 2
