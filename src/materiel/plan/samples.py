@@ -26,6 +26,7 @@ distributions and gives each target's probability of being met by its date.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
@@ -35,7 +36,7 @@ import numpy as np
 import xarray as xr
 
 from materiel._errors import PlanError
-from materiel.analysis.montecarlo import drawn_scenarios, sample
+from materiel.analysis.montecarlo import drawn_scenarios, sample, with_values
 from materiel.plan.data import PlanData, plan_data
 from materiel.plan.model import BUILDERS, Objective, PlanModel, weights_for
 from materiel.scenario.loading import load
@@ -121,13 +122,17 @@ def build_sample_average(
     objective: Objective,
     commitment_penalty_usd: float | None,
     feasible_in: Sequence[PlanData] = (),
+    weights: Sequence[float] | None = None,
 ) -> PlanModel:
     """The two-stage programme over the samples' data (see the module docstring).
 
-    The first stage must also be feasible in each of ``feasible_in`` (with
-    no weight in the objective): the nominal scenario the plan is read in.
-    The returned model reads as the first sample's under the usual names.
+    ``weights``: each sample's probability (default ``1/N`` each; identical
+    draws are one sample weighted by their count, :func:`sample_data`). The
+    first stage must also be feasible in each of ``feasible_in`` (with no
+    weight in the objective): the nominal scenario the plan is read in. The
+    returned model reads as the first sample's under the usual names.
     """
+    share = [1.0 / len(datas)] * len(datas) if weights is None else list(weights)
     base = linopy.Model(force_dim_names=True)
     total: linopy.LinearExpression | None = None
     integer = False
@@ -151,7 +156,7 @@ def build_sample_average(
         assert stage.objective is not None
         if i >= len(datas):
             continue
-        part = stage.objective * (1.0 / len(datas))
+        part = stage.objective * share[i]
         total = part if total is None else total + part
     assert total is not None
     base.add_objective(total)
@@ -160,9 +165,24 @@ def build_sample_average(
                      integer=integer)  # fmt: skip
 
 
-def sample_data(s: Scenario, n: int, seed: int, budget_scale: float) -> list[PlanData]:
-    """The programme's data for ``n`` scenarios drawn from ``s``'s distributions."""
-    return [plan_data(load(m), budget_scale) for m in drawn_scenarios(s, n, seed)]
+def sample_data(
+    s: Scenario, n: int, seed: int, budget_scale: float
+) -> tuple[list[PlanData], list[float], bool]:
+    """The programme's data for ``n`` scenarios drawn from ``s``'s distributions.
+
+    Returns the data of each distinct draw, its weight (its count / ``n``:
+    identical draws, as when ``s`` has no distributions, are solved once),
+    and whether the nominal scenario is one of them.
+    """
+    counts: dict[str, int] = {}
+    drawn: dict[str, dict[str, Any]] = {}
+    for mapping in drawn_scenarios(s, n, seed):
+        key = json.dumps(mapping, sort_keys=True, default=str)
+        counts[key] = counts.get(key, 0) + 1
+        drawn.setdefault(key, mapping)
+    nominal = json.dumps(with_values(s, {}), sort_keys=True, default=str)
+    datas = [plan_data(load(m), budget_scale) for m in drawn.values()]
+    return datas, [counts[k] / n for k in drawn], nominal in drawn
 
 
 def first_stage(pm: PlanModel) -> dict[str, np.ndarray]:

@@ -867,17 +867,17 @@ def plan(
     d = plan_data(s, budget_scale)
     pm = build_model(d, objective, commitment_penalty_usd)
     if samples:
+        datas, weights, nominal_drawn = sample_data(s, samples, seed, budget_scale)
         saa = build_sample_average(
-            sample_data(s, samples, seed, budget_scale),
-            objective,
-            commitment_penalty_usd,
-            feasible_in=[d],
-        )
+            datas, objective, commitment_penalty_usd,
+            feasible_in=[] if nominal_drawn else [d], weights=weights,
+        )  # fmt: skip
         pm.timings["sample_average_build_s"] = time.perf_counter() - t0
         _solve(saa, time_limit_s)
         pm.timings["sample_average_solve_s"] = time.perf_counter() - t0
         saa_size = {"sample_average_variables": int(saa.model.nvars),
-                    "sample_average_constraints": int(saa.model.ncons)}  # fmt: skip
+                    "sample_average_constraints": int(saa.model.ncons),
+                    "distinct_samples": len(datas)}  # fmt: skip
         fix_first_stage(pm, first_stage(saa))
     t1 = time.perf_counter()
     _solve(pm, time_limit_s)
