@@ -342,7 +342,7 @@ def sample_economics(s: Scenario, inp: Inputs, draws: dict[str, np.ndarray], b: 
     terms = [
         [_Terms(inp.contract_buyers[c], float(quantity[i, c]), float(price[i, c]),
                 int(pre[i, c]), int(inp.contract_due_lag[c]), int(inp.contract_due_months[c]),
-                int(inp.contract_priority[c]), _schedule(inp, c)) for c in written]
+                int(inp.contract_priority[c]), _schedule(inp, int(c))) for c in written]
         for i in range(S)
     ]  # fmt: skip
     years = [budget_years(start_abs, T, rows) for rows in terms]
