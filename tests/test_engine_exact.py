@@ -360,3 +360,42 @@ def test_order_book_reaches_a_planned_line_by_room_to_grow() -> None:
     assert sum(series(r, "capacity_added_per_month", line="l1")) == 0
     assert series(r, "capacity_per_month", line="l2")[:3] == [0, 300, 300]
     assert series(r, "production", line="l2")[:2] == [0, 300]
+
+
+def test_contract_with_a_delivery_schedule_falls_due_month_by_month() -> None:
+    # 300 due as 0, 150, 50, 100 from 2024-02: due_c(t) = Q * sum(q_0..q_{t-first}) / Q
+    c = contract(decision="2024-02", schedule=[0.0, 150.0, 50.0, 100.0], delivery_months=4)
+    r = run(tiny(contracts={"c1": c}))
+    assert series(r, "production", line="l1")[:7] == [0, 0, 100, 100, 100, 0, 0]
+    assert series(r, "stock", party="AAA", product="shell")[:6] == [0, 0, 100, 200, 300, 300]
+    c2 = contract(
+        decision="2024-02", schedule=[40.0, 0.0, 60.0, 20.0], quantity=120.0, delivery_months=4
+    )
+    r = run(tiny(contracts={"c1": c2}))
+    assert series(r, "production", line="l1")[:6] == [0, 40, 0, 60, 20, 0]
+
+
+def test_a_scheduled_contract_signed_before_start_keeps_what_is_still_due() -> None:
+    # 2023-11: 10, 2023-12: 20 fell due before the start; 30 and 40 remain
+    c = contract(
+        decision="2023-11", quantity=100.0, schedule=[10.0, 20.0, 30.0, 40.0], delivery_months=4
+    )
+    r = run(tiny(contracts={"c1": c}))
+    assert series(r, "production", line="l1")[:3] == [30, 40, 0]
+
+
+def test_per_sample_schedules_equal_the_single_run_rule() -> None:
+    # engine/batch.py rebuilds due_by_month per sample (drawn quantities or delays) with a
+    # compiled copy of core.due_schedule: both give the same numbers for scheduled contracts
+    from materiel.engine.batch import due_rows
+    from materiel.engine.core import due_schedule
+    from materiel.engine.inputs import schedule_shapes
+
+    shape, shapes = schedule_shapes([None, (40.0, 0.0, 60.0, 20.0), (1.0, 3.0)])
+    quantity, first = np.array([300.0, 240.0, 8.0]), np.array([1, -1, 3])
+    months = np.array([3, 4, 2])
+    single = due_schedule(quantity, first, months, 8, shape, shapes)
+    assert single[:, 1].tolist() == pytest.approx([80, 200, 240, 240, 240, 240, 240, 240])
+    assert single[:, 2].tolist() == pytest.approx([0, 0, 0, 2, 8, 8, 8, 8])
+    batch = due_rows(quantity[None], first[None], months, 8, shape, shapes)
+    assert np.array_equal(batch[0], single)

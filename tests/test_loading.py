@@ -314,3 +314,19 @@ def test_a_change_that_breaks_embedded_entries_is_reported_at_its_cause(tmp_path
     assert "entries of the embedded data" in p.message and "is a component" in p.message
     dropped = only(write(tmp_path, {"extends": "action-plan", "drop": ["parties.DEU"]}))
     assert dropped.path == "drop" and "unknown party 'DEU'" in dropped.message
+
+
+def test_a_delivery_schedule_must_fit_its_contract(tmp_path: Path) -> None:
+    bad_sum = tiny(
+        contracts={"c1": contract(quantity=300.0, schedule=[100.0, 100.0], delivery_months=2)}
+    )
+    p = only(write(tmp_path, bad_sum))
+    assert p.path.startswith("contracts.c1") and "sums to 200 but quantity is 300" in p.message
+    bad_len = tiny(contracts={"c1": contract(quantity=200.0, schedule=[100.0, 100.0])})
+    p = only(write(tmp_path, bad_len))  # contract() sets delivery_months = 3
+    assert "schedule has 2 months but delivery_months is 3" in p.message
+    negative = tiny(contracts={"c1": contract(quantity=0.0, schedule=[-1.0, 1.0])})
+    assert only(write(tmp_path, negative)).path.startswith("contracts.c1.schedule")
+    fine = contract(quantity=200.0, schedule=[100.0, 100.0])
+    del fine["delivery_months"]
+    assert materiel.load(tiny(contracts={"c1": fine})).contracts["c1"].delivery_months == 2

@@ -376,6 +376,12 @@ def test_action_plan_keeps_ukraine_aid() -> None:
         return short / float(ds.consumption_demand.sel(party="UKR", product="shell-155mm").sum())
 
     assert unmet(run) <= unmet(own) + 1e-9
+    # contracts people can sign: annual frameworks with a delivery schedule (290 before)
+    assert len(p.contracts) <= 100
+    assert any(c.schedule for c in p.contracts)
+    assert len({(c.line, tuple(c.buyers), c.due[:4]) for c in p.contracts if not c.backlog}) == (
+        len([c for c in p.contracts if not c.backlog])
+    )
 
 
 # --- embedded scenarios ------------------------------------------------------

@@ -325,3 +325,16 @@ def test_pledge_table_rejects_a_past_deadline() -> None:
     s = materiel.load("dataset")
     with pytest.raises(materiel.ScenarioError, match="by_year: got 2013"):
         pledge_table(s, 3.5, 2013)
+
+
+def test_a_delivery_schedule_sets_the_years_a_contract_pays_in() -> None:
+    # $400k a year; 45,000 at $10 due 4,000 in 2024-12 and 41,000 in 2025-01 pays $410k in
+    # 2025, over the budget, so it is deferred; spread evenly it pays $225k a year and fits
+    even = budgeted("defer", contracts={"c": contract(quantity=45_000.0, delivery_months=2,
+                                                        decision="2024-12")})  # fmt: skip
+    assert materiel.simulate(even).deferred().empty
+    late = budgeted("defer", contracts={"c": contract(quantity=45_000.0, delivery_months=2,
+                                                        decision="2024-12",
+                                                        schedule=[4_000.0, 41_000.0])})  # fmt: skip
+    deferred = materiel.simulate(late).deferred().set_index("contract")
+    assert deferred.loc["c", "deferred_months"] > 0

@@ -625,6 +625,23 @@ def plan(
             help="Show the plan beside the scenario's own procurement policies (both simulated).",
         ),
     ] = False,
+    samples: Annotated[
+        int,
+        typer.Option(
+            "--samples",
+            min=0,
+            max=1000,
+            help="Plan over N samples of the scenario's distributions (two-stage: contracts and "
+            "investments shared) and report how often each target is met.",
+        ),
+    ] = 0,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the samples drawn.")] = 0,
+    fresh: Annotated[
+        int,
+        typer.Option(
+            "--fresh", min=1, max=100_000, help="Fresh samples the plans are simulated over."
+        ),
+    ] = 200,
 ) -> None:
     """Optimise contracts, capacity investments and allocation (LP/MILP, HiGHS).
 
@@ -646,6 +663,7 @@ def plan(
             result = make_plan(
                 scenario, objective=objective.value, budget_scale=budget_scale,
                 commitment_penalty_usd=penalty, alternatives=alternatives, slack=share,
+                samples=samples, seed=seed, fresh=fresh,
             )  # fmt: skip
     except ScenarioError as exc:
         raise _bad_input(exc, as_json) from exc
@@ -702,6 +720,15 @@ def plan(
                 typer.echo(f"  {alt.sentence(result.breakdown_cost_usd)}")
             if not result.alternatives:
                 typer.echo("  none: no other plan builds or buys differently within the slack")
+        if result.samples is not None:
+            u = result.samples
+            typer.echo(
+                f"\nUnder uncertainty: sample-average plan over {u.samples} samples (seed "
+                f"{u.seed}) vs the deterministic plan; P(met by date) over {u.fresh} fresh samples"
+            )
+            typer.echo(f"  cost: ${u.cost_usd[0] / 1e9:,.2f}bn vs ${u.cost_usd[1] / 1e9:,.2f}bn")
+            for tid, (mine_p, det_p) in u.p_met.items():
+                typer.echo(f"  {tid}: {mine_p:.0%} vs {det_p:.0%}")
         if versus is not None:
             mine, own = versus["plan"], versus["policy"]
             typer.echo("\nPlan vs policy (both simulated)")

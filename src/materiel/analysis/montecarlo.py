@@ -63,9 +63,11 @@ __all__ = [
     "TRAJECTORIES_IN_MEMORY_BYTES",
     "MonteCarloResult",
     "Quantity",
+    "drawn_scenarios",
     "estimate_bytes",
     "sample",
     "sample_quantities",
+    "with_values",
 ]
 
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
@@ -355,6 +357,28 @@ class _Run:
         return ds
 
 
+def with_values(s: Scenario, values: Mapping[str, float]) -> dict[str, Any]:
+    """``s`` as a deterministic scenario mapping with ``values`` (path -> drawn value) in place.
+
+    Whole months are rounded; the ``uncertain`` table is left out.
+    """
+    data = s.model_dump(mode="json", exclude_none=True)
+    data.pop("uncertain", None)
+    for path, value in values.items():
+        node = data
+        *head, last = path.split(".")
+        for key in head:
+            node = node[key]
+        node[last] = round(value) if last.endswith("_months") else value
+    return data
+
+
+def drawn_scenarios(s: Scenario, n: int, seed: int) -> list[dict[str, Any]]:
+    """``n`` deterministic scenarios, one per draw of ``s``'s distributions (:func:`draw`)."""
+    draws = draw(s.uncertain, s.correlations, n, seed)
+    return [with_values(s, {p: float(v[i]) for p, v in draws.items()}) for i in range(n)]
+
+
 def sample(
     scenario: Scenario | str | Path | Mapping[str, Any],
     n: int,
@@ -525,16 +549,10 @@ class MonteCarloResult:
 
         ``materiel.simulate(result.scenario_for(i))`` reproduces sample ``i``.
         """
-        data = self.scenario.model_dump(mode="json", exclude_none=True)
-        data.pop("uncertain", None)
-        for path in self.inputs.data_vars:
-            value = float(self.inputs[path].sel(sample=sample_id))
-            node = data
-            *head, last = str(path).split(".")
-            for key in head:
-                node = node[key]
-            node[last] = round(value) if last.endswith("_months") else value
-        return data
+        values = {
+            str(p): float(self.inputs[p].sel(sample=sample_id)) for p in self.inputs.data_vars
+        }
+        return with_values(self.scenario, values)
 
     def stock_of(self, parties: list[str], product: str) -> xr.DataArray:
         """Stock of ``product`` held by ``parties`` together (sample, month); needs ``dataset``.

@@ -42,6 +42,7 @@ class _Decided:
     lag: int
     due_months: int
     priority: int = 0
+    schedule: tuple[float, ...] | None = None  # policies' contracts are spread evenly
 
 
 def _buyer_shares(inp: Inputs, raw: Mapping[str, np.ndarray]) -> list[list[dict[str, float]]]:

@@ -27,7 +27,7 @@ from materiel.engine.inputs import (
     announced_arrive,
     budget_charges,
     capacity_arrival,
-    linear_schedule,
+    due_share,
     policy_budget,
 )
 from materiel.months import month_index, parse_month
@@ -38,11 +38,19 @@ __all__ = ["due_rows", "sample_economics", "sample_overrides"]
 
 
 @njit(cache=True, nogil=True)
-def due_rows(quantity: np.ndarray, first: np.ndarray, months: np.ndarray, T: int) -> np.ndarray:
+def due_rows(
+    quantity: np.ndarray,
+    first: np.ndarray,
+    months: np.ndarray,
+    T: int,
+    shape: np.ndarray,
+    shapes: np.ndarray,
+) -> np.ndarray:
     """Cumulative quantity due by each month, one row per sample: ``(S, T, C)``.
 
-    ``due[s, t, c] = Q[s, c] * clip((t - first[s, c] + 1) / n_c, 0, 1)``, the
-    rule of :func:`materiel.engine.core.due_schedule` (bit for bit), compiled
+    ``due[s, t, c] = Q[s, c] * clip((t - first[s, c] + 1) / n_c, 0, 1)``, or
+    along the contract's schedule (``shape[c] >= 0``), the rule of
+    :func:`materiel.engine.core.due_schedule` (bit for bit), compiled
     and without the GIL: building a chunk's schedules was 90% of the time
     spent on per-sample inputs in numpy (profile in ``benchmarks/bench_mc.py``).
     """
@@ -51,8 +59,12 @@ def due_rows(quantity: np.ndarray, first: np.ndarray, months: np.ndarray, T: int
     for s in range(S):
         for t in range(T):
             for c in range(C):
-                share = (t - first[s, c] + 1) / months[c]
-                out[s, t, c] = quantity[s, c] * min(max(share, 0.0), 1.0)
+                if shape[c] >= 0:
+                    k = min(t - first[s, c], shapes.shape[1] - 1)
+                    share = 0.0 if k < 0 else shapes[shape[c], k]
+                else:
+                    share = min(max((t - first[s, c] + 1) / months[c], 0.0), 1.0)
+                out[s, t, c] = quantity[s, c] * share
     return out
 
 
@@ -215,10 +227,20 @@ def sample_overrides(
         b.out["contract_quantity"] = quantity
         b.out["contract_sign"] = sign
         b.out["due_by_month"] = due_rows(
-            quantity, first.astype(np.int64), inp.contract_due_months.astype(np.int64), T
+            quantity,
+            first.astype(np.int64),
+            inp.contract_due_months.astype(np.int64),
+            T,
+            inp.contract_shape.astype(np.int64),
+            inp.contract_shapes,
         )
         b.out["contract_delivered_start"] = np.where(
-            sign < 0, quantity * linear_schedule(-1, first, inp.contract_due_months[None]), 0.0
+            sign < 0,
+            quantity
+            * due_share(
+                -1, first, inp.contract_due_months[None], inp.contract_shape, inp.contract_shapes
+            ),
+            0.0,
         )
 
     if timing_varies and len(inp.policies):  # procurement policies sign after their delay
@@ -268,6 +290,16 @@ class _Terms(NamedTuple):
     lag: int
     due_months: int
     priority: int
+    schedule: tuple[float, ...] | None = None  # shares due each month; None: even
+
+
+def _schedule(inp: Inputs, c: int) -> tuple[float, ...] | None:
+    """Contract ``c``'s schedule as shares due each month (None: an even spread)."""
+    row = int(inp.contract_shape[c])
+    if row < 0:
+        return None
+    cum = inp.contract_shapes[row, : int(inp.contract_due_months[c])]
+    return tuple(float(x) for x in np.diff(cum, prepend=0.0))
 
 
 def sample_economics(s: Scenario, inp: Inputs, draws: dict[str, np.ndarray], b: _Batch) -> None:
@@ -310,7 +342,7 @@ def sample_economics(s: Scenario, inp: Inputs, draws: dict[str, np.ndarray], b: 
     terms = [
         [_Terms(inp.contract_buyers[c], float(quantity[i, c]), float(price[i, c]),
                 int(pre[i, c]), int(inp.contract_due_lag[c]), int(inp.contract_due_months[c]),
-                int(inp.contract_priority[c])) for c in written]
+                int(inp.contract_priority[c]), _schedule(inp, int(c))) for c in written]
         for i in range(S)
     ]  # fmt: skip
     years = [budget_years(start_abs, T, rows) for rows in terms]
@@ -352,7 +384,14 @@ def sample_economics(s: Scenario, inp: Inputs, draws: dict[str, np.ndarray], b: 
             year_start = starts
     months = inp.contract_due_months.astype(np.int64)
     first = (sign + inp.contract_due_lag[None]).astype(np.int64)
-    b.out["due_by_month"] = due_rows(np.ascontiguousarray(quantity), first, months, T)
+    b.out["due_by_month"] = due_rows(
+        np.ascontiguousarray(quantity),
+        first,
+        months,
+        T,
+        inp.contract_shape.astype(np.int64),
+        inp.contract_shapes,
+    )
     if year_start is not None:  # procurement policies are capped: per-sample budgets left
         b.out["budget_left_usd"] = left
         b.out["budget_year_start"] = year_start

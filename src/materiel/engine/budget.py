@@ -58,6 +58,8 @@ class ContractTerms(Protocol):
     @property
     def due_months(self) -> int: ...
     @property
+    def schedule(self) -> tuple[float, ...] | None: ...
+    @property
     def priority(self) -> int: ...
 
 
@@ -77,11 +79,17 @@ def _yearly_payments(c: ContractTerms, sign: int, start_abs: int, years: np.ndar
     """Committed payments of the whole contract per year (US$), for a given signature month."""
     first = start_abs + sign + c.lag
     months = first + np.arange(c.due_months)
-    per_month = c.quantity * c.price_usd / c.due_months
+    if c.schedule is None:
+        per_month = np.full(c.due_months, c.quantity * c.price_usd / c.due_months)
+    else:  # its schedule's shares of the quantity (a drawn quantity scales them)
+        q = np.asarray(c.schedule, dtype=float)
+        total = q.sum()
+        share = q / total if total > 0 else np.full(len(q), 1.0 / len(q))
+        per_month = c.quantity * c.price_usd * share
     out = np.zeros(len(years))
     idx = months // 12 - years[0]
     ok = (idx >= 0) & (idx < len(years))
-    np.add.at(out, idx[ok], per_month)
+    np.add.at(out, idx[ok], per_month[ok])
     return out
 
 

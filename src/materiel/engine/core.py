@@ -41,7 +41,9 @@ order:
    max(0, w_p (D + U*L) - S_p - SL_p)`` (``w_p`` its written share, ``S_p``
    and ``SL_p`` its own stock and supply line; ``w_p`` if no buyer has a gap).
 1. **Contracts.** Contract ``c`` is signed at ``sign_c`` and falls due along
-   ``due_c(t) = Q_c * clip((t - first_c + 1) / n_c, 0, 1)``; open orders are
+   ``due_c(t) = Q_c * clip((t - first_c + 1) / n_c, 0, 1)``, or, for a contract
+   with a written schedule ``q_0 .. q_{n-1}``, ``due_c(t) = Q_c *
+   sum(q_0..q_{t-first_c}) / sum(q)``; open orders are
    ``open_c(t) = due_c(t) - delivered_c(t-1)``; the firm order book is
    ``book_c(t) = firm_c * [t >= sign_c] * (Q_c - delivered_c(t-1))``. A
    contract open to any eligible line is split between those lines in
@@ -138,17 +140,28 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from materiel.engine import kernel
-from materiel.engine.inputs import Inputs, linear_schedule
+from materiel.engine.inputs import Inputs, due_share, linear_schedule
 from materiel.engine.variables import CELL_DIMS, GROUPS, INPUTS, OUTPUTS, Outputs
 
 __all__ = ["due_schedule", "kernel_args", "run_engine"]
 
 
-def due_schedule(quantity: np.ndarray, first: np.ndarray, months: np.ndarray, T: int) -> np.ndarray:
-    """Cumulative quantity due by each month: ``(..., T, C)`` from ``(..., C)`` inputs."""
+def due_schedule(
+    quantity: np.ndarray,
+    first: np.ndarray,
+    months: np.ndarray,
+    T: int,
+    shape: np.ndarray | None = None,
+    shapes: np.ndarray | None = None,
+) -> np.ndarray:
+    """Cumulative quantity due by each month: ``(..., T, C)`` from ``(..., C)`` inputs.
+
+    ``due_c(t) = Q_c * share_c(t)`` (:func:`~materiel.engine.inputs.due_share`:
+    even over ``months``, or along the contract's written schedule).
+    """
     t = np.arange(T)[:, None]
-    due: np.ndarray = quantity[..., None, :] * linear_schedule(
-        t, first[..., None, :], months[..., None, :]
+    due: np.ndarray = quantity[..., None, :] * due_share(
+        t, first[..., None, :], months[..., None, :], shape, shapes
     )
     return due
 
@@ -166,7 +179,8 @@ def kernel_args(inp: Inputs) -> dict[str, np.ndarray]:
         "lines_by_depth": np.argsort(inp.line_depth, kind="stable"),
         "depth_start": np.r_[0, np.cumsum(np.bincount(inp.line_depth, minlength=1))],
         "due_by_month": due_schedule(inp.contract_quantity, inp.contract_due_first,
-                                     inp.contract_due_months, T),
+                                     inp.contract_due_months, T, inp.contract_shape,
+                                     inp.contract_shapes),
         "receive_party": inp.receive_cell // K,
         "receive_product": inp.receive_cell % K,
         "owed_by_month": inp.pledge_quantity * linear_schedule(

@@ -42,9 +42,11 @@ __all__ = [
     "capacity_arrival",
     "compile_inputs",
     "desired_stock",
+    "due_share",
     "facilitation_charges",
     "linear_schedule",
     "policy_budget",
+    "schedule_shapes",
 ]
 
 
@@ -57,6 +59,49 @@ def linear_schedule(
     """
     share: np.ndarray = np.clip((t - first + 1) / length, 0.0, 1.0)
     return share
+
+
+def due_share(
+    t: np.ndarray | int,
+    first: np.ndarray | int,
+    length: np.ndarray | int,
+    shape: np.ndarray | None = None,
+    shapes: np.ndarray | None = None,
+) -> np.ndarray:
+    """Cumulative share of a contract due by month ``t``: even, or along its schedule.
+
+    ``share(t) = clip((t - first + 1) / length, 0, 1)`` (:func:`linear_schedule`)
+    for a contract without a schedule (``shape = -1``); for one with a schedule
+    ``q_0 .. q_{n-1}`` (row ``shape`` of ``shapes``, the cumulative shares
+    ``sum(q_0..q_k) / Q`` padded with 1), ``share(t) = shapes[shape, t - first]``,
+    0 before ``first`` and 1 after its last month. Arrays broadcast.
+    """
+    share = linear_schedule(t, first, length)
+    if shape is None or shapes is None or shapes.shape[0] == 0:
+        return share
+    k = np.clip(np.asarray(t) - np.asarray(first), -1, shapes.shape[1] - 1)
+    row = np.broadcast_to(shape, share.shape)
+    custom = np.where(k < 0, 0.0, shapes[np.maximum(row, 0), np.maximum(k, 0)])
+    out: np.ndarray = np.where(row >= 0, custom, share)
+    return out
+
+
+def schedule_shapes(schedules: list[tuple[float, ...] | None]) -> tuple[np.ndarray, np.ndarray]:
+    """Contracts' schedules as ``(shape, shapes)`` for :func:`due_share`.
+
+    ``shape[c]`` is -1 for an even spread, else the row of ``shapes`` holding
+    the schedule's cumulative shares (``sum(q_0..q_k) / sum(q)``, padded with 1).
+    """
+    shape = np.full(len(schedules), -1, dtype=np.intp)
+    rows = [(c, q) for c, q in enumerate(schedules) if q is not None]
+    width = max((len(q) for _, q in rows), default=0)
+    shapes = np.ones((len(rows), width))
+    for r, (c, q) in enumerate(rows):
+        shape[c] = r
+        total = float(sum(q))
+        cum = np.cumsum(q) / total if total > 0 else np.arange(1, len(q) + 1) / len(q)
+        shapes[r, : len(q)] = cum
+    return shape, shapes
 
 
 def _signed(decided: int, own_delay: int | None, policy: Policy) -> int:
@@ -127,6 +172,7 @@ class _ContractRow(NamedTuple):
     multi_year: bool = False
     policy: int = -1  # index of the procurement policy that decides it, -1: written
     price_from: str = ""  # the scenario field its price comes from (scenario/prices.py)
+    schedule: tuple[float, ...] | None = None  # quantity due each month, None: even spread
 
 
 @dataclass(frozen=True)
@@ -177,6 +223,8 @@ class Inputs:
     contract_sign: np.ndarray
     contract_due_first: np.ndarray
     contract_due_months: np.ndarray
+    contract_shape: np.ndarray  # (C,) row of contract_shapes, -1: an even schedule
+    contract_shapes: np.ndarray  # (R, n): cumulative shares of written schedules (due_share)
     contract_firm: np.ndarray
     contract_delivered_start: np.ndarray
     # assignments (A,), sorted by line, then priority, then signature month
@@ -528,6 +576,7 @@ def compile_inputs(s: Scenario) -> Inputs:
                     c.delivery_lag_months, c.delivery_months, c.firm, c.priority, c.recipient,
                     decided, -1 if delay is None else delay, cid, c.multi_year,
                     price_from=usd_from,
+                    schedule=None if c.schedule is None else tuple(c.schedule),
                 )
             )  # fmt: skip
     stock_pledges = []
@@ -574,8 +623,9 @@ def compile_inputs(s: Scenario) -> Inputs:
     due_months = np.array([r.due_months for r in rows], dtype=np.intp)
     firm = np.array([r.firm for r in rows], dtype=bool)
     priority = np.array([r.priority for r in rows], dtype=np.intp)
+    shape, shapes = schedule_shapes([r.schedule for r in rows])
     delivered_start = np.where(
-        sign < 0, quantity * linear_schedule(np.array(-1), due_first, due_months), 0.0
+        sign < 0, quantity * due_share(np.array(-1), due_first, due_months, shape, shapes), 0.0
     )
     # assignments: one per (contract, eligible line)
     a_contract, a_line, a_any = [], [], []
@@ -704,6 +754,8 @@ def compile_inputs(s: Scenario) -> Inputs:
         contract_sign=sign,
         contract_due_first=due_first,
         contract_due_months=due_months,
+        contract_shape=shape,
+        contract_shapes=shapes,
         contract_firm=firm,
         contract_delivered_start=delivered_start,
         assign_contract=a_contract_arr,

@@ -38,7 +38,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from materiel.engine.inputs import Inputs, budget_charges, compile_inputs, linear_schedule
+from materiel.engine.inputs import (
+    Inputs,
+    budget_charges,
+    compile_inputs,
+    due_share,
+    linear_schedule,
+)
 from materiel.months import parse_month
 from materiel.scenario.economics import economic_series
 from materiel.scenario.schema import Scenario
@@ -257,10 +263,12 @@ def plan_data(s: Scenario, budget_scale: float = 1.0) -> PlanData:
     replaced = sorted(
         {str(inp.contract_origin[c]) for c in np.flatnonzero(written & (sign >= 0) & ~to_recipient)}
     )
-    due = inp.contract_quantity[backlog, None] * linear_schedule(
+    due = inp.contract_quantity[backlog, None] * due_share(
         np.arange(T)[None, :],
         inp.contract_due_first[backlog, None],
         inp.contract_due_months[backlog, None],
+        inp.contract_shape[backlog, None],
+        inp.contract_shapes,
     )
     backlog_due = np.maximum(due - inp.contract_delivered_start[backlog, None], 0.0)
     position = {int(c): b for b, c in enumerate(backlog)}

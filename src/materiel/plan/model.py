@@ -50,9 +50,11 @@ from materiel.plan.data import PlanData
 lazy_dask()  # xarray answers 'not a dask array' without importing dask.array
 
 __all__ = [
+    "BUILDERS",
     "Objective",
     "PlanModel",
     "Weights",
+    "base_model",
     "build_model",
     "cost_expression",
     "define_aid",
@@ -235,7 +237,14 @@ def _expr(
         coords=xr_coords,
     )
     mask = xr.DataArray(counts.reshape(shape) > 0, coords=xr_coords, dims=dims)
-    return LinearExpression(ds, m), mask
+    return LinearExpression(ds, base_model(m)), mask
+
+
+def base_model(m: linopy.Model) -> linopy.Model:
+    """The linopy model itself, also behind one sample's view of a two-stage model
+    (:mod:`materiel.plan.samples`)."""
+    out: linopy.Model = getattr(m, "base", m)
+    return out
 
 
 def _grid(*sizes: int) -> tuple[np.ndarray, ...]:
@@ -902,7 +911,7 @@ def _linear(pm: PlanModel, terms: list[tuple[np.ndarray, np.ndarray]]) -> Linear
     coeffs = np.concatenate([np.broadcast_to(c, lab.shape).ravel() for lab, c in terms])
     ok = (labels >= 0) & (coeffs != 0)
     ds = xr.Dataset({"vars": (["_term"], labels[ok]), "coeffs": (["_term"], coeffs[ok])})
-    return LinearExpression(ds, pm.model)
+    return LinearExpression(ds, base_model(pm.model))
 
 
 def cost_expression(pm: PlanModel) -> LinearExpression:
@@ -1004,14 +1013,14 @@ def build_model(
         weights=weights_for(d, objective, commitment_penalty_usd),
         integer=False,
     )
-    define_capacity_expansion(pm)
-    define_production(pm)
-    define_deliveries(pm)
-    define_commitments(pm)
-    define_aid(pm)
-    define_stocks(pm)
-    define_donor_floors(pm)
-    define_targets(pm)
-    define_budgets(pm)
-    define_objective(pm)
+    for define in BUILDERS:
+        define(pm)
     return pm
+
+
+BUILDERS = (
+    define_capacity_expansion, define_production, define_deliveries, define_commitments,
+    define_aid, define_stocks, define_donor_floors, define_targets, define_budgets,
+    define_objective,
+)  # fmt: skip
+"""The ``define_*`` builders in the order :func:`build_model` calls them."""

@@ -35,6 +35,14 @@ from materiel.plan.model import (
     build_model,
     cost_expression,
 )
+from materiel.plan.samples import (
+    SampleReport,
+    build_sample_average,
+    first_stage,
+    fix_first_stage,
+    met_probabilities,
+    sample_data,
+)
 from materiel.plan.write import (
     TOL,
     PlannedContract,
@@ -42,7 +50,7 @@ from materiel.plan.write import (
     contract_id,
     decision_month,
     fleets_note,
-    merge_runs,
+    frameworks,
     pair_off,
     scenario_mapping,
 )
@@ -185,6 +193,7 @@ class Plan:
     recipients: list[RecipientStatus] = field(default_factory=list)
     breakdown: dict[str, float] = field(default_factory=dict)
     alternatives: list[Alternative] = field(default_factory=list)
+    samples: SampleReport | None = None  # a sample-average plan beside the deterministic one
 
     @property
     def cost_usd(self) -> float:
@@ -229,8 +238,9 @@ class Plan:
         quantities: dict[str, dict[int, float]] = {}
         for c in self.contracts:
             row = quantities.setdefault(c.line, {})
-            year = year_of(c.due)
-            row[year] = row.get(year, 0.0) + c.quantity
+            for month, q in c.monthly():
+                year = year_of(month)
+                row[year] = row.get(year, 0.0) + q
         added: dict[str, dict[int, float]] = {}
         for i in self.investments:
             row = added.setdefault(i.line, {})
@@ -260,6 +270,7 @@ class Plan:
             "recipients": [{**vars(r), "kept": r.kept} for r in self.recipients],
             "breakdown": self.breakdown,
             "alternatives": [vars(a) for a in self.alternatives],
+            "samples": None if self.samples is None else vars(self.samples),
             "size": self.size,
             "timings_s": self.timings,
         }
@@ -319,7 +330,7 @@ def _read_plan(pm: PlanModel, source_ref: str | None) -> Plan:
                 ally = inp.party_kind[party] == "ally"
                 contracts.append(
                     PlannedContract(
-                        id=contract_id("plan", [line, pid, month_label(s0 + t)], taken),
+                        id="plan",  # named by frameworks()
                         line=line, product=inp.products[k],
                         buyers={pid: 1.0} if ally else payers,
                         recipient=None if ally else pid, quantity=q, unit_price_usd=price,
@@ -349,8 +360,7 @@ def _read_plan(pm: PlanModel, source_ref: str | None) -> Plan:
             q = float(bl[a, t])
             contracts.append(
                 PlannedContract(
-                    id=contract_id(prefix, [inp.contracts[c], inp.lines[ln],
-                                            month_label(s0 + int(t))], taken),
+                    id=prefix,  # named by frameworks()
                     line=inp.lines[ln], product=inp.products[k], buyers=buyers,
                     recipient=recipient, quantity=q, unit_price_usd=price,
                     due=month_label(s0 + int(t)),
@@ -366,7 +376,7 @@ def _read_plan(pm: PlanModel, source_ref: str | None) -> Plan:
                 payments[inp.parties.index(p), t] += q * price * sh
             backlog_spend += q * price
 
-    contracts = merge_runs(contracts)
+    contracts = frameworks(contracts, taken)
 
     # --- investments ---
     added = np.diff(np.concatenate([np.zeros((X, 1)), decided], axis=1), axis=1)
@@ -804,6 +814,9 @@ def plan(
     commitment_penalty_usd: float | None = None,
     alternatives: int = 0,
     slack: float = 0.05,
+    samples: int = 0,
+    seed: int = 0,
+    fresh: int = 200,
 ) -> Plan:
     """Plan contracts, capacity investments and allocations for ``scenario``.
 
@@ -819,7 +832,12 @@ def plan(
     constraint); :attr:`Plan.recipients` says how each is kept. With
     ``alternatives = K`` the plan also carries up to K near-optimal
     alternatives within ``slack`` (a share) of its cost
-    (:attr:`Plan.alternatives`, modelling to generate alternatives). Raises
+    (:attr:`Plan.alternatives`, modelling to generate alternatives). With
+    ``samples = N`` the contracts and investments are those of the
+    sample-average (two-stage) plan over N scenarios drawn with ``seed`` from
+    the scenario's distributions (:mod:`materiel.plan.samples`), read in the
+    nominal scenario; :attr:`Plan.samples` gives each target's probability of
+    being met over ``fresh`` new samples, beside the deterministic plan's. Raises
     :class:`~materiel.ScenarioError` for bad input and :class:`PlanError`
     when the solver fails.
     """
@@ -836,12 +854,31 @@ def plan(
         problems.append(Problem("<plan>", "alternatives", "expected a whole number 0..20"))
     if not (np.isfinite(slack) and 0 <= slack <= 1):
         problems.append(Problem("<plan>", "slack", "expected a share between 0 and 1"))
+    if not (isinstance(samples, int) and 0 <= samples <= 1000):
+        problems.append(Problem("<plan>", "samples", "expected a whole number 0..1000"))
+    if samples and alternatives:
+        problems.append(Problem("<plan>", "alternatives", "expected none with samples"))
+    if not (isinstance(fresh, int) and 1 <= fresh <= 100_000):
+        problems.append(Problem("<plan>", "fresh", "expected a whole number 1..100000"))
     if problems:
         raise ScenarioError(problems)
     s = load(scenario)
     t0 = time.perf_counter()
     d = plan_data(s, budget_scale)
     pm = build_model(d, objective, commitment_penalty_usd)
+    if samples:
+        datas, weights, nominal_drawn = sample_data(s, samples, seed, budget_scale)
+        saa = build_sample_average(
+            datas, objective, commitment_penalty_usd,
+            feasible_in=[] if nominal_drawn else [d], weights=weights,
+        )  # fmt: skip
+        pm.timings["sample_average_build_s"] = time.perf_counter() - t0
+        _solve(saa, time_limit_s)
+        pm.timings["sample_average_solve_s"] = time.perf_counter() - t0
+        saa_size = {"sample_average_variables": int(saa.model.nvars),
+                    "sample_average_constraints": int(saa.model.ncons),
+                    "distinct_samples": len(datas)}  # fmt: skip
+        fix_first_stage(pm, first_stage(saa))
     t1 = time.perf_counter()
     _solve(pm, time_limit_s)
     t2 = time.perf_counter()
@@ -858,4 +895,29 @@ def plan(
         result.alternatives = _alternatives(pm, alternatives, slack, time_limit_s)
     pm.timings.update(read_s=t4 - t3, cost_duals_s=t5 - t4,
                       alternatives_s=time.perf_counter() - t5)  # fmt: skip
+    if samples:
+        result.size.update(saa_size)
+        result.samples = _versus_deterministic(result, s, samples, seed, fresh, plan_args={
+            "objective": objective, "budget_scale": budget_scale, "time_limit_s": time_limit_s,
+            "commitment_penalty_usd": commitment_penalty_usd})  # fmt: skip
+        result.timings["evaluate_s"] = time.perf_counter() - t5
+        if not s.uncertain:
+            result.notes.append(
+                "the scenario has no distributions (no uncertain table): every sample is the "
+                "nominal scenario, so the sample-average plan is the deterministic one"
+            )
     return result
+
+
+def _versus_deterministic(
+    result: Plan, s: Scenario, samples: int, seed: int, fresh: int, plan_args: dict[str, Any]
+) -> SampleReport:
+    """Each target's P(met) over ``fresh`` new samples: this plan and the deterministic one."""
+    deterministic = plan(s, **plan_args)
+    mine = met_probabilities(result, fresh, seed + 1)
+    theirs = met_probabilities(deterministic, fresh, seed + 1)
+    return SampleReport(
+        samples=samples, seed=seed, fresh=fresh,
+        p_met={tid: (mine[tid], theirs[tid]) for tid in mine},
+        cost_usd=(result.cost_usd, deterministic.cost_usd), uncertain=len(s.uncertain),
+    )  # fmt: skip

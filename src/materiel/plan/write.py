@@ -2,17 +2,18 @@
 
 The plan's decisions become scenario entities:
 
-- one contract per line, buyer and run of months of equal deliveries within
-  a calendar year (``plan-...``, :func:`merge_runs`): decided ``D`` months
-  before its first delivery (``D`` = the policy's contracting delay plus
-  any extra delay), delivered evenly over the run, at the product's price. Joint
-  buying means a month's output of a munition is shared between its buyers;
-  the shares are paired off line by line (north-west corner), which is
-  exact because any line may serve any buyer at the same price;
+- one contract per line, buyer (or recipient) and calendar year
+  (``plan-<line>-<buyer>-<year>``, :func:`frameworks`): an annual framework
+  decided ``D`` months before its first delivery (``D`` = the policy's
+  contracting delay plus any extra delay), at the product's price, due along
+  a delivery schedule of the plan's monthly quantities (``Contract.schedule``).
+  Joint buying means a month's output of a munition is shared between its
+  buyers; the shares are paired off line by line (north-west corner), which
+  is exact because any line may serve any buyer at the same price;
 - the commitments (contracts signed before the start, and contracts and
-  production pledges for a recipient) as the plan delivers them
-  (``backlog-...``, ``commitment-...``): signed before the start (never
-  deferred by a budget check), due in the months the plan delivers them;
+  production pledges for a recipient) as the plan delivers them, one per
+  commitment and line (``backlog-...``, ``commitment-...``): signed before
+  the start (never deferred by a budget check), due along the plan's schedule;
 - capacity additions as ``[investments.*]`` decided in their month;
 - the scenario's own contracts, procurement policies and production
   pledges are dropped, and
@@ -43,7 +44,7 @@ __all__ = [
     "PlannedContract",
     "PlannedInvestment",
     "fleets_note",
-    "merge_runs",
+    "frameworks",
     "pair_off",
     "scenario_mapping",
     "write_toml",
@@ -81,8 +82,15 @@ class PlannedContract:
     decision: str
     contracting_delay_months: int
     backlog: bool  # a commitment (signed before the start or for a recipient), as delivered
-    delivery_months: int = 1  # months over which ``quantity`` is delivered in equal parts
+    delivery_months: int = 1  # months over which ``quantity`` is delivered
     origin: str = ""  # the scenario's contract (or ``aid:<pledge>``) a commitment keeps
+    schedule: tuple[float, ...] | None = None  # quantity due each month from ``due``; None: even
+
+    def monthly(self) -> list[tuple[str, float]]:
+        """The quantity due in each month of the contract, from ``due``."""
+        first = parse_month(self.due)
+        q = self.schedule or (self.quantity / self.delivery_months,) * self.delivery_months
+        return [(month_label(first + k), x) for k, x in enumerate(q)]
 
     def as_record(self, start: str) -> dict[str, Any]:
         """The contract as a scenario record (``[contracts.<id>]``)."""
@@ -97,6 +105,8 @@ class PlannedContract:
             "delivery_months": self.delivery_months,
             "source": "materiel-plan",
         }
+        if self.schedule is not None:
+            record["schedule"] = list(self.schedule)
         if self.backlog:
             record["delivery_lag_months"] = parse_month(self.due) - parse_month(start) + 1
             record["multi_year"] = True
@@ -149,20 +159,26 @@ def pair_off(supply: np.ndarray, demand: np.ndarray) -> list[tuple[int, int, flo
     return out
 
 
-def merge_runs(contracts: list[PlannedContract]) -> list[PlannedContract]:
-    """Merge a run of consecutive months of equal quantity into one contract.
+def frameworks(contracts: list[PlannedContract], taken: set[str]) -> list[PlannedContract]:
+    """Gather the plan's monthly deliveries into contracts with a delivery schedule.
 
-    Contracts of the same line, product, buyers, recipient, price and origin,
-    due in consecutive months of one calendar year with the same quantity
-    ``q``, become one contract of ``n * q`` delivered over ``n`` months: the
-    simulator spreads a contract evenly over its delivery months
-    (``due_c(t)`` in :mod:`materiel.engine.core`), so it delivers the same
-    ``q`` in each month and the plan's stocks are reproduced exactly.
+    A new contract (``plan-<line>-<buyer>-<year>``) takes every month's delivery
+    of one line to one buyer (or recipient) due in one calendar year, at one
+    price: an annual framework decided ``D`` months before its first delivery,
+    due along the schedule of the plan's monthly quantities (``q_0 .. q_{n-1}``
+    from the first due month, zeros between, ``Contract.schedule``). A
+    commitment (``backlog-<contract>-<line>``, ``commitment-<contract>-<line>``)
+    takes every month the plan delivers that contract from that line. The
+    simulator makes ``due_c(t) = Q_c * sum(q_0..q_{t-first}) / Q_c``
+    (:mod:`materiel.engine.core`), the plan's own deliveries, so the stocks are
+    reproduced exactly. An even schedule is written as ``delivery_months`` alone.
     """
 
     def key(c: PlannedContract) -> tuple[Any, ...]:
-        return (c.line, c.product, tuple(sorted(c.buyers.items())), c.recipient,
-                c.unit_price_usd, c.backlog, c.origin, c.contracting_delay_months)  # fmt: skip
+        year = "" if c.backlog else c.due[:4]
+        buyers = tuple(sorted(c.buyers.items()))
+        return (c.line, c.product, buyers, c.recipient, c.unit_price_usd, c.backlog,
+                c.origin, c.contracting_delay_months, year)  # fmt: skip
 
     groups: dict[tuple[Any, ...], list[PlannedContract]] = {}
     for c in contracts:
@@ -170,26 +186,30 @@ def merge_runs(contracts: list[PlannedContract]) -> list[PlannedContract]:
     out: list[PlannedContract] = []
     for rows in groups.values():
         rows.sort(key=lambda c: parse_month(c.due))
-        run = [rows[0]]
-        for c in rows[1:]:
-            last = run[-1]
-            same = abs(c.quantity - last.quantity) <= 1e-9 * max(1.0, abs(c.quantity))
-            if (same and parse_month(c.due) == parse_month(last.due) + 1
-                    and c.due[:4] == run[0].due[:4]):  # fmt: skip
-                run.append(c)
-                continue
-            out.append(_merged(run))
-            run = [c]
-        out.append(_merged(run))
+        first, last = parse_month(rows[0].due), parse_month(rows[-1].due)
+        schedule = [0.0] * (last - first + 1)
+        for c in rows:
+            schedule[parse_month(c.due) - first] += c.quantity
+        total = sum(schedule)
+        even = max(schedule) - min(schedule) <= 1e-9 * max(1.0, max(schedule))
+        head = rows[0]
+        if head.backlog:
+            prefix = "backlog" if head.id.startswith("backlog") else "commitment"
+            parts = [head.origin, head.line]
+        else:
+            who = head.recipient or "+".join(sorted(head.buyers))
+            prefix, parts = "plan", [head.line, who, head.due[:4]]
+        out.append(
+            replace(
+                head,
+                id=contract_id(prefix, parts, taken),
+                quantity=total,
+                delivery_months=len(schedule),
+                schedule=None if even else tuple(schedule),
+            )
+        )
     out.sort(key=lambda c: (parse_month(c.due), c.line, c.id))
     return out
-
-
-def _merged(run: list[PlannedContract]) -> PlannedContract:
-    first = run[0]
-    if len(run) == 1:
-        return first
-    return replace(first, quantity=sum(c.quantity for c in run), delivery_months=len(run))
 
 
 def _unique(key: str, taken: set[str]) -> str:
@@ -204,7 +224,8 @@ def _unique(key: str, taken: set[str]) -> str:
 
 def contract_id(prefix: str, parts: list[str], taken: set[str]) -> str:
     """A fresh scenario id from ``parts`` (ids allow ``[A-Za-z0-9_.-]``)."""
-    text = "-".join([prefix, *parts]).replace("#", "-r").replace("@", "-")
+    text = "-".join([prefix, *parts]).replace("#", "-r").replace("@", "-").replace(":", "-")
+    text = text.replace("+", "-")
     return _unique(text, taken)
 
 
@@ -257,8 +278,10 @@ def scenario_mapping(
         "contracts are replaced and industry adds no capacity of its own."
     )
     assumptions = [
-        "Contracts are the plan's deliveries: one per line, buyer and month, "
-        "decided a contracting delay before they are due.",
+        "Contracts are the plan's deliveries: one annual framework per line, buyer and "
+        "year, decided a contracting delay before its first delivery and due along a "
+        "monthly delivery schedule (the plan's own; the run reproduces the plan's stocks "
+        "to rounding, 1e-6 relative).",
         "Contracts signed before the start are delivered as the plan schedules them.",
         "Stock floors hold against aid only (policy.floor_applies_to = aid), as the planner "
         "models them: the holders' own consumption may draw below them.",

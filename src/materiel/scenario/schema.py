@@ -13,7 +13,7 @@ writing only that attribute.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
@@ -64,6 +64,7 @@ Quantity = Annotated[float, Field(ge=0, allow_inf_nan=False), NotBool]
 """A non-negative, finite number (units given by the field name)."""
 Share = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False), NotBool]
 Months = Annotated[int, Field(ge=0, le=600), NotBool]
+SCHEDULE_TOL = 1e-9  # relative: a contract's schedule must sum to its quantity within this
 Month = Annotated[
     str,
     Field(pattern=MONTH_PATTERN, description=f"calendar month, YYYY-MM ({FIRST_YEAR}-{LAST_YEAR})"),
@@ -317,7 +318,10 @@ class Contract(Entity):
 
     Signed in month ``decision + contracting_delay``; deliveries fall due along
     a linear schedule over ``delivery_months`` starting ``delivery_lag_months``
-    after signing. Late deliveries stay open (a backlog) until made. A contract
+    after signing, or, with a ``schedule``, in the quantities it lists month by
+    month from that first due month (a framework with a delivery schedule; its
+    length is ``delivery_months`` and its sum ``quantity``). Late deliveries
+    stay open (a backlog) until made. A contract
     with ``repeats = n`` stands for n contracts decided ``repeat_every_months``
     apart (the k-th is labelled ``id#k``); each counts as firm only for itself.
     """
@@ -352,6 +356,36 @@ class Contract(Entity):
     repeat_every_months: Annotated[int, Field(ge=1, le=120), NotBool] = Field(
         12, description="months between repeated placements"
     )
+    schedule: list[Quantity] | None = Field(
+        None,
+        min_length=1,
+        max_length=600,
+        description="quantity due in each month from the first due month (instead of an "
+        "even spread); its length is delivery_months and its sum the quantity",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _schedule_sets_length(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("schedule"), list) and data["schedule"]:
+            return {"delivery_months": len(data["schedule"]), **data}
+        return data
+
+    @model_validator(mode="after")
+    def _schedule_fits(self) -> Contract:
+        if self.schedule is None:
+            return self
+        n, total = len(self.schedule), sum(self.schedule)
+        if self.delivery_months != n:
+            raise ValueError(
+                f"schedule has {n} months but delivery_months is {self.delivery_months}; "
+                "expected them equal (or delivery_months left out)"
+            )
+        if abs(total - self.quantity) > SCHEDULE_TOL * max(1.0, abs(self.quantity)):
+            raise ValueError(
+                f"schedule sums to {total:g} but quantity is {self.quantity:g}; expected them equal"
+            )
+        return self
 
 
 class Procurement(Entity):

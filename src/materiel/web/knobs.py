@@ -67,6 +67,7 @@ def _multi_year(contracts: dict[str, Contract], share: float) -> dict[str, Contr
                 "quantity": c.quantity * share * c.repeats,
                 "repeats": 1,
                 "delivery_months": min(window, 600),
+                "schedule": None,  # the framework spreads its quantity evenly over the window
                 "multi_year": True,
                 "firm": True,
             }
