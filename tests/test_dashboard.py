@@ -173,15 +173,15 @@ def test_dashboard_runs_the_chart_changes_and_cold_load(browser: Any, server: Se
     browser.find_element(By.ID, "run").click()
     _wait_runs(browser, 2)
     before = _stock_trace_sum(browser)
-    # no consumption leaves more in stock; a larger scale need not leave less summed over
-    # parties (stocks floor at zero and aid and orders shift), so 0 is the knob that has a sign
-    _type(browser, "a-consumption_scale", "0")
+    # a 12-month extra contracting delay postpones every delivery, so less is in stock
+    # (with procurement policies on the loop, consumption has no sign: no use, fewer orders)
+    _type(browser, "a-extra_contracting_delay_months", "12")
     assert browser.find_element(By.ID, "stale").is_displayed()
     browser.find_element(By.ID, "run").click()
     _wait_runs(browser, 3)
     assert not browser.find_element(By.ID, "stale").is_displayed()
     after = _stock_trace_sum(browser)
-    assert before > 0 and after > before
+    assert before > after > 0
     assert _target_rows(browser)
     # units on the axes, readable bar labels, a text table behind each chart, a cost panel
     layout = browser.execute_script("return document.getElementById('chart-stocks').layout")
@@ -196,12 +196,13 @@ def test_dashboard_runs_the_chart_changes_and_cold_load(browser: Any, server: Se
     cost = browser.find_elements(By.CSS_SELECTOR, "#cost tbody tr")
     assert len(cost) == 1 and float(cost[0].find_elements(By.TAG_NAME, "td")[1].text) > 0
     # Ukraine's 155mm guns: usable against nominal stock and the systems that went short
-    # (none: consumption_scale 0 leaves no demand)
+    # (with the delay most of UKR's 155mm demand goes unmet, and the short systems are named)
     assert browser.find_element(By.ID, "weapons").is_displayed()
     (weapons,) = browser.find_elements(By.CSS_SELECTOR, "#weapons-table tbody tr")
     cells = [td.text for td in weapons.find_elements(By.TAG_NAME, "td")]
     assert cells[0] == "status-quo (national)" and cells[1] == "UKR shell-155mm"
-    assert cells[5:7] == ["0%", "none"]
+    assert cells[5].endswith("%") and float(cells[5].rstrip("%")) > 0
+    assert "m777" in cells[6] and "%" in cells[6]
     no_scroll = browser.execute_script(
         "return document.documentElement.scrollWidth <= document.documentElement.clientWidth"
     )
