@@ -47,6 +47,9 @@ def test_policy_made_contracts_in_text_json_and_tables(tmp_path: Path) -> None:
         r"Contracts: \d+ written in the scenario, \d+ decided by procurement", out.stdout
     )
     assert "policy usa-155mm (shell-155mm):" in out.stdout
+    # quantities in the product's own unit (rounds, missiles), not "units"
+    assert re.search(r"policy usa-155mm \(shell-155mm\): .* [\d.,]+[MK]? rounds", out.stdout)
+    assert re.search(r"policy usa-pac-3-mse \(pac-3-mse\): .* [\d.,]+[MK]? missiles", out.stdout)
     assert "policy.floor_applies_to = 'all'" in out.stdout
     table = pd.read_csv(tmp_path / "contracts.csv")
     assert set(table.decided_by) == {"scenario", "policy"}

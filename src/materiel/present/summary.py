@@ -12,6 +12,7 @@ from materiel.analysis.compare import difference
 from materiel.analysis.metrics import capex_split
 from materiel.analysis.result import Result
 from materiel.analysis.sentences import TargetOutcome, fmt_number, fmt_usd
+from materiel.engine.variables import plural
 from materiel.months import horizon_end
 
 __all__ = [
@@ -93,7 +94,8 @@ def contract_lines(result: Result, most: int = 12) -> list[str]:
         multi = (f", {fmt_number(d.multi_year_quantity)} multi-year"
                  if d.multi_year_quantity > 0 else "")  # fmt: skip
         out.append(f"  policy {d.policy} ({d['product']}): {d.contracts} contracts decided "
-                   f"{d['first']} .. {d['last']}, {fmt_number(d.quantity)} units{multi}, "
+                   f"{d['first']} .. {d['last']}, {fmt_number(d.quantity)} "
+                   f"{plural(result.scenario.products[d['product']].unit)}{multi}, "
                    f"{fmt_number(d.delivered)} delivered")  # fmt: skip
     if len(decided) > most:
         out.append(f"  ... and {len(decided) - most} more policies")
