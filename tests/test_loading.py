@@ -330,3 +330,15 @@ def test_a_delivery_schedule_must_fit_its_contract(tmp_path: Path) -> None:
     fine = contract(quantity=200.0, schedule=[100.0, 100.0])
     del fine["delivery_months"]
     assert materiel.load(tiny(contracts={"c1": fine})).contracts["c1"].delivery_months == 2
+
+
+def test_a_partly_built_entity_with_raw_values_and_distributions_is_located_not_a_warning() -> None:
+    # c1 is pruned for its bad quantity and rebuilt from its valid fields without validation,
+    # so its contracting delay stays the float 0.0 it was given; the distribution check reads
+    # the scenario's structure and must not trip pydantic's serializer warning (an error here)
+    s = tiny(contracts={"c1": contract(quantity=-5.0, contracting_delay_months=0.0)},
+             uncertain={"lines.l1.capacity_per_month": {"dist": "uniform", "low": 50.0,
+                                                        "high": 150.0}})  # fmt: skip
+    with pytest.raises(ScenarioError) as err:
+        materiel.load(s)
+    assert any("quantity" in str(p.path) for p in err.value.problems)

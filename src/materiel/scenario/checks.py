@@ -503,7 +503,9 @@ def field_bounds(path: str) -> tuple[float, float]:
 def check_uncertain_fields(s: Scenario) -> Iterator[Finding]:
     """Distributions stand on supported numeric fields that exist in the scenario,
     and draw no value outside the field's bounds (a negative capacity or stock, a share above 1)."""
-    data = s.model_dump()
+    # warnings off: a partly built entity (loading._with_partial_entities) may hold raw
+    # values such as 0.0 for an int field; only the structure is read here
+    data = s.model_dump(warnings=False)
     for path in s.uncertain:
         keys = path.split(".")
         if not is_supported(path):
