@@ -9,7 +9,6 @@ the run's invariants, and wraps everything in a :class:`Result`.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,7 @@ import xarray as xr
 from materiel._xarray import lazy_dask
 from materiel.analysis.result import Result
 from materiel.engine import Inputs, binding, compile_inputs, run_engine
-from materiel.engine.budget import commitments_usd
+from materiel.engine.budget import Terms, commitments_usd
 from materiel.engine.invariants import check_invariants
 from materiel.engine.variables import OUTPUTS, quantity_units
 from materiel.months import month_label, month_range, parse_month
@@ -29,20 +28,6 @@ from materiel.scenario.schema import Scenario
 lazy_dask()  # xarray answers 'not a dask array' without importing dask.array
 
 __all__ = ["build_dataset", "simulate", "variable_units"]
-
-
-@dataclass(frozen=True)
-class _Decided:
-    """A contract a procurement policy decided in the run, as the budget rule reads it."""
-
-    buyers: dict[str, float]
-    quantity: float
-    price_usd: float
-    sign: int
-    lag: int
-    due_months: int
-    priority: int = 0
-    schedule: tuple[float, ...] | None = None  # policies' contracts are spread evenly
 
 
 def _buyer_shares(inp: Inputs, raw: Mapping[str, np.ndarray]) -> list[list[dict[str, float]]]:
@@ -75,9 +60,9 @@ def _budget_arrays(inp: Inputs, raw: Mapping[str, np.ndarray]) -> xr.Dataset:
     assert plan is not None
     buyers = _buyer_shares(inp, raw)[0]
     decided = [
-        _Decided(buyers[c], float(raw["contract_quantity"][0, c]), float(inp.contract_price_usd[c]),
-                 int(raw["contract_signed"][0, c]), int(inp.contract_due_lag[c]),
-                 int(inp.contract_due_months[c]))
+        Terms(buyers[c], float(raw["contract_quantity"][0, c]), float(inp.contract_price_usd[c]),
+              int(raw["contract_signed"][0, c]), int(inp.contract_due_lag[c]),
+              int(inp.contract_due_months[c]))
         for c in np.flatnonzero(inp.contract_policy >= 0)
         if raw["contract_quantity"][0, c] > 0.0 and raw["contract_signed"][0, c] < inp.n_months
     ]  # fmt: skip

@@ -15,12 +15,10 @@ drawn GDP growth and shares, payments at its prices and quantities).
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import numpy as np
 from numba import njit
 
-from materiel.engine.budget import budget_years, defer_to_budgets
+from materiel.engine.budget import Terms, budget_years, defer_to_budgets
 from materiel.engine.core import kernel_args
 from materiel.engine.inputs import (
     Inputs,
@@ -280,19 +278,6 @@ ECONOMIC_FIELDS = (
 """Drawn policy fields that change budgets (and nothing else)."""
 
 
-class _Terms(NamedTuple):
-    """One written contract of one sample, as the budget check sees it."""
-
-    buyers: dict[str, float]
-    quantity: float
-    price_usd: float
-    sign: int
-    lag: int
-    due_months: int
-    priority: int
-    schedule: tuple[float, ...] | None = None  # shares due each month; None: even
-
-
 def _schedule(inp: Inputs, c: int) -> tuple[float, ...] | None:
     """Contract ``c``'s schedule as shares due each month (None: an even spread)."""
     row = int(inp.contract_shape[c])
@@ -340,9 +325,9 @@ def sample_economics(s: Scenario, inp: Inputs, draws: dict[str, np.ndarray], b: 
     quantity = np.broadcast_to(b.current("contract_quantity"), (S, len(paths)))
     price = np.broadcast_to(b.current("contract_price_usd"), (S, len(paths)))
     terms = [
-        [_Terms(inp.contract_buyers[c], float(quantity[i, c]), float(price[i, c]),
-                int(pre[i, c]), int(inp.contract_due_lag[c]), int(inp.contract_due_months[c]),
-                int(inp.contract_priority[c]), _schedule(inp, int(c))) for c in written]
+        [Terms(inp.contract_buyers[c], float(quantity[i, c]), float(price[i, c]),
+               int(pre[i, c]), int(inp.contract_due_lag[c]), int(inp.contract_due_months[c]),
+               int(inp.contract_priority[c]), _schedule(inp, int(c))) for c in written]
         for i in range(S)
     ]  # fmt: skip
     years = [budget_years(start_abs, T, rows) for rows in terms]

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import numpy as np
 
@@ -61,6 +61,20 @@ class ContractTerms(Protocol):
     def schedule(self) -> tuple[float, ...] | None: ...
     @property
     def priority(self) -> int: ...
+
+
+class Terms(NamedTuple):
+    """A contract's terms as plain values (a :class:`ContractTerms`): what the sampler
+    and the run's policy-made contracts hand to the budget check."""
+
+    buyers: dict[str, float]
+    quantity: float
+    price_usd: float
+    sign: int
+    lag: int
+    due_months: int
+    priority: int = 0
+    schedule: tuple[float, ...] | None = None  # shares due each month; None: even
 
 
 @dataclass(frozen=True)
