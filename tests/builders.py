@@ -79,3 +79,21 @@ def check_contract_conservation(r: materiel.Result) -> None:
     for shares in ds.contract_buyers.values[mine.values]:
         total = sum(float(x.split(":")[1]) for x in str(shares).split(","))
         assert total == pytest.approx(1.0)
+
+
+def check_samples_equal_single_runs(mc: Any, n: int, *, payments: bool = False) -> None:
+    """Each of the first ``n`` samples of Monte Carlo result ``mc`` equals a deterministic
+    run of the scenario with that sample's values (stock, production; payments if asked)."""
+    ds = mc.dataset
+    for i in range(n):
+        one = materiel.simulate(mc.scenario_for(i)).dataset.isel(sample=0)
+        np.testing.assert_allclose(
+            ds.stock.values[i],
+            one.stock.sel(party=ds.party.values, product=ds["product"].values).values,
+            rtol=1e-5, atol=1e-2,
+        )  # fmt: skip
+        np.testing.assert_allclose(ds.production.values[i], one.production.values, rtol=1e-5,
+                                   atol=1e-2)  # fmt: skip
+        if payments:
+            np.testing.assert_allclose(ds.payments_usd.values[i], one.payments_usd.sum("month"),
+                                       rtol=1e-6, atol=1.0)  # fmt: skip

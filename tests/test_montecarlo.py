@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from builders import contract, tiny
+from builders import check_samples_equal_single_runs, contract, tiny
 from typer.testing import CliRunner
 
 import materiel
@@ -47,17 +47,7 @@ def test_same_seed_same_result_other_seed_differs() -> None:
 
 def test_vectorised_samples_equal_one_at_a_time_runs() -> None:
     """Every sample equals a deterministic run of the scenario with that sample's values."""
-    mc = materiel.sample(UNCERTAIN, 6, seed=3)
-    ds = mc.dataset
-    for i in range(6):
-        one = materiel.simulate(mc.scenario_for(i)).dataset.isel(sample=0)
-        np.testing.assert_allclose(
-            ds.stock.values[i],
-            one.stock.sel(party=ds.party.values, product=ds["product"].values).values,
-            rtol=1e-5, atol=1e-2,
-        )  # fmt: skip
-        np.testing.assert_allclose(ds.production.values[i], one.production.values, rtol=1e-5,
-                                   atol=1e-2)  # fmt: skip
+    check_samples_equal_single_runs(materiel.sample(UNCERTAIN, 6, seed=3), 6)
 
 
 @pytest.mark.parametrize(
