@@ -137,8 +137,8 @@ def step(
     ar_first = fleet_stock.assignment_row_first(assignments, recv_first)
     regroup = fleet_stock.regroup_months(fleets, T)  # months a qualification takes effect
     # receipt and payment rows by contract: a month's deliveries touch only their contracts' rows
-    recv_at = _rows_by_contract(contracts.receive_contract, C)
-    pay_at = _rows_by_contract(contracts.pay_contract, C)
+    # (recv_first/recv_rows above; payment rows likewise)
+    pay_first, pay_rows = fleet_stock.group_rows(contracts.pay_contract, C)
     # fleet lots by recorded cell: (party, line, column) wherever the line's product is recorded
     n_lot = 0
     for p in range(P):
@@ -433,13 +433,15 @@ def step(
             for c in range(C):  # rows of contracts delivering nothing would add zeros
                 if delivered_c[c] == 0.0:
                     continue
-                for r in range(recv_at[c], recv_at[c + 1]):
+                for i in range(recv_first[c], recv_first[c + 1]):
+                    r = recv_rows[i]
                     x = got_r[r] if by_row[c] else delivered_c[c] * receive_share[r]
                     stock[contracts.receive_party[r], contracts.receive_product[r]] += x
                     m = cell_slot[contracts.receive_party[r], contracts.receive_product[r]]
                     if m >= 0 and keep_receipts:
                         out.receipts[s, t, m] += x
-                for b in range(pay_at[c], pay_at[c + 1]):
+                for j in range(pay_first[c], pay_first[c + 1]):
+                    b = pay_rows[j]
                     out.payments_usd[s, t, contracts.pay_party[b]] += (
                         delivered_c[c] * price[c] * pay_share[b]
                     )
@@ -520,24 +522,6 @@ def step(
                     fleet_short[f] = 0.0
         policy.record(s, quantity, sign, _row(policies.contract_decided, s), pay_share,
                       contracts, out)  # fmt: skip
-
-
-@njit(cache=True)
-def _rows_by_contract(row_contract: np.ndarray, C: int) -> np.ndarray:
-    """``at[c] .. at[c + 1] - 1``: the rows of contract ``c`` (rows come contract by contract).
-
-    :func:`materiel.engine.inputs.compile_inputs` writes receipt and payment
-    rows in contract order; rows out of that order are refused, since
-    visiting them by contract would change the order of summation.
-    """
-    at = np.zeros(C + 1, dtype=np.int64)
-    for r in range(row_contract.shape[0]):
-        if r > 0 and row_contract[r] < row_contract[r - 1]:
-            raise ValueError("receipt and payment rows must come in contract order")
-        at[row_contract[r] + 1] += 1
-    for c in range(C):
-        at[c + 1] += at[c]
-    return at
 
 
 @njit(cache=True)
