@@ -110,6 +110,48 @@ def test_plant_modules_are_built_whole_within_the_ceiling_and_enter_service_one_
     assert series(r, "capex_usd", line="l1")[0] == 240 * 50
 
 
+def _greenfield(greenfield: bool, **contracts: dict[str, object]) -> materiel.Result:
+    # l1 is full (100 of 100); l2 is a planned plant (0 of 300), lead 1, ramp 2, H = 12
+    l2 = dict(tiny()["lines"]["l1"], name="Line 2", capacity_per_month=0.0,
+              max_capacity_per_month=300.0, expansion_lead_time_months=1, ramp_up_months=2,
+              greenfield=greenfield)  # fmt: skip
+    return materiel.simulate(tiny(lines={"l2": l2}, contracts=contracts))
+
+
+def test_a_greenfield_plant_is_one_decision_taken_when_the_unfilled_book_covers_it() -> None:
+    # A firm 4,000 over 12 months: l1 covers 100 * 12 = 1,200, the group's unfilled book is
+    # 2,800, below the plant's 300 * 12 = 3,600: no decision. An ordinary planned line takes the
+    # 2,800 as its room share and grows by 2,800 / 12 = 233.3 at once, in small steps
+    small = {"c1": contract(quantity=4000.0, delivery_months=12)}
+    ordinary = _greenfield(False, **small)
+    assert series(ordinary, "order_book", line="l2")[0] == 2800
+    assert series(ordinary, "capacity_added_per_month", line="l2")[0] == 2800 / 12
+    waits = _greenfield(True, **small)
+    assert series(waits, "order_book", line="l2")[0] == 0  # no share of the spill
+    assert sum(series(waits, "capacity_added_per_month", line="l2")) == 0
+    assert series(waits, "capacity_per_month", line="l2") == [0] * 12
+    # A second firm 3,000 decided 2024-04 (month 3): by then l1 delivered 300, so the book is
+    # 3,700 + 3,000 = 6,700 and the unfilled part 6,700 - 1,200 = 5,500 >= 3,600: the whole
+    # plant (300) is decided in month 3, arriving by the ramp (150 in month 4, 300 from month 5)
+    more = dict(small, c2=contract(quantity=3000.0, delivery_months=12, decision="2024-04"))
+    built = _greenfield(True, **more)
+    assert series(built, "capacity_added_per_month", line="l2")[:5] == [0, 0, 0, 300, 0]
+    assert sum(series(built, "capacity_added_per_month", line="l2")) == 300
+    assert series(built, "capacity_per_month", line="l2")[:7] == [0, 0, 0, 0, 150, 300, 300]
+    assert series(built, "capex_usd", line="l2")[3] == 300 * 50
+    # the full line l1 never expands (it is at its ceiling)
+    assert sum(series(built, "capacity_added_per_month", line="l1")) == 0
+    # once decided it is an ordinary line: its book is its committed share (300 of 400)
+    assert series(built, "order_book", line="l2")[4] > 0
+
+
+def test_a_greenfield_plant_with_one_big_contract_is_built_at_once() -> None:
+    # a firm 6,000: unfilled 6,000 - 1,200 = 4,800 >= 3,600, decided in month 0
+    r = _greenfield(True, c1=contract(quantity=6000.0, delivery_months=12))
+    assert series(r, "capacity_added_per_month", line="l2")[:2] == [300, 0]
+    assert series(r, "capacity_per_month", line="l2")[:3] == [0, 150, 300]
+
+
 def _buffered(cover: float) -> dict[str, object]:
     # shells (line l1, 200/month) need one charge each from pool "default" (line c1, 100/month);
     # 400 charges on hand; 100 shells/month due in months 0-3, then 200/month in months 4-7

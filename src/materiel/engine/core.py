@@ -75,6 +75,13 @@ order:
    ``dC_l = n m_l``, and they enter service one by one over the ramp: by
    month ``t + lead_l + r - 1`` (``r = 1..ramp_l``) ``m_l floor(n r /
    ramp_l)`` has arrived (one module: all of it at the end of the ramp).
+   A **greenfield** line (``greenfield = true``: a new plant) with nothing
+   committed takes no share of the spill (``room_l = 0``) and is one
+   decision: with its group's unfilled book ``U_g = sum_g max(book_l -
+   committed_l * H_l, 0)`` (committed before this month's decisions), it is
+   built whole, ``dC_l = Cmax_l``, in the first month ``U_g >= Cmax_l *
+   H_l``, arriving by the same lead and ramp; once anything of it is
+   committed it is an ordinary line.
 3. **Capacity.** ``cap_l(t) = min(Cmax_l, cap_l(t-1) + increment_l(t))``:
    the ceiling caps all growth, announced investments included (their
    capex is spent as announced; what would arrive above it never does).

@@ -203,6 +203,7 @@ class Inputs:
     horizon_months: np.ndarray
     invests: np.ndarray
     module_capacity: np.ndarray  # (L,) plant module size, 0: any size
+    greenfield: np.ndarray  # (L,) a new plant decided as one whole (Line.greenfield)
     idle_utilisation: np.ndarray  # (L,) policy.idle_utilisation for every line
     idle_months: np.ndarray
     warm_capacity: np.ndarray  # (L,) the line's warm rate, -1: warm_share of capacity
@@ -731,6 +732,7 @@ def compile_inputs(s: Scenario) -> Inputs:
         horizon_months=np.array([x.order_book_horizon_months for x in line_objs], dtype=float),
         invests=np.array([x.invests for x in line_objs], dtype=bool) & s.policy.industry_invests,
         module_capacity=np.array([x.module_capacity_per_month or 0.0 for x in line_objs]),
+        greenfield=np.array([x.greenfield for x in line_objs], dtype=bool),
         idle_utilisation=np.full(L, s.policy.idle_utilisation),
         idle_months=np.full(L, s.policy.idle_months, dtype=np.intp),
         warm_capacity=np.array(

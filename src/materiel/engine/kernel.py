@@ -170,6 +170,8 @@ def step(
     n_group = np.zeros((Q, K))
     for ln in range(L):
         n_group[lines.line_pool[ln], lines.line_product[ln]] += 1.0
+    greenfield_any = bool(np.any(lines.greenfield))
+    unfilled = np.zeros((Q, K))  # a group's book beyond its committed cover (greenfield rule)
 
     # contracts' assignment counts, for equal shares when no eligible line has capacity
     n_assign = np.zeros(C)
@@ -277,9 +279,19 @@ def step(
             _book_to_room(book, committed, cap_max, horizon, lines, 0, spill, room, n_group)
             _down_the_bom(book, committed, lines, inputs, per_unit, need, group, D, False,
                           orders, inventory, cap_max, horizon, n_group, spill, room)  # fmt: skip
+            if greenfield_any:  # each group's firm book beyond what committed capacity covers
+                unfilled[:, :] = 0.0
+                for ln in range(L):
+                    unfilled[lines.line_pool[ln], lines.line_product[ln]] += max(
+                        book[ln] - committed[ln] * horizon[ln], 0.0
+                    )
             for ln in range(L):
                 added = 0.0
-                if lines.invests[ln] and book[ln] > committed[ln] * horizon[ln]:
+                if lines.greenfield[ln] and committed[ln] <= 0.0:  # a new plant: all or nothing
+                    gap = unfilled[lines.line_pool[ln], lines.line_product[ln]]
+                    if lines.invests[ln] and gap >= cap_max[ln] * horizon[ln] * (1.0 - 1e-9):
+                        added = cap_max[ln]
+                elif lines.invests[ln] and book[ln] > committed[ln] * horizon[ln]:
                     added = max(min(cap_max[ln], book[ln] / horizon[ln]) - committed[ln], 0.0)
                 m = lines.module_capacity[ln]
                 if added > 0.0 and m > 0.0:  # whole modules, within the ceiling
@@ -641,6 +653,8 @@ def _book_to_room(
     room to grow in proportion to it, ``room_l = max(0, Cmax_l - committed_l)``:
     ``book_l = covered_l + spill_g * room_l / sum_g room``. So a planned line
     at zero capacity receives orders and is built once the others are full.
+    A greenfield line with nothing committed has no room (``room_l = 0``): it
+    is decided whole in the investment step, not grown by shares of spill.
     A group of one line, or one without room, keeps its book as it is.
     """
     spill[:, :] = 0.0
@@ -650,13 +664,21 @@ def _book_to_room(
         ln = lines.lines_by_depth[i]
         q, p = lines.line_pool[ln], lines.line_product[ln]
         spill[q, p] += max(book[ln] - committed[ln] * horizon[ln], 0.0)
-        room[q, p] += max(cap_max[ln] - committed[ln], 0.0)
+        room[q, p] += _room(ln, committed, cap_max, lines)
     for i in range(lo, hi):
         ln = lines.lines_by_depth[i]
         q, p = lines.line_pool[ln], lines.line_product[ln]
         if n_group[q, p] > 1.0 and spill[q, p] > 0.0 and room[q, p] > 0.0:
             covered = min(book[ln], committed[ln] * horizon[ln])
-            book[ln] = covered + spill[q, p] * max(cap_max[ln] - committed[ln], 0.0) / room[q, p]
+            book[ln] = covered + spill[q, p] * _room(ln, committed, cap_max, lines) / room[q, p]
+
+
+@njit(cache=True)
+def _room(ln: int, committed: np.ndarray, cap_max: np.ndarray, lines: Lines) -> float:
+    """Room to grow, ``max(0, Cmax_l - committed_l)``; 0 for an undecided greenfield line."""
+    if lines.greenfield[ln] and committed[ln] <= 0.0:
+        return 0.0
+    return max(cap_max[ln] - committed[ln], 0.0)
 
 
 @njit(cache=True)

@@ -217,6 +217,9 @@ class Lines(NamedTuple):
     module_capacity: Annotated[
         _A, Var("line", "units/month", "size of one plant module (0: any size)")
     ]
+    greenfield: Annotated[
+        _A, _flag("line", "a new plant, decided whole when its group's unfilled book covers it")
+    ]
     capacity_increment: Annotated[
         _A, Var("sample line month", "units/month", "capacity announced investments add")
     ]

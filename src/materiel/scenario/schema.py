@@ -213,6 +213,13 @@ class Line(Entity):
         "builds whole modules, entering service one by one over the ramp (and the planner "
         "plans whole modules)",
     )
+    greenfield: bool = Field(
+        False,
+        description="a new plant built as one decision: while nothing of it is committed it "
+        "takes no share of its group's spilled order book, and it is decided at its full "
+        "ceiling only when its pool-product group's unfilled firm book covers that ceiling "
+        "over its order-book horizon",
+    )
 
 
 class WeaponSystem(Entity):
