@@ -140,6 +140,21 @@ def test_capacity_beyond_facilitation_comes_from_the_models_own_investment(
     assert float(still.sel(line="rheinmetall-unterluess")) == 0.0
 
 
+def test_new_plants_are_one_decision_each(result: materiel.Result) -> None:
+    """A greenfield plant (Unterlüß and the other new European sites) is decided at most
+    once, at its full ceiling, never grown in small steps as the old spill rule did."""
+    ds = result.dataset.isel(sample=0)
+    s = result.scenario
+    greenfield = [k for k, x in s.lines.items() if x.greenfield]
+    assert "rheinmetall-unterluess" in greenfield
+    for line in greenfield:
+        added = ds.capacity_added_per_month.sel(line=line).values
+        assert np.count_nonzero(added) <= 1, line
+        if added.any():
+            assert float(added.max()) == s.lines[line].max_capacity_per_month, line
+    assert np.count_nonzero(ds.capacity_added_per_month.sel(line="rheinmetall-unterluess")) == 1
+
+
 def test_compare_tool_json_gives_a_row_per_public_figure() -> None:
     done = subprocess.run(
         [sys.executable, str(TOOL), "--json"], capture_output=True, text=True, check=True
