@@ -678,7 +678,8 @@ def _room(ln: int, committed: np.ndarray, cap_max: np.ndarray, lines: Lines) -> 
     """Room to grow, ``max(0, Cmax_l - committed_l)``; 0 for an undecided greenfield line."""
     if lines.greenfield[ln] and committed[ln] <= 0.0:
         return 0.0
-    return max(cap_max[ln] - committed[ln], 0.0)
+    room: float = max(cap_max[ln] - committed[ln], 0.0)
+    return room
 
 
 @njit(cache=True)
