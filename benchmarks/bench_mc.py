@@ -106,7 +106,13 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-_NOGIL = {"step": "kernel", "due_rows": "inputs", "_buckets": "reductions", "_count": "reductions"}
+_NOGIL = {
+    "step": "kernel",
+    "fill_due_rows": "inputs",
+    "_buckets": "reductions",
+    "_count": "reductions",
+    "_target_series": "reductions",
+}
 """Compiled functions that run without the GIL (numba ``nogil``), by stage."""
 
 
@@ -118,6 +124,9 @@ def stages(n: int = 500, chunk: int = 250) -> float:
     the compiled functions that release the GIL (:data:`_NOGIL`) against
     everything else, which holds it (numpy, Python). With a share ``g`` held,
     two threads can be at most ``2 / (1 + g)`` times faster than one.
+    Stages: ``inputs`` is :func:`~materiel.engine.batch.sample_overrides`
+    (all of it); ``kernel`` the compiled step alone; ``reductions`` the
+    rest of a chunk (run_engine's output arrays, per-sample outcomes, fans).
     """
     import cProfile
     import pstats
@@ -139,38 +148,62 @@ def stages(n: int = 500, chunk: int = 250) -> float:
     profile.disable()
     total = (time.process_time() - c0) / n
     free = dict.fromkeys(["kernel", "inputs", "reductions"], 0.0)
-    for (_file, _line, fn), (_cc, _nc, own, cum, _callers) in pstats.Stats(profile).stats.items():
+    own: dict[str, float] = {}
+    inputs = 0.0
+    for (_file, _line, fn), (_cc, _nc, tt, cum, _callers) in pstats.Stats(profile).stats.items():
+        own[fn] = own.get(fn, 0.0) + tt / n
         if fn in _NOGIL:
-            free[_NOGIL[fn]] += own / n
+            free[_NOGIL[fn]] += tt / n
         if fn == "sample_overrides":
             inputs = cum / n
     held = 1 - sum(free.values()) / total
+    rest = total - free["kernel"] - inputs
+    sketch = own.get("_buckets", 0.0) + own.get("_count", 0.0)
+    load = os.getloadavg()[0]
     print(f"1. CPU time per sample on one thread ({n} samples in chunks of {chunk}, action-plan, "
-          f"5 uncertain inputs)")  # fmt: skip
-    print(f"  kernel {free['kernel'] * 1e3:.3f} ms  inputs {inputs * 1e3:.3f} ms  "
-          f"reductions and the rest {(total - free['kernel'] - inputs) * 1e3:.3f} ms  "
-          f"total {total * 1e3:.3f} ms/sample (target <= 0.3)")  # fmt: skip
+          f"5 uncertain inputs; load {load:.1f} on {os.cpu_count()} cores)")  # fmt: skip
+    print(f"  kernel {free['kernel'] * 1e3:.3f} ms  inputs {inputs * 1e3:.3f} ms "
+          f"(due schedules {free['inputs'] * 1e3:.3f})  reductions and the rest "
+          f"{rest * 1e3:.3f} ms (fan sketches {sketch * 1e3:.3f}, target series "
+          f"{own.get('_target_series', 0.0) * 1e3:.3f})  total {total * 1e3:.3f} ms/sample "
+          f"(target <= 0.3)")  # fmt: skip
     print(f"  GIL held {held:.1%} of it (all but {', '.join(_NOGIL)}): "
           f"two threads at most {2 / (1 + held):.2f}x one (target >= 1.8x)")  # fmt: skip
     return total
 
 
 def thread_scaling(n: int = 2000) -> None:
+    """The same ``n`` samples on 1, 2 and every core, in the library's default chunks.
+
+    Wall time, and CPU time of the process (``time.process_time``, every
+    thread): CPU/wall is the parallelism the threads actually got, so a
+    wall-time ratio below it is the machine's load, not the library (other
+    processes take the cores). The default chunks give every thread the
+    same number of equal chunks (:func:`~materiel.analysis.montecarlo.chunk_bounds`).
+    """
+    from materiel.analysis.montecarlo import chunk_bounds
+
     cores = os.cpu_count() or 1
     counts = sorted({1, 2, cores} & set(range(1, cores + 1)))
     materiel.sample(UNCERTAIN, 20, seed=0, trajectories=False)
-    took = {}
+    took, cpu, load = {}, {}, {}
     for threads in counts:
+        c0 = time.process_time()
         took[threads] = _time(
             lambda t=threads: materiel.sample(UNCERTAIN, n, seed=1, threads=t, trajectories=False)
         )
-    print(f"2. thread scaling, {n} samples, wall time ({cores} cores; os.getloadavg "
-          f"{os.getloadavg()[0]:.1f})")  # fmt: skip
+        cpu[threads] = time.process_time() - c0
+        load[threads] = os.getloadavg()[0]
+    print(f"2. thread scaling, {n} samples in the default chunks, wall and CPU time ({cores} "
+          f"cores)")  # fmt: skip
     for threads in counts:
         target = "  (target >= 1.8x)" if threads == 2 else ""
         dt = took[threads]
-        print(f"  {threads:>2} thread(s): {dt:7.2f} s  {n / dt:7.0f} samples/s"
-              f"  {took[1] / dt:5.2f}x{target}")  # fmt: skip
+        sizes = sorted(set(np.diff(chunk_bounds(n, 250, threads)).tolist()))
+        print(f"  {threads:>2} thread(s): {dt:7.2f} s wall  {n / dt:6.0f} samples/s  "
+              f"{took[1] / dt:5.2f}x{target}  CPU {cpu[threads] / n * 1e3:.3f} ms/sample, "
+              f"CPU/wall {cpu[threads] / dt:4.2f}  chunks of {sizes} "
+              f"(load {load[threads]:.1f})")  # fmt: skip
 
 
 def peak_memory(sizes: list[int]) -> None:
@@ -239,8 +272,33 @@ def against_pysd(n: int = 200) -> None:
     print(f"  ratio: materiel is {t_pysd / t_ours:,.0f}x faster (target >= 100x)")
 
 
+def _warm() -> None:
+    """On a sweep worker: import materiel and load the compiled functions from numba's cache
+    (about 3.6 s of CPU per process here), as its first task would."""
+    materiel.sample(UNCERTAIN, 2, seed=0, threads=1, trajectories=False, fans=False)
+
+
+def _worker_state() -> tuple[float, int, int]:
+    """On a sweep worker: its process CPU time and its cache of prepared variants (hits, misses)."""
+    from materiel.analysis.sweep import prepared
+
+    info = prepared.cache_info()
+    return time.process_time(), info.hits, info.misses
+
+
 def sweep_throughput(samples: int = 400) -> None:
-    from materiel.analysis.sweep import SweepSpec, expand, run_sweep
+    """The same sweep on a LocalCluster of 1, 2 and every-core workers, task size adapted.
+
+    The cluster is started (and each worker has loaded materiel and the
+    compiled kernel, :func:`_warm`) before the clock starts, and its start-up is printed
+    apart: the sweep's own wall time, the workers' CPU time (summed over
+    workers, from each worker process), and the workers' cache of prepared
+    variants (a variant is loaded and compiled once per worker, then hit
+    by each later task of it).
+    """
+    from dask.distributed import Client, LocalCluster
+
+    from materiel.analysis.sweep import SweepSpec, expand, run_sweep, task_size
 
     spec = SweepSpec(scenario="action-plan", samples=samples, seed=1,
                      grid={"policy.extra_contracting_delay_months": [0, 12]})  # fmt: skip
@@ -248,16 +306,35 @@ def sweep_throughput(samples: int = 400) -> None:
     variants = [(label, {**base, **{k: v for k, v in overlay.items() if k != "extends"},
                          "policy": overlay["policy"]})
                 for label, overlay in expand(spec, "action-plan")]  # fmt: skip
-    print(f"6. sweep: {len(variants)} variants x {samples} samples, LocalCluster, "
-          f"task size adapted")  # fmt: skip
-    took = {}
-    for workers in (1, 2):
-        with tempfile.TemporaryDirectory() as tmp:
-            took[workers] = _time(lambda w=workers, d=tmp: run_sweep(spec, variants, Path(d),
-                                                                       workers=w))  # fmt: skip
+    cores = os.cpu_count() or 1
+    print(f"6. sweep: {len(variants)} variants x {samples} samples on a LocalCluster of "
+          f"single-threaded worker processes ({cores} cores), task size adapted")  # fmt: skip
+    took: dict[int, float] = {}
+    for workers in sorted({1, 2, cores}):
+        t0 = time.perf_counter()
+        with (
+            LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                         dashboard_address=None) as cluster,
+            Client(cluster) as client,
+        ):  # fmt: skip
+            client.run(_warm)
+            start = time.perf_counter() - t0
+            before = client.run(_worker_state)
+            with tempfile.TemporaryDirectory() as tmp:
+                took[workers] = _time(lambda d=tmp, a=cluster.scheduler_address: run_sweep(
+                    spec, variants, Path(d), scheduler=a))  # fmt: skip
+            after = client.run(_worker_state)
+        cpu = sum(after[w][0] - before[w][0] for w in after)
+        hits = sum(after[w][1] - before[w][1] for w in after)
+        misses = sum(after[w][2] - before[w][2] for w in after)
+        size = task_size(spec, len(variants), workers)
         total = len(variants) * samples
-        print(f"  {workers} worker(s): {took[workers]:6.2f} s, {total / took[workers]:7.0f} "
-              f"samples/s (incl. cluster start-up)  {took[1] / took[workers]:4.2f}x")  # fmt: skip
+        dt = took[workers]
+        load = os.getloadavg()[0]
+        print(f"  {workers:>2} worker(s): {dt:6.2f} s wall ({start:4.1f} s cluster start apart), "
+              f"{total / dt:5.0f} samples/s  {took[1] / dt:4.2f}x  workers' CPU "
+              f"{cpu / total * 1e3:.2f} ms/sample, CPU/wall {cpu / dt:4.2f}; tasks of {size}: "
+              f"{misses} variant loads, {hits} cache hits (load {load:.1f})")  # fmt: skip
 
 
 def _time(fn: Any) -> float:

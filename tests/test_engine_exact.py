@@ -387,7 +387,7 @@ def test_a_scheduled_contract_signed_before_start_keeps_what_is_still_due() -> N
 def test_per_sample_schedules_equal_the_single_run_rule() -> None:
     # engine/batch.py rebuilds due_by_month per sample (drawn quantities or delays) with a
     # compiled copy of core.due_schedule: both give the same numbers for scheduled contracts
-    from materiel.engine.batch import due_rows
+    from materiel.engine.batch import fill_due_rows
     from materiel.engine.core import due_schedule
     from materiel.engine.inputs import schedule_shapes
 
@@ -397,5 +397,6 @@ def test_per_sample_schedules_equal_the_single_run_rule() -> None:
     single = due_schedule(quantity, first, months, 8, shape, shapes)
     assert single[:, 1].tolist() == pytest.approx([80, 200, 240, 240, 240, 240, 240, 240])
     assert single[:, 2].tolist() == pytest.approx([0, 0, 0, 2, 8, 8, 8, 8])
-    batch = due_rows(quantity[None], first[None], months, 8, shape, shapes)
+    batch = np.full((1, 8, 3), np.nan)
+    fill_due_rows(batch, quantity[None], first[None], months, shape, shapes)
     assert np.array_equal(batch[0], single)

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from test_montecarlo import UNCERTAIN
 
 import materiel
-from materiel.analysis.montecarlo import Quantity, sample, sample_quantities
+from materiel.analysis.montecarlo import Quantity, chunk_bounds, sample, sample_quantities
 from materiel.analysis.sketch import ALPHA, SMALLEST, QuantileSketch
 
 QUANTITIES = {
@@ -39,6 +39,26 @@ def test_threads_and_chunks_do_not_change_anything() -> None:
     # a subset runs the same samples as the whole run
     part = sample(UNCERTAIN, 40, seed=4, subset=range(10, 25), quantities=QUANTITIES)
     pd.testing.assert_frame_equal(part.quantities, one.quantities.iloc[10:25])
+
+
+def test_chunks_give_every_thread_the_same_work() -> None:
+    # 400 samples in chunks of at most 250 on two threads: 200 and 200, not 250 and 150
+    assert chunk_bounds(400, 250, 2) == [0, 200, 400]
+    assert chunk_bounds(400, 250, 1) == [0, 200, 400]
+    assert chunk_bounds(10_000, 250, 2) == list(range(0, 10_001, 250))
+    assert chunk_bounds(3, 250, 16) == [0, 1, 2, 3]  # never an empty chunk
+
+
+@given(st.integers(1, 5000), st.integers(1, 600), st.integers(1, 32))
+def test_chunk_bounds_cover_every_sample_once_in_equal_whole_shares(
+    n: int, chunk: int, threads: int
+) -> None:
+    bounds = chunk_bounds(n, chunk, threads)
+    sizes = np.diff(bounds)
+    assert bounds[0] == 0 and bounds[-1] == n
+    assert sizes.min() >= 1 and sizes.max() <= chunk
+    assert sizes.max() - sizes.min() <= 1
+    assert len(sizes) % threads == 0 or len(sizes) == n
 
 
 def test_streamed_statistics_equal_exact_ones() -> None:
@@ -98,8 +118,9 @@ def test_big_runs_keep_no_trajectories_and_say_how_to(tmp_path: Path) -> None:
 
 def test_trajectories_written_to_parquet(tmp_path: Path) -> None:
     kept = sample(UNCERTAIN, 12, seed=2, chunk=5, trajectories=True)
-    sample(UNCERTAIN, 12, seed=2, chunk=5, trajectories=tmp_path / "traj")
-    assert len(list((tmp_path / "traj" / "stocks").glob("*.parquet"))) == 3
+    sample(UNCERTAIN, 12, seed=2, chunk=5, threads=2, trajectories=tmp_path / "traj")
+    # chunks of at most 5, a whole number per thread: 4 files of 3 samples
+    assert len(list((tmp_path / "traj" / "stocks").glob("*.parquet"))) == 4
     stocks = pd.read_parquet(tmp_path / "traj" / "stocks")
     lines = pd.read_parquet(tmp_path / "traj" / "lines")
     row = stocks.query("sample == 7 and party == 'USA' and product == 'shell-155mm'")

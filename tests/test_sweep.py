@@ -89,3 +89,28 @@ def test_sweep_table_keeps_the_variants_in_their_numeric_order() -> None:
     assert list(table.columns) == ["delay=0", "delay=6", "delay=12"]  # not 0, 12, 6
     assert list(table.index) == ["b-target", "a-target"]
     assert table.loc["a-target", "delay=12"] == 0.2
+
+
+def test_tasks_prefer_contiguous_blocks_of_workers() -> None:
+    from materiel.analysis.sweep import preferred_workers
+
+    # 6 tasks (variant-major) on two single-threaded workers: the first three on one
+    assert preferred_workers(6, {"b": 1, "a": 1}) == [["a"]] * 3 + [["b"]] * 3
+    # a worker with two threads takes twice the share
+    assert preferred_workers(4, {"a": 2, "b": 1, "c": 1}) == [["a"], ["a"], ["b"], ["c"]]
+    assert preferred_workers(3, {"a": 1}) == [None] * 3  # one worker: no preference
+
+
+def test_a_worker_loads_a_variant_once_for_all_its_tasks(tmp_path: Path) -> None:
+    import json
+
+    from materiel.analysis.sweep import prepared, run_task
+
+    overlay = {"extends": "action-plan", "id": "cache-check",
+               "policy": {"extra_contracting_delay_months": 5}}  # fmt: skip
+    prepared.cache_clear()
+    for first in (0, 3, 6):
+        run_task("v", 0, overlay, 9, 1, first, first + 3, str(tmp_path))
+    info = prepared.cache_info()
+    assert (info.misses, info.hits) == (1, 2)
+    assert prepared(json.dumps(overlay, sort_keys=True))[0].id == "cache-check"

@@ -37,38 +37,64 @@ _LOG_GAMMA = math.log(_GAMMA)
 BUCKETS = math.ceil(math.log(1e13 / SMALLEST) / _LOG_GAMMA) + 2
 
 
+_BLOCK = 64
+"""Series bucketed together by :func:`_buckets`: one 512-byte run of each sample's row read,
+64 rows of the transposed output written (both stay in the L1 cache)."""
+
+
 @njit(cache=True, nogil=True)
 def _buckets(values: np.ndarray, log_gamma: float, smallest: float, B: int) -> np.ndarray:
-    """Bucket of each of ``values`` (samples, series): ``(samples, series)`` int32.
+    """Bucket of each of ``values`` (samples, series), transposed: ``(series, samples)`` int16.
 
-    Series outermost, and a value equal to the one before in its series
-    (every series an uncertain input does not reach) reuses its bucket
-    instead of a logarithm. Compiled without the GIL and without the
-    sketch's lock: only :func:`_count` holds it.
+    Walked in blocks of :data:`_BLOCK` series, sample by sample within a
+    block, so that reading ``values`` (sample-major) and writing the
+    series-major output both run along cache lines (a series-outer walk
+    strided through memory and was most of the sketch's time). A value
+    equal to the one before in its series (every series an uncertain input
+    does not reach) reuses its bucket instead of a logarithm. Compiled
+    without the GIL and without the sketch's lock: only :func:`_count`
+    holds it.
     """
     S, N = values.shape
-    out = np.empty((S, N), dtype=np.int32)
+    out = np.empty((N, S), dtype=np.int16)
     inv = 1.0 / log_gamma
-    for i in range(N):
-        last, j = np.nan, 0
+    last = np.empty(_BLOCK)
+    bucket = np.zeros(_BLOCK, dtype=np.int16)
+    for i0 in range(0, N, _BLOCK):
+        i1 = min(i0 + _BLOCK, N)
+        last[:] = np.nan
         for s in range(S):
-            x = values[s, i]
-            if x != last:
-                last, j = x, 0
-                if x > smallest:  # clamp as a float first: int(inf) is undefined
-                    r = math.ceil(math.log(x / smallest) * inv)
-                    j = B - 1 if r >= B - 1 else max(int(r), 1)
-            out[s, i] = j
+            for i in range(i0, i1):
+                x = values[s, i]
+                if x != last[i - i0]:
+                    last[i - i0], j = x, 0
+                    if x > smallest:  # clamp as a float first: int(inf) is undefined
+                        r = math.ceil(math.log(x / smallest) * inv)
+                        j = B - 1 if r >= B - 1 else max(int(r), 1)
+                    bucket[i - i0] = j
+                out[i, s] = bucket[i - i0]
     return out
 
 
 @njit(cache=True, nogil=True)
 def _count(counts: np.ndarray, buckets: np.ndarray) -> None:
-    """``counts[i, buckets[s, i]] += 1`` for every sample ``s`` and series ``i``."""
-    S, N = buckets.shape
+    """``counts[i, buckets[i, s]] += 1`` for every series ``i`` and sample ``s``.
+
+    Series by series: each series' buckets and counts are contiguous, and a
+    run of equal buckets (a series no draw reaches) is added at once.
+    """
+    N, S = buckets.shape
+    if S == 0:
+        return
     for i in range(N):
+        row = buckets[i]
+        j, run = row[0], 0
         for s in range(S):
-            counts[i, buckets[s, i]] += 1
+            if row[s] != j:
+                counts[i, j] += run
+                j, run = row[s], 0
+            run += 1
+        counts[i, j] += run
 
 
 @njit(cache=True, nogil=True)

@@ -192,7 +192,7 @@ def run_task(
 
     s, inp = prepared(json.dumps(overlay, sort_keys=True))
     mc = sample(s, samples, variant_seed(seed, index), subset=range(first, last), inputs=inp,
-                threads=threads, trajectories=False)  # fmt: skip
+                threads=threads, trajectories=False, fans=False)  # fmt: skip
     df = mc.outcomes()
     df.insert(0, "variant", label)
     path = Path(out_dir) / f"part-{index:04d}-{first:09d}.parquet"
@@ -263,8 +263,12 @@ def _run_on_dask(
                                processes=True, dashboard_address=None)  # fmt: skip
     try:
         with Client(scheduler or cluster) as client:
-            todo = tasks(sum(client.nthreads().values()) or 1)
-            futures = [client.submit(run_task, *task, pure=False) for task in todo]
+            threads = client.nthreads()
+            todo = tasks(sum(threads.values()) or 1)
+            home = preferred_workers(len(todo), threads)
+            futures = [client.submit(run_task, *task, pure=False, workers=where,
+                                     allow_other_workers=where is not None)
+                       for task, where in zip(todo, home, strict=True)]  # fmt: skip
             for done, future in enumerate(as_completed(futures), 1):
                 future.result()
                 if progress is not None:
@@ -272,6 +276,22 @@ def _run_on_dask(
     finally:
         if cluster is not None:
             cluster.close()
+
+
+def preferred_workers(tasks: int, threads: dict[str, int]) -> list[list[str] | None]:
+    """Where each task (variant-major order) should run: contiguous blocks, one per worker.
+
+    Task ``j`` prefers the worker holding thread ``floor(j * W / tasks)`` of
+    the ``W`` threads (workers in address order, each as many times as it
+    has threads): each worker gets a run of consecutive tasks, so of few
+    variants, and loads each variant once (:func:`prepared`) instead of every
+    worker loading every variant (0.2 s of CPU each, a fifth of a 250-sample
+    task). A preference only: idle workers still take (steal) queued tasks.
+    """
+    slots = [w for w in sorted(threads) for _ in range(max(1, threads[w]))]
+    if len(slots) < 2:
+        return [None] * tasks
+    return [[slots[j * len(slots) // tasks]] for j in range(tasks)]
 
 
 def summarize_sweep(out_dir: Path) -> pd.DataFrame:

@@ -32,37 +32,63 @@ from materiel.months import month_index, parse_month
 from materiel.scenario.economics import economic_arrays, grown_gdp_usd_m, munitions_budget_usd
 from materiel.scenario.schema import DAYS_PER_MONTH, Scenario
 
-__all__ = ["due_rows", "sample_economics", "sample_overrides"]
+__all__ = ["fill_due_rows", "sample_economics", "sample_overrides"]
 
 
 @njit(cache=True, nogil=True)
-def due_rows(
+def fill_due_rows(
+    out: np.ndarray,
     quantity: np.ndarray,
     first: np.ndarray,
     months: np.ndarray,
-    T: int,
     shape: np.ndarray,
     shapes: np.ndarray,
-) -> np.ndarray:
-    """Cumulative quantity due by each month, one row per sample: ``(S, T, C)``.
+) -> None:
+    """Cumulative quantity due by each month, one row per sample, written into ``out``
+    ``(S, T, C)``.
 
     ``due[s, t, c] = Q[s, c] * clip((t - first[s, c] + 1) / n_c, 0, 1)``, or
     along the contract's schedule (``shape[c] >= 0``), the rule of
     :func:`materiel.engine.core.due_schedule` (bit for bit), compiled
-    and without the GIL: building a chunk's schedules was 90% of the time
-    spent on per-sample inputs in numpy (profile in ``benchmarks/bench_mc.py``).
+    and without the GIL. The even spreads are written for every contract
+    in a branch-free loop over contracts (it vectorises), then the scheduled
+    contracts are written over them. Into a caller's buffer because a fresh
+    ``(S, T, C)`` array (51 MiB for 250 samples of the default scenario) is
+    mapped afresh by the allocator each time, and its page faults cost four
+    times the arithmetic (profile in ``benchmarks/bench_mc.py``).
     """
-    S, C = quantity.shape
-    out = np.empty((S, T, C))
+    S, T, C = out.shape
+    shaped = np.flatnonzero(shape >= 0)
+    n = months.astype(np.float64)
+    last = shapes.shape[1] - 1
     for s in range(S):
+        q, f = quantity[s], first[s]
         for t in range(T):
+            row = out[s, t]
             for c in range(C):
-                if shape[c] >= 0:
-                    k = min(t - first[s, c], shapes.shape[1] - 1)
-                    share = 0.0 if k < 0 else shapes[shape[c], k]
-                else:
-                    share = min(max((t - first[s, c] + 1) / months[c], 0.0), 1.0)
-                out[s, t, c] = quantity[s, c] * share
+                row[c] = q[c] * min(max((t - f[c] + 1) / n[c], 0.0), 1.0)
+            for d in shaped:
+                k = min(t - f[d], last)
+                row[d] = q[d] * (0.0 if k < 0 else shapes[shape[d], k])
+
+
+def _due(
+    workspace: dict[str, np.ndarray] | None,
+    inp: Inputs,
+    quantity: np.ndarray,
+    first: np.ndarray,
+) -> np.ndarray:
+    """Per-sample due schedules, in ``workspace``'s buffer when one is given (and fits)."""
+    shape = (quantity.shape[0], inp.n_months, quantity.shape[1])
+    out = None if workspace is None else workspace.get("due_by_month")
+    if out is None or out.shape != shape:
+        out = np.empty(shape)
+        if workspace is not None:
+            workspace["due_by_month"] = out
+    fill_due_rows(out, np.ascontiguousarray(quantity, dtype=np.float64),
+                  np.ascontiguousarray(first, dtype=np.int64),
+                  inp.contract_due_months.astype(np.int64), inp.contract_shape.astype(np.int64),
+                  inp.contract_shapes)  # fmt: skip
     return out
 
 
@@ -119,11 +145,17 @@ def sample_overrides(
     inp: Inputs,
     draws: dict[str, np.ndarray],
     base: dict[str, np.ndarray] | None = None,
+    *,
+    workspace: dict[str, np.ndarray] | None = None,
 ) -> dict[str, np.ndarray]:
     """Kernel inputs with one row per sample for every drawn field (see module docstring).
 
     ``base``: :func:`~materiel.engine.core.kernel_args` ``(inp)`` when the
     caller holds them (built once per run rather than once per chunk).
+    ``workspace``: a dict the caller keeps between calls (one per thread);
+    the largest input, the due schedules, is then built in the same buffer
+    every call, so a returned override may be overwritten by the next call
+    with the same workspace.
     """
     if not draws:
         return {}
@@ -224,14 +256,7 @@ def sample_overrides(
         first = sign + inp.contract_due_lag[None]
         b.out["contract_quantity"] = quantity
         b.out["contract_sign"] = sign
-        b.out["due_by_month"] = due_rows(
-            quantity,
-            first.astype(np.int64),
-            inp.contract_due_months.astype(np.int64),
-            T,
-            inp.contract_shape.astype(np.int64),
-            inp.contract_shapes,
-        )
+        b.out["due_by_month"] = _due(workspace, inp, quantity, first)
         b.out["contract_delivered_start"] = np.where(
             sign < 0,
             quantity
@@ -264,7 +289,7 @@ def sample_overrides(
                 rate_varies = True
     if rate_varies:
         b.out["use_rate"] = rates * scale[:, None]
-    sample_economics(s, inp, draws, b)
+    sample_economics(s, inp, draws, b, workspace)
     return {name: np.ascontiguousarray(a) for name, a in b.out.items()}
 
 
@@ -287,7 +312,13 @@ def _schedule(inp: Inputs, c: int) -> tuple[float, ...] | None:
     return tuple(float(x) for x in np.diff(cum, prepend=0.0))
 
 
-def sample_economics(s: Scenario, inp: Inputs, draws: dict[str, np.ndarray], b: _Batch) -> None:
+def sample_economics(
+    s: Scenario,
+    inp: Inputs,
+    draws: dict[str, np.ndarray],
+    b: _Batch,
+    workspace: dict[str, np.ndarray] | None = None,
+) -> None:
     """Per-sample prices and budget checks, added to ``b`` (the other per-sample inputs).
 
     **Prices**: contract row ``c`` pays the field ``inp.contract_price_from[c]``
@@ -367,16 +398,7 @@ def sample_economics(s: Scenario, inp: Inputs, draws: dict[str, np.ndarray], b: 
         left[i, :, : own.shape[1]] = own
         if len(starts) == len(union):
             year_start = starts
-    months = inp.contract_due_months.astype(np.int64)
-    first = (sign + inp.contract_due_lag[None]).astype(np.int64)
-    b.out["due_by_month"] = due_rows(
-        np.ascontiguousarray(quantity),
-        first,
-        months,
-        T,
-        inp.contract_shape.astype(np.int64),
-        inp.contract_shapes,
-    )
+    b.out["due_by_month"] = _due(workspace, inp, quantity, sign + inp.contract_due_lag[None])
     if year_start is not None:  # procurement policies are capped: per-sample budgets left
         b.out["budget_left_usd"] = left
         b.out["budget_year_start"] = year_start
