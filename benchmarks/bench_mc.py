@@ -33,6 +33,42 @@ ratios there are not meaningful; CPU time per sample is): inputs 1.15 ->
 ``materiel mc`` of these inputs at 100,000 samples with ``--out``: peak RSS
 731 MiB (target <= 2 GB; 14.7 GB before), 429 s of CPU (4.3 ms/sample).
 
+Outside the kernel, second pass (issue 15; cProfile timed by process_time,
+one thread; the old and new code run back to back, 1,000 samples in chunks
+of 250, load 8.6-9.1 on 2 cores): inputs 0.303 -> 0.090 ms/sample, the
+rest 0.445 -> 0.366 ms/sample (at load ~6: 0.54 -> 0.30), GIL held 5.4% ->
+2.2% (two threads at most 1.90x -> 1.96x one); kernel 4.4/4.2 (not
+touched here). Where it went and what changed:
+
+- due schedules: a fresh ``(250, 132, 205)`` float64 array per chunk (51
+  MiB) is above glibc's mmap threshold, so each chunk mapped and faulted
+  it afresh (13,000 page faults, ~0.15 of the 0.19 ms/sample). Now each
+  thread fills one buffer kept between chunks
+  (``sample_overrides(workspace=)``, ``engine.batch.fill_due_rows``):
+  0.045-0.066 ms/sample, bit for bit the same schedules;
+- the fan sketch: ``_buckets`` walked series-outer over a sample-major
+  array (a 37 KB stride per read), ``_count`` read its buckets with the
+  same stride: 0.29 ms/sample at first; now blocks of 64 series, buckets
+  written series-major, runs of equal buckets counted at once: 0.15-0.27
+  ms/sample, of which 88% is one logarithm per value (production of a
+  line differs from one sample to the next in 88% of cases, 34 buckets
+  per series; a frexp-and-polynomial guess with an exact table check was
+  not faster without SVML);
+- target series (a numpy gather and sum per target): 0.085 -> 0.013
+  ms/sample in one compiled loop (``_target_series``);
+- sweeps skip the sketch altogether (``sample(fans=False)``: tasks only
+  write per-sample outcomes) and build their outcome table in one frame
+  (a frame per target and a concat cost 50 ms per task).
+
+Chunks are now equal and a whole number per thread (``chunk_bounds``): 400
+samples on two threads ran as 250 + 150 (the thread with 250 set the
+pace), now 200 + 200. ``materiel mc`` of these inputs (written as a TOML
+file) with ``--samples 20000 --out DIR`` on 2 threads: 90 s user + 7 s
+system CPU (4.9 ms/sample including start-up, metrics and writing), peak
+RSS 785 MiB, 7 min 15 s wall at 22% of a core (load ~10); 10^6 samples
+would need about 80 min of CPU here, at a peak RSS near 1 GB (per-sample
+outcomes, their requirements and draws, ~300 bytes a sample, are all that grows).
+
 The kernel, line by line (perf on a ``NUMBA_DEBUGINFO=1`` build, samples
 mapped to source lines with addr2line): no single hot spot. Per month it
 walked every receipt row (623) and payment row (630) whatever was

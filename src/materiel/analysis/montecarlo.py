@@ -1,11 +1,12 @@
 """Monte Carlo: millions of samples of an uncertain scenario, on every core, in flat memory.
 
 ``sample(scenario, n, seed)`` draws every distribution in the scenario
-(:mod:`materiel.scenario.uncertainty`), then runs chunks of ``chunk``
-samples on ``threads`` threads: each chunk builds its per-sample engine
-inputs (:mod:`materiel.engine.batch`, the heavy part compiled), steps the
-compiled kernel (no GIL) and reduces what it recorded before the next chunk
-needs the memory. What a run keeps, whatever ``n``:
+(:mod:`materiel.scenario.uncertainty`), then runs chunks of at most
+``chunk`` samples on ``threads`` threads, the same number of equal chunks
+per thread (:func:`chunk_bounds`): each chunk builds its per-sample engine
+inputs (:mod:`materiel.engine.batch`, the heavy part compiled, into
+buffers each thread reuses), steps the compiled kernel (no GIL) and reduces
+what it recorded (compiled, no GIL) before the next chunk needs the memory. What a run keeps, whatever ``n``:
 
 - **per-sample scalar outcomes** (exact): per target the stock at its date,
   whether it is met then, the first month it is met; the cost; and any
