@@ -6,7 +6,8 @@
 per thread (:func:`chunk_bounds`): each chunk builds its per-sample engine
 inputs (:mod:`materiel.engine.batch`, the heavy part compiled, into
 buffers each thread reuses), steps the compiled kernel (no GIL) and reduces
-what it recorded (compiled, no GIL) before the next chunk needs the memory. What a run keeps, whatever ``n``:
+what it recorded (compiled, no GIL) before the next chunk needs the
+memory. What a run keeps, whatever ``n``:
 
 - **per-sample scalar outcomes** (exact): per target the stock at its date,
   whether it is met then, the first month it is met; the cost; and any
@@ -67,6 +68,7 @@ __all__ = [
     "TRAJECTORIES_IN_MEMORY_BYTES",
     "MonteCarloResult",
     "Quantity",
+    "chunk_bounds",
     "drawn_scenarios",
     "estimate_bytes",
     "sample",

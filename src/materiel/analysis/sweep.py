@@ -61,6 +61,7 @@ if TYPE_CHECKING:
 __all__ = [
     "SweepSpec",
     "load_sweep",
+    "preferred_workers",
     "prepared",
     "run_sweep",
     "run_task",
