@@ -114,3 +114,15 @@ def test_a_worker_loads_a_variant_once_for_all_its_tasks(tmp_path: Path) -> None
     info = prepared.cache_info()
     assert (info.misses, info.hits) == (1, 2)
     assert prepared(json.dumps(overlay, sort_keys=True))[0].id == "cache-check"
+
+
+def test_task_size_adapts_to_the_cluster_and_evens_out_the_tasks() -> None:
+    from materiel.analysis.sweep import SweepSpec, task_size
+
+    spec = SweepSpec(scenario="action-plan", samples=400)
+    assert task_size(spec, 2, 2) == 200  # at least 250 -> two tasks, evened: 200 + 200
+    assert task_size(spec, 2, 1) == 200
+    big = SweepSpec(scenario="action-plan", samples=2000)
+    assert task_size(big, 16, 16) == 500  # four tasks per worker thread over the sweep
+    assert task_size(SweepSpec(scenario="action-plan", samples=24), 3, 2) == 24
+    assert task_size(SweepSpec(scenario="action-plan", samples=400, chunk=7), 2, 2) == 7

@@ -175,13 +175,15 @@ def task_size(spec: SweepSpec, variants: int, workers: int) -> int:
     ``ceil(samples / ceil(4 * workers / variants))``: about four tasks per
     worker thread over the whole sweep (load balance at the end), at least
     250 samples (or all of them) so that per-task costs stay small, at most
-    100,000 so that progress shows and a lost task costs little.
+    100,000 so that progress shows and a lost task costs little; then evened
+    out over that many tasks (400 samples: two tasks of 200, not 250 and 150).
     """
     if spec.chunk is not None:
         return spec.chunk
     per_variant = max(1, math.ceil(4 * max(1, workers) / max(1, variants)))
     size = math.ceil(spec.samples / per_variant)
-    return max(min(size, 100_000), min(250, spec.samples))
+    size = max(min(size, 100_000), min(250, spec.samples))
+    return math.ceil(spec.samples / math.ceil(spec.samples / size))
 
 
 def run_task(
