@@ -67,6 +67,7 @@ from materiel.analysis.record import (
 )
 from materiel.engine import compile_inputs, run_engine
 from materiel.engine.batch import sample_overrides
+from materiel.engine.core import kernel_args
 from materiel.months import month_range, parse_month
 from materiel.scenario.loading import load
 from materiel.scenario.schema import Scenario
@@ -221,6 +222,8 @@ class RecordEvaluator:
         self.columns = [(c, j) for j, p in enumerate(paths) for c in tied_paths(s, p)]
         self.chunk = chunk
         self.inputs = inp = compile_inputs(s)
+        self._base = kernel_args(inp)  # shared by every chunk, read only
+        self._workspace: dict[str, np.ndarray] = {}  # per-sample buffers reused between calls
         months = [str(m)[:7] for m in month_range(s.start, inp.n_months)]
         lines = list(inp.lines)
         check_counted(s, rows)
@@ -265,9 +268,12 @@ class RecordEvaluator:
         out = np.empty((n, len(self.rows)))
         for first in range(0, n, self.chunk):
             size = min(self.chunk, n - first)
-            overrides = sample_overrides(self.scenario, self.inputs, draws_for(first, size))
+            overrides = sample_overrides(
+                self.scenario, self.inputs, draws_for(first, size), self._base,
+                workspace=self._workspace,
+            )  # fmt: skip
             raw = run_engine(self.inputs, size, overrides=overrides, cells=self._cells,
-                             record=self._record)  # fmt: skip
+                             record=self._record, base=self._base)  # fmt: skip
             for variable, (index, weights) in self._stacked.items():
                 values = raw[variable].reshape(size, weights.shape[1], -1)
                 out[first : first + size, index] = np.einsum("stx,rtx->sr", values, weights)
