@@ -434,12 +434,14 @@ def define_production(pm: PlanModel) -> None:
         coords=gcoords,
         name="Component-production",
     )  # fmt: skip
+    stocked = d.group_inventory > 0
     m.add_variables(
         lower=0,
         upper=xr.DataArray(np.repeat(d.group_inventory[:, None], T, 1), coords=gcoords),
         coords=gcoords,
         name="Component-inventory",
-    )
+        mask=xr.DataArray(np.repeat(stocked[:, None], T, 1), coords=gcoords),
+    )  # none where a group holds none at the start: it makes just in time
     made = _labels(m, "Component-production")
     inv = _labels(m, "Component-inventory")
     gi, t = _grid(G, T)
@@ -482,7 +484,6 @@ def define_production(pm: PlanModel) -> None:
     on_hand = np.zeros((G, T))
     on_hand[:, 0] = d.group_inventory
     m.add_constraints(expr, "=", xr.DataArray(on_hand, coords=gcoords), name="Component-balance")
-    stocked = d.group_inventory > 0
     if stocked.any():
         expr, mask = _expr(
             m, gcoords, np.concatenate([g_rows, g_rows]),
@@ -659,7 +660,8 @@ def define_stocks(pm: PlanModel) -> None:
     ``s_c(t) = s_c(t-1) + receipts_c(t) + backlog_c(t) + aid_in_c(t) - aid_out_c(t)
     - (demand_c(t) - shortfall_c(t))`` with ``s_c >= 0`` and
     ``0 <= shortfall_c <= demand_c``: unmet demand is shortfall, penalised
-    (:class:`Weights`) so that consumption happens whenever stock allows.
+    (:class:`Weights`) so that consumption happens whenever stock allows (no
+    shortfall variable in a month with no demand).
     """
     m, d = pm.model, pm.data
     inp, T = d.inp, d.n_months
@@ -673,8 +675,9 @@ def define_stocks(pm: PlanModel) -> None:
     demand = inp.consumption_per_month[:, party, product].T  # (N, T)
     m.add_variables(lower=0, coords=coords, name="Stock-level")
     m.add_variables(
-        lower=0, upper=xr.DataArray(demand, coords=coords), coords=coords, name="Stock-shortfall"
-    )
+        lower=0, upper=xr.DataArray(demand, coords=coords), coords=coords, name="Stock-shortfall",
+        mask=xr.DataArray(demand > 0, coords=coords),
+    )  # fmt: skip
     s, u = _labels(m, "Stock-level"), _labels(m, "Stock-shortfall")
     c, t = _grid(N, T)
     r = c * T + t

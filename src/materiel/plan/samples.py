@@ -9,9 +9,10 @@ with ``f_i`` the deterministic objective of :mod:`materiel.plan.model` in
 scenario ``i``. The first stage ``x`` is shared by every sample: the contracts
 (``Line-delivery``, ``Stock-receipts``) and the capacity decided
 (``Line-capacity_decided``, ``Line-modules``). The second stage ``y_i`` is
-one copy per sample of everything else: capacity coming online (lead times
-and ramps may be drawn), commitments' deliveries, aid, consumption, stocks,
-target slack. Payments and capex depend on ``x`` only, so the objective is
+one copy per sample of everything else: commitments' deliveries, components,
+aid, consumption, stocks, target slack, and capacity coming online where a
+sample draws a different lead time or ramp (otherwise it follows from the
+capacity decided alone and is shared too). Payments and capex depend on ``x`` only, so the objective is
 the plan's cost plus the mean penalty over the samples. Contracts must fit
 every sample's capacity (their bounds are intersected), so the first stage
 is feasible in each sample, and in the nominal scenario (a copy of its
@@ -64,6 +65,25 @@ FIRST_STAGE_CONSTRAINTS = frozenset({"Line-decision_order", "Line-modules", "Pro
 """Constraints on first-stage decisions alone: written once, for the first sample."""
 
 
+ARRIVAL_VARIABLES = frozenset({"Line-capacity_online"})
+ARRIVAL_CONSTRAINTS = frozenset({"Line-ramp"})
+"""Capacity coming online: a function of the capacity decided alone, so first stage too
+where no sample draws a different lead time or ramp (:func:`build_sample_average`)."""
+
+
+def _same_arrival(datas: Sequence[PlanData]) -> bool:
+    """Whether every sample's expandable lines have the same lead times and ramps."""
+    first = datas[0]
+
+    def arrival(d: PlanData) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return d.xlines, d.inp.lead_months[d.xlines], d.inp.ramp_months[d.xlines]
+
+    return all(
+        all(np.array_equal(a, b) for a, b in zip(arrival(d), arrival(first), strict=True))
+        for d in datas[1:]
+    )
+
+
 class _Names:
     def __init__(self, stage: _Stage) -> None:
         self.stage = stage
@@ -83,13 +103,20 @@ class _Stage:
     ``add_objective``).
     """
 
-    def __init__(self, base: linopy.Model, sample_no: int) -> None:
+    def __init__(
+        self,
+        base: linopy.Model,
+        sample_no: int,
+        shared: frozenset[str] = FIRST_STAGE_VARIABLES,
+        once: frozenset[str] = FIRST_STAGE_CONSTRAINTS,
+    ) -> None:
         self.base = base
         self.suffix = "" if sample_no == 0 else f"@sample{sample_no}"
+        self.shared, self.once = shared, once
         self.objective: linopy.LinearExpression | None = None
 
     def variable(self, name: str) -> str:
-        return name if name in FIRST_STAGE_VARIABLES else name + self.suffix
+        return name if name in self.shared else name + self.suffix
 
     @property
     def variables(self) -> _Names:
@@ -109,7 +136,7 @@ class _Stage:
     def add_constraints(
         self, lhs: linopy.LinearExpression, sign: str, rhs: Any, *, name: str, mask: Any = None
     ) -> None:
-        if self.suffix and name in FIRST_STAGE_CONSTRAINTS:
+        if self.suffix and name in self.once:
             return
         self.base.add_constraints(lhs, sign, rhs, name=name + self.suffix, mask=mask)
 
@@ -134,6 +161,9 @@ def build_sample_average(
     """
     share = [1.0 / len(datas)] * len(datas) if weights is None else list(weights)
     base = linopy.Model(force_dim_names=True)
+    shared, once = FIRST_STAGE_VARIABLES, FIRST_STAGE_CONSTRAINTS
+    if _same_arrival([*datas, *feasible_in]):
+        shared, once = shared | ARRIVAL_VARIABLES, once | ARRIVAL_CONSTRAINTS
     total: linopy.LinearExpression | None = None
     integer = False
     shape = None
@@ -145,7 +175,7 @@ def build_sample_average(
                 "lines, months) from the first; drawn values must not change it"
             )
         shape = here
-        stage = _Stage(base, i)
+        stage = _Stage(base, i, shared, once)
         pm = PlanModel(
             model=cast(linopy.Model, stage), data=d, objective=objective,
             weights=weights_for(d, objective, commitment_penalty_usd), integer=False,
