@@ -53,7 +53,7 @@ def assert_round_trip(p: Plan, scenario: dict[str, Any] | None = None) -> float:
     ds = p.dataset
     per_product = np.zeros(ds.sizes["product"])
     per_line = np.zeros(ds.sizes["line"])
-    parties, products = list(ds.party.values), list(ds.product.values)
+    products = list(ds.product.values)
     for c in p.contracts:
         per_product[products.index(c.product)] += 1
     for i, ln in enumerate(ds.line.values):  # a commitment may move between lines

@@ -12,8 +12,9 @@ scenario ``i``. The first stage ``x`` is shared by every sample: the contracts
 one copy per sample of everything else: commitments' deliveries, components,
 aid, consumption, stocks, target slack, and capacity coming online where a
 sample draws a different lead time or ramp (otherwise it follows from the
-capacity decided alone and is shared too). Payments and capex depend on ``x`` only, so the objective is
-the plan's cost plus the mean penalty over the samples. Contracts must fit
+capacity decided alone and is shared too). Payments and capex depend on
+``x`` only, so the objective is the plan's cost plus the mean penalty over
+the samples. Contracts must fit
 every sample's capacity (their bounds are intersected), so the first stage
 is feasible in each sample, and in the nominal scenario (a copy of its
 second stage with no weight in the objective).
