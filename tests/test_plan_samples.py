@@ -17,7 +17,7 @@ import materiel
 from materiel.plan import plan
 from materiel.plan.data import plan_data
 from materiel.plan.model import build_model
-from materiel.plan.samples import build_sample_average, first_stage
+from materiel.plan.samples import build_sample_average, first_stage, sample_data
 from materiel.plan.solve import _solve
 
 
@@ -100,3 +100,15 @@ def test_cli_samples(tmp_path: Any) -> None:
     assert "t1: " in res.stdout.split("Under uncertainty")[1]
     bad = CliRunner().invoke(app, ["plan", str(path), "--samples", "-2"])
     assert bad.exit_code == 2
+
+
+def test_samples_without_distributions_are_the_nominal_scenario() -> None:
+    # action-plan drops a dataset contract: a drawn scenario must not bring it back
+    s = materiel.load("action-plan")
+    datas, weights, nominal = sample_data(s, 3, 0, 1.0)
+    d = plan_data(s)
+    assert (len(datas), weights, nominal) == (1, [1.0], True)
+    assert [d.inp.contracts[c] for c in d.backlog] == [
+        datas[0].inp.contracts[c] for c in datas[0].backlog
+    ]
+    assert len(datas[0].inp.contracts) == len(d.inp.contracts)

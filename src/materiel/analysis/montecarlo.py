@@ -410,10 +410,13 @@ class _Run:
 def with_values(s: Scenario, values: Mapping[str, float]) -> dict[str, Any]:
     """``s`` as a deterministic scenario mapping with ``values`` (path -> drawn value) in place.
 
-    Whole months are rounded; the ``uncertain`` table is left out.
+    Whole months are rounded; the ``uncertain`` table is left out. The mapping
+    is standalone (no ``extends``): ``s`` is already resolved, and extending
+    its base again would bring back what ``s`` dropped from it.
     """
     data = s.model_dump(mode="json", exclude_none=True)
     data.pop("uncertain", None)
+    data.pop("extends", None)
     for path, value in values.items():
         node = data
         *head, last = path.split(".")
