@@ -531,7 +531,8 @@ def _cost_duals(pm: PlanModel, time_limit_s: float | None) -> dict[str, np.ndarr
     fixed = [m.variables[n] for n in _OUTCOMES if n in m.variables]
     with _integers_fixed(pm):
         for var in fixed:
-            var.fix(decimals=12)
+            # the solver's round-off can step a value just past a bound; linopy warns then
+            var.fix(var.solution.clip(var.lower, var.upper), decimals=12)
         try:
             m.add_objective(cost_expression(pm), overwrite=True)
             _solve(pm, time_limit_s)
