@@ -11,6 +11,7 @@ import contextlib
 import gzip
 import json
 import math
+import os
 import tempfile
 import time
 from collections.abc import Iterator
@@ -147,8 +148,11 @@ def test_dashboard_runs_the_chart_changes_and_cold_load(browser: Any, server: Se
     warm = httpx.post(server.url + "/api/simulate?charts=true", json={"scenario": "action-plan"},
                       timeout=300)  # fmt: skip
     assert warm.status_code == 200
+    browser.execute_cdp_cmd("Performance.enable", {"timeDomain": "threadTicks"})
     browser.get(server.url + "/")
     _wait_runs(browser, 1)
+    cpu = {m["name"]: m["value"] for m in browser.execute_cdp_cmd("Performance.getMetrics", {})
+           ["metrics"]}  # fmt: skip
     timing = browser.execute_script(
         "const n = performance.getEntriesByType('navigation')[0];"
         "const p = performance.getEntriesByType('resource')"
@@ -157,11 +161,19 @@ def test_dashboard_runs_the_chart_changes_and_cold_load(browser: Any, server: Se
         " plotly_fetched: p.responseEnd}, window.materielTimings);"
     )
     cold_s = (timing["firstChartsMs"] - timing["first_byte"]) / 1000
+    load = os.getloadavg()[0]
     print(
         "\ncold load (ms from navigation): "
         + ", ".join(f"{k} {v:.0f}" for k, v in sorted(timing.items(), key=lambda kv: kv[1]))
-        + f"; first byte to charts drawn {cold_s:.2f} s (target <= 2 s)"
+        + f"; first byte to charts drawn {cold_s:.2f} s (target <= 2 s); page main-thread CPU"
+        f" {cpu['ThreadTime']:.2f} s (script {cpu['ScriptDuration']:.2f} s, layout"
+        f" {cpu['LayoutDuration']:.2f} s), renderer CPU {cpu['ProcessTime']:.2f} s;"
+        f" load average {load:.1f} on {os.cpu_count()} CPUs"
     )
+    # the page's own work fits the 2 s, however loaded the machine (CPU time, not wall)
+    assert cpu["ThreadTime"] <= 2.0
+    if load < (os.cpu_count() or 1) / 2:  # wall clock only where the CPUs are not shared out
+        assert cold_s <= 2.0
     assert browser.execute_script("return typeof Plotly") == "object"
     card = browser.find_element(By.CSS_SELECTOR, "#card-a .card-body").text
     assert "Action plan" in card and "Assumptions" in card and "Contracting takes 3 months" in card
