@@ -33,6 +33,7 @@ without a named-aggregation groupby and kept per result; build_dataset 35 ->
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import socket
 import statistics
@@ -53,6 +54,24 @@ def _free_port() -> int:
         return port
 
 
+def _tree_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) of a process and its live descendants (Linux /proc;
+    0.0 elsewhere): the server's supervisor and its workers."""
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    total = 0.0
+    todo = [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+            for task in Path(f"/proc/{p}/task").iterdir():
+                todo += [int(c) for c in (task / "children").read_text().split()]
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
+
+
 def main() -> None:
     """Run the load test and print the figures."""
     ap = argparse.ArgumentParser(description=__doc__)
@@ -62,10 +81,13 @@ def main() -> None:
     ap.add_argument("--scenario", default="action-plan")
     ap.add_argument("--mix", choices=("distinct", "page"), default="distinct")
     ap.add_argument("--phases-only", action="store_true", help="only the in-process breakdown")
+    ap.add_argument("--no-phases", action="store_true", help="only the load test")
     args = ap.parse_args()
     if not args.phases_only:
         load_test(args)
-    phases(args.scenario)
+    if not args.no_phases:
+        phases(args.scenario)
+        cached_through_app(args.scenario)
 
 
 def _knobs(rng: random.Random) -> dict[str, float]:
@@ -132,6 +154,56 @@ def phases(scenario: str, n: int = 20) -> None:
               f"{total / n * 1e3 / max(hit_ms, 1e-3):.0f}x less")  # fmt: skip
 
 
+def cached_through_app(scenario: str, n: int = 600) -> None:
+    """CPU of a repeated ``/api/simulate`` through the whole ASGI app (middleware,
+    dependencies, validation, cache look-up, gzip), in process without a socket: the
+    app's own share of a cached request, apart from uvicorn and the client."""
+    import asyncio
+    import json
+
+    from materiel.web.app import create_app
+
+    with tempfile.TemporaryDirectory() as tmp:
+        app = create_app(Path(tmp) / "app.db")
+        bodies = [
+            json.dumps({"scenario": scenario, "knobs": _knobs(random.Random(i))}).encode()
+            for i in range(12)
+        ]
+
+        async def call(body: bytes) -> int:
+            scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+                     "method": "POST", "scheme": "http", "path": "/api/simulate",
+                     "raw_path": b"/api/simulate", "query_string": b"", "root_path": "",
+                     "headers": [(b"host", b"bench"), (b"content-type", b"application/json"),
+                                 (b"content-length", str(len(body)).encode()),
+                                 (b"accept-encoding", b"gzip, deflate")],
+                     "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80),
+                     "state": {}}  # fmt: skip
+            messages = [{"type": "http.request", "body": body, "more_body": False}]
+            status = [0]
+
+            async def receive() -> dict[str, object]:
+                return messages.pop() if messages else {"type": "http.disconnect"}
+
+            async def send(message: dict[str, object]) -> None:
+                if message["type"] == "http.response.start":
+                    status[0] = int(str(message["status"]))
+
+            await app(scope, receive, send)
+            return status[0]
+
+        async def run() -> float:
+            for body in bodies:  # simulate and keep each answer first
+                assert await call(body) == 200
+            t0 = time.process_time()
+            for i in range(n):
+                await call(bodies[i % len(bodies)])
+            return time.process_time() - t0
+
+        took = asyncio.run(run())
+        print(f"cached request through the app, in process: {took / n * 1e3:.2f} ms CPU")
+
+
 def load_test(args: argparse.Namespace) -> None:
     """Serve on loopback and send requests from ``args.clients`` threads."""
     port = _free_port()
@@ -184,12 +256,15 @@ def load_test(args: argparse.Namespace) -> None:
                                 errors[0] += 1
 
             threads = [threading.Thread(target=client, args=(i,)) for i in range(args.clients)]
+            server_cpu, client_cpu = _tree_cpu_s(proc.pid), time.process_time()
             t0 = time.monotonic()
             for t in threads:
                 t.start()
             for t in threads:
                 t.join()
             elapsed = time.monotonic() - t0
+            server_cpu = _tree_cpu_s(proc.pid) - server_cpu
+            client_cpu = time.process_time() - client_cpu
         finally:
             proc.terminate()
             proc.wait(timeout=30)
@@ -200,6 +275,13 @@ def load_test(args: argparse.Namespace) -> None:
         f"{args.mix} knobs, {args.clients} clients, {args.workers} workers, {elapsed:.1f} s: "
         f"{len(lat)} requests, {len(lat) / elapsed:.1f} req/s, "
         f"p50 {p50:.0f} ms, p99 {p99:.0f} ms, errors {errors[0]}"
+    )
+    n = max(len(lat), 1)
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(
+        f"  CPU per request: server {server_cpu / n * 1e3:.2f} ms (all workers), load-test "
+        f"client {client_cpu / n * 1e3:.2f} ms; load average {load:.1f} on {os.cpu_count()} "
+        "CPUs (the machine's other work shares them)"
     )
 
 
