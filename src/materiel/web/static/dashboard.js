@@ -214,7 +214,8 @@ async function loadScenarios() {
       o.title = s.description || "";
       sel.appendChild(o);
     }
-    sel.value = keep || (side === "a" ? "action-plan" : "");
+    sel.value = keep;
+    if (sel.value !== keep) sel.value = side === "a" ? "action-plan" : "";  // not (or no longer) here
     if (!sel.value && sel.options.length) sel.selectedIndex = 0;
   }
 }
