@@ -15,19 +15,29 @@ version and knobs; :class:`materiel.web.catalogue.Catalogue`).
     .venv/bin/python benchmarks/bench_web.py --mix page
     .venv/bin/python benchmarks/bench_web.py --phases-only
 
-Measured on the shared 2-core machine (load 9 to 11), 8 clients, 2 workers,
-10 s, branch startup11 (issue 18 asks 150 requests/s, p99 at most 300 ms):
+Measured on the shared 2-core machine, 8 clients, 2 workers, 10 s, ``--mix page``
+(issue 18 asks 150 requests/s, p99 at most 300 ms). The machine's other sessions take
+most of both CPUs, so requests/s moves with them; CPU per request does much less:
 
-- ``--mix page``: 148.6 requests/s, p50 48 ms, p99 81 ms, no errors;
-- ``--mix distinct`` (every request simulates): 12.7 requests/s, p50 443 ms,
-  p99 2.5 s: CPU-bound, 54 to 81 ms of CPU per request on two shared cores.
+- main at 19a7498 (load 9.5 to 9.8): 40.7 to 52.4 requests/s, p99 316 to 512 ms; server
+  CPU 6.4 to 6.6 ms per request, load-test client 2.7 to 3.2 ms;
+- branch web18 (load 5.1): 89.9 requests/s, p50 64 ms, p99 195 ms, no errors; server
+  CPU 3.3 ms per request, client 2.2 ms (at load 8.6 to 10: 67.5 to 99.4 requests/s,
+  server 3.2 to 3.3 ms). Two otherwise idle cores at 5.5 ms of CPU per request (server
+  and client together) would carry about 360 requests/s: a projection, not a
+  measurement; 150/s was not reached on the shared machine.
 
-In process, CPU per uncached ``/api/simulate`` (same run, main at 7a1df3b ->
-this branch): 144 -> 81 ms (summary 67 -> 33 ms: ``Result.decisions``
-without a named-aggregation groupby and kept per result; build_dataset 35 ->
-14 ms: attributes given with the arrays); a repeated request's summary
-54 -> 9 ms. The embedded scenario was already loaded once per process
-(``web.catalogue.embedded_scenario``).
+Where the server's CPU went: a repeated request is now answered on the event loop from
+the answer cache (no thread hop; the gzip made once and kept with the answer, where the
+middleware compressed it again each time; embedded ids no longer globbed per request):
+6.4 -> 4.2 to 5.6 ms; uvloop and httptools (uvicorn's own fast loop and HTTP parser, in
+place of asyncio and h11): -> 3.2 ms. Through the ASGI app in process, without a socket
+(``cached_through_app``), a cached request is 0.9 to 1.0 ms of CPU (1.1 to 1.2 on main).
+
+``--mix distinct`` (every request simulates; load 5.9): 2.3 requests/s, p99 4.6 s,
+270 ms of server CPU per request: the engine's run after the fleets, loop and
+greenfield changes (54 to 81 ms in the pass before, measured the same way), CPU-bound
+on two shared cores.
 """
 
 from __future__ import annotations
