@@ -36,7 +36,7 @@ place of asyncio and h11): -> 3.2 ms. Through the ASGI app in process, without a
 
 ``--mix distinct`` (every request simulates; load 5.9): 2.3 requests/s, p99 4.6 s,
 270 ms of server CPU per request: the engine's run after the fleets, loop and
-greenfield changes (54 to 81 ms in the pass before, measured the same way), CPU-bound
+greenfield changes (the pass before gave 54 to 81 ms), CPU-bound
 on two shared cores.
 """
 
