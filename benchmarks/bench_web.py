@@ -15,24 +15,35 @@ version and knobs; :class:`materiel.web.catalogue.Catalogue`).
     .venv/bin/python benchmarks/bench_web.py --mix page
     .venv/bin/python benchmarks/bench_web.py --phases-only
 
-Measured on the shared 2-core machine (load 9 to 11), 8 clients, 2 workers,
-10 s, branch startup11 (issue 18 asks 150 requests/s, p99 at most 300 ms):
+Measured on the shared 2-core machine, 8 clients, 2 workers, 10 s, ``--mix page``
+(issue 18 asks 150 requests/s, p99 at most 300 ms). The machine's other sessions take
+most of both CPUs, so requests/s moves with them; CPU per request does much less:
 
-- ``--mix page``: 148.6 requests/s, p50 48 ms, p99 81 ms, no errors;
-- ``--mix distinct`` (every request simulates): 12.7 requests/s, p50 443 ms,
-  p99 2.5 s: CPU-bound, 54 to 81 ms of CPU per request on two shared cores.
+- main at 19a7498 (load 9.5 to 9.8): 40.7 to 52.4 requests/s, p99 316 to 512 ms; server
+  CPU 6.4 to 6.6 ms per request, load-test client 2.7 to 3.2 ms;
+- branch web18 (load 5.1): 89.9 requests/s, p50 64 ms, p99 195 ms, no errors; server
+  CPU 3.3 ms per request, client 2.2 ms (at load 8.6 to 10: 67.5 to 99.4 requests/s,
+  server 3.2 to 3.3 ms). Two otherwise idle cores at 5.5 ms of CPU per request (server
+  and client together) would carry about 360 requests/s: a projection, not a
+  measurement; 150/s was not reached on the shared machine.
 
-In process, CPU per uncached ``/api/simulate`` (same run, main at 7a1df3b ->
-this branch): 144 -> 81 ms (summary 67 -> 33 ms: ``Result.decisions``
-without a named-aggregation groupby and kept per result; build_dataset 35 ->
-14 ms: attributes given with the arrays); a repeated request's summary
-54 -> 9 ms. The embedded scenario was already loaded once per process
-(``web.catalogue.embedded_scenario``).
+Where the server's CPU went: a repeated request is now answered on the event loop from
+the answer cache (no thread hop; the gzip made once and kept with the answer, where the
+middleware compressed it again each time; embedded ids no longer globbed per request):
+6.4 -> 4.2 to 5.6 ms; uvloop and httptools (uvicorn's own fast loop and HTTP parser, in
+place of asyncio and h11): -> 3.2 ms. Through the ASGI app in process, without a socket
+(``cached_through_app``), a cached request is 0.9 to 1.0 ms of CPU (1.1 to 1.2 on main).
+
+``--mix distinct`` (every request simulates; load 5.9): 2.3 requests/s, p99 4.6 s,
+270 ms of server CPU per request: the engine's run after the fleets, loop and
+greenfield changes (the pass before gave 54 to 81 ms), CPU-bound
+on two shared cores.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import socket
 import statistics
@@ -53,6 +64,24 @@ def _free_port() -> int:
         return port
 
 
+def _tree_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) of a process and its live descendants (Linux /proc;
+    0.0 elsewhere): the server's supervisor and its workers."""
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    total = 0.0
+    todo = [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+            for task in Path(f"/proc/{p}/task").iterdir():
+                todo += [int(c) for c in (task / "children").read_text().split()]
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
+
+
 def main() -> None:
     """Run the load test and print the figures."""
     ap = argparse.ArgumentParser(description=__doc__)
@@ -62,10 +91,13 @@ def main() -> None:
     ap.add_argument("--scenario", default="action-plan")
     ap.add_argument("--mix", choices=("distinct", "page"), default="distinct")
     ap.add_argument("--phases-only", action="store_true", help="only the in-process breakdown")
+    ap.add_argument("--no-phases", action="store_true", help="only the load test")
     args = ap.parse_args()
     if not args.phases_only:
         load_test(args)
-    phases(args.scenario)
+    if not args.no_phases:
+        phases(args.scenario)
+        cached_through_app(args.scenario)
 
 
 def _knobs(rng: random.Random) -> dict[str, float]:
@@ -132,6 +164,56 @@ def phases(scenario: str, n: int = 20) -> None:
               f"{total / n * 1e3 / max(hit_ms, 1e-3):.0f}x less")  # fmt: skip
 
 
+def cached_through_app(scenario: str, n: int = 600) -> None:
+    """CPU of a repeated ``/api/simulate`` through the whole ASGI app (middleware,
+    dependencies, validation, cache look-up, gzip), in process without a socket: the
+    app's own share of a cached request, apart from uvicorn and the client."""
+    import asyncio
+    import json
+
+    from materiel.web.app import create_app
+
+    with tempfile.TemporaryDirectory() as tmp:
+        app = create_app(Path(tmp) / "app.db")
+        bodies = [
+            json.dumps({"scenario": scenario, "knobs": _knobs(random.Random(i))}).encode()
+            for i in range(12)
+        ]
+
+        async def call(body: bytes) -> int:
+            scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+                     "method": "POST", "scheme": "http", "path": "/api/simulate",
+                     "raw_path": b"/api/simulate", "query_string": b"", "root_path": "",
+                     "headers": [(b"host", b"bench"), (b"content-type", b"application/json"),
+                                 (b"content-length", str(len(body)).encode()),
+                                 (b"accept-encoding", b"gzip, deflate")],
+                     "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80),
+                     "state": {}}  # fmt: skip
+            messages = [{"type": "http.request", "body": body, "more_body": False}]
+            status = [0]
+
+            async def receive() -> dict[str, object]:
+                return messages.pop() if messages else {"type": "http.disconnect"}
+
+            async def send(message: dict[str, object]) -> None:
+                if message["type"] == "http.response.start":
+                    status[0] = int(str(message["status"]))
+
+            await app(scope, receive, send)
+            return status[0]
+
+        async def run() -> float:
+            for body in bodies:  # simulate and keep each answer first
+                assert await call(body) == 200
+            t0 = time.process_time()
+            for i in range(n):
+                await call(bodies[i % len(bodies)])
+            return time.process_time() - t0
+
+        took = asyncio.run(run())
+        print(f"cached request through the app, in process: {took / n * 1e3:.2f} ms CPU")
+
+
 def load_test(args: argparse.Namespace) -> None:
     """Serve on loopback and send requests from ``args.clients`` threads."""
     port = _free_port()
@@ -184,12 +266,15 @@ def load_test(args: argparse.Namespace) -> None:
                                 errors[0] += 1
 
             threads = [threading.Thread(target=client, args=(i,)) for i in range(args.clients)]
+            server_cpu, client_cpu = _tree_cpu_s(proc.pid), time.process_time()
             t0 = time.monotonic()
             for t in threads:
                 t.start()
             for t in threads:
                 t.join()
             elapsed = time.monotonic() - t0
+            server_cpu = _tree_cpu_s(proc.pid) - server_cpu
+            client_cpu = time.process_time() - client_cpu
         finally:
             proc.terminate()
             proc.wait(timeout=30)
@@ -200,6 +285,13 @@ def load_test(args: argparse.Namespace) -> None:
         f"{args.mix} knobs, {args.clients} clients, {args.workers} workers, {elapsed:.1f} s: "
         f"{len(lat)} requests, {len(lat) / elapsed:.1f} req/s, "
         f"p50 {p50:.0f} ms, p99 {p99:.0f} ms, errors {errors[0]}"
+    )
+    n = max(len(lat), 1)
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(
+        f"  CPU per request: server {server_cpu / n * 1e3:.2f} ms (all workers), load-test "
+        f"client {client_cpu / n * 1e3:.2f} ms; load average {load:.1f} on {os.cpu_count()} "
+        "CPUs (the machine's other work shares them)"
     )
 
 

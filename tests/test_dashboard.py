@@ -11,6 +11,7 @@ import contextlib
 import gzip
 import json
 import math
+import os
 import tempfile
 import time
 from collections.abc import Iterator
@@ -147,8 +148,11 @@ def test_dashboard_runs_the_chart_changes_and_cold_load(browser: Any, server: Se
     warm = httpx.post(server.url + "/api/simulate?charts=true", json={"scenario": "action-plan"},
                       timeout=300)  # fmt: skip
     assert warm.status_code == 200
+    browser.execute_cdp_cmd("Performance.enable", {"timeDomain": "threadTicks"})
     browser.get(server.url + "/")
     _wait_runs(browser, 1)
+    cpu = {m["name"]: m["value"] for m in browser.execute_cdp_cmd("Performance.getMetrics", {})
+           ["metrics"]}  # fmt: skip
     timing = browser.execute_script(
         "const n = performance.getEntriesByType('navigation')[0];"
         "const p = performance.getEntriesByType('resource')"
@@ -157,11 +161,19 @@ def test_dashboard_runs_the_chart_changes_and_cold_load(browser: Any, server: Se
         " plotly_fetched: p.responseEnd}, window.materielTimings);"
     )
     cold_s = (timing["firstChartsMs"] - timing["first_byte"]) / 1000
+    load = os.getloadavg()[0]
     print(
         "\ncold load (ms from navigation): "
         + ", ".join(f"{k} {v:.0f}" for k, v in sorted(timing.items(), key=lambda kv: kv[1]))
-        + f"; first byte to charts drawn {cold_s:.2f} s (target <= 2 s)"
+        + f"; first byte to charts drawn {cold_s:.2f} s (target <= 2 s); page main-thread CPU"
+        f" {cpu['ThreadTime']:.2f} s (script {cpu['ScriptDuration']:.2f} s, layout"
+        f" {cpu['LayoutDuration']:.2f} s), renderer CPU {cpu['ProcessTime']:.2f} s;"
+        f" load average {load:.1f} on {os.cpu_count()} CPUs"
     )
+    # the page's own work fits the 2 s, however loaded the machine (CPU time, not wall)
+    assert cpu["ThreadTime"] <= 2.0
+    if load < (os.cpu_count() or 1) / 2:  # wall clock only where the CPUs are not shared out
+        assert cold_s <= 2.0
     assert browser.execute_script("return typeof Plotly") == "object"
     card = browser.find_element(By.CSS_SELECTOR, "#card-a .card-body").text
     assert "Action plan" in card and "Assumptions" in card and "Contracting takes 3 months" in card
@@ -666,3 +678,72 @@ def test_dashboard_sends_the_token_given_once_in_the_address(browser: Any, tmp_p
         assert stored == "dash-s3cret"
     finally:
         server.stop()
+
+
+def test_download_from_the_page(browser: Any, server: Server, tmp_path: Path) -> None:
+    """The Download button saves the CSV zip of scenario A with A's knobs: the same tables
+    as the API gives for that request."""
+    import io
+    import zipfile
+
+    from selenium.webdriver.common.by import By
+
+    browser.execute_cdp_cmd(
+        "Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(tmp_path)}
+    )
+    browser.get(server.url + "/?a=status-quo&ka.consumption_scale=1.5")
+    _wait_runs(browser, 1)
+    browser.find_element(By.ID, "download").click()
+    _wait(browser, lambda d: "downloaded" in d.find_element(By.ID, "status").text)
+    saved = tmp_path / "status-quo-csv.zip"
+    _wait(browser, lambda d: saved.exists() and zipfile.is_zipfile(saved))
+    body = {"scenario": "status-quo", "knobs": {"consumption_scale": 1.5}}
+    api = httpx.post(server.url + "/api/download", params={"format": "csv"}, json=body,
+                     timeout=120)  # fmt: skip
+    assert api.status_code == 200, api.text
+    with zipfile.ZipFile(saved) as got, zipfile.ZipFile(io.BytesIO(api.content)) as want:
+        assert sorted(got.namelist()) == sorted(want.namelist())
+        stock = next(n for n in want.namelist() if n.endswith("stock.csv"))
+        assert got.read(stock) == want.read(stock)
+    unscaled = httpx.post(server.url + "/api/download", params={"format": "csv"}, timeout=120,
+                          json={"scenario": "status-quo"})  # fmt: skip
+    with zipfile.ZipFile(io.BytesIO(unscaled.content)) as plain, zipfile.ZipFile(saved) as got:
+        assert plain.read(stock) != got.read(stock)  # the knob reached the download
+
+
+def test_menus_cards_and_notes_explain_the_scenarios(browser: Any, server: Server) -> None:
+    """Menus show titles, the card names its sources, a knob that cannot act says why at
+    the field, and a link to a scenario this server lacks says so (and shows a real one)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    browser.get(server.url + "/?a=no-such-scenario")
+    _wait_runs(browser, 1)
+    _wait(browser, lambda d: "no scenario" in d.find_element(By.ID, "status").text)
+    assert '"no-such-scenario"' in browser.find_element(By.ID, "status").text
+    assert browser.find_element(By.ID, "scenario-a").get_attribute("value") == "action-plan"
+    assert {r[0] for r in _target_rows(browser)} == {"action-plan"}
+    assert "a=action-plan" in browser.current_url
+    listed = {
+        o.get_attribute("value"): o.text
+        for o in Select(browser.find_element(By.ID, "scenario-a")).options
+    }
+    catalogue = httpx.get(server.url + "/api/scenarios").json()
+    for s in catalogue:
+        if s["id"] != "dataset" and s["source"] == "embedded":
+            assert listed[s["id"]] == s["title"], s["id"]
+    Select(browser.find_element(By.ID, "scenario-a")).select_by_value("status-quo")
+    _wait(browser, lambda d: "Status quo" in d.find_element(By.CSS_SELECTOR, "#card-a h3").text)
+    card = browser.find_element(By.CSS_SELECTOR, "#card-a .card-body").text
+    assert "Sources" in card and "assumption" in card
+    # a spending target with budgets off changes nothing: the field says so, until budgets
+    # are on
+    _type(browser, "a-spending_target_pct_gdp", "3")
+    note = browser.find_element(By.ID, "a-spending_target_pct_gdp-note")
+    assert "Budgets are off" in note.text
+    Select(browser.find_element(By.ID, "a-budget")).select_by_value("defer")
+    _wait(browser, lambda d: note.text == "")
+    for knob in ("multi_year_share", "spending_target_pct_gdp", "consumption_scale"):
+        help_text = browser.find_element(By.ID, f"a-{knob}-help").text
+        assert help_text, knob
+    assert "orders, not capacity" in browser.find_element(By.ID, "a-multi_year_share-help").text

@@ -472,3 +472,27 @@ def test_weapon_systems_over_the_api(client: Any) -> None:
     assert ukr["usable_end"] + ukr["unusable_end"] == pytest.approx(ukr["stock_end"])
     assert ukr["effective_capacity_start_per_month"] < ukr["capacity_start_per_month"]
     assert ukr["short_systems"]
+
+
+def test_cached_answers_are_gzipped_once_and_match_the_plain_bytes(client: Any) -> None:
+    """A repeated answer is sent from the gzip kept with it (Content-Encoding, Vary) to a
+    client that accepts gzip, and plain to one that does not: the same JSON either way,
+    and the same as the first (uncached) answer."""
+    import gzip
+
+    req = {"scenario": "status-quo", "knobs": {"consumption_scale": 1.25}}
+    first = client.post("/api/simulate?charts=true", json=req)  # computed (and kept)
+    assert first.status_code == 200
+    with client.stream("POST", "/api/simulate?charts=true", json=req,
+                       headers={"Accept-Encoding": "gzip"}) as zipped:  # fmt: skip
+        raw = b"".join(zipped.iter_raw())
+        assert zipped.headers["content-encoding"] == "gzip"
+        assert zipped.headers["vary"] == "Accept-Encoding"
+    plain = client.post("/api/simulate?charts=true", json=req,
+                        headers={"Accept-Encoding": "identity"})  # fmt: skip
+    assert "content-encoding" not in plain.headers
+    assert gzip.decompress(raw) == plain.content == first.content
+    assert len(raw) < len(plain.content) / 4
+    small = client.post("/api/simulate", json={"scenario": "status-quo"},
+                        headers={"Accept-Encoding": "gzip"})  # fmt: skip
+    assert small.status_code == 200 and small.json()["summary"]["scenario"] == "status-quo"

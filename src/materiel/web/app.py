@@ -27,7 +27,7 @@ from fastapi import FastAPI
 from fastapi.middleware.gzip import GZipMiddleware
 
 from materiel import __version__
-from materiel.web.catalogue import Catalogue
+from materiel.web.catalogue import GZIP_MINIMUM_BYTES, Catalogue
 from materiel.web.docs import add_offline_docs
 from materiel.web.errors import install_handlers
 from materiel.web.jobs import JobRunner
@@ -66,7 +66,7 @@ def create_app(
         redoc_url=None,
     )
     add_offline_docs(app)
-    app.add_middleware(GZipMiddleware, minimum_size=1000)
+    app.add_middleware(GZipMiddleware, minimum_size=GZIP_MINIMUM_BYTES)
     app.state.store = db
     app.state.limits = lim
     app.state.token = token

@@ -6,13 +6,14 @@ request can never make the server read a file of its choosing.
 
 from __future__ import annotations
 
+import gzip
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from functools import lru_cache
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
 from fastapi import HTTPException
 
@@ -26,11 +27,17 @@ from materiel.web.limits import Limits
 from materiel.web.schemas import ScenarioRef, clean
 from materiel.web.store import NotFound, Store
 
-__all__ = ["LRU", "Catalogue", "RunKey", "embedded_scenario", "embedded_set"]
+__all__ = [
+    "GZIP_MINIMUM_BYTES", "LRU", "Answer", "Catalogue", "RunKey", "embedded_scenario",
+    "embedded_set",
+]  # fmt: skip
 
 _STORED_CACHE_SIZE = 32
 _RESULT_CACHE_SIZE = 16
 _ANSWER_CACHE_SIZE = 32
+GZIP_MINIMUM_BYTES = 1000
+"""Answers this long or longer are gzipped (for clients that accept it): the app's
+``GZipMiddleware`` and the answer cache use the same threshold."""
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -72,9 +79,24 @@ class LRU(Generic[K, V]):
         return found if found is not None else self.put(key, compute())
 
 
-def embedded_set() -> set[str]:
-    """Ids a request may name without the store: embedded scenarios and the dataset."""
-    return {*embedded_ids(), DATASET_ID}
+class Answer(NamedTuple):
+    """A JSON answer encoded once: the bytes, and gzipped when that is worth it."""
+
+    body: bytes
+    gzipped: bytes | None
+
+    @classmethod
+    def encode(cls, body: bytes, minimum_size: int = GZIP_MINIMUM_BYTES) -> Answer:
+        """``body`` and, at ``minimum_size`` bytes or more, its gzip."""
+        small = len(body) < minimum_size
+        return cls(body, None if small else gzip.compress(body, compresslevel=6, mtime=0))
+
+
+@lru_cache(maxsize=1)
+def embedded_set() -> frozenset[str]:
+    """Ids a request may name without the store: embedded scenarios and the dataset
+    (package data, fixed for the process: listed once, not on every request)."""
+    return frozenset({*embedded_ids(), DATASET_ID})
 
 
 @lru_cache(maxsize=16)
@@ -94,7 +116,7 @@ class Catalogue:
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="materiel-run")
         self._stored_cache: LRU[tuple[str, int], Scenario] = LRU(_STORED_CACHE_SIZE)
         self._results: LRU[RunKey, Result] = LRU(_RESULT_CACHE_SIZE)
-        self.answers: LRU[Hashable, bytes] = LRU(_ANSWER_CACHE_SIZE)
+        self.answers: LRU[Hashable, Answer] = LRU(_ANSWER_CACHE_SIZE)
         """Encoded answers of read-only routes, keyed by their :meth:`run_key` and options."""
 
     @staticmethod
@@ -160,6 +182,15 @@ class Catalogue:
         """
         base_key = self._base(ref)[1]
         return None if base_key is None else (*base_key, ref.knobs.model_dump_json())
+
+    @staticmethod
+    def embedded_key(ref: ScenarioRef) -> RunKey | None:
+        """:meth:`run_key` of a request naming an embedded scenario, found without the
+        store or any file (so an async route may look up its cached answer without
+        leaving the event loop); None otherwise."""
+        if ref.inline is not None or ref.scenario is None or ref.scenario not in embedded_set():
+            return None
+        return (ref.scenario, 0, ref.knobs.model_dump_json())
 
     def run(self, ref: ScenarioRef) -> Result:
         """Simulate the scenario a request names, within the run budget and time limit.

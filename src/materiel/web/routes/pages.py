@@ -28,10 +28,24 @@ plotly.js version plotly.py bundles (MIT licence in ``static/LICENSE-plotly.js.t
 Parsing the full bundle was most of the dashboard's cold load."""
 
 
+COMPILE_HINT = b"//# allFunctionsCalledOnLoad\n"
+"""V8's explicit compile hint (Chrome 136+; https://v8.dev/blog/explicit-compile-hints),
+prepended to the bundle as served: every function is compiled while the script streams
+in, off the main thread, rather than lazily as plotly.js starts and draws. Measured in
+headless Chromium, the page's main-thread CPU to its first charts fell from ~1.18 s to
+~1.0 s (ScriptDuration 455 -> 277 ms). Other browsers read it as a comment."""
+
+
+@lru_cache(maxsize=1)
+def _plotly_js() -> bytes:
+    """The bundle as served (the compile hint, then the vendored file)."""
+    return COMPILE_HINT + (STATIC / PLOTLY_JS).read_bytes()
+
+
 @lru_cache(maxsize=1)
 def _plotly_js_gzip() -> bytes:
     """The bundle gzipped once per process (compressing on every request costs ~0.5 s)."""
-    return gzip.compress((STATIC / PLOTLY_JS).read_bytes(), compresslevel=6, mtime=0)
+    return gzip.compress(_plotly_js(), compresslevel=6, mtime=0)
 
 
 @router.get("/", include_in_schema=False)
@@ -48,7 +62,7 @@ def plotly_js(request: Request) -> Response:
         headers["Content-Encoding"] = "gzip"
         data = _plotly_js_gzip()
     else:
-        data = (STATIC / PLOTLY_JS).read_bytes()
+        data = _plotly_js()
     return Response(data, media_type="application/javascript", headers=headers)
 
 

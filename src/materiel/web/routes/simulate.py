@@ -6,14 +6,15 @@ import json
 from collections.abc import Callable, Hashable
 from typing import Annotated, Any
 
-from fastapi import HTTPException, Query
+from fastapi import HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from materiel._errors import Problem, ScenarioError
 from materiel.analysis.record import FIT_UNTIL, compare_record, record_errors
 from materiel.analysis.result import Result, records
 from materiel.months import parse_month
-from materiel.web.catalogue import Catalogue
+from materiel.web.catalogue import Answer, Catalogue
 from materiel.web.deps import CatalogueDep, StoreDep, api_router
 from materiel.web.schemas import CompareRequest, ScenarioRef, SimulateRequest, clean
 from materiel.web.store import NotFound
@@ -116,22 +117,39 @@ _StocksProduct = Annotated[
 ]
 
 
+def _respond(found: Answer, request: Request) -> Response:
+    """An encoded answer, its gzip when the client accepts it (the middleware then leaves
+    it alone: compressing the same answer again on every request cost more than the rest
+    of a cached request)."""
+    if found.gzipped is not None and "gzip" in request.headers.get("accept-encoding", ""):
+        headers = {"Content-Encoding": "gzip", "Vary": "Accept-Encoding"}
+        return Response(found.gzipped, media_type="application/json", headers=headers)
+    return Response(found.body, media_type="application/json")
+
+
 def _cached(
-    catalogue: Catalogue, key: Hashable | None, answer: Callable[[], dict[str, Any]]
+    catalogue: Catalogue,
+    key: Hashable | None,
+    answer: Callable[[], dict[str, Any]],
+    request: Request,
 ) -> Response:
-    """The JSON answer, encoded once per ``key`` (a run key and the route's options).
+    """The JSON answer, encoded (and gzipped) once per ``key`` (a run key and the route's
+    options).
 
     Answers depend only on the runs (deterministic in scenario, stored version
     and knobs) and the options, so a repeated request (a shared link, a
     re-run, the page's first view) skips the run, the charts and the encoding.
     """
-    body = catalogue.answers.get_or(key, lambda: bytes(JSONResponse(clean(answer())).body))
-    return Response(body, media_type="application/json")
+    found = catalogue.answers.get_or(
+        key, lambda: Answer.encode(bytes(JSONResponse(clean(answer())).body))
+    )
+    return _respond(found, request)
 
 
 @router.post("/api/simulate")
-def simulate_endpoint(
+async def simulate_endpoint(
     req: SimulateRequest,
+    request: Request,
     catalogue: CatalogueDep,
     db: StoreDep,
     charts: Annotated[bool, Query(description="add Plotly chart JSON")] = False,
@@ -141,6 +159,11 @@ def simulate_endpoint(
     product: _StocksProduct = None,
 ) -> Response:
     """Run one scenario (with knobs); the summary, optionally full metrics and charts."""
+    options = (charts, full, capacity, party, product)
+    embedded = None if req.save else catalogue.embedded_key(req)
+    found = None if embedded is None else catalogue.answers.get(("simulate", embedded, *options))
+    if found is not None:  # answered before: no thread, no store
+        return _respond(found, request)
 
     def answer() -> dict[str, Any]:
         r = catalogue.run(req)
@@ -154,16 +177,20 @@ def simulate_endpoint(
             out["run_id"] = db.save_run(r.scenario.id, req.model_dump(), clean(out["metrics"]))
         return out
 
-    if req.save:
-        return JSONResponse(clean(answer()))
-    run = catalogue.run_key(req)
-    key = None if run is None else ("simulate", run, charts, full, capacity, party, product)
-    return _cached(catalogue, key, answer)
+    def respond() -> Response:
+        if req.save:
+            return JSONResponse(clean(answer()))
+        run = catalogue.run_key(req)
+        return _cached(catalogue, None if run is None else ("simulate", run, *options), answer,
+                       request)  # fmt: skip
+
+    return await run_in_threadpool(respond)
 
 
 @router.post("/api/compare")
 def compare_endpoint(
     req: CompareRequest,
+    request: Request,
     catalogue: CatalogueDep,
     charts: Annotated[bool, Query(description="add Plotly chart JSON")] = True,
     capacity: _Munition = None,
@@ -185,12 +212,13 @@ def compare_endpoint(
     key = None
     if a_key is not None and b_key is not None:
         key = ("compare", a_key, b_key, charts, capacity, party, product)
-    return _cached(catalogue, key, answer)
+    return _cached(catalogue, key, answer, request)
 
 
 @router.post("/api/record")
 def record_endpoint(
     req: ScenarioRef,
+    request: Request,
     catalogue: CatalogueDep,
     until: Annotated[
         str, Query(pattern=r"^\d{4}-\d{2}$", description="last in-sample month (YYYY-MM)")
@@ -218,7 +246,7 @@ def record_endpoint(
                 "rows": rows}  # fmt: skip
 
     run = catalogue.run_key(req)
-    return _cached(catalogue, None if run is None else ("record", run, until), answer)
+    return _cached(catalogue, None if run is None else ("record", run, until), answer, request)
 
 
 @router.get("/api/runs/{rid}")

@@ -7,12 +7,24 @@
 // applies (shown as the placeholder). Each Run aborts the one in flight and only the latest
 // run's answer is drawn.
 const $ = (id) => document.getElementById(id);
-// plotly.js (cartesian bundle, 1.5 MB) loads async: the first API calls run while it downloads and parses
-const plotlyReady = new Promise((resolve, reject) => {
-  if (window.Plotly) { resolve(); return; }
-  $("plotly-js").addEventListener("load", () => resolve());
-  $("plotly-js").addEventListener("error", () => reject(new Error("plotly.js did not load")));
-});
+// plotly.js (cartesian bundle, 1.5 MB) is preloaded from the page's head but run only
+// once the first API calls are out (start()): running it holds the main thread for most of
+// a second, and the server answers meanwhile.
+let plotlyLoad = null;
+function plotlyReady() {
+  if (window.Plotly) return Promise.resolve();
+  if (!plotlyLoad) {
+    plotlyLoad = new Promise((resolve, reject) => {
+      const tag = document.createElement("script");
+      tag.src = "/static/plotly.min.js";
+      tag.id = "plotly-js";
+      tag.addEventListener("load", () => resolve());
+      tag.addEventListener("error", () => { plotlyLoad = null; reject(new Error("plotly.js did not load")); });
+      document.head.appendChild(tag);
+    });
+  }
+  return plotlyLoad;
+}
 
 const KNOBS = [
   { name: "contracting_delay_months", label: "Contracting delay", unit: "months", int: true, min: 0, max: 120,
@@ -202,7 +214,8 @@ async function loadScenarios() {
       o.title = s.description || "";
       sel.appendChild(o);
     }
-    sel.value = keep || (side === "a" ? "action-plan" : "");
+    sel.value = keep;
+    if (sel.value !== keep) sel.value = side === "a" ? "action-plan" : "";  // not (or no longer) here
     if (!sel.value && sel.options.length) sel.selectedIndex = 0;
   }
 }
@@ -373,6 +386,38 @@ const AXIS_TITLES = {
   capacity: { y: "units / month" },
 };
 
+let measureCtx = null;
+/** Width in pixels of the widest text, in the charts' font (12 px). */
+function textWidth(texts) {
+  if (!measureCtx) {
+    measureCtx = document.createElement("canvas").getContext("2d");
+    measureCtx.font = "12px system-ui, sans-serif";
+  }
+  let w = 0;
+  for (const t of texts) w = Math.max(w, measureCtx.measureText(String(t)).width);
+  return w;
+}
+
+/** Margins wide enough for the category labels and the legend below, so that Plotly's
+ * automargin finds nothing to grow and draws once (growing a margin redraws the whole
+ * figure: a second draw was a third of the first charts' drawing time). Axes keep
+ * automargin, so a label wider than measured still fits. */
+function margins(fig, layout) {
+  let left = 80;
+  for (const key of Object.keys(layout)) {
+    const m = /^yaxis(\d*)$/.exec(key);
+    if (!m || layout[key].tickformat) continue;
+    const names = new Set();
+    for (const t of fig.data) {
+      if ((t.yaxis || "y") !== "y" + m[1] || !t.y || typeof t.y[0] !== "string") continue;
+      for (const v of t.y) names.add(v);
+    }
+    if (names.size) left = Math.max(left, Math.ceil(textWidth(names)) + 24);
+  }
+  const legendBelow = layout.legend && layout.legend.orientation === "h" && layout.legend.y < 0;
+  return Object.assign({ l: left, r: 30, t: 60, b: legendBelow ? 110 : 80 }, fig.layout.margin);
+}
+
 /** Axis titles with units, and bar labels that fit, on a figure from the API. */
 function dress(name, fig, months) {
   const layout = Object.assign({}, fig.layout, { autosize: true });
@@ -388,12 +433,12 @@ function dress(name, fig, months) {
   if (name === "time_to_target") {
     layout.xaxis = Object.assign({}, layout.xaxis, { range: [0, (months || 84) * 1.45] });
     layout.yaxis = Object.assign({}, layout.yaxis, { automargin: true });
-    layout.margin = Object.assign({ r: 20 }, layout.margin, { l: 10 });
     layout.uniformtext = { minsize: 11, mode: "show" };
     for (const t of fig.data) {
       if (t.type === "bar") { t.textposition = "outside"; t.cliponaxis = false; t.textfont = { size: 12 }; }
     }
   }
+  layout.margin = margins(fig, layout);
   return layout;
 }
 
@@ -654,7 +699,7 @@ async function run() {
       summaries[0].label = data.summary.scenario;
     }
     const t = { answerMs: performance.now() };
-    await plotlyReady;
+    await plotlyReady();
     if (seq !== runSeq) return;  // superseded while the body was read or plotly loaded
     t.plotlyMs = performance.now();
     fillTargets(summaries);
@@ -766,7 +811,7 @@ async function cancelMonteCarlo(quiet) {
 function pct(p) { return p === null || p === undefined ? "–" : Math.round(p * 100) + "%"; }
 
 async function showMonteCarlo(m, key) {
-  await plotlyReady;
+  await plotlyReady();
   mcKey = key;
   $("mc").hidden = false;
   $("mc-stale").hidden = true;
@@ -1025,12 +1070,37 @@ $("token").addEventListener("change", () => {
   start().catch((e) => status(e.message, true));
 });
 
+/** The first view: the run, the scenario cards and the catalogue are asked for at once
+ * (the URL or the default names the scenarios), then plotly.js runs while they come. */
 async function start() {
-  await loadScenarios();
+  const q = new URLSearchParams(location.search);
+  const wanted = { a: q.get("a") || $("scenario-a").value || "action-plan", b: q.get("b") || $("scenario-b").value };
+  for (const side of SIDES) {
+    const sel = $("scenario-" + side);
+    const sid = wanted[side];
+    if (sid && ![...sel.options].some((o) => o.value === sid)) {
+      const o = document.createElement("option");  // until the catalogue comes (then replaced)
+      o.value = sid; o.textContent = sid; o.dataset.s = "1";
+      sel.appendChild(o);
+    }
+    sel.value = sid || "";
+  }
   urlToState();
   for (const side of SIDES) checkFieldsOf(side);
   stateToUrl();
-  await Promise.all([...SIDES.map(scenarioChanged), run()]);
+  const listed = loadScenarios();
+  const first = [...SIDES.map(scenarioChanged), run()];
+  plotlyReady().catch((e) => status(e.message, true));
+  await listed;
+  const missing = SIDES.filter((side) => wanted[side] && $("scenario-" + side).value !== wanted[side]);
+  if (missing.length) {  // a link to a scenario this server does not have: say so, run what is shown
+    for (const side of missing) scenarioChanged(side);
+    stateToUrl();
+    await run();
+    status("no scenario " + missing.map((side) => JSON.stringify(wanted[side])).join(", ") + " here; showing " + $("scenario-a").value, true);
+    return;
+  }
+  await Promise.all(first);
 }
 
 function checkFieldsOf(side) { for (const k of KNOBS) checkField($(knobId(side, k.name))); }
