@@ -106,10 +106,17 @@ def _materiel() -> list[str]:
     return [sys.executable, "-c", "from materiel.cli import main; main()"]
 
 
+WARM_BYTECODE = {"on": False}
+"""``--warm-bytecode``: let the commands write and reuse Python's bytecode cache."""
+
+
 def _env(name: str = "") -> dict[str, str]:
     """This interpreter's environment with the repository's sources first on the path
-    (and command ``name``'s own variables)."""
+    (and command ``name``'s own variables); without ``PYTHONDONTWRITEBYTECODE`` under
+    ``--warm-bytecode``."""
     env = dict(os.environ)
+    if WARM_BYTECODE["on"]:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
     src = str(ROOT / "src")
     env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH")) if p)
     env.update(ENV.get(name, {}))
@@ -178,6 +185,7 @@ def measure(repeat: int) -> dict[str, object]:
         )
     return {
         "repeat": repeat,
+        "bytecode_written": "PYTHONDONTWRITEBYTECODE" not in env,
         "numpy_import_s": numpy_s,
         "numpy_import_cpu_s": numpy_cpu_s,
         "load_average": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
@@ -190,7 +198,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=7, help="repetitions (median)")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument(
+        "--warm-bytecode",
+        action="store_true",
+        help="unset PYTHONDONTWRITEBYTECODE for the commands, so that materiel's modules "
+        "load from their .pyc as in an installed package",
+    )
     args = parser.parse_args()
+    WARM_BYTECODE["on"] = args.warm_bytecode
     figures = measure(max(1, args.repeat))
     if args.json:
         print(json.dumps(figures, indent=2))
@@ -198,7 +213,8 @@ def main() -> None:
     print(
         f"python -c 'import numpy': {figures['numpy_import_s']:.3f} s wall, "
         f"{figures['numpy_import_cpu_s']:.3f} s CPU (median of "
-        f"{figures['repeat']}; load average {figures['load_average']:.1f})"
+        f"{figures['repeat']}; load average {figures['load_average']:.1f}; bytecode cache "
+        f"{'on' if figures['bytecode_written'] else 'off: PYTHONDONTWRITEBYTECODE is set'})"
     )
     print(
         f"{'command':<50} {'wall':>7} {'min':>7} {'x numpy':>7} {'CPU':>7} {'x numpy':>7}  target"
