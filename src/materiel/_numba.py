@@ -7,7 +7,7 @@ from numba's on-disk cache:
   contexts (``Cache.load_overload`` calls ``BaseContext.refresh``): it
   imports every lowering and typing registry (typed lists, dicts and sets,
   ``np.random``, polynomials, datetimes, linear algebra; about 60 modules)
-  and installs their thousands of entries, about 0.25 s of CPU. Those serve
+  and installs their thousands of entries, about 0.2 s of CPU. Those serve
   type inference and lowering, which a cached function has already been
   through: its machine code is loaded as it is. What that code calls at run
   time is numba's runtime (``NRT_*``, registered and compiled by
