@@ -61,10 +61,43 @@ longer imports ``scipy.linalg`` (and ``numpy.f2py``) for its BLAS probe
 metric, keeps its fleet table and builds its decision table without a
 named-aggregation groupby (identical tables); the Dataset gets its attributes as it is built; the
 process ends once the output is flushed (``materiel.cli.main``: tearing the
-interpreter down cost about 1 s of CPU). What stays above the 1.5 s target
-of ``run``: importing numba and loading its lowering registries on the first
-dispatch from the cache (about 0.7 s), pandas and xarray (about 0.6 s), the
-interpreter, typer, pydantic and numpy (about 0.5 s).
+interpreter down cost about 1 s of CPU).
+
+Third pass (CPU seconds, user + system, ``--repeat 5``, and in brackets the
+ratio to ``import numpy`` in the same run; before = main at 19a7498, after =
+branch cli11 on it; load 6 to 9 on the 2 cores, so ``import numpy`` took 0.26
+to 0.29 s CPU, about 1.5 times its 0.17 s on a quieter machine, and ``run``
+varies by +-0.3 s between runs; the second pair with ``--warm-bytecode``):
+
+============================  ============  ===========  ============  ===========
+command                       before        after        before, .pyc  after, .pyc
+============================  ============  ===========  ============  ===========
+``--help``                    0.41 (1.5x)   0.44 (1.7x)  0.38 (1.5x)   0.47 (1.6x)
+``validate``                  0.67 (2.4x)   0.69 (2.7x)  0.72 (2.7x)   0.72 (2.5x)
+``run``                       2.93 (10.7x)  2.32 (8.9x)  3.41 (13.0x)  2.27 (7.8x)
+``run`` (scenario cache off)  3.19 (11.7x)  2.50 (9.6x)  3.48 (13.3x)  2.45 (8.4x)
+``spending``                  0.68 (2.5x)   0.69 (2.6x)  0.64 (2.5x)   0.70 (2.4x)
+============================  ============  ===========  ============  ===========
+
+``run`` alone, before and after interleaved (median CPU): 2.97 -> 2.22 s
+(9 each, load 8), 3.41 -> 2.39 s (7 each, load 9 to 10), 3.12 -> 2.31 s (7
+each, ``.pyc`` written, load 8): 0.70 to 0.79 of before, so about 1.35 to
+1.5 s where before was 1.90 s. What went: the cached kernel loads without
+numba's lowering and typing registries
+(:func:`materiel._numba.cache_loads_without_registries`; first dispatch 0.33
+-> 0.15 s); Python's cycle collector is paused while ``run`` works
+(``materiel.cli._collector_paused``; its full collections over the imports
+and the unpickled scenario took 0.2 to 0.3 s, now 0.03 s during ``import``);
+the fleet and recipient-shortfall tables read plain arrays (the summary took
+0.3 s, now 0.12 to 0.15 s); the uncertainty ``Distribution`` schema is built
+on first use. ``PYTHONDONTWRITEBYTECODE`` is set in the sessions that
+measured these figures, so every start also compiles materiel's modules from
+source (0.12 to 0.18 s on ``run``); an installed package loads them from
+``.pyc`` (``--warm-bytecode`` measures that). What stays: numba's import and
+the cache load (about 0.4 s), pandas with pyarrow, numexpr and bottleneck,
+and xarray (about 0.5 s), the interpreter, numpy, typer and pydantic (about
+0.45 s); a ``run`` that builds its text from the engine's arrays without
+pandas and xarray would be the next step.
 """
 
 from __future__ import annotations
@@ -106,10 +139,17 @@ def _materiel() -> list[str]:
     return [sys.executable, "-c", "from materiel.cli import main; main()"]
 
 
+WARM_BYTECODE = {"on": False}
+"""``--warm-bytecode``: let the commands write and reuse Python's bytecode cache."""
+
+
 def _env(name: str = "") -> dict[str, str]:
     """This interpreter's environment with the repository's sources first on the path
-    (and command ``name``'s own variables)."""
+    (and command ``name``'s own variables); without ``PYTHONDONTWRITEBYTECODE`` under
+    ``--warm-bytecode``."""
     env = dict(os.environ)
+    if WARM_BYTECODE["on"]:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
     src = str(ROOT / "src")
     env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH")) if p)
     env.update(ENV.get(name, {}))
@@ -178,6 +218,7 @@ def measure(repeat: int) -> dict[str, object]:
         )
     return {
         "repeat": repeat,
+        "bytecode_written": "PYTHONDONTWRITEBYTECODE" not in env,
         "numpy_import_s": numpy_s,
         "numpy_import_cpu_s": numpy_cpu_s,
         "load_average": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
@@ -190,7 +231,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=7, help="repetitions (median)")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument(
+        "--warm-bytecode",
+        action="store_true",
+        help="unset PYTHONDONTWRITEBYTECODE for the commands, so that materiel's modules "
+        "load from their .pyc as in an installed package",
+    )
     args = parser.parse_args()
+    WARM_BYTECODE["on"] = args.warm_bytecode
     figures = measure(max(1, args.repeat))
     if args.json:
         print(json.dumps(figures, indent=2))
@@ -198,7 +246,8 @@ def main() -> None:
     print(
         f"python -c 'import numpy': {figures['numpy_import_s']:.3f} s wall, "
         f"{figures['numpy_import_cpu_s']:.3f} s CPU (median of "
-        f"{figures['repeat']}; load average {figures['load_average']:.1f})"
+        f"{figures['repeat']}; load average {figures['load_average']:.1f}; bytecode cache "
+        f"{'on' if figures['bytecode_written'] else 'off: PYTHONDONTWRITEBYTECODE is set'})"
     )
     print(
         f"{'command':<50} {'wall':>7} {'min':>7} {'x numpy':>7} {'CPU':>7} {'x numpy':>7}  target"

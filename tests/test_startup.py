@@ -77,3 +77,50 @@ def test_decisions_equal_pandas_groupby() -> None:
         )  # fmt: skip
         assert len(expected) > 0
         pd.testing.assert_frame_equal(r.decisions(), expected, check_exact=True)
+
+
+def test_cached_kernel_loads_without_registries_and_later_compiles_see_them() -> None:
+    """A cache load skips numba's registries; a compile afterwards refreshes them and works."""
+    code = (
+        "import sys\n"
+        "import numpy as np\n"
+        "from materiel.analysis.simulate import simulate\n"
+        "r = simulate('status-quo')\n"
+        "from materiel.engine import kernel\n"
+        "print(kernel.step.stats.cache_hits.total() > 0, kernel.step.stats.cache_misses.total())\n"
+        "print(sorted(m for m in ('numba.typed.typedlist', 'numba.np.random.legacy',\n"
+        "                         'numba.np.polynomial.polynomial_core') if m in sys.modules))\n"
+        "from numba import njit, typed\n"
+        "@njit\n"
+        "def f(n):\n"
+        "    xs = typed.List()\n"
+        "    for i in range(n):\n"
+        "        xs.append(np.sqrt(float(i)))\n"
+        "    return len(xs), xs[n - 1]\n"
+        "print(f(5))\n"
+        "again = simulate('status-quo')\n"
+        "print(bool((again.dataset.stock == r.dataset.stock).all()))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=600, check=True
+    )
+    lines = proc.stdout.split("\n")
+    assert lines[:4] == ["True 0", "[]", "(5, 2.0)", "True"], proc.stdout + proc.stderr
+
+
+def test_run_pauses_the_cycle_collector_and_turns_it_back_on() -> None:
+    """``materiel run`` in-process prints its summary and leaves the collector on."""
+    import gc
+
+    from typer.testing import CliRunner
+
+    from materiel.cli import _collector_paused, app
+
+    seen = []
+    with _collector_paused():
+        seen.append(gc.isenabled())
+    assert seen == [False] and gc.isenabled()
+    result = CliRunner().invoke(app, ["run"])
+    assert result.exit_code == 0, result.output
+    assert "\nTargets\n" in result.output
+    assert gc.isenabled()

@@ -263,24 +263,27 @@ def aid_table(ds: xr.Dataset, s: Scenario, sample: int = 0) -> pd.DataFrame:
 
 def recipient_shortfall_table(ds: xr.Dataset, sample: int = 0) -> pd.DataFrame:
     """Per recipient and munition: demand, consumed, shortfall and months short."""
-    recipients = ds.party.where(ds.party_kind == "recipient", drop=True).values
+    # plain (month, party, product) arrays: a label lookup per cell costs 100x more
+    order = ("month", "party", "product")
+    demand = ds.consumption_demand.transpose(*order).values
+    short = ds.shortfall.isel(sample=sample).transpose(*order).values
+    consumed = ds.consumed.isel(sample=sample).transpose(*order).values
+    products = [str(k) for k in ds["product"].values]
+    parties = ds.party.values
     rows = []
-    for p in recipients:
-        demand = ds.consumption_demand.sel(party=p)
-        short = ds.shortfall.isel(sample=sample).sel(party=p)
-        for k in ds["product"].values:
-            total = float(demand.sel(product=k).sum())
+    for i in np.flatnonzero(ds.party_kind.values == "recipient"):
+        for j, k in enumerate(products):
+            total = float(demand[:, i, j].sum())
             if total <= 0:
                 continue
-            s_k = short.sel(product=k)
-            months_short = np.flatnonzero(s_k.values > 1e-9)
-            consumed = ds.consumed.isel(sample=sample).sel(party=p, product=k)
+            s_k = short[:, i, j]
+            months_short = np.flatnonzero(s_k > 1e-9)
             rows.append(
                 {
-                    "party": str(p),
-                    "product": str(k),
+                    "party": str(parties[i]),
+                    "product": k,
                     "demand": total,
-                    "consumed": float(consumed.sum()),
+                    "consumed": float(consumed[:, i, j].sum()),
                     "shortfall": float(s_k.sum()),
                     "share_unmet": float(s_k.sum()) / total,
                     "months_short": len(months_short),
@@ -305,33 +308,41 @@ def fleet_table(ds: xr.Dataset, sample: int = 0) -> pd.DataFrame:
     rows: list[dict[str, Any]] = []
     if "fleet" not in ds.dims or ds.sizes["fleet"] == 0:
         return pd.DataFrame(rows)
-    short = ds.fleet_shortfall.isel(sample=sample)
-    usable = ds.fleet_stock.isel(sample=sample)
-    unusable = ds.unusable_stock.isel(sample=sample)
-    nominal = ds.stock.isel(sample=sample)
-    for f in ds.fleet.values:
-        p, k = str(ds.fleet_party.sel(fleet=f).item()), str(ds.fleet_product.sel(fleet=f).item())
-        share = float(ds.fleet_share.sel(fleet=f))
-        demand = float(ds.consumption_demand.sel(party=p, product=k).sum()) * share
-        s_f = short.sel(fleet=f)
-        months_short = np.flatnonzero(s_f.values > 1e-9)
-        held = nominal.sel(party=p, product=k).values >= 1.0
+    # plain arrays, month first: a label lookup per fleet and variable costs 100x more
+    short = ds.fleet_shortfall.isel(sample=sample).transpose("month", "fleet").values
+    usable = ds.fleet_stock.isel(sample=sample).transpose("month", "fleet").values
+    order = ("month", "party", "product")
+    unusable = ds.unusable_stock.isel(sample=sample).transpose(*order).values
+    nominal = ds.stock.isel(sample=sample).transpose(*order).values
+    demand_pk = ds.consumption_demand.transpose(*order).values
+    party_at = {str(p): i for i, p in enumerate(ds.party.values)}
+    product_at = {str(k): j for j, k in enumerate(ds["product"].values)}
+    parties, products = ds.fleet_party.values, ds.fleet_product.values
+    shares, systems = ds.fleet_share.values, ds.fleet_system.values
+    for f, fleet in enumerate(ds.fleet.values):
+        p, k = str(parties[f]), str(products[f])
+        i, j = party_at[p], product_at[k]
+        share = float(shares[f])
+        demand = float(demand_pk[:, i, j].sum()) * share
+        s_f = short[:, f]
+        months_short = np.flatnonzero(s_f > 1e-9)
+        held = nominal[:, i, j] >= 1.0
         rows.append(
             {
-                "fleet": str(f),
+                "fleet": str(fleet),
                 "party": p,
                 "product": k,
-                "system": str(ds.fleet_system.sel(fleet=f).item()),
+                "system": str(systems[f]),
                 "share": share,
                 "demand": demand,
                 "shortfall": float(s_f.sum()),
                 "share_unmet": float(s_f.sum()) / demand if demand > 0 else 0.0,
-                "shortfall_while_held": float(s_f.values[held].sum()),
+                "shortfall_while_held": float(s_f[held].sum()),
                 "months_short": len(months_short),
                 "first_short": _label(ds, int(months_short[0])) if len(months_short) else None,
-                "stock_end": float(usable.sel(fleet=f)[-1]),
-                "unusable_end": float(unusable.sel(party=p, product=k)[-1]),
-                "unusable_max": float(unusable.sel(party=p, product=k).max()),
+                "stock_end": float(usable[-1, f]),
+                "unusable_end": float(unusable[-1, i, j]),
+                "unusable_max": float(unusable[:, i, j].max()),
             }
         )
     return pd.DataFrame(rows)

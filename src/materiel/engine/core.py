@@ -146,9 +146,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from materiel._numba import cache_loads_without_registries
 from materiel.engine import kernel
 from materiel.engine.inputs import Inputs, due_share, linear_schedule
 from materiel.engine.variables import CELL_DIMS, GROUPS, INPUTS, OUTPUTS, Outputs
+
+cache_loads_without_registries()  # the cached kernel loads without numba's registries (~0.2 s)
 
 __all__ = ["due_schedule", "kernel_args", "run_engine"]
 

@@ -101,7 +101,7 @@ class Distribution(BaseModel):
     to ``[min, max]``, or ``choice(values, weights)``.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     dist: Literal["uniform", "triangular", "normal", "lognormal", "choice"]
     low: Finite | None = None
