@@ -396,18 +396,23 @@ def qualify(fleets: Fleets, t: int, line_product: np.ndarray, usable: np.ndarray
 def receive(fleets: Fleets, t: int, take: np.ndarray, assignments: Assignments,
             contracts: Contracts, first: np.ndarray, rows: np.ndarray, cell: np.ndarray,
             usable: np.ndarray, unusable: np.ndarray, by_row: np.ndarray, open_a: np.ndarray,
-            ar: np.ndarray, ar_first: np.ndarray, receive_share: np.ndarray) -> bool:  # fmt: skip
+            ar: np.ndarray, ar_first: np.ndarray, receive_share: np.ndarray,
+            watch: np.ndarray) -> bool:  # fmt: skip
     """Each assignment's delivery ``take[a]`` from its line to the receivers' fleets or lots.
 
     Receiver ``r`` gets ``take_a * share`` (:func:`delivery_share`: its
     share, or its own part of the assignment where the contract is kept per
-    receiver). Returns whether any went to a lot no fleet may fire yet.
+    receiver). Only contracts with a receiver that keeps fleets (``watch``,
+    :func:`watched`) are visited. Returns whether any went to a lot no fleet
+    may fire yet.
     """
     lots = False
     for a in range(take.shape[0]):
         if take[a] <= 0.0:
             continue
         ln, c = assignments.assign_line[a], assignments.assign_contract[a]
+        if not watch[c]:
+            continue
         for i in range(first[c], first[c + 1]):
             r = rows[i]
             p, k = contracts.receive_party[r], contracts.receive_product[r]

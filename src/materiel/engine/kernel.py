@@ -228,6 +228,7 @@ def step(
         idle = np.zeros(L, dtype=np.int64)  # consecutive months below the idle utilisation
         moth = np.zeros(L)  # mothballed capacity not yet called back
         take_a = np.zeros(A)
+        live_a = np.zeros(A, dtype=np.int64)
         usable = np.zeros(F)
         unusable[:, :] = 0.0
         lots = False  # any rounds no fleet of their holder may fire yet
@@ -266,12 +267,20 @@ def step(
                                              contracts.contract_firm, receive_share, delivered_r,
                                              recv_first, recv_rows, open_c, book_c, open_r,
                                              book_r)  # fmt: skip
+            # assignments of contracts with open orders or firm book, in order
+            n_live = 0
+            for a in range(A):
+                c = assignments.assign_contract[a]
+                if open_c[c] != 0.0 or book_c[c] != 0.0:
+                    live_a[n_live] = a
+                    n_live += 1
 
             # 2. investment against the firm order book
             for ln in range(L):
                 committed[ln] += commit_more[ln, t]
                 book[ln] = 0.0
-            _split(assignments, committed, n_assign, weight_sum, book_c, book, open_a, False)
+            _split(assignments, committed, n_assign, weight_sum, book_c, book, open_a, False,
+                   live_a, n_live)  # fmt: skip
             if F > 0:
                 fleet_stock.split(t, fit, by_row, book_r, committed, book, open_a, ar, ar_first,
                                   False, assignments, a_first, a_rows, contracts, recv_first,
@@ -329,7 +338,8 @@ def step(
             # 4. production: wants flow down the bill of materials, output flows up
             for ln in range(L):
                 orders[ln] = 0.0
-            _split(assignments, cap, n_assign, weight_sum, open_c, orders, open_a, True)
+            _split(assignments, cap, n_assign, weight_sum, open_c, orders, open_a, True, live_a,
+                   n_live)  # fmt: skip
             if F > 0:
                 fleet_stock.split(t, fit, by_row, open_r, cap, orders, open_a, ar, ar_first, True,
                                   assignments, a_first, a_rows, contracts, recv_first,
@@ -418,14 +428,19 @@ def step(
             while a < A:
                 ln = assignments.assign_line[a]
                 left = made[ln] if lines.line_depth[ln] == 0 else 0.0
+                sent = 0.0
+                # open_a >= 0: once nothing is left every further take is 0 (adds nothing)
                 while a < A and assignments.assign_line[a] == ln:
-                    take = min(open_a[a], max(left, 0.0))
-                    left -= take
+                    take = 0.0
+                    if left > 0.0 and open_a[a] > 0.0:
+                        take = min(open_a[a], left)
+                        left -= take
+                        delivered_c[assignments.assign_contract[a]] += take
+                        sent += take
                     take_a[a] = take
-                    delivered_c[assignments.assign_contract[a]] += take
-                    if keep_line_deliveries:
-                        out.line_deliveries[s, t, ln] += take
                     a += 1
+                if keep_line_deliveries:
+                    out.line_deliveries[s, t, ln] = sent
             for c in range(C):
                 delivered[c] += delivered_c[c]
                 if keep_deliveries:
@@ -437,7 +452,7 @@ def step(
                     fleet_stock.pool(fleets, t, usable)
                 got = fleet_stock.receive(fleets, t, take_a, assignments, contracts, recv_first,
                                           recv_rows, fleet_cell, usable, unusable, by_row, open_a,
-                                          ar, ar_first, receive_share)  # fmt: skip
+                                          ar, ar_first, receive_share, watch)  # fmt: skip
                 lots = lots or got
                 fleet_stock.receipts_by_receiver(take_a, open_a, by_row, ar, ar_first, a_first,
                                                  a_rows, recv_first, recv_rows, receive_share,
@@ -546,23 +561,31 @@ def _split(
     per_line: np.ndarray,
     per_assignment: np.ndarray,
     keep: bool,
+    live: np.ndarray,
+    n_live: int,
 ) -> None:
     """Share each contract's amount between its lines in proportion to ``weight``.
 
     ``share_a = w_a / sum(w)`` over the contract's assignments (equal shares
     if all are zero; 1 for a contract naming its line). Adds the shares into
-    ``per_line``; with ``keep`` also stores them in ``per_assignment``.
+    ``per_line``; with ``keep`` also stores them in ``per_assignment`` (0 for
+    every assignment not shared). Only the assignments ``live[:n_live]`` (in
+    increasing order, every assignment of a contract with a nonzero amount)
+    are visited: the others' shares are all zero.
     """
     assign_contract = assignments.assign_contract
     assign_line = assignments.assign_line
-    weight_sum[:] = 0.0
-    for a in range(assign_contract.shape[0]):
+    for i in range(n_live):
+        weight_sum[assign_contract[live[i]]] = 0.0
+    for i in range(n_live):
+        a = live[i]
         weight_sum[assign_contract[a]] += weight[assign_line[a]]
-    for a in range(assign_contract.shape[0]):
+    if keep:
+        per_assignment[:] = 0.0
+    for i in range(n_live):
+        a = live[i]
         c = assign_contract[a]
         if per_contract[c] == 0.0:  # nothing to share: every share of it is zero
-            if keep:
-                per_assignment[a] = 0.0
             continue
         if not assignments.assign_any_line[a]:
             share = 1.0
