@@ -127,6 +127,9 @@ def step(
     # weapon-system fleets (engine/fleets.py): cells that keep their stock per fleet
     F = fleets.fleet_party.shape[0]
     fleet_cell = fleet_stock.has_fleets(fleets, P, K)
+    rec_fleet = np.zeros(M, dtype=np.bool_)
+    for m in range(M):
+        rec_fleet[m] = fleet_cell[rec_party[m], rec_product[m]]
     recv_first, recv_rows = fleet_stock.receipt_rows(contracts, C)
     # joint contracts and pools respect qualification: a contract whose lines fit some of a
     # receiver's guns but not all is kept per receiver (engine/fleets.py: split)
@@ -139,6 +142,7 @@ def step(
     # receipt and payment rows by contract: a month's deliveries touch only their contracts' rows
     # (recv_first/recv_rows above; payment rows likewise)
     pay_first, pay_rows = fleet_stock.group_rows(contracts.pay_contract, C)
+    policy_rows = policy.rows(contracts, K)  # the rows a procurement review reads or writes
     # fleet lots by recorded cell: (party, line, column) wherever the line's product is recorded
     n_lot = 0
     for p in range(P):
@@ -251,7 +255,7 @@ def step(
                     t, w_next, s, stock, delivered, quantity, sign, due, rate,
                     _row(policies.pol_delay, s), _row(policies.pol_planned_delay, s),
                     budget_left, receive_share, pay_share,
-                    contracts, consumption, pledges, policies,
+                    contracts, consumption, pledges, policies, policy_rows,
                 )  # fmt: skip
 
             # 1. contracts: open orders and the firm order book
@@ -529,17 +533,15 @@ def step(
                         out.shortfall[s, t, m] = want - used
                         if keep_consumed:
                             out.consumed[s, t, m] = used
-            for m in range(M):
-                out.stock[s, t, m] = stock[rec_party[m], rec_product[m]]
-                out.usable_stock[s, t, m] = stock[rec_party[m], rec_product[m]]
+            for m in range(M):  # a cell with fleets: its fleets' usable stock, added below
+                x = stock[rec_party[m], rec_product[m]]
+                out.stock[s, t, m] = x
+                out.usable_stock[s, t, m] = 0.0 if rec_fleet[m] else x
             if F > 0:
                 if lots:
                     for i in range(n_lot):
                         p, ln = lot_party[i], lot_line[i]
                         out.unusable_stock[s, t, lot_column[i]] += unusable[p, ln]
-                for m in range(M):
-                    if fleet_cell[rec_party[m], rec_product[m]]:
-                        out.usable_stock[s, t, m] = 0.0
                 for f in range(F):
                     m = cell_slot[fleets.fleet_party[f], fleets.fleet_product[f]]
                     if m >= 0:
