@@ -245,6 +245,7 @@ def step(
         book_r = np.zeros(R)
         got_r = np.zeros(R)
         ar = np.zeros(ar_first[A])  # open orders per (assignment, receiver)
+        row_any = False  # any contract kept per receiver (by_row) yet
         if F > 0:
             fleet_stock.start(fleets, stock, usable)
 
@@ -264,9 +265,11 @@ def step(
                 live = sign[c] <= t and contracts.contract_firm[c]
                 book_c[c] = quantity[c] - delivered[c] if live else 0.0
             if F > 0:  # per receiver where its guns fit only some of the contract's lines
-                fleet_stock.mark_by_receiver(t, fit, watch, by_row, assignments, a_first, a_rows,
-                                             contracts, recv_first, recv_rows, delivered,
-                                             receive_share, delivered_r)  # fmt: skip
+                row_any = fleet_stock.mark_by_receiver(t, fit, watch, by_row, assignments,
+                                                       a_first, a_rows, contracts, recv_first,
+                                                       recv_rows, delivered, receive_share,
+                                                       delivered_r)  # fmt: skip
+            if row_any:
                 fleet_stock.open_by_receiver(t, by_row, due, quantity, sign,
                                              contracts.contract_firm, receive_share, delivered_r,
                                              recv_first, recv_rows, open_c, book_c, open_r,
@@ -344,7 +347,7 @@ def step(
                 orders[ln] = 0.0
             _split(assignments, cap, n_assign, weight_sum, open_c, orders, open_a, True, live_a,
                    n_live)  # fmt: skip
-            if F > 0:
+            if row_any:
                 fleet_stock.split(t, fit, by_row, open_r, cap, orders, open_a, ar, ar_first, True,
                                   assignments, a_first, a_rows, contracts, recv_first,
                                   recv_rows)  # fmt: skip
@@ -458,6 +461,7 @@ def step(
                                           recv_rows, fleet_cell, usable, unusable, by_row, open_a,
                                           ar, ar_first, receive_share, watch)  # fmt: skip
                 lots = lots or got
+            if row_any:
                 fleet_stock.receipts_by_receiver(take_a, open_a, by_row, ar, ar_first, a_first,
                                                  a_rows, recv_first, recv_rows, receive_share,
                                                  got_r, delivered_r)  # fmt: skip
