@@ -250,8 +250,9 @@ def step(
             fleet_stock.start(fleets, stock, usable)
 
         for t in range(T):
-            # 0. procurement policies review, on the stocks at the end of month t - 1
-            if W > 0:
+            # 0. procurement policies review, on the stocks at the end of month t - 1 (called
+            # only in a month with a review: a call passes every input array, each counted)
+            if w_next < W and policies.rev_month[w_next] == t:
                 w_next = policy.review(
                     t, w_next, s, stock, delivered, quantity, sign, due, rate,
                     _row(policies.pol_delay, s), _row(policies.pol_planned_delay, s),
