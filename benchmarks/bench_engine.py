@@ -64,8 +64,11 @@ one session, three rounds each of 150 single runs and 5 x 200 Monte Carlo
 samples with the bench_mc inputs): one ``run_engine`` of the default
 scenario, fastest run 4.8-5.4 ms before -> 3.5-4.9 ms after; Monte Carlo
 ``run_engine`` per sample (kernel, output allocation and page faults), best
-of five 3.5-4.2 ms -> 3.3-3.8 ms. Neither the 0.3 ms per sample of issue 15
-nor, reliably, the 5 ms per run of issue 12 is met: what is left is spread
+of five 3.5-4.2 ms -> 3.3-3.8 ms; the kernel's own CPU time per sample in
+``bench_mc.stages`` (500 samples, machine load 1.1, two runs each, main and
+this code alternating) 4.45, 4.12 ms -> 3.18, 3.38 ms (about -22%).
+Neither the 0.3 ms per sample of issue 15 nor, reliably, the 5 ms per run
+of issue 12 is met: what is left is spread
 over every month's passes over lines, live assignments and the 544
 recorded cells, and the reference counting of the input arrays passed to
 each compiled helper every month.
