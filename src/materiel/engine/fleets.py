@@ -150,18 +150,24 @@ def mark_by_receiver(t: int, fit: np.ndarray, watch: np.ndarray, by_row: np.ndar
                      assignments: Assignments, a_first: np.ndarray, a_rows: np.ndarray,
                      contracts: Contracts, recv_first: np.ndarray, recv_rows: np.ndarray,
                      delivered: np.ndarray, receive_share: np.ndarray,
-                     delivered_r: np.ndarray) -> None:  # fmt: skip
+                     delivered_r: np.ndarray) -> bool:  # fmt: skip
     """Contracts whose lines fit some receiver's guns but not all lines do: per receiver from now.
 
     Contract ``c`` is kept per receiver from the first month ``t`` at which,
     for one of its receivers ``r``, some but not all of its lines fit
     (``0 < |L_r(t)| < |L_c|``, :func:`split`); it stays so (its receivers'
     deliveries may then differ from their shares). Until then every receiver
-    has had its share, ``delivered_r = share_r * delivered_c``.
+    has had its share, ``delivered_r = share_r * delivered_c``. Returns whether
+    any contract is kept per receiver (if none, :func:`open_by_receiver`,
+    :func:`split` and :func:`receipts_by_receiver` have nothing to do).
     """
+    found = False
     for c in range(watch.shape[0]):
         n = a_first[c + 1] - a_first[c]
-        if by_row[c] or not watch[c] or n < 2:
+        if by_row[c]:
+            found = True
+            continue
+        if not watch[c] or n < 2:
             continue
         for i in range(recv_first[c], recv_first[c + 1]):
             p = contracts.receive_party[recv_rows[i]]
@@ -173,9 +179,11 @@ def mark_by_receiver(t: int, fit: np.ndarray, watch: np.ndarray, by_row: np.ndar
                 by_row[c] = True
                 break
         if by_row[c]:
+            found = True
             for i in range(recv_first[c], recv_first[c + 1]):
                 r = recv_rows[i]
                 delivered_r[r] = delivered[c] * receive_share[r]
+    return found
 
 
 @njit(cache=True)
@@ -396,18 +404,23 @@ def qualify(fleets: Fleets, t: int, line_product: np.ndarray, usable: np.ndarray
 def receive(fleets: Fleets, t: int, take: np.ndarray, assignments: Assignments,
             contracts: Contracts, first: np.ndarray, rows: np.ndarray, cell: np.ndarray,
             usable: np.ndarray, unusable: np.ndarray, by_row: np.ndarray, open_a: np.ndarray,
-            ar: np.ndarray, ar_first: np.ndarray, receive_share: np.ndarray) -> bool:  # fmt: skip
+            ar: np.ndarray, ar_first: np.ndarray, receive_share: np.ndarray,
+            watch: np.ndarray) -> bool:  # fmt: skip
     """Each assignment's delivery ``take[a]`` from its line to the receivers' fleets or lots.
 
     Receiver ``r`` gets ``take_a * share`` (:func:`delivery_share`: its
     share, or its own part of the assignment where the contract is kept per
-    receiver). Returns whether any went to a lot no fleet may fire yet.
+    receiver). Only contracts with a receiver that keeps fleets (``watch``,
+    :func:`watched`) are visited. Returns whether any went to a lot no fleet
+    may fire yet.
     """
     lots = False
     for a in range(take.shape[0]):
         if take[a] <= 0.0:
             continue
         ln, c = assignments.assign_line[a], assignments.assign_contract[a]
+        if not watch[c]:
+            continue
         for i in range(first[c], first[c + 1]):
             r = rows[i]
             p, k = contracts.receive_party[r], contracts.receive_product[r]

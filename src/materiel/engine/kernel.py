@@ -127,6 +127,9 @@ def step(
     # weapon-system fleets (engine/fleets.py): cells that keep their stock per fleet
     F = fleets.fleet_party.shape[0]
     fleet_cell = fleet_stock.has_fleets(fleets, P, K)
+    rec_fleet = np.zeros(M, dtype=np.bool_)
+    for m in range(M):
+        rec_fleet[m] = fleet_cell[rec_party[m], rec_product[m]]
     recv_first, recv_rows = fleet_stock.receipt_rows(contracts, C)
     # joint contracts and pools respect qualification: a contract whose lines fit some of a
     # receiver's guns but not all is kept per receiver (engine/fleets.py: split)
@@ -139,6 +142,7 @@ def step(
     # receipt and payment rows by contract: a month's deliveries touch only their contracts' rows
     # (recv_first/recv_rows above; payment rows likewise)
     pay_first, pay_rows = fleet_stock.group_rows(contracts.pay_contract, C)
+    policy_rows = policy.rows(contracts, K)  # the rows a procurement review reads or writes
     # fleet lots by recorded cell: (party, line, column) wherever the line's product is recorded
     n_lot = 0
     for p in range(P):
@@ -228,6 +232,7 @@ def step(
         idle = np.zeros(L, dtype=np.int64)  # consecutive months below the idle utilisation
         moth = np.zeros(L)  # mothballed capacity not yet called back
         take_a = np.zeros(A)
+        live_a = np.zeros(A, dtype=np.int64)
         usable = np.zeros(F)
         unusable[:, :] = 0.0
         lots = False  # any rounds no fleet of their holder may fire yet
@@ -240,17 +245,19 @@ def step(
         book_r = np.zeros(R)
         got_r = np.zeros(R)
         ar = np.zeros(ar_first[A])  # open orders per (assignment, receiver)
+        row_any = False  # any contract kept per receiver (by_row) yet
         if F > 0:
             fleet_stock.start(fleets, stock, usable)
 
         for t in range(T):
-            # 0. procurement policies review, on the stocks at the end of month t - 1
-            if W > 0:
+            # 0. procurement policies review, on the stocks at the end of month t - 1 (called
+            # only in a month with a review: a call passes every input array, each counted)
+            if w_next < W and policies.rev_month[w_next] == t:
                 w_next = policy.review(
                     t, w_next, s, stock, delivered, quantity, sign, due, rate,
                     _row(policies.pol_delay, s), _row(policies.pol_planned_delay, s),
                     budget_left, receive_share, pay_share,
-                    contracts, consumption, pledges, policies,
+                    contracts, consumption, pledges, policies, policy_rows,
                 )  # fmt: skip
 
             # 1. contracts: open orders and the firm order book
@@ -259,19 +266,29 @@ def step(
                 live = sign[c] <= t and contracts.contract_firm[c]
                 book_c[c] = quantity[c] - delivered[c] if live else 0.0
             if F > 0:  # per receiver where its guns fit only some of the contract's lines
-                fleet_stock.mark_by_receiver(t, fit, watch, by_row, assignments, a_first, a_rows,
-                                             contracts, recv_first, recv_rows, delivered,
-                                             receive_share, delivered_r)  # fmt: skip
+                row_any = fleet_stock.mark_by_receiver(t, fit, watch, by_row, assignments,
+                                                       a_first, a_rows, contracts, recv_first,
+                                                       recv_rows, delivered, receive_share,
+                                                       delivered_r)  # fmt: skip
+            if row_any:
                 fleet_stock.open_by_receiver(t, by_row, due, quantity, sign,
                                              contracts.contract_firm, receive_share, delivered_r,
                                              recv_first, recv_rows, open_c, book_c, open_r,
                                              book_r)  # fmt: skip
+            # assignments of contracts with open orders or firm book, in order
+            n_live = 0
+            for a in range(A):
+                c = assignments.assign_contract[a]
+                if open_c[c] != 0.0 or book_c[c] != 0.0:
+                    live_a[n_live] = a
+                    n_live += 1
 
             # 2. investment against the firm order book
             for ln in range(L):
                 committed[ln] += commit_more[ln, t]
                 book[ln] = 0.0
-            _split(assignments, committed, n_assign, weight_sum, book_c, book, open_a, False)
+            _split(assignments, committed, n_assign, weight_sum, book_c, book, open_a, False,
+                   live_a, n_live)  # fmt: skip
             if F > 0:
                 fleet_stock.split(t, fit, by_row, book_r, committed, book, open_a, ar, ar_first,
                                   False, assignments, a_first, a_rows, contracts, recv_first,
@@ -329,8 +346,9 @@ def step(
             # 4. production: wants flow down the bill of materials, output flows up
             for ln in range(L):
                 orders[ln] = 0.0
-            _split(assignments, cap, n_assign, weight_sum, open_c, orders, open_a, True)
-            if F > 0:
+            _split(assignments, cap, n_assign, weight_sum, open_c, orders, open_a, True, live_a,
+                   n_live)  # fmt: skip
+            if row_any:
                 fleet_stock.split(t, fit, by_row, open_r, cap, orders, open_a, ar, ar_first, True,
                                   assignments, a_first, a_rows, contracts, recv_first,
                                   recv_rows)  # fmt: skip
@@ -418,14 +436,19 @@ def step(
             while a < A:
                 ln = assignments.assign_line[a]
                 left = made[ln] if lines.line_depth[ln] == 0 else 0.0
+                sent = 0.0
+                # open_a >= 0: once nothing is left every further take is 0 (adds nothing)
                 while a < A and assignments.assign_line[a] == ln:
-                    take = min(open_a[a], max(left, 0.0))
-                    left -= take
+                    take = 0.0
+                    if left > 0.0 and open_a[a] > 0.0:
+                        take = min(open_a[a], left)
+                        left -= take
+                        delivered_c[assignments.assign_contract[a]] += take
+                        sent += take
                     take_a[a] = take
-                    delivered_c[assignments.assign_contract[a]] += take
-                    if keep_line_deliveries:
-                        out.line_deliveries[s, t, ln] += take
                     a += 1
+                if keep_line_deliveries:
+                    out.line_deliveries[s, t, ln] = sent
             for c in range(C):
                 delivered[c] += delivered_c[c]
                 if keep_deliveries:
@@ -437,8 +460,9 @@ def step(
                     fleet_stock.pool(fleets, t, usable)
                 got = fleet_stock.receive(fleets, t, take_a, assignments, contracts, recv_first,
                                           recv_rows, fleet_cell, usable, unusable, by_row, open_a,
-                                          ar, ar_first, receive_share)  # fmt: skip
+                                          ar, ar_first, receive_share, watch)  # fmt: skip
                 lots = lots or got
+            if row_any:
                 fleet_stock.receipts_by_receiver(take_a, open_a, by_row, ar, ar_first, a_first,
                                                  a_rows, recv_first, recv_rows, receive_share,
                                                  got_r, delivered_r)  # fmt: skip
@@ -514,17 +538,15 @@ def step(
                         out.shortfall[s, t, m] = want - used
                         if keep_consumed:
                             out.consumed[s, t, m] = used
-            for m in range(M):
-                out.stock[s, t, m] = stock[rec_party[m], rec_product[m]]
-                out.usable_stock[s, t, m] = stock[rec_party[m], rec_product[m]]
+            for m in range(M):  # a cell with fleets: its fleets' usable stock, added below
+                x = stock[rec_party[m], rec_product[m]]
+                out.stock[s, t, m] = x
+                out.usable_stock[s, t, m] = 0.0 if rec_fleet[m] else x
             if F > 0:
                 if lots:
                     for i in range(n_lot):
                         p, ln = lot_party[i], lot_line[i]
                         out.unusable_stock[s, t, lot_column[i]] += unusable[p, ln]
-                for m in range(M):
-                    if fleet_cell[rec_party[m], rec_product[m]]:
-                        out.usable_stock[s, t, m] = 0.0
                 for f in range(F):
                     m = cell_slot[fleets.fleet_party[f], fleets.fleet_product[f]]
                     if m >= 0:
@@ -546,23 +568,31 @@ def _split(
     per_line: np.ndarray,
     per_assignment: np.ndarray,
     keep: bool,
+    live: np.ndarray,
+    n_live: int,
 ) -> None:
     """Share each contract's amount between its lines in proportion to ``weight``.
 
     ``share_a = w_a / sum(w)`` over the contract's assignments (equal shares
     if all are zero; 1 for a contract naming its line). Adds the shares into
-    ``per_line``; with ``keep`` also stores them in ``per_assignment``.
+    ``per_line``; with ``keep`` also stores them in ``per_assignment`` (0 for
+    every assignment not shared). Only the assignments ``live[:n_live]`` (in
+    increasing order, every assignment of a contract with a nonzero amount)
+    are visited: the others' shares are all zero.
     """
     assign_contract = assignments.assign_contract
     assign_line = assignments.assign_line
-    weight_sum[:] = 0.0
-    for a in range(assign_contract.shape[0]):
+    for i in range(n_live):
+        weight_sum[assign_contract[live[i]]] = 0.0
+    for i in range(n_live):
+        a = live[i]
         weight_sum[assign_contract[a]] += weight[assign_line[a]]
-    for a in range(assign_contract.shape[0]):
+    if keep:
+        per_assignment[:] = 0.0
+    for i in range(n_live):
+        a = live[i]
         c = assign_contract[a]
         if per_contract[c] == 0.0:  # nothing to share: every share of it is zero
-            if keep:
-                per_assignment[a] = 0.0
             continue
         if not assignments.assign_any_line[a]:
             share = 1.0

@@ -35,9 +35,10 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from materiel.engine.fleets import group_rows
 from materiel.engine.variables import Consumption, Contracts, Outputs, Pledges, Policies
 
-__all__ = ["BUDGET_CAP", "BUDGET_NONE", "record", "review"]
+__all__ = ["BUDGET_CAP", "BUDGET_NONE", "record", "review", "rows"]
 
 BUDGET_NONE = 0
 BUDGET_CAP = 1
@@ -97,21 +98,24 @@ def _shares_by_gap(
     contract_decided: np.ndarray,
     contracts: Contracts,
     policies: Policies,
+    product_first: np.ndarray,
+    product_rows: np.ndarray,
 ) -> np.ndarray:
     """Buyers' shares of policy ``v``'s decision in month ``t``, by gap (module docstring).
 
     ``desired`` is the group's ``D + U L``; ``contract_decided`` the sample's row; returns
-    one share per party (0 for non-buyers).
+    one share per party (0 for non-buyers). ``product_rows[product_first[k]:product_first[k
+    + 1]]``: the receipt rows of product ``k``, in row order.
     """
     written = policies.pol_share[v]
     P = written.shape[0]
     own = np.zeros(P)  # S_p + SL_p
     for p in range(P):
         own[p] = stock[p, k]
-    for r in range(contracts.receive_contract.shape[0]):
+    for i in range(product_first[k], product_first[k + 1]):
+        r = product_rows[i]
         c, p = contracts.receive_contract[r], contracts.receive_party[r]
-        if (contracts.receive_product[r] == k and written[p] > 0.0
-                and contract_decided[c] <= t):  # fmt: skip
+        if written[p] > 0.0 and contract_decided[c] <= t:
             own[p] += receive_share[r] * max(quantity[c] - delivered[c], 0.0)
     gap = np.zeros(P)
     total = 0.0
@@ -137,6 +141,22 @@ def _payment_years(
 
 
 @njit(cache=True)
+def rows(
+    contracts: Contracts, K: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The row groupings :func:`review` reads, built once per kernel call.
+
+    Receipt rows by product, receipt rows by contract and payment rows by
+    contract, each as ``(first, rows)`` (:func:`materiel.engine.fleets.group_rows`).
+    """
+    C = contracts.contract_quantity.shape[1]
+    product_first, product_rows = group_rows(contracts.receive_product, K)
+    recv_first, recv_rows = group_rows(contracts.receive_contract, C)
+    pay_first, pay_rows = group_rows(contracts.pay_contract, C)
+    return product_first, product_rows, recv_first, recv_rows, pay_first, pay_rows
+
+
+@njit(cache=True)
 def review(
     t: int,
     w_next: int,
@@ -156,6 +176,7 @@ def review(
     consumption: Consumption,
     pledges: Pledges,
     policies: Policies,
+    rows: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray],
 ) -> int:
     """Decide every review falling in month ``t``; return the index of the next review.
 
@@ -165,14 +186,16 @@ def review(
     ``s``'s rows. Writes the slots' ``quantity``, ``sign`` and ``due`` (this
     sample's copies), with ``shares = "by-gap"`` the slots' ``receive_share``
     and ``pay_share`` rows, and, with a budget cap (``policies`` has budget
-    years), takes the decision's payments off ``budget_left``.
+    years), takes the decision's payments off ``budget_left``. ``rows``
+    (:func:`rows`): receipt rows by product, receipt rows and payment rows by
+    contract, so a review visits only the rows it reads or writes.
     """
+    product_first, product_rows, recv_first, recv_rows, pay_first, pay_rows = rows
     # per-sample rows (one shared row when every sample has the same)
     price_rows, decided_rows = contracts.contract_price_usd, policies.contract_decided
     contract_price_usd = price_rows[0] if price_rows.shape[0] == 1 else price_rows[s]
     contract_decided = decided_rows[0] if decided_rows.shape[0] == 1 else decided_rows[s]
     receive_contract, receive_party = contracts.receive_contract, contracts.receive_party
-    receive_product = contracts.receive_product
     pay_contract, pay_party = contracts.pay_contract, contracts.pay_party
     use_party, use_product = consumption.use_party, consumption.use_product
     use_first, use_last = consumption.use_first, consumption.use_last
@@ -200,10 +223,10 @@ def review(
             if pol_member[v, p]:
                 held += stock[p, k]
         line = 0.0  # SL: decided or signed, not yet delivered, received by the group
-        for r in range(receive_contract.shape[0]):
+        for i in range(product_first[k], product_first[k + 1]):  # rows of product k, in order
+            r = product_rows[i]
             c = receive_contract[r]
-            if (receive_product[r] == k and pol_member[v, receive_party[r]]
-                    and contract_decided[c] <= t):  # fmt: skip
+            if pol_member[v, receive_party[r]] and contract_decided[c] <= t:
                 line += receive_share[r] * max(quantity[c] - delivered[c], 0.0)
         use = _expected_use(v, t, R, T, k, pol_member, use_party, use_product, use_first,
                             use_last, rate, pledge_donor, pledge_recipient, pledge_product,
@@ -225,17 +248,17 @@ def review(
         if policies.pol_by_gap[v]:
             split = _shares_by_gap(v, t, k, pol_desired[v, t] + wanted_line, stock, delivered,
                                    quantity, receive_share, contract_decided, contracts,
-                                   policies)  # fmt: skip
+                                   policies, product_first, product_rows)  # fmt: skip
             for j in range(2):
                 c = rev_slot[w, j]
                 if c < 0:
                     continue
-                for r in range(receive_contract.shape[0]):
-                    if receive_contract[r] == c:
-                        receive_share[r] = split[receive_party[r]]
-                for b in range(pay_contract.shape[0]):
-                    if pay_contract[b] == c:
-                        pay_share[b] = split[pay_party[b]]
+                for i in range(recv_first[c], recv_first[c + 1]):
+                    r = recv_rows[i]
+                    receive_share[r] = split[receive_party[r]]
+                for i in range(pay_first[c], pay_first[c + 1]):
+                    b = pay_rows[i]
+                    pay_share[b] = split[pay_party[b]]
         if budget_mode == BUDGET_CAP and q > 0.0:
             per_year = np.zeros(budget_left.shape[1])
             for j in range(2):
