@@ -376,7 +376,7 @@ def _read_plan(pm: PlanModel, source_ref: str | None) -> Plan:
                 payments[inp.parties.index(p), t] += q * price * sh
             backlog_spend += q * price
 
-    contracts = frameworks(contracts, taken, down=policy.budget != "none")
+    contracts = frameworks(contracts, taken)
 
     # --- investments ---
     added = np.diff(np.concatenate([np.zeros((X, 1)), decided], axis=1), axis=1)

@@ -47,7 +47,6 @@ __all__ = [
     "frameworks",
     "pair_off",
     "scenario_mapping",
-    "whole_units",
     "write_toml",
 ]
 
@@ -160,27 +159,7 @@ def pair_off(supply: np.ndarray, demand: np.ndarray) -> list[tuple[int, int, flo
     return out
 
 
-def whole_units(schedule: list[float], down: bool) -> list[float]:
-    """Monthly quantities in whole units (rounds, missiles) whose running total follows the plan's.
-
-    The running total ``R(t) = q_0 + .. + q_t`` is rounded, up (``ceil``) or
-    ``down`` (``floor``), and the months are its differences:
-    ``q'_t = r(R(t)) - r(R(t-1))``. This is largest-remainder apportionment
-    done month by month: the months sum to the rounded quantity ``r(R)``
-    exactly, none is negative, and what has been delivered by any month is
-    within one unit of the plan's (``0 <= r(R(t)) - R(t) < 1`` up, ``> -1``
-    down). Rounding each month on its own would let the error grow with the
-    number of months. Totals within ``1e-6`` of a whole unit count as whole
-    (solver rounding).
-    """
-    running = np.cumsum(np.asarray(schedule, dtype=float))
-    whole = np.floor(running + 1e-6) if down else np.ceil(running - 1e-6)
-    return [float(x) for x in np.diff(whole, prepend=0.0)]
-
-
-def frameworks(
-    contracts: list[PlannedContract], taken: set[str], down: bool = False
-) -> list[PlannedContract]:
+def frameworks(contracts: list[PlannedContract], taken: set[str]) -> list[PlannedContract]:
     """Gather the plan's monthly deliveries into contracts with a delivery schedule.
 
     A new contract (``plan-<line>-<buyer>-<year>``) takes every month's delivery
@@ -193,14 +172,6 @@ def frameworks(
     simulator makes ``due_c(t) = Q_c * sum(q_0..q_{t-first}) / Q_c``
     (:mod:`materiel.engine.core`), the plan's own deliveries, so the stocks are
     reproduced exactly. An even schedule is written as ``delivery_months`` alone.
-
-    Schedules are written in whole units (:func:`whole_units`): rounded up, so
-    that no stock falls below the plan's, or ``down`` where budgets apply, so
-    that no year's payments exceed the plan's (each new contract lies in one
-    calendar year; commitments, which span years, keep the plan's quantities
-    there). A stock then differs from the plan's by less than one
-    unit per contract delivering to it (commitments and annual frameworks); a
-    contract that rounds to nothing is dropped.
     """
 
     def key(c: PlannedContract) -> tuple[Any, ...]:
@@ -219,15 +190,9 @@ def frameworks(
         schedule = [0.0] * (last - first + 1)
         for c in rows:
             schedule[parse_month(c.due) - first] += c.quantity
-        head = rows[0]
-        if not (down and head.backlog):  # a commitment may span years: its years' payments
-            schedule = whole_units(schedule, down)  # could each grow under a budget
-        while schedule and schedule[-1] == 0.0:
-            schedule.pop()
         total = sum(schedule)
-        if total <= 0:
-            continue
         even = max(schedule) - min(schedule) <= 1e-9 * max(1.0, max(schedule))
+        head = rows[0]
         if head.backlog:
             prefix = "backlog" if head.id.startswith("backlog") else "commitment"
             parts = [head.origin, head.line]
@@ -315,9 +280,8 @@ def scenario_mapping(
     assumptions = [
         "Contracts are the plan's deliveries: one annual framework per line, buyer and "
         "year, decided a contracting delay before its first delivery and due along a "
-        "monthly delivery schedule (the plan's own, in whole units: what is delivered by "
-        "any month is within one unit of the plan's, so the run reproduces the plan's "
-        "stocks within one unit per contract delivering to them).",
+        "monthly delivery schedule (the plan's own; the run reproduces the plan's stocks "
+        "to rounding, 1e-6 relative).",
         "Contracts signed before the start are delivered as the plan schedules them.",
         "Stock floors hold against aid only (policy.floor_applies_to = aid), as the planner "
         "models them: the holders' own consumption may draw below them.",
