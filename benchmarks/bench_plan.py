@@ -12,9 +12,10 @@ x2, x5 and x10 in allies, lines and pools over its own 132-month horizon
 model (data, variables, constraints, objective) and to solve it with HiGHS
 (``time.perf_counter``), and the model's size. Growth is reported as the ratio
 of time to the x1 time against the ratio of variables. Targets on a 2-core
-machine: the default built and solved within 10 s; x10 within 120 s, with
-build time growing about linearly. It also times ``--alternatives 3`` against
-one solve (issue 16: at most 4x), and ``--samples 20`` (issue 16: at most 60 s):
+machine (issue 16): the default built and solved within 2 s, x10 within
+10 s (issue 5 asked 10 s and 120 s), with build time growing about
+linearly. It also times ``--alternatives 3`` against one solve (issue 16:
+at most 4x), and ``--samples 20`` (issue 16: at most 60 s):
 the sample-average programme's build and solve and the whole call (which also
 solves the deterministic plan and simulates both over 200 fresh samples), on
 the default scenario (no distributions: every sample is the nominal) and on
@@ -135,9 +136,9 @@ def main() -> None:
     )
     samples()
     default, largest = rows[0], rows[-1]
-    print(f"\ndefault ({DEFAULT}) built and solved in {default.total_s:.1f} s (target <= 10 s)")
+    print(f"\ndefault ({DEFAULT}) built and solved in {default.total_s:.1f} s (target <= 2 s)")
     if largest.factor == 10:
-        print(f"x10 built and solved in {largest.total_s:.1f} s (target <= 120 s)")
+        print(f"x10 built and solved in {largest.total_s:.1f} s (target <= 10 s)")
 
 
 def samples() -> None:
