@@ -6,6 +6,14 @@ import subprocess
 import sys
 
 
+def _python(code: str, timeout_s: float) -> str:
+    """Run ``code`` in a fresh interpreter (imports start cold); its standard output."""
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout_s, check=True
+    )
+    return proc.stdout
+
+
 def test_lazy_dask_keeps_numpy_fast_and_dask_arrays_recognised() -> None:
     code = (
         "import sys\n"
@@ -20,10 +28,8 @@ def test_lazy_dask_keeps_numpy_fast_and_dask_arrays_recognised() -> None:
         "v = xr.DataArray(da.ones(4, chunks=2), dims='x')\n"
         "print(type(v.data).__module__.split('.')[0], float(v.sum().compute()))\n"
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
-    )
-    assert proc.stdout.split() == ["False", "dask", "4.0"]
+    out = _python(code, 120)
+    assert out.split() == ["False", "dask", "4.0"]
 
 
 def test_result_tables_are_cached_and_copied() -> None:
@@ -50,10 +56,8 @@ def test_run_path_imports_neither_dask_nor_scipy_linalg() -> None:
         "print(sorted(m for m in ('dask', 'dask.base', 'scipy.linalg') if m in sys.modules))\n"
         "print(am._HAVE_BLAS, am.ensure_blas is la.ensure_blas, la.ensure_blas.__name__)\n"
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True
-    )
-    assert proc.stdout.split("\n")[:2] == ["[]", "True True ensure_blas"]
+    out = _python(code, 300)
+    assert out.split("\n")[:2] == ["[]", "True True ensure_blas"]
 
 
 def test_decisions_equal_pandas_groupby() -> None:
@@ -101,11 +105,8 @@ def test_cached_kernel_loads_without_registries_and_later_compiles_see_them() ->
         "again = simulate('status-quo')\n"
         "print(bool((again.dataset.stock == r.dataset.stock).all()))\n"
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=600, check=True
-    )
-    lines = proc.stdout.split("\n")
-    assert lines[:4] == ["True 0", "[]", "(5, 2.0)", "True"], proc.stdout + proc.stderr
+    out = _python(code, 600)
+    assert out.split("\n")[:4] == ["True 0", "[]", "(5, 2.0)", "True"], out
 
 
 def test_run_pauses_the_cycle_collector_and_turns_it_back_on() -> None:
