@@ -478,9 +478,10 @@ def sample(
     if isinstance(trajectories, str | Path) and trajectories != "auto":
         trajectories = Path(trajectories)
     run = _Run(s, inputs or compile_inputs(s), draws, ids, quantities or {}, trajectories, fans)
-    bounds = chunk_bounds(n, chunk, max(1, threads or os.cpu_count() or 1))
+    cores = max(1, threads or os.cpu_count() or 1)
+    bounds = chunk_bounds(n, chunk, cores)
     firsts, sizes = bounds[:-1], np.diff(bounds).tolist()
-    workers = max(1, min(len(firsts), threads or os.cpu_count() or 1))
+    workers = min(len(firsts), cores)
     done = 0
     if workers == 1:
         for first, size in zip(firsts, sizes, strict=True):
