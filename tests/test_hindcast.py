@@ -119,11 +119,11 @@ def test_us_projectiles_are_counted_apart_from_charges(result: materiel.Result) 
 def test_capacity_beyond_facilitation_comes_from_the_models_own_investment(
     result: materiel.Result,
 ) -> None:
-    """KNDS France, Unterlüß and PAC-3 have no announced expansion in the hindcast after
-    2022-02, yet grow: the model's industry expands them against the 2022-25 orders.
-    With industry_invests off they stay at what facilitation and pre-war decisions give."""
+    """KNDS France and PAC-3 have no announced expansion in the hindcast after 2022-02,
+    yet grow: the model's industry expands them against the 2022-25 orders. With
+    industry_invests off they stay at what facilitation and pre-war decisions give."""
     ds = result.dataset.isel(sample=0)
-    grown = ["knds-france", "rheinmetall-unterluess", "lm-camden-pac3"]
+    grown = ["knds-france", "lm-camden-pac3"]
     s = result.scenario
     assert not [i for i in s.investments.values() if i.line in grown and i.decision >= s.start]
     end = ds.capacity_per_month.sel(month="2025-12-01")
@@ -142,17 +142,40 @@ def test_capacity_beyond_facilitation_comes_from_the_models_own_investment(
 
 def test_new_plants_are_one_decision_each(result: materiel.Result) -> None:
     """A greenfield plant (Unterlüß and the other new European sites) is decided at most
-    once, at its full ceiling, never grown in small steps as the old spill rule did."""
+    once, at its full ceiling, never grown in small steps as the old spill rule did; a plant
+    the state started (Várpalota's ASAP grant) is an ordinary line from then on."""
     ds = result.dataset.isel(sample=0)
     s = result.scenario
     greenfield = [k for k, x in s.lines.items() if x.greenfield]
     assert "rheinmetall-unterluess" in greenfield
+    funded = {f.line for f in s.facilitation.values()}
     for line in greenfield:
         added = ds.capacity_added_per_month.sel(line=line).values
         assert np.count_nonzero(added) <= 1, line
-        if added.any():
+        if added.any() and line not in funded:
             assert float(added.max()) == s.lines[line].max_capacity_per_month, line
-    assert np.count_nonzero(ds.capacity_added_per_month.sel(line="rheinmetall-unterluess")) == 1
+
+
+def test_a_new_plant_waits_for_its_owners_own_firm_book() -> None:
+    """Unterlüß is decided on Rheinmetall's own firm book (its German line's book beyond
+    its cover), not on orders open to every European line: the hindcast's Rheinmetall
+    orders (its capacity share of the European orders, the June 2024 tranche) never
+    cover the plant over the horizon, so it is not built; a firm Rheinmetall contract
+    as large as the dataset's 1.5 million-round framework (2024-06) decides it that month,
+    whole."""
+    big = {"buyers": {"DEU": 1.0}, "product": "shell-155mm", "line": "rheinmetall-germany",
+           "quantity": 1_500_000, "decision": "2024-06", "contracting_delay_months": 0,
+           "delivery_lag_months": 6, "delivery_months": 72, "multi_year": True,
+           "source": "assumption-rheinmetall-framework-2024"}  # fmt: skip
+    s = materiel.load({"extends": "hindcast-2022", "id": "with-framework",
+                       "contracts": {"deu-framework": big}})  # fmt: skip
+    ds = materiel.simulate(s).dataset.isel(sample=0)
+    added = ds.capacity_added_per_month.sel(line="rheinmetall-unterluess")
+    assert np.count_nonzero(added.values) == 1
+    assert (
+        float(added.sel(month="2024-06-01"))
+        == s.lines["rheinmetall-unterluess"].max_capacity_per_month
+    )
 
 
 def test_compare_tool_json_gives_a_row_per_public_figure() -> None:

@@ -110,16 +110,18 @@ def test_plant_modules_are_built_whole_within_the_ceiling_and_enter_service_one_
     assert series(r, "capex_usd", line="l1")[0] == 240 * 50
 
 
-def _greenfield(greenfield: bool, **contracts: dict[str, object]) -> materiel.Result:
-    # l1 is full (100 of 100); l2 is a planned plant (0 of 300), lead 1, ramp 2, H = 12
+def _greenfield(greenfield: bool, owner: str = "Co", **contracts: dict[str, object]
+                ) -> materiel.Result:  # fmt: skip
+    # l1 is full (100 of 100); l2 is a planned plant (0 of 300), lead 1, ramp 2, H = 12;
+    # both owned by "Co" unless l2's owner is given
     l2 = dict(tiny()["lines"]["l1"], name="Line 2", capacity_per_month=0.0,
               max_capacity_per_month=300.0, expansion_lead_time_months=1, ramp_up_months=2,
-              greenfield=greenfield)  # fmt: skip
+              greenfield=greenfield, owner=owner)  # fmt: skip
     return materiel.simulate(tiny(lines={"l2": l2}, contracts=contracts))
 
 
 def test_a_greenfield_plant_is_one_decision_taken_when_the_unfilled_book_covers_it() -> None:
-    # A firm 4,000 over 12 months: l1 covers 100 * 12 = 1,200, the group's unfilled book is
+    # A firm 4,000 over 12 months: l1 covers 100 * 12 = 1,200, the owner's unfilled book is
     # 2,800, below the plant's 300 * 12 = 3,600: no decision. An ordinary planned line takes the
     # 2,800 as its room share and grows by 2,800 / 12 = 233.3 at once, in small steps
     small = {"c1": contract(quantity=4000.0, delivery_months=12)}
@@ -150,6 +152,25 @@ def test_a_greenfield_plant_with_one_big_contract_is_built_at_once() -> None:
     r = _greenfield(True, c1=contract(quantity=6000.0, delivery_months=12))
     assert series(r, "capacity_added_per_month", line="l2")[:2] == [300, 0]
     assert series(r, "capacity_per_month", line="l2")[:3] == [0, 150, 300]
+
+
+def test_a_greenfield_plant_is_decided_on_its_owners_book_not_another_firms() -> None:
+    # The same firm 6,000 on l1, but the plant l2 belongs to another firm "New": l1's
+    # 4,800 beyond its cover is Co's book, New has none, so the plant is never decided
+    big = contract(quantity=6000.0, delivery_months=12)
+    other = _greenfield(True, owner="New", c1=big)
+    assert sum(series(other, "capacity_added_per_month", line="l2")) == 0
+    assert series(other, "capacity_per_month", line="l2") == [0] * 12
+    # a firm 4,000 placed with the plant itself (line l2) from 2024-03 is New's own book:
+    # 4,000 - 0 * 12 >= 300 * 12 = 3,600, decided whole in month 2, 150 then 300
+    own = contract(quantity=4000.0, delivery_months=12, decision="2024-03", line="l2")
+    built = _greenfield(True, owner="New", c1=big, c2=own)
+    assert series(built, "capacity_added_per_month", line="l2")[:4] == [0, 0, 300, 0]
+    assert series(built, "capacity_per_month", line="l2")[:5] == [0, 0, 0, 150, 300]
+    # 3,500 with the plant is short of its 3,600: still no decision
+    short = contract(quantity=3500.0, delivery_months=12, decision="2024-03", line="l2")
+    assert sum(series(_greenfield(True, owner="New", c1=big, c2=short),
+                      "capacity_added_per_month", line="l2")) == 0  # fmt: skip
 
 
 def _buffered(cover: float) -> dict[str, object]:

@@ -77,9 +77,12 @@ order:
    ramp_l)`` has arrived (one module: all of it at the end of the ramp).
    A **greenfield** line (``greenfield = true``: a new plant) with nothing
    committed takes no share of the spill (``room_l = 0``) and is one
-   decision: with its group's unfilled book ``U_g = sum_g max(book_l -
-   committed_l * H_l, 0)`` (committed before this month's decisions), it is
-   built whole, ``dC_l = Cmax_l``, in the first month ``U_g >= Cmax_l *
+   decision on its **owner's** book: with ``U_o = sum_{m in o} max(book_m -
+   committed_m * H_m, 0)`` over the lines ``m`` of its owner ``o`` (same
+   pool, product and ``owner``), their books taken before the spill moves
+   any (the owner's own contracts and its capacity share of contracts open
+   to the pool) and ``committed`` before this month's decisions, it is
+   built whole, ``dC_l = Cmax_l``, in the first month ``U_o >= Cmax_l *
    H_l``, arriving by the same lead and ramp; once anything of it is
    committed it is an ordinary line.
 3. **Capacity.** ``cap_l(t) = min(Cmax_l, cap_l(t-1) + increment_l(t))``:

@@ -33,7 +33,14 @@ from materiel.engine.budget import BudgetPlan, fit_to_budgets
 from materiel.engine.interop import compile_fleets, qualification_charges
 from materiel.months import month_index, month_label, parse_month, year_of
 from materiel.scenario.prices import priced_by
-from materiel.scenario.schema import Facilitation, Investment, Policy, Procurement, Scenario
+from materiel.scenario.schema import (
+    Facilitation,
+    Investment,
+    Line,
+    Policy,
+    Procurement,
+    Scenario,
+)
 
 __all__ = [
     "Inputs",
@@ -193,6 +200,7 @@ class Inputs:
     # lines (L,)
     line_product: np.ndarray
     line_pool: np.ndarray
+    line_owner: np.ndarray  # (L,) owner index; lines with the same pool and owner share it
     line_depth: np.ndarray
     capacity_start: np.ndarray
     committed_start: np.ndarray
@@ -309,6 +317,17 @@ class Inputs:
             "review": len(self.rev_policy), "part": 2, "budget_year": len(self.budget_year_start),
             "fleet": len(self.fleets),
         }  # fmt: skip
+
+
+def _owner_index(line_objs: list[Line]) -> np.ndarray:
+    """Each line's owner as an index: lines with the same ``pool`` and ``owner`` share one.
+
+    The greenfield rule (:mod:`materiel.engine.core`, step 2) decides a new
+    plant on its owner's unfilled book, summed over the lines of this index.
+    """
+    seen: dict[tuple[str, str], int] = {}
+    return np.array([seen.setdefault((x.pool, x.owner), len(seen)) for x in line_objs],
+                    dtype=np.intp)  # fmt: skip
 
 
 def _bom_depth(s: Scenario, products: list[str]) -> dict[str, int]:
@@ -722,6 +741,7 @@ def compile_inputs(s: Scenario) -> Inputs:
         pledges=[gid for gid, _ in stock_pledges],
         line_product=line_product,
         line_pool=np.array([qi[x.pool] for x in line_objs], dtype=np.intp),
+        line_owner=_owner_index(line_objs),
         line_depth=line_depth,
         capacity_start=capacity_start,
         committed_start=committed_start,

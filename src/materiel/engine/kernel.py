@@ -174,8 +174,8 @@ def step(
     n_group = np.zeros((Q, K))
     for ln in range(L):
         n_group[lines.line_pool[ln], lines.line_product[ln]] += 1.0
-    greenfield_any = bool(np.any(lines.greenfield))
-    unfilled = np.zeros((Q, K))  # a group's book beyond its committed cover (greenfield rule)
+    # an owner's book beyond its lines' committed cover, by owner index and product (greenfield)
+    unfilled = np.zeros((L, K))
 
     # contracts' assignment counts, for equal shares when no eligible line has capacity
     n_assign = np.zeros(C)
@@ -293,19 +293,16 @@ def step(
                 fleet_stock.split(t, fit, by_row, book_r, committed, book, open_a, ar, ar_first,
                                   False, assignments, a_first, a_rows, contracts, recv_first,
                                   recv_rows)  # fmt: skip
-            _book_to_room(book, committed, cap_max, horizon, lines, 0, spill, room, n_group)
+            unfilled[:, :] = 0.0  # each owner's own book beyond its cover, before the spill
+            _book_to_room(book, committed, cap_max, horizon, lines, 0, spill, room, n_group,
+                          unfilled)  # fmt: skip
             _down_the_bom(book, committed, lines, inputs, per_unit, need, group, D, False,
-                          orders, inventory, cap_max, horizon, n_group, spill, room)  # fmt: skip
-            if greenfield_any:  # each group's firm book beyond what committed capacity covers
-                unfilled[:, :] = 0.0
-                for ln in range(L):
-                    unfilled[lines.line_pool[ln], lines.line_product[ln]] += max(
-                        book[ln] - committed[ln] * horizon[ln], 0.0
-                    )
+                          orders, inventory, cap_max, horizon, n_group, spill, room,
+                          unfilled)  # fmt: skip
             for ln in range(L):
                 added = 0.0
                 if lines.greenfield[ln] and committed[ln] <= 0.0:  # a new plant: all or nothing
-                    gap = unfilled[lines.line_pool[ln], lines.line_product[ln]]
+                    gap = unfilled[lines.line_owner[ln], lines.line_product[ln]]
                     if lines.invests[ln] and gap >= cap_max[ln] * horizon[ln] * (1.0 - 1e-9):
                         added = cap_max[ln]
                 elif lines.invests[ln] and book[ln] > committed[ln] * horizon[ln]:
@@ -359,7 +356,7 @@ def step(
                             available)  # fmt: skip
             _down_the_bom(wanted, cap, lines, inputs, per_unit, need, group, D, True,
                           orders, available if buffered else inventory, cap_max, horizon,
-                          n_group, spill, room)  # fmt: skip
+                          n_group, spill, room, unfilled)  # fmt: skip
             for d in range(D, -1, -1):
                 need[:, :] = 0.0
                 for i in range(lines.depth_start[d], lines.depth_start[d + 1]):
@@ -624,6 +621,7 @@ def _down_the_bom(
     n_group: np.ndarray,
     spill: np.ndarray,
     room: np.ndarray,
+    unfilled: np.ndarray,
 ) -> None:
     """Pass a per-line quantity down the bill of materials, level by level.
 
@@ -657,7 +655,8 @@ def _down_the_bom(
             else:
                 per_line[ln] = need[q, p] * share
         if not net:
-            _book_to_room(per_line, weight, cap_max, horizon, lines, d, spill, room, n_group)
+            _book_to_room(per_line, weight, cap_max, horizon, lines, d, spill, room, n_group,
+                          unfilled)  # fmt: skip
         for i in range(depth_start[d], depth_start[d + 1]):
             ln = lines_by_depth[i]
             _add_needs(need, per_line[ln], line_pool[ln], line_product[ln], inputs, per_unit)
@@ -674,6 +673,7 @@ def _book_to_room(
     spill: np.ndarray,
     room: np.ndarray,
     n_group: np.ndarray,
+    unfilled: np.ndarray,
 ) -> None:
     """Within each pool-product group at depth ``d``, book beyond committed capacity goes to room.
 
@@ -686,6 +686,9 @@ def _book_to_room(
     A greenfield line with nothing committed has no room (``room_l = 0``): it
     is decided whole in the investment step, not grown by shares of spill.
     A group of one line, or one without room, keeps its book as it is.
+    Before the spill moves it, each owner's own excess is added up for the
+    greenfield rule: ``unfilled[o, p] += sum_{l of owner o} (book_l -
+    covered_l)`` (``o`` the line's owner index within its pool).
     """
     spill[:, :] = 0.0
     room[:, :] = 0.0
@@ -693,7 +696,9 @@ def _book_to_room(
     for i in range(lo, hi):
         ln = lines.lines_by_depth[i]
         q, p = lines.line_pool[ln], lines.line_product[ln]
-        spill[q, p] += max(book[ln] - committed[ln] * horizon[ln], 0.0)
+        excess = max(book[ln] - committed[ln] * horizon[ln], 0.0)
+        spill[q, p] += excess
+        unfilled[lines.line_owner[ln], p] += excess
         room[q, p] += _room(ln, committed, cap_max, lines)
     for i in range(lo, hi):
         ln = lines.lines_by_depth[i]

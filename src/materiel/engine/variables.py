@@ -180,6 +180,7 @@ class Lines(NamedTuple):
 
     line_product: Annotated[_A, _index("line", "product the line makes")]
     line_pool: Annotated[_A, _index("line", "component pool the line draws from and feeds")]
+    line_owner: Annotated[_A, _index("line", "the line's owner within its pool (greenfield rule)")]
     line_depth: Annotated[_A, _index("line", "depth of its product in the bills of materials")]
     lines_by_depth: Annotated[_A, _index("line", "lines sorted by depth (stable)")]
     depth_start: Annotated[
@@ -218,7 +219,7 @@ class Lines(NamedTuple):
         _A, Var("line", "units/month", "size of one plant module (0: any size)")
     ]
     greenfield: Annotated[
-        _A, _flag("line", "a new plant, decided whole when its group's unfilled book covers it")
+        _A, _flag("line", "a new plant, decided whole when its owner's unfilled book covers it")
     ]
     capacity_increment: Annotated[
         _A, Var("sample line month", "units/month", "capacity announced investments add")

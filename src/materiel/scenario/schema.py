@@ -217,8 +217,9 @@ class Line(Entity):
         False,
         description="a new plant built as one decision: while nothing of it is committed it "
         "takes no share of its group's spilled order book, and it is decided at its full "
-        "ceiling only when its pool-product group's unfilled firm book covers that ceiling "
-        "over its order-book horizon",
+        "ceiling only when its owner's unfilled firm book (the firm book of the owner's lines "
+        "of the same pool and product beyond their committed cover, before any spill) covers "
+        "that ceiling over its order-book horizon",
     )
 
 
