@@ -248,8 +248,7 @@ def run(
 ) -> None:
     """Simulate a scenario month by month and report targets, bottlenecks and cost."""
     with _collector_paused():
-        from materiel.present.export import write_result
-        from materiel.present.summary import compare_table, summarize
+        from materiel.present.summary import summarize
         from materiel.scenario.loading import load_many
 
         try:
@@ -262,6 +261,8 @@ def run(
         with _progress_bar(not as_json, steps_total, "simulating") as steps:
             results = _simulate_all(scenarios, steps)
             if out is not None:
+                from materiel.present.export import write_result  # only where files are written
+
                 steps.next(f"writing {fmt.value} results to {out}")
                 with _writing("--out", as_json):
                     for r in results:
@@ -280,6 +281,8 @@ def run(
             else:
                 text = [summarize(r) + "\n" for r in results]
                 if compare:
+                    from materiel.present.summary import compare_table
+
                     text.append(
                         f"Comparison: month each target is first met, production and cost; "
                         f"differences against {results[0].scenario.id}\n"

@@ -31,6 +31,7 @@ __all__ = [
     "first_month_at_or_above",
     "fleet_table",
     "interoperability_table",
+    "plain",
     "qualification_table",
     "recipient_shortfall_table",
     "replacement_table",
@@ -55,8 +56,31 @@ def target_met(stock: Any, required: Any) -> Any:
     return stock >= required - MET_TOLERANCE * np.maximum(1.0, np.abs(required))
 
 
+def plain(
+    ds: xr.Dataset, name: str, dims: tuple[str, ...] | None = None, sample: int | None = 0
+) -> np.ndarray:
+    """``ds[name]`` at ``sample`` as a plain numpy array, axes in ``dims`` order (as stored
+    when ``dims`` is None; every sample when ``sample`` is None).
+
+    The same values as ``ds[name].isel(sample=sample).transpose(*dims).values``
+    (a view of the same array), read from the Dataset's variable without
+    building a DataArray with its coordinates and indexes: a table that reads
+    a dozen variables spends its time on them otherwise (about 1 ms each).
+    """
+    var = ds.variables[name]
+    data: np.ndarray = var.values
+    axes = list(var.dims)
+    if sample is not None and "sample" in axes:
+        at = axes.index("sample")
+        data = data[(slice(None),) * at + (sample,)]
+        axes.pop(at)
+    if dims is None:
+        return data
+    return data.transpose([axes.index(d) for d in dims])
+
+
 def _label(ds: xr.Dataset, idx: int) -> str:
-    return label_of(ds.month.values[idx])
+    return label_of(ds.variables["month"].values[idx])
 
 
 def capex_split(ds: xr.Dataset, sample: int = 0) -> dict[str, float]:
@@ -66,9 +90,9 @@ def capex_split(ds: xr.Dataset, sample: int = 0) -> dict[str, float]:
     ``announced``: industry's announced investments; ``order_driven``: what
     industry's order-book rule adds, ``capex_usd - facilitation - announced``.
     """
-    total = float(ds.capex_usd.isel(sample=sample).sum())
-    state = float(ds.capex_facilitation_usd.sum()) if "capex_facilitation_usd" in ds else 0.0
-    announced = float(ds.capex_announced_usd.sum()) if "capex_announced_usd" in ds else 0.0
+    total = float(plain(ds, "capex_usd", sample=sample).sum())
+    state = float(plain(ds, "capex_facilitation_usd").sum()) if "capex_facilitation_usd" in ds else 0.0
+    announced = float(plain(ds, "capex_announced_usd").sum()) if "capex_announced_usd" in ds else 0.0
     return {"facilitation": state, "announced": announced,
             "order_driven": total - state - announced}  # fmt: skip
 
@@ -80,8 +104,13 @@ def counted_stock(ds: xr.Dataset) -> xr.DataArray:
     (:mod:`materiel.engine.fleets`); a dataset saved without it counts the
     nominal stock.
     """
-    counted: xr.DataArray = ds.usable_stock if "usable_stock" in ds else ds.stock
+    counted: xr.DataArray = ds[_counted_name(ds)]
     return counted
+
+
+def _counted_name(ds: xr.Dataset) -> str:
+    """The variable :func:`counted_stock` reads: ``usable_stock``, else ``stock``."""
+    return "usable_stock" if "usable_stock" in ds else "stock"
 
 
 def counted_on(ds: xr.Dataset, parties: list[str], product: str) -> str:
@@ -89,7 +118,7 @@ def counted_on(ds: xr.Dataset, parties: list[str], product: str) -> str:
     if "fleet" not in ds.dims or ds.sizes["fleet"] == 0:
         return "nominal"
     held = set(parties)
-    for p, k in zip(ds.fleet_party.values, ds.fleet_product.values, strict=True):
+    for p, k in zip(plain(ds, "fleet_party"), plain(ds, "fleet_product"), strict=True):
         if str(k) == product and str(p) in held:
             return "usable"
     return "nominal"
@@ -128,11 +157,11 @@ def target_table(ds: xr.Dataset, s: Scenario, sample: int = 0) -> pd.DataFrame:
     """
     # positional numpy on one sample's (month, party, product) block: labelled
     # selection per target cost ~30 ms each, most of a web request's time
-    stock = counted_stock(ds).isel(sample=sample).transpose("month", "party", "product").values
-    start = ds.stock_start.transpose("party", "product").values
-    party_at = {str(p): i for i, p in enumerate(ds.party.values)}
-    product_at = {str(k): i for i, k in enumerate(ds["product"].values)}
-    months = ds.month.values
+    stock = plain(ds, _counted_name(ds), ("month", "party", "product"), sample)
+    start = plain(ds, "stock_start", ("party", "product"))
+    party_at = {str(p): i for i, p in enumerate(plain(ds, "party"))}
+    product_at = {str(k): i for i, k in enumerate(plain(ds, "product"))}
+    months = plain(ds, "month")
     rows = []
     for tid, t in s.targets.items():
         required = t.required_quantity
@@ -223,16 +252,20 @@ def aid_table(ds: xr.Dataset, s: Scenario, sample: int = 0) -> pd.DataFrame:
     delivered, shown again in ``before_start``).
     """
     rows = []
-    given = ds.pledge_deliveries.isel(sample=sample).sum("month")
-    for g in ds.pledge.values:
-        a = s.aid[str(g)]
-        before = float(ds.pledge_given_before_start.sel(pledge=g))
-        rows.append({"pledge": str(g), "donor": a.donor, "recipient": a.recipient,
+    # positions, not labels: a labelled selection per pledge and contract costs ~1 ms each
+    given = plain(ds, "pledge_deliveries", ("month", "pledge"), sample).sum(axis=0)
+    given_before = plain(ds, "pledge_given_before_start")
+    for g, pledge in enumerate(plain(ds, "pledge")):
+        a = s.aid[str(pledge)]
+        before = float(given_before[g])
+        rows.append({"pledge": str(pledge), "donor": a.donor, "recipient": a.recipient,
                      "product": a.product, "supply": "stock", "pledged": a.quantity,
-                     "delivered": float(given.sel(pledge=g)) + before,
+                     "delivered": float(given[g]) + before,
                      "before_start": before})  # fmt: skip
-    delivered = ds.contract_deliveries.isel(sample=sample).sum("month")
-    for cid in ds.contract.values:
+    delivered = plain(ds, "contract_deliveries", ("month", "contract"), sample).sum(axis=0)
+    delivered_before = plain(ds, "contract_delivered_before_start")
+    quantity = plain(ds, "contract_quantity", ("contract",), sample)
+    for n, cid in enumerate(plain(ds, "contract")):
         cid = str(cid)
         if cid.startswith("aid:"):
             a = s.aid[cid[4:]]
@@ -247,11 +280,11 @@ def aid_table(ds: xr.Dataset, s: Scenario, sample: int = 0) -> pd.DataFrame:
             donor, recipient, product, label = ",".join(c.buyers), c.recipient or "", c.product, cid
         else:
             continue
-        before = float(ds.contract_delivered_before_start.sel(contract=cid))
+        before = float(delivered_before[n])
         rows.append({"pledge": label, "donor": donor, "recipient": recipient,
                      "product": product, "supply": "production",
-                     "pledged": float(ds.contract_quantity.isel(sample=sample).sel(contract=cid)),
-                     "delivered": float(delivered.sel(contract=cid)) + before,
+                     "pledged": float(quantity[n]),
+                     "delivered": float(delivered[n]) + before,
                      "before_start": before})  # fmt: skip
     df = pd.DataFrame(rows, columns=["pledge", "donor", "recipient", "product", "supply",
                                      "pledged", "delivered", "before_start"])  # fmt: skip
@@ -265,13 +298,13 @@ def recipient_shortfall_table(ds: xr.Dataset, sample: int = 0) -> pd.DataFrame:
     """Per recipient and munition: demand, consumed, shortfall and months short."""
     # plain (month, party, product) arrays: a label lookup per cell costs 100x more
     order = ("month", "party", "product")
-    demand = ds.consumption_demand.transpose(*order).values
-    short = ds.shortfall.isel(sample=sample).transpose(*order).values
-    consumed = ds.consumed.isel(sample=sample).transpose(*order).values
-    products = [str(k) for k in ds["product"].values]
-    parties = ds.party.values
+    demand = plain(ds, "consumption_demand", order)
+    short = plain(ds, "shortfall", order, sample)
+    consumed = plain(ds, "consumed", order, sample)
+    products = [str(k) for k in plain(ds, "product")]
+    parties = plain(ds, "party")
     rows = []
-    for i in np.flatnonzero(ds.party_kind.values == "recipient"):
+    for i in np.flatnonzero(plain(ds, "party_kind") == "recipient"):
         for j, k in enumerate(products):
             total = float(demand[:, i, j].sum())
             if total <= 0:
@@ -309,17 +342,17 @@ def fleet_table(ds: xr.Dataset, sample: int = 0) -> pd.DataFrame:
     if "fleet" not in ds.dims or ds.sizes["fleet"] == 0:
         return pd.DataFrame(rows)
     # plain arrays, month first: a label lookup per fleet and variable costs 100x more
-    short = ds.fleet_shortfall.isel(sample=sample).transpose("month", "fleet").values
-    usable = ds.fleet_stock.isel(sample=sample).transpose("month", "fleet").values
+    short = plain(ds, "fleet_shortfall", ("month", "fleet"), sample)
+    usable = plain(ds, "fleet_stock", ("month", "fleet"), sample)
     order = ("month", "party", "product")
-    unusable = ds.unusable_stock.isel(sample=sample).transpose(*order).values
-    nominal = ds.stock.isel(sample=sample).transpose(*order).values
-    demand_pk = ds.consumption_demand.transpose(*order).values
-    party_at = {str(p): i for i, p in enumerate(ds.party.values)}
-    product_at = {str(k): j for j, k in enumerate(ds["product"].values)}
-    parties, products = ds.fleet_party.values, ds.fleet_product.values
-    shares, systems = ds.fleet_share.values, ds.fleet_system.values
-    for f, fleet in enumerate(ds.fleet.values):
+    unusable = plain(ds, "unusable_stock", order, sample)
+    nominal = plain(ds, "stock", order, sample)
+    demand_pk = plain(ds, "consumption_demand", order)
+    party_at = {str(p): i for i, p in enumerate(plain(ds, "party"))}
+    product_at = {str(k): j for j, k in enumerate(plain(ds, "product"))}
+    parties, products = plain(ds, "fleet_party"), plain(ds, "fleet_product")
+    shares, systems = plain(ds, "fleet_share"), plain(ds, "fleet_system")
+    for f, fleet in enumerate(plain(ds, "fleet")):
         p, k = str(parties[f]), str(products[f])
         i, j = party_at[p], product_at[k]
         share = float(shares[f])
