@@ -381,7 +381,9 @@ def fleet_table(ds: xr.Dataset, sample: int = 0) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def interoperability_table(ds: xr.Dataset, s: Scenario, sample: int = 0) -> pd.DataFrame:
+def interoperability_table(
+    ds: xr.Dataset, s: Scenario, sample: int = 0, fleets: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """Per party and munition with weapon-system fleets: usable against nominal stock,
     unmet demand and which systems went short, and the capacity its guns can use.
 
@@ -391,24 +393,30 @@ def interoperability_table(ds: xr.Dataset, s: Scenario, sample: int = 0) -> pd.D
     (:mod:`materiel.engine.interop`), at the first and last month, against
     ``capacity_*_per_month`` over every line of the munition. ``short_systems``
     lists the systems with unmet demand, worst share first (``system share``).
+    ``fleets`` is :func:`fleet_table` of the same sample when the caller has it.
     """
     from materiel.engine.interop import compile_fleets
 
-    fleets = fleet_table(ds, sample)
+    if fleets is None:
+        fleets = fleet_table(ds, sample)
     if fleets.empty:
         return pd.DataFrame()
-    lines = [str(x) for x in ds.line.values]
-    parties = [str(x) for x in ds.party.values]
-    compiled = compile_fleets(s, lines, parties, [str(x) for x in ds["product"].values])
+    lines = [str(x) for x in plain(ds, "line")]
+    parties = [str(x) for x in plain(ds, "party")]
+    products = [str(x) for x in plain(ds, "product")]
+    compiled = compile_fleets(s, lines, parties, products)
     qualified, share = compiled["qualified_from"], compiled["fleet_share"]
-    cap = ds.capacity_per_month.isel(sample=sample).transpose("month", "line").values
-    nominal = ds.stock.isel(sample=sample)
-    usable = ds.usable_stock.isel(sample=sample)
+    cap = plain(ds, "capacity_per_month", ("month", "line"), sample)
+    order = ("month", "party", "product")
+    nominal = plain(ds, "stock", order, sample)
+    usable = plain(ds, "usable_stock", order, sample)
+    line_product = plain(ds, "line_product")
     T = cap.shape[0]
     rows = []
     for (p, k), group in fleets.groupby(["party", "product"], sort=False):
         mine = np.array([i for i, f in enumerate(compiled["fleets"]) if f in set(group.fleet)])
-        of_k = np.flatnonzero(ds.line_product.values == k)
+        of_k = np.flatnonzero(line_product == k)
+        at = (-1, parties.index(p), products.index(k))
 
         def effective(t: int, mine: np.ndarray = mine, of_k: np.ndarray = of_k) -> float:
             fits = (qualified[np.ix_(of_k, mine)] <= t) * share[mine]
@@ -421,8 +429,8 @@ def interoperability_table(ds: xr.Dataset, s: Scenario, sample: int = 0) -> pd.D
                 "party": p,
                 "product": k,
                 "fleets": len(group),
-                "stock_end": float(nominal.sel(party=p, product=k)[-1]),
-                "usable_end": float(usable.sel(party=p, product=k)[-1]),
+                "stock_end": float(nominal[at]),
+                "usable_end": float(usable[at]),
                 "unusable_end": float(group.unusable_end.iloc[0]),
                 "unusable_max": float(group.unusable_max.iloc[0]),
                 "demand": demand,
@@ -482,23 +490,27 @@ def replacement_table(ds: xr.Dataset, s: Scenario, sample: int = 0) -> pd.DataFr
     columns = ["party", "product", "given", "production_rate_per_month", "static_months",
                "stock_start", "first_below", "back_at_start", "dynamic_months"]  # fmt: skip
     given: dict[tuple[str, str], float] = {}
-    delivered = ds.pledge_deliveries.isel(sample=sample).sum("month")
-    for g in ds.pledge.values:
-        a = s.aid[str(g)]
-        quantity = float(delivered.sel(pledge=g)) + float(
-            ds.pledge_given_before_start.sel(pledge=g)
-        )
+    delivered = plain(ds, "pledge_deliveries", ("month", "pledge"), sample).sum(axis=0)
+    before = plain(ds, "pledge_given_before_start")
+    for g, pledge in enumerate(plain(ds, "pledge")):
+        a = s.aid[str(pledge)]
+        quantity = float(delivered[g]) + float(before[g])
         given[(a.donor, a.product)] = given.get((a.donor, a.product), 0.0) + quantity
-    capacity = ds.capacity_per_month.isel(sample=sample, month=0)
-    stock = ds.stock.isel(sample=sample)
+    capacity = plain(ds, "capacity_per_month", ("month", "line"), sample)[0]
+    stock = plain(ds, "stock", ("month", "party", "product"), sample)
+    stock_start = plain(ds, "stock_start", ("party", "product"))
+    party_at = {str(p): i for i, p in enumerate(plain(ds, "party"))}
+    product_at = {str(k): j for j, k in enumerate(plain(ds, "product"))}
+    line_country, line_product = plain(ds, "line_country"), plain(ds, "line_product")
     rows = []
     for (party, product), quantity in given.items():
         if quantity <= 0:
             continue
-        mine = (ds.line_country == party) & (ds.line_product == product)
-        rate = float(capacity.where(mine, 0.0).sum())
-        start = float(ds.stock_start.sel(party=party, product=product))
-        series = stock.sel(party=party, product=product).values
+        mine = (line_country == party) & (line_product == product)
+        rate = float(np.where(mine, capacity, 0.0).sum())
+        i, j = party_at[party], product_at[product]
+        start = float(stock_start[i, j])
+        series = stock[:, i, j]
         below = np.flatnonzero(~target_met(series, start))
         first_below = int(below[0]) if len(below) else None
         back: int | None = 0

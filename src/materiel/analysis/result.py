@@ -109,7 +109,10 @@ class Result:
 
     def fleets(self) -> pd.DataFrame:
         """Per weapon-system fleet: demand, unmet demand, usable and unusable stock."""
-        return self._table("fleets", lambda: metrics.fleet_table(self.dataset))
+        return self._table("fleets", self._fleets)
+
+    def _fleets(self) -> pd.DataFrame:
+        return metrics.fleet_table(self.dataset)
 
     def interoperability(self) -> pd.DataFrame:
         """Per party and munition with fleets: usable vs nominal stock, unmet demand, the systems
@@ -117,7 +120,9 @@ class Result:
         (:func:`~materiel.analysis.metrics.interoperability_table`; empty without fleets)."""
         return self._table(
             "interoperability",
-            lambda: metrics.interoperability_table(self.dataset, self.scenario),
+            lambda: metrics.interoperability_table(
+                self.dataset, self.scenario, fleets=self._table("fleets", self._fleets)
+            ),
         )
 
     def qualifications(self) -> pd.DataFrame:
@@ -138,17 +143,17 @@ class Result:
         return self._table("munitions", self._munitions)
 
     def _munitions(self) -> pd.DataFrame:
-        ds = self.dataset.isel(sample=0)
+        ds, plain = self.dataset, metrics.plain
         # plain arrays: (month, line) and (month, contract); selecting by mask keeps line order
-        capacity = ds.capacity_per_month.transpose("month", "line").values
-        production = ds.production.transpose("month", "line").values
-        bindings = ds.binding.transpose("month", "line").values
-        capex = ds.capex_usd.transpose("month", "line").values
-        deliveries = ds.contract_deliveries.transpose("month", "contract").values
-        spent = deliveries * ds.contract_price_usd.values
-        line_product = ds.line_product.values
-        contract_product = ds.contract_product.values
-        months = ds.month.values
+        capacity = plain(ds, "capacity_per_month", ("month", "line"))
+        production = plain(ds, "production", ("month", "line"))
+        bindings = plain(ds, "binding", ("month", "line"))
+        capex = plain(ds, "capex_usd", ("month", "line"))
+        deliveries = plain(ds, "contract_deliveries", ("month", "contract"))
+        spent = deliveries * plain(ds, "contract_price_usd")
+        line_product = plain(ds, "line_product")
+        contract_product = plain(ds, "contract_product")
+        months = plain(ds, "month")
         rows = []
         for k in self.scenario.munitions:
             on = line_product == k
@@ -234,21 +239,21 @@ class Result:
         return self._table("contracts", self._contracts)
 
     def _contracts(self) -> pd.DataFrame:
-        ds = self.dataset
-        delivered = ds.contract_deliveries.isel(sample=0).sum("month")
+        ds, plain = self.dataset, metrics.plain
+        delivered = plain(ds, "contract_deliveries", ("month", "contract")).sum(axis=0)
         return pd.DataFrame(
             {
-                "contract": ds.contract.values.astype(str),
-                "product": ds.contract_product.values.astype(str),
-                "buyers": ds.contract_buyers.isel(sample=0).values.astype(str),
-                "decided": ds.contract_decided.isel(sample=0).values.astype(str),
-                "signed": ds.contract_signed.isel(sample=0).values.astype(str),
-                "quantity": ds.contract_quantity.isel(sample=0).values.astype(float),
-                "firm": ds.contract_firm.values.astype(bool),
-                "multi_year": ds.contract_multi_year.values.astype(bool),
-                "decided_by": ds.contract_decided_by.values.astype(str),
-                "origin": ds.contract_origin.values.astype(str),
-                "delivered": delivered.values + ds.contract_delivered_before_start.values,
+                "contract": plain(ds, "contract").astype(str),
+                "product": plain(ds, "contract_product").astype(str),
+                "buyers": plain(ds, "contract_buyers").astype(str),
+                "decided": plain(ds, "contract_decided").astype(str),
+                "signed": plain(ds, "contract_signed").astype(str),
+                "quantity": plain(ds, "contract_quantity").astype(float),
+                "firm": plain(ds, "contract_firm").astype(bool),
+                "multi_year": plain(ds, "contract_multi_year").astype(bool),
+                "decided_by": plain(ds, "contract_decided_by").astype(str),
+                "origin": plain(ds, "contract_origin").astype(str),
+                "delivered": delivered + plain(ds, "contract_delivered_before_start"),
             }
         )
 
@@ -316,23 +321,27 @@ class Result:
         """The totals of ``metrics()["cost"]``: payments, capex (and its split by decision),
         payments per paying party (those above zero) and round-gun qualifications, US$,
         without the other metrics."""
-        ds = self.dataset.isel(sample=0)
-        split = metrics.capex_split(self.dataset)  # industry's capex and the state's, apart
-        qual = ds.get("qualification_cost_usd", xr.zeros_like(ds.payments_usd))
+        ds, plain = self.dataset, metrics.plain
+        split = metrics.capex_split(ds)  # industry's capex and the state's, apart
+        payments = plain(ds, "payments_usd", ("month", "party"))
+        qual = (
+            plain(ds, "qualification_cost_usd", ("month", "party"))
+            if "qualification_cost_usd" in ds
+            else np.zeros_like(payments)
+        )
+        parties = [str(p) for p in plain(ds, "party")]
         return {
-            "payments_usd": float(ds.payments_usd.sum()),
-            "capex_usd": float(ds.capex_usd.sum()),
+            "payments_usd": float(payments.sum()),
+            "capex_usd": float(plain(ds, "capex_usd").sum()),
             "capex_by_decision_usd": split,
             "industry_capex_usd": split["order_driven"] + split["announced"],
             "state_capex_usd": split["facilitation"],
             "payments_by_party_usd": {
-                str(p): float(v)
-                for p, v in ds.payments_usd.sum("month").to_series().items()
-                if v > 0
+                p: float(v) for p, v in zip(parties, payments.sum(axis=0), strict=True) if v > 0
             },
             "qualifications_usd": float(qual.sum()),
             "qualifications_by_party_usd": {
-                str(p): float(v) for p, v in qual.sum("month").to_series().items() if v > 0
+                p: float(v) for p, v in zip(parties, qual.sum(axis=0), strict=True) if v > 0
             },
         }
 
