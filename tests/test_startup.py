@@ -125,3 +125,79 @@ def test_run_pauses_the_cycle_collector_and_turns_it_back_on() -> None:
     assert result.exit_code == 0, result.output
     assert "\nTargets\n" in result.output
     assert gc.isenabled()
+
+
+def test_run_text_path_imports_no_exporter() -> None:
+    """``materiel run`` without ``--out`` never imports the file writers (nor Plotly);
+    ``--out`` does."""
+    code = (
+        "import sys, tempfile\n"
+        "from typer.testing import CliRunner\n"
+        "from materiel.cli import app\n"
+        "r = CliRunner().invoke(app, ['run', 'status-quo'])\n"
+        "assert r.exit_code == 0, r.output\n"
+        "print(sorted(m for m in ('materiel.present.export', 'plotly') if m in sys.modules))\n"
+        "r = CliRunner().invoke(app, ['run', 'status-quo', '--out', tempfile.mkdtemp()])\n"
+        "assert r.exit_code == 0, r.output\n"
+        "print('materiel.present.export' in sys.modules)\n"
+    )
+    out = _python(code, 600)
+    assert out.split("\n")[:2] == ["[]", "True"], out
+
+
+def test_plain_equals_the_labelled_selection() -> None:
+    """``metrics.plain`` gives the values of ``ds[name].isel(sample=...).transpose(...)``."""
+    import numpy as np
+
+    from materiel.analysis.metrics import plain
+    from materiel.analysis.simulate import simulate
+
+    ds = simulate("action-plan").dataset
+    checked = 0
+    for name in [*ds.data_vars, *ds.coords]:
+        da = ds[name]
+        dims = tuple(reversed([d for d in da.dims if d != "sample"]))  # a non-trivial order
+        expected = (da.isel(sample=0) if "sample" in da.dims else da).transpose(*dims).values
+        got = plain(ds, str(name), dims)
+        assert got.shape == expected.shape and got.dtype == expected.dtype, name
+        assert np.array_equal(got, expected, equal_nan=got.dtype.kind == "f"), name
+        checked += 1
+    assert checked > 50
+    every = plain(ds, "stock", sample=None)
+    assert every.shape == ds.stock.shape
+
+
+def test_array_tables_equal_labelled_selections() -> None:
+    """The tables read by position (plain arrays) give what labelled selection gave, exactly,
+    on every embedded scenario: aid, contracts, cost totals, interoperability, replacement."""
+    from materiel.analysis.simulate import simulate
+
+    for sid in ("action-plan", "status-quo", "hague-pledge", "hindcast-2022"):
+        r = simulate(sid)
+        ds = r.dataset.isel(sample=0)
+        aid = r.aid().set_index("pledge")
+        for g in ds.pledge.values:
+            before = float(ds.pledge_given_before_start.sel(pledge=g))
+            given = float(ds.pledge_deliveries.sum("month").sel(pledge=g))
+            assert aid.loc[str(g), "delivered"] == given + before
+        contracts = r.contracts().set_index("contract")
+        delivered = ds.contract_deliveries.sum("month") + ds.contract_delivered_before_start
+        for c in ds.contract.values:
+            assert contracts.loc[str(c), "delivered"] == float(delivered.sel(contract=c))
+            assert contracts.loc[str(c), "quantity"] == float(ds.contract_quantity.sel(contract=c))
+        totals = r.cost_totals()
+        assert totals["payments_usd"] == float(ds.payments_usd.sum())
+        assert totals["capex_usd"] == float(ds.capex_usd.sum())
+        assert totals["payments_by_party_usd"] == {
+            str(p): float(v) for p, v in ds.payments_usd.sum("month").to_series().items() if v > 0
+        }
+        for row in r.interoperability().itertuples():
+            at = {"party": row.party, "product": row.product}
+            assert row.stock_end == float(ds.stock.sel(at)[-1])
+            assert row.usable_end == float(ds.usable_stock.sel(at)[-1])
+        capacity = ds.capacity_per_month.isel(month=0)
+        for row in r.replacement().itertuples():
+            mine = (ds.line_country == row.party) & (ds.line_product == row.product)
+            assert row.production_rate_per_month == float(capacity.where(mine, 0.0).sum())
+            start = ds.stock_start.sel(party=row.party, product=row.product)
+            assert row.stock_start == float(start)

@@ -90,11 +90,14 @@ def capex_split(ds: xr.Dataset, sample: int = 0) -> dict[str, float]:
     ``announced``: industry's announced investments; ``order_driven``: what
     industry's order-book rule adds, ``capex_usd - facilitation - announced``.
     """
-    total = float(plain(ds, "capex_usd", sample=sample).sum())
-    state = float(plain(ds, "capex_facilitation_usd").sum()) if "capex_facilitation_usd" in ds else 0.0
-    announced = float(plain(ds, "capex_announced_usd").sum()) if "capex_announced_usd" in ds else 0.0
+
+    def total(name: str, sample: int | None = None) -> float:
+        return float(plain(ds, name, sample=sample).sum()) if name in ds else 0.0
+
+    state, announced = total("capex_facilitation_usd"), total("capex_announced_usd")
+    total_usd = total("capex_usd", sample)
     return {"facilitation": state, "announced": announced,
-            "order_driven": total - state - announced}  # fmt: skip
+            "order_driven": total_usd - state - announced}  # fmt: skip
 
 
 def counted_stock(ds: xr.Dataset) -> xr.DataArray:
