@@ -111,6 +111,7 @@ def fleet_lines(result: Result, top: int = 6) -> list[str]:
     out = ["", f"Weapon systems (policy.interoperability = {policy.interoperability!r}"
            + "".join(f", {k}: {v!r}" for k, v in policy.interoperability_by_product.items())
            + "; a round fires only from the guns it is qualified for)"]  # fmt: skip
+    weapons = result.interoperability()
     for (party, product), group in fleets.groupby(["party", "product"], sort=False):
         demand = group.demand.sum()
         unmet = group.shortfall.sum() / demand if demand > 0 else 0.0
@@ -130,7 +131,6 @@ def fleet_lines(result: Result, top: int = 6) -> list[str]:
                 f"({held / group.shortfall.sum():.0%}) fell in months that ended with rounds "
                 "in stock those guns could not fire (qualified only for other guns, or none)"
             )
-        weapons = result.interoperability()
         cap = weapons[(weapons.party == party) & (weapons["product"] == product)].iloc[0]
         out.append(
             "    capacity its guns can use (each line weighted by the share of use its rounds "
