@@ -98,6 +98,31 @@ the cache load (about 0.4 s), pandas with pyarrow, numexpr and bottleneck,
 and xarray (about 0.5 s), the interpreter, numpy, typer and pydantic (about
 0.45 s); a ``run`` that builds its text from the engine's arrays without
 pandas and xarray would be the next step.
+
+Fourth pass (branch fast11 on main at dd62345; load 4 to 5 on the 2 shared
+cores). ``--repeat 3 --warm-bytecode`` (``import numpy`` 0.30 s CPU):
+``--help`` 0.46 s CPU (1.5x), ``validate`` 0.72 s (2.4x), ``run`` 2.24 s
+(7.4x, target missed), ``run`` with the scenario cache off 2.43 s (8.0x),
+``spending`` 0.77 s (2.5x). What changed: the summary's tables read plain
+arrays from the Dataset's variables (:func:`materiel.analysis.metrics.plain`)
+instead of building a DataArray per selection, and the interoperability
+table reuses the fleet table; ``summarize`` on a built result, CPU seconds,
+median of 15, before -> after: action-plan 0.13-0.16 -> 0.08, status-quo
+0.15-0.17 -> 0.08, hague-pledge 0.17-0.21 -> 0.13, hindcast-2022 0.23-0.35
+-> 0.065 (tables and text unchanged byte for byte). Whole ``run``,
+interleaved, 9 each: before 2.18 s CPU median (2.00 min), after 2.19 (1.71
+min): the 0.05 to 0.09 s saved is below this machine's noise (+-0.3 s).
+``run`` without ``--out`` no longer imports :mod:`materiel.present.export`
+(which cost nothing by itself: its 0.9 s in ``-X importtime`` is pandas and
+xarray, first imported there but needed by ``simulate`` anyway). What stays,
+in-process CPU at that load: imports about 1.8 s (pandas with pyarrow 0.5,
+numba 0.45, pydantic and the schema 0.25, xarray 0.2, numpy 0.2, typer 0.08),
+the cached kernel's load and first dispatch 0.23 to 0.26, the rest 0.15. The
+1.5 s target needs a text path without pandas and xarray: the engine's
+arrays labelled without building a Dataset (today ``build_dataset`` builds
+its variables as plain ``(dims, values)`` pairs, then the Dataset), the
+tables as rows over those arrays, and ``Result`` wrapping the same rows in
+DataFrames.
 """
 
 from __future__ import annotations
