@@ -419,7 +419,7 @@ def interoperability_table(
     for (p, k), group in fleets.groupby(["party", "product"], sort=False):
         mine = np.array([i for i, f in enumerate(compiled["fleets"]) if f in set(group.fleet)])
         of_k = np.flatnonzero(line_product == k)
-        at = (-1, parties.index(p), products.index(k))
+        at = (-1, parties.index(str(p)), products.index(str(k)))
 
         def effective(t: int, mine: np.ndarray = mine, of_k: np.ndarray = of_k) -> float:
             fits = (qualified[np.ix_(of_k, mine)] <= t) * share[mine]
