@@ -206,14 +206,15 @@ def _is_assumption(s: Scenario, source: str | None) -> bool:
 
 def binding_table(ds: xr.Dataset, sample: int = 0) -> pd.DataFrame:
     """Per line, the number of months bound by capacity, by orders and by each input."""
-    binding = ds.binding.isel(sample=sample).values  # (month, line)
+    binding = plain(ds, "binding", ("month", "line"), sample)
+    products, countries = plain(ds, "line_product"), plain(ds, "line_country")
     rows = []
-    for j, line in enumerate(ds.line.values):
+    for j, line in enumerate(plain(ds, "line")):
         labels, counts = np.unique(binding[:, j], return_counts=True)
         row: dict[str, object] = {
             "line": str(line),
-            "product": str(ds.line_product.values[j]),
-            "country": str(ds.line_country.values[j]),
+            "product": str(products[j]),
+            "country": str(countries[j]),
         }
         row.update({str(k): int(n) for k, n in zip(labels, counts, strict=True)})
         first_input = np.flatnonzero(is_input(binding[:, j]))
