@@ -36,6 +36,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+import numpy as np
 from synthetic import scale_scenario
 
 import materiel
@@ -71,17 +72,35 @@ class Row:
     solve_s: float
     total_s: float
     feasible: bool
+    solve_cpu_s: float  # time.process_time over the solve: every thread of this process
+    load: float  # 1-minute load average after the solve (the machine may be shared)
+    iterations: int  # simplex iterations
+    presolve_cpu_s: float  # HiGHS's presolve alone (part of the solve)
+    presolved_rows: int
+    presolved_columns: int
+    cost_min: float  # smallest and largest nonzero |objective coefficient|
+    cost_max: float
 
 
-def measure(case: str, scenario: materiel.Scenario, factor: int) -> Row:
-    """Build, solve and read back one plan; time each part."""
+def measure(case: str, scenario: materiel.Scenario, factor: int, log: bool = False) -> Row:
+    """Build, solve and read back one plan; time each part (``log``: print HiGHS's log)."""
     t0 = time.perf_counter()
     pm = build_model(plan_data(scenario), "cost")
     t1 = time.perf_counter()
-    _solve(pm, None)
-    t2 = time.perf_counter()
+    c1 = time.process_time()
+    _solve(pm, None, log=log)
+    t2, c2 = time.perf_counter(), time.process_time()
     p = _read_plan(pm, None)
     m = pm.model
+    info = m.solver_model.getInfo()
+    h = m.to_highspy()  # HiGHS's presolve alone, timed apart
+    h.setOptionValue("output_flag", log)
+    c3 = time.process_time()
+    h.presolve()
+    presolve_cpu = time.process_time() - c3
+    presolved = h.getPresolvedLp()
+    cost = np.abs(m.objective.coeffs.values)
+    cost = cost[cost > 0]
     return Row(
         case=case,
         factor=factor,
@@ -92,6 +111,14 @@ def measure(case: str, scenario: materiel.Scenario, factor: int) -> Row:
         solve_s=t2 - t1,
         total_s=t2 - t0,
         feasible=p.feasible,
+        solve_cpu_s=c2 - c1,
+        load=os.getloadavg()[0],
+        iterations=int(info.simplex_iteration_count),
+        presolve_cpu_s=presolve_cpu,
+        presolved_rows=int(presolved.num_row_),
+        presolved_columns=int(presolved.num_col_),
+        cost_min=float(cost.min()),
+        cost_max=float(cost.max()),
     )
 
 
@@ -101,32 +128,63 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="x1 and x2 only")
     parser.add_argument("--json", action="store_true", help="print JSON")
     parser.add_argument("--samples-only", action="store_true", help="only the --samples cases")
+    parser.add_argument(
+        "--factors",
+        type=int,
+        nargs="+",
+        help="only these scale factors (x1 always), without --alternatives and --samples",
+    )
+    parser.add_argument("--highs-log", action="store_true", help="print HiGHS's log of each solve")
     args = parser.parse_args()
     if args.samples_only:
         samples()
         return
     base = materiel.load(DEFAULT)
     measure("warm-up", base, 1)  # first import of the solver and first-call overheads
-    rows = [measure(DEFAULT, base, 1)]
-    for factor in (1, 2) if args.quick else (1, 2, 5, 10):
+    rows = [measure(DEFAULT, base, 1, args.highs_log)]
+    factors = args.factors or ((1, 2) if args.quick else (1, 2, 5, 10))
+    for factor in sorted(set(factors) | {1}):
         scaled = scale_scenario(base, factor, base.months)
-        rows.append(measure(f"{DEFAULT} x{factor}", scaled, factor))
+        rows.append(measure(f"{DEFAULT} x{factor}", scaled, factor, args.highs_log))
     if args.json:
         print(json.dumps([asdict(r) for r in rows], indent=2))
         return
     head = f"{'case':<18}{'variables':>11}{'constraints':>13}{'nonzeros':>11}"
-    print(head + f"{'build s':>9}{'solve s':>9}{'total s':>9}  growth (time / size vs x1)")
+    print(
+        head + f"{'build s':>9}{'solve s':>9}{'cpu s':>8}{'load':>6}{'total s':>9}"
+        "  growth (time / size vs x1)"
+    )
     ref = rows[1]
     for r in rows:
         size = r.variables / ref.variables
         growth = (
-            f"build x{r.build_s / ref.build_s:.1f}, solve x{r.solve_s / ref.solve_s:.1f} "
-            f"for x{size:.1f} variables"
+            f"build x{r.build_s / ref.build_s:.1f}, "
+            f"solve CPU x{r.solve_cpu_s / ref.solve_cpu_s:.1f} for x{size:.1f} variables"
         )
         print(
             f"{r.case:<18}{r.variables:>11,}{r.constraints:>13,}{r.nonzeros:>11,}"
-            f"{r.build_s:>9.2f}{r.solve_s:>9.2f}{r.total_s:>9.2f}  {growth}"
+            f"{r.build_s:>9.2f}{r.solve_s:>9.2f}{r.solve_cpu_s:>8.2f}{r.load:>6.1f}"
+            f"{r.total_s:>9.2f}  {growth}"
         )
+    print("\nsolver: simplex iterations, presolve alone (CPU, size after), |cost| range")
+    for r in rows:
+        print(
+            f"{r.case:<18}{r.iterations:>9,} iterations; presolve {r.presolve_cpu_s:.1f} s CPU "
+            f"to {r.presolved_rows:,} rows x "
+            f"{r.presolved_columns:,} columns; costs {r.cost_min:.0e} .. {r.cost_max:.0e}"
+        )
+    default, largest = rows[0], rows[-1]
+    print(
+        f"\ndefault ({DEFAULT}) built and solved in {default.total_s:.1f} s, solve "
+        f"{default.solve_cpu_s:.1f} s CPU (target <= 2 s)"
+    )
+    if largest.factor == 10:
+        print(
+            f"x10 built and solved in {largest.total_s:.1f} s, solve {largest.solve_cpu_s:.1f} s "
+            f"CPU at load {largest.load:.1f} (target <= 10 s)"
+        )
+    if args.factors:
+        return
     alt = materiel.plan(DEFAULT, alternatives=3)
     t = alt.timings
     print(
@@ -135,10 +193,6 @@ def main() -> None:
         f"({t['solve_s']:.2f} s; target <= x4); contracts written: {len(alt.contracts)}"
     )
     samples()
-    default, largest = rows[0], rows[-1]
-    print(f"\ndefault ({DEFAULT}) built and solved in {default.total_s:.1f} s (target <= 2 s)")
-    if largest.factor == 10:
-        print(f"x10 built and solved in {largest.total_s:.1f} s (target <= 10 s)")
 
 
 def samples() -> None:

@@ -12,7 +12,7 @@ import os
 import sys
 import time
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -82,13 +82,14 @@ def _quiet() -> Iterator[None]:
         os.close(saved)
 
 
-def _solve(pm: PlanModel, time_limit_s: float | None) -> None:
-    options: dict[str, Any] = {"output_flag": False, "log_to_console": False}
+def _solve(pm: PlanModel, time_limit_s: float | None, *, log: bool = False) -> None:
+    """Solve the programme with HiGHS; ``log``: print HiGHS's log (benchmarks, diagnosis)."""
+    options: dict[str, Any] = {"output_flag": log, "log_to_console": log}
     if time_limit_s is not None:
         options["time_limit"] = float(time_limit_s)
     if pm.integer:
         options["mip_rel_gap"] = 1e-9
-    with _quiet():
+    with nullcontext() if log else _quiet():
         status, condition = pm.model.solve(solver_name="highs", io_api="direct", **options)
     if status != "ok":
         raise PlanError(f"the solver stopped without an optimal plan: {status} ({condition})")
