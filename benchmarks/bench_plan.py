@@ -5,6 +5,7 @@ Run from the repository root::
     python benchmarks/bench_plan.py           # action-plan, then x1, x2, x5, x10
     python benchmarks/bench_plan.py --quick   # x1 and x2 only
     python benchmarks/bench_plan.py --json    # the figures as JSON on stdout
+    python benchmarks/bench_plan.py --factors 10 --highs-log   # x1 and x10, HiGHS's log
 
 For the default scenario (``action-plan``) and the same scenario replicated
 x2, x5 and x10 in allies, lines and pools over its own 132-month horizon
@@ -22,6 +23,44 @@ the default scenario (no distributions: every sample is the nominal) and on
 the default with three assumed distributions (``UNCERTAIN``). The whole call
 is timed in CPU seconds (``time.process_time``, the solver's threads
 included), as the machine may be shared; wall time is printed beside the load.
+Each case also reports the solve's CPU time, the simplex iterations, HiGHS's
+presolve run alone (CPU time, size after) and the objective's cost range.
+
+Measured 2026-12-01 on the shared 2-core machine (1-minute load 4-5, so wall
+time is about twice CPU time; CPU seconds of the solve)::
+
+    case     variables  constraints  nonzeros  iterations  presolve CPU  solve CPU
+    x1          35,657       27,164   109,895       5,577         1.0 s      1.9 s
+    x5         186,205      137,384   579,915      23,682         3.6 s     11.3 s
+    x10        380,330      275,159 1,197,140      58,958        10.1 s    123.4 s
+
+(x10: 210 s wall at load 5.1; 123 s with 121.8 s of solve on a quiet machine.)
+Why x10 misses 10 s (issue 16): the model grows linearly (x10.7 variables),
+and so do the simplex iterations (x10.6), but the time per iteration (solve
+less presolve CPU) grows twelvefold, 0.15 ms at x1, 0.32 ms at x5, 1.9 ms at
+x10: the replicas are one LP, coupled by joint buying (``Product-balance``:
+one row per munition and month over every line and buyer, 460 terms at x10
+against 46), by the shared recipients and by backlog contracts assigned to
+lines of every copy (``Backlog-delivery`` grows x14); most likely the basis
+factors lose their sparsity (an inference, not measured). HiGHS's presolve
+alone (10.1 s CPU) is already over the target. The cost range is 1e-6 (tie-
+breaks, ``model.STEADY``) to 1e9 (the use rewards of
+:class:`~materiel.plan.model.Weights`, which grow with the number of targets
+of a product); HiGHS warns that it is badly scaled. Options tried on the x2
+model (CPU s, default 3.2 s, 11,249 iterations): primal simplex 5.5; interior
+point 15.1 (10.0 without crossover); parallel 3.3; other scalings and edge
+weights 2.7-3.9 (same order of iterations); presolve off 9.0 (35,000
+iterations); ``user_objective_scale`` -8 2.9 (7,753 iterations). On x5
+``user_objective_scale=-10`` cut the solve from 14.1 to 8.8 s CPU (23,682 to
+15,726 iterations, objective within 1e-10), but at x10 (``-11``) it had not
+finished after 260 s wall (38,000 iterations, load 5-7), and the scaled tie-
+breaks (1e-6 x 2**-7) sink under HiGHS's dual tolerance (1e-7): the default
+plan grows from 91 to 116 contracts (issue 16 asks at most 100); with tie-
+breaks of 1e-3 it writes 77 at the same cost, but the hand-worked dual tests
+count the tie-breaks and would likely move (not run). Neither is applied.
+Reaching 10 s needs a smaller programme (fewer month-by-month variables where
+the decision is yearly, or a decomposition by product or group of allies), not
+solver options.
 """
 
 from __future__ import annotations
