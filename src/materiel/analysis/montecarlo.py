@@ -256,7 +256,6 @@ class _Run:
         for sel in self.selectors:
             sel.resolve(cells)
         self.cells = cells
-        self.record = tuple(dict.fromkeys((*_LEAN, *(x.variable for x in self.selectors))))
         slot = np.full(cells.shape, -1)
         slot[cells] = np.arange(int(cells.sum()))
         pi = {p: i for i, p in enumerate(inp.parties)}
@@ -282,6 +281,13 @@ class _Run:
             trajectories = _trajectory_bytes(inp, cells, n) <= TRAJECTORIES_IN_MEMORY_BYTES
         self.to_disk = None if isinstance(trajectories, bool) else Path(trajectories)
         self.in_memory = trajectories is True
+        # what the engine records: the lean outputs when trajectories are kept, else only what
+        # the reductions below read (fewer bytes written and read back per sample)
+        self.lean = self.in_memory or self.to_disk is not None
+        reduced = ("stock", "usable_stock", "payments_usd", "capex_usd")
+        reduced += ("production",) if fans else ()
+        self.record = tuple(dict.fromkeys((*(_LEAN if self.lean else reduced),
+                                           *(x.variable for x in self.selectors))))  # fmt: skip
         M, L = int(cells.sum()), len(inp.lines)
         self.kept: dict[str, np.ndarray] = {}
         if self.in_memory:
@@ -302,10 +308,11 @@ class _Run:
         s, inp, rows = self.s, self.inp, slice(first, first + size)
         part = {path: values[rows] for path, values in self.draws.items()}
         if not hasattr(self._local, "workspace"):
-            self._local.workspace = {}
+            self._local.workspace, self._local.outputs = {}, {}
         overrides = sample_overrides(s, inp, part, self.base, workspace=self._local.workspace)
         raw = run_engine(inp, size, overrides=overrides, cells=self.cells, record=self.record,
-                         threads=1, base=self.base)  # fmt: skip
+                         threads=1, base=self.base, lean=self.lean,
+                         buffers=self._local.outputs)  # fmt: skip
         stock = raw["stock"]
         if float(stock.min(initial=0.0)) < -1e-6:
             raise InvariantError("invariant broken: negative stock in a Monte Carlo sample")

@@ -158,6 +158,8 @@ cache_loads_without_registries()  # the cached kernel loads without numba's regi
 
 __all__ = ["due_schedule", "kernel_args", "run_engine"]
 
+_WRITTEN_TOGETHER = {"contract_quantity", "contract_decided", "contract_signed"}
+
 
 def due_schedule(
     quantity: np.ndarray,
@@ -216,6 +218,8 @@ def run_engine(
     record: tuple[str, ...] | None = None,
     threads: int | None = None,
     base: dict[str, np.ndarray] | None = None,
+    lean: bool = True,
+    buffers: dict[str, np.ndarray] | None = None,
 ) -> dict[str, np.ndarray]:
     """Step the scenario month by month; return arrays with a leading sample axis.
 
@@ -233,6 +237,15 @@ def run_engine(
     disjoint ranges of samples at once (the kernel releases the GIL).
     ``base``: :func:`kernel_args` ``(inp)`` when the caller holds them (Monte
     Carlo builds them once, not once per chunk); they are not modified.
+    ``lean=False`` keeps only the outputs ``record`` names (and those recorded
+    with them), not the lean ones as well: a Monte Carlo run that keeps no
+    trajectories records only what its reductions read. ``buffers``: a dict
+    the caller keeps between calls on one thread; the kept outputs are
+    written into arrays taken from it (allocated there once, at the largest
+    number of samples seen), so repeated calls neither allocate nor fault in
+    fresh pages (the kernel writes every element of its samples' rows). The
+    returned arrays are views of those buffers: read them before the next
+    call with the same ``buffers``.
     """
     S, T = samples, inp.n_months
     P, K = len(inp.parties), len(inp.products)
@@ -243,16 +256,27 @@ def run_engine(
              "pledge": len(inp.pledges), "pool": len(inp.pools), "product": K,
              "fleet": len(inp.fleets)}  # fmt: skip
     asked = set(OUTPUTS) if record is None else set(record)
-    switches = {v.record_with for v in OUTPUTS.values() if v.lean or v.name in asked}
+    switches = {v.record_with for v in OUTPUTS.values() if (v.lean and lean) or v.name in asked}
     kept = {name for name, v in OUTPUTS.items() if v.record_with in switches}
+    if kept & _WRITTEN_TOGETHER:  # one call writes them all (the kernel's policy.record)
+        kept |= _WRITTEN_TOGETHER
 
     def shape(dims: tuple[str, ...]) -> tuple[int, ...]:
         if dims[-2:] == CELL_DIMS:
             return (*(sizes[d] for d in dims[1:-2]), int(mask.sum()))
         return tuple(sizes[d] for d in dims[1:])
 
-    out = Outputs(**{name: np.zeros((S if name in kept else 0, *shape(v.dims)), v.dtype)
-                     for name, v in OUTPUTS.items()})  # fmt: skip
+    def output(name: str, dims: tuple[str, ...], dtype: np.dtype) -> np.ndarray:
+        if name not in kept:
+            return np.zeros((0, *shape(dims)), dtype)
+        if buffers is None:
+            return np.zeros((S, *shape(dims)), dtype)
+        held = buffers.get(name)
+        if held is None or held.shape[0] < S or held.shape[1:] != shape(dims):
+            held = buffers[name] = np.empty((S, *shape(dims)), dtype)
+        return held[:S]
+
+    out = Outputs(**{name: output(name, v.dims, v.dtype) for name, v in OUTPUTS.items()})
     args = dict(kernel_args(inp) if base is None else base)
     for name, value in (overrides or {}).items():
         args[name] = np.ascontiguousarray(value, dtype=args[name].dtype)

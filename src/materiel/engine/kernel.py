@@ -15,6 +15,8 @@ right row.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from numba import njit
 
@@ -42,6 +44,23 @@ _CAPACITY = int(Binding.CAPACITY)
 _ORDERS = int(Binding.ORDERS)
 _INPUT = int(Binding.INPUT)  # + product index of the binding input
 _SHORT = 1.0 - 1e-9  # an input counts as short only beyond rounding
+
+
+class _Tree(NamedTuple):
+    """The few line arrays the bill-of-materials helpers read.
+
+    Passed instead of all of :class:`~materiel.engine.variables.Lines`: a
+    compiled call takes a reference to every array of a tuple it is given,
+    and these helpers run several times a month (a ``Lines`` argument to
+    :func:`_room` was 17% of the kernel's time).
+    """
+
+    line_product: np.ndarray
+    line_pool: np.ndarray
+    line_owner: np.ndarray
+    lines_by_depth: np.ndarray
+    depth_start: np.ndarray
+    greenfield: np.ndarray
 
 
 @njit(cache=True)
@@ -79,6 +98,8 @@ def step(
     P = stocks.stock_floor.shape[0]
     G = pledges.pledge_donor.shape[0]
     D = lines.depth_start.shape[0] - 2  # deepest bill-of-materials level
+    tree = _Tree(lines.line_product, lines.line_pool, lines.line_owner, lines.lines_by_depth,
+                 lines.depth_start, lines.greenfield)  # fmt: skip
     span = T + 1
     for ln in range(L):
         latest = int(np.max(lines.lead_months[:, ln])) + int(np.max(lines.ramp_months[:, ln]))
@@ -113,6 +134,20 @@ def step(
     keep_receipts = out.receipts.shape[0] > 0
     keep_aid = out.aid_sent.shape[0] > 0
     keep_consumed = out.consumed.shape[0] > 0
+    # the outputs every run records unless the caller keeps none of them (lean Monte Carlo keeps
+    # only what its reductions read)
+    keep_capacity = out.capacity.shape[0] > 0
+    keep_production = out.production.shape[0] > 0
+    keep_capex = out.capex_usd.shape[0] > 0
+    keep_payments = out.payments_usd.shape[0] > 0
+    keep_shortfall = out.shortfall.shape[0] > 0
+    keep_stock = out.stock.shape[0] > 0
+    keep_usable = out.usable_stock.shape[0] > 0
+    keep_unusable = out.unusable_stock.shape[0] > 0
+    keep_fleets = out.fleet_stock.shape[0] > 0
+    keep_fleet_short = out.fleet_shortfall.shape[0] > 0
+    keep_contracts = out.contract_quantity.shape[0] > 0
+    keep_buyer_share = out.contract_buyer_share.shape[0] > 0
     rec_party = np.zeros(M, dtype=np.int64)
     rec_product = np.zeros(M, dtype=np.int64)
     for p in range(P):
@@ -248,6 +283,28 @@ def step(
         row_any = False  # any contract kept per receiver (by_row) yet
         if F > 0:
             fleet_stock.start(fleets, stock, usable)
+        # outputs that are added to, or written only in some of their columns, start from zero:
+        # the caller may pass buffers holding an earlier run (every other output is written in
+        # full each month)
+        if keep_used:
+            out.component_used[s] = 0.0
+        if keep_line_deliveries:
+            out.line_deliveries[s] = 0.0
+        if keep_receipts:
+            out.receipts[s] = 0.0
+        if keep_aid:
+            out.aid_sent[s] = 0.0
+            out.aid_received[s] = 0.0
+        if keep_consumed:
+            out.consumed[s] = 0.0
+        if keep_payments:
+            out.payments_usd[s] = 0.0
+        if keep_shortfall:
+            out.shortfall[s] = 0.0
+        if keep_unusable:
+            out.unusable_stock[s] = 0.0
+        if keep_buyer_share:
+            out.contract_buyer_share[s] = 0.0
 
         for t in range(T):
             # 0. procurement policies review, on the stocks at the end of month t - 1 (called
@@ -294,9 +351,9 @@ def step(
                                   False, assignments, a_first, a_rows, contracts, recv_first,
                                   recv_rows)  # fmt: skip
             unfilled[:, :] = 0.0  # each owner's own book beyond its cover, before the spill
-            _book_to_room(book, committed, cap_max, horizon, lines, 0, spill, room, n_group,
+            _book_to_room(book, committed, cap_max, horizon, tree, 0, spill, room, n_group,
                           unfilled)  # fmt: skip
-            _down_the_bom(book, committed, lines, inputs, per_unit, need, group, D, False,
+            _down_the_bom(book, committed, tree, inputs, per_unit, need, group, D, False,
                           orders, inventory, cap_max, horizon, n_group, spill, room,
                           unfilled)  # fmt: skip
             for ln in range(L):
@@ -322,7 +379,9 @@ def step(
                         increment[ln, t + lead[ln] + r] += added / ramp[ln]
                 if added > 0.0:
                     committed[ln] += added
-                out.capex_usd[s, t, ln] = added * lines.capex_usd_per_unit[ln] + capex_more[ln, t]
+                if keep_capex:
+                    out.capex_usd[s, t, ln] = (added * lines.capex_usd_per_unit[ln]
+                                               + capex_more[ln, t])  # fmt: skip
                 if keep_added:
                     out.capacity_added[s, t, ln] = added
                 if keep_book:
@@ -352,9 +411,9 @@ def step(
             for ln in range(L):
                 wanted[ln] = min(cap[ln], orders[ln])
             if buffered:  # order-up-to: component lines also refill the buffer
-                _buffer_gap(inventory, stocks.inventory_cover, cap, lines, inputs, per_unit,
+                _buffer_gap(inventory, stocks.inventory_cover, cap, tree, inputs, per_unit,
                             available)  # fmt: skip
-            _down_the_bom(wanted, cap, lines, inputs, per_unit, need, group, D, True,
+            _down_the_bom(wanted, cap, tree, inputs, per_unit, need, group, D, True,
                           orders, available if buffered else inventory, cap_max, horizon,
                           n_group, spill, room, unfilled)  # fmt: skip
             for d in range(D, -1, -1):
@@ -404,8 +463,10 @@ def step(
                         ln = lines.lines_by_depth[i]
                         inventory[lines.line_pool[ln], lines.line_product[ln]] += made[ln]
             for ln in range(L):
-                out.capacity[s, t, ln] = cap[ln]
-                out.production[s, t, ln] = made[ln]
+                if keep_capacity:
+                    out.capacity[s, t, ln] = cap[ln]
+                if keep_production:
+                    out.production[s, t, ln] = made[ln]
                 if keep_orders:
                     out.orders[s, t, ln] = orders[ln]
                 # idle capacity: open orders below the idle utilisation for idle_months
@@ -473,7 +534,7 @@ def step(
                     m = cell_slot[contracts.receive_party[r], contracts.receive_product[r]]
                     if m >= 0 and keep_receipts:
                         out.receipts[s, t, m] += x
-                for j in range(pay_first[c], pay_first[c + 1]):
+                for j in range(pay_first[c], pay_first[c + 1] if keep_payments else 0):
                     b = pay_rows[j]
                     out.payments_usd[s, t, contracts.pay_party[b]] += (
                         delivered_c[c] * price[c] * pay_share[b]
@@ -531,28 +592,33 @@ def step(
                         used = min(want, max(stock[p, k] - stocks.consumption_floor[p, k], 0.0))
                     stock[p, k] -= used
                     m = cell_slot[p, k]
-                    if m >= 0:
+                    if m >= 0 and keep_shortfall:
                         out.shortfall[s, t, m] = want - used
-                        if keep_consumed:
-                            out.consumed[s, t, m] = used
+                    if m >= 0 and keep_consumed:
+                        out.consumed[s, t, m] = used
             for m in range(M):  # a cell with fleets: its fleets' usable stock, added below
                 x = stock[rec_party[m], rec_product[m]]
-                out.stock[s, t, m] = x
-                out.usable_stock[s, t, m] = 0.0 if rec_fleet[m] else x
+                if keep_stock:
+                    out.stock[s, t, m] = x
+                if keep_usable:
+                    out.usable_stock[s, t, m] = 0.0 if rec_fleet[m] else x
             if F > 0:
-                if lots:
+                if lots and keep_unusable:
                     for i in range(n_lot):
                         p, ln = lot_party[i], lot_line[i]
                         out.unusable_stock[s, t, lot_column[i]] += unusable[p, ln]
                 for f in range(F):
                     m = cell_slot[fleets.fleet_party[f], fleets.fleet_product[f]]
-                    if m >= 0:
+                    if m >= 0 and keep_usable:
                         out.usable_stock[s, t, m] += usable[f]
-                    out.fleet_stock[s, t, f] = usable[f]
-                    out.fleet_shortfall[s, t, f] = fleet_short[f]
+                    if keep_fleets:
+                        out.fleet_stock[s, t, f] = usable[f]
+                    if keep_fleet_short:
+                        out.fleet_shortfall[s, t, f] = fleet_short[f]
                     fleet_short[f] = 0.0
-        policy.record(s, quantity, sign, _row(policies.contract_decided, s), pay_share,
-                      contracts, out)  # fmt: skip
+        if keep_contracts:  # run_engine keeps the three contract outputs together
+            policy.record(s, quantity, sign, _row(policies.contract_decided, s), pay_share,
+                          contracts, out)  # fmt: skip
 
 
 @njit(cache=True)
@@ -607,7 +673,7 @@ def _split(
 def _down_the_bom(
     per_line: np.ndarray,
     weight: np.ndarray,
-    lines: Lines,
+    lines: _Tree,
     inputs: np.ndarray,
     per_unit: np.ndarray,
     need: np.ndarray,
@@ -668,7 +734,7 @@ def _book_to_room(
     committed: np.ndarray,
     cap_max: np.ndarray,
     horizon: np.ndarray,
-    lines: Lines,
+    lines: _Tree,
     d: int,
     spill: np.ndarray,
     room: np.ndarray,
@@ -699,19 +765,19 @@ def _book_to_room(
         excess = max(book[ln] - committed[ln] * horizon[ln], 0.0)
         spill[q, p] += excess
         unfilled[lines.line_owner[ln], p] += excess
-        room[q, p] += _room(ln, committed, cap_max, lines)
+        room[q, p] += _room(ln, committed, cap_max, lines.greenfield)
     for i in range(lo, hi):
         ln = lines.lines_by_depth[i]
         q, p = lines.line_pool[ln], lines.line_product[ln]
         if n_group[q, p] > 1.0 and spill[q, p] > 0.0 and room[q, p] > 0.0:
             covered = min(book[ln], committed[ln] * horizon[ln])
-            book[ln] = covered + spill[q, p] * _room(ln, committed, cap_max, lines) / room[q, p]
+            book[ln] = covered + spill[q, p] * _room(ln, committed, cap_max, lines.greenfield) / room[q, p]
 
 
 @njit(cache=True)
-def _room(ln: int, committed: np.ndarray, cap_max: np.ndarray, lines: Lines) -> float:
+def _room(ln: int, committed: np.ndarray, cap_max: np.ndarray, greenfield: np.ndarray) -> float:
     """Room to grow, ``max(0, Cmax_l - committed_l)``; 0 for an undecided greenfield line."""
-    if lines.greenfield[ln] and committed[ln] <= 0.0:
+    if greenfield[ln] and committed[ln] <= 0.0:
         return 0.0
     room: float = max(cap_max[ln] - committed[ln], 0.0)
     return room
@@ -722,7 +788,7 @@ def _buffer_gap(
     inventory: np.ndarray,
     cover: np.ndarray,
     cap: np.ndarray,
-    lines: Lines,
+    lines: _Tree,
     inputs: np.ndarray,
     per_unit: np.ndarray,
     available: np.ndarray,
