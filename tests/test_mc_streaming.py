@@ -109,6 +109,27 @@ def test_sketch_quantiles_within_stated_error(values: list[float], q: float) -> 
     assert abs(got - exact) <= ALPHA * exact + SMALLEST * (1 + ALPHA)
 
 
+def test_sketch_buckets_equal_the_logarithm_definition() -> None:
+    # _buckets finds each bucket from a table and the exact thresholds, without a logarithm:
+    # the same bucket as the definition for random values and one ulp either side of every
+    # threshold (where a table off by one would show)
+    from materiel.analysis import sketch as sk
+
+    low, guess, e0 = sk._tables()
+    rng = np.random.default_rng(7)
+    edges = low[1:]
+    x = np.concatenate([
+        np.exp(rng.uniform(-9, 33, 20_000)), rng.uniform(-1.0, 0.01, 1_000), edges,
+        np.nextafter(edges, 0.0), np.nextafter(edges, np.inf),
+        [0.0, SMALLEST, np.nextafter(SMALLEST, 1.0), 1e13, 1e300, np.inf, -np.inf, np.nan],
+    ])  # fmt: skip
+    got = sk._buckets(x[:, None].copy(), low, guess, e0, SMALLEST)[0]
+    inv = 1.0 / sk._LOG_GAMMA
+    want = [sk._bucket(v, inv, SMALLEST, sk.BUCKETS) for v in x]
+    assert got.tolist() == want
+    assert want[-3:] == [sk.BUCKETS - 1, 0, 0]  # inf in the last bucket, -inf and NaN in 0
+
+
 def test_big_runs_keep_no_trajectories_and_say_how_to(tmp_path: Path) -> None:
     mc = sample(UNCERTAIN, 20, seed=1, trajectories=False)
     with pytest.raises(materiel.ScenarioError, match="trajectories=True"):

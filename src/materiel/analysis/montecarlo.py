@@ -284,7 +284,7 @@ class _Run:
         # what the engine records: the lean outputs when trajectories are kept, else only what
         # the reductions below read (fewer bytes written and read back per sample)
         self.lean = self.in_memory or self.to_disk is not None
-        reduced = ("stock", "usable_stock", "payments_usd", "capex_usd")
+        reduced: tuple[str, ...] = ("stock", "usable_stock", "payments_usd", "capex_usd")
         reduced += ("production",) if fans else ()
         self.record = tuple(dict.fromkeys((*(_LEAN if self.lean else reduced),
                                            *(x.variable for x in self.selectors))))  # fmt: skip

@@ -771,7 +771,9 @@ def _book_to_room(
         q, p = lines.line_pool[ln], lines.line_product[ln]
         if n_group[q, p] > 1.0 and spill[q, p] > 0.0 and room[q, p] > 0.0:
             covered = min(book[ln], committed[ln] * horizon[ln])
-            book[ln] = covered + spill[q, p] * _room(ln, committed, cap_max, lines.greenfield) / room[q, p]
+            book[ln] = (
+                covered + spill[q, p] * _room(ln, committed, cap_max, lines.greenfield) / room[q, p]
+            )
 
 
 @njit(cache=True)
