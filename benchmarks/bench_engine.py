@@ -71,7 +71,13 @@ Neither the 0.3 ms per sample of issue 15 nor, reliably, the 5 ms per run
 of issue 12 is met: what is left is spread
 over every month's passes over lines, live assignments and the 544
 recorded cells, and the reference counting of the input arrays passed to
-each compiled helper every month.
+each compiled helper every month. That last was larger than it looked: a
+second line-by-line profile (issue 15, third pass, ``bench_mc.py``) found
+17% of the kernel on one line, ``_book_to_room`` calling ``_room`` with all
+23 arrays of ``Lines`` per line per level; the helpers now take only the
+arrays they read (kernel 2.33 -> 2.15 ms per Monte Carlo sample, smallest
+CPU time of 12 runs each at a load of 3-5; ``--quick`` single runs on that
+machine varied by 50% and are not evidence either way).
 
 Alignment with PySD. Vensim's Euler step is ``stock(t+1) = stock(t) +
 flow(t)``: a stock reported at time ``t`` is the state *before* month ``t``'s

@@ -53,7 +53,8 @@ touched here). Where it went and what changed:
   ms/sample, of which 88% is one logarithm per value (production of a
   line differs from one sample to the next in 88% of cases, 34 buckets
   per series; a frexp-and-polynomial guess with an exact table check was
-  not faster without SVML);
+  not faster without SVML; a table lookup and the exact thresholds are,
+  see the third pass below);
 - target series (a numpy gather and sum per target): 0.085 -> 0.013
   ms/sample in one compiled loop (``_target_series``);
 - sweeps skip the sketch altogether (``sample(fans=False)``: tasks only
@@ -90,6 +91,38 @@ flat since the start (draws and per-sample outcomes for all 10^6 samples
 are allocated up front); the whole run needs about 80 min of CPU here.
 Writing it no longer builds two (sample, target, month) arrays (1.3 GB
 each at 10^6 samples) for ``met_by_month``.
+
+Third pass (issue 15; same machine, load 3-5 on 2 cores from other
+sessions, so each figure is the smallest CPU time of 3 processes x 4
+repeats, old and new code alternated; wall-clock ratios there are noise):
+
+- the kernel, profiled line by line as above: 17% of it was one line of
+  ``_book_to_room``, ``room += _room(ln, committed, cap_max, lines)``. A
+  compiled call takes a reference to every array of a tuple it is given
+  (``Lines``: 23 arrays), and ``_room`` ran per line per level twice a
+  month. The bill-of-materials helpers now take a five-array ``_Tree`` and
+  ``_room`` the one array it reads; after that the profile is flat (the
+  largest lines: the per-month walk of every contract and assignment in
+  step 1, 7%; ``_split``, 6%; receipts, 3%; calls into ``fleets`` and
+  ``policy`` with whole tuples, ~5%, left as they are). Kernel 2.33 ->
+  2.15 ms/sample (250 samples, lean outputs);
+- a lean Monte Carlo chunk (no trajectories kept) records only what its
+  reductions read (``run_engine(lean=False)``: stock, usable stock,
+  production, payments, capex; not capacity, shortfall, unusable or fleet
+  stocks, ~280 of ~630 KB a sample no longer written), into per-thread
+  output buffers reused chunk after chunk (``run_engine(buffers=)``; the
+  kernel zeroes each sample's rows of the outputs it adds to), so no fresh
+  pages are faulted in per chunk;
+- the fan sketch finds each bucket from a table indexed by the value's
+  exponent and top 8 mantissa bits, then the exact thresholds (found once
+  by bisection on the logarithm definition), not a logarithm per value:
+  the same bucket for every double (tested one ulp either side of every
+  threshold); the line fan 0.094 -> 0.070 ms/sample;
+- a whole chunk (inputs, kernel, reductions, fans): 2.57 -> 2.12
+  ms/sample of CPU (-18%). Two threads: CPU/wall stayed at 0.9-1.6 in
+  every run here (the other sessions held the second core), so the 1.8x
+  target could not be checked on this machine. The 0.3 ms target is not
+  met: the kernel is still ~2.1 ms/sample of work spread over every step.
 
 Measured in one run (each figure printed with its ratio):
 
