@@ -363,14 +363,13 @@ def desired_stock(s: Scenario, pid: str) -> np.ndarray:
     else:
         counted = [x for x in s.targets.values()
                    if x.product == pol.product and set(x.parties) <= group]  # fmt: skip
-    out = np.zeros(s.months)
     if not counted:
-        return out
+        return np.zeros(s.months)
     by = np.array([month_index(x.by, s.start) for x in counted])
-    need = np.array([x.required_quantity for x in counted])
-    for t in range(s.months):
-        live = by >= t
-        out[t] = need[live].max() if live.any() else need.max()
+    need = np.array([x.required_quantity for x in counted], dtype=float)
+    live = by[None, :] >= np.arange(s.months)[:, None]  # (T, targets)
+    out: np.ndarray = np.where(live, need, -np.inf).max(axis=1)
+    out[~live.any(axis=1)] = need.max()
     return out
 
 
@@ -552,26 +551,31 @@ def compile_inputs(s: Scenario) -> Inputs:
     announced: list[tuple[Investment | Facilitation, float | None, bool]] = [
         (inv, inv.capex_usd, False) for inv in s.investments.values()
     ] + [(f, f.cost_usd, True) for f in s.facilitation.values()]
-    for inv, own_cost, state in announced:
-        i = li[inv.line]
-        d = month_index(inv.decision, s.start)
-        lead_i = inv.lead_time_months if inv.lead_time_months is not None else int(lead[i])
-        ramp_i = inv.ramp_up_months if inv.ramp_up_months is not None else int(ramp[i])
-        added = inv.capacity_added_per_month
-        before, arriving = capacity_arrival(added, d, lead_i, ramp_i, T)
-        capacity_start[i] += before
-        if not (state or arrive):  # industry's own, stopped at the start: what arrived remains
-            committed_start[i] += before
-            continue
-        increment[i] += arriving
-        cost = own_cost if own_cost is not None else added * capex[i]
-        if d < 0:
-            committed_start[i] += added
-        else:
-            committed_increment[i, d] += added
-            capex_announced[i, d] += cost
-            if state:
-                capex_facilitation[i, d] += cost
+    # all of them at once; np.add.at adds in the scenario's order, as one loop would
+    a_line = np.array([li[inv.line] for inv, _, _ in announced], dtype=np.intp)
+    a_decided = np.array([month_index(inv.decision, s.start) for inv, _, _ in announced],
+                         dtype=np.intp)  # fmt: skip
+    a_lead = np.array([lead[li[inv.line]] if inv.lead_time_months is None
+                       else inv.lead_time_months for inv, _, _ in announced], dtype=np.intp)
+    a_ramp = np.array([ramp[li[inv.line]] if inv.ramp_up_months is None
+                       else inv.ramp_up_months for inv, _, _ in announced], dtype=np.intp)
+    a_added = np.array([inv.capacity_added_per_month for inv, _, _ in announced], dtype=float)
+    a_state = np.array([state for *_, state in announced], dtype=bool)
+    a_cost = np.array([np.nan if cost is None else cost for _, cost, _ in announced],
+                      dtype=float)  # fmt: skip
+    a_cost = np.where(np.isnan(a_cost), a_added * capex[a_line], a_cost)
+    before, arriving = capacity_arrival(a_added, a_decided, a_lead, a_ramp, T)
+    np.add.at(capacity_start, a_line, before)
+    flows = a_state | arrive  # industry's own, stopped at the start: what arrived remains
+    early = ~flows | (a_decided < 0)
+    np.add.at(committed_start, a_line[early], np.where(flows, a_added, before)[early])
+    np.add.at(increment, a_line[flows], arriving[flows])
+    later = flows & (a_decided >= 0)
+    at = (a_line[later], a_decided[later])
+    np.add.at(committed_increment, at, a_added[later])
+    np.add.at(capex_announced, at, a_cost[later])
+    np.add.at(capex_facilitation, (a_line[later & a_state], a_decided[later & a_state]),
+              a_cost[later & a_state])  # fmt: skip
 
     # --- contracts, including aid pledged from production ---
     policy = s.policy
