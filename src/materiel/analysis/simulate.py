@@ -9,6 +9,7 @@ the run's invariants, and wraps everything in a :class:`Result`.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -103,13 +104,22 @@ def _contract_coords(inp: Inputs, raw: Mapping[str, np.ndarray]) -> dict[str, An
     """
     start = parse_month(inp.start)
 
-    def labels(months: np.ndarray) -> np.ndarray:
-        return np.array([[month_label(start + int(m)) for m in row] for row in months],
-                        dtype=str).reshape(months.shape)  # fmt: skip
+    def labels(months: np.ndarray) -> np.ndarray:  # each distinct month labelled once
+        distinct, at = np.unique(months, return_inverse=True)
+        names = np.array([month_label(start + int(m)) for m in distinct], dtype=str)
+        out: np.ndarray = names[at].reshape(months.shape)
+        return out
 
-    by = ["policy" if v >= 0 else "scenario" for v in inp.contract_policy]
-    buyers = [[",".join(f"{p}:{w:g}" for p, w in shares.items()) for shares in row]
-              for row in _buyer_shares(inp, raw)]  # fmt: skip
+    by = np.where(inp.contract_policy >= 0, "policy", "scenario").tolist()
+    text: dict[tuple[tuple[str, float], ...], str] = {}  # each distinct split written once
+
+    def joined(shares: dict[str, float]) -> str:
+        key = tuple(shares.items())
+        if key not in text:
+            text[key] = ",".join(f"{p}:{w:g}" for p, w in key)
+        return text[key]
+
+    buyers = [[joined(shares) for shares in row] for row in _buyer_shares(inp, raw)]
     return {
         "contract_quantity": (OUTPUTS["contract_quantity"].dims, raw["contract_quantity"]),
         "contract_decided": (OUTPUTS["contract_decided"].dims, labels(raw["contract_decided"])),
@@ -152,12 +162,44 @@ def policy_slots_used(inp: Inputs, raw: Mapping[str, np.ndarray]) -> np.ndarray:
     return filled
 
 
+@lru_cache(maxsize=32)
+def _dimension_coords(
+    samples: int, start: str, n_months: int, labels: tuple[tuple[str, tuple[str, ...]], ...]
+) -> xr.Coordinates:
+    """The index coordinates of a run's dimensions, built once per set of labels.
+
+    Building an index (a pandas Index of strings) is most of what a Dataset costs; runs
+    of one scenario with other knobs share every dimension but ``contract``. Indexes
+    are immutable, so datasets may share them (as ``isel`` and ``copy`` do).
+    """
+    dims: dict[str, Any] = {"sample": np.arange(samples), "month": month_range(start, n_months)}
+    return xr.Coordinates({**dims, **{dim: list(values) for dim, values in labels}})
+
+
+@lru_cache(maxsize=64)
+def _contract_index(contracts: tuple[str, ...], dtype: str) -> xr.Coordinates:
+    """The ``contract`` index coordinate: the labels as an array of ``dtype`` (the one
+    the whole list of contracts has, as an index sliced from it keeps)."""
+    return xr.Coordinates({"contract": np.array(contracts, dtype=dtype)})
+
+
 def build_dataset(inp: Inputs, raw: Mapping[str, np.ndarray], scenario: Scenario) -> xr.Dataset:
     """Label the engine's arrays as an :class:`xarray.Dataset`.
 
     Policy contract slots that no sample filled (a decision of zero) are dropped.
     """
     samples = next(iter(raw.values())).shape[0]
+    keep = policy_slots_used(inp, raw)
+
+    def kept(dims: str | tuple[str, ...], values: Any) -> Any:
+        """``values`` without the dropped contract slots (along ``contract``)."""
+        dims = (dims,) if isinstance(dims, str) else dims
+        if "contract" not in dims:
+            return values
+        at: list[Any] = [slice(None)] * len(dims)
+        at[dims.index("contract")] = keep
+        return np.asarray(values)[tuple(at)]
+
     data_vars: dict[str, Any] = {}
     for name, var in OUTPUTS.items():  # named, shaped and described by the engine's registry
         if name in _CONTRACT_OUTPUTS:
@@ -178,15 +220,22 @@ def build_dataset(inp: Inputs, raw: Mapping[str, np.ndarray], scenario: Scenario
         qualification = np.zeros((inp.n_months, len(inp.parties)))
     data_vars["qualification_cost_usd"] = (("month", "party"), qualification)
     lines = scenario.lines
+    contracts = np.asarray(inp.contracts)
+    labelled = (("party", inp.parties), ("product", inp.products), ("line", inp.lines),
+                ("pool", inp.pools), ("pledge", inp.pledges), ("fleet", inp.fleets))  # fmt: skip
+    named = tuple((dim, tuple(values)) for dim, values in labelled)
+    indexes = _dimension_coords(samples, inp.start, inp.n_months, named)
+    contract_index = _contract_index(tuple(contracts[keep].tolist()), contracts.dtype.str)
+    index_vars = {**indexes.variables, **contract_index.variables}
     coords: dict[str, Any] = {
-            "sample": np.arange(samples),
-            "month": month_range(inp.start, inp.n_months),
-            "party": inp.parties,
-            "product": inp.products,
-            "line": inp.lines,
-            "contract": inp.contracts,
-            "pool": inp.pools,
-            "pledge": inp.pledges,
+            "sample": index_vars["sample"],
+            "month": index_vars["month"],
+            "party": index_vars["party"],
+            "product": index_vars["product"],
+            "line": index_vars["line"],
+            "contract": index_vars["contract"],
+            "pool": index_vars["pool"],
+            "pledge": index_vars["pledge"],
             "party_kind": ("party", inp.party_kind),
             "product_kind": ("product", inp.product_kind),
             "product_unit": ("product", [scenario.products[k].unit for k in inp.products]),
@@ -203,7 +252,7 @@ def build_dataset(inp: Inputs, raw: Mapping[str, np.ndarray], scenario: Scenario
             "pledge_product": ("pledge", [inp.products[i] for i in inp.pledge_product]),
             "pledge_quantity": ("pledge", inp.pledge_quantity),
             "pledge_given_before_start": ("pledge", inp.pledge_given_start),
-            "fleet": inp.fleets,
+            "fleet": index_vars["fleet"],
             "fleet_system": ("fleet", inp.fleet_system),
             "fleet_party": ("fleet", [inp.parties[i] for i in inp.fleet_party]),
             "fleet_product": ("fleet", [inp.products[i] for i in inp.fleet_product]),
@@ -211,19 +260,25 @@ def build_dataset(inp: Inputs, raw: Mapping[str, np.ndarray], scenario: Scenario
     }  # fmt: skip
     # attributes given with the arrays (setting them on the Dataset afterwards builds a
     # DataArray per variable: a third of this function's time)
+    units: dict[tuple[tuple[str, ...], str], str] = {}
 
     def coord_values(name: str) -> Any:
         given = coords[name]
-        return given[1] if isinstance(given, tuple) else given
+        return given.values if isinstance(given, xr.Variable) else given[1]
+
+    def units_of(dims: tuple[str, ...], unit: str) -> str:  # one look-up per dims and unit
+        if (dims, unit) not in units:
+            units[dims, unit] = _units(coord_values, dims, unit, scenario)
+        return units[dims, unit]
 
     for var in OUTPUTS.values():
-        attrs = {"units": _units(coord_values, var.dims, var.units, scenario)} if var.units else {}
+        attrs = {"units": units_of(var.dims, var.units)} if var.units else {}
         attrs["description"] = var.description
         table = data_vars if var.dataset in data_vars else coords
         table[var.dataset] = (*table[var.dataset][:2], attrs)
     data_vars["consumption_demand"] = (
         *data_vars["consumption_demand"],
-        {"units": _units(coord_values, ("party", "product"), "units", scenario)},
+        {"units": units_of(("party", "product"), "units")},
     )
     for name, what in (
         ("capex_facilitation_usd", "state-funded facilitation's capex"),
@@ -237,13 +292,22 @@ def build_dataset(inp: Inputs, raw: Mapping[str, np.ndarray], scenario: Scenario
     }
     if inp.budget is None:  # the same variables in the same order, built at once
         data_vars.update(starts)
+    # the dropped slots go before the Dataset is built (an isel afterwards copies every
+    # contract variable and rebuilds the contract index)
+    for table in (data_vars, coords):
+        for name, given in table.items():
+            if isinstance(given, tuple):
+                table[name] = (given[0], kept(given[0], given[1]), *given[2:])
     ds_attrs = {"scenario": scenario.id, "start": scenario.start, "months": scenario.months}
-    ds = xr.Dataset(data_vars, coords=coords, attrs=ds_attrs)
+    given_indexes = {**indexes.xindexes, **contract_index.xindexes}
+    ds = xr.Dataset(data_vars, coords=xr.Coordinates(coords, indexes=given_indexes),
+                    attrs=ds_attrs)  # fmt: skip
     if inp.budget is not None:
-        ds = ds.merge(_budget_arrays(inp, raw))
+        budget = _budget_arrays(inp, raw)
+        ds = ds.merge(budget.isel(contract=keep))
         for name, given in starts.items():
             ds[name] = given
-    return ds.isel(contract=policy_slots_used(inp, raw))
+    return ds
 
 
 def simulate(

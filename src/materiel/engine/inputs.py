@@ -29,6 +29,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from materiel._errors import bad_argument
 from materiel.engine.budget import BudgetPlan, fit_to_budgets
 from materiel.engine.interop import compile_fleets, qualification_charges
 from materiel.months import month_index, month_label, parse_month, year_of
@@ -53,6 +54,7 @@ __all__ = [
     "facilitation_charges",
     "linear_schedule",
     "policy_budget",
+    "retune",
     "schedule_shapes",
 ]
 
@@ -116,10 +118,16 @@ def _signed(decided: int, own_delay: int | None, policy: Policy) -> int:
 
     ``policy.extra_contracting_delay_months`` slows contracting from the start
     of the run on; a contract already signed before the start (a backlog
-    order) keeps its signature date.
+    order) keeps its signature date (:func:`_extra_delay`).
     """
     sign = decided + (own_delay if own_delay is not None else policy.contracting_delay_months)
-    return sign if sign < 0 else sign + policy.extra_contracting_delay_months
+    return _extra_delay(sign, policy.extra_contracting_delay_months, False)
+
+
+def _extra_delay(sign: Any, extra: int, always: Any) -> Any:
+    """``sign + extra`` where ``sign >= 0`` or ``always`` (aid pledged from production and
+    procurement policies' decisions), else ``sign``; ints or arrays (elementwise)."""
+    return sign + extra * ((sign >= 0) | always)
 
 
 def announced_arrive(s: Scenario) -> bool:
@@ -378,9 +386,11 @@ def _review_months(s: Scenario, pid: str) -> list[int]:
     pol = s.procurement[pid]
     first = max(month_index(pol.start, s.start), 0) if pol.start else 0
     last = min(month_index(pol.end, s.start), s.months - 1) if pol.end else s.months - 1
-    start_abs = parse_month(s.start)
-    return [m for m in range(first, last + 1)
-            if pol.review == "monthly" or (start_abs + m) % 12 == pol.review_month - 1]  # fmt: skip
+    months = np.arange(first, last + 1)
+    if pol.review != "monthly":
+        months = months[(parse_month(s.start) + months) % 12 == pol.review_month - 1]
+    out: list[int] = months.tolist()
+    return out
 
 
 def _delivery_lag(pol: Procurement) -> float:
@@ -420,17 +430,17 @@ def _policy_slots(s: Scenario, rows: list[_ContractRow]) -> dict[str, Any]:
     reviews.sort()
     slot = np.full((len(reviews), 2), -1, dtype=np.intp)
     start_abs = parse_month(s.start)
+    prices: dict[tuple[int, int], tuple[float, str]] = {}  # (policy, year): looked up once
     for w, (m, v) in enumerate(reviews):
         pid = ids[v]
         pol = s.procurement[pid]
         # each decision pays the price of its year (scenario.prices), unless the policy sets one
-        price, price_from = priced_by(
-            s,
-            pol.product,
-            year_of(start_abs + m),
-            pol.unit_price_usd,
-            f"procurement.{pid}.unit_price_usd",
-        )
+        year = year_of(start_abs + m)
+        if (v, year) not in prices:
+            prices[v, year] = priced_by(
+                s, pol.product, year, pol.unit_price_usd, f"procurement.{pid}.unit_price_usd"
+            )
+        price, price_from = prices[v, year]
         label = f"policy:{pid}:{month_label(start_abs + m)}"
         parts = [(0, True, 12 * pol.framework_years, pol.multi_year_share > 0.0),
                  (1, False, 12, pol.multi_year_share < 1.0)]  # fmt: skip
@@ -513,6 +523,105 @@ def budget_charges(s: Scenario) -> list[tuple[str, int, float]]:
     return facilitation_charges(s) + qualification_charges(s)
 
 
+def _delivered_start(
+    sign: np.ndarray,
+    quantity: np.ndarray,
+    due_first: np.ndarray,
+    due_months: np.ndarray,
+    shape: np.ndarray,
+    shapes: np.ndarray,
+) -> np.ndarray:
+    """What contracts signed before the start had delivered by then (:func:`due_share` at
+    ``t = -1``); 0 for the others."""
+    out: np.ndarray = np.where(
+        sign < 0, quantity * due_share(np.array(-1), due_first, due_months, shape, shapes), 0.0
+    )
+    return out
+
+
+def _sorted_assignments(
+    contract: np.ndarray, line: np.ndarray, any_line: np.ndarray, sign: np.ndarray,
+    priority: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Contract-line assignments sorted by line, then priority, then signature month, then
+    contract (a total order: one assignment per contract and line)."""
+    order = np.lexsort((contract, sign[contract], priority[contract], line))
+    return contract[order], line[order], any_line[order]
+
+
+def _use_rates(s: Scenario) -> np.ndarray:
+    """Each consumption entry's units a month, ``policy.consumption_scale`` applied."""
+    scale = s.policy.consumption_scale
+    return np.array([u.monthly_rate * scale for u in s.consumption.values()], dtype=float)
+
+
+def _consumption(
+    T: int, P: int, K: int, party: np.ndarray, product: np.ndarray, first: np.ndarray,
+    last: np.ndarray, rate: np.ndarray,
+) -> np.ndarray:
+    """(T, P, K) units used each month: every entry's rate over its months ``first..last``,
+    added in the entries' order."""
+    months = np.arange(T)
+    out = np.zeros((T, P, K))
+    for n in range(rate.shape[0]):
+        active = (months >= first[n]) & (months <= last[n])
+        out[active, party[n], product[n]] += rate[n]
+    return out
+
+
+def retune(inp: Inputs, s: Scenario, contract_quantity: np.ndarray) -> Inputs:
+    """:func:`compile_inputs` of ``s`` at array cost, from ``inp``, the Inputs of a scenario
+    that differs from ``s`` at most in ``policy.extra_contracting_delay_months``,
+    ``policy.consumption_scale``, written contracts' quantities (``contract_quantity``,
+    one per row of ``inp``) and spending paths, with munitions budgets off in both.
+
+    What those change, recomputed by the rules :func:`compile_inputs` uses: signature
+    months (``sign = decided + delay``, plus the extra delay where ``sign >= 0``, and
+    always for aid from production and policies' decisions; :func:`_extra_delay`), due
+    months, what was delivered before the start, the order of assignments, policies'
+    delays, consumption rates and the monthly consumption. The caller vouches for the
+    rest (``tests/test_web_inputs.py`` checks it against :func:`compile_inputs`).
+    """
+    policy = s.policy
+    if inp.budget is not None or policy.budget != "none":
+        raise bad_argument("retune", "s.policy.budget", policy.budget, '"none" in both')
+    extra = policy.extra_contracting_delay_months
+    own = inp.contract_own_delay
+    base = inp.contract_decided + np.where(own >= 0, own, policy.contracting_delay_months)
+    always = (inp.contract_policy >= 0) | np.array(
+        [o.startswith("aid:") for o in inp.contract_origin], dtype=bool
+    )
+    sign = _extra_delay(base, extra, always)
+    due_first = sign + inp.contract_due_lag
+    quantity = np.asarray(contract_quantity, dtype=float)
+    assign = _sorted_assignments(
+        inp.assign_contract, inp.assign_line, inp.assign_any_line, sign, inp.contract_priority
+    )
+    planned = np.where(inp.pol_own_delay >= 0, inp.pol_own_delay, policy.contracting_delay_months)
+    use_rate = _use_rates(s)
+    P, K = len(inp.parties), len(inp.products)
+    return replace(
+        inp,
+        contract_quantity=quantity,
+        contract_sign=sign,
+        contract_due_first=due_first,
+        contract_delivered_start=_delivered_start(
+            sign, quantity, due_first, inp.contract_due_months, inp.contract_shape,
+            inp.contract_shapes,
+        ),
+        assign_contract=assign[0],
+        assign_line=assign[1],
+        assign_any_line=assign[2],
+        pol_delay=planned + extra,
+        pol_planned_delay=planned,
+        use_rate=use_rate,
+        consumption_per_month=_consumption(
+            inp.n_months, P, K, inp.use_party, inp.use_product, inp.use_first, inp.use_last,
+            use_rate,
+        ),
+    )  # fmt: skip
+
+
 def compile_inputs(s: Scenario) -> Inputs:
     """Turn a validated scenario into engine arrays (see module docstring)."""
     T = s.months
@@ -525,7 +634,6 @@ def compile_inputs(s: Scenario) -> Inputs:
     li = {line: i for i, line in enumerate(lines)}
     pools = sorted({line.pool for line in s.lines.values()} | set(s.inventories))
     qi = {q: i for i, q in enumerate(pools)}
-    months = np.arange(T)
 
     # --- products and bills of materials ---
     bom = np.zeros((K, K))
@@ -613,9 +721,11 @@ def compile_inputs(s: Scenario) -> Inputs:
         rows.append(
             _ContractRow(
                 f"aid:{gid}", {a.donor: 1.0}, a.product, None, None, a.quantity, usd,
-                month_index(a.start, s.start)
-                + (delay if delay is not None else policy.contracting_delay_months)
-                + policy.extra_contracting_delay_months,
+                _extra_delay(  # aid from production: the extra delay always applies
+                    month_index(a.start, s.start)
+                    + (delay if delay is not None else policy.contracting_delay_months),
+                    policy.extra_contracting_delay_months, True,
+                ),
                 0, month_index(a.end, a.start) + 1, True, a.priority, a.recipient,
                 month_index(a.start, s.start), -1 if delay is None else delay, f"aid:{gid}",
                 price_from=usd_from,
@@ -648,9 +758,7 @@ def compile_inputs(s: Scenario) -> Inputs:
     firm = np.array([r.firm for r in rows], dtype=bool)
     priority = np.array([r.priority for r in rows], dtype=np.intp)
     shape, shapes = schedule_shapes([r.schedule for r in rows])
-    delivered_start = np.where(
-        sign < 0, quantity * due_share(np.array(-1), due_first, due_months, shape, shapes), 0.0
-    )
+    delivered_start = _delivered_start(sign, quantity, due_first, due_months, shape, shapes)
     # assignments: one per (contract, eligible line)
     a_contract, a_line, a_any = [], [], []
     eligible: dict[tuple[str, str | None], list[int]] = {}
@@ -672,9 +780,9 @@ def compile_inputs(s: Scenario) -> Inputs:
                 a_any.append(True)
     a_contract_arr = np.array(a_contract, dtype=np.intp)
     a_line_arr = np.array(a_line, dtype=np.intp)
-    order = np.lexsort((a_contract_arr, sign[a_contract_arr], priority[a_contract_arr], a_line_arr))
-    a_contract_arr, a_line_arr = a_contract_arr[order], a_line_arr[order]
-    a_any_arr = np.array(a_any, dtype=bool)[order]
+    a_contract_arr, a_line_arr, a_any_arr = _sorted_assignments(
+        a_contract_arr, a_line_arr, np.array(a_any, dtype=bool), sign, priority
+    )
 
     # who receives and who pays
     rc: list[int] = []
@@ -683,7 +791,7 @@ def compile_inputs(s: Scenario) -> Inputs:
     bparty: list[int] = []
     rshare: list[float] = []
     bshare: list[float] = []
-    for n, r in enumerate(rows):
+    for n, (r, k) in enumerate(zip(rows, contract_product.tolist(), strict=True)):
         for party, share in r.buyers.items():
             bc.append(n)
             bparty.append(pi[party])
@@ -691,7 +799,7 @@ def compile_inputs(s: Scenario) -> Inputs:
         receivers = {r.recipient: 1.0} if r.recipient else r.buyers
         for party, share in receivers.items():
             rc.append(n)
-            rcell.append(pi[party] * K + int(contract_product[n]))
+            rcell.append(pi[party] * K + k)
             rshare.append(share)
 
     # --- stocks, inventories, consumption ---
@@ -707,7 +815,6 @@ def compile_inputs(s: Scenario) -> Inputs:
         for prod, inv_rec in per_inv.items():
             inventory_start[qi[pool], ki[prod]] = inv_rec.quantity
             inventory_cover[qi[pool], ki[prod]] = inv_rec.cover_months
-    consumption = np.zeros((T, P, K))
     uses = list(s.consumption.values())
     use_first = np.array(
         [month_index(u.start, s.start) if u.start else 0 for u in uses], dtype=np.intp
@@ -715,10 +822,10 @@ def compile_inputs(s: Scenario) -> Inputs:
     use_last = np.array(
         [month_index(u.end, s.start) if u.end else T - 1 for u in uses], dtype=np.intp
     )
-    use_rate = np.array([u.monthly_rate * s.policy.consumption_scale for u in uses], dtype=float)
-    for n, use in enumerate(uses):
-        active = (months >= use_first[n]) & (months <= use_last[n])
-        consumption[active, pi[use.party], ki[use.product]] += use_rate[n]
+    use_rate = _use_rates(s)
+    use_party = np.array([pi[u.party] for u in uses], dtype=np.intp)
+    use_product = np.array([ki[u.product] for u in uses], dtype=np.intp)
+    consumption = _consumption(T, P, K, use_party, use_product, use_first, use_last, use_rate)
 
     # --- aid from stock: like contracts, what fell due before the start was given ---
     pledge_quantity = np.array([a.quantity for _, a in stock_pledges], dtype=float)
@@ -807,8 +914,8 @@ def compile_inputs(s: Scenario) -> Inputs:
         pledge_months=pledge_months,
         pledge_given_start=pledge_quantity * linear_schedule(-1, pledge_first, pledge_months),
         budget=budget_plan,
-        use_party=np.array([pi[u.party] for u in uses], dtype=np.intp),
-        use_product=np.array([ki[u.product] for u in uses], dtype=np.intp),
+        use_party=use_party,
+        use_product=use_product,
         use_first=use_first,
         use_last=use_last,
         use_rate=use_rate,
