@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from materiel._errors import Problem, ScenarioError
+from materiel.engine.inputs import Inputs, retune
 from materiel.scenario.schema import Contract, Scenario, SpendingPath
 
-__all__ = ["Knobs", "apply_knobs"]
+__all__ = ["Knobs", "apply_knobs", "knobbed_inputs", "template_knobs"]
 
 
 class Knobs(BaseModel):
@@ -114,3 +116,39 @@ def apply_knobs(s: Scenario, knobs: Knobs) -> Scenario:
             ) from None
         update["spending_paths"] = {"knob-spending-path": path}
     return s.model_copy(update=update)
+
+
+_RETUNED = frozenset(
+    {"extra_contracting_delay_months", "consumption_scale", "multi_year_share",
+     "spending_target_pct_gdp"}
+)  # fmt: skip
+"""Knobs whose compiled inputs :func:`knobbed_inputs` recomputes from a template's."""
+
+
+def template_knobs(base: Scenario, knobs: Knobs) -> Knobs | None:
+    """The knobs whose compiled inputs serve ``knobs`` through :func:`knobbed_inputs`, or
+    None where only compiling the knobbed scenario will do.
+
+    They serve when every knob set is an extra delay, a consumption scale, a multi-year
+    share below 1 or a spending target, and munitions budgets are off (spending paths
+    then change no input). The multi-year share changes contract quantities only, as long
+    as it stays strictly between 0 and 1 (0 adds no framework contracts, 1 drops the
+    annual ones): the template is the base scenario, or it with a share of 0.5.
+    """
+    used = set(knobs.model_dump(exclude_none=True, exclude={"spending_by_year"}))
+    share = knobs.multi_year_share
+    if used - _RETUNED or base.policy.budget != "none" or (share is not None and share >= 1):
+        return None
+    return Knobs(multi_year_share=0.5) if share is not None and share > 0 else Knobs()
+
+
+def knobbed_inputs(template: Inputs, s: Scenario) -> Inputs:
+    """The compiled inputs of ``s`` (a scenario with knobs applied) from ``template``, those
+    of the same base scenario with its :func:`template_knobs`: the written contracts'
+    quantities taken from ``s``, the rest by :func:`materiel.engine.inputs.retune`."""
+    contracts = s.contracts
+    quantity = [
+        contracts[origin].quantity if origin in contracts else float(q)
+        for origin, q in zip(template.contract_origin, template.contract_quantity, strict=True)
+    ]
+    return retune(template, s, np.array(quantity, dtype=float))
