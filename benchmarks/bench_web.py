@@ -128,7 +128,7 @@ def phases(scenario: str, n: int = 20) -> None:
         for r in reqs[:2]:
             summary(catalogue.run(r))  # compile and cache first
         took: dict[str, float] = dict.fromkeys(
-            ("resolve + knobs", "compile_inputs", "run_engine", "check_invariants",
+            ("resolve + knobs", "inputs", "run_engine", "check_invariants",
              "build_dataset", "summary", "JSON clean"), 0.0)  # fmt: skip
 
         def clock(name: str, t0: float) -> float:
@@ -140,8 +140,8 @@ def phases(scenario: str, n: int = 20) -> None:
             t0 = time.process_time()
             s = catalogue.resolve(r)
             t0 = clock("resolve + knobs", t0)
-            inp = compile_inputs(s)
-            t0 = clock("compile_inputs", t0)
+            inp = catalogue.compiled(r, s)  # a template's inputs retuned, as the server does
+            t0 = clock("inputs", t0)
             raw = run_engine(inp, samples=1)
             t0 = clock("run_engine", t0)
             check_invariants(inp, raw)
@@ -152,6 +152,10 @@ def phases(scenario: str, n: int = 20) -> None:
             t0 = clock("summary", t0)
             clean(out)
             clock("JSON clean", t0)
+        compiling = time.process_time()
+        for r in reqs:
+            compile_inputs(catalogue.resolve(r))
+        compile_ms = (time.process_time() - compiling) / n * 1e3
         hits = time.process_time()
         for r in reqs[:2]:
             clean(summary(catalogue.run(r)))
@@ -160,6 +164,7 @@ def phases(scenario: str, n: int = 20) -> None:
         print(f"one uncached request in process: {total / n * 1e3:.1f} ms CPU")
         for name, sec in took.items():
             print(f"  {name:<17} {sec / n * 1e3:7.1f} ms  {100 * sec / total:4.0f}%")
+        print(f"  (compile_inputs of the knobbed scenario instead of inputs: {compile_ms:.1f} ms)")
         print(f"cached (same scenario and knobs): {hit_ms:.1f} ms CPU, "
               f"{total / n * 1e3 / max(hit_ms, 1e-3):.0f}x less")  # fmt: skip
 

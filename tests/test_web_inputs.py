@@ -18,6 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from materiel._errors import ScenarioError
 from materiel.engine import compile_inputs
 from materiel.engine.inputs import Inputs, retune
 from materiel.scenario.loading import embedded_ids
@@ -50,7 +51,8 @@ def _differences(got: Inputs, want: Inputs) -> list[str]:
 
 @cache
 def _template(sid: str, knobs_json: str) -> Inputs:
-    return compile_inputs(apply_knobs(embedded_scenario(sid), Knobs.model_validate_json(knobs_json)))
+    knobs = Knobs.model_validate_json(knobs_json)
+    return compile_inputs(apply_knobs(embedded_scenario(sid), knobs))
 
 
 def _check(sid: str, knobs: Knobs) -> bool:
@@ -101,13 +103,13 @@ def test_budgets_on_are_refused() -> None:
     """With budgets on, signature months depend on the budget check: retune refuses."""
     s = embedded_scenario("hague-pledge")
     assert s.policy.budget != "none"
-    with pytest.raises(Exception, match="policy.budget"):
+    with pytest.raises(ScenarioError, match=r"policy\.budget"):
         retune(compile_inputs(s), s, compile_inputs(s).contract_quantity)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    sid=st.sampled_from([sid for sid in EMBEDDED if embedded_scenario(sid).policy.budget == "none"]),
+    sid=st.sampled_from([x for x in EMBEDDED if embedded_scenario(x).policy.budget == "none"]),
     extra=st.none() | st.integers(0, 120),
     scale=st.none() | st.floats(0.0, 20.0),
     share=st.none() | st.just(0.0) | st.floats(0.0, 1.0, exclude_max=True),

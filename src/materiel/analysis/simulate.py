@@ -315,6 +315,7 @@ def simulate(
     *,
     progress: Callable[[int], None] | None = None,
     check: bool = True,
+    inputs: Inputs | None = None,
 ) -> Result:
     """Run one deterministic simulation of ``scenario``.
 
@@ -323,9 +324,11 @@ def simulate(
     :class:`~materiel.result.Result` whose ``dataset`` has a ``sample``
     dimension of length 1. With ``check`` (the default) the run's invariants
     are verified and a broken one raises :class:`~materiel.InvariantError`.
+    ``inputs``: the scenario's compiled inputs (:func:`~materiel.engine.compile_inputs`)
+    when the caller holds them.
     """
     s = load(scenario)
-    inp = compile_inputs(s)
+    inp = compile_inputs(s) if inputs is None else inputs
     raw = run_engine(inp, samples=1, progress=progress)
     if check:
         check_invariants(inp, raw)

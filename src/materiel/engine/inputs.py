@@ -540,7 +540,10 @@ def _delivered_start(
 
 
 def _sorted_assignments(
-    contract: np.ndarray, line: np.ndarray, any_line: np.ndarray, sign: np.ndarray,
+    contract: np.ndarray,
+    line: np.ndarray,
+    any_line: np.ndarray,
+    sign: np.ndarray,
     priority: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Contract-line assignments sorted by line, then priority, then signature month, then
@@ -556,8 +559,14 @@ def _use_rates(s: Scenario) -> np.ndarray:
 
 
 def _consumption(
-    T: int, P: int, K: int, party: np.ndarray, product: np.ndarray, first: np.ndarray,
-    last: np.ndarray, rate: np.ndarray,
+    T: int,
+    P: int,
+    K: int,
+    party: np.ndarray,
+    product: np.ndarray,
+    first: np.ndarray,
+    last: np.ndarray,
+    rate: np.ndarray,
 ) -> np.ndarray:
     """(T, P, K) units used each month: every entry's rate over its months ``first..last``,
     added in the entries' order."""
@@ -663,10 +672,20 @@ def compile_inputs(s: Scenario) -> Inputs:
     a_line = np.array([li[inv.line] for inv, _, _ in announced], dtype=np.intp)
     a_decided = np.array([month_index(inv.decision, s.start) for inv, _, _ in announced],
                          dtype=np.intp)  # fmt: skip
-    a_lead = np.array([lead[li[inv.line]] if inv.lead_time_months is None
-                       else inv.lead_time_months for inv, _, _ in announced], dtype=np.intp)
-    a_ramp = np.array([ramp[li[inv.line]] if inv.ramp_up_months is None
-                       else inv.ramp_up_months for inv, _, _ in announced], dtype=np.intp)
+    a_lead = np.array(
+        [
+            lead[li[inv.line]] if inv.lead_time_months is None else inv.lead_time_months
+            for inv, _, _ in announced
+        ],
+        dtype=np.intp,
+    )
+    a_ramp = np.array(
+        [
+            ramp[li[inv.line]] if inv.ramp_up_months is None else inv.ramp_up_months
+            for inv, _, _ in announced
+        ],
+        dtype=np.intp,
+    )
     a_added = np.array([inv.capacity_added_per_month for inv, _, _ in announced], dtype=float)
     a_state = np.array([state for *_, state in announced], dtype=bool)
     a_cost = np.array([np.nan if cost is None else cost for _, cost, _ in announced],

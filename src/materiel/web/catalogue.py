@@ -20,9 +20,10 @@ from fastapi import HTTPException
 from materiel._errors import Problem, ScenarioError
 from materiel.analysis.result import Result
 from materiel.analysis.simulate import simulate
+from materiel.engine.inputs import Inputs, compile_inputs
 from materiel.scenario.loading import DATASET_ID, embedded_ids, load
 from materiel.scenario.schema import Scenario
-from materiel.web.knobs import apply_knobs
+from materiel.web.knobs import Knobs, apply_knobs, knobbed_inputs, template_knobs
 from materiel.web.limits import Limits
 from materiel.web.schemas import ScenarioRef, clean
 from materiel.web.store import NotFound, Store
@@ -35,6 +36,7 @@ __all__ = [
 _STORED_CACHE_SIZE = 32
 _RESULT_CACHE_SIZE = 16
 _ANSWER_CACHE_SIZE = 32
+_TEMPLATE_CACHE_SIZE = 16
 GZIP_MINIMUM_BYTES = 1000
 """Answers this long or longer are gzipped (for clients that accept it): the app's
 ``GZipMiddleware`` and the answer cache use the same threshold."""
@@ -118,6 +120,7 @@ class Catalogue:
         self._results: LRU[RunKey, Result] = LRU(_RESULT_CACHE_SIZE)
         self.answers: LRU[Hashable, Answer] = LRU(_ANSWER_CACHE_SIZE)
         """Encoded answers of read-only routes, keyed by their :meth:`run_key` and options."""
+        self._templates: LRU[RunKey, Inputs] = LRU(_TEMPLATE_CACHE_SIZE)
 
     @staticmethod
     def load_mapping(body: dict[str, Any], name: str) -> Scenario:
@@ -204,11 +207,36 @@ class Catalogue:
         """
         base, base_key = self._base(ref)
         key = None if base_key is None else (*base_key, ref.knobs.model_dump_json())
-        return self._results.get_or(key, lambda: self._simulate(apply_knobs(base, ref.knobs)))
+        return self._results.get_or(
+            key, lambda: self._simulate(apply_knobs(base, ref.knobs), base, base_key, ref.knobs)
+        )
 
-    def _simulate(self, s: Scenario) -> Result:
+    def compiled(self, ref: ScenarioRef, s: Scenario) -> Inputs:
+        """The engine inputs of ``s``, the scenario ``ref`` names with its knobs applied."""
+        base, base_key = self._base(ref)
+        return self._compiled(s, base, base_key, ref.knobs)
+
+    def _compiled(
+        self, s: Scenario, base: Scenario, base_key: tuple[str, int] | None, knobs: Knobs
+    ) -> Inputs:
+        """:meth:`compiled`: where :func:`template_knobs` allows, from the inputs of the
+        template knobs, compiled once per scenario and stored version and retuned
+        (:func:`knobbed_inputs`; identical to compiling ``s``, ``tests/test_web_inputs.py``);
+        otherwise compiled."""
+        template = None if base_key is None else template_knobs(base, knobs)
+        if base_key is None or template is None:
+            return compile_inputs(s)
+        key = (*base_key, template.model_dump_json())
+        inp = self._templates.get_or(key, lambda: compile_inputs(apply_knobs(base, template)))
+        return knobbed_inputs(inp, s)
+
+    def _simulate(
+        self, s: Scenario, base: Scenario, base_key: tuple[str, int] | None, knobs: Knobs
+    ) -> Result:
         self.limits.check_run(s)
-        future = self._pool.submit(simulate, s)
+        future = self._pool.submit(
+            lambda: simulate(s, inputs=self._compiled(s, base, base_key, knobs))
+        )
         timeout = self.limits.simulate_timeout_s
         try:
             result: Result = future.result(timeout=timeout)
