@@ -34,10 +34,20 @@ middleware compressed it again each time; embedded ids no longer globbed per req
 place of asyncio and h11): -> 3.2 ms. Through the ASGI app in process, without a socket
 (``cached_through_app``), a cached request is 0.9 to 1.0 ms of CPU (1.1 to 1.2 on main).
 
-``--mix distinct`` (every request simulates; load 5.9): 2.3 requests/s, p99 4.6 s,
-270 ms of server CPU per request: the engine's run after the fleets, loop and
-greenfield changes (the pass before gave 54 to 81 ms), CPU-bound
-on two shared cores.
+``--mix distinct`` (every request simulates new knobs; 8 clients, 2 workers, 20 s),
+main at dd62345 against branch web18, run back to back (load 3.8 to 4.3):
+
+- main: 12.1 requests/s, p50 730 ms, p99 1528 ms, server CPU 119.7 ms per request;
+- web18: 14.5 requests/s, p50 565 ms, p99 1189 ms, server CPU 79.7 ms per request.
+
+``--phases-only`` (in process, CPU per request, main -> web18): inputs 24.4 -> 1.4 ms
+(compile_inputs once per scenario and template knobs, then the knobs' arrays retuned:
+:func:`materiel.web.knobs.knobbed_inputs`; compiling the knobbed scenario itself is
+now 9.4 ms), build_dataset 14.1 -> 6.6 ms (index coordinates built once per set of
+labels, unused policy slots dropped before the Dataset is built); run_engine 6.7,
+check_invariants 3.6 and the response's tables (``summary``) 67 to 73 ms unchanged.
+The simulate part is 49 -> 12 ms; the tables are now 78% of an uncached request, so
+150 requests/s (about 10 ms of server CPU per request on two cores) waits on them.
 """
 
 from __future__ import annotations
