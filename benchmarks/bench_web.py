@@ -46,8 +46,9 @@ main at dd62345 against branch web18, run back to back (load 3.8 to 4.3):
 now 9.4 ms), build_dataset 14.1 -> 6.6 ms (index coordinates built once per set of
 labels, unused policy slots dropped before the Dataset is built); run_engine 6.7,
 check_invariants 3.6 and the response's tables (``summary``) 67 to 73 ms unchanged.
-The simulate part is 49 -> 12 ms; the tables are now 78% of an uncached request, so
-150 requests/s (about 10 ms of server CPU per request on two cores) waits on them.
+The simulate part (inputs to dataset) is 49 -> 18 ms; the tables are now 78% of an
+uncached request, so 150 requests/s (about 10 ms of server CPU per request on two
+cores) waits on them.
 """
 
 from __future__ import annotations
