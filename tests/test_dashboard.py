@@ -62,9 +62,13 @@ def browser() -> Iterator[Any]:
 
 
 def _wait(driver: Any, cond: Any, timeout: float = WAIT_S) -> Any:
+    """Wait until ``cond``; an element the page re-rendered between finding it and
+    reading it (stale) is looked up again on the next poll, as a missing one is."""
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    return WebDriverWait(driver, timeout).until(cond)
+    ignored = (NoSuchElementException, StaleElementReferenceException)
+    return WebDriverWait(driver, timeout, ignored_exceptions=ignored).until(cond)
 
 
 def _runs(driver: Any) -> int:
