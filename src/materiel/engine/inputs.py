@@ -121,7 +121,7 @@ def _signed(decided: int, own_delay: int | None, policy: Policy) -> int:
     order) keeps its signature date (:func:`_extra_delay`).
     """
     sign = decided + (own_delay if own_delay is not None else policy.contracting_delay_months)
-    return _extra_delay(sign, policy.extra_contracting_delay_months, False)
+    return int(_extra_delay(sign, policy.extra_contracting_delay_months, False))
 
 
 def _extra_delay(sign: Any, extra: int, always: Any) -> Any:
@@ -669,40 +669,40 @@ def compile_inputs(s: Scenario) -> Inputs:
         (inv, inv.capex_usd, False) for inv in s.investments.values()
     ] + [(f, f.cost_usd, True) for f in s.facilitation.values()]
     # all of them at once; np.add.at adds in the scenario's order, as one loop would
-    a_line = np.array([li[inv.line] for inv, _, _ in announced], dtype=np.intp)
-    a_decided = np.array([month_index(inv.decision, s.start) for inv, _, _ in announced],
-                         dtype=np.intp)  # fmt: skip
-    a_lead = np.array(
+    ann_line = np.array([li[inv.line] for inv, _, _ in announced], dtype=np.intp)
+    ann_decided = np.array([month_index(inv.decision, s.start) for inv, _, _ in announced],
+                           dtype=np.intp)  # fmt: skip
+    ann_lead = np.array(
         [
             lead[li[inv.line]] if inv.lead_time_months is None else inv.lead_time_months
             for inv, _, _ in announced
         ],
         dtype=np.intp,
     )
-    a_ramp = np.array(
+    ann_ramp = np.array(
         [
             ramp[li[inv.line]] if inv.ramp_up_months is None else inv.ramp_up_months
             for inv, _, _ in announced
         ],
         dtype=np.intp,
     )
-    a_added = np.array([inv.capacity_added_per_month for inv, _, _ in announced], dtype=float)
-    a_state = np.array([state for *_, state in announced], dtype=bool)
-    a_cost = np.array([np.nan if cost is None else cost for _, cost, _ in announced],
-                      dtype=float)  # fmt: skip
-    a_cost = np.where(np.isnan(a_cost), a_added * capex[a_line], a_cost)
-    before, arriving = capacity_arrival(a_added, a_decided, a_lead, a_ramp, T)
-    np.add.at(capacity_start, a_line, before)
-    flows = a_state | arrive  # industry's own, stopped at the start: what arrived remains
-    early = ~flows | (a_decided < 0)
-    np.add.at(committed_start, a_line[early], np.where(flows, a_added, before)[early])
-    np.add.at(increment, a_line[flows], arriving[flows])
-    later = flows & (a_decided >= 0)
-    at = (a_line[later], a_decided[later])
-    np.add.at(committed_increment, at, a_added[later])
-    np.add.at(capex_announced, at, a_cost[later])
-    np.add.at(capex_facilitation, (a_line[later & a_state], a_decided[later & a_state]),
-              a_cost[later & a_state])  # fmt: skip
+    ann_added = np.array([inv.capacity_added_per_month for inv, _, _ in announced], dtype=float)
+    ann_state = np.array([state for *_, state in announced], dtype=bool)
+    ann_cost = np.array([np.nan if cost is None else cost for _, cost, _ in announced],
+                        dtype=float)  # fmt: skip
+    ann_cost = np.where(np.isnan(ann_cost), ann_added * capex[ann_line], ann_cost)
+    before, arriving = capacity_arrival(ann_added, ann_decided, ann_lead, ann_ramp, T)
+    np.add.at(capacity_start, ann_line, before)
+    flows = ann_state | arrive  # industry's own, stopped at the start: what arrived remains
+    early = ~flows | (ann_decided < 0)
+    np.add.at(committed_start, ann_line[early], np.where(flows, ann_added, before)[early])
+    np.add.at(increment, ann_line[flows], arriving[flows])
+    later = flows & (ann_decided >= 0)
+    at = (ann_line[later], ann_decided[later])
+    np.add.at(committed_increment, at, ann_added[later])
+    np.add.at(capex_announced, at, ann_cost[later])
+    np.add.at(capex_facilitation, (ann_line[later & ann_state], ann_decided[later & ann_state]),
+              ann_cost[later & ann_state])  # fmt: skip
 
     # --- contracts, including aid pledged from production ---
     policy = s.policy
