@@ -22,10 +22,12 @@ from materiel.engine.budget import Terms, budget_years, defer_to_budgets
 from materiel.engine.core import kernel_args
 from materiel.engine.inputs import (
     Inputs,
+    always_delayed,
     announced_arrive,
     budget_charges,
     capacity_arrival,
     due_share,
+    extra_delay,
     policy_budget,
 )
 from materiel.months import month_index, parse_month
@@ -250,9 +252,13 @@ def sample_overrides(
             delay[:, mine] = _months(draws[f"contracts.{cid}.contracting_delay_months"], 0)[:, None]
             changed = True
     if changed:
-        sign = (inp.contract_decided[None] + np.rint(delay) + np.rint(extra)[:, None]).astype(
-            np.int64
-        )
+        # the rule of a single run (extra_delay): the extra delay where the signature month
+        # before it is >= 0 (a backlog contract keeps its date), always for aid from production
+        # and policies' decisions; a nominal budget deferral is taken off first, put back after
+        deferred = 0 if inp.budget is None else inp.budget.deferred_months[None]
+        base = inp.contract_decided[None] - deferred + np.rint(delay).astype(np.int64)
+        sign = (extra_delay(base, np.rint(extra).astype(np.int64)[:, None],
+                            always_delayed(inp)[None]) + deferred).astype(np.int64)  # fmt: skip
         first = sign + inp.contract_due_lag[None]
         b.out["contract_quantity"] = quantity
         b.out["contract_sign"] = sign

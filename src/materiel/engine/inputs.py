@@ -45,12 +45,14 @@ from materiel.scenario.schema import (
 
 __all__ = [
     "Inputs",
+    "always_delayed",
     "announced_arrive",
     "budget_charges",
     "capacity_arrival",
     "compile_inputs",
     "desired_stock",
     "due_share",
+    "extra_delay",
     "facilitation_charges",
     "linear_schedule",
     "policy_budget",
@@ -118,16 +120,25 @@ def _signed(decided: int, own_delay: int | None, policy: Policy) -> int:
 
     ``policy.extra_contracting_delay_months`` slows contracting from the start
     of the run on; a contract already signed before the start (a backlog
-    order) keeps its signature date (:func:`_extra_delay`).
+    order) keeps its signature date (:func:`extra_delay`).
     """
     sign = decided + (own_delay if own_delay is not None else policy.contracting_delay_months)
-    return int(_extra_delay(sign, policy.extra_contracting_delay_months, False))
+    return int(extra_delay(sign, policy.extra_contracting_delay_months, False))
 
 
-def _extra_delay(sign: Any, extra: int, always: Any) -> Any:
+def extra_delay(sign: Any, extra: Any, always: Any) -> Any:
     """``sign + extra`` where ``sign >= 0`` or ``always`` (aid pledged from production and
-    procurement policies' decisions), else ``sign``; ints or arrays (elementwise)."""
+    procurement policies' decisions, :func:`always_delayed`), else ``sign``; ints or arrays
+    (elementwise, broadcast: one row per sample in :mod:`materiel.engine.batch`)."""
     return sign + extra * ((sign >= 0) | always)
+
+
+def always_delayed(inp: Inputs) -> np.ndarray:
+    """Contract rows that take the extra contracting delay whatever their signature month:
+    procurement policies' decisions and aid pledged from production (:func:`extra_delay`)."""
+    aid = np.array([o.startswith("aid:") for o in inp.contract_origin], dtype=bool)
+    always: np.ndarray = (inp.contract_policy >= 0) | aid
+    return always
 
 
 def announced_arrive(s: Scenario) -> bool:
@@ -586,7 +597,7 @@ def retune(inp: Inputs, s: Scenario, contract_quantity: np.ndarray) -> Inputs:
 
     What those change, recomputed by the rules :func:`compile_inputs` uses: signature
     months (``sign = decided + delay``, plus the extra delay where ``sign >= 0``, and
-    always for aid from production and policies' decisions; :func:`_extra_delay`), due
+    always for aid from production and policies' decisions; :func:`extra_delay`), due
     months, what was delivered before the start, the order of assignments, policies'
     delays, consumption rates and the monthly consumption. The caller vouches for the
     rest (``tests/test_web_inputs.py`` checks it against :func:`compile_inputs`).
@@ -597,10 +608,7 @@ def retune(inp: Inputs, s: Scenario, contract_quantity: np.ndarray) -> Inputs:
     extra = policy.extra_contracting_delay_months
     own = inp.contract_own_delay
     base = inp.contract_decided + np.where(own >= 0, own, policy.contracting_delay_months)
-    always = (inp.contract_policy >= 0) | np.array(
-        [o.startswith("aid:") for o in inp.contract_origin], dtype=bool
-    )
-    sign = _extra_delay(base, extra, always)
+    sign = extra_delay(base, extra, always_delayed(inp))
     due_first = sign + inp.contract_due_lag
     quantity = np.asarray(contract_quantity, dtype=float)
     assign = _sorted_assignments(
@@ -740,7 +748,7 @@ def compile_inputs(s: Scenario) -> Inputs:
         rows.append(
             _ContractRow(
                 f"aid:{gid}", {a.donor: 1.0}, a.product, None, None, a.quantity, usd,
-                _extra_delay(  # aid from production: the extra delay always applies
+                extra_delay(  # aid from production: the extra delay always applies
                     month_index(a.start, s.start)
                     + (delay if delay is not None else policy.contracting_delay_months),
                     policy.extra_contracting_delay_months, True,
