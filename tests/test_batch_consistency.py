@@ -8,11 +8,14 @@ sample whose draw is X must get exactly the kernel inputs of the scenario with X
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 from builders import check_samples_equal_single_runs, contract, tiny
 
 import materiel
+from materiel._errors import MaterielError
 from materiel.analysis.montecarlo import with_values
 from materiel.engine.batch import sample_overrides
 from materiel.engine.core import kernel_args
@@ -41,17 +44,25 @@ BACKLOG = tiny(
 )  # fmt: skip
 
 
+# aid from production pledged before a backlog contract was signed, on the same line and at
+# the same priority: any extra delay moves the aid (always) past the contract (kept), so the
+# line serves them in the other order
+REORDERED = copy.deepcopy(BACKLOG)
+REORDERED["contracts"]["old"] |= {"decision": "2023-10", "priority": 3}
+REORDERED["aid"]["prod"] |= {"start": "2023-08"}
+
+
 def _backlog_scenarios() -> list[str]:
     """Embedded scenarios with a contract signed before their start."""
     return [sid for sid in embedded_ids() if (compile_inputs(load(sid)).contract_sign < 0).any()]
 
 
-def _check_inputs_equal(s: Scenario) -> None:
+def _check_inputs_equal(s: Scenario, values: list[float] = VALUES) -> None:
     inp = compile_inputs(s)
     base = kernel_args(inp)
-    draws = {PATH: np.array(VALUES)}
+    draws = {PATH: np.array(values)}
     over = sample_overrides(s, inp, draws, base)
-    for i, x in enumerate(VALUES):
+    for i, x in enumerate(values):
         one = kernel_args(compile_inputs(load(with_values(s, {PATH: x}))))
         for name, single in one.items():  # per-sample inputs have a sample axis of length 1
             per = INPUTS[name].per_sample
@@ -76,3 +87,26 @@ def test_tiny_backlog_samples_equal_single_runs() -> None:
     )
     assert set(mc.inputs[PATH].values.tolist()) == set(VALUES)
     check_samples_equal_single_runs(mc, 12, payments=True)
+
+
+def test_a_common_reordering_of_the_lines_contracts_is_taken() -> None:
+    """Extra delays 3 and 7 both put the aid after the backlog contract: the chunk's order."""
+    s = load(REORDERED)
+    nominal = compile_inputs(s)
+    moved = compile_inputs(load(with_values(s, {PATH: 3})))
+    assert not np.array_equal(nominal.assign_contract, moved.assign_contract)
+    _check_inputs_equal(s, [3.0, 7.0])
+
+
+def test_samples_ordering_a_line_differently_in_one_chunk_are_refused() -> None:
+    s = load(REORDERED)
+    inp = compile_inputs(s)
+    with pytest.raises(MaterielError, match=r"'l1' serves first .*'old'.*chunk=1"):
+        sample_overrides(s, inp, {PATH: np.array([0.0, 3.0])})
+    mc = materiel.sample(
+        REORDERED | {"uncertain": {PATH: {"dist": "choice", "values": VALUES}}},
+        6,
+        seed=5,
+        chunk=1,
+    )
+    check_samples_equal_single_runs(mc, 6, payments=True)

@@ -5,7 +5,8 @@
 field in :data:`materiel.scenario.uncertainty.SUPPORTED_FIELDS`, the arrays that field
 feeds with one row per sample — recomputing derived arrays (announced
 investments' ramps when a lead time changes, contract schedules when a delay
-or a quantity changes) with the same formulas as
+or a quantity changes, and the order in which lines serve contracts when
+signatures move) with the same formulas as
 :func:`materiel.engine.inputs.compile_inputs`.
 
 :func:`sample_economics` adds what depends on money: each sample's contract
@@ -18,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from materiel._errors import MaterielError
 from materiel.engine.budget import Terms, budget_years, defer_to_budgets
 from materiel.engine.core import kernel_args
 from materiel.engine.inputs import (
@@ -29,6 +31,7 @@ from materiel.engine.inputs import (
     due_share,
     extra_delay,
     policy_budget,
+    sorted_assignments,
 )
 from materiel.months import month_index, parse_month
 from materiel.scenario.economics import economic_arrays, grown_gdp_usd_m, munitions_budget_usd
@@ -296,7 +299,40 @@ def sample_overrides(
     if rate_varies:
         b.out["use_rate"] = rates * scale[:, None]
     sample_economics(s, inp, draws, b, workspace)
+    if "contract_sign" in b.out:
+        _assignment_order(inp, b)
     return {name: np.ascontiguousarray(a) for name, a in b.out.items()}
+
+
+def _assignment_order(inp: Inputs, b: _Batch) -> None:
+    """The contract-line assignments in a single run's order from the samples' signature
+    months (:func:`~materiel.engine.inputs.sorted_assignments`: by line, then priority, then
+    signature month, then contract; a total order, whatever order it starts from).
+
+    The kernel takes one order for all the samples it steps together: when the samples'
+    signatures reorder the assignments alike, that order replaces the nominal one; samples
+    that would order them differently raise :class:`~materiel.MaterielError` (the
+    assignments have no sample axis), naming the line and the two contracts.
+    """
+    orders: dict[bytes, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+    for row in np.unique(b.out["contract_sign"], axis=0):
+        order = sorted_assignments(inp.assign_contract, inp.assign_line, inp.assign_any_line,
+                                   row, inp.contract_priority)  # fmt: skip
+        orders.setdefault(order[0].tobytes() + order[1].tobytes(), order)
+    found = list(orders.values())
+    if len(found) > 1:
+        one, other = found[0], found[1]
+        a = int(np.flatnonzero((one[0] != other[0]) | (one[1] != other[1]))[0])
+        raise MaterielError(
+            f"Monte Carlo: the drawn contracting delays change which contract line "
+            f"{inp.lines[int(one[1][a])]!r} serves first ({inp.contracts[int(one[0][a])]!r} or "
+            f"{inp.contracts[int(other[0][a])]!r}) from one sample to another in the same "
+            "chunk; the engine takes one order per chunk: run with chunk=1"
+        )
+    names = ("assign_contract", "assign_line", "assign_any_line")
+    if not all(np.array_equal(x, b.base[n]) for x, n in zip(found[0], names, strict=True)):
+        for x, n in zip(found[0], names, strict=True):
+            b.out[n] = x.astype(b.base[n].dtype)
 
 
 # --- prices and budgets -------------------------------------------------------------------

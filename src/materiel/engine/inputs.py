@@ -58,6 +58,7 @@ __all__ = [
     "policy_budget",
     "retune",
     "schedule_shapes",
+    "sorted_assignments",
 ]
 
 
@@ -550,7 +551,7 @@ def _delivered_start(
     return out
 
 
-def _sorted_assignments(
+def sorted_assignments(
     contract: np.ndarray,
     line: np.ndarray,
     any_line: np.ndarray,
@@ -611,7 +612,7 @@ def retune(inp: Inputs, s: Scenario, contract_quantity: np.ndarray) -> Inputs:
     sign = extra_delay(base, extra, always_delayed(inp))
     due_first = sign + inp.contract_due_lag
     quantity = np.asarray(contract_quantity, dtype=float)
-    assign = _sorted_assignments(
+    assign = sorted_assignments(
         inp.assign_contract, inp.assign_line, inp.assign_any_line, sign, inp.contract_priority
     )
     planned = np.where(inp.pol_own_delay >= 0, inp.pol_own_delay, policy.contracting_delay_months)
@@ -807,7 +808,7 @@ def compile_inputs(s: Scenario) -> Inputs:
                 a_any.append(True)
     a_contract_arr = np.array(a_contract, dtype=np.intp)
     a_line_arr = np.array(a_line, dtype=np.intp)
-    a_contract_arr, a_line_arr, a_any_arr = _sorted_assignments(
+    a_contract_arr, a_line_arr, a_any_arr = sorted_assignments(
         a_contract_arr, a_line_arr, np.array(a_any, dtype=bool), sign, priority
     )
 
