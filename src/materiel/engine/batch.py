@@ -19,7 +19,6 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from materiel._errors import MaterielError
 from materiel.engine.budget import Terms, budget_years, defer_to_budgets
 from materiel.engine.core import kernel_args
 from materiel.engine.inputs import (
@@ -309,29 +308,23 @@ def _assignment_order(inp: Inputs, b: _Batch) -> None:
     months (:func:`~materiel.engine.inputs.sorted_assignments`: by line, then priority, then
     signature month, then contract; a total order, whatever order it starts from).
 
-    The kernel takes one order for all the samples it steps together: when the samples'
-    signatures reorder the assignments alike, that order replaces the nominal one; samples
-    that would order them differently raise :class:`~materiel.MaterielError` (the
-    assignments have no sample axis), naming the line and the two contracts.
+    The kernel takes one order for all the samples it steps together (the assignments have
+    no sample axis): when the samples' signatures order the assignments alike, that order
+    replaces the nominal one. Samples of one chunk that would order a line's contracts
+    differently keep the nominal order, an approximation where a line cannot serve them all
+    at once (budget deferrals and drawn delays do this; ``chunk=1`` is exact).
     """
     orders: dict[bytes, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
     for row in np.unique(b.out["contract_sign"], axis=0):
         order = sorted_assignments(inp.assign_contract, inp.assign_line, inp.assign_any_line,
                                    row, inp.contract_priority)  # fmt: skip
         orders.setdefault(order[0].tobytes() + order[1].tobytes(), order)
-    found = list(orders.values())
-    if len(found) > 1:
-        one, other = found[0], found[1]
-        a = int(np.flatnonzero((one[0] != other[0]) | (one[1] != other[1]))[0])
-        raise MaterielError(
-            f"Monte Carlo: the drawn contracting delays change which contract line "
-            f"{inp.lines[int(one[1][a])]!r} serves first ({inp.contracts[int(one[0][a])]!r} or "
-            f"{inp.contracts[int(other[0][a])]!r}) from one sample to another in the same "
-            "chunk; the engine takes one order per chunk: run with chunk=1"
-        )
+    if len(orders) > 1:
+        return
     names = ("assign_contract", "assign_line", "assign_any_line")
-    if not all(np.array_equal(x, b.base[n]) for x, n in zip(found[0], names, strict=True)):
-        for x, n in zip(found[0], names, strict=True):
+    order = next(iter(orders.values()))
+    if not all(np.array_equal(x, b.base[n]) for x, n in zip(order, names, strict=True)):
+        for x, n in zip(order, names, strict=True):
             b.out[n] = x.astype(b.base[n].dtype)
 
 
