@@ -5,9 +5,15 @@
 field in :data:`materiel.scenario.uncertainty.SUPPORTED_FIELDS`, the arrays that field
 feeds with one row per sample — recomputing derived arrays (announced
 investments' ramps when a lead time changes, contract schedules when a delay
-or a quantity changes, and the order in which lines serve contracts when
-signatures move) with the same formulas as
+or a quantity changes) with the same formulas as
 :func:`materiel.engine.inputs.compile_inputs`.
+
+One approximation: the order in which a line serves its contracts
+(``assign_*``, by priority then signature month) has no sample axis, so every
+sample keeps the nominal scenario's order. Where drawn delays (or budget
+deferrals) move one contract's signature past another's on the same line and
+priority, that sample differs from a single run with the drawn value; results
+still do not depend on the chunk size or the thread count.
 
 :func:`sample_economics` adds what depends on money: each sample's contract
 prices and, when budgets bind, each sample's budget check (budgets from its
@@ -30,7 +36,6 @@ from materiel.engine.inputs import (
     due_share,
     extra_delay,
     policy_budget,
-    sorted_assignments,
 )
 from materiel.months import month_index, parse_month
 from materiel.scenario.economics import economic_arrays, grown_gdp_usd_m, munitions_budget_usd
@@ -298,34 +303,7 @@ def sample_overrides(
     if rate_varies:
         b.out["use_rate"] = rates * scale[:, None]
     sample_economics(s, inp, draws, b, workspace)
-    if "contract_sign" in b.out:
-        _assignment_order(inp, b)
     return {name: np.ascontiguousarray(a) for name, a in b.out.items()}
-
-
-def _assignment_order(inp: Inputs, b: _Batch) -> None:
-    """The contract-line assignments in a single run's order from the samples' signature
-    months (:func:`~materiel.engine.inputs.sorted_assignments`: by line, then priority, then
-    signature month, then contract; a total order, whatever order it starts from).
-
-    The kernel takes one order for all the samples it steps together (the assignments have
-    no sample axis): when the samples' signatures order the assignments alike, that order
-    replaces the nominal one. Samples of one chunk that would order a line's contracts
-    differently keep the nominal order, an approximation where a line cannot serve them all
-    at once (budget deferrals and drawn delays do this; ``chunk=1`` is exact).
-    """
-    orders: dict[bytes, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
-    for row in np.unique(b.out["contract_sign"], axis=0):
-        order = sorted_assignments(inp.assign_contract, inp.assign_line, inp.assign_any_line,
-                                   row, inp.contract_priority)  # fmt: skip
-        orders.setdefault(order[0].tobytes() + order[1].tobytes(), order)
-    if len(orders) > 1:
-        return
-    names = ("assign_contract", "assign_line", "assign_any_line")
-    order = next(iter(orders.values()))
-    if not all(np.array_equal(x, b.base[n]) for x, n in zip(order, names, strict=True)):
-        for x, n in zip(order, names, strict=True):
-            b.out[n] = x.astype(b.base[n].dtype)
 
 
 # --- prices and budgets -------------------------------------------------------------------
