@@ -67,6 +67,7 @@ def _fuzz(n: int) -> settings:
         deadline=None,
         database=None,
         suppress_health_check=list(HealthCheck),
+        print_blob=True,  # a failure prints @reproduce_failure(...) to replay it exactly
     )
 
 
