@@ -184,7 +184,12 @@ def test_duals_are_finite_differences_of_the_cost() -> None:
     p = plan(tiny_plan(1500.0, max_capacity_per_month=400.0))
     [b] = p.binding
     assert b.value == pytest.approx(60.0)
-    assert b.penalty == pytest.approx(0.0, abs=0.01)  # the planner's tie-breaks only
+    # the rest of the full dual is the planner's tie-breaks (model.STEADY * (1 + t / 12)
+    # thousand US$ per unit made in month t, US$0.01 * (1 + t / 12)): a unit of capacity
+    # in month t makes a unit then instead of a tenth of a unit in each of months 2..11,
+    # 0.01 * ((1 + t / 12) - 0.1 * (10 + (2 + ... + 11) / 12)) = 0.01 * (t - 6.5) / 12
+    # US$, and over the 12 months 0.01 * (66 - 78) / 12 = -0.01: US$0.01 apart from money
+    assert b.penalty == pytest.approx(0.01, abs=1e-6)
     assert "saves $60.00 of payments and capex" in b.sentence
 
 

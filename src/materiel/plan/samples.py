@@ -10,9 +10,8 @@ scenario ``i``. The first stage ``x`` is shared by every sample: the contracts
 (``Line-delivery``, ``Stock-receipts``) and the capacity decided
 (``Line-capacity_decided``, ``Line-modules``). The second stage ``y_i`` is
 one copy per sample of everything else: commitments' deliveries, components,
-aid, consumption, stocks, target slack, and capacity coming online where a
-sample draws a different lead time or ramp (otherwise it follows from the
-capacity decided alone and is shared too). Payments and capex depend on
+aid, consumption, stocks, target slack; capacity comes online in each
+sample along that sample's lead time and ramp. Payments and capex depend on
 ``x`` only, so the objective is the plan's cost plus the mean penalty over
 the samples. Contracts must fit
 every sample's capacity (their bounds are intersected), so the first stage
@@ -62,27 +61,8 @@ FIRST_STAGE_VARIABLES = frozenset(
     {"Line-capacity_decided", "Line-modules", "Line-delivery", "Stock-receipts"}
 )
 """Decisions shared by every sample: contracts and the capacity decided."""
-FIRST_STAGE_CONSTRAINTS = frozenset({"Line-decision_order", "Line-modules", "Product-balance"})
+FIRST_STAGE_CONSTRAINTS = frozenset({"Line-modules", "Product-balance"})
 """Constraints on first-stage decisions alone: written once, for the first sample."""
-
-
-ARRIVAL_VARIABLES = frozenset({"Line-capacity_online"})
-ARRIVAL_CONSTRAINTS = frozenset({"Line-ramp"})
-"""Capacity coming online: a function of the capacity decided alone, so first stage too
-where no sample draws a different lead time or ramp (:func:`build_sample_average`)."""
-
-
-def _same_arrival(datas: Sequence[PlanData]) -> bool:
-    """Whether every sample's expandable lines have the same lead times and ramps."""
-    first = datas[0]
-
-    def arrival(d: PlanData) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        return d.xlines, d.inp.lead_months[d.xlines], d.inp.ramp_months[d.xlines]
-
-    return all(
-        all(np.array_equal(a, b) for a, b in zip(arrival(d), arrival(first), strict=True))
-        for d in datas[1:]
-    )
 
 
 class _Names:
@@ -163,8 +143,6 @@ def build_sample_average(
     share = [1.0 / len(datas)] * len(datas) if weights is None else list(weights)
     base = linopy.Model(force_dim_names=True)
     shared, once = FIRST_STAGE_VARIABLES, FIRST_STAGE_CONSTRAINTS
-    if _same_arrival([*datas, *feasible_in]):
-        shared, once = shared | ARRIVAL_VARIABLES, once | ARRIVAL_CONSTRAINTS
     total: linopy.LinearExpression | None = None
     integer = False
     shape = None

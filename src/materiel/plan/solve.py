@@ -32,6 +32,7 @@ from materiel.plan.model import (
     USD,
     Objective,
     PlanModel,
+    arrival,
     build_model,
     cost_expression,
 )
@@ -306,7 +307,7 @@ def _read_plan(pm: PlanModel, source_ref: str | None) -> Plan:
     new = _sol(pm, "Line-delivery", (M, T))
     rec = _sol(pm, "Stock-receipts", (N, T))
     bl = _sol(pm, "Backlog-delivery", (len(d.backlog_assign), T))
-    decided = _sol(pm, "Line-capacity_decided", (X, T))
+    decided = _sol(pm, "Line-capacity_decided", (X,))
     lp_stock = _sol(pm, "Stock-level", (N, T))
     slack = _sol(pm, "Target-slack", (len(d.targets),))
     policy = s.policy
@@ -380,7 +381,8 @@ def _read_plan(pm: PlanModel, source_ref: str | None) -> Plan:
     contracts = frameworks(contracts, taken)
 
     # --- investments ---
-    added = np.diff(np.concatenate([np.zeros((X, 1)), decided], axis=1), axis=1)
+    added = np.zeros((X, T))
+    added[:, 0] = decided  # decided at the start (define_capacity_expansion)
     investments: list[PlannedInvestment] = []
     capacity_added = np.zeros((L, T))
     capex_line = np.zeros((L, T))
@@ -401,7 +403,7 @@ def _read_plan(pm: PlanModel, source_ref: str | None) -> Plan:
             )  # fmt: skip
             capacity_added[ln, t] = q
             capex_line[ln, t] = cost
-    online = _sol(pm, "Line-capacity_online", (X, T))
+    online = decided[:, None] * arrival(d)
     capacity = d.base_capacity.copy()
     capacity[d.xlines] += online
 
@@ -626,7 +628,7 @@ def _decisions(pm: PlanModel) -> dict[str, tuple[list[str], Any]]:
     out: dict[str, tuple[list[str], Any]] = {}
     if "Line-capacity_decided" in m.variables:
         out["built"] = ([inp.lines[ln] for ln in d.xlines],
-                        m.variables["Line-capacity_decided"].isel(month=-1))  # fmt: skip
+                        m.variables["Line-capacity_decided"])  # fmt: skip
     if "Stock-receipts" in m.variables:
         names = [f"{inp.parties[p]}/{inp.products[k]}" for p, k in d.cells]
         out["bought"] = (names, m.variables["Stock-receipts"].sum("month"))
@@ -660,6 +662,9 @@ def _alternative(
     return Alternative(index, cost, capex, built, bought)
 
 
+CHEAPEST = 1e-3  # weight of the cost (as a share of the optimum's) in an alternative's objective
+
+
 def _alternatives(
     pm: PlanModel, k: int, slack: float, time_limit_s: float | None
 ) -> list[Alternative]:
@@ -674,7 +679,9 @@ def _alternatives(
     product, made per line), ``n_fi`` the number of plans so far (the
     optimum first) in which ``x_fi`` is used and ``X_f`` the family's total
     in the optimum: what earlier plans used is avoided, so each plan builds
-    elsewhere and buys for other parties where the slack allows.
+    elsewhere and buys for other parties where the slack allows. Among
+    alternatives that differ as much, the cheapest: the objective also counts
+    ``CHEAPEST * cost / c*``, a thousandth of the cost's share.
     """
     m = pm.model
     paid = float(_values(cost_expression(pm)).sum())
@@ -701,6 +708,9 @@ def _alternatives(
             terms = part if terms is None else terms + part
         if terms is None:
             break
+        # among plans that differ as much, the cheapest: a thousandth of the cost's share
+        # (without it the solver may return any vertex, spending the slack for nothing)
+        terms = terms + cost_expression(pm) * (CHEAPEST / max(paid, TOL))
         m.add_objective(terms, overwrite=True)
         _solve(pm, time_limit_s)
         solved = _decisions(pm)  # variables read afresh: a selection keeps its old solution
