@@ -26,42 +26,56 @@ included), as the machine may be shared; wall time is printed beside the load.
 Each case also reports the solve's CPU time, the simplex iterations, HiGHS's
 presolve run alone (CPU time, size after) and the objective's cost range.
 
-Measured 2026-12-01 on the shared 2-core machine (1-minute load 4-5, so wall
-time is about twice CPU time; CPU seconds of the solve)::
+Measured 2026-12-01 on the shared 2-core machine, before and after issue 16's
+reductions of the programme (CPU seconds of the solve, HiGHS 1.16; 1-minute
+load 3-4.5 after, 4-5 before, so wall time is about twice CPU time)::
 
-    case     variables  constraints  nonzeros  iterations  presolve CPU  solve CPU
-    x1          35,657       27,164   109,895       5,577         1.0 s      1.9 s
-    x5         186,205      137,384   579,915      23,682         3.6 s     11.3 s
-    x10        380,330      275,159 1,197,140      58,958        10.1 s    123.4 s
+    case   variables  constraints  nonzeros  iterations  presolve CPU  solve CPU
+    before
+    x1        35,657       27,164   109,895       5,577         1.0 s      1.9 s
+    x5       186,205      137,384   579,915      23,682         3.6 s     11.3 s
+    x10      380,330      275,159 1,197,140      58,958        10.1 s    123.4 s
+    after (capacity decided at the start, just-in-time components substituted)
+    x1        21,578       13,085    75,803       2,891         0.2-0.4 s  0.4-0.9 s
+    x5       110,550       61,729   394,423      13,965         2.1 s      6.3 s
+    x10      227,705      122,534   822,398      27,177         3.5-4.2 s  11.0-14.1 s
 
-(x10: 210 s wall at load 5.1; 123 s with 121.8 s of solve on a quiet machine.)
-Why x10 misses 10 s (issue 16): the model grows linearly (x10.7 variables),
-and so do the simplex iterations (x10.6), but the time per iteration (solve
-less presolve CPU) grows twelvefold, 0.15 ms at x1, 0.32 ms at x5, 1.9 ms at
-x10: the replicas are one LP, coupled by joint buying (``Product-balance``:
-one row per munition and month over every line and buyer, 460 terms at x10
-against 46), by the shared recipients and by backlog contracts assigned to
-lines of every copy (``Backlog-delivery`` grows x14); most likely the basis
-factors lose their sparsity (an inference, not measured). HiGHS's presolve
-alone (10.1 s CPU) is already over the target. The cost range is 1e-6 (tie-
-breaks, ``model.STEADY``) to 1e9 (the use rewards of
-:class:`~materiel.plan.model.Weights`, which grow with the number of targets
-of a product); HiGHS warns that it is badly scaled. Options tried on the x2
-model (CPU s, default 3.2 s, 11,249 iterations): primal simplex 5.5; interior
-point 15.1 (10.0 without crossover); parallel 3.3; other scalings and edge
-weights 2.7-3.9 (same order of iterations); presolve off 9.0 (35,000
-iterations); ``user_objective_scale`` -8 2.9 (7,753 iterations). On x5
-``user_objective_scale=-10`` cut the solve from 14.1 to 8.8 s CPU (23,682 to
-15,726 iterations, objective within 1e-10), but at x10 (``-11``) it had not
-finished after 260 s wall (38,000 iterations, load 5-7), and the scaled tie-
-breaks (1e-6 x 2**-7) sink under HiGHS's dual tolerance (1e-7): the default
-plan grows from 91 to 116 contracts (issue 16 asks at most 100); with tie-
-breaks of 1e-3 it writes 77 at the same cost, but the hand-worked dual tests
-count the tie-breaks and would likely move (not run). Neither is applied. Even
-with no coupling at all, ten x1 solves take 10 x 1.9 = 19 s CPU here: reaching
-10 s needs a smaller programme (fewer month-by-month variables where the
-decision is yearly, or a decomposition by product or group of allies), not
-solver options.
+(after, x10: build 1.0-1.4 s, whole 13.4 s wall at load 2.9 and 27 s at load
+3.6; HiGHS run alone on the exported model 11.0-12.6 s CPU.) Same optimum at
+x1: payments plus capex $90,963,410,342 before and after (``materiel.plan``,
+``breakdown_cost_usd``); the default plan writes 75-77 contracts (91 before).
+
+What changed: (1) capacity is decided once per line, at the start
+(:func:`~materiel.plan.model.define_capacity_expansion`: capex does not
+depend on when it is decided and earlier capacity is never worse, so this
+loses nothing), which drops the monthly ``Line-capacity_decided``,
+``Line-capacity_online``, ``Line-ramp`` and ``Line-decision_order`` (2 X T
+columns and rows, the largest family); from x1 to x10 the time per
+iteration (solve less presolve CPU) now grows two- to fourfold (0.08-0.16 ms
+to 0.28-0.38 ms, against twelvefold before) and x10's iterations fell from
+58,958 to 27,177; (2) component groups
+with no inventory are substituted out (``made = used``), as HiGHS's presolve
+did. Tie-breaks are ``model.STEADY = 1e-5`` (was 1e-6, under the dual
+tolerance on a 12-month horizon).
+
+Why x10 still misses 10 s: the presolve is superlinear (0.2 s, 2.1 s, 3.7 s at
+x1, x5, x10), nearly all of it HiGHS's aggregator (with it off, presolve
+takes 1.1 s but the solve 54 s: it substitutes the stock chains away, 62,040
+``Stock-level`` columns to 6,960). After presolve the largest families are
+``Backlog-delivery`` (38,271 columns: 300 line assignments of 70
+commitments, x14 the x1 count, as recipients' commitments may take any
+copy's line), ``Stock-receipts`` (31,585), ``Line-delivery`` (23,280) and
+``Stock-shortfall`` (21,730); rows: ``Line-capacity`` (16,965),
+``Component-capacity`` (13,353), ``Stock-balance`` (6,950). Solver options on
+the x10 model (highspy, CPU s; default 11.5-12.6): primal simplex 28.3;
+interior point 37.4; devex pricing 13.7; ``user_objective_scale`` -3 9.0 and
+-6 8.0-9.4 (fewer iterations only because the tie-breaks fall to the dual
+tolerance: with ``STEADY`` raised to keep them above it, -3 took 12.0 s, so
+the gain is the tie-breaks' resolution, not scaling; not applied). Per-cell
+instead of per-product use-reward steps (1e9 -> 1e8 at x10): 11.6 s, no
+gain, not applied. Next candidates: new contracts and commitment deliveries
+on a coarser time grid (per quarter, with a fixed monthly profile) while
+stocks stay monthly, and eliminating stock levels where a cell has no demand.
 """
 
 from __future__ import annotations
