@@ -35,6 +35,7 @@ from materiel.plan.model import (
     arrival,
     build_model,
     cost_expression,
+    receipt_periods,
 )
 from materiel.plan.samples import (
     SampleReport,
@@ -305,7 +306,9 @@ def _read_plan(pm: PlanModel, source_ref: str | None) -> Plan:
     M, N, X = len(d.mlines), len(d.cells), len(d.xlines)
     P, K, L = len(inp.parties), len(inp.products), len(inp.lines)
     new = _sol(pm, "Line-delivery", (M, T))
-    rec = _sol(pm, "Stock-receipts", (N, T))
+    period = receipt_periods(d)  # a period's receipts in each of its months
+    rec = _sol(pm, "Stock-receipts", (N, int(period.max(initial=0)) + 1))
+    rec = np.where(period >= 0, rec[:, np.maximum(period, 0)], 0.0)
     bl = _sol(pm, "Backlog-delivery", (len(d.backlog_assign), T))
     decided = _sol(pm, "Line-capacity_decided", (X,))
     lp_stock = _sol(pm, "Stock-level", (N, T))
@@ -631,7 +634,13 @@ def _decisions(pm: PlanModel) -> dict[str, tuple[list[str], Any]]:
                         m.variables["Line-capacity_decided"])  # fmt: skip
     if "Stock-receipts" in m.variables:
         names = [f"{inp.parties[p]}/{inp.products[k]}" for p, k in d.cells]
-        out["bought"] = (names, m.variables["Stock-receipts"].sum("month"))
+        period = receipt_periods(d)
+        var = m.variables["Stock-receipts"]
+        months = xr.DataArray(
+            np.bincount(period[period >= 0], minlength=var.shape[1]),
+            coords={"period": var.coords["period"].values}, dims=["period"],
+        )  # fmt: skip
+        out["bought"] = (names, (var * months).sum("period"))
     out["made"] = ([inp.lines[ln] for ln in d.mlines], m.variables["Line-delivery"].sum("month"))
     return out
 
