@@ -90,6 +90,21 @@ def test_cost_with_capacity_added() -> None:
     assert_round_trip(p)
 
 
+def test_long_horizons_receive_flat_quarters() -> None:
+    # 36 months (over two years: receipts flat within a quarter): 1,000 shells by
+    # 2024-12 at 100/month are 300 in each of the first three quarters and 100 in
+    # the fourth, 33.33 a month; the cost is the same 10,000
+    s = tiny_plan(1000.0)
+    s["months"] = 36
+    p = plan(s)
+    assert p.feasible and p.cost_usd == pytest.approx(10_000)
+    delivered = p.dataset["line_deliveries"].values[0]
+    assert delivered[:9] == pytest.approx(np.full(9, 100.0))
+    assert delivered[9:12] == pytest.approx(np.full(3, 100.0 / 3))
+    assert delivered[12:] == pytest.approx(np.zeros(24), abs=1e-9)
+    assert_round_trip(p)
+
+
 def test_whole_modules_make_a_milp() -> None:
     # modules of 40/month: 30 is not possible, one module (40) is: capex 2,000
     s = tiny_plan(1500.0, max_capacity_per_month=400.0, module_capacity_per_month=40.0)
