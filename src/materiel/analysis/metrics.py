@@ -22,6 +22,7 @@ lazy_dask()  # xarray answers 'not a dask array' without importing dask.array
 
 __all__ = [
     "MET_TOLERANCE",
+    "TARGET_COLUMNS",
     "aid_table",
     "binding_table",
     "capex_split",
@@ -29,13 +30,16 @@ __all__ = [
     "counted_on",
     "counted_stock",
     "first_month_at_or_above",
+    "fleet_rows",
     "fleet_table",
+    "interoperability_rows",
     "interoperability_table",
     "plain",
     "qualification_table",
     "recipient_shortfall_table",
     "replacement_table",
     "target_met",
+    "target_rows",
     "target_stock",
     "target_table",
     "yearly",
@@ -141,7 +145,7 @@ def first_month_at_or_above(series: xr.DataArray, level: float) -> xr.DataArray:
     return first.where(hit.any("month"), -1)
 
 
-_TARGET_COLUMNS = [
+TARGET_COLUMNS = [
     "target", "product", "parties", "required", "by", "stock_start", "stock_at_by",
     "met_by_date", "gap_at_by", "first_met", "months_to_target", "months_early",
     "stock_at_horizon", "coverage_at_horizon", "shortfall_at_horizon", "assumption", "counted_on",
@@ -158,6 +162,13 @@ def target_table(ds: xr.Dataset, s: Scenario, sample: int = 0) -> pd.DataFrame:
     ``"usable"`` where one of its parties keeps weapon-system fleets for the
     munition (rounds no gun of theirs may fire do not count), else ``"nominal"``.
     """
+    return pd.DataFrame(target_rows(ds, s, sample), columns=TARGET_COLUMNS)
+
+
+def target_rows(ds: xr.Dataset, s: Scenario, sample: int = 0) -> list[dict[str, Any]]:
+    """:func:`target_table`'s rows as plain Python values, without building the DataFrame
+    (the web summary reads them; the table is made from them). ``months_to_target`` and
+    ``months_early`` stay ints beside ``None`` (the table's column makes them floats)."""
     # positional numpy on one sample's (month, party, product) block: labelled
     # selection per target cost ~30 ms each, most of a web request's time
     stock = plain(ds, _counted_name(ds), ("month", "party", "product"), sample)
@@ -197,7 +208,7 @@ def target_table(ds: xr.Dataset, s: Scenario, sample: int = 0) -> pd.DataFrame:
                 "counted_on": counted_on(ds, list(t.parties), t.product),
             }
         )
-    return pd.DataFrame(rows, columns=_TARGET_COLUMNS)
+    return rows
 
 
 def _is_assumption(s: Scenario, source: str | None) -> bool:
@@ -342,9 +353,14 @@ def fleet_table(ds: xr.Dataset, sample: int = 0) -> pd.DataFrame:
     that only other guns, or none, may fire): unmet although rounds were
     there.
     """
+    return pd.DataFrame(fleet_rows(ds, sample))
+
+
+def fleet_rows(ds: xr.Dataset, sample: int = 0) -> list[dict[str, Any]]:
+    """:func:`fleet_table`'s rows as plain Python values, without building the DataFrame."""
     rows: list[dict[str, Any]] = []
     if "fleet" not in ds.dims or ds.sizes["fleet"] == 0:
-        return pd.DataFrame(rows)
+        return rows
     # plain arrays, month first: a label lookup per fleet and variable costs 100x more
     short = plain(ds, "fleet_shortfall", ("month", "fleet"), sample)
     usable = plain(ds, "fleet_stock", ("month", "fleet"), sample)
@@ -382,7 +398,7 @@ def fleet_table(ds: xr.Dataset, sample: int = 0) -> pd.DataFrame:
                 "unusable_max": float(unusable[:, i, j].max()),
             }
         )
-    return pd.DataFrame(rows)
+    return rows
 
 
 def interoperability_table(
@@ -399,35 +415,58 @@ def interoperability_table(
     lists the systems with unmet demand, worst share first (``system share``).
     ``fleets`` is :func:`fleet_table` of the same sample when the caller has it.
     """
+    rows = None
+    if fleets is not None:
+        rows = [{str(k): v for k, v in f.items()} for f in fleets.to_dict(orient="records")]
+    return pd.DataFrame(interoperability_rows(ds, s, sample, rows))
+
+
+def interoperability_rows(
+    ds: xr.Dataset, s: Scenario, sample: int = 0, fleets: list[dict[str, Any]] | None = None
+) -> list[dict[str, Any]]:
+    """:func:`interoperability_table`'s rows as plain Python values, without building the
+    DataFrame; ``fleets`` are :func:`fleet_rows` of the same sample when the caller has them.
+
+    Sums over a party's fleets are numpy's (``np.sum``), as the table's were.
+    """
     from materiel.engine.interop import compile_fleets
 
     if fleets is None:
-        fleets = fleet_table(ds, sample)
-    if fleets.empty:
-        return pd.DataFrame()
+        fleets = fleet_rows(ds, sample)
+    if not fleets:
+        return []
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}  # in the order first seen
+    for f in fleets:
+        groups.setdefault((str(f["party"]), str(f["product"])), []).append(f)
     lines = [str(x) for x in plain(ds, "line")]
     parties = [str(x) for x in plain(ds, "party")]
     products = [str(x) for x in plain(ds, "product")]
     compiled = compile_fleets(s, lines, parties, products)
     qualified, share = compiled["qualified_from"], compiled["fleet_share"]
+    fleet_at = {str(f): i for i, f in enumerate(compiled["fleets"])}
     cap = plain(ds, "capacity_per_month", ("month", "line"), sample)
     order = ("month", "party", "product")
     nominal = plain(ds, "stock", order, sample)
     usable = plain(ds, "usable_stock", order, sample)
     line_product = plain(ds, "line_product")
     T = cap.shape[0]
+
+    def total(group: list[dict[str, Any]], column: str) -> float:
+        return float(np.sum(np.array([f[column] for f in group], dtype=float)))
+
     rows = []
-    for (p, k), group in fleets.groupby(["party", "product"], sort=False):
-        mine = np.array([i for i, f in enumerate(compiled["fleets"]) if f in set(group.fleet)])
+    for (p, k), group in groups.items():
+        mine = np.array(sorted(fleet_at[str(f["fleet"])] for f in group))
         of_k = np.flatnonzero(line_product == k)
-        at = (-1, parties.index(str(p)), products.index(str(k)))
+        at = (-1, parties.index(p), products.index(k))
 
         def effective(t: int, mine: np.ndarray = mine, of_k: np.ndarray = of_k) -> float:
             fits = (qualified[np.ix_(of_k, mine)] <= t) * share[mine]
             return float((cap[t, of_k] * fits.sum(axis=1)).sum())
 
-        demand = float(group.demand.sum())
-        worst = group[group.shortfall > 0].sort_values("share_unmet", ascending=False)
+        demand, shortfall = total(group, "demand"), total(group, "shortfall")
+        short = [f for f in group if f["shortfall"] > 0]
+        worst = [short[i] for i in _descending(np.array([f["share_unmet"] for f in short]))]
         rows.append(
             {
                 "party": p,
@@ -435,22 +474,28 @@ def interoperability_table(
                 "fleets": len(group),
                 "stock_end": float(nominal[at]),
                 "usable_end": float(usable[at]),
-                "unusable_end": float(group.unusable_end.iloc[0]),
-                "unusable_max": float(group.unusable_max.iloc[0]),
+                "unusable_end": float(group[0]["unusable_end"]),
+                "unusable_max": float(group[0]["unusable_max"]),
                 "demand": demand,
-                "shortfall": float(group.shortfall.sum()),
-                "share_unmet": float(group.shortfall.sum()) / demand if demand > 0 else 0.0,
-                "shortfall_while_held": float(group.shortfall_while_held.sum()),
-                "short_systems": ", ".join(
-                    f"{r.system} {r.share_unmet:.0%}" for r in worst.itertuples()
-                ),
+                "shortfall": shortfall,
+                "share_unmet": shortfall / demand if demand > 0 else 0.0,
+                "shortfall_while_held": total(group, "shortfall_while_held"),
+                "short_systems": ", ".join(f"{f['system']} {f['share_unmet']:.0%}" for f in worst),
                 "capacity_start_per_month": float(cap[0, of_k].sum()),
                 "effective_capacity_start_per_month": effective(0),
                 "capacity_end_per_month": float(cap[T - 1, of_k].sum()),
                 "effective_capacity_end_per_month": effective(T - 1),
             }
         )
-    return pd.DataFrame(rows)
+    return rows
+
+
+def _descending(values: np.ndarray) -> np.ndarray:
+    """The order of ``values``, largest first, ties as pandas' ``sort_values(ascending=False)``
+    places them (reversed, numpy's default sort, reversed again: numpy may sort ties in
+    either order)."""
+    order: np.ndarray = np.arange(len(values))[::-1][values[::-1].argsort(kind="quicksort")]
+    return order[::-1]
 
 
 def qualification_table(s: Scenario) -> pd.DataFrame:

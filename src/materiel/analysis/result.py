@@ -19,7 +19,7 @@ from materiel.scenario.schema import Scenario
 
 lazy_dask()  # xarray answers 'not a dask array' without importing dask.array
 
-__all__ = ["FLOOR_RULES", "Result", "records", "register_accessor", "tidy_tables"]
+__all__ = ["FLOOR_RULES", "ROW_TABLES", "Result", "records", "register_accessor", "tidy_tables"]
 
 FLOOR_RULES = {
     "all": "stock floors hold against aid from stock and the holder's own consumption",
@@ -61,12 +61,40 @@ class Result:
         self.dataset = dataset
         self.scenario = scenario
         self._tables: dict[str, pd.DataFrame] = {}
+        self._rows: dict[str, list[dict[str, Any]]] = {}
 
     def _table(self, name: str, build: Callable[[], pd.DataFrame]) -> pd.DataFrame:
         """``build()`` once per result; a copy each call, so callers may change theirs."""
         if name not in self._tables:
             self._tables[name] = build()
         return self._tables[name].copy()
+
+    def rows(self, table: str) -> list[dict[str, Any]]:
+        """The rows of ``table`` (one of :data:`ROW_TABLES`: ``targets``, ``decisions``,
+        ``fleets``, ``interoperability``) as dicts of plain Python values, computed from the
+        run's arrays without building a DataFrame: what a JSON answer needs, at a fraction
+        of the cost (the tables themselves are made from these rows).
+
+        The same values as ``records(result.<table>())``, except that an integer column
+        with missing values keeps its ints (a DataFrame makes them floats). Computed once
+        per result; each call returns new dicts, so callers may change theirs.
+        """
+        if table not in ROW_TABLES:
+            raise ValueError(f"no rows for table {table!r}; expected one of {ROW_TABLES}")
+        if table not in self._rows:
+            self._rows[table] = getattr(self, f"_{table}_rows")()
+        return [dict(row) for row in self._rows[table]]
+
+    def _targets_rows(self) -> list[dict[str, Any]]:
+        return metrics.target_rows(self.dataset, self.scenario)
+
+    def _fleets_rows(self) -> list[dict[str, Any]]:
+        return metrics.fleet_rows(self.dataset)
+
+    def _interoperability_rows(self) -> list[dict[str, Any]]:
+        return metrics.interoperability_rows(
+            self.dataset, self.scenario, fleets=self.rows("fleets")
+        )
 
     def __repr__(self) -> str:
         sizes = ", ".join(f"{k}={v}" for k, v in self.dataset.sizes.items())
@@ -83,7 +111,9 @@ class Result:
     # --- tables ---
     def targets(self) -> pd.DataFrame:
         """Per capability target: stock at its date, whether and when it is met, coverage."""
-        return self._table("targets", lambda: metrics.target_table(self.dataset, self.scenario))
+        return self._table(
+            "targets", lambda: pd.DataFrame(self.rows("targets"), columns=metrics.TARGET_COLUMNS)
+        )
 
     def binding(self) -> pd.DataFrame:
         """Per line: months bound by capacity, by orders, and by each input."""
@@ -109,21 +139,13 @@ class Result:
 
     def fleets(self) -> pd.DataFrame:
         """Per weapon-system fleet: demand, unmet demand, usable and unusable stock."""
-        return self._table("fleets", self._fleets)
-
-    def _fleets(self) -> pd.DataFrame:
-        return metrics.fleet_table(self.dataset)
+        return self._table("fleets", lambda: pd.DataFrame(self.rows("fleets")))
 
     def interoperability(self) -> pd.DataFrame:
         """Per party and munition with fleets: usable vs nominal stock, unmet demand, the systems
         that went short and the capacity its guns can use
         (:func:`~materiel.analysis.metrics.interoperability_table`; empty without fleets)."""
-        return self._table(
-            "interoperability",
-            lambda: metrics.interoperability_table(
-                self.dataset, self.scenario, fleets=self._table("fleets", self._fleets)
-            ),
-        )
+        return self._table("interoperability", lambda: pd.DataFrame(self.rows("interoperability")))
 
     def qualifications(self) -> pd.DataFrame:
         """Round-gun qualifications added in the scenario: when they take effect, their cost."""
@@ -238,9 +260,16 @@ class Result:
         """
         return self._table("contracts", self._contracts)
 
+    def _delivered(self) -> np.ndarray:
+        """Per contract: delivered in the horizon plus before its start (sample 0)."""
+        ds, plain = self.dataset, metrics.plain
+        delivered: np.ndarray = plain(ds, "contract_deliveries", ("month", "contract")).sum(axis=0)
+        before: np.ndarray = plain(ds, "contract_delivered_before_start")
+        total: np.ndarray = delivered + before
+        return total
+
     def _contracts(self) -> pd.DataFrame:
         ds, plain = self.dataset, metrics.plain
-        delivered = plain(ds, "contract_deliveries", ("month", "contract")).sum(axis=0)
         return pd.DataFrame(
             {
                 "contract": plain(ds, "contract").astype(str),
@@ -253,7 +282,7 @@ class Result:
                 "multi_year": plain(ds, "contract_multi_year").astype(bool),
                 "decided_by": plain(ds, "contract_decided_by").astype(str),
                 "origin": plain(ds, "contract_origin").astype(str),
-                "delivered": delivered + plain(ds, "contract_delivered_before_start"),
+                "delivered": self._delivered(),
             }
         )
 
@@ -265,43 +294,43 @@ class Result:
         delivered (within the horizon). One row per policy and product, in
         the order of their first contract.
         """
-        return self._table("decisions", self._decisions)
+        return self._table(
+            "decisions", lambda: pd.DataFrame(self.rows("decisions"), columns=_DECISION_COLUMNS)
+        )
 
-    def _decisions(self) -> pd.DataFrame:
-        # Groups found in a loop over the ~200 contracts and summed by one groupby over
-        # their codes (pandas' own sums, so the same figures): a named-aggregation
-        # groupby over string keys costs about 8x more.
-        df = self.contracts()
-        columns = ["policy", "product", "contracts", "first", "last", "quantity",
-                   "multi_year_quantity", "delivered"]  # fmt: skip
-        mine = (df.decided_by == "policy").to_numpy()
-        if not mine.any():
-            return pd.DataFrame(columns=columns)
-        df = df[mine]
-        quantity = df.quantity.to_numpy()
+    def _decisions_rows(self) -> list[dict[str, Any]]:
+        # Groups found in one loop over the ~200 contracts, read from the plain arrays, and
+        # summed by one groupby over their codes and a single float block (pandas' own
+        # sums, so the same figures as ever): a DataFrame of the contracts and a groupby
+        # over string keys cost about 10x more.
+        ds, plain = self.dataset, metrics.plain
+        mine = np.flatnonzero(plain(ds, "contract_decided_by") == "policy")
+        if not len(mine):
+            return []
+        origin, product = plain(ds, "contract_origin"), plain(ds, "contract_product")
+        decided = plain(ds, "contract_decided").astype(str)[mine]
+        quantity = plain(ds, "contract_quantity").astype(float)[mine]
+        multi_year = plain(ds, "contract_multi_year").astype(bool)[mine]
         code_of: dict[tuple[str, str], int] = {}  # (policy, product) -> group, in order seen
         codes = [
-            code_of.setdefault((str(origin).removeprefix("policy:"), str(product)), len(code_of))
-            for origin, product in zip(df.origin, df["product"], strict=True)
-        ]
-        groups: dict[tuple[str, str], list[int]] = {key: [] for key in code_of}
-        keys = list(code_of)
+            code_of.setdefault((str(origin[c]).removeprefix("policy:"), str(product[c])),
+                               len(code_of))
+            for c in mine.tolist()
+        ]  # fmt: skip
+        members: list[list[int]] = [[] for _ in code_of]
         for i, code in enumerate(codes):
-            groups[keys[code]].append(i)
-        sums = pd.DataFrame(
-            {"quantity": quantity,
-             "multi_year_quantity": np.where(df.multi_year.to_numpy(), quantity, 0.0),
-             "delivered": df.delivered.to_numpy()}
-        ).groupby(np.array(codes), sort=False).sum()  # fmt: skip
-        decided = df.decided.to_numpy()
-        out = pd.DataFrame(
-            [[policy, product, len(rows), min(decided[rows]), max(decided[rows])]
-             for (policy, product), rows in groups.items()],
-            columns=columns[:5],
-        )  # fmt: skip
-        for name in columns[5:]:
-            out[name] = sums[name].to_numpy()
-        return out
+            members[code].append(i)
+        values = np.column_stack(
+            [quantity, np.where(multi_year, quantity, 0.0), self._delivered()[mine]]
+        )
+        sums = pd.DataFrame(values).groupby(np.array(codes), sort=False).sum().to_numpy()
+        return [
+            {"policy": policy, "product": k, "contracts": len(members[code]),
+             "first": str(min(decided[members[code]])), "last": str(max(decided[members[code]])),
+             "quantity": float(sums[code, 0]), "multi_year_quantity": float(sums[code, 1]),
+             "delivered": float(sums[code, 2])}
+            for (policy, k), code in code_of.items()
+        ]  # fmt: skip
 
     def floors(self) -> dict[str, Any]:
         """Which stock-floor rule the run applied (``policy.floor_applies_to``), in words too."""
@@ -380,6 +409,13 @@ class Result:
                 "qualifications_added": records(self.qualifications()),
             },
         }
+
+
+_DECISION_COLUMNS = ["policy", "product", "contracts", "first", "last", "quantity",
+                     "multi_year_quantity", "delivered"]  # fmt: skip
+
+ROW_TABLES = ("targets", "decisions", "fleets", "interoperability")
+"""The tables :meth:`Result.rows` gives as plain rows."""
 
 
 def records(df: pd.DataFrame) -> list[dict[str, Any]]:
