@@ -7,7 +7,8 @@ same code serves deterministic runs (one sample) and Monte Carlo runs.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -23,6 +24,9 @@ lazy_dask()  # xarray answers 'not a dask array' without importing dask.array
 __all__ = [
     "MET_TOLERANCE",
     "TARGET_COLUMNS",
+    "Arrays",
+    "Plain",
+    "Source",
     "aid_table",
     "binding_table",
     "capex_split",
@@ -60,8 +64,42 @@ def target_met(stock: Any, required: Any) -> Any:
     return stock >= required - MET_TOLERANCE * np.maximum(1.0, np.abs(required))
 
 
+class Plain(NamedTuple):
+    """One variable of :class:`Arrays`: its dims and values (as ``xr.Variable`` has them)."""
+
+    dims: tuple[str, ...]
+    values: np.ndarray
+
+
+class Arrays:
+    """A run's variables (data and coordinates) as plain numpy arrays, by the names and dims
+    its Dataset gives them, without the Dataset: what :func:`plain` and the plain-row
+    tables read (``variables``, ``dims``, ``sizes`` and ``name in arrays``, as on an
+    :class:`xarray.Dataset`, which they accept too).
+
+    Made by :func:`materiel.analysis.simulate.build_result`, whose Result builds its
+    Dataset only when asked for it.
+    """
+
+    def __init__(self, variables: dict[str, Plain]) -> None:
+        self.variables = variables
+        sizes: dict[str, int] = {}
+        for var in variables.values():
+            for dim, n in zip(var.dims, var.values.shape, strict=True):
+                sizes.setdefault(dim, n)
+        self.sizes: Mapping[str, int] = sizes
+        self.dims: Mapping[str, int] = sizes
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.variables
+
+
+Source = xr.Dataset | Arrays
+"""What :func:`plain` reads: a run's Dataset or its :class:`Arrays`."""
+
+
 def plain(
-    ds: xr.Dataset, name: str, dims: tuple[str, ...] | None = None, sample: int | None = 0
+    ds: Source, name: str, dims: tuple[str, ...] | None = None, sample: int | None = 0
 ) -> np.ndarray:
     """``ds[name]`` at ``sample`` as a plain numpy array, axes in ``dims`` order (as stored
     when ``dims`` is None; every sample when ``sample`` is None).
@@ -83,7 +121,7 @@ def plain(
     return data.transpose([axes.index(d) for d in dims])
 
 
-def _label(ds: xr.Dataset, idx: int) -> str:
+def _label(ds: Source, idx: int) -> str:
     return label_of(ds.variables["month"].values[idx])
 
 
@@ -115,12 +153,12 @@ def counted_stock(ds: xr.Dataset) -> xr.DataArray:
     return counted
 
 
-def _counted_name(ds: xr.Dataset) -> str:
+def _counted_name(ds: Source) -> str:
     """The variable :func:`counted_stock` reads: ``usable_stock``, else ``stock``."""
     return "usable_stock" if "usable_stock" in ds else "stock"
 
 
-def counted_on(ds: xr.Dataset, parties: list[str], product: str) -> str:
+def counted_on(ds: Source, parties: list[str], product: str) -> str:
     """``"usable"`` where one of ``parties`` keeps fleets for ``product``, else ``"nominal"``."""
     if "fleet" not in ds.dims or ds.sizes["fleet"] == 0:
         return "nominal"
@@ -165,7 +203,7 @@ def target_table(ds: xr.Dataset, s: Scenario, sample: int = 0) -> pd.DataFrame:
     return pd.DataFrame(target_rows(ds, s, sample), columns=TARGET_COLUMNS)
 
 
-def target_rows(ds: xr.Dataset, s: Scenario, sample: int = 0) -> list[dict[str, Any]]:
+def target_rows(ds: Source, s: Scenario, sample: int = 0) -> list[dict[str, Any]]:
     """:func:`target_table`'s rows as plain Python values, without building the DataFrame
     (the web summary reads them; the table is made from them). ``months_to_target`` and
     ``months_early`` stay ints beside ``None`` (the table's column makes them floats)."""
@@ -356,7 +394,7 @@ def fleet_table(ds: xr.Dataset, sample: int = 0) -> pd.DataFrame:
     return pd.DataFrame(fleet_rows(ds, sample))
 
 
-def fleet_rows(ds: xr.Dataset, sample: int = 0) -> list[dict[str, Any]]:
+def fleet_rows(ds: Source, sample: int = 0) -> list[dict[str, Any]]:
     """:func:`fleet_table`'s rows as plain Python values, without building the DataFrame."""
     rows: list[dict[str, Any]] = []
     if "fleet" not in ds.dims or ds.sizes["fleet"] == 0:
@@ -422,7 +460,7 @@ def interoperability_table(
 
 
 def interoperability_rows(
-    ds: xr.Dataset, s: Scenario, sample: int = 0, fleets: list[dict[str, Any]] | None = None
+    ds: Source, s: Scenario, sample: int = 0, fleets: list[dict[str, Any]] | None = None
 ) -> list[dict[str, Any]]:
     """:func:`interoperability_table`'s rows as plain Python values, without building the
     DataFrame; ``fleets`` are :func:`fleet_rows` of the same sample when the caller has them.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
@@ -58,10 +59,37 @@ class Result:
     """
 
     def __init__(self, dataset: xr.Dataset, scenario: Scenario) -> None:
-        self.dataset = dataset
+        self._dataset: xr.Dataset | None = dataset
+        self._build: Callable[[], xr.Dataset] | None = None
+        self._lock = threading.Lock()
+        self.arrays: metrics.Source = dataset
+        """The run's variables by name (the Dataset, or its plain :class:`~materiel.analysis.
+        metrics.Arrays` until the Dataset is built): what the plain-row tables read."""
         self.scenario = scenario
         self._tables: dict[str, pd.DataFrame] = {}
         self._rows: dict[str, list[dict[str, Any]]] = {}
+
+    @classmethod
+    def lazy(
+        cls, arrays: metrics.Arrays, build: Callable[[], xr.Dataset], scenario: Scenario
+    ) -> Result:
+        """A result whose Dataset is ``build()`` on first use of :attr:`dataset` (once, even
+        from several threads), whose :meth:`rows` read ``arrays`` (the same variables)."""
+        result = cls.__new__(cls)
+        result._dataset, result._build, result._lock = None, build, threading.Lock()
+        result.arrays, result.scenario = arrays, scenario
+        result._tables, result._rows = {}, {}
+        return result
+
+    @property
+    def dataset(self) -> xr.Dataset:
+        """The labelled :class:`xarray.Dataset` (built now if the result was made lazily)."""
+        if self._dataset is None:
+            with self._lock:
+                if self._dataset is None:
+                    assert self._build is not None
+                    self._dataset = self._build()
+        return self._dataset
 
     def _table(self, name: str, build: Callable[[], pd.DataFrame]) -> pd.DataFrame:
         """``build()`` once per result; a copy each call, so callers may change theirs."""
@@ -86,15 +114,13 @@ class Result:
         return [dict(row) for row in self._rows[table]]
 
     def _targets_rows(self) -> list[dict[str, Any]]:
-        return metrics.target_rows(self.dataset, self.scenario)
+        return metrics.target_rows(self.arrays, self.scenario)
 
     def _fleets_rows(self) -> list[dict[str, Any]]:
-        return metrics.fleet_rows(self.dataset)
+        return metrics.fleet_rows(self.arrays)
 
     def _interoperability_rows(self) -> list[dict[str, Any]]:
-        return metrics.interoperability_rows(
-            self.dataset, self.scenario, fleets=self.rows("fleets")
-        )
+        return metrics.interoperability_rows(self.arrays, self.scenario, fleets=self.rows("fleets"))
 
     def __repr__(self) -> str:
         sizes = ", ".join(f"{k}={v}" for k, v in self.dataset.sizes.items())
@@ -262,7 +288,7 @@ class Result:
 
     def _delivered(self) -> np.ndarray:
         """Per contract: delivered in the horizon plus before its start (sample 0)."""
-        ds, plain = self.dataset, metrics.plain
+        ds, plain = self.arrays, metrics.plain
         delivered: np.ndarray = plain(ds, "contract_deliveries", ("month", "contract")).sum(axis=0)
         before: np.ndarray = plain(ds, "contract_delivered_before_start")
         total: np.ndarray = delivered + before
@@ -303,7 +329,7 @@ class Result:
         # summed by one groupby over their codes and a single float block (pandas' own
         # sums, so the same figures as ever): a DataFrame of the contracts and a groupby
         # over string keys cost about 10x more.
-        ds, plain = self.dataset, metrics.plain
+        ds, plain = self.arrays, metrics.plain
         mine = np.flatnonzero(plain(ds, "contract_decided_by") == "policy")
         if not len(mine):
             return []

@@ -17,6 +17,7 @@ import numpy as np
 import xarray as xr
 
 from materiel._xarray import lazy_dask
+from materiel.analysis import metrics
 from materiel.analysis.result import Result
 from materiel.engine import Inputs, binding, compile_inputs, run_engine
 from materiel.engine.budget import Terms, commitments_usd
@@ -28,7 +29,7 @@ from materiel.scenario.schema import Scenario
 
 lazy_dask()  # xarray answers 'not a dask array' without importing dask.array
 
-__all__ = ["build_dataset", "simulate", "variable_units"]
+__all__ = ["build_dataset", "build_result", "simulate", "variable_units"]
 
 
 def _buyer_shares(inp: Inputs, raw: Mapping[str, np.ndarray]) -> list[list[dict[str, float]]]:
@@ -183,11 +184,85 @@ def _contract_index(contracts: tuple[str, ...], dtype: str) -> xr.Coordinates:
     return xr.Coordinates({"contract": np.array(contracts, dtype=dtype)})
 
 
+@lru_cache(maxsize=32)
+def _dimension_values(
+    samples: int, start: str, n_months: int, labels: tuple[tuple[str, tuple[str, ...]], ...]
+) -> dict[str, np.ndarray]:
+    """The values of :func:`_dimension_coords` (read once: each read converts the index)."""
+    coords = _dimension_coords(samples, start, n_months, labels)
+    return {str(name): var.values for name, var in coords.variables.items()}
+
+
+@lru_cache(maxsize=64)
+def _contract_values(contracts: tuple[str, ...], dtype: str) -> np.ndarray:
+    """The values of :func:`_contract_index`."""
+    values: np.ndarray = _contract_index(contracts, dtype).variables["contract"].values
+    return values
+
+
 def build_dataset(inp: Inputs, raw: Mapping[str, np.ndarray], scenario: Scenario) -> xr.Dataset:
     """Label the engine's arrays as an :class:`xarray.Dataset`.
 
     Policy contract slots that no sample filled (a decision of zero) are dropped.
     """
+    return _Labelled(inp, raw, scenario).dataset()
+
+
+def build_result(inp: Inputs, raw: Mapping[str, np.ndarray], scenario: Scenario) -> Result:
+    """A :class:`Result` of the engine's arrays whose Dataset (:func:`build_dataset`) is built
+    when first asked for: its plain-row tables (:meth:`Result.rows`) and a web answer's
+    summary read the same arrays, by the same names and dims, without it
+    (:class:`~materiel.analysis.metrics.Arrays`)."""
+    labelled = _Labelled(inp, raw, scenario)
+    return Result.lazy(labelled.arrays(), labelled.dataset, scenario)
+
+
+class _Labelled:
+    """A run's arrays with their names, dims, coordinates and attributes: what
+    :func:`build_dataset` gives to xarray, and what :meth:`arrays` gives without it."""
+
+    def __init__(self, inp: Inputs, raw: Mapping[str, np.ndarray], scenario: Scenario) -> None:
+        self.inp, self.raw = inp, raw
+        (self.data_vars, self.coords, self.indexes, self.attrs, self.keep, self.starts,
+         index_values) = _label(inp, raw, scenario)  # fmt: skip
+        self.index_values = {
+            name: metrics.Plain((name,), values) for name, values in index_values.items()
+        }
+
+    def dataset(self) -> xr.Dataset:
+        """The labelled :class:`xarray.Dataset`."""
+        ds = xr.Dataset(self.data_vars, coords=xr.Coordinates(self.coords, indexes=self.indexes),
+                        attrs=self.attrs)  # fmt: skip
+        if self.inp.budget is not None:
+            budget = _budget_arrays(self.inp, self.raw)
+            ds = ds.merge(budget.isel(contract=self.keep))
+            for name, given in self.starts.items():
+                ds[name] = given
+        return ds
+
+    def arrays(self) -> metrics.Arrays:
+        """Every variable of :meth:`dataset` (data and coordinates) as its dims and numpy
+        values, the Dataset's own (``tests/test_result_arrays.py``)."""
+        variables: dict[str, metrics.Plain] = {}
+        for table in (self.coords, self.data_vars):
+            for name, given in table.items():
+                if isinstance(given, tuple):
+                    dims = (given[0],) if isinstance(given[0], str) else tuple(given[0])
+                    variables[name] = metrics.Plain(dims, np.asarray(given[1]))
+        variables.update(self.index_values)
+        if self.inp.budget is not None:
+            budget = _budget_arrays(self.inp, self.raw).isel(contract=self.keep)
+            for name, var in budget.variables.items():
+                if name not in variables:
+                    variables[str(name)] = metrics.Plain(tuple(map(str, var.dims)), var.values)
+            for name, (dims, values) in self.starts.items():
+                variables[name] = metrics.Plain(dims, np.asarray(values))
+        return metrics.Arrays(variables)
+
+
+def _label(inp: Inputs, raw: Mapping[str, np.ndarray], scenario: Scenario) -> Any:
+    """:class:`_Labelled`'s parts: data variables, coordinates, indexes, attributes, the
+    contract slots kept and the start stocks (set last when a budget is merged)."""
     samples = next(iter(raw.values())).shape[0]
     keep = policy_slots_used(inp, raw)
 
@@ -300,14 +375,10 @@ def build_dataset(inp: Inputs, raw: Mapping[str, np.ndarray], scenario: Scenario
                 table[name] = (given[0], kept(given[0], given[1]), *given[2:])
     ds_attrs = {"scenario": scenario.id, "start": scenario.start, "months": scenario.months}
     given_indexes = {**indexes.xindexes, **contract_index.xindexes}
-    ds = xr.Dataset(data_vars, coords=xr.Coordinates(coords, indexes=given_indexes),
-                    attrs=ds_attrs)  # fmt: skip
-    if inp.budget is not None:
-        budget = _budget_arrays(inp, raw)
-        ds = ds.merge(budget.isel(contract=keep))
-        for name, given in starts.items():
-            ds[name] = given
-    return ds
+    kept_contracts = (tuple(contracts[keep].tolist()), contracts.dtype.str)
+    index_values = {**_dimension_values(samples, inp.start, inp.n_months, named),
+                    "contract": _contract_values(*kept_contracts)}  # fmt: skip
+    return data_vars, coords, given_indexes, ds_attrs, keep, starts, index_values
 
 
 def simulate(
@@ -332,4 +403,4 @@ def simulate(
     raw = run_engine(inp, samples=1, progress=progress)
     if check:
         check_invariants(inp, raw)
-    return Result(build_dataset(inp, raw, s), s)
+    return build_result(inp, raw, s)

@@ -41,7 +41,7 @@ def summary(r: Result) -> dict[str, Any]:
     Read from the run's plain arrays and :meth:`Result.rows` (no DataFrame): the same
     answer as the tables give (``tests/test_web_summary.py``), several times faster.
     """
-    ds, plain = r.dataset, metrics.plain
+    ds, plain = r.arrays, metrics.plain
     s = r.scenario
     targets = (
         [{k: row[k] for k in _SUMMARY_COLUMNS} for row in r.rows("targets")] if s.targets else []
@@ -67,7 +67,7 @@ def summary(r: Result) -> dict[str, Any]:
     }
 
 
-def _total(ds: Any, name: str) -> float:
+def _total(ds: metrics.Source, name: str) -> float:
     """``float(ds[name].sum())`` over every sample, as xarray sums (NaN as 0), without the
     DataArray."""
     values = metrics.plain(ds, name, sample=None)
