@@ -223,15 +223,18 @@ class _Labelled:
 
     def __init__(self, inp: Inputs, raw: Mapping[str, np.ndarray], scenario: Scenario) -> None:
         self.inp, self.raw = inp, raw
+        self.scenario = scenario
         (self.data_vars, self.coords, self.indexes, self.attrs, self.keep, self.starts,
-         index_values) = _label(inp, raw, scenario)  # fmt: skip
+         index_values, self.unkept) = _label(inp, raw, scenario)  # fmt: skip
         self.index_values = {
             name: metrics.Plain((name,), values) for name, values in index_values.items()
         }
 
     def dataset(self) -> xr.Dataset:
         """The labelled :class:`xarray.Dataset`."""
-        ds = xr.Dataset(self.data_vars, coords=xr.Coordinates(self.coords, indexes=self.indexes),
+        data_vars, coords = dict(self.data_vars), dict(self.coords)
+        _with_attrs(data_vars, coords, self.unkept, self.scenario)
+        ds = xr.Dataset(data_vars, coords=xr.Coordinates(coords, indexes=self.indexes),
                         attrs=self.attrs)  # fmt: skip
         if self.inp.budget is not None:
             budget = _budget_arrays(self.inp, self.raw)
@@ -333,12 +336,37 @@ def _label(inp: Inputs, raw: Mapping[str, np.ndarray], scenario: Scenario) -> An
             "fleet_product": ("fleet", [inp.products[i] for i in inp.fleet_product]),
             "fleet_share": ("fleet", inp.fleet_share),
     }  # fmt: skip
+    unkept = dict(coords)  # the units name the products of every slot, kept or not
+    starts = {
+        "stock_start": (("party", "product"), inp.stock_start),
+        "inventory_start": (("pool", "product"), inp.inventory_start),
+    }
+    if inp.budget is None:  # the same variables in the same order, built at once
+        data_vars.update(starts)
+    # the dropped slots go before the Dataset is built (an isel afterwards copies every
+    # contract variable and rebuilds the contract index)
+    for table in (data_vars, coords):
+        for name, given in table.items():
+            if isinstance(given, tuple):
+                table[name] = (given[0], kept(given[0], given[1]), *given[2:])
+    ds_attrs = {"scenario": scenario.id, "start": scenario.start, "months": scenario.months}
+    given_indexes = {**indexes.xindexes, **contract_index.xindexes}
+    kept_contracts = (tuple(contracts[keep].tolist()), contracts.dtype.str)
+    index_values = {**_dimension_values(samples, inp.start, inp.n_months, named),
+                    "contract": _contract_values(*kept_contracts)}  # fmt: skip
+    return data_vars, coords, given_indexes, ds_attrs, keep, starts, index_values, unkept
+
+
+def _with_attrs(
+    data_vars: dict[str, Any], coords: dict[str, Any], unkept: dict[str, Any], scenario: Scenario
+) -> None:
+    """Give the variables their units and descriptions (only the Dataset carries them)."""
     # attributes given with the arrays (setting them on the Dataset afterwards builds a
     # DataArray per variable: a third of this function's time)
     units: dict[tuple[tuple[str, ...], str], str] = {}
 
     def coord_values(name: str) -> Any:
-        given = coords[name]
+        given = unkept[name]
         return given.values if isinstance(given, xr.Variable) else given[1]
 
     def units_of(dims: tuple[str, ...], unit: str) -> str:  # one look-up per dims and unit
@@ -361,24 +389,6 @@ def _label(inp: Inputs, raw: Mapping[str, np.ndarray], scenario: Scenario) -> An
         ("qualification_cost_usd", "round-gun qualifications paid, in their decision month"),
     ):
         data_vars[name] = (*data_vars[name], {"units": "US$", "description": what})
-    starts = {
-        "stock_start": (("party", "product"), inp.stock_start),
-        "inventory_start": (("pool", "product"), inp.inventory_start),
-    }
-    if inp.budget is None:  # the same variables in the same order, built at once
-        data_vars.update(starts)
-    # the dropped slots go before the Dataset is built (an isel afterwards copies every
-    # contract variable and rebuilds the contract index)
-    for table in (data_vars, coords):
-        for name, given in table.items():
-            if isinstance(given, tuple):
-                table[name] = (given[0], kept(given[0], given[1]), *given[2:])
-    ds_attrs = {"scenario": scenario.id, "start": scenario.start, "months": scenario.months}
-    given_indexes = {**indexes.xindexes, **contract_index.xindexes}
-    kept_contracts = (tuple(contracts[keep].tolist()), contracts.dtype.str)
-    index_values = {**_dimension_values(samples, inp.start, inp.n_months, named),
-                    "contract": _contract_values(*kept_contracts)}  # fmt: skip
-    return data_vars, coords, given_indexes, ds_attrs, keep, starts, index_values
 
 
 def simulate(
