@@ -333,26 +333,26 @@ class Result:
         mine = np.flatnonzero(plain(ds, "contract_decided_by") == "policy")
         if not len(mine):
             return []
-        origin, product = plain(ds, "contract_origin"), plain(ds, "contract_product")
-        decided = plain(ds, "contract_decided").astype(str)[mine]
+        origin = plain(ds, "contract_origin")[mine].tolist()
+        product = plain(ds, "contract_product")[mine].tolist()
+        decided = plain(ds, "contract_decided").astype(str)[mine].tolist()
         quantity = plain(ds, "contract_quantity").astype(float)[mine]
         multi_year = plain(ds, "contract_multi_year").astype(bool)[mine]
         code_of: dict[tuple[str, str], int] = {}  # (policy, product) -> group, in order seen
         codes = [
-            code_of.setdefault((str(origin[c]).removeprefix("policy:"), str(product[c])),
-                               len(code_of))
-            for c in mine.tolist()
-        ]  # fmt: skip
-        members: list[list[int]] = [[] for _ in code_of]
-        for i, code in enumerate(codes):
-            members[code].append(i)
+            code_of.setdefault((str(o).removeprefix("policy:"), str(k)), len(code_of))
+            for o, k in zip(origin, product, strict=True)
+        ]
+        months: list[list[str]] = [[] for _ in code_of]
+        for code, month in zip(codes, decided, strict=True):
+            months[code].append(month)
         values = np.column_stack(
             [quantity, np.where(multi_year, quantity, 0.0), self._delivered()[mine]]
         )
         sums = pd.DataFrame(values).groupby(np.array(codes), sort=False).sum().to_numpy()
         return [
-            {"policy": policy, "product": k, "contracts": len(members[code]),
-             "first": str(min(decided[members[code]])), "last": str(max(decided[members[code]])),
+            {"policy": policy, "product": k, "contracts": len(months[code]),
+             "first": min(months[code]), "last": max(months[code]),
              "quantity": float(sums[code, 0]), "multi_year_quantity": float(sums[code, 1]),
              "delivered": float(sums[code, 2])}
             for (policy, k), code in code_of.items()
