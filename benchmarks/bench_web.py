@@ -54,6 +54,32 @@ After rebasing on main fff9c92 (result tables reading plain arrays, fe12e77 and 
 kernel 9a8806b) (load 5.2 to 7.8): 15.8 requests/s, p50 466 ms, p99 1376 ms,
 server CPU 55.2 ms per request; in process 48.6 ms: inputs 0.9, run_engine 5.4,
 check_invariants 2.9, build_dataset 4.6, summary 34.3 ms (compile_inputs 5.9 ms).
+
+Branch web18b against main 9975826, ``--mix distinct``, 8 clients, 2 workers, 20 s, back
+to back on the shared machine (Dec 1, 08:07-08:11 UTC):
+
+- main (load 6.1): 9.8 requests/s, p50 736 ms, p99 1690 ms, server CPU 47.8 ms per
+  request, client 2.5 ms;
+- web18b (load 5.2): 30.4 requests/s, p50 276 ms, p99 686 ms, server CPU 14.9 ms per
+  request, client 1.5 ms; a second run (load 5.8): 26.4 requests/s, p99 1164 ms, server
+  17.0 ms. No errors. Server CPU per request 3.2x less; 150/s not reached here: the
+  machine's other sessions hold most of both cores.
+
+``--phases-only`` (in process, CPU per request), main -> web18b: 44.0 -> 10.9 to 13.1 ms.
+summary 31.7 -> 3.1 to 3.5 ms: its tables come from plain rows (:meth:`Result.rows`:
+targets, decisions, fleets, weapon systems) read from the run's arrays, no DataFrame, no
+pandas groupby per fleet group; build_dataset 4.3 -> build_result 1.5 to 2.0 ms: the
+Dataset is built only when something reads ``result.dataset`` (downloads, charts, full
+metrics), the tables and the summary read :class:`materiel.analysis.metrics.Arrays`;
+check_invariants 2.4 -> 1.3 to 1.7 ms (``max |err|`` against the smallest bound first).
+What is left: run_engine 4.0 to 4.8 ms (the kernel, a third of it), the summary's tables
+3.1, labelling 1.5, invariants 1.3, inputs 0.7. Through the ASGI app in process (no
+socket) an uncached request costs about what the phases do (HTTP, pydantic, JSON and
+gzip of the 5 KB answer: under 0.5 ms), so the server's remaining 2 to 4 ms per
+request over the phases is uvicorn, sockets and the worker threads under load. At
+~15 ms of server CPU per request, two otherwise idle cores would carry about 120
+requests/s (a projection, not a measurement): 150/s needs the kernel or the
+labelling cheaper still.
 """
 
 from __future__ import annotations
