@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from materiel._errors import ScenarioError
 from materiel.analysis import metrics
 from materiel.analysis.result import ROW_TABLES, Result, records
 from materiel.scenario.loading import embedded_ids
@@ -201,7 +202,7 @@ def test_rows_are_the_tables_records(catalogue: Catalogue, sid: str) -> None:
     rows = r.rows("targets")
     rows[0]["target"] = "changed"  # a caller's copy: the next call is unchanged
     assert r.rows("targets")[0]["target"] != "changed"
-    with pytest.raises(ValueError, match="no rows for table 'costs'"):
+    with pytest.raises(ScenarioError, match="table: got 'costs'; expected one of targets"):
         r.rows("costs")
 
 

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from materiel._errors import bad_argument
 from materiel._xarray import lazy_dask
 from materiel.analysis import metrics
 from materiel.engine.binding import input_product, is_input
@@ -55,7 +56,9 @@ class Result:
 
     A result is read, not changed: each table below is computed once and
     kept (a caller gets its own copy), so ``metrics()`` and the summary do
-    not rebuild the tables they share.
+    not rebuild the tables they share. A result from :func:`materiel.simulate`
+    builds its Dataset when ``dataset`` is first read; :meth:`rows` and the
+    tables made from them read the same variables as plain arrays (``arrays``).
     """
 
     def __init__(self, dataset: xr.Dataset, scenario: Scenario) -> None:
@@ -108,7 +111,7 @@ class Result:
         per result; each call returns new dicts, so callers may change theirs.
         """
         if table not in ROW_TABLES:
-            raise ValueError(f"no rows for table {table!r}; expected one of {ROW_TABLES}")
+            raise bad_argument("Result.rows", "table", table, f"one of {', '.join(ROW_TABLES)}")
         if table not in self._rows:
             self._rows[table] = getattr(self, f"_{table}_rows")()
         return [dict(row) for row in self._rows[table]]
