@@ -8,10 +8,10 @@ the run's invariants, and wraps everything in a :class:`Result`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import xarray as xr
@@ -224,10 +224,16 @@ class _Labelled:
     def __init__(self, inp: Inputs, raw: Mapping[str, np.ndarray], scenario: Scenario) -> None:
         self.inp, self.raw = inp, raw
         self.scenario = scenario
-        (self.data_vars, self.coords, self.indexes, self.attrs, self.keep, self.starts,
-         index_values, self.unkept) = _label(inp, raw, scenario)  # fmt: skip
+        parts = _label(inp, raw, scenario)
+        self.data_vars, self.coords, self.indexes = parts.data_vars, parts.coords, parts.indexes
+        self.attrs, self.keep, self.starts, self.unkept = (
+            parts.attrs,
+            parts.keep,
+            parts.starts,
+            parts.unkept,
+        )
         self.index_values = {
-            name: metrics.Plain((name,), values) for name, values in index_values.items()
+            name: metrics.Plain((name,), values) for name, values in parts.index_values.items()
         }
 
     def dataset(self) -> xr.Dataset:
@@ -255,15 +261,36 @@ class _Labelled:
         variables.update(self.index_values)
         if self.inp.budget is not None:
             budget = _budget_arrays(self.inp, self.raw).isel(contract=self.keep)
-            for name, var in budget.variables.items():
-                if name not in variables:
-                    variables[str(name)] = metrics.Plain(tuple(map(str, var.dims)), var.values)
-            for name, (dims, values) in self.starts.items():
-                variables[name] = metrics.Plain(dims, np.asarray(values))
+            for key, var in budget.variables.items():
+                if str(key) not in variables:
+                    variables[str(key)] = metrics.Plain(tuple(map(str, var.dims)), var.values)
+            for start, (dims, values) in self.starts.items():
+                variables[start] = metrics.Plain(dims, np.asarray(values))
         return metrics.Arrays(variables)
 
 
-def _label(inp: Inputs, raw: Mapping[str, np.ndarray], scenario: Scenario) -> Any:
+class _Parts(NamedTuple):
+    """What :func:`_label` gives :class:`_Labelled`."""
+
+    data_vars: dict[str, Any]
+    """Data variables as ``(dims, values)``, contract slots dropped."""
+    coords: dict[str, Any]
+    """Coordinates: ``(dims, values)`` or the index variables."""
+    indexes: dict[Hashable, Any]
+    """The xarray indexes of the index coordinates."""
+    attrs: dict[str, Any]
+    """The Dataset's attributes."""
+    keep: np.ndarray
+    """The contract slots kept (:func:`policy_slots_used`)."""
+    starts: dict[str, Any]
+    """Start stocks and inventories (set after a budget is merged)."""
+    index_values: dict[str, np.ndarray]
+    """The index coordinates' values."""
+    unkept: dict[str, Any]
+    """Coordinates before slots were dropped (the units name every slot's product)."""
+
+
+def _label(inp: Inputs, raw: Mapping[str, np.ndarray], scenario: Scenario) -> _Parts:
     """:class:`_Labelled`'s parts: data variables, coordinates, indexes, attributes, the
     contract slots kept and the start stocks (set last when a budget is merged)."""
     samples = next(iter(raw.values())).shape[0]
@@ -354,7 +381,7 @@ def _label(inp: Inputs, raw: Mapping[str, np.ndarray], scenario: Scenario) -> An
     kept_contracts = (tuple(contracts[keep].tolist()), contracts.dtype.str)
     index_values = {**_dimension_values(samples, inp.start, inp.n_months, named),
                     "contract": _contract_values(*kept_contracts)}  # fmt: skip
-    return data_vars, coords, given_indexes, ds_attrs, keep, starts, index_values, unkept
+    return _Parts(data_vars, coords, given_indexes, ds_attrs, keep, starts, index_values, unkept)
 
 
 def _with_attrs(
