@@ -63,7 +63,11 @@ to back on the shared machine (Dec 1, 08:07-08:11 UTC):
 - web18b (load 5.2): 30.4 requests/s, p50 276 ms, p99 686 ms, server CPU 14.9 ms per
   request, client 1.5 ms; a second run (load 5.8): 26.4 requests/s, p99 1164 ms, server
   17.0 ms. No errors. Server CPU per request 3.2x less; 150/s not reached here: the
-  machine's other sessions hold most of both cores.
+  machine's other sessions hold most of both cores;
+- web18b final (invariants in place, 08:38, load 3.5 -> 5.6): 34.4 requests/s, p50
+  216 ms, p99 500 ms, server CPU 15.8 ms per request, client 1.8 ms, no errors; in
+  process 11.6 ms: inputs 0.7, run_engine 4.4, check_invariants 1.2, build_result 1.8,
+  summary 3.2.
 
 ``--phases-only`` (in process, CPU per request), main -> web18b: 44.0 -> 10.9 to 13.1 ms.
 summary 31.7 -> 3.1 to 3.5 ms: its tables come from plain rows (:meth:`Result.rows`:
@@ -71,7 +75,8 @@ targets, decisions, fleets, weapon systems) read from the run's arrays, no DataF
 pandas groupby per fleet group; build_dataset 4.3 -> build_result 1.5 to 2.0 ms: the
 Dataset is built only when something reads ``result.dataset`` (downloads, charts, full
 metrics), the tables and the summary read :class:`materiel.analysis.metrics.Arrays`;
-check_invariants 2.4 -> 1.3 to 1.7 ms (``max |err|`` against the smallest bound first).
+check_invariants 2.4 -> 1.2 to 1.4 ms (``-TOLERANCE <= err <= TOLERANCE`` answers first;
+balances computed in place; isolated, same runs: 1.48 -> 1.0 ms).
 What is left: run_engine 4.0 to 4.8 ms (the kernel, a third of it), the summary's tables
 3.1, labelling 1.5, invariants 1.3, inputs 0.7. Through the ASGI app in process (no
 socket) an uncached request costs about what the phases do (HTTP, pydantic, JSON and
