@@ -77,14 +77,17 @@ Dataset is built only when something reads ``result.dataset`` (downloads, charts
 metrics), the tables and the summary read :class:`materiel.analysis.metrics.Arrays`;
 check_invariants 2.4 -> 1.2 to 1.4 ms (``-TOLERANCE <= err <= TOLERANCE`` answers first;
 balances computed in place; isolated, same runs: 1.48 -> 1.0 ms).
-What is left: run_engine 4.0 to 4.8 ms (the kernel, a third of it), the summary's tables
-3.1, labelling 1.5, invariants 1.3, inputs 0.7. Through the ASGI app in process (no
-socket) an uncached request costs about what the phases do (HTTP, pydantic, JSON and
-gzip of the 5 KB answer: under 0.5 ms), so the server's remaining 2 to 4 ms per
-request over the phases is uvicorn, sockets and the worker threads under load. At
-~15 ms of server CPU per request, two otherwise idle cores would carry about 120
-requests/s (a projection, not a measurement): 150/s needs the kernel or the
-labelling cheaper still.
+What is left: run_engine 4.0 to 4.8 ms (a third of the request; kernel.step is ~60% of
+it, its Python wrapper and output allocation the rest), the summary's tables 3.1,
+labelling 1.5 to 2.0, invariants 1.2, inputs 0.7. Through the ASGI app in process (no
+socket) an uncached request measured 14.4 to 21 ms against the phases' 11.7 to 14.7 ms
+in alternating runs (noisy): the JSON and gzip of the 5 KB answer are under 0.5 ms, and
+neither the catalogue's thread hop (a synchronous pool: no change) nor the garbage
+collector (gc.freeze, gc.disable: within the noise) explains the rest, which is not yet
+broken down (request validation and dependencies are ~1 ms under cProfile). At ~15.8 ms
+of server CPU and 1.8 ms of client CPU per request, two otherwise idle cores would carry
+about 110 requests/s (a projection, not a measurement): 150/s needs the kernel's
+wrapper, the labelling and the app's own share cheaper still.
 """
 
 from __future__ import annotations
