@@ -48,6 +48,7 @@ from materiel.engine.variables import Assignments, Contracts, Fleets
 __all__ = [
     "aid",
     "assignment_row_first",
+    "by_receiver_from",
     "consume",
     "delivery_share",
     "fit_from",
@@ -146,39 +147,56 @@ def assignment_row_first(assignments: Assignments, recv_first: np.ndarray) -> np
 
 
 @njit(cache=True)
-def mark_by_receiver(t: int, fit: np.ndarray, watch: np.ndarray, by_row: np.ndarray,
-                     assignments: Assignments, a_first: np.ndarray, a_rows: np.ndarray,
-                     contracts: Contracts, recv_first: np.ndarray, recv_rows: np.ndarray,
-                     delivered: np.ndarray, receive_share: np.ndarray,
-                     delivered_r: np.ndarray) -> bool:  # fmt: skip
-    """Contracts whose lines fit some receiver's guns but not all lines do: per receiver from now.
+def by_receiver_from(fit: np.ndarray, watch: np.ndarray, assignments: Assignments,
+                     a_first: np.ndarray, a_rows: np.ndarray, contracts: Contracts,
+                     recv_first: np.ndarray, recv_rows: np.ndarray, T: int) -> np.ndarray:  # fmt: skip
+    """``(C,)``: the month from which each contract is kept per receiver (``T``: never).
 
     Contract ``c`` is kept per receiver from the first month ``t`` at which,
     for one of its receivers ``r``, some but not all of its lines fit
     (``0 < |L_r(t)| < |L_c|``, :func:`split`); it stays so (its receivers'
-    deliveries may then differ from their shares). Until then every receiver
-    has had its share, ``delivered_r = share_r * delivered_c``. Returns whether
-    any contract is kept per receiver (if none, :func:`open_by_receiver`,
-    :func:`split` and :func:`receipts_by_receiver` have nothing to do).
+    deliveries may then differ from their shares). The lines that fit depend
+    on the month alone (``fit``), not on the sample: found once per kernel
+    call, for :func:`mark_by_receiver`.
     """
-    found = False
-    for c in range(watch.shape[0]):
+    C = watch.shape[0]
+    out = np.full(C, T, dtype=np.int64)
+    for c in range(C):
         n = a_first[c + 1] - a_first[c]
-        if by_row[c]:
-            found = True
-            continue
         if not watch[c] or n < 2:
             continue
-        for i in range(recv_first[c], recv_first[c + 1]):
-            p = contracts.receive_party[recv_rows[i]]
-            fits = 0
-            for j in range(a_first[c], a_first[c + 1]):
-                if fit[assignments.assign_line[a_rows[j]], p] <= t:
-                    fits += 1
-            if 0 < fits < n:
-                by_row[c] = True
+        for t in range(T):
+            for i in range(recv_first[c], recv_first[c + 1]):
+                p = contracts.receive_party[recv_rows[i]]
+                fits = 0
+                for j in range(a_first[c], a_first[c + 1]):
+                    if fit[assignments.assign_line[a_rows[j]], p] <= t:
+                        fits += 1
+                if 0 < fits < n:
+                    out[c] = t
+                    break
+            if out[c] < T:
                 break
+    return out
+
+
+@njit(cache=True)
+def mark_by_receiver(t: int, turn: np.ndarray, by_row: np.ndarray, delivered: np.ndarray,
+                     receive_share: np.ndarray, recv_first: np.ndarray, recv_rows: np.ndarray,
+                     delivered_r: np.ndarray) -> bool:  # fmt: skip
+    """Contracts kept per receiver from month ``turn[c]`` (:func:`by_receiver_from`) on.
+
+    Until its turn every receiver of a contract has had its share,
+    ``delivered_r = share_r * delivered_c``. Returns whether any contract is
+    kept per receiver (if none, :func:`open_by_receiver`, :func:`split` and
+    :func:`receipts_by_receiver` have nothing to do).
+    """
+    found = False
+    for c in range(turn.shape[0]):
         if by_row[c]:
+            found = True
+        elif turn[c] <= t:
+            by_row[c] = True
             found = True
             for i in range(recv_first[c], recv_first[c + 1]):
                 r = recv_rows[i]

@@ -173,6 +173,8 @@ def step(
     watch = fleet_stock.watched(contracts, fleet_cell, C)
     a_first, a_rows = fleet_stock.group_rows(assignments.assign_contract, C)
     ar_first = fleet_stock.assignment_row_first(assignments, recv_first)
+    turn = fleet_stock.by_receiver_from(fit, watch, assignments, a_first, a_rows, contracts,
+                                        recv_first, recv_rows, T)  # fmt: skip
     regroup = fleet_stock.regroup_months(fleets, T)  # months a qualification takes effect
     # receipt and payment rows by contract: a month's deliveries touch only their contracts' rows
     # (recv_first/recv_rows above; payment rows likewise)
@@ -212,6 +214,12 @@ def step(
     # an owner's book beyond its lines' committed cover, by owner index and product (greenfield)
     unfilled = np.zeros((L, K))
 
+    # runs of consecutive assignments of one line (deliveries fill a run's orders from the
+    # line's output in assignment order)
+    run_of = np.zeros(A, dtype=np.int64)
+    for a in range(1, A):
+        same = assignments.assign_line[a] == assignments.assign_line[a - 1]
+        run_of[a] = run_of[a - 1] if same else run_of[a - 1] + 1
     # contracts' assignment counts, for equal shares when no eligible line has capacity
     n_assign = np.zeros(C)
     for a in range(A):
@@ -268,6 +276,13 @@ def step(
         moth = np.zeros(L)  # mothballed capacity not yet called back
         take_a = np.zeros(A)
         live_a = np.zeros(A, dtype=np.int64)
+        # dormant contracts (open orders and firm book both 0 until month wake[c], their
+        # delivered quantity unchanged meanwhile) are skipped; cand_a: assignments of the others
+        wake = np.zeros(C, dtype=np.int64)
+        asleep = np.zeros(C, dtype=np.bool_)
+        cand_a = np.zeros(A, dtype=np.int64)
+        n_cand = 0
+        regroup_cand = True
         usable = np.zeros(F)
         unusable[:, :] = 0.0
         lots = False  # any rounds no fleet of their holder may fire yet
@@ -310,22 +325,36 @@ def step(
             # 0. procurement policies review, on the stocks at the end of month t - 1 (called
             # only in a month with a review: a call passes every input array, each counted)
             if w_next < W and policies.rev_month[w_next] == t:
+                w_first = w_next
                 w_next = policy.review(
                     t, w_next, s, stock, delivered, quantity, sign, due, rate,
                     _row(policies.pol_delay, s), _row(policies.pol_planned_delay, s),
                     budget_left, receive_share, pay_share,
                     contracts, consumption, pledges, policies, policy_rows,
                 )  # fmt: skip
+                for w in range(w_first, w_next):  # the slots it wrote are looked at again
+                    for j in range(2):
+                        c = policies.rev_slot[w, j]
+                        if 0 <= c < C:
+                            wake[c] = t
 
-            # 1. contracts: open orders and the firm order book
+            # 1. contracts: open orders and the firm order book (a dormant contract's are 0)
             for c in range(C):
+                if wake[c] > t and not by_row[c]:
+                    continue
                 open_c[c] = max(due[t, c] - delivered[c], 0.0)
                 live = sign[c] <= t and contracts.contract_firm[c]
                 book_c[c] = quantity[c] - delivered[c] if live else 0.0
+                dormant = open_c[c] == 0.0 and book_c[c] == 0.0 and not by_row[c]
+                if dormant:
+                    wake[c] = _wake(t, c, due, delivered[c], quantity[c], sign[c],
+                                    contracts.contract_firm[c])  # fmt: skip
+                if dormant != asleep[c]:
+                    asleep[c] = dormant
+                    regroup_cand = True
             if F > 0:  # per receiver where its guns fit only some of the contract's lines
-                row_any = fleet_stock.mark_by_receiver(t, fit, watch, by_row, assignments,
-                                                       a_first, a_rows, contracts, recv_first,
-                                                       recv_rows, delivered, receive_share,
+                row_any = fleet_stock.mark_by_receiver(t, turn, by_row, delivered, receive_share,
+                                                       recv_first, recv_rows,
                                                        delivered_r)  # fmt: skip
             if row_any:
                 fleet_stock.open_by_receiver(t, by_row, due, quantity, sign,
@@ -333,8 +362,16 @@ def step(
                                              recv_first, recv_rows, open_c, book_c, open_r,
                                              book_r)  # fmt: skip
             # assignments of contracts with open orders or firm book, in order
+            if regroup_cand:  # the assignments of contracts not dormant, in order
+                n_cand = 0
+                for a in range(A):
+                    if not asleep[assignments.assign_contract[a]]:
+                        cand_a[n_cand] = a
+                        n_cand += 1
+                regroup_cand = False
             n_live = 0
-            for a in range(A):
+            for i in range(n_cand):
+                a = cand_a[i]
                 c = assignments.assign_contract[a]
                 if open_c[c] != 0.0 or book_c[c] != 0.0:
                     live_a[n_live] = a
@@ -489,23 +526,31 @@ def step(
                 out.inventory[s, t] = inventory
 
             # 5. deliveries: each line's output fills its open orders by priority, then age
+            # (open_a > 0 only for live assignments, or any of a contract kept per receiver:
+            # without those, only the live ones are visited, run by run; the others take 0)
             delivered_c[:] = 0.0
-            a = 0
-            while a < A:
+            take_a[:] = 0.0
+            n_visit = n_live if not row_any else A
+            i = 0
+            while i < n_visit:
+                a = live_a[i] if not row_any else i
                 ln = assignments.assign_line[a]
+                run = run_of[a]
                 left = made[ln] if lines.line_depth[ln] == 0 else 0.0
                 sent = 0.0
                 # open_a >= 0: once nothing is left every further take is 0 (adds nothing)
-                while a < A and assignments.assign_line[a] == ln:
-                    take = 0.0
+                while i < n_visit:
+                    a = live_a[i] if not row_any else i
+                    if run_of[a] != run:
+                        break
                     if left > 0.0 and open_a[a] > 0.0:
                         take = min(open_a[a], left)
                         left -= take
                         delivered_c[assignments.assign_contract[a]] += take
                         sent += take
-                    take_a[a] = take
-                    a += 1
-                if keep_line_deliveries:
+                        take_a[a] = take
+                    i += 1
+                if keep_line_deliveries:  # (a line with no run visited keeps its zero)
                     out.line_deliveries[s, t, ln] = sent
             for c in range(C):
                 delivered[c] += delivered_c[c]
@@ -619,6 +664,27 @@ def step(
         if keep_contracts:  # run_engine keeps the three contract outputs together
             policy.record(s, quantity, sign, _row(policies.contract_decided, s), pay_share,
                           contracts, out)  # fmt: skip
+
+
+@njit(cache=True)
+def _wake(t: int, c: int, due: np.ndarray, delivered: float, quantity: float, sign: int,
+          firm: bool) -> int:  # fmt: skip
+    """The first month after ``t`` at which dormant contract ``c`` may have open orders or book.
+
+    With its delivered quantity unchanged (nothing is delivered to a contract
+    with neither), ``open_c(m) = max(due_c(m) - delivered_c, 0)`` is 0 while
+    ``due_c(m) <= delivered_c``, and ``book_c(m)`` is 0 before its signature
+    month or when it is not firm or ``Q_c = delivered_c``. ``T`` if never (a
+    procurement review that rewrites the contract wakes it again).
+    """
+    T = due.shape[0]
+    first = T
+    if firm and quantity - delivered != 0.0:
+        first = max(sign, t + 1)
+    for m in range(t + 1, first):
+        if not (due[m, c] - delivered <= 0.0):
+            return m
+    return first
 
 
 @njit(cache=True)
