@@ -166,6 +166,13 @@ def step(
     for m in range(M):
         rec_fleet[m] = fleet_cell[rec_party[m], rec_product[m]]
     recv_first, recv_rows = fleet_stock.receipt_rows(contracts, C)
+    # each receipt row's stock cell (party * K + product) and output column, in that order
+    recv_cell = np.empty(recv_rows.shape[0], dtype=np.int64)
+    recv_slot = np.empty(recv_rows.shape[0], dtype=np.int64)
+    for i in range(recv_rows.shape[0]):
+        p, k = contracts.receive_party[recv_rows[i]], contracts.receive_product[recv_rows[i]]
+        recv_cell[i] = p * K + k
+        recv_slot[i] = cell_slot[p, k]
     # joint contracts and pools respect qualification: a contract whose lines fit some of a
     # receiver's guns but not all is kept per receiver (engine/fleets.py: split)
     R = contracts.receive_contract.shape[0]
@@ -256,6 +263,7 @@ def step(
         delivered = _row(contracts.contract_delivered_start, s).copy()
         demand = np.zeros((P, K))
         stock = _row(stocks.stock_start, s).copy()
+        stock_cells = stock.reshape(P * K)  # the same memory, by cell
         inventory = stocks.inventory_start.copy()
         given = pledges.pledge_given_start.copy()
         book = np.zeros(L)
@@ -458,6 +466,8 @@ def step(
                 for i in range(lines.depth_start[d], lines.depth_start[d + 1]):
                     ln = lines.lines_by_depth[i]
                     p = lines.line_product[ln]
+                    if wanted[ln] == 0.0:  # adds +-0 to needs that are never -0: nothing
+                        continue
                     for j in range(J):
                         if inputs[p, j] < 0:
                             break
@@ -575,8 +585,8 @@ def step(
                 for i in range(recv_first[c], recv_first[c + 1]):
                     r = recv_rows[i]
                     x = got_r[r] if by_row[c] else delivered_c[c] * receive_share[r]
-                    stock[contracts.receive_party[r], contracts.receive_product[r]] += x
-                    m = cell_slot[contracts.receive_party[r], contracts.receive_product[r]]
+                    stock_cells[recv_cell[i]] += x
+                    m = recv_slot[i]
                     if m >= 0 and keep_receipts:
                         out.receipts[s, t, m] += x
                 for j in range(pay_first[c], pay_first[c + 1] if keep_payments else 0):
@@ -773,7 +783,8 @@ def _down_the_bom(
         group[line_pool[ln], line_product[ln]] += weight[ln]
     for i in range(depth_start[0], depth_start[1]):
         ln = lines_by_depth[i]
-        _add_needs(need, per_line[ln], line_pool[ln], line_product[ln], inputs, per_unit)
+        if per_line[ln] != 0.0:  # a zero adds +-0 to needs that are never -0: nothing
+            _add_needs(need, per_line[ln], line_pool[ln], line_product[ln], inputs, per_unit)
     for d in range(1, D + 1):
         for i in range(depth_start[d], depth_start[d + 1]):
             ln = lines_by_depth[i]
@@ -791,7 +802,8 @@ def _down_the_bom(
                           unfilled)  # fmt: skip
         for i in range(depth_start[d], depth_start[d + 1]):
             ln = lines_by_depth[i]
-            _add_needs(need, per_line[ln], line_pool[ln], line_product[ln], inputs, per_unit)
+            if per_line[ln] != 0.0:
+                _add_needs(need, per_line[ln], line_pool[ln], line_product[ln], inputs, per_unit)
 
 
 @njit(cache=True)
