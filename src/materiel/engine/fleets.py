@@ -423,17 +423,19 @@ def receive(fleets: Fleets, t: int, take: np.ndarray, assignments: Assignments,
             contracts: Contracts, first: np.ndarray, rows: np.ndarray, cell: np.ndarray,
             usable: np.ndarray, unusable: np.ndarray, by_row: np.ndarray, open_a: np.ndarray,
             ar: np.ndarray, ar_first: np.ndarray, receive_share: np.ndarray,
-            watch: np.ndarray) -> bool:  # fmt: skip
+            watch: np.ndarray, visit: np.ndarray, n_visit: int) -> bool:  # fmt: skip
     """Each assignment's delivery ``take[a]`` from its line to the receivers' fleets or lots.
 
     Receiver ``r`` gets ``take_a * share`` (:func:`delivery_share`: its
     share, or its own part of the assignment where the contract is kept per
-    receiver). Only contracts with a receiver that keeps fleets (``watch``,
-    :func:`watched`) are visited. Returns whether any went to a lot no fleet
-    may fire yet.
+    receiver). Only the assignments ``visit[:n_visit]`` (in increasing order,
+    every one that may have delivered) of contracts with a receiver that keeps
+    fleets (``watch``, :func:`watched`) are visited. Returns whether any went
+    to a lot no fleet may fire yet.
     """
     lots = False
-    for a in range(take.shape[0]):
+    for i_visit in range(n_visit):
+        a = visit[i_visit]
         if take[a] <= 0.0:
             continue
         ln, c = assignments.assign_line[a], assignments.assign_contract[a]

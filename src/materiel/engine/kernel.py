@@ -224,6 +224,7 @@ def step(
     # runs of consecutive assignments of one line (deliveries fill a run's orders from the
     # line's output in assignment order)
     run_of = np.zeros(A, dtype=np.int64)
+    all_a = np.arange(A)
     for a in range(1, A):
         same = assignments.assign_line[a] == assignments.assign_line[a - 1]
         run_of[a] = run_of[a - 1] if same else run_of[a - 1] + 1
@@ -573,7 +574,9 @@ def step(
                     fleet_stock.pool(fleets, t, usable)
                 got = fleet_stock.receive(fleets, t, take_a, assignments, contracts, recv_first,
                                           recv_rows, fleet_cell, usable, unusable, by_row, open_a,
-                                          ar, ar_first, receive_share, watch)  # fmt: skip
+                                          ar, ar_first, receive_share, watch,
+                                          all_a if row_any else live_a,
+                                          A if row_any else n_live)  # fmt: skip
                 lots = lots or got
             if row_any:
                 fleet_stock.receipts_by_receiver(take_a, open_a, by_row, ar, ar_first, a_first,
