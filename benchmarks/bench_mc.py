@@ -127,7 +127,8 @@ repeats, old and new code alternated; wall-clock ratios there are noise):
 Measured in one run (each figure printed with its ratio):
 
 1. per-stage CPU time per sample on one thread (inputs, kernel, reductions)
-   and the share of it that holds the GIL;
+   and the share of it that holds the GIL; 1b. the kernel alone and a whole
+   chunk, smallest CPU time of several repeats;
 2. thread scaling: the same 2,000 samples on 1 and on every core;
 3. peak memory (``ru_maxrss`` of a fresh process) at 10,000 and 100,000
    samples, streamed (no trajectories kept);
@@ -239,6 +240,51 @@ def stages(n: int = 500, chunk: int = 250) -> float:
     print(f"  GIL held {held:.1%} of it (all but {', '.join(_NOGIL)}): "
           f"two threads at most {2 / (1 + held):.2f}x one (target >= 1.8x)")  # fmt: skip
     return total
+
+
+def kernel_alone(n: int = 250, repeats: int = 6) -> float:
+    """CPU time per sample of the compiled kernel alone and of a whole chunk; returns the kernel's.
+
+    The smallest of ``repeats`` (``time.process_time``, one thread, so other
+    processes on a shared machine count as little as they can): ``run_engine``
+    on ``n`` drawn samples recording what a lean Monte Carlo chunk records,
+    into buffers kept between repeats, and a whole chunk (inputs, kernel,
+    reductions, fans). To compare two versions of the code, run this script
+    with each one's ``src`` first on ``PYTHONPATH``, alternately.
+    """
+    from materiel.analysis.montecarlo import _Run
+    from materiel.engine import compile_inputs, run_engine
+    from materiel.engine.batch import sample_overrides
+    from materiel.engine.core import kernel_args
+    from materiel.scenario.uncertainty import draw
+
+    s = materiel.load(UNCERTAIN)
+    inp = compile_inputs(s)
+    base = kernel_args(inp)
+    draws = draw(s.uncertain, s.correlations, n, 1)
+    overrides = sample_overrides(s, inp, draws, base)
+    run = _Run(s, inp, draws, np.arange(n), {}, False)
+    buffers: dict[str, np.ndarray] = {}
+
+    def kernel() -> None:
+        run_engine(inp, n, overrides=overrides, base=base, threads=1, lean=False,
+                   record=run.record, cells=run.cells, buffers=buffers)  # fmt: skip
+
+    kernel()
+    run.chunk(0, n)
+    k_took, c_took = [], []
+    for _ in range(repeats):
+        c0 = time.process_time()
+        kernel()
+        k_took.append(time.process_time() - c0)
+        c0 = time.process_time()
+        run.chunk(0, n)
+        c_took.append(time.process_time() - c0)
+    k, c = min(k_took) / n, min(c_took) / n
+    print(f"1b. kernel alone {k * 1e3:.3f} ms/sample, whole chunk {c * 1e3:.3f} ms/sample "
+          f"(CPU, smallest of {repeats}, {n} samples, one thread; load "
+          f"{os.getloadavg()[0]:.1f}; target <= 0.3)")  # fmt: skip
+    return k
 
 
 def thread_scaling(n: int = 2000) -> None:
@@ -418,6 +464,7 @@ def main(argv: list[str] | None = None) -> int:
     args.add_argument("--reference", action="store_true", help="also the PySD comparison")
     opts = args.parse_args(argv)
     stages(200 if opts.quick else 500)
+    kernel_alone()
     thread_scaling(400 if opts.quick else 2000)
     peak_memory([1000, 10_000] if opts.quick else [1000, 10_000, 100_000])
     against_one_at_a_time(5 if opts.quick else 20)

@@ -1,4 +1,4 @@
-"""The kernel's dormant contracts (issue 15): skipped only while their open orders and book are 0."""
+"""The kernel's dormant contracts (issue 15): skipped only while open orders and book are 0."""
 
 from __future__ import annotations
 

@@ -11,8 +11,8 @@ outputs recorded) for each embedded scenario; every output of two chunks of
 drawn inputs through ``sample_overrides``), once with all outputs and once
 lean as a Monte Carlo chunk records them; and a Monte Carlo run of it
 (500 samples, seed 1, fans included): per-sample outcomes and the fans'
-bucket counts; and ``materiel.sample``'s costs on one and two threads. Arrays are compared by their bytes
-(NaN included), not within a tolerance.
+bucket counts; and ``materiel.sample``'s costs on one and two threads.
+Arrays are compared by their bytes (NaN included), not within a tolerance.
 """
 
 from __future__ import annotations

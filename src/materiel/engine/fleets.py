@@ -149,7 +149,8 @@ def assignment_row_first(assignments: Assignments, recv_first: np.ndarray) -> np
 @njit(cache=True)
 def by_receiver_from(fit: np.ndarray, watch: np.ndarray, assignments: Assignments,
                      a_first: np.ndarray, a_rows: np.ndarray, contracts: Contracts,
-                     recv_first: np.ndarray, recv_rows: np.ndarray, T: int) -> np.ndarray:  # fmt: skip
+                     recv_first: np.ndarray, recv_rows: np.ndarray,
+                     T: int) -> np.ndarray:  # fmt: skip
     """``(C,)``: the month from which each contract is kept per receiver (``T``: never).
 
     Contract ``c`` is kept per receiver from the first month ``t`` at which,

@@ -690,7 +690,7 @@ def _wake(t: int, c: int, due: np.ndarray, delivered: float, quantity: float, si
     month or when it is not firm or ``Q_c = delivered_c``. ``T`` if never (a
     procurement review that rewrites the contract wakes it again).
     """
-    T = due.shape[0]
+    T: int = due.shape[0]
     first = T
     if firm and quantity - delivered != 0.0:
         first = max(sign, t + 1)
