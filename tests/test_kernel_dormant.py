@@ -25,6 +25,8 @@ def test_wake_at_signature_when_firm_with_book() -> None:
     assert _wake(0, 0, due, 10.0, 10.0, 3, True) == 6  # all delivered: no book ever
     assert _wake(0, 0, due, 0.0, 10.0, 3, False) == 6  # not firm: no book
     assert _wake(0, 0, _due(0, 4, 4, 4, 4, 4), 0.0, 10.0, 3, True) == 1  # due comes first
+    # signed beyond the horizon (an undecided slot): no book within it, no month read past T
+    assert _wake(0, 0, due, 0.0, 10.0, 1 << 40, True) == 6
 
 
 def test_wake_keeps_nan_awake() -> None:

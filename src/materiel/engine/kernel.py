@@ -692,7 +692,7 @@ def _wake(t: int, c: int, due: np.ndarray, delivered: float, quantity: float, si
     """
     T: int = due.shape[0]
     first = T
-    if firm and quantity - delivered != 0.0:
+    if firm and quantity - delivered != 0.0 and sign < T:  # (signed beyond the horizon: never)
         first = max(sign, t + 1)
     for m in range(t + 1, first):
         if not (due[m, c] - delivered <= 0.0):
