@@ -11,7 +11,8 @@ outputs recorded) for each embedded scenario; every output of two chunks of
 drawn inputs through ``sample_overrides``), once with all outputs and once
 lean as a Monte Carlo chunk records them; and a Monte Carlo run of it
 (500 samples, seed 1, fans included): per-sample outcomes and the fans'
-bucket counts; and ``materiel.sample``'s costs on one and two threads.
+bucket counts; ``materiel.sample``'s costs on one and two threads; and a
+budget-capped run with drawn money (hague-pledge, 40 samples, trajectories).
 Arrays are compared by their bytes (NaN included), not within a tolerance.
 """
 
@@ -32,6 +33,21 @@ from materiel.engine.core import kernel_args
 from materiel.scenario.uncertainty import draw
 
 SCENARIOS = ("action-plan", "hague-pledge", "hindcast-2022", "status-quo")
+MONEY = {
+    "extends": "hague-pledge",
+    "uncertain": {
+        "prices.shell-155mm-2024.usd": {"dist": "triangular", "low": 3000, "mode": 4000,
+                                        "high": 9000},
+        "prices.pac-3-mse-2024.usd": {"dist": "uniform", "low": 3e6, "high": 8e6},
+        "contracts.ukr-155-europe-2025-2026.unit_price_usd": {"dist": "uniform", "low": 3000,
+                                                              "high": 12000},
+        "procurement.europe-155mm.unit_price_usd": {"dist": "uniform", "low": 3000,
+                                                    "high": 9000},
+        "policy.gdp_growth_pct_per_year": {"dist": "uniform", "low": -2, "high": 8},
+        "policy.equipment_share": {"dist": "uniform", "low": 0.1, "high": 0.4},
+        "policy.munitions_share": {"dist": "uniform", "low": 0.02, "high": 0.3},
+    },
+}  # fmt: skip
 
 
 def outputs() -> dict[str, np.ndarray]:
@@ -67,6 +83,10 @@ def outputs() -> dict[str, np.ndarray]:
     for threads in (1, 2):
         res = materiel.sample(UNCERTAIN, n, seed=1, threads=threads, trajectories=False)
         got[f"mc-sample{threads}/cost_usd"] = np.asarray(res.cost_usd)
+    # budget-capped procurement reviews under drawn money (tests/test_mc_economics.py's MONEY)
+    money = materiel.sample(MONEY, 40, seed=9, trajectories=True, threads=1)
+    for key, value in money.dataset.data_vars.items():
+        got[f"money/{key}"] = np.asarray(value)
     return got
 
 
