@@ -124,7 +124,7 @@ repeats, old and new code alternated; wall-clock ratios there are noise):
   target could not be checked on this machine. The 0.3 ms target is not
   met: the kernel is still ~2.1 ms/sample of work spread over every step.
 
-Fourth pass (issue 15, kernel15b; 2-core machine at load 3.5-5.5 from other
+Fourth pass (issue 15, kernel15b; 2-core machine at load 3.3-5.5 from other
 sessions; old and new code alternated, each figure the smallest CPU time of
 6 repeats, ``kernel_alone`` below). Profile first (perf on a
 ``NUMBA_DEBUGINFO=1`` build with a fresh cache, samples mapped to source
@@ -152,8 +152,9 @@ What changed (outputs bit for bit the same, ``tools/kernel_outputs.py``):
   index the stock by a cell found once per call; ``_split`` zeroes its
   sums with one memset.
 
-Kernel alone (250 samples, lean) 1.88-1.95 -> 1.71-1.75 ms/sample (-9%);
-a whole chunk 2.04-2.10 -> 1.86-1.96 (-8%). The 0.3 ms target is still
+Kernel alone (250 samples, lean; three alternations at load 3.3-3.5)
+1.86-1.90 -> 1.66-1.69 ms/sample (-11%); a whole chunk 2.05-2.12 ->
+1.84-1.88 (-10%). The 0.3 ms target is still
 far: after this pass the profile is flat again (the bill-of-materials
 passes over all 62 lines twice a month, ``_split`` over the live
 assignments twice a month, ``policy.review`` ~6%, ``_wake``'s column scans
