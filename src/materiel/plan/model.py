@@ -70,6 +70,7 @@ __all__ = [
     "define_targets",
     "receipt_months",
     "receipt_periods",
+    "stock_checkpoints",
     "unit_costs",
 ]
 
@@ -764,6 +765,36 @@ def _receipt_terms(pm: PlanModel) -> tuple[list[np.ndarray], list[np.ndarray], l
     return rows, labs, coefs
 
 
+def stock_checkpoints(pm: PlanModel, demand: np.ndarray) -> np.ndarray:
+    """Months in which a cell's stock level is a variable: (N, T) booleans.
+
+    A cell that never consumes and gives no aid (a *quiet* cell) only
+    receives, so its stock never falls and ``s_c >= 0`` holds by itself; its
+    level matters only where a target reads it (the target's month, or every
+    month up to it for the ``time`` objective). Its balance is then written
+    between those checkpoints ``t_1 < t_2 < ...`` alone,
+    ``s_c(t_j) = s_c(t_{j-1}) + sum_{t_{j-1} < t <= t_j} received_c(t)``
+    (``s_c(t_0)`` the stock at the start), and nothing after the last: the
+    same feasible set, without the chain HiGHS's aggregator would otherwise
+    substitute away (270 of 470 cells at x10, :mod:`benchmarks.bench_plan`).
+    Every other cell has a level in every month.
+    """
+    d, inp = pm.data, pm.data.inp
+    T = demand.shape[1]
+    quiet = ~(demand > 0).any(axis=1)
+    for g in d.pledges:
+        quiet[d.cell_index[(int(inp.pledge_donor[g]), int(inp.pledge_product[g]))]] = False
+    need = np.repeat(~quiet[:, None], T, axis=1)
+    for tgt in d.targets:
+        cells = np.asarray(tgt.cells, dtype=np.intp)
+        if pm.objective == "time":
+            need[cells[:, None], np.arange(tgt.month + 1)[None, :]] = True
+        else:
+            need[cells, tgt.month] = True
+    out: np.ndarray = need
+    return out
+
+
 def define_stocks(pm: PlanModel) -> None:
     """Stocks of the tracked cells (``Stock-level``, ``Stock-shortfall``, ``Stock-balance``).
 
@@ -771,7 +802,9 @@ def define_stocks(pm: PlanModel) -> None:
     - (demand_c(t) - shortfall_c(t))`` with ``s_c >= 0`` and
     ``0 <= shortfall_c <= demand_c``: unmet demand is shortfall, penalised
     (:class:`Weights`) so that consumption happens whenever stock allows (no
-    shortfall variable in a month with no demand).
+    shortfall variable in a month with no demand). A cell that only receives
+    has a level only at the months a target reads it, and its balance sums
+    the months between (:func:`stock_checkpoints`).
     """
     m, d = pm.model, pm.data
     inp, T = d.inp, d.n_months
@@ -783,7 +816,9 @@ def define_stocks(pm: PlanModel) -> None:
     party = np.array([p for p, _ in d.cells], dtype=np.intp)
     product = np.array([k for _, k in d.cells], dtype=np.intp)
     demand = inp.consumption_per_month[:, party, product].T  # (N, T)
-    m.add_variables(lower=0, coords=coords, name="Stock-level")
+    need = stock_checkpoints(pm, demand)
+    m.add_variables(lower=0, coords=coords, name="Stock-level",
+                    mask=xr.DataArray(need, coords=coords))  # fmt: skip
     m.add_variables(
         lower=0, upper=xr.DataArray(demand, coords=coords), coords=coords, name="Stock-shortfall",
         mask=xr.DataArray(demand > 0, coords=coords),
@@ -805,11 +840,19 @@ def define_stocks(pm: PlanModel) -> None:
             rows += [donor * T + np.arange(T), recipient * T + np.arange(T)]
             labs += [a[h], a[h]]
             coefs += [np.ones(T), -np.ones(T)]
-    expr, _ = _expr(m, coords, np.concatenate(rows), np.concatenate(labs),
+    # month t's terms go to the balance of the cell's next checkpoint (itself where it has one)
+    later = np.where(need, np.arange(T)[None, :], T)
+    nxt = np.minimum.accumulate(later[:, ::-1], axis=1)[:, ::-1]
+    to = np.where(nxt < T, np.arange(N)[:, None] * T + nxt, -1).ravel()
+    row, lab = to[np.concatenate(rows)], np.concatenate(labs)
+    expr, _ = _expr(m, coords, np.maximum(row, 0), np.where(row >= 0, lab, -1),
                     np.concatenate(coefs))  # fmt: skip
     rhs = -demand.copy()
     rhs[:, 0] += inp.stock_start[party, product]
-    m.add_constraints(expr, "=", xr.DataArray(rhs, coords=coords), name="Stock-balance")
+    summed = np.zeros(N * T)
+    np.add.at(summed, to[to >= 0], rhs.ravel()[to >= 0])
+    m.add_constraints(expr, "=", xr.DataArray(summed.reshape(N, T), coords=coords),
+                      name="Stock-balance", mask=xr.DataArray(need, coords=coords))  # fmt: skip
 
 
 def define_donor_floors(pm: PlanModel) -> None:

@@ -414,8 +414,13 @@ def _read_plan(pm: PlanModel, source_ref: str | None) -> Plan:
     run = _simulated(s, contracts, investments, d.budget_scale, pm.objective)
     simulated = run.stock.isel(sample=0).transpose("month", "party", "product")
     stock = simulated.sel(party=list(inp.parties), product=list(inp.products)).values.copy()
+    levels = (  # where the programme has a level (stock_checkpoints): the simulator's elsewhere
+        pm.model.variables["Stock-level"].labels.values >= 0
+        if "Stock-level" in pm.model.variables
+        else np.zeros((N, T), dtype=bool)
+    )
     for c, (p, k) in enumerate(d.cells):
-        stock[:, p, k] = lp_stock[c]
+        stock[levels[c], p, k] = lp_stock[c, levels[c]]
     line_deliveries = np.zeros((L, T))
     line_deliveries[d.mlines] = new
     for a, ln in enumerate(d.backlog_line):
