@@ -781,7 +781,7 @@ def stock_checkpoints(pm: PlanModel, demand: np.ndarray) -> np.ndarray:
     """
     d, inp = pm.data, pm.data.inp
     T = demand.shape[1]
-    quiet = ~(demand > 0).any(axis=1)
+    quiet: np.ndarray = ~np.any(demand > 0, axis=1)
     for g in d.pledges:
         quiet[d.cell_index[(int(inp.pledge_donor[g]), int(inp.pledge_product[g]))]] = False
     need = np.repeat(~quiet[:, None], T, axis=1)
