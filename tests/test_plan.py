@@ -105,6 +105,29 @@ def test_long_horizons_receive_flat_quarters() -> None:
     assert_round_trip(p)
 
 
+def test_a_cell_that_only_receives_has_a_level_where_a_target_reads_it() -> None:
+    # AAA neither consumes nor gives: its stock never falls, so the programme keeps its level
+    # only at the target's month (2024-12, month 11), whose balance sums months 0-11; a party
+    # that consumes (REC, 10/month from 200, a target of 50 by 2024-06 met from stock) keeps
+    # every month. The optimum is unchanged: 1,000 shells at US$10, and the plan's stocks are
+    # the simulator's
+    s = tiny_plan(1000.0)
+    s["targets"]["t2"] = target(50.0, "2024-06", ["REC"])
+    s["consumption"] = {"rec-war": {"party": "REC", "product": "shell", "rate_per_month": 10.0,
+                                    "source": "fx"}}  # fmt: skip
+    s["stocks"] = {"REC": {"shell": {"quantity": 200.0, "source": "fx"}}}
+    for objective, months in (("cost", [11]), ("time", list(range(12)))):
+        pm = build_model(plan_data(materiel.load(s)), objective)
+        level = pm.model.variables["Stock-level"].labels.to_pandas()
+        assert np.flatnonzero(level.loc["AAA/shell"].values >= 0).tolist() == months
+        assert (level.loc["REC/shell"].values >= 0).all()
+        rows = pm.model.constraints["Stock-balance"].labels.to_pandas()
+        assert np.flatnonzero(rows.loc["AAA/shell"].values >= 0).tolist() == months
+    p = plan(s)
+    assert p.feasible and p.cost_usd == pytest.approx(10_000)
+    assert_round_trip(p)
+
+
 def test_whole_modules_make_a_milp() -> None:
     # modules of 40/month: 30 is not possible, one module (40) is: capex 2,000
     s = tiny_plan(1500.0, max_capacity_per_month=400.0, module_capacity_per_month=40.0)
