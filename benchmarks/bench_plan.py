@@ -51,6 +51,31 @@ payments plus capex): $90,963,410,342 before, $90,975,641,340 after
 (+0.013%, from quarterly receipts alone: the other two changes leave it
 unchanged); the default plan writes 80 contracts (91 before).
 
+Then (plan16c, same day, same machine, load 3.6-4.1): a cell that never
+consumes and gives no aid has a stock level only in the months a target reads
+it, its balance summed between them
+(:func:`~materiel.plan.model.stock_checkpoints`; 270 of 470 cells at x10,
+27 of 47 at x1). Same optimum (objective equal to 3e-13 relative at x10,
+payments plus capex equal to the dollar: $90,975,641,340 at x1,
+$921,760,996,585 at x10)::
+
+    case   variables  constraints  nonzeros  iterations  presolve CPU  solve CPU
+    x1        13,875        9,565    66,861       2,546   0.16-0.28 s  0.38-0.58 s
+    x10      150,675       87,334   732,978      25,224   2.2-2.5 s    7.7-9.1 s
+    (d6510b3 in the same sessions: x1 0.18-0.2 s / 0.40-0.43 s; x10 2.6 s /
+    7.5-10.3 s; presolved x10 41,424 x 103,780 then, 41,546 x 105,548 now)
+
+The presolve is 0.2-0.45 s shorter at x10 and the model 19% fewer columns and
+29% fewer rows, but the solve CPU gain is within this machine's noise
+(x10, one build and solve per process, alternating: d6510b3 10.3, 7.6, 8.3,
+9.5, 8.9, 9.9 s, median 9.2; now 8.2, 8.1, 7.6, 9.1, 8.7, 7.8 s, median 8.2):
+HiGHS's aggregator had substituted most of these chains already. x10 built and solved is still about 9 s CPU on a loaded machine; not
+yet a safe margin under 10 s. Linopy's labelled algebra
+(``G - G.shift(month=1).fillna(0) - aid``) now writes ``Aid-schedule`` (same
+rows; no pledges in these scenarios); for ``Backlog-schedule`` the same form
+wrote the same rows but cost 30-55 ms a build (``define_deliveries`` 82 ->
+136 ms at x1, 98 -> 129 ms at x10), so it stays index arithmetic.
+
 What changed: (1) capacity is decided once per line, at the start
 (:func:`~materiel.plan.model.define_capacity_expansion`: capex does not
 depend on when it is decided and earlier capacity is never worse, so this
