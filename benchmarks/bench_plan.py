@@ -69,9 +69,11 @@ The presolve is 0.2-0.45 s shorter at x10 and the model 19% fewer columns and
 29% fewer rows, but the solve CPU gain is within this machine's noise
 (x10, one build and solve per process, alternating: d6510b3 10.3, 7.6, 8.3,
 9.5, 8.9, 9.9 s, median 9.2; now 8.2, 8.1, 7.6, 9.1, 8.7, 7.8 s, median 8.2):
-HiGHS's aggregator had substituted most of these chains already. x10 built
-and solved is still about 9 s CPU on a loaded machine: not yet a safe margin
-under 10 s. Linopy's labelled algebra
+HiGHS's aggregator had substituted most of these chains already. At load 1.9:
+x10 built and solved in 8.0 s wall (build 0.54 s, solve 7.5 s CPU, presolve
+1.9 s), the default in 0.63 s; at load 4 x10 is 8-10 s CPU: a margin under
+10 s only on a quiet machine. The default plan (same cost) now writes 72
+contracts (80 before: another vertex of the same optimum). Linopy's labelled algebra
 (``G - G.shift(month=1).fillna(0) - aid``) now writes ``Aid-schedule`` (same
 rows; no pledges in these scenarios); for ``Backlog-schedule`` the same form
 wrote the same rows but cost 30-55 ms a build (``define_deliveries`` 82 ->
