@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 from collections import defaultdict
 from collections.abc import Callable
@@ -21,7 +22,10 @@ from materiel.scenario.schema import Scenario
 
 lazy_dask()  # xarray answers 'not a dask array' without importing dask.array
 
-__all__ = ["FLOOR_RULES", "ROW_TABLES", "Result", "records", "register_accessor", "tidy_tables"]
+__all__ = [
+    "FLOOR_RULES", "ROW_TABLES", "Result", "group_sums", "records", "register_accessor",
+    "tidy_tables",
+]  # fmt: skip
 
 FLOOR_RULES = {
     "all": "stock floors hold against aid from stock and the holder's own consumption",
@@ -45,6 +49,34 @@ def register_accessor(name: str) -> Callable[[Callable[[Result], Any]], Callable
         return factory
 
     return decorate
+
+
+def group_sums(values: np.ndarray, codes: list[int], groups: int) -> np.ndarray:
+    """Per group and column, the sum of the rows of ``values`` (N, K) whose code is that
+    group (``codes``: N ints in ``range(groups)``), NaN skipped: shape (groups, K).
+
+    The same floats as ``pd.DataFrame(values).groupby(codes, sort=False).sum()`` (pandas'
+    ``group_sum``): Kahan-compensated, rows in order, per group ``g`` and column ``j``::
+
+        y = v - c[g, j];  t = s[g, j] + y;  c[g, j] = (t - s[g, j]) - y;  s[g, j] = t
+
+    with the compensation reset to 0 where it is not finite (an infinite value). In plain
+    Python over the ~200 contracts of a run, which costs a fraction of the groupby's set-up.
+    """
+    width = values.shape[1]
+    sums = [[0.0] * width for _ in range(groups)]
+    comp = [[0.0] * width for _ in range(groups)]
+    for code, row in zip(codes, values.tolist(), strict=True):
+        total, c = sums[code], comp[code]
+        for j, v in enumerate(row):
+            if v == v:  # not NaN
+                y = v - c[j]
+                t = total[j] + y
+                c[j] = (t - total[j]) - y
+                if not math.isfinite(c[j]):
+                    c[j] = 0.0
+                total[j] = t
+    return np.array(sums, dtype=float).reshape(groups, width)
 
 
 class Result:
@@ -329,9 +361,9 @@ class Result:
 
     def _decisions_rows(self) -> list[dict[str, Any]]:
         # Groups found in one loop over the ~200 contracts, read from the plain arrays, and
-        # summed by one groupby over their codes and a single float block (pandas' own
-        # sums, so the same figures as ever): a DataFrame of the contracts and a groupby
-        # over string keys cost about 10x more.
+        # summed as pandas' groupby sums (compensated, in row order: group_sums), so the
+        # same figures as ever: a DataFrame of the contracts and a groupby over string keys
+        # cost about 10x more, a groupby over the codes about 3x more (0.58 ms).
         ds, plain = self.arrays, metrics.plain
         mine = np.flatnonzero(plain(ds, "contract_decided_by") == "policy")
         if not len(mine):
@@ -352,7 +384,7 @@ class Result:
         values = np.column_stack(
             [quantity, np.where(multi_year, quantity, 0.0), self._delivered()[mine]]
         )
-        sums = pd.DataFrame(values).groupby(np.array(codes), sort=False).sum().to_numpy()
+        sums = group_sums(values, codes, len(code_of))
         return [
             {"policy": policy, "product": k, "contracts": len(months[code]),
              "first": min(months[code]), "last": max(months[code]),
