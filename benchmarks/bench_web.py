@@ -102,7 +102,9 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -147,6 +149,7 @@ def main() -> None:
         load_test(args)
     if not args.no_phases:
         phases(args.scenario)
+        distinct_through_app(args.scenario)
         cached_through_app(args.scenario)
 
 
@@ -218,6 +221,35 @@ def phases(scenario: str, n: int = 20) -> None:
               f"{total / n * 1e3 / max(hit_ms, 1e-3):.0f}x less")  # fmt: skip
 
 
+def _app_caller(app: Any) -> Callable[[bytes], Awaitable[int]]:
+    """A coroutine function posting a body to ``/api/simulate`` through the ASGI app, in
+    process and without a socket; it answers the status."""
+
+    async def call(body: bytes) -> int:
+        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+                 "method": "POST", "scheme": "http", "path": "/api/simulate",
+                 "raw_path": b"/api/simulate", "query_string": b"", "root_path": "",
+                 "headers": [(b"host", b"bench"), (b"content-type", b"application/json"),
+                             (b"content-length", str(len(body)).encode()),
+                             (b"accept-encoding", b"gzip, deflate")],
+                 "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80),
+                 "state": {}}  # fmt: skip
+        messages = [{"type": "http.request", "body": body, "more_body": False}]
+        status = [0]
+
+        async def receive() -> dict[str, object]:
+            return messages.pop() if messages else {"type": "http.disconnect"}
+
+        async def send(message: dict[str, object]) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = int(str(message["status"]))
+
+        await app(scope, receive, send)
+        return status[0]
+
+    return call
+
+
 def cached_through_app(scenario: str, n: int = 600) -> None:
     """CPU of a repeated ``/api/simulate`` through the whole ASGI app (middleware,
     dependencies, validation, cache look-up, gzip), in process without a socket: the
@@ -228,33 +260,11 @@ def cached_through_app(scenario: str, n: int = 600) -> None:
     from materiel.web.app import create_app
 
     with tempfile.TemporaryDirectory() as tmp:
-        app = create_app(Path(tmp) / "app.db")
+        call = _app_caller(create_app(Path(tmp) / "app.db"))
         bodies = [
             json.dumps({"scenario": scenario, "knobs": _knobs(random.Random(i))}).encode()
             for i in range(12)
         ]
-
-        async def call(body: bytes) -> int:
-            scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
-                     "method": "POST", "scheme": "http", "path": "/api/simulate",
-                     "raw_path": b"/api/simulate", "query_string": b"", "root_path": "",
-                     "headers": [(b"host", b"bench"), (b"content-type", b"application/json"),
-                                 (b"content-length", str(len(body)).encode()),
-                                 (b"accept-encoding", b"gzip, deflate")],
-                     "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80),
-                     "state": {}}  # fmt: skip
-            messages = [{"type": "http.request", "body": body, "more_body": False}]
-            status = [0]
-
-            async def receive() -> dict[str, object]:
-                return messages.pop() if messages else {"type": "http.disconnect"}
-
-            async def send(message: dict[str, object]) -> None:
-                if message["type"] == "http.response.start":
-                    status[0] = int(str(message["status"]))
-
-            await app(scope, receive, send)
-            return status[0]
 
         async def run() -> float:
             for body in bodies:  # simulate and keep each answer first
@@ -266,6 +276,42 @@ def cached_through_app(scenario: str, n: int = 600) -> None:
 
         took = asyncio.run(run())
         print(f"cached request through the app, in process: {took / n * 1e3:.2f} ms CPU")
+
+
+def distinct_through_app(scenario: str, n: int = 150, warm: int = 40) -> None:
+    """CPU of an uncached ``/api/simulate`` (new knobs each time) through the whole ASGI
+    app in process, after ``warm`` requests: the phases plus the app's own share.
+
+    The warm-up must outlast the filling of the catalogue's caches (16 results, 32
+    answers): while they fill, every request keeps new memory, whose first touch (page
+    faults, system time) cost ~2 ms a request here, not the app."""
+    import asyncio
+    import json
+    import resource
+
+    from materiel.web.app import create_app
+
+    with tempfile.TemporaryDirectory() as tmp:
+        call = _app_caller(create_app(Path(tmp) / "distinct.db"))
+        rng = random.Random(7)
+        bodies = [
+            json.dumps({"scenario": scenario, "knobs": _knobs(rng)}).encode()
+            for _ in range(warm + n)
+        ]
+
+        async def run() -> tuple[float, float]:
+            for body in bodies[:warm]:
+                assert await call(body) == 200
+            before = resource.getrusage(resource.RUSAGE_SELF)
+            for body in bodies[warm:]:
+                assert await call(body) == 200
+            after = resource.getrusage(resource.RUSAGE_SELF)
+            return after.ru_utime - before.ru_utime, after.ru_stime - before.ru_stime
+
+        user, system = asyncio.run(run())
+        per, sys_ms = (user + system) / n * 1e3, system / n * 1e3
+        print(f"uncached request through the app, in process (after {warm} warm-up): "
+              f"{per:.1f} ms CPU (system {sys_ms:.2f})")  # fmt: skip
 
 
 def load_test(args: argparse.Namespace) -> None:
