@@ -17,6 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from materiel.analysis import metrics
 from materiel.analysis.result import group_sums
 from materiel.analysis.simulate import build_dataset, build_result, simulate
 from materiel.engine import check_invariants, compile_inputs, run_engine
@@ -53,6 +54,21 @@ def test_arrays_are_the_datasets(sid: str, knobs: dict[str, Any]) -> None:
         assert np.array_equal(mine.values, var.values, equal_nan=kind in "fc"), name
     assert dict(arrays.sizes) == dict(ds.sizes)
     assert ("budget_usd" in arrays) == ("budget_usd" in ds)
+
+
+@pytest.mark.parametrize(("sid", "knobs"), CASES)
+def test_interoperability_rows_from_the_inputs_are_the_compiled_ones(
+    sid: str, knobs: dict[str, Any]
+) -> None:
+    """The Arrays carry the run's ``qualified_from``; the rows read from it are those the
+    Dataset gives, where the fleets are compiled from the scenario again."""
+    inp, raw, s = _run(sid, knobs)
+    arrays = build_result(inp, raw, s).arrays
+    assert arrays.qualified_from is inp.qualified_from
+    from_inputs = metrics.interoperability_rows(arrays, s)
+    assert from_inputs == metrics.interoperability_rows(build_dataset(inp, raw, s), s)
+    if s.fleets:
+        assert from_inputs
 
 
 def test_dataset_is_built_once_and_identical() -> None:
@@ -96,11 +112,16 @@ _FLOATS = st.one_of(
 
 @given(
     rows=st.lists(st.tuples(st.integers(0, 4), _FLOATS, _FLOATS, _FLOATS), max_size=60),
+    in_runs=st.booleans(),
 )
-@settings(max_examples=300, deadline=None)
-def test_group_sums_are_pandas_groupby_sums(rows: list[tuple[int, float, float, float]]) -> None:
+@settings(max_examples=400, deadline=None)
+def test_group_sums_are_pandas_groupby_sums(
+    rows: list[tuple[int, float, float, float]], in_runs: bool
+) -> None:
     """The same floats, bit for bit (NaN where pandas gives NaN), as the groupby it replaced
-    in :meth:`Result.rows` ``decisions``."""
+    in :meth:`Result.rows` ``decisions``: codes in runs (pandas' reduceat) or not (Kahan)."""
+    if in_runs:
+        rows = sorted(rows, key=lambda r: r[0])
     seen: dict[int, int] = {}
     codes = [seen.setdefault(r[0], len(seen)) for r in rows]
     values = np.array([r[1:] for r in rows], dtype=float).reshape(len(rows), 3)
