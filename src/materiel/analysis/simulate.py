@@ -266,7 +266,7 @@ class _Labelled:
                     variables[str(key)] = metrics.Plain(tuple(map(str, var.dims)), var.values)
             for start, (dims, values) in self.starts.items():
                 variables[start] = metrics.Plain(dims, np.asarray(values))
-        return metrics.Arrays(variables)
+        return metrics.Arrays(variables, qualified_from=self.inp.qualified_from)
 
 
 class _Parts(NamedTuple):
