@@ -88,6 +88,34 @@ broken down (request validation and dependencies are ~1 ms under cProfile). At ~
 of server CPU and 1.8 ms of client CPU per request, two otherwise idle cores would carry
 about 110 requests/s (a projection, not a measurement): 150/s needs the kernel's
 wrapper, the labelling and the app's own share cheaper still.
+
+Branch web18c (Dec 1, 08:40-09:05 UTC): the "3-9 ms nobody has broken down" was mostly
+the warm-up and noise. While the catalogue's caches fill (16 results, 32 answers) every
+request keeps new memory and pays its first touch: 491 page faults and 1.9 ms of system
+CPU a request over the first 80, 2 to 4 afterwards. After 40 warm-up requests
+(``distinct_through_app``) an uncached request through the ASGI app costs the phases plus
+1.2 to 2 ms: routing, dependencies and validation on the event loop (a cached request,
+all of it, is 0.35 ms), the answer's clean, JSON and gzip (0.4 to 0.6 ms), the knobs'
+dumps and keys (0.1 ms). The thread hops are not it: the route run inline on the loop and
+the catalogue's pool replaced by a synchronous one measured 13.7 and 14.4 ms against 13.8
+and 14.4 ms with both threads (vcsw 7 to 0 a request); nor is concurrency (4 requests at
+a time: 13.4 ms against 13.2 to 15.7 one at a time). What went: the summary's two
+avoidable costs, decisions' per-group sums by a DataFrame groupby (0.81 -> 0.43 ms;
+:func:`materiel.analysis.result.group_sums` takes pandas' own two paths, reduceat or
+Kahan, bit for bit) and the scenario's fleets compiled again for the weapon-system rows
+(0.65 -> 0.31 ms: :class:`~materiel.analysis.metrics.Arrays` carries the run's
+``qualified_from``). Alternating runs, f8f08a6 -> web18c (load 1.8 to 2.0):
+
+- ``--phases-only``: 10.9 / 10.0 -> 9.5 / 9.6 ms; summary 3.0 / 2.8 -> 1.9 / 1.9 ms;
+- through the app in process after warm-up: 12.2 / 11.8 -> 11.5 / 11.2 ms;
+- ``--mix distinct``, 8 clients, 2 workers, 15 s, two alternating pairs (load 2.7 to
+  3.7): server CPU 14.30 / 14.26 -> 13.31 / 13.28 ms per request (client 1.4 to 1.5);
+  70.1 / 91.2 -> 68.6 / 105.7 requests/s (the other sessions move these), p99 193 to
+  233 ms, no errors. 150/s not reached here; at 13.3 + 1.4 ms a request, two otherwise
+  idle cores would carry about 135 requests/s (a projection). What is left per request:
+  run_engine ~4.0 ms (engine/, not this branch's), build_result 1.6 (labelling), the
+  summary 1.9 (targets 0.7, fleets 0.45, decisions 0.4, weapon systems 0.3), invariants
+  1.1, inputs 0.7, the app's own 1.2 to 2, uvicorn and the socket ~2.
 """
 
 from __future__ import annotations
