@@ -180,6 +180,35 @@ def test_synchronous_runs_have_a_wall_clock_limit(tmp_path: Path) -> None:
     store.close()
 
 
+def test_the_kernels_first_compile_is_not_counted_against_a_runs_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first run in a process compiles the kernel (a minute with no numba cache on
+    a loaded machine): here the first ``simulate`` takes 0.5 s, later ones no time, and
+    the limit is 0.3 s. The request must not pay for the compile (a 422 before)."""
+    from materiel.web import catalogue as cat
+    from materiel.web.schemas import ScenarioRef
+
+    real = cat.simulate
+    calls: list[str] = []
+
+    def first_call_slow(s: Any, **kwargs: Any) -> Any:
+        calls.append(s.id)
+        if len(calls) == 1:
+            time.sleep(0.5)  # the compile
+        return real(s, **kwargs)
+
+    monkeypatch.setattr(cat, "simulate", first_call_slow)
+    monkeypatch.setattr(cat, "_warm_done", False)
+    store = Store(tmp_path / "w.db")
+    quick = cat.Catalogue(store, Limits(simulate_timeout_s=0.3))
+    assert quick.run(ScenarioRef(scenario="status-quo")).scenario.id == "status-quo"
+    assert calls == ["action-plan", "hague-pledge", "status-quo"]
+    assert quick.run(ScenarioRef(scenario="action-plan")).scenario.id == "action-plan"
+    assert calls[3:] == ["action-plan"]  # warmed once per process
+    store.close()
+
+
 def test_running_jobs_share_one_memory_budget(tmp_path: Path) -> None:
     from materiel.scenario.loading import load
 
