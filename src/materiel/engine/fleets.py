@@ -206,7 +206,8 @@ def mark_by_receiver(t: int, turn: np.ndarray, by_row: np.ndarray, delivered: np
 
 
 @njit(cache=True)
-def open_by_receiver(t: int, by_row: np.ndarray, due: np.ndarray, quantity: np.ndarray,
+def open_by_receiver(t: int, by_row: np.ndarray, due: np.ndarray, slot_due: np.ndarray,
+                     due_col: np.ndarray, quantity: np.ndarray,
                      sign: np.ndarray, firm: np.ndarray, receive_share: np.ndarray,
                      delivered_r: np.ndarray, recv_first: np.ndarray, recv_rows: np.ndarray,
                      open_c: np.ndarray, book_c: np.ndarray, open_r: np.ndarray,
@@ -216,15 +217,17 @@ def open_by_receiver(t: int, by_row: np.ndarray, due: np.ndarray, quantity: np.n
     ``open_r = max(share_r due_c(t) - delivered_r, 0)``, ``book_r =
     firm_c [t >= sign_c] max(share_r Q_c - delivered_r, 0)``; the contract's
     own ``open_c`` and ``book_c`` are set to 0 (its lines get the receivers'
-    amounts from :func:`split`).
+    amounts from :func:`split`). ``due_c(t)`` is ``due[t, c]``, or for a
+    policy slot (``due_col[c] >= 0``) ``slot_due[t, due_col[c]]``.
     """
     for c in range(by_row.shape[0]):
         if not by_row[c]:
             continue
         live = sign[c] <= t and firm[c]
+        due_t = due[t, c] if due_col[c] < 0 else slot_due[t, due_col[c]]
         for i in range(recv_first[c], recv_first[c + 1]):
             r = recv_rows[i]
-            open_r[r] = max(receive_share[r] * due[t, c] - delivered_r[r], 0.0)
+            open_r[r] = max(receive_share[r] * due_t - delivered_r[r], 0.0)
             book_r[r] = max(receive_share[r] * quantity[c] - delivered_r[r], 0.0) if live else 0.0
         open_c[c] = 0.0
         book_c[c] = 0.0

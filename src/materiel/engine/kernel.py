@@ -207,7 +207,21 @@ def step(
     W = policies.rev_policy.shape[0]
     B = contracts.pay_contract.shape[0]
     own_sign = np.empty(C, dtype=np.int64)
-    own_due = np.empty((T, C))
+    # policy slots' due schedules: column due_col[c] of own_due, copied per sample (a review
+    # rewrites only these; every other contract's schedule is read from the sample's row)
+    due_col = np.full(C, -1, dtype=np.int64)
+    n_slot = 0
+    for w in range(W):
+        for j in range(2):
+            c = policies.rev_slot[w, j]
+            if 0 <= c < C and due_col[c] < 0:
+                due_col[c] = n_slot
+                n_slot += 1
+    slot_c = np.empty(n_slot, dtype=np.int64)
+    for c in range(C):
+        if due_col[c] >= 0:
+            slot_c[due_col[c]] = c
+    own_due = np.empty((T, n_slot))
     own_quantity = np.empty(C)
     own_receive_share = np.empty(R)
     own_pay_share = np.empty(B)
@@ -248,11 +262,13 @@ def step(
         pay_share = contracts.pay_share
         if W > 0:  # policies fill in their contract slots: this sample's own copies
             own_sign[:] = sign
-            own_due[:, :] = due
+            for m in range(T):
+                for k in range(n_slot):
+                    own_due[m, k] = due[m, slot_c[k]]
             own_quantity[:] = quantity
             own_receive_share[:] = receive_share  # split by gap at each decision
             own_pay_share[:] = pay_share
-            sign, due, quantity = own_sign, own_due, own_quantity
+            sign, quantity = own_sign, own_quantity
             receive_share, pay_share = own_receive_share, own_pay_share
         rate = _row(consumption.use_rate, s)
         commit_more = _row(lines.committed_increment, s)
@@ -336,7 +352,7 @@ def step(
             if w_next < W and policies.rev_month[w_next] == t:
                 w_first = w_next
                 w_next = policy.review(
-                    t, w_next, s, stock, delivered, quantity, sign, due, rate,
+                    t, w_next, s, stock, delivered, quantity, sign, own_due, due_col, rate,
                     _row(policies.pol_delay, s), _row(policies.pol_planned_delay, s),
                     budget_left, receive_share, pay_share,
                     contracts, consumption, pledges, policies, policy_rows,
@@ -351,12 +367,14 @@ def step(
             for c in range(C):
                 if wake[c] > t and not by_row[c]:
                     continue
-                open_c[c] = max(due[t, c] - delivered[c], 0.0)
+                k = due_col[c]  # a policy slot's schedule is this sample's own copy
+                open_c[c] = max((due[t, c] if k < 0 else own_due[t, k]) - delivered[c], 0.0)
                 live = sign[c] <= t and contracts.contract_firm[c]
                 book_c[c] = quantity[c] - delivered[c] if live else 0.0
                 dormant = open_c[c] == 0.0 and book_c[c] == 0.0 and not by_row[c]
                 if dormant:
-                    wake[c] = _wake(t, c, due, delivered[c], quantity[c], sign[c],
+                    wake[c] = _wake(t, c if k < 0 else k, due if k < 0 else own_due,
+                                    delivered[c], quantity[c], sign[c],
                                     contracts.contract_firm[c])  # fmt: skip
                 if dormant != asleep[c]:
                     asleep[c] = dormant
@@ -366,7 +384,7 @@ def step(
                                                        recv_first, recv_rows,
                                                        delivered_r)  # fmt: skip
             if row_any:
-                fleet_stock.open_by_receiver(t, by_row, due, quantity, sign,
+                fleet_stock.open_by_receiver(t, by_row, due, own_due, due_col, quantity, sign,
                                              contracts.contract_firm, receive_share, delivered_r,
                                              recv_first, recv_rows, open_c, book_c, open_r,
                                              book_r)  # fmt: skip
@@ -688,7 +706,9 @@ def _wake(t: int, c: int, due: np.ndarray, delivered: float, quantity: float, si
     with neither), ``open_c(m) = max(due_c(m) - delivered_c, 0)`` is 0 while
     ``due_c(m) <= delivered_c``, and ``book_c(m)`` is 0 before its signature
     month or when it is not firm or ``Q_c = delivered_c``. ``T`` if never (a
-    procurement review that rewrites the contract wakes it again).
+    procurement review that rewrites the contract wakes it again). ``due_c``
+    is column ``c`` of ``due``: the sample's row, or for a policy slot its
+    column of the slots' own copy.
     """
     T: int = due.shape[0]
     first = T

@@ -166,6 +166,7 @@ def review(
     quantity: np.ndarray,
     sign: np.ndarray,
     due: np.ndarray,
+    due_col: np.ndarray,
     rate: np.ndarray,
     pol_delay: np.ndarray,
     pol_planned_delay: np.ndarray,
@@ -181,14 +182,15 @@ def review(
     """Decide every review falling in month ``t``; return the index of the next review.
 
     Reviews are sorted by month; ``w_next`` is the first not yet decided.
-    ``quantity``, ``sign``, ``due``, ``rate``, ``pol_delay`` and
-    ``pol_planned_delay`` are sample
-    ``s``'s rows. Writes the slots' ``quantity``, ``sign`` and ``due`` (this
-    sample's copies), with ``shares = "by-gap"`` the slots' ``receive_share``
-    and ``pay_share`` rows, and, with a budget cap (``policies`` has budget
-    years), takes the decision's payments off ``budget_left``. ``rows``
-    (:func:`rows`): receipt rows by product, receipt rows and payment rows by
-    contract, so a review visits only the rows it reads or writes.
+    ``quantity``, ``sign``, ``rate``, ``pol_delay`` and ``pol_planned_delay``
+    are sample ``s``'s rows; ``due`` holds this sample's due schedules of the
+    policy slots only, slot ``c``'s in column ``due_col[c]``. Writes the
+    slots' ``quantity``, ``sign`` and due schedules (this sample's copies),
+    with ``shares = "by-gap"`` the slots' ``receive_share`` and ``pay_share``
+    rows, and, with a budget cap (``policies`` has budget years), takes the
+    decision's payments off ``budget_left``. ``rows`` (:func:`rows`): receipt
+    rows by product, receipt rows and payment rows by contract, so a review
+    visits only the rows it reads or writes.
     """
     product_first, product_rows, recv_first, recv_rows, pay_first, pay_rows = rows
     # per-sample rows (one shared row when every sample has the same)
@@ -238,13 +240,13 @@ def review(
         gap = pol_desired[v, t] + wanted_line - held - line
         q = max(0.0, use * R + gap * min(1.0, R / pol_adjust_months[v]))
         when = t + pol_delay[v]
-        share = np.empty(2)
-        share[0] = pol_multi_share[v]
-        share[1] = 1.0 - pol_multi_share[v]
+        # the multi-year and annual parts' shares (two scalars, not an array per review)
+        share0 = pol_multi_share[v]
+        share1 = 1.0 - pol_multi_share[v]
         if rev_slot[w, 0] < 0:
-            share[1] = 1.0
+            share1 = 1.0
         if rev_slot[w, 1] < 0:
-            share[0] = 1.0
+            share0 = 1.0
         if policies.pol_by_gap[v]:
             split = _shares_by_gap(v, t, k, pol_desired[v, t] + wanted_line, stock, delivered,
                                    quantity, receive_share, contract_decided, contracts,
@@ -264,7 +266,7 @@ def review(
             for j in range(2):
                 c = rev_slot[w, j]
                 if c >= 0:
-                    _payment_years(share[j], when, contract_due_months[c],
+                    _payment_years(share0 if j == 0 else share1, when, contract_due_months[c],
                                    contract_price_usd[c], budget_offset, per_year)  # fmt: skip
             for b in range(pay_contract.shape[0]):
                 c = pay_contract[b]
@@ -283,12 +285,13 @@ def review(
             c = rev_slot[w, j]
             if c < 0 or c >= C:
                 continue
-            amount = q * share[j]
+            amount = q * (share0 if j == 0 else share1)
             quantity[c] = amount
             sign[c] = when
             n = contract_due_months[c]
+            col = due_col[c]
             for m in range(max(when, 0), T):
-                due[m, c] = amount * min(max((m - when + 1) / n, 0.0), 1.0)
+                due[m, col] = amount * min(max((m - when + 1) / n, 0.0), 1.0)
         w += 1
     return w
 
