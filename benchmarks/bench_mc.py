@@ -162,6 +162,25 @@ assignments twice a month, ``policy.review`` ~6%, ``_wake``'s column scans
 book and no orders skipped in the bill of materials, the per-sample copy of
 the due schedules only for policy slots).
 
+Fifth pass (issue 15, kernel15c; 2-core machine at load 3.3-4.5 from other
+sessions; old and new code alternated three times, each figure the smallest
+CPU time of 5 repeats, ``kernel_alone``):
+
+- the fan sketches cost less than the 0.235 ms/sample once attributed to
+  them: a whole chunk with fans 1.953, without (``fans=False``) 1.900
+  ms/sample (0.05); bucketing the two fans of one captured chunk alone,
+  hot in cache: ``_buckets`` 0.007 + 0.047, ``_count`` 0.002 + 0.015
+  ms/sample (targets, lines). Left as they are: at most 3% of a chunk;
+- the kernel's per-sample copy of the due schedules (132 x 205 doubles, 216
+  KB a sample) now copies only the policy slots' columns (``due_col``;
+  every other contract's schedule is read from the sample's row), and
+  ``policy.review`` keeps its two shares in scalars, not an ``np.empty(2)``
+  per review. Bit for bit the same (``tools/kernel_outputs.py``: 242 of 242
+  arrays). Kernel alone old/new 1.724/1.652, 1.675/1.640, 1.654/1.682
+  ms/sample; whole chunk 1.913/1.844, 1.848/1.813, 1.811/1.870: within the
+  noise of this machine (about 1-2% if anything). The kernel's cost is the
+  per-month work over its rows, not the copies.
+
 Measured in one run (each figure printed with its ratio):
 
 1. per-stage CPU time per sample on one thread (inputs, kernel, reductions)
