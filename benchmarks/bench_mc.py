@@ -163,7 +163,7 @@ book and no orders skipped in the bill of materials, the per-sample copy of
 the due schedules only for policy slots).
 
 Fifth pass (issue 15, kernel15c; 2-core machine at load 3.3-4.5 from other
-sessions; old and new code alternated three times, each figure the smallest
+sessions; old and new code alternated six times, each figure the smallest
 CPU time of 5 repeats, ``kernel_alone``):
 
 - the fan sketches cost less than the 0.235 ms/sample once attributed to
@@ -176,10 +176,13 @@ CPU time of 5 repeats, ``kernel_alone``):
   every other contract's schedule is read from the sample's row), and
   ``policy.review`` keeps its two shares in scalars, not an ``np.empty(2)``
   per review. Bit for bit the same (``tools/kernel_outputs.py``: 242 of 242
-  arrays). Kernel alone old/new 1.724/1.652, 1.675/1.640, 1.654/1.682
-  ms/sample; whole chunk 1.913/1.844, 1.848/1.813, 1.811/1.870: within the
-  noise of this machine (about 1-2% if anything). The kernel's cost is the
-  per-month work over its rows, not the copies.
+  arrays). Kernel alone old/new 1.724/1.652, 1.675/1.640, 1.654/1.682,
+  1.701/1.682, 1.705/1.713, 1.638/1.732 ms/sample; whole chunk
+  1.913/1.844, 1.848/1.813, 1.811/1.870, 1.864/1.859, 1.897/1.884,
+  1.856/1.886: no change this machine can measure (smallest of all: old
+  1.638, new 1.640). The kernel's cost is the per-month work over its
+  rows, not the copies; with pools x products only 2 x 16 here, the
+  per-cell loops of step 4 are not it either.
 
 Measured in one run (each figure printed with its ratio):
 
