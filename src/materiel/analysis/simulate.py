@@ -8,6 +8,7 @@ the run's invariants, and wraps everything in a :class:`Result`.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Hashable, Mapping
 from functools import lru_cache
 from pathlib import Path
@@ -32,10 +33,45 @@ lazy_dask()  # xarray answers 'not a dask array' without importing dask.array
 __all__ = ["build_dataset", "build_result", "simulate", "variable_units"]
 
 
+def _by_gap(inp: Inputs) -> list[bool]:
+    """Per contract: whether a by-gap procurement policy decides its buyers' shares."""
+    policy = np.asarray(inp.contract_policy)
+    if len(inp.pol_by_gap) == 0:
+        return [False] * len(policy)
+    by_gap: list[bool] = ((policy >= 0) & inp.pol_by_gap[np.maximum(policy, 0)]).tolist()
+    return by_gap
+
+
+def _joined(shares: Mapping[str, float]) -> str:
+    """Buyers' shares as ``party:share,...`` (the ``contract_buyers`` coordinate)."""
+    return ",".join(f"{p}:{w:g}" for p, w in shares.items())
+
+
+_WRITTEN_TEXT: dict[int, tuple[list[dict[str, float]], list[str]]] = {}
+_WRITTEN_LOCK = threading.Lock()
+
+
+def _written_buyers(buyers: list[dict[str, float]]) -> list[str]:
+    """:func:`_joined` of each contract's written buyers, once per list: the web's knobbed
+    inputs share their template's list (:func:`materiel.engine.inputs.retune` replaces
+    fields, not this one), so a request does not join its ~200 strings again. Keyed by
+    the list's identity; the list is kept with its strings, so the key is not reused while
+    cached (the 64 latest lists; :class:`~materiel.engine.Inputs` are not modified)."""
+    held = _WRITTEN_TEXT.get(id(buyers))
+    if held is not None and held[0] is buyers:
+        return held[1]
+    texts = [_joined(written) for written in buyers]
+    with _WRITTEN_LOCK:
+        if len(_WRITTEN_TEXT) >= 64:
+            _WRITTEN_TEXT.pop(next(iter(_WRITTEN_TEXT)))
+        _WRITTEN_TEXT[id(buyers)] = (buyers, texts)
+    return texts
+
+
 def _buyer_shares(inp: Inputs, raw: Mapping[str, np.ndarray]) -> list[list[dict[str, float]]]:
     """Per sample and contract: party -> share, as decided (by-gap policy slots) or written."""
     shares = raw["contract_buyer_share"]
-    by_gap = [int(v) >= 0 and bool(inp.pol_by_gap[int(v)]) for v in inp.contract_policy]
+    by_gap = _by_gap(inp)
     samples = raw["contract_quantity"].shape[0]
     out = []
     for i in range(samples):
@@ -112,15 +148,16 @@ def _contract_coords(inp: Inputs, raw: Mapping[str, np.ndarray]) -> dict[str, An
         return out
 
     by = np.where(inp.contract_policy >= 0, "policy", "scenario").tolist()
-    text: dict[tuple[tuple[str, float], ...], str] = {}  # each distinct split written once
-
-    def joined(shares: dict[str, float]) -> str:
-        key = tuple(shares.items())
-        if key not in text:
-            text[key] = ",".join(f"{p}:{w:g}" for p, w in key)
-        return text[key]
-
-    buyers = [[joined(shares) for shares in row] for row in _buyer_shares(inp, raw)]
+    written = _written_buyers(inp.contract_buyers)
+    shares = raw["contract_buyer_share"]
+    decided = [c for c, gap in enumerate(_by_gap(inp)) if gap] if shares.shape[0] > 0 else []
+    buyers = []
+    for i in range(raw["contract_quantity"].shape[0]):  # as _buyer_shares, written as text
+        row = list(written)
+        for c in decided:
+            row[c] = _joined({inp.parties[p]: float(shares[i, c, p])
+                              for p in np.flatnonzero(shares[i, c] > 0.0)})  # fmt: skip
+        buyers.append(row)
     return {
         "contract_quantity": (OUTPUTS["contract_quantity"].dims, raw["contract_quantity"]),
         "contract_decided": (OUTPUTS["contract_decided"].dims, labels(raw["contract_decided"])),
