@@ -165,15 +165,23 @@ def _counted_name(ds: Source) -> str:
     return "usable_stock" if "usable_stock" in ds else "stock"
 
 
-def counted_on(ds: Source, parties: list[str], product: str) -> str:
-    """``"usable"`` where one of ``parties`` keeps fleets for ``product``, else ``"nominal"``."""
+def counted_on(
+    ds: Source, parties: list[str], product: str, fleets: set[tuple[str, str]] | None = None
+) -> str:
+    """``"usable"`` where one of ``parties`` keeps fleets for ``product``, else ``"nominal"``.
+
+    ``fleets``: :func:`_fleet_cells` ``(ds)`` when the caller asks for several targets.
+    """
+    cells = _fleet_cells(ds) if fleets is None else fleets
+    return "usable" if any((p, product) in cells for p in parties) else "nominal"
+
+
+def _fleet_cells(ds: Source) -> set[tuple[str, str]]:
+    """The (party, product) pairs that keep weapon-system fleets (none without fleets)."""
     if "fleet" not in ds.dims or ds.sizes["fleet"] == 0:
-        return "nominal"
-    held = set(parties)
-    for p, k in zip(plain(ds, "fleet_party"), plain(ds, "fleet_product"), strict=True):
-        if str(k) == product and str(p) in held:
-            return "usable"
-    return "nominal"
+        return set()
+    pairs = zip(plain(ds, "fleet_party"), plain(ds, "fleet_product"), strict=True)
+    return {(str(p), str(k)) for p, k in pairs}
 
 
 def target_stock(ds: xr.Dataset, parties: list[str], product: str) -> xr.DataArray:
@@ -221,6 +229,7 @@ def target_rows(ds: Source, s: Scenario, sample: int = 0) -> list[dict[str, Any]
     party_at = {str(p): i for i, p in enumerate(plain(ds, "party"))}
     product_at = {str(k): i for i, k in enumerate(plain(ds, "product"))}
     months = plain(ds, "month")
+    fleets = _fleet_cells(ds)
     rows = []
     for tid, t in s.targets.items():
         required = t.required_quantity
@@ -250,7 +259,7 @@ def target_rows(ds: Source, s: Scenario, sample: int = 0) -> list[dict[str, Any]
                 "coverage_at_horizon": end / required if required > 0 else float("inf"),
                 "shortfall_at_horizon": max(required - end, 0.0),
                 "assumption": _is_assumption(s, t.source),
-                "counted_on": counted_on(ds, list(t.parties), t.product),
+                "counted_on": counted_on(ds, list(t.parties), t.product, fleets),
             }
         )
     return rows
