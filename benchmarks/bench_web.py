@@ -116,6 +116,26 @@ Kahan, bit for bit) and the scenario's fleets compiled again for the weapon-syst
   run_engine ~4.0 ms (engine/, not this branch's), build_result 1.6 (labelling), the
   summary 1.9 (targets 0.7, fleets 0.45, decisions 0.4, weapon systems 0.3), invariants
   1.1, inputs 0.7, the app's own 1.2 to 2, uvicorn and the socket ~2.
+
+Branch web18d against 17b33fc (Dec 1, 09:07-09:25 UTC), in one process A/B (old code
+imported beside the new, same inputs, alternating rounds, 16 results kept alive as the
+catalogue does): run_engine 4.08 -> 3.65 ms min, 4.23 -> 3.92 median (outputs are views
+of one ``np.empty`` block in place of ~28 ``np.zeros``; os.cpu_count, which reads /sys,
+read once; of the rest, kernel.step is ~2.7 ms and numba's dispatch of its grouped
+arguments only 0.07); build_result 1.06 -> 0.81 ms min, 1.14 -> 0.87 median (the
+written contracts' ~200 buyer strings joined once per template's list of buyers, not per
+request); target_rows reads the fleets' (party, product) pairs once, not per target.
+``phases(n=120)``, alternating (load 4.0): run_engine 4.4 / 4.5 -> 4.1 / 4.0 ms,
+build_result 2.0 / 2.1 -> 1.7 / 1.6, summary 2.4 / 2.6 -> 2.5 / 2.2 (noise), total
+about 0.6 ms less. ``--mix distinct``, 8 clients, 2 workers, 15 s (load 4.5 to 4.9):
+17b33fc 14.90 / 16.37 ms of server CPU per request (81.2 / 56.9 requests/s, p99 272 /
+373 ms) against web18d 12.64 / 12.89 ms (75.7 / 101.1 requests/s, p99 385 / 199 ms),
+no errors, client 1.5 to 1.9 ms. 150/s not reached on the shared machine; at ~12.8 +
+1.5 ms a request two idle cores would carry about 140 requests/s (a projection).
+Tried and dropped: ``months.label_of`` by integer arithmetic (not faster than numpy's
+str). What is left: kernel.step ~2.7 ms, invariants 1.2, summary ~2 (targets, fleets,
+decisions), labelling ~1.4 (Dataset parts built per request though only downloads and
+charts read them), inputs 0.7, the app and uvicorn ~3 to 4.
 """
 
 from __future__ import annotations
