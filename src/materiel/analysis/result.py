@@ -71,7 +71,8 @@ def group_sums(values: np.ndarray, codes: list[int], groups: int) -> np.ndarray:
     runs = all(a <= b for a, b in pairwise(codes))
     if codes and runs and not np.isnan(values).any():
         starts = np.flatnonzero(np.r_[True, np.diff(codes) != 0])
-        return np.asarray(np.add.reduceat(values.T, starts, axis=1).T, dtype=float)
+        with np.errstate(over="ignore"):  # a sum past the largest float is inf, as pandas'
+            return np.asarray(np.add.reduceat(values.T, starts, axis=1).T, dtype=float)
     sums = [[0.0] * width for _ in range(groups)]
     comp = [[0.0] * width for _ in range(groups)]
     for code, row in zip(codes, values.tolist(), strict=True):
