@@ -10,6 +10,7 @@ from builders import check_samples_equal_single_runs, contract, tiny
 
 import materiel
 from materiel.analysis.montecarlo import Quantity, sample_quantities
+from materiel.testing import MONEY
 
 AAA_ECONOMY = {"AAA": {"2024": {"gdp_usd_m": 1.0, "defence_pct_gdp_nato": 100.0, "source": "fx"}}}
 """AAA's munitions budget: 1 US$m x 100 % x equipment 0.2 x munitions 0.1 = 20,000 US$ in 2024,
@@ -79,23 +80,6 @@ def test_written_contract_deferred_where_its_samples_budget_is_short() -> None:
     np.testing.assert_allclose(
         table["2025"], np.where(fits_2024 | fits_2025, 1020.0, 0.0), atol=1e-9
     )
-
-
-MONEY = {
-    "extends": "hague-pledge",
-    "uncertain": {
-        "prices.shell-155mm-2024.usd": {"dist": "triangular", "low": 3000, "mode": 4000,
-                                        "high": 9000},
-        "prices.pac-3-mse-2024.usd": {"dist": "uniform", "low": 3e6, "high": 8e6},
-        "contracts.ukr-155-europe-2025-2026.unit_price_usd": {"dist": "uniform", "low": 3000,
-                                                              "high": 12000},
-        "procurement.europe-155mm.unit_price_usd": {"dist": "uniform", "low": 3000,
-                                                    "high": 9000},
-        "policy.gdp_growth_pct_per_year": {"dist": "uniform", "low": -2, "high": 8},
-        "policy.equipment_share": {"dist": "uniform", "low": 0.1, "high": 0.4},
-        "policy.munitions_share": {"dist": "uniform", "low": 0.02, "high": 0.3},
-    },
-}  # fmt: skip
 
 
 @pytest.mark.parametrize("spec", ["hand", "hague"])

@@ -31,23 +31,9 @@ from materiel.engine import compile_inputs, run_engine
 from materiel.engine.batch import sample_overrides
 from materiel.engine.core import kernel_args
 from materiel.scenario.uncertainty import draw
+from materiel.testing import MONEY
 
 SCENARIOS = ("action-plan", "hague-pledge", "hindcast-2022", "status-quo")
-MONEY = {
-    "extends": "hague-pledge",
-    "uncertain": {
-        "prices.shell-155mm-2024.usd": {"dist": "triangular", "low": 3000, "mode": 4000,
-                                        "high": 9000},
-        "prices.pac-3-mse-2024.usd": {"dist": "uniform", "low": 3e6, "high": 8e6},
-        "contracts.ukr-155-europe-2025-2026.unit_price_usd": {"dist": "uniform", "low": 3000,
-                                                              "high": 12000},
-        "procurement.europe-155mm.unit_price_usd": {"dist": "uniform", "low": 3000,
-                                                    "high": 9000},
-        "policy.gdp_growth_pct_per_year": {"dist": "uniform", "low": -2, "high": 8},
-        "policy.equipment_share": {"dist": "uniform", "low": 0.1, "high": 0.4},
-        "policy.munitions_share": {"dist": "uniform", "low": 0.02, "high": 0.3},
-    },
-}  # fmt: skip
 
 
 def outputs() -> dict[str, np.ndarray]:

@@ -512,16 +512,7 @@ def define_production(pm: PlanModel) -> None:
     for g, lines in enumerate(d.group_lines):
         base[g] = d.base_capacity[lines].sum(axis=0)
     rows, labs, coefs = [g_rows[stocked[gi]]], [made[stocked].ravel()], [np.ones(stocked.sum() * T)]
-    for g in map(int, np.flatnonzero(~stocked)):
-        outputs, children = used[g]
-        sel = outputs > 0
-        rows.append(g * T + o_t[sel])
-        labs.append(o_labels[sel])
-        coefs.append(outputs[sel])
-        for g2, share in children.items():
-            rows.append(g * T + np.arange(T))
-            labs.append(made[g2])
-            coefs.append(np.full(T, share))
+    _add_use_terms(rows, labs, coefs, used, np.flatnonzero(~stocked), made, o_t, o_labels, T)
     in_group = [(int(ln), g) for g, lines in enumerate(d.group_lines) for ln in lines]
     on_rows, on_labels, on_coeffs = _online_terms(
         pm, np.array([ln for ln, _ in in_group], dtype=np.intp),
@@ -540,16 +531,7 @@ def define_production(pm: PlanModel) -> None:
     rows = [g_rows, g_rows, g_rows]
     labs = [inv.ravel(), _shift(inv, 1).ravel(), made.ravel()]
     coefs = [np.ones(g_rows.size), -np.ones(g_rows.size), -np.ones(g_rows.size)]
-    for g in map(int, np.flatnonzero(stocked)):
-        outputs, children = used[g]
-        sel = outputs > 0
-        rows.append(g * T + o_t[sel])
-        labs.append(o_labels[sel])
-        coefs.append(outputs[sel])
-        for g2, share in children.items():
-            rows.append(g * T + np.arange(T))
-            labs.append(made[g2])
-            coefs.append(np.full(T, share))
+    _add_use_terms(rows, labs, coefs, used, np.flatnonzero(stocked), made, o_t, o_labels, T)
     expr, mask = _expr(m, gcoords, np.concatenate(rows), np.concatenate(labs),
                        np.concatenate(coefs))  # fmt: skip
     on_hand = np.zeros((G, T))
@@ -568,6 +550,31 @@ def define_production(pm: PlanModel) -> None:
         & xr.DataArray(np.arange(T) >= 1, coords=[gcoords[1]])
     )
     m.add_constraints(expr, "<=", 0.0, name="Component-no_stockpile", mask=mask)
+
+
+def _add_use_terms(
+    rows: list[np.ndarray],
+    labs: list[np.ndarray],
+    coefs: list[np.ndarray],
+    used: list[tuple[np.ndarray, dict[int, float]]],
+    groups: np.ndarray,
+    made: np.ndarray,
+    o_t: np.ndarray,
+    o_labels: np.ndarray,
+    T: int,
+) -> None:
+    """Append ``used_g(t)``'s terms (:func:`_component_use`) for each of ``groups``, in row
+    ``g * T + t``: the munition lines' outputs and the stocked components' ``made``."""
+    for g in map(int, groups):
+        outputs, children = used[g]
+        sel = outputs > 0
+        rows.append(g * T + o_t[sel])
+        labs.append(o_labels[sel])
+        coefs.append(outputs[sel])
+        for g2, share in children.items():
+            rows.append(g * T + np.arange(T))
+            labs.append(made[g2])
+            coefs.append(np.full(T, share))
 
 
 def _component_use(
