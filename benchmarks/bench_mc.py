@@ -184,6 +184,15 @@ CPU time of 5 repeats, ``kernel_alone``):
   rows, not the copies; with pools x products only 2 x 16 here, the
   per-cell loops of step 4 are not it either.
 
+Main at 594e08d, every helper stopped (Dec 1, 09:45 UTC, load 1.9-2.2 from this run):
+kernel alone 1.62, whole chunk 1.78 ms/sample; stage 1 kernel 1.82 / inputs 0.08 / rest
+0.27 = 2.17 ms; 2 threads 1.68x one (CPU/wall 1.83, CPU per sample 1.89 -> 2.06 ms on two
+threads; 1.92x in the last session's quiet run); peak 689 MiB at 1,000, 10,000 and
+100,000 samples (100,000 in 106 s); sweep 2 workers 1.80x one. 1,000,000 samples of
+action-plan with these five distributions (``materiel mc ... --samples 1000000 --threads 1
+--out DIR``, nice 19 beside other work, kernel before the fourth pass): exit 0, 2,289 s
+CPU, peak RSS 858 MiB.
+
 Measured in one run (each figure printed with its ratio):
 
 1. per-stage CPU time per sample on one thread (inputs, kernel, reductions)
