@@ -102,13 +102,26 @@ class Result:
     tables made from them read the same variables as plain arrays (``arrays``).
     """
 
-    def __init__(self, dataset: xr.Dataset, scenario: Scenario) -> None:
-        self._dataset: xr.Dataset | None = dataset
-        self._build: Callable[[], xr.Dataset] | None = None
-        self._lock = threading.Lock()
-        self.arrays: metrics.Source = dataset
+    def __init__(
+        self,
+        dataset: xr.Dataset | None,
+        scenario: Scenario,
+        *,
+        arrays: metrics.Arrays | None = None,
+        build: Callable[[], xr.Dataset] | None = None,
+    ) -> None:
+        self.arrays: metrics.Source
         """The run's variables by name (the Dataset, or its plain :class:`~materiel.analysis.
         metrics.Arrays` until the Dataset is built): what the plain-row tables read."""
+        if dataset is not None:
+            self.arrays = dataset
+        elif arrays is not None and build is not None:
+            self.arrays = arrays
+        else:
+            raise bad_argument("Result", "dataset", None, "a Dataset, or arrays and build")
+        self._dataset = dataset
+        self._build = build
+        self._lock = threading.Lock()
         self.scenario = scenario
         self._tables: dict[str, pd.DataFrame] = {}
         self._rows: dict[str, list[dict[str, Any]]] = {}
@@ -119,11 +132,7 @@ class Result:
     ) -> Result:
         """A result whose Dataset is ``build()`` on first use of :attr:`dataset` (once, even
         from several threads), whose :meth:`rows` read ``arrays`` (the same variables)."""
-        result = cls.__new__(cls)
-        result._dataset, result._build, result._lock = None, build, threading.Lock()
-        result.arrays, result.scenario = arrays, scenario
-        result._tables, result._rows = {}, {}
-        return result
+        return cls(None, scenario, arrays=arrays, build=build)
 
     @property
     def dataset(self) -> xr.Dataset:
