@@ -123,11 +123,98 @@ def _budget_arrays(inp: Inputs, raw: Mapping[str, np.ndarray]) -> xr.Dataset:
     return out
 
 
+class _Fixed(NamedTuple):
+    """What a run's labels take from its scenario's entities alone (:func:`_static`)."""
+
+    coords: dict[str, tuple[str, np.ndarray]]
+    """Coordinates that no run or knob changes, every contract slot kept, as arrays."""
+    contracts: np.ndarray
+    """The contract labels."""
+    by_gap: list[int]
+    """The contracts whose buyers' shares a by-gap procurement policy decides."""
+
+
+_FIXED: dict[tuple[int, ...], tuple[tuple[Any, ...], _Fixed]] = {}
+_FIXED_LOCK = threading.Lock()
+
+
+def _static(inp: Inputs, scenario: Scenario) -> _Fixed:
+    """The coordinates of a run that depend only on its scenario's entities, read-only
+    arrays: kinds and units, each line's product, country, owner and pool; each
+    contract's product, firmness, multi-year flag, price, ``contract_decided_by``
+    (``policy``: a procurement policy decided it in the run; ``scenario``: written in
+    the scenario, a contract or aid pledged from production) and ``contract_origin``
+    (the scenario contract id, ``aid:<pledge>`` or ``policy:<procurement id>``); each
+    pledge's donor, recipient, product and quantities; each fleet's system, party,
+    product and share.
+
+    Built once per set of the fields they read, keyed by those fields' identity: the
+    web's knobbed inputs share them with their template's
+    (:func:`materiel.engine.inputs.retune` replaces other fields), so a request does not
+    build them again. The fields are kept with them, so an id is not reused while
+    cached (the 64 latest; :class:`~materiel.engine.Inputs` and scenarios are not
+    modified).
+    """
+    sources = (
+        inp.parties, inp.party_kind, inp.products, inp.product_kind, inp.lines,
+        inp.contracts, inp.contract_product, inp.contract_policy, inp.pol_by_gap,
+        inp.contract_firm, inp.contract_multi_year, inp.contract_origin,
+        inp.contract_price_usd, inp.pledge_donor, inp.pledge_recipient, inp.pledge_product,
+        inp.pledge_quantity, inp.pledge_given_start, inp.fleet_system, inp.fleet_party,
+        inp.fleet_product, inp.fleet_share, scenario.products, scenario.lines,
+    )  # fmt: skip
+    key = tuple(map(id, sources))
+    held = _FIXED.get(key)
+    if held is not None and all(a is b for a, b in zip(held[0], sources, strict=True)):
+        return held[1]
+    lines = scenario.lines
+    given: dict[str, tuple[str, Any]] = {
+        "party_kind": ("party", inp.party_kind),
+        "product_kind": ("product", inp.product_kind),
+        "product_unit": ("product", [scenario.products[k].unit for k in inp.products]),
+        "line_product": ("line", [lines[x].product for x in inp.lines]),
+        "line_country": ("line", [lines[x].country for x in inp.lines]),
+        "line_owner": ("line", [lines[x].owner for x in inp.lines]),
+        "line_pool": ("line", [lines[x].pool for x in inp.lines]),
+        "contract_product": ("contract", [inp.products[k] for k in inp.contract_product]),
+        "contract_firm": ("contract", inp.contract_firm),
+        "contract_multi_year": ("contract", inp.contract_multi_year),
+        "contract_decided_by": (
+            "contract", np.where(inp.contract_policy >= 0, "policy", "scenario").tolist()
+        ),
+        "contract_origin": ("contract", inp.contract_origin),
+        "contract_price_usd": ("contract", inp.contract_price_usd),
+        "pledge_donor": ("pledge", [inp.parties[i] for i in inp.pledge_donor]),
+        "pledge_recipient": ("pledge", [inp.parties[i] for i in inp.pledge_recipient]),
+        "pledge_product": ("pledge", [inp.products[i] for i in inp.pledge_product]),
+        "pledge_quantity": ("pledge", inp.pledge_quantity),
+        "pledge_given_before_start": ("pledge", inp.pledge_given_start),
+        "fleet_system": ("fleet", inp.fleet_system),
+        "fleet_party": ("fleet", [inp.parties[i] for i in inp.fleet_party]),
+        "fleet_product": ("fleet", [inp.products[i] for i in inp.fleet_product]),
+        "fleet_share": ("fleet", inp.fleet_share),
+    }  # fmt: skip
+    coords = {}
+    for name, (dim, values) in given.items():
+        array = np.array(values)  # a copy: read-only, shared by every run's labels
+        array.flags.writeable = False
+        coords[name] = (dim, array)
+    by_gap = [c for c, gap in enumerate(_by_gap(inp)) if gap]
+    fixed = _Fixed(coords, np.asarray(inp.contracts), by_gap)
+    with _FIXED_LOCK:
+        if len(_FIXED) >= 64:
+            _FIXED.pop(next(iter(_FIXED)))
+        _FIXED[key] = (sources, fixed)
+    return fixed
+
+
 _CONTRACT_OUTPUTS = ("contract_quantity", "contract_decided", "contract_signed")
 """Outputs decided once per contract and sample: labelled as contract coordinates."""
 
 
-def _contract_coords(inp: Inputs, raw: Mapping[str, np.ndarray]) -> dict[str, Any]:
+def _contract_coords(
+    inp: Inputs, raw: Mapping[str, np.ndarray], scenario: Scenario
+) -> dict[str, Any]:
     """Per contract: what was bought, by whom, when decided and signed, and by which rule.
 
     Quantities and months are the engine's outputs, per sample (policy-made
@@ -147,10 +234,10 @@ def _contract_coords(inp: Inputs, raw: Mapping[str, np.ndarray]) -> dict[str, An
         out: np.ndarray = names[at].reshape(months.shape)
         return out
 
-    by = np.where(inp.contract_policy >= 0, "policy", "scenario").tolist()
+    fixed = _static(inp, scenario)
     written = _written_buyers(inp.contract_buyers)
     shares = raw["contract_buyer_share"]
-    decided = [c for c, gap in enumerate(_by_gap(inp)) if gap] if shares.shape[0] > 0 else []
+    decided = fixed.by_gap if shares.shape[0] > 0 else []
     buyers = []
     for i in range(raw["contract_quantity"].shape[0]):  # as _buyer_shares, written as text
         row = list(written)
@@ -163,10 +250,6 @@ def _contract_coords(inp: Inputs, raw: Mapping[str, np.ndarray]) -> dict[str, An
         "contract_decided": (OUTPUTS["contract_decided"].dims, labels(raw["contract_decided"])),
         "contract_signed": (OUTPUTS["contract_signed"].dims, labels(raw["contract_signed"])),
         "contract_buyers": (("sample", "contract"), np.array(buyers, dtype=str)),
-        "contract_firm": ("contract", inp.contract_firm),
-        "contract_multi_year": ("contract", inp.contract_multi_year),
-        "contract_decided_by": ("contract", by),
-        "contract_origin": ("contract", inp.contract_origin),
     }  # fmt: skip
 
 
@@ -361,44 +444,31 @@ def _label(inp: Inputs, raw: Mapping[str, np.ndarray], scenario: Scenario) -> _P
     if qualification.shape != (inp.n_months, len(inp.parties)):  # Inputs built without fleets
         qualification = np.zeros((inp.n_months, len(inp.parties)))
     data_vars["qualification_cost_usd"] = (("month", "party"), qualification)
-    lines = scenario.lines
-    contracts = np.asarray(inp.contracts)
+    fixed = _static(inp, scenario)
+    f, contracts = fixed.coords, fixed.contracts
     labelled = (("party", inp.parties), ("product", inp.products), ("line", inp.lines),
                 ("pool", inp.pools), ("pledge", inp.pledges), ("fleet", inp.fleets))  # fmt: skip
     named = tuple((dim, tuple(values)) for dim, values in labelled)
     indexes = _dimension_coords(samples, inp.start, inp.n_months, named)
-    contract_index = _contract_index(tuple(contracts[keep].tolist()), contracts.dtype.str)
+    kept_contracts = (tuple(contracts[keep].tolist()), contracts.dtype.str)
+    contract_index = _contract_index(*kept_contracts)
     index_vars = {**indexes.variables, **contract_index.variables}
     coords: dict[str, Any] = {
-            "sample": index_vars["sample"],
-            "month": index_vars["month"],
-            "party": index_vars["party"],
-            "product": index_vars["product"],
-            "line": index_vars["line"],
-            "contract": index_vars["contract"],
-            "pool": index_vars["pool"],
-            "pledge": index_vars["pledge"],
-            "party_kind": ("party", inp.party_kind),
-            "product_kind": ("product", inp.product_kind),
-            "product_unit": ("product", [scenario.products[k].unit for k in inp.products]),
-            "line_product": ("line", [lines[x].product for x in inp.lines]),
-            "line_country": ("line", [lines[x].country for x in inp.lines]),
-            "line_owner": ("line", [lines[x].owner for x in inp.lines]),
-            "line_pool": ("line", [lines[x].pool for x in inp.lines]),
-            "contract_product": ("contract", [inp.products[k] for k in inp.contract_product]),
-            **_contract_coords(inp, raw),
-            "contract_price_usd": ("contract", inp.contract_price_usd),
+            **{d: index_vars[d] for d in ("sample", "month", "party", "product", "line",
+                                          "contract", "pool", "pledge")},
+            **{name: f[name] for name in ("party_kind", "product_kind", "product_unit",
+                                          "line_product", "line_country", "line_owner",
+                                          "line_pool", "contract_product")},
+            **_contract_coords(inp, raw, scenario),
+            **{name: f[name] for name in ("contract_firm", "contract_multi_year",
+                                          "contract_decided_by", "contract_origin",
+                                          "contract_price_usd")},
             "contract_delivered_before_start": ("contract", inp.contract_delivered_start),
-            "pledge_donor": ("pledge", [inp.parties[i] for i in inp.pledge_donor]),
-            "pledge_recipient": ("pledge", [inp.parties[i] for i in inp.pledge_recipient]),
-            "pledge_product": ("pledge", [inp.products[i] for i in inp.pledge_product]),
-            "pledge_quantity": ("pledge", inp.pledge_quantity),
-            "pledge_given_before_start": ("pledge", inp.pledge_given_start),
+            **{name: f[name] for name in ("pledge_donor", "pledge_recipient", "pledge_product",
+                                          "pledge_quantity", "pledge_given_before_start")},
             "fleet": index_vars["fleet"],
-            "fleet_system": ("fleet", inp.fleet_system),
-            "fleet_party": ("fleet", [inp.parties[i] for i in inp.fleet_party]),
-            "fleet_product": ("fleet", [inp.products[i] for i in inp.fleet_product]),
-            "fleet_share": ("fleet", inp.fleet_share),
+            **{name: f[name] for name in ("fleet_system", "fleet_party", "fleet_product",
+                                          "fleet_share")},
     }  # fmt: skip
     unkept = dict(coords)  # the units name the products of every slot, kept or not
     starts = {
@@ -415,7 +485,6 @@ def _label(inp: Inputs, raw: Mapping[str, np.ndarray], scenario: Scenario) -> _P
                 table[name] = (given[0], kept(given[0], given[1]), *given[2:])
     ds_attrs = {"scenario": scenario.id, "start": scenario.start, "months": scenario.months}
     given_indexes = {**indexes.xindexes, **contract_index.xindexes}
-    kept_contracts = (tuple(contracts[keep].tolist()), contracts.dtype.str)
     index_values = {**_dimension_values(samples, inp.start, inp.n_months, named),
                     "contract": _contract_values(*kept_contracts)}  # fmt: skip
     return _Parts(data_vars, coords, given_indexes, ds_attrs, keep, starts, index_values, unkept)
