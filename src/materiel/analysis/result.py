@@ -12,8 +12,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import xarray as xr
+from numba import njit
 
 from materiel._errors import bad_argument
+from materiel._numba import cache_loads_without_registries
 from materiel._xarray import lazy_dask
 from materiel.analysis import metrics
 from materiel.engine.binding import input_product, is_input
@@ -22,6 +24,7 @@ from materiel.months import label_of
 from materiel.scenario.schema import Scenario
 
 lazy_dask()  # xarray answers 'not a dask array' without importing dask.array
+cache_loads_without_registries()  # group sums' compiled loop loads without numba's registries
 
 __all__ = [
     "FLOOR_RULES", "ROW_TABLES", "Result", "group_sums", "records", "register_accessor",
@@ -65,27 +68,40 @@ def group_sums(values: np.ndarray, codes: list[int], groups: int) -> np.ndarray:
         y = v - c[g, j];  t = s[g, j] + y;  c[g, j] = (t - s[g, j]) - y;  s[g, j] = t
 
     with the compensation reset to 0 where it is not finite (an infinite value). For the
-    ~200 contracts of a run this costs a fraction of the groupby's set-up.
+    ~200 contracts of a run this costs a fraction of the groupby's set-up (the Kahan loop
+    compiled, :func:`_kahan_sums`).
     """
-    width = values.shape[1]
     runs = all(a <= b for a, b in pairwise(codes))
     if codes and runs and not np.isnan(values).any():
         starts = np.flatnonzero(np.r_[True, np.diff(codes) != 0])
         with np.errstate(over="ignore"):  # a sum past the largest float is inf, as pandas'
             return np.asarray(np.add.reduceat(values.T, starts, axis=1).T, dtype=float)
-    sums = [[0.0] * width for _ in range(groups)]
-    comp = [[0.0] * width for _ in range(groups)]
-    for code, row in zip(codes, values.tolist(), strict=True):
-        total, c = sums[code], comp[code]
-        for j, v in enumerate(row):
+    return _kahan_sums(
+        np.ascontiguousarray(values, dtype=np.float64), np.asarray(codes, dtype=np.int64), groups
+    )
+
+
+@njit(cache=True, nogil=True)
+def _kahan_sums(
+    values: np.ndarray, codes: np.ndarray, groups: int
+) -> np.ndarray:  # pragma: no cover - compiled; tests/test_result_arrays.py checks it
+    """:func:`group_sums`' Kahan path (pandas' ``group_sum``), compiled: the same float
+    operations in the same order, so the same floats as the Python loop it replaced."""
+    width = values.shape[1]
+    sums = np.zeros((groups, width))
+    comp = np.zeros((groups, width))
+    for n in range(values.shape[0]):
+        g = codes[n]
+        for j in range(width):
+            v = values[n, j]
             if v == v:  # not NaN
-                y = v - c[j]
-                t = total[j] + y
-                c[j] = (t - total[j]) - y
-                if not math.isfinite(c[j]):
-                    c[j] = 0.0
-                total[j] = t
-    return np.array(sums, dtype=float).reshape(groups, width)
+                y = v - comp[g, j]
+                t = sums[g, j] + y
+                comp[g, j] = (t - sums[g, j]) - y
+                if not math.isfinite(comp[g, j]):
+                    comp[g, j] = 0.0
+                sums[g, j] = t
+    return sums
 
 
 class Result:
