@@ -7,8 +7,10 @@ same code serves deterministic runs (one sample) and Monte Carlo runs.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, NamedTuple
+import threading
+from collections.abc import Callable, Mapping
+from functools import lru_cache
+from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -48,6 +50,53 @@ __all__ = [
     "target_table",
     "yearly",
 ]
+
+
+_T = TypeVar("_T")
+_DERIVED: dict[tuple[str, tuple[int, ...]], tuple[tuple[np.ndarray, ...], Any]] = {}
+_DERIVED_LOCK = threading.Lock()
+
+
+def _derived(kind: str, build: Callable[..., _T], *arrays: np.ndarray) -> _T:
+    """``build(*arrays)``, kept once per ``kind`` and set of read-only arrays (keyed by
+    identity, the arrays kept with it so an id is not reused while cached; the 128
+    latest): a run's labels' coordinates are read-only arrays shared by every run of
+    the scenario (:func:`materiel.analysis.simulate.build_result`), so the positions of
+    parties and products, the month labels and the fleet cells are worked out once, not
+    per run. A writeable array (a Dataset's own, which a caller might change) is built
+    from each time."""
+    if any(not isinstance(a, np.ndarray) or a.flags.writeable for a in arrays):
+        return build(*arrays)
+    key = (kind, tuple(map(id, arrays)))
+    held = _DERIVED.get(key)
+    if held is not None and all(a is b for a, b in zip(held[0], arrays, strict=True)):
+        out: _T = held[1]
+        return out
+    out = build(*arrays)
+    with _DERIVED_LOCK:
+        if len(_DERIVED) >= 128:
+            _DERIVED.pop(next(iter(_DERIVED)))
+        _DERIVED[key] = (arrays, out)
+    return out
+
+
+_month_index = lru_cache(maxsize=1024)(month_index)
+""":func:`~materiel.months.month_index` of a target's date, parsed once."""
+
+
+def _positions(values: np.ndarray) -> dict[str, int]:
+    """Each label's position (``{str(label): index}``)."""
+    return {str(v): i for i, v in enumerate(values)}
+
+
+def _strings(values: np.ndarray) -> list[str]:
+    """The labels as ``str``."""
+    return [str(v) for v in values]
+
+
+def _month_labels(months: np.ndarray) -> list[str]:
+    """``label_of`` of each month."""
+    return [label_of(m) for m in months]
 
 
 MET_TOLERANCE = 1e-6
@@ -129,7 +178,10 @@ def plain(
 
 
 def _label(ds: Source, idx: int) -> str:
-    return label_of(ds.variables["month"].values[idx])
+    months = ds.variables["month"].values
+    if months.flags.writeable:
+        return label_of(months[idx])
+    return _derived("months", _month_labels, months)[idx]
 
 
 def capex_split(ds: xr.Dataset, sample: int = 0) -> dict[str, float]:
@@ -180,8 +232,12 @@ def _fleet_cells(ds: Source) -> set[tuple[str, str]]:
     """The (party, product) pairs that keep weapon-system fleets (none without fleets)."""
     if "fleet" not in ds.dims or ds.sizes["fleet"] == 0:
         return set()
-    pairs = zip(plain(ds, "fleet_party"), plain(ds, "fleet_product"), strict=True)
-    return {(str(p), str(k)) for p, k in pairs}
+    return _derived("fleet cells", _cells, plain(ds, "fleet_party"), plain(ds, "fleet_product"))
+
+
+def _cells(parties: np.ndarray, products: np.ndarray) -> set[tuple[str, str]]:
+    """The (party, product) pairs of the fleets."""
+    return {(str(p), str(k)) for p, k in zip(parties, products, strict=True)}
 
 
 def target_stock(ds: xr.Dataset, parties: list[str], product: str) -> xr.DataArray:
@@ -226,9 +282,8 @@ def target_rows(ds: Source, s: Scenario, sample: int = 0) -> list[dict[str, Any]
     # selection per target cost ~30 ms each, most of a web request's time
     stock = plain(ds, _counted_name(ds), ("month", "party", "product"), sample)
     start = plain(ds, "stock_start", ("party", "product"))
-    party_at = {str(p): i for i, p in enumerate(plain(ds, "party"))}
-    product_at = {str(k): i for i, k in enumerate(plain(ds, "product"))}
-    months = plain(ds, "month")
+    party_at = _derived("positions", _positions, plain(ds, "party"))
+    product_at = _derived("positions", _positions, plain(ds, "product"))
     fleets = _fleet_cells(ds)
     rows = []
     for tid, t in s.targets.items():
@@ -236,7 +291,7 @@ def target_rows(ds: Source, s: Scenario, sample: int = 0) -> list[dict[str, Any]
         parties = [party_at[p] for p in t.parties]
         k = product_at[t.product]
         series = stock[:, parties, k].sum(axis=1)
-        by = month_index(t.by, s.start)
+        by = _month_index(t.by, s.start)
         hit = target_met(series, required)
         first = int(hit.argmax()) if hit.any() else -1
         at_by = float(series[by])
@@ -250,9 +305,9 @@ def target_rows(ds: Source, s: Scenario, sample: int = 0) -> list[dict[str, Any]
                 "by": t.by,
                 "stock_start": float(start[parties, k].sum()),
                 "stock_at_by": at_by,
-                "met_by_date": bool(target_met(at_by, required)),
+                "met_by_date": bool(hit[by]),  # target_met(at_by, required)
                 "gap_at_by": max(required - at_by, 0.0),
-                "first_met": label_of(months[first]) if first >= 0 else None,
+                "first_met": _label(ds, first) if first >= 0 else None,
                 "months_to_target": first if first >= 0 else None,
                 "months_early": by - first if first >= 0 else None,
                 "stock_at_horizon": end,
@@ -422,8 +477,8 @@ def fleet_rows(ds: Source, sample: int = 0) -> list[dict[str, Any]]:
     unusable = plain(ds, "unusable_stock", order, sample)
     nominal = plain(ds, "stock", order, sample)
     demand_pk = plain(ds, "consumption_demand", order)
-    party_at = {str(p): i for i, p in enumerate(plain(ds, "party"))}
-    product_at = {str(k): j for j, k in enumerate(plain(ds, "product"))}
+    party_at = _derived("positions", _positions, plain(ds, "party"))
+    product_at = _derived("positions", _positions, plain(ds, "product"))
     parties, products = plain(ds, "fleet_party"), plain(ds, "fleet_product")
     shares, systems = plain(ds, "fleet_share"), plain(ds, "fleet_system")
     for f, fleet in enumerate(plain(ds, "fleet")):
@@ -492,9 +547,9 @@ def interoperability_rows(
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}  # in the order first seen
     for f in fleets:
         groups.setdefault((str(f["party"]), str(f["product"])), []).append(f)
-    lines = [str(x) for x in plain(ds, "line")]
-    parties = [str(x) for x in plain(ds, "party")]
-    products = [str(x) for x in plain(ds, "product")]
+    lines = _derived("strings", _strings, plain(ds, "line"))
+    parties = _derived("strings", _strings, plain(ds, "party"))
+    products = _derived("strings", _strings, plain(ds, "product"))
     qualified = getattr(ds, "qualified_from", None)
     if qualified is None:  # a Dataset: the fleets compiled again, as the run's inputs were
         compiled = compile_fleets(s, lines, parties, products)
@@ -502,7 +557,7 @@ def interoperability_rows(
         fleet_ids = compiled["fleets"]
     else:  # the run's inputs, as labelled (tests/test_result_arrays.py)
         share, fleet_ids = plain(ds, "fleet_share"), plain(ds, "fleet")
-    fleet_at = {str(f): i for i, f in enumerate(fleet_ids)}
+    fleet_at = _derived("positions", _positions, fleet_ids)
     cap = plain(ds, "capacity_per_month", ("month", "line"), sample)
     order = ("month", "party", "product")
     nominal = plain(ds, "stock", order, sample)

@@ -308,15 +308,20 @@ def _contract_index(contracts: tuple[str, ...], dtype: str) -> xr.Coordinates:
 def _dimension_values(
     samples: int, start: str, n_months: int, labels: tuple[tuple[str, tuple[str, ...]], ...]
 ) -> dict[str, np.ndarray]:
-    """The values of :func:`_dimension_coords` (read once: each read converts the index)."""
+    """The values of :func:`_dimension_coords` (read once: each read converts the index),
+    read-only."""
     coords = _dimension_coords(samples, start, n_months, labels)
-    return {str(name): var.values for name, var in coords.variables.items()}
+    values = {str(name): var.values for name, var in coords.variables.items()}
+    for array in values.values():
+        array.flags.writeable = False  # shared by every run of these labels
+    return values
 
 
 @lru_cache(maxsize=64)
 def _contract_values(contracts: tuple[str, ...], dtype: str) -> np.ndarray:
-    """The values of :func:`_contract_index`."""
+    """The values of :func:`_contract_index`, read-only."""
     values: np.ndarray = _contract_index(contracts, dtype).variables["contract"].values
+    values.flags.writeable = False  # shared by every run of these labels
     return values
 
 
