@@ -147,6 +147,7 @@ import math
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from functools import lru_cache
 
 import numpy as np
 
@@ -231,6 +232,51 @@ def _one_block(shapes: dict[str, tuple[int, ...]]) -> dict[str, np.ndarray]:
     return views
 
 
+_SIZE_NAMES = ("month", "line", "contract", "party", "pledge", "pool", "product", "fleet")
+
+
+@lru_cache(maxsize=64)
+def _layout(
+    S: int, counts: tuple[int, ...], record: tuple[str, ...] | None, lean: bool
+) -> tuple[frozenset[str], dict[str, tuple[int, ...]], np.ndarray]:
+    """:func:`_layout_of` for every stock cell, once per set of sizes and outputs kept
+    (~0.1 ms a run): callers share it and read it, never change it (the cell slots stay
+    a writeable array, the type the compiled kernel was compiled for)."""
+    return _layout_of(S, counts, record, lean, None)
+
+
+def _layout_of(
+    S: int,
+    counts: tuple[int, ...],
+    record: tuple[str, ...] | None,
+    lean: bool,
+    cells: np.ndarray | None,
+) -> tuple[frozenset[str], dict[str, tuple[int, ...]], np.ndarray]:
+    """The outputs :func:`run_engine` keeps, each output's shape and each (party, product)
+    cell's slot among the cells recorded (-1: not recorded): ``counts`` are the sizes
+    of :data:`_SIZE_NAMES`."""
+    sizes = dict(zip(_SIZE_NAMES, counts, strict=True))
+    P, K = sizes["party"], sizes["product"]
+    mask = np.ones((P, K), dtype=bool) if cells is None else cells
+    slot = np.full((P, K), -1, dtype=np.int64)
+    slot[mask] = np.arange(int(mask.sum()))
+    asked = set(OUTPUTS) if record is None else set(record)
+    switches = {v.record_with for v in OUTPUTS.values() if (v.lean and lean) or v.name in asked}
+    kept = {name for name, v in OUTPUTS.items() if v.record_with in switches}
+    if kept & _WRITTEN_TOGETHER:  # one call writes them all (the kernel's policy.record)
+        kept |= _WRITTEN_TOGETHER
+
+    sizes["cell"] = int(mask.sum())
+
+    def shape(dims: tuple[str, ...]) -> tuple[int, ...]:
+        if dims[-2:] == CELL_DIMS:
+            dims = (*dims[:-2], "cell")
+        return tuple(sizes[d] for d in dims[1:])
+
+    shapes = {name: (S if name in kept else 0, *shape(v.dims)) for name, v in OUTPUTS.items()}
+    return frozenset(kept), shapes, slot
+
+
 def run_engine(
     inp: Inputs,
     samples: int = 1,
@@ -272,26 +318,12 @@ def run_engine(
     """
     S, T = samples, inp.n_months
     P, K = len(inp.parties), len(inp.products)
-    mask = np.ones((P, K), dtype=bool) if cells is None else cells
-    slot = np.full((P, K), -1, dtype=np.int64)
-    slot[mask] = np.arange(int(mask.sum()))
-    sizes = {"month": T, "line": len(inp.lines), "contract": len(inp.contracts), "party": P,
-             "pledge": len(inp.pledges), "pool": len(inp.pools), "product": K,
-             "fleet": len(inp.fleets)}  # fmt: skip
-    asked = set(OUTPUTS) if record is None else set(record)
-    switches = {v.record_with for v in OUTPUTS.values() if (v.lean and lean) or v.name in asked}
-    kept = {name for name, v in OUTPUTS.items() if v.record_with in switches}
-    if kept & _WRITTEN_TOGETHER:  # one call writes them all (the kernel's policy.record)
-        kept |= _WRITTEN_TOGETHER
-
-    sizes["cell"] = int(mask.sum())
-
-    def shape(dims: tuple[str, ...]) -> tuple[int, ...]:
-        if dims[-2:] == CELL_DIMS:
-            dims = (*dims[:-2], "cell")
-        return tuple(sizes[d] for d in dims[1:])
-
-    shapes = {name: (S if name in kept else 0, *shape(v.dims)) for name, v in OUTPUTS.items()}
+    counts = (T, len(inp.lines), len(inp.contracts), P, len(inp.pledges), len(inp.pools), K,
+              len(inp.fleets))  # fmt: skip
+    if cells is None:  # every cell: the layout depends on the sizes alone
+        kept, shapes, slot = _layout(S, counts, None if record is None else tuple(record), lean)
+    else:
+        kept, shapes, slot = _layout_of(S, counts, record, lean, cells)
     if buffers is None:
         out = Outputs(**_one_block(shapes))
     else:
