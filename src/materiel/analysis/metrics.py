@@ -27,6 +27,7 @@ __all__ = [
     "MET_TOLERANCE",
     "TARGET_COLUMNS",
     "Arrays",
+    "Deferred",
     "Plain",
     "Source",
     "aid_table",
@@ -120,6 +121,27 @@ class Plain(NamedTuple):
     values: np.ndarray
 
 
+class Deferred:
+    """A variable of :class:`Arrays` whose values are made when first read (``make()``, kept):
+    its dims and shape are known before, as :class:`Plain`'s."""
+
+    __slots__ = ("_make", "_values", "dims", "shape")
+
+    def __init__(
+        self, dims: tuple[str, ...], shape: tuple[int, ...], make: Callable[[], np.ndarray]
+    ) -> None:
+        self.dims, self.shape = dims, shape
+        self._make: Callable[[], np.ndarray] = make
+        self._values: np.ndarray | None = None
+
+    @property
+    def values(self) -> np.ndarray:
+        """The values, made on first read (the same array afterwards)."""
+        if self._values is None:
+            self._values = self._make()
+        return self._values
+
+
 class Arrays:
     """A run's variables (data and coordinates) as plain numpy arrays, by the names and dims
     its Dataset gives them, without the Dataset: what :func:`plain` and the plain-row
@@ -131,7 +153,7 @@ class Arrays:
     """
 
     def __init__(
-        self, variables: dict[str, Plain], qualified_from: np.ndarray | None = None
+        self, variables: Mapping[str, Plain | Deferred], qualified_from: np.ndarray | None = None
     ) -> None:
         self.variables = variables
         self.qualified_from = qualified_from
@@ -141,7 +163,8 @@ class Arrays:
         need not compile the scenario's fleets again (~0.4 ms a run); None: it does."""
         sizes: dict[str, int] = {}
         for var in variables.values():
-            for dim, n in zip(var.dims, var.values.shape, strict=True):
+            shape = var.shape if isinstance(var, Deferred) else var.values.shape
+            for dim, n in zip(var.dims, shape, strict=True):
                 sizes.setdefault(dim, n)
         self.sizes: Mapping[str, int] = sizes
         self.dims: Mapping[str, int] = sizes

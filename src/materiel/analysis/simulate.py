@@ -284,6 +284,12 @@ def policy_slots_used(inp: Inputs, raw: Mapping[str, np.ndarray]) -> np.ndarray:
 
 
 @lru_cache(maxsize=32)
+def _binding_labels(products: tuple[str, ...]) -> np.ndarray:
+    """:func:`materiel.engine.binding.labels` of ``products``, made once per list."""
+    return binding.labels(list(products))
+
+
+@lru_cache(maxsize=32)
 def _dimension_coords(
     samples: int, start: str, n_months: int, labels: tuple[tuple[str, tuple[str, ...]], ...]
 ) -> xr.Coordinates:
@@ -360,10 +366,21 @@ class _Labelled:
         self.index_values = {
             name: metrics.Plain((name,), values) for name, values in parts.index_values.items()
         }
+        self._binding: np.ndarray | None = None
+
+    def binding(self) -> np.ndarray:
+        """What bound each line each month, labelled (:func:`materiel.engine.binding.labels`),
+        from the kernel's codes: made when the Dataset or a table first reads it (the web's
+        summary does not), once."""
+        if self._binding is None:
+            codes = self.raw["binding"]
+            self._binding = _binding_labels(tuple(self.inp.products))[codes]
+        return self._binding
 
     def dataset(self) -> xr.Dataset:
         """The labelled :class:`xarray.Dataset`."""
         data_vars, coords = dict(self.data_vars), dict(self.coords)
+        data_vars["binding"] = (data_vars["binding"][0], self.binding())
         _with_attrs(data_vars, coords, self.unkept, self.scenario)
         ds = xr.Dataset(data_vars, coords=xr.Coordinates(coords, indexes=self.indexes),
                         attrs=self.attrs)  # fmt: skip
@@ -377,12 +394,16 @@ class _Labelled:
     def arrays(self) -> metrics.Arrays:
         """Every variable of :meth:`dataset` (data and coordinates) as its dims and numpy
         values, the Dataset's own (``tests/test_result_arrays.py``)."""
-        variables: dict[str, metrics.Plain] = {}
+        variables: dict[str, metrics.Plain | metrics.Deferred] = {}
         for table in (self.coords, self.data_vars):
             for name, given in table.items():
                 if isinstance(given, tuple):
                     dims = (given[0],) if isinstance(given[0], str) else tuple(given[0])
-                    variables[name] = metrics.Plain(dims, np.asarray(given[1]))
+                    variables[name] = (
+                        metrics.Deferred(dims, given[1].shape, self.binding)
+                        if name == "binding" and table is self.data_vars
+                        else metrics.Plain(dims, np.asarray(given[1]))
+                    )
         variables.update(self.index_values)
         if self.inp.budget is not None:
             budget = _budget_arrays(self.inp, self.raw).isel(contract=self.keep)
@@ -435,8 +456,7 @@ def _label(inp: Inputs, raw: Mapping[str, np.ndarray], scenario: Scenario) -> _P
         if name in _CONTRACT_OUTPUTS:
             continue
         values = raw[name]
-        if name == "binding":
-            values = binding.labels(inp.products)[values]
+        # binding: the kernel's codes, labelled when read (_Labelled.binding)
         data_vars[var.dataset] = (var.dims, values)
     data_vars["consumption_demand"] = (("month", "party", "product"), inp.consumption_per_month)
     # capex by who decides it: the kernel's capex_usd is order-driven + these two
