@@ -133,3 +133,21 @@ def test_group_sums_are_pandas_groupby_sums(
         want = pd.DataFrame(values).groupby(np.array(codes), sort=False).sum().to_numpy()
     assert got.shape == want.shape
     np.testing.assert_array_equal(got, want)  # NaN equal to NaN, every other float exact
+
+
+def test_contract_months_are_labelled_as_month_label() -> None:
+    """The decision and signature months, labelled from a table of months (or one by one
+    for a far-off month), read as :func:`materiel.months.month_label` writes them."""
+    from materiel.months import month_label, parse_month
+
+    inp, raw, s = _run("action-plan", {})
+    raw = dict(raw)
+    signed = raw["contract_signed"].copy()
+    signed[0, 0], signed[0, -1] = -241, 10**6  # before the table's decades, far past them
+    for months in (raw["contract_decided"], signed):
+        raw["contract_signed"] = months
+        got = build_result(inp, raw, s).arrays.variables["contract_signed"].values
+        keep = raw["contract_quantity"][0] > 0.0
+        keep |= np.asarray(inp.contract_policy) < 0
+        want = [month_label(parse_month(inp.start) + int(m)) for m in months[0][keep]]
+        assert got[0].tolist() == want

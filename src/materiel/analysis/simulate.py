@@ -228,10 +228,15 @@ def _contract_coords(
     """
     start = parse_month(inp.start)
 
-    def labels(months: np.ndarray) -> np.ndarray:  # each distinct month labelled once
-        distinct, at = np.unique(months, return_inverse=True)
+    def labels(months: np.ndarray) -> np.ndarray:  # from a table of labels, made once
+        if months.size:
+            lo, hi = int(months.min()) // 120 * 120, (int(months.max()) // 120 + 1) * 120
+            if hi - lo <= 2400:  # the decades the months span (not a far-off sentinel)
+                out: np.ndarray = _month_names(start + lo, hi - lo)[months - lo]
+                return out
+        distinct, at = np.unique(months, return_inverse=True)  # each distinct month once
         names = np.array([month_label(start + int(m)) for m in distinct], dtype=str)
-        out: np.ndarray = names[at].reshape(months.shape)
+        out = names[at].reshape(months.shape)
         return out
 
     fixed = _static(inp, scenario)
@@ -281,6 +286,15 @@ def policy_slots_used(inp: Inputs, raw: Mapping[str, np.ndarray]) -> np.ndarray:
     """Contracts to keep: every written one, and each policy slot that some sample filled."""
     filled: np.ndarray = (inp.contract_policy < 0) | (raw["contract_quantity"] > 0.0).any(axis=0)
     return filled
+
+
+@lru_cache(maxsize=64)
+def _month_names(first: int, count: int) -> np.ndarray:
+    """``month_label`` of the ``count`` months from absolute month ``first``: a table the
+    contracts' decision and signature months are labelled from (read-only, shared)."""
+    names = np.array([month_label(first + m) for m in range(count)], dtype=str)
+    names.flags.writeable = False
+    return names
 
 
 @lru_cache(maxsize=32)
