@@ -504,13 +504,23 @@ def fleet_rows(ds: Source, sample: int = 0) -> list[dict[str, Any]]:
     product_at = _derived("positions", _positions, plain(ds, "product"))
     parties, products = plain(ds, "fleet_party"), plain(ds, "fleet_product")
     shares, systems = plain(ds, "fleet_share"), plain(ds, "fleet_system")
+    cell_of = [
+        (party_at[str(p)], product_at[str(k)]) for p, k in zip(parties, products, strict=True)
+    ]
+    # counts, first months and maxima of every fleet at once (exact in any order); the
+    # sums stay per fleet, each summed as numpy sums one column
+    at_i, at_j = [c[0] for c in cell_of], [c[1] for c in cell_of]
+    unusable_f = unusable[:, at_i, at_j]
+    unusable_max = unusable_f.max(axis=0).tolist() if len(cell_of) else []
+    over = short > 1e-9
+    counts, firsts = over.sum(axis=0).tolist(), over.argmax(axis=0).tolist()
     for f, fleet in enumerate(plain(ds, "fleet")):
         p, k = str(parties[f]), str(products[f])
-        i, j = party_at[p], product_at[k]
+        i, j = cell_of[f]
         share = float(shares[f])
         demand = float(demand_pk[:, i, j].sum()) * share
         s_f = short[:, f]
-        months_short = np.flatnonzero(s_f > 1e-9)
+        shortfall = float(s_f.sum())
         held = nominal[:, i, j] >= 1.0
         rows.append(
             {
@@ -520,14 +530,14 @@ def fleet_rows(ds: Source, sample: int = 0) -> list[dict[str, Any]]:
                 "system": str(systems[f]),
                 "share": share,
                 "demand": demand,
-                "shortfall": float(s_f.sum()),
-                "share_unmet": float(s_f.sum()) / demand if demand > 0 else 0.0,
+                "shortfall": shortfall,
+                "share_unmet": shortfall / demand if demand > 0 else 0.0,
                 "shortfall_while_held": float(s_f[held].sum()),
-                "months_short": len(months_short),
-                "first_short": _label(ds, int(months_short[0])) if len(months_short) else None,
+                "months_short": counts[f],
+                "first_short": _label(ds, firsts[f]) if counts[f] else None,
                 "stock_end": float(usable[-1, f]),
                 "unusable_end": float(unusable[-1, i, j]),
-                "unusable_max": float(unusable[:, i, j].max()),
+                "unusable_max": float(unusable_max[f]),
             }
         )
     return rows
