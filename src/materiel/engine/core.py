@@ -194,7 +194,7 @@ def kernel_args(inp: Inputs) -> dict[str, np.ndarray]:
     K, T = len(inp.products), inp.n_months
     derived = {
         "lines_by_depth": np.argsort(inp.line_depth, kind="stable"),
-        "depth_start": np.r_[0, np.cumsum(np.bincount(inp.line_depth, minlength=1))],
+        "depth_start": np.concatenate(([0], np.cumsum(np.bincount(inp.line_depth, minlength=1)))),
         "due_by_month": due_schedule(inp.contract_quantity, inp.contract_due_first,
                                      inp.contract_due_months, T, inp.contract_shape,
                                      inp.contract_shapes),
@@ -204,10 +204,14 @@ def kernel_args(inp: Inputs) -> dict[str, np.ndarray]:
             np.arange(T)[:, None], inp.pledge_first, inp.pledge_months),
     }  # fmt: skip
     args = {}
-    for name, var in INPUTS.items():
+    for name, dtype, per_sample in _CASTS:
         value = np.asarray(derived[name] if name in derived else getattr(inp, name))
-        args[name] = np.ascontiguousarray(value[None] if var.per_sample else value, var.dtype)
+        args[name] = np.ascontiguousarray(value[None] if per_sample else value, dtype)
     return args
+
+
+_CASTS = [(name, var.dtype, var.per_sample) for name, var in INPUTS.items()]
+"""Each kernel input's name, dtype and whether it has a sample axis, read once."""
 
 
 _CORES = os.cpu_count() or 1  # read once: os.cpu_count reads /sys each call (~0.05 ms)
