@@ -154,6 +154,54 @@ errors in any. The machine's own speed moved meanwhile (``import numpy`` 0.13 s 
 0.14 to 0.25 s between the runs; the in-process request 9.2 ms at 09:44, 14.1 and 17.3 ms
 at 09:50), and at 80 requests/s the two workers and the client used 1.4 of the 2 CPUs.
 So the 150/s target was reached once, in the fastest period, and p99 <= 300 ms in all six.
+
+Branch web18e against 140630d (Dec 1, 10:39-11:45 UTC; the other helper's benchmarks held
+one or both cores much of the time, load 1.6 to 4.8, so the machine ran 1.2 to 1.7x slower
+than in the quiet run above; old and new alternate, old from a ``git archive`` of 140630d).
+
+Where the app's share goes (``distinct_through_app`` minus the phases; profiled with
+py-spy ``--gil`` over every thread and ``perf`` cpu-clock samples, and each part timed
+apart): Python on the event loop, FastAPI's routing, dependencies, validation and the
+middleware (0.35 to 0.6 ms: all a cached request costs); the two thread hops, anyio's
+worker then the catalogue's pool (0.17 + 0.08 ms of CPU, 3 to 5.5 context switches, timed
+alone); the answer's clean, JSON and gzip (0.3 to 0.4 ms). Not the garbage collector (6
+young collections in 300 requests: what a request allocates it frees), not the result
+cache (16 results kept or 1: 14.7 against 14.4 ms median through the app). The same work
+called directly in the same process, alternating with the app: 1.6 to 1.8 ms less at the
+machine's slow speed then. The phases themselves were most of it, and what went:
+
+- check_invariants: a whole run checked first in one compiled pass (numba, nogil,
+  cache=True; the numpy laws run only if a cell breaks, and name it): 0.61-1.13 -> 0.33 ms
+  alone; in the phases, where the run's arrays are fresh, 2.0-2.2 -> 0.7-0.9 ms;
+- build_result: coordinates that depend only on the scenario's entities built once per
+  template (keyed by the Inputs fields' identity) as read-only arrays; the binding labels
+  (a 1.3 MB string array a run) made only when read, and the web summary never reads
+  them; contract months labelled from a table: _label 1.22 -> 0.36 ms, the arrays 0.26
+  -> 0.10 ms;
+- summary: group sums' Kahan loop compiled (0.14-0.20 -> 0.01 ms; decisions 0.37-0.54 ->
+  0.21), positions, month labels and fleet cells once per set of read-only coordinates,
+  fleets' counts and maxima at once: targets 0.54-0.87 -> 0.37, fleets 0.39-0.76 -> 0.28;
+  build_result and summary together 3.0-5.3 -> 1.9-2.7 ms (alternating, min of 9);
+- run_engine's Python: the output layout once per set of sizes (0.057 -> 0.0002 ms),
+  kernel_args' casts read once (0.19 -> 0.17 ms); numba's dispatch is not worth more.
+
+``phases(n=120)``, alternating (load 1.8 to 1.9): 140630d 16.6 / 14.5 ms -> web18e 12.9 /
+9.9 ms (inputs 1.4 / 1.2 -> 1.4 / 1.1, run_engine 5.8 / 5.2 -> 5.4 / 4.5, invariants 2.2 /
+2.0 -> 0.9 / 0.7, build_result 2.9 / 2.5 -> 1.6 / 1.2, summary 3.9 / 3.3 -> 3.0 / 2.1).
+Through the ASGI app in process after 40 warm-up requests, alternating: 16.9 / 17.2 ->
+14.5 / 14.7 ms (load 1.9) and 15.9 / 14.9 -> 13.0 / 14.2 ms (load 1.6 to 1.9).
+``--mix distinct``, 8 clients, 2 workers, 20 s, back to back while the other helper's
+benchmarks ran (load 3.5 to 4.8): httpx 49.5 -> 51.2 requests/s, server CPU 18.3 -> 17.1
+ms a request, client 2.7; ``--client stdlib`` 81.0 -> 81.2 requests/s, server 18.0 ->
+17.7 ms, client 0.85 to 0.96 ms, p99 257 -> 221 ms; no errors. Under that load the
+server's CPU per request is 4 ms above the in-process figure for old and new alike.
+Tried and dropped: the invariants pass without early exits so its stock loop vectorises
+(0.48 against 0.34 ms: the receipts' running sum keeps it serial); the catalogue and store
+read from the app's state instead of as dependencies (a cached request 0.38 -> 0.37 ms,
+noise); the catalogue's pool at one thread (55.0 against 79.2 requests/s, server CPU 17.4
+against 14.1 ms). Left: the double thread hop (0.25 ms, but the pool carries the run's time
+limit); ``engine/inputs.py``'s retune, whose ``_consumption`` loop is ~7% of the request's
+GIL-holding time (not this branch's file); the kernel (kernel15d's).
 """
 
 from __future__ import annotations
