@@ -184,6 +184,13 @@ class JobStarted(BaseModel):
 
 def clean(value: Any) -> Any:
     """JSON-ready data: numpy scalars unwrapped, NaN and infinities as ``None``."""
+    kind = type(value)  # the plain types an answer is made of, answered first
+    if kind is str or kind is int or kind is bool or value is None:
+        return value
+    if kind is float:
+        return value if math.isfinite(value) else None
+    if kind is dict:
+        return {k if type(k) is str else str(k): clean(v) for k, v in value.items()}
     if isinstance(value, dict):
         return {str(k): clean(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
