@@ -12,10 +12,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import xarray as xr
-from numba import njit
 
 from materiel._errors import bad_argument
-from materiel._numba import cache_loads_without_registries
 from materiel._xarray import lazy_dask
 from materiel.analysis import metrics
 from materiel.engine.binding import input_product, is_input
@@ -24,7 +22,6 @@ from materiel.months import label_of
 from materiel.scenario.schema import Scenario
 
 lazy_dask()  # xarray answers 'not a dask array' without importing dask.array
-cache_loads_without_registries()  # group sums' compiled loop loads without numba's registries
 
 __all__ = [
     "FLOOR_RULES", "ROW_TABLES", "Result", "group_sums", "records", "register_accessor",
@@ -76,17 +73,33 @@ def group_sums(values: np.ndarray, codes: list[int], groups: int) -> np.ndarray:
         starts = np.flatnonzero(np.r_[True, np.diff(codes) != 0])
         with np.errstate(over="ignore"):  # a sum past the largest float is inf, as pandas'
             return np.asarray(np.add.reduceat(values.T, starts, axis=1).T, dtype=float)
-    return _kahan_sums(
+    return _compiled_kahan()(
         np.ascontiguousarray(values, dtype=np.float64), np.asarray(codes, dtype=np.int64), groups
     )
 
 
-@njit(cache=True, nogil=True)
+_KAHAN: list[Callable[[np.ndarray, np.ndarray, int], np.ndarray]] = []
+
+
+def _compiled_kahan() -> Callable[[np.ndarray, np.ndarray, int], np.ndarray]:
+    """:func:`_kahan_sums` compiled (numba, ``cache=True``, ``nogil``) on first use, so that
+    importing this module does not import numba (a reader of saved results needs neither)."""
+    if not _KAHAN:
+        from numba import njit
+
+        from materiel._numba import cache_loads_without_registries
+
+        cache_loads_without_registries()  # loads from numba's cache without its registries
+        _KAHAN.append(njit(cache=True, nogil=True)(_kahan_sums))
+    return _KAHAN[0]
+
+
 def _kahan_sums(
     values: np.ndarray, codes: np.ndarray, groups: int
 ) -> np.ndarray:  # pragma: no cover - compiled; tests/test_result_arrays.py checks it
-    """:func:`group_sums`' Kahan path (pandas' ``group_sum``), compiled: the same float
-    operations in the same order, so the same floats as the Python loop it replaced."""
+    """:func:`group_sums`' Kahan path (pandas' ``group_sum``), compiled by
+    :func:`_compiled_kahan`: the same float operations in the same order, so the same
+    floats as the Python loop it replaced."""
     width = values.shape[1]
     sums = np.zeros((groups, width))
     comp = np.zeros((groups, width))
