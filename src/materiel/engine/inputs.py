@@ -580,13 +580,14 @@ def _consumption(
     last: np.ndarray,
     rate: np.ndarray,
 ) -> np.ndarray:
-    """(T, P, K) units used each month: every entry's rate over its months ``first..last``,
-    added in the entries' order."""
-    months = np.arange(T)
+    """(T, P, K) units used each month: every entry's rate over its months ``first..last``
+    (clipped to ``0..T-1``), added in the entries' order."""
     out = np.zeros((T, P, K))
-    for n in range(rate.shape[0]):
-        active = (months >= first[n]) & (months <= last[n])
-        out[active, party[n], product[n]] += rate[n]
+    entries = zip(party.tolist(), product.tolist(), first.tolist(), last.tolist(), rate.tolist())
+    for p, k, lo, hi, x in entries:
+        lo, hi = max(lo, 0), min(hi, T - 1) + 1
+        if lo < hi:  # a contiguous run of months: a slice, not a mask over all of them
+            out[lo:hi, p, k] += x
     return out
 
 
