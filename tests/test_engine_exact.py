@@ -400,3 +400,19 @@ def test_per_sample_schedules_equal_the_single_run_rule() -> None:
     batch = np.full((1, 8, 3), np.nan)
     fill_due_rows(batch, quantity[None], first[None], months, shape, shapes)
     assert np.array_equal(batch[0], single)
+
+
+def test_monthly_consumption_adds_each_entrys_rate_over_its_months_clipped_to_the_horizon() -> None:
+    """Hand-checked: entries before, across, after and inside a 4-month horizon, two on one cell."""
+    from materiel.engine.inputs import _consumption
+
+    party = np.array([0, 0, 1, 0, 1])
+    product = np.array([0, 0, 0, 1, 0])
+    first = np.array([-3, 1, -6, 5, 3])  # starts before the horizon; after it (nothing)
+    last = np.array([1, 9, -2, 7, 3])  # ends past it; ends before it starts (nothing)
+    rate = np.array([1.0, 10.0, 100.0, 1000.0, 0.5])
+    out = _consumption(4, 2, 2, party, product, first, last, rate)
+    expected = np.zeros((4, 2, 2))
+    expected[:, 0, 0] = [1.0, 11.0, 10.0, 10.0]
+    expected[3, 1, 0] = 0.5
+    np.testing.assert_array_equal(out, expected)
