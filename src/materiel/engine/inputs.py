@@ -583,7 +583,9 @@ def _consumption(
     """(T, P, K) units used each month: every entry's rate over its months ``first..last``
     (clipped to ``0..T-1``), added in the entries' order."""
     out = np.zeros((T, P, K))
-    entries = zip(party.tolist(), product.tolist(), first.tolist(), last.tolist(), rate.tolist())
+    entries = zip(
+        party.tolist(), product.tolist(), first.tolist(), last.tolist(), rate.tolist(), strict=True
+    )
     for p, k, lo, hi, x in entries:
         lo, hi = max(lo, 0), min(hi, T - 1) + 1
         if lo < hi:  # a contiguous run of months: a slice, not a mask over all of them
