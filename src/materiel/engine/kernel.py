@@ -856,32 +856,39 @@ def _book_to_room(
     greenfield rule: ``unfilled[o, p] += sum_{l of owner o} (book_l -
     covered_l)`` (``o`` the line's owner index within its pool).
     """
+    # the tree's arrays read once here: a tuple field read inside the loops would take and drop
+    # a reference (two atomic operations) per line and field
+    lines_by_depth, line_pool = lines.lines_by_depth, lines.line_pool
+    line_product, line_owner, greenfield = lines.line_product, lines.line_owner, lines.greenfield
     spill[:, :] = 0.0
     room[:, :] = 0.0
     lo, hi = lines.depth_start[d], lines.depth_start[d + 1]
     for i in range(lo, hi):
-        ln = lines.lines_by_depth[i]
-        q, p = lines.line_pool[ln], lines.line_product[ln]
+        ln = lines_by_depth[i]
+        q, p = line_pool[ln], line_product[ln]
         excess = max(book[ln] - committed[ln] * horizon[ln], 0.0)
         spill[q, p] += excess
-        unfilled[lines.line_owner[ln], p] += excess
-        room[q, p] += _room(ln, committed, cap_max, lines.greenfield)
+        unfilled[line_owner[ln], p] += excess
+        room[q, p] += _room(greenfield[ln], committed[ln], cap_max[ln])
     for i in range(lo, hi):
-        ln = lines.lines_by_depth[i]
-        q, p = lines.line_pool[ln], lines.line_product[ln]
+        ln = lines_by_depth[i]
+        q, p = line_pool[ln], line_product[ln]
         if n_group[q, p] > 1.0 and spill[q, p] > 0.0 and room[q, p] > 0.0:
             covered = min(book[ln], committed[ln] * horizon[ln])
-            book[ln] = (
-                covered + spill[q, p] * _room(ln, committed, cap_max, lines.greenfield) / room[q, p]
-            )
+            grow = _room(greenfield[ln], committed[ln], cap_max[ln])
+            book[ln] = covered + spill[q, p] * grow / room[q, p]
 
 
 @njit(cache=True)
-def _room(ln: int, committed: np.ndarray, cap_max: np.ndarray, greenfield: np.ndarray) -> float:
-    """Room to grow, ``max(0, Cmax_l - committed_l)``; 0 for an undecided greenfield line."""
-    if greenfield[ln] and committed[ln] <= 0.0:
+def _room(greenfield: bool, committed: float, cap_max: float) -> float:
+    """A line's room to grow, ``max(0, Cmax_l - committed_l)``; 0 for an undecided greenfield line.
+
+    Takes the line's values, not arrays: a compiled call takes a reference to each array it is
+    given (two atomic operations), and this runs per line per level twice a month.
+    """
+    if greenfield and committed <= 0.0:
         return 0.0
-    room: float = max(cap_max[ln] - committed[ln], 0.0)
+    room: float = max(cap_max - committed, 0.0)
     return room
 
 
