@@ -203,6 +203,9 @@ def step(
                 lot_party[n_lot], lot_line[n_lot] = p, ln
                 lot_column[n_lot] = cell_slot[p, lines.line_product[ln]]
                 n_lot += 1
+    # tuple fields read in loops that also call a compiled function: read once here (a field
+    # read there takes and drops a reference, two atomic operations, each time)
+    consumption_floor = stocks.consumption_floor
     # per-sample working copies, allocated once per call (not once per sample)
     W = policies.rev_policy.shape[0]
     B = contracts.pay_contract.shape[0]
@@ -662,10 +665,10 @@ def step(
                 if want > 0.0:  # each cell once, whichever of its entries comes first
                     demand[p, k] = 0.0
                     if fleet_cell[p, k]:  # each fleet fires only the rounds it may fire
-                        limit = max(stock[p, k] - stocks.consumption_floor[p, k], 0.0)
+                        limit = max(stock[p, k] - consumption_floor[p, k], 0.0)
                         used = fleet_stock.consume(fleets, p, k, want, limit, usable, fleet_short)
                     else:
-                        used = min(want, max(stock[p, k] - stocks.consumption_floor[p, k], 0.0))
+                        used = min(want, max(stock[p, k] - consumption_floor[p, k], 0.0))
                     stock[p, k] -= used
                     m = cell_slot[p, k]
                     if m >= 0 and keep_shortfall:
