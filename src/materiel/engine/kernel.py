@@ -183,6 +183,8 @@ def step(
     turn = fleet_stock.by_receiver_from(fit, watch, assignments, a_first, a_rows, contracts,
                                         recv_first, recv_rows, T)  # fmt: skip
     regroup = fleet_stock.regroup_months(fleets, T)  # months a qualification takes effect
+    # no contract is kept per receiver before the first turn (mark_by_receiver has nothing to do)
+    first_turn = int(np.min(turn)) if C > 0 else T
     # receipt and payment rows by contract: a month's deliveries touch only their contracts' rows
     # (recv_first/recv_rows above; payment rows likewise)
     pay_first, pay_rows = fleet_stock.group_rows(contracts.pay_contract, C)
@@ -382,7 +384,7 @@ def step(
                 if dormant != asleep[c]:
                     asleep[c] = dormant
                     regroup_cand = True
-            if F > 0:  # per receiver where its guns fit only some of the contract's lines
+            if F > 0 and t >= first_turn:  # per receiver where its guns fit only some lines
                 row_any = fleet_stock.mark_by_receiver(t, turn, by_row, delivered, receive_share,
                                                        recv_first, recv_rows,
                                                        delivered_r)  # fmt: skip
@@ -413,7 +415,7 @@ def step(
                 book[ln] = 0.0
             _split(assignments, committed, n_assign, weight_sum, book_c, book, open_a, False,
                    live_a, n_live)  # fmt: skip
-            if F > 0:
+            if row_any:  # (with no contract kept per receiver, split has nothing to do)
                 fleet_stock.split(t, fit, by_row, book_r, committed, book, open_a, ar, ar_first,
                                   False, assignments, a_first, a_rows, contracts, recv_first,
                                   recv_rows)  # fmt: skip
