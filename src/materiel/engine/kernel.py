@@ -565,6 +565,7 @@ def step(
             delivered_c[:] = 0.0
             take_a[:] = 0.0
             n_visit = n_live if not row_any else A
+            watched_took = False  # any delivery to a contract with a receiver that keeps fleets
             i = 0
             while i < n_visit:
                 a = live_a[i] if not row_any else i
@@ -580,7 +581,9 @@ def step(
                     if left > 0.0 and open_a[a] > 0.0:
                         take = min(open_a[a], left)
                         left -= take
-                        delivered_c[assignments.assign_contract[a]] += take
+                        c = assignments.assign_contract[a]
+                        delivered_c[c] += take
+                        watched_took = watched_took or watch[c]
                         sent += take
                         take_a[a] = take
                     i += 1
@@ -595,12 +598,14 @@ def step(
                     lots = fleet_stock.qualify(fleets, t, lines.line_product, usable, unusable)
                 if regroup[t]:  # fleets that now fire the same rounds share their stock
                     fleet_stock.pool(fleets, t, usable)
-                got = fleet_stock.receive(fleets, t, take_a, assignments, contracts, recv_first,
-                                          recv_rows, fleet_cell, usable, unusable, by_row, open_a,
-                                          ar, ar_first, receive_share, watch,
-                                          all_a if row_any else live_a,
-                                          A if row_any else n_live)  # fmt: skip
-                lots = lots or got
+                if watched_took:  # (receive visits only those deliveries; a call costs a
+                    # reference to each of its ~30 arrays)
+                    got = fleet_stock.receive(fleets, t, take_a, assignments, contracts,
+                                              recv_first, recv_rows, fleet_cell, usable, unusable,
+                                              by_row, open_a, ar, ar_first, receive_share, watch,
+                                              all_a if row_any else live_a,
+                                              A if row_any else n_live)  # fmt: skip
+                    lots = lots or got
             if row_any:
                 fleet_stock.receipts_by_receiver(take_a, open_a, by_row, ar, ar_first, a_first,
                                                  a_rows, recv_first, recv_rows, receive_share,
