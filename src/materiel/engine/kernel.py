@@ -838,7 +838,7 @@ def _down_the_bom(
                 _add_needs(need, per_line[ln], line_pool[ln], line_product[ln], inputs, per_unit)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _book_to_room(
     book: np.ndarray,
     committed: np.ndarray,
@@ -928,7 +928,7 @@ def _buffer_gap(
             available[q, k] = inventory[q, k] - cover[q, k] * available[q, k]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _add_needs(
     need: np.ndarray,
     amount: float,
