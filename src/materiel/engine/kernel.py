@@ -100,6 +100,10 @@ def step(
     D = lines.depth_start.shape[0] - 2  # deepest bill-of-materials level
     tree = _Tree(lines.line_product, lines.line_pool, lines.line_owner, lines.lines_by_depth,
                  lines.depth_start, lines.greenfield)  # fmt: skip
+    # arrays read in the month loop, once per call (a tuple field read there, beside a call,
+    # takes and drops a reference, two atomic operations, each time)
+    lines_by_depth, depth_start, line_pool = tree.lines_by_depth, tree.depth_start, tree.line_pool
+    line_product, line_owner, greenfield = tree.line_product, tree.line_owner, tree.greenfield
     span = T + 1
     for ln in range(L):
         latest = int(np.max(lines.lead_months[:, ln])) + int(np.max(lines.ramp_months[:, ln]))
@@ -420,15 +424,16 @@ def step(
                                   False, assignments, a_first, a_rows, contracts, recv_first,
                                   recv_rows)  # fmt: skip
             unfilled[:, :] = 0.0  # each owner's own book beyond its cover, before the spill
-            _book_to_room(book, committed, cap_max, horizon, tree, 0, spill, room, n_group,
-                          unfilled)  # fmt: skip
+            _book_to_room(book, committed, cap_max, horizon, lines_by_depth, line_pool,
+                          line_product, line_owner, greenfield, 0, depth_start[1], spill, room,
+                          n_group, unfilled)  # fmt: skip
             _down_the_bom(book, committed, tree, inputs, per_unit, need, group, D, False,
                           orders, inventory, cap_max, horizon, n_group, spill, room,
                           unfilled)  # fmt: skip
             for ln in range(L):
                 added = 0.0
-                if lines.greenfield[ln] and committed[ln] <= 0.0:  # a new plant: all or nothing
-                    gap = unfilled[lines.line_owner[ln], lines.line_product[ln]]
+                if greenfield[ln] and committed[ln] <= 0.0:  # a new plant: all or nothing
+                    gap = unfilled[line_owner[ln], line_product[ln]]
                     if lines.invests[ln] and gap >= cap_max[ln] * horizon[ln] * (1.0 - 1e-9):
                         added = cap_max[ln]
                 elif lines.invests[ln] and book[ln] > committed[ln] * horizon[ln]:
@@ -487,24 +492,24 @@ def step(
                           n_group, spill, room, unfilled)  # fmt: skip
             for d in range(D, -1, -1):
                 need[:, :] = 0.0
-                for i in range(lines.depth_start[d], lines.depth_start[d + 1]):
-                    ln = lines.lines_by_depth[i]
-                    p = lines.line_product[ln]
+                for i in range(depth_start[d], depth_start[d + 1]):
+                    ln = lines_by_depth[i]
+                    p = line_product[ln]
                     if wanted[ln] == 0.0:  # adds +-0 to needs that are never -0: nothing
                         continue
                     for j in range(J):
                         if inputs[p, j] < 0:
                             break
-                        need[lines.line_pool[ln], inputs[p, j]] += wanted[ln] * per_unit[p, j]
+                        need[line_pool[ln], inputs[p, j]] += wanted[ln] * per_unit[p, j]
                 for q in range(Q):
                     for k in range(K):
                         f = 1.0
                         if need[q, k] > 0.0:
                             f = min(max(inventory[q, k] / need[q, k], 0.0), 1.0)
                         fraction[q, k] = f
-                for i in range(lines.depth_start[d], lines.depth_start[d + 1]):
-                    ln = lines.lines_by_depth[i]
-                    p, q = lines.line_product[ln], lines.line_pool[ln]
+                for i in range(depth_start[d], depth_start[d + 1]):
+                    ln = lines_by_depth[i]
+                    p, q = line_product[ln], line_pool[ln]
                     f_min, worst = 1.0, -1
                     for j in range(J):
                         k = inputs[p, j]
@@ -530,9 +535,9 @@ def step(
                         if keep_used:
                             out.component_used[s, t, q, k] += used
                 if d > 0:  # component lines feed their pool's inventory
-                    for i in range(lines.depth_start[d], lines.depth_start[d + 1]):
-                        ln = lines.lines_by_depth[i]
-                        inventory[lines.line_pool[ln], lines.line_product[ln]] += made[ln]
+                    for i in range(depth_start[d], depth_start[d + 1]):
+                        ln = lines_by_depth[i]
+                        inventory[line_pool[ln], line_product[ln]] += made[ln]
             for ln in range(L):
                 if keep_capacity:
                     out.capacity[s, t, ln] = cap[ln]
@@ -595,7 +600,7 @@ def step(
                     out.contract_deliveries[s, t, c] = delivered_c[c]
             if F > 0:  # rounds fit the fleets they are qualified for, or wait in lots
                 if lots:  # rounds waiting in lots: those a fleet may fire now move to it
-                    lots = fleet_stock.qualify(fleets, t, lines.line_product, usable, unusable)
+                    lots = fleet_stock.qualify(fleets, t, line_product, usable, unusable)
                 if regroup[t]:  # fleets that now fire the same rounds share their stock
                     fleet_stock.pool(fleets, t, usable)
                 if watched_took:  # (receive visits only those deliveries; a call costs a
@@ -655,7 +660,7 @@ def step(
                             out.aid_received[s, t, m] += give
                         out.pledge_deliveries[s, t, g] = give
                 if F > 0:
-                    fleet_stock.aid(fleets, lines.line_product, aid_out, aid_in, fleet_cell,
+                    fleet_stock.aid(fleets, line_product, aid_out, aid_in, fleet_cell,
                                     usable, unusable)  # fmt: skip
                     aid_out[:, :] = 0.0
                     aid_in[:, :] = 0.0
@@ -808,6 +813,7 @@ def _down_the_bom(
     """
     line_product, line_pool = lines.line_product, lines.line_pool
     lines_by_depth, depth_start = lines.lines_by_depth, lines.depth_start
+    line_owner, greenfield = lines.line_owner, lines.greenfield
     need[:, :] = 0.0
     group[:, :] = 0.0
     for i in range(lines_by_depth.shape[0]):
@@ -830,8 +836,9 @@ def _down_the_bom(
             else:
                 per_line[ln] = need[q, p] * share
         if not net:
-            _book_to_room(per_line, weight, cap_max, horizon, lines, d, spill, room, n_group,
-                          unfilled)  # fmt: skip
+            _book_to_room(per_line, weight, cap_max, horizon, lines_by_depth, line_pool,
+                          line_product, line_owner, greenfield, depth_start[d],
+                          depth_start[d + 1], spill, room, n_group, unfilled)  # fmt: skip
         for i in range(depth_start[d], depth_start[d + 1]):
             ln = lines_by_depth[i]
             if per_line[ln] != 0.0:
@@ -844,14 +851,20 @@ def _book_to_room(
     committed: np.ndarray,
     cap_max: np.ndarray,
     horizon: np.ndarray,
-    lines: _Tree,
-    d: int,
+    lines_by_depth: np.ndarray,
+    line_pool: np.ndarray,
+    line_product: np.ndarray,
+    line_owner: np.ndarray,
+    greenfield: np.ndarray,
+    lo: int,
+    hi: int,
     spill: np.ndarray,
     room: np.ndarray,
     n_group: np.ndarray,
     unfilled: np.ndarray,
 ) -> None:
-    """Within each pool-product group at depth ``d``, book beyond committed capacity goes to room.
+    """Within each pool-product group of lines ``lines_by_depth[lo:hi]`` (one depth), book beyond
+    committed capacity goes to room.
 
     A line keeps the book its committed capacity covers,
     ``covered_l = min(book_l, committed_l * H_l)``; the rest of its group's
@@ -865,14 +878,12 @@ def _book_to_room(
     Before the spill moves it, each owner's own excess is added up for the
     greenfield rule: ``unfilled[o, p] += sum_{l of owner o} (book_l -
     covered_l)`` (``o`` the line's owner index within its pool).
+
+    Inlined, and given the line arrays rather than the tree: a tuple field read here, or inside
+    the loops, would take and drop a reference (two atomic operations) each time.
     """
-    # the tree's arrays read once here: a tuple field read inside the loops would take and drop
-    # a reference (two atomic operations) per line and field
-    lines_by_depth, line_pool = lines.lines_by_depth, lines.line_pool
-    line_product, line_owner, greenfield = lines.line_product, lines.line_owner, lines.greenfield
     spill[:, :] = 0.0
     room[:, :] = 0.0
-    lo, hi = lines.depth_start[d], lines.depth_start[d + 1]
     for i in range(lo, hi):
         ln = lines_by_depth[i]
         q, p = line_pool[ln], line_product[ln]
