@@ -193,6 +193,47 @@ action-plan with these five distributions (``materiel mc ... --samples 1000000 -
 --out DIR``, nice 19 beside other work, kernel before the fourth pass): exit 0, 2,289 s
 CPU, peak RSS 858 MiB.
 
+Sixth pass (issue 15, kernel15d; 2-core machine at load 1.6-2.1 from other
+sessions; old (140630d) and new code alternated three times, each figure the
+smallest CPU time of 6 repeats, ``kernel_alone``). The profiles above missed
+one cost: numba's reference counting. Every array a compiled call is given,
+and every field of a tuple read beside a call, is taken and dropped with an
+atomic add (``NRT_incref``/``NRT_decref``), in JIT code outside the kernel's
+own library, so mapping perf samples to the kernel's lines never showed it.
+Counted with a gdb breakpoint on each (return addresses mapped with addr2line
+on the cached object code; NS=3 samples minus NS=1, so per-call work cancels):
+on the normal build 51.3k a sample before, 15.2k after (a ``NUMBA_DEBUGINFO=1``
+build, whose profile first showed them at 20%, made 188k in a one-sample call). Where:
+``_book_to_room`` reading five ``_Tree`` fields per line beside a call of
+``_room`` (three arrays) per line and level, twice a month;
+``fleets.receive`` called every month with ~30 arrays though only two
+contracts here have a receiver that keeps fleets; ``fleets.delivery_share``
+(five arrays per row), a slice view per assignment in ``fleets.split``,
+``stocks.consumption_floor`` read beside ``fleets.consume``. Now ``_room``
+and ``delivery_share`` take values; ``_book_to_room`` takes the line arrays
+and a depth's range and, with ``_add_needs``, is inlined (``inline="always"``:
+the argument references pair up in the caller and are pruned); the month
+loop reads line arrays hoisted once per call; ``receive`` runs only in a
+month something was delivered to such a contract; ``mark_by_receiver`` only
+from the first month a contract may turn per receiver, and the firm book's
+``fleets.split`` only while one is kept per receiver (each walked all 205
+contracts a month to do nothing here). Bit for bit the same
+(``tools/kernel_outputs.py``: 242 of 242 arrays); cold compile unchanged (89
+s for both). Kernel alone old/new 1.921/1.680, 2.088/1.632, 1.904/1.629
+ms/sample (-14%); whole chunk 2.045/1.885, 2.048/1.920, 2.088/1.856 (-9%).
+Two threads: not measurable here (the other sessions held the second core:
+CPU/wall 0.7-1.03 in four runs); with 3.4x fewer atomic operations, many on
+the reference counts of input arrays both threads share, two threads should
+contend less: to be checked on a quiet or larger machine. Tried and dropped: inlining
+``_down_the_bom`` as well (15.2k -> 11.0k operations a sample, but +35 s of
+cold compile for ~1.5%). Left: ~6k operations a sample at calls from
+``step`` (``_down_the_bom`` twice a month, ``_wake``, ``policy.review``);
+``gc_collect_main`` is ~3% of a process running ``run_engine`` in a loop
+(Python side, ``engine/core.py``). The profile is flat again (normal build:
+``step``'s body 56%, ``_down_the_bom`` 18%, ``_split`` 12%, ``review`` 4%),
+so 0.3 ms/sample would need a different layout (e.g. samples as the inner
+loop), not more skipping.
+
 Measured in one run (each figure printed with its ratio):
 
 1. per-stage CPU time per sample on one thread (inputs, kernel, reductions)

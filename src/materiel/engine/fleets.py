@@ -256,7 +256,8 @@ def split(t: int, fit: np.ndarray, by_row: np.ndarray, per_row: np.ndarray, weig
         if keep:
             for j in range(a_first[c], a_first[c + 1]):
                 a = a_rows[j]
-                ar[ar_first[a] : ar_first[a + 1]] = 0.0
+                for x in range(ar_first[a], ar_first[a + 1]):  # (a slice would take a reference)
+                    ar[x] = 0.0
         for i in range(recv_first[c], recv_first[c + 1]):
             r = recv_rows[i]
             if per_row[r] <= 0.0:
@@ -285,19 +286,19 @@ def split(t: int, fit: np.ndarray, by_row: np.ndarray, per_row: np.ndarray, weig
 
 
 @njit(cache=True)
-def delivery_share(a: int, i: int, c: int, by_row: np.ndarray, open_a: np.ndarray,
-                   ar: np.ndarray, ar_first: np.ndarray, recv_first: np.ndarray,
-                   receive_share: np.ndarray, r: int) -> float:  # fmt: skip
-    """The share of assignment ``a``'s delivery that goes to receiver row ``r`` (``i``-th of ``c``).
+def delivery_share(kept: bool, open_a: float, part: float, share: float) -> float:
+    """The share of an assignment's delivery that goes to one of its contract's receivers.
 
-    ``share_r`` for a contract shared by its receivers' shares;
-    ``a_{l,r} / open_a`` for one kept per receiver (:func:`split`).
+    ``share_r`` (``share``) for a contract shared by its receivers' shares;
+    ``a_{l,r} / open_a`` (``part / open_a``, :func:`split`) for one ``kept`` per receiver.
+    Takes the values, not the arrays holding them: a compiled call takes a reference to each
+    array it is given (two atomic operations), and this runs per receipt row and assignment.
     """
-    if not by_row[c]:
-        return float(receive_share[r])
-    if open_a[a] <= 0.0:
+    if not kept:
+        return share
+    if open_a <= 0.0:
         return 0.0
-    return float(ar[ar_first[a] + i - recv_first[c]] / open_a[a])
+    return part / open_a
 
 
 @njit(cache=True)
@@ -320,8 +321,8 @@ def receipts_by_receiver(take: np.ndarray, open_a: np.ndarray, by_row: np.ndarra
             for j in range(a_first[c], a_first[c + 1]):
                 a = a_rows[j]
                 if take[a] > 0.0:
-                    got[r] += take[a] * delivery_share(a, i, c, by_row, open_a, ar, ar_first,
-                                                       recv_first, receive_share, r)  # fmt: skip
+                    part = ar[ar_first[a] + i - recv_first[c]]
+                    got[r] += take[a] * delivery_share(True, open_a[a], part, receive_share[r])
             delivered_r[r] += got[r]
 
 
@@ -450,8 +451,8 @@ def receive(fleets: Fleets, t: int, take: np.ndarray, assignments: Assignments,
             p, k = contracts.receive_party[r], contracts.receive_product[r]
             if not cell[p, k]:
                 continue
-            amount = take[a] * delivery_share(a, i, c, by_row, open_a, ar, ar_first, first,
-                                              receive_share, r)  # fmt: skip
+            part = ar[ar_first[a] + i - first[c]] if by_row[c] else 0.0
+            amount = take[a] * delivery_share(by_row[c], open_a[a], part, receive_share[r])
             total = _qualified_share(fleets, t, ln, p, k)
             if total > 0.0:
                 _to_fleets(fleets, t, ln, p, k, amount, total, usable)

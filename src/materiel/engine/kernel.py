@@ -100,6 +100,10 @@ def step(
     D = lines.depth_start.shape[0] - 2  # deepest bill-of-materials level
     tree = _Tree(lines.line_product, lines.line_pool, lines.line_owner, lines.lines_by_depth,
                  lines.depth_start, lines.greenfield)  # fmt: skip
+    # arrays read in the month loop, once per call (a tuple field read there, beside a call,
+    # takes and drops a reference, two atomic operations, each time)
+    lines_by_depth, depth_start, line_pool = tree.lines_by_depth, tree.depth_start, tree.line_pool
+    line_product, line_owner, greenfield = tree.line_product, tree.line_owner, tree.greenfield
     span = T + 1
     for ln in range(L):
         latest = int(np.max(lines.lead_months[:, ln])) + int(np.max(lines.ramp_months[:, ln]))
@@ -183,6 +187,8 @@ def step(
     turn = fleet_stock.by_receiver_from(fit, watch, assignments, a_first, a_rows, contracts,
                                         recv_first, recv_rows, T)  # fmt: skip
     regroup = fleet_stock.regroup_months(fleets, T)  # months a qualification takes effect
+    # no contract is kept per receiver before the first turn (mark_by_receiver has nothing to do)
+    first_turn = int(np.min(turn)) if C > 0 else T
     # receipt and payment rows by contract: a month's deliveries touch only their contracts' rows
     # (recv_first/recv_rows above; payment rows likewise)
     pay_first, pay_rows = fleet_stock.group_rows(contracts.pay_contract, C)
@@ -203,6 +209,9 @@ def step(
                 lot_party[n_lot], lot_line[n_lot] = p, ln
                 lot_column[n_lot] = cell_slot[p, lines.line_product[ln]]
                 n_lot += 1
+    # tuple fields read in loops that also call a compiled function: read once here (a field
+    # read there takes and drops a reference, two atomic operations, each time)
+    consumption_floor = stocks.consumption_floor
     # per-sample working copies, allocated once per call (not once per sample)
     W = policies.rev_policy.shape[0]
     B = contracts.pay_contract.shape[0]
@@ -379,7 +388,7 @@ def step(
                 if dormant != asleep[c]:
                     asleep[c] = dormant
                     regroup_cand = True
-            if F > 0:  # per receiver where its guns fit only some of the contract's lines
+            if F > 0 and t >= first_turn:  # per receiver where its guns fit only some lines
                 row_any = fleet_stock.mark_by_receiver(t, turn, by_row, delivered, receive_share,
                                                        recv_first, recv_rows,
                                                        delivered_r)  # fmt: skip
@@ -410,20 +419,21 @@ def step(
                 book[ln] = 0.0
             _split(assignments, committed, n_assign, weight_sum, book_c, book, open_a, False,
                    live_a, n_live)  # fmt: skip
-            if F > 0:
+            if row_any:  # (with no contract kept per receiver, split has nothing to do)
                 fleet_stock.split(t, fit, by_row, book_r, committed, book, open_a, ar, ar_first,
                                   False, assignments, a_first, a_rows, contracts, recv_first,
                                   recv_rows)  # fmt: skip
             unfilled[:, :] = 0.0  # each owner's own book beyond its cover, before the spill
-            _book_to_room(book, committed, cap_max, horizon, tree, 0, spill, room, n_group,
-                          unfilled)  # fmt: skip
+            _book_to_room(book, committed, cap_max, horizon, lines_by_depth, line_pool,
+                          line_product, line_owner, greenfield, 0, depth_start[1], spill, room,
+                          n_group, unfilled)  # fmt: skip
             _down_the_bom(book, committed, tree, inputs, per_unit, need, group, D, False,
                           orders, inventory, cap_max, horizon, n_group, spill, room,
                           unfilled)  # fmt: skip
             for ln in range(L):
                 added = 0.0
-                if lines.greenfield[ln] and committed[ln] <= 0.0:  # a new plant: all or nothing
-                    gap = unfilled[lines.line_owner[ln], lines.line_product[ln]]
+                if greenfield[ln] and committed[ln] <= 0.0:  # a new plant: all or nothing
+                    gap = unfilled[line_owner[ln], line_product[ln]]
                     if lines.invests[ln] and gap >= cap_max[ln] * horizon[ln] * (1.0 - 1e-9):
                         added = cap_max[ln]
                 elif lines.invests[ln] and book[ln] > committed[ln] * horizon[ln]:
@@ -482,24 +492,24 @@ def step(
                           n_group, spill, room, unfilled)  # fmt: skip
             for d in range(D, -1, -1):
                 need[:, :] = 0.0
-                for i in range(lines.depth_start[d], lines.depth_start[d + 1]):
-                    ln = lines.lines_by_depth[i]
-                    p = lines.line_product[ln]
+                for i in range(depth_start[d], depth_start[d + 1]):
+                    ln = lines_by_depth[i]
+                    p = line_product[ln]
                     if wanted[ln] == 0.0:  # adds +-0 to needs that are never -0: nothing
                         continue
                     for j in range(J):
                         if inputs[p, j] < 0:
                             break
-                        need[lines.line_pool[ln], inputs[p, j]] += wanted[ln] * per_unit[p, j]
+                        need[line_pool[ln], inputs[p, j]] += wanted[ln] * per_unit[p, j]
                 for q in range(Q):
                     for k in range(K):
                         f = 1.0
                         if need[q, k] > 0.0:
                             f = min(max(inventory[q, k] / need[q, k], 0.0), 1.0)
                         fraction[q, k] = f
-                for i in range(lines.depth_start[d], lines.depth_start[d + 1]):
-                    ln = lines.lines_by_depth[i]
-                    p, q = lines.line_product[ln], lines.line_pool[ln]
+                for i in range(depth_start[d], depth_start[d + 1]):
+                    ln = lines_by_depth[i]
+                    p, q = line_product[ln], line_pool[ln]
                     f_min, worst = 1.0, -1
                     for j in range(J):
                         k = inputs[p, j]
@@ -525,9 +535,9 @@ def step(
                         if keep_used:
                             out.component_used[s, t, q, k] += used
                 if d > 0:  # component lines feed their pool's inventory
-                    for i in range(lines.depth_start[d], lines.depth_start[d + 1]):
-                        ln = lines.lines_by_depth[i]
-                        inventory[lines.line_pool[ln], lines.line_product[ln]] += made[ln]
+                    for i in range(depth_start[d], depth_start[d + 1]):
+                        ln = lines_by_depth[i]
+                        inventory[line_pool[ln], line_product[ln]] += made[ln]
             for ln in range(L):
                 if keep_capacity:
                     out.capacity[s, t, ln] = cap[ln]
@@ -560,6 +570,7 @@ def step(
             delivered_c[:] = 0.0
             take_a[:] = 0.0
             n_visit = n_live if not row_any else A
+            watched_took = False  # any delivery to a contract with a receiver that keeps fleets
             i = 0
             while i < n_visit:
                 a = live_a[i] if not row_any else i
@@ -575,7 +586,9 @@ def step(
                     if left > 0.0 and open_a[a] > 0.0:
                         take = min(open_a[a], left)
                         left -= take
-                        delivered_c[assignments.assign_contract[a]] += take
+                        c = assignments.assign_contract[a]
+                        delivered_c[c] += take
+                        watched_took = watched_took or watch[c]
                         sent += take
                         take_a[a] = take
                     i += 1
@@ -587,15 +600,17 @@ def step(
                     out.contract_deliveries[s, t, c] = delivered_c[c]
             if F > 0:  # rounds fit the fleets they are qualified for, or wait in lots
                 if lots:  # rounds waiting in lots: those a fleet may fire now move to it
-                    lots = fleet_stock.qualify(fleets, t, lines.line_product, usable, unusable)
+                    lots = fleet_stock.qualify(fleets, t, line_product, usable, unusable)
                 if regroup[t]:  # fleets that now fire the same rounds share their stock
                     fleet_stock.pool(fleets, t, usable)
-                got = fleet_stock.receive(fleets, t, take_a, assignments, contracts, recv_first,
-                                          recv_rows, fleet_cell, usable, unusable, by_row, open_a,
-                                          ar, ar_first, receive_share, watch,
-                                          all_a if row_any else live_a,
-                                          A if row_any else n_live)  # fmt: skip
-                lots = lots or got
+                if watched_took:  # (receive visits only those deliveries; a call costs a
+                    # reference to each of its ~30 arrays)
+                    got = fleet_stock.receive(fleets, t, take_a, assignments, contracts,
+                                              recv_first, recv_rows, fleet_cell, usable, unusable,
+                                              by_row, open_a, ar, ar_first, receive_share, watch,
+                                              all_a if row_any else live_a,
+                                              A if row_any else n_live)  # fmt: skip
+                    lots = lots or got
             if row_any:
                 fleet_stock.receipts_by_receiver(take_a, open_a, by_row, ar, ar_first, a_first,
                                                  a_rows, recv_first, recv_rows, receive_share,
@@ -645,7 +660,7 @@ def step(
                             out.aid_received[s, t, m] += give
                         out.pledge_deliveries[s, t, g] = give
                 if F > 0:
-                    fleet_stock.aid(fleets, lines.line_product, aid_out, aid_in, fleet_cell,
+                    fleet_stock.aid(fleets, line_product, aid_out, aid_in, fleet_cell,
                                     usable, unusable)  # fmt: skip
                     aid_out[:, :] = 0.0
                     aid_in[:, :] = 0.0
@@ -662,10 +677,10 @@ def step(
                 if want > 0.0:  # each cell once, whichever of its entries comes first
                     demand[p, k] = 0.0
                     if fleet_cell[p, k]:  # each fleet fires only the rounds it may fire
-                        limit = max(stock[p, k] - stocks.consumption_floor[p, k], 0.0)
+                        limit = max(stock[p, k] - consumption_floor[p, k], 0.0)
                         used = fleet_stock.consume(fleets, p, k, want, limit, usable, fleet_short)
                     else:
-                        used = min(want, max(stock[p, k] - stocks.consumption_floor[p, k], 0.0))
+                        used = min(want, max(stock[p, k] - consumption_floor[p, k], 0.0))
                     stock[p, k] -= used
                     m = cell_slot[p, k]
                     if m >= 0 and keep_shortfall:
@@ -798,6 +813,7 @@ def _down_the_bom(
     """
     line_product, line_pool = lines.line_product, lines.line_pool
     lines_by_depth, depth_start = lines.lines_by_depth, lines.depth_start
+    line_owner, greenfield = lines.line_owner, lines.greenfield
     need[:, :] = 0.0
     group[:, :] = 0.0
     for i in range(lines_by_depth.shape[0]):
@@ -820,28 +836,35 @@ def _down_the_bom(
             else:
                 per_line[ln] = need[q, p] * share
         if not net:
-            _book_to_room(per_line, weight, cap_max, horizon, lines, d, spill, room, n_group,
-                          unfilled)  # fmt: skip
+            _book_to_room(per_line, weight, cap_max, horizon, lines_by_depth, line_pool,
+                          line_product, line_owner, greenfield, depth_start[d],
+                          depth_start[d + 1], spill, room, n_group, unfilled)  # fmt: skip
         for i in range(depth_start[d], depth_start[d + 1]):
             ln = lines_by_depth[i]
             if per_line[ln] != 0.0:
                 _add_needs(need, per_line[ln], line_pool[ln], line_product[ln], inputs, per_unit)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _book_to_room(
     book: np.ndarray,
     committed: np.ndarray,
     cap_max: np.ndarray,
     horizon: np.ndarray,
-    lines: _Tree,
-    d: int,
+    lines_by_depth: np.ndarray,
+    line_pool: np.ndarray,
+    line_product: np.ndarray,
+    line_owner: np.ndarray,
+    greenfield: np.ndarray,
+    lo: int,
+    hi: int,
     spill: np.ndarray,
     room: np.ndarray,
     n_group: np.ndarray,
     unfilled: np.ndarray,
 ) -> None:
-    """Within each pool-product group at depth ``d``, book beyond committed capacity goes to room.
+    """Within each pool-product group of lines ``lines_by_depth[lo:hi]`` (one depth), book beyond
+    committed capacity goes to room.
 
     A line keeps the book its committed capacity covers,
     ``covered_l = min(book_l, committed_l * H_l)``; the rest of its group's
@@ -855,33 +878,38 @@ def _book_to_room(
     Before the spill moves it, each owner's own excess is added up for the
     greenfield rule: ``unfilled[o, p] += sum_{l of owner o} (book_l -
     covered_l)`` (``o`` the line's owner index within its pool).
+
+    Inlined, and given the line arrays rather than the tree: a tuple field read here, or inside
+    the loops, would take and drop a reference (two atomic operations) each time.
     """
     spill[:, :] = 0.0
     room[:, :] = 0.0
-    lo, hi = lines.depth_start[d], lines.depth_start[d + 1]
     for i in range(lo, hi):
-        ln = lines.lines_by_depth[i]
-        q, p = lines.line_pool[ln], lines.line_product[ln]
+        ln = lines_by_depth[i]
+        q, p = line_pool[ln], line_product[ln]
         excess = max(book[ln] - committed[ln] * horizon[ln], 0.0)
         spill[q, p] += excess
-        unfilled[lines.line_owner[ln], p] += excess
-        room[q, p] += _room(ln, committed, cap_max, lines.greenfield)
+        unfilled[line_owner[ln], p] += excess
+        room[q, p] += _room(greenfield[ln], committed[ln], cap_max[ln])
     for i in range(lo, hi):
-        ln = lines.lines_by_depth[i]
-        q, p = lines.line_pool[ln], lines.line_product[ln]
+        ln = lines_by_depth[i]
+        q, p = line_pool[ln], line_product[ln]
         if n_group[q, p] > 1.0 and spill[q, p] > 0.0 and room[q, p] > 0.0:
             covered = min(book[ln], committed[ln] * horizon[ln])
-            book[ln] = (
-                covered + spill[q, p] * _room(ln, committed, cap_max, lines.greenfield) / room[q, p]
-            )
+            grow = _room(greenfield[ln], committed[ln], cap_max[ln])
+            book[ln] = covered + spill[q, p] * grow / room[q, p]
 
 
 @njit(cache=True)
-def _room(ln: int, committed: np.ndarray, cap_max: np.ndarray, greenfield: np.ndarray) -> float:
-    """Room to grow, ``max(0, Cmax_l - committed_l)``; 0 for an undecided greenfield line."""
-    if greenfield[ln] and committed[ln] <= 0.0:
+def _room(greenfield: bool, committed: float, cap_max: float) -> float:
+    """A line's room to grow, ``max(0, Cmax_l - committed_l)``; 0 for an undecided greenfield line.
+
+    Takes the line's values, not arrays: a compiled call takes a reference to each array it is
+    given (two atomic operations), and this runs per line per level twice a month.
+    """
+    if greenfield and committed <= 0.0:
         return 0.0
-    room: float = max(cap_max[ln] - committed[ln], 0.0)
+    room: float = max(cap_max - committed, 0.0)
     return room
 
 
@@ -911,7 +939,7 @@ def _buffer_gap(
             available[q, k] = inventory[q, k] - cover[q, k] * available[q, k]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _add_needs(
     need: np.ndarray,
     amount: float,
