@@ -77,10 +77,24 @@ def _runs(driver: Any) -> int:
 
 
 def _wait_runs(driver: Any, n: int) -> None:
-    _wait(
-        driver,
-        lambda d: _runs(d) >= n and d.execute_script("return document.body.dataset.busy") == "0",
-    )
+    """Wait until the page has shown ``n`` runs and is idle; on a timeout, fail with what the
+    page said (its status line, runs, busy flag and console), so a rare failure names itself."""
+    from selenium.common.exceptions import TimeoutException
+
+    try:
+        _wait(
+            driver,
+            lambda d: (
+                _runs(d) >= n and d.execute_script("return document.body.dataset.busy") == "0"
+            ),
+        )
+    except TimeoutException:
+        state = driver.execute_script(
+            "return {status: document.getElementById('status').textContent,"
+            " runs: document.body.dataset.runs, busy: document.body.dataset.busy}"
+        )
+        console = [entry.get("message") for entry in driver.get_log("browser")][-10:]
+        pytest.fail(f"waited {WAIT_S} s for {n} runs: page {state}, console {console}")
 
 
 def _stock_trace_sum(driver: Any) -> float:
