@@ -207,6 +207,19 @@ noise); the catalogue's pool at one thread (55.0 against 79.2 requests/s, server
 against 14.1 ms). Left: the double thread hop (0.25 ms, but the pool carries the run's time
 limit); ``engine/inputs.py``'s retune, whose ``_consumption`` loop is ~7% of the request's
 GIL-holding time (not this branch's file); the kernel (kernel15d's).
+
+Lead's figures on main 59425aa (web18e and kernel15d merged), nothing else running, Dec 1
+12:04-12:07; a slow phase of the VM (``import numpy`` 0.21-0.26 s; old code ran 1.6-2.3x
+slower than at 10:38). ``--phases-only`` alternating old (140630d) / new, 11:45-11:50: in process
+16.3 / 12.9, 19.9 / 12.4, 16.3 / 13.1 ms; through the app 19.7 / 15.9, 19.3 / 15.8, 20.4 / 16.6
+ms. ``--mix distinct``, 8 clients, 2 workers, 20 s, three runs each: httpx 104.9, 114.2, 96.1
+requests/s (p99 162-175 ms, server CPU 14.8-17.7 ms, client 2.1-2.8 ms); ``--client stdlib``
+100.6, 109.6, 90.2 requests/s (p99 168-191 ms, server 15.8-18.9 ms, client 0.9-1.1 ms); no
+errors. 150/s not reached on that machine. Next: a run writes 5.5 MB of outputs, 4.6 MB of
+them the eight (party, product) cell outputs over 544 cells of which 74 are ever nonzero
+(action-plan); recording only the cells that may be nonzero (the kernel's cell mask, as Monte
+Carlo uses) and expanding them when the Dataset is built would cut the memory traffic that
+grows under concurrency.
 """
 
 from __future__ import annotations
