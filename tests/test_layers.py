@@ -23,6 +23,7 @@ LAYERS: dict[str, int] = {
     "_io": 0,
     "_json": 0,
     "_lazy": 0,
+    "_memo": 0,
     "_numba": 0,
     "_xarray": 0,
     "months": 0,

@@ -7,7 +7,6 @@ same code serves deterministic runs (one sample) and Monte Carlo runs.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import Any, NamedTuple, TypeVar
@@ -16,6 +15,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from materiel._memo import ByIdentity
 from materiel._xarray import lazy_dask
 from materiel.engine.binding import is_input, is_label
 from materiel.months import label_of, month_index, month_label, parse_month
@@ -54,30 +54,20 @@ __all__ = [
 
 
 _T = TypeVar("_T")
-_DERIVED: dict[tuple[str, tuple[int, ...]], tuple[tuple[np.ndarray, ...], Any]] = {}
-_DERIVED_LOCK = threading.Lock()
+_DERIVED: ByIdentity[Any] = ByIdentity(128)
 
 
 def _derived(kind: str, build: Callable[..., _T], *arrays: np.ndarray) -> _T:
-    """``build(*arrays)``, kept once per ``kind`` and set of read-only arrays (keyed by
-    identity, the arrays kept with it so an id is not reused while cached; the 128
-    latest): a run's labels' coordinates are read-only arrays shared by every run of
-    the scenario (:func:`materiel.analysis.simulate.build_result`), so the positions of
-    parties and products, the month labels and the fleet cells are worked out once, not
-    per run. A writeable array (a Dataset's own, which a caller might change) is built
-    from each time."""
+    """``build(*arrays)``, kept once per ``kind`` and set of read-only arrays (the 128
+    latest, :class:`~materiel._memo.ByIdentity`): a run's labels' coordinates are
+    read-only arrays shared by every run of the scenario
+    (:func:`materiel.analysis.simulate.build_result`), so the positions of parties and
+    products, the month labels and the fleet cells are worked out once, not per run. A
+    writeable array (a Dataset's own, which a caller might change) is built from each
+    time. Callers read the value and never change it: it is shared."""
     if any(not isinstance(a, np.ndarray) or a.flags.writeable for a in arrays):
         return build(*arrays)
-    key = (kind, tuple(map(id, arrays)))
-    held = _DERIVED.get(key)
-    if held is not None and all(a is b for a, b in zip(held[0], arrays, strict=True)):
-        out: _T = held[1]
-        return out
-    out = build(*arrays)
-    with _DERIVED_LOCK:
-        if len(_DERIVED) >= 128:
-            _DERIVED.pop(next(iter(_DERIVED)))
-        _DERIVED[key] = (arrays, out)
+    out: _T = _DERIVED.get(arrays, lambda: build(*arrays), kind)
     return out
 
 

@@ -8,7 +8,6 @@ the run's invariants, and wraps everything in a :class:`Result`.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Hashable, Mapping
 from functools import lru_cache
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import xarray as xr
 
+from materiel._memo import ByIdentity
 from materiel._xarray import lazy_dask
 from materiel.analysis import metrics
 from materiel.analysis.result import Result
@@ -47,25 +47,14 @@ def _joined(shares: Mapping[str, float]) -> str:
     return ",".join(f"{p}:{w:g}" for p, w in shares.items())
 
 
-_WRITTEN_TEXT: dict[int, tuple[list[dict[str, float]], list[str]]] = {}
-_WRITTEN_LOCK = threading.Lock()
+_WRITTEN_TEXT: ByIdentity[list[str]] = ByIdentity(64)
 
 
 def _written_buyers(buyers: list[dict[str, float]]) -> list[str]:
-    """:func:`_joined` of each contract's written buyers, once per list: the web's knobbed
-    inputs share their template's list (:func:`materiel.engine.inputs.retune` replaces
-    fields, not this one), so a request does not join its ~200 strings again. Keyed by
-    the list's identity; the list is kept with its strings, so the key is not reused while
-    cached (the 64 latest lists; :class:`~materiel.engine.Inputs` are not modified)."""
-    held = _WRITTEN_TEXT.get(id(buyers))
-    if held is not None and held[0] is buyers:
-        return held[1]
-    texts = [_joined(written) for written in buyers]
-    with _WRITTEN_LOCK:
-        if len(_WRITTEN_TEXT) >= 64:
-            _WRITTEN_TEXT.pop(next(iter(_WRITTEN_TEXT)))
-        _WRITTEN_TEXT[id(buyers)] = (buyers, texts)
-    return texts
+    """:func:`_joined` of each contract's written buyers, once per list (the 64 latest,
+    :class:`~materiel._memo.ByIdentity`): the web's knobbed inputs share their template's
+    list, so a request does not join its ~200 strings again."""
+    return _WRITTEN_TEXT.get((buyers,), lambda: [_joined(written) for written in buyers])
 
 
 def _buyer_shares(inp: Inputs, raw: Mapping[str, np.ndarray]) -> list[list[dict[str, float]]]:
@@ -134,8 +123,7 @@ class _Fixed(NamedTuple):
     """The contracts whose buyers' shares a by-gap procurement policy decides."""
 
 
-_FIXED: dict[tuple[int, ...], tuple[tuple[Any, ...], _Fixed]] = {}
-_FIXED_LOCK = threading.Lock()
+_FIXED: ByIdentity[_Fixed] = ByIdentity(64)
 
 
 def _static(inp: Inputs, scenario: Scenario) -> _Fixed:
@@ -148,12 +136,9 @@ def _static(inp: Inputs, scenario: Scenario) -> _Fixed:
     pledge's donor, recipient, product and quantities; each fleet's system, party,
     product and share.
 
-    Built once per set of the fields they read, keyed by those fields' identity: the
-    web's knobbed inputs share them with their template's
-    (:func:`materiel.engine.inputs.retune` replaces other fields), so a request does not
-    build them again. The fields are kept with them, so an id is not reused while
-    cached (the 64 latest; :class:`~materiel.engine.Inputs` and scenarios are not
-    modified).
+    Built once per set of the fields they read (the 64 latest,
+    :class:`~materiel._memo.ByIdentity`): the web's knobbed inputs share them with their
+    template's, so a request does not build them again.
     """
     sources = (
         inp.parties, inp.party_kind, inp.products, inp.product_kind, inp.lines,
@@ -163,10 +148,11 @@ def _static(inp: Inputs, scenario: Scenario) -> _Fixed:
         inp.pledge_quantity, inp.pledge_given_start, inp.fleet_system, inp.fleet_party,
         inp.fleet_product, inp.fleet_share, scenario.products, scenario.lines,
     )  # fmt: skip
-    key = tuple(map(id, sources))
-    held = _FIXED.get(key)
-    if held is not None and all(a is b for a, b in zip(held[0], sources, strict=True)):
-        return held[1]
+    return _FIXED.get(sources, lambda: _build_static(inp, scenario))
+
+
+def _build_static(inp: Inputs, scenario: Scenario) -> _Fixed:
+    """:func:`_static`, built."""
     lines = scenario.lines
     given: dict[str, tuple[str, Any]] = {
         "party_kind": ("party", inp.party_kind),
@@ -200,12 +186,7 @@ def _static(inp: Inputs, scenario: Scenario) -> _Fixed:
         array.flags.writeable = False
         coords[name] = (dim, array)
     by_gap = [c for c, gap in enumerate(_by_gap(inp)) if gap]
-    fixed = _Fixed(coords, np.asarray(inp.contracts), by_gap)
-    with _FIXED_LOCK:
-        if len(_FIXED) >= 64:
-            _FIXED.pop(next(iter(_FIXED)))
-        _FIXED[key] = (sources, fixed)
-    return fixed
+    return _Fixed(coords, np.asarray(inp.contracts), by_gap)
 
 
 _CONTRACT_OUTPUTS = ("contract_quantity", "contract_decided", "contract_signed")
