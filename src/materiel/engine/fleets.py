@@ -464,26 +464,36 @@ def receive(fleets: Fleets, t: int, take: np.ndarray, assignments: Assignments,
 
 @njit(cache=True)
 def aid(fleets: Fleets, line_product: np.ndarray, sent: np.ndarray, received: np.ndarray,
-        cell: np.ndarray, usable: np.ndarray, unusable: np.ndarray) -> None:  # fmt: skip
-    """Aid out in proportion from every fleet and lot; aid in by share to every fleet."""
-    P, K = sent.shape
-    held = np.zeros((P, K))
-    for f in range(usable.shape[0]):
+        usable: np.ndarray, unusable: np.ndarray, lot_party: np.ndarray, lot_line: np.ndarray,
+        held: np.ndarray, keep: np.ndarray) -> None:  # fmt: skip
+    """Aid out in proportion from every fleet and lot; aid in by share to every fleet.
+
+    A cell with fleets keeps ``keep = min(max(1 - sent / held, 0), 1)`` of its fleets' usable
+    stock and lots (1 where nothing is sent or held), ``held`` their total. Only cells with
+    fleets are read or written: ``(lot_party[i], lot_line[i])``, in increasing order, are the
+    lots whose line's product is such a cell (every other lot keeps all it holds, and its
+    cell's ``sent`` is not read); ``held`` and ``keep`` are ``(P, K)`` scratch.
+    """
+    F = usable.shape[0]
+    for f in range(F):
+        p, k = fleets.fleet_party[f], fleets.fleet_product[f]
+        held[p, k] = 0.0
+        keep[p, k] = 1.0
+    for f in range(F):
         held[fleets.fleet_party[f], fleets.fleet_product[f]] += usable[f]
-    for p in range(P):
-        for ln in range(unusable.shape[1]):
-            held[p, line_product[ln]] += unusable[p, ln]
-    keep = np.ones((P, K))
-    for p in range(P):
-        for k in range(K):
-            if cell[p, k] and sent[p, k] > 0.0 and held[p, k] > 0.0:
-                keep[p, k] = min(max(1.0 - sent[p, k] / held[p, k], 0.0), 1.0)
-    for f in range(usable.shape[0]):
+    for i in range(lot_party.shape[0]):
+        p, ln = lot_party[i], lot_line[i]
+        held[p, line_product[ln]] += unusable[p, ln]
+    for f in range(F):
+        p, k = fleets.fleet_party[f], fleets.fleet_product[f]
+        if sent[p, k] > 0.0 and held[p, k] > 0.0:
+            keep[p, k] = min(max(1.0 - sent[p, k] / held[p, k], 0.0), 1.0)
+    for f in range(F):
         p, k = fleets.fleet_party[f], fleets.fleet_product[f]
         usable[f] = usable[f] * keep[p, k] + received[p, k] * fleets.fleet_share[f]
-    for p in range(P):
-        for ln in range(unusable.shape[1]):
-            unusable[p, ln] *= keep[p, line_product[ln]]
+    for i in range(lot_party.shape[0]):
+        p, ln = lot_party[i], lot_line[i]
+        unusable[p, ln] *= keep[p, line_product[ln]]
 
 
 @njit(cache=True)

@@ -123,6 +123,41 @@ def step(
                 per_unit[p, j] = lines.bom[p, k]
                 j += 1
 
+    # aid (step 6): the pledges' donor cells, each once, and the month's scratch
+    n_gcell = 0
+    gcell_party = np.empty(G, dtype=np.int64)
+    gcell_product = np.empty(G, dtype=np.int64)
+    asked = np.zeros((P, K))  # (a cell no pledge gives from is never read)
+    share = np.zeros((P, K))
+    owed = np.zeros(G)
+    for g in range(G):
+        p, k = pledges.pledge_donor[g], pledges.pledge_product[g]
+        if asked[p, k] == 0.0:
+            asked[p, k] = 1.0
+            gcell_party[n_gcell], gcell_product[n_gcell] = p, k
+            n_gcell += 1
+
+    # aid and fleets: the month's sums by cell (zero between months: each is zeroed after
+    # fleets.aid reads it), fleets.aid's scratch, and the lots whose product is a cell with fleets
+    aid_out = np.zeros((P, K))
+    aid_in = np.zeros((P, K))
+    held = np.zeros((P, K))
+    keep = np.ones((P, K))
+    fleet_cell = fleet_stock.has_fleets(fleets, P, K)
+    n_fl = 0
+    for p in range(P):
+        for ln in range(L):
+            if fleet_cell[p, line_product[ln]]:
+                n_fl += 1
+    fleet_lot_party = np.empty(n_fl, dtype=np.int64)
+    fleet_lot_line = np.empty(n_fl, dtype=np.int64)
+    n_fl = 0
+    for p in range(P):
+        for ln in range(L):
+            if fleet_cell[p, line_product[ln]]:
+                fleet_lot_party[n_fl], fleet_lot_line[n_fl] = p, ln
+                n_fl += 1
+
     # the recorded party-product cells, in output order
     M = out.stock.shape[2]
     # outputs given with an empty sample axis are not recorded (lean Monte Carlo runs)
@@ -165,7 +200,6 @@ def step(
     available = np.zeros((Q, K))
     # weapon-system fleets (engine/fleets.py): cells that keep their stock per fleet
     F = fleets.fleet_party.shape[0]
-    fleet_cell = fleet_stock.has_fleets(fleets, P, K)
     rec_fleet = np.zeros(M, dtype=np.bool_)
     for m in range(M):
         rec_fleet[m] = fleet_cell[rec_party[m], rec_product[m]]
@@ -242,7 +276,11 @@ def step(
     for ln in range(L):
         n_group[lines.line_pool[ln], lines.line_product[ln]] += 1.0
     # an owner's book beyond its lines' committed cover, by owner index and product (greenfield)
-    unfilled = np.zeros((L, K))
+    # (rows: owner indices, 0..max(line_owner))
+    n_owner = 1
+    for ln in range(L):
+        n_owner = max(n_owner, line_owner[ln] + 1)
+    unfilled = np.zeros((n_owner, K))
 
     # runs of consecutive assignments of one line (deliveries fill a run's orders from the
     # line's output in assignment order)
@@ -321,8 +359,6 @@ def step(
         unusable[:, :] = 0.0
         lots = False  # any rounds no fleet of their holder may fire yet
         fleet_short = np.zeros(F)
-        aid_out = np.zeros((P, K))
-        aid_in = np.zeros((P, K))
         by_row = np.zeros(C, dtype=np.bool_)  # contracts kept per receiver
         delivered_r = np.zeros(R)
         open_r = np.zeros(R)
@@ -594,10 +630,6 @@ def step(
                     i += 1
                 if keep_line_deliveries:  # (a line with no run visited keeps its zero)
                     out.line_deliveries[s, t, ln] = sent
-            for c in range(C):
-                delivered[c] += delivered_c[c]
-                if keep_deliveries:
-                    out.contract_deliveries[s, t, c] = delivered_c[c]
             if F > 0:  # rounds fit the fleets they are qualified for, or wait in lots
                 if lots:  # rounds waiting in lots: those a fleet may fire now move to it
                     lots = fleet_stock.qualify(fleets, t, line_product, usable, unusable)
@@ -615,8 +647,11 @@ def step(
                 fleet_stock.receipts_by_receiver(take_a, open_a, by_row, ar, ar_first, a_first,
                                                  a_rows, recv_first, recv_rows, receive_share,
                                                  got_r, delivered_r)  # fmt: skip
-            for c in range(C):  # rows of contracts delivering nothing would add zeros
-                if delivered_c[c] == 0.0:
+            for c in range(C):  # (nothing above reads delivered: one pass over the contracts)
+                delivered[c] += delivered_c[c]
+                if keep_deliveries:
+                    out.contract_deliveries[s, t, c] = delivered_c[c]
+                if delivered_c[c] == 0.0:  # its receipt rows would add zeros
                     continue
                 for i in range(recv_first[c], recv_first[c + 1]):
                     r = recv_rows[i]
@@ -632,18 +667,18 @@ def step(
                     )
 
             # 6. aid from stock, above each donor's floor, pro rata between pledges
-            if G > 0:
-                asked = np.zeros((P, K))
-                owed = np.zeros(G)
+            if G > 0:  # (only the donors' cells are asked: only they are zeroed and shared)
+                for i in range(n_gcell):
+                    asked[gcell_party[i], gcell_product[i]] = 0.0
                 for g in range(G):
                     owed[g] = max(pledges.owed_by_month[t, g] - given[g], 0.0)
                     asked[pledges.pledge_donor[g], pledges.pledge_product[g]] += owed[g]
-                share = np.zeros((P, K))
-                for p in range(P):
-                    for k in range(K):
-                        if asked[p, k] > 0.0:
-                            share[p, k] = min(max(stock[p, k] - stocks.stock_floor[p, k], 0.0)
-                                              / asked[p, k], 1.0)  # fmt: skip
+                for i in range(n_gcell):
+                    p, k = gcell_party[i], gcell_product[i]
+                    share[p, k] = 0.0
+                    if asked[p, k] > 0.0:
+                        share[p, k] = min(max(stock[p, k] - stocks.stock_floor[p, k], 0.0)
+                                          / asked[p, k], 1.0)  # fmt: skip
                 for g in range(G):
                     give = owed[g] * share[pledges.pledge_donor[g], pledges.pledge_product[g]]
                     given[g] += give
@@ -660,10 +695,11 @@ def step(
                             out.aid_received[s, t, m] += give
                         out.pledge_deliveries[s, t, g] = give
                 if F > 0:
-                    fleet_stock.aid(fleets, line_product, aid_out, aid_in, fleet_cell,
-                                    usable, unusable)  # fmt: skip
-                    aid_out[:, :] = 0.0
-                    aid_in[:, :] = 0.0
+                    fleet_stock.aid(fleets, line_product, aid_out, aid_in, usable, unusable,
+                                    fleet_lot_party, fleet_lot_line, held, keep)  # fmt: skip
+                    for g in range(G):  # (the only cells written above)
+                        aid_out[pledges.pledge_donor[g], pledges.pledge_product[g]] = 0.0
+                        aid_in[pledges.pledge_recipient[g], pledges.pledge_product[g]] = 0.0
 
             # 7. consumption: never below the holder's consumption floor; the rest is shortfall
             for e in range(E):
