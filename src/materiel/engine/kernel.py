@@ -320,8 +320,8 @@ def step(
         rate = _row(consumption.use_rate, s)
         commit_more = _row(lines.committed_increment, s)
         capex_more = _row(lines.capex_announced_usd, s)
-        increment[:, :] = 0.0
-        increment[:, :T] = _row(lines.capacity_increment, s)
+        increment[:, :T] = _row(lines.capacity_increment, s)  # (months past T: zero)
+        increment[:, T:] = 0.0
         cap = _row(lines.capacity_start, s).copy()
         committed = _row(lines.committed_start, s).copy()
         delivered = _row(contracts.contract_delivered_start, s).copy()
