@@ -234,6 +234,46 @@ cold compile for ~1.5%). Left: ~6k operations a sample at calls from
 so 0.3 ms/sample would need a different layout (e.g. samples as the inner
 loop), not more skipping.
 
+Seventh pass (issue 15, kernel15e; 2-core machine at load 1.4-4.7 from other
+sessions; old (17e341c) and new code alternated, each figure the smallest CPU
+time of 6 repeats). The idea measured: loop over the cells that can move, not
+over every (party, product) or (pool, product) cell. Counted first on this
+scenario: every one of the 62 lines produces, has orders, book and capacity
+in some month; 187 of 205 contracts deliver (18% of contract-months); the
+dense cell loops are few here: no pledges (step 6 and ``fleets.aid`` never
+run), 2 pools x 16 products. So:
+
+- step 6 (aid) and ``fleets.aid`` visit only the pledges' donor cells, the
+  cells with fleets and their lots (the 34 x 62 lot loops twice a month,
+  three ``(P, K)`` arrays allocated a month, now per-call scratch zeroed only
+  where written): hindcast-2022 (17 pledges, the only embedded scenario with
+  any) kernel 0.664-1.098 -> 0.436-0.461 ms/sample (200 samples);
+- one pass over the contracts a month after deliveries (not two); ``unfilled``
+  one row per owner (36), not per line (62); the per-sample reset of the
+  capacity increments zeroes only the months past ``T`` (65 KB less memset a
+  sample of the ~160 KB the reset wrote; the other per-sample copies are
+  under 10 KB together).
+
+Bit for bit the same (``tools/kernel_outputs.py``: 242 of 242 arrays). This
+scenario's kernel alone, old/new: 1.589/1.591, 1.565/1.599 (first step),
+1.634/1.602, 1.686/1.608, 1.636/1.706 ms/sample (final, load 1.8-2.1): no
+change this machine can resolve (+-3% between repeats). Tried and dropped:
+step 4's need and fraction only at the (pool, input) cells some line at each
+depth draws on (an index list per depth): the dense 32-cell loops cost less
+than the indirect ones (smallest of four alternations: old 1.585, with it
+1.659, without it 1.625 ms/sample). Two threads: not measurable here
+(``run_engine`` on 500 samples, one thread against two, wall ratio 0.82-2.04
+and CPU per sample +-5% to +27% in the same minutes, old and new alike);
+the GIL is held for 2.5% of a chunk (stage 1), so it is not the limit. Not
+done: giving each thread its own copies of the shared input arrays that
+month-loop calls take references to (``_split``'s assignments,
+``_down_the_bom``'s tree and rows, ``fleets.consume``'s fleets,
+``policy.review``'s tuples), which would keep those reference counts off
+cache lines both threads write; to be measured where two idle cores are
+lent. The kernel's remaining per-month work is over lines, contracts and
+assignments that are all live here, so skipping cells cannot reach 0.3
+ms/sample.
+
 Measured in one run (each figure printed with its ratio):
 
 1. per-stage CPU time per sample on one thread (inputs, kernel, reductions)
