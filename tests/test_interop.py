@@ -364,3 +364,31 @@ def test_targets_count_the_rounds_the_guns_can_fire() -> None:
     # a party without fleets counts its nominal stock
     s["targets"]["t"]["parties"] = ["REC"]
     assert materiel.simulate(s).targets().iloc[0].counted_on == "nominal"
+
+
+def test_aid_from_stock_leaves_every_fleet_and_lot_of_the_donor_in_proportion() -> None:
+    # BBB buys 300 rounds (100 a month, months 0-2) from l1, qualified for s1 only: BBB's one
+    # gun (g3, s2) may fire none, so all 300 wait in BBB's lot of l1. In month 3 BBB gives 60
+    # from stock to AAA: held 300, keep 1 - 60/300 = 0.8, so the lot keeps 240; AAA's fleets
+    # receive by share, 30 each (g1 and g2 half each)
+    s = guns(contracts={"c1": contract(buyers={"BBB": 1.0})})
+    s["aid"] = {
+        "a1": {
+            "donor": "BBB",
+            "recipient": "AAA",
+            "product": "shell",
+            "quantity": 60.0,
+            "start": "2024-04",
+            "end": "2024-04",
+            "supply": "stock",
+            "source": "fx",
+        }
+    }
+    r = materiel.simulate(s)
+    assert series(r, "unusable_stock", party="BBB", product="shell")[:5] == [100, 200, 300, 240,
+                                                                              240]  # fmt: skip
+    assert series(r, "stock", party="BBB", product="shell")[:5] == [100, 200, 300, 240, 240]
+    assert series(r, "aid_sent", party="BBB", product="shell")[:5] == [0, 0, 0, 60, 0]
+    assert series(r, "fleet_stock", fleet="g1")[:5] == [0, 0, 0, 30, 30]
+    assert series(r, "fleet_stock", fleet="g2")[:5] == [0, 0, 0, 30, 30]
+    assert series(r, "fleet_stock", fleet="g3")[:5] == [0] * 5
