@@ -11,9 +11,11 @@ from builders import contract, tiny
 from hypothesis import HealthCheck, given, settings
 
 import materiel
-from materiel.engine import compile_inputs, run_engine
+from materiel._errors import InvariantError
+from materiel.engine import check_invariants, compile_inputs, run_engine
 from materiel.engine.cells import live_cells
 from materiel.engine.inputs import Inputs
+from materiel.engine.invariants import _holds_at_once
 from materiel.engine.variables import CELL_DIMS, OUTPUTS
 from materiel.scenario.loading import embedded_ids, load
 from materiel.testing import scenarios
@@ -65,3 +67,37 @@ def test_read_only_and_kept_per_inputs() -> None:
     live = live_cells(inp)
     assert not live.flags.writeable
     assert live_cells(inp) is live
+
+
+@pytest.fixture(scope="module")
+def by_cell() -> tuple[Inputs, dict[str, np.ndarray], np.ndarray]:
+    inp = compile_inputs(load("action-plan"))
+    live = live_cells(inp)
+    return inp, run_engine(inp, samples=1, cells=live), live
+
+
+def test_invariants_hold_on_the_live_cells(by_cell: tuple) -> None:
+    inp, raw, live = by_cell
+    assert raw["stock"].shape == (1, inp.n_months, int(live.sum()))
+    check_invariants(inp, raw, cells=live)
+    munition = np.array([inp.product_kind[k] == "munition" for k in inp.line_product], bool)
+    start = inp.stock_start[live][:, None]
+    cells = {k: v.reshape(*v.shape, 1) if k in CELL_OUTPUTS else v for k, v in raw.items()}
+    assert _holds_at_once(inp, cells, munition, start)  # the compiled pass, not the numpy laws
+
+
+@pytest.mark.parametrize("name", [n for n in CELL_OUTPUTS if n != "shortfall"])  # (in no law)
+def test_a_broken_law_on_a_live_cell_names_its_party_and_product(by_cell: tuple, name: str) -> None:
+    """One recorded cell changed: the compiled pass and the numpy laws both find it, and the
+    message names the cell's party and product (not its position among the recorded)."""
+    inp, raw, live = by_cell
+    values = raw[name]
+    m = int(np.argwhere((values[0] != 0).any(axis=0))[-1][0]) if values.any() else 0
+    t = inp.n_months - 1
+    changed = dict(raw)
+    changed[name] = values.copy()
+    changed[name][0, t, m] += 5.0 if name != "stock" else -1e9
+    p, k = np.argwhere(live)[m]
+    where = f"month .*party {inp.parties[p]}, product {inp.products[k]}"
+    with pytest.raises(InvariantError, match=where):
+        check_invariants(inp, changed, cells=live)

@@ -37,6 +37,7 @@ from numba import njit
 from materiel._errors import InvariantError
 from materiel._numba import cache_loads_without_registries
 from materiel.engine.inputs import Inputs
+from materiel.engine.variables import CELL_DIMS, OUTPUTS
 from materiel.months import month_label, parse_month
 
 __all__ = ["TOLERANCE", "check_invariants"]
@@ -52,12 +53,15 @@ def _fail_first(
     scale: np.ndarray | Callable[[], np.ndarray],
     what: str,
     axes: tuple[str, ...],
+    cells: np.ndarray | None = None,
 ) -> None:
     """Raise if ``|err| > TOLERANCE * (1 + |scale|)`` anywhere; name the first place.
 
     ``-TOLERANCE <= err <= TOLERANCE`` everywhere (the smallest bound) answers first: the
     cell-by-cell bound (``scale``, or ``scale()`` when given as a function) is computed
-    only when some error passes it.
+    only when some error passes it. ``cells``: the (party, product) mask the cell
+    outputs were recorded on, as ``(..., cell, 1)`` (:func:`check_invariants`): the
+    ``party`` index is then the recorded cell's position, named by its party and product.
     """
     if err.size == 0 or (err.min() >= -TOLERANCE and err.max() <= TOLERANCE):
         return
@@ -68,14 +72,17 @@ def _fail_first(
     idx = tuple(int(i) for i in np.argwhere(bad)[0])
     names = {"line": inp.lines, "party": inp.parties, "product": inp.products,
              "pool": inp.pools, "contract": inp.contracts}  # fmt: skip
+    at = dict(zip(axes, idx, strict=True))
+    if cells is not None and "party" in at:  # a recorded cell's position: its party, product
+        at["party"], at["product"] = (int(i) for i in np.argwhere(cells)[at["party"]])
     where = []
-    for axis, i in zip(axes, idx, strict=True):
+    for axis in axes:
         if axis == "sample":
             continue
         if axis == "month":
-            where.append(f"month {month_label(parse_month(inp.start) + i)}")
+            where.append(f"month {month_label(parse_month(inp.start) + at[axis])}")
         else:
-            where.append(f"{axis} {names[axis][i]}")
+            where.append(f"{axis} {names[axis][at[axis]]}")
     raise InvariantError(
         f"invariant broken: {what} at {', '.join(where)} (off by {float(err[idx]):.6g})"
     )
@@ -137,7 +144,7 @@ def _all_hold(
     numpy's pairwise and BLAS sums round otherwise, within ~1e-16 of the total)."""
     S, T, L = production.shape
     Q, K = inventory.shape[2], inventory.shape[3]
-    P = stock.shape[2]
+    P, KS = stock.shape[2], stock.shape[3]  # (cell, 1) when recorded by cell
     C = contract_deliveries.shape[2]
     produced = np.zeros((Q, K))
     for s in range(S):
@@ -163,7 +170,7 @@ def _all_hold(
                         return False
             received = 0.0
             for p in range(P):
-                for k in range(K):
+                for k in range(KS):
                     held = stock[s, t, p, k]
                     before = stock_start[p, k] if t == 0 else stock[s, t - 1, p, k]
                     flows = receipts[s, t, p, k] + aid_received[s, t, p, k]
@@ -220,9 +227,17 @@ _WHOLE_RUN = {
 """What :func:`_all_hold` reads, with each array's number of dims in a whole run."""
 
 
-def _holds_at_once(inp: Inputs, raw: Mapping[str, np.ndarray], munition_line: np.ndarray) -> bool:
+def _holds_at_once(
+    inp: Inputs,
+    raw: Mapping[str, np.ndarray],
+    munition_line: np.ndarray,
+    stock_start: np.ndarray | None = None,
+) -> bool:
     """:func:`_all_hold` on a whole run with all its samples recorded (False otherwise:
-    the numpy laws then decide)."""
+    the numpy laws then decide); ``stock_start`` shaped as the cell outputs' last two axes
+    (the inputs' by default)."""
+    if stock_start is None:
+        stock_start = inp.stock_start
     a: dict[str, np.ndarray] = {}
     for name, ndim in _WHOLE_RUN.items():
         given = raw.get(name)
@@ -240,7 +255,7 @@ def _holds_at_once(inp: Inputs, raw: Mapping[str, np.ndarray], munition_line: np
         munition_line, np.asarray(inp.line_pool, np.int64), np.asarray(inp.line_product, np.int64),
         a["production"], a["line_deliveries"], a["inventory"],
         np.asarray(inp.inventory_start, np.float64), a["component_used"], a["stock"],
-        np.asarray(inp.stock_start, np.float64), a["receipts"], a["aid_received"], a["aid_sent"],
+        np.asarray(stock_start, np.float64), a["receipts"], a["aid_received"], a["aid_sent"],
         a["consumed"], a["usable_stock"], a["unusable_stock"], a["contract_deliveries"],
         np.asarray(inp.contract_delivered_start, np.float64), a["contract_quantity"],
         np.asarray(inp.contract_price_usd, np.float64), a["payments_usd"],
@@ -249,21 +264,52 @@ def _holds_at_once(inp: Inputs, raw: Mapping[str, np.ndarray], munition_line: np
     return held
 
 
-def check_invariants(inp: Inputs, raw: Mapping[str, np.ndarray]) -> None:
+def check_invariants(
+    inp: Inputs, raw: Mapping[str, np.ndarray], cells: np.ndarray | None = None
+) -> None:
     """Raise :class:`~materiel.InvariantError` if any conservation law is broken.
 
     A whole run is checked first in one compiled pass (:func:`_all_hold`); the numpy
     laws (:func:`_numpy_laws`) run only when it finds a cell beyond its bound, and name it.
+    ``cells``: the (party, product) mask the run recorded its cell outputs on
+    (``run_engine(cells=...)``, shaped ``(sample, month, cell)``), every cell where any
+    may be nonzero (:func:`materiel.engine.cells.live_cells`). The laws then read each
+    recorded cell as a party of one product, ``(sample, month, cell, 1)`` views, with
+    ``stock_start`` at those cells: the same laws cell by cell, and the receipts summed
+    over the recorded cells are all of them. A broken law still names party and product.
     """
     munition_line = np.array(
         [inp.product_kind[k] == "munition" for k in inp.line_product], dtype=bool
     )
-    if not _holds_at_once(inp, raw, munition_line):
-        _numpy_laws(inp, raw, munition_line)
+    stock_start = np.asarray(inp.stock_start, np.float64)
+    if cells is not None:
+        stock_start = stock_start[cells][:, None]
+        raw = {name: _as_cells(name, values) for name, values in raw.items()}
+    if not _holds_at_once(inp, raw, munition_line, stock_start):
+        _numpy_laws(inp, raw, munition_line, stock_start, cells)
 
 
-def _numpy_laws(inp: Inputs, raw: Mapping[str, np.ndarray], munition_line: np.ndarray) -> None:
-    """Every law with numpy, law by law: raise naming the first broken law and its place."""
+def _as_cells(name: str, values: np.ndarray) -> np.ndarray:
+    """A cell output recorded by cell, ``(sample, month, cell)``, as ``(sample, month,
+    cell, 1)`` (a view); any other output as it is."""
+    var = OUTPUTS.get(name)
+    if var is None or var.dims[-2:] != CELL_DIMS or values.ndim != 3:
+        return values
+    return values.reshape(*values.shape, 1)
+
+
+def _numpy_laws(
+    inp: Inputs,
+    raw: Mapping[str, np.ndarray],
+    munition_line: np.ndarray,
+    stock_start: np.ndarray | None = None,
+    cells: np.ndarray | None = None,
+) -> None:
+    """Every law with numpy, law by law: raise naming the first broken law and its place
+    (``stock_start`` and ``cells`` as :func:`check_invariants` gives them; by default the
+    inputs' stock and every cell recorded)."""
+    if stock_start is None:
+        stock_start = inp.stock_start
     production = raw["production"]
     _fail_first(
         inp,
@@ -274,8 +320,7 @@ def _numpy_laws(inp: Inputs, raw: Mapping[str, np.ndarray], munition_line: np.nd
     )
     S, T, Q, K = raw["inventory"].shape
     produced = np.zeros((S, T, Q * K))
-    cells = inp.line_pool * K + inp.line_product
-    for i, cell in enumerate(cells):
+    for i, cell in enumerate(inp.line_pool * K + inp.line_product):
         if not munition_line[i]:
             produced[:, :, cell] += production[:, :, i]
     produced = produced.reshape(S, T, Q, K)
@@ -294,23 +339,21 @@ def _numpy_laws(inp: Inputs, raw: Mapping[str, np.ndarray], munition_line: np.nd
     flows = raw["receipts"] + raw["aid_received"]
     flows -= raw["aid_sent"]
     flows -= raw["consumed"]
-    change = _change(stock, inp.stock_start)
+    cell = ("sample", "month", "party", "product")
+    change = _change(stock, stock_start)
     change -= flows
+    _fail_first(inp, change, stock, "stock balance", cell, cells)
     _fail_first(
-        inp, change, stock, "stock balance", ("sample", "month", "party", "product"),
-    )  # fmt: skip
-    _fail_first(
-        inp, np.minimum(stock, 0.0), lambda: _before(stock, inp.stock_start), "negative stock",
-        ("sample", "month", "party", "product"),
+        inp, np.minimum(stock, 0.0), lambda: _before(stock, stock_start), "negative stock",
+        cell, cells,
     )  # fmt: skip
     _fail_first(
         inp, stock - raw["usable_stock"] - raw["unusable_stock"], stock,
-        "nominal stock differs from usable + unusable", ("sample", "month", "party", "product"),
+        "nominal stock differs from usable + unusable", cell, cells,
     )  # fmt: skip
     _fail_first(
-        inp, np.minimum(raw["usable_stock"], 0.0), stock, "negative usable stock",
-        ("sample", "month", "party", "product"),
-    )  # fmt: skip
+        inp, np.minimum(raw["usable_stock"], 0.0), stock, "negative usable stock", cell, cells
+    )
     _fail_first(
         inp, np.minimum(inventory, 0.0), lambda: _before(inventory, inp.inventory_start),
         "negative inventory",
