@@ -7,11 +7,13 @@ from typing import Any
 
 import numpy as np
 import pytest
+import xarray as xr
 from builders import contract, tiny
 from hypothesis import HealthCheck, given, settings
 
 import materiel
 from materiel._errors import InvariantError
+from materiel.analysis.simulate import build_dataset, simulate
 from materiel.engine import check_invariants, compile_inputs, run_engine
 from materiel.engine.cells import live_cells
 from materiel.engine.inputs import Inputs
@@ -19,6 +21,8 @@ from materiel.engine.invariants import _holds_at_once
 from materiel.engine.variables import CELL_DIMS, OUTPUTS
 from materiel.scenario.loading import embedded_ids, load
 from materiel.testing import scenarios
+from materiel.web.catalogue import embedded_scenario
+from materiel.web.knobs import Knobs, apply_knobs
 
 CELL_OUTPUTS = [name for name, v in OUTPUTS.items() if v.dims[-2:] == CELL_DIMS]
 
@@ -101,3 +105,31 @@ def test_a_broken_law_on_a_live_cell_names_its_party_and_product(by_cell: tuple,
     where = f"month .*party {inp.parties[p]}, product {inp.products[k]}"
     with pytest.raises(InvariantError, match=where):
         check_invariants(inp, changed, cells=live)
+
+
+CASES = [(sid, {}) for sid in sorted(embedded_ids())] + [
+    ("action-plan", {"budget": "defer", "spending_target_pct_gdp": 3.0}),
+    ("status-quo", {"budget": "flag", "consumption_scale": 2.0}),
+]
+
+
+@pytest.mark.parametrize(("sid", "knobs"), CASES)
+def test_a_result_by_cell_is_the_whole_runs(sid: str, knobs: dict[str, Any]) -> None:
+    """``simulate`` records the live cells only; its Dataset and plain arrays are those of
+    a run recording every cell: same variables, dims, dtypes, coordinates, values (bits)."""
+    s = apply_knobs(embedded_scenario(sid), Knobs.model_validate(knobs))
+    inp = compile_inputs(s)
+    whole = build_dataset(inp, run_engine(inp, samples=1), s)
+    result = simulate(s, inputs=inp)
+    assert result.dataset.stock.shape == whole.stock.shape  # (the Dataset built on demand)
+    xr.testing.assert_identical(result.dataset, whole)
+    for name, var in whole.variables.items():
+        mine = result.dataset.variables[name]
+        assert mine.dtype == var.dtype, name
+        if var.dtype.kind == "f":  # +0.0 where the whole run wrote +0.0: bit for bit
+            assert np.array_equal(np.signbit(mine.values), np.signbit(var.values)), name
+    fresh = simulate(s, inputs=inp)  # the plain arrays, before any Dataset is built
+    for name in CELL_OUTPUTS:
+        dataset_name = OUTPUTS[name].dataset
+        assert np.array_equal(fresh.arrays.variables[dataset_name].values,
+                              whole.variables[dataset_name].values), name  # fmt: skip

@@ -9,7 +9,7 @@ the run's invariants, and wraps everything in a :class:`Result`.
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Mapping
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -22,8 +22,9 @@ from materiel.analysis import metrics
 from materiel.analysis.result import Result
 from materiel.engine import Inputs, binding, compile_inputs, run_engine
 from materiel.engine.budget import Terms, commitments_usd
+from materiel.engine.cells import live_cells
 from materiel.engine.invariants import check_invariants
-from materiel.engine.variables import OUTPUTS, quantity_units
+from materiel.engine.variables import CELL_DIMS, OUTPUTS, quantity_units
 from materiel.months import month_label, month_range, parse_month
 from materiel.scenario.loading import load
 from materiel.scenario.schema import Scenario
@@ -326,31 +327,68 @@ def _contract_values(contracts: tuple[str, ...], dtype: str) -> np.ndarray:
     return values
 
 
-def build_dataset(inp: Inputs, raw: Mapping[str, np.ndarray], scenario: Scenario) -> xr.Dataset:
+def build_dataset(
+    inp: Inputs,
+    raw: Mapping[str, np.ndarray],
+    scenario: Scenario,
+    cells: np.ndarray | None = None,
+) -> xr.Dataset:
     """Label the engine's arrays as an :class:`xarray.Dataset`.
 
     Policy contract slots that no sample filled (a decision of zero) are dropped.
+    ``cells``: the (party, product) mask the run recorded its cell outputs on
+    (``run_engine(cells=...)``, :func:`materiel.engine.cells.live_cells`): they are
+    expanded to ``(sample, month, party, product)``, 0 at every other cell.
     """
-    return _Labelled(inp, raw, scenario).dataset()
+    return _Labelled(inp, raw, scenario, cells).dataset()
 
 
-def build_result(inp: Inputs, raw: Mapping[str, np.ndarray], scenario: Scenario) -> Result:
+def build_result(
+    inp: Inputs,
+    raw: Mapping[str, np.ndarray],
+    scenario: Scenario,
+    cells: np.ndarray | None = None,
+) -> Result:
     """A :class:`Result` of the engine's arrays whose Dataset (:func:`build_dataset`) is built
     when first asked for: its plain-row tables (:meth:`Result.rows`) and a web answer's
     summary read the same arrays, by the same names and dims, without it
-    (:class:`~materiel.analysis.metrics.Arrays`)."""
-    labelled = _Labelled(inp, raw, scenario)
+    (:class:`~materiel.analysis.metrics.Arrays`). ``cells`` as for :func:`build_dataset`:
+    a cell output is expanded when the Dataset or a table first reads it, once."""
+    labelled = _Labelled(inp, raw, scenario, cells)
     return Result.lazy(labelled.arrays(), labelled.dataset, scenario)
+
+
+class _ByCell(NamedTuple):
+    """A cell output recorded by cell, ``(sample, month, cell)``: the values of its
+    ``(sample, month, party, product)`` variable at the cells of ``flat`` (``party * K +
+    product``, in the order recorded), 0 everywhere else."""
+
+    values: np.ndarray
+    flat: np.ndarray
+    shape: tuple[int, ...]
+
+    def expand(self) -> np.ndarray:
+        """The whole variable: ``out[s, t, flat[m]] = values[s, t, m]``, 0 elsewhere."""
+        S, T = self.values.shape[:2]
+        out = np.zeros((S, T, self.shape[2] * self.shape[3]), dtype=self.values.dtype)
+        out[:, :, self.flat] = self.values
+        return out.reshape(self.shape)
 
 
 class _Labelled:
     """A run's arrays with their names, dims, coordinates and attributes: what
     :func:`build_dataset` gives to xarray, and what :meth:`arrays` gives without it."""
 
-    def __init__(self, inp: Inputs, raw: Mapping[str, np.ndarray], scenario: Scenario) -> None:
+    def __init__(
+        self,
+        inp: Inputs,
+        raw: Mapping[str, np.ndarray],
+        scenario: Scenario,
+        cells: np.ndarray | None = None,
+    ) -> None:
         self.inp, self.raw = inp, raw
         self.scenario = scenario
-        parts = _label(inp, raw, scenario)
+        parts = _label(inp, raw, scenario, cells)
         self.data_vars, self.coords, self.indexes = parts.data_vars, parts.coords, parts.indexes
         self.attrs, self.keep, self.starts, self.unkept = (
             parts.attrs,
@@ -362,6 +400,14 @@ class _Labelled:
             name: metrics.Plain((name,), values) for name, values in parts.index_values.items()
         }
         self._binding: np.ndarray | None = None
+        self._expanded: dict[str, np.ndarray] = {}
+
+    def expanded(self, name: str) -> np.ndarray:
+        """Data variable ``name`` recorded by cell (:class:`_ByCell`), expanded when first
+        read, once: the Dataset and the plain arrays share it."""
+        if name not in self._expanded:
+            self._expanded[name] = self.data_vars[name][1].expand()
+        return self._expanded[name]
 
     def binding(self) -> np.ndarray:
         """What bound each line each month, labelled (:func:`materiel.engine.binding.labels`),
@@ -376,6 +422,9 @@ class _Labelled:
         """The labelled :class:`xarray.Dataset`."""
         data_vars, coords = dict(self.data_vars), dict(self.coords)
         data_vars["binding"] = (data_vars["binding"][0], self.binding())
+        for name, given in data_vars.items():
+            if isinstance(given[1], _ByCell):
+                data_vars[name] = (given[0], self.expanded(name), *given[2:])
         _with_attrs(data_vars, coords, self.unkept, self.scenario)
         ds = xr.Dataset(data_vars, coords=xr.Coordinates(coords, indexes=self.indexes),
                         attrs=self.attrs)  # fmt: skip
@@ -394,11 +443,14 @@ class _Labelled:
             for name, given in table.items():
                 if isinstance(given, tuple):
                     dims = (given[0],) if isinstance(given[0], str) else tuple(given[0])
-                    variables[name] = (
-                        metrics.Deferred(dims, given[1].shape, self.binding)
-                        if name == "binding" and table is self.data_vars
-                        else metrics.Plain(dims, np.asarray(given[1]))
-                    )
+                    if table is self.data_vars and name == "binding":
+                        variables[name] = metrics.Deferred(dims, given[1].shape, self.binding)
+                    elif table is self.data_vars and isinstance(given[1], _ByCell):
+                        variables[name] = metrics.Deferred(
+                            dims, given[1].shape, partial(self.expanded, name)
+                        )
+                    else:
+                        variables[name] = metrics.Plain(dims, np.asarray(given[1]))
         variables.update(self.index_values)
         if self.inp.budget is not None:
             budget = _budget_arrays(self.inp, self.raw).isel(contract=self.keep)
@@ -431,10 +483,15 @@ class _Parts(NamedTuple):
     """Coordinates before slots were dropped (the units name every slot's product)."""
 
 
-def _label(inp: Inputs, raw: Mapping[str, np.ndarray], scenario: Scenario) -> _Parts:
+def _label(
+    inp: Inputs, raw: Mapping[str, np.ndarray], scenario: Scenario, cells: np.ndarray | None
+) -> _Parts:
     """:class:`_Labelled`'s parts: data variables, coordinates, indexes, attributes, the
-    contract slots kept and the start stocks (set last when a budget is merged)."""
+    contract slots kept and the start stocks (set last when a budget is merged); a cell
+    output recorded by cell as a :class:`_ByCell`."""
     samples = next(iter(raw.values())).shape[0]
+    P, K = len(inp.parties), len(inp.products)
+    flat = None if cells is None else np.flatnonzero(cells)
     keep = policy_slots_used(inp, raw)
 
     def kept(dims: str | tuple[str, ...], values: Any) -> Any:
@@ -450,7 +507,9 @@ def _label(inp: Inputs, raw: Mapping[str, np.ndarray], scenario: Scenario) -> _P
     for name, var in OUTPUTS.items():  # named, shaped and described by the engine's registry
         if name in _CONTRACT_OUTPUTS:
             continue
-        values = raw[name]
+        values: np.ndarray | _ByCell = raw[name]
+        if flat is not None and var.dims[-2:] == CELL_DIMS:
+            values = _ByCell(raw[name], flat, (raw[name].shape[0], inp.n_months, P, K))
         # binding: the kernel's codes, labelled when read (_Labelled.binding)
         data_vars[var.dataset] = (var.dims, values)
     data_vars["consumption_demand"] = (("month", "party", "product"), inp.consumption_per_month)
@@ -563,7 +622,11 @@ def simulate(
     """
     s = load(scenario)
     inp = compile_inputs(s) if inputs is None else inputs
-    raw = run_engine(inp, samples=1, progress=progress)
+    # the cell outputs on the cells that can hold or move a round only (74 to 83 of 544 in
+    # the embedded scenarios): the rest are 0, written neither by the kernel nor read by
+    # the laws, and expanded only when the Dataset or a table reads them
+    cells = live_cells(inp)
+    raw = run_engine(inp, samples=1, progress=progress, cells=cells)
     if check:
-        check_invariants(inp, raw)
-    return build_result(inp, raw, s)
+        check_invariants(inp, raw, cells=cells)
+    return build_result(inp, raw, s, cells=cells)
