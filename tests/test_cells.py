@@ -3,6 +3,7 @@ zero, bit for bit, everywhere else."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import numpy as np
@@ -13,6 +14,8 @@ from hypothesis import HealthCheck, given, settings
 
 import materiel
 from materiel._errors import InvariantError
+from materiel.analysis import metrics
+from materiel.analysis.result import Result
 from materiel.analysis.simulate import build_dataset, simulate
 from materiel.engine import check_invariants, compile_inputs, run_engine
 from materiel.engine.cells import live_cells
@@ -23,6 +26,8 @@ from materiel.scenario.loading import embedded_ids, load
 from materiel.testing import scenarios
 from materiel.web.catalogue import embedded_scenario
 from materiel.web.knobs import Knobs, apply_knobs
+from materiel.web.routes.simulate import summary
+from materiel.web.schemas import clean
 
 CELL_OUTPUTS = [name for name, v in OUTPUTS.items() if v.dims[-2:] == CELL_DIMS]
 
@@ -133,3 +138,37 @@ def test_a_result_by_cell_is_the_whole_runs(sid: str, knobs: dict[str, Any]) -> 
         dataset_name = OUTPUTS[name].dataset
         assert np.array_equal(fresh.arrays.variables[dataset_name].values,
                               whole.variables[dataset_name].values), name  # fmt: skip
+
+
+@pytest.mark.parametrize(("sid", "knobs"), CASES)
+def test_tables_read_by_cell_are_the_whole_runs(sid: str, knobs: dict[str, Any]) -> None:
+    """The web summary and the plain-row tables read the cell outputs at their recorded
+    columns (:func:`metrics.cells_at`, nothing expanded): the same answer, byte for byte,
+    as from a whole run's Dataset."""
+    s = apply_knobs(embedded_scenario(sid), Knobs.model_validate(knobs))
+    inp = compile_inputs(s)
+    whole = Result(build_dataset(inp, run_engine(inp, samples=1), s), s)
+    by_cell = simulate(s, inputs=inp)
+    assert json.dumps(clean(summary(by_cell))) == json.dumps(clean(summary(whole)))
+    for table in ("targets", "fleets", "interoperability"):
+        assert json.dumps(by_cell.rows(table)) == json.dumps(whole.rows(table)), table
+    arrays = by_cell.arrays
+    assert isinstance(arrays, metrics.Arrays)
+    for name in CELL_OUTPUTS:  # none was expanded for them
+        var = arrays.variables[OUTPUTS[name].dataset]
+        assert isinstance(var, metrics.ByCell) and var._values is None, name
+
+
+def test_cells_at_reads_recorded_and_unrecorded_cells() -> None:
+    s = embedded_scenario("action-plan")
+    inp = compile_inputs(s)
+    full = build_dataset(inp, run_engine(inp, samples=1), s)
+    arrays = simulate(s, inputs=inp).arrays
+    live = live_cells(inp)
+    (p0, k0), (p1, k1) = np.argwhere(live)[5], np.argwhere(~live)[0]  # one of each
+    parties, products = [int(p0), int(p1), int(p0)], [int(k0), int(k1), int(k0)]
+    got = metrics.cells_at(arrays, "stock", parties, products)
+    want = full["stock"].values[0][:, parties, products]
+    assert got.shape == (inp.n_months, 3) and np.array_equal(got, want)
+    assert got[:, 0].any() and not got[:, 1].any()
+    assert np.array_equal(metrics.cells_at(full, "stock", parties, products), want)

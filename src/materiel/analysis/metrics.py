@@ -27,12 +27,14 @@ __all__ = [
     "MET_TOLERANCE",
     "TARGET_COLUMNS",
     "Arrays",
+    "ByCell",
     "Deferred",
     "Plain",
     "Source",
     "aid_table",
     "binding_table",
     "capex_split",
+    "cells_at",
     "cost_by_party",
     "counted_on",
     "counted_stock",
@@ -132,6 +134,27 @@ class Deferred:
         return self._values
 
 
+class ByCell(Deferred):
+    """A ``(sample, month, party, product)`` variable of :class:`Arrays` recorded on some
+    cells only (``run_engine(cells=...)``): ``compact`` ``(sample, month, cell)`` holds its
+    values at those cells, ``slot`` ``(party, product)`` each cell's column there (-1: not
+    recorded, 0 throughout). ``values`` expands it, when first read; :func:`cells_at` reads
+    a few cells without expanding it."""
+
+    __slots__ = ("compact", "slot")
+
+    def __init__(
+        self,
+        dims: tuple[str, ...],
+        shape: tuple[int, ...],
+        make: Callable[[], np.ndarray],
+        compact: np.ndarray,
+        slot: np.ndarray,
+    ) -> None:
+        super().__init__(dims, shape, make)
+        self.compact, self.slot = compact, slot
+
+
 class Arrays:
     """A run's variables (data and coordinates) as plain numpy arrays, by the names and dims
     its Dataset gives them, without the Dataset: what :func:`plain` and the plain-row
@@ -188,6 +211,24 @@ def plain(
     if dims is None:
         return data
     return data.transpose([axes.index(d) for d in dims])
+
+
+def cells_at(
+    ds: Source, name: str, parties: list[int], products: list[int], sample: int = 0
+) -> np.ndarray:
+    """``(month, n)``: a ``(sample, month, party, product)`` variable at ``sample`` and the
+    cells ``(parties[i], products[i])``, the values of ``plain(ds, name, ("month", "party",
+    "product"), sample)[:, parties, products]``; a variable recorded by cell
+    (:class:`ByCell`) is read at its recorded columns, not expanded."""
+    var = ds.variables[name]
+    if not isinstance(var, ByCell) or var._values is not None:
+        full = plain(ds, name, ("month", "party", "product"), sample)
+        at_cells: np.ndarray = full[:, parties, products]
+        return at_cells
+    slots = var.slot[parties, products]
+    out: np.ndarray = var.compact[sample][:, np.maximum(slots, 0)]
+    out[:, slots < 0] = 0.0
+    return out
 
 
 def _label(ds: Source, idx: int) -> str:
@@ -293,7 +334,7 @@ def target_rows(ds: Source, s: Scenario, sample: int = 0) -> list[dict[str, Any]
     ``months_early`` stay ints beside ``None`` (the table's column makes them floats)."""
     # positional numpy on one sample's (month, party, product) block: labelled
     # selection per target cost ~30 ms each, most of a web request's time
-    stock = plain(ds, _counted_name(ds), ("month", "party", "product"), sample)
+    counted = _counted_name(ds)
     start = plain(ds, "stock_start", ("party", "product"))
     party_at = _derived("positions", _positions, plain(ds, "party"))
     product_at = _derived("positions", _positions, plain(ds, "product"))
@@ -303,7 +344,7 @@ def target_rows(ds: Source, s: Scenario, sample: int = 0) -> list[dict[str, Any]
         required = t.required_quantity
         parties = [party_at[p] for p in t.parties]
         k = product_at[t.product]
-        series = stock[:, parties, k].sum(axis=1)
+        series = cells_at(ds, counted, parties, [k] * len(parties), sample).sum(axis=1)
         by = _month_index(t.by, s.start)
         hit = target_met(series, required)
         first = int(hit.argmax()) if hit.any() else -1
@@ -486,10 +527,7 @@ def fleet_rows(ds: Source, sample: int = 0) -> list[dict[str, Any]]:
     # plain arrays, month first: a label lookup per fleet and variable costs 100x more
     short = plain(ds, "fleet_shortfall", ("month", "fleet"), sample)
     usable = plain(ds, "fleet_stock", ("month", "fleet"), sample)
-    order = ("month", "party", "product")
-    unusable = plain(ds, "unusable_stock", order, sample)
-    nominal = plain(ds, "stock", order, sample)
-    demand_pk = plain(ds, "consumption_demand", order)
+    demand_pk = plain(ds, "consumption_demand", ("month", "party", "product"))
     party_at = _derived("positions", _positions, plain(ds, "party"))
     product_at = _derived("positions", _positions, plain(ds, "product"))
     parties, products = plain(ds, "fleet_party"), plain(ds, "fleet_product")
@@ -500,7 +538,8 @@ def fleet_rows(ds: Source, sample: int = 0) -> list[dict[str, Any]]:
     # counts, first months and maxima of every fleet at once (exact in any order); the
     # sums stay per fleet, each summed as numpy sums one column
     at_i, at_j = [c[0] for c in cell_of], [c[1] for c in cell_of]
-    unusable_f = unusable[:, at_i, at_j]
+    unusable_f = cells_at(ds, "unusable_stock", at_i, at_j, sample)  # (month, fleet)
+    nominal_f = cells_at(ds, "stock", at_i, at_j, sample)
     unusable_max = unusable_f.max(axis=0).tolist() if len(cell_of) else []
     over = short > 1e-9
     counts, firsts = over.sum(axis=0).tolist(), over.argmax(axis=0).tolist()
@@ -511,7 +550,7 @@ def fleet_rows(ds: Source, sample: int = 0) -> list[dict[str, Any]]:
         demand = float(demand_pk[:, i, j].sum()) * share
         s_f = short[:, f]
         shortfall = float(s_f.sum())
-        held = nominal[:, i, j] >= 1.0
+        held = nominal_f[:, f] >= 1.0
         rows.append(
             {
                 "fleet": str(fleet),
@@ -526,7 +565,7 @@ def fleet_rows(ds: Source, sample: int = 0) -> list[dict[str, Any]]:
                 "months_short": counts[f],
                 "first_short": _label(ds, firsts[f]) if counts[f] else None,
                 "stock_end": float(usable[-1, f]),
-                "unusable_end": float(unusable[-1, i, j]),
+                "unusable_end": float(unusable_f[-1, f]),
                 "unusable_max": float(unusable_max[f]),
             }
         )
@@ -582,9 +621,10 @@ def interoperability_rows(
         share, fleet_ids = plain(ds, "fleet_share"), plain(ds, "fleet")
     fleet_at = _derived("positions", _positions, fleet_ids)
     cap = plain(ds, "capacity_per_month", ("month", "line"), sample)
-    order = ("month", "party", "product")
-    nominal = plain(ds, "stock", order, sample)
-    usable = plain(ds, "usable_stock", order, sample)
+    at_p = [parties.index(p) for p, _ in groups]
+    at_k = [products.index(k) for _, k in groups]
+    nominal = cells_at(ds, "stock", at_p, at_k, sample)[-1]  # (group,) at the horizon
+    usable = cells_at(ds, "usable_stock", at_p, at_k, sample)[-1]
     line_product = plain(ds, "line_product")
     T = cap.shape[0]
 
@@ -592,10 +632,9 @@ def interoperability_rows(
         return float(np.sum(np.array([f[column] for f in group], dtype=float)))
 
     rows = []
-    for (p, k), group in groups.items():
+    for g, ((p, k), group) in enumerate(groups.items()):
         mine = np.array(sorted(fleet_at[str(f["fleet"])] for f in group))
         of_k = np.flatnonzero(line_product == k)
-        at = (-1, parties.index(p), products.index(k))
 
         def effective(t: int, mine: np.ndarray = mine, of_k: np.ndarray = of_k) -> float:
             fits = (qualified[np.ix_(of_k, mine)] <= t) * share[mine]
@@ -609,8 +648,8 @@ def interoperability_rows(
                 "party": p,
                 "product": k,
                 "fleets": len(group),
-                "stock_end": float(nominal[at]),
-                "usable_end": float(usable[at]),
+                "stock_end": float(nominal[g]),
+                "usable_end": float(usable[g]),
                 "unusable_end": float(group[0]["unusable_end"]),
                 "unusable_max": float(group[0]["unusable_max"]),
                 "demand": demand,

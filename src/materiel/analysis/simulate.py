@@ -361,11 +361,13 @@ def build_result(
 class _ByCell(NamedTuple):
     """A cell output recorded by cell, ``(sample, month, cell)``: the values of its
     ``(sample, month, party, product)`` variable at the cells of ``flat`` (``party * K +
-    product``, in the order recorded), 0 everywhere else."""
+    product``, in the order recorded), 0 everywhere else; ``slot``: each (party, product)
+    cell's column in ``values``, -1 where not recorded."""
 
     values: np.ndarray
     flat: np.ndarray
     shape: tuple[int, ...]
+    slot: np.ndarray
 
     def expand(self) -> np.ndarray:
         """The whole variable: ``out[s, t, flat[m]] = values[s, t, m]``, 0 elsewhere."""
@@ -446,9 +448,11 @@ class _Labelled:
                     if table is self.data_vars and name == "binding":
                         variables[name] = metrics.Deferred(dims, given[1].shape, self.binding)
                     elif table is self.data_vars and isinstance(given[1], _ByCell):
-                        variables[name] = metrics.Deferred(
-                            dims, given[1].shape, partial(self.expanded, name)
-                        )
+                        by_cell = given[1]
+                        variables[name] = metrics.ByCell(
+                            dims, by_cell.shape, partial(self.expanded, name), by_cell.values,
+                            by_cell.slot,
+                        )  # fmt: skip
                     else:
                         variables[name] = metrics.Plain(dims, np.asarray(given[1]))
         variables.update(self.index_values)
@@ -491,7 +495,11 @@ def _label(
     output recorded by cell as a :class:`_ByCell`."""
     samples = next(iter(raw.values())).shape[0]
     P, K = len(inp.parties), len(inp.products)
-    flat = None if cells is None else np.flatnonzero(cells)
+    flat = slot = None
+    if cells is not None:
+        flat = np.flatnonzero(cells)
+        slot = np.full((P, K), -1, dtype=np.int64)
+        slot.reshape(-1)[flat] = np.arange(flat.size)
     keep = policy_slots_used(inp, raw)
 
     def kept(dims: str | tuple[str, ...], values: Any) -> Any:
@@ -508,8 +516,8 @@ def _label(
         if name in _CONTRACT_OUTPUTS:
             continue
         values: np.ndarray | _ByCell = raw[name]
-        if flat is not None and var.dims[-2:] == CELL_DIMS:
-            values = _ByCell(raw[name], flat, (raw[name].shape[0], inp.n_months, P, K))
+        if flat is not None and slot is not None and var.dims[-2:] == CELL_DIMS:
+            values = _ByCell(raw[name], flat, (raw[name].shape[0], inp.n_months, P, K), slot)
         # binding: the kernel's codes, labelled when read (_Labelled.binding)
         data_vars[var.dataset] = (var.dims, values)
     data_vars["consumption_demand"] = (("month", "party", "product"), inp.consumption_per_month)
