@@ -172,3 +172,17 @@ def test_cells_at_reads_recorded_and_unrecorded_cells() -> None:
     assert got.shape == (inp.n_months, 3) and np.array_equal(got, want)
     assert got[:, 0].any() and not got[:, 1].any()
     assert np.array_equal(metrics.cells_at(full, "stock", parties, products), want)
+
+
+def test_cells_at_with_no_cell_recorded() -> None:
+    """A target on a cell nothing ever touches, in a run that records no cell: zeros."""
+    data = tiny(
+        targets={"t": {"parties": ["BBB"], "product": "shell", "quantity": 10.0,
+                       "by": "2024-06", "source": "fx"}},
+    )  # fmt: skip
+    r = simulate(materiel.load(data, name="tiny"))
+    assert r.arrays.variables["stock"].compact.shape == (1, 12, 0)
+    rows = r.rows("targets")
+    assert rows[0]["stock_at_by"] == 0.0 and rows[0]["met_by_date"] is False
+    got = metrics.cells_at(r.arrays, "usable_stock", [0, 1], [0, 0])
+    assert got.shape == (12, 2) and not got.any()

@@ -218,16 +218,20 @@ def cells_at(
 ) -> np.ndarray:
     """``(month, n)``: a ``(sample, month, party, product)`` variable at ``sample`` and the
     cells ``(parties[i], products[i])``, the values of ``plain(ds, name, ("month", "party",
-    "product"), sample)[:, parties, products]``; a variable recorded by cell
-    (:class:`ByCell`) is read at its recorded columns, not expanded."""
+    "product"), sample)[:, parties, products]``, in the same memory layout; a variable
+    recorded by cell (:class:`ByCell`) is read at its recorded columns, not expanded."""
     var = ds.variables[name]
     if not isinstance(var, ByCell) or var._values is not None:
         full = plain(ds, name, ("month", "party", "product"), sample)
         at_cells: np.ndarray = full[:, parties, products]
         return at_cells
     slots = var.slot[parties, products]
-    out: np.ndarray = var.compact[sample][:, np.maximum(slots, 0)]
-    out[:, slots < 0] = 0.0
+    block = var.compact[sample]
+    # laid out as numpy's fancy indexing lays out the whole variable's ``[:, parties,
+    # products]`` (month fastest), so that sums over its cells add in the same order
+    out = np.zeros((len(slots), block.shape[0]), dtype=block.dtype).T
+    recorded = slots >= 0
+    out[:, recorded] = block[:, slots[recorded]]
     return out
 
 
