@@ -227,6 +227,9 @@ def cells_at(
         return at_cells
     slots = var.slot[parties, products]
     block = var.compact[sample]
+    if slots.size and slots.min() >= 0:  # every cell recorded: one fancy index, same layout
+        at_cells = block[:, slots]
+        return at_cells
     # laid out as numpy's fancy indexing lays out the whole variable's ``[:, parties,
     # products]`` (month fastest), so that sums over its cells add in the same order
     out = np.zeros((len(slots), block.shape[0]), dtype=block.dtype).T
@@ -343,12 +346,18 @@ def target_rows(ds: Source, s: Scenario, sample: int = 0) -> list[dict[str, Any]
     party_at = _derived("positions", _positions, plain(ds, "party"))
     product_at = _derived("positions", _positions, plain(ds, "product"))
     fleets = _fleet_cells(ds)
+    # every target's cells read at once; target i's are columns bounds[i]:bounds[i + 1]
+    # (a slice keeps the layout, so each sum over its parties adds in the same order)
+    at_p = [party_at[p] for t in s.targets.values() for p in t.parties]
+    at_k = [product_at[t.product] for t in s.targets.values() for _ in t.parties]
+    held = cells_at(ds, counted, at_p, at_k, sample)
+    bounds = np.cumsum([0, *(len(t.parties) for t in s.targets.values())]).tolist()
     rows = []
-    for tid, t in s.targets.items():
+    for i, (tid, t) in enumerate(s.targets.items()):
         required = t.required_quantity
         parties = [party_at[p] for p in t.parties]
         k = product_at[t.product]
-        series = cells_at(ds, counted, parties, [k] * len(parties), sample).sum(axis=1)
+        series = held[:, bounds[i] : bounds[i + 1]].sum(axis=1)
         by = _month_index(t.by, s.start)
         hit = target_met(series, required)
         first = int(hit.argmax()) if hit.any() else -1
