@@ -186,3 +186,21 @@ def test_cells_at_with_no_cell_recorded() -> None:
     assert rows[0]["stock_at_by"] == 0.0 and rows[0]["met_by_date"] is False
     got = metrics.cells_at(r.arrays, "usable_stock", [0, 1], [0, 0])
     assert got.shape == (12, 2) and not got.any()
+
+
+def test_a_read_only_mask_lays_out_once() -> None:
+    """``run_engine`` keeps the layout of a read-only mask (live_cells') per mask and sizes:
+    two runs share it and record the same values; a writeable mask is laid out each run."""
+    from materiel.engine.core import _MASKED
+
+    inp = compile_inputs(load("status-quo"))
+    live = live_cells(inp)
+    first = run_engine(inp, samples=1, cells=live)
+    held = len(_MASKED._held)
+    second = run_engine(inp, samples=1, cells=live)
+    assert len(_MASKED._held) == held
+    for name in CELL_OUTPUTS:
+        assert np.array_equal(first[name], second[name]), name
+    writeable = live.copy()
+    again = run_engine(inp, samples=1, cells=writeable)
+    assert len(_MASKED._held) == held and np.array_equal(again["stock"], first["stock"])
