@@ -220,6 +220,30 @@ them the eight (party, product) cell outputs over 544 cells of which 74 are ever
 (action-plan); recording only the cells that may be nonzero (the kernel's cell mask, as Monte
 Carlo uses) and expanding them when the Dataset is built would cut the memory traffic that
 grows under concurrency.
+
+Branch web18f (Dec 1, 13:39-14:08 UTC, shared machine, load 1.1 to 4.7), against 17e341c
+(``git archive`` into /tmp, its own numba cache), old and new run back to back: a single
+run now records its cell outputs on the live cells only (``engine/cells.live_cells``: 83
+of 544 cells in action-plan, every cell any cell output can be nonzero in; outputs 5.5 ->
+1.6 MB a run), the invariants read them by cell, the tables and the web summary read the
+few cells they need at their recorded columns (``metrics.cells_at``) and the Dataset
+expands a cell output only when built (identical to a whole run's, bit for bit).
+
+- ``--mix distinct``, 8 clients, 2 workers, 20 s, alternating; server CPU per request:
+  httpx 16.09 -> 11.20 ms (57.4 -> 77.9 requests/s, p99 321 -> 223 ms) and 16.58 -> 13.84
+  ms (75.5 / 73.4 requests/s, p99 262 / 220 ms); ``--client stdlib`` 15.03 -> 11.91 ms
+  (66.4 -> 88.3 requests/s, p99 290 -> 196 ms) and 16.93 -> 14.09 ms (72.3 -> 94.4
+  requests/s, p99 187 / 192 ms); no errors. Server CPU per request 17 to 30% less. 150/s
+  not reached: the machine's other sessions held part of both cores (load 3.2 to 4.9
+  during the runs), and 150 requests/s at ~12 ms of server CPU each is 1.8 CPUs.
+- simulate + summary on the same 40 knobbed inputs (in process, min of 12 batches,
+  alternating new/old, three pairs): simulate 4.42-4.77 -> 3.48-3.87 ms, summary
+  1.69-1.71 -> 1.65-1.78 ms; on fresh inputs each request (means of 58): simulate
+  7.8-8.2 -> 4.7-6.3 ms, summary 3.2 -> 2.0-3.1 ms. ``run_engine`` alone (min of 200,
+  action-plan): every cell 4.18 ms, live cells 3.66 ms.
+- ``--phases-only`` (n=20, too few against this machine's noise; three pairs old / new):
+  in process 12.2 / 11.3, 12.8 / 6.8, 9.1 / 9.4 ms; through the app 15.7 / 14.2, 10.9 /
+  8.6, 14.2 / 13.3 ms; check_invariants 0.6-1.1 -> 0.3-0.6 ms in each pair.
 """
 
 from __future__ import annotations
