@@ -244,6 +244,11 @@ expands a cell output only when built (identical to a whole run's, bit for bit).
 - ``--phases-only`` (n=20, too few against this machine's noise; three pairs old / new):
   in process 12.2 / 11.3, 12.8 / 6.8, 9.1 / 9.4 ms; through the app 15.7 / 14.2, 10.9 /
   8.6, 14.2 / 13.3 ms; check_invariants 0.6-1.1 -> 0.3-0.6 ms in each pair.
+- After rebasing on main 01a8653 (kernel15e's sparse aid loops), 14:12-14:14, new / old
+  (17e341c): stdlib 121.7 / 100.5 requests/s, p99 155 / 184 ms, server 14.52 / 16.99 ms;
+  httpx 100.0 / 105.3 requests/s, p99 175 / 165 ms, server 15.16 / 15.80 ms (a pair
+  within noise); no errors. Summary JSON, tables' rows and every Dataset variable's
+  bytes identical to 17e341c (4 scenarios x 3 knobs).
 """
 
 from __future__ import annotations
