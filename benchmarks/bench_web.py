@@ -298,6 +298,51 @@ def _tree_cpu_s(pid: int) -> float:
     return total
 
 
+def _descendants(pid: int) -> list[int]:
+    """Live descendants of a process (Linux /proc): the server's workers."""
+    found: list[int] = []
+    todo = [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            for task in Path(f"/proc/{p}/task").iterdir():
+                kids = [int(c) for c in (task / "children").read_text().split()]
+                found += kids
+                todo += kids
+        except (OSError, ValueError):
+            continue
+    return found
+
+
+_PERF_EVENTS = ("task-clock", "context-switches", "cpu-migrations", "page-faults")
+
+
+def _perf_start(pids: list[int]) -> subprocess.Popen[str]:
+    """``perf stat`` counting :data:`_PERF_EVENTS` over ``pids`` until interrupted."""
+    return subprocess.Popen(
+        ["/usr/bin/perf", "stat", "-x", ",", "-e", ",".join(_PERF_EVENTS),
+         "-p", ",".join(map(str, pids))],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+
+
+def _perf_stop(perf: subprocess.Popen[str]) -> dict[str, float]:
+    """Interrupt ``perf stat`` and read its counts by event name."""
+    import signal
+
+    perf.send_signal(signal.SIGINT)
+    _, err = perf.communicate(timeout=30)
+    counts: dict[str, float] = {}
+    for line in err.splitlines():
+        parts = line.split(",")
+        if len(parts) > 2 and parts[2] in _PERF_EVENTS:
+            try:
+                counts[parts[2]] = float(parts[0])
+            except ValueError:
+                continue
+    return counts
+
+
 def main() -> None:
     """Run the load test and print the figures."""
     ap = argparse.ArgumentParser(description=__doc__)
@@ -311,6 +356,12 @@ def main() -> None:
         help="load generator: httpx (default) or http.client keep-alive connections, a "
         "lighter client on the same cores (not a faster server)",
     )  # fmt: skip
+    ap.add_argument(
+        "--perf",
+        action="store_true",
+        help="count the server workers' context switches, migrations and page faults per "
+        "request with perf stat (Linux, /usr/bin/perf) during the load test",
+    )
     ap.add_argument("--phases-only", action="store_true", help="only the in-process breakdown")
     ap.add_argument("--no-phases", action="store_true", help="only the load test")
     args = ap.parse_args()
@@ -574,6 +625,7 @@ def load_test(args: argparse.Namespace) -> None:
 
             run = stdlib_client if args.client == "stdlib" else client
             threads = [threading.Thread(target=run, args=(i,)) for i in range(args.clients)]
+            perf = _perf_start(_descendants(proc.pid)) if args.perf else None
             server_cpu, client_cpu = _tree_cpu_s(proc.pid), time.process_time()
             t0 = time.monotonic()
             for t in threads:
@@ -583,6 +635,7 @@ def load_test(args: argparse.Namespace) -> None:
             elapsed = time.monotonic() - t0
             server_cpu = _tree_cpu_s(proc.pid) - server_cpu
             client_cpu = time.process_time() - client_cpu
+            counts = _perf_stop(perf) if perf is not None else {}
         finally:
             proc.terminate()
             proc.wait(timeout=30)
@@ -602,6 +655,14 @@ def load_test(args: argparse.Namespace) -> None:
         f"client {client_cpu / n * 1e3:.2f} ms; load average {load:.1f} on {os.cpu_count()} "
         "CPUs (the machine's other work shares them)"
     )
+    if counts:
+        print(
+            f"  perf stat, server workers, per request: task-clock "
+            f"{counts.get('task-clock', float('nan')) / n:.2f} ms, context switches "
+            f"{counts.get('context-switches', float('nan')) / n:.1f}, migrations "
+            f"{counts.get('cpu-migrations', float('nan')) / n:.2f}, page faults "
+            f"{counts.get('page-faults', float('nan')) / n:.0f}"
+        )
 
 
 if __name__ == "__main__":

@@ -30,14 +30,22 @@ from materiel.web.schemas import ScenarioRef, clean
 from materiel.web.store import NotFound, Store
 
 __all__ = [
-    "GZIP_MINIMUM_BYTES", "LRU", "Answer", "Catalogue", "RunKey", "embedded_scenario",
-    "embedded_set",
+    "ANSWER_THREADS", "GZIP_MINIMUM_BYTES", "LRU", "Answer", "Catalogue", "RunKey",
+    "embedded_scenario", "embedded_set",
 ]  # fmt: skip
 
 _STORED_CACHE_SIZE = 32
 _RESULT_CACHE_SIZE = 16
 _ANSWER_CACHE_SIZE = 32
 _TEMPLATE_CACHE_SIZE = 16
+ANSWER_THREADS = 1
+"""Threads per worker process answering uncached ``/api/simulate`` requests
+(:attr:`Catalogue.answering`): one, so a worker simulates one request at a time and the
+next waits in line, where starlette's thread pool (up to 40 threads) ran every request
+in flight at once, interleaved under the GIL. Measured with ``benchmarks/bench_web.py``
+(8 clients, 2 workers, alternating): 1 thread 12.5 to 14.2 ms of server CPU a request,
+2 threads 13.2 to 14.9, the pool 15.2 to 16.9 (30 to 49 context switches a request
+against 20); the workers' processes give the parallelism."""
 GZIP_MINIMUM_BYTES = 1000
 """Answers this long or longer are gzipped (for clients that accept it): the app's
 ``GZipMiddleware`` and the answer cache use the same threshold."""
@@ -139,6 +147,12 @@ class Catalogue:
         # Synchronous runs go through a small pool so that runs abandoned at their
         # wall-clock limit (a numba kernel cannot be interrupted) cannot pile up.
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="materiel-run")
+        self.answering = ThreadPoolExecutor(
+            max_workers=ANSWER_THREADS, thread_name_prefix="materiel-answer"
+        )
+        """Where ``/api/simulate`` computes an answer it has not cached
+        (:data:`ANSWER_THREADS`); cached answers never wait for it (the event loop
+        serves them)."""
         self._stored_cache: LRU[tuple[str, int], Scenario] = LRU(_STORED_CACHE_SIZE)
         self._results: LRU[RunKey, Result] = LRU(_RESULT_CACHE_SIZE)
         self.answers: LRU[Hashable, Answer] = LRU(_ANSWER_CACHE_SIZE)

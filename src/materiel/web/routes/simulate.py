@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import json
 from collections.abc import Callable, Hashable
 from typing import Annotated, Any
@@ -9,7 +11,6 @@ from typing import Annotated, Any
 import numpy as np
 from fastapi import HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
-from starlette.concurrency import run_in_threadpool
 
 from materiel._errors import Problem, ScenarioError
 from materiel.analysis import metrics
@@ -197,7 +198,11 @@ async def simulate_endpoint(
         return _cached(catalogue, None if run is None else ("simulate", run, *options), answer,
                        request)  # fmt: skip
 
-    return await run_in_threadpool(respond)
+    # in the catalogue's answering thread (one per worker: a worker simulates one request
+    # at a time; starlette's pool of 40 ran them all at once, under the GIL, for more CPU
+    # a request), with the request's context as run_in_threadpool passes it
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(catalogue.answering, contextvars.copy_context().run, respond)
 
 
 @router.post("/api/compare")
