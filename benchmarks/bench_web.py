@@ -249,6 +249,36 @@ expands a cell output only when built (identical to a whole run's, bit for bit).
   httpx 100.0 / 105.3 requests/s, p99 175 / 165 ms, server 15.16 / 15.80 ms (a pair
   within noise); no errors. Summary JSON, tables' rows and every Dataset variable's
   bytes identical to 17e341c (4 scenarios x 3 knobs).
+Branch web18g against 8582f4c (Dec 1, 14:19-14:45 UTC, shared machine). Where the gap
+between in-process and server CPU went: not the kernel's side of the server (``perf
+record`` of both workers under load: 4.6% of their CPU in the kernel, libpython 48%,
+numba's code 22%, numpy 14%, libc 8%; 15 to 60 page faults a request, so malloc tuning was
+not tried), and in part not a gap at all (the in-process request through the app measured
+12.1 to 13.6 ms in the same minutes as the servers' 12.5 to 16.9 ms). What did pay: the
+threads. Each uncached ``/api/simulate`` ran in starlette's pool (up to 40 threads a
+worker), so with 8 clients on 2 workers every request in flight ran at once, interleaved
+under the GIL; now each worker computes its uncached answers in one thread
+(:data:`materiel.web.catalogue.ANSWER_THREADS`), one at a time, the rest in line, and a
+cached answer is still served on the event loop without waiting (``--perf`` prints the
+workers' context switches, migrations and page faults a request from ``perf stat``; its
+task-clock misses threads started after it attaches, so read CPU from the line above it).
+
+- threads per worker, alternating rounds (``--client stdlib``, 15 s, load 3.9 to 6.5):
+  the pool 15.31 / 15.20 / 16.93 ms of server CPU a request (96.8 / 98.2 / 98.4
+  requests/s, 30 to 49 context switches a request), 2 threads 13.16 / 14.89 / 14.38 ms
+  (117.3 / 95.6 / 104.9 requests/s), 1 thread 14.22 / 13.80 / 12.49 ms (98.6 / 103.3 /
+  143.2 requests/s, 20 context switches); p99 135 to 316 ms in all.
+- ``--mix distinct``, 8 clients, 2 workers, 20 s, 8582f4c / web18g alternating (14:40-14:44,
+  load 0.8 -> 4.2): ``--client stdlib`` 105.5 / 133.1 and 107.5 / 133.3 requests/s, p99
+  180 / 135 and 174 / 142 ms, server CPU 15.71 / 13.60 and 15.45 / 13.50 ms a request,
+  context switches 45.7 / 20.9 and 45.3 / 20.9, migrations 2.0 / 0.2; httpx 112.5 / 131.9
+  and 116.2 / 126.0 requests/s, p99 156 / 134 and 155 / 136 ms, server 14.44 / 12.38 and
+  14.19 / 12.89 ms; no errors. Server CPU a request 9 to 14% less, requests/s 8 to 26%
+  more; 150/s not reached on the shared machine (at ~13 ms of server and 1 to 2 ms of
+  client CPU a request, two idle cores carry about 135 to 145).
+- ``--phases-only`` (sequential, so the threads do not matter; n=20, noisy), old / new
+  alternating: in process 9.7 / 11.0 and 6.5 / 12.4 ms, through the app 12.6 / 12.8 and
+  13.9 / 15.3 ms, cached 0.54 / 0.54 and 0.67 / 0.42 ms.
 """
 
 from __future__ import annotations
