@@ -279,6 +279,23 @@ task-clock misses threads started after it attaches, so read CPU from the line a
 - ``--phases-only`` (sequential, so the threads do not matter; n=20, noisy), old / new
   alternating: in process 9.7 / 11.0 and 6.5 / 12.4 ms, through the app 12.6 / 12.8 and
   13.9 / 15.3 ms, cached 0.54 / 0.54 and 0.67 / 0.42 ms.
+
+The lead on main at 6e6aec9 (Dec 1, 15:08-15:16 UTC, nothing else running but the
+benchmarks; load 1.2-3.7). ``--mix distinct``, 8 clients, 2 workers, 20 s, alternating
+clients: httpx 76.1, 142.1, 137.0, 148.0 requests/s (p99 126, 110, 128, 97 ms; server
+11.4-13.2 ms a request); stdlib 77.5, 148.6, 167.2 (p99 123, 124, 103 ms; server 11.1-13.0
+ms); no errors. The results are two-moded, and the cause is where the connections land:
+the workers share one listening socket and the kernel hands each of the 8 keep-alive
+connections to whichever worker accepts first (counted with ``ss -tnp`` during a run: 7/1
+and 6/2 in most runs, 8/0 in some). With all 8 on one worker, that worker alone answers
+at about one core (~77 requests/s, p50 ~100 ms), whatever its number of answering
+threads: with 12 s runs, split 8/0, 1 thread and 2 threads gave 77.5 and 77.1 requests/s;
+with splits of 7/1 and 6/2, 1 thread 115.7 / 124.6 / 127.2 / 144.1 and 2 threads 116.8 /
+134.2 / 145.0 requests/s (server 11.9-15.9 ms a request both; alternating, load 2.6-3.5).
+So one answering thread stays; 150 requests/s was reached in 1 run of 19 (167.2/s; the
+other four, 10 s with stdlib: 124.8-132.7), p99 at most 300 ms in every run. Spreading connections over the workers (one socket per worker
+with SO_REUSEPORT, which the kernel balances by connection hash) is the next thing to
+try; it is a server setting, not a change to the load test.
 """
 
 from __future__ import annotations
