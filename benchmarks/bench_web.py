@@ -289,13 +289,14 @@ the workers share one listening socket and the kernel hands each of the 8 keep-a
 connections to whichever worker accepts first (counted with ``ss -tnp`` during a run: 7/1
 and 6/2 in most runs, 8/0 in some). With all 8 on one worker, that worker alone answers
 at about one core (~77 requests/s, p50 ~100 ms), whatever its number of answering
-threads: with 12 s runs, split 8/0, 1 thread and 2 threads gave 77.5 and 77.1 requests/s;
-with splits of 7/1 and 6/2, 1 thread 115.7 / 124.6 / 127.2 / 144.1 and 2 threads 116.8 /
-134.2 / 145.0 requests/s (server 11.9-15.9 ms a request both; alternating, load 2.6-3.5).
-So one answering thread stays; 150 requests/s was reached in 1 run of 19 (167.2/s; the
-other four, 10 s with stdlib: 124.8-132.7), p99 at most 300 ms in every run. Spreading connections over the workers (one socket per worker
-with SO_REUSEPORT, which the kernel balances by connection hash) is the next thing to
-try; it is a server setting, not a change to the load test.
+threads: in 12 s runs alternating 1 and 2 threads, the one 8/0 split (2 threads) gave 77.1
+requests/s, as the 20 s runs above at 76.1 and 77.5 (their splits not counted); with splits
+of 7/1 and 6/2, 1 thread 115.7 / 124.6 / 127.2 / 144.1 and 2 threads 116.8 / 134.2 / 145.0
+requests/s (server 11.9-15.9 ms a request both; load 2.6-3.5). So one answering thread
+stays; 150 requests/s was reached in 1 run of 19 (167.2/s; the other four, 10 s with
+stdlib: 124.8-132.7), p99 at most 300 ms in every run. Spreading connections over the
+workers (one socket per worker with SO_REUSEPORT, which the kernel balances by connection
+hash) is the next thing to try; it is a server setting, not a change to the load test.
 """
 
 from __future__ import annotations
