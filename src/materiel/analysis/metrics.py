@@ -8,7 +8,7 @@ same code serves deterministic runs (one sample) and Monte Carlo runs.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
@@ -138,21 +138,23 @@ class ByCell(Deferred):
     """A ``(sample, month, party, product)`` variable of :class:`Arrays` recorded on some
     cells only (``run_engine(cells=...)``): ``compact`` ``(sample, month, cell)`` holds its
     values at those cells, ``slot`` ``(party, product)`` each cell's column there (-1: not
-    recorded, 0 throughout). ``values`` expands it, when first read; :func:`cells_at` reads
-    a few cells without expanding it."""
+    recorded, 0 throughout; :func:`materiel.engine.cells.cell_slots`). ``values`` expands
+    it when first read, once; :func:`cells_at` reads a few cells without expanding it."""
 
     __slots__ = ("compact", "slot")
 
-    def __init__(
-        self,
-        dims: tuple[str, ...],
-        shape: tuple[int, ...],
-        make: Callable[[], np.ndarray],
-        compact: np.ndarray,
-        slot: np.ndarray,
-    ) -> None:
-        super().__init__(dims, shape, make)
+    def __init__(self, dims: tuple[str, ...], compact: np.ndarray, slot: np.ndarray) -> None:
+        super().__init__(dims, (*compact.shape[:2], *slot.shape), partial(_expand, compact, slot))
         self.compact, self.slot = compact, slot
+
+
+def _expand(compact: np.ndarray, slot: np.ndarray) -> np.ndarray:
+    """:class:`ByCell`'s whole variable: ``out[s, t, p, k] = compact[s, t, slot[p, k]]``
+    where ``slot[p, k] >= 0``, 0 elsewhere."""
+    S, T = compact.shape[:2]
+    out = np.zeros((S, T, slot.size), dtype=compact.dtype)
+    out[:, :, np.flatnonzero(slot.reshape(-1) >= 0)] = compact
+    return out.reshape(S, T, *slot.shape)
 
 
 class Arrays:

@@ -9,7 +9,7 @@ the run's invariants, and wraps everything in a :class:`Result`.
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Mapping
-from functools import lru_cache, partial
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -22,7 +22,7 @@ from materiel.analysis import metrics
 from materiel.analysis.result import Result
 from materiel.engine import Inputs, binding, compile_inputs, run_engine
 from materiel.engine.budget import Terms, commitments_usd
-from materiel.engine.cells import live_cells
+from materiel.engine.cells import cell_slots, live_cells
 from materiel.engine.invariants import check_invariants
 from materiel.engine.variables import CELL_DIMS, OUTPUTS, quantity_units
 from materiel.months import month_label, month_range, parse_month
@@ -358,25 +358,6 @@ def build_result(
     return Result.lazy(labelled.arrays(), labelled.dataset, scenario)
 
 
-class _ByCell(NamedTuple):
-    """A cell output recorded by cell, ``(sample, month, cell)``: the values of its
-    ``(sample, month, party, product)`` variable at the cells of ``flat`` (``party * K +
-    product``, in the order recorded), 0 everywhere else; ``slot``: each (party, product)
-    cell's column in ``values``, -1 where not recorded."""
-
-    values: np.ndarray
-    flat: np.ndarray
-    shape: tuple[int, ...]
-    slot: np.ndarray
-
-    def expand(self) -> np.ndarray:
-        """The whole variable: ``out[s, t, flat[m]] = values[s, t, m]``, 0 elsewhere."""
-        S, T = self.values.shape[:2]
-        out = np.zeros((S, T, self.shape[2] * self.shape[3]), dtype=self.values.dtype)
-        out[:, :, self.flat] = self.values
-        return out.reshape(self.shape)
-
-
 class _Labelled:
     """A run's arrays with their names, dims, coordinates and attributes: what
     :func:`build_dataset` gives to xarray, and what :meth:`arrays` gives without it."""
@@ -402,14 +383,6 @@ class _Labelled:
             name: metrics.Plain((name,), values) for name, values in parts.index_values.items()
         }
         self._binding: np.ndarray | None = None
-        self._expanded: dict[str, np.ndarray] = {}
-
-    def expanded(self, name: str) -> np.ndarray:
-        """Data variable ``name`` recorded by cell (:class:`_ByCell`), expanded when first
-        read, once: the Dataset and the plain arrays share it."""
-        if name not in self._expanded:
-            self._expanded[name] = self.data_vars[name][1].expand()
-        return self._expanded[name]
 
     def binding(self) -> np.ndarray:
         """What bound each line each month, labelled (:func:`materiel.engine.binding.labels`),
@@ -424,9 +397,9 @@ class _Labelled:
         """The labelled :class:`xarray.Dataset`."""
         data_vars, coords = dict(self.data_vars), dict(self.coords)
         data_vars["binding"] = (data_vars["binding"][0], self.binding())
-        for name, given in data_vars.items():
-            if isinstance(given[1], _ByCell):
-                data_vars[name] = (given[0], self.expanded(name), *given[2:])
+        for name, given in data_vars.items():  # expanded once, shared with arrays()
+            if isinstance(given[1], metrics.ByCell):
+                data_vars[name] = (given[0], given[1].values, *given[2:])
         _with_attrs(data_vars, coords, self.unkept, self.scenario)
         ds = xr.Dataset(data_vars, coords=xr.Coordinates(coords, indexes=self.indexes),
                         attrs=self.attrs)  # fmt: skip
@@ -447,12 +420,8 @@ class _Labelled:
                     dims = (given[0],) if isinstance(given[0], str) else tuple(given[0])
                     if table is self.data_vars and name == "binding":
                         variables[name] = metrics.Deferred(dims, given[1].shape, self.binding)
-                    elif table is self.data_vars and isinstance(given[1], _ByCell):
-                        by_cell = given[1]
-                        variables[name] = metrics.ByCell(
-                            dims, by_cell.shape, partial(self.expanded, name), by_cell.values,
-                            by_cell.slot,
-                        )  # fmt: skip
+                    elif isinstance(given[1], metrics.ByCell):
+                        variables[name] = given[1]
                     else:
                         variables[name] = metrics.Plain(dims, np.asarray(given[1]))
         variables.update(self.index_values)
@@ -492,14 +461,9 @@ def _label(
 ) -> _Parts:
     """:class:`_Labelled`'s parts: data variables, coordinates, indexes, attributes, the
     contract slots kept and the start stocks (set last when a budget is merged); a cell
-    output recorded by cell as a :class:`_ByCell`."""
+    output recorded by cell as a :class:`~materiel.analysis.metrics.ByCell`."""
     samples = next(iter(raw.values())).shape[0]
-    P, K = len(inp.parties), len(inp.products)
-    flat = slot = None
-    if cells is not None:
-        flat = np.flatnonzero(cells)
-        slot = np.full((P, K), -1, dtype=np.int64)
-        slot.reshape(-1)[flat] = np.arange(flat.size)
+    slot = None if cells is None else cell_slots(cells)
     keep = policy_slots_used(inp, raw)
 
     def kept(dims: str | tuple[str, ...], values: Any) -> Any:
@@ -515,9 +479,9 @@ def _label(
     for name, var in OUTPUTS.items():  # named, shaped and described by the engine's registry
         if name in _CONTRACT_OUTPUTS:
             continue
-        values: np.ndarray | _ByCell = raw[name]
-        if flat is not None and slot is not None and var.dims[-2:] == CELL_DIMS:
-            values = _ByCell(raw[name], flat, (raw[name].shape[0], inp.n_months, P, K), slot)
+        values: np.ndarray | metrics.ByCell = raw[name]
+        if slot is not None and var.dims[-2:] == CELL_DIMS:
+            values = metrics.ByCell(var.dims, raw[name], slot)
         # binding: the kernel's codes, labelled when read (_Labelled.binding)
         data_vars[var.dataset] = (var.dims, values)
     data_vars["consumption_demand"] = (("month", "party", "product"), inp.consumption_per_month)

@@ -13,7 +13,7 @@ import numpy as np
 from materiel._memo import ByIdentity
 from materiel.engine.inputs import Inputs
 
-__all__ = ["live_cells"]
+__all__ = ["cell_slots", "live_cells"]
 
 _LIVE: ByIdentity[np.ndarray] = ByIdentity(64)
 
@@ -54,6 +54,14 @@ def live_cells(inp: Inputs) -> np.ndarray:
                inp.pledge_donor, inp.pledge_recipient, inp.pledge_product, inp.fleet_party,
                inp.fleet_product, inp.line_product)  # fmt: skip
     return _LIVE.get(sources, lambda: _build(inp))
+
+
+def cell_slots(cells: np.ndarray) -> np.ndarray:
+    """``(party, product)`` int64: each cell's column among the cells ``cells`` records
+    (``run_engine(cells=...)``: in row-major order of the mask), -1 where not recorded."""
+    slot = np.full(cells.shape, -1, dtype=np.int64)
+    slot[cells] = np.arange(int(np.count_nonzero(cells)))
+    return slot
 
 
 def _build(inp: Inputs) -> np.ndarray:

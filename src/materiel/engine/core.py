@@ -154,6 +154,7 @@ import numpy as np
 from materiel._memo import ByIdentity
 from materiel._numba import cache_loads_without_registries
 from materiel.engine import kernel
+from materiel.engine.cells import cell_slots
 from materiel.engine.inputs import Inputs, due_share, linear_schedule
 from materiel.engine.variables import CELL_DIMS, GROUPS, INPUTS, OUTPUTS, Outputs
 
@@ -268,8 +269,7 @@ def _layout_of(
     sizes = dict(zip(_SIZE_NAMES, counts, strict=True))
     P, K = sizes["party"], sizes["product"]
     mask = np.ones((P, K), dtype=bool) if cells is None else cells
-    slot = np.full((P, K), -1, dtype=np.int64)
-    slot[mask] = np.arange(int(mask.sum()))
+    slot = cell_slots(mask)
     asked = set(OUTPUTS) if record is None else set(record)
     switches = {v.record_with for v in OUTPUTS.values() if (v.lean and lean) or v.name in asked}
     kept = {name for name, v in OUTPUTS.items() if v.record_with in switches}

@@ -144,19 +144,7 @@ def step(
     held = np.zeros((P, K))
     keep = np.ones((P, K))
     fleet_cell = fleet_stock.has_fleets(fleets, P, K)
-    n_fl = 0
-    for p in range(P):
-        for ln in range(L):
-            if fleet_cell[p, line_product[ln]]:
-                n_fl += 1
-    fleet_lot_party = np.empty(n_fl, dtype=np.int64)
-    fleet_lot_line = np.empty(n_fl, dtype=np.int64)
-    n_fl = 0
-    for p in range(P):
-        for ln in range(L):
-            if fleet_cell[p, line_product[ln]]:
-                fleet_lot_party[n_fl], fleet_lot_line[n_fl] = p, ln
-                n_fl += 1
+    fleet_lot_party, fleet_lot_line = _lots(fleet_cell, line_product)
 
     # the recorded party-product cells, in output order
     M = out.stock.shape[2]
@@ -228,21 +216,11 @@ def step(
     pay_first, pay_rows = fleet_stock.group_rows(contracts.pay_contract, C)
     policy_rows = policy.rows(contracts, K)  # the rows a procurement review reads or writes
     # fleet lots by recorded cell: (party, line, column) wherever the line's product is recorded
-    n_lot = 0
-    for p in range(P):
-        for ln in range(L):
-            if cell_slot[p, lines.line_product[ln]] >= 0:
-                n_lot += 1
-    lot_party = np.zeros(n_lot, dtype=np.int64)
-    lot_line = np.zeros(n_lot, dtype=np.int64)
+    lot_party, lot_line = _lots(cell_slot >= 0, lines.line_product)
+    n_lot = lot_party.shape[0]
     lot_column = np.zeros(n_lot, dtype=np.int64)
-    n_lot = 0
-    for p in range(P):
-        for ln in range(L):
-            if cell_slot[p, lines.line_product[ln]] >= 0:
-                lot_party[n_lot], lot_line[n_lot] = p, ln
-                lot_column[n_lot] = cell_slot[p, lines.line_product[ln]]
-                n_lot += 1
+    for i in range(n_lot):
+        lot_column[i] = cell_slot[lot_party[i], lines.line_product[lot_line[i]]]
     # tuple fields read in loops that also call a compiled function: read once here (a field
     # read there takes and drops a reference, two atomic operations, each time)
     consumption_floor = stocks.consumption_floor
@@ -746,6 +724,26 @@ def step(
         if keep_contracts:  # run_engine keeps the three contract outputs together
             policy.record(s, quantity, sign, _row(policies.contract_decided, s), pay_share,
                           contracts, out)  # fmt: skip
+
+
+@njit(cache=True)
+def _lots(where: np.ndarray, line_product: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The (party, line) lots whose line's product is a ``where`` cell (``where``: (party,
+    product) bool), party by party, lines in order: ``(party[i], line[i])``."""
+    n = 0
+    for p in range(where.shape[0]):
+        for ln in range(line_product.shape[0]):
+            if where[p, line_product[ln]]:
+                n += 1
+    party = np.empty(n, dtype=np.int64)
+    line = np.empty(n, dtype=np.int64)
+    n = 0
+    for p in range(where.shape[0]):
+        for ln in range(line_product.shape[0]):
+            if where[p, line_product[ln]]:
+                party[n], line[n] = p, ln
+                n += 1
+    return party, line
 
 
 @njit(cache=True)
