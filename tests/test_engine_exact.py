@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from builders import contract, tiny
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import materiel
 
@@ -385,21 +387,57 @@ def test_a_scheduled_contract_signed_before_start_keeps_what_is_still_due() -> N
 
 
 def test_per_sample_schedules_equal_the_single_run_rule() -> None:
-    # engine/batch.py rebuilds due_by_month per sample (drawn quantities or delays) with a
-    # compiled copy of core.due_schedule: both give the same numbers for scheduled contracts
-    from materiel.engine.batch import fill_due_rows
-    from materiel.engine.core import due_schedule
-    from materiel.engine.inputs import schedule_shapes
+    # the kernel's due_by_month (one run, or per sample: drawn quantities or delays) comes
+    # from the compiled fill_due_rows: the same numbers, bit for bit, as the numpy rule
+    # inputs.due_share that compile_inputs uses for what fell due before the start
+    from materiel.engine.core import due_schedule, fill_due_rows
+    from materiel.engine.inputs import due_share, schedule_shapes
 
     shape, shapes = schedule_shapes([None, (40.0, 0.0, 60.0, 20.0), (1.0, 3.0)])
     quantity, first = np.array([300.0, 240.0, 8.0]), np.array([1, -1, 3])
     months = np.array([3, 4, 2])
     single = due_schedule(quantity, first, months, 8, shape, shapes)
+    assert single[:, 0].tolist() == pytest.approx([0, 100, 200, 300, 300, 300, 300, 300])
     assert single[:, 1].tolist() == pytest.approx([80, 200, 240, 240, 240, 240, 240, 240])
     assert single[:, 2].tolist() == pytest.approx([0, 0, 0, 2, 8, 8, 8, 8])
-    batch = np.full((1, 8, 3), np.nan)
-    fill_due_rows(batch, quantity[None], first[None], months, shape, shapes)
-    assert np.array_equal(batch[0], single)
+    rule = quantity * due_share(np.arange(8)[:, None], first, months, shape, shapes)
+    assert single.tobytes() == rule.tobytes()
+    batch = np.full((2, 8, 3), np.nan)
+    fill_due_rows(batch, np.stack([quantity, 2 * quantity]), np.stack([first, first + 1]),
+                  months, shape, shapes)  # fmt: skip
+    assert batch[0].tobytes() == rule.tobytes()
+    assert batch[1].tobytes() == (2 * quantity * due_share(
+        np.arange(8)[:, None], first + 1, months, shape, shapes)).tobytes()  # fmt: skip
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.floats(0, 1e7),
+            st.integers(-30, 40),
+            st.integers(1, 36),
+            st.none() | st.lists(st.floats(0, 100), min_size=1, max_size=6),
+        ),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_compiled_due_schedules_equal_the_numpy_rule_bit_for_bit(
+    contracts: list[tuple[float, int, int, list[float] | None]],
+) -> None:
+    from materiel.engine.core import due_schedule
+    from materiel.engine.inputs import due_share, schedule_shapes
+
+    schedules = [None if w is None else tuple(w) for *_, w in contracts]
+    shape, shapes = schedule_shapes(schedules)
+    quantity = np.array([c[0] for c in contracts])
+    first = np.array([c[1] for c in contracts])
+    months = np.array([c[2] if w is None else len(w)
+                       for c, w in zip(contracts, schedules, strict=True)])  # fmt: skip
+    t = np.arange(30)[:, None]
+    rule = quantity * due_share(t, first, months, shape, shapes)
+    assert due_schedule(quantity, first, months, 30, shape, shapes).tobytes() == rule.tobytes()
 
 
 def test_monthly_consumption_adds_each_entrys_rate_over_its_months_clipped_to_the_horizon() -> None:

@@ -23,10 +23,9 @@ drawn GDP growth and shares, payments at its prices and quantities).
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from materiel.engine.budget import Terms, budget_years, defer_to_budgets
-from materiel.engine.core import kernel_args
+from materiel.engine.core import fill_due_rows, kernel_args
 from materiel.engine.inputs import (
     Inputs,
     always_delayed,
@@ -41,44 +40,7 @@ from materiel.months import month_index, parse_month
 from materiel.scenario.economics import economic_arrays, grown_gdp_usd_m, munitions_budget_usd
 from materiel.scenario.schema import DAYS_PER_MONTH, Scenario
 
-__all__ = ["fill_due_rows", "sample_economics", "sample_overrides"]
-
-
-@njit(cache=True, nogil=True)
-def fill_due_rows(
-    out: np.ndarray,
-    quantity: np.ndarray,
-    first: np.ndarray,
-    months: np.ndarray,
-    shape: np.ndarray,
-    shapes: np.ndarray,
-) -> None:
-    """Cumulative quantity due by each month, one row per sample, written into ``out``
-    ``(S, T, C)``.
-
-    ``due[s, t, c] = Q[s, c] * clip((t - first[s, c] + 1) / n_c, 0, 1)``, or
-    along the contract's schedule (``shape[c] >= 0``), the rule of
-    :func:`materiel.engine.core.due_schedule` (bit for bit), compiled
-    and without the GIL. The even spreads are written for every contract
-    in a branch-free loop over contracts (it vectorises), then the scheduled
-    contracts are written over them. Into a caller's buffer because a fresh
-    ``(S, T, C)`` array (51 MiB for 250 samples of the default scenario) is
-    mapped afresh by the allocator each time, and its page faults cost four
-    times the arithmetic (profile in ``benchmarks/bench_mc.py``).
-    """
-    S, T, C = out.shape
-    shaped = np.flatnonzero(shape >= 0)
-    n = months.astype(np.float64)
-    last = shapes.shape[1] - 1
-    for s in range(S):
-        q, f = quantity[s], first[s]
-        for t in range(T):
-            row = out[s, t]
-            for c in range(C):
-                row[c] = q[c] * min(max((t - f[c] + 1) / n[c], 0.0), 1.0)
-            for d in shaped:
-                k = min(t - f[d], last)
-                row[d] = q[d] * (0.0 if k < 0 else shapes[shape[d], k])
+__all__ = ["sample_economics", "sample_overrides"]
 
 
 def _due(
