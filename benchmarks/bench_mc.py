@@ -437,6 +437,65 @@ def kernel_alone(n: int = 250, repeats: int = 6) -> float:
     return k
 
 
+def one_run(n: int = 20, repeats: int = 15) -> float:
+    """CPU time of ``run_engine`` for one run as ``/api/simulate`` makes it, and its parts;
+    returns run_engine's.
+
+    The default scenario with ``n`` sets of knobs (extra contracting delay, consumption
+    scale), each retuned from one template's inputs as the web does
+    (:func:`materiel.engine.inputs.retune`), one sample, every output, the live cells
+    (:func:`materiel.engine.cells.live_cells`). Each figure is the smallest over
+    ``repeats`` of the mean over the ``n`` runs (``time.process_time``): ``run_engine``;
+    the compiled kernel alone on the same prepared arguments, into a fresh output block
+    (``kernel.step``); the same call for no sample (numba's dispatch, unboxing and the
+    kernel's per-call set-up); ``kernel_args``. What is around the kernel is
+    ``run_engine`` minus the kernel alone.
+    """
+    from materiel.engine import compile_inputs, kernel, run_engine
+    from materiel.engine.cells import live_cells
+    from materiel.engine.core import _layout_of, _one_block, kernel_args
+    from materiel.engine.inputs import retune
+    from materiel.engine.variables import GROUPS
+
+    template = compile_inputs(materiel.load("action-plan"))
+    runs = []
+    for i in range(n):
+        knobs = {"extra_contracting_delay_months": i % 13, "consumption_scale": 0.5 + 0.075 * i}
+        s = materiel.load({"extends": "action-plan", "policy": knobs})
+        inp = retune(template, s, template.contract_quantity)
+        cells = live_cells(inp)
+        args = kernel_args(inp)
+        groups = {p: g(**{name: args[name] for name in g._fields}) for p, g in GROUPS.items()}
+        counts = (inp.n_months, len(inp.lines), len(inp.contracts), len(inp.parties),
+                  len(inp.pledges), len(inp.pools), len(inp.products), len(inp.fleets))  # fmt: skip
+        _kept, _shapes, slot, plan = _layout_of(1, counts, None, True, cells)
+        runs.append((inp, cells, groups, slot, plan))
+    parts: dict[str, Any] = {
+        "run_engine": lambda inp, cells, groups, slot, plan: run_engine(inp, cells=cells),
+        "kernel alone": lambda inp, cells, groups, slot, plan: kernel.step(
+            0, 1, **groups, cell_slot=slot, out=_one_block(plan)),
+        "no sample": lambda inp, cells, groups, slot, plan: kernel.step(
+            0, 0, **groups, cell_slot=slot, out=_one_block(plan)),
+        "kernel_args": lambda inp, cells, groups, slot, plan: kernel_args(inp),
+    }  # fmt: skip
+    best = dict.fromkeys(parts, float("inf"))
+    for _ in range(repeats):
+        for name, part in parts.items():
+            c0 = time.process_time()
+            for run in runs:
+                part(*run)
+            best[name] = min(best[name], (time.process_time() - c0) / n)
+    whole, alone = best["run_engine"], best["kernel alone"]
+    print(f"1c. run_engine for one web run (action-plan, {n} knob sets retuned, one sample, "
+          f"every output, live cells; CPU, smallest of {repeats}; load "
+          f"{os.getloadavg()[0]:.1f})")  # fmt: skip
+    print(f"  run_engine {whole * 1e3:.3f} ms = kernel alone {alone * 1e3:.3f} ms "
+          f"({alone / whole:.0%}) + around it {(whole - alone) * 1e3:.3f} ms; the kernel for no "
+          f"sample {best['no sample'] * 1e3:.3f} ms, kernel_args "
+          f"{best['kernel_args'] * 1e3:.3f} ms")  # fmt: skip
+    return whole
+
+
 def thread_scaling(n: int = 2000) -> None:
     """The same ``n`` samples on 1, 2 and every core, in the library's default chunks.
 
@@ -615,6 +674,7 @@ def main(argv: list[str] | None = None) -> int:
     opts = args.parse_args(argv)
     stages(200 if opts.quick else 500)
     kernel_alone()
+    one_run()
     thread_scaling(400 if opts.quick else 2000)
     peak_memory([1000, 10_000] if opts.quick else [1000, 10_000, 100_000])
     against_one_at_a_time(5 if opts.quick else 20)
