@@ -274,11 +274,53 @@ lent. The kernel's remaining per-month work is over lines, contracts and
 assignments that are all live here, so skipping cells cannot reach 0.3
 ms/sample.
 
+Eighth pass (issues 15 and 18, kernel15f; 2-core machine at load 2.6-4.7 from other
+sessions; old (f2e2c09) and new code alternated, each figure the fastest of its repeats):
+what ``run_engine`` costs around the compiled kernel for one web run (stage 1c below:
+``kernel.step`` timed inside the ``run_engine`` calls of 20 knobbed, retuned runs). Before:
+``kernel_args`` 0.15-0.29 ms (of which the due schedules in numpy temporaries 0.11), the
+output views 0.07-0.10 ms (a slice, ``view`` and ``reshape`` for each of 242), numba's
+dispatch of the grouped arguments ~0.02 ms (the dispatcher for no sample 0.075 ms against
+0.053 ms through the compiled overload's entry point), the kernel's own per-call set-up
+and unboxing ~0.05 ms. What changed, bit for bit the same (``tools/kernel_outputs.py``: 242
+of 242 arrays):
+
+- the due schedules come from the compiled ``core.fill_due_rows`` (moved from
+  ``engine.batch``, which Monte Carlo already used), now with ``error_model="numpy"``: no
+  division-by-zero check per element, so its loop vectorises (one row 0.048 -> 0.025 ms,
+  250 rows 0.061 -> 0.026 ms/sample in isolation; stage 1's due schedules, memory-bound at
+  54 MB a chunk, 0.079 -> 0.063 ms/sample); a Hypothesis test checks it against
+  ``inputs.due_share`` byte for byte;
+- the derived inputs the knobs never change (lines by depth, receivers' cells, pledges'
+  schedules) are built and cast once per set of their fields (``ByIdentity``, as the
+  layouts are): ``kernel_args`` on knobbed inputs 0.15-0.26 -> 0.05-0.09 ms;
+- each layout carries where every output lies in the block, and the views are made by
+  ``np.ndarray`` at those offsets: 0.07-0.10 -> 0.03-0.05 ms.
+
+Stage 1c, old/new alternating (ms): run_engine 2.893/2.363, 5.296/3.080, 2.773/2.603,
+4.730/3.957; around the kernel 0.673/0.268, 1.297/0.332, 0.652/0.342, 1.119/0.617; fastest
+run_engine 2.773 -> 2.363 (-15%), around the kernel 0.652 -> 0.268 (-59%); the compiled
+kernel 2.1-2.2 ms of it at best (not changed). ``kernel_alone`` (1b) old/new 1.676/1.599,
+1.649/1.658, 1.609/1.779, 1.829/1.738 ms/sample: unchanged, as it should be (the kernel is
+not touched; the 0.3 ms target stays far). ``bench_web.py --phases-only``'s run_engine
+figure (n=20, mean) swung 2.7-4.0 ms old and 3.0-3.9 ms new in the same minutes: it cannot
+resolve 0.3 ms here. Did not pay, or not done: calling the compiled overload's entry point
+in place of the dispatcher (0.02 ms, and it skips the type checks that make a read-only or
+differently typed array safe); a pool of output blocks (no page faults to save: 0 minor
+faults a run with 16 results kept alive, glibc hands the freed 1.6 MB block back); a sparse
+fill of the schedules (only the ramp months divided: 0.023 ms for one row but 0.067
+ms/sample for 250, slower than the vectorised loop). What is left for the web: the kernel,
+1.7-1.9 ms for one sample, of which recording every output costs ~0.19 ms (the same run
+with only the lean outputs: 1.69 against 1.87 ms); whether the web needs all 242 is for the
+caller to say (``record=``). The kernel's per-month work is what stays, as the passes
+above found.
+
 Measured in one run (each figure printed with its ratio):
 
 1. per-stage CPU time per sample on one thread (inputs, kernel, reductions)
    and the share of it that holds the GIL; 1b. the kernel alone and a whole
-   chunk, smallest CPU time of several repeats;
+   chunk, smallest CPU time of several repeats; 1c. ``run_engine`` for one web
+   run: the compiled kernel and what is around it;
 2. thread scaling: the same 2,000 samples on 1 and on every core;
 3. peak memory (``ru_maxrss`` of a fresh process) at 10,000 and 100,000
    samples, streamed (no trajectories kept);
@@ -438,61 +480,62 @@ def kernel_alone(n: int = 250, repeats: int = 6) -> float:
 
 
 def one_run(n: int = 20, repeats: int = 15) -> float:
-    """CPU time of ``run_engine`` for one run as ``/api/simulate`` makes it, and its parts;
-    returns run_engine's.
+    """Time of ``run_engine`` for one run as ``/api/simulate`` makes it, and of the compiled
+    kernel within it; returns run_engine's.
 
     The default scenario with ``n`` sets of knobs (extra contracting delay, consumption
     scale), each retuned from one template's inputs as the web does
     (:func:`materiel.engine.inputs.retune`), one sample, every output, the live cells
-    (:func:`materiel.engine.cells.live_cells`). Each figure is the smallest over
-    ``repeats`` of the mean over the ``n`` runs (``time.process_time``): ``run_engine``;
-    the compiled kernel alone on the same prepared arguments, into a fresh output block
-    (``kernel.step``); the same call for no sample (numba's dispatch, unboxing and the
-    kernel's per-call set-up); ``kernel_args``. What is around the kernel is
-    ``run_engine`` minus the kernel alone.
+    (:func:`materiel.engine.cells.live_cells`). ``kernel.step`` is timed inside those
+    ``run_engine`` calls (wrapped for this measurement), so what is around the kernel
+    (inputs by name, output block, arguments' tuples) is ``run_engine`` minus the kernel
+    in the same calls; of ``repeats`` passes over the ``n`` runs, the fastest
+    (``time.perf_counter``, one thread) is printed. Also: the kernel for no sample
+    (numba's dispatch, unboxing and the kernel's per-call set-up) and ``kernel_args``.
     """
     from materiel.engine import compile_inputs, kernel, run_engine
     from materiel.engine.cells import live_cells
-    from materiel.engine.core import _layout_of, _one_block, kernel_args
+    from materiel.engine.core import kernel_args
     from materiel.engine.inputs import retune
-    from materiel.engine.variables import GROUPS
 
     template = compile_inputs(materiel.load("action-plan"))
     runs = []
     for i in range(n):
         knobs = {"extra_contracting_delay_months": i % 13, "consumption_scale": 0.5 + 0.075 * i}
-        s = materiel.load({"extends": "action-plan", "policy": knobs})
-        inp = retune(template, s, template.contract_quantity)
-        cells = live_cells(inp)
-        args = kernel_args(inp)
-        groups = {p: g(**{name: args[name] for name in g._fields}) for p, g in GROUPS.items()}
-        counts = (inp.n_months, len(inp.lines), len(inp.contracts), len(inp.parties),
-                  len(inp.pledges), len(inp.pools), len(inp.products), len(inp.fleets))  # fmt: skip
-        _kept, _shapes, slot, plan = _layout_of(1, counts, None, True, cells)
-        runs.append((inp, cells, groups, slot, plan))
-    parts: dict[str, Any] = {
-        "run_engine": lambda inp, cells, groups, slot, plan: run_engine(inp, cells=cells),
-        "kernel alone": lambda inp, cells, groups, slot, plan: kernel.step(
-            0, 1, **groups, cell_slot=slot, out=_one_block(plan)),
-        "no sample": lambda inp, cells, groups, slot, plan: kernel.step(
-            0, 0, **groups, cell_slot=slot, out=_one_block(plan)),
-        "kernel_args": lambda inp, cells, groups, slot, plan: kernel_args(inp),
-    }  # fmt: skip
-    best = dict.fromkeys(parts, float("inf"))
-    for _ in range(repeats):
-        for name, part in parts.items():
-            c0 = time.process_time()
-            for run in runs:
-                part(*run)
-            best[name] = min(best[name], (time.process_time() - c0) / n)
-    whole, alone = best["run_engine"], best["kernel alone"]
+        inp = retune(template, materiel.load({"extends": "action-plan", "policy": knobs}),
+                     template.contract_quantity)  # fmt: skip
+        runs.append((inp, live_cells(inp)))
+    step = kernel.step
+    in_kernel = [0.0]
+
+    def timed(*args: Any, **kwargs: Any) -> None:
+        t0 = time.perf_counter()
+        step(*args, **kwargs)
+        in_kernel[0] += time.perf_counter() - t0
+
+    best = (float("inf"), 0.0)
+    kernel.step = timed
+    try:
+        for inp, cells in runs:
+            run_engine(inp, cells=cells)
+        for _ in range(repeats):
+            in_kernel[0] = 0.0
+            t0 = time.perf_counter()
+            for inp, cells in runs:
+                run_engine(inp, cells=cells)
+            best = min(best, ((time.perf_counter() - t0) / n, in_kernel[0] / n))
+    finally:
+        kernel.step = step
+    whole, alone = best
+    inp, cells = runs[0]
+    bare = min(_time(lambda: run_engine(inp, 0, cells=cells)) for _ in range(200))
+    args = min(_time(lambda: kernel_args(inp)) for _ in range(200))
     print(f"1c. run_engine for one web run (action-plan, {n} knob sets retuned, one sample, "
-          f"every output, live cells; CPU, smallest of {repeats}; load "
+          f"every output, live cells; fastest of {repeats} passes; load "
           f"{os.getloadavg()[0]:.1f})")  # fmt: skip
-    print(f"  run_engine {whole * 1e3:.3f} ms = kernel alone {alone * 1e3:.3f} ms "
-          f"({alone / whole:.0%}) + around it {(whole - alone) * 1e3:.3f} ms; the kernel for no "
-          f"sample {best['no sample'] * 1e3:.3f} ms, kernel_args "
-          f"{best['kernel_args'] * 1e3:.3f} ms")  # fmt: skip
+    print(f"  run_engine {whole * 1e3:.3f} ms = compiled kernel {alone * 1e3:.3f} ms "
+          f"({alone / whole:.0%}) + around it {(whole - alone) * 1e3:.3f} ms; run_engine for "
+          f"no sample {bare * 1e3:.3f} ms, kernel_args {args * 1e3:.3f} ms")  # fmt: skip
     return whole
 
 
