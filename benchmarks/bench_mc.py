@@ -290,7 +290,10 @@ of 242 arrays):
   division-by-zero check per element, so its loop vectorises (one row 0.048 -> 0.025 ms,
   250 rows 0.061 -> 0.026 ms/sample in isolation; stage 1's due schedules, memory-bound at
   54 MB a chunk, 0.079 -> 0.063 ms/sample); a Hypothesis test checks it against
-  ``inputs.due_share`` byte for byte;
+  ``inputs.due_share`` byte for byte. A single run now loads one more compiled function
+  from numba's cache on its process's first run (Monte Carlo already did): a small cached
+  function loaded after the kernel costs 5-8 ms once (measured on ``group_sums``); in
+  numpy with in-place passes the schedules took 0.12-0.14 ms, no better than before;
 - the derived inputs the knobs never change (lines by depth, receivers' cells, pledges'
   schedules) are built and cast once per set of their fields (``ByIdentity``, as the
   layouts are): ``kernel_args`` on knobbed inputs 0.15-0.26 -> 0.05-0.09 ms;
