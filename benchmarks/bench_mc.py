@@ -307,7 +307,11 @@ kernel 2.1-2.2 ms of it at best (not changed). ``kernel_alone`` (1b) old/new 1.6
 1.649/1.658, 1.609/1.779, 1.829/1.738 ms/sample: unchanged, as it should be (the kernel is
 not touched; the 0.3 ms target stays far). ``bench_web.py --phases-only``'s run_engine
 figure (n=20, mean) swung 2.7-4.0 ms old and 3.0-3.9 ms new in the same minutes: it cannot
-resolve 0.3 ms here. Did not pay, or not done: calling the compiled overload's entry point
+resolve 0.3 ms here. ``phases(n=120)`` in six pairs at load 5-6, the machine slowing
+throughout: old run first, old/new 2.6/3.2, 3.5/3.9, 4.0/4.4 ms; new run first, new/old
+2.7/3.0, 3.2/3.3, 3.5/3.8 ms: each version lost the pairs it ran second in. run_engine's
+share of the request, which that drift moves less: 39-43% old (mean 40.7), 36-39% new
+(38.2). Did not pay, or not done: calling the compiled overload's entry point
 in place of the dispatcher (0.02 ms, and it skips the type checks that make a read-only or
 differently typed array safe); a pool of output blocks (no page faults to save: 0 minor
 faults a run with 16 results kept alive, glibc hands the freed 1.6 MB block back); a sparse
