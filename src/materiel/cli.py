@@ -1098,7 +1098,12 @@ def serve(
             envvar="MATERIEL_TOKEN",
         ),
     ] = None,
-    workers: Annotated[int, typer.Option(min=1, max=32, help="Worker processes.")] = 1,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1, max=32, help="Worker processes (on Linux each has its own socket, SO_REUSEPORT)."
+        ),
+    ] = 1,
     public_read: Annotated[
         bool, typer.Option("--public-read", help="With --token: let reads (GET) pass without it.")
     ] = False,
@@ -1124,8 +1129,7 @@ def serve(
     import os
 
     try:
-        import uvicorn
-
+        from materiel.web import serving
         from materiel.web.store import Store
     except ImportError as exc:
         typer.echo(f"serve needs the web extra (pip install 'materiel[web]'): {exc}", err=True)
@@ -1163,15 +1167,17 @@ def serve(
     os.environ["MATERIEL_TOKEN"] = token or ""
     os.environ["MATERIEL_PUBLIC_READ"] = "1" if public_read else ""
     os.environ["MATERIEL_LIMITS"] = dumps(limits)
-    typer.echo(f"materiel serving on http://{host}:{port}/ (store {store or 'materiel.db'})")
-    uvicorn.run(
-        "materiel.web.app:create_app_from_env",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level="warning",
-    )
+
+    def announce(bound: int) -> None:
+        where = f"http://{host}:{bound}/"
+        typer.echo(f"materiel serving on {where} (store {store or 'materiel.db'})")
+
+    try:
+        code = serving.serve(host, port, workers, announce)
+    except OSError as exc:
+        typer.echo(f"--port {port}: cannot listen on {host}:{port}: {exc}", err=True)
+        raise typer.Exit(code=2) from exc
+    raise typer.Exit(code=code)
 
 
 @app.command()
