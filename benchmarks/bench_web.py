@@ -302,6 +302,8 @@ hash) is the next thing to try; it is a server setting, not a change to the load
 from __future__ import annotations
 
 import argparse
+import collections
+import contextlib
 import gzip
 import http.client
 import json
@@ -314,7 +316,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -410,9 +412,24 @@ def main() -> None:
         help="count the server workers' context switches, migrations and page faults per "
         "request with perf stat (Linux, /usr/bin/perf) during the load test",
     )
+    ap.add_argument(
+        "--server-src",
+        help="serve the materiel sources under this folder (PYTHONPATH of the server only: "
+        "an A/B against another checkout with the same load test)",
+    )
+    ap.add_argument(
+        "--splits",
+        type=int,
+        metavar="N",
+        help="only count, N times, how --clients connections opened at once lie over the "
+        "workers (no load test, no phases)",
+    )
     ap.add_argument("--phases-only", action="store_true", help="only the in-process breakdown")
     ap.add_argument("--no-phases", action="store_true", help="only the load test")
     args = ap.parse_args()
+    if args.splits:
+        connection_splits(args)
+        return
     if not args.phases_only:
         load_test(args)
     if not args.no_phases:
@@ -595,98 +612,161 @@ def _answered(status: int, body: bytes, knobs: dict[str, float]) -> bool:
     return "summary" in answer and all(echoed.get(k) == v for k, v in knobs.items())
 
 
-def load_test(args: argparse.Namespace) -> None:
-    """Serve on loopback and send requests from ``args.clients`` threads."""
+@contextlib.contextmanager
+def _serving(args: argparse.Namespace) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
+    """``materiel serve --workers`` on a free loopback port with a throwaway store (the
+    sources under ``--server-src`` if given), once every worker listens and one answers;
+    the process and its port."""
+    from materiel.web.serving import worker_connections
+
     port = _free_port()
-    url = f"http://127.0.0.1:{port}"
+    env = dict(os.environ)
+    if args.server_src:
+        env["PYTHONPATH"] = os.pathsep.join([args.server_src, env.get("PYTHONPATH", "")])
     with tempfile.TemporaryDirectory() as tmp:
         proc = subprocess.Popen(
             [sys.executable, "-c", "from materiel.cli import main; main()", "serve",
              "--port", str(port), "--store", str(Path(tmp) / "bench.db"),
              "--workers", str(args.workers)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
         )  # fmt: skip
         try:
-            deadline = time.monotonic() + 60
-            while True:
+            deadline = time.monotonic() + 120
+            while True:  # a worker listening late would get none of the clients' connections
                 try:
-                    if httpx.get(url + "/api/health", timeout=1).status_code == 200:
+                    listening = len(worker_connections(port, _descendants(proc.pid)))
+                    ok = httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=1).is_success
+                    if ok and listening >= args.workers:
                         break
                 except httpx.HTTPError:
-                    if time.monotonic() > deadline:
-                        raise
-                    time.sleep(0.2)
-            settings = [_knobs(random.Random(i)) for i in range(12)] if args.mix == "page" else []
-            with httpx.Client(base_url=url, timeout=300) as warm:  # compile and cache first
-                for _ in range(4 * args.workers):
-                    warm.post("/api/simulate", json={"scenario": args.scenario})
-                for knobs in settings * 2 * args.workers:  # each worker keeps its own cache
-                    warm.post("/api/simulate", json={"scenario": args.scenario, "knobs": knobs})
-            latencies: list[float] = []
-            errors = [0]
-            lock = threading.Lock()
-            stop_at = time.monotonic() + args.seconds
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError("the server did not start")
+                time.sleep(0.2)
+            yield proc, port
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
 
-            def record(dt: float, ok: bool) -> None:
-                with lock:
-                    latencies.append(dt)
-                    if not ok:
-                        errors[0] += 1
 
-            def client(seed: int) -> None:  # httpx: one Client (keep-alive pool) per thread
-                rng = random.Random(seed)
-                with httpx.Client(base_url=url, timeout=30) as c:
-                    while time.monotonic() < stop_at:
-                        knobs = settings[rng.randrange(12)] if settings else _knobs(rng)
-                        t0 = time.perf_counter()
-                        try:
-                            r = c.post(
-                                "/api/simulate", json={"scenario": args.scenario, "knobs": knobs}
-                            )
-                            ok = _answered(r.status_code, r.content, knobs)
-                        except httpx.HTTPError:
-                            ok = False
-                        record(time.perf_counter() - t0, ok)
+def connection_splits(args: argparse.Namespace) -> None:
+    """``--splits N``: N times, open ``--clients`` connections at once (as the load test's
+    clients do), one ``/api/health`` each, and count how they lie over the workers
+    (:func:`materiel.web.serving.worker_connections`); the machine's load hardly matters."""
+    from materiel.web.serving import worker_connections
 
-            def stdlib_client(seed: int) -> None:  # one keep-alive http.client connection
-                rng = random.Random(seed)
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-                headers = {"Content-Type": "application/json", "Accept-Encoding": "gzip"}
-                try:
-                    while time.monotonic() < stop_at:
-                        knobs = settings[rng.randrange(12)] if settings else _knobs(rng)
-                        body = json.dumps({"scenario": args.scenario, "knobs": knobs}).encode()
-                        t0 = time.perf_counter()
-                        try:
-                            conn.request("POST", "/api/simulate", body=body, headers=headers)
-                            r = conn.getresponse()
-                            data = r.read()
-                            if r.getheader("Content-Encoding") == "gzip":
-                                data = gzip.decompress(data)
-                            ok = _answered(r.status, data, knobs)
-                        except (OSError, http.client.HTTPException):
-                            ok = False
-                            conn.close()  # reconnects on the next request
-                        record(time.perf_counter() - t0, ok)
-                finally:
-                    conn.close()
+    seen: collections.Counter[str] = collections.Counter()
+    with _serving(args) as (proc, port):
+        for _ in range(args.splits):
+            conns = [http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+                     for _ in range(args.clients)]  # fmt: skip
+            go = threading.Barrier(args.clients)
 
-            run = stdlib_client if args.client == "stdlib" else client
-            threads = [threading.Thread(target=run, args=(i,)) for i in range(args.clients)]
-            perf = _perf_start(_descendants(proc.pid)) if args.perf else None
-            server_cpu, client_cpu = _tree_cpu_s(proc.pid), time.process_time()
-            t0 = time.monotonic()
+            def ask(conn: http.client.HTTPConnection, go: threading.Barrier = go) -> None:
+                go.wait()
+                conn.request("GET", "/api/health")
+                conn.getresponse().read()
+
+            threads = [threading.Thread(target=ask, args=(c,)) for c in conns]
             for t in threads:
                 t.start()
             for t in threads:
                 t.join()
-            elapsed = time.monotonic() - t0
-            server_cpu = _tree_cpu_s(proc.pid) - server_cpu
-            client_cpu = time.process_time() - client_cpu
-            counts = _perf_stop(perf) if perf is not None else {}
+            split = sorted(worker_connections(port, _descendants(proc.pid)).values())[::-1]
+            seen["/".join(map(str, split))] += 1
+            for c in conns:
+                c.close()
+            time.sleep(0.3)  # the workers drop the closed connections
+    counted = ", ".join(f"{split} x{n}" for split, n in seen.most_common())
+    print(f"{args.clients} connections opened at once, {args.workers} workers, "
+          f"{args.splits} times: {counted}")  # fmt: skip
+
+
+def load_test(args: argparse.Namespace) -> None:
+    """Serve on loopback and send requests from ``args.clients`` threads."""
+    from materiel.web.serving import worker_connections
+
+    with _serving(args) as (proc, port):
+        url = f"http://127.0.0.1:{port}"
+        settings = [_knobs(random.Random(i)) for i in range(12)] if args.mix == "page" else []
+        # compile and cache first, on 4 connections a worker (one connection would warm
+        # only the worker it lands on); each worker keeps its own cache
+        warm = [httpx.Client(base_url=url, timeout=300) for _ in range(4 * args.workers)]
+        try:
+            for c in warm:
+                c.post("/api/simulate", json={"scenario": args.scenario})
+                for knobs in settings:
+                    c.post("/api/simulate", json={"scenario": args.scenario, "knobs": knobs})
         finally:
-            proc.terminate()
-            proc.wait(timeout=30)
+            for c in warm:
+                c.close()
+        latencies: list[float] = []
+        errors = [0]
+        lock = threading.Lock()
+        stop_at = time.monotonic() + args.seconds
+
+        def record(dt: float, ok: bool) -> None:
+            with lock:
+                latencies.append(dt)
+                if not ok:
+                    errors[0] += 1
+
+        def client(seed: int) -> None:  # httpx: one Client (keep-alive pool) per thread
+            rng = random.Random(seed)
+            with httpx.Client(base_url=url, timeout=30) as c:
+                while time.monotonic() < stop_at:
+                    knobs = settings[rng.randrange(12)] if settings else _knobs(rng)
+                    t0 = time.perf_counter()
+                    try:
+                        r = c.post(
+                            "/api/simulate", json={"scenario": args.scenario, "knobs": knobs}
+                        )
+                        ok = _answered(r.status_code, r.content, knobs)
+                    except httpx.HTTPError:
+                        ok = False
+                    record(time.perf_counter() - t0, ok)
+
+        def stdlib_client(seed: int) -> None:  # one keep-alive http.client connection
+            rng = random.Random(seed)
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            headers = {"Content-Type": "application/json", "Accept-Encoding": "gzip"}
+            try:
+                while time.monotonic() < stop_at:
+                    knobs = settings[rng.randrange(12)] if settings else _knobs(rng)
+                    body = json.dumps({"scenario": args.scenario, "knobs": knobs}).encode()
+                    t0 = time.perf_counter()
+                    try:
+                        conn.request("POST", "/api/simulate", body=body, headers=headers)
+                        r = conn.getresponse()
+                        data = r.read()
+                        if r.getheader("Content-Encoding") == "gzip":
+                            data = gzip.decompress(data)
+                        ok = _answered(r.status, data, knobs)
+                    except (OSError, http.client.HTTPException):
+                        ok = False
+                        conn.close()  # reconnects on the next request
+                    record(time.perf_counter() - t0, ok)
+            finally:
+                conn.close()
+
+        run = stdlib_client if args.client == "stdlib" else client
+        threads = [threading.Thread(target=run, args=(i,)) for i in range(args.clients)]
+        perf = _perf_start(_descendants(proc.pid)) if args.perf else None
+        server_cpu, client_cpu = _tree_cpu_s(proc.pid), time.process_time()
+        workers = list(worker_connections(port, _descendants(proc.pid)))
+        worker_cpu = [_tree_cpu_s(pid) for pid in workers]
+        t0 = time.monotonic()
+        for t in threads:
+            t.start()
+        time.sleep(args.seconds / 2)  # how the clients' connections lie over the workers
+        split = sorted(worker_connections(port, _descendants(proc.pid)).values(), reverse=True)
+        for t in threads:
+            t.join()
+        elapsed = time.monotonic() - t0
+        worker_cpu = [_tree_cpu_s(pid) - cpu for pid, cpu in zip(workers, worker_cpu, strict=True)]
+        server_cpu = _tree_cpu_s(proc.pid) - server_cpu
+        client_cpu = time.process_time() - client_cpu
+        counts = _perf_stop(perf) if perf is not None else {}
     lat = sorted(latencies)
     p50 = statistics.median(lat) * 1e3
     p99 = lat[min(len(lat) - 1, int(0.99 * len(lat)))] * 1e3
@@ -696,6 +776,9 @@ def load_test(args: argparse.Namespace) -> None:
         f"{len(lat)} requests, {len(lat) / elapsed:.1f} req/s, "
         f"p50 {p50:.0f} ms, p99 {p99:.0f} ms, errors {errors[0]}"
     )
+    busy = "/".join(f"{cpu / elapsed:.2f}" for cpu in sorted(worker_cpu, reverse=True))
+    print(f"  connections per worker at half time: {'/'.join(map(str, split)) or 'unknown'}; "
+          f"each worker's CPU: {busy or 'unknown'} cores")  # fmt: skip
     n = max(len(lat), 1)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(
