@@ -4,6 +4,7 @@ SIGTERM lets in-flight requests finish and leaves no process behind."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import http.client
 import json
@@ -18,12 +19,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from starlette.types import Message, Receive, Scope, Send
 
 pytest.importorskip("uvicorn")
 from typer.testing import CliRunner
 
 from materiel.cli import app as cli_app
 from materiel.web.serving import (
+    Rebalance,
     balanced_reuse_port,
     listening_socket,
     worker_connections,
@@ -129,10 +132,69 @@ def test_connections_reach_both_workers(served: Served) -> None:
             if len(split) == 2 and min(split.values()) > 0:
                 break
         assert len(split) == 2 and min(split.values()) > 0, split
-        assert sum(split.values()) == len(conns)
+        assert sum(split.values()) <= len(conns)  # Rebalance closes those over a share
     finally:
         for conn in conns:
             conn.close()
+
+
+def test_keep_alive_connections_settle_evenly(served: Served) -> None:
+    """8 keep-alive clients, 25 requests each: a worker over its share answers with
+    ``Connection: close`` until the clients, reconnecting, lie 4/4."""
+    conns = [http.client.HTTPConnection("127.0.0.1", served.port, timeout=30) for _ in range(8)]
+    go = threading.Barrier(len(conns))
+    closes = [0] * len(conns)
+
+    def client(i: int) -> None:
+        go.wait()
+        for _ in range(25):
+            conns[i].request("GET", "/api/health")
+            response = conns[i].getresponse()
+            response.read()
+            assert response.status == 200
+            closes[i] += response.getheader("connection") == "close"  # reopens on the next
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(len(conns))]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+        split = worker_connections(served.port, _children(served.proc.pid))
+        assert sorted(split.values()) == [4, 4], (split, closes)
+    finally:
+        for conn in conns:
+            conn.close()
+
+
+def test_rebalance_closes_only_over_the_share() -> None:
+    """Exact: ``Connection: close`` is added when the worker holds more than
+    ceil(all / workers) connections, and only then; the slot is updated first."""
+    sent: list[Message] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"a", b"1")]})
+        await send({"type": "http.response.body", "body": b"x"})
+
+    async def keep(message: Message) -> None:
+        sent.append(message)
+
+    async def receive() -> Message:
+        return {"type": "http.disconnect"}
+
+    def headers(held: int, counts: list[int], slot: int = 0) -> list[tuple[bytes, bytes]]:
+        sent.clear()
+        wrapped = Rebalance(app, counts, slot, lambda: held)
+        asyncio.run(wrapped({"type": "http"}, receive, keep))
+        assert counts[slot] == held and sent[1]["body"] == b"x"
+        return list(sent[0]["headers"])
+
+    close = [(b"a", b"1"), (b"connection", b"close")]
+    assert headers(5, [0, 3]) == close  # 5 of 8: share 4
+    assert headers(4, [0, 4]) == [(b"a", b"1")]  # 4 of 8
+    assert headers(5, [0, 4]) == [(b"a", b"1")]  # 5 of 9: share 5
+    assert headers(6, [0, 4, 1]) == close  # 6 of 11 on 3 workers: share 4
+    assert headers(1, [0, 0]) == [(b"a", b"1")]  # 1 of 1: share 1
 
 
 def test_a_killed_worker_is_replaced(served: Served) -> None:

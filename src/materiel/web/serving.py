@@ -48,11 +48,14 @@ from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 import uvicorn
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = [
     "APP",
+    "Rebalance",
     "Supervisor",
     "balanced_reuse_port",
     "listening_socket",
@@ -124,10 +127,50 @@ def _die_with_parent(parent: int) -> None:
         sys.exit(0)
 
 
-def _worker(host: str, port: int, parent: int, ready: Connection) -> None:  # pragma: no cover
-    """One worker process: its own listening socket, one uvicorn server on it. Sends its
-    pid over ``ready`` once the app is built and the server accepts."""
+class Rebalance:
+    """ASGI wrapper that evens out keep-alive connections over the workers.
+
+    The kernel's hash leaves 8 connections on 2 workers 6/2 or worse 3 times in 10, and
+    keep-alive clients stay where they landed. Every worker writes the number of
+    connections it holds (``connections()``) into its slot of ``counts``, an array shared
+    by all workers, at each response it starts; while it holds more than its share,
+    ``ceil(sum(counts) / len(counts))``, the response carries ``Connection: close`` and
+    the client's next request opens a new connection, which the kernel hashes afresh.
+    A worker at or under its share never closes one, so the splits settle at 4/4 (or
+    5/4 for 9 clients) within a few requests. Slots are read without a lock: a stale
+    count only makes a worker's share look larger, so it closes fewer, never more.
+    """
+
+    def __init__(
+        self, app: ASGIApp, counts: Any, slot: int, connections: Callable[[], int]
+    ) -> None:
+        self.app, self.counts, self.slot, self.connections = app, counts, slot, connections
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def start(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                held = self.counts[self.slot] = self.connections()
+                share = -(-sum(self.counts) // len(self.counts))
+                headers = list(message.get("headers", ()))
+                if held > share and all(k.lower() != b"connection" for k, _ in headers):
+                    message = {**message, "headers": [*headers, (b"connection", b"close")]}
+            await send(message)
+
+        await self.app(scope, receive, start)
+
+
+def _worker(
+    host: str, port: int, parent: int, ready: Connection, counts: Any, slot: int
+) -> None:  # pragma: no cover
+    """One worker process: its own listening socket, one uvicorn server on it, the app
+    wrapped in :class:`Rebalance`. Sends its pid over ``ready`` once the app is built and
+    the server accepts."""
     _die_with_parent(parent)
+    from materiel.web.app import create_app_from_env
 
     class _Server(uvicorn.Server):
         async def startup(self, sockets: list[socket.socket] | None = None) -> None:
@@ -137,8 +180,12 @@ def _worker(host: str, port: int, parent: int, ready: Connection) -> None:  # pr
 
     try:
         sock = listening_socket(host, port)
-        config = uvicorn.Config(APP, factory=True, log_level=LOG_LEVEL, backlog=BACKLOG)
-        _Server(config).run(sockets=[sock])
+        server: list[_Server] = []
+        app = Rebalance(
+            create_app_from_env(), counts, slot, lambda: len(server[0].server_state.connections)
+        )
+        server.append(_Server(uvicorn.Config(app, log_level=LOG_LEVEL, backlog=BACKLOG)))
+        server[0].run(sockets=[sock])
     except KeyboardInterrupt:  # Ctrl-C reaches the whole process group; the parent knows
         pass
 
@@ -175,11 +222,15 @@ class Supervisor:
         self.workers: list[_Worker] = []
         self.signals = 0
         self._spawn = multiprocessing.get_context("spawn")
+        self.counts = self._spawn.RawArray("i", workers)  # connections each worker holds
 
-    def _start(self) -> _Worker:
+    def _start(self, slot: int) -> _Worker:
+        self.counts[slot] = 0
         ours, theirs = self._spawn.Pipe(duplex=False)
         process = self._spawn.Process(
-            target=_worker, args=(self.host, self.port, os.getpid(), theirs), daemon=False
+            target=_worker,
+            args=(self.host, self.port, os.getpid(), theirs, self.counts, slot),
+            daemon=False,
         )
         process.start()
         theirs.close()
@@ -204,7 +255,7 @@ class Supervisor:
         previous = {sig: signal.signal(sig, self._on_signal) for sig in handled}
         failed = False
         try:
-            self.workers = [self._start() for _ in range(self.n)]
+            self.workers = [self._start(slot) for slot in range(self.n)]
             while not self.signals and not failed:
                 for i, w in enumerate(self.workers):
                     w.poll_started()
@@ -219,7 +270,7 @@ class Supervisor:
                     _say(f"worker [{w.pid}] died (exit code {w.process.exitcode}); "
                          "starting another")  # fmt: skip
                     w.ready.close()
-                    self.workers[i] = self._start()
+                    self.workers[i] = self._start(i)
                 time.sleep(_POLL_S)
         finally:
             self._stop_all()
