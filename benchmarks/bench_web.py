@@ -297,6 +297,52 @@ stays; 150 requests/s was reached in 1 run of 19 (167.2/s; the other four, 10 s 
 stdlib: 124.8-132.7), p99 at most 300 ms in every run. Spreading connections over the
 workers (one socket per worker with SO_REUSEPORT, which the kernel balances by connection
 hash) is the next thing to try; it is a server setting, not a change to the load test.
+
+web18h: one socket per worker (Dec 1, 16:16-16:53 UTC, against f2e2c09 with ``--server-src``
+so both sides run this same load test; the other helpers' tests and benchmarks held part of
+both cores throughout, load 3.6 to 7.5). ``materiel serve --workers N`` on Linux now runs
+N workers each listening on its own ``SO_REUSEPORT`` socket (:mod:`materiel.web.serving`);
+this script waits until every worker listens, warms each on 4 connections a worker, and
+prints each run's split at half time and each worker's CPU in cores.
+
+- Splits, ``--splits 40`` three times each side, alternating (8 connections opened at
+  once, one request each; 4/4, 5/3, 6/2, 7/1, 8/0): the kernel's hash alone 33, 56, 22,
+  8, 1 of 120, the binomial odds exactly (32.8, 52.5, 26.3, 7.5, 0.9); f2e2c09's shared
+  socket 45, 66, 8, 1, 0 on this loaded machine, where the workers' accepts interleave
+  (the lead's 7/1 and 8/0 came from a quiet one, where one worker's accept loop drains
+  the queue first). The hash alone is therefore not better than the shared socket here,
+  only independent of timing; so each worker now answers ``Connection: close`` while it
+  holds more than ceil(all / workers) of the open connections
+  (:class:`materiel.web.serving.Rebalance`), and the clients' new connections are
+  hashed afresh until they lie evenly: 4/4 at half time in 12 of 12 load-test runs with
+  it, against 4/4 in 2 of 8 with the hash alone and 8 of 16 for f2e2c09.
+- ``--mix distinct``, 8 clients, 2 workers, 20 s, alternating (requests/s, p99 ms, server
+  CPU ms a request, split, load). Hash alone, 16:16-16:26: httpx old 150.8 / 94 / 10.9 /
+  4/4 / 3.6, 82.2 / 306 / 11.2 / 6/2 / 4.7, 79.7 / 199 / 12.7 / 4/4 / 4.4, 57.3 / 296 /
+  15.0 / 6/2 / 4.5; new 76.7 / 198 / 11.0 / 5/3 / 3.7, 85.3 / 287 / 10.2 / 5/3 / 4.6, 79.1
+  / 272 / 11.7 / 4/4 / 4.5, 75.6 / 275 / 13.2 / 5/3 / 4.8; stdlib old 128.3 / 157 / 9.7 /
+  6/2 / 3.8, 138.1 / 165 / 10.8 / 5/3 / 4.5, 81.2 / 222 / 11.4 / 5/3 / 4.3, 83.6 / 211 /
+  12.4 / 4/4 / 4.6; new 133.9 / 166 / 8.7 / 4/4 / 4.3, 88.7 / 204 / 11.2 / 4/4 / 4.7, 67.9
+  / 271 / 13.5 / 5/3 / 4.3, 78.8 / 304 / 12.4 / 5/3 / 4.6. With Rebalance, 16:42-16:53
+  (each worker's CPU in cores last): httpx old 54.2 / 648 / 11.9 / 6/2 / 7.1 / 0.34+0.30,
+  72.8 / 264 / 12.5 / 5/3 / 5.6 / 0.49+0.42, 79.9 / 342 / 12.7 / 4/4 / 6.3 / 0.51+0.51,
+  85.5 / 203 / 13.0 / 4/4 / 4.5 / 0.57+0.54; new 104.4 / 319 / 9.6 / 4/4 / 6.7 /
+  0.50+0.50, 80.4 / 262 / 12.5 / 4/4 / 6.2 / 0.52+0.48, 71.6 / 326 / 11.9 / 4/4 / 6.0 /
+  0.45+0.40, 77.0 / 260 / 14.0 / 4/4 / 5.0 / 0.54+0.54; stdlib old 75.8 / 426 / 12.2 /
+  4/4 / 7.5 / 0.49+0.44, 111.5 / 180 / 12.6 / 4/4 / 6.2 / 0.73+0.67, 124.4 / 204 / 12.3
+  / 6/2 / 5.8 / 0.76+0.76, 154.9 / 87 / 11.9 / 4/4 / 4.1 / 0.93+0.92; new 75.2 / 465 /
+  12.1 / 4/4 / 7.2 / 0.53+0.38, 69.9 / 280 / 13.1 / 4/4 / 5.6 / 0.46+0.45, 76.1 / 228 /
+  14.1 / 4/4 / 5.4 / 0.54+0.53, 126.8 / 113 / 12.6 / 4/4 / 4.4 / 0.80+0.80. No errors.
+- What that shows: on this loaded machine the split does not limit throughput (a 6/2
+  run had both workers at 0.76 cores; the scheduler, not the connections, shares out the
+  CPU) and requests/s follows the load (150.8 and 154.9 at load 3.6 and 4.1, 54 to 80 at
+  5.6 to 7.5); old and new are within that noise, and server CPU per request is the
+  same. 150/s with p99 <= 300 ms was reached twice (both old, at the quietest moments).
+  What the change buys is where the split does limit: a quiet machine, where the lead
+  saw 8/0 runs at ~77/s; now a run's connections end 4/4 whatever the timing. That
+  claim is untested here (no quiet machine in this window): rerun this A/B with
+  ``--server-src`` when the machine is idle. The reconnects cost a TCP handshake each,
+  a few a run.
 """
 
 from __future__ import annotations

@@ -29,7 +29,14 @@ over the listening sockets by a hash of the connection's addresses and ports.
   simulation while holding the GIL would be taken for hung.
 - The hash balances only on average: two workers and 8 connections split 4/4, 5/3,
   6/2, 7/1 or 8/0 with the binomial odds 27, 44, 22, 6 and 1 in 100
-  (``benchmarks/bench_web.py`` measures the splits with :func:`worker_connections`).
+  (``benchmarks/bench_web.py --splits`` counts them with :func:`worker_connections`),
+  and keep-alive clients stay where they land. So each worker's app is wrapped in
+  :class:`Rebalance`: a worker holding more than its share of the open connections
+  answers with ``Connection: close``, and the client's next connection is hashed
+  afresh, until the connections lie evenly.
+- When a worker dies, connections still waiting in its own accept queue are reset
+  (with one shared socket they would wait for another worker); new ones go to the
+  workers left until its replacement listens.
 """
 
 from __future__ import annotations
