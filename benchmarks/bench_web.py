@@ -315,7 +315,7 @@ prints each run's split at half time and each worker's CPU in cores.
   holds more than ceil(all / workers) of the open connections
   (:class:`materiel.web.serving.Rebalance`), and the clients' new connections are
   hashed afresh until they lie evenly: 4/4 at half time in 12 of 12 load-test runs with
-  it, against 4/4 in 2 of 8 with the hash alone and 8 of 16 for f2e2c09.
+  it, against 4 of 13 with the hash alone and 8 of 16 for f2e2c09.
 - ``--mix distinct``, 8 clients, 2 workers, 20 s, alternating (requests/s, p99 ms, server
   CPU ms a request, split, load). Hash alone, 16:16-16:26: httpx old 150.8 / 94 / 10.9 /
   4/4 / 3.6, 82.2 / 306 / 11.2 / 6/2 / 4.7, 79.7 / 199 / 12.7 / 4/4 / 4.4, 57.3 / 296 /
@@ -337,7 +337,9 @@ prints each run's split at half time and each worker's CPU in cores.
   run had both workers at 0.76 cores; the scheduler, not the connections, shares out the
   CPU) and requests/s follows the load (150.8 and 154.9 at load 3.6 and 4.1, 54 to 80 at
   5.6 to 7.5); old and new are within that noise, and server CPU per request is the
-  same. 150/s with p99 <= 300 ms was reached twice (both old, at the quietest moments).
+  same. 150/s with p99 <= 300 ms was reached by two 20 s runs, both old, at the quietest
+  moments, and by one 10 s run with Rebalance (16:39, stdlib: 159.5/s, p99 107 ms, 4/4,
+  each worker 0.93 cores).
   What the change buys is where the split does limit: a quiet machine, where the lead
   saw 8/0 runs at ~77/s; now a run's connections end 4/4 whatever the timing. That
   claim is untested here (no quiet machine in this window): rerun this A/B with
