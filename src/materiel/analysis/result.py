@@ -417,14 +417,18 @@ class Result:
             return []
         origin = plain(ds, "contract_origin")[mine].tolist()
         product = plain(ds, "contract_product")[mine].tolist()
-        decided = plain(ds, "contract_decided").astype(str)[mine].tolist()
-        quantity = plain(ds, "contract_quantity").astype(float)[mine]
-        multi_year = plain(ds, "contract_multi_year").astype(bool)[mine]
+        decided = plain(ds, "contract_decided")[mine].astype(str).tolist()
+        quantity = plain(ds, "contract_quantity")[mine].astype(float)
+        multi_year = plain(ds, "contract_multi_year")[mine].astype(bool)
         code_of: dict[tuple[str, str], int] = {}  # (policy, product) -> group, in order seen
-        codes = [
-            code_of.setdefault((str(o).removeprefix("policy:"), str(k)), len(code_of))
-            for o, k in zip(origin, product, strict=True)
-        ]
+        code_at: dict[tuple[str, str], int] = {}  # (origin, product) as stored -> group
+        codes = []
+        for pair in zip(origin, product, strict=True):  # a few groups, ~200 contracts
+            code = code_at.get(pair)
+            if code is None:
+                key = (str(pair[0]).removeprefix("policy:"), str(pair[1]))
+                code = code_at[pair] = code_of.setdefault(key, len(code_of))
+            codes.append(code)
         months: list[list[str]] = [[] for _ in code_of]
         for code, month in zip(codes, decided, strict=True):
             months[code].append(month)

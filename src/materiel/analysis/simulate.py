@@ -225,19 +225,38 @@ def _contract_coords(
     written = _written_buyers(inp.contract_buyers)
     shares = raw["contract_buyer_share"]
     decided = fixed.by_gap if shares.shape[0] > 0 else []
-    buyers = []
-    for i in range(raw["contract_quantity"].shape[0]):  # as _buyer_shares, written as text
-        row = list(written)
-        for c in decided:
-            row[c] = _joined({inp.parties[p]: float(shares[i, c, p])
-                              for p in np.flatnonzero(shares[i, c] > 0.0)})  # fmt: skip
-        buyers.append(row)
+    samples = raw["contract_quantity"].shape[0]
+    if decided or samples != 1:
+        buyers = []
+        for i in range(samples):  # as _buyer_shares, written as text
+            row = list(written)
+            for c in decided:
+                row[c] = _joined({inp.parties[p]: float(shares[i, c, p])
+                                  for p in np.flatnonzero(shares[i, c] > 0.0)})  # fmt: skip
+            buyers.append(row)
+        buyer_text = np.array(buyers, dtype=str)
+    else:  # one sample, every contract's buyers as written: the text array made once
+        buyer_text = _WRITTEN_ARRAY.get(
+            (written,), lambda: _read_only(np.array([written], dtype=str))
+        )
     return {
         "contract_quantity": (OUTPUTS["contract_quantity"].dims, raw["contract_quantity"]),
         "contract_decided": (OUTPUTS["contract_decided"].dims, labels(raw["contract_decided"])),
         "contract_signed": (OUTPUTS["contract_signed"].dims, labels(raw["contract_signed"])),
-        "contract_buyers": (("sample", "contract"), np.array(buyers, dtype=str)),
+        "contract_buyers": (("sample", "contract"), buyer_text),
     }  # fmt: skip
+
+
+_WRITTEN_ARRAY: ByIdentity[np.ndarray] = ByIdentity(64)
+"""``contract_buyers`` of a one-sample run whose buyers are all as written, per list of
+written buyers' text (:func:`_written_buyers`), read-only: labelling copies it (only the
+kept contract slots)."""
+
+
+def _read_only(array: np.ndarray) -> np.ndarray:
+    """``array``, made read-only (it is shared)."""
+    array.flags.writeable = False
+    return array
 
 
 _PRODUCT_OF = {"product": "product", "line": "line_product", "contract": "contract_product",
@@ -456,6 +475,24 @@ class _Parts(NamedTuple):
     """Coordinates before slots were dropped (the units name every slot's product)."""
 
 
+_NAMED: ByIdentity[tuple[tuple[str, tuple[str, ...]], ...]] = ByIdentity(64)
+_INDEX_MAPS: ByIdentity[tuple[dict[Hashable, Any], dict[Hashable, Any]]] = ByIdentity(64)
+"""The index variables and the xarray indexes of a pair of cached coordinates
+(:func:`_dimension_coords`, :func:`_contract_index`), merged once (each read of
+``Coordinates.variables`` or ``.xindexes`` builds a new mapping); shared, read only."""
+
+
+def _named(inp: Inputs) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """The labels of the dimensions that count entities, as :func:`_dimension_coords` keys
+    them: made once per set of label lists (a retuned run shares its template's)."""
+    labelled = (("party", inp.parties), ("product", inp.products), ("line", inp.lines),
+                ("pool", inp.pools), ("pledge", inp.pledges), ("fleet", inp.fleets))  # fmt: skip
+    return _NAMED.get(
+        tuple(values for _, values in labelled),
+        lambda: tuple((dim, tuple(values)) for dim, values in labelled),
+    )
+
+
 def _label(
     inp: Inputs, raw: Mapping[str, np.ndarray], scenario: Scenario, cells: np.ndarray | None
 ) -> _Parts:
@@ -465,14 +502,16 @@ def _label(
     samples = next(iter(raw.values())).shape[0]
     slot = None if cells is None else cell_slots(cells)
     keep = policy_slots_used(inp, raw)
+    keep_at = np.flatnonzero(keep)  # indices: each selection below takes them as they are
 
     def kept(dims: str | tuple[str, ...], values: Any) -> Any:
-        """``values`` without the dropped contract slots (along ``contract``)."""
-        dims = (dims,) if isinstance(dims, str) else dims
-        if "contract" not in dims:
+        """``values`` without the dropped contract slots (along ``contract``): a copy."""
+        if dims == "contract":
+            return np.asarray(values)[keep_at]
+        if isinstance(dims, str) or "contract" not in dims:
             return values
         at: list[Any] = [slice(None)] * len(dims)
-        at[dims.index("contract")] = keep
+        at[dims.index("contract")] = keep_at
         return np.asarray(values)[tuple(at)]
 
     data_vars: dict[str, Any] = {}
@@ -497,13 +536,15 @@ def _label(
     data_vars["qualification_cost_usd"] = (("month", "party"), qualification)
     fixed = _static(inp, scenario)
     f, contracts = fixed.coords, fixed.contracts
-    labelled = (("party", inp.parties), ("product", inp.products), ("line", inp.lines),
-                ("pool", inp.pools), ("pledge", inp.pledges), ("fleet", inp.fleets))  # fmt: skip
-    named = tuple((dim, tuple(values)) for dim, values in labelled)
+    named = _named(inp)
     indexes = _dimension_coords(samples, inp.start, inp.n_months, named)
-    kept_contracts = (tuple(contracts[keep].tolist()), contracts.dtype.str)
+    kept_contracts = (tuple(contracts[keep_at].tolist()), contracts.dtype.str)
     contract_index = _contract_index(*kept_contracts)
-    index_vars = {**indexes.variables, **contract_index.variables}
+    index_vars, merged_indexes = _INDEX_MAPS.get(
+        (indexes, contract_index),
+        lambda: ({**indexes.variables, **contract_index.variables},
+                 {**indexes.xindexes, **contract_index.xindexes}),
+    )  # fmt: skip
     coords: dict[str, Any] = {
             **{d: index_vars[d] for d in ("sample", "month", "party", "product", "line",
                                           "contract", "pool", "pledge")},
@@ -535,7 +576,7 @@ def _label(
             if isinstance(given, tuple):
                 table[name] = (given[0], kept(given[0], given[1]), *given[2:])
     ds_attrs = {"scenario": scenario.id, "start": scenario.start, "months": scenario.months}
-    given_indexes = {**indexes.xindexes, **contract_index.xindexes}
+    given_indexes = dict(merged_indexes)
     index_values = {**_dimension_values(samples, inp.start, inp.n_months, named),
                     "contract": _contract_values(*kept_contracts)}  # fmt: skip
     return _Parts(data_vars, coords, given_indexes, ds_attrs, keep, starts, index_values, unkept)

@@ -30,6 +30,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from materiel._errors import bad_argument
+from materiel._memo import ByIdentity
 from materiel.engine.budget import BudgetPlan, fit_to_budgets
 from materiel.engine.interop import compile_fleets, qualification_charges
 from materiel.months import month_index, month_label, parse_month, year_of
@@ -593,6 +594,22 @@ def _consumption(
     return out
 
 
+_ALWAYS_DELAYED: ByIdentity[np.ndarray] = ByIdentity(32)
+
+
+def _always_delayed(inp: Inputs) -> np.ndarray:
+    """:func:`always_delayed`, kept (read-only) for the very ``contract_origin`` and
+    ``contract_policy`` objects it reads: a template's, shared by every retuned run of it
+    (:func:`retune`), so the ~200 origins are not scanned again per request."""
+
+    def build() -> np.ndarray:
+        always = always_delayed(inp)
+        always.flags.writeable = False
+        return always
+
+    return _ALWAYS_DELAYED.get((inp.contract_origin, inp.contract_policy), build)
+
+
 def retune(inp: Inputs, s: Scenario, contract_quantity: np.ndarray) -> Inputs:
     """:func:`compile_inputs` of ``s`` at array cost, from ``inp``, the Inputs of a scenario
     that differs from ``s`` at most in ``policy.extra_contracting_delay_months``,
@@ -612,7 +629,7 @@ def retune(inp: Inputs, s: Scenario, contract_quantity: np.ndarray) -> Inputs:
     extra = policy.extra_contracting_delay_months
     own = inp.contract_own_delay
     base = inp.contract_decided + np.where(own >= 0, own, policy.contracting_delay_months)
-    sign = extra_delay(base, extra, always_delayed(inp))
+    sign = extra_delay(base, extra, _always_delayed(inp))
     due_first = sign + inp.contract_due_lag
     quantity = np.asarray(contract_quantity, dtype=float)
     assign = sorted_assignments(

@@ -8,12 +8,14 @@ never changed.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from materiel._errors import Problem, ScenarioError
+from materiel._memo import ByIdentity
 from materiel.engine.inputs import Inputs, retune
 from materiel.scenario.schema import Contract, Scenario, SpendingPath
 
@@ -146,9 +148,21 @@ def knobbed_inputs(template: Inputs, s: Scenario) -> Inputs:
     """The compiled inputs of ``s`` (a scenario with knobs applied) from ``template``, those
     of the same base scenario with its :func:`template_knobs`: the written contracts'
     quantities taken from ``s``, the rest by :func:`materiel.engine.inputs.retune`."""
-    contracts = s.contracts
-    quantity = [
-        contracts[origin].quantity if origin in contracts else float(q)
-        for origin, q in zip(template.contract_origin, template.contract_quantity, strict=True)
-    ]
-    return retune(template, s, np.array(quantity, dtype=float))
+    quantity = np.array(template.contract_quantity, dtype=float)
+    rows_of = _ROWS_OF.get((template.contract_origin,), lambda: _rows_of(template.contract_origin))
+    for cid, contract in s.contracts.items():  # the written contracts (~20), not every row
+        rows = rows_of.get(cid)
+        if rows is not None:
+            quantity[rows] = contract.quantity
+    return retune(template, s, quantity)
+
+
+_ROWS_OF: ByIdentity[dict[str, list[int]]] = ByIdentity(32)
+
+
+def _rows_of(origins: Sequence[str]) -> dict[str, list[int]]:
+    """Each origin's rows of the compiled contracts (a written contract's repeats share it)."""
+    rows: dict[str, list[int]] = {}
+    for row, origin in enumerate(origins):
+        rows.setdefault(origin, []).append(row)
+    return rows
