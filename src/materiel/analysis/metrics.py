@@ -241,10 +241,17 @@ def cells_at(
 
 
 def _label(ds: Source, idx: int) -> str:
+    return _labeller(ds)(idx)
+
+
+def _labeller(ds: Source) -> Callable[[int], str]:
+    """``idx -> label_of(month idx)`` for a table that labels several months: from the
+    month labels made once per read-only ``month`` coordinate (:func:`_derived`)."""
     months = ds.variables["month"].values
     if months.flags.writeable:
-        return label_of(months[idx])
-    return _derived("months", _month_labels, months)[idx]
+        return lambda idx: label_of(months[idx])
+    labels: list[str] = _derived("months", _month_labels, months)
+    return labels.__getitem__
 
 
 def capex_split(ds: xr.Dataset, sample: int = 0) -> dict[str, float]:
@@ -354,6 +361,7 @@ def target_rows(ds: Source, s: Scenario, sample: int = 0) -> list[dict[str, Any]
     at_k = [product_at[t.product] for t in s.targets.values() for _ in t.parties]
     held = cells_at(ds, counted, at_p, at_k, sample)
     bounds = np.cumsum([0, *(len(t.parties) for t in s.targets.values())]).tolist()
+    label = _labeller(ds)
     rows = []
     for i, (tid, t) in enumerate(s.targets.items()):
         required = t.required_quantity
@@ -376,7 +384,7 @@ def target_rows(ds: Source, s: Scenario, sample: int = 0) -> list[dict[str, Any]
                 "stock_at_by": at_by,
                 "met_by_date": bool(hit[by]),  # target_met(at_by, required)
                 "gap_at_by": max(required - at_by, 0.0),
-                "first_met": _label(ds, first) if first >= 0 else None,
+                "first_met": label(first) if first >= 0 else None,
                 "months_to_target": first if first >= 0 else None,
                 "months_early": by - first if first >= 0 else None,
                 "stock_at_horizon": end,
@@ -545,11 +553,12 @@ def fleet_rows(ds: Source, sample: int = 0) -> list[dict[str, Any]]:
     demand_pk = plain(ds, "consumption_demand", ("month", "party", "product"))
     party_at = _derived("positions", _positions, plain(ds, "party"))
     product_at = _derived("positions", _positions, plain(ds, "product"))
-    parties, products = plain(ds, "fleet_party"), plain(ds, "fleet_product")
-    shares, systems = plain(ds, "fleet_share"), plain(ds, "fleet_system")
+    parties, products = plain(ds, "fleet_party").tolist(), plain(ds, "fleet_product").tolist()
+    shares, systems = plain(ds, "fleet_share").tolist(), plain(ds, "fleet_system").tolist()
     cell_of = [
         (party_at[str(p)], product_at[str(k)]) for p, k in zip(parties, products, strict=True)
     ]
+    label = _labeller(ds)
     # counts, first months and maxima of every fleet at once (exact in any order); the
     # sums stay per fleet, each summed as numpy sums one column
     at_i, at_j = [c[0] for c in cell_of], [c[1] for c in cell_of]
@@ -558,7 +567,9 @@ def fleet_rows(ds: Source, sample: int = 0) -> list[dict[str, Any]]:
     unusable_max = unusable_f.max(axis=0).tolist() if len(cell_of) else []
     over = short > 1e-9
     counts, firsts = over.sum(axis=0).tolist(), over.argmax(axis=0).tolist()
-    for f, fleet in enumerate(plain(ds, "fleet")):
+    # one sample's values as Python's (tolist), not a numpy scalar per fleet and column
+    stock_end, unusable_end = usable[-1].tolist(), unusable_f[-1].tolist()
+    for f, fleet in enumerate(plain(ds, "fleet").tolist()):
         p, k = str(parties[f]), str(products[f])
         i, j = cell_of[f]
         share = float(shares[f])
@@ -578,9 +589,9 @@ def fleet_rows(ds: Source, sample: int = 0) -> list[dict[str, Any]]:
                 "share_unmet": shortfall / demand if demand > 0 else 0.0,
                 "shortfall_while_held": float(s_f[held].sum()),
                 "months_short": counts[f],
-                "first_short": _label(ds, firsts[f]) if counts[f] else None,
-                "stock_end": float(usable[-1, f]),
-                "unusable_end": float(unusable_f[-1, f]),
+                "first_short": label(firsts[f]) if counts[f] else None,
+                "stock_end": float(stock_end[f]),
+                "unusable_end": float(unusable_end[f]),
                 "unusable_max": float(unusable_max[f]),
             }
         )
