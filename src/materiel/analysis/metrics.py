@@ -361,18 +361,27 @@ def target_rows(ds: Source, s: Scenario, sample: int = 0) -> list[dict[str, Any]
     at_k = [product_at[t.product] for t in s.targets.values() for _ in t.parties]
     held = cells_at(ds, counted, at_p, at_k, sample)
     bounds = np.cumsum([0, *(len(t.parties) for t in s.targets.values())]).tolist()
+    if not s.targets:
+        return []
     label = _labeller(ds)
+    # each target's series summed over its parties as ever, then every target's month
+    # tests at once: (month, target) columns, the one rule (target_met) elementwise
+    n = len(s.targets)
+    series = np.column_stack([held[:, bounds[i] : bounds[i + 1]].sum(axis=1) for i in range(n)])
+    hits = target_met(series, np.array([t.required_quantity for t in s.targets.values()]))
+    ever, firsts = hits.any(axis=0).tolist(), hits.argmax(axis=0).tolist()
+    bys = [_month_index(t.by, s.start) for t in s.targets.values()]
+    at_bys, met_bys = series[bys, range(n)].tolist(), hits[bys, range(n)].tolist()
+    ends = series[-1].tolist()
     rows = []
     for i, (tid, t) in enumerate(s.targets.items()):
         required = t.required_quantity
         parties = [party_at[p] for p in t.parties]
         k = product_at[t.product]
-        series = held[:, bounds[i] : bounds[i + 1]].sum(axis=1)
-        by = _month_index(t.by, s.start)
-        hit = target_met(series, required)
-        first = int(hit.argmax()) if hit.any() else -1
-        at_by = float(series[by])
-        end = float(series[-1])
+        by = bys[i]
+        first = int(firsts[i]) if ever[i] else -1
+        at_by = float(at_bys[i])
+        end = float(ends[i])
         rows.append(
             {
                 "target": tid,
@@ -382,7 +391,7 @@ def target_rows(ds: Source, s: Scenario, sample: int = 0) -> list[dict[str, Any]
                 "by": t.by,
                 "stock_start": float(start[parties, k].sum()),
                 "stock_at_by": at_by,
-                "met_by_date": bool(hit[by]),  # target_met(at_by, required)
+                "met_by_date": bool(met_bys[i]),  # target_met(at_by, required)
                 "gap_at_by": max(required - at_by, 0.0),
                 "first_met": label(first) if first >= 0 else None,
                 "months_to_target": first if first >= 0 else None,
@@ -569,14 +578,19 @@ def fleet_rows(ds: Source, sample: int = 0) -> list[dict[str, Any]]:
     counts, firsts = over.sum(axis=0).tolist(), over.argmax(axis=0).tolist()
     # one sample's values as Python's (tolist), not a numpy scalar per fleet and column
     stock_end, unusable_end = usable[-1].tolist(), unusable_f[-1].tolist()
+    # each fleet's months as one contiguous row: a sum along rows adds each row as numpy
+    # sums that column alone (pairwise, the same order), in one call for every fleet
+    by_fleet = np.ascontiguousarray(short.T)
+    shortfalls = by_fleet.sum(axis=1).tolist()
+    demands = np.ascontiguousarray(demand_pk[:, at_i, at_j].T).sum(axis=1).tolist()
+    held_by_fleet = np.ascontiguousarray((nominal_f >= 1.0).T)
     for f, fleet in enumerate(plain(ds, "fleet").tolist()):
         p, k = str(parties[f]), str(products[f])
-        i, j = cell_of[f]
         share = float(shares[f])
-        demand = float(demand_pk[:, i, j].sum()) * share
-        s_f = short[:, f]
-        shortfall = float(s_f.sum())
-        held = nominal_f[:, f] >= 1.0
+        demand = float(demands[f]) * share
+        s_f = by_fleet[f]
+        shortfall = float(shortfalls[f])
+        held = held_by_fleet[f]
         rows.append(
             {
                 "fleet": str(fleet),
