@@ -474,6 +474,11 @@ def main() -> None:
     )
     ap.add_argument("--phases-only", action="store_true", help="only the in-process breakdown")
     ap.add_argument("--no-phases", action="store_true", help="only the load test")
+    ap.add_argument(
+        "--phases-n", type=int, default=20,
+        help="requests timed in the in-process breakdown (and 150 + this through the app): "
+        "at 20 one run moves by a third on a shared machine; 200 settles within a tenth",
+    )  # fmt: skip
     args = ap.parse_args()
     if args.splits:
         connection_splits(args)
@@ -481,8 +486,8 @@ def main() -> None:
     if not args.phases_only:
         load_test(args)
     if not args.no_phases:
-        phases(args.scenario)
-        distinct_through_app(args.scenario)
+        phases(args.scenario, n=args.phases_n)
+        distinct_through_app(args.scenario, n=150 + args.phases_n - 20)
         cached_through_app(args.scenario)
 
 

@@ -668,8 +668,14 @@ def interoperability_rows(
     line_product = plain(ds, "line_product")
     T = cap.shape[0]
 
-    def total(group: list[dict[str, Any]], column: str) -> float:
-        return float(np.sum(np.array([f[column] for f in group], dtype=float)))
+    summed = ("demand", "shortfall", "shortfall_while_held")
+
+    def totals(group: list[dict[str, Any]]) -> list[float]:
+        """The group's sums of ``summed``: one contiguous row each, each row summed as
+        ``np.sum`` sums it alone (pairwise along a row)."""
+        values = np.array([[f[column] for f in group] for column in summed], dtype=float)
+        sums: list[float] = values.sum(axis=1).tolist()
+        return sums
 
     rows = []
     for g, ((p, k), group) in enumerate(groups.items()):
@@ -680,7 +686,7 @@ def interoperability_rows(
             fits = (qualified[np.ix_(of_k, mine)] <= t) * share[mine]
             return float((cap[t, of_k] * fits.sum(axis=1)).sum())
 
-        demand, shortfall = total(group, "demand"), total(group, "shortfall")
+        demand, shortfall, while_held = totals(group)
         short = [f for f in group if f["shortfall"] > 0]
         worst = [short[i] for i in _descending(np.array([f["share_unmet"] for f in short]))]
         rows.append(
@@ -695,7 +701,7 @@ def interoperability_rows(
                 "demand": demand,
                 "shortfall": shortfall,
                 "share_unmet": shortfall / demand if demand > 0 else 0.0,
-                "shortfall_while_held": total(group, "shortfall_while_held"),
+                "shortfall_while_held": while_held,
                 "short_systems": ", ".join(f"{f['system']} {f['share_unmet']:.0%}" for f in worst),
                 "capacity_start_per_month": float(cap[0, of_k].sum()),
                 "effective_capacity_start_per_month": effective(0),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import threading
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from itertools import pairwise
 from typing import Any
 
@@ -14,6 +14,7 @@ import pandas as pd
 import xarray as xr
 
 from materiel._errors import bad_argument
+from materiel._memo import ByIdentity
 from materiel._xarray import lazy_dask
 from materiel.analysis import metrics
 from materiel.engine.binding import input_product, is_input
@@ -447,15 +448,10 @@ class Result:
     def floors(self) -> dict[str, Any]:
         """Which stock-floor rule the run applied (``policy.floor_applies_to``), in words too."""
         applies = self.scenario.policy.floor_applies_to
-        return {
-            "applies_to": applies,
-            "rule": FLOOR_RULES[applies],
-            "parties_with_floors": sorted(
-                p
-                for p, per in self.scenario.stocks.items()
-                if any(x.floor > 0 for x in per.values())
-            ),
-        }
+        stocks = self.scenario.stocks
+        with_floors = _FLOORED.get((stocks,), lambda: _parties_with_floors(stocks))
+        return {"applies_to": applies, "rule": FLOOR_RULES[applies],
+                "parties_with_floors": list(with_floors)}  # fmt: skip
 
     # --- machine-readable metrics ---
     def cost_totals(self) -> dict[str, Any]:
@@ -527,6 +523,17 @@ _DECISION_COLUMNS = ["policy", "product", "contracts", "first", "last", "quantit
                      "multi_year_quantity", "delivered"]  # fmt: skip
 
 ROW_TABLES = ("targets", "decisions", "fleets", "interoperability")
+
+_FLOORED: ByIdentity[tuple[str, ...]] = ByIdentity(64)
+"""The parties with a stock floor, per ``scenario.stocks`` mapping (knobs never change it,
+so a knobbed scenario shares its base's): worked out once, not per run's summary."""
+
+
+def _parties_with_floors(stocks: Mapping[str, Mapping[str, Any]]) -> tuple[str, ...]:
+    """The parties that keep a floor above 0 on some stock, sorted."""
+    return tuple(sorted(p for p, per in stocks.items() if any(x.floor > 0 for x in per.values())))
+
+
 """The tables :meth:`Result.rows` gives as plain rows."""
 
 
