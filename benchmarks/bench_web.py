@@ -345,6 +345,54 @@ prints each run's split at half time and each worker's CPU in cores.
   claim is untested here (no quiet machine in this window): rerun this A/B with
   ``--server-src`` when the machine is idle. The reconnects cost a TCP handshake each,
   a few a run.
+
+web18i: CPU above the engine, against f2e2c09 (Dec 1, 16:05-16:45 UTC, shared machine,
+load 2.7 to 5.9 from the other helpers). Where the app's share goes (through the ASGI app
+minus the same work called directly, alternating batches in one process): 1.1 to 1.4 ms
+a request. Not the thread hops: with both executors made synchronous the share was 1.26
+to 1.35 ms against 1.12 to 1.37 with the answering thread and the run pool (noise), so
+the pool keeps the time limit. Not the middleware: per cached request (0.38 ms in all)
+GZip costs 0.03 ms and the body limit 0.01. The answer's clean 0.10, JSON 0.13 (0.2 in
+the app) and gzip 0.05 to 0.08 ms (level 6, 5.1 -> 1.5 KB; level 1 0.05 ms, 1.6 KB):
+left as they are. The rest is FastAPI's own request handling (about 435 calls in
+fastapi and 150 in starlette a request under cProfile), which only leaving FastAPI for
+this route would cut. The unused policy slots (207 slots, 189 kept in action-plan):
+dropping them from contract_deliveries is a 14 us copy; nothing to gain there. What went
+(answers byte for byte: summary JSON and the four row tables sha256-identical to f2e2c09
+on 120 random and 16 fixed knob sets over the 4 embedded scenarios):
+
+- fleet_rows: month labels fetched once per table (a cache look-up per labelled month
+  cost ~10 us), values read with tolist() once, shortfalls and demands summed as one
+  contiguous row per fleet in one call (bit for bit the column sums: 3,000 random
+  arrays); interoperability_rows: a group's three sums in one call; target_rows: the met
+  tests, first months and values at the date and horizon for every target at once;
+  decisions: one group key per (origin, product) pair, not per contract; floors' parties
+  once per scenario stocks;
+- build_result: kept contract slots by one index array; the dimension labels' key, the
+  merged index maps and a one-sample run's written buyers' text once per template;
+- knobbed_inputs / retune: written contracts' quantities set from the ~20 contracts, not
+  looked up per ~200 rows; always_delayed once per template.
+
+Hot (same result again, min of 300, same process): fleet_rows 0.38 -> 0.18 ms, target_rows
+0.42 -> 0.29, decisions 0.26 -> 0.17, _label 0.32-0.40 -> 0.22, build_result 0.48 -> 0.33,
+knobbed_inputs 0.48 -> 0.40 (alternating). On fresh runs the gains are smaller (cold
+caches after the engine): 8 processes a side, alternating, each part as a share of the
+same process's run_engine (unchanged code, so the machine's speed divides out; raw
+times moved by 40% between processes): summary 0.649 -> 0.566 of run_engine (-13%),
+fleet and interoperability rows 0.240 -> 0.178 (-26%), decisions 0.124 -> 0.108,
+target_rows 0.185 -> 0.180, build_result 0.345 -> 0.314 (-9%), check_invariants 0.124 ->
+0.129 (unchanged code: the noise floor). At run_engine 3.0 ms that is about 0.35 ms less
+CPU a request (summary 1.95 -> 1.70, build_result 1.04 -> 0.94).
+``--phases-only --phases-n 200`` (new option: at 20 a run moved by a third), old / new
+alternating, 16:27-16:29 (load 2.7 to 3.3): in process 7.5 / 8.6, 8.1 / 9.3, 7.6 / 7.7
+ms, through the app 9.3 / 11.3, 10.6 / 11.3, 11.4 / 12.6 ms; run_engine, unchanged, read
+3.0 to 3.4 ms in the old runs and 3.4 to 4.0 in the new: the machine's speed moved by
+more than the change. ``--mix distinct``, 8 clients, 2 workers, 20 s, new / old
+alternating, 16:36-16:38 (load 4.5 to 5.9): 66.5 / 104.0 and 80.7 / 84.9 requests/s,
+p99 473 / 172 and 235 / 365 ms, server CPU 13.19 / 14.46 and 12.84 / 11.93 ms a request,
+no errors: within the noise of that load, and 150 requests/s not reached. What is left
+per uncached request: run_engine ~3 to 4 ms, FastAPI ~1 ms, summary ~1.7, build_result
+~0.9, inputs ~0.6, invariants ~0.4, JSON and gzip ~0.4.
 """
 
 from __future__ import annotations
