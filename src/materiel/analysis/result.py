@@ -523,6 +523,7 @@ _DECISION_COLUMNS = ["policy", "product", "contracts", "first", "last", "quantit
                      "multi_year_quantity", "delivered"]  # fmt: skip
 
 ROW_TABLES = ("targets", "decisions", "fleets", "interoperability")
+"""The tables :meth:`Result.rows` gives as plain rows."""
 
 _FLOORED: ByIdentity[tuple[str, ...]] = ByIdentity(64)
 """The parties with a stock floor, per ``scenario.stocks`` mapping (knobs never change it,
@@ -532,9 +533,6 @@ so a knobbed scenario shares its base's): worked out once, not per run's summary
 def _parties_with_floors(stocks: Mapping[str, Mapping[str, Any]]) -> tuple[str, ...]:
     """The parties that keep a floor above 0 on some stock, sorted."""
     return tuple(sorted(p for p, per in stocks.items() if any(x.floor > 0 for x in per.values())))
-
-
-"""The tables :meth:`Result.rows` gives as plain rows."""
 
 
 def records(df: pd.DataFrame) -> list[dict[str, Any]]:
