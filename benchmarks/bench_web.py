@@ -346,8 +346,8 @@ prints each run's split at half time and each worker's CPU in cores.
   ``--server-src`` when the machine is idle. The reconnects cost a TCP handshake each,
   a few a run.
 
-web18i: CPU above the engine, against f2e2c09 (Dec 1, 16:05-16:45 UTC, shared machine,
-load 2.7 to 5.9 from the other helpers). Where the app's share goes (through the ASGI app
+web18i: CPU above the engine, against f2e2c09 (Dec 1, 16:05-16:50 UTC, shared machine,
+load 2.7 to 6.4 from the other helpers). Where the app's share goes (through the ASGI app
 minus the same work called directly, alternating batches in one process): 1.1 to 1.4 ms
 a request. Not the thread hops: with both executors made synchronous the share was 1.26
 to 1.35 ms against 1.12 to 1.37 with the answering thread and the run pool (noise), so
@@ -390,7 +390,11 @@ ms, through the app 9.3 / 11.3, 10.6 / 11.3, 11.4 / 12.6 ms; run_engine, unchang
 more than the change. ``--mix distinct``, 8 clients, 2 workers, 20 s, new / old
 alternating, 16:36-16:38 (load 4.5 to 5.9): 66.5 / 104.0 and 80.7 / 84.9 requests/s,
 p99 473 / 172 and 235 / 365 ms, server CPU 13.19 / 14.46 and 12.84 / 11.93 ms a request,
-no errors: within the noise of that load, and 150 requests/s not reached. What is left
+no errors: within the noise of that load. ``--client stdlib`` (16:47-16:50, load 5.5 to
+6.4), new / old then old / new: 92.0 / 69.2 and 115.8 / 65.6 requests/s, p99 183 / 361
+and 232 / 245 ms, server CPU 9.65 / 12.14 and 12.29 / 14.23 ms a request (14 to 20%
+less), client 0.9 to 1.0 ms, no errors. 150 requests/s not reached on the shared
+machine (the other sessions held most of both cores). What is left
 per uncached request: run_engine ~3 to 4 ms, FastAPI ~1 ms, summary ~1.7, build_result
 ~0.9, inputs ~0.6, invariants ~0.4, JSON and gzip ~0.4.
 """
