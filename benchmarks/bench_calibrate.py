@@ -32,8 +32,15 @@ from pathlib import Path
 import numpy as np
 
 # the 155mm supply chain (the rest of the lines are missiles and their parts)
-CHAIN = ("shell-155mm", "shell-body-155mm", "propellant-charge", "tnt", "rdx-hmx",
-         "nitrocellulose", "fuze")  # fmt: skip
+CHAIN = (
+    "shell-155mm",
+    "shell-body-155mm",
+    "propellant-charge",
+    "tnt",
+    "rdx-hmx",
+    "nitrocellulose",
+    "fuze",
+)
 TARGET_S = 60.0
 
 
@@ -48,11 +55,12 @@ def fits() -> list[str]:
         "missiles": [k for k, x in s.lines.items() if x.product not in CHAIN],
     }
     high = {"us": 36, "europe": 36, "missiles": 48}
-    return [f"lines.{','.join(ids)}.order_book_horizon_months=3..{high[g]}"
-            for g, ids in groups.items()] + [
+    return [
+        f"lines.{','.join(ids)}.order_book_horizon_months=3..{high[g]}" for g, ids in groups.items()
+    ] + [
         "contracts.europe-national-155-2022.contracting_delay_months=0..12",
         "contracts.europe-national-155-2023.contracting_delay_months=0..12",
-    ]  # fmt: skip
+    ]
 
 
 def _command() -> list[str]:
@@ -64,8 +72,18 @@ def _command() -> list[str]:
 
 def cli(samples: int) -> tuple[float, float, float]:
     """Wall seconds, CPU seconds and the child's peak memory (MiB) of one calibrate command."""
-    args = [*_command(), "calibrate", "hindcast-2022", "--until", "2023-12",
-            "--samples", str(samples), "--seed", "0", "--json"]  # fmt: skip
+    args = [
+        *_command(),
+        "calibrate",
+        "hindcast-2022",
+        "--until",
+        "2023-12",
+        "--samples",
+        str(samples),
+        "--seed",
+        "0",
+        "--json",
+    ]
     for fit in fits():
         args += ["--fit", fit]
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
@@ -103,21 +121,32 @@ def main() -> None:
     quick = parser.parse_args().quick
     cli(100)  # compile or load the kernel cache outside the timings
     sizes = [2000] if quick else [2000, 20000]
-    print(f"1. materiel calibrate hindcast-2022 with {len(fits())} fitted parameters (--json); "
-          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")  # fmt: skip
+    print(
+        f"1. materiel calibrate hindcast-2022 with {len(fits())} fitted parameters (--json); "
+        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
+    )
     times = {}
     for n in sizes:
         dt, cpu, peak = cli(n)
         times[n] = dt
-        verdict = "" if n != 20000 else f"   (target <= {TARGET_S:.0f} s wall: " + (
-            "ok" if dt <= TARGET_S else "MISSED") + ")"  # fmt: skip
-        print(f"  N = {n:>6}: {dt:6.1f} s wall, {cpu:6.1f} s CPU  {n / dt:7.0f} runs/s  "
-              f"peak memory {peak:6.0f} MiB (largest child so far){verdict}")  # fmt: skip
+        verdict = (
+            ""
+            if n != 20000
+            else f"   (target <= {TARGET_S:.0f} s wall: "
+            + ("ok" if dt <= TARGET_S else "MISSED")
+            + ")"
+        )
+        print(
+            f"  N = {n:>6}: {dt:6.1f} s wall, {cpu:6.1f} s CPU  {n / dt:7.0f} runs/s  "
+            f"peak memory {peak:6.0f} MiB (largest child so far){verdict}"
+        )
     print("2. the same engine runs in one batch of the record evaluator (no MCMC)")
     for n in sizes:
         dt = evaluator_only(n)
-        print(f"  N = {n:>6}: {dt:6.1f} s  {n / dt:7.0f} runs/s; the command takes "
-              f"{times[n] / dt:4.2f}x (start-up, scan, half-ensemble batches)")  # fmt: skip
+        print(
+            f"  N = {n:>6}: {dt:6.1f} s  {n / dt:7.0f} runs/s; the command takes "
+            f"{times[n] / dt:4.2f}x (start-up, scan, half-ensemble batches)"
+        )
 
 
 if __name__ == "__main__":

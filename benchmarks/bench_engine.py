@@ -632,8 +632,9 @@ def cold_compile(scenario: str = DEFAULT_SCENARIO) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as cache:
         env = os.environ | {"NUMBA_CACHE_DIR": cache}
         code = _COLD_COMPILE.format(scenario=scenario)
-        out = subprocess.run([sys.executable, "-c", code], env=env, check=True,
-                             capture_output=True, text=True).stdout.split()  # fmt: skip
+        out = subprocess.run(
+            [sys.executable, "-c", code], env=env, check=True, capture_output=True, text=True
+        ).stdout.split()
     return {"wall_s": float(out[0]), "cpu_s": float(out[1])}
 
 

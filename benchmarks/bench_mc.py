@@ -358,17 +358,25 @@ from bench_engine import MDL_PATH, _quiet, reference_scenario, run_pysd
 
 UNCERTAIN: dict[str, Any] = {
     "extends": "action-plan",
-    "lines": {"rheinmetall-unterluess": {
-        "expansion_lead_time_months": {"dist": "triangular", "low": 12, "mode": 18, "high": 30}}},
+    "lines": {
+        "rheinmetall-unterluess": {
+            "expansion_lead_time_months": {"dist": "triangular", "low": 12, "mode": 18, "high": 30}
+        }
+    },
     "uncertain": {
         "stocks.USA.shell-155mm.quantity": {"dist": "normal", "mean": 1e6, "sd": 2e5, "min": 0},
-        "consumption.usa-155mm-training.rate_per_month": {"dist": "uniform", "low": 4e3,
-                                                          "high": 12e3},
-        "contracts.ukr-155-us-2025-2026.contracting_delay_months": {"dist": "choice",
-                                                                    "values": [3, 9, 15]},
+        "consumption.usa-155mm-training.rate_per_month": {
+            "dist": "uniform",
+            "low": 4e3,
+            "high": 12e3,
+        },
+        "contracts.ukr-155-us-2025-2026.contracting_delay_months": {
+            "dist": "choice",
+            "values": [3, 9, 15],
+        },
         "policy.consumption_scale": {"dist": "lognormal", "median": 1.0, "sigma": 0.2},
     },
-}  # fmt: skip
+}
 
 
 def _peak_mb() -> float:
@@ -429,15 +437,21 @@ def stages(n: int = 500, chunk: int = 250) -> float:
     rest = total - free["kernel"] - inputs
     sketch = own.get("_buckets", 0.0) + own.get("_count", 0.0)
     load = os.getloadavg()[0]
-    print(f"1. CPU time per sample on one thread ({n} samples in chunks of {chunk}, action-plan, "
-          f"5 uncertain inputs; load {load:.1f} on {os.cpu_count()} cores)")  # fmt: skip
-    print(f"  kernel {free['kernel'] * 1e3:.3f} ms  inputs {inputs * 1e3:.3f} ms "
-          f"(due schedules {free['inputs'] * 1e3:.3f})  reductions and the rest "
-          f"{rest * 1e3:.3f} ms (fan sketches {sketch * 1e3:.3f}, target series "
-          f"{own.get('_target_series', 0.0) * 1e3:.3f})  total {total * 1e3:.3f} ms/sample "
-          f"(target <= 0.3)")  # fmt: skip
-    print(f"  GIL held {held:.1%} of it (all but {', '.join(_NOGIL)}): "
-          f"two threads at most {2 / (1 + held):.2f}x one (target >= 1.8x)")  # fmt: skip
+    print(
+        f"1. CPU time per sample on one thread ({n} samples in chunks of {chunk}, action-plan, "
+        f"5 uncertain inputs; load {load:.1f} on {os.cpu_count()} cores)"
+    )
+    print(
+        f"  kernel {free['kernel'] * 1e3:.3f} ms  inputs {inputs * 1e3:.3f} ms "
+        f"(due schedules {free['inputs'] * 1e3:.3f})  reductions and the rest "
+        f"{rest * 1e3:.3f} ms (fan sketches {sketch * 1e3:.3f}, target series "
+        f"{own.get('_target_series', 0.0) * 1e3:.3f})  total {total * 1e3:.3f} ms/sample "
+        f"(target <= 0.3)"
+    )
+    print(
+        f"  GIL held {held:.1%} of it (all but {', '.join(_NOGIL)}): "
+        f"two threads at most {2 / (1 + held):.2f}x one (target >= 1.8x)"
+    )
     return total
 
 
@@ -466,8 +480,17 @@ def kernel_alone(n: int = 250, repeats: int = 6) -> float:
     buffers: dict[str, np.ndarray] = {}
 
     def kernel() -> None:
-        run_engine(inp, n, overrides=overrides, base=base, threads=1, lean=False,
-                   record=run.record, cells=run.cells, buffers=buffers)  # fmt: skip
+        run_engine(
+            inp,
+            n,
+            overrides=overrides,
+            base=base,
+            threads=1,
+            lean=False,
+            record=run.record,
+            cells=run.cells,
+            buffers=buffers,
+        )
 
     kernel()
     run.chunk(0, n)
@@ -480,9 +503,11 @@ def kernel_alone(n: int = 250, repeats: int = 6) -> float:
         run.chunk(0, n)
         c_took.append(time.process_time() - c0)
     k, c = min(k_took) / n, min(c_took) / n
-    print(f"1b. kernel alone {k * 1e3:.3f} ms/sample, whole chunk {c * 1e3:.3f} ms/sample "
-          f"(CPU, smallest of {repeats}, {n} samples, one thread; load "
-          f"{os.getloadavg()[0]:.1f}; target <= 0.3)")  # fmt: skip
+    print(
+        f"1b. kernel alone {k * 1e3:.3f} ms/sample, whole chunk {c * 1e3:.3f} ms/sample "
+        f"(CPU, smallest of {repeats}, {n} samples, one thread; load "
+        f"{os.getloadavg()[0]:.1f}; target <= 0.3)"
+    )
     return k
 
 
@@ -509,8 +534,11 @@ def one_run(n: int = 20, repeats: int = 15) -> float:
     runs = []
     for i in range(n):
         knobs = {"extra_contracting_delay_months": i % 13, "consumption_scale": 0.5 + 0.075 * i}
-        inp = retune(template, materiel.load({"extends": "action-plan", "policy": knobs}),
-                     template.contract_quantity)  # fmt: skip
+        inp = retune(
+            template,
+            materiel.load({"extends": "action-plan", "policy": knobs}),
+            template.contract_quantity,
+        )
         runs.append((inp, live_cells(inp)))
     step = kernel.step
     in_kernel = [0.0]
@@ -537,12 +565,16 @@ def one_run(n: int = 20, repeats: int = 15) -> float:
     inp, cells = runs[0]
     bare = min(_time(lambda: run_engine(inp, 0, cells=cells)) for _ in range(200))
     args = min(_time(lambda: kernel_args(inp)) for _ in range(200))
-    print(f"1c. run_engine for one web run (action-plan, {n} knob sets retuned, one sample, "
-          f"every output, live cells; fastest of {repeats} passes; load "
-          f"{os.getloadavg()[0]:.1f})")  # fmt: skip
-    print(f"  run_engine {whole * 1e3:.3f} ms = compiled kernel {alone * 1e3:.3f} ms "
-          f"({alone / whole:.0%}) + around it {(whole - alone) * 1e3:.3f} ms; run_engine for "
-          f"no sample {bare * 1e3:.3f} ms, kernel_args {args * 1e3:.3f} ms")  # fmt: skip
+    print(
+        f"1c. run_engine for one web run (action-plan, {n} knob sets retuned, one sample, "
+        f"every output, live cells; fastest of {repeats} passes; load "
+        f"{os.getloadavg()[0]:.1f})"
+    )
+    print(
+        f"  run_engine {whole * 1e3:.3f} ms = compiled kernel {alone * 1e3:.3f} ms "
+        f"({alone / whole:.0%}) + around it {(whole - alone) * 1e3:.3f} ms; run_engine for "
+        f"no sample {bare * 1e3:.3f} ms, kernel_args {args * 1e3:.3f} ms"
+    )
     return whole
 
 
@@ -568,16 +600,19 @@ def thread_scaling(n: int = 2000) -> None:
         )
         cpu[threads] = time.process_time() - c0
         load[threads] = os.getloadavg()[0]
-    print(f"2. thread scaling, {n} samples in the default chunks, wall and CPU time ({cores} "
-          f"cores)")  # fmt: skip
+    print(
+        f"2. thread scaling, {n} samples in the default chunks, wall and CPU time ({cores} cores)"
+    )
     for threads in counts:
         target = "  (target >= 1.8x)" if threads == 2 else ""
         dt = took[threads]
         sizes = sorted(set(np.diff(chunk_bounds(n, 250, threads)).tolist()))
-        print(f"  {threads:>2} thread(s): {dt:7.2f} s wall  {n / dt:6.0f} samples/s  "
-              f"{took[1] / dt:5.2f}x{target}  CPU {cpu[threads] / n * 1e3:.3f} ms/sample, "
-              f"CPU/wall {cpu[threads] / dt:4.2f}  chunks of {sizes} "
-              f"(load {load[threads]:.1f})")  # fmt: skip
+        print(
+            f"  {threads:>2} thread(s): {dt:7.2f} s wall  {n / dt:6.0f} samples/s  "
+            f"{took[1] / dt:5.2f}x{target}  CPU {cpu[threads] / n * 1e3:.3f} ms/sample, "
+            f"CPU/wall {cpu[threads] / dt:4.2f}  chunks of {sizes} "
+            f"(load {load[threads]:.1f})"
+        )
 
 
 def peak_memory(sizes: list[int]) -> None:
@@ -591,21 +626,27 @@ def peak_memory(sizes: list[int]) -> None:
     )
     base = None
     for n in sizes:
-        out = subprocess.run([sys.executable, "-c", code, str(n)], capture_output=True,
-                             text=True, check=True).stdout.split()  # fmt: skip
+        out = subprocess.run(
+            [sys.executable, "-c", code, str(n)], capture_output=True, text=True, check=True
+        ).stdout.split()
         dt, mb = float(out[0]), float(out[1])
         base = base or mb
         target = "  (target <= 2 GB)" if n == 100_000 else ""
-        print(f"  N = {n:>7,}: {mb:7.0f} MiB peak ({mb / base:4.2f}x the smallest), "
-              f"{dt:7.1f} s, {dt / n * 1e3:.3f} ms/sample wall{target}")  # fmt: skip
+        print(
+            f"  N = {n:>7,}: {mb:7.0f} MiB peak ({mb / base:4.2f}x the smallest), "
+            f"{dt:7.1f} s, {dt / n * 1e3:.3f} ms/sample wall{target}"
+        )
 
 
 def against_one_at_a_time(n: int = 20) -> None:
     mc = materiel.sample(UNCERTAIN, 2000, seed=2, trajectories=False)
     per_sample = (
-        min(_time(lambda: materiel.sample(UNCERTAIN, 2000, seed=2, trajectories=False))
-            for _ in range(2)) / 2000
-    )  # fmt: skip
+        min(
+            _time(lambda: materiel.sample(UNCERTAIN, 2000, seed=2, trajectories=False))
+            for _ in range(2)
+        )
+        / 2000
+    )
     s = mc.scenario
     deterministic = min(_time(lambda: materiel.simulate(s)) for _ in range(3))
     one_at_a_time = []
@@ -613,19 +654,27 @@ def against_one_at_a_time(n: int = 20) -> None:
         one_at_a_time.append(_time(lambda i=i: materiel.simulate(mc.scenario_for(i))))
     print("4. per-sample cost (default scenario), every core")
     print(f"  vectorised sample():           {per_sample * 1e3:8.3f} ms/sample")
-    print(f"  one deterministic simulate():  {deterministic * 1e3:8.3f} ms "
-          f"(per-sample cost = {per_sample / deterministic:.1%} of it; target <= 5%)")  # fmt: skip
-    print(f"  simulate() once per sample:    {np.mean(one_at_a_time) * 1e3:8.3f} ms/sample "
-          f"(vectorised is {np.mean(one_at_a_time) / per_sample:.0f}x faster)")  # fmt: skip
+    print(
+        f"  one deterministic simulate():  {deterministic * 1e3:8.3f} ms "
+        f"(per-sample cost = {per_sample / deterministic:.1%} of it; target <= 5%)"
+    )
+    print(
+        f"  simulate() once per sample:    {np.mean(one_at_a_time) * 1e3:8.3f} ms/sample "
+        f"(vectorised is {np.mean(one_at_a_time) / per_sample:.0f}x faster)"
+    )
 
 
 def against_pysd(n: int = 200) -> None:
     ref = run_pysd(1, MDL_PATH)
     params = ref.parameters
     scenario = reference_scenario(params)
-    scenario["uncertain"] = {"consumption.use.rate_per_month": {
-        "dist": "uniform", "low": 0.5 * params["Consumption Rate"],
-        "high": 1.5 * params["Consumption Rate"]}}  # fmt: skip
+    scenario["uncertain"] = {
+        "consumption.use.rate_per_month": {
+            "dist": "uniform",
+            "low": 0.5 * params["Consumption Rate"],
+            "high": 1.5 * params["Consumption Rate"],
+        }
+    }
     materiel.sample(scenario, 10, seed=0)
     t_ours = _time(lambda: materiel.sample(scenario, 10_000, seed=1, trajectories=False)) / 10_000
     with _quiet():
@@ -674,29 +723,47 @@ def sweep_throughput(samples: int = 400) -> None:
 
     from materiel.analysis.sweep import SweepSpec, expand, run_sweep, task_size
 
-    spec = SweepSpec(scenario="action-plan", samples=samples, seed=1,
-                     grid={"policy.extra_contracting_delay_months": [0, 12]})  # fmt: skip
+    spec = SweepSpec(
+        scenario="action-plan",
+        samples=samples,
+        seed=1,
+        grid={"policy.extra_contracting_delay_months": [0, 12]},
+    )
     base = copy.deepcopy(UNCERTAIN)
-    variants = [(label, {**base, **{k: v for k, v in overlay.items() if k != "extends"},
-                         "policy": overlay["policy"]})
-                for label, overlay in expand(spec, "action-plan")]  # fmt: skip
+    variants = [
+        (
+            label,
+            {
+                **base,
+                **{k: v for k, v in overlay.items() if k != "extends"},
+                "policy": overlay["policy"],
+            },
+        )
+        for label, overlay in expand(spec, "action-plan")
+    ]
     cores = os.cpu_count() or 1
-    print(f"6. sweep: {len(variants)} variants x {samples} samples on a LocalCluster of "
-          f"single-threaded worker processes ({cores} cores), task size adapted")  # fmt: skip
+    print(
+        f"6. sweep: {len(variants)} variants x {samples} samples on a LocalCluster of "
+        f"single-threaded worker processes ({cores} cores), task size adapted"
+    )
     took: dict[int, float] = {}
     for workers in sorted({1, 2, cores}):
         t0 = time.perf_counter()
         with (
-            LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                         dashboard_address=None) as cluster,
+            LocalCluster(
+                n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
+            ) as cluster,
             Client(cluster) as client,
-        ):  # fmt: skip
+        ):
             client.run(_warm)
             start = time.perf_counter() - t0
             before = client.run(_worker_state)
             with tempfile.TemporaryDirectory() as tmp:
-                took[workers] = _time(lambda d=tmp, a=cluster.scheduler_address: run_sweep(
-                    spec, variants, Path(d), scheduler=a))  # fmt: skip
+                took[workers] = _time(
+                    lambda d=tmp, a=cluster.scheduler_address: run_sweep(
+                        spec, variants, Path(d), scheduler=a
+                    )
+                )
             after = client.run(_worker_state)
         cpu = sum(after[w][0] - before[w][0] for w in after)
         hits = sum(after[w][1] - before[w][1] for w in after)
@@ -705,10 +772,12 @@ def sweep_throughput(samples: int = 400) -> None:
         total = len(variants) * samples
         dt = took[workers]
         load = os.getloadavg()[0]
-        print(f"  {workers:>2} worker(s): {dt:6.2f} s wall ({start:4.1f} s cluster start apart), "
-              f"{total / dt:5.0f} samples/s  {took[1] / dt:4.2f}x  workers' CPU "
-              f"{cpu / total * 1e3:.2f} ms/sample, CPU/wall {cpu / dt:4.2f}; tasks of {size}: "
-              f"{misses} variant loads, {hits} cache hits (load {load:.1f})")  # fmt: skip
+        print(
+            f"  {workers:>2} worker(s): {dt:6.2f} s wall ({start:4.1f} s cluster start apart), "
+            f"{total / dt:5.0f} samples/s  {took[1] / dt:4.2f}x  workers' CPU "
+            f"{cpu / total * 1e3:.2f} ms/sample, CPU/wall {cpu / dt:4.2f}; tasks of {size}: "
+            f"{misses} variant loads, {hits} cache hits (load {load:.1f})"
+        )
 
 
 def _time(fn: Any) -> float:

@@ -150,11 +150,17 @@ UNCERTAIN = {  # benchmark assumptions: +-20% on consumption and on the two larg
     "uncertain": {
         "policy.consumption_scale": {"dist": "triangular", "low": 0.8, "mode": 1.0, "high": 1.2},
         "lines.rheinmetall-germany.capacity_per_month": {
-            "dist": "uniform", "low": 3600.0, "high": 5400.0},
+            "dist": "uniform",
+            "low": 3600.0,
+            "high": 5400.0,
+        },
         "lines.us-iowa-aap-lap.capacity_per_month": {
-            "dist": "uniform", "low": 11520.0, "high": 17280.0},
+            "dist": "uniform",
+            "low": 11520.0,
+            "high": 17280.0,
+        },
     },
-}  # fmt: skip
+}
 SAMPLES = 20
 
 

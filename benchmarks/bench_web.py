@@ -470,10 +470,20 @@ _PERF_EVENTS = ("task-clock", "context-switches", "cpu-migrations", "page-faults
 def _perf_start(pids: list[int]) -> subprocess.Popen[str]:
     """``perf stat`` counting :data:`_PERF_EVENTS` over ``pids`` until interrupted."""
     return subprocess.Popen(
-        ["/usr/bin/perf", "stat", "-x", ",", "-e", ",".join(_PERF_EVENTS),
-         "-p", ",".join(map(str, pids))],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        [
+            "/usr/bin/perf",
+            "stat",
+            "-x",
+            ",",
+            "-e",
+            ",".join(_PERF_EVENTS),
+            "-p",
+            ",".join(map(str, pids)),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _perf_stop(perf: subprocess.Popen[str]) -> dict[str, float]:
@@ -502,10 +512,12 @@ def main() -> None:
     ap.add_argument("--scenario", default="action-plan")
     ap.add_argument("--mix", choices=("distinct", "page"), default="distinct")
     ap.add_argument(
-        "--client", choices=("httpx", "stdlib"), default="httpx",
+        "--client",
+        choices=("httpx", "stdlib"),
+        default="httpx",
         help="load generator: httpx (default) or http.client keep-alive connections, a "
         "lighter client on the same cores (not a faster server)",
-    )  # fmt: skip
+    )
     ap.add_argument(
         "--perf",
         action="store_true",
@@ -527,10 +539,12 @@ def main() -> None:
     ap.add_argument("--phases-only", action="store_true", help="only the in-process breakdown")
     ap.add_argument("--no-phases", action="store_true", help="only the load test")
     ap.add_argument(
-        "--phases-n", type=int, default=20,
+        "--phases-n",
+        type=int,
+        default=20,
         help="requests timed in the in-process breakdown (and 150 + this through the app): "
         "at 20 one run moves by a third on a shared machine; 200 settles within a tenth",
-    )  # fmt: skip
+    )
     args = ap.parse_args()
     if args.splits:
         connection_splits(args)
@@ -571,8 +585,17 @@ def phases(scenario: str, n: int = 20) -> None:
         for r in reqs[:2]:
             summary(catalogue.run(r))  # compile and cache first
         took: dict[str, float] = dict.fromkeys(
-            ("resolve + knobs", "inputs", "run_engine", "check_invariants",
-             "build_result", "summary", "JSON clean"), 0.0)  # fmt: skip
+            (
+                "resolve + knobs",
+                "inputs",
+                "run_engine",
+                "check_invariants",
+                "build_result",
+                "summary",
+                "JSON clean",
+            ),
+            0.0,
+        )
 
         def clock(name: str, t0: float) -> float:
             now = time.process_time()
@@ -609,8 +632,10 @@ def phases(scenario: str, n: int = 20) -> None:
         for name, sec in took.items():
             print(f"  {name:<17} {sec / n * 1e3:7.1f} ms  {100 * sec / total:4.0f}%")
         print(f"  (compile_inputs of the knobbed scenario instead of inputs: {compile_ms:.1f} ms)")
-        print(f"cached (same scenario and knobs): {hit_ms:.1f} ms CPU, "
-              f"{total / n * 1e3 / max(hit_ms, 1e-3):.0f}x less")  # fmt: skip
+        print(
+            f"cached (same scenario and knobs): {hit_ms:.1f} ms CPU, "
+            f"{total / n * 1e3 / max(hit_ms, 1e-3):.0f}x less"
+        )
 
 
 def _app_caller(app: Any) -> Callable[[bytes], Awaitable[int]]:
@@ -618,14 +643,26 @@ def _app_caller(app: Any) -> Callable[[bytes], Awaitable[int]]:
     process and without a socket; it answers the status."""
 
     async def call(body: bytes) -> int:
-        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
-                 "method": "POST", "scheme": "http", "path": "/api/simulate",
-                 "raw_path": b"/api/simulate", "query_string": b"", "root_path": "",
-                 "headers": [(b"host", b"bench"), (b"content-type", b"application/json"),
-                             (b"content-length", str(len(body)).encode()),
-                             (b"accept-encoding", b"gzip, deflate")],
-                 "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80),
-                 "state": {}}  # fmt: skip
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "POST",
+            "scheme": "http",
+            "path": "/api/simulate",
+            "raw_path": b"/api/simulate",
+            "query_string": b"",
+            "root_path": "",
+            "headers": [
+                (b"host", b"bench"),
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"accept-encoding", b"gzip, deflate"),
+            ],
+            "client": ("127.0.0.1", 1),
+            "server": ("127.0.0.1", 80),
+            "state": {},
+        }
         messages = [{"type": "http.request", "body": body, "more_body": False}]
         status = [0]
 
@@ -700,8 +737,10 @@ def distinct_through_app(scenario: str, n: int = 150, warm: int = 40) -> None:
 
         user, system = asyncio.run(run())
         per, sys_ms = (user + system) / n * 1e3, system / n * 1e3
-        print(f"uncached request through the app, in process (after {warm} warm-up): "
-              f"{per:.1f} ms CPU (system {sys_ms:.2f})")  # fmt: skip
+        print(
+            f"uncached request through the app, in process (after {warm} warm-up): "
+            f"{per:.1f} ms CPU (system {sys_ms:.2f})"
+        )
 
 
 def _answered(status: int, body: bytes, knobs: dict[str, float]) -> bool:
@@ -730,11 +769,22 @@ def _serving(args: argparse.Namespace) -> Iterator[tuple[subprocess.Popen[bytes]
         env["PYTHONPATH"] = os.pathsep.join([args.server_src, env.get("PYTHONPATH", "")])
     with tempfile.TemporaryDirectory() as tmp:
         proc = subprocess.Popen(
-            [sys.executable, "-c", "from materiel.cli import main; main()", "serve",
-             "--port", str(port), "--store", str(Path(tmp) / "bench.db"),
-             "--workers", str(args.workers)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-c",
+                "from materiel.cli import main; main()",
+                "serve",
+                "--port",
+                str(port),
+                "--store",
+                str(Path(tmp) / "bench.db"),
+                "--workers",
+                str(args.workers),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=env,
+        )
         try:
             deadline = time.monotonic() + 120
             while True:  # a worker listening late would get none of the clients' connections
@@ -763,8 +813,10 @@ def connection_splits(args: argparse.Namespace) -> None:
     seen: collections.Counter[str] = collections.Counter()
     with _serving(args) as (proc, port):
         for _ in range(args.splits):
-            conns = [http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-                     for _ in range(args.clients)]  # fmt: skip
+            conns = [
+                http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+                for _ in range(args.clients)
+            ]
             go = threading.Barrier(args.clients)
 
             def ask(conn: http.client.HTTPConnection, go: threading.Barrier = go) -> None:
@@ -783,8 +835,10 @@ def connection_splits(args: argparse.Namespace) -> None:
                 c.close()
             time.sleep(0.3)  # the workers drop the closed connections
     counted = ", ".join(f"{split} x{n}" for split, n in seen.most_common())
-    print(f"{args.clients} connections opened at once, {args.workers} workers, "
-          f"{args.splits} times: {counted}")  # fmt: skip
+    print(
+        f"{args.clients} connections opened at once, {args.workers} workers, "
+        f"{args.splits} times: {counted}"
+    )
 
 
 def load_test(args: argparse.Namespace) -> None:
@@ -882,8 +936,10 @@ def load_test(args: argparse.Namespace) -> None:
         f"p50 {p50:.0f} ms, p99 {p99:.0f} ms, errors {errors[0]}"
     )
     busy = "/".join(f"{cpu / elapsed:.2f}" for cpu in sorted(worker_cpu, reverse=True))
-    print(f"  connections per worker at half time: {'/'.join(map(str, split)) or 'unknown'}; "
-          f"each worker's CPU: {busy or 'unknown'} cores")  # fmt: skip
+    print(
+        f"  connections per worker at half time: {'/'.join(map(str, split)) or 'unknown'}; "
+        f"each worker's CPU: {busy or 'unknown'} cores"
+    )
     n = max(len(lat), 1)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(

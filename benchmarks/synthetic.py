@@ -89,9 +89,21 @@ def scale_scenario(
     out: dict[str, Any] = {
         key: value
         for key, value in src.items()
-        if key not in ("parties", "lines", "investments", "contracts", "stocks", "inventories",
-                       "consumption", "aid", "targets", "economics", "spending_paths")
-    }  # fmt: skip
+        if key
+        not in (
+            "parties",
+            "lines",
+            "investments",
+            "contracts",
+            "stocks",
+            "inventories",
+            "consumption",
+            "aid",
+            "targets",
+            "economics",
+            "spending_paths",
+        )
+    }
     out["id"] = f"{scenario.id}-x{factor}-{months}m"[:80]
     out["months"] = months
 
@@ -149,11 +161,12 @@ def scale_scenario(
         """The policy keeps a target of its group inside the shortened horizon."""
         group = set(pol["parties"] or ([pol["recipient"]] if pol["recipient"] else pol["buyers"]))
         return any(
-            x["product"] == pol["product"] and set(x["parties"]) <= group
+            x["product"] == pol["product"]
+            and set(x["parties"]) <= group
             and 0 <= month_index(x["by"], start) <= months - 1
             and (pol["targets"] is None or key in pol["targets"])
             for key, x in src["targets"].items()
-        )  # fmt: skip
+        )
 
     replicate(
         "procurement",
@@ -161,13 +174,14 @@ def scale_scenario(
             **pol,
             "buyers": {party(b, k): share for b, share in pol["buyers"].items()},
             "parties": None if pol["parties"] is None else [party(p, k) for p in pol["parties"]],
-            "targets": None if pol["targets"] is None
+            "targets": None
+            if pol["targets"] is None
             else [replica_id(x, k) for x in pol["targets"]],
             "recipient": None if pol["recipient"] is None else party(pol["recipient"], k),
             "pool": None if pol["pool"] is None else pool(pol["pool"], k),
         },
         keep=counted,
-    )  # fmt: skip
+    )
 
     # tables keyed by party or pool
     out["stocks"] = {}
@@ -195,8 +209,12 @@ def scale_scenario(
         for k in copies if pid in allies else (1,):
             _put(out["economics"], party(pid, k), years, "economics")
     out["spending_paths"] = {
-        key: {**path, "parties": path["parties"] if path["parties"] == ["*"]
-              else [party(p, k) for k in copies for p in path["parties"]]}
+        key: {
+            **path,
+            "parties": path["parties"]
+            if path["parties"] == ["*"]
+            else [party(p, k) for k in copies for p in path["parties"]],
+        }
         for key, path in src["spending_paths"].items()
-    }  # fmt: skip
+    }
     return materiel.load(out, name=f"scale_scenario({scenario.id}, {factor}, {months})")

@@ -34,14 +34,20 @@ def tiny(**overrides: Any) -> dict[str, Any]:
         },
         "lines": {
             "l1": {
-                "name": "Line 1", "owner": "Co", "country": "AAA", "product": "shell",
-                "capacity_per_month": 100.0, "max_capacity_per_month": 100.0,
-                "expansion_lead_time_months": 2, "ramp_up_months": 1,
-                "capex_usd_per_unit_month": 50.0, "order_book_horizon_months": 12,
+                "name": "Line 1",
+                "owner": "Co",
+                "country": "AAA",
+                "product": "shell",
+                "capacity_per_month": 100.0,
+                "max_capacity_per_month": 100.0,
+                "expansion_lead_time_months": 2,
+                "ramp_up_months": 1,
+                "capex_usd_per_unit_month": 50.0,
+                "order_book_horizon_months": 12,
                 "source": "fx",
             }
         },
-    }  # fmt: skip
+    }
     out = copy.deepcopy(base)
     for key, value in overrides.items():
         if isinstance(value, dict) and isinstance(out.get(key), dict):
@@ -53,8 +59,14 @@ def tiny(**overrides: Any) -> dict[str, Any]:
 
 def contract(**kw: Any) -> dict[str, Any]:
     """A contract for `shell` bought by AAA, decided 2024-01, due over 3 months."""
-    c = {"buyers": {"AAA": 1.0}, "product": "shell", "quantity": 300.0,
-         "decision": "2024-01", "delivery_months": 3, "source": "fx"}  # fmt: skip
+    c = {
+        "buyers": {"AAA": 1.0},
+        "product": "shell",
+        "quantity": 300.0,
+        "decision": "2024-01",
+        "delivery_months": 3,
+        "source": "fx",
+    }
     c.update(kw)
     return c
 
@@ -90,10 +102,13 @@ def check_samples_equal_single_runs(mc: Any, n: int, *, payments: bool = False) 
         np.testing.assert_allclose(
             ds.stock.values[i],
             one.stock.sel(party=ds.party.values, product=ds["product"].values).values,
-            rtol=1e-5, atol=1e-2,
-        )  # fmt: skip
-        np.testing.assert_allclose(ds.production.values[i], one.production.values, rtol=1e-5,
-                                   atol=1e-2)  # fmt: skip
+            rtol=1e-5,
+            atol=1e-2,
+        )
+        np.testing.assert_allclose(
+            ds.production.values[i], one.production.values, rtol=1e-5, atol=1e-2
+        )
         if payments:
-            np.testing.assert_allclose(ds.payments_usd.values[i], one.payments_usd.sum("month"),
-                                       rtol=1e-6, atol=1.0)  # fmt: skip
+            np.testing.assert_allclose(
+                ds.payments_usd.values[i], one.payments_usd.sum("month"), rtol=1e-6, atol=1.0
+            )

@@ -15,11 +15,19 @@ def _late_pledge() -> dict:
     """AAA starts empty and receives 100 a month from 2024-03; it owes REC 100 a month
     from 2024-01 to 2024-03, so each hundred arrives two months late."""
     return tiny(
-        contracts={"c1": contract(quantity=1200.0, delivery_months=12,
-                                  contracting_delay_months=2)},
-        aid={"g": {"donor": "AAA", "recipient": "REC", "product": "shell", "quantity": 300.0,
-                   "start": "2024-01", "end": "2024-03", "source": "fx"}},
-    )  # fmt: skip
+        contracts={"c1": contract(quantity=1200.0, delivery_months=12, contracting_delay_months=2)},
+        aid={
+            "g": {
+                "donor": "AAA",
+                "recipient": "REC",
+                "product": "shell",
+                "quantity": 300.0,
+                "start": "2024-01",
+                "end": "2024-03",
+                "source": "fx",
+            }
+        },
+    )
 
 
 def test_late_pledge_exact() -> None:

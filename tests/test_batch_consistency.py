@@ -36,11 +36,18 @@ BACKLOG = tiny(
         "new": contract(decision="2024-02", quantity=300.0),
     },
     aid={
-        "prod": {"donor": "AAA", "recipient": "REC", "product": "shell", "quantity": 600.0,
-                 "start": "2023-11", "end": "2024-04", "supply": "production",
-                 "source": "fx"},
+        "prod": {
+            "donor": "AAA",
+            "recipient": "REC",
+            "product": "shell",
+            "quantity": 600.0,
+            "start": "2023-11",
+            "end": "2024-04",
+            "supply": "production",
+            "source": "fx",
+        },
     },
-)  # fmt: skip
+)
 
 
 # aid from production pledged before a backlog contract was signed, on the same line and at

@@ -45,23 +45,43 @@ def _scenario(**values: float) -> dict[str, object]:
     A 100,000-round order due at once keeps the line busy, so output is capacity.
     """
     v = {**TRUTH, **values}
-    line = {**tiny()["lines"]["l1"], "max_capacity_per_month": 1000.0,
-            "capacity_per_month": v["lines.l1.capacity_per_month"]}  # fmt: skip
-    grow = {"line": "l1", "decision": "2024-01", "capacity_added_per_month": 900.0,
-            "lead_time_months": int(v["investments.grow.lead_time_months"]),
-            "ramp_up_months": int(v["investments.grow.ramp_up_months"]),
-            "source": "fx"}  # fmt: skip
-    return tiny(months=24, lines={"l1": line}, investments={"grow": grow},
-                contracts={"c1": contract(quantity=100_000.0, delivery_months=1)})  # fmt: skip
+    line = {
+        **tiny()["lines"]["l1"],
+        "max_capacity_per_month": 1000.0,
+        "capacity_per_month": v["lines.l1.capacity_per_month"],
+    }
+    grow = {
+        "line": "l1",
+        "decision": "2024-01",
+        "capacity_added_per_month": 900.0,
+        "lead_time_months": int(v["investments.grow.lead_time_months"]),
+        "ramp_up_months": int(v["investments.grow.ramp_up_months"]),
+        "source": "fx",
+    }
+    return tiny(
+        months=24,
+        lines={"l1": line},
+        investments={"grow": grow},
+        contracts={"c1": contract(quantity=100_000.0, delivery_months=1)},
+    )
 
 
 def _rows(truth: materiel.Result) -> list[RecordRow]:
     """The true run's output at a few months as a record; 2025 rows are out-of-sample."""
     rows = []
     for month in [f"2024-{m:02d}" for m in range(2, 13)] + ["2025-06"]:
-        row = RecordRow(id=f"out-{month}", item="l1 output", counted="rounds",
-                        measure="production", product="shell", scope="line:l1", date=month,
-                        value=1.0, unit="per_month", source="synthetic truth")  # fmt: skip
+        row = RecordRow(
+            id=f"out-{month}",
+            item="l1 output",
+            counted="rounds",
+            measure="production",
+            product="shell",
+            scope="line:l1",
+            date=month,
+            value=1.0,
+            unit="per_month",
+            source="synthetic truth",
+        )
         value = model_value(truth, row)
         assert value is not None
         rows.append(RecordRow(**{**row.__dict__, "value": value}))
@@ -76,12 +96,19 @@ def truth_rows() -> list[RecordRow]:
 @pytest.fixture(scope="module")
 def fitted(truth_rows: list[RecordRow]) -> Calibration:
     """Start from the wrong values (capacity 250, lead 10, ramp 9): only the record says 100/5/4."""
-    wrong = materiel.load(_scenario(**{"lines.l1.capacity_per_month": 250.0,
-                                       "investments.grow.lead_time_months": 10.0,
-                                       "investments.grow.ramp_up_months": 9.0}))  # fmt: skip
+    wrong = materiel.load(
+        _scenario(
+            **{
+                "lines.l1.capacity_per_month": 250.0,
+                "investments.grow.lead_time_months": 10.0,
+                "investments.grow.ramp_up_months": 9.0,
+            }
+        )
+    )
     fits = [Fit(path, *PRIOR[path]) for path in TRUTH]
-    return calibrate(wrong, fits, rows=truth_rows, until="2024-12", samples=2000, seed=3,
-                     sigma=0.05)  # fmt: skip
+    return calibrate(
+        wrong, fits, rows=truth_rows, until="2024-12", samples=2000, seed=3, sigma=0.05
+    )
 
 
 def test_synthetic_truth_is_recovered_within_the_spread(fitted: Calibration) -> None:
@@ -103,11 +130,13 @@ def test_synthetic_truth_is_recovered_within_the_spread(fitted: Calibration) -> 
 def test_rows_after_until_never_enter_the_likelihood(truth_rows: list[RecordRow]) -> None:
     """Moving the out-of-sample row's value changes no draw of the posterior."""
     fits = [Fit("investments.grow.lead_time_months", 0, 12)]
-    base = calibrate(materiel.load(_scenario()), fits, rows=truth_rows, until="2024-12",
-                     samples=400, seed=1)  # fmt: skip
+    base = calibrate(
+        materiel.load(_scenario()), fits, rows=truth_rows, until="2024-12", samples=400, seed=1
+    )
     moved = [*truth_rows[:-1], RecordRow(**{**truth_rows[-1].__dict__, "value": 1e6})]
-    other = calibrate(materiel.load(_scenario()), fits, rows=moved, until="2024-12",
-                      samples=400, seed=1)  # fmt: skip
+    other = calibrate(
+        materiel.load(_scenario()), fits, rows=moved, until="2024-12", samples=400, seed=1
+    )
     np.testing.assert_array_equal(base.posterior, other.posterior)
     assert other.table().set_index("id").loc["out-2025-06", "sample"] == "out-of-sample"
 
@@ -115,8 +144,10 @@ def test_rows_after_until_never_enter_the_likelihood(truth_rows: list[RecordRow]
 def test_same_seed_same_posterior(truth_rows: list[RecordRow]) -> None:
     fits = [Fit("investments.grow.ramp_up_months", 1, 12)]
     s = materiel.load(_scenario())
-    runs = [calibrate(s, fits, rows=truth_rows, until="2024-12", samples=400, seed=seed)
-            for seed in (7, 7, 8)]  # fmt: skip
+    runs = [
+        calibrate(s, fits, rows=truth_rows, until="2024-12", samples=400, seed=seed)
+        for seed in (7, 7, 8)
+    ]
     np.testing.assert_array_equal(runs[0].posterior, runs[1].posterior)
     np.testing.assert_array_equal(runs[0].predictive, runs[1].predictive)
     assert not np.array_equal(runs[0].posterior, runs[2].posterior)
@@ -141,9 +172,11 @@ def test_fitted_scenario_validates_and_runs(fitted: Calibration, tmp_path: Path)
     params = fitted.parameters().set_index("path")
     assert set(s.uncertain) == set(TRUTH)
     assert s.lines["l1"].capacity_per_month == pytest.approx(
-        params.loc["lines.l1.capacity_per_month", "median"])  # fmt: skip
+        params.loc["lines.l1.capacity_per_month", "median"]
+    )
     assert s.investments["grow"].lead_time_months == round(
-        params.loc["investments.grow.lead_time_months", "median"])  # fmt: skip
+        params.loc["investments.grow.lead_time_months", "median"]
+    )
     materiel.simulate(s)
     mc = sample(s, 40, seed=0)
     drawn = mc.inputs["lines.l1.capacity_per_month"].values
@@ -152,10 +185,12 @@ def test_fitted_scenario_validates_and_runs(fitted: Calibration, tmp_path: Path)
 
 def test_bad_fit_arguments_are_refused() -> None:
     assert parse_fit(" lines.l1.ramp_up_months = 1..12 ") == Fit("lines.l1.ramp_up_months", 1, 12)
-    for text, expected in (("lines.l1.ramp_up_months", "PATH=LOW..HIGH"),
-                           ("lines.l1.ramp_up_months=a..3", "expected numbers"),
-                           ("lines.l1.ramp_up_months=5..2", "LOW < HIGH"),
-                           ("lines.l1.ramp_up_months=1..inf", "finite")):  # fmt: skip
+    for text, expected in (
+        ("lines.l1.ramp_up_months", "PATH=LOW..HIGH"),
+        ("lines.l1.ramp_up_months=a..3", "expected numbers"),
+        ("lines.l1.ramp_up_months=5..2", "LOW < HIGH"),
+        ("lines.l1.ramp_up_months=1..inf", "finite"),
+    ):
         with pytest.raises(materiel.ScenarioError, match=expected):
             parse_fit(text)
     s = materiel.load(_scenario())
@@ -173,9 +208,14 @@ def test_cli_calibrate(truth_rows: list[RecordRow], tmp_path: Path) -> None:
     scenario = tmp_path / "tiny.toml"
     scenario.write_text(tomli_w.dumps(_scenario()))
     record = tmp_path / "record.csv"
-    record.write_text(HEADER + "".join(
-        f"{r.id},{r.item},{r.counted},{r.measure},{r.product},{r.scope},{r.date},{r.value!r},"
-        f"{r.unit},{r.source},,no,\n" for r in truth_rows))  # fmt: skip
+    record.write_text(
+        HEADER
+        + "".join(
+            f"{r.id},{r.item},{r.counted},{r.measure},{r.product},{r.scope},{r.date},{r.value!r},"
+            f"{r.unit},{r.source},,no,\n"
+            for r in truth_rows
+        )
+    )
     out = tmp_path / "fitted.toml"
     args = [
         "calibrate",
@@ -199,14 +239,18 @@ def test_cli_calibrate(truth_rows: list[RecordRow], tmp_path: Path) -> None:
     assert materiel.load(out).id == "tiny-calibrated"
     text = CliRunner().invoke(app, args)
     assert text.exit_code == 0 and "out-of-sample (checks, never fitted)" in text.output
-    for bad, expected in (("lines.l1.nope=1..2", "a field the sampler can vary"),
-                          ("lines.l1.ramp_up_months=3..1", "LOW < HIGH")):  # fmt: skip
+    for bad, expected in (
+        ("lines.l1.nope=1..2", "a field the sampler can vary"),
+        ("lines.l1.ramp_up_months=3..1", "LOW < HIGH"),
+    ):
         done = CliRunner().invoke(app, [*args[:2], "--fit", bad, "--record", str(record)])
         assert done.exit_code == 2 and expected in done.output, done.output
-    for extra, expected in ((["--until", "2024"], "expected YYYY-MM"),
-                            (["--samples", "10"], "at least"),
-                            (["--sigma", "0"], "expected a relative error > 0"),
-                            (["--write", str(record / "x.toml")], "under a file")):  # fmt: skip
+    for extra, expected in (
+        (["--until", "2024"], "expected YYYY-MM"),
+        (["--samples", "10"], "at least"),
+        (["--sigma", "0"], "expected a relative error > 0"),
+        (["--write", str(record / "x.toml")], "under a file"),
+    ):
         done = CliRunner().invoke(app, [*args, *extra])
         assert done.exit_code == 2 and expected in done.output, (extra, done.output)
 
@@ -221,18 +265,29 @@ def test_a_tied_path_gives_one_value_to_every_field_it_matches(
     lines["l2"] = {**lines["l1"], "name": "second line"}
     s = materiel.load(base)
     assert tied_paths(s, "lines.l*.capacity_per_month") == [
-        "lines.l1.capacity_per_month", "lines.l2.capacity_per_month"]  # fmt: skip
+        "lines.l1.capacity_per_month",
+        "lines.l2.capacity_per_month",
+    ]
     assert tied_paths(s, "lines.l2,l1.ramp_up_months") == [
-        "lines.l1.ramp_up_months", "lines.l2.ramp_up_months"]  # fmt: skip
+        "lines.l1.ramp_up_months",
+        "lines.l2.ramp_up_months",
+    ]
     assert tied_paths(s, "lines.l1.ramp_up_months") == ["lines.l1.ramp_up_months"]
     rows = [RecordRow(**{**r.__dict__, "scope": "line:l1;line:l2"}) for r in truth_rows]
     tied = RecordEvaluator(s, rows, ["lines.l1,l2.capacity_per_month"])
     apart = RecordEvaluator(s, rows, ["lines.l1.capacity_per_month", "lines.l2.capacity_per_month"])
-    np.testing.assert_array_equal(tied(np.array([[70.0], [300.0]])),
-                                  apart(np.array([[70.0, 70.0], [300.0, 300.0]])))  # fmt: skip
+    np.testing.assert_array_equal(
+        tied(np.array([[70.0], [300.0]])), apart(np.array([[70.0, 70.0], [300.0, 300.0]]))
+    )
     np.testing.assert_array_equal(tied.nominal(), apart.nominal())
-    result = calibrate(s, [Fit("lines.l*.capacity_per_month", 20, 400)], rows=rows,
-                       until="2024-12", samples=400, seed=2)  # fmt: skip
+    result = calibrate(
+        s,
+        [Fit("lines.l*.capacity_per_month", 20, 400)],
+        rows=rows,
+        until="2024-12",
+        samples=400,
+        seed=2,
+    )
     uncertain = fitted_scenario(result)["uncertain"]
     assert uncertain["lines.l1.capacity_per_month"] == uncertain["lines.l2.capacity_per_month"]
     with pytest.raises(materiel.ScenarioError, match="matches no lines"):

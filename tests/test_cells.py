@@ -46,9 +46,17 @@ def _zero_outside(inp: Inputs) -> np.ndarray:
 
 def test_names_the_eight_cell_outputs() -> None:
     assert sorted(CELL_OUTPUTS) == sorted(
-        ["stock", "usable_stock", "unusable_stock", "receipts", "aid_sent", "aid_received",
-         "consumed", "shortfall"]
-    )  # fmt: skip
+        [
+            "stock",
+            "usable_stock",
+            "unusable_stock",
+            "receipts",
+            "aid_sent",
+            "aid_received",
+            "consumed",
+            "shortfall",
+        ]
+    )
 
 
 @pytest.mark.parametrize("sid", sorted(embedded_ids()))
@@ -136,8 +144,9 @@ def test_a_result_by_cell_is_the_whole_runs(sid: str, knobs: dict[str, Any]) -> 
     fresh = simulate(s, inputs=inp)  # the plain arrays, before any Dataset is built
     for name in CELL_OUTPUTS:
         dataset_name = OUTPUTS[name].dataset
-        assert np.array_equal(fresh.arrays.variables[dataset_name].values,
-                              whole.variables[dataset_name].values), name  # fmt: skip
+        assert np.array_equal(
+            fresh.arrays.variables[dataset_name].values, whole.variables[dataset_name].values
+        ), name
 
 
 @pytest.mark.parametrize(("sid", "knobs"), CASES)
@@ -177,9 +186,16 @@ def test_cells_at_reads_recorded_and_unrecorded_cells() -> None:
 def test_cells_at_with_no_cell_recorded() -> None:
     """A target on a cell nothing ever touches, in a run that records no cell: zeros."""
     data = tiny(
-        targets={"t": {"parties": ["BBB"], "product": "shell", "quantity": 10.0,
-                       "by": "2024-06", "source": "fx"}},
-    )  # fmt: skip
+        targets={
+            "t": {
+                "parties": ["BBB"],
+                "product": "shell",
+                "quantity": 10.0,
+                "by": "2024-06",
+                "source": "fx",
+            }
+        },
+    )
     r = simulate(materiel.load(data, name="tiny"))
     assert r.arrays.variables["stock"].compact.shape == (1, 12, 0)
     rows = r.rows("targets")

@@ -27,9 +27,13 @@ def _multi_sample(r: Result, factors: tuple[float, ...] = (0.8, 1.0, 1.2, 1.5)) 
         part["usable_stock"] = r.dataset.usable_stock * f  # what targets count
         parts.append(part.assign_coords(sample=[i]))
     ds = xr.concat(
-        parts, dim="sample", data_vars="minimal", coords="minimal", compat="override",
+        parts,
+        dim="sample",
+        data_vars="minimal",
+        coords="minimal",
+        compat="override",
         join="override",
-    )  # fmt: skip
+    )
     return Result(ds, r.scenario)
 
 

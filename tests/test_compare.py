@@ -16,8 +16,15 @@ from materiel.months import months_between
 from materiel.present.summary import compare_table
 
 runner = CliRunner()
-TARGET = {"t1": {"parties": ["AAA"], "product": "shell", "by": "2024-03", "quantity": 300.0,
-                 "source": "fx"}}  # fmt: skip
+TARGET = {
+    "t1": {
+        "parties": ["AAA"],
+        "product": "shell",
+        "by": "2024-03",
+        "quantity": 300.0,
+        "source": "fx",
+    }
+}
 
 
 def test_a_contracting_delay_of_two_months_costs_two_months() -> None:
@@ -45,9 +52,16 @@ def test_the_cost_rows_say_whose_capex_is_whose() -> None:
     # 6,000 / 12) - 100 = 300/month at US$50 = US$15,000 (order-driven); AAA pays US$900 of
     # state-funded facilitation in 2024-11. A builds nothing.
     line = dict(tiny()["lines"]["l1"], max_capacity_per_month=400.0)
-    fac = {"line": "l1", "decision": "2024-11", "capacity_added_per_month": 10.0,
-           "lead_time_months": 1, "ramp_up_months": 1, "cost_usd": 900.0, "funder": "AAA",
-           "source": "fx"}  # fmt: skip
+    fac = {
+        "line": "l1",
+        "decision": "2024-11",
+        "capacity_added_per_month": 10.0,
+        "lead_time_months": 1,
+        "ramp_up_months": 1,
+        "cost_usd": 900.0,
+        "funder": "AAA",
+        "source": "fx",
+    }
     a = materiel.simulate(tiny(id="a", contracts={"c1": contract()}))
     firm = contract(quantity=6000.0, delivery_months=12)
     b = materiel.simulate(
@@ -55,7 +69,10 @@ def test_the_cost_rows_say_whose_capex_is_whose() -> None:
     )
     cost = b.metrics()["cost"]
     assert (cost["industry_capex_usd"], cost["state_capex_usd"], cost["capex_usd"]) == (
-        15000.0, 900.0, 15900.0)  # fmt: skip
+        15000.0,
+        900.0,
+        15900.0,
+    )
     table = compare_table([a, b])
     assert table.loc["industry capex", "b"] == "$15,000"
     assert table.loc["state-funded capex (facilitation)", "b - a"] == "+$900"

@@ -45,12 +45,19 @@ def browser() -> Iterator[Any]:
     opts = webdriver.ChromeOptions()
     opts.binary_location = str(CHROMIUM)
     profile = tempfile.TemporaryDirectory(prefix="materiel-chrome-")
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--window-size=1400,1800",
-                 # no name resolves but loopback: nothing leaves the machine
-                 "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
-                 f"--user-data-dir={profile.name}"):  # fmt: skip
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--window-size=1400,1800",
+        # no name resolves but loopback: nothing leaves the machine
+        "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
+        f"--user-data-dir={profile.name}",
+    ):
         opts.add_argument(flag)
     opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=opts)
@@ -163,14 +170,17 @@ def test_dashboard_runs_the_chart_changes_and_cold_load(browser: Any, server: Se
     from selenium.webdriver.support.ui import Select
 
     # the server's own first run (loading, kernel cache) is not the page's load time
-    warm = httpx.post(server.url + "/api/simulate?charts=true", json={"scenario": "action-plan"},
-                      timeout=300)  # fmt: skip
+    warm = httpx.post(
+        server.url + "/api/simulate?charts=true", json={"scenario": "action-plan"}, timeout=300
+    )
     assert warm.status_code == 200
     browser.execute_cdp_cmd("Performance.enable", {"timeDomain": "threadTicks"})
     browser.get(server.url + "/")
     _wait_runs(browser, 1)
-    cpu = {m["name"]: m["value"] for m in browser.execute_cdp_cmd("Performance.getMetrics", {})
-           ["metrics"]}  # fmt: skip
+    cpu = {
+        m["name"]: m["value"]
+        for m in browser.execute_cdp_cmd("Performance.getMetrics", {})["metrics"]
+    }
     timing = browser.execute_script(
         "const n = performance.getEntriesByType('navigation')[0];"
         "const p = performance.getEntriesByType('resource')"
@@ -247,8 +257,10 @@ def test_blank_knobs_keep_what_a_saved_variant_stores(browser: Any, server: Serv
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select
 
-    body = {"extends": "status-quo", "policy": {"consumption_scale": 2.5,
-                                                 "extra_contracting_delay_months": 6}}  # fmt: skip
+    body = {
+        "extends": "status-quo",
+        "policy": {"consumption_scale": 2.5, "extra_contracting_delay_months": 6},
+    }
     made = httpx.post(server.url + "/api/scenarios", json={"id": "heavy-late", "body": body})
     assert made.status_code == 201, made.text
     api = httpx.post(server.url + "/api/simulate", json={"scenario": "heavy-late"}, timeout=120)
@@ -374,8 +386,10 @@ def test_server_problems_land_at_the_field_and_old_results_go(browser: Any, serv
 def test_a_link_reproduces_the_view(browser: Any, server: Server) -> None:
     from selenium.webdriver.common.by import By
 
-    query = ("?a=status-quo&b=action-plan&view=diff&cap=amraam"
-             "&ka.consumption_scale=2&kb.extra_contracting_delay_months=6")  # fmt: skip
+    query = (
+        "?a=status-quo&b=action-plan&view=diff&cap=amraam"
+        "&ka.consumption_scale=2&kb.extra_contracting_delay_months=6"
+    )
     browser.get(server.url + "/" + query)
     _wait_runs(browser, 1)
     assert browser.find_element(By.ID, "scenario-a").get_attribute("value") == "status-quo"
@@ -393,10 +407,15 @@ def test_a_link_reproduces_the_view(browser: Any, server: Server) -> None:
     assert title.startswith("amraam")
     assert len(browser.find_elements(By.CSS_SELECTOR, "#cost tbody tr")) == 3
     # the shown numbers agree with the API for the same request
-    api = httpx.post(server.url + "/api/compare", params={"charts": False}, timeout=120, json={
-        "a": {"scenario": "status-quo", "knobs": {"consumption_scale": 2}},
-        "b": {"scenario": "action-plan", "knobs": {"extra_contracting_delay_months": 6}},
-    }).json()  # fmt: skip
+    api = httpx.post(
+        server.url + "/api/compare",
+        params={"charts": False},
+        timeout=120,
+        json={
+            "a": {"scenario": "status-quo", "knobs": {"consumption_scale": 2}},
+            "b": {"scenario": "action-plan", "knobs": {"extra_contracting_delay_months": 6}},
+        },
+    ).json()
     want = {f"B: action-plan {t['target']}": round(t["stock_at_by"]) for t in api["b"]["targets"]}
     got = {f"{r[0]} {r[1]}": int(r[3].replace(",", "")) for r in _target_rows(browser)}
     assert want.items() <= got.items()
@@ -444,8 +463,12 @@ def _csv_stock(server: Server, scenario: str, party: str, product: str) -> dict[
     import csv
     import io
 
-    got = httpx.post(server.url + "/api/download", params={"variable": "stock"},
-                     json={"scenario": scenario}, timeout=120)  # fmt: skip
+    got = httpx.post(
+        server.url + "/api/download",
+        params={"variable": "stock"},
+        json={"scenario": scenario},
+        timeout=120,
+    )
     assert got.status_code == 200, got.text
     rows = csv.DictReader(io.StringIO(got.text))
     return {
@@ -543,13 +566,16 @@ def test_static_assets_and_json_are_gzipped(server: Server) -> None:
         assert r.status_code == 200 and r.headers.get("content-encoding") == "gzip", path
     js = "/static/plotly.min.js"
     raw = httpx.get(server.url + js, headers={"Accept-Encoding": "identity"})
-    with httpx.stream("GET", server.url + js,
-                      headers={"Accept-Encoding": "gzip"}) as zipped:  # fmt: skip
+    with httpx.stream("GET", server.url + js, headers={"Accept-Encoding": "gzip"}) as zipped:
         sent = b"".join(zipped.iter_raw())
     assert gzip.decompress(sent) == raw.content
     print(f"\n{js}: {len(raw.content) / 1e6:.2f} MB raw, {len(sent) / 1e6:.2f} MB gzipped")
-    r = httpx.post(server.url + "/api/simulate?charts=true", json={"scenario": "status-quo"},
-                   headers={"Accept-Encoding": "gzip"}, timeout=120)  # fmt: skip
+    r = httpx.post(
+        server.url + "/api/simulate?charts=true",
+        json={"scenario": "status-quo"},
+        headers={"Accept-Encoding": "gzip"},
+        timeout=120,
+    )
     assert r.headers.get("content-encoding") == "gzip"
 
 
@@ -716,15 +742,18 @@ def test_download_from_the_page(browser: Any, server: Server, tmp_path: Path) ->
     saved = tmp_path / "status-quo-csv.zip"
     _wait(browser, lambda d: saved.exists() and zipfile.is_zipfile(saved))
     body = {"scenario": "status-quo", "knobs": {"consumption_scale": 1.5}}
-    api = httpx.post(server.url + "/api/download", params={"format": "csv"}, json=body,
-                     timeout=120)  # fmt: skip
+    api = httpx.post(server.url + "/api/download", params={"format": "csv"}, json=body, timeout=120)
     assert api.status_code == 200, api.text
     with zipfile.ZipFile(saved) as got, zipfile.ZipFile(io.BytesIO(api.content)) as want:
         assert sorted(got.namelist()) == sorted(want.namelist())
         stock = next(n for n in want.namelist() if n.endswith("stock.csv"))
         assert got.read(stock) == want.read(stock)
-    unscaled = httpx.post(server.url + "/api/download", params={"format": "csv"}, timeout=120,
-                          json={"scenario": "status-quo"})  # fmt: skip
+    unscaled = httpx.post(
+        server.url + "/api/download",
+        params={"format": "csv"},
+        timeout=120,
+        json={"scenario": "status-quo"},
+    )
     with zipfile.ZipFile(io.BytesIO(unscaled.content)) as plain, zipfile.ZipFile(saved) as got:
         assert plain.read(stock) != got.read(stock)  # the knob reached the download
 

@@ -58,8 +58,16 @@ def test_parties_products_and_components(dataset: materiel.Scenario) -> None:
     assert dataset.parties["UKR"].kind == "recipient"
     assert set(MUNITIONS) <= set(dataset.munitions)
     components = {k for k, p in dataset.products.items() if p.kind == "component"}
-    for needed in ("tnt", "rdx-hmx", "propellant-charge", "nitrocellulose", "shell-body-155mm",
-                   "fuze", "solid-rocket-motor", "seeker"):  # fmt: skip
+    for needed in (
+        "tnt",
+        "rdx-hmx",
+        "propellant-charge",
+        "nitrocellulose",
+        "shell-body-155mm",
+        "fuze",
+        "solid-rocket-motor",
+        "seeker",
+    ):
         assert needed in components
     for m in MUNITIONS:
         assert dataset.products[m].bom, m
@@ -85,8 +93,12 @@ def test_nato_series_2014_2024_with_estimates_marked(dataset: materiel.Scenario)
                 continue
             assert rec.defence_pct_gdp_nato and rec.defence_usd_m_nato, (party, year)
             assert rec.equipment_share_pct is not None and 0 <= rec.equipment_share_pct <= 100
-            for field in ("defence_pct_gdp_nato", "defence_usd_m_nato", "equipment_share_pct",
-                          "gdp_usd_m"):  # fmt: skip
+            for field in (
+                "defence_pct_gdp_nato",
+                "defence_usd_m_nato",
+                "equipment_share_pct",
+                "gdp_usd_m",
+            ):
                 assert rec.source_of(field) == "nato-def-exp-2024", (party, year, field)
             # Table 3 is Table 2 over Table 5 to within NATO's price bases (<= 12 %)
             implied = rec.gdp_usd_m * rec.defence_pct_gdp_nato / 100
@@ -106,8 +118,9 @@ def test_build_tool_reproduces_the_embedded_table() -> None:
     """tools/build_economics.py on the shared copies writes exactly the shipped CSV."""
     if not (SHARED / "nato" / "240617-def-exp-2024-TABLES-en.xlsx").is_file():
         pytest.skip("NATO's workbook is not in the shared data")
-    spec = importlib.util.spec_from_file_location("build_economics", REPO / "tools" /
-                                                  "build_economics.py")  # fmt: skip
+    spec = importlib.util.spec_from_file_location(
+        "build_economics", REPO / "tools" / "build_economics.py"
+    )
     assert spec is not None and spec.loader is not None
     tool = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(tool)
@@ -180,18 +193,31 @@ def test_nato_2024_estimates_match_the_release(dataset: materiel.Scenario) -> No
 
 def test_capacity_reproduces_public_figures(dataset: materiel.Scenario) -> None:
     """Pre-war capacity plus announced investments give the reported US 155mm path."""
-    r = materiel.simulate({"extends": "dataset", "start": "2022-02", "months": 47,
-                           "drop": [f"targets.{t}" for t in dataset.targets]})  # fmt: skip
+    r = materiel.simulate(
+        {
+            "extends": "dataset",
+            "start": "2022-02",
+            "months": 47,
+            "drop": [f"targets.{t}" for t in dataset.targets],
+        }
+    )
     us = r.dataset.capacity_per_month.isel(sample=0).sel(line="us-iowa-aap-lap")
     assert float(us.isel(month=0)) == pytest.approx(14_400)
     assert float(us.sel(month="2023-09-01")) == pytest.approx(28_000, rel=0.1)
 
 
 PRODUCERS = {  # owner substring -> country of at least one of its lines (the producers list)
-    "Rheinmetall": {"DEU", "ESP", "HUN", "LTU"}, "KNDS": {"FRA"}, "Nammo": {"NOR", "SWE", "FIN"},
-    "BAE": {"GBR"}, "ZVS": {"SVK"}, "Polska Grupa": {"POL"}, "Eurenco": {"FRA"},
-    "Chemring": {"NOR"}, "Nitrochemie": {"DEU"}, "Explosia": {"CZE"},
-}  # fmt: skip
+    "Rheinmetall": {"DEU", "ESP", "HUN", "LTU"},
+    "KNDS": {"FRA"},
+    "Nammo": {"NOR", "SWE", "FIN"},
+    "BAE": {"GBR"},
+    "ZVS": {"SVK"},
+    "Polska Grupa": {"POL"},
+    "Eurenco": {"FRA"},
+    "Chemring": {"NOR"},
+    "Nitrochemie": {"DEU"},
+    "Explosia": {"CZE"},
+}
 
 
 def test_european_producers_and_energetics(dataset: materiel.Scenario) -> None:

@@ -138,7 +138,10 @@ def test_multi_level_bill_of_materials() -> None:
     assert series(r, "production", line="charges")[0] == 50
     assert series(r, "production", line="l1")[0] == 50
     assert [series(r, "binding", line=x)[0] for x in ("l1", "charges", "nc")] == [
-        "input:charge", "input:nc", "capacity"]  # fmt: skip
+        "input:charge",
+        "input:nc",
+        "capacity",
+    ]
 
 
 def test_joint_contract_split_by_share() -> None:
@@ -340,9 +343,18 @@ def test_deterministic_bit_for_bit() -> None:
 def test_aid_pledged_before_start_counts_as_given() -> None:
     s = tiny(
         stocks={"AAA": {"shell": {"quantity": 1000.0, "source": "fx"}}},
-        aid={"g1": {"donor": "AAA", "recipient": "REC", "product": "shell", "quantity": 400.0,
-                    "start": "2023-11", "end": "2024-02", "source": "fx"}},
-    )  # fmt: skip
+        aid={
+            "g1": {
+                "donor": "AAA",
+                "recipient": "REC",
+                "product": "shell",
+                "quantity": 400.0,
+                "start": "2023-11",
+                "end": "2024-02",
+                "source": "fx",
+            }
+        },
+    )
     r = run(s)
     # 100 a month; 2023-11 and 2023-12 fell before the start
     assert series(r, "pledge_deliveries", pledge="g1")[:3] == [100, 100, 0]
@@ -354,8 +366,13 @@ def test_order_book_reaches_a_planned_line_by_room_to_grow() -> None:
     # l1 is full (100 of 100); l2 is planned (0 of 300). A firm 6,000 over 12 months, H = 12:
     # l1 keeps what its capacity covers (100 * 12 = 1,200), the other 4,800 goes to l2's room
     s = tiny(contracts={"c1": contract(quantity=6000.0, delivery_months=12)})
-    s["lines"]["l2"] = dict(s["lines"]["l1"], name="Line 2", capacity_per_month=0.0,
-                            max_capacity_per_month=300.0, expansion_lead_time_months=1)  # fmt: skip
+    s["lines"]["l2"] = dict(
+        s["lines"]["l1"],
+        name="Line 2",
+        capacity_per_month=0.0,
+        max_capacity_per_month=300.0,
+        expansion_lead_time_months=1,
+    )
     r = run(s)
     assert [series(r, "order_book", line=x)[0] for x in ("l1", "l2")] == [1200, 4800]
     assert series(r, "capacity_added_per_month", line="l2")[:2] == [300, 0]
@@ -403,11 +420,21 @@ def test_per_sample_schedules_equal_the_single_run_rule() -> None:
     rule = quantity * due_share(np.arange(8)[:, None], first, months, shape, shapes)
     assert single.tobytes() == rule.tobytes()
     batch = np.full((2, 8, 3), np.nan)
-    fill_due_rows(batch, np.stack([quantity, 2 * quantity]), np.stack([first, first + 1]),
-                  months, shape, shapes)  # fmt: skip
+    fill_due_rows(
+        batch,
+        np.stack([quantity, 2 * quantity]),
+        np.stack([first, first + 1]),
+        months,
+        shape,
+        shapes,
+    )
     assert batch[0].tobytes() == rule.tobytes()
-    assert batch[1].tobytes() == (2 * quantity * due_share(
-        np.arange(8)[:, None], first + 1, months, shape, shapes)).tobytes()  # fmt: skip
+    assert (
+        batch[1].tobytes()
+        == (
+            2 * quantity * due_share(np.arange(8)[:, None], first + 1, months, shape, shapes)
+        ).tobytes()
+    )
 
 
 @settings(max_examples=60, deadline=None)
@@ -433,8 +460,9 @@ def test_compiled_due_schedules_equal_the_numpy_rule_bit_for_bit(
     shape, shapes = schedule_shapes(schedules)
     quantity = np.array([c[0] for c in contracts])
     first = np.array([c[1] for c in contracts])
-    months = np.array([c[2] if w is None else len(w)
-                       for c, w in zip(contracts, schedules, strict=True)])  # fmt: skip
+    months = np.array(
+        [c[2] if w is None else len(w) for c, w in zip(contracts, schedules, strict=True)]
+    )
     t = np.arange(30)[:, None]
     rule = quantity * due_share(t, first, months, shape, shapes)
     assert due_schedule(quantity, first, months, 30, shape, shapes).tobytes() == rule.tobytes()

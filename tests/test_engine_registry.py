@@ -25,17 +25,42 @@ def _tiny_with_everything() -> dict:
     s["lines"]["f1"] = dict(s["lines"]["l1"], name="Fuze line", product="fuze")
     s["inventories"] = {"default": {"fuze": {"quantity": 50.0, "source": "fx"}}}
     s["stocks"] = {"AAA": {"shell": {"quantity": 500.0, "floor": 100.0, "source": "fx"}}}
-    s["consumption"] = {"u1": {"party": "AAA", "product": "shell", "rate_per_month": 10.0,
-                               "source": "fx"}}  # fmt: skip
-    s["aid"] = {"g1": {"donor": "AAA", "recipient": "REC", "product": "shell", "quantity": 60.0,
-                       "start": "2024-02", "end": "2024-04", "supply": "stock",
-                       "source": "fx"}}  # fmt: skip
-    s["targets"] = {"t": {"parties": ["AAA"], "product": "shell", "quantity": 600.0,
-                          "by": "2024-12", "source": "fx"}}  # fmt: skip
-    s["procurement"] = {"p": {"product": "shell", "buyers": {"AAA": 1.0}, "review": "monthly",
-                              "adjustment_months": 4.0, "source": "fx"}}  # fmt: skip
-    s["economics"] = {"AAA": {"2024": {"gdp_usd_m": 1.0, "defence_pct_gdp_nato": 100.0,
-                                       "source": "fx"}}}  # fmt: skip
+    s["consumption"] = {
+        "u1": {"party": "AAA", "product": "shell", "rate_per_month": 10.0, "source": "fx"}
+    }
+    s["aid"] = {
+        "g1": {
+            "donor": "AAA",
+            "recipient": "REC",
+            "product": "shell",
+            "quantity": 60.0,
+            "start": "2024-02",
+            "end": "2024-04",
+            "supply": "stock",
+            "source": "fx",
+        }
+    }
+    s["targets"] = {
+        "t": {
+            "parties": ["AAA"],
+            "product": "shell",
+            "quantity": 600.0,
+            "by": "2024-12",
+            "source": "fx",
+        }
+    }
+    s["procurement"] = {
+        "p": {
+            "product": "shell",
+            "buyers": {"AAA": 1.0},
+            "review": "monthly",
+            "adjustment_months": 4.0,
+            "source": "fx",
+        }
+    }
+    s["economics"] = {
+        "AAA": {"2024": {"gdp_usd_m": 1.0, "defence_pct_gdp_nato": 100.0, "source": "fx"}}
+    }
     s["policy"]["budget"] = "defer"
     s["systems"] = {"gun": {"name": "Gun", "product": "shell", "source": "fx"}}
     s["fleets"] = {"a": {"party": "AAA", "system": "gun", "share": 1.0, "source": "fx"}}
@@ -156,8 +181,13 @@ def test_binding_labels_round_trip(kind: Binding) -> None:
 def test_binding_input_labels_round_trip() -> None:
     products = ["shell", "charge", "input:odd"]
     labels = binding.labels(products)
-    assert labels.tolist() == ["capacity", "orders", "input:shell", "input:charge",
-                               "input:input:odd"]  # fmt: skip
+    assert labels.tolist() == [
+        "capacity",
+        "orders",
+        "input:shell",
+        "input:charge",
+        "input:input:odd",
+    ]
     for code, text in enumerate(labels):
         kind, product = binding.parse(str(text))
         plain = code < Binding.INPUT

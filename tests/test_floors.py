@@ -15,10 +15,11 @@ def holder(applies_to: str | None, **kw: Any) -> dict[str, Any]:
     """AAA holds 100 above a floor of 80 and uses 10 a month; its line makes nothing."""
     s = tiny(
         stocks={"AAA": {"shell": {"quantity": 100.0, "floor": 80.0, "source": "fx"}}},
-        consumption={"u": {"party": "AAA", "product": "shell", "rate_per_month": 10.0,
-                           "source": "fx"}},
+        consumption={
+            "u": {"party": "AAA", "product": "shell", "rate_per_month": 10.0, "source": "fx"}
+        },
         **kw,
-    )  # fmt: skip
+    )
     s["lines"]["l1"].update(capacity_per_month=0.0, max_capacity_per_month=0.0)
     if applies_to is not None:
         s["policy"]["floor_applies_to"] = applies_to
@@ -55,9 +56,20 @@ def test_aid_comes_first_then_consumption(applies_to: str, end: float) -> None:
     # 30 owed to REC in 2024-01: 20 above the floor is given (both rules); then "all" keeps
     # the 80 (every month's use, 120, unmet); "aid" lets use draw the 80 down to 0 in 8
     # months (the last 4 months' 40 unmet)
-    s = holder(applies_to, aid={"g": {"donor": "AAA", "recipient": "REC", "product": "shell",
-                                      "quantity": 30.0, "start": "2024-01", "end": "2024-01",
-                                      "source": "fx"}})  # fmt: skip
+    s = holder(
+        applies_to,
+        aid={
+            "g": {
+                "donor": "AAA",
+                "recipient": "REC",
+                "product": "shell",
+                "quantity": 30.0,
+                "start": "2024-01",
+                "end": "2024-01",
+                "source": "fx",
+            }
+        },
+    )
     r = materiel.simulate(s)
     assert float(r.dataset.pledge_deliveries.sum()) == 20.0
     assert cell(r, "stock")[-1] == end

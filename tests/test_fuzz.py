@@ -114,8 +114,9 @@ def _slice(data: dict[str, Any], product: str, months: int) -> dict[str, Any]:
         }
     for table in ("contracts", "procurement", "consumption", "aid", "targets", "prices"):
         out[table] = {k: v for k, v in data.get(table, {}).items() if v["product"] in keep}
-    out["investments"] = {k: v for k, v in data.get("investments", {}).items()
-                          if v["line"] in lines}  # fmt: skip
+    out["investments"] = {
+        k: v for k, v in data.get("investments", {}).items() if v["line"] in lines
+    }
     for table in ("stocks", "inventories"):
         kept = {o: {k: v for k, v in per.items() if k in keep} for o, per in data[table].items()}
         out[table] = {o: per for o, per in kept.items() if per}
@@ -162,8 +163,13 @@ def bases() -> tuple[dict[str, Any], ...]:
         out.extend(_slice(data, m, SLICE_MONTHS) for m in munitions)
     generated: list[dict[str, Any]] = []
 
-    @settings(max_examples=24, derandomize=True, database=None, deadline=None,
-              suppress_health_check=list(HealthCheck))  # fmt: skip
+    @settings(
+        max_examples=24,
+        derandomize=True,
+        database=None,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+    )
     @given(scenarios(max_policies=1))
     def collect(data: dict[str, Any]) -> None:
         generated.append(data)
@@ -192,13 +198,39 @@ def test_every_base_is_valid() -> None:
 # --- mutations ------------------------------------------------------------------------------
 
 BAD_VALUES: list[Any] = [
-    -1, -1.5, 0, 0.0, 1e308, -1e308, math.nan, math.inf, -math.inf, 10**30, True, False,
-    "", "x", "nosuch", "2025-13", "1700-01", "2101-01", "9999-12", "2025", "12", [], [1],
-    ["x"], {}, {"x": 1}, {"dist": "normal"}, {"dist": "uniform", "low": 5, "high": 1},
-    {"dist": "normal", "mean": 1, "sd": -1}, {"dist": "choice", "values": []},
-    {"dist": "lognormal", "mean": 0, "sd": 1}, {"dist": "triangular", "low": 0, "mode": 9,
-                                                 "high": 1},
-]  # fmt: skip
+    -1,
+    -1.5,
+    0,
+    0.0,
+    1e308,
+    -1e308,
+    math.nan,
+    math.inf,
+    -math.inf,
+    10**30,
+    True,
+    False,
+    "",
+    "x",
+    "nosuch",
+    "2025-13",
+    "1700-01",
+    "2101-01",
+    "9999-12",
+    "2025",
+    "12",
+    [],
+    [1],
+    ["x"],
+    {},
+    {"x": 1},
+    {"dist": "normal"},
+    {"dist": "uniform", "low": 5, "high": 1},
+    {"dist": "normal", "mean": 1, "sd": -1},
+    {"dist": "choice", "values": []},
+    {"dist": "lognormal", "mean": 0, "sd": 1},
+    {"dist": "triangular", "low": 0, "mode": 9, "high": 1},
+]
 
 values = st.one_of(
     st.sampled_from(BAD_VALUES).map(lambda v: pickle.loads(pickle.dumps(v))),  # a fresh copy
@@ -261,8 +293,20 @@ def mutated(draw: st.DrawFn, max_mutations: int = 3, small: bool = False) -> dic
         if not path:
             continue
         parent = _writable_parent(data, path)
-        op = draw(st.sampled_from(["replace", "replace", "delete", "unknown", "reference",
-                                   "distribution", "number", "table"]))  # fmt: skip
+        op = draw(
+            st.sampled_from(
+                [
+                    "replace",
+                    "replace",
+                    "delete",
+                    "unknown",
+                    "reference",
+                    "distribution",
+                    "number",
+                    "table",
+                ]
+            )
+        )
         key = path[-1]
         if op == "replace":
             parent[key] = draw(values)
@@ -331,15 +375,23 @@ def overlays(draw: st.DrawFn) -> dict[str, Any]:
     """An overlay extending an embedded scenario: one entity's field changed or dropped."""
     sid = draw(st.sampled_from(["status-quo", *EMBEDDED]))
     base = bases()[draw(st.integers(0, 3 * 7 - 1))]
-    table = draw(st.sampled_from(["lines", "contracts", "products", "stocks", "targets",
-                                  "procurement", "policy"]))  # fmt: skip
+    table = draw(
+        st.sampled_from(
+            ["lines", "contracts", "products", "stocks", "targets", "procurement", "policy"]
+        )
+    )
     overlay: dict[str, Any] = {"extends": sid}
     if table == "policy":
         overlay["policy"] = {draw(st.sampled_from(sorted(base["policy"]))): draw(values)}
     elif draw(st.integers(0, 4)) == 0:
-        overlay["drop"] = draw(st.one_of(
-            st.lists(st.sampled_from([f"{table}.{k}" for k in base[table]] or ["x.y"]),
-                     max_size=2), values))  # fmt: skip
+        overlay["drop"] = draw(
+            st.one_of(
+                st.lists(
+                    st.sampled_from([f"{table}.{k}" for k in base[table]] or ["x.y"]), max_size=2
+                ),
+                values,
+            )
+        )
     elif base[table]:
         entity = draw(st.sampled_from(sorted(base[table])))
         fields = base[table][entity]
@@ -411,8 +463,9 @@ def valid_variants(draw: st.DrawFn) -> dict[str, Any]:
         line["capacity_per_month"] = line["capacity_per_month"] * draw(
             st.sampled_from([0.0, 0.1, 1.0, 10.0])
         )
-        line["max_capacity_per_month"] = max(line["max_capacity_per_month"],
-                                             line["capacity_per_month"])  # fmt: skip
+        line["max_capacity_per_month"] = max(
+            line["max_capacity_per_month"], line["capacity_per_month"]
+        )
     last = month_label(parse_month(data["start"]) + data["months"] - 1)
     for table in ("targets", "investments", "contracts", "aid", "consumption", "procurement"):
         for record in data.get(table, {}).values():

@@ -97,8 +97,10 @@ def test_distribution_that_draws_negative_capacity_is_refused() -> None:
     }
     (p,) = problems(data)
     assert "below the field's minimum 1" in p.message
-    ok = {"extends": "action-plan", "uncertain": {
-        "lines.nammo-raufoss-155.capacity_per_month": {**spec, "min": 0}}}  # fmt: skip
+    ok = {
+        "extends": "action-plan",
+        "uncertain": {"lines.nammo-raufoss-155.capacity_per_month": {**spec, "min": 0}},
+    }
     assert materiel.load(ok).uncertain
 
 
@@ -156,8 +158,10 @@ def test_months_error_adds_no_echo_from_the_default_horizon(tmp_path: Path) -> N
 
 def test_distribution_error_is_not_reported_as_a_bad_integer() -> None:
     spec = {"dist": "normal", "mean": 18.0}
-    data = {"extends": "action-plan",
-            "lines": {"nammo-raufoss-155": {"expansion_lead_time_months": spec}}}  # fmt: skip
+    data = {
+        "extends": "action-plan",
+        "lines": {"nammo-raufoss-155": {"expansion_lead_time_months": spec}},
+    }
     found = problems(data)
     assert [p.message for p in found] == ["normal needs mean, sd; missing sd"]
     assert not any("valid integer" in p.message for p in found)

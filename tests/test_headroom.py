@@ -38,9 +38,19 @@ def test_the_answer_is_sustainable_and_no_more() -> None:
     """Giving the headroom as a stock pledge keeps the donor exactly at its floor."""
     x = float(headroom(materiel.simulate(_donor())).max_monthly_aid.iloc[0])
     for quantity, delivered_in_full in ((12 * x, True), (12 * x * 1.01, False)):
-        s = _donor(aid={"g": {"donor": "AAA", "recipient": "REC", "product": "shell",
-                              "quantity": quantity, "start": "2024-01", "end": "2024-12",
-                              "source": "fx"}})  # fmt: skip
+        s = _donor(
+            aid={
+                "g": {
+                    "donor": "AAA",
+                    "recipient": "REC",
+                    "product": "shell",
+                    "quantity": quantity,
+                    "start": "2024-01",
+                    "end": "2024-12",
+                    "source": "fx",
+                }
+            }
+        )
         r = materiel.simulate(s)
         stock = r.dataset.stock.isel(sample=0).sel(party="AAA", product="shell").values
         assert stock.min() >= 200 - 1e-6
@@ -52,10 +62,18 @@ def test_a_later_draw_limits_an_earlier_year() -> None:
     """Training use of 50 a month in 2025 limits 2024's aid: (2200 - 600 - 200) / 12."""
     s = _donor(
         months=24,
-        consumption={"t": {"party": "AAA", "product": "shell", "rate_per_month": 50.0,
-                           "start": "2025-01", "end": "2025-12", "kind": "training",
-                           "source": "fx"}},
-    )  # fmt: skip
+        consumption={
+            "t": {
+                "party": "AAA",
+                "product": "shell",
+                "rate_per_month": 50.0,
+                "start": "2025-01",
+                "end": "2025-12",
+                "kind": "training",
+                "source": "fx",
+            }
+        },
+    )
     rows = headroom(materiel.simulate(s)).set_index("period")
     assert rows.loc["2024"].max_monthly_aid == pytest.approx(1400 / 12)
     assert rows.loc["2024"].limited_by == "later draw 2025-12"
@@ -80,8 +98,9 @@ def test_cli_headroom_json_and_text() -> None:
     payload = json.loads(done.output)
     assert payload["rows"] and {r["donor"] for r in payload["rows"]} == {"DEU"}
     assert all(r["max_monthly_aid"] >= 0 for r in payload["rows"])
-    text = runner.invoke(app, ["headroom", "action-plan", "--donor", "DEU", "--product",
-                               "shell-155mm"])  # fmt: skip
+    text = runner.invoke(
+        app, ["headroom", "action-plan", "--donor", "DEU", "--product", "shell-155mm"]
+    )
     assert text.exit_code == 0 and "DEU shell-155mm" in text.output
     bad = runner.invoke(app, ["headroom", "action-plan", "--donor", "XXX"])
     assert bad.exit_code == 2

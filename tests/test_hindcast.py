@@ -131,8 +131,11 @@ def test_capacity_beyond_facilitation_comes_from_the_models_own_investment(
     for line in grown:
         assert float(end.sel(line=line)) > float(start.sel(line=line)) + 1.0, line
     assert float(ds.capex_usd.sel(line="knds-france").sum()) > 0
-    frozen = materiel.simulate(materiel.load({"extends": "hindcast-2022", "id": "frozen",
-                                              "policy": {"industry_invests": False}}))  # fmt: skip
+    frozen = materiel.simulate(
+        materiel.load(
+            {"extends": "hindcast-2022", "id": "frozen", "policy": {"industry_invests": False}}
+        )
+    )
     still = frozen.dataset.isel(sample=0).capacity_per_month.sel(month="2025-12-01")
     assert float(still.sel(line="knds-france")) == pytest.approx(
         float(start.sel(line="knds-france"))
@@ -163,12 +166,21 @@ def test_a_new_plant_waits_for_its_owners_own_firm_book() -> None:
     cover the plant over the horizon, so it is not built; a firm Rheinmetall contract
     as large as the dataset's 1.5 million-round framework (2024-06) decides it that month,
     whole."""
-    big = {"buyers": {"DEU": 1.0}, "product": "shell-155mm", "line": "rheinmetall-germany",
-           "quantity": 1_500_000, "decision": "2024-06", "contracting_delay_months": 0,
-           "delivery_lag_months": 6, "delivery_months": 72, "multi_year": True,
-           "source": "assumption-rheinmetall-framework-2024"}  # fmt: skip
-    s = materiel.load({"extends": "hindcast-2022", "id": "with-framework",
-                       "contracts": {"deu-framework": big}})  # fmt: skip
+    big = {
+        "buyers": {"DEU": 1.0},
+        "product": "shell-155mm",
+        "line": "rheinmetall-germany",
+        "quantity": 1_500_000,
+        "decision": "2024-06",
+        "contracting_delay_months": 0,
+        "delivery_lag_months": 6,
+        "delivery_months": 72,
+        "multi_year": True,
+        "source": "assumption-rheinmetall-framework-2024",
+    }
+    s = materiel.load(
+        {"extends": "hindcast-2022", "id": "with-framework", "contracts": {"deu-framework": big}}
+    )
     ds = materiel.simulate(s).dataset.isel(sample=0)
     added = ds.capacity_added_per_month.sel(line="rheinmetall-unterluess")
     assert np.count_nonzero(added.values) == 1

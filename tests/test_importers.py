@@ -15,8 +15,9 @@ import materiel
 from materiel.cli import app
 from materiel.scenario.importers import import_table
 
-SHARED = Path(os.environ.get("MATERIEL_SHARED_DATA",
-                             Path(__file__).resolve().parents[2] / "shared" / "data"))  # fmt: skip
+SHARED = Path(
+    os.environ.get("MATERIEL_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")
+)
 runner = CliRunner()
 
 
@@ -67,8 +68,10 @@ def test_nato_and_owid_csv(tmp_path: Path, dataset: materiel.Scenario) -> None:
     assert overlay["economics"]["POL"]["2024"]["defence_pct_gdp_nato"] == 4.12
     assert overlay["economics"]["TUR"]["2024"]["defence_pct_gdp_nato"] == 2.09
     owid = tmp_path / "owid.csv"
-    owid.write_text("Entity,Code,Year,Military expenditure (% of GDP),Region\n"
-                    "France,FRA,2023,2.06,Europe\nMars,,2023,9.0,Space\n")  # fmt: skip
+    owid.write_text(
+        "Entity,Code,Year,Military expenditure (% of GDP),Region\n"
+        "France,FRA,2023,2.06,Europe\nMars,,2023,9.0,Space\n"
+    )
     overlay = import_table(owid, "owid-csv", dataset)
     assert overlay["economics"] == {
         "FRA": {"2023": {"defence_pct_gdp_sipri": 2.06, "source": next(iter(overlay["sources"]))}}
@@ -84,8 +87,9 @@ def test_nato_and_owid_csv(tmp_path: Path, dataset: materiel.Scenario) -> None:
         ("nato-csv", "country,year,pct_gdp\nAtlantis,2024,3\n", "no figures for the scenario"),
     ],
 )
-def test_wrong_shape_is_a_clear_error(tmp_path: Path, dataset: materiel.Scenario, fmt: str,
-                                      text: str, message: str) -> None:  # fmt: skip
+def test_wrong_shape_is_a_clear_error(
+    tmp_path: Path, dataset: materiel.Scenario, fmt: str, text: str, message: str
+) -> None:
     path = tmp_path / ("bad.xlsx" if fmt == "sipri-xlsx" else "bad.csv")
     path.write_text(text)
     with pytest.raises(materiel.ScenarioError) as info:
@@ -107,8 +111,9 @@ def test_cli_import_writes_an_overlay_that_loads(tmp_path: Path) -> None:
     s = materiel.load(data, name="overlay")
     assert s.economics["DEU"]["2024"].defence_pct_gdp_nato == 2.5
     assert s.economics["DEU"]["2024"].gdp_usd_m is not None  # the rest of the row is kept
-    bad = runner.invoke(app, ["data", "import", str(tmp_path / "none.csv"), "--format",
-                              "nato-csv", "-o", str(out)])  # fmt: skip
+    bad = runner.invoke(
+        app, ["data", "import", str(tmp_path / "none.csv"), "--format", "nato-csv", "-o", str(out)]
+    )
     assert bad.exit_code == 2 and "no such file" in bad.output
 
 
@@ -146,15 +151,25 @@ def write_nato(path: Path, *, sheets: tuple[str, ...] = ("TABLE2", "TABLE3", "TA
     book = openpyxl.Workbook()
     book.remove(book.active)
     blocks = {
-        "TABLE2": [("Current prices and exchange rates", {"Germany": [66_000.0, 97_685.6],
-                                                          "Poland*": [29_000.0, 34_974.5]}),
-                   ("Constant 2015 prices and exchange rates", {"Germany": [1.0, 1.0]})],
-        "TABLE3": [("Share of real GDP (%)", {"Germany": [1.64, 2.12], "Poland*": [3.9, 4.12],
-                                              "Atlantis": [9.0, 9.0]}),
-                   ("Annual real change (%)", {"Germany": [99.0, 99.0]})],
-        "TABLE8a": [("Equipment (a)", {"Germany": [18.04, 28.75], "Poland": [45.0, "#REF!"]}),
-                    ("Personnel (b)", {"Germany": [50.0, 30.0]})],
-    }  # fmt: skip
+        "TABLE2": [
+            (
+                "Current prices and exchange rates",
+                {"Germany": [66_000.0, 97_685.6], "Poland*": [29_000.0, 34_974.5]},
+            ),
+            ("Constant 2015 prices and exchange rates", {"Germany": [1.0, 1.0]}),
+        ],
+        "TABLE3": [
+            (
+                "Share of real GDP (%)",
+                {"Germany": [1.64, 2.12], "Poland*": [3.9, 4.12], "Atlantis": [9.0, 9.0]},
+            ),
+            ("Annual real change (%)", {"Germany": [99.0, 99.0]}),
+        ],
+        "TABLE8a": [
+            ("Equipment (a)", {"Germany": [18.04, 28.75], "Poland": [45.0, "#REF!"]}),
+            ("Personnel (b)", {"Germany": [50.0, 30.0]}),
+        ],
+    }
     for name in sheets:
         ws = book.create_sheet(name)
         ws.append([])
@@ -176,8 +191,11 @@ def test_nato_xlsx(tmp_path: Path, dataset: materiel.Scenario) -> None:
     assert sorted(overlay["economics"]) == ["DEU", "POL"]  # Atlantis and aggregates left out
     deu = overlay["economics"]["DEU"]
     sid = next(iter(overlay["sources"]))
-    expected = {"defence_pct_gdp_nato": 1.64, "defence_usd_m_nato": 66_000.0,
-                "equipment_share_pct": 18.04}  # fmt: skip
+    expected = {
+        "defence_pct_gdp_nato": 1.64,
+        "defence_usd_m_nato": 66_000.0,
+        "equipment_share_pct": 18.04,
+    }
     assert deu["2022"] == {"source": sid, **expected}
     assert deu["2023"]["defence_pct_gdp_nato"] == 2.12 and deu["2023"]["estimate_nato"] is True
     assert deu["2023"]["equipment_share_pct"] == 28.75  # not the Personnel block
@@ -196,8 +214,9 @@ def test_nato_xlsx(tmp_path: Path, dataset: materiel.Scenario) -> None:
         (lambda p: write_sipri(p), "expected NATO's defence-expenditure tables", "sheet"),
     ],
 )
-def test_nato_xlsx_wrong_shape(tmp_path: Path, dataset: materiel.Scenario, build: Any,
-                               message: str, field: str) -> None:  # fmt: skip
+def test_nato_xlsx_wrong_shape(
+    tmp_path: Path, dataset: materiel.Scenario, build: Any, message: str, field: str
+) -> None:
     path = tmp_path / "bad.xlsx"
     build(path)
     with pytest.raises(materiel.ScenarioError) as info:
@@ -211,9 +230,11 @@ def test_nato_xlsx_without_years_or_block(tmp_path: Path, dataset: materiel.Scen
 
     for rows, message in (
         ([[None, "Share of real GDP (%)"], [None, None, "Germany", 1.0]], "header row of years"),
-        ([[None, None, None, 2022, 2023], [None, "Other"], [None, None, "Germany", 1.0, 2.0]],
-         "block labelled 'Share of real GDP'"),
-    ):  # fmt: skip
+        (
+            [[None, None, None, 2022, 2023], [None, "Other"], [None, None, "Germany", 1.0, 2.0]],
+            "block labelled 'Share of real GDP'",
+        ),
+    ):
         book = openpyxl.Workbook()
         book.active.title = "TABLE3"
         for r in rows:
@@ -242,8 +263,9 @@ def test_cli_import_nato_xlsx(tmp_path: Path) -> None:
     assert s.economics["DEU"]["2023"].estimate_nato is True
     bad = tmp_path / "bad.xlsx"
     bad.write_text("nope")
-    result = runner.invoke(app, ["data", "import", str(bad), "--format", "nato-xlsx", "-o",
-                                 str(out)])  # fmt: skip
+    result = runner.invoke(
+        app, ["data", "import", str(bad), "--format", "nato-xlsx", "-o", str(out)]
+    )
     assert result.exit_code == 2 and "cannot read as an Excel workbook" in result.output
 
 
@@ -262,11 +284,13 @@ def test_shared_nato_workbook_imports_and_agrees(dataset: materiel.Scenario) -> 
             assert theirs["gdp_usd_m"] == pytest.approx(ours.gdp_usd_m, abs=0.06)
             if party == "ISL":
                 continue
-            assert theirs["defence_pct_gdp_nato"] == pytest.approx(ours.defence_pct_gdp_nato,
-                                                                   abs=1e-6)  # fmt: skip
+            assert theirs["defence_pct_gdp_nato"] == pytest.approx(
+                ours.defence_pct_gdp_nato, abs=1e-6
+            )
             assert theirs["defence_usd_m_nato"] == pytest.approx(ours.defence_usd_m_nato, abs=0.06)
-            assert theirs["equipment_share_pct"] == pytest.approx(ours.equipment_share_pct,
-                                                                  abs=1e-4)  # fmt: skip
+            assert theirs["equipment_share_pct"] == pytest.approx(
+                ours.equipment_share_pct, abs=1e-4
+            )
 
 
 def test_source_date_is_the_publications_not_the_import_day(
@@ -301,8 +325,20 @@ def test_source_date_is_the_publications_not_the_import_day(
     with pytest.raises(materiel.ScenarioError, match="expected a date written YYYY-MM"):
         import_table(csv, "nato-csv", dataset, published="17 June 2024")
     out = tmp_path / "overlay.toml"
-    result = runner.invoke(app, ["data", "import", str(csv), "--format", "nato-csv", "-o",
-                                 str(out), "--published", "2024-06-17"])  # fmt: skip
+    result = runner.invoke(
+        app,
+        [
+            "data",
+            "import",
+            str(csv),
+            "--format",
+            "nato-csv",
+            "-o",
+            str(out),
+            "--published",
+            "2024-06-17",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert tomllib.loads(out.read_text())["sources"]
     assert 'date = "2024-06-17"' in out.read_text()

@@ -16,8 +16,14 @@ def series(result: materiel.Result, var: str, **sel: str) -> list[float]:
 def _expansion(**kw: object) -> dict[str, object]:
     # +120/month decided 2023-10, lead 2, ramp 4: 30 arrive in 2023-12 (before the start),
     # then 30 a month in 2024-01..03
-    out = {"line": "l1", "decision": "2023-10", "capacity_added_per_month": 120.0,
-           "lead_time_months": 2, "ramp_up_months": 4, "source": "fx"}  # fmt: skip
+    out = {
+        "line": "l1",
+        "decision": "2023-10",
+        "capacity_added_per_month": 120.0,
+        "lead_time_months": 2,
+        "ramp_up_months": 4,
+        "source": "fx",
+    }
     out.update(kw)
     return out
 
@@ -49,28 +55,54 @@ def test_industry_announced_investment_stops_when_industry_does_not_invest() -> 
 
 def test_facilitation_arrives_whatever_industry_does_and_is_reported_apart() -> None:
     # state-funded +120 decided 2024-02, lead 1, ramp 2: +60 in 2024-03 and 2024-04
-    s = tiny(lines=_wide_line(), policy={"industry_invests": False},
-             facilitation={"f1": _expansion(decision="2024-02", lead_time_months=1,
-                                            ramp_up_months=2, cost_usd=900.0)})  # fmt: skip
+    s = tiny(
+        lines=_wide_line(),
+        policy={"industry_invests": False},
+        facilitation={
+            "f1": _expansion(
+                decision="2024-02", lead_time_months=1, ramp_up_months=2, cost_usd=900.0
+            )
+        },
+    )
     r = materiel.simulate(s)
     assert series(r, "capacity_per_month", line="l1")[:5] == [100, 100, 160, 220, 220]
     assert series(r, "capex_usd", line="l1")[1] == 900.0  # spent in the decision month
     assert metrics.capex_split(r.dataset) == {
-        "facilitation": 900.0, "announced": 0.0, "order_driven": 0.0}  # fmt: skip
+        "facilitation": 900.0,
+        "announced": 0.0,
+        "order_driven": 0.0,
+    }
 
 
 def test_facilitation_is_charged_to_the_funders_budget() -> None:
     # budget: GDP US$1m x 100% defence x 20% equipment x 10% munitions = US$20,000 in 2024;
     # facilitation of US$5,000 funded by AAA in 2024-03 leaves US$15,000 for AAA's purchases
-    s = tiny(lines=_wide_line(), facilitation={"f1": _expansion(
-        decision="2024-03", funder="AAA", cost_usd=5000.0)})  # fmt: skip
-    s["economics"] = {"AAA": {"2024": {"gdp_usd_m": 1.0, "defence_pct_gdp_nato": 100.0,
-                                       "source": "fx"}}}  # fmt: skip
+    s = tiny(
+        lines=_wide_line(),
+        facilitation={"f1": _expansion(decision="2024-03", funder="AAA", cost_usd=5000.0)},
+    )
+    s["economics"] = {
+        "AAA": {"2024": {"gdp_usd_m": 1.0, "defence_pct_gdp_nato": 100.0, "source": "fx"}}
+    }
     s["policy"]["budget"] = "defer"
-    s["procurement"] = {"p": {"product": "shell", "buyers": {"AAA": 1.0}, "review": "monthly",
-                              "adjustment_months": 1.0, "source": "fx"}}  # fmt: skip
-    s["targets"] = {"t": {"parties": ["AAA"], "product": "shell", "quantity": 100000.0,
-                          "by": "2024-12", "source": "fx"}}  # fmt: skip
+    s["procurement"] = {
+        "p": {
+            "product": "shell",
+            "buyers": {"AAA": 1.0},
+            "review": "monthly",
+            "adjustment_months": 1.0,
+            "source": "fx",
+        }
+    }
+    s["targets"] = {
+        "t": {
+            "parties": ["AAA"],
+            "product": "shell",
+            "quantity": 100000.0,
+            "by": "2024-12",
+            "source": "fx",
+        }
+    }
     s["policy"]["equipment_share_from"] = "policy"
     inp = compile_inputs(materiel.load(s))
     assert inp.budget is not None
@@ -100,9 +132,13 @@ def test_plant_modules_are_built_whole_within_the_ceiling_and_enter_service_one_
     # wanted 6,000 / 12 - 100 = 400 - 100 = 300 -> ceil(300/120) = 3 modules, but only
     # floor(300/120) = 2 fit under the ceiling: 240, entering service at floor(2 r / 3):
     # r = 1: 0, r = 2: 1 module (month 2), r = 3: 2 modules (month 3)
-    line = dict(tiny()["lines"]["l1"], max_capacity_per_month=400.0,
-                module_capacity_per_month=120.0, expansion_lead_time_months=1,
-                ramp_up_months=3)  # fmt: skip
+    line = dict(
+        tiny()["lines"]["l1"],
+        max_capacity_per_month=400.0,
+        module_capacity_per_month=120.0,
+        expansion_lead_time_months=1,
+        ramp_up_months=3,
+    )
     s = tiny(lines={"l1": line}, contracts={"c1": contract(quantity=6000.0, delivery_months=12)})
     r = materiel.simulate(s)
     assert series(r, "capacity_added_per_month", line="l1")[:2] == [240, 0]
@@ -110,13 +146,21 @@ def test_plant_modules_are_built_whole_within_the_ceiling_and_enter_service_one_
     assert series(r, "capex_usd", line="l1")[0] == 240 * 50
 
 
-def _greenfield(greenfield: bool, owner: str = "Co", **contracts: dict[str, object]
-                ) -> materiel.Result:  # fmt: skip
+def _greenfield(
+    greenfield: bool, owner: str = "Co", **contracts: dict[str, object]
+) -> materiel.Result:
     # l1 is full (100 of 100); l2 is a planned plant (0 of 300), lead 1, ramp 2, H = 12;
     # both owned by "Co" unless l2's owner is given
-    l2 = dict(tiny()["lines"]["l1"], name="Line 2", capacity_per_month=0.0,
-              max_capacity_per_month=300.0, expansion_lead_time_months=1, ramp_up_months=2,
-              greenfield=greenfield, owner=owner)  # fmt: skip
+    l2 = dict(
+        tiny()["lines"]["l1"],
+        name="Line 2",
+        capacity_per_month=0.0,
+        max_capacity_per_month=300.0,
+        expansion_lead_time_months=1,
+        ramp_up_months=2,
+        greenfield=greenfield,
+        owner=owner,
+    )
     return materiel.simulate(tiny(lines={"l2": l2}, contracts=contracts))
 
 
@@ -169,27 +213,51 @@ def test_a_greenfield_plant_is_decided_on_its_owners_book_not_another_firms() ->
     assert series(built, "capacity_per_month", line="l2")[:5] == [0, 0, 0, 150, 300]
     # 3,500 with the plant is short of its 3,600: still no decision
     short = contract(quantity=3500.0, delivery_months=12, decision="2024-03", line="l2")
-    assert sum(series(_greenfield(True, owner="New", c1=big, c2=short),
-                      "capacity_added_per_month", line="l2")) == 0  # fmt: skip
+    assert (
+        sum(
+            series(
+                _greenfield(True, owner="New", c1=big, c2=short),
+                "capacity_added_per_month",
+                line="l2",
+            )
+        )
+        == 0
+    )
 
 
 def _buffered(cover: float) -> dict[str, object]:
     # shells (line l1, 200/month) need one charge each from pool "default" (line c1, 100/month);
     # 400 charges on hand; 100 shells/month due in months 0-3, then 200/month in months 4-7
     lines = {
-        "l1": dict(tiny()["lines"]["l1"], capacity_per_month=200.0, max_capacity_per_month=200.0,
-                   pool="default", invests=False),
-        "c1": dict(tiny()["lines"]["l1"], name="Charges", product="charge", pool="default",
-                   capacity_per_month=100.0, max_capacity_per_month=100.0, invests=False),
-    }  # fmt: skip
-    s = tiny(lines=lines, contracts={
-        "c1": contract(quantity=400.0, delivery_months=4),
-        "c2": contract(quantity=800.0, delivery_months=4, decision="2024-05"),
-    })  # fmt: skip
+        "l1": dict(
+            tiny()["lines"]["l1"],
+            capacity_per_month=200.0,
+            max_capacity_per_month=200.0,
+            pool="default",
+            invests=False,
+        ),
+        "c1": dict(
+            tiny()["lines"]["l1"],
+            name="Charges",
+            product="charge",
+            pool="default",
+            capacity_per_month=100.0,
+            max_capacity_per_month=100.0,
+            invests=False,
+        ),
+    }
+    s = tiny(
+        lines=lines,
+        contracts={
+            "c1": contract(quantity=400.0, delivery_months=4),
+            "c2": contract(quantity=800.0, delivery_months=4, decision="2024-05"),
+        },
+    )
     s["products"]["shell"]["bom"] = {"charge": 1.0}
     s["products"]["charge"] = {"name": "Charge", "kind": "component", "source": "fx"}
-    s["inventories"] = {"default": {"charge": {"quantity": 400.0, "cover_months": cover,
-                                               "source": "fx"}}}  # fmt: skip
+    s["inventories"] = {
+        "default": {"charge": {"quantity": 400.0, "cover_months": cover, "source": "fx"}}
+    }
     return s
 
 
@@ -213,10 +281,11 @@ def test_idle_line_mothballs_to_its_warm_rate_and_reactivation_takes_its_lead_ti
     # so at the end of month 5 it keeps its warm 20 and mothballs 80. A firm 600 signed in
     # month 7 (book 600 > 20 x 12) calls the 80 back; it returns 2 months later (month 9)
     line = dict(tiny()["lines"]["l1"], warm_capacity_per_month=20.0)
-    s = tiny(lines={"l1": line},
-             policy={"idle_utilisation": 0.5, "idle_months": 3, "reactivation_months": 2},
-             contracts={"c1": contract(), "c2": contract(quantity=600.0,
-                                                         decision="2024-08")})  # fmt: skip
+    s = tiny(
+        lines={"l1": line},
+        policy={"idle_utilisation": 0.5, "idle_months": 3, "reactivation_months": 2},
+        contracts={"c1": contract(), "c2": contract(quantity=600.0, decision="2024-08")},
+    )
     r = materiel.simulate(s)
     assert series(r, "capacity_per_month", line="l1") == [100] * 6 + [20] * 3 + [100] * 3
     assert series(r, "capacity_mothballed_per_month", line="l1") == [0] * 5 + [80] * 2 + [0] * 5
@@ -234,8 +303,10 @@ def test_embedded_action_plan_without_industry_keeps_only_state_funded_growth() 
     split = metrics.capex_split(alone.dataset)
     assert split["order_driven"] == 0.0 and split["announced"] == 0.0
     assert split["facilitation"] == metrics.capex_split(base.dataset)["facilitation"] > 0.0
-    cap = {name: r.dataset.capacity_per_month.isel(sample=0) for name, r in
-           (("base", base), ("alone", alone))}  # fmt: skip
+    cap = {
+        name: r.dataset.capacity_per_month.isel(sample=0)
+        for name, r in (("base", base), ("alone", alone))
+    }
     # the Army-funded Camden LAP (50,000/month) arrives either way; Rheinmetall's own
     # Unterlüß plant (decided 2024-02, first output 2025-07) does only when industry invests
     for name in cap:
@@ -247,11 +318,15 @@ def test_embedded_action_plan_without_industry_keeps_only_state_funded_growth() 
 def test_a_facilitation_overrun_defers_no_contract_paying_in_other_years() -> None:
     # AAA's 2024 budget (US$20,000) is overrun by a US$30,000 facilitation; a contract paid
     # in 2025 still fits that year's budget and is signed on time
-    s = tiny(months=24, lines=_wide_line(), facilitation={"f1": _expansion(
-        decision="2024-03", funder="AAA", cost_usd=30000.0)},
-        contracts={"c1": contract(decision="2025-01")})  # fmt: skip
-    s["economics"] = {"AAA": {"2024": {"gdp_usd_m": 1.0, "defence_pct_gdp_nato": 100.0,
-                                       "source": "fx"}}}  # fmt: skip
+    s = tiny(
+        months=24,
+        lines=_wide_line(),
+        facilitation={"f1": _expansion(decision="2024-03", funder="AAA", cost_usd=30000.0)},
+        contracts={"c1": contract(decision="2025-01")},
+    )
+    s["economics"] = {
+        "AAA": {"2024": {"gdp_usd_m": 1.0, "defence_pct_gdp_nato": 100.0, "source": "fx"}}
+    }
     s["policy"].update(budget="defer", equipment_share_from="policy")
     r = materiel.simulate(s)
     assert int(r.dataset.contract_deferred_months.sel(contract="c1")) == 0

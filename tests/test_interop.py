@@ -59,9 +59,14 @@ def test_a_round_qualified_for_one_of_two_guns_fills_only_that_guns_demand() -> 
 def test_a_qualification_added_at_month_m_makes_held_and_later_rounds_usable() -> None:
     s = guns(contracts={"c1": contract(buyers={"BBB": 1.0})}, consumption={"u": use("BBB", 10.0)})
     s["qualifications"]["l1-s2"] = {
-        "line": "l1", "system": "s2", "decision": "2024-02", "lead_time_months": 1,
-        "cost_usd": 1e6, "payer": "BBB", "source": "fx",
-    }  # fmt: skip
+        "line": "l1",
+        "system": "s2",
+        "decision": "2024-02",
+        "lead_time_months": 1,
+        "cost_usd": 1e6,
+        "payer": "BBB",
+        "source": "fx",
+    }
     r = materiel.simulate(s)
     assert series(r, "usable_stock", party="BBB", product="shell")[:4] == [0, 0, 290, 280]
     assert series(r, "unusable_stock", party="BBB", product="shell")[:4] == [100, 200, 0, 0]
@@ -77,12 +82,19 @@ def test_a_qualification_cost_is_charged_to_the_payers_budget_in_its_decision_ye
     # 2024 budget before any contract; one held from the start (no decision) charges nothing
     s = guns(policy={"budget": "flag", "equipment_share_from": "policy"})
     s["qualifications"]["l1-s2"] = {
-        "line": "l1", "system": "s2", "decision": "2024-02", "lead_time_months": 1,
-        "cost_usd": 3000.0, "payer": "BBB", "source": "fx",
-    }  # fmt: skip
+        "line": "l1",
+        "system": "s2",
+        "decision": "2024-02",
+        "lead_time_months": 1,
+        "cost_usd": 3000.0,
+        "payer": "BBB",
+        "source": "fx",
+    }
     s["qualifications"]["l1-s1"].update(cost_usd=9000.0, payer="AAA")
-    s["economics"] = {p: {"2024": {"gdp_usd_m": 1.0, "defence_pct_gdp_nato": 100.0,
-                                   "source": "fx"}} for p in ("AAA", "BBB")}  # fmt: skip
+    s["economics"] = {
+        p: {"2024": {"gdp_usd_m": 1.0, "defence_pct_gdp_nato": 100.0, "source": "fx"}}
+        for p in ("AAA", "BBB")
+    }
     r = materiel.simulate(s)
     committed = r.dataset["budget_committed_usd"].sel(year=2024)
     assert committed.sel(party="BBB").item() == 3000.0
@@ -94,8 +106,13 @@ def test_guns_that_come_to_fire_the_same_rounds_share_their_stock() -> None:
     # l1's rounds are qualified for s2 too from 2024-04: g1 and g2 then fire the same rounds,
     # so g1's 150 are shared 75/75 and both fire 50 a month until they run out together
     s = guns(contracts={"c1": contract()}, consumption={"u": use("AAA", 100.0)})
-    s["qualifications"]["l1-s2"] = {"line": "l1", "system": "s2", "decision": "2024-03",
-                                    "lead_time_months": 1, "source": "fx"}  # fmt: skip
+    s["qualifications"]["l1-s2"] = {
+        "line": "l1",
+        "system": "s2",
+        "decision": "2024-03",
+        "lead_time_months": 1,
+        "source": "fx",
+    }
     r = materiel.simulate(s)
     assert series(r, "fleet_stock", fleet="g1")[:6] == [50, 100, 150, 25, 0, 0]
     assert series(r, "fleet_stock", fleet="g2")[:6] == [0, 0, 0, 25, 0, 0]
@@ -106,8 +123,9 @@ def test_guns_that_come_to_fire_the_same_rounds_share_their_stock() -> None:
 
 def test_nato_qualifies_standard_rounds_for_standard_guns_after_the_lead_time() -> None:
     s = guns(contracts={"c1": contract(buyers={"BBB": 1.0})})
-    s["policy"].update(interoperability="nato", interoperability_from="2024-01",
-                       interoperability_lead_months=1)  # fmt: skip
+    s["policy"].update(
+        interoperability="nato", interoperability_from="2024-01", interoperability_lead_months=1
+    )
     r = materiel.simulate(s)
     assert series(r, "usable_stock", party="BBB", product="shell")[:3] == [0, 200, 300]
     s["systems"]["s2"]["nato_standard"] = False  # a national gun gains nothing
@@ -122,8 +140,9 @@ def test_nato_qualifies_standard_rounds_for_standard_guns_after_the_lead_time() 
 def _two_lines(buyers: dict[str, float], quantity: float) -> dict[str, Any]:
     """guns() + line l2 (300/month) qualified for s2; one contract open to both lines, 2 months."""
     s = guns(contracts={"c1": contract(buyers=buyers, quantity=quantity, delivery_months=2)})
-    s["lines"]["l2"] = dict(s["lines"]["l1"], name="Line 2", capacity_per_month=300.0,
-                            max_capacity_per_month=300.0)  # fmt: skip
+    s["lines"]["l2"] = dict(
+        s["lines"]["l1"], name="Line 2", capacity_per_month=300.0, max_capacity_per_month=300.0
+    )
     s["qualifications"]["l2-s2"] = {"line": "l2", "system": "s2", "source": "fx"}
     return s
 
@@ -154,8 +173,13 @@ def test_a_joint_buy_kept_per_buyer_delivers_each_its_share_once_qualified(decis
     s = _two_lines({"AAA": 0.5, "BBB": 0.5}, 600.0)
     s["lines"]["l2"].update(capacity_per_month=50.0, max_capacity_per_month=50.0)
     s["contracts"]["c1"]["delivery_months"] = 3
-    s["qualifications"]["l1-s2"] = {"line": "l1", "system": "s2", "decision": decision,
-                                    "lead_time_months": 1, "source": "fx"}  # fmt: skip
+    s["qualifications"]["l1-s2"] = {
+        "line": "l1",
+        "system": "s2",
+        "decision": decision,
+        "lead_time_months": 1,
+        "source": "fx",
+    }
     ds = materiel.simulate(s).dataset.isel(sample=0)  # simulate checks the invariants too
     got = ds.receipts.sel(product="shell").sum("month")
     assert float(got.sel(party="AAA")) == pytest.approx(300.0)
@@ -184,15 +208,26 @@ def _busy(**over: Any) -> dict[str, Any]:
     }
     s["consumption"] = {"a": use("AAA", 60.0), "r": use("REC", 90.0), "b": use("BBB", 20.0)}
     s["stocks"] = {"AAA": {"shell": {"quantity": 500.0, "source": "fx"}}}
-    s["aid"] = {"p1": {"donor": "AAA", "recipient": "REC", "product": "shell", "quantity": 240.0,
-                       "start": "2024-02", "end": "2024-05", "source": "fx"}}  # fmt: skip
+    s["aid"] = {
+        "p1": {
+            "donor": "AAA",
+            "recipient": "REC",
+            "product": "shell",
+            "quantity": 240.0,
+            "start": "2024-02",
+            "end": "2024-05",
+            "source": "fx",
+        }
+    }
     return s
 
 
 def _one_fleet_each(s: dict[str, Any]) -> dict[str, Any]:
     s["systems"] = {"gun": {"name": "Gun", "product": "shell", "source": "fx"}}
-    s["fleets"] = {p: {"party": p, "system": "gun", "share": 1.0, "source": "fx"}
-                   for p in ("AAA", "BBB", "REC")}  # fmt: skip
+    s["fleets"] = {
+        p: {"party": p, "system": "gun", "share": 1.0, "source": "fx"}
+        for p in ("AAA", "BBB", "REC")
+    }
     s["policy"].update(interoperability="nato", interoperability_lead_months=0)
     return s
 
@@ -221,19 +256,26 @@ def test_invariants_with_mixed_fleets(lead: int, split: float) -> None:
     }
     s["qualifications"] = {
         "q1": {"line": "l1", "system": "s1", "source": "fx"},
-        "q2": {"line": "l2", "system": "s2", "decision": "2024-01", "lead_time_months": lead,
-               "source": "fx"},
-    }  # fmt: skip
+        "q2": {
+            "line": "l2",
+            "system": "s2",
+            "decision": "2024-01",
+            "lead_time_months": lead,
+            "source": "fx",
+        },
+    }
     ds = materiel.simulate(s).dataset.isel(sample=0)  # simulate checks the invariants too
     np.testing.assert_allclose(ds.stock, ds.usable_stock + ds.unusable_stock, atol=1e-9)
     assert float(ds.usable_stock.min()) >= 0.0
     assert float(ds.fleet_stock.min()) >= 0.0
     by_party = ds.fleet_stock.groupby("fleet_party").sum()
-    np.testing.assert_allclose(by_party.sel(fleet_party="AAA"),
-                               ds.usable_stock.sel(party="AAA", product="shell"))  # fmt: skip
+    np.testing.assert_allclose(
+        by_party.sel(fleet_party="AAA"), ds.usable_stock.sel(party="AAA", product="shell")
+    )
     short = ds.fleet_shortfall.groupby("fleet_party").sum()
-    np.testing.assert_allclose(short.sel(fleet_party="REC"),
-                               ds.shortfall.sel(party="REC", product="shell"))  # fmt: skip
+    np.testing.assert_allclose(
+        short.sel(fleet_party="REC"), ds.shortfall.sel(party="REC", product="shell")
+    )
 
 
 @pytest.mark.parametrize(
@@ -282,7 +324,9 @@ def test_outputs_say_which_systems_went_short(tmp_path: Any) -> None:
     assert rows[2].startswith("2024-01,g2,AAA,shell,s2,50.0")
     # g2 went short 5 months while AAA still held l1's rounds (50 .. 150), which only g1 fires
     assert (table.loc["g2", "shortfall_while_held"], table.loc["g1", "shortfall_while_held"]) == (
-        250.0, 0.0)  # fmt: skip
+        250.0,
+        0.0,
+    )
     assert "of the 900 unmet, 250 (28%) fell in months" in text
     # per party: usable vs nominal, who went short, the capacity its guns can use
     aaa = r.interoperability().set_index("party").loc["AAA"]
@@ -314,16 +358,36 @@ def test_a_qualifications_cost_is_charged_to_its_payers_budget() -> None:
     # qualifying l1 for s2 at US$5,000 paid by BBB in 2024-03 leaves US$15,000 for its buying
     s = guns()
     s["qualifications"]["l1-s2"] = {
-        "line": "l1", "system": "s2", "decision": "2024-03", "lead_time_months": 2,
-        "cost_usd": 5000.0, "payer": "BBB", "source": "fx",
-    }  # fmt: skip
-    s["economics"] = {"BBB": {"2024": {"gdp_usd_m": 1.0, "defence_pct_gdp_nato": 100.0,
-                                       "source": "fx"}}}  # fmt: skip
+        "line": "l1",
+        "system": "s2",
+        "decision": "2024-03",
+        "lead_time_months": 2,
+        "cost_usd": 5000.0,
+        "payer": "BBB",
+        "source": "fx",
+    }
+    s["economics"] = {
+        "BBB": {"2024": {"gdp_usd_m": 1.0, "defence_pct_gdp_nato": 100.0, "source": "fx"}}
+    }
     s["policy"].update(budget="defer", equipment_share_from="policy")
-    s["procurement"] = {"p": {"product": "shell", "buyers": {"BBB": 1.0}, "review": "monthly",
-                              "adjustment_months": 1.0, "source": "fx"}}  # fmt: skip
-    s["targets"] = {"t": {"parties": ["BBB"], "product": "shell", "quantity": 100000.0,
-                          "by": "2024-12", "source": "fx"}}  # fmt: skip
+    s["procurement"] = {
+        "p": {
+            "product": "shell",
+            "buyers": {"BBB": 1.0},
+            "review": "monthly",
+            "adjustment_months": 1.0,
+            "source": "fx",
+        }
+    }
+    s["targets"] = {
+        "t": {
+            "parties": ["BBB"],
+            "product": "shell",
+            "quantity": 100000.0,
+            "by": "2024-12",
+            "source": "fx",
+        }
+    }
     inp = compile_inputs(materiel.load(s))
     assert inp.budget is not None
     year = list(inp.budget.years).index(2024)
@@ -337,7 +401,9 @@ def test_a_qualifications_cost_is_charged_to_its_payers_budget() -> None:
     assert costs.loc[("BBB", 2024), "qualification_usd"] == 5000.0
     cost = r.metrics()["cost"]
     assert (cost["qualifications_usd"], cost["qualifications_by_party_usd"]) == (
-        5000.0, {"BBB": 5000.0})  # fmt: skip
+        5000.0,
+        {"BBB": 5000.0},
+    )
     paid = r.dataset.qualification_cost_usd.sel(party="BBB").values.tolist()
     assert paid[:4] == [0, 0, 5000, 0]
     from materiel.present.summary import summarize
@@ -350,13 +416,25 @@ def test_targets_count_the_rounds_the_guns_can_fire() -> None:
 
     # BBB's only guns (s2) cannot fire l1's rounds: 300 held, none usable, target not met
     s = guns(contracts={"c1": contract(buyers={"BBB": 1.0})})
-    s["targets"] = {"t": {"parties": ["BBB"], "product": "shell", "quantity": 200.0,
-                          "by": "2024-06", "source": "fx"}}  # fmt: skip
+    s["targets"] = {
+        "t": {
+            "parties": ["BBB"],
+            "product": "shell",
+            "quantity": 200.0,
+            "by": "2024-06",
+            "source": "fx",
+        }
+    }
     row = materiel.simulate(s).targets().iloc[0]
     assert (row.stock_at_horizon, row.first_met, row.counted_on) == (0.0, None, "usable")
     # qualified from 2024-05: the 300 held become usable then
-    s["qualifications"]["l1-s2"] = {"line": "l1", "system": "s2", "decision": "2024-04",
-                                    "lead_time_months": 1, "source": "fx"}  # fmt: skip
+    s["qualifications"]["l1-s2"] = {
+        "line": "l1",
+        "system": "s2",
+        "decision": "2024-04",
+        "lead_time_months": 1,
+        "source": "fx",
+    }
     r = materiel.simulate(s)
     row = r.targets().iloc[0]
     assert (row.stock_at_horizon, row.first_met, bool(row.met_by_date)) == (300.0, "2024-05", True)
@@ -385,8 +463,13 @@ def test_aid_from_stock_leaves_every_fleet_and_lot_of_the_donor_in_proportion() 
         }
     }
     r = materiel.simulate(s)
-    assert series(r, "unusable_stock", party="BBB", product="shell")[:5] == [100, 200, 300, 240,
-                                                                              240]  # fmt: skip
+    assert series(r, "unusable_stock", party="BBB", product="shell")[:5] == [
+        100,
+        200,
+        300,
+        240,
+        240,
+    ]
     assert series(r, "stock", party="BBB", product="shell")[:5] == [100, 200, 300, 240, 240]
     assert series(r, "aid_sent", party="BBB", product="shell")[:5] == [0, 0, 0, 60, 0]
     assert series(r, "fleet_stock", fleet="g1")[:5] == [0, 0, 0, 30, 30]

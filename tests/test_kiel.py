@@ -127,6 +127,12 @@ def test_shared_release_29(dataset: materiel.Scenario) -> None:
 def test_hindcast_missile_lines_produce_for_ukraine() -> None:
     s = materiel.load("hindcast-2022")
     kiel = [c for k, c in s.contracts.items() if k.startswith("kiel-")]
-    assert {c.product for c in kiel} == {"pac-3-mse", "amraam", "iris-t-slm", "stinger",
-                                        "javelin", "gmlrs"}  # fmt: skip
+    assert {c.product for c in kiel} == {
+        "pac-3-mse",
+        "amraam",
+        "iris-t-slm",
+        "stinger",
+        "javelin",
+        "gmlrs",
+    }
     assert all(c.recipient == "UKR" and c.source for c in kiel)

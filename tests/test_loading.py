@@ -336,9 +336,10 @@ def test_a_partly_built_entity_with_raw_values_and_distributions_is_located_not_
     # c1 is pruned for its bad quantity and rebuilt from its valid fields without validation,
     # so its contracting delay stays the float 0.0 it was given; the distribution check reads
     # the scenario's structure and must not trip pydantic's serializer warning (an error here)
-    s = tiny(contracts={"c1": contract(quantity=-5.0, contracting_delay_months=0.0)},
-             uncertain={"lines.l1.capacity_per_month": {"dist": "uniform", "low": 50.0,
-                                                        "high": 150.0}})  # fmt: skip
+    s = tiny(
+        contracts={"c1": contract(quantity=-5.0, contracting_delay_months=0.0)},
+        uncertain={"lines.l1.capacity_per_month": {"dist": "uniform", "low": 50.0, "high": 150.0}},
+    )
     with pytest.raises(ScenarioError) as err:
         materiel.load(s)
     assert any("quantity" in str(p.path) for p in err.value.problems)

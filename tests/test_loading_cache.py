@@ -143,8 +143,12 @@ def test_a_new_process_reads_the_disk_entry(disk: Path) -> None:
     )
     env = {**os.environ, "MATERIEL_CACHE_DIR": str(disk)}
     proc = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True,
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
         timeout=120,
-    )  # fmt: skip
+    )
     assert proc.stdout.split() == ["action-plan", "True"]
     assert materiel.load("action-plan").id == "action-plan"

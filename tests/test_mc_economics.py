@@ -19,9 +19,11 @@ growing with policy.gdp_growth_pct_per_year (3 % by default) after."""
 
 def _budgeted(**overrides: Any) -> dict[str, Any]:
     s = tiny(
-        months=24, economics=AAA_ECONOMY,
-        policy={"contracting_delay_months": 0, "budget": "defer"}, **overrides,
-    )  # fmt: skip
+        months=24,
+        economics=AAA_ECONOMY,
+        policy={"contracting_delay_months": 0, "budget": "defer"},
+        **overrides,
+    )
     s["lines"]["l1"].update(capacity_per_month=1000.0, max_capacity_per_month=1000.0)
     return s
 
@@ -35,14 +37,34 @@ def test_price_drawn_from_two_values_gives_each_samples_purchases() -> None:
     # 20,600 in 2025 buy 2,000 + 2,060 shells at 10 US$, 1,000 + 1,030 at 20 US$; both spend
     # the whole budget, 40,600 US$
     s = _budgeted(
-        products={"shell": {"name": "Shell", "kind": "munition", "source": "fx",
-                            "unit_price_usd": {"dist": "choice", "values": [10, 20]}}},
-        targets={"t": {"parties": ["AAA"], "product": "shell", "quantity": 5000.0,
-                       "by": "2025-12", "source": "fx"}},
-        procurement={"p": {"product": "shell", "buyers": {"AAA": 1.0}, "review": "yearly",
-                           "adjustment_months": 1.0, "contracting_delay_months": 0,
-                           "source": "fx"}},
-    )  # fmt: skip
+        products={
+            "shell": {
+                "name": "Shell",
+                "kind": "munition",
+                "source": "fx",
+                "unit_price_usd": {"dist": "choice", "values": [10, 20]},
+            }
+        },
+        targets={
+            "t": {
+                "parties": ["AAA"],
+                "product": "shell",
+                "quantity": 5000.0,
+                "by": "2025-12",
+                "source": "fx",
+            }
+        },
+        procurement={
+            "p": {
+                "product": "shell",
+                "buyers": {"AAA": 1.0},
+                "review": "yearly",
+                "adjustment_months": 1.0,
+                "contracting_delay_months": 0,
+                "source": "fx",
+            }
+        },
+    )
     table = sample_quantities(
         s, {"2024": _stock("2024-12"), "2025": _stock("2025-12")}, n=16, seed=1
     )
@@ -60,13 +82,18 @@ def test_written_contract_deferred_where_its_samples_budget_is_short() -> None:
     # that fits with munitions share 0.2 (40,000), else moves to 2025, where it fits with 3 %
     # growth (20,600) and never with -5 % (19,000): left unsigned
     s = _budgeted(
-        contracts={"c": contract(quantity=1020.0, delivery_months=12,
-                                 unit_price_usd={"dist": "choice", "values": [10, 20]})},
+        contracts={
+            "c": contract(
+                quantity=1020.0,
+                delivery_months=12,
+                unit_price_usd={"dist": "choice", "values": [10, 20]},
+            )
+        },
         uncertain={
             "policy.munitions_share": {"dist": "choice", "values": [0.1, 0.2]},
             "policy.gdp_growth_pct_per_year": {"dist": "choice", "values": [3, -5]},
         },
-    )  # fmt: skip
+    )
     table = sample_quantities(
         s, {"2024": _stock("2024-12"), "2025": _stock("2025-12")}, n=64, seed=2
     )
@@ -88,17 +115,31 @@ def test_vectorised_money_samples_equal_one_at_a_time_runs(spec: str) -> None:
     if spec == "hand":
         s: dict[str, Any] = _budgeted(
             contracts={"c": contract(quantity=1020.0, delivery_months=12)},
-            targets={"t": {"parties": ["AAA"], "product": "shell", "quantity": 5000.0,
-                           "by": "2025-12", "source": "fx"}},
-            procurement={"p": {"product": "shell", "buyers": {"AAA": 1.0}, "review": "yearly",
-                               "adjustment_months": 1.0, "contracting_delay_months": 0,
-                               "source": "fx"}},
+            targets={
+                "t": {
+                    "parties": ["AAA"],
+                    "product": "shell",
+                    "quantity": 5000.0,
+                    "by": "2025-12",
+                    "source": "fx",
+                }
+            },
+            procurement={
+                "p": {
+                    "product": "shell",
+                    "buyers": {"AAA": 1.0},
+                    "review": "yearly",
+                    "adjustment_months": 1.0,
+                    "contracting_delay_months": 0,
+                    "source": "fx",
+                }
+            },
             uncertain={
                 "products.shell.unit_price_usd": {"dist": "uniform", "low": 5, "high": 25},
                 "policy.munitions_share": {"dist": "uniform", "low": 0.05, "high": 0.2},
                 "policy.gdp_growth_pct_per_year": {"dist": "uniform", "low": -10, "high": 10},
             },
-        )  # fmt: skip
+        )
         n = 8
     else:
         s, n = MONEY, 3
@@ -148,11 +189,21 @@ def test_money_distributions_outside_the_fields_bounds_are_rejected(
 
 def test_monte_carlo_dataset_keeps_party_and_product_and_units_per_variable() -> None:
     s = tiny(
-        stocks={"AAA": {"shell": {"quantity": {"dist": "uniform", "low": 0, "high": 100},
-                                  "source": "fx"}}},
-        targets={"t": {"parties": ["AAA"], "product": "shell", "quantity": 50.0,
-                       "by": "2024-06", "source": "fx"}},
-    )  # fmt: skip
+        stocks={
+            "AAA": {
+                "shell": {"quantity": {"dist": "uniform", "low": 0, "high": 100}, "source": "fx"}
+            }
+        },
+        targets={
+            "t": {
+                "parties": ["AAA"],
+                "product": "shell",
+                "quantity": 50.0,
+                "by": "2024-06",
+                "source": "fx",
+            }
+        },
+    )
     s["products"]["shell"]["unit"] = "round"
     ds = materiel.sample(s, 4, seed=0).dataset
     one = materiel.simulate(s).dataset

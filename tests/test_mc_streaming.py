@@ -89,8 +89,9 @@ def test_streamed_statistics_equal_exact_ones() -> None:
     fan = mc.fans.production.transpose("month", "line", "quantile").values
     exact = np.moveaxis(
         np.quantile(ds.production.values, mc.fans["quantile"].values, axis=0, method="lower"),
-        0, -1,
-    )  # fmt: skip
+        0,
+        -1,
+    )
     assert (np.abs(fan - exact) <= ALPHA * np.abs(exact) + SMALLEST + 1e-6 * exact).all()
 
 
@@ -118,11 +119,16 @@ def test_sketch_buckets_equal_the_logarithm_definition() -> None:
     low, guess, e0 = sk._tables()
     rng = np.random.default_rng(7)
     edges = low[1:]
-    x = np.concatenate([
-        np.exp(rng.uniform(-9, 33, 20_000)), rng.uniform(-1.0, 0.01, 1_000), edges,
-        np.nextafter(edges, 0.0), np.nextafter(edges, np.inf),
-        [0.0, SMALLEST, np.nextafter(SMALLEST, 1.0), 1e13, 1e300, np.inf, -np.inf, np.nan],
-    ])  # fmt: skip
+    x = np.concatenate(
+        [
+            np.exp(rng.uniform(-9, 33, 20_000)),
+            rng.uniform(-1.0, 0.01, 1_000),
+            edges,
+            np.nextafter(edges, 0.0),
+            np.nextafter(edges, np.inf),
+            [0.0, SMALLEST, np.nextafter(SMALLEST, 1.0), 1e13, 1e300, np.inf, -np.inf, np.nan],
+        ]
+    )
     got = sk._buckets(x[:, None].copy(), low, guess, e0, SMALLEST)[0]
     inv = 1.0 / sk._LOG_GAMMA
     want = [sk._bucket(v, inv, SMALLEST, sk.BUCKETS) for v in x]

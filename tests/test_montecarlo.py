@@ -17,21 +17,31 @@ from materiel.scenario.uncertainty import Distribution, draw
 
 UNCERTAIN = {
     "extends": "action-plan",
-    "lines": {"rheinmetall-unterluess": {
-        "expansion_lead_time_months": {"dist": "triangular", "low": 12, "mode": 18, "high": 30}}},
-    "investments": {"rheinmetall-unterluess-plant": {
-        "lead_time_months": {"dist": "uniform", "low": 10, "high": 30}}},
+    "lines": {
+        "rheinmetall-unterluess": {
+            "expansion_lead_time_months": {"dist": "triangular", "low": 12, "mode": 18, "high": 30}
+        }
+    },
+    "investments": {
+        "rheinmetall-unterluess-plant": {
+            "lead_time_months": {"dist": "uniform", "low": 10, "high": 30}
+        }
+    },
     "uncertain": {
         "stocks.USA.shell-155mm.quantity": {"dist": "normal", "mean": 1e6, "sd": 2e5, "min": 0},
-        "consumption.usa-155mm-training.rate_per_month": {"dist": "uniform", "low": 4e3,
-                                                          "high": 12e3},
-        "contracts.ukr-155-us-2025-2026.contracting_delay_months": {"dist": "choice",
-                                                                    "values": [3, 9, 15]},
-        "contracts.ukr-155-europe-2025-2026.quantity": {"dist": "uniform", "low": 5e5,
-                                                        "high": 2e6},
+        "consumption.usa-155mm-training.rate_per_month": {
+            "dist": "uniform",
+            "low": 4e3,
+            "high": 12e3,
+        },
+        "contracts.ukr-155-us-2025-2026.contracting_delay_months": {
+            "dist": "choice",
+            "values": [3, 9, 15],
+        },
+        "contracts.ukr-155-europe-2025-2026.quantity": {"dist": "uniform", "low": 5e5, "high": 2e6},
         "policy.consumption_scale": {"dist": "lognormal", "median": 1.0, "sigma": 0.2},
     },
-}  # fmt: skip
+}
 
 
 def test_same_seed_same_result_other_seed_differs() -> None:
@@ -74,17 +84,33 @@ def test_truncation_and_correlation() -> None:
     }
     x = draw(dists, {"g": 0.8}, 20_000, seed=2)
     assert x["a"].min() >= 0
-    both = draw({k: Distribution(dist="normal", mean=0, sd=1, group="g") for k in "ab"},
-                {"g": 0.8}, 20_000, seed=2)  # fmt: skip
+    both = draw(
+        {k: Distribution(dist="normal", mean=0, sd=1, group="g") for k in "ab"},
+        {"g": 0.8},
+        20_000,
+        seed=2,
+    )
     assert np.corrcoef(both["a"], both["b"])[0, 1] == pytest.approx(0.8, abs=0.02)
 
 
 def test_probability_of_meeting_a_target_known_analytically() -> None:
     """Stock ~ U(0, 1000), no flows, target 600: P(met) = 0.4."""
-    s = tiny(stocks={"AAA": {"shell": {"quantity": {"dist": "uniform", "low": 0, "high": 1000},
-                                       "source": "fx"}}},
-             targets={"t": {"parties": ["AAA"], "product": "shell", "quantity": 600.0,
-                            "by": "2024-06", "source": "fx"}})  # fmt: skip
+    s = tiny(
+        stocks={
+            "AAA": {
+                "shell": {"quantity": {"dist": "uniform", "low": 0, "high": 1000}, "source": "fx"}
+            }
+        },
+        targets={
+            "t": {
+                "parties": ["AAA"],
+                "product": "shell",
+                "quantity": 600.0,
+                "by": "2024-06",
+                "source": "fx",
+            }
+        },
+    )
     mc = materiel.sample(s, 8000, seed=11)
     row = mc.target_probabilities().iloc[0]
     assert row.p_met_by_date == pytest.approx(0.4, abs=0.02)
@@ -93,15 +119,30 @@ def test_probability_of_meeting_a_target_known_analytically() -> None:
 
 def test_sensitivity_ranks_what_matters_first() -> None:
     s = tiny(
-        stocks={"AAA": {"shell": {"quantity": {"dist": "uniform", "low": 0, "high": 1000},
-                                  "source": "fx"}}},
-        consumption={"other": {"party": "BBB", "product": "shell",
-                               "rate_per_month": {"dist": "uniform", "low": 1, "high": 2},
-                               "source": "fx"}},
+        stocks={
+            "AAA": {
+                "shell": {"quantity": {"dist": "uniform", "low": 0, "high": 1000}, "source": "fx"}
+            }
+        },
+        consumption={
+            "other": {
+                "party": "BBB",
+                "product": "shell",
+                "rate_per_month": {"dist": "uniform", "low": 1, "high": 2},
+                "source": "fx",
+            }
+        },
         contracts={"c1": contract(quantity={"dist": "uniform", "low": 0, "high": 100})},
-        targets={"t": {"parties": ["AAA"], "product": "shell", "quantity": 600.0,
-                       "by": "2024-06", "source": "fx"}},
-    )  # fmt: skip
+        targets={
+            "t": {
+                "parties": ["AAA"],
+                "product": "shell",
+                "quantity": 600.0,
+                "by": "2024-06",
+                "source": "fx",
+            }
+        },
+    )
     ranking = materiel.sample(s, 2000, seed=5).sensitivity(target="t")
     assert ranking.input.tolist()[0] == "stocks.AAA.shell.quantity"
     assert ranking.input.tolist()[-1] == "consumption.other.rate_per_month"
@@ -118,7 +159,10 @@ def test_nominal_run_uses_the_central_value() -> None:
 def test_bad_distributions_are_reported_with_their_field() -> None:
     bad = copy.deepcopy(UNCERTAIN)
     bad["uncertain"]["lines.rheinmetall-unterluess.capex_usd_per_unit_month"] = {
-        "dist": "uniform", "low": 1, "high": 2}  # fmt: skip
+        "dist": "uniform",
+        "low": 1,
+        "high": 2,
+    }
     bad["uncertain"]["stocks.USA.javelin.quantity"] = {"dist": "uniform", "low": 5, "high": 2}
     with pytest.raises(materiel.ScenarioError) as info:
         materiel.load(bad, name="bad")

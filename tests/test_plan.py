@@ -30,8 +30,13 @@ STOCK_TOL = 1e-6  # units, relative to the stock (plus 1e-6 absolute)
 
 
 def target(quantity: float, by: str = "2024-12", parties: list[str] | None = None) -> dict:
-    return {"parties": parties or ["AAA"], "product": "shell", "by": by,
-            "quantity": quantity, "source": "fx"}  # fmt: skip
+    return {
+        "parties": parties or ["AAA"],
+        "product": "shell",
+        "by": by,
+        "quantity": quantity,
+        "source": "fx",
+    }
 
 
 def tiny_plan(quantity: float = 1500.0, by: str = "2024-12", **line: Any) -> dict[str, Any]:
@@ -113,8 +118,9 @@ def test_a_cell_that_only_receives_has_a_level_where_a_target_reads_it() -> None
     # the simulator's
     s = tiny_plan(1000.0)
     s["targets"]["t2"] = target(50.0, "2024-06", ["REC"])
-    s["consumption"] = {"rec-war": {"party": "REC", "product": "shell", "rate_per_month": 10.0,
-                                    "source": "fx"}}  # fmt: skip
+    s["consumption"] = {
+        "rec-war": {"party": "REC", "product": "shell", "rate_per_month": 10.0, "source": "fx"}
+    }
     s["stocks"] = {"REC": {"shell": {"quantity": 200.0, "source": "fx"}}}
     for objective, months in (("cost", [11]), ("time", list(range(12)))):
         pm = build_model(plan_data(materiel.load(s)), objective)
@@ -189,8 +195,14 @@ def test_announced_capacity_stops_at_the_ceiling() -> None:
     # an announced +50/month arriving before the start would make 150/month, but the
     # ceiling is 120 (as in the engine): 12 x 120 = 1,440 of 1,500, short 60
     s = tiny_plan(1500.0, max_capacity_per_month=120.0)
-    s["investments"] = {"inv": {"line": "l1", "decision": "2023-01",
-                                "capacity_added_per_month": 50.0, "source": "fx"}}  # fmt: skip
+    s["investments"] = {
+        "inv": {
+            "line": "l1",
+            "decision": "2023-01",
+            "capacity_added_per_month": 50.0,
+            "source": "fx",
+        }
+    }
     p = plan(s)
     [unmet] = p.unmet()
     assert unmet.short == pytest.approx(60.0)
@@ -256,21 +268,35 @@ def _with_components(fuze_capacity: float = 80.0) -> dict[str, Any]:
     s = tiny(
         targets={"ta": target(500.0, parties=["AAA"]), "tb": target(300.0, parties=["BBB"])},
         consumption={
-            "use-a": {"party": "AAA", "product": "shell", "rate_per_month": 20.0,
-                      "kind": "training", "source": "fx"},
-            "use-rec": {"party": "REC", "product": "shell", "rate_per_month": 30.0,
-                        "kind": "war", "source": "fx"},
+            "use-a": {
+                "party": "AAA",
+                "product": "shell",
+                "rate_per_month": 20.0,
+                "kind": "training",
+                "source": "fx",
+            },
+            "use-rec": {
+                "party": "REC",
+                "product": "shell",
+                "rate_per_month": 30.0,
+                "kind": "war",
+                "source": "fx",
+            },
         },
         stocks={"REC": {"shell": {"quantity": 100.0, "source": "fx"}}},
-    )  # fmt: skip
+    )
     s["products"]["shell"]["bom"] = {"fuze": 1.0}
     s["products"]["fuze"] = {"name": "Fuze", "kind": "component", "source": "fx"}
     s["lines"]["f1"] = dict(
-        s["lines"]["l1"], name="Fuze line", product="fuze",
-        capacity_per_month=fuze_capacity, max_capacity_per_month=fuze_capacity,
-    )  # fmt: skip
-    s["lines"]["l2"] = dict(s["lines"]["l1"], name="Line 2", capacity_per_month=50.0,
-                            max_capacity_per_month=50.0)  # fmt: skip
+        s["lines"]["l1"],
+        name="Fuze line",
+        product="fuze",
+        capacity_per_month=fuze_capacity,
+        max_capacity_per_month=fuze_capacity,
+    )
+    s["lines"]["l2"] = dict(
+        s["lines"]["l1"], name="Line 2", capacity_per_month=50.0, max_capacity_per_month=50.0
+    )
     return s
 
 
@@ -320,9 +346,18 @@ def test_backlog_and_aid_from_stock_round_trip() -> None:
             "source": "fx",
         }
     }
-    s["contracts"] = {"old": {"buyers": {"BBB": 1.0}, "product": "shell", "line": "l2",
-                              "quantity": 120.0, "decision": "2023-10", "delivery_months": 6,
-                              "contracting_delay_months": 0, "source": "fx"}}  # fmt: skip
+    s["contracts"] = {
+        "old": {
+            "buyers": {"BBB": 1.0},
+            "product": "shell",
+            "line": "l2",
+            "quantity": 120.0,
+            "decision": "2023-10",
+            "delivery_months": 6,
+            "contracting_delay_months": 0,
+            "source": "fx",
+        }
+    }
     p = plan(s)
     assert p.size["integer_variables"] > 0  # the donor's floor switch
     assert any(c.backlog for c in p.contracts)
@@ -342,7 +377,8 @@ def test_alternatives_are_within_slack_and_build_elsewhere() -> None:
     p = plan(s, alternatives=3, slack=0.05)
     assert p.breakdown_cost_usd == pytest.approx(31_500.0)
     assert [(i.line, i.capacity_added_per_month) for i in p.investments] == [
-        ("l1", pytest.approx(50.0))]  # fmt: skip
+        ("l1", pytest.approx(50.0))
+    ]
     [alt] = p.alternatives  # a second would build and buy the same: not repeated
     assert alt.cost_usd == pytest.approx(31_750.0)
     assert alt.cost_usd <= 1.05 * p.breakdown_cost_usd
@@ -362,11 +398,26 @@ def test_alternatives_are_within_slack_and_build_elsewhere() -> None:
 def _with_commitment(target_quantity: float, by: str) -> dict[str, Any]:
     """AAA buys 300 shells for REC (100 a month, 2024-01..03) and has a target of its own."""
     s = tiny_plan(target_quantity, by)
-    s["contracts"] = {"aid-rec": {"buyers": {"AAA": 1.0}, "recipient": "REC", "product": "shell",
-                                  "quantity": 300.0, "decision": "2024-01", "delivery_months": 3,
-                                  "source": "fx"}}  # fmt: skip
-    s["consumption"] = {"rec-war": {"party": "REC", "product": "shell", "rate_per_month": 100.0,
-                                    "kind": "war", "source": "fx"}}  # fmt: skip
+    s["contracts"] = {
+        "aid-rec": {
+            "buyers": {"AAA": 1.0},
+            "recipient": "REC",
+            "product": "shell",
+            "quantity": 300.0,
+            "decision": "2024-01",
+            "delivery_months": 3,
+            "source": "fx",
+        }
+    }
+    s["consumption"] = {
+        "rec-war": {
+            "party": "REC",
+            "product": "shell",
+            "rate_per_month": 100.0,
+            "kind": "war",
+            "source": "fx",
+        }
+    }
     return s
 
 
@@ -425,7 +476,10 @@ def test_action_plan_keeps_ukraine_aid() -> None:
     own = materiel.simulate("action-plan").dataset
     p = plan("action-plan")
     assert {r.commitment for r in p.recipients} >= {
-        "ukr-155-us-2025-2026", "ukr-155-europe-2025-2026", "ukr-pac3-2025-2026"}  # fmt: skip
+        "ukr-155-us-2025-2026",
+        "ukr-155-europe-2025-2026",
+        "ukr-pac3-2025-2026",
+    }
     assert all(r.kept for r in p.recipients)
     run = materiel.simulate(p.to_scenario()).dataset
 
@@ -458,14 +512,25 @@ def test_hindcast_with_targets_round_trips() -> None:
     # the hindcast has no target inside its horizon; give it two, so that donors'
     # floors (aid from stock in 2022-24) enter the programme
     s = {
-        "extends": "hindcast-2022", "id": "hindcast-targets",
+        "extends": "hindcast-2022",
+        "id": "hindcast-targets",
         "targets": {
-            "usa-155-2024": {"parties": ["USA"], "product": "shell-155mm", "by": "2024-12",
-                             "quantity": 1_500_000, "source": "assumption-targets"},
-            "ukr-155-2023": {"parties": ["UKR"], "product": "shell-155mm", "by": "2023-12",
-                             "quantity": 100_000, "source": "assumption-targets"},
+            "usa-155-2024": {
+                "parties": ["USA"],
+                "product": "shell-155mm",
+                "by": "2024-12",
+                "quantity": 1_500_000,
+                "source": "assumption-targets",
+            },
+            "ukr-155-2023": {
+                "parties": ["UKR"],
+                "product": "shell-155mm",
+                "by": "2023-12",
+                "quantity": 100_000,
+                "source": "assumption-targets",
+            },
         },
-    }  # fmt: skip
+    }
     p = plan(s)
     assert p.size["integer_variables"] > 0
     assert_round_trip(p)

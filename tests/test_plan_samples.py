@@ -22,8 +22,17 @@ from materiel.plan.solve import _solve
 
 
 def case(capacity: float, quantity: float) -> dict[str, Any]:
-    s = tiny(targets={"t1": {"parties": ["AAA"], "product": "shell", "by": "2024-12",
-                             "quantity": quantity, "source": "fx"}})  # fmt: skip
+    s = tiny(
+        targets={
+            "t1": {
+                "parties": ["AAA"],
+                "product": "shell",
+                "by": "2024-12",
+                "quantity": quantity,
+                "source": "fx",
+            }
+        }
+    )
     s["lines"]["l1"].update(capacity_per_month=capacity, max_capacity_per_month=400.0)
     return s
 
@@ -49,8 +58,10 @@ def test_two_samples_have_the_hand_computed_optimum() -> None:
     # 10,000 + 4 x 50 = 10,200; B buys 1,500 (+30/month): 15,000 + 1,500 = 16,500.
     # Together the contracts are shared: 1,500 must be delivered within A's 80/month,
     # so +54/month: 15,000 + 54 x 50 = 17,700 in each sample, and the mean is 17,700.
-    a, b = (plan_data(materiel.load(case(80.0, 1000.0))),
-            plan_data(materiel.load(case(100.0, 1500.0))))  # fmt: skip
+    a, b = (
+        plan_data(materiel.load(case(80.0, 1000.0))),
+        plan_data(materiel.load(case(100.0, 1500.0))),
+    )
     cost_a, added_a = cost_and_capacity([a])
     cost_b, added_b = cost_and_capacity([b])
     cost, added = cost_and_capacity([a, b])
@@ -61,8 +72,9 @@ def test_two_samples_have_the_hand_computed_optimum() -> None:
 
 def uncertain_case() -> dict[str, Any]:
     s = case(90.0, 1500.0)
-    s["uncertain"] = {"lines.l1.capacity_per_month": {"dist": "uniform", "low": 80.0,
-                                                      "high": 100.0}}  # fmt: skip
+    s["uncertain"] = {
+        "lines.l1.capacity_per_month": {"dist": "uniform", "low": 80.0, "high": 100.0}
+    }
     return s
 
 

@@ -17,15 +17,26 @@ from materiel.testing import scenarios
 
 def policy(**kw: Any) -> dict[str, Any]:
     """AAA buys `shell` for itself, monthly, adjustment time 4 months, no delay."""
-    p = {"product": "shell", "buyers": {"AAA": 1.0}, "review": "monthly",
-         "adjustment_months": 4.0, "contracting_delay_months": 0, "source": "fx"}  # fmt: skip
+    p = {
+        "product": "shell",
+        "buyers": {"AAA": 1.0},
+        "review": "monthly",
+        "adjustment_months": 4.0,
+        "contracting_delay_months": 0,
+        "source": "fx",
+    }
     p.update(kw)
     return p
 
 
 def target(quantity: float, by: str = "2024-12", parties: tuple[str, ...] = ("AAA",)) -> dict:
-    return {"parties": list(parties), "product": "shell", "quantity": quantity, "by": by,
-            "source": "fx"}  # fmt: skip
+    return {
+        "parties": list(parties),
+        "product": "shell",
+        "quantity": quantity,
+        "by": by,
+        "source": "fx",
+    }
 
 
 def idle_line(s: dict[str, Any]) -> dict[str, Any]:
@@ -44,13 +55,16 @@ def test_gap_over_adjustment_time_plus_expected_use() -> None:
     # 11/2 months): desired supply line 10 * 5.5 = 55, gap G = 600 + 55 - 200 = 455,
     # q = G/A + U = 123.75; then S = 190, SL = 123.75: G = 341.25, q = 95.3125;
     # then S = 180, SL = 219.0625: G = 255.9375, q = 73.984375
-    s = idle_line(tiny(
-        stocks={"AAA": {"shell": {"quantity": 200.0, "source": "fx"}}},
-        consumption={"u": {"party": "AAA", "product": "shell", "rate_per_month": 10.0,
-                           "source": "fx"}},
-        targets={"t": target(600.0)},
-        procurement={"p": policy()},
-    ))  # fmt: skip
+    s = idle_line(
+        tiny(
+            stocks={"AAA": {"shell": {"quantity": 200.0, "source": "fx"}}},
+            consumption={
+                "u": {"party": "AAA", "product": "shell", "rate_per_month": 10.0, "source": "fx"}
+            },
+            targets={"t": target(600.0)},
+            procurement={"p": policy()},
+        )
+    )
     rows = contracts(materiel.simulate(s))
     assert [r["quantity"] for r in rows[:3]] == [123.75, 95.3125, 73.984375]
     assert [r["contract"] for r in rows[:2]] == ["policy:p:2024-01", "policy:p:2024-02"]
@@ -62,23 +76,27 @@ def test_gap_over_adjustment_time_plus_expected_use() -> None:
 def test_orders_stop_once_the_supply_line_covers_the_gap() -> None:
     # yearly, A = 6 <= R = 12: the first review orders the whole gap (300); at the
     # next one S + SL = 400 = D, no use: nothing more is ordered (the slot is dropped)
-    s = idle_line(tiny(
-        months=24,
-        stocks={"AAA": {"shell": {"quantity": 100.0, "source": "fx"}}},
-        targets={"t": target(400.0, by="2025-12")},
-        procurement={"p": policy(review="yearly", adjustment_months=6.0)},
-    ))  # fmt: skip
+    s = idle_line(
+        tiny(
+            months=24,
+            stocks={"AAA": {"shell": {"quantity": 100.0, "source": "fx"}}},
+            targets={"t": target(400.0, by="2025-12")},
+            procurement={"p": policy(review="yearly", adjustment_months=6.0)},
+        )
+    )
     rows = contracts(materiel.simulate(s))
     assert [(r["contract"], r["quantity"]) for r in rows] == [("policy:p:2024-01", 300.0)]
 
 
 def test_written_contracts_count_in_the_supply_line() -> None:
-    s = idle_line(tiny(
-        months=24,
-        targets={"t": target(400.0, by="2025-12")},
-        contracts={"c1": contract(quantity=150.0)},
-        procurement={"p": policy(review="yearly", adjustment_months=12.0)},
-    ))  # fmt: skip
+    s = idle_line(
+        tiny(
+            months=24,
+            targets={"t": target(400.0, by="2025-12")},
+            contracts={"c1": contract(quantity=150.0)},
+            procurement={"p": policy(review="yearly", adjustment_months=12.0)},
+        )
+    )
     rows = contracts(materiel.simulate(s))
     assert [(r["contract"], r["quantity"]) for r in rows] == [
         ("c1", 150.0),
@@ -94,10 +112,11 @@ def test_contracting_delay_then_signature() -> None:
     # a 300 gap decided in January, signed 2 + 1 (extra) months later, due over 12 months
     s = tiny(
         targets={"t": target(300.0)},
-        procurement={"p": policy(review="yearly", adjustment_months=1.0,
-                                 contracting_delay_months=2)},
+        procurement={
+            "p": policy(review="yearly", adjustment_months=1.0, contracting_delay_months=2)
+        },
         policy={"contracting_delay_months": 0, "extra_contracting_delay_months": 1},
-    )  # fmt: skip
+    )
     r = materiel.simulate(s)
     row = contracts(r)[0]
     assert (row["decided"], row["signed"], row["quantity"]) == ("2024-01", "2024-04", 300.0)
@@ -109,9 +128,12 @@ def test_multi_year_share_splits_each_decision() -> None:
     # 400 decided: a quarter as a firm 2-year framework, the rest an annual order
     s = tiny(
         targets={"t": target(400.0)},
-        procurement={"p": policy(review="yearly", adjustment_months=1.0,
-                                 multi_year_share=0.25, framework_years=2)},
-    )  # fmt: skip
+        procurement={
+            "p": policy(
+                review="yearly", adjustment_months=1.0, multi_year_share=0.25, framework_years=2
+            )
+        },
+    )
     r = materiel.simulate(s)
     rows = {row["contract"]: row for row in contracts(r)}
     multi, annual = rows["policy:p:2024-01:multi-year"], rows["policy:p:2024-01:annual"]
@@ -127,13 +149,22 @@ def test_multi_year_share_splits_each_decision() -> None:
 def test_yearly_review_month_and_expected_use_over_the_year() -> None:
     # reviews in July only; use 10/month from July: U = 10 (the mean over the months
     # left in the horizon), U * R = 120, plus the gap 500 + 10 * 5.5 - 200 = 355 (A = R)
-    s = idle_line(tiny(
-        stocks={"AAA": {"shell": {"quantity": 200.0, "source": "fx"}}},
-        consumption={"u": {"party": "AAA", "product": "shell", "rate_per_month": 10.0,
-                           "start": "2024-07", "source": "fx"}},
-        targets={"t": target(500.0)},
-        procurement={"p": policy(review="yearly", review_month=7, adjustment_months=12.0)},
-    ))  # fmt: skip
+    s = idle_line(
+        tiny(
+            stocks={"AAA": {"shell": {"quantity": 200.0, "source": "fx"}}},
+            consumption={
+                "u": {
+                    "party": "AAA",
+                    "product": "shell",
+                    "rate_per_month": 10.0,
+                    "start": "2024-07",
+                    "source": "fx",
+                }
+            },
+            targets={"t": target(500.0)},
+            procurement={"p": policy(review="yearly", review_month=7, adjustment_months=12.0)},
+        )
+    )
     rows = contracts(materiel.simulate(s))
     assert [(r["contract"], r["quantity"]) for r in rows] == [("policy:p:2024-07", 475.0)]
 
@@ -141,22 +172,31 @@ def test_yearly_review_month_and_expected_use_over_the_year() -> None:
 def test_desired_stock_is_the_highest_target_not_yet_past() -> None:
     from materiel.engine.inputs import desired_stock
 
-    s = materiel.load(tiny(
-        targets={"a": target(300.0, by="2024-03"), "b": target(200.0, by="2024-06")},
-        procurement={"p": policy()},
-    ))  # fmt: skip
+    s = materiel.load(
+        tiny(
+            targets={"a": target(300.0, by="2024-03"), "b": target(200.0, by="2024-06")},
+            procurement={"p": policy()},
+        )
+    )
     assert desired_stock(s, "p").tolist() == [300.0] * 3 + [200.0] * 3 + [300.0] * 6
 
 
 def test_joint_buy_shares_and_group_stock() -> None:
     # the group AAA + BBB holds 100 + 100 against 400: 200 bought, split 3:1
-    s = idle_line(tiny(
-        stocks={"AAA": {"shell": {"quantity": 100.0, "source": "fx"}},
-                "BBB": {"shell": {"quantity": 100.0, "source": "fx"}}},
-        targets={"t": target(400.0, parties=("AAA", "BBB"))},
-        procurement={"p": policy(buyers={"AAA": 0.75, "BBB": 0.25}, review="yearly",
-                                 adjustment_months=1.0)},
-    ))  # fmt: skip
+    s = idle_line(
+        tiny(
+            stocks={
+                "AAA": {"shell": {"quantity": 100.0, "source": "fx"}},
+                "BBB": {"shell": {"quantity": 100.0, "source": "fx"}},
+            },
+            targets={"t": target(400.0, parties=("AAA", "BBB"))},
+            procurement={
+                "p": policy(
+                    buyers={"AAA": 0.75, "BBB": 0.25}, review="yearly", adjustment_months=1.0
+                )
+            },
+        )
+    )
     rows = contracts(materiel.simulate(s))
     assert [(r["quantity"], r["buyers"]) for r in rows] == [(200.0, "AAA:0.75,BBB:0.25")]
 
@@ -184,14 +224,17 @@ def test_bad_policies_are_located(procurement: dict, field: str, expected: str) 
 
 def _budget_capped() -> dict[str, Any]:
     """AAA buys yearly against a 5,000 target with a 20,000 US$ munitions budget in 2024."""
-    return idle_line(tiny(
-        months=24,
-        targets={"t": target(5000.0, by="2025-12")},
-        procurement={"p": policy(review="yearly", adjustment_months=1.0)},
-        economics={"AAA": {"2024": {"gdp_usd_m": 1.0, "defence_pct_gdp_nato": 100.0,
-                                    "source": "fx"}}},
-        policy={"contracting_delay_months": 0, "budget": "defer"},
-    ))  # fmt: skip
+    return idle_line(
+        tiny(
+            months=24,
+            targets={"t": target(5000.0, by="2025-12")},
+            procurement={"p": policy(review="yearly", adjustment_months=1.0)},
+            economics={
+                "AAA": {"2024": {"gdp_usd_m": 1.0, "defence_pct_gdp_nato": 100.0, "source": "fx"}}
+            },
+            policy={"contracting_delay_months": 0, "budget": "defer"},
+        )
+    )
 
 
 def test_budget_cap_cuts_a_decision_to_the_budget_left() -> None:
@@ -218,14 +261,17 @@ def test_budget_committed_counts_policy_decisions() -> None:
 def test_flagged_policy_decision_counts_as_an_overrun() -> None:
     # "flag" signs the whole gap: 5,000 shells x 10 US$ due over 2024 = 50,000 US$ committed
     # against a 20,000 US$ budget (overrun 30,000); in 2025 S + SL = 5,000 = D: nothing more
-    s = idle_line(tiny(
-        months=24,
-        targets={"t": target(5000.0, by="2025-12")},
-        procurement={"p": policy(review="yearly", adjustment_months=1.0)},
-        economics={"AAA": {"2024": {"gdp_usd_m": 1.0, "defence_pct_gdp_nato": 100.0,
-                                    "source": "fx"}}},
-        policy={"contracting_delay_months": 0, "budget": "flag"},
-    ))  # fmt: skip
+    s = idle_line(
+        tiny(
+            months=24,
+            targets={"t": target(5000.0, by="2025-12")},
+            procurement={"p": policy(review="yearly", adjustment_months=1.0)},
+            economics={
+                "AAA": {"2024": {"gdp_usd_m": 1.0, "defence_pct_gdp_nato": 100.0, "source": "fx"}}
+            },
+            policy={"contracting_delay_months": 0, "budget": "flag"},
+        )
+    )
     r = materiel.simulate(s)
     assert [(c["contract"], c["quantity"]) for c in contracts(r)] == [("policy:p:2024-01", 5000.0)]
     b = r.budget().query("party == 'AAA'")
@@ -237,12 +283,20 @@ def test_flagged_policy_decision_counts_as_an_overrun() -> None:
 def by_gap_scenario(shares: str) -> dict[str, Any]:
     """AAA and BBB (written shares 1/2 each) hold 100 and 300 against a joint 800."""
     return tiny(
-        stocks={"AAA": {"shell": {"quantity": 100.0, "source": "fx"}},
-                "BBB": {"shell": {"quantity": 300.0, "source": "fx"}}},
+        stocks={
+            "AAA": {"shell": {"quantity": 100.0, "source": "fx"}},
+            "BBB": {"shell": {"quantity": 300.0, "source": "fx"}},
+        },
         targets={"t": target(800.0, parties=("AAA", "BBB"))},
-        procurement={"p": policy(buyers={"AAA": 0.5, "BBB": 0.5}, review="yearly",
-                                 adjustment_months=1.0, shares=shares)},
-    )  # fmt: skip
+        procurement={
+            "p": policy(
+                buyers={"AAA": 0.5, "BBB": 0.5},
+                review="yearly",
+                adjustment_months=1.0,
+                shares=shares,
+            )
+        },
+    )
 
 
 def test_joint_buy_split_by_gap() -> None:
@@ -267,8 +321,10 @@ def test_joint_buy_split_by_gap() -> None:
 
 
 def test_by_gap_with_a_recipient_is_refused() -> None:
-    s = tiny(targets={"t": target(100.0, parties=("REC",))},
-             procurement={"p": policy(recipient="REC", shares="by-gap")})  # fmt: skip
+    s = tiny(
+        targets={"t": target(100.0, parties=("REC",))},
+        procurement={"p": policy(recipient="REC", shares="by-gap")},
+    )
     with pytest.raises(materiel.ScenarioError) as err:
         materiel.load(s, name="bad.toml")
     found = [p for p in err.value.problems if p.path == "procurement.p.shares"]

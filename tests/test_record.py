@@ -26,16 +26,25 @@ HEADER = "id,item,counted,measure,product,scope,date,value,unit,source,url,in_da
 @pytest.fixture(scope="module")
 def run() -> materiel.Result:
     """l1 (AAA) makes 100 a month from 2024-03 to 2024-12 against a 1,000-round contract."""
-    s = tiny(contracts={"c1": contract(quantity=1000.0, delivery_months=10,
-                                       contracting_delay_months=2)})  # fmt: skip
+    s = tiny(
+        contracts={"c1": contract(quantity=1000.0, delivery_months=10, contracting_delay_months=2)}
+    )
     return materiel.simulate(s)
 
 
 def _row(**kw: object) -> RecordRow:
     base: dict[str, object] = dict(
-        id="r", item="x", counted="rounds", measure="production", product="shell",
-        scope="country:AAA", date="2024-05", value=80.0, unit="per_month", source="s",
-    )  # fmt: skip
+        id="r",
+        item="x",
+        counted="rounds",
+        measure="production",
+        product="shell",
+        scope="country:AAA",
+        date="2024-05",
+        value=80.0,
+        unit="per_month",
+        source="s",
+    )
     base.update(kw)
     return RecordRow(**base)  # type: ignore[arg-type]
 
@@ -52,8 +61,10 @@ def test_month_year_and_capacity_values(run: materiel.Result) -> None:
 
 
 def test_differences_and_sample_split(run: materiel.Result) -> None:
-    rows = [_row(id="early", date="2024-05", value=80.0),
-            _row(id="late", date="2024-11", value=125.0)]  # fmt: skip
+    rows = [
+        _row(id="early", date="2024-05", value=80.0),
+        _row(id="late", date="2024-11", value=125.0),
+    ]
     table = compare_record(run, rows, until="2024-06").set_index("id")
     assert table.loc["early"].difference == 20.0 and table.loc["early"].difference_pct == 25.0
     assert table.loc["late"].difference == -25.0 and table.loc["late"].difference_pct == -20.0
@@ -96,9 +107,11 @@ def test_cli_record_json() -> None:
 def test_rows_count_what_the_model_measures(run: materiel.Result) -> None:
     """A projectile or charge-set row must name a component; rounds a complete munition."""
     check_counted(run.scenario, [_row()])
-    for row, expected in ((_row(counted="projectiles"), "is a munition; expected a component"),
-                          (_row(counted="bullets"), "expected one of projectiles"),
-                          (_row(product="nope"), "expected a product")):  # fmt: skip
+    for row, expected in (
+        (_row(counted="projectiles"), "is a munition; expected a component"),
+        (_row(counted="bullets"), "expected one of projectiles"),
+        (_row(product="nope"), "expected a product"),
+    ):
         with pytest.raises(materiel.ScenarioError, match=expected):
             check_counted(run.scenario, [row])
     with pytest.raises(materiel.ScenarioError, match="counts projectiles"):
@@ -112,7 +125,6 @@ def test_hindcast_counts_like_the_record() -> None:
     s = materiel.load("hindcast-2022")
     rows = {r.id: r for r in load_record()}
     check_counted(s, list(rows.values()))
-    for rid in ("us-155-2022-02", "us-155-2023-10", "us-155-projectiles-2024-09",
-                "us-155-2025-07"):  # fmt: skip
+    for rid in ("us-155-2022-02", "us-155-2023-10", "us-155-projectiles-2024-09", "us-155-2025-07"):
         assert rows[rid].counted == "projectiles" and rows[rid].product == "shell-body-155mm"
     assert rows["us-155-charges-2024-09"].product == "propellant-charge"

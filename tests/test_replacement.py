@@ -16,9 +16,18 @@ def _donor(refill: dict[str, Any] | None, stock: float = 1000.0) -> dict[str, An
     """AAA holds ``stock`` shells and gives REC 300 over 2024-01..03 (100 a month)."""
     s = tiny(
         stocks={"AAA": {"shell": {"quantity": stock, "floor": 0.0, "source": "fx"}}},
-        aid={"g1": {"donor": "AAA", "recipient": "REC", "product": "shell", "quantity": 300.0,
-                    "start": "2024-01", "end": "2024-03", "source": "fx"}},
-    )  # fmt: skip
+        aid={
+            "g1": {
+                "donor": "AAA",
+                "recipient": "REC",
+                "product": "shell",
+                "quantity": 300.0,
+                "start": "2024-01",
+                "end": "2024-03",
+                "source": "fx",
+            }
+        },
+    )
     if refill is not None:
         s["contracts"] = {"refill": refill}
     return s
@@ -34,8 +43,10 @@ def test_refilled_in_three_months_after_giving_for_three() -> None:
     assert row["given"] == 300.0 and row["production_rate_per_month"] == 100.0
     assert row["static_months"] == 3.0
     assert (row["stock_start"], row["first_below"], row["back_at_start"]) == (
-        1000.0, "2024-01", "2024-06"
-    )  # fmt: skip
+        1000.0,
+        "2024-01",
+        "2024-06",
+    )
     assert row["dynamic_months"] == 5
     assert r.metrics()["replacement"] == [{**row, "dynamic_months": 5}]  # JSON: the same figures
     text = summarize(r)

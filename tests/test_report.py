@@ -104,14 +104,20 @@ def test_comparison_report_content(results: dict[str, Result], compared: tuple[P
     # the differences table holds each run's first month at or above the target
     differences = page.split('id="differences"')[1].split("<h2")[0]
     assert "action-plan - status-quo: targets" in differences
-    first = {sid: results[sid].targets().set_index("target").first_met
-             for sid in ("status-quo", "action-plan")}  # fmt: skip
+    first = {
+        sid: results[sid].targets().set_index("target").first_met
+        for sid in ("status-quo", "action-plan")
+    }
     sq, ap = (first[sid]["europe-155mm-2028"] for sid in ("status-quo", "action-plan"))
     row = f"<td>europe-155mm-2028</td><td>2028-12</td><td>{sq}</td><td>{ap}</td>"
     assert row in differences.replace('<td class="num">', "<td>")
     assert page.index('id="findings"') < page.index('id="stocks"')
-    for table in ("Targets", "Production: capacity and what binds", "Deliveries and aid",
-                  "Recipients: consumption, supply and shortfall"):  # fmt: skip
+    for table in (
+        "Targets",
+        "Production: capacity and what binds",
+        "Deliveries and aid",
+        "Recipients: consumption, supply and shortfall",
+    ):
         assert page.count(f"<h3>{table}") == 2
     # every cited source used is listed with its link, assumptions labelled
     for r in (results["status-quo"], results["action-plan"]):
@@ -182,9 +188,9 @@ def _metric(runs: dict[str, Result], fact: Fact) -> Any:
         return parse_month(theirs) - parse_month(mine)
     if fact.table == "aid":
         aid = m["aid"]
-        return len(aid) if fact.field == "pledges" else sum(
-            a["share_delivered"] < 0.999 for a in aid
-        )  # fmt: skip
+        return (
+            len(aid) if fact.field == "pledges" else sum(a["share_delivered"] < 0.999 for a in aid)
+        )
     if fact.table == "budget":
         b = m["budget"]
         return {
@@ -309,11 +315,19 @@ def test_report_renders_offline_in_headless_chromium(compared: tuple[Path, int])
     profile = tempfile.mkdtemp(prefix="materiel-chromium-")
     options = webdriver.ChromeOptions()
     options.binary_location = str(CHROMIUM)
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu",
-                "--disable-background-networking", "--disable-component-update",
-                "--disable-sync", "--no-first-run", f"--user-data-dir={profile}",
-                "--host-resolver-rules=MAP * ~NOTFOUND", "--proxy-server=127.0.0.1:9",
-                "--window-size=1280,2400"):  # fmt: skip
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        f"--user-data-dir={profile}",
+        "--host-resolver-rules=MAP * ~NOTFOUND",
+        "--proxy-server=127.0.0.1:9",
+        "--window-size=1280,2400",
+    ):
         options.add_argument(arg)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
     driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)

@@ -52,10 +52,19 @@ def test_first_month_uses_the_same_rule() -> None:
 
 def _outcome(**changes: object) -> TargetOutcome:
     base: dict[str, object] = dict(
-        target="t1", parties=["AAA", "BBB"], product="shell", required=1500.0, by="2025-06",
-        met=True, first_met="2025-03", months_to_target=14, months_early=3, stock=1600.0,
-        short=0.0, at="2026-12",
-    )  # fmt: skip
+        target="t1",
+        parties=["AAA", "BBB"],
+        product="shell",
+        required=1500.0,
+        by="2025-06",
+        met=True,
+        first_met="2025-03",
+        months_to_target=14,
+        months_early=3,
+        stock=1600.0,
+        short=0.0,
+        at="2026-12",
+    )
     base.update(changes)
     return TargetOutcome(**base)  # type: ignore[arg-type]
 
@@ -71,8 +80,15 @@ def test_target_sentences() -> None:
     )
     start = _outcome(first_met="2024-01", months_to_target=0, months_early=17)
     assert target_sentence(start).endswith("-> already met at the start")
-    missed = _outcome(met=False, first_met=None, months_to_target=None, months_early=None,
-                      stock=1200.0, short=300.0, parties=["A", "B", "C", "D", "E"])  # fmt: skip
+    missed = _outcome(
+        met=False,
+        first_met=None,
+        months_to_target=None,
+        months_early=None,
+        stock=1200.0,
+        short=300.0,
+        parties=["A", "B", "C", "D", "E"],
+    )
     assert target_sentence(missed) == (
         "t1: 5 parties shell >= 1,500 by 2025-06 -> NOT met by 2026-12: "
         "stock 1,200 (80% of target, short 300)"
@@ -82,9 +98,13 @@ def test_target_sentences() -> None:
 
 @pytest.mark.parametrize(
     ("to_target", "early", "text"),
-    [(0, 5, "already met at the start"), (7, 0, "on time"), (7, 1, "1 month early"),
-     (9, -4, "4 months late")],
-)  # fmt: skip
+    [
+        (0, 5, "already met at the start"),
+        (7, 0, "on time"),
+        (7, 1, "1 month early"),
+        (9, -4, "4 months late"),
+    ],
+)
 def test_timing_phrase(to_target: int, early: int, text: str) -> None:
     assert timing_phrase(to_target, early) == text
 

@@ -135,10 +135,11 @@ def test_the_investment_channel_moves_a_155mm_target() -> None:
     still = still.set_index("target")
     shells = [t for t in base.index if "155mm" in t]
     moved = [
-        t for t in shells
+        t
+        for t in shells
         if pd.isna(still.loc[t, "months_to_target"])
         or still.loc[t, "months_to_target"] - base.loc[t, "months_to_target"] >= 6
-    ]  # fmt: skip
+    ]
     assert moved, base.months_to_target[shells].to_dict()
 
 

@@ -81,8 +81,9 @@ def test_cli_report_samples_and_mc_sobol(tmp_path: Path) -> None:
         '"policy.consumption_scale" = { dist = "lognormal", median = 1.0, sigma = 0.2 }\n'
     )
     out = tmp_path / "r.html"
-    res = runner.invoke(app, ["report", str(scenario), "--samples", "12", "--seed", "2",
-                              "-o", str(out), "--json"])  # fmt: skip
+    res = runner.invoke(
+        app, ["report", str(scenario), "--samples", "12", "--seed", "2", "-o", str(out), "--json"]
+    )
     assert res.exit_code == 0, res.output
     payload = json.loads(res.stdout)
     assert payload["samples"] == 12 and "u-fans" in payload["charts"]

@@ -17,8 +17,9 @@ from materiel.cli import app
 from materiel.scenario.economics import economic_series, path_pct
 from materiel.scenario.schema import SpendingPath
 
-SHARED = Path(os.environ.get("MATERIEL_SHARED_DATA",
-                             Path(__file__).resolve().parents[2] / "shared" / "data"))  # fmt: skip
+SHARED = Path(
+    os.environ.get("MATERIEL_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")
+)
 runner = CliRunner()
 
 
@@ -26,13 +27,14 @@ def budgeted(policy: str, **extra: object) -> dict:
     s = tiny(
         months=24,
         policy={"contracting_delay_months": 0, "budget": policy, "gdp_growth_pct_per_year": 0.0},
-        economics={"AAA": {"2024": {"gdp_usd_m": 1000.0, "defence_pct_gdp_nato": 2.0,
-                                     "source": "fx"}}},
+        economics={
+            "AAA": {"2024": {"gdp_usd_m": 1000.0, "defence_pct_gdp_nato": 2.0, "source": "fx"}}
+        },
         contracts={
             "first": contract(quantity=30_000.0, delivery_months=3),
             "second": contract(quantity=20_000.0, delivery_months=3, decision="2024-02"),
         },
-    )  # fmt: skip
+    )
     s["lines"]["l1"]["capacity_per_month"] = s["lines"]["l1"]["max_capacity_per_month"] = 1e6
     s.update(extra)
     return s
@@ -134,11 +136,15 @@ def test_headcounts_match_the_shared_tables() -> None:
         pytest.skip("a shared spending table is missing")
     names = {p.name: k for k, p in s.parties.items()} | {"United States of America": "USA"}
     tables = {
-        "nato": [(r["party"], int(r["year"]), r["pct_gdp_nato"])
-                 for r in _rows(nato) if r["party"] in s.allies],
-        "sipri": [(names.get(r["country"], ""), int(r["year"]), r["milex_pct_gdp"])
-                  for r in _rows(sipri)],
-    }  # fmt: skip
+        "nato": [
+            (r["party"], int(r["year"]), r["pct_gdp_nato"])
+            for r in _rows(nato)
+            if r["party"] in s.allies
+        ],
+        "sipri": [
+            (names.get(r["country"], ""), int(r["year"]), r["milex_pct_gdp"]) for r in _rows(sipri)
+        ],
+    }
     for basis, rows in tables.items():
         for year in range(2014, 2025):
             values = [float(v) if v else None for p, y, v in rows if y == year and p in s.allies]
@@ -218,10 +224,17 @@ def test_path_is_a_floor_by_hand() -> None:
 def test_carry_forward_and_equipment_share_by_hand() -> None:
     # 2024: GDP 1,000m, 2%, NATO equipment share 30% -> 1,000 x 2% x 30% x 10% = $600,000;
     # 2025-2026: no figure, 0% growth: the 2024 share and equipment share are carried
-    economics = {"AAA": {"2024": {"gdp_usd_m": 1000.0, "defence_pct_gdp_nato": 2.0,
-                                  "equipment_share_pct": 30.0, "source": "fx"}},
-                 "BBB": {"2024": {"gdp_usd_m": 500.0, "defence_pct_gdp_sipri": 4.0,
-                                  "source": "fx"}}}  # fmt: skip
+    economics = {
+        "AAA": {
+            "2024": {
+                "gdp_usd_m": 1000.0,
+                "defence_pct_gdp_nato": 2.0,
+                "equipment_share_pct": 30.0,
+                "source": "fx",
+            }
+        },
+        "BBB": {"2024": {"gdp_usd_m": 500.0, "defence_pct_gdp_sipri": 4.0, "source": "fx"}},
+    }
     s = materiel.load(budgeted("flag", economics=economics))
     series = economic_series(s, range(2025, 2027)).data
     assert series.budget_usd.sel(party="AAA").values.tolist() == pytest.approx([6e5, 6e5])
@@ -262,8 +275,14 @@ def test_hague_pledge_flag_gives_every_ally_a_budget_every_year() -> None:
 def test_pledge_arithmetic_by_hand() -> None:
     # GDP 1,000m, 2.0% in 2024, pledge 3.5% by 2034, no growth: +0.15 pt a year;
     # in 2034 the extra is 1.5% x 1,000m = 15m; cumulative 0.15 x (1 + ... + 10) x 10m = 82.5m
-    s = materiel.load(budgeted("none", economics={"AAA": {"2024": {
-        "gdp_usd_m": 1000.0, "defence_pct_gdp_nato": 2.0, "source": "fx"}}}))  # fmt: skip
+    s = materiel.load(
+        budgeted(
+            "none",
+            economics={
+                "AAA": {"2024": {"gdp_usd_m": 1000.0, "defence_pct_gdp_nato": 2.0, "source": "fx"}}
+            },
+        )
+    )
     row = pledge_table(s, 3.5, 2034, buys=["shell"]).set_index("party").loc["AAA"]
     assert row.base_year == 2024 and row.pct_gdp_by_year == pytest.approx(3.5)
     assert row.extra_usd_m_by_year == pytest.approx(15.0)
@@ -330,11 +349,20 @@ def test_pledge_table_rejects_a_past_deadline() -> None:
 def test_a_delivery_schedule_sets_the_years_a_contract_pays_in() -> None:
     # $400k a year; 45,000 at $10 due 4,000 in 2024-12 and 41,000 in 2025-01 pays $410k in
     # 2025, over the budget, so it is deferred; spread evenly it pays $225k a year and fits
-    even = budgeted("defer", contracts={"c": contract(quantity=45_000.0, delivery_months=2,
-                                                        decision="2024-12")})  # fmt: skip
+    even = budgeted(
+        "defer", contracts={"c": contract(quantity=45_000.0, delivery_months=2, decision="2024-12")}
+    )
     assert materiel.simulate(even).deferred().empty
-    late = budgeted("defer", contracts={"c": contract(quantity=45_000.0, delivery_months=2,
-                                                        decision="2024-12",
-                                                        schedule=[4_000.0, 41_000.0])})  # fmt: skip
+    late = budgeted(
+        "defer",
+        contracts={
+            "c": contract(
+                quantity=45_000.0,
+                delivery_months=2,
+                decision="2024-12",
+                schedule=[4_000.0, 41_000.0],
+            )
+        },
+    )
     deferred = materiel.simulate(late).deferred().set_index("contract")
     assert deferred.loc["c", "deferred_months"] > 0

@@ -71,14 +71,21 @@ def test_decisions_equal_pandas_groupby() -> None:
         df = r.contracts()
         df = df[df.decided_by == "policy"]
         expected = (
-            df.assign(policy=df.origin.str.removeprefix("policy:"),
-                      multi=df.quantity.where(df.multi_year, 0.0))
+            df.assign(
+                policy=df.origin.str.removeprefix("policy:"),
+                multi=df.quantity.where(df.multi_year, 0.0),
+            )
             .groupby(["policy", "product"], sort=False)
-            .agg(contracts=("contract", "size"), first=("decided", "min"),
-                 last=("decided", "max"), quantity=("quantity", "sum"),
-                 multi_year_quantity=("multi", "sum"), delivered=("delivered", "sum"))
+            .agg(
+                contracts=("contract", "size"),
+                first=("decided", "min"),
+                last=("decided", "max"),
+                quantity=("quantity", "sum"),
+                multi_year_quantity=("multi", "sum"),
+                delivered=("delivered", "sum"),
+            )
             .reset_index()
-        )  # fmt: skip
+        )
         assert len(expected) > 0
         pd.testing.assert_frame_equal(r.decisions(), expected, check_exact=True)
 

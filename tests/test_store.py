@@ -76,14 +76,34 @@ def postgres_url() -> Iterator[str]:
             [*prefix, *args], capture_output=True, text=True, env=env, timeout=120, check=False
         )
 
-    init = pg(str(PG_BIN / "initdb"), "-D", str(data), "-U", "materiel", "--auth=trust", "-E",
-              "UTF8", "--no-sync")  # fmt: skip
+    init = pg(
+        str(PG_BIN / "initdb"),
+        "-D",
+        str(data),
+        "-U",
+        "materiel",
+        "--auth=trust",
+        "-E",
+        "UTF8",
+        "--no-sync",
+    )
     if init.returncode != 0:
         shutil.rmtree(tmp, ignore_errors=True)
         pytest.skip(f"initdb failed: {init.stderr.strip()[-300:]}")
     opts = f"-p {port} -k {tmp} -h 127.0.0.1 -c fsync=off"
-    start = pg(str(PG_BIN / "pg_ctl"), "-D", str(data), "-o", opts, "-l", str(tmp / "log"),
-               "-w", "-t", "60", "start")  # fmt: skip
+    start = pg(
+        str(PG_BIN / "pg_ctl"),
+        "-D",
+        str(data),
+        "-o",
+        opts,
+        "-l",
+        str(tmp / "log"),
+        "-w",
+        "-t",
+        "60",
+        "start",
+    )
     if start.returncode != 0:
         log = (tmp / "log").read_text() if (tmp / "log").exists() else start.stderr
         shutil.rmtree(tmp, ignore_errors=True)

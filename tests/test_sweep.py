@@ -38,8 +38,10 @@ def test_local_cluster_gives_the_same_results_as_in_process(tmp_path: Path) -> N
     path.write_text(SWEEP)
     spec, variants = load_sweep(path)
     assert [v for v, _ in variants] == [
-        "extra_contracting_delay_months=0", "extra_contracting_delay_months=12",
-        "uncertain-stock"]  # fmt: skip
+        "extra_contracting_delay_months=0",
+        "extra_contracting_delay_months=12",
+        "uncertain-stock",
+    ]
     local = run_sweep(spec, variants, tmp_path / "local", local=True)
     cluster = run_sweep(spec, variants, tmp_path / "cluster", workers=2)
     pd.testing.assert_frame_equal(local, cluster)
@@ -106,8 +108,11 @@ def test_a_worker_loads_a_variant_once_for_all_its_tasks(tmp_path: Path) -> None
 
     from materiel.analysis.sweep import prepared, run_task
 
-    overlay = {"extends": "action-plan", "id": "cache-check",
-               "policy": {"extra_contracting_delay_months": 5}}  # fmt: skip
+    overlay = {
+        "extends": "action-plan",
+        "id": "cache-check",
+        "policy": {"extra_contracting_delay_months": 5},
+    }
     prepared.cache_clear()
     for first in (0, 3, 6):
         run_task("v", 0, overlay, 9, 1, first, first + 3, str(tmp_path))

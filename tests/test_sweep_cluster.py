@@ -33,19 +33,52 @@ def test_scheduler_and_two_worker_processes_equal_in_process(tmp_path: Path) -> 
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
     info = tmp_path / "scheduler.json"
     common = ["--no-dashboard"]
-    procs = [subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", "0",
-                               "--scheduler-file", str(info), *common], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]  # fmt: skip
+    procs = [
+        subprocess.Popen(
+            [
+                dask,
+                "scheduler",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--scheduler-file",
+                str(info),
+                *common,
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+    ]
     try:
         for _ in range(300):
             if info.exists() and info.stat().st_size:
                 break
             time.sleep(0.1)
         for name in ("w1", "w2"):
-            procs.append(subprocess.Popen(
-                [dask, "worker", "--scheduler-file", str(info), "--nthreads", "1",
-                 "--nworkers", "1", "--name", name, "--host", "127.0.0.1", *common],
-                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))  # fmt: skip
+            procs.append(
+                subprocess.Popen(
+                    [
+                        dask,
+                        "worker",
+                        "--scheduler-file",
+                        str(info),
+                        "--nthreads",
+                        "1",
+                        "--nworkers",
+                        "1",
+                        "--name",
+                        name,
+                        "--host",
+                        "127.0.0.1",
+                        *common,
+                    ],
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )
         import json
 
         from dask.distributed import Client

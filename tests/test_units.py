@@ -11,8 +11,13 @@ from materiel.engine.variables import plural, quantity_units
 
 def test_plural_and_quantity_units() -> None:
     assert [plural(u) for u in ("round", "missile", "body", "charge set", "kg", "day")] == [
-        "rounds", "missiles", "bodies", "charge sets", "kg", "days"
-    ]  # fmt: skip
+        "rounds",
+        "missiles",
+        "bodies",
+        "charge sets",
+        "kg",
+        "days",
+    ]
     assert quantity_units("units/month", ["round"]) == "rounds/month"
     assert quantity_units("units", ["missile", "round"]) == "units (missiles, rounds)"
     assert quantity_units("US$", ["round"]) == "US$"

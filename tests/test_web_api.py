@@ -224,22 +224,29 @@ def test_scenario_detail_resolved_and_the_capacity_munition(client: Any) -> None
     r = client.post("/api/compare", params={"capacity": munition}, json=pair)
     assert r.status_code == 200
     assert munition in r.json()["charts"]["capacity"]["layout"]["title"]["text"]
-    bad = client.post("/api/simulate", params={"charts": True, "capacity": "no-such-munition"},
-                      json={"scenario": "action-plan"})  # fmt: skip
+    bad = client.post(
+        "/api/simulate",
+        params={"charts": True, "capacity": "no-such-munition"},
+        json={"scenario": "action-plan"},
+    )
     assert bad.status_code == 422
     assert bad.json()["problems"][0]["path"] == "capacity"
 
 
 def test_party_and_munition_views_and_their_bad_input(client: Any) -> None:
-    r = client.post("/api/simulate", params={"charts": True, "party": "DEU", "product": "amraam"},
-                    json={"scenario": "action-plan"})  # fmt: skip
+    r = client.post(
+        "/api/simulate",
+        params={"charts": True, "party": "DEU", "product": "amraam"},
+        json={"scenario": "action-plan"},
+    )
     assert r.status_code == 200, r.text
     charts = r.json()["charts"]
     assert charts["stocks"]["layout"]["title"]["text"] == "Stocks held by Germany (DEU), units"
     assert charts["capacity"]["layout"]["title"]["text"].split(":")[0].endswith(" in DEU")
     for param, value in (("party", "XXX"), ("product", "no-such-munition")):
-        bad = client.post("/api/simulate", params={"charts": True, param: value},
-                          json={"scenario": "action-plan"})  # fmt: skip
+        bad = client.post(
+            "/api/simulate", params={"charts": True, param: value}, json={"scenario": "action-plan"}
+        )
         assert bad.status_code == 422 and bad.json()["problems"][0]["path"] == param
 
 
@@ -257,8 +264,9 @@ def test_record_in_and_out_of_sample(client: Any) -> None:
     for row in data["rows"]:
         if row["model"] is not None:
             assert row["difference"] == pytest.approx(row["model"] - row["record"])
-    later = client.post("/api/record", params={"until": "2022-06"},
-                        json={"scenario": "hindcast-2022"}).json()  # fmt: skip
+    later = client.post(
+        "/api/record", params={"until": "2022-06"}, json={"scenario": "hindcast-2022"}
+    ).json()
     assert later["errors"]["in-sample"]["rows"] < data["errors"]["in-sample"]["rows"]
     bad = client.post(
         "/api/record", params={"until": "2023-13"}, json={"scenario": "hindcast-2022"}
@@ -483,16 +491,19 @@ def test_cached_answers_are_gzipped_once_and_match_the_plain_bytes(client: Any) 
     req = {"scenario": "status-quo", "knobs": {"consumption_scale": 1.25}}
     first = client.post("/api/simulate?charts=true", json=req)  # computed (and kept)
     assert first.status_code == 200
-    with client.stream("POST", "/api/simulate?charts=true", json=req,
-                       headers={"Accept-Encoding": "gzip"}) as zipped:  # fmt: skip
+    with client.stream(
+        "POST", "/api/simulate?charts=true", json=req, headers={"Accept-Encoding": "gzip"}
+    ) as zipped:
         raw = b"".join(zipped.iter_raw())
         assert zipped.headers["content-encoding"] == "gzip"
         assert zipped.headers["vary"] == "Accept-Encoding"
-    plain = client.post("/api/simulate?charts=true", json=req,
-                        headers={"Accept-Encoding": "identity"})  # fmt: skip
+    plain = client.post(
+        "/api/simulate?charts=true", json=req, headers={"Accept-Encoding": "identity"}
+    )
     assert "content-encoding" not in plain.headers
     assert gzip.decompress(raw) == plain.content == first.content
     assert len(raw) < len(plain.content) / 4
-    small = client.post("/api/simulate", json={"scenario": "status-quo"},
-                        headers={"Accept-Encoding": "gzip"})  # fmt: skip
+    small = client.post(
+        "/api/simulate", json={"scenario": "status-quo"}, headers={"Accept-Encoding": "gzip"}
+    )
     assert small.status_code == 200 and small.json()["summary"]["scenario"] == "status-quo"

@@ -73,8 +73,12 @@ class Served:
         with self.stderr.open("w") as err:  # a file: a full pipe would block the server
             self.proc = subprocess.Popen(
                 [*SERVE, "--workers", "2", "--port", "0", "--store", str(tmp / "store.db")],
-                stdout=subprocess.PIPE, stderr=err, text=True, env=env, start_new_session=True,
-            )  # fmt: skip
+                stdout=subprocess.PIPE,
+                stderr=err,
+                text=True,
+                env=env,
+                start_new_session=True,
+            )
         first: list[str] = []
         reader = threading.Thread(target=lambda: first.append(self.proc.stdout.readline()))  # type: ignore[union-attr]
         reader.start()
@@ -219,8 +223,10 @@ def test_sigterm_finishes_in_flight_requests_and_leaves_nothing(served: Served) 
     body = json.dumps({"scenario": "status-quo"}).encode()
     # a cold numba cache (the first run in a checkout) makes this first simulate slow
     with socket.create_connection(("127.0.0.1", served.port), timeout=180) as sock:
-        head = (f"POST /api/simulate HTTP/1.1\r\nHost: t\r\nContent-Type: application/json"
-                f"\r\nContent-Length: {len(body)}\r\n\r\n").encode()  # fmt: skip
+        head = (
+            f"POST /api/simulate HTTP/1.1\r\nHost: t\r\nContent-Type: application/json"
+            f"\r\nContent-Length: {len(body)}\r\n\r\n"
+        ).encode()
         sock.sendall(head + body[:5])
         time.sleep(0.5)  # the worker has the request's head: the request is in flight
         served.proc.send_signal(signal.SIGTERM)

@@ -39,16 +39,31 @@ KNOBS: list[dict[str, Any]] = [
     {"consumption_scale": 4.0, "extra_contracting_delay_months": 24},
 ]
 _SUMMARY_COLUMNS = [
-    "target", "product", "required", "by", "stock_at_by", "met_by_date",
-    "first_met", "months_early", "stock_at_horizon",
-]  # fmt: skip
+    "target",
+    "product",
+    "required",
+    "by",
+    "stock_at_by",
+    "met_by_date",
+    "first_met",
+    "months_early",
+    "stock_at_horizon",
+]
 
 
 def _old_decisions(r: Result) -> pd.DataFrame:
     """``Result.decisions`` as it was: from the contracts table, one groupby."""
     df = r.contracts()
-    columns = ["policy", "product", "contracts", "first", "last", "quantity",
-               "multi_year_quantity", "delivered"]  # fmt: skip
+    columns = [
+        "policy",
+        "product",
+        "contracts",
+        "first",
+        "last",
+        "quantity",
+        "multi_year_quantity",
+        "delivered",
+    ]
     mine = (df.decided_by == "policy").to_numpy()
     if not mine.any():
         return pd.DataFrame(columns=columns)
@@ -63,17 +78,25 @@ def _old_decisions(r: Result) -> pd.DataFrame:
     keys = list(code_of)
     for i, code in enumerate(codes):
         groups[keys[code]].append(i)
-    sums = pd.DataFrame(
-        {"quantity": quantity,
-         "multi_year_quantity": np.where(df.multi_year.to_numpy(), quantity, 0.0),
-         "delivered": df.delivered.to_numpy()}
-    ).groupby(np.array(codes), sort=False).sum()  # fmt: skip
+    sums = (
+        pd.DataFrame(
+            {
+                "quantity": quantity,
+                "multi_year_quantity": np.where(df.multi_year.to_numpy(), quantity, 0.0),
+                "delivered": df.delivered.to_numpy(),
+            }
+        )
+        .groupby(np.array(codes), sort=False)
+        .sum()
+    )
     decided = df.decided.to_numpy()
     out = pd.DataFrame(
-        [[policy, product, len(rows), min(decided[rows]), max(decided[rows])]
-         for (policy, product), rows in groups.items()],
+        [
+            [policy, product, len(rows), min(decided[rows]), max(decided[rows])]
+            for (policy, product), rows in groups.items()
+        ],
         columns=columns[:5],
-    )  # fmt: skip
+    )
     for name in columns[5:]:
         out[name] = sums[name].to_numpy()
     return out
@@ -110,19 +133,27 @@ def _old_interoperability(r: Result) -> pd.DataFrame:
         demand = float(group.demand.sum())
         worst = group[group.shortfall > 0].sort_values("share_unmet", ascending=False)
         rows.append(
-            {"party": p, "product": k, "fleets": len(group), "stock_end": float(nominal[at]),
-             "usable_end": float(usable[at]), "unusable_end": float(group.unusable_end.iloc[0]),
-             "unusable_max": float(group.unusable_max.iloc[0]), "demand": demand,
-             "shortfall": float(group.shortfall.sum()),
-             "share_unmet": float(group.shortfall.sum()) / demand if demand > 0 else 0.0,
-             "shortfall_while_held": float(group.shortfall_while_held.sum()),
-             "short_systems": ", ".join(
-                 f"{x.system} {x.share_unmet:.0%}" for x in worst.itertuples()),
-             "capacity_start_per_month": float(cap[0, of_k].sum()),
-             "effective_capacity_start_per_month": effective(0),
-             "capacity_end_per_month": float(cap[T - 1, of_k].sum()),
-             "effective_capacity_end_per_month": effective(T - 1)}
-        )  # fmt: skip
+            {
+                "party": p,
+                "product": k,
+                "fleets": len(group),
+                "stock_end": float(nominal[at]),
+                "usable_end": float(usable[at]),
+                "unusable_end": float(group.unusable_end.iloc[0]),
+                "unusable_max": float(group.unusable_max.iloc[0]),
+                "demand": demand,
+                "shortfall": float(group.shortfall.sum()),
+                "share_unmet": float(group.shortfall.sum()) / demand if demand > 0 else 0.0,
+                "shortfall_while_held": float(group.shortfall_while_held.sum()),
+                "short_systems": ", ".join(
+                    f"{x.system} {x.share_unmet:.0%}" for x in worst.itertuples()
+                ),
+                "capacity_start_per_month": float(cap[0, of_k].sum()),
+                "effective_capacity_start_per_month": effective(0),
+                "capacity_end_per_month": float(cap[T - 1, of_k].sum()),
+                "effective_capacity_end_per_month": effective(T - 1),
+            }
+        )
     return pd.DataFrame(rows)
 
 

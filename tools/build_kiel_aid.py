@@ -35,8 +35,11 @@ def main(argv: list[str]) -> int:
     # a stable source id and date for the embedded copy
     (file_src,) = [k for k in overlay["sources"] if k.startswith("import-kiel")]
     cited = overlay["sources"].pop(file_src)
-    cited.update(date="2026-08-04", title="Ukraine Support Tracker, Release 29 (04/2026): "
-                 "military aid by donor and month (data_explorer), EUR bn")  # fmt: skip
+    cited.update(
+        date="2026-08-04",
+        title="Ukraine Support Tracker, Release 29 (04/2026): "
+        "military aid by donor and month (data_explorer), EUR bn",
+    )
     overlay["sources"]["kiel-ust-r29"] = cited
     for c in overlay["contracts"].values():
         c["field_sources"]["buyers"] = "kiel-ust-r29"

@@ -54,9 +54,15 @@ def outputs() -> dict[str, np.ndarray]:
         over = sample_overrides(s, inp, part, base)
         for key, value in run_engine(inp, 250, overrides=over, base=base, threads=1).items():
             got[f"mc-chunk{first}/{key}"] = np.asarray(value)
-        lean = run_engine(inp, 250, overrides=over, base=base, threads=1, lean=False,
-                          record=("stock", "usable_stock", "payments_usd", "capex_usd",
-                                  "production"))  # fmt: skip
+        lean = run_engine(
+            inp,
+            250,
+            overrides=over,
+            base=base,
+            threads=1,
+            lean=False,
+            record=("stock", "usable_stock", "payments_usd", "capex_usd", "production"),
+        )
         for key, value in lean.items():
             got[f"mc-lean{first}/{key}"] = np.array(value)
     run = _Run(s, inp, draws, np.arange(n), {}, False)

@@ -41,8 +41,11 @@ def capex_split(result: Any) -> dict[str, float]:
 
 def main(argv: list[str]) -> None:
     """Print the table for the scenarios named in ``argv`` (all three by default)."""
-    common = {a.split("=", 1)[0].removeprefix("policy."): json.loads(a.split("=", 1)[1])
-              for a in argv if "=" in a}  # fmt: skip
+    common = {
+        a.split("=", 1)[0].removeprefix("policy."): json.loads(a.split("=", 1)[1])
+        for a in argv
+        if "=" in a
+    }
     names = [a for a in argv if "=" not in a]
     for scenario in names or ["status-quo", "action-plan", "hague-pledge"]:
         results = {v: run(scenario, common | p) for v, p in VARIANTS.items()}
@@ -51,8 +54,10 @@ def main(argv: list[str]) -> None:
         for v, r in results.items():
             split = ", ".join(f"{k} {x:.2f}" for k, x in capex_split(r).items())
             print(f"capex US$ bn [{v}]: {split}")
-        print(f"{'target':34} {'by':8} " + " ".join(f"{v + ' met':>14} {'stock@by':>10}"
-                                                for v in VARIANTS))  # fmt: skip
+        print(
+            f"{'target':34} {'by':8} "
+            + " ".join(f"{v + ' met':>14} {'stock@by':>10}" for v in VARIANTS)
+        )
         for tid, row in tables["base"].iterrows():
             cells = []
             for v in VARIANTS:

@@ -158,8 +158,13 @@ def _progress_bar(enabled: bool, total: int | None, label: str) -> Iterator[_Ste
         TimeElapsedColumn,
     )
 
-    columns = [SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-               *([MofNCompleteColumn()] if total else []), TimeElapsedColumn()]  # fmt: skip
+    columns = [
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        *([MofNCompleteColumn()] if total else []),
+        TimeElapsedColumn(),
+    ]
     with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
         yield _Steps(bar, bar.add_task(label, total=total))
 
@@ -380,8 +385,10 @@ def show(
             f"/month, contracted {info['contracted_quantity'][k]:,.0f}"
         )
     for tid, t in info["targets"].items():
-        typer.echo(f"  target {tid}: {','.join(t['parties'])} {t['product']} "
-                   f">= {t['quantity']:,.0f} by {t['by']}")  # fmt: skip
+        typer.echo(
+            f"  target {tid}: {','.join(t['parties'])} {t['product']} "
+            f">= {t['quantity']:,.0f} by {t['by']}"
+        )
     typer.echo(
         f"sources: {info['sources_cited']} cited, {info['sources_assumed']} labelled assumptions"
     )
@@ -509,10 +516,15 @@ def spending(
     try:
         payload = spending_payload(s, year, threshold, basis.value, pledge, by)
     except ScenarioError as exc:  # name the command-line option, not the function argument
-        option = {"year": "--year", "threshold_pct": "--threshold", "pledge_pct": "--pledge",
-                  "by_year": "--by"}  # fmt: skip
-        problems = [Problem("<command line>", option.get(p.path, p.path), p.message)
-                    for p in exc.problems]  # fmt: skip
+        option = {
+            "year": "--year",
+            "threshold_pct": "--threshold",
+            "pledge_pct": "--pledge",
+            "by_year": "--by",
+        }
+        problems = [
+            Problem("<command line>", option.get(p.path, p.path), p.message) for p in exc.problems
+        ]
         raise _bad_input(ScenarioError(problems), as_json) from exc
     projected = payload["projected"]
     if as_json:
@@ -692,10 +704,16 @@ def plan(
         share = _share(slack, "--slack")
         with _progress(not as_json, f"planning {scenario}"):
             result = make_plan(
-                scenario, objective=objective.value, budget_scale=budget_scale,
-                commitment_penalty_usd=penalty, alternatives=alternatives, slack=share,
-                samples=samples, seed=seed, fresh=fresh,
-            )  # fmt: skip
+                scenario,
+                objective=objective.value,
+                budget_scale=budget_scale,
+                commitment_penalty_usd=penalty,
+                alternatives=alternatives,
+                slack=share,
+                samples=samples,
+                seed=seed,
+                fresh=fresh,
+            )
     except ScenarioError as exc:
         raise _bad_input(exc, as_json) from exc
     if write is not None:
@@ -764,11 +782,14 @@ def plan(
             mine, own = versus["plan"], versus["policy"]
             typer.echo("\nPlan vs policy (both simulated)")
             for key, label in (("payments_usd", "payments"), ("capex_usd", "capex")):
-                typer.echo(f"  {label}: plan ${mine[key] / 1e9:,.2f}bn, "
-                           f"policy ${own[key] / 1e9:,.2f}bn")  # fmt: skip
+                typer.echo(
+                    f"  {label}: plan ${mine[key] / 1e9:,.2f}bn, policy ${own[key] / 1e9:,.2f}bn"
+                )
             for tid, first in mine["first_met"].items():
-                typer.echo(f"  {tid}: plan {first or 'never'}, "
-                           f"policy {own['first_met'].get(tid) or 'never'}")  # fmt: skip
+                typer.echo(
+                    f"  {tid}: plan {first or 'never'}, "
+                    f"policy {own['first_met'].get(tid) or 'never'}"
+                )
         typer.echo("\nDiagnosis")
         for sentence in result.diagnosis() or ["nothing binds"]:
             typer.echo(f"  {sentence}")
@@ -933,11 +954,15 @@ def mc(
     if as_json:
         _echo_json(metrics)
         return
-    typer.echo(f"{s.id}: {samples} samples (seed {seed}); uncertain inputs: "
-               f"{len(s.uncertain) or 'none (all samples identical)'}")  # fmt: skip
+    typer.echo(
+        f"{s.id}: {samples} samples (seed {seed}); uncertain inputs: "
+        f"{len(s.uncertain) or 'none (all samples identical)'}"
+    )
     typer.echo("")
-    typer.echo(f"{'target':<28} {'by':>8} {'P(by date)':>11} {'P(ever)':>8}  "
-               f"{'median met':>10}  stock at date p5 / p50 / p95")  # fmt: skip
+    typer.echo(
+        f"{'target':<28} {'by':>8} {'P(by date)':>11} {'P(ever)':>8}  "
+        f"{'median met':>10}  stock at date p5 / p50 / p95"
+    )
     for row in metrics["targets"]:
         typer.echo(
             f"{row['target']:<28} {row['by']:>8} {row['p_met_by_date']:>11.0%} "
@@ -947,8 +972,10 @@ def mc(
         )
     cost = metrics["cost_usd"]
     typer.echo("")
-    typer.echo(f"cost (payments + capex) p5 / p50 / p95: ${cost['p5'] / 1e9:,.1f}bn / "
-               f"${cost['p50'] / 1e9:,.1f}bn / ${cost['p95'] / 1e9:,.1f}bn")  # fmt: skip
+    typer.echo(
+        f"cost (payments + capex) p5 / p50 / p95: ${cost['p5'] / 1e9:,.1f}bn / "
+        f"${cost['p50'] / 1e9:,.1f}bn / ${cost['p95'] / 1e9:,.1f}bn"
+    )
     _print_significance(s, significant, metrics)
     if out is not None:
         typer.echo(f"wrote fans, probabilities and draws to {out}")
@@ -1011,11 +1038,19 @@ def sweep(
     except ScenarioError as exc:
         raise _bad_input(exc, as_json) from exc
     with _progress_bar(not as_json, None, f"sweeping {len(variants)} variants") as bar:
-        summary = run_sweep(spec, variants, out, scheduler=scheduler, workers=workers,
-                            local=local, progress=bar.tick)  # fmt: skip
+        summary = run_sweep(
+            spec,
+            variants,
+            out,
+            scheduler=scheduler,
+            workers=workers,
+            local=local,
+            progress=bar.tick,
+        )
     if as_json:
-        _echo_json({"out": str(out), "variants": [v for v, _ in variants],
-                    "summary": records(summary)})  # fmt: skip
+        _echo_json(
+            {"out": str(out), "variants": [v for v, _ in variants], "summary": records(summary)}
+        )
         return
     typer.echo(f"{len(variants)} variants x {spec.samples} samples -> {out}")
     typer.echo("P(target met by its date):")
@@ -1312,8 +1347,16 @@ def calibrate(
         if not 0 < sigma < math.inf:
             raise _argument("--sigma", f"got {sigma}; expected a relative error > 0")
         with _progress_bar(not as_json, samples, f"calibrating {scenario}") as bar:
-            result = run_calibration(scenario, fits, rows=rows, until=until, samples=samples,
-                                     seed=seed, sigma=sigma, progress=bar.tick)  # fmt: skip
+            result = run_calibration(
+                scenario,
+                fits,
+                rows=rows,
+                until=until,
+                samples=samples,
+                seed=seed,
+                sigma=sigma,
+                progress=bar.tick,
+            )
     except ScenarioError as exc:
         raise _bad_input(exc, as_json) from exc
     if write is not None:
@@ -1334,8 +1377,7 @@ def calibrate(
     for p in result.parameter_rows():
         spread = f"{_g(p['median'])} [{_g(p['p5'])} - {_g(p['p95'])}]"
         own = "differs by field" if p["scenario_value"] is None else _g(p["scenario_value"])
-        typer.echo(f"  {p['path']}: {spread} (scenario {own}; "
-                   f"prior {p['low']:g}..{p['high']:g})")  # fmt: skip
+        typer.echo(f"  {p['path']}: {spread} (scenario {own}; prior {p['low']:g}..{p['high']:g})")
     typer.echo("rows: before = the scenario's values, after = posterior median [5% - 95%]")
     for which, label in (("in-sample", "fitted"), ("out-of-sample", "checks, never fitted")):
         typer.echo(f"  {which} ({label}):")

@@ -109,10 +109,23 @@ def aid_timeliness(result: Result) -> pd.DataFrame:
                 "undelivered": max(0.0, a.quantity - float(delivered[-1])),
             }
         )
-    return pd.DataFrame(rows, columns=[
-        "pledge", "donor", "recipient", "product", "supply", "window", "pledged", "delivered",
-        "delivered_on_time", "on_time_share", "mean_delay_months", "undelivered",
-    ])  # fmt: skip
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "pledge",
+            "donor",
+            "recipient",
+            "product",
+            "supply",
+            "window",
+            "pledged",
+            "delivered",
+            "delivered_on_time",
+            "on_time_share",
+            "mean_delay_months",
+            "undelivered",
+        ],
+    )
 
 
 def aid_by_donor_year(result: Result) -> pd.DataFrame:
@@ -131,17 +144,37 @@ def aid_by_donor_year(result: Result) -> pd.DataFrame:
         zero = np.zeros_like(due)
         old_due, old_del, old_cum = frames.get(key, (zero, zero, zero))
         # monthly flows in the run (what fell due before the start is left out of both)
-        frames[key] = (old_due + np.diff(due, prepend=before),
-                       old_del + np.diff(delivered, prepend=before),
-                       old_cum + due - delivered)  # fmt: skip
+        frames[key] = (
+            old_due + np.diff(due, prepend=before),
+            old_del + np.diff(delivered, prepend=before),
+            old_cum + due - delivered,
+        )
     rows = []
     for (donor, product), (due_m, del_m, behind) in sorted(frames.items()):
         for year in np.unique(years):
             sel = years == year
             d, g = float(due_m[sel].sum()), float(del_m[sel].sum())
             end = np.flatnonzero(sel)[-1]
-            rows.append({"donor": donor, "product": product, "year": int(year), "due": d,
-                         "delivered": g, "delivered_share": g / d if d > 0 else None,
-                         "behind_at_year_end": float(behind[end])})  # fmt: skip
-    return pd.DataFrame(rows, columns=["donor", "product", "year", "due", "delivered",
-                                       "delivered_share", "behind_at_year_end"])  # fmt: skip
+            rows.append(
+                {
+                    "donor": donor,
+                    "product": product,
+                    "year": int(year),
+                    "due": d,
+                    "delivered": g,
+                    "delivered_share": g / d if d > 0 else None,
+                    "behind_at_year_end": float(behind[end]),
+                }
+            )
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "donor",
+            "product",
+            "year",
+            "due",
+            "delivered",
+            "delivered_share",
+            "behind_at_year_end",
+        ],
+    )

@@ -123,14 +123,23 @@ def parse_fit(text: str) -> Fit:
     where = "<command line>"
     match = _FIT.match(text)
     if match is None:
-        raise ScenarioError(Problem(where, "--fit", f"got {text!r}; expected PATH=LOW..HIGH, "
-                                    "e.g. lines.knds-france.ramp_up_months=6..36"))  # fmt: skip
+        raise ScenarioError(
+            Problem(
+                where,
+                "--fit",
+                f"got {text!r}; expected PATH=LOW..HIGH, "
+                "e.g. lines.knds-france.ramp_up_months=6..36",
+            )
+        )
     path, low_text, high_text = match.groups()
     try:
         low, high = float(low_text), float(high_text)
     except ValueError:
-        raise ScenarioError(Problem(where, "--fit", f"got {text!r}; expected numbers for LOW "
-                                    "and HIGH in PATH=LOW..HIGH")) from None  # fmt: skip
+        raise ScenarioError(
+            Problem(
+                where, "--fit", f"got {text!r}; expected numbers for LOW and HIGH in PATH=LOW..HIGH"
+            )
+        ) from None
     if not (math.isfinite(low) and math.isfinite(high)) or not low < high:
         raise ScenarioError(Problem(where, "--fit", f"got {text!r}; expected finite LOW < HIGH"))
     return Fit(path, low, high)
@@ -143,9 +152,15 @@ def _check_fits(s: Scenario, fits: list[Fit]) -> None:
     for tied in fits:
         paths = tied_paths(s, tied.path)
         if not paths:
-            problems.append(Problem(f"--fit {tied.path}", "path", f"{tied.path.split('.')[1]!r} "
-                                    f"matches no {tied.path.split('.')[0]} in scenario {s.id}; "
-                                    "expected ids or patterns of its entities"))  # fmt: skip
+            problems.append(
+                Problem(
+                    f"--fit {tied.path}",
+                    "path",
+                    f"{tied.path.split('.')[1]!r} "
+                    f"matches no {tied.path.split('.')[0]} in scenario {s.id}; "
+                    "expected ids or patterns of its entities",
+                )
+            )
         problems += _check_paths(s, [Fit(p, tied.low, tied.high) for p in paths], fits, seen)
     if problems:
         raise ScenarioError(problems)
@@ -164,9 +179,12 @@ def _check_paths(
         if not is_supported(f.path):
             expected = ", ".join(SUPPORTED_FIELDS)
             problems.append(
-                Problem(where, "path", f"got {f.path!r}; expected a field the sampler can vary: "
-                        f"{expected}")
-            )  # fmt: skip
+                Problem(
+                    where,
+                    "path",
+                    f"got {f.path!r}; expected a field the sampler can vary: {expected}",
+                )
+            )
             continue
         parts = f.path.split(".")
         table: Any = getattr(s, parts[0])
@@ -176,30 +194,51 @@ def _check_paths(
                 break
             table = table[key]
         if table is None:
-            problems.append(Problem(where, "path", f"no {'.'.join(parts[:-1])} in scenario "
-                                    f"{s.id}; expected one of its {parts[0]}"))  # fmt: skip
+            problems.append(
+                Problem(
+                    where,
+                    "path",
+                    f"no {'.'.join(parts[:-1])} in scenario {s.id}; expected one of its {parts[0]}",
+                )
+            )
             continue
         try:
             _current(s, f.path)
         except (TypeError, AttributeError):
-            problems.append(Problem(where, "path", f"scenario {s.id} sets no value for "
-                                    f"{f.path}; expected a field it sets"))  # fmt: skip
+            problems.append(
+                Problem(
+                    where,
+                    "path",
+                    f"scenario {s.id} sets no value for {f.path}; expected a field it sets",
+                )
+            )
             continue
         if parts[0] == "lines" and parts[2] == "capacity_per_month":
             ceiling = s.lines[parts[1]].max_capacity_per_month
-            fitted_max = next((g for g in fits if g.path == f"lines.{parts[1]}."
-                               "max_capacity_per_month"), None)  # fmt: skip
+            fitted_max = next(
+                (g for g in fits if g.path == f"lines.{parts[1]}.max_capacity_per_month"), None
+            )
             top = fitted_max.low if fitted_max is not None else ceiling
             if top is not None and f.high > top:
-                problems.append(Problem(where, "range", f"got HIGH {f.high:g}; expected at most "
-                                        f"the line's max_capacity_per_month ({top:g}), or fit "
-                                        "that too with a range above this one"))  # fmt: skip
+                problems.append(
+                    Problem(
+                        where,
+                        "range",
+                        f"got HIGH {f.high:g}; expected at most "
+                        f"the line's max_capacity_per_month ({top:g}), or fit "
+                        "that too with a range above this one",
+                    )
+                )
         if f.path.endswith("_months") and f.low < 0:
-            problems.append(Problem(where, "range", f"got {f.low:g}..{f.high:g}; expected "
-                                    "months >= 0"))  # fmt: skip
+            problems.append(
+                Problem(where, "range", f"got {f.low:g}..{f.high:g}; expected months >= 0")
+            )
         elif f.low < 0 and not f.path.startswith("policy."):
-            problems.append(Problem(where, "range", f"got {f.low:g}..{f.high:g}; expected a "
-                                    "quantity or rate >= 0"))  # fmt: skip
+            problems.append(
+                Problem(
+                    where, "range", f"got {f.low:g}..{f.high:g}; expected a quantity or rate >= 0"
+                )
+            )
     return problems
 
 
@@ -232,8 +271,9 @@ class RecordEvaluator:
             if r.measure == "delivered":
                 for part in r.scope.split(";"):
                     if part.startswith("party:") and part[6:] in inp.parties:
-                        cells[list(inp.parties).index(part[6:]), list(inp.products).index(
-                            r.product)] = True  # fmt: skip
+                        cells[
+                            list(inp.parties).index(part[6:]), list(inp.products).index(r.product)
+                        ] = True
         self._cells = cells
         cell_list = [
             (inp.parties[p], inp.products[k]) for p, k in zip(*np.nonzero(cells), strict=True)
@@ -247,16 +287,20 @@ class RecordEvaluator:
                 self.maps.append(found)
         self._record = tuple(sorted({m.variable for m in self.maps})) or ("production",)
         self._stacked = {
-            v: (np.array([i for i, m in enumerate(self.maps) if m.variable == v]),
-                np.stack([m.weights for m in self.maps if m.variable == v]))
-            for v in self._record if any(m.variable == v for m in self.maps)
-        }  # fmt: skip
+            v: (
+                np.array([i for i, m in enumerate(self.maps) if m.variable == v]),
+                np.stack([m.weights for m in self.maps if m.variable == v]),
+            )
+            for v in self._record
+            if any(m.variable == v for m in self.maps)
+        }
 
     def __call__(self, theta: np.ndarray) -> np.ndarray:
         theta = np.atleast_2d(np.asarray(theta, dtype=float))
         n = theta.shape[0]
-        return self._run(n, lambda first, size: {
-            c: theta[first : first + size, j] for c, j in self.columns})  # fmt: skip
+        return self._run(
+            n, lambda first, size: {c: theta[first : first + size, j] for c, j in self.columns}
+        )
 
     def nominal(self) -> np.ndarray:
         """Each row's value at the scenario's own values (tied fields each at its own)."""
@@ -269,11 +313,20 @@ class RecordEvaluator:
         for first in range(0, n, self.chunk):
             size = min(self.chunk, n - first)
             overrides = sample_overrides(
-                self.scenario, self.inputs, draws_for(first, size), self._base,
+                self.scenario,
+                self.inputs,
+                draws_for(first, size),
+                self._base,
                 workspace=self._workspace,
-            )  # fmt: skip
-            raw = run_engine(self.inputs, size, overrides=overrides, cells=self._cells,
-                             record=self._record, base=self._base)  # fmt: skip
+            )
+            raw = run_engine(
+                self.inputs,
+                size,
+                overrides=overrides,
+                cells=self._cells,
+                record=self._record,
+                base=self._base,
+            )
             for variable, (index, weights) in self._stacked.items():
                 values = raw[variable].reshape(size, weights.shape[1], -1)
                 out[first : first + size, index] = np.einsum("stx,rtx->sr", values, weights)
@@ -311,13 +364,19 @@ class Calibration:
         out: list[dict[str, Any]] = []
         for j, f in enumerate(self.fits):
             x = self.posterior[:, j]
-            out.append({
-                "path": f.path, "low": f.low, "high": f.high,
-                "scenario_value": _tied_current(self.scenario, f.path),
-                "median": float(np.median(x)), "p5": float(np.quantile(x, 0.05)),
-                "p95": float(np.quantile(x, 0.95)), "mean": float(x.mean()),
-                "sd": float(x.std()),
-            })  # fmt: skip
+            out.append(
+                {
+                    "path": f.path,
+                    "low": f.low,
+                    "high": f.high,
+                    "scenario_value": _tied_current(self.scenario, f.path),
+                    "median": float(np.median(x)),
+                    "p5": float(np.quantile(x, 0.05)),
+                    "p95": float(np.quantile(x, 0.95)),
+                    "mean": float(x.mean()),
+                    "sd": float(x.std()),
+                }
+            )
         return out
 
     def correlations(self) -> pd.DataFrame:
@@ -339,15 +398,25 @@ class Calibration:
         for i, r in enumerate(self.rows):
             x = self.predictive[:, i]
             after = float(np.median(x))
-            out.append({
-                "id": r.id, "item": r.item, "counted": r.counted, "measured": self.measured[i],
-                "date": r.date, "unit": r.unit, "record": r.value,
-                "before": float(self.nominal[i]), "after": after,
-                "after_p5": float(np.quantile(x, 0.05)), "after_p95": float(np.quantile(x, 0.95)),
-                "before_pct": _pct(self.nominal[i], r.value), "after_pct": _pct(after, r.value),
-                "sample": "in-sample" if self.in_sample[i] else "out-of-sample",
-                "in_dataset": r.in_dataset,
-            })  # fmt: skip
+            out.append(
+                {
+                    "id": r.id,
+                    "item": r.item,
+                    "counted": r.counted,
+                    "measured": self.measured[i],
+                    "date": r.date,
+                    "unit": r.unit,
+                    "record": r.value,
+                    "before": float(self.nominal[i]),
+                    "after": after,
+                    "after_p5": float(np.quantile(x, 0.05)),
+                    "after_p95": float(np.quantile(x, 0.95)),
+                    "before_pct": _pct(self.nominal[i], r.value),
+                    "after_pct": _pct(after, r.value),
+                    "sample": "in-sample" if self.in_sample[i] else "out-of-sample",
+                    "in_dataset": r.in_dataset,
+                }
+            )
         return pd.DataFrame(out)
 
     def errors(self) -> dict[str, dict[str, float | int | None]]:
@@ -369,16 +438,23 @@ class Calibration:
         from materiel.analysis.result import records
 
         return {
-            "scenario": self.scenario.id, "until": self.until, "sigma": self.sigma,
-            "seed": self.seed, "walkers": self.walkers, "steps": self.steps,
-            "evaluations": self.evaluations, "posterior_draws": int(self.posterior.shape[0]),
+            "scenario": self.scenario.id,
+            "until": self.until,
+            "sigma": self.sigma,
+            "seed": self.seed,
+            "walkers": self.walkers,
+            "steps": self.steps,
+            "evaluations": self.evaluations,
+            "posterior_draws": int(self.posterior.shape[0]),
             "acceptance": self.acceptance,
-            "autocorrelation_steps": dict(zip([f.path for f in self.fits],
-                                              self.autocorrelation_steps, strict=True)),
+            "autocorrelation_steps": dict(
+                zip([f.path for f in self.fits], self.autocorrelation_steps, strict=True)
+            ),
             "parameters": records(self.parameters()),
             "correlations": records(self.correlations().reset_index(names="path")),
-            "errors": self.errors(), "rows": records(self.table()),
-        }  # fmt: skip
+            "errors": self.errors(),
+            "rows": records(self.table()),
+        }
 
 
 def _pct(model: float, record: float) -> float | None:
@@ -458,8 +534,9 @@ def calibrate(
     try:
         parse_month(until)
     except ValueError:
-        raise ScenarioError(Problem("<command line>", "--until",
-                                    f"got {until!r}; expected YYYY-MM")) from None  # fmt: skip
+        raise ScenarioError(
+            Problem("<command line>", "--until", f"got {until!r}; expected YYYY-MM")
+        ) from None
     if sigma <= 0 or not math.isfinite(sigma):
         raise bad_argument("calibrate", "sigma", sigma, "a relative error > 0")
     _check_fits(s, fits)
@@ -481,8 +558,12 @@ def calibrate(
     scan_runs = max(walkers, samples // 4)
     steps = (samples - scan_runs) // walkers
     if steps < 4:
-        raise bad_argument("calibrate", "samples", samples, f"at least {5 * walkers} "
-                           f"(walkers x 5) for {d} fitted field(s)")  # fmt: skip
+        raise bad_argument(
+            "calibrate",
+            "samples",
+            samples,
+            f"at least {5 * walkers} (walkers x 5) for {d} fitted field(s)",
+        )
     low = np.array([f.low for f in fits])
     high = np.array([f.high for f in fits])
     rng = np.random.default_rng(seed)
@@ -504,25 +585,38 @@ def calibrate(
     with np.errstate(invalid="ignore", divide="ignore"):  # a walker that never moved: nan
         tau = sampler.get_autocorr_time(tol=0, quiet=True)
     return Calibration(
-        scenario=s, source=source, fits=fits, until=until, sigma=sigma, seed=seed,
-        walkers=walkers, steps=steps, evaluations=scan_runs + walkers * steps + 1,
-        posterior=posterior, predictive=predictive.reshape(len(posterior), -1),
-        nominal=nominal, rows=evaluate.rows, in_sample=in_sample,
+        scenario=s,
+        source=source,
+        fits=fits,
+        until=until,
+        sigma=sigma,
+        seed=seed,
+        walkers=walkers,
+        steps=steps,
+        evaluations=scan_runs + walkers * steps + 1,
+        posterior=posterior,
+        predictive=predictive.reshape(len(posterior), -1),
+        nominal=nominal,
+        rows=evaluate.rows,
+        in_sample=in_sample,
         acceptance=float(np.mean(sampler.acceptance_fraction)),
         autocorrelation_steps=[float(t) for t in tau],
         measured=[measured(r, m) for r, m in zip(evaluate.rows, evaluate.maps, strict=True)],
-    )  # fmt: skip
+    )
 
 
 def _posterior_distribution(p: Mapping[str, Any]) -> dict[str, Any]:
     """One fitted field's posterior as a truncated normal (see :func:`fitted_scenario`)."""
     span = p["high"] - p["low"]
     return {
-        "dist": "normal", "mean": p["mean"], "sd": max(p["sd"], 1e-6 * span),
-        "min": p["low"], "max": p["high"],
+        "dist": "normal",
+        "mean": p["mean"],
+        "sd": max(p["sd"], 1e-6 * span),
+        "min": p["low"],
+        "max": p["high"],
         # whole months where the field is a number of months (the engine rounds draws)
         "nominal": round(p["median"]) if p["path"].endswith("_months") else p["median"],
-    }  # fmt: skip
+    }
 
 
 def fitted_scenario(result: Calibration) -> dict[str, Any]:
@@ -545,8 +639,11 @@ def fitted_scenario(result: Calibration) -> dict[str, Any]:
         f"relative error sigma {result.sigma:g}); each fitted field is its posterior as a "
         "truncated normal (posterior correlations are not carried)."
     )
-    head: dict[str, Any] = {"id": f"{s.id}-calibrated", "title": f"{s.title or s.id} (calibrated)",
-                            "description": description}  # fmt: skip
+    head: dict[str, Any] = {
+        "id": f"{s.id}-calibrated",
+        "title": f"{s.title or s.id} (calibrated)",
+        "description": description,
+    }
     if result.source is not None:
         ref = result.source
         if Path(ref).is_file():

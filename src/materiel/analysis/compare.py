@@ -44,9 +44,11 @@ class Difference:
             "b": self.b,
             "targets": records(self.targets),
             "munitions": records(self.munitions),
-            "cost": {str(r["figure"]): {k: v for k, v in r.items() if k != "figure"}
-                     for r in records(self.cost)},
-        }  # fmt: skip
+            "cost": {
+                str(r["figure"]): {k: v for k, v in r.items() if k != "figure"}
+                for r in records(self.cost)
+            },
+        }
 
 
 def _target_rows(a: Result, b: Result) -> pd.DataFrame:
@@ -79,9 +81,19 @@ def _target_rows(a: Result, b: Result) -> pd.DataFrame:
                 ),
             }
         )
-    columns = ["target", "product", "by", "first_met_a", "first_met_b", "months_later",
-               "met_by_date_a", "met_by_date_b", "stock_at_by_a", "stock_at_by_b",
-               "stock_at_by_diff"]  # fmt: skip
+    columns = [
+        "target",
+        "product",
+        "by",
+        "first_met_a",
+        "first_met_b",
+        "months_later",
+        "met_by_date_a",
+        "met_by_date_b",
+        "stock_at_by_a",
+        "stock_at_by_b",
+        "stock_at_by_diff",
+    ]
     df = pd.DataFrame(rows, columns=columns)
     df["months_later"] = df["months_later"].astype("Int64")
     return df
@@ -114,8 +126,9 @@ def _cost_rows(a: Result, b: Result) -> pd.DataFrame:
     ca, cb = _cost(a), _cost(b)
     rows = []
     for figure in ("payments_usd", "capex_usd"):
-        rows.append({"figure": figure, "a": ca[figure], "b": cb[figure],
-                     "diff": cb[figure] - ca[figure]})  # fmt: skip
+        rows.append(
+            {"figure": figure, "a": ca[figure], "b": cb[figure], "diff": cb[figure] - ca[figure]}
+        )
     total_a = ca["payments_usd"] + ca["capex_usd"]
     total_b = cb["payments_usd"] + cb["capex_usd"]
     rows.append({"figure": "total_usd", "a": total_a, "b": total_b, "diff": total_b - total_a})

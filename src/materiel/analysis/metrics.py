@@ -267,8 +267,11 @@ def capex_split(ds: xr.Dataset, sample: int = 0) -> dict[str, float]:
 
     state, announced = total("capex_facilitation_usd"), total("capex_announced_usd")
     total_usd = total("capex_usd", sample)
-    return {"facilitation": state, "announced": announced,
-            "order_driven": total_usd - state - announced}  # fmt: skip
+    return {
+        "facilitation": state,
+        "announced": announced,
+        "order_driven": total_usd - state - announced,
+    }
 
 
 def counted_stock(ds: xr.Dataset) -> xr.DataArray:
@@ -325,10 +328,24 @@ def first_month_at_or_above(series: xr.DataArray, level: float) -> xr.DataArray:
 
 
 TARGET_COLUMNS = [
-    "target", "product", "parties", "required", "by", "stock_start", "stock_at_by",
-    "met_by_date", "gap_at_by", "first_met", "months_to_target", "months_early",
-    "stock_at_horizon", "coverage_at_horizon", "shortfall_at_horizon", "assumption", "counted_on",
-]  # fmt: skip
+    "target",
+    "product",
+    "parties",
+    "required",
+    "by",
+    "stock_start",
+    "stock_at_by",
+    "met_by_date",
+    "gap_at_by",
+    "first_met",
+    "months_to_target",
+    "months_early",
+    "stock_at_horizon",
+    "coverage_at_horizon",
+    "shortfall_at_horizon",
+    "assumption",
+    "counted_on",
+]
 
 
 def target_table(ds: xr.Dataset, s: Scenario, sample: int = 0) -> pd.DataFrame:
@@ -468,10 +485,18 @@ def aid_table(ds: xr.Dataset, s: Scenario, sample: int = 0) -> pd.DataFrame:
     for g, pledge in enumerate(plain(ds, "pledge")):
         a = s.aid[str(pledge)]
         before = float(given_before[g])
-        rows.append({"pledge": str(pledge), "donor": a.donor, "recipient": a.recipient,
-                     "product": a.product, "supply": "stock", "pledged": a.quantity,
-                     "delivered": float(given[g]) + before,
-                     "before_start": before})  # fmt: skip
+        rows.append(
+            {
+                "pledge": str(pledge),
+                "donor": a.donor,
+                "recipient": a.recipient,
+                "product": a.product,
+                "supply": "stock",
+                "pledged": a.quantity,
+                "delivered": float(given[g]) + before,
+                "before_start": before,
+            }
+        )
     delivered = plain(ds, "contract_deliveries", ("month", "contract"), sample).sum(axis=0)
     delivered_before = plain(ds, "contract_delivered_before_start")
     quantity = plain(ds, "contract_quantity", ("contract",), sample)
@@ -491,13 +516,31 @@ def aid_table(ds: xr.Dataset, s: Scenario, sample: int = 0) -> pd.DataFrame:
         else:
             continue
         before = float(delivered_before[n])
-        rows.append({"pledge": label, "donor": donor, "recipient": recipient,
-                     "product": product, "supply": "production",
-                     "pledged": float(quantity[n]),
-                     "delivered": float(delivered[n]) + before,
-                     "before_start": before})  # fmt: skip
-    df = pd.DataFrame(rows, columns=["pledge", "donor", "recipient", "product", "supply",
-                                     "pledged", "delivered", "before_start"])  # fmt: skip
+        rows.append(
+            {
+                "pledge": label,
+                "donor": donor,
+                "recipient": recipient,
+                "product": product,
+                "supply": "production",
+                "pledged": float(quantity[n]),
+                "delivered": float(delivered[n]) + before,
+                "before_start": before,
+            }
+        )
+    df = pd.DataFrame(
+        rows,
+        columns=[
+            "pledge",
+            "donor",
+            "recipient",
+            "product",
+            "supply",
+            "pledged",
+            "delivered",
+            "before_start",
+        ],
+    )
     df["share_delivered"] = np.where(
         df.pledged > 0, df.delivered / df.pledged.where(df.pledged > 0, 1), 1.0
     )
@@ -758,8 +801,17 @@ def replacement_table(ds: xr.Dataset, s: Scenario, sample: int = 0) -> pd.DataFr
       back by the horizon. It counts everything that moves the stock: aid,
       deliveries of contracts and the donor's own consumption.
     """
-    columns = ["party", "product", "given", "production_rate_per_month", "static_months",
-               "stock_start", "first_below", "back_at_start", "dynamic_months"]  # fmt: skip
+    columns = [
+        "party",
+        "product",
+        "given",
+        "production_rate_per_month",
+        "static_months",
+        "stock_start",
+        "first_below",
+        "back_at_start",
+        "dynamic_months",
+    ]
     given: dict[tuple[str, str], float] = {}
     delivered = plain(ds, "pledge_deliveries", ("month", "pledge"), sample).sum(axis=0)
     before = plain(ds, "pledge_given_before_start")

@@ -130,11 +130,21 @@ class _Selector:
         except (ValueError, TypeError) as exc:
             raise bad_argument(where, "months", q.months, "YYYY-MM or (YYYY-MM, YYYY-MM)") from exc
         if not 0 <= lo <= hi < inp.n_months:
-            raise bad_argument(where, "months", q.months, f"months from {start} within the run "
-                               f"({inp.n_months} months), first <= last")  # fmt: skip
+            raise bad_argument(
+                where,
+                "months",
+                q.months,
+                f"months from {start} within the run ({inp.n_months} months), first <= last",
+            )
         self.name, self.variable, self.how, self.months = name, q.variable, q.how, slice(lo, hi + 1)
-        labels = {"line": inp.lines, "party": inp.parties, "product": inp.products,
-                  "contract": inp.contracts, "pool": inp.pools, "pledge": inp.pledges}  # fmt: skip
+        labels = {
+            "line": inp.lines,
+            "party": inp.parties,
+            "product": inp.products,
+            "contract": inp.contracts,
+            "pool": inp.pools,
+            "pledge": inp.pledges,
+        }
         dims = OUTPUTS[q.variable].dims[2:]
         unknown = set(q.where) - set(dims)
         if unknown:
@@ -242,9 +252,15 @@ class _Run:
     """One Monte Carlo run's fixed parts and its accumulators (filled chunk by chunk)."""
 
     def __init__(
-        self, s: Scenario, inp: Inputs, draws: dict[str, np.ndarray], ids: np.ndarray,
-        quantities: Mapping[str, Quantity], trajectories: Trajectories, fans: bool = True,
-    ) -> None:  # fmt: skip
+        self,
+        s: Scenario,
+        inp: Inputs,
+        draws: dict[str, np.ndarray],
+        ids: np.ndarray,
+        quantities: Mapping[str, Quantity],
+        trajectories: Trajectories,
+        fans: bool = True,
+    ) -> None:
         self.s, self.inp, self.draws, self.ids = s, inp, draws, ids
         self.base = kernel_args(inp)  # shared by every chunk, read only
         n, T = len(ids), inp.n_months
@@ -286,8 +302,11 @@ class _Run:
         self.lean = self.in_memory or self.to_disk is not None
         reduced: tuple[str, ...] = ("stock", "usable_stock", "payments_usd", "capex_usd")
         reduced += ("production",) if fans else ()
-        self.record = tuple(dict.fromkeys((*(_LEAN if self.lean else reduced),
-                                           *(x.variable for x in self.selectors))))  # fmt: skip
+        self.record = tuple(
+            dict.fromkeys(
+                (*(_LEAN if self.lean else reduced), *(x.variable for x in self.selectors))
+            )
+        )
         M, L = int(cells.sum()), len(inp.lines)
         self.kept: dict[str, np.ndarray] = {}
         if self.in_memory:
@@ -310,9 +329,17 @@ class _Run:
         if not hasattr(self._local, "workspace"):
             self._local.workspace, self._local.outputs = {}, {}
         overrides = sample_overrides(s, inp, part, self.base, workspace=self._local.workspace)
-        raw = run_engine(inp, size, overrides=overrides, cells=self.cells, record=self.record,
-                         threads=1, base=self.base, lean=self.lean,
-                         buffers=self._local.outputs)  # fmt: skip
+        raw = run_engine(
+            inp,
+            size,
+            overrides=overrides,
+            cells=self.cells,
+            record=self.record,
+            threads=1,
+            base=self.base,
+            lean=self.lean,
+            buffers=self._local.outputs,
+        )
         stock = raw["stock"]
         if float(stock.min(initial=0.0)) < -1e-6:
             raise InvariantError("invariant broken: negative stock in a Monte Carlo sample")
@@ -351,16 +378,20 @@ class _Run:
         party_of, product_of = np.nonzero(self.cells)
         for part, names, labels in (
             ("lines", _KEEP_LINES, {"line": (np.arange(len(inp.lines)), inp.lines)}),
-            ("stocks", _KEEP_CELLS, {"party": (party_of, inp.parties),
-                                     "product": (product_of, inp.products)}),
-        ):  # fmt: skip
+            (
+                "stocks",
+                _KEEP_CELLS,
+                {"party": (party_of, inp.parties), "product": (product_of, inp.products)},
+            ),
+        ):
             shape = raw[names[0]].shape  # (S, T, X)
             S, X = shape[0], shape[2]
             cols: dict[str, Any] = {
                 "sample": pa.array(np.repeat(self.ids[first : first + S], T * X)),
                 "month": pa.DictionaryArray.from_arrays(
-                    pa.array(np.tile(np.repeat(np.arange(T, dtype=np.int32), X), S)), months),
-            }  # fmt: skip
+                    pa.array(np.tile(np.repeat(np.arange(T, dtype=np.int32), X), S)), months
+                ),
+            }
             for dim, (index, names_of) in labels.items():
                 cols[dim] = pa.DictionaryArray.from_arrays(
                     pa.array(np.tile(index.astype(np.int32), S * T)), pa.array(list(names_of))
@@ -392,21 +423,25 @@ class _Run:
             cell_vars[OUTPUTS[name].dataset] = (("sample", "month", "party", "product"), full)
         ds = xr.Dataset(
             {
-                **{OUTPUTS[k].dataset: (("sample", "month", "line"), self.kept[k])
-                   for k in _KEEP_LINES},
+                **{
+                    OUTPUTS[k].dataset: (("sample", "month", "line"), self.kept[k])
+                    for k in _KEEP_LINES
+                },
                 **cell_vars,
                 "payments_usd": (("sample", "payer"), self.kept["payments_usd"]),
                 "capex_usd": ("sample", self.kept["capex_usd"]),
             },
             coords={
-                "sample": self.ids, "month": month_range(s.start, T), "line": inp.lines,
+                "sample": self.ids,
+                "month": month_range(s.start, T),
+                "line": inp.lines,
                 "party": [inp.parties[i] for i in parties],
                 "product": [inp.products[k] for k in products],
                 "payer": inp.parties,
                 "line_product": ("line", [s.lines[x].product for x in inp.lines]),
             },
             attrs={"scenario": s.id, "samples": n},
-        )  # fmt: skip
+        )
         for name in (*_KEEP_LINES, *_KEEP_CELLS):  # units per variable, as a single run's
             var = OUTPUTS[name]
             ds[var.dataset].attrs["units"] = variable_units(ds, var.dims, var.units, s)
@@ -474,8 +509,11 @@ def sample(
         raise bad_argument("sample", "n", n, "a whole number >= 1")
     if chunk < 1:
         raise bad_argument("sample", "chunk", chunk, "a whole number >= 1")
-    if not (isinstance(trajectories, bool | Path) or trajectories == "auto"
-            or isinstance(trajectories, str)):  # fmt: skip
+    if not (
+        isinstance(trajectories, bool | Path)
+        or trajectories == "auto"
+        or isinstance(trajectories, str)
+    ):
         raise bad_argument("sample", "trajectories", trajectories, "True, False, 'auto' or a path")
     s = load(scenario)
     draws = draw(s.uncertain, s.correlations, n, seed)
@@ -543,9 +581,13 @@ def sample_quantities(
 
 
 def estimate_bytes(
-    scenario: Scenario, n: int, *, chunk: int = 250, threads: int | None = None,
+    scenario: Scenario,
+    n: int,
+    *,
+    chunk: int = 250,
+    threads: int | None = None,
     trajectories: Trajectories = "auto",
-) -> int:  # fmt: skip
+) -> int:
     """Memory that :func:`sample` ``(scenario, n)`` and its metrics hold at their peak,
     estimated before running.
 
@@ -594,8 +636,9 @@ class MonteCarloResult:
         run.kept = {}
 
     def __repr__(self) -> str:
-        return (f"<materiel.MonteCarloResult scenario={self.scenario.id!r} "
-                f"samples={len(self.samples)}>")  # fmt: skip
+        return (
+            f"<materiel.MonteCarloResult scenario={self.scenario.id!r} samples={len(self.samples)}>"
+        )
 
     @property
     def dataset(self) -> xr.Dataset:
@@ -605,9 +648,13 @@ class MonteCarloResult:
         ``"auto"`` for small runs).
         """
         if self._dataset is None:
-            raise bad_argument("MonteCarloResult.dataset", "trajectories", "not kept",
-                               "sample(..., trajectories=True) to keep them in memory, or a "
-                               "directory to write them to Parquet")  # fmt: skip
+            raise bad_argument(
+                "MonteCarloResult.dataset",
+                "trajectories",
+                "not kept",
+                "sample(..., trajectories=True) to keep them in memory, or a "
+                "directory to write them to Parquet",
+            )
         return self._dataset
 
     def scenario_for(self, sample_id: int) -> dict[str, Any]:
@@ -644,18 +691,28 @@ class MonteCarloResult:
         (line, month, quantile), from :mod:`materiel.analysis.sketch` (within 1%)."""
         run = self._run
         if not run.fans:
-            raise bad_argument("MonteCarloResult.fans", "fans", False,
-                               "sample(..., fans=True) (the default) to stream them")  # fmt: skip
+            raise bad_argument(
+                "MonteCarloResult.fans",
+                "fans",
+                False,
+                "sample(..., fans=True) (the default) to stream them",
+            )
         q = list(QUANTILES)
         target = run.target_fan.quantiles(QUANTILES).transpose(1, 0, 2)
         line = run.line_fan.quantiles(QUANTILES).transpose(1, 0, 2)
         return xr.Dataset(
-            {"target_stock": (("target", "month", "quantile"), target),
-             "production": (("line", "month", "quantile"), line)},
-            coords={"target": list(self.scenario.targets), "line": run.inp.lines,
-                    "month": self.months, "quantile": q},
+            {
+                "target_stock": (("target", "month", "quantile"), target),
+                "production": (("line", "month", "quantile"), line),
+            },
+            coords={
+                "target": list(self.scenario.targets),
+                "line": run.inp.lines,
+                "month": self.months,
+                "quantile": q,
+            },
             attrs={"relative_error": ALPHA, "absolute_error_near_zero": SMALLEST},
-        )  # fmt: skip
+        )
 
     @property
     def quantities(self) -> pd.DataFrame:
@@ -697,14 +754,18 @@ class MonteCarloResult:
             return pd.DataFrame()
         # target-major rows, built at once (a frame per target and a concat cost more than
         # a small sweep task's samples)
-        return pd.DataFrame({
-            "sample": np.tile(self.samples, G),
-            "target": np.repeat(np.array(list(self.scenario.targets), dtype=object),
-                                len(self.samples)),
-            "stock_at_by": run.stock_at_by.T.ravel(), "met_by_date": run.met_by_date.T.ravel(),
-            "first_met_month": run.first_met.T.ravel().astype(np.int64),
-            "cost_usd": np.tile(run.cost, G),
-        })  # fmt: skip
+        return pd.DataFrame(
+            {
+                "sample": np.tile(self.samples, G),
+                "target": np.repeat(
+                    np.array(list(self.scenario.targets), dtype=object), len(self.samples)
+                ),
+                "stock_at_by": run.stock_at_by.T.ravel(),
+                "met_by_date": run.met_by_date.T.ravel(),
+                "first_met_month": run.first_met.T.ravel().astype(np.int64),
+                "cost_usd": np.tile(run.cost, G),
+            }
+        )
 
     def target_probabilities(self) -> pd.DataFrame:
         """Per target: P(met by its date), P(met by the horizon), and the stock fan at the date.
@@ -718,16 +779,26 @@ class MonteCarloResult:
             first = run.first_met[:, g]
             ever = first >= 0
             at_by = run.stock_at_by[:, g]
-            rows.append({
-                "target": tid, "product": t.product, "parties": ",".join(t.parties),
-                "by": t.by, "required": float(np.median(run.need[:, g])),
-                "p_met_by_date": float(run.met_by_date[:, g].mean()),
-                "p_met_by_horizon": float(ever.mean()),
-                "median_first_met": (str(self.months[int(np.median(first[ever]))])[:7]
-                                     if ever.mean() >= 0.5 else None),
-                **{f"stock_at_by_p{int(q * 100)}": float(np.quantile(at_by, q))
-                   for q in QUANTILES},
-            })  # fmt: skip
+            rows.append(
+                {
+                    "target": tid,
+                    "product": t.product,
+                    "parties": ",".join(t.parties),
+                    "by": t.by,
+                    "required": float(np.median(run.need[:, g])),
+                    "p_met_by_date": float(run.met_by_date[:, g].mean()),
+                    "p_met_by_horizon": float(ever.mean()),
+                    "median_first_met": (
+                        str(self.months[int(np.median(first[ever]))])[:7]
+                        if ever.mean() >= 0.5
+                        else None
+                    ),
+                    **{
+                        f"stock_at_by_p{int(q * 100)}": float(np.quantile(at_by, q))
+                        for q in QUANTILES
+                    },
+                }
+            )
         return pd.DataFrame(rows)
 
     def met_by_month(self) -> xr.DataArray:

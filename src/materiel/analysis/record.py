@@ -76,8 +76,21 @@ FIT_UNTIL = "2023-12"  # rows dated up to here may be fitted; later rows are che
 Measure = Literal["production", "capacity", "delivered"]
 _MEASURES = ("production", "capacity", "delivered")
 _UNITS = ("per_month", "per_year")
-_COLUMNS = ("id", "item", "counted", "measure", "product", "scope", "date", "value", "unit",
-            "source", "url", "in_dataset", "note")  # fmt: skip
+_COLUMNS = (
+    "id",
+    "item",
+    "counted",
+    "measure",
+    "product",
+    "scope",
+    "date",
+    "value",
+    "unit",
+    "source",
+    "url",
+    "in_dataset",
+    "note",
+)
 
 
 @dataclass(frozen=True)
@@ -115,11 +128,17 @@ def _check_row(raw: dict[str, str], where: str) -> list[Problem]:
         if not raw.get(column, "").strip():
             problems.append(Problem(where, column, "expected a value, got an empty cell"))
     if raw.get("measure") not in _MEASURES:
-        problems.append(Problem(where, "measure", f"got {raw.get('measure')!r}; expected one of "
-                                                  f"{', '.join(_MEASURES)}"))  # fmt: skip
+        problems.append(
+            Problem(
+                where,
+                "measure",
+                f"got {raw.get('measure')!r}; expected one of {', '.join(_MEASURES)}",
+            )
+        )
     if raw.get("unit") not in _UNITS:
-        problems.append(Problem(where, "unit", f"got {raw.get('unit')!r}; expected per_month "
-                                               "or per_year"))  # fmt: skip
+        problems.append(
+            Problem(where, "unit", f"got {raw.get('unit')!r}; expected per_month or per_year")
+        )
     date = raw.get("date", "")
     try:
         if len(date) == 4:
@@ -161,14 +180,21 @@ def load_record(path: str | Path | None = None) -> list[RecordRow]:
             continue
         rows.append(
             RecordRow(
-                id=raw["id"], item=raw["item"], counted=raw.get("counted", ""),
+                id=raw["id"],
+                item=raw["item"],
+                counted=raw.get("counted", ""),
                 measure=raw["measure"],  # type: ignore[arg-type]
-                product=raw["product"], scope=raw["scope"], date=raw["date"],
-                value=float(raw["value"]), unit=raw["unit"], source=raw["source"],
-                url=raw.get("url") or "", in_dataset=(raw.get("in_dataset") or "") == "yes",
+                product=raw["product"],
+                scope=raw["scope"],
+                date=raw["date"],
+                value=float(raw["value"]),
+                unit=raw["unit"],
+                source=raw["source"],
+                url=raw.get("url") or "",
+                in_dataset=(raw.get("in_dataset") or "") == "yes",
                 note=raw.get("note") or "",
             )
-        )  # fmt: skip
+        )
     if problems:
         raise ScenarioError(problems)
     return rows
@@ -236,19 +262,32 @@ def check_counted(scenario: Scenario, rows: list[RecordRow]) -> None:
     for row in rows:
         where = f"record:{row.id}"
         if row.product not in scenario.products:
-            problems.append(Problem(where, "product", f"got {row.product!r}; expected a product "
-                                    f"of scenario {scenario.id}"))  # fmt: skip
+            problems.append(
+                Problem(
+                    where,
+                    "product",
+                    f"got {row.product!r}; expected a product of scenario {scenario.id}",
+                )
+            )
             continue
         kind = scenario.products[row.product].kind
         wanted = COUNTED.get(row.counted)
         if wanted is None:
-            problems.append(Problem(where, "counted", f"got {row.counted!r}; expected one of "
-                                    f"{', '.join(COUNTED)}"))  # fmt: skip
+            problems.append(
+                Problem(
+                    where, "counted", f"got {row.counted!r}; expected one of {', '.join(COUNTED)}"
+                )
+            )
         elif wanted != kind:
-            problems.append(Problem(
-                where, "counted", f"counts {row.counted} but product {row.product!r} is a "
-                f"{kind}; expected a {wanted} product (the model measures what the product's "
-                "lines make)"))  # fmt: skip
+            problems.append(
+                Problem(
+                    where,
+                    "counted",
+                    f"counts {row.counted} but product {row.product!r} is a "
+                    f"{kind}; expected a {wanted} product (the model measures what the product's "
+                    "lines make)",
+                )
+            )
     if problems:
         raise ScenarioError(problems)
 
@@ -342,16 +381,32 @@ def compare_record(
         if value is None:
             which = "outside run"
         else:
-            which = "in-sample" if parse_month(row.last_month) <= parse_month(until) else (
-                "out-of-sample")  # fmt: skip
+            which = (
+                "in-sample"
+                if parse_month(row.last_month) <= parse_month(until)
+                else ("out-of-sample")
+            )
         diff = None if value is None else value - row.value
-        out.append({
-            "id": row.id, "item": row.item, "counted": row.counted, "measured": what,
-            "date": row.date, "record": row.value, "model": value, "difference": diff,
-            "difference_pct": None if diff is None or row.value == 0 else 100 * diff / row.value,
-            "sample": which, "in_dataset": row.in_dataset, "unit": row.unit,
-            "source": row.source, "note": row.note,
-        })  # fmt: skip
+        out.append(
+            {
+                "id": row.id,
+                "item": row.item,
+                "counted": row.counted,
+                "measured": what,
+                "date": row.date,
+                "record": row.value,
+                "model": value,
+                "difference": diff,
+                "difference_pct": None
+                if diff is None or row.value == 0
+                else 100 * diff / row.value,
+                "sample": which,
+                "in_dataset": row.in_dataset,
+                "unit": row.unit,
+                "source": row.source,
+                "note": row.note,
+            }
+        )
     return pd.DataFrame(out)
 
 

@@ -25,9 +25,14 @@ from materiel.scenario.schema import Scenario
 lazy_dask()  # xarray answers 'not a dask array' without importing dask.array
 
 __all__ = [
-    "FLOOR_RULES", "ROW_TABLES", "Result", "group_sums", "records", "register_accessor",
+    "FLOOR_RULES",
+    "ROW_TABLES",
+    "Result",
+    "group_sums",
+    "records",
+    "register_accessor",
     "tidy_tables",
-]  # fmt: skip
+]
 
 FLOOR_RULES = {
     "all": "stock floors hold against aid from stock and the holder's own consumption",
@@ -332,10 +337,17 @@ class Result:
                 columns=["party", "year", "budget_usd", "committed_usd", "paid_usd", "overrun_usd"]
             )
         paid = metrics.yearly(ds.payments_usd.isel(sample=0)).reindex(year=ds.year, fill_value=0)
-        df = xr.Dataset(
-            {"budget_usd": ds.budget_usd, "committed_usd": ds.budget_committed_usd,
-             "paid_usd": paid}
-        ).to_dataframe().reset_index()  # fmt: skip
+        df = (
+            xr.Dataset(
+                {
+                    "budget_usd": ds.budget_usd,
+                    "committed_usd": ds.budget_committed_usd,
+                    "paid_usd": paid,
+                }
+            )
+            .to_dataframe()
+            .reset_index()
+        )
         df = df[df.party.isin(self.scenario.allies)]
         df["overrun_usd"] = (df.committed_usd - df.budget_usd).clip(lower=0.0)
         return df[["party", "year", "budget_usd", "committed_usd", "paid_usd", "overrun_usd"]]
@@ -438,20 +450,29 @@ class Result:
         )
         sums = group_sums(values, codes, len(code_of))
         return [
-            {"policy": policy, "product": k, "contracts": len(months[code]),
-             "first": min(months[code]), "last": max(months[code]),
-             "quantity": float(sums[code, 0]), "multi_year_quantity": float(sums[code, 1]),
-             "delivered": float(sums[code, 2])}
+            {
+                "policy": policy,
+                "product": k,
+                "contracts": len(months[code]),
+                "first": min(months[code]),
+                "last": max(months[code]),
+                "quantity": float(sums[code, 0]),
+                "multi_year_quantity": float(sums[code, 1]),
+                "delivered": float(sums[code, 2]),
+            }
             for (policy, k), code in code_of.items()
-        ]  # fmt: skip
+        ]
 
     def floors(self) -> dict[str, Any]:
         """Which stock-floor rule the run applied (``policy.floor_applies_to``), in words too."""
         applies = self.scenario.policy.floor_applies_to
         stocks = self.scenario.stocks
         with_floors = _FLOORED.get((stocks,), lambda: _parties_with_floors(stocks))
-        return {"applies_to": applies, "rule": FLOOR_RULES[applies],
-                "parties_with_floors": list(with_floors)}  # fmt: skip
+        return {
+            "applies_to": applies,
+            "rule": FLOOR_RULES[applies],
+            "parties_with_floors": list(with_floors),
+        }
 
     # --- machine-readable metrics ---
     def cost_totals(self) -> dict[str, Any]:
@@ -519,8 +540,16 @@ class Result:
         }
 
 
-_DECISION_COLUMNS = ["policy", "product", "contracts", "first", "last", "quantity",
-                     "multi_year_quantity", "delivered"]  # fmt: skip
+_DECISION_COLUMNS = [
+    "policy",
+    "product",
+    "contracts",
+    "first",
+    "last",
+    "quantity",
+    "multi_year_quantity",
+    "delivered",
+]
 
 ROW_TABLES = ("targets", "decisions", "fleets", "interoperability")
 """The tables :meth:`Result.rows` gives as plain rows."""
@@ -563,11 +592,12 @@ def tidy_tables(result: Result) -> dict[str, pd.DataFrame]:
     """
     ds = result.dataset
     munitions = set(result.scenario.munitions)
-    labels = {"line": {"line_country": "country", "line_product": "product"},
-              "contract": {"contract_product": "product"},
-              "pledge": {"pledge_product": "product"},
-              "fleet": {"fleet_party": "party", "fleet_product": "product",
-                        "fleet_system": "system"}}  # fmt: skip
+    labels = {
+        "line": {"line_country": "country", "line_product": "product"},
+        "contract": {"contract_product": "product"},
+        "pledge": {"pledge_product": "product"},
+        "fleet": {"fleet_party": "party", "fleet_product": "product", "fleet_system": "system"},
+    }
     registry = {var.dataset: var.units for var in OUTPUTS.values()}
     unit_of = {
         str(k): str(u) for k, u in zip(ds["product"].values, _product_units(ds), strict=True)

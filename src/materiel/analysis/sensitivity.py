@@ -67,8 +67,9 @@ def _correlations(
             rho, p = float(test.statistic), float(test.pvalue)
             if math.isnan(rho):
                 continue
-            rows.append({"input": name, "spearman": rho, "p_value": p,
-                         "significant": p < alpha / m})  # fmt: skip
+            rows.append(
+                {"input": name, "spearman": rho, "p_value": p, "significant": p < alpha / m}
+            )
     df = pd.DataFrame(rows, columns=["input", "spearman", "p_value", "significant"])
     order = df.spearman.abs().sort_values(ascending=False, kind="stable").index
     return df.loc[order].reset_index(drop=True)
@@ -106,17 +107,23 @@ def sobol_table(result: MonteCarloResult, seed: int = 0) -> pd.DataFrame:
         names = list(inputs)
         x = np.column_stack([inputs[k] for k in names])
         if len(x) < 10:
-            raise bad_argument("sobol_table", "result", f"{len(x)} samples",
-                               "at least 10 samples for Sobol indices")  # fmt: skip
-        problem = {"num_vars": len(names), "names": names,
-                   "bounds": [[float(c.min()), float(c.max())] for c in x.T]}  # fmt: skip
+            raise bad_argument(
+                "sobol_table",
+                "result",
+                f"{len(x)} samples",
+                "at least 10 samples for Sobol indices",
+            )
+        problem = {
+            "num_vars": len(names),
+            "names": names,
+            "bounds": [[float(c.min()), float(c.max())] for c in x.T],
+        }
         for tid, y in target_outputs(result).items():
             if np.ptp(y) == 0:
                 continue
             found = rbd_fast.analyze(problem, x, y, print_to_console=False, seed=seed)
             for name, s1, conf in zip(names, found["S1"], found["S1_conf"], strict=True):
-                rows.append({"target": tid, "input": name, "S1": float(s1),
-                             "S1_conf": float(conf)})  # fmt: skip
+                rows.append({"target": tid, "input": name, "S1": float(s1), "S1_conf": float(conf)})
     df = pd.DataFrame(rows, columns=["target", "input", "S1", "S1_conf"])
     return df.sort_values(["target", "S1"], ascending=[True, False], kind="stable").reset_index(
         drop=True

@@ -68,8 +68,13 @@ def _buyer_shares(inp: Inputs, raw: Mapping[str, np.ndarray]) -> list[list[dict[
         row = []
         for c, written in enumerate(inp.contract_buyers):
             if by_gap[c] and shares.shape[0] > 0:
-                row.append({inp.parties[p]: float(w) for p in np.flatnonzero(shares[i, c] > 0.0)
-                            for w in [shares[i, c, p]]})  # fmt: skip
+                row.append(
+                    {
+                        inp.parties[p]: float(w)
+                        for p in np.flatnonzero(shares[i, c] > 0.0)
+                        for w in [shares[i, c, p]]
+                    }
+                )
             else:
                 row.append(dict(written))
         out.append(row)
@@ -88,12 +93,17 @@ def _budget_arrays(inp: Inputs, raw: Mapping[str, np.ndarray]) -> xr.Dataset:
     assert plan is not None
     buyers = _buyer_shares(inp, raw)[0]
     decided = [
-        Terms(buyers[c], float(raw["contract_quantity"][0, c]), float(inp.contract_price_usd[c]),
-              int(raw["contract_signed"][0, c]), int(inp.contract_due_lag[c]),
-              int(inp.contract_due_months[c]))
+        Terms(
+            buyers[c],
+            float(raw["contract_quantity"][0, c]),
+            float(inp.contract_price_usd[c]),
+            int(raw["contract_signed"][0, c]),
+            int(inp.contract_due_lag[c]),
+            int(inp.contract_due_months[c]),
+        )
         for c in np.flatnonzero(inp.contract_policy >= 0)
         if raw["contract_quantity"][0, c] > 0.0 and raw["contract_signed"][0, c] < inp.n_months
-    ]  # fmt: skip
+    ]
     by_policy = commitments_usd(decided, parse_month(inp.start), plan.years, plan.parties)
     last = int(month_range(inp.start, inp.n_months)[-1].astype("datetime64[Y]").astype(int)) + 1970
     keep = plan.years <= last
@@ -103,11 +113,16 @@ def _budget_arrays(inp: Inputs, raw: Mapping[str, np.ndarray]) -> xr.Dataset:
     budget[rows] = plan.budget_usd[:, keep]
     committed[rows] = (plan.committed_usd + by_policy)[:, keep]
     out = xr.Dataset(
-        {"budget_usd": (("party", "year"), budget),
-         "budget_committed_usd": (("party", "year"), committed)},
-        coords={"party": inp.parties, "year": plan.years[keep],
-                "contract_deferred_months": ("contract", plan.deferred_months)},
-    )  # fmt: skip
+        {
+            "budget_usd": (("party", "year"), budget),
+            "budget_committed_usd": (("party", "year"), committed),
+        },
+        coords={
+            "party": inp.parties,
+            "year": plan.years[keep],
+            "contract_deferred_months": ("contract", plan.deferred_months),
+        },
+    )
     out["budget_usd"].attrs["units"] = "US$"
     out["budget_committed_usd"].attrs["units"] = "US$"
     return out
@@ -142,13 +157,31 @@ def _static(inp: Inputs, scenario: Scenario) -> _Fixed:
     template's, so a request does not build them again.
     """
     sources = (
-        inp.parties, inp.party_kind, inp.products, inp.product_kind, inp.lines,
-        inp.contracts, inp.contract_product, inp.contract_policy, inp.pol_by_gap,
-        inp.contract_firm, inp.contract_multi_year, inp.contract_origin,
-        inp.contract_price_usd, inp.pledge_donor, inp.pledge_recipient, inp.pledge_product,
-        inp.pledge_quantity, inp.pledge_given_start, inp.fleet_system, inp.fleet_party,
-        inp.fleet_product, inp.fleet_share, scenario.products, scenario.lines,
-    )  # fmt: skip
+        inp.parties,
+        inp.party_kind,
+        inp.products,
+        inp.product_kind,
+        inp.lines,
+        inp.contracts,
+        inp.contract_product,
+        inp.contract_policy,
+        inp.pol_by_gap,
+        inp.contract_firm,
+        inp.contract_multi_year,
+        inp.contract_origin,
+        inp.contract_price_usd,
+        inp.pledge_donor,
+        inp.pledge_recipient,
+        inp.pledge_product,
+        inp.pledge_quantity,
+        inp.pledge_given_start,
+        inp.fleet_system,
+        inp.fleet_party,
+        inp.fleet_product,
+        inp.fleet_share,
+        scenario.products,
+        scenario.lines,
+    )
     return _FIXED.get(sources, lambda: _build_static(inp, scenario))
 
 
@@ -167,7 +200,8 @@ def _build_static(inp: Inputs, scenario: Scenario) -> _Fixed:
         "contract_firm": ("contract", inp.contract_firm),
         "contract_multi_year": ("contract", inp.contract_multi_year),
         "contract_decided_by": (
-            "contract", np.where(inp.contract_policy >= 0, "policy", "scenario").tolist()
+            "contract",
+            np.where(inp.contract_policy >= 0, "policy", "scenario").tolist(),
         ),
         "contract_origin": ("contract", inp.contract_origin),
         "contract_price_usd": ("contract", inp.contract_price_usd),
@@ -180,7 +214,7 @@ def _build_static(inp: Inputs, scenario: Scenario) -> _Fixed:
         "fleet_party": ("fleet", [inp.parties[i] for i in inp.fleet_party]),
         "fleet_product": ("fleet", [inp.products[i] for i in inp.fleet_product]),
         "fleet_share": ("fleet", inp.fleet_share),
-    }  # fmt: skip
+    }
     coords = {}
     for name, (dim, values) in given.items():
         array = np.array(values)  # a copy: read-only, shared by every run's labels
@@ -231,8 +265,12 @@ def _contract_coords(
         for i in range(samples):  # as _buyer_shares, written as text
             row = list(written)
             for c in decided:
-                row[c] = _joined({inp.parties[p]: float(shares[i, c, p])
-                                  for p in np.flatnonzero(shares[i, c] > 0.0)})  # fmt: skip
+                row[c] = _joined(
+                    {
+                        inp.parties[p]: float(shares[i, c, p])
+                        for p in np.flatnonzero(shares[i, c] > 0.0)
+                    }
+                )
             buyers.append(row)
         buyer_text = np.array(buyers, dtype=str)
     else:  # one sample, every contract's buyers as written: the text array made once
@@ -244,7 +282,7 @@ def _contract_coords(
         "contract_decided": (OUTPUTS["contract_decided"].dims, labels(raw["contract_decided"])),
         "contract_signed": (OUTPUTS["contract_signed"].dims, labels(raw["contract_signed"])),
         "contract_buyers": (("sample", "contract"), buyer_text),
-    }  # fmt: skip
+    }
 
 
 _WRITTEN_ARRAY: ByIdentity[np.ndarray] = ByIdentity(64)
@@ -259,8 +297,13 @@ def _read_only(array: np.ndarray) -> np.ndarray:
     return array
 
 
-_PRODUCT_OF = {"product": "product", "line": "line_product", "contract": "contract_product",
-               "pledge": "pledge_product", "fleet": "fleet_product"}  # fmt: skip
+_PRODUCT_OF = {
+    "product": "product",
+    "line": "line_product",
+    "contract": "contract_product",
+    "pledge": "pledge_product",
+    "fleet": "fleet_product",
+}
 """For each dimension that counts things: the coordinate naming the product counted."""
 
 
@@ -420,8 +463,9 @@ class _Labelled:
             if isinstance(given[1], metrics.ByCell):
                 data_vars[name] = (given[0], given[1].values, *given[2:])
         _with_attrs(data_vars, coords, self.unkept, self.scenario)
-        ds = xr.Dataset(data_vars, coords=xr.Coordinates(coords, indexes=self.indexes),
-                        attrs=self.attrs)  # fmt: skip
+        ds = xr.Dataset(
+            data_vars, coords=xr.Coordinates(coords, indexes=self.indexes), attrs=self.attrs
+        )
         if self.inp.budget is not None:
             budget = _budget_arrays(self.inp, self.raw)
             ds = ds.merge(budget.isel(contract=self.keep))
@@ -485,8 +529,14 @@ _INDEX_MAPS: ByIdentity[tuple[dict[Hashable, Any], dict[Hashable, Any]]] = ByIde
 def _named(inp: Inputs) -> tuple[tuple[str, tuple[str, ...]], ...]:
     """The labels of the dimensions that count entities, as :func:`_dimension_coords` keys
     them: made once per set of label lists (a retuned run shares its template's)."""
-    labelled = (("party", inp.parties), ("product", inp.products), ("line", inp.lines),
-                ("pool", inp.pools), ("pledge", inp.pledges), ("fleet", inp.fleets))  # fmt: skip
+    labelled = (
+        ("party", inp.parties),
+        ("product", inp.products),
+        ("line", inp.lines),
+        ("pool", inp.pools),
+        ("pledge", inp.pledges),
+        ("fleet", inp.fleets),
+    )
     return _NAMED.get(
         tuple(values for _, values in labelled),
         lambda: tuple((dim, tuple(values)) for dim, values in labelled),
@@ -542,26 +592,57 @@ def _label(
     contract_index = _contract_index(*kept_contracts)
     index_vars, merged_indexes = _INDEX_MAPS.get(
         (indexes, contract_index),
-        lambda: ({**indexes.variables, **contract_index.variables},
-                 {**indexes.xindexes, **contract_index.xindexes}),
-    )  # fmt: skip
+        lambda: (
+            {**indexes.variables, **contract_index.variables},
+            {**indexes.xindexes, **contract_index.xindexes},
+        ),
+    )
     coords: dict[str, Any] = {
-            **{d: index_vars[d] for d in ("sample", "month", "party", "product", "line",
-                                          "contract", "pool", "pledge")},
-            **{name: f[name] for name in ("party_kind", "product_kind", "product_unit",
-                                          "line_product", "line_country", "line_owner",
-                                          "line_pool", "contract_product")},
-            **_contract_coords(inp, raw, scenario),
-            **{name: f[name] for name in ("contract_firm", "contract_multi_year",
-                                          "contract_decided_by", "contract_origin",
-                                          "contract_price_usd")},
-            "contract_delivered_before_start": ("contract", inp.contract_delivered_start),
-            **{name: f[name] for name in ("pledge_donor", "pledge_recipient", "pledge_product",
-                                          "pledge_quantity", "pledge_given_before_start")},
-            "fleet": index_vars["fleet"],
-            **{name: f[name] for name in ("fleet_system", "fleet_party", "fleet_product",
-                                          "fleet_share")},
-    }  # fmt: skip
+        **{
+            d: index_vars[d]
+            for d in ("sample", "month", "party", "product", "line", "contract", "pool", "pledge")
+        },
+        **{
+            name: f[name]
+            for name in (
+                "party_kind",
+                "product_kind",
+                "product_unit",
+                "line_product",
+                "line_country",
+                "line_owner",
+                "line_pool",
+                "contract_product",
+            )
+        },
+        **_contract_coords(inp, raw, scenario),
+        **{
+            name: f[name]
+            for name in (
+                "contract_firm",
+                "contract_multi_year",
+                "contract_decided_by",
+                "contract_origin",
+                "contract_price_usd",
+            )
+        },
+        "contract_delivered_before_start": ("contract", inp.contract_delivered_start),
+        **{
+            name: f[name]
+            for name in (
+                "pledge_donor",
+                "pledge_recipient",
+                "pledge_product",
+                "pledge_quantity",
+                "pledge_given_before_start",
+            )
+        },
+        "fleet": index_vars["fleet"],
+        **{
+            name: f[name]
+            for name in ("fleet_system", "fleet_party", "fleet_product", "fleet_share")
+        },
+    }
     unkept = dict(coords)  # the units name the products of every slot, kept or not
     starts = {
         "stock_start": (("party", "product"), inp.stock_start),
@@ -577,8 +658,10 @@ def _label(
                 table[name] = (given[0], kept(given[0], given[1]), *given[2:])
     ds_attrs = {"scenario": scenario.id, "start": scenario.start, "months": scenario.months}
     given_indexes = dict(merged_indexes)
-    index_values = {**_dimension_values(samples, inp.start, inp.n_months, named),
-                    "contract": _contract_values(*kept_contracts)}  # fmt: skip
+    index_values = {
+        **_dimension_values(samples, inp.start, inp.n_months, named),
+        "contract": _contract_values(*kept_contracts),
+    }
     return _Parts(data_vars, coords, given_indexes, ds_attrs, keep, starts, index_values, unkept)
 
 

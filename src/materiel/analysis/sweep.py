@@ -187,15 +187,30 @@ def task_size(spec: SweepSpec, variants: int, workers: int) -> int:
 
 
 def run_task(
-    label: str, index: int, overlay: dict[str, Any], samples: int, seed: int,
-    first: int, last: int, out_dir: str, threads: int | None = 1,
-) -> str:  # fmt: skip
+    label: str,
+    index: int,
+    overlay: dict[str, Any],
+    samples: int,
+    seed: int,
+    first: int,
+    last: int,
+    out_dir: str,
+    threads: int | None = 1,
+) -> str:
     """Run samples ``first..last-1`` of one variant; write and return a Parquet file."""
     from materiel.analysis.montecarlo import sample
 
     s, inp = prepared(json.dumps(overlay, sort_keys=True))
-    mc = sample(s, samples, variant_seed(seed, index), subset=range(first, last), inputs=inp,
-                threads=threads, trajectories=False, fans=False)  # fmt: skip
+    mc = sample(
+        s,
+        samples,
+        variant_seed(seed, index),
+        subset=range(first, last),
+        inputs=inp,
+        threads=threads,
+        trajectories=False,
+        fans=False,
+    )
     df = mc.outcomes()
     df.insert(0, "variant", label)
     path = Path(out_dir) / f"part-{index:04d}-{first:09d}.parquet"
@@ -230,11 +245,20 @@ def run_sweep(
     def tasks(workers: int, threads: int | None = 1) -> list[tuple[Any, ...]]:
         size = task_size(spec, len(variants), workers)
         return [
-            (label, i, overlay, spec.samples, spec.seed, first,
-             min(first + size, spec.samples), str(parts.resolve()), threads)
+            (
+                label,
+                i,
+                overlay,
+                spec.samples,
+                spec.seed,
+                first,
+                min(first + size, spec.samples),
+                str(parts.resolve()),
+                threads,
+            )
             for i, (label, overlay) in enumerate(variants)
             for first in range(0, spec.samples, size)
-        ]  # fmt: skip
+        ]
 
     if local:
         todo = tasks(1, None)  # in this process: every core
@@ -262,16 +286,24 @@ def _run_on_dask(
 
     cluster = None
     if scheduler is None:
-        cluster = LocalCluster(n_workers=workers or 2, threads_per_worker=1,
-                               processes=True, dashboard_address=None)  # fmt: skip
+        cluster = LocalCluster(
+            n_workers=workers or 2, threads_per_worker=1, processes=True, dashboard_address=None
+        )
     try:
         with Client(scheduler or cluster) as client:
             threads = client.nthreads()
             todo = tasks(sum(threads.values()) or 1)
             home = preferred_workers(len(todo), threads)
-            futures = [client.submit(run_task, *task, pure=False, workers=where,
-                                     allow_other_workers=where is not None)
-                       for task, where in zip(todo, home, strict=True)]  # fmt: skip
+            futures = [
+                client.submit(
+                    run_task,
+                    *task,
+                    pure=False,
+                    workers=where,
+                    allow_other_workers=where is not None,
+                )
+                for task, where in zip(todo, home, strict=True)
+            ]
             for done, future in enumerate(as_completed(futures), 1):
                 future.result()
                 if progress is not None:
@@ -311,15 +343,19 @@ def summarize_sweep(out_dir: Path) -> pd.DataFrame:
         df = pd.concat([pd.read_parquet(f) for f in group], ignore_index=True)
         if df.empty:
             continue
-        frames.append(df.groupby(["variant", "target"], sort=False).agg(
-            samples=("sample", "size"),
-            p_met_by_date=("met_by_date", "mean"),
-            p_met_by_horizon=("first_met_month", lambda x: float((x >= 0).mean())),
-            stock_at_by_p5=("stock_at_by", lambda x: float(np.quantile(x, 0.05))),
-            stock_at_by_p50=("stock_at_by", "median"),
-            stock_at_by_p95=("stock_at_by", lambda x: float(np.quantile(x, 0.95))),
-            cost_usd_p50=("cost_usd", "median"),
-        ).reset_index())  # fmt: skip
+        frames.append(
+            df.groupby(["variant", "target"], sort=False)
+            .agg(
+                samples=("sample", "size"),
+                p_met_by_date=("met_by_date", "mean"),
+                p_met_by_horizon=("first_met_month", lambda x: float((x >= 0).mean())),
+                stock_at_by_p5=("stock_at_by", lambda x: float(np.quantile(x, 0.05))),
+                stock_at_by_p50=("stock_at_by", "median"),
+                stock_at_by_p95=("stock_at_by", lambda x: float(np.quantile(x, 0.95))),
+                cost_usd_p50=("cost_usd", "median"),
+            )
+            .reset_index()
+        )
     summary = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     with atomic_path(out_dir / "summary.csv") as tmp:
         summary.to_csv(tmp, index=False)

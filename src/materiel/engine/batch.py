@@ -56,10 +56,14 @@ def _due(
         out = np.empty(shape)
         if workspace is not None:
             workspace["due_by_month"] = out
-    fill_due_rows(out, np.ascontiguousarray(quantity, dtype=np.float64),
-                  np.ascontiguousarray(first, dtype=np.int64),
-                  inp.contract_due_months.astype(np.int64), inp.contract_shape.astype(np.int64),
-                  inp.contract_shapes)  # fmt: skip
+    fill_due_rows(
+        out,
+        np.ascontiguousarray(quantity, dtype=np.float64),
+        np.ascontiguousarray(first, dtype=np.int64),
+        inp.contract_due_months.astype(np.int64),
+        inp.contract_shape.astype(np.int64),
+        inp.contract_shapes,
+    )
     return out
 
 
@@ -167,31 +171,52 @@ def sample_overrides(
     for iid, inv in s.investments.items():
         i = li[inv.line]
         prefix = f"investments.{iid}."
-        inherits = (inv.lead_time_months is None and f"lines.{inv.line}.expansion_lead_time_months"
-                    in draws) or (inv.ramp_up_months is None
-                                  and f"lines.{inv.line}.ramp_up_months" in draws)  # fmt: skip
+        inherits = (
+            inv.lead_time_months is None and f"lines.{inv.line}.expansion_lead_time_months" in draws
+        ) or (inv.ramp_up_months is None and f"lines.{inv.line}.ramp_up_months" in draws)
         if not inherits and not any(k.startswith(prefix) for k in draws):
             continue
         d = month_index(inv.decision, s.start)
         line = s.lines[inv.line]
-        nominal_lead = line.expansion_lead_time_months if inv.lead_time_months is None \
-            else inv.lead_time_months  # fmt: skip
+        nominal_lead = (
+            line.expansion_lead_time_months
+            if inv.lead_time_months is None
+            else inv.lead_time_months
+        )
         nominal_ramp = line.ramp_up_months if inv.ramp_up_months is None else inv.ramp_up_months
         one = np.ones(1)
         nominal_capex = inv.capex_usd
         if nominal_capex is None:
             nominal_capex = inv.capacity_added_per_month * line.capex_usd_per_unit_month
-        old = _investment(T, d, one * inv.capacity_added_per_month, one * nominal_lead,
-                          one * nominal_ramp, one * nominal_capex, arrives)  # fmt: skip
+        old = _investment(
+            T,
+            d,
+            one * inv.capacity_added_per_month,
+            one * nominal_lead,
+            one * nominal_ramp,
+            one * nominal_capex,
+            arrives,
+        )
         added = value(prefix + "capacity_added_per_month", inv.capacity_added_per_month)
-        lead = (_months(draws[prefix + "lead_time_months"], 0) if prefix + "lead_time_months"
-                in draws else line_lead[:, i] if inv.lead_time_months is None
-                else np.full(S, inv.lead_time_months))  # fmt: skip
-        ramp = (_months(draws[prefix + "ramp_up_months"], 1) if prefix + "ramp_up_months"
-                in draws else line_ramp[:, i] if inv.ramp_up_months is None
-                else np.full(S, inv.ramp_up_months))  # fmt: skip
-        capex = (np.full(S, inv.capex_usd) if inv.capex_usd is not None
-                 else added * line.capex_usd_per_unit_month)  # fmt: skip
+        lead = (
+            _months(draws[prefix + "lead_time_months"], 0)
+            if prefix + "lead_time_months" in draws
+            else line_lead[:, i]
+            if inv.lead_time_months is None
+            else np.full(S, inv.lead_time_months)
+        )
+        ramp = (
+            _months(draws[prefix + "ramp_up_months"], 1)
+            if prefix + "ramp_up_months" in draws
+            else line_ramp[:, i]
+            if inv.ramp_up_months is None
+            else np.full(S, inv.ramp_up_months)
+        )
+        capex = (
+            np.full(S, inv.capex_usd)
+            if inv.capex_usd is not None
+            else added * line.capex_usd_per_unit_month
+        )
         new = _investment(T, d, added, lead.astype(float), ramp.astype(float), capex, arrives)
         b["capacity_start"][:, i] += new[0] - old[0]
         b["capacity_increment"][:, i] += new[1] - old[1]
@@ -208,8 +233,9 @@ def sample_overrides(
     quantity = np.repeat(inp.contract_quantity[None], S, axis=0)
     delay = np.repeat(
         np.where(inp.contract_own_delay >= 0, inp.contract_own_delay, 0)[None].astype(float),
-        S, axis=0,
-    )  # fmt: skip
+        S,
+        axis=0,
+    )
     delay[:, inp.contract_own_delay < 0] = policy_delay[:, None]
     changed = timing_varies
     for cid in s.contracts:
@@ -226,8 +252,10 @@ def sample_overrides(
         # and policies' decisions; a nominal budget deferral is taken off first, put back after
         deferred = 0 if inp.budget is None else inp.budget.deferred_months[None]
         base = inp.contract_decided[None] - deferred + np.rint(delay).astype(np.int64)
-        sign = (extra_delay(base, np.rint(extra).astype(np.int64)[:, None],
-                            always_delayed(inp)[None]) + deferred).astype(np.int64)  # fmt: skip
+        sign = (
+            extra_delay(base, np.rint(extra).astype(np.int64)[:, None], always_delayed(inp)[None])
+            + deferred
+        ).astype(np.int64)
         first = sign + inp.contract_due_lag[None]
         b.out["contract_quantity"] = quantity
         b.out["contract_sign"] = sign
@@ -320,9 +348,12 @@ def sample_economics(
         cols = [c for c, p in enumerate(paths) if p == path]
         b["contract_price_usd"][:, cols] = np.asarray(draws[path], dtype=float)[:, None]
     written = np.flatnonzero(inp.contract_policy < 0)
-    changed = any(f in draws for f in ECONOMIC_FIELDS) or any(
-        paths[c] in draws for c in written
-    ) or "contract_quantity" in b.out or "contract_sign" in b.out  # fmt: skip
+    changed = (
+        any(f in draws for f in ECONOMIC_FIELDS)
+        or any(paths[c] in draws for c in written)
+        or "contract_quantity" in b.out
+        or "contract_sign" in b.out
+    )
     if s.policy.budget != "defer" or inp.budget is None or not changed:
         return
     start_abs, T = parse_month(s.start), inp.n_months
@@ -331,11 +362,21 @@ def sample_economics(
     quantity = np.broadcast_to(b.current("contract_quantity"), (S, len(paths)))
     price = np.broadcast_to(b.current("contract_price_usd"), (S, len(paths)))
     terms = [
-        [Terms(inp.contract_buyers[c], float(quantity[i, c]), float(price[i, c]),
-               int(pre[i, c]), int(inp.contract_due_lag[c]), int(inp.contract_due_months[c]),
-               int(inp.contract_priority[c]), _schedule(inp, int(c))) for c in written]
+        [
+            Terms(
+                inp.contract_buyers[c],
+                float(quantity[i, c]),
+                float(price[i, c]),
+                int(pre[i, c]),
+                int(inp.contract_due_lag[c]),
+                int(inp.contract_due_months[c]),
+                int(inp.contract_priority[c]),
+                _schedule(inp, int(c)),
+            )
+            for c in written
+        ]
         for i in range(S)
-    ]  # fmt: skip
+    ]
     years = [budget_years(start_abs, T, rows) for rows in terms]
     union = max(years, key=len)
     econ = economic_arrays(s, range(int(union[0]), int(union[-1]) + 1), s.policy.budget_basis)
@@ -365,8 +406,16 @@ def sample_economics(
     left = np.full((S, len(inp.parties), len(union)), np.inf)
     year_start = None
     for i in range(S):
-        plan = defer_to_budgets(terms[i], charges, start_abs, T, years[i], econ.parties,
-                                budget[i, :, : len(years[i])], defer=True)  # fmt: skip
+        plan = defer_to_budgets(
+            terms[i],
+            charges,
+            start_abs,
+            T,
+            years[i],
+            econ.parties,
+            budget[i, :, : len(years[i])],
+            defer=True,
+        )
         sign[i, written] = plan.sign
         decided[i, written] = undeferred[written] + plan.deferred_months
         own, starts = policy_budget(s, plan)  # (P, 0) when no policy is capped

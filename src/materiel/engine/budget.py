@@ -152,9 +152,15 @@ def fit_to_budgets(
     years = budget_years(start_abs, s.months, contracts)
     series = economic_arrays(s, range(int(years[0]), int(years[-1]) + 1), s.policy.budget_basis)
     return defer_to_budgets(
-        contracts, charges, start_abs, s.months, years, series.parties, series.budget_usd,
+        contracts,
+        charges,
+        start_abs,
+        s.months,
+        years,
+        series.parties,
+        series.budget_usd,
         defer=s.policy.budget == "defer",
-    )  # fmt: skip
+    )
 
 
 def defer_to_budgets(

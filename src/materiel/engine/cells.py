@@ -50,9 +50,18 @@ def live_cells(inp: Inputs) -> np.ndarray:
     only these loses nothing (``tests/test_cells.py`` runs every embedded scenario and
     random ones in full and checks it).
     """
-    sources = (inp.stock_start, inp.receive_cell, inp.use_party, inp.use_product,
-               inp.pledge_donor, inp.pledge_recipient, inp.pledge_product, inp.fleet_party,
-               inp.fleet_product, inp.line_product)  # fmt: skip
+    sources = (
+        inp.stock_start,
+        inp.receive_cell,
+        inp.use_party,
+        inp.use_product,
+        inp.pledge_donor,
+        inp.pledge_recipient,
+        inp.pledge_product,
+        inp.fleet_party,
+        inp.fleet_product,
+        inp.line_product,
+    )
     return _LIVE.get(sources, lambda: _build(inp))
 
 

@@ -184,10 +184,14 @@ def due_schedule(
     if shape is None or shapes is None:
         shape, shapes = np.full(C, -1, dtype=np.int64), np.zeros((0, 1))
     due = np.empty((1, T, C))
-    fill_due_rows(due, np.ascontiguousarray(quantity, np.float64)[None],
-                  np.ascontiguousarray(first, np.int64)[None],
-                  np.ascontiguousarray(months, np.int64), np.ascontiguousarray(shape, np.int64),
-                  np.ascontiguousarray(shapes, np.float64))  # fmt: skip
+    fill_due_rows(
+        due,
+        np.ascontiguousarray(quantity, np.float64)[None],
+        np.ascontiguousarray(first, np.int64)[None],
+        np.ascontiguousarray(months, np.int64),
+        np.ascontiguousarray(shape, np.int64),
+        np.ascontiguousarray(shapes, np.float64),
+    )
     one: np.ndarray = due[0]
     return one
 
@@ -241,11 +245,22 @@ def kernel_args(inp: Inputs) -> dict[str, np.ndarray]:
     Carlo replaces with arrays of one row per sample.
     """
     T = inp.n_months
-    due = due_schedule(inp.contract_quantity, inp.contract_due_first, inp.contract_due_months, T,
-                       inp.contract_shape, inp.contract_shapes)  # fmt: skip
+    due = due_schedule(
+        inp.contract_quantity,
+        inp.contract_due_first,
+        inp.contract_due_months,
+        T,
+        inp.contract_shape,
+        inp.contract_shapes,
+    )
     # what _fixed reads, besides the sizes
-    fixed_from = (inp.line_depth, inp.receive_cell, inp.pledge_quantity, inp.pledge_first,
-                  inp.pledge_months)  # fmt: skip
+    fixed_from = (
+        inp.line_depth,
+        inp.receive_cell,
+        inp.pledge_quantity,
+        inp.pledge_first,
+        inp.pledge_months,
+    )
     derived = _FIXED.get(fixed_from, lambda: _fixed(inp), (T, len(inp.products)))
     args = {}
     for name, dtype, per_sample in _CASTS:
@@ -269,9 +284,9 @@ def _fixed(inp: Inputs) -> dict[str, np.ndarray]:
         "depth_start": np.concatenate(([0], np.cumsum(np.bincount(inp.line_depth, minlength=1)))),
         "receive_party": inp.receive_cell // K,
         "receive_product": inp.receive_cell % K,
-        "owed_by_month": inp.pledge_quantity * linear_schedule(
-            np.arange(T)[:, None], inp.pledge_first, inp.pledge_months),
-    }  # fmt: skip
+        "owed_by_month": inp.pledge_quantity
+        * linear_schedule(np.arange(T)[:, None], inp.pledge_first, inp.pledge_months),
+    }
     return {name: _cast(name, value) for name, value in derived.items()}
 
 
@@ -413,8 +428,16 @@ def run_engine(
     """
     S, T = samples, inp.n_months
     P, K = len(inp.parties), len(inp.products)
-    counts = (T, len(inp.lines), len(inp.contracts), P, len(inp.pledges), len(inp.pools), K,
-              len(inp.fleets))  # fmt: skip
+    counts = (
+        T,
+        len(inp.lines),
+        len(inp.contracts),
+        P,
+        len(inp.pledges),
+        len(inp.pools),
+        K,
+        len(inp.fleets),
+    )
     asked = None if record is None else tuple(record)
     if cells is None:  # every cell: the layout depends on the sizes alone
         kept, shapes, slot, plan = _layout(S, counts, asked, lean)
@@ -440,16 +463,22 @@ def run_engine(
     args = dict(kernel_args(inp) if base is None else base)
     for name, value in (overrides or {}).items():
         args[name] = np.ascontiguousarray(value, dtype=args[name].dtype)
-    groups = {param: group(**{name: args[name] for name in group._fields})
-              for param, group in GROUPS.items()}  # fmt: skip
+    groups = {
+        param: group(**{name: args[name] for name in group._fields})
+        for param, group in GROUPS.items()
+    }
     threads = max(1, min(S, threads or _CORES))
     bounds = [S * i // threads for i in range(threads + 1)]
     if threads == 1:
         kernel.step(0, S, **groups, cell_slot=slot, out=out)
     else:  # the kernel releases the GIL: each thread steps its own samples
         with ThreadPoolExecutor(threads) as pool:
-            done = [pool.submit(kernel.step, bounds[i], bounds[i + 1], **groups, cell_slot=slot,
-                                out=out) for i in range(threads)]  # fmt: skip
+            done = [
+                pool.submit(
+                    kernel.step, bounds[i], bounds[i + 1], **groups, cell_slot=slot, out=out
+                )
+                for i in range(threads)
+            ]
             for job in done:
                 job.result()
     raw = out._asdict()

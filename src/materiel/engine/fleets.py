@@ -147,10 +147,17 @@ def assignment_row_first(assignments: Assignments, recv_first: np.ndarray) -> np
 
 
 @njit(cache=True)
-def by_receiver_from(fit: np.ndarray, watch: np.ndarray, assignments: Assignments,
-                     a_first: np.ndarray, a_rows: np.ndarray, contracts: Contracts,
-                     recv_first: np.ndarray, recv_rows: np.ndarray,
-                     T: int) -> np.ndarray:  # fmt: skip
+def by_receiver_from(
+    fit: np.ndarray,
+    watch: np.ndarray,
+    assignments: Assignments,
+    a_first: np.ndarray,
+    a_rows: np.ndarray,
+    contracts: Contracts,
+    recv_first: np.ndarray,
+    recv_rows: np.ndarray,
+    T: int,
+) -> np.ndarray:
     """``(C,)``: the month from which each contract is kept per receiver (``T``: never).
 
     Contract ``c`` is kept per receiver from the first month ``t`` at which,
@@ -182,9 +189,16 @@ def by_receiver_from(fit: np.ndarray, watch: np.ndarray, assignments: Assignment
 
 
 @njit(cache=True)
-def mark_by_receiver(t: int, turn: np.ndarray, by_row: np.ndarray, delivered: np.ndarray,
-                     receive_share: np.ndarray, recv_first: np.ndarray, recv_rows: np.ndarray,
-                     delivered_r: np.ndarray) -> bool:  # fmt: skip
+def mark_by_receiver(
+    t: int,
+    turn: np.ndarray,
+    by_row: np.ndarray,
+    delivered: np.ndarray,
+    receive_share: np.ndarray,
+    recv_first: np.ndarray,
+    recv_rows: np.ndarray,
+    delivered_r: np.ndarray,
+) -> bool:
     """Contracts kept per receiver from month ``turn[c]`` (:func:`by_receiver_from`) on.
 
     Until its turn every receiver of a contract has had its share,
@@ -206,12 +220,24 @@ def mark_by_receiver(t: int, turn: np.ndarray, by_row: np.ndarray, delivered: np
 
 
 @njit(cache=True)
-def open_by_receiver(t: int, by_row: np.ndarray, due: np.ndarray, slot_due: np.ndarray,
-                     due_col: np.ndarray, quantity: np.ndarray,
-                     sign: np.ndarray, firm: np.ndarray, receive_share: np.ndarray,
-                     delivered_r: np.ndarray, recv_first: np.ndarray, recv_rows: np.ndarray,
-                     open_c: np.ndarray, book_c: np.ndarray, open_r: np.ndarray,
-                     book_r: np.ndarray) -> None:  # fmt: skip
+def open_by_receiver(
+    t: int,
+    by_row: np.ndarray,
+    due: np.ndarray,
+    slot_due: np.ndarray,
+    due_col: np.ndarray,
+    quantity: np.ndarray,
+    sign: np.ndarray,
+    firm: np.ndarray,
+    receive_share: np.ndarray,
+    delivered_r: np.ndarray,
+    recv_first: np.ndarray,
+    recv_rows: np.ndarray,
+    open_c: np.ndarray,
+    book_c: np.ndarray,
+    open_r: np.ndarray,
+    book_r: np.ndarray,
+) -> None:
     """Open orders and firm book per receiver of the contracts kept per receiver.
 
     ``open_r = max(share_r due_c(t) - delivered_r, 0)``, ``book_r =
@@ -234,10 +260,24 @@ def open_by_receiver(t: int, by_row: np.ndarray, due: np.ndarray, slot_due: np.n
 
 
 @njit(cache=True)
-def split(t: int, fit: np.ndarray, by_row: np.ndarray, per_row: np.ndarray, weight: np.ndarray,
-          per_line: np.ndarray, per_assignment: np.ndarray, ar: np.ndarray, ar_first: np.ndarray,
-          keep: bool, assignments: Assignments, a_first: np.ndarray, a_rows: np.ndarray,
-          contracts: Contracts, recv_first: np.ndarray, recv_rows: np.ndarray) -> None:  # fmt: skip
+def split(
+    t: int,
+    fit: np.ndarray,
+    by_row: np.ndarray,
+    per_row: np.ndarray,
+    weight: np.ndarray,
+    per_line: np.ndarray,
+    per_assignment: np.ndarray,
+    ar: np.ndarray,
+    ar_first: np.ndarray,
+    keep: bool,
+    assignments: Assignments,
+    a_first: np.ndarray,
+    a_rows: np.ndarray,
+    contracts: Contracts,
+    recv_first: np.ndarray,
+    recv_rows: np.ndarray,
+) -> None:
     """Share each receiver's part of a contract kept per receiver between the lines that fit it.
 
     With ``L_r(t)`` the contract's lines whose rounds fit some fleet of
@@ -302,11 +342,20 @@ def delivery_share(kept: bool, open_a: float, part: float, share: float) -> floa
 
 
 @njit(cache=True)
-def receipts_by_receiver(take: np.ndarray, open_a: np.ndarray, by_row: np.ndarray,
-                         ar: np.ndarray, ar_first: np.ndarray, a_first: np.ndarray,
-                         a_rows: np.ndarray, recv_first: np.ndarray, recv_rows: np.ndarray,
-                         receive_share: np.ndarray, got: np.ndarray,
-                         delivered_r: np.ndarray) -> None:  # fmt: skip
+def receipts_by_receiver(
+    take: np.ndarray,
+    open_a: np.ndarray,
+    by_row: np.ndarray,
+    ar: np.ndarray,
+    ar_first: np.ndarray,
+    a_first: np.ndarray,
+    a_rows: np.ndarray,
+    recv_first: np.ndarray,
+    recv_rows: np.ndarray,
+    receive_share: np.ndarray,
+    got: np.ndarray,
+    delivered_r: np.ndarray,
+) -> None:
     """``got[r]``: this month's receipts of each receiver of a contract kept per receiver.
 
     ``got_r = sum_a take_a * a_{l,r} / open_a`` over the contract's
@@ -359,8 +408,11 @@ def pool(fleets: Fleets, t: int, usable: np.ndarray) -> None:
     group = np.arange(F)
     for f in range(F):
         for g in range(f):
-            if (group[g] != g or fleets.fleet_party[g] != fleets.fleet_party[f]
-                    or fleets.fleet_product[g] != fleets.fleet_product[f]):  # fmt: skip
+            if (
+                group[g] != g
+                or fleets.fleet_party[g] != fleets.fleet_party[f]
+                or fleets.fleet_product[g] != fleets.fleet_product[f]
+            ):
                 continue
             same = True
             for ln in range(q.shape[0]):
@@ -388,24 +440,32 @@ def _qualified_share(fleets: Fleets, t: int, ln: int, p: int, k: int) -> float:
     """``sum_{Q_l(t)} w``: the share of cell (p, k)'s use that line ``ln``'s rounds fit."""
     total = 0.0
     for f in range(fleets.fleet_party.shape[0]):
-        if (fleets.fleet_party[f] == p and fleets.fleet_product[f] == k
-                and fleets.qualified_from[ln, f] <= t):  # fmt: skip
+        if (
+            fleets.fleet_party[f] == p
+            and fleets.fleet_product[f] == k
+            and fleets.qualified_from[ln, f] <= t
+        ):
             total += fleets.fleet_share[f]
     return total
 
 
 @njit(cache=True)
-def _to_fleets(fleets: Fleets, t: int, ln: int, p: int, k: int, amount: float,
-               total: float, usable: np.ndarray) -> None:  # fmt: skip
+def _to_fleets(
+    fleets: Fleets, t: int, ln: int, p: int, k: int, amount: float, total: float, usable: np.ndarray
+) -> None:
     for f in range(fleets.fleet_party.shape[0]):
-        if (fleets.fleet_party[f] == p and fleets.fleet_product[f] == k
-                and fleets.qualified_from[ln, f] <= t):  # fmt: skip
+        if (
+            fleets.fleet_party[f] == p
+            and fleets.fleet_product[f] == k
+            and fleets.qualified_from[ln, f] <= t
+        ):
             usable[f] += amount * fleets.fleet_share[f] / total
 
 
 @njit(cache=True)
-def qualify(fleets: Fleets, t: int, line_product: np.ndarray, usable: np.ndarray,
-            unusable: np.ndarray) -> bool:  # fmt: skip
+def qualify(
+    fleets: Fleets, t: int, line_product: np.ndarray, usable: np.ndarray, unusable: np.ndarray
+) -> bool:
     """Rounds held that a fleet of their holder is now qualified for become usable.
 
     Returns whether any unusable rounds remain (the kernel skips the lots while none do).
@@ -424,11 +484,26 @@ def qualify(fleets: Fleets, t: int, line_product: np.ndarray, usable: np.ndarray
 
 
 @njit(cache=True)
-def receive(fleets: Fleets, t: int, take: np.ndarray, assignments: Assignments,
-            contracts: Contracts, first: np.ndarray, rows: np.ndarray, cell: np.ndarray,
-            usable: np.ndarray, unusable: np.ndarray, by_row: np.ndarray, open_a: np.ndarray,
-            ar: np.ndarray, ar_first: np.ndarray, receive_share: np.ndarray,
-            watch: np.ndarray, visit: np.ndarray, n_visit: int) -> bool:  # fmt: skip
+def receive(
+    fleets: Fleets,
+    t: int,
+    take: np.ndarray,
+    assignments: Assignments,
+    contracts: Contracts,
+    first: np.ndarray,
+    rows: np.ndarray,
+    cell: np.ndarray,
+    usable: np.ndarray,
+    unusable: np.ndarray,
+    by_row: np.ndarray,
+    open_a: np.ndarray,
+    ar: np.ndarray,
+    ar_first: np.ndarray,
+    receive_share: np.ndarray,
+    watch: np.ndarray,
+    visit: np.ndarray,
+    n_visit: int,
+) -> bool:
     """Each assignment's delivery ``take[a]`` from its line to the receivers' fleets or lots.
 
     Receiver ``r`` gets ``take_a * share`` (:func:`delivery_share`: its
@@ -463,9 +538,18 @@ def receive(fleets: Fleets, t: int, take: np.ndarray, assignments: Assignments,
 
 
 @njit(cache=True)
-def aid(fleets: Fleets, line_product: np.ndarray, sent: np.ndarray, received: np.ndarray,
-        usable: np.ndarray, unusable: np.ndarray, lot_party: np.ndarray, lot_line: np.ndarray,
-        held: np.ndarray, keep: np.ndarray) -> None:  # fmt: skip
+def aid(
+    fleets: Fleets,
+    line_product: np.ndarray,
+    sent: np.ndarray,
+    received: np.ndarray,
+    usable: np.ndarray,
+    unusable: np.ndarray,
+    lot_party: np.ndarray,
+    lot_line: np.ndarray,
+    held: np.ndarray,
+    keep: np.ndarray,
+) -> None:
     """Aid out in proportion from every fleet and lot; aid in by share to every fleet.
 
     A cell with fleets keeps ``keep = min(max(1 - sent / held, 0), 1)`` of its fleets' usable
@@ -497,8 +581,9 @@ def aid(fleets: Fleets, line_product: np.ndarray, sent: np.ndarray, received: np
 
 
 @njit(cache=True)
-def consume(fleets: Fleets, p: int, k: int, want: float, limit: float, usable: np.ndarray,
-            short: np.ndarray) -> float:  # fmt: skip
+def consume(
+    fleets: Fleets, p: int, k: int, want: float, limit: float, usable: np.ndarray, short: np.ndarray
+) -> float:
     """Each fleet of cell (p, k) draws ``w_f * want`` from its usable stock; returns the total.
 
     ``limit`` is what the holder's own use may draw (stock above its floor,

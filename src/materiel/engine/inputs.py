@@ -332,12 +332,19 @@ class Inputs:
     def shape(self) -> dict[str, int]:
         """Entity counts by dimension name."""
         return {
-            "month": self.n_months, "party": len(self.parties), "product": len(self.products),
-            "line": len(self.lines), "contract": len(self.contracts), "pool": len(self.pools),
-            "pledge": len(self.pledges), "policy": len(self.policies),
-            "review": len(self.rev_policy), "part": 2, "budget_year": len(self.budget_year_start),
+            "month": self.n_months,
+            "party": len(self.parties),
+            "product": len(self.products),
+            "line": len(self.lines),
+            "contract": len(self.contracts),
+            "pool": len(self.pools),
+            "pledge": len(self.pledges),
+            "policy": len(self.policies),
+            "review": len(self.rev_policy),
+            "part": 2,
+            "budget_year": len(self.budget_year_start),
             "fleet": len(self.fleets),
-        }  # fmt: skip
+        }
 
 
 def _owner_index(line_objs: list[Line]) -> np.ndarray:
@@ -347,8 +354,9 @@ def _owner_index(line_objs: list[Line]) -> np.ndarray:
     plant on its owner's unfilled book, summed over the lines of this index.
     """
     seen: dict[tuple[str, str], int] = {}
-    return np.array([seen.setdefault((x.pool, x.owner), len(seen)) for x in line_objs],
-                    dtype=np.intp)  # fmt: skip
+    return np.array(
+        [seen.setdefault((x.pool, x.owner), len(seen)) for x in line_objs], dtype=np.intp
+    )
 
 
 def _bom_depth(s: Scenario, products: list[str]) -> dict[str, int]:
@@ -382,8 +390,9 @@ def desired_stock(s: Scenario, pid: str) -> np.ndarray:
     if pol.targets is not None:
         counted = [s.targets[tid] for tid in pol.targets]
     else:
-        counted = [x for x in s.targets.values()
-                   if x.product == pol.product and set(x.parties) <= group]  # fmt: skip
+        counted = [
+            x for x in s.targets.values() if x.product == pol.product and set(x.parties) <= group
+        ]
     if not counted:
         return np.zeros(s.months)
     by = np.array([month_index(x.by, s.start) for x in counted])
@@ -436,9 +445,11 @@ def _policy_slots(s: Scenario, rows: list[_ContractRow]) -> dict[str, Any]:
         desired[v] = desired_stock(s, pid)
         if pol.contracting_delay_months is not None:
             own[v] = pol.contracting_delay_months
-        delay[v] = (pol.contracting_delay_months if pol.contracting_delay_months is not None
-                    else s.policy.contracting_delay_months
-                    ) + s.policy.extra_contracting_delay_months  # fmt: skip
+        delay[v] = (
+            pol.contracting_delay_months
+            if pol.contracting_delay_months is not None
+            else s.policy.contracting_delay_months
+        ) + s.policy.extra_contracting_delay_months
         reviews += [(m, v) for m in _review_months(s, pid)]
     reviews.sort()
     slot = np.full((len(reviews), 2), -1, dtype=np.intp)
@@ -455,8 +466,10 @@ def _policy_slots(s: Scenario, rows: list[_ContractRow]) -> dict[str, Any]:
             )
         price, price_from = prices[v, year]
         label = f"policy:{pid}:{month_label(start_abs + m)}"
-        parts = [(0, True, 12 * pol.framework_years, pol.multi_year_share > 0.0),
-                 (1, False, 12, pol.multi_year_share < 1.0)]  # fmt: skip
+        parts = [
+            (0, True, 12 * pol.framework_years, pol.multi_year_share > 0.0),
+            (1, False, 12, pol.multi_year_share < 1.0),
+        ]
         both = all(wanted for *_, wanted in parts)
         for j, multi, months, wanted in parts:
             if not wanted:
@@ -465,11 +478,27 @@ def _policy_slots(s: Scenario, rows: list[_ContractRow]) -> dict[str, Any]:
             suffix = (":multi-year" if multi else ":annual") if both else ""
             rows.append(
                 _ContractRow(
-                    label + suffix, pol.buyers, pol.product, None, pol.pool, 0.0, price,
-                    m + int(delay[v]), 0, months, multi, pol.priority, pol.recipient, m,
-                    int(own[v]), f"policy:{pid}", multi, v, price_from,
+                    label + suffix,
+                    pol.buyers,
+                    pol.product,
+                    None,
+                    pol.pool,
+                    0.0,
+                    price,
+                    m + int(delay[v]),
+                    0,
+                    months,
+                    multi,
+                    pol.priority,
+                    pol.recipient,
+                    m,
+                    int(own[v]),
+                    f"policy:{pid}",
+                    multi,
+                    v,
+                    price_from,
                 )
-            )  # fmt: skip
+            )
     return {
         "policies": ids,
         "pol_product": np.array(
@@ -644,7 +673,11 @@ def retune(inp: Inputs, s: Scenario, contract_quantity: np.ndarray) -> Inputs:
         contract_sign=sign,
         contract_due_first=due_first,
         contract_delivered_start=_delivered_start(
-            sign, quantity, due_first, inp.contract_due_months, inp.contract_shape,
+            sign,
+            quantity,
+            due_first,
+            inp.contract_due_months,
+            inp.contract_shape,
             inp.contract_shapes,
         ),
         assign_contract=assign[0],
@@ -654,10 +687,16 @@ def retune(inp: Inputs, s: Scenario, contract_quantity: np.ndarray) -> Inputs:
         pol_planned_delay=planned,
         use_rate=use_rate,
         consumption_per_month=_consumption(
-            inp.n_months, P, K, inp.use_party, inp.use_product, inp.use_first, inp.use_last,
+            inp.n_months,
+            P,
+            K,
+            inp.use_party,
+            inp.use_product,
+            inp.use_first,
+            inp.use_last,
             use_rate,
         ),
-    )  # fmt: skip
+    )
 
 
 def compile_inputs(s: Scenario) -> Inputs:
@@ -699,8 +738,9 @@ def compile_inputs(s: Scenario) -> Inputs:
     ] + [(f, f.cost_usd, True) for f in s.facilitation.values()]
     # all of them at once; np.add.at adds in the scenario's order, as one loop would
     ann_line = np.array([li[inv.line] for inv, _, _ in announced], dtype=np.intp)
-    ann_decided = np.array([month_index(inv.decision, s.start) for inv, _, _ in announced],
-                           dtype=np.intp)  # fmt: skip
+    ann_decided = np.array(
+        [month_index(inv.decision, s.start) for inv, _, _ in announced], dtype=np.intp
+    )
     ann_lead = np.array(
         [
             lead[li[inv.line]] if inv.lead_time_months is None else inv.lead_time_months
@@ -717,8 +757,7 @@ def compile_inputs(s: Scenario) -> Inputs:
     )
     ann_added = np.array([inv.capacity_added_per_month for inv, _, _ in announced], dtype=float)
     ann_state = np.array([state for *_, state in announced], dtype=bool)
-    ann_cost = np.array([np.nan if cost is None else cost for _, cost, _ in announced],
-                        dtype=float)  # fmt: skip
+    ann_cost = np.array([np.nan if cost is None else cost for _, cost, _ in announced], dtype=float)
     ann_cost = np.where(np.isnan(ann_cost), ann_added * capex[ann_line], ann_cost)
     before, arriving = capacity_arrival(ann_added, ann_decided, ann_lead, ann_ramp, T)
     np.add.at(capacity_start, ann_line, before)
@@ -730,8 +769,11 @@ def compile_inputs(s: Scenario) -> Inputs:
     at = (ann_line[later], ann_decided[later])
     np.add.at(committed_increment, at, ann_added[later])
     np.add.at(capex_announced, at, ann_cost[later])
-    np.add.at(capex_facilitation, (ann_line[later & ann_state], ann_decided[later & ann_state]),
-              ann_cost[later & ann_state])  # fmt: skip
+    np.add.at(
+        capex_facilitation,
+        (ann_line[later & ann_state], ann_decided[later & ann_state]),
+        ann_cost[later & ann_state],
+    )
 
     # --- contracts, including aid pledged from production ---
     policy = s.policy
@@ -751,14 +793,27 @@ def compile_inputs(s: Scenario) -> Inputs:
             )
             rows.append(
                 _ContractRow(
-                    cid if k == 0 else f"{cid}#{k + 1}", c.buyers, c.product, c.line, c.pool,
-                    c.quantity, usd, _signed(decided, delay, policy),
-                    c.delivery_lag_months, c.delivery_months, c.firm, c.priority, c.recipient,
-                    decided, -1 if delay is None else delay, cid, c.multi_year,
+                    cid if k == 0 else f"{cid}#{k + 1}",
+                    c.buyers,
+                    c.product,
+                    c.line,
+                    c.pool,
+                    c.quantity,
+                    usd,
+                    _signed(decided, delay, policy),
+                    c.delivery_lag_months,
+                    c.delivery_months,
+                    c.firm,
+                    c.priority,
+                    c.recipient,
+                    decided,
+                    -1 if delay is None else delay,
+                    cid,
+                    c.multi_year,
                     price_from=usd_from,
                     schedule=None if c.schedule is None else tuple(c.schedule),
                 )
-            )  # fmt: skip
+            )
     stock_pledges = []
     for gid, a in s.aid.items():
         if a.supply == "stock":
@@ -768,17 +823,30 @@ def compile_inputs(s: Scenario) -> Inputs:
         usd, usd_from = priced_by(s, a.product, int(a.start[:4]))
         rows.append(
             _ContractRow(
-                f"aid:{gid}", {a.donor: 1.0}, a.product, None, None, a.quantity, usd,
+                f"aid:{gid}",
+                {a.donor: 1.0},
+                a.product,
+                None,
+                None,
+                a.quantity,
+                usd,
                 extra_delay(  # aid from production: the extra delay always applies
                     month_index(a.start, s.start)
                     + (delay if delay is not None else policy.contracting_delay_months),
-                    policy.extra_contracting_delay_months, True,
+                    policy.extra_contracting_delay_months,
+                    True,
                 ),
-                0, month_index(a.end, a.start) + 1, True, a.priority, a.recipient,
-                month_index(a.start, s.start), -1 if delay is None else delay, f"aid:{gid}",
+                0,
+                month_index(a.end, a.start) + 1,
+                True,
+                a.priority,
+                a.recipient,
+                month_index(a.start, s.start),
+                -1 if delay is None else delay,
+                f"aid:{gid}",
                 price_from=usd_from,
             )
-        )  # fmt: skip
+        )
     budget_plan = None
     if policy.budget != "none":  # written contracts; policies are capped in the kernel
         budget_plan = fit_to_budgets(s, rows, budget_charges(s))
@@ -819,9 +887,10 @@ def compile_inputs(s: Scenario) -> Inputs:
             key = (r.product, r.pool)
             if key not in eligible:
                 eligible[key] = [
-                    i for i, x in enumerate(line_objs)
+                    i
+                    for i, x in enumerate(line_objs)
                     if x.product == r.product and r.pool in (None, x.pool)
-                ]  # fmt: skip
+                ]
             for i in eligible[key]:
                 a_contract.append(n)
                 a_line.append(i)

@@ -52,8 +52,9 @@ def qualification_charges(s: Scenario) -> list[tuple[str, int, float]]:
     ]
 
 
-def compile_fleets(s: Scenario, lines: list[str], parties: list[str],
-                   products: list[str]) -> dict[str, Any]:  # fmt: skip
+def compile_fleets(
+    s: Scenario, lines: list[str], parties: list[str], products: list[str]
+) -> dict[str, Any]:
     """The fleet arrays of :class:`~materiel.engine.inputs.Inputs` (F fleets, L lines).
 
     ``qualified_from[l, f] = min over the qualifications q of (l, system_f)

@@ -70,8 +70,13 @@ def _fail_first(
     if not bad.any():
         return
     idx = tuple(int(i) for i in np.argwhere(bad)[0])
-    names = {"line": inp.lines, "party": inp.parties, "product": inp.products,
-             "pool": inp.pools, "contract": inp.contracts}  # fmt: skip
+    names = {
+        "line": inp.lines,
+        "party": inp.parties,
+        "product": inp.products,
+        "pool": inp.pools,
+        "contract": inp.contracts,
+    }
     at = dict(zip(axes, idx, strict=True))
     if cells is not None and "party" in at:  # a recorded cell's position: its party, product
         at["party"], at["product"] = (int(i) for i in np.argwhere(cells)[at["party"]])
@@ -219,11 +224,24 @@ def _all_hold(
 
 
 _WHOLE_RUN = {
-    "production": 3, "line_deliveries": 3, "inventory": 4, "component_used": 4, "stock": 4,
-    "receipts": 4, "aid_received": 4, "aid_sent": 4, "consumed": 4, "usable_stock": 4,
-    "unusable_stock": 4, "contract_deliveries": 3, "contract_quantity": 2, "payments_usd": 3,
-    "contract_buyer_share": 3, "contract_signed": 2, "contract_decided": 2,
-}  # fmt: skip
+    "production": 3,
+    "line_deliveries": 3,
+    "inventory": 4,
+    "component_used": 4,
+    "stock": 4,
+    "receipts": 4,
+    "aid_received": 4,
+    "aid_sent": 4,
+    "consumed": 4,
+    "usable_stock": 4,
+    "unusable_stock": 4,
+    "contract_deliveries": 3,
+    "contract_quantity": 2,
+    "payments_usd": 3,
+    "contract_buyer_share": 3,
+    "contract_signed": 2,
+    "contract_decided": 2,
+}
 """What :func:`_all_hold` reads, with each array's number of dims in a whole run."""
 
 
@@ -252,15 +270,31 @@ def _holds_at_once(
     ):
         return False  # some outputs not recorded (an empty sample axis)
     held: bool = _all_hold(
-        munition_line, np.asarray(inp.line_pool, np.int64), np.asarray(inp.line_product, np.int64),
-        a["production"], a["line_deliveries"], a["inventory"],
-        np.asarray(inp.inventory_start, np.float64), a["component_used"], a["stock"],
-        np.asarray(stock_start, np.float64), a["receipts"], a["aid_received"], a["aid_sent"],
-        a["consumed"], a["usable_stock"], a["unusable_stock"], a["contract_deliveries"],
-        np.asarray(inp.contract_delivered_start, np.float64), a["contract_quantity"],
-        np.asarray(inp.contract_price_usd, np.float64), a["payments_usd"],
-        a["contract_buyer_share"], a["contract_signed"], a["contract_decided"],
-    )  # fmt: skip
+        munition_line,
+        np.asarray(inp.line_pool, np.int64),
+        np.asarray(inp.line_product, np.int64),
+        a["production"],
+        a["line_deliveries"],
+        a["inventory"],
+        np.asarray(inp.inventory_start, np.float64),
+        a["component_used"],
+        a["stock"],
+        np.asarray(stock_start, np.float64),
+        a["receipts"],
+        a["aid_received"],
+        a["aid_sent"],
+        a["consumed"],
+        a["usable_stock"],
+        a["unusable_stock"],
+        a["contract_deliveries"],
+        np.asarray(inp.contract_delivered_start, np.float64),
+        a["contract_quantity"],
+        np.asarray(inp.contract_price_usd, np.float64),
+        a["payments_usd"],
+        a["contract_buyer_share"],
+        a["contract_signed"],
+        a["contract_decided"],
+    )
     return held
 
 
@@ -344,25 +378,38 @@ def _numpy_laws(
     change -= flows
     _fail_first(inp, change, stock, "stock balance", cell, cells)
     _fail_first(
-        inp, np.minimum(stock, 0.0), lambda: _before(stock, stock_start), "negative stock",
-        cell, cells,
-    )  # fmt: skip
+        inp,
+        np.minimum(stock, 0.0),
+        lambda: _before(stock, stock_start),
+        "negative stock",
+        cell,
+        cells,
+    )
     _fail_first(
-        inp, stock - raw["usable_stock"] - raw["unusable_stock"], stock,
-        "nominal stock differs from usable + unusable", cell, cells,
-    )  # fmt: skip
+        inp,
+        stock - raw["usable_stock"] - raw["unusable_stock"],
+        stock,
+        "nominal stock differs from usable + unusable",
+        cell,
+        cells,
+    )
     _fail_first(
         inp, np.minimum(raw["usable_stock"], 0.0), stock, "negative usable stock", cell, cells
     )
     _fail_first(
-        inp, np.minimum(inventory, 0.0), lambda: _before(inventory, inp.inventory_start),
+        inp,
+        np.minimum(inventory, 0.0),
+        lambda: _before(inventory, inp.inventory_start),
         "negative inventory",
         ("sample", "month", "pool", "product"),
-    )  # fmt: skip
+    )
     _fail_first(
-        inp, np.minimum(production, 0.0), production, "negative production",
+        inp,
+        np.minimum(production, 0.0),
+        production,
+        "negative production",
         ("sample", "month", "line"),
-    )  # fmt: skip
+    )
     total = raw["contract_deliveries"].sum(axis=1) + inp.contract_delivered_start
     quantity = raw.get("contract_quantity", inp.contract_quantity)
     _fail_first(
@@ -375,29 +422,42 @@ def _numpy_laws(
     deliveries = raw["contract_deliveries"]
     if deliveries.shape[0] > 0 and raw["receipts"].ndim == 4:  # every cell recorded
         _fail_first(
-            inp, raw["receipts"].sum(axis=(2, 3)) - deliveries.sum(axis=2),
-            deliveries.sum(axis=2), "receipts differ from contract deliveries",
+            inp,
+            raw["receipts"].sum(axis=(2, 3)) - deliveries.sum(axis=2),
+            deliveries.sum(axis=2),
+            "receipts differ from contract deliveries",
             ("sample", "month"),
-        )  # fmt: skip
+        )
     if deliveries.shape[0] > 0:
         value = deliveries @ inp.contract_price_usd
         _fail_first(
-            inp, raw["payments_usd"].sum(axis=2) - value, value,
-            "payments differ from deliveries x unit price", ("sample", "month"),
-        )  # fmt: skip
+            inp,
+            raw["payments_usd"].sum(axis=2) - value,
+            value,
+            "payments differ from deliveries x unit price",
+            ("sample", "month"),
+        )
     shares = raw.get("contract_buyer_share")
     if shares is not None and shares.shape[0] > 0 and shares.shape[1] > 0:
         _fail_first(
-            inp, shares.sum(axis=2) - 1.0, np.ones(shares.shape[:2]),
-            "a contract's buyer shares do not sum to 1", ("sample", "contract"),
-        )  # fmt: skip
+            inp,
+            shares.sum(axis=2) - 1.0,
+            np.ones(shares.shape[:2]),
+            "a contract's buyer shares do not sum to 1",
+            ("sample", "contract"),
+        )
     if "contract_signed" in raw:
         _fail_first(
-            inp, np.minimum(quantity, 0.0), quantity, "negative contract quantity",
+            inp,
+            np.minimum(quantity, 0.0),
+            quantity,
+            "negative contract quantity",
             ("sample", "contract"),
-        )  # fmt: skip
+        )
         _fail_first(
-            inp, np.minimum(raw["contract_signed"] - raw["contract_decided"], 0.0),
-            np.zeros_like(quantity), "contract signed before its decision",
+            inp,
+            np.minimum(raw["contract_signed"] - raw["contract_decided"], 0.0),
+            np.zeros_like(quantity),
+            "contract signed before its decision",
             ("sample", "contract"),
-        )  # fmt: skip
+        )

@@ -98,8 +98,14 @@ def step(
     P = stocks.stock_floor.shape[0]
     G = pledges.pledge_donor.shape[0]
     D = lines.depth_start.shape[0] - 2  # deepest bill-of-materials level
-    tree = _Tree(lines.line_product, lines.line_pool, lines.line_owner, lines.lines_by_depth,
-                 lines.depth_start, lines.greenfield)  # fmt: skip
+    tree = _Tree(
+        lines.line_product,
+        lines.line_pool,
+        lines.line_owner,
+        lines.lines_by_depth,
+        lines.depth_start,
+        lines.greenfield,
+    )
     # arrays read in the month loop, once per call (a tuple field read there, beside a call,
     # takes and drops a reference, two atomic operations, each time)
     lines_by_depth, depth_start, line_pool = tree.lines_by_depth, tree.depth_start, tree.line_pool
@@ -206,8 +212,9 @@ def step(
     watch = fleet_stock.watched(contracts, fleet_cell, C)
     a_first, a_rows = fleet_stock.group_rows(assignments.assign_contract, C)
     ar_first = fleet_stock.assignment_row_first(assignments, recv_first)
-    turn = fleet_stock.by_receiver_from(fit, watch, assignments, a_first, a_rows, contracts,
-                                        recv_first, recv_rows, T)  # fmt: skip
+    turn = fleet_stock.by_receiver_from(
+        fit, watch, assignments, a_first, a_rows, contracts, recv_first, recv_rows, T
+    )
     regroup = fleet_stock.regroup_months(fleets, T)  # months a qualification takes effect
     # no contract is kept per receiver before the first turn (mark_by_receiver has nothing to do)
     first_turn = int(np.min(turn)) if C > 0 else T
@@ -375,11 +382,27 @@ def step(
             if w_next < W and policies.rev_month[w_next] == t:
                 w_first = w_next
                 w_next = policy.review(
-                    t, w_next, s, stock, delivered, quantity, sign, own_due, due_col, rate,
-                    _row(policies.pol_delay, s), _row(policies.pol_planned_delay, s),
-                    budget_left, receive_share, pay_share,
-                    contracts, consumption, pledges, policies, policy_rows,
-                )  # fmt: skip
+                    t,
+                    w_next,
+                    s,
+                    stock,
+                    delivered,
+                    quantity,
+                    sign,
+                    own_due,
+                    due_col,
+                    rate,
+                    _row(policies.pol_delay, s),
+                    _row(policies.pol_planned_delay, s),
+                    budget_left,
+                    receive_share,
+                    pay_share,
+                    contracts,
+                    consumption,
+                    pledges,
+                    policies,
+                    policy_rows,
+                )
                 for w in range(w_first, w_next):  # the slots it wrote are looked at again
                     for j in range(2):
                         c = policies.rev_slot[w, j]
@@ -396,21 +419,41 @@ def step(
                 book_c[c] = quantity[c] - delivered[c] if live else 0.0
                 dormant = open_c[c] == 0.0 and book_c[c] == 0.0 and not by_row[c]
                 if dormant:
-                    wake[c] = _wake(t, c if k < 0 else k, due if k < 0 else own_due,
-                                    delivered[c], quantity[c], sign[c],
-                                    contracts.contract_firm[c])  # fmt: skip
+                    wake[c] = _wake(
+                        t,
+                        c if k < 0 else k,
+                        due if k < 0 else own_due,
+                        delivered[c],
+                        quantity[c],
+                        sign[c],
+                        contracts.contract_firm[c],
+                    )
                 if dormant != asleep[c]:
                     asleep[c] = dormant
                     regroup_cand = True
             if F > 0 and t >= first_turn:  # per receiver where its guns fit only some lines
-                row_any = fleet_stock.mark_by_receiver(t, turn, by_row, delivered, receive_share,
-                                                       recv_first, recv_rows,
-                                                       delivered_r)  # fmt: skip
+                row_any = fleet_stock.mark_by_receiver(
+                    t, turn, by_row, delivered, receive_share, recv_first, recv_rows, delivered_r
+                )
             if row_any:
-                fleet_stock.open_by_receiver(t, by_row, due, own_due, due_col, quantity, sign,
-                                             contracts.contract_firm, receive_share, delivered_r,
-                                             recv_first, recv_rows, open_c, book_c, open_r,
-                                             book_r)  # fmt: skip
+                fleet_stock.open_by_receiver(
+                    t,
+                    by_row,
+                    due,
+                    own_due,
+                    due_col,
+                    quantity,
+                    sign,
+                    contracts.contract_firm,
+                    receive_share,
+                    delivered_r,
+                    recv_first,
+                    recv_rows,
+                    open_c,
+                    book_c,
+                    open_r,
+                    book_r,
+                )
             # assignments of contracts with open orders or firm book, in order
             if regroup_cand:  # the assignments of contracts not dormant, in order
                 n_cand = 0
@@ -431,19 +474,74 @@ def step(
             for ln in range(L):
                 committed[ln] += commit_more[ln, t]
                 book[ln] = 0.0
-            _split(assignments, committed, n_assign, weight_sum, book_c, book, open_a, False,
-                   live_a, n_live)  # fmt: skip
+            _split(
+                assignments,
+                committed,
+                n_assign,
+                weight_sum,
+                book_c,
+                book,
+                open_a,
+                False,
+                live_a,
+                n_live,
+            )
             if row_any:  # (with no contract kept per receiver, split has nothing to do)
-                fleet_stock.split(t, fit, by_row, book_r, committed, book, open_a, ar, ar_first,
-                                  False, assignments, a_first, a_rows, contracts, recv_first,
-                                  recv_rows)  # fmt: skip
+                fleet_stock.split(
+                    t,
+                    fit,
+                    by_row,
+                    book_r,
+                    committed,
+                    book,
+                    open_a,
+                    ar,
+                    ar_first,
+                    False,
+                    assignments,
+                    a_first,
+                    a_rows,
+                    contracts,
+                    recv_first,
+                    recv_rows,
+                )
             unfilled[:, :] = 0.0  # each owner's own book beyond its cover, before the spill
-            _book_to_room(book, committed, cap_max, horizon, lines_by_depth, line_pool,
-                          line_product, line_owner, greenfield, 0, depth_start[1], spill, room,
-                          n_group, unfilled)  # fmt: skip
-            _down_the_bom(book, committed, tree, inputs, per_unit, need, group, D, False,
-                          orders, inventory, cap_max, horizon, n_group, spill, room,
-                          unfilled)  # fmt: skip
+            _book_to_room(
+                book,
+                committed,
+                cap_max,
+                horizon,
+                lines_by_depth,
+                line_pool,
+                line_product,
+                line_owner,
+                greenfield,
+                0,
+                depth_start[1],
+                spill,
+                room,
+                n_group,
+                unfilled,
+            )
+            _down_the_bom(
+                book,
+                committed,
+                tree,
+                inputs,
+                per_unit,
+                need,
+                group,
+                D,
+                False,
+                orders,
+                inventory,
+                cap_max,
+                horizon,
+                n_group,
+                spill,
+                room,
+                unfilled,
+            )
             for ln in range(L):
                 added = 0.0
                 if greenfield[ln] and committed[ln] <= 0.0:  # a new plant: all or nothing
@@ -454,8 +552,10 @@ def step(
                     added = max(min(cap_max[ln], book[ln] / horizon[ln]) - committed[ln], 0.0)
                 m = lines.module_capacity[ln]
                 if added > 0.0 and m > 0.0:  # whole modules, within the ceiling
-                    n = min(np.ceil(added / m - 1e-9), np.floor((cap_max[ln] - committed[ln])
-                                                                / m + 1e-9))  # fmt: skip
+                    n = min(
+                        np.ceil(added / m - 1e-9),
+                        np.floor((cap_max[ln] - committed[ln]) / m + 1e-9),
+                    )
                     added = max(n, 0.0) * m
                     for r in range(ramp[ln]):  # module j in service from lead + ceil(j R/n) - 1
                         step = np.floor(n * (r + 1) / ramp[ln] + 1e-9) - np.floor(
@@ -468,8 +568,9 @@ def step(
                 if added > 0.0:
                     committed[ln] += added
                 if keep_capex:
-                    out.capex_usd[s, t, ln] = (added * lines.capex_usd_per_unit[ln]
-                                               + capex_more[ln, t])  # fmt: skip
+                    out.capex_usd[s, t, ln] = (
+                        added * lines.capex_usd_per_unit[ln] + capex_more[ln, t]
+                    )
                 if keep_added:
                     out.capacity_added[s, t, ln] = added
                 if keep_book:
@@ -490,20 +591,53 @@ def step(
             # 4. production: wants flow down the bill of materials, output flows up
             for ln in range(L):
                 orders[ln] = 0.0
-            _split(assignments, cap, n_assign, weight_sum, open_c, orders, open_a, True, live_a,
-                   n_live)  # fmt: skip
+            _split(
+                assignments, cap, n_assign, weight_sum, open_c, orders, open_a, True, live_a, n_live
+            )
             if row_any:
-                fleet_stock.split(t, fit, by_row, open_r, cap, orders, open_a, ar, ar_first, True,
-                                  assignments, a_first, a_rows, contracts, recv_first,
-                                  recv_rows)  # fmt: skip
+                fleet_stock.split(
+                    t,
+                    fit,
+                    by_row,
+                    open_r,
+                    cap,
+                    orders,
+                    open_a,
+                    ar,
+                    ar_first,
+                    True,
+                    assignments,
+                    a_first,
+                    a_rows,
+                    contracts,
+                    recv_first,
+                    recv_rows,
+                )
             for ln in range(L):
                 wanted[ln] = min(cap[ln], orders[ln])
             if buffered:  # order-up-to: component lines also refill the buffer
-                _buffer_gap(inventory, stocks.inventory_cover, cap, tree, inputs, per_unit,
-                            available)  # fmt: skip
-            _down_the_bom(wanted, cap, tree, inputs, per_unit, need, group, D, True,
-                          orders, available if buffered else inventory, cap_max, horizon,
-                          n_group, spill, room, unfilled)  # fmt: skip
+                _buffer_gap(
+                    inventory, stocks.inventory_cover, cap, tree, inputs, per_unit, available
+                )
+            _down_the_bom(
+                wanted,
+                cap,
+                tree,
+                inputs,
+                per_unit,
+                need,
+                group,
+                D,
+                True,
+                orders,
+                available if buffered else inventory,
+                cap_max,
+                horizon,
+                n_group,
+                spill,
+                room,
+                unfilled,
+            )
             for d in range(D, -1, -1):
                 need[:, :] = 0.0
                 for i in range(depth_start[d], depth_start[d + 1]):
@@ -615,16 +749,42 @@ def step(
                     fleet_stock.pool(fleets, t, usable)
                 if watched_took:  # (receive visits only those deliveries; a call costs a
                     # reference to each of its ~30 arrays)
-                    got = fleet_stock.receive(fleets, t, take_a, assignments, contracts,
-                                              recv_first, recv_rows, fleet_cell, usable, unusable,
-                                              by_row, open_a, ar, ar_first, receive_share, watch,
-                                              all_a if row_any else live_a,
-                                              A if row_any else n_live)  # fmt: skip
+                    got = fleet_stock.receive(
+                        fleets,
+                        t,
+                        take_a,
+                        assignments,
+                        contracts,
+                        recv_first,
+                        recv_rows,
+                        fleet_cell,
+                        usable,
+                        unusable,
+                        by_row,
+                        open_a,
+                        ar,
+                        ar_first,
+                        receive_share,
+                        watch,
+                        all_a if row_any else live_a,
+                        A if row_any else n_live,
+                    )
                     lots = lots or got
             if row_any:
-                fleet_stock.receipts_by_receiver(take_a, open_a, by_row, ar, ar_first, a_first,
-                                                 a_rows, recv_first, recv_rows, receive_share,
-                                                 got_r, delivered_r)  # fmt: skip
+                fleet_stock.receipts_by_receiver(
+                    take_a,
+                    open_a,
+                    by_row,
+                    ar,
+                    ar_first,
+                    a_first,
+                    a_rows,
+                    recv_first,
+                    recv_rows,
+                    receive_share,
+                    got_r,
+                    delivered_r,
+                )
             for c in range(C):  # (nothing above reads delivered: one pass over the contracts)
                 delivered[c] += delivered_c[c]
                 if keep_deliveries:
@@ -655,8 +815,9 @@ def step(
                     p, k = gcell_party[i], gcell_product[i]
                     share[p, k] = 0.0
                     if asked[p, k] > 0.0:
-                        share[p, k] = min(max(stock[p, k] - stocks.stock_floor[p, k], 0.0)
-                                          / asked[p, k], 1.0)  # fmt: skip
+                        share[p, k] = min(
+                            max(stock[p, k] - stocks.stock_floor[p, k], 0.0) / asked[p, k], 1.0
+                        )
                 for g in range(G):
                     give = owed[g] * share[pledges.pledge_donor[g], pledges.pledge_product[g]]
                     given[g] += give
@@ -673,8 +834,18 @@ def step(
                             out.aid_received[s, t, m] += give
                         out.pledge_deliveries[s, t, g] = give
                 if F > 0:
-                    fleet_stock.aid(fleets, line_product, aid_out, aid_in, usable, unusable,
-                                    fleet_lot_party, fleet_lot_line, held, keep)  # fmt: skip
+                    fleet_stock.aid(
+                        fleets,
+                        line_product,
+                        aid_out,
+                        aid_in,
+                        usable,
+                        unusable,
+                        fleet_lot_party,
+                        fleet_lot_line,
+                        held,
+                        keep,
+                    )
                     for g in range(G):  # (the only cells written above)
                         aid_out[pledges.pledge_donor[g], pledges.pledge_product[g]] = 0.0
                         aid_in[pledges.pledge_recipient[g], pledges.pledge_product[g]] = 0.0
@@ -722,8 +893,9 @@ def step(
                         out.fleet_shortfall[s, t, f] = fleet_short[f]
                     fleet_short[f] = 0.0
         if keep_contracts:  # run_engine keeps the three contract outputs together
-            policy.record(s, quantity, sign, _row(policies.contract_decided, s), pay_share,
-                          contracts, out)  # fmt: skip
+            policy.record(
+                s, quantity, sign, _row(policies.contract_decided, s), pay_share, contracts, out
+            )
 
 
 @njit(cache=True)
@@ -747,8 +919,9 @@ def _lots(where: np.ndarray, line_product: np.ndarray) -> tuple[np.ndarray, np.n
 
 
 @njit(cache=True)
-def _wake(t: int, c: int, due: np.ndarray, delivered: float, quantity: float, sign: int,
-          firm: bool) -> int:  # fmt: skip
+def _wake(
+    t: int, c: int, due: np.ndarray, delivered: float, quantity: float, sign: int, firm: bool
+) -> int:
     """The first month after ``t`` at which dormant contract ``c`` may have open orders or book.
 
     With its delivered quantity unchanged (nothing is delivered to a contract
@@ -870,9 +1043,23 @@ def _down_the_bom(
             else:
                 per_line[ln] = need[q, p] * share
         if not net:
-            _book_to_room(per_line, weight, cap_max, horizon, lines_by_depth, line_pool,
-                          line_product, line_owner, greenfield, depth_start[d],
-                          depth_start[d + 1], spill, room, n_group, unfilled)  # fmt: skip
+            _book_to_room(
+                per_line,
+                weight,
+                cap_max,
+                horizon,
+                lines_by_depth,
+                line_pool,
+                line_product,
+                line_owner,
+                greenfield,
+                depth_start[d],
+                depth_start[d + 1],
+                spill,
+                room,
+                n_group,
+                unfilled,
+            )
         for i in range(depth_start[d], depth_start[d + 1]):
             ln = lines_by_depth[i]
             if per_line[ln] != 0.0:
@@ -966,8 +1153,9 @@ def _buffer_gap(
     """
     available[:, :] = 0.0
     for ln in range(lines.line_product.shape[0]):
-        _add_needs(available, cap[ln], lines.line_pool[ln], lines.line_product[ln], inputs,
-                   per_unit)  # fmt: skip
+        _add_needs(
+            available, cap[ln], lines.line_pool[ln], lines.line_product[ln], inputs, per_unit
+        )
     for q in range(available.shape[0]):
         for k in range(available.shape[1]):
             available[q, k] = inventory[q, k] - cover[q, k] * available[q, k]

@@ -78,8 +78,11 @@ def _expected_use(
             if hi >= lo:
                 total += rate[e] * (hi - lo + 1)
     for g in range(pledge_donor.shape[0]):
-        if (pledge_product[g] == product and member[v, pledge_donor[g]]
-                and not member[v, pledge_recipient[g]]):  # fmt: skip
+        if (
+            pledge_product[g] == product
+            and member[v, pledge_donor[g]]
+            and not member[v, pledge_recipient[g]]
+        ):
             before = owed_by_month[t - 1, g] if t > 0 else 0.0
             total += owed_by_month[end - 1, g] - before
     return total / max(end - t, 1)
@@ -230,9 +233,23 @@ def review(
             c = receive_contract[r]
             if pol_member[v, receive_party[r]] and contract_decided[c] <= t:
                 line += receive_share[r] * max(quantity[c] - delivered[c], 0.0)
-        use = _expected_use(v, t, R, T, k, pol_member, use_party, use_product, use_first,
-                            use_last, rate, pledge_donor, pledge_recipient, pledge_product,
-                            owed_by_month)  # fmt: skip
+        use = _expected_use(
+            v,
+            t,
+            R,
+            T,
+            k,
+            pol_member,
+            use_party,
+            use_product,
+            use_first,
+            use_last,
+            rate,
+            pledge_donor,
+            pledge_recipient,
+            pledge_product,
+            owed_by_month,
+        )
         # desired supply line: expected use over the acquisition lag the buyer plans for
         # (its contracting delay + mean delivery wait); an extra delay is friction it does
         # not plan for, so it lengthens the real lag without raising the order
@@ -248,9 +265,21 @@ def review(
         if rev_slot[w, 1] < 0:
             share0 = 1.0
         if policies.pol_by_gap[v]:
-            split = _shares_by_gap(v, t, k, pol_desired[v, t] + wanted_line, stock, delivered,
-                                   quantity, receive_share, contract_decided, contracts,
-                                   policies, product_first, product_rows)  # fmt: skip
+            split = _shares_by_gap(
+                v,
+                t,
+                k,
+                pol_desired[v, t] + wanted_line,
+                stock,
+                delivered,
+                quantity,
+                receive_share,
+                contract_decided,
+                contracts,
+                policies,
+                product_first,
+                product_rows,
+            )
             for j in range(2):
                 c = rev_slot[w, j]
                 if c < 0:
@@ -266,8 +295,14 @@ def review(
             for j in range(2):
                 c = rev_slot[w, j]
                 if c >= 0:
-                    _payment_years(share0 if j == 0 else share1, when, contract_due_months[c],
-                                   contract_price_usd[c], budget_offset, per_year)  # fmt: skip
+                    _payment_years(
+                        share0 if j == 0 else share1,
+                        when,
+                        contract_due_months[c],
+                        contract_price_usd[c],
+                        budget_offset,
+                        per_year,
+                    )
             for b in range(pay_contract.shape[0]):
                 c = pay_contract[b]
                 if c == rev_slot[w, 0] or (c == rev_slot[w, 1] and rev_slot[w, 0] < 0):

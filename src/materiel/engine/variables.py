@@ -492,9 +492,16 @@ def _declared(group: type[Any]) -> dict[str, Variable]:
     for name, hint in get_type_hints(group, include_extras=True).items():
         (var,) = (m for m in hint.__metadata__ if isinstance(m, Var))
         out[name] = Variable(
-            name, group.__name__, tuple(var.dims.split()), var.units, var.description,
-            np.dtype(var.dtype), var.dataset or name, var.lean, var.record_with or name,
-        )  # fmt: skip
+            name,
+            group.__name__,
+            tuple(var.dims.split()),
+            var.units,
+            var.description,
+            np.dtype(var.dtype),
+            var.dataset or name,
+            var.lean,
+            var.record_with or name,
+        )
     return out
 
 

@@ -108,10 +108,19 @@ class TargetStatus:
         to_target = months_between(self.start, first) if first else None
         early = months_between(first, self.by) if first else None
         return TargetOutcome(
-            target=self.id, parties=self.parties, product=self.product, required=self.required,
-            by=self.by, met=self.met, first_met=first, months_to_target=to_target,
-            months_early=early, stock=self.stock_at_by, short=self.short, at=self.by,
-        )  # fmt: skip
+            target=self.id,
+            parties=self.parties,
+            product=self.product,
+            required=self.required,
+            by=self.by,
+            met=self.met,
+            first_met=first,
+            months_to_target=to_target,
+            months_early=early,
+            stock=self.stock_at_by,
+            short=self.short,
+            at=self.by,
+        )
 
     def sentence(self) -> str:
         """One line: met when, or short by how much at the date (:func:`target_sentence`)."""
@@ -190,14 +199,20 @@ def binding_sentences(
                 continue  # binds only through the planner's tie-breaks: worth nothing
             if in_usd:
                 saves = _money(value, True)
-                text = (f"{label} binds in {span}: one more {unit}/month of capacity there over "
-                        f"that period saves {saves} of payments and capex")  # fmt: skip
+                text = (
+                    f"{label} binds in {span}: one more {unit}/month of capacity there over "
+                    f"that period saves {saves} of payments and capex"
+                )
                 if abs(pen) > max(_PENNY_USD, _MIN_VALUE * scale):
-                    text += (f"; apart, {_money(pen, True)} of penalty weight (targets missed, "
-                             "consumption short, commitments late)")  # fmt: skip
+                    text += (
+                        f"; apart, {_money(pen, True)} of penalty weight (targets missed, "
+                        "consumption short, commitments late)"
+                    )
             else:
-                text = (f"{label} binds in {span}: one more {unit}/month of capacity there over "
-                        f"that period is worth {_money(value, False)}")  # fmt: skip
+                text = (
+                    f"{label} binds in {span}: one more {unit}/month of capacity there over "
+                    f"that period is worth {_money(value, False)}"
+                )
             out.append(Binding(kind, what, first, last, value, text, pen))
 
     for line, series in capacity_value.items():
@@ -216,7 +231,6 @@ def binding_sentences(
                     f"budget of {ally} in {year} binds: one more $1 is worth {_money(value, False)}"
                 )
             out.append(Binding("budget", ally, str(year), str(year), value, text, pen))
-    capacity = sorted((b for b in out if b.kind != "budget"),
-                      key=lambda b: (-b.value, -b.penalty))  # fmt: skip
+    capacity = sorted((b for b in out if b.kind != "budget"), key=lambda b: (-b.value, -b.penalty))
     budgets = sorted((b for b in out if b.kind == "budget"), key=lambda b: (-b.value, -b.penalty))
     return capacity[:limit] + budgets[:limit]

@@ -199,9 +199,14 @@ def weights_for(
     else:
         keep = np.full(K, commitment_penalty_usd * USD * cost)
     return Weights(
-        cost=cost, slack=slack, gap=gap, base=2.0 * value, step=2.0 * together,
-        late=np.minimum(value, keep) / 12.0, keep=keep,
-    )  # fmt: skip
+        cost=cost,
+        slack=slack,
+        gap=gap,
+        base=2.0 * value,
+        step=2.0 * together,
+        late=np.minimum(value, keep) / 12.0,
+        keep=keep,
+    )
 
 
 def _expr(
@@ -381,10 +386,12 @@ def define_capacity_expansion(pm: PlanModel) -> None:
         n_lab = _labels(m, "Line-modules")
         r = np.arange(len(modular))
         expr, mask = _expr(
-            m, mcoords, np.concatenate([r, r]),
+            m,
+            mcoords,
+            np.concatenate([r, r]),
             np.concatenate([A[modular], n_lab]),
             np.concatenate([np.ones(r.size), -d.x_module[modular]]),
-        )  # fmt: skip
+        )
         m.add_constraints(expr, "=", 0.0, name="Line-modules", mask=mask)
         pm.integer = True
 
@@ -473,9 +480,12 @@ def define_production(pm: PlanModel) -> None:
         [np.ones(o_rows.size), on_coeffs],
     )
     expr, mask = _expr(
-        m, mcoords, np.concatenate(cap_rows), np.concatenate(cap_labels),
+        m,
+        mcoords,
+        np.concatenate(cap_rows),
+        np.concatenate(cap_labels),
         np.concatenate(cap_coeffs),
-    )  # fmt: skip
+    )
     rhs = xr.DataArray(d.base_capacity[d.mlines], coords=mcoords)
     m.add_constraints(expr, "<=", rhs, name="Line-capacity", mask=mask)
     if G == 0:
@@ -486,12 +496,13 @@ def define_production(pm: PlanModel) -> None:
     stocked = d.group_inventory > 0
     m.add_variables(
         lower=0,
-        upper=xr.DataArray(np.repeat(np.where(has_lines, np.inf, 0.0)[:, None], T, 1),
-                           coords=gcoords),
+        upper=xr.DataArray(
+            np.repeat(np.where(has_lines, np.inf, 0.0)[:, None], T, 1), coords=gcoords
+        ),
         coords=gcoords,
         name="Component-production",
         mask=xr.DataArray(np.repeat(stocked[:, None], T, 1), coords=gcoords),
-    )  # fmt: skip
+    )
     m.add_variables(
         lower=0,
         upper=xr.DataArray(np.repeat(d.group_inventory[:, None], T, 1), coords=gcoords),
@@ -515,16 +526,21 @@ def define_production(pm: PlanModel) -> None:
     _add_use_terms(rows, labs, coefs, used, np.flatnonzero(~stocked), made, o_t, o_labels, T)
     in_group = [(int(ln), g) for g, lines in enumerate(d.group_lines) for ln in lines]
     on_rows, on_labels, on_coeffs = _online_terms(
-        pm, np.array([ln for ln, _ in in_group], dtype=np.intp),
+        pm,
+        np.array([ln for ln, _ in in_group], dtype=np.intp),
         np.array([g for _, g in in_group], dtype=np.intp),
-    )  # fmt: skip
-    expr, mask = _expr(m, gcoords, np.concatenate([*rows, on_rows]),
-                       np.concatenate([*labs, on_labels]),
-                       np.concatenate([*coefs, on_coeffs]))  # fmt: skip
+    )
+    expr, mask = _expr(
+        m,
+        gcoords,
+        np.concatenate([*rows, on_rows]),
+        np.concatenate([*labs, on_labels]),
+        np.concatenate([*coefs, on_coeffs]),
+    )
     mask = mask & xr.DataArray(has_lines | ~stocked, coords=[gcoords[0]])
-    m.add_constraints(expr, "<=",
-                      xr.DataArray(base, coords=gcoords),
-                      name="Component-capacity", mask=mask)  # fmt: skip
+    m.add_constraints(
+        expr, "<=", xr.DataArray(base, coords=gcoords), name="Component-capacity", mask=mask
+    )
     if not stocked.any():
         return
     # balance of a stocked group: inv(t) - inv(t-1) - made(t) + used(t) = inv_start [t == 0]
@@ -532,18 +548,22 @@ def define_production(pm: PlanModel) -> None:
     labs = [inv.ravel(), _shift(inv, 1).ravel(), made.ravel()]
     coefs = [np.ones(g_rows.size), -np.ones(g_rows.size), -np.ones(g_rows.size)]
     _add_use_terms(rows, labs, coefs, used, np.flatnonzero(stocked), made, o_t, o_labels, T)
-    expr, mask = _expr(m, gcoords, np.concatenate(rows), np.concatenate(labs),
-                       np.concatenate(coefs))  # fmt: skip
+    expr, mask = _expr(
+        m, gcoords, np.concatenate(rows), np.concatenate(labs), np.concatenate(coefs)
+    )
     on_hand = np.zeros((G, T))
     on_hand[:, 0] = d.group_inventory
     mask = mask & xr.DataArray(stocked, coords=[gcoords[0]])
-    m.add_constraints(expr, "=", xr.DataArray(on_hand, coords=gcoords),
-                      name="Component-balance", mask=mask)  # fmt: skip
+    m.add_constraints(
+        expr, "=", xr.DataArray(on_hand, coords=gcoords), name="Component-balance", mask=mask
+    )
     expr, mask = _expr(
-        m, gcoords, np.concatenate([g_rows, g_rows]),
+        m,
+        gcoords,
+        np.concatenate([g_rows, g_rows]),
         np.concatenate([inv.ravel(), _shift(inv, 1).ravel()]),
         np.concatenate([np.ones(g_rows.size), -np.ones(g_rows.size)]),
-    )  # fmt: skip
+    )
     mask = (
         mask
         & xr.DataArray(stocked, coords=[gcoords[0]])
@@ -657,8 +677,9 @@ def define_deliveries(pm: PlanModel) -> None:
             labs.append(rec[c])
             coefs.append(-np.ones(T))
     if rows:
-        expr, mask = _expr(m, pcoords, np.concatenate(rows), np.concatenate(labs),
-                           np.concatenate(coefs))  # fmt: skip
+        expr, mask = _expr(
+            m, pcoords, np.concatenate(rows), np.concatenate(labs), np.concatenate(coefs)
+        )
         m.add_constraints(expr, "=", 0.0, name="Product-balance", mask=mask)
     B = len(d.backlog)
     if B == 0 or len(d.backlog_assign) == 0:
@@ -681,8 +702,9 @@ def define_deliveries(pm: PlanModel) -> None:
     rows = [r, r] + [int(bb) * T + t for bb in d.backlog_assign]
     labs = [Y.ravel(), _shift(Y, 1).ravel()] + [y[a] for a in range(len(d.backlog_assign))]
     coefs = [np.ones(r.size), -np.ones(r.size)] + [-np.ones(T)] * len(d.backlog_assign)
-    expr, mask = _expr(m, bcoords, np.concatenate(rows), np.concatenate(labs),
-                       np.concatenate(coefs))  # fmt: skip
+    expr, mask = _expr(
+        m, bcoords, np.concatenate(rows), np.concatenate(labs), np.concatenate(coefs)
+    )
     m.add_constraints(expr, "=", 0.0, name="Backlog-schedule")
 
 
@@ -712,8 +734,9 @@ def define_commitments(pm: PlanModel) -> None:
         m.add_variables(lower=0, upper=upper, coords=bcoords, name="Commitment-short")
         rows.append(np.arange(B))
         labs.append(np.where(soft, _labels(m, "Commitment-short"), -1))
-    expr, _ = _expr(m, bcoords, np.concatenate(rows), np.concatenate(labs),
-                    np.ones(sum(len(r) for r in rows)))  # fmt: skip
+    expr, _ = _expr(
+        m, bcoords, np.concatenate(rows), np.concatenate(labs), np.ones(sum(len(r) for r in rows))
+    )
     due = xr.DataArray(d.backlog_due[np.arange(B), d.backlog_end], coords=bcoords)
     m.add_constraints(expr, ">=", due, name="Commitment-kept")
 
@@ -824,12 +847,16 @@ def define_stocks(pm: PlanModel) -> None:
     product = np.array([k for _, k in d.cells], dtype=np.intp)
     demand = inp.consumption_per_month[:, party, product].T  # (N, T)
     need = stock_checkpoints(pm, demand)
-    m.add_variables(lower=0, coords=coords, name="Stock-level",
-                    mask=xr.DataArray(need, coords=coords))  # fmt: skip
     m.add_variables(
-        lower=0, upper=xr.DataArray(demand, coords=coords), coords=coords, name="Stock-shortfall",
+        lower=0, coords=coords, name="Stock-level", mask=xr.DataArray(need, coords=coords)
+    )
+    m.add_variables(
+        lower=0,
+        upper=xr.DataArray(demand, coords=coords),
+        coords=coords,
+        name="Stock-shortfall",
         mask=xr.DataArray(demand > 0, coords=coords),
-    )  # fmt: skip
+    )
     s, u = _labels(m, "Stock-level"), _labels(m, "Stock-shortfall")
     c, t = _grid(N, T)
     r = c * T + t
@@ -852,14 +879,20 @@ def define_stocks(pm: PlanModel) -> None:
     nxt = np.minimum.accumulate(later[:, ::-1], axis=1)[:, ::-1]
     to = np.where(nxt < T, np.arange(N)[:, None] * T + nxt, -1).ravel()
     row, lab = to[np.concatenate(rows)], np.concatenate(labs)
-    expr, _ = _expr(m, coords, np.maximum(row, 0), np.where(row >= 0, lab, -1),
-                    np.concatenate(coefs))  # fmt: skip
+    expr, _ = _expr(
+        m, coords, np.maximum(row, 0), np.where(row >= 0, lab, -1), np.concatenate(coefs)
+    )
     rhs = -demand.copy()
     rhs[:, 0] += inp.stock_start[party, product]
     summed = np.zeros(N * T)
     np.add.at(summed, to[to >= 0], rhs.ravel()[to >= 0])
-    m.add_constraints(expr, "=", xr.DataArray(summed.reshape(N, T), coords=coords),
-                      name="Stock-balance", mask=xr.DataArray(need, coords=coords))  # fmt: skip
+    m.add_constraints(
+        expr,
+        "=",
+        xr.DataArray(summed.reshape(N, T), coords=coords),
+        name="Stock-balance",
+        mask=xr.DataArray(need, coords=coords),
+    )
 
 
 def define_donor_floors(pm: PlanModel) -> None:
@@ -911,9 +944,12 @@ def define_donor_floors(pm: PlanModel) -> None:
     if switched.any():
         upper = np.where(switched[:, None] & active.values, 1.0, 0.0)
         m.add_variables(
-            lower=0, upper=xr.DataArray(upper, coords=coords), coords=coords,
-            name="Aid-may_give", integer=True,
-        )  # fmt: skip
+            lower=0,
+            upper=xr.DataArray(upper, coords=coords),
+            coords=coords,
+            name="Aid-may_give",
+            integer=True,
+        )
         z = np.where(upper > 0, _labels(m, "Aid-may_give"), -1)
         pm.integer = True
     rows, labs = list(a_rows), list(a_labs)
@@ -922,26 +958,28 @@ def define_donor_floors(pm: PlanModel) -> None:
     cell_of_row = np.concatenate(r_rows) // T
     month_of_row = np.concatenate(r_rows) % T
     keep = np.isin(cell_of_row, donors)
-    rows.append(np.array([dpos[int(c)] for c in cell_of_row[keep]], dtype=np.intp) * T
-                + month_of_row[keep])  # fmt: skip
+    rows.append(
+        np.array([dpos[int(c)] for c in cell_of_row[keep]], dtype=np.intp) * T + month_of_row[keep]
+    )
     labs.append(np.concatenate(r_labs)[keep])
     coefs.append(-np.concatenate(r_coefs)[keep])
     for i, c in enumerate(donors):
         rows += [i * T + t, i * T + t]
         labs += [_shift(s[c : c + 1], 1)[0], z[i]]
         coefs += [-np.ones(T), np.full(T, floor[i])]
-    expr, mask = _expr(m, coords, np.concatenate(rows), np.concatenate(labs),
-                       np.concatenate(coefs))  # fmt: skip
+    expr, mask = _expr(m, coords, np.concatenate(rows), np.concatenate(labs), np.concatenate(coefs))
     rhs = np.zeros((len(donors), T))
     rhs[:, 0] = inp.stock_start[party, product]
-    m.add_constraints(expr, "<=", xr.DataArray(rhs, coords=coords), name="Aid-floor",
-                      mask=mask & active)  # fmt: skip
+    m.add_constraints(
+        expr, "<=", xr.DataArray(rhs, coords=coords), name="Aid-floor", mask=mask & active
+    )
     if switched.any():
         rows = [*a_rows, np.arange(len(donors) * T)]
         labs = [*a_labs, z.ravel()]
         coefs = [np.ones(T) for _ in a_rows] + [-np.repeat(owed, T)]
-        expr, mask = _expr(m, coords, np.concatenate(rows), np.concatenate(labs),
-                           np.concatenate(coefs))  # fmt: skip
+        expr, mask = _expr(
+            m, coords, np.concatenate(rows), np.concatenate(labs), np.concatenate(coefs)
+        )
         mask = mask & active & xr.DataArray(switched, coords=[coords[0]])
         m.add_constraints(expr, "<=", 0.0, name="Aid-switch", mask=mask)
 
@@ -969,8 +1007,9 @@ def define_targets(pm: PlanModel) -> None:
     for i, tgt in enumerate(d.targets):
         rows.append(np.full(len(tgt.cells), i))
         labs.append(s[tgt.cells, tgt.month])
-    expr, _ = _expr(m, tcoords, np.concatenate(rows), np.concatenate(labs),
-                    np.ones(sum(len(r) for r in rows)))  # fmt: skip
+    expr, _ = _expr(
+        m, tcoords, np.concatenate(rows), np.concatenate(labs), np.ones(sum(len(r) for r in rows))
+    )
     required = xr.DataArray([tgt.required for tgt in d.targets], coords=tcoords)
     m.add_constraints(expr, ">=", required, name="Target-by-date")
     if pm.objective != "time":
@@ -990,11 +1029,11 @@ def define_targets(pm: PlanModel) -> None:
         for c in tgt.cells:
             rows.append(i * T + t)
             labs.append(s[c])
-    expr, _ = _expr(m, coords, np.concatenate(rows), np.concatenate(labs),
-                    np.ones(sum(len(r) for r in rows)))  # fmt: skip
+    expr, _ = _expr(
+        m, coords, np.concatenate(rows), np.concatenate(labs), np.ones(sum(len(r) for r in rows))
+    )
     rhs = xr.DataArray(np.repeat(required.values[:, None], T, axis=1), coords=coords)
-    m.add_constraints(expr, ">=", rhs, name="Target-gap",
-                      mask=xr.DataArray(upto, coords=coords))  # fmt: skip
+    m.add_constraints(expr, ">=", rhs, name="Target-gap", mask=xr.DataArray(upto, coords=coords))
 
 
 def _payment_terms(pm: PlanModel) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -1024,8 +1063,7 @@ def _payment_terms(pm: PlanModel) -> tuple[np.ndarray, np.ndarray, np.ndarray, n
     if not labs:
         empty = np.zeros(0, dtype=np.intp)
         return empty, empty, empty.astype(np.int64), np.zeros(0)
-    return (np.concatenate(party), np.concatenate(month), np.concatenate(labs),
-            np.concatenate(usd))  # fmt: skip
+    return (np.concatenate(party), np.concatenate(month), np.concatenate(labs), np.concatenate(usd))
 
 
 def define_budgets(pm: PlanModel) -> None:
@@ -1186,8 +1224,15 @@ def build_model(
 
 
 BUILDERS = (
-    define_capacity_expansion, define_production, define_deliveries, define_commitments,
-    define_aid, define_stocks, define_donor_floors, define_targets, define_budgets,
+    define_capacity_expansion,
+    define_production,
+    define_deliveries,
+    define_commitments,
+    define_aid,
+    define_stocks,
+    define_donor_floors,
+    define_targets,
+    define_budgets,
     define_objective,
-)  # fmt: skip
+)
 """The ``define_*`` builders in the order :func:`build_model` calls them."""

@@ -156,9 +156,12 @@ def build_sample_average(
         shape = here
         stage = _Stage(base, i, shared, once)
         pm = PlanModel(
-            model=cast(linopy.Model, stage), data=d, objective=objective,
-            weights=weights_for(d, objective, commitment_penalty_usd), integer=False,
-        )  # fmt: skip
+            model=cast(linopy.Model, stage),
+            data=d,
+            objective=objective,
+            weights=weights_for(d, objective, commitment_penalty_usd),
+            integer=False,
+        )
         for define in BUILDERS:
             define(pm)
         integer = integer or pm.integer
@@ -169,9 +172,13 @@ def build_sample_average(
         total = part if total is None else total + part
     assert total is not None
     base.add_objective(total)
-    return PlanModel(model=base, data=datas[0], objective=objective,
-                     weights=weights_for(datas[0], objective, commitment_penalty_usd),
-                     integer=integer)  # fmt: skip
+    return PlanModel(
+        model=base,
+        data=datas[0],
+        objective=objective,
+        weights=weights_for(datas[0], objective, commitment_penalty_usd),
+        integer=integer,
+    )
 
 
 def sample_data(
@@ -197,8 +204,11 @@ def sample_data(
 def first_stage(pm: PlanModel) -> dict[str, np.ndarray]:
     """The solved first-stage decisions by variable name."""
     m = pm.model
-    return {name: np.nan_to_num(m.variables[name].solution.values)
-            for name in FIRST_STAGE_VARIABLES if name in m.variables}  # fmt: skip
+    return {
+        name: np.nan_to_num(m.variables[name].solution.values)
+        for name in FIRST_STAGE_VARIABLES
+        if name in m.variables
+    }
 
 
 def fix_first_stage(pm: PlanModel, values: dict[str, np.ndarray]) -> None:

@@ -164,8 +164,10 @@ class Alternative:
         buyers = sorted(self.bought.items(), key=lambda kv: -kv[1])[:4]
         who = ", ".join(f"{k} {v:,.0f}" for k, v in buyers) or "nobody"
         extra = self.cost_usd / optimum_usd - 1 if optimum_usd > 0 else 0.0
-        return (f"alternative {self.index}: cost ${self.cost_usd / 1e9:,.3f}bn ({extra:+.1%}); "
-                f"builds {built}; buys {who}")  # fmt: skip
+        return (
+            f"alternative {self.index}: cost ${self.cost_usd / 1e9:,.3f}bn ({extra:+.1%}); "
+            f"builds {built}; buys {who}"
+        )
 
 
 @dataclass
@@ -232,9 +234,13 @@ class Plan:
         """
         ref = extends if extends is not None else self.source_ref
         return scenario_mapping(
-            self.scenario, self.contracts, self.investments, self.budget_scale,
-            self.objective, ref,
-        )  # fmt: skip
+            self.scenario,
+            self.contracts,
+            self.investments,
+            self.budget_scale,
+            self.objective,
+            ref,
+        )
 
     def by_year(self) -> dict[str, dict[str, dict[int, float]]]:
         """Contract quantities and capacity added, per line and calendar year."""
@@ -336,13 +342,18 @@ def _read_plan(pm: PlanModel, source_ref: str | None) -> Plan:
                 contracts.append(
                     PlannedContract(
                         id="plan",  # named by frameworks()
-                        line=line, product=inp.products[k],
+                        line=line,
+                        product=inp.products[k],
                         buyers={pid: 1.0} if ally else payers,
-                        recipient=None if ally else pid, quantity=q, unit_price_usd=price,
-                        due=month_label(s0 + t), decision=decision_month(start, t, delay),
-                        contracting_delay_months=policy.contracting_delay_months, backlog=False,
+                        recipient=None if ally else pid,
+                        quantity=q,
+                        unit_price_usd=price,
+                        due=month_label(s0 + t),
+                        decision=decision_month(start, t, delay),
+                        contracting_delay_months=policy.contracting_delay_months,
+                        backlog=False,
                     )
-                )  # fmt: skip
+                )
                 receipts[t, party, k] += q
                 spend += q * price
                 for p, sh in d.payers[cells[j]].items():
@@ -350,9 +361,14 @@ def _read_plan(pm: PlanModel, source_ref: str | None) -> Plan:
     backlog_spend = 0.0
     for a, (b, ln) in enumerate(zip(d.backlog_assign, d.backlog_line, strict=True)):
         c = int(d.backlog[b])
-        buyers = {inp.parties[p]: float(sh)
-                  for p, sh in zip(inp.pay_party[inp.pay_contract == c],
-                                   inp.pay_share[inp.pay_contract == c], strict=True)}  # fmt: skip
+        buyers = {
+            inp.parties[p]: float(sh)
+            for p, sh in zip(
+                inp.pay_party[inp.pay_contract == c],
+                inp.pay_share[inp.pay_contract == c],
+                strict=True,
+            )
+        }
         receivers = np.flatnonzero(inp.receive_contract == c)
         recipient_party = {int(inp.receive_cell[r]) // K for r in receivers}
         recipient = None
@@ -366,14 +382,19 @@ def _read_plan(pm: PlanModel, source_ref: str | None) -> Plan:
             contracts.append(
                 PlannedContract(
                     id=prefix,  # named by frameworks()
-                    line=inp.lines[ln], product=inp.products[k], buyers=buyers,
-                    recipient=recipient, quantity=q, unit_price_usd=price,
+                    line=inp.lines[ln],
+                    product=inp.products[k],
+                    buyers=buyers,
+                    recipient=recipient,
+                    quantity=q,
+                    unit_price_usd=price,
                     due=month_label(s0 + int(t)),
                     decision=month_label(s0 - 1 - policy.extra_contracting_delay_months),
-                    contracting_delay_months=0, backlog=True,
+                    contracting_delay_months=0,
+                    backlog=True,
                     origin=inp.contract_origin[c],
                 )
-            )  # fmt: skip
+            )
             for r in receivers:
                 cell = int(inp.receive_cell[r])
                 receipts[t, cell // K, cell % K] += q * inp.receive_share[r]
@@ -400,10 +421,12 @@ def _read_plan(pm: PlanModel, source_ref: str | None) -> Plan:
             investments.append(
                 PlannedInvestment(
                     id=contract_id("plan", [line, month_label(s0 + int(t))], taken),
-                    line=line, decision=month_label(s0 + int(t)),
-                    capacity_added_per_month=q, capex_usd=cost,
+                    line=line,
+                    decision=month_label(s0 + int(t)),
+                    capacity_added_per_month=q,
+                    capex_usd=cost,
                 )
-            )  # fmt: skip
+            )
             capacity_added[ln, t] = q
             capex_line[ln, t] = cost
     online = decided[:, None] * arrival(d)
@@ -434,12 +457,17 @@ def _read_plan(pm: PlanModel, source_ref: str | None) -> Plan:
         record = s.targets[tgt.id]
         statuses.append(
             TargetStatus(
-                id=tgt.id, parties=list(record.parties), product=record.product, by=record.by,
-                required=tgt.required, stock_at_by=float(held[tgt.month]),
+                id=tgt.id,
+                parties=list(record.parties),
+                product=record.product,
+                by=record.by,
+                required=tgt.required,
+                stock_at_by=float(held[tgt.month]),
                 short=float(slack[n]),
-                first_met=month_label(s0 + int(met[0])) if len(met) else None, start=start,
+                first_met=month_label(s0 + int(met[0])) if len(met) else None,
+                start=start,
             )
-        )  # fmt: skip
+        )
 
     # --- what binds ---
     binding = _binding(pm, None)
@@ -481,9 +509,8 @@ def _read_plan(pm: PlanModel, source_ref: str | None) -> Plan:
             "capex_usd": (("line", "month"), capex_line),
             "payments_usd": (("party", "month"), payments),
         },
-        coords={"month": months, "party": inp.parties, "product": inp.products,
-                "line": inp.lines},
-    )  # fmt: skip
+        coords={"month": months, "party": inp.parties, "product": inp.products, "line": inp.lines},
+    )
     # the planner's objective, without the terms that only mirror the simulator's rules
     w = pm.weights
     in_usd = pm.objective == "cost"
@@ -506,19 +533,28 @@ def _read_plan(pm: PlanModel, source_ref: str | None) -> Plan:
         contract_spend_usd=spend,
         backlog_spend_usd=backlog_spend,
         capex_usd=float(capex_line.sum()),
-        size={"variables": int(m.nvars), "constraints": int(m.ncons),
-              "integer_variables": int(m.variables.integers.nvars) if pm.integer else 0},
+        size={
+            "variables": int(m.nvars),
+            "constraints": int(m.ncons),
+            "integer_variables": int(m.variables.integers.nvars) if pm.integer else 0,
+        },
         timings=pm.timings,
         notes=notes,
         source_ref=source_ref,
         recipients=recipients,
         breakdown=breakdown,
-    )  # fmt: skip
+    )
 
 
 # variables whose values are outcomes the penalties price, held for the cost duals
-_OUTCOMES = ("Target-slack", "Target-gap", "Stock-shortfall", "Aid-delivery",
-             "Commitment-short", "Backlog-delivery")  # fmt: skip
+_OUTCOMES = (
+    "Target-slack",
+    "Target-gap",
+    "Stock-shortfall",
+    "Aid-delivery",
+    "Commitment-short",
+    "Backlog-delivery",
+)
 _REAL = ("Line-capacity", "Component-capacity", "Budget")
 
 
@@ -537,8 +573,11 @@ def _cost_duals(pm: PlanModel, time_limit_s: float | None) -> dict[str, np.ndarr
     if pm.objective != "cost":
         return None
     saved = m.objective.expression
-    full = {f"full:{n}": np.nan_to_num(m.constraints[n].dual.values)
-            for n in _REAL if n in m.constraints}  # fmt: skip
+    full = {
+        f"full:{n}": np.nan_to_num(m.constraints[n].dual.values)
+        for n in _REAL
+        if n in m.constraints
+    }
     fixed = [m.variables[n] for n in _OUTCOMES if n in m.variables]
     with _integers_fixed(pm):
         for var in fixed:
@@ -547,8 +586,9 @@ def _cost_duals(pm: PlanModel, time_limit_s: float | None) -> dict[str, np.ndarr
         try:
             m.add_objective(cost_expression(pm), overwrite=True)
             _solve(pm, time_limit_s)
-            out = {n: np.nan_to_num(m.constraints[n].dual.values)
-                   for n in _REAL if n in m.constraints}  # fmt: skip
+            out = {
+                n: np.nan_to_num(m.constraints[n].dual.values) for n in _REAL if n in m.constraints
+            }
         finally:
             for var in fixed:
                 var.unfix()
@@ -608,12 +648,17 @@ def _recipients(pm: PlanModel, run: xr.Dataset, bl: np.ndarray) -> list[Recipien
         row = table[(table.party == party) & (table["product"] == product)]
         out.append(
             RecipientStatus(
-                party=party, product=product, commitment=inp.contract_origin[c],
-                due=due, delivered=delivered, short=float(short[b]) if len(short) else 0.0,
+                party=party,
+                product=product,
+                commitment=inp.contract_origin[c],
+                due=due,
+                delivered=delivered,
+                short=float(short[b]) if len(short) else 0.0,
                 by=month_label(parse_month(d.scenario.start) + int(d.backlog_end[b])),
-                demand=float(row.demand.sum()), shortfall=float(row.shortfall.sum()),
+                demand=float(row.demand.sum()),
+                shortfall=float(row.shortfall.sum()),
             )
-        )  # fmt: skip
+        )
     return out
 
 
@@ -635,16 +680,16 @@ def _decisions(pm: PlanModel) -> dict[str, tuple[list[str], Any]]:
     inp = d.inp
     out: dict[str, tuple[list[str], Any]] = {}
     if "Line-capacity_decided" in m.variables:
-        out["built"] = ([inp.lines[ln] for ln in d.xlines],
-                        m.variables["Line-capacity_decided"])  # fmt: skip
+        out["built"] = ([inp.lines[ln] for ln in d.xlines], m.variables["Line-capacity_decided"])
     if "Stock-receipts" in m.variables:
         names = [f"{inp.parties[p]}/{inp.products[k]}" for p, k in d.cells]
         period = receipt_periods(d)
         var = m.variables["Stock-receipts"]
         months = xr.DataArray(
             np.bincount(period[period >= 0], minlength=var.shape[1]),
-            coords={"period": var.coords["period"].values}, dims=["period"],
-        )  # fmt: skip
+            coords={"period": var.coords["period"].values},
+            dims=["period"],
+        )
         out["bought"] = (names, (var * months).sum("period"))
     out["made"] = ([inp.lines[ln] for ln in d.mlines], m.variables["Line-delivery"].sum("month"))
     return out
@@ -716,8 +761,9 @@ def _alternatives(
         terms = None
         for f, (_, expr) in families.items():
             dim = next(x for x in expr.dims if not str(x).startswith("_"))
-            weights = xr.DataArray(used[f] / totals[f], coords={dim: expr.coords[dim].values},
-                                   dims=[dim])  # fmt: skip
+            weights = xr.DataArray(
+                used[f] / totals[f], coords={dim: expr.coords[dim].values}, dims=[dim]
+            )
             part = (expr * weights).sum()
             terms = part if terms is None else terms + part
         if terms is None:
@@ -770,10 +816,16 @@ def _binding(pm: PlanModel, cost: dict[str, np.ndarray] | None) -> list[Binding]
     capacity_penalty = {inp.lines[ln]: cap_pen[i] for i, ln in enumerate(d.mlines)}
     G = len(d.groups)
     comp, comp_pen = value("Component-capacity", (G, T)), penalty("Component-capacity", (G, T))
-    component_value = {(inp.products[j], inp.pools[q]): comp[g]
-                       for g, (q, j) in enumerate(d.groups) if len(d.group_lines[g])}  # fmt: skip
-    component_penalty = {(inp.products[j], inp.pools[q]): comp_pen[g]
-                         for g, (q, j) in enumerate(d.groups) if len(d.group_lines[g])}  # fmt: skip
+    component_value = {
+        (inp.products[j], inp.pools[q]): comp[g]
+        for g, (q, j) in enumerate(d.groups)
+        if len(d.group_lines[g])
+    }
+    component_penalty = {
+        (inp.products[j], inp.pools[q]): comp_pen[g]
+        for g, (q, j) in enumerate(d.groups)
+        if len(d.group_lines[g])
+    }
     budget_value: dict[tuple[str, int], float] = {}
     budget_penalty: dict[tuple[str, int], float] = {}
     if "Budget" in pm.model.constraints:
@@ -786,11 +838,18 @@ def _binding(pm: PlanModel, cost: dict[str, np.ndarray] | None) -> list[Binding]
     units = {inp.lines[ln]: inp.products[inp.line_product[ln]] for ln in d.mlines}
     units.update({f"{inp.products[j]}@{inp.pools[q]}": inp.products[j] for q, j in d.groups})
     return binding_sentences(
-        d.scenario.start, capacity_value, component_value, budget_value, in_usd,
-        penalty_value={**capacity_penalty,
-                       **{f"{k}@{q}": v for (k, q), v in component_penalty.items()}},
-        budget_penalty=budget_penalty, units=units,
-    )  # fmt: skip
+        d.scenario.start,
+        capacity_value,
+        component_value,
+        budget_value,
+        in_usd,
+        penalty_value={
+            **capacity_penalty,
+            **{f"{k}@{q}": v for (k, q), v in component_penalty.items()},
+        },
+        budget_penalty=budget_penalty,
+        units=units,
+    )
 
 
 def compare_policy(p: Plan) -> dict[str, dict[str, Any]]:
@@ -803,8 +862,9 @@ def compare_policy(p: Plan) -> dict[str, dict[str, Any]]:
     both sides), and per target the first month it is met and whether by its
     date.
     """
-    mapping = scenario_mapping(p.scenario, p.contracts, p.investments, p.budget_scale,
-                               p.objective, None)  # fmt: skip
+    mapping = scenario_mapping(
+        p.scenario, p.contracts, p.investments, p.budget_scale, p.objective, None
+    )
 
     def side(scenario: Any) -> dict[str, Any]:
         r = simulate(scenario)
@@ -895,15 +955,20 @@ def plan(
     if samples:
         datas, weights, nominal_drawn = sample_data(s, samples, seed, budget_scale)
         saa = build_sample_average(
-            datas, objective, commitment_penalty_usd,
-            feasible_in=[] if nominal_drawn else [d], weights=weights,
-        )  # fmt: skip
+            datas,
+            objective,
+            commitment_penalty_usd,
+            feasible_in=[] if nominal_drawn else [d],
+            weights=weights,
+        )
         pm.timings["sample_average_build_s"] = time.perf_counter() - t0
         _solve(saa, time_limit_s)
         pm.timings["sample_average_solve_s"] = time.perf_counter() - t0
-        saa_size = {"sample_average_variables": int(saa.model.nvars),
-                    "sample_average_constraints": int(saa.model.ncons),
-                    "distinct_samples": len(datas)}  # fmt: skip
+        saa_size = {
+            "sample_average_variables": int(saa.model.nvars),
+            "sample_average_constraints": int(saa.model.ncons),
+            "distinct_samples": len(datas),
+        }
         fix_first_stage(pm, first_stage(saa))
     t1 = time.perf_counter()
     _solve(pm, time_limit_s)
@@ -919,13 +984,22 @@ def plan(
     t5 = time.perf_counter()
     if alternatives:
         result.alternatives = _alternatives(pm, alternatives, slack, time_limit_s)
-    pm.timings.update(read_s=t4 - t3, cost_duals_s=t5 - t4,
-                      alternatives_s=time.perf_counter() - t5)  # fmt: skip
+    pm.timings.update(read_s=t4 - t3, cost_duals_s=t5 - t4, alternatives_s=time.perf_counter() - t5)
     if samples:
         result.size.update(saa_size)
-        result.samples = _versus_deterministic(result, s, samples, seed, fresh, plan_args={
-            "objective": objective, "budget_scale": budget_scale, "time_limit_s": time_limit_s,
-            "commitment_penalty_usd": commitment_penalty_usd})  # fmt: skip
+        result.samples = _versus_deterministic(
+            result,
+            s,
+            samples,
+            seed,
+            fresh,
+            plan_args={
+                "objective": objective,
+                "budget_scale": budget_scale,
+                "time_limit_s": time_limit_s,
+                "commitment_penalty_usd": commitment_penalty_usd,
+            },
+        )
         result.timings["evaluate_s"] = time.perf_counter() - t5
         if not s.uncertain:
             result.notes.append(
@@ -943,7 +1017,10 @@ def _versus_deterministic(
     mine = met_probabilities(result, fresh, seed + 1)
     theirs = met_probabilities(deterministic, fresh, seed + 1)
     return SampleReport(
-        samples=samples, seed=seed, fresh=fresh,
+        samples=samples,
+        seed=seed,
+        fresh=fresh,
         p_met={tid: (mine[tid], theirs[tid]) for tid in mine},
-        cost_usd=(result.cost_usd, deterministic.cost_usd), uncertain=len(s.uncertain),
-    )  # fmt: skip
+        cost_usd=(result.cost_usd, deterministic.cost_usd),
+        uncertain=len(s.uncertain),
+    )

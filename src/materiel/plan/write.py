@@ -177,8 +177,17 @@ def frameworks(contracts: list[PlannedContract], taken: set[str]) -> list[Planne
     def key(c: PlannedContract) -> tuple[Any, ...]:
         year = "" if c.backlog else c.due[:4]
         buyers = tuple(sorted(c.buyers.items()))
-        return (c.line, c.product, buyers, c.recipient, c.unit_price_usd, c.backlog,
-                c.origin, c.contracting_delay_months, year)  # fmt: skip
+        return (
+            c.line,
+            c.product,
+            buyers,
+            c.recipient,
+            c.unit_price_usd,
+            c.backlog,
+            c.origin,
+            c.contracting_delay_months,
+            year,
+        )
 
     groups: dict[tuple[Any, ...], list[PlannedContract]] = {}
     for c in contracts:
@@ -237,8 +246,12 @@ def _policy(s: Scenario, budget_scale: float) -> tuple[dict[str, Any], str | Non
     plan is written with ``floor_applies_to = "aid"`` for the simulator to
     reproduce it.
     """
-    out: dict[str, Any] = {"industry_invests": False, "announced_investments": "always",
-                           "idle_utilisation": 0.0, "floor_applies_to": "aid"}  # fmt: skip
+    out: dict[str, Any] = {
+        "industry_invests": False,
+        "announced_investments": "always",
+        "idle_utilisation": 0.0,
+        "floor_applies_to": "aid",
+    }
     note = None
     if s.policy.budget != "none" and budget_scale != 1.0:
         munitions = s.policy.munitions_share * budget_scale

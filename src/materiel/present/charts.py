@@ -87,10 +87,25 @@ BINDING_COLOURS = {
 INPUT_COLOURS = ("#e45756", "#f58518", "#b279a2", "#9d755d", "#ff9da6", "#eeca3b", "#d62728")
 SCENARIO_COLOURS = ("#4c78a8", "#f58518", "#54a24b", "#b279a2", "#e45756", "#72b7b2", "#9d755d")
 PARTY_COLOURS = (
-    "#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2", "#eeca3b", "#b279a2",
-    "#ff9da6", "#9d755d", "#bab0ac", "#1b9e77", "#7570b3", "#e7298a", "#66a61e",
-    "#a6761d", "#17becf", "#8c564b", "#bcbd22",
-)  # fmt: skip
+    "#4c78a8",
+    "#f58518",
+    "#54a24b",
+    "#e45756",
+    "#72b7b2",
+    "#eeca3b",
+    "#b279a2",
+    "#ff9da6",
+    "#9d755d",
+    "#bab0ac",
+    "#1b9e77",
+    "#7570b3",
+    "#e7298a",
+    "#66a61e",
+    "#a6761d",
+    "#17becf",
+    "#8c564b",
+    "#bcbd22",
+)
 FAN_PERCENTILES = (5.0, 25.0, 50.0, 75.0, 95.0)
 """Percentiles of the fans: outer band p5-p95, inner band p25-p75, median."""
 PLEDGE_LINES = ((2.0, "2% of GDP (2014 pledge)"), (3.5, "3.5% core defence (2025 pledge)"))
@@ -183,8 +198,17 @@ def _fan_traces(
     """Median line, and p5-p95 / p25-p75 bands when there are several samples."""
     if series.sizes.get("sample", 1) <= 1:
         y = series.isel(sample=0).values if "sample" in series.dims else series.values
-        return [go.Scatter(x=x, y=y, name=name, mode="lines", line={"color": colour},
-                           legendgroup=name, showlegend=legend)]  # fmt: skip
+        return [
+            go.Scatter(
+                x=x,
+                y=y,
+                name=name,
+                mode="lines",
+                line={"color": colour},
+                legendgroup=name,
+                showlegend=legend,
+            )
+        ]
     q = np.percentile(series.values, FAN_PERCENTILES, axis=series.dims.index("sample"))
     return _band_traces(x, q, name, colour, legend)
 
@@ -196,16 +220,42 @@ def _band_traces(
     group = name
     traces = []
     for lo, hi, alpha, band in ((0, 4, 0.15, "p5–p95"), (1, 3, 0.3, "p25–p75")):
-        traces.append(go.Scatter(x=x, y=q[lo], mode="lines", line={"width": 0},
-                                 hoverinfo="skip", showlegend=False, legendgroup=group,
-                                 name=f"{name} p{FAN_PERCENTILES[lo]:g}"))  # fmt: skip
-        traces.append(go.Scatter(x=x, y=q[hi], mode="lines", line={"width": 0},
-                                 fill="tonexty", fillcolor=_rgba(colour, alpha),
-                                 name=f"{name} {band}", legendgroup=group,
-                                 showlegend=legend))  # fmt: skip
-    traces.append(go.Scatter(x=x, y=q[2], name=f"{name} median", mode="lines",
-                             line={"color": colour}, legendgroup=group,
-                             showlegend=legend))  # fmt: skip
+        traces.append(
+            go.Scatter(
+                x=x,
+                y=q[lo],
+                mode="lines",
+                line={"width": 0},
+                hoverinfo="skip",
+                showlegend=False,
+                legendgroup=group,
+                name=f"{name} p{FAN_PERCENTILES[lo]:g}",
+            )
+        )
+        traces.append(
+            go.Scatter(
+                x=x,
+                y=q[hi],
+                mode="lines",
+                line={"width": 0},
+                fill="tonexty",
+                fillcolor=_rgba(colour, alpha),
+                name=f"{name} {band}",
+                legendgroup=group,
+                showlegend=legend,
+            )
+        )
+    traces.append(
+        go.Scatter(
+            x=x,
+            y=q[2],
+            name=f"{name} median",
+            mode="lines",
+            line={"color": colour},
+            legendgroup=group,
+            showlegend=legend,
+        )
+    )
     return traces
 
 
@@ -235,16 +285,22 @@ def stocks(
     if product is not None:
         groups = [g for g in groups if g.product == product]
         if not groups:
-            return _empty(f"Stocks of {product}", f"no capability target of {ref.id} counts "
-                          f"{product}: pick a party to see its own stock")  # fmt: skip
+            return _empty(
+                f"Stocks of {product}",
+                f"no capability target of {ref.id} counts "
+                f"{product}: pick a party to see its own stock",
+            )
     if not groups:
         return _empty("Stocks vs targets", f"{ref.id} has no capability targets")
     cols = max(1, min(cols, len(groups)))
     rows = math.ceil(len(groups) / cols)
     fig = make_subplots(
-        rows=rows, cols=cols, subplot_titles=[f"{g.product}: {g.label}" for g in groups],
-        vertical_spacing=min(0.12, 0.3 / rows), horizontal_spacing=0.08,
-    )  # fmt: skip
+        rows=rows,
+        cols=cols,
+        subplot_titles=[f"{g.product}: {g.label}" for g in groups],
+        vertical_spacing=min(0.12, 0.3 / rows),
+        horizontal_spacing=0.08,
+    )
     for i, g in enumerate(groups):
         row, col = i // cols + 1, i % cols + 1
         for j, r in enumerate(runs):
@@ -261,20 +317,26 @@ def stocks(
             when = pd.Timestamp(f"{t.by}-01")
             fig.add_trace(
                 go.Scatter(
-                    x=[_months(runs[0].dataset)[0], when], y=[t.required_quantity] * 2,
-                    mode="lines+markers", name=f"target {tid}",
+                    x=[_months(runs[0].dataset)[0], when],
+                    y=[t.required_quantity] * 2,
+                    mode="lines+markers",
+                    name=f"target {tid}",
                     line={"color": "#222", "dash": "dash", "width": 1},
                     marker={"symbol": ["line-ns", "diamond"], "size": [0, 9], "color": "#222"},
-                    legendgroup="targets", showlegend=False,
+                    legendgroup="targets",
+                    showlegend=False,
                     hovertemplate=f"{tid}: %{{y:,.0f}} by {t.by}<extra></extra>",
                 ),
-                row=row, col=col,
-            )  # fmt: skip
+                row=row,
+                col=col,
+            )
     fig.update_yaxes(rangemode="tozero", tickformat="~s")
     fig.update_layout(
         title="Stocks against capability targets (dashed: target level, ◆ its date)",
-        height=max(320, 260 * rows + 80), legend={"orientation": "h", "y": -0.05}, **_LAYOUT,
-    )  # fmt: skip
+        height=max(320, 260 * rows + 80),
+        legend={"orientation": "h", "y": -0.05},
+        **_LAYOUT,
+    )
     return fig
 
 
@@ -311,17 +373,23 @@ def party_stocks(
             ):
                 shown.append(k)
                 break
-    who = f"{ref.parties[parties[0]].name} ({parties[0]})" if len(parties) == 1 else (
-        group_label(ref, parties))  # fmt: skip
+    who = (
+        f"{ref.parties[parties[0]].name} ({parties[0]})"
+        if len(parties) == 1
+        else (group_label(ref, parties))
+    )
     short = parties[0] if len(parties) == 1 else who
     if not shown:
         return _empty(f"Stocks of {who}", f"{who} holds none of {', '.join(wanted)}")
     cols = 2 if len(shown) > 1 else 1
     rows = math.ceil(len(shown) / cols)
     fig = make_subplots(
-        rows=rows, cols=cols, subplot_titles=[f"{k}: {short}" for k in shown],
-        vertical_spacing=min(0.12, 0.3 / rows), horizontal_spacing=0.08,
-    )  # fmt: skip
+        rows=rows,
+        cols=cols,
+        subplot_titles=[f"{k}: {short}" for k in shown],
+        vertical_spacing=min(0.12, 0.3 / rows),
+        horizontal_spacing=0.08,
+    )
     for i, k in enumerate(shown):
         row, col = i // cols + 1, i % cols + 1
         for j, r in enumerate(runs):
@@ -338,26 +406,33 @@ def party_stocks(
             fig.add_trace(
                 go.Scatter(
                     x=[_months(runs[0].dataset)[0], pd.Timestamp(f"{t.by}-01")],
-                    y=[t.required_quantity] * 2, mode="lines+markers", name=f"target {tid}",
+                    y=[t.required_quantity] * 2,
+                    mode="lines+markers",
+                    name=f"target {tid}",
                     line={"color": "#222", "dash": "dash", "width": 1},
                     marker={"symbol": ["line-ns", "diamond"], "size": [0, 9], "color": "#222"},
-                    showlegend=False, hovertemplate=f"{tid}: %{{y:,.0f}} by {t.by}<extra></extra>",
+                    showlegend=False,
+                    hovertemplate=f"{tid}: %{{y:,.0f}} by {t.by}<extra></extra>",
                 ),
-                row=row, col=col,
-            )  # fmt: skip
+                row=row,
+                col=col,
+            )
     fig.update_yaxes(rangemode="tozero", tickformat="~s")
     fig.update_layout(
-        title=f"Stocks held by {who}, units", height=max(320, 260 * rows + 80),
-        legend={"orientation": "h", "y": -0.05}, **_LAYOUT,
-    )  # fmt: skip
+        title=f"Stocks held by {who}, units",
+        height=max(320, 260 * rows + 80),
+        legend={"orientation": "h", "y": -0.05},
+        **_LAYOUT,
+    )
     return fig
 
 
 def _empty(title: str, message: str) -> go.Figure:
     fig = go.Figure()
     fig.add_annotation(text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
-    fig.update_layout(title=title, height=200, xaxis={"visible": False},
-                      yaxis={"visible": False}, **_LAYOUT)  # fmt: skip
+    fig.update_layout(
+        title=title, height=200, xaxis={"visible": False}, yaxis={"visible": False}, **_LAYOUT
+    )
     return fig
 
 
@@ -390,8 +465,10 @@ def capacity(result: Result, product: str | None = None, country: str | None = N
     if country is not None:
         lines = lines[ds.line_country.sel(line=lines).values == country]
         if len(lines) == 0:
-            return _empty(f"{product} in {country}: capacity and what binds",
-                          f"no production line in {country} makes {product} in {s.id}")  # fmt: skip
+            return _empty(
+                f"{product} in {country}: capacity and what binds",
+                f"no production line in {country} makes {product} in {s.id}",
+            )
     one = ds.isel(sample=0).sel(line=lines)
     cap = one.capacity_per_month
     used = cap.max("month") > 0
@@ -402,49 +479,82 @@ def capacity(result: Result, product: str | None = None, country: str | None = N
     labels = sorted(np.unique(binding), key=lambda b: (input_product(b) is not None, b))
     inputs = [b for b in labels if input_product(b) is not None]
     fig = make_subplots(
-        rows=2, cols=1, shared_xaxes=True, row_heights=[0.55, 0.45], vertical_spacing=0.1,
-        subplot_titles=("Capacity and output (units/month), output coloured by what binds",
-                        "What binds each line"),
-    )  # fmt: skip
+        rows=2,
+        cols=1,
+        shared_xaxes=True,
+        row_heights=[0.55, 0.45],
+        vertical_spacing=0.1,
+        subplot_titles=(
+            "Capacity and output (units/month), output coloured by what binds",
+            "What binds each line",
+        ),
+    )
     production = one.production.values
     for label in labels:
         y = np.where(binding == label, production, 0.0).sum(axis=1)
         fig.add_trace(
-            go.Bar(x=x, y=y, name=label, marker={"color": binding_colour(label, inputs)},
-                   legendgroup=label, hovertemplate=f"{label}: %{{y:,.0f}}<extra></extra>"),
-            row=1, col=1,
-        )  # fmt: skip
+            go.Bar(
+                x=x,
+                y=y,
+                name=label,
+                marker={"color": binding_colour(label, inputs)},
+                legendgroup=label,
+                hovertemplate=f"{label}: %{{y:,.0f}}<extra></extra>",
+            ),
+            row=1,
+            col=1,
+        )
     fig.add_trace(
-        go.Scatter(x=x, y=cap.sum("line").values, name="capacity per month", mode="lines",
-                   line={"color": "#222", "width": 2}),
-        row=1, col=1,
-    )  # fmt: skip
+        go.Scatter(
+            x=x,
+            y=cap.sum("line").values,
+            name="capacity per month",
+            mode="lines",
+            line={"color": "#222", "width": 2},
+        ),
+        row=1,
+        col=1,
+    )
     codes = np.vectorize(labels.index)(binding).T if binding.size else np.zeros((0, 0))
     n = len(labels)
     scale: list[list[Any]] = []
     for k, label in enumerate(labels):
         colour = binding_colour(label, inputs)
         scale += [[k / n, colour], [(k + 1) / n, colour]]
-    names = [f"{line} ({country})" for line, country in zip(lines, one.line_country.values,
-                                                            strict=True)]  # fmt: skip
+    names = [
+        f"{line} ({country})" for line, country in zip(lines, one.line_country.values, strict=True)
+    ]
     fig.add_trace(
         go.Heatmap(
-            x=x, y=names, z=codes, zmin=-0.5, zmax=n - 0.5, colorscale=scale,
-            showscale=False, name="binding", text=binding.T, xgap=0, ygap=1,
+            x=x,
+            y=names,
+            z=codes,
+            zmin=-0.5,
+            zmax=n - 0.5,
+            colorscale=scale,
+            showscale=False,
+            name="binding",
+            text=binding.T,
+            xgap=0,
+            ygap=1,
             customdata=np.stack([production.T, one.capacity_per_month.values.T], axis=-1),
             hovertemplate="%{y}<br>%{x|%Y-%m}: %{text}<br>output %{customdata[0]:,.0f}"
-                          " of capacity %{customdata[1]:,.0f}<extra></extra>",
+            " of capacity %{customdata[1]:,.0f}<extra></extra>",
         ),
-        row=2, col=1,
-    )  # fmt: skip
+        row=2,
+        col=1,
+    )
     note = " (sample 0)" if ds.sizes.get("sample", 1) > 1 else ""
     where = f" in {country}" if country is not None else ""
     fig.update_traces(marker_line_width=0, selector={"type": "bar"})
     fig.update_layout(
-        title=f"{product}{where}: capacity ramp and what binds, {s.id}{note}", barmode="stack",
-        bargap=0, height=420 + 18 * len(lines), legend={"orientation": "h", "y": -0.08},
+        title=f"{product}{where}: capacity ramp and what binds, {s.id}{note}",
+        barmode="stack",
+        bargap=0,
+        height=420 + 18 * len(lines),
+        legend={"orientation": "h", "y": -0.08},
         **_LAYOUT,
-    )  # fmt: skip
+    )
     fig.update_yaxes(tickformat="~s", row=1, col=1)
     fig.update_yaxes(autorange="reversed", row=2, col=1)
     return fig
@@ -474,11 +584,14 @@ def deliveries(result: Result, products: Sequence[str] | None = None, *, top: in
         return _empty("Deliveries", f"no munition is delivered in {s.id}")
     x = _months(result.dataset)
     fig = make_subplots(
-        rows=len(products), cols=2, horizontal_spacing=0.08,
+        rows=len(products),
+        cols=2,
+        horizontal_spacing=0.08,
         vertical_spacing=min(0.08, 0.3 / len(products)),
-        subplot_titles=[t for k in products for t in (f"{k}: deliveries to buyers",
-                                                       f"{k}: aid to recipients")],
-    )  # fmt: skip
+        subplot_titles=[
+            t for k in products for t in (f"{k}: deliveries to buyers", f"{k}: aid to recipients")
+        ],
+    )
     colour_of: dict[str, str] = {}
 
     def colour(name: str) -> str:
@@ -490,18 +603,39 @@ def deliveries(result: Result, products: Sequence[str] | None = None, *, top: in
     for i, k in enumerate(products, start=1):
         got = ds.receipts.sel(product=k, party=allies)
         total = got.sum("month")
-        order = [str(p) for p in total.sortby(total, ascending=False).party.values
-                 if float(total.sel(party=p)) > 0]  # fmt: skip
+        order = [
+            str(p)
+            for p in total.sortby(total, ascending=False).party.values
+            if float(total.sel(party=p)) > 0
+        ]
         for p in order[:top]:
-            fig.add_trace(go.Bar(x=x, y=got.sel(party=p).values, name=p, legendgroup=p,
-                                 marker={"color": colour(p)}, showlegend=p not in shown),
-                          row=i, col=1)  # fmt: skip
+            fig.add_trace(
+                go.Bar(
+                    x=x,
+                    y=got.sel(party=p).values,
+                    name=p,
+                    legendgroup=p,
+                    marker={"color": colour(p)},
+                    showlegend=p not in shown,
+                ),
+                row=i,
+                col=1,
+            )
             shown.add(p)
         if len(order) > top:
             rest = got.sel(party=order[top:]).sum("party").values
-            fig.add_trace(go.Bar(x=x, y=rest, name="other allies", legendgroup="other",
-                                 marker={"color": "#ccc"}, showlegend="other" not in shown),
-                          row=i, col=1)  # fmt: skip
+            fig.add_trace(
+                go.Bar(
+                    x=x,
+                    y=rest,
+                    name="other allies",
+                    legendgroup="other",
+                    marker={"color": "#ccc"},
+                    showlegend="other" not in shown,
+                ),
+                row=i,
+                col=1,
+            )
             shown.add("other")
         for p in recipients_:
             for var, how in (("aid_received", "from stocks"), ("receipts", "from production")):
@@ -510,18 +644,30 @@ def deliveries(result: Result, products: Sequence[str] | None = None, *, top: in
                     continue
                 name = f"{p} {how}"
                 fig.add_trace(
-                    go.Bar(x=x, y=y, name=name, legendgroup=name, showlegend=name not in shown,
-                           marker={"color": colour(name),
-                                   "pattern": {"shape": "/" if var == "aid_received" else ""}}),
-                    row=i, col=2,
-                )  # fmt: skip
+                    go.Bar(
+                        x=x,
+                        y=y,
+                        name=name,
+                        legendgroup=name,
+                        showlegend=name not in shown,
+                        marker={
+                            "color": colour(name),
+                            "pattern": {"shape": "/" if var == "aid_received" else ""},
+                        },
+                    ),
+                    row=i,
+                    col=2,
+                )
                 shown.add(name)
     fig.update_traces(marker_line_width=0, selector={"type": "bar"})
     fig.update_layout(
         title=f"Deliveries by buyer and aid to recipients (units/month), {s.id}",
-        barmode="stack", bargap=0, height=120 + 240 * len(products),
-        legend={"orientation": "h", "y": -0.04}, **_LAYOUT,
-    )  # fmt: skip
+        barmode="stack",
+        bargap=0,
+        height=120 + 240 * len(products),
+        legend={"orientation": "h", "y": -0.04},
+        **_LAYOUT,
+    )
     fig.update_yaxes(tickformat="~s")
     return fig
 
@@ -546,29 +692,51 @@ def recipients(result: Result, products: Sequence[str] | None = None) -> go.Figu
     cols = 2 if len(panels) > 1 else 1
     rows = math.ceil(len(panels) / cols)
     fig = make_subplots(
-        rows=rows, cols=cols, subplot_titles=[f"{p}: {k}" for p, k in panels],
-        vertical_spacing=min(0.1, 0.3 / rows), horizontal_spacing=0.08,
-    )  # fmt: skip
+        rows=rows,
+        cols=cols,
+        subplot_titles=[f"{p}: {k}" for p, k in panels],
+        vertical_spacing=min(0.1, 0.3 / rows),
+        horizontal_spacing=0.08,
+    )
     for i, (p, k) in enumerate(panels):
         row, col = i // cols + 1, i % cols + 1
         sel = {"party": p, "product": k}
         supply = ds.receipts.sel(sel) + ds.aid_received.sel(sel)
         for trace in (
-            go.Bar(x=x, y=ds.consumed.sel(sel).values, name="consumed",
-                   marker={"color": "#54a24b"}, legendgroup="consumed"),
-            go.Bar(x=x, y=ds.shortfall.sel(sel).values, name="shortfall (unmet demand)",
-                   marker={"color": "#e45756"}, legendgroup="shortfall"),
-            go.Scatter(x=x, y=supply.values, name="supply received", mode="lines",
-                       line={"color": "#222"}, legendgroup="supply"),
-        ):  # fmt: skip
+            go.Bar(
+                x=x,
+                y=ds.consumed.sel(sel).values,
+                name="consumed",
+                marker={"color": "#54a24b"},
+                legendgroup="consumed",
+            ),
+            go.Bar(
+                x=x,
+                y=ds.shortfall.sel(sel).values,
+                name="shortfall (unmet demand)",
+                marker={"color": "#e45756"},
+                legendgroup="shortfall",
+            ),
+            go.Scatter(
+                x=x,
+                y=supply.values,
+                name="supply received",
+                mode="lines",
+                line={"color": "#222"},
+                legendgroup="supply",
+            ),
+        ):
             trace.showlegend = i == 0
             fig.add_trace(trace, row=row, col=col)
     fig.update_traces(marker_line_width=0, selector={"type": "bar"})
     fig.update_layout(
         title=f"Recipients: consumption vs supply and shortfall (units/month), {s.id}",
-        barmode="stack", bargap=0, height=120 + 260 * rows,
-        legend={"orientation": "h", "y": -0.05}, **_LAYOUT,
-    )  # fmt: skip
+        barmode="stack",
+        bargap=0,
+        height=120 + 260 * rows,
+        legend={"orientation": "h", "y": -0.05},
+        **_LAYOUT,
+    )
     fig.update_yaxes(tickformat="~s")
     return fig
 
@@ -615,15 +783,19 @@ def spending(
     pct = table[f"pct_gdp_{basis}"].astype(float)
     order = pct.sort_values(ascending=False, na_position="last").index
     colours = [
-        "#ccc" if math.isnan(v) else "#2e7d32" if v >= 3.5 else "#66bb6a" if v >= 2.0
-        else "#f58518"
+        "#ccc" if math.isnan(v) else "#2e7d32" if v >= 3.5 else "#66bb6a" if v >= 2.0 else "#f58518"
         for v in pct[order]
-    ]  # fmt: skip
+    ]
     fig = go.Figure(
-        go.Bar(x=list(order), y=pct[order].values, name=f"{year} ({basis.upper()} definition)",
-               marker={"color": colours}, customdata=table.loc[order, "name"],
-               hovertemplate="%{customdata} (%{x}): %{y:.2f}% of GDP<extra></extra>")
-    )  # fmt: skip
+        go.Bar(
+            x=list(order),
+            y=pct[order].values,
+            name=f"{year} ({basis.upper()} definition)",
+            marker={"color": colours},
+            customdata=table.loc[order, "name"],
+            hovertemplate="%{customdata} (%{x}): %{y:.2f}% of GDP<extra></extra>",
+        )
+    )
     for j, r in enumerate(runs):
         last = (parse_month(r.scenario.start) + r.scenario.months - 1) // 12
         if last <= year:
@@ -631,24 +803,40 @@ def spending(
         series = economic_series(r.scenario, range(year, last + 1), basis).data
         projected = series.pct_gdp.sel(year=last).to_series().reindex(order)
         fig.add_trace(
-            go.Scatter(x=list(order), y=projected.values, mode="markers",
-                       name=f"{r.scenario.id}: {last} projected",
-                       marker={"symbol": "diamond", "size": 8,
-                               "color": SCENARIO_COLOURS[j % len(SCENARIO_COLOURS)]},
-                       hovertemplate="%{x}: %{y:.2f}% of GDP in " + str(last)
-                                     + "<extra>" + r.scenario.id + "</extra>")
-        )  # fmt: skip
+            go.Scatter(
+                x=list(order),
+                y=projected.values,
+                mode="markers",
+                name=f"{r.scenario.id}: {last} projected",
+                marker={
+                    "symbol": "diamond",
+                    "size": 8,
+                    "color": SCENARIO_COLOURS[j % len(SCENARIO_COLOURS)],
+                },
+                hovertemplate="%{x}: %{y:.2f}% of GDP in "
+                + str(last)
+                + "<extra>"
+                + r.scenario.id
+                + "</extra>",
+            )
+        )
     for level, text in PLEDGE_LINES:
-        fig.add_hline(y=level, line={"color": "#222", "dash": "dash", "width": 1},
-                      annotation_text=text, annotation_position="top right")  # fmt: skip
+        fig.add_hline(
+            y=level,
+            line={"color": "#222", "dash": "dash", "width": 1},
+            annotation_text=text,
+            annotation_position="top right",
+        )
     known = pct.notna()
     meets = int((pct[known] >= 2.0 - 1e-12).sum())
     fig.update_layout(
         title=f"Defence spending, % of GDP by ally: {meets} of {int(known.sum())} with data "
-              f"at 2% or more in {year}",
-        yaxis={"title": "% of GDP", "rangemode": "tozero"}, height=440,
-        legend={"orientation": "h", "y": -0.2}, **_LAYOUT,
-    )  # fmt: skip
+        f"at 2% or more in {year}",
+        yaxis={"title": "% of GDP", "rangemode": "tozero"},
+        height=440,
+        legend={"orientation": "h", "y": -0.2},
+        **_LAYOUT,
+    )
     return fig
 
 
@@ -669,9 +857,12 @@ def sampled_stocks(mc: MonteCarloResult, *, cols: int = 2) -> go.Figure:
     cols = max(1, min(cols, len(items)))
     rows = math.ceil(len(items) / cols)
     fig = make_subplots(
-        rows=rows, cols=cols, subplot_titles=[f"{tid} ({t.product})" for tid, t in items],
-        vertical_spacing=min(0.12, 0.3 / rows), horizontal_spacing=0.08,
-    )  # fmt: skip
+        rows=rows,
+        cols=cols,
+        subplot_titles=[f"{tid} ({t.product})" for tid, t in items],
+        vertical_spacing=min(0.12, 0.3 / rows),
+        horizontal_spacing=0.08,
+    )
     fans = mc.fans.target_stock  # streamed: no trajectories needed
     x = pd.DatetimeIndex(fans.month.values)
     for i, (tid, t) in enumerate(items):
@@ -680,19 +871,27 @@ def sampled_stocks(mc: MonteCarloResult, *, cols: int = 2) -> go.Figure:
         for trace in _band_traces(x, q, s.id, SCENARIO_COLOURS[0], legend=i == 0):
             fig.add_trace(trace, row=row, col=col)
         fig.add_trace(
-            go.Scatter(x=[x[0], pd.Timestamp(f"{t.by}-01")], y=[t.required_quantity] * 2,
-                       mode="lines+markers", line={"color": "#222", "dash": "dash", "width": 1},
-                       marker={"symbol": ["line-ns", "diamond"], "size": [0, 9], "color": "#222"},
-                       showlegend=False, name=f"target {tid}",
-                       hovertemplate=f"{tid}: %{{y:,.0f}} by {t.by}<extra></extra>"),
-            row=row, col=col,
-        )  # fmt: skip
+            go.Scatter(
+                x=[x[0], pd.Timestamp(f"{t.by}-01")],
+                y=[t.required_quantity] * 2,
+                mode="lines+markers",
+                line={"color": "#222", "dash": "dash", "width": 1},
+                marker={"symbol": ["line-ns", "diamond"], "size": [0, 9], "color": "#222"},
+                showlegend=False,
+                name=f"target {tid}",
+                hovertemplate=f"{tid}: %{{y:,.0f}} by {t.by}<extra></extra>",
+            ),
+            row=row,
+            col=col,
+        )
     fig.update_yaxes(rangemode="tozero", tickformat="~s")
     fig.update_layout(
         title=f"Stocks against targets over {len(mc.samples)} samples of {s.id} "
         "(bands p5–p95 and p25–p75, line the median; streamed percentiles within 1%)",
-        height=max(320, 260 * rows + 80), legend={"orientation": "h", "y": -0.05}, **_LAYOUT,
-    )  # fmt: skip
+        height=max(320, 260 * rows + 80),
+        legend={"orientation": "h", "y": -0.05},
+        **_LAYOUT,
+    )
     return fig
 
 
@@ -731,9 +930,11 @@ def probability_of_target(mc: MonteCarloResult) -> go.Figure:
             )
     fig.update_layout(
         title=f"Probability that each target is met by each month ({s.id}; ◆ its date)",
-        yaxis={"tickformat": ".0%", "range": [0, 1.02]}, height=420,
-        legend={"orientation": "h", "y": -0.15}, **_LAYOUT,
-    )  # fmt: skip
+        yaxis={"tickformat": ".0%", "range": [0, 1.02]},
+        height=420,
+        legend={"orientation": "h", "y": -0.15},
+        **_LAYOUT,
+    )
     return fig
 
 
@@ -763,30 +964,48 @@ def time_to_target(results: Result | Sequence[Result]) -> go.Figure:
         x = np.where(met, table.months_to_target.astype(float), float(r.scenario.months))
         text = [
             f"{m} ({int(n)} mo)" if ok else f"not met ({c:.0%})"
-            for ok, m, n, c in zip(met, table.first_met, table.months_to_target.fillna(-1),
-                                   table.coverage_at_horizon, strict=True)
-        ]  # fmt: skip
+            for ok, m, n, c in zip(
+                met,
+                table.first_met,
+                table.months_to_target.fillna(-1),
+                table.coverage_at_horizon,
+                strict=True,
+            )
+        ]
         colour = SCENARIO_COLOURS[j % len(SCENARIO_COLOURS)]
         fig.add_trace(
-            go.Bar(y=list(table.index), x=x, orientation="h", name=r.scenario.id, text=text,
-                   textposition="auto",
-                   marker={"color": colour,
-                           "pattern": {"shape": ["" if ok else "/" for ok in met]}},
-                   hovertemplate="%{y}: %{text}<extra>" + r.scenario.id + "</extra>")
-        )  # fmt: skip
+            go.Bar(
+                y=list(table.index),
+                x=x,
+                orientation="h",
+                name=r.scenario.id,
+                text=text,
+                textposition="auto",
+                marker={"color": colour, "pattern": {"shape": ["" if ok else "/" for ok in met]}},
+                hovertemplate="%{y}: %{text}<extra>" + r.scenario.id + "</extra>",
+            )
+        )
     ref = runs[0].scenario
     due = [(t, month_index(ref.targets[t].by, ref.start)) for t in order if t in ref.targets]
     fig.add_trace(
-        go.Scatter(y=[t for t, _ in due], x=[m for _, m in due], mode="markers",
-                   name="target date", marker={"symbol": "diamond", "size": 10, "color": "#222"},
-                   hovertemplate="%{y} due at month %{x}<extra></extra>")
-    )  # fmt: skip
+        go.Scatter(
+            y=[t for t, _ in due],
+            x=[m for _, m in due],
+            mode="markers",
+            name="target date",
+            marker={"symbol": "diamond", "size": 10, "color": "#222"},
+            hovertemplate="%{y} due at month %{x}<extra></extra>",
+        )
+    )
     fig.update_layout(
         title="Time to target: months from the start until the stock first reaches it",
-        barmode="group", xaxis={"title": "months from start"},
-        yaxis={"autorange": "reversed"}, height=160 + 22 * len(order) * max(1, len(runs)),
-        legend={"orientation": "h", "y": -0.12}, **_LAYOUT,
-    )  # fmt: skip
+        barmode="group",
+        xaxis={"title": "months from start"},
+        yaxis={"autorange": "reversed"},
+        height=160 + 22 * len(order) * max(1, len(runs)),
+        legend={"orientation": "h", "y": -0.12},
+        **_LAYOUT,
+    )
     return fig
 
 
@@ -829,9 +1048,13 @@ def write_png(figures: dict[str, go.Figure], directory: Path, *, scale: float = 
     for name, fig in figures.items():
         path = directory / f"{name}.png"
         height = fig.layout.height or 500
-        specs.append({"fig": fig, "path": str(path),
-                      "opts": {"format": "png", "width": 1100, "height": height,
-                               "scale": scale}})  # fmt: skip
+        specs.append(
+            {
+                "fig": fig,
+                "path": str(path),
+                "opts": {"format": "png", "width": 1100, "height": height, "scale": scale},
+            }
+        )
         paths.append(path)
     # one tab: on a 2-core machine more tabs were slower (13 s vs 23 s with 4 for 21 charts)
     kaleido.write_fig_from_object_sync(specs, kopts={"mathjax": False, "n": 1})
@@ -880,6 +1103,13 @@ class ResultPlot:
         return time_to_target(self._result)
 
     def __repr__(self) -> str:
-        names = ("stocks", "party_stocks", "capacity", "deliveries", "recipients", "spending",
-                 "time_to_target")  # fmt: skip
+        names = (
+            "stocks",
+            "party_stocks",
+            "capacity",
+            "deliveries",
+            "recipients",
+            "spending",
+            "time_to_target",
+        )
         return f"<materiel ResultPlot of {self._result.scenario.id!r}: {', '.join(names)}>"

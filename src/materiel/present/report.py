@@ -189,8 +189,16 @@ def _binding_headline(product: str, runs: list[Result], tab: _Tab) -> Headline |
             any_input = True
             shown = _and(inputs)
             facts.append(Fact(sid, "munitions", product, "inputs_binding", inputs, shown))
-            facts.append(Fact(sid, "munitions", product, "first_input_bound",
-                              row.first_input_bound, str(row.first_input_bound)))  # fmt: skip
+            facts.append(
+                Fact(
+                    sid,
+                    "munitions",
+                    product,
+                    "first_input_bound",
+                    row.first_input_bound,
+                    str(row.first_input_bound),
+                )
+            )
             verb = "binds" if len(inputs) == 1 else "bind"
             parts.append(f"{shown} {verb} from {row.first_input_bound} under {sid}")
         else:
@@ -222,20 +230,24 @@ def _recipient_headlines(runs: list[Result], tab: _Tab) -> list[Headline]:
             row = hit.iloc[0]
             sid = r.scenario.id
             share = f"{float(row.share_unmet):.0%}"
-            facts.append(Fact(sid, "recipient_shortfall", key, "share_unmet",
-                              float(row.share_unmet), share))  # fmt: skip
+            facts.append(
+                Fact(sid, "recipient_shortfall", key, "share_unmet", float(row.share_unmet), share)
+            )
             if r is ref:
                 amount, demand = fmt_number(float(row.shortfall)), fmt_number(float(row.demand))
-                facts.append(Fact(sid, "recipient_shortfall", key, "shortfall",
-                                  float(row.shortfall), amount))  # fmt: skip
-                facts.append(Fact(sid, "recipient_shortfall", key, "demand",
-                                  float(row.demand), demand))  # fmt: skip
+                facts.append(
+                    Fact(sid, "recipient_shortfall", key, "shortfall", float(row.shortfall), amount)
+                )
+                facts.append(
+                    Fact(sid, "recipient_shortfall", key, "demand", float(row.demand), demand)
+                )
                 parts.append(f"{share} under {sid} ({amount} of {demand})")
             else:
                 parts.append(f"{share} under {sid}")
         n_short = int((rows.share_unmet > 1e-9).sum())
-        facts.append(Fact(ref.scenario.id, "derived", str(party), "munitions_short",
-                          n_short, str(n_short)))  # fmt: skip
+        facts.append(
+            Fact(ref.scenario.id, "derived", str(party), "munitions_short", n_short, str(n_short))
+        )
         text = (
             f"{party} goes short of {n_short} of {len(rows)} munitions it uses under "
             f"{ref.scenario.id}; unmet {product} demand: " + ", ".join(parts) + "."
@@ -250,10 +262,12 @@ def _cost_headline(runs: list[Result]) -> Headline:
     for r in runs:
         ds = r.dataset.isel(sample=0)  # as Result.metrics()["cost"]
         split = capex_split(r.dataset)
-        cost = {"payments_usd": float(ds.payments_usd.sum()),
-                "capex_usd": float(ds.capex_usd.sum()),
-                "industry_capex_usd": split["order_driven"] + split["announced"],
-                "state_capex_usd": split["facilitation"]}  # fmt: skip
+        cost = {
+            "payments_usd": float(ds.payments_usd.sum()),
+            "capex_usd": float(ds.capex_usd.sum()),
+            "industry_capex_usd": split["order_driven"] + split["announced"],
+            "state_capex_usd": split["facilitation"],
+        }
         sid = r.scenario.id
         text = {k: fmt_usd(v) for k, v in cost.items()}
         for figure, value in cost.items():
@@ -447,10 +461,11 @@ def _table(df: pd.DataFrame, columns: Sequence[Column]) -> str:
     body = []
     for _, row in df.iterrows():
         cells = "".join(
-            f'<td class="num">{_esc(fmt(row[name]))}</td>' if fmt in _NUMERIC
+            f'<td class="num">{_esc(fmt(row[name]))}</td>'
+            if fmt in _NUMERIC
             else f"<td>{_esc(fmt(row[name]))}</td>"
             for name, _, fmt in cols
-        )  # fmt: skip
+        )
         body.append(f"<tr>{cells}</tr>")
     return (
         f'<div class="scroll"><table><thead><tr>{head}</tr></thead>'
@@ -464,13 +479,22 @@ def _targets_table(r: Result, tab: _Tab) -> str:
         return '<p class="note">(no capability targets in this scenario)</p>'
     df = df.copy()
     df["group"] = [charts.group_label(r.scenario, p.split(",")) for p in df.parties]
-    return _table(df, [
-        ("target", "target", _text), ("group", "parties", _text), ("product", "munition", _text),
-        ("required", "required", _num), ("by", "by", _text), ("stock_at_by", "stock then", _num),
-        ("met_by_date", "met by date", _text), ("first_met", "first met", _text),
-        ("months_early", "months early", _int), ("coverage_at_horizon", "coverage at end", _pct),
-        ("assumption", "assumed target", _text),
-    ])  # fmt: skip
+    return _table(
+        df,
+        [
+            ("target", "target", _text),
+            ("group", "parties", _text),
+            ("product", "munition", _text),
+            ("required", "required", _num),
+            ("by", "by", _text),
+            ("stock_at_by", "stock then", _num),
+            ("met_by_date", "met by date", _text),
+            ("first_met", "first met", _text),
+            ("months_early", "months early", _int),
+            ("coverage_at_horizon", "coverage at end", _pct),
+            ("assumption", "assumed target", _text),
+        ],
+    )
 
 
 def _difference_tables(d: Difference) -> str:
@@ -481,28 +505,43 @@ def _difference_tables(d: Difference) -> str:
         f"<h3>{_esc(d.b)} - {_esc(d.a)}: targets</h3>"
         '<p class="note">months later: the month B first meets the target minus the month A '
         "does (negative: earlier); stock at the target date, B minus A.</p>"
-        + _table(t, [
-            ("target", "target", _text), ("by", "by", _text),
-            ("first_met_a", f"first met, {d.a}", _text),
-            ("first_met_b", f"first met, {d.b}", _text),
-            ("months_later", "months later", _int),
-            ("stock_at_by_a", f"stock then, {d.a}", _num),
-            ("stock_at_by_b", f"stock then, {d.b}", _num),
-            ("stock_at_by_diff", "difference", _num),
-        ])
+        + _table(
+            t,
+            [
+                ("target", "target", _text),
+                ("by", "by", _text),
+                ("first_met_a", f"first met, {d.a}", _text),
+                ("first_met_b", f"first met, {d.b}", _text),
+                ("months_later", "months later", _int),
+                ("stock_at_by_a", f"stock then, {d.a}", _num),
+                ("stock_at_by_b", f"stock then, {d.b}", _num),
+                ("stock_at_by_diff", "difference", _num),
+            ],
+        )
         + f"<h3>{_esc(d.b)} - {_esc(d.a)}: munitions</h3>"
-        + _table(m, [
-            ("product", "munition", _text), ("produced_a", f"produced, {d.a}", _num),
-            ("produced_b", f"produced, {d.b}", _num), ("produced_diff", "difference", _num),
-            ("capex_usd_a", f"capex, {d.a}", _usd), ("capex_usd_b", f"capex, {d.b}", _usd),
-            ("capex_usd_diff", "capex difference", _usd),
-        ])
+        + _table(
+            m,
+            [
+                ("product", "munition", _text),
+                ("produced_a", f"produced, {d.a}", _num),
+                ("produced_b", f"produced, {d.b}", _num),
+                ("produced_diff", "difference", _num),
+                ("capex_usd_a", f"capex, {d.a}", _usd),
+                ("capex_usd_b", f"capex, {d.b}", _usd),
+                ("capex_usd_diff", "capex difference", _usd),
+            ],
+        )
         + f"<h3>{_esc(d.b)} - {_esc(d.a)}: cost</h3>"
-        + _table(d.cost, [
-            ("figure", "figure", _text), ("a", d.a, _usd), ("b", d.b, _usd),
-            ("diff", "difference", _usd),
-        ])
-    )  # fmt: skip
+        + _table(
+            d.cost,
+            [
+                ("figure", "figure", _text),
+                ("a", d.a, _usd),
+                ("b", d.b, _usd),
+                ("diff", "difference", _usd),
+            ],
+        )
+    )
 
 
 def _replacement_table(r: Result, tab: _Tab) -> str:
@@ -515,34 +554,53 @@ def _replacement_table(r: Result, tab: _Tab) -> str:
         "production rate of the donor's own lines at the start; dynamic (the model's): months "
         "from the start until the donor's stock is back at its level at the start "
         "(empty: not by the horizon).</p>"
-        + _table(df, [
-            ("party", "donor", _text), ("product", "munition", _text), ("given", "given", _num),
-            ("production_rate_per_month", "production rate /month", _num),
-            ("static_months", "static (months)", _num1), ("first_below", "first below", _text),
-            ("back_at_start", "back at start level", _text),
-            ("dynamic_months", "dynamic (months)", _int),
-        ])
-    )  # fmt: skip
+        + _table(
+            df,
+            [
+                ("party", "donor", _text),
+                ("product", "munition", _text),
+                ("given", "given", _num),
+                ("production_rate_per_month", "production rate /month", _num),
+                ("static_months", "static (months)", _num1),
+                ("first_below", "first below", _text),
+                ("back_at_start", "back at start level", _text),
+                ("dynamic_months", "dynamic (months)", _int),
+            ],
+        )
+    )
 
 
 def _munitions_table(r: Result, tab: _Tab) -> str:
-    return _table(tab(r, "munitions"), [
-        ("product", "munition", _text),
-        ("capacity_start_per_month", "capacity at start /month", _num),
-        ("capacity_end_per_month", "capacity at end /month", _num),
-        ("produced", "produced", _num), ("main_binding", "binds most", _text),
-        ("inputs_binding", "inputs binding", _text), ("first_input_bound", "from", _text),
-        ("spent_usd", "bought", _usd), ("capex_usd", "capex", _usd),
-    ])  # fmt: skip
+    return _table(
+        tab(r, "munitions"),
+        [
+            ("product", "munition", _text),
+            ("capacity_start_per_month", "capacity at start /month", _num),
+            ("capacity_end_per_month", "capacity at end /month", _num),
+            ("produced", "produced", _num),
+            ("main_binding", "binds most", _text),
+            ("inputs_binding", "inputs binding", _text),
+            ("first_input_bound", "from", _text),
+            ("spent_usd", "bought", _usd),
+            ("capex_usd", "capex", _usd),
+        ],
+    )
 
 
 def _shortfall_table(r: Result, tab: _Tab) -> str:
-    return _table(tab(r, "shortfall"), [
-        ("party", "recipient", _text), ("product", "munition", _text), ("demand", "demand", _num),
-        ("consumed", "consumed", _num), ("shortfall", "unmet", _num),
-        ("share_unmet", "share unmet", _pct), ("months_short", "months short", _int),
-        ("first_short", "first short", _text),
-    ])  # fmt: skip
+    return _table(
+        tab(r, "shortfall"),
+        [
+            ("party", "recipient", _text),
+            ("product", "munition", _text),
+            ("demand", "demand", _num),
+            ("consumed", "consumed", _num),
+            ("shortfall", "unmet", _num),
+            ("share_unmet", "share unmet", _pct),
+            ("months_short", "months short", _int),
+            ("first_short", "first short", _text),
+        ],
+    )
 
 
 def _weapon_tables(r: Result, tab: _Tab) -> str:
@@ -558,32 +616,52 @@ def _weapon_tables(r: Result, tab: _Tab) -> str:
         "counts toward a party's usable stock only for the guns it is qualified for; targets "
         "count usable stock; effective capacity weights each line by the share of the party's "
         "use its rounds fit.</p>"
-        + _table(parties, [
-            ("party", "party", _text), ("product", "munition", _text),
-            ("stock_end", "stock at end", _num), ("usable_end", "usable at end", _num),
-            ("unusable_max", "most held unusable", _num), ("share_unmet", "share unmet", _pct),
-            ("short_systems", "systems short", _text),
-            ("effective_capacity_start_per_month", "usable capacity at start /month", _num),
-            ("capacity_start_per_month", "capacity at start /month", _num),
-            ("effective_capacity_end_per_month", "usable capacity at end /month", _num),
-            ("capacity_end_per_month", "capacity at end /month", _num),
-        ])
-        + _table(tab(r, "fleets"), [
-            ("party", "party", _text), ("system", "system", _text), ("share", "share of use", _pct),
-            ("demand", "demand", _num), ("shortfall", "unmet", _num),
-            ("share_unmet", "share unmet", _pct), ("first_short", "first short", _text),
-            ("stock_end", "usable stock at end", _num),
-        ])
-    )  # fmt: skip
+        + _table(
+            parties,
+            [
+                ("party", "party", _text),
+                ("product", "munition", _text),
+                ("stock_end", "stock at end", _num),
+                ("usable_end", "usable at end", _num),
+                ("unusable_max", "most held unusable", _num),
+                ("share_unmet", "share unmet", _pct),
+                ("short_systems", "systems short", _text),
+                ("effective_capacity_start_per_month", "usable capacity at start /month", _num),
+                ("capacity_start_per_month", "capacity at start /month", _num),
+                ("effective_capacity_end_per_month", "usable capacity at end /month", _num),
+                ("capacity_end_per_month", "capacity at end /month", _num),
+            ],
+        )
+        + _table(
+            tab(r, "fleets"),
+            [
+                ("party", "party", _text),
+                ("system", "system", _text),
+                ("share", "share of use", _pct),
+                ("demand", "demand", _num),
+                ("shortfall", "unmet", _num),
+                ("share_unmet", "share unmet", _pct),
+                ("first_short", "first short", _text),
+                ("stock_end", "usable stock at end", _num),
+            ],
+        )
+    )
 
 
 def _aid_table(r: Result, tab: _Tab) -> str:
-    return _table(tab(r, "aid"), [
-        ("pledge", "pledge", _text), ("donor", "donor", _text),
-        ("recipient", "recipient", _text), ("product", "munition", _text),
-        ("supply", "from", _text), ("pledged", "pledged", _num),
-        ("delivered", "delivered", _num), ("share_delivered", "share delivered", _pct),
-    ])  # fmt: skip
+    return _table(
+        tab(r, "aid"),
+        [
+            ("pledge", "pledge", _text),
+            ("donor", "donor", _text),
+            ("recipient", "recipient", _text),
+            ("product", "munition", _text),
+            ("supply", "from", _text),
+            ("pledged", "pledged", _num),
+            ("delivered", "delivered", _num),
+            ("share_delivered", "share delivered", _pct),
+        ],
+    )
 
 
 def _contract_tables(r: Result, tab: _Tab) -> str:
@@ -593,24 +671,39 @@ def _contract_tables(r: Result, tab: _Tab) -> str:
         return ""
     return (
         "<h3>Contracts decided by procurement policies</h3>"
-        + _table(tab(r, "decisions"), [
-            ("policy", "policy", _text), ("product", "munition", _text),
-            ("contracts", "contracts", _int), ("first", "first decided", _text),
-            ("last", "last decided", _text), ("quantity", "quantity", _num),
-            ("multi_year_quantity", "multi-year", _num), ("delivered", "delivered", _num),
-        ])
+        + _table(
+            tab(r, "decisions"),
+            [
+                ("policy", "policy", _text),
+                ("product", "munition", _text),
+                ("contracts", "contracts", _int),
+                ("first", "first decided", _text),
+                ("last", "last decided", _text),
+                ("quantity", "quantity", _num),
+                ("multi_year_quantity", "multi-year", _num),
+                ("delivered", "delivered", _num),
+            ],
+        )
         + "<h3>Contracts</h3>"
         '<p class="note">decided by: "scenario" for contracts written in the scenario '
         '(aid pledged from production included), "policy" for those a procurement policy '
         "decided in the run.</p>"
-        + _table(contracts, [
-            ("contract", "contract", _text), ("product", "munition", _text),
-            ("buyers", "buyers", _text), ("decided", "decided", _text),
-            ("signed", "signed", _text), ("quantity", "quantity", _num),
-            ("firm", "firm", _text), ("multi_year", "multi-year", _text),
-            ("decided_by", "decided by", _text), ("delivered", "delivered", _num),
-        ])
-    )  # fmt: skip
+        + _table(
+            contracts,
+            [
+                ("contract", "contract", _text),
+                ("product", "munition", _text),
+                ("buyers", "buyers", _text),
+                ("decided", "decided", _text),
+                ("signed", "signed", _text),
+                ("quantity", "quantity", _num),
+                ("firm", "firm", _text),
+                ("multi_year", "multi-year", _text),
+                ("decided_by", "decided by", _text),
+                ("delivered", "delivered", _num),
+            ],
+        )
+    )
 
 
 def _budget_tables(r: Result, tab: _Tab) -> str:
@@ -628,14 +721,18 @@ def _budget_tables(r: Result, tab: _Tab) -> str:
     per_ally = per_ally[(per_ally.committed_usd > 0) | (per_ally.paid_usd > 0)]
     deferred = tab(r, "deferred")
     budget_cols: list[Column] = [
-        ("party", "ally", _text), ("budget_usd", "budget", _usd),
-        ("committed_usd", "committed", _usd), ("paid_usd", "paid", _usd),
-        ("overrun_usd", "overrun", _usd), ("years_over", "years over budget", _int),
-    ]  # fmt: skip
+        ("party", "ally", _text),
+        ("budget_usd", "budget", _usd),
+        ("committed_usd", "committed", _usd),
+        ("paid_usd", "paid", _usd),
+        ("overrun_usd", "overrun", _usd),
+        ("years_over", "years over budget", _int),
+    ]
     deferred_cols: list[Column] = [
-        ("contract", "contract", _text), ("deferred_months", "months deferred", _int),
+        ("contract", "contract", _text),
+        ("deferred_months", "months deferred", _int),
         ("signed_in_horizon", "signed in horizon", _text),
-    ]  # fmt: skip
+    ]
     return (
         f"<h3>Munitions budgets ({_esc(r.scenario.policy.budget)}), over the horizon</h3>"
         + _table(per_ally, budget_cols)
@@ -692,9 +789,11 @@ def _sources(runs: list[Result]) -> str:
         if src.is_assumption:
             what = f'<span class="assumed">assumption: {_esc(src.assumption)}</span>'
         else:
-            parts = [_esc(src.publisher) if src.publisher else "",
-                     f"<i>{_esc(src.title)}</i>" if src.title else "",
-                     _esc(src.date) if src.date else ""]  # fmt: skip
+            parts = [
+                _esc(src.publisher) if src.publisher else "",
+                f"<i>{_esc(src.title)}</i>" if src.title else "",
+                _esc(src.date) if src.date else "",
+            ]
             what = ", ".join(p for p in parts if p) or "(publisher, title and date not given)"
             what += f" (via {_esc(src.via)})" if src.via else ""
             what += f". {_link(src.url)}" if src.url else ""
@@ -719,10 +818,14 @@ def _sources(runs: list[Result]) -> str:
 
 def _chart_html(slug: str, fig: Any) -> str:
     inner: str = pio.to_html(
-        fig, include_plotlyjs=False, full_html=False, div_id=f"chart-{slug}",
-        config=_CONFIG, default_width="100%",
+        fig,
+        include_plotlyjs=False,
+        full_html=False,
+        div_id=f"chart-{slug}",
+        config=_CONFIG,
+        default_width="100%",
         default_height=f"{int(fig.layout.height or 450)}px",
-    )  # fmt: skip
+    )
     return f'<div class="chart">{inner}</div>'
 
 
@@ -765,23 +868,29 @@ def _uncertainty(mc: MonteCarloResult, chart: Callable[[str, Any], None]) -> lis
     chart(_slug(s.id, "p-met"), charts.probability_of_target(mc))
     probabilities = mc.target_probabilities()
     columns: list[Column] = [
-        ("target", "target", _text), ("by", "by", _text),
+        ("target", "target", _text),
+        ("by", "by", _text),
         ("p_met_by_date", "P(met by its date)", _pct),
         ("p_met_by_horizon", "P(met by the horizon)", _pct),
         ("median_first_met", "median month met", _text),
         ("stock_at_by_p5", "stock at date p5", _num),
-        ("stock_at_by_p50", "p50", _num), ("stock_at_by_p95", "p95", _num),
-    ]  # fmt: skip
+        ("stock_at_by_p50", "p50", _num),
+        ("stock_at_by_p95", "p95", _num),
+    ]
     body.append(_table(probabilities, columns))
     if s.uncertain:
         table = sensitivity_table(mc)
         cut = _esc(CUT_RULE.format(alpha=ALPHA))
-        body.append(f'<h4>What matters most</h4><p class="note">{cut}; inputs that do not '
-                    "pass are left out.</p>")  # fmt: skip
+        body.append(
+            f'<h4>What matters most</h4><p class="note">{cut}; inputs that do not '
+            "pass are left out.</p>"
+        )
         ranked: list[Column] = [
-            ("target", "target", _text), ("input", "uncertain input", _text),
-            ("spearman", "Spearman rho", _num2), ("p_value", "p-value", _sci),
-        ]  # fmt: skip
+            ("target", "target", _text),
+            ("input", "uncertain input", _text),
+            ("spearman", "Spearman rho", _num2),
+            ("p_value", "p-value", _sci),
+        ]
         body.append(_table(table[table.significant], ranked))
     return out + body
 
@@ -881,10 +990,12 @@ def build_report(
         + (f"; {_esc(ids[0])} is the reference for comparisons" if len(ids) > 1 else "")
         + ". Stock levels and most targets are labelled assumptions (real levels are "
         "classified); see the assumptions and sources below.</p>"
-        '<h2 id="findings">Findings</h2>' + _headline_list(found) + f"<nav><ul>{nav}</ul></nav>"
+        '<h2 id="findings">Findings</h2>'
+        + _headline_list(found)
+        + f"<nav><ul>{nav}</ul></nav>"
         + "".join(body)
         + "</main></body></html>\n"
-    )  # fmt: skip
+    )
     return Report(page, figures, found)
 
 

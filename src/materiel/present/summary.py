@@ -35,15 +35,21 @@ def target_sentence(row: dict[str, Any] | pd.Series, end: str) -> str:
     met = not pd.isna(row["first_met"])
     return sentences.target_sentence(
         TargetOutcome(
-            target=str(row["target"]), parties=str(row["parties"]).split(","),
-            product=str(row["product"]), required=float(row["required"]), by=str(row["by"]),
-            met=met, first_met=str(row["first_met"]) if met else None,
+            target=str(row["target"]),
+            parties=str(row["parties"]).split(","),
+            product=str(row["product"]),
+            required=float(row["required"]),
+            by=str(row["by"]),
+            met=met,
+            first_met=str(row["first_met"]) if met else None,
             months_to_target=int(row["months_to_target"]) if met else None,
             months_early=int(row["months_early"]) if met else None,
-            stock=float(row["stock_at_horizon"]), short=float(row["shortfall_at_horizon"]),
-            at=end, assumption=bool(row["assumption"]),
+            stock=float(row["stock_at_horizon"]),
+            short=float(row["shortfall_at_horizon"]),
+            at=end,
+            assumption=bool(row["assumption"]),
         )
-    )  # fmt: skip
+    )
 
 
 def replacement_sentence(row: dict[str, Any] | pd.Series, end: str) -> str:
@@ -87,16 +93,22 @@ def contract_lines(result: Result, most: int = 12) -> list[str]:
         return []
     written = contracts[contracts.decided_by == "scenario"]
     decided = result.decisions()
-    out = ["", f"Contracts: {len(written)} written in the scenario, "
-               f"{int(decided.contracts.sum()) if len(decided) else 0} decided by procurement "
-               "policies (per contract: Result.contracts(), contracts.csv)"]  # fmt: skip
+    out = [
+        "",
+        f"Contracts: {len(written)} written in the scenario, "
+        f"{int(decided.contracts.sum()) if len(decided) else 0} decided by procurement "
+        "policies (per contract: Result.contracts(), contracts.csv)",
+    ]
     for _, d in decided.head(most).iterrows():
-        multi = (f", {fmt_number(d.multi_year_quantity)} multi-year"
-                 if d.multi_year_quantity > 0 else "")  # fmt: skip
-        out.append(f"  policy {d.policy} ({d['product']}): {d.contracts} contracts decided "
-                   f"{d['first']} .. {d['last']}, {fmt_number(d.quantity)} "
-                   f"{plural(result.scenario.products[d['product']].unit)}{multi}, "
-                   f"{fmt_number(d.delivered)} delivered")  # fmt: skip
+        multi = (
+            f", {fmt_number(d.multi_year_quantity)} multi-year" if d.multi_year_quantity > 0 else ""
+        )
+        out.append(
+            f"  policy {d.policy} ({d['product']}): {d.contracts} contracts decided "
+            f"{d['first']} .. {d['last']}, {fmt_number(d.quantity)} "
+            f"{plural(result.scenario.products[d['product']].unit)}{multi}, "
+            f"{fmt_number(d.delivered)} delivered"
+        )
     if len(decided) > most:
         out.append(f"  ... and {len(decided) - most} more policies")
     return out
@@ -108,9 +120,12 @@ def fleet_lines(result: Result, top: int = 6) -> list[str]:
     if fleets.empty:
         return []
     policy = result.scenario.policy
-    out = ["", f"Weapon systems (policy.interoperability = {policy.interoperability!r}"
-           + "".join(f", {k}: {v!r}" for k, v in policy.interoperability_by_product.items())
-           + "; a round fires only from the guns it is qualified for)"]  # fmt: skip
+    out = [
+        "",
+        f"Weapon systems (policy.interoperability = {policy.interoperability!r}"
+        + "".join(f", {k}: {v!r}" for k, v in policy.interoperability_by_product.items())
+        + "; a round fires only from the guns it is qualified for)",
+    ]
     weapons = result.interoperability()
     for (party, product), group in fleets.groupby(["party", "product"], sort=False):
         demand = group.demand.sum()
@@ -221,23 +236,32 @@ def summarize(result: Result) -> str:
             on_time = due.delivered_on_time.sum() / due.pledged.sum()
             delays = due.mean_delay_months.dropna()
             late = f", mean delay {delays.mean():.1f} months" if not delays.empty else ""
-            out.append(f"  on time: {on_time:.0%} of what fell due within the run{late} "
-                       f"(per pledge: Result.aid_timeliness())")  # fmt: skip
+            out.append(
+                f"  on time: {on_time:.0%} of what fell due within the run{late} "
+                f"(per pledge: Result.aid_timeliness())"
+            )
     floors = result.floors()
     if floors["parties_with_floors"]:
         out.append("")
-        out.append(f"Floors: {floors['rule']} (policy.floor_applies_to = "
-                   f"{floors['applies_to']!r}; {len(floors['parties_with_floors'])} parties "
-                   "hold floors)")  # fmt: skip
+        out.append(
+            f"Floors: {floors['rule']} (policy.floor_applies_to = "
+            f"{floors['applies_to']!r}; {len(floors['parties_with_floors'])} parties "
+            "hold floors)"
+        )
     out += contract_lines(result)
     if s.policy.budget != "none":
         deferred = result.deferred()
         overrun = result.budget().query("overrun_usd > 0")
         out.append("")
-        out.append(f"Budgets ({s.policy.budget}): {len(deferred)} contracts deferred"
-                   + (f" ({int((~deferred.signed_in_horizon).sum())} never signed in the horizon)"
-                      if len(deferred) else "")
-                   + f"; {len(overrun)} ally-years over budget")  # fmt: skip
+        out.append(
+            f"Budgets ({s.policy.budget}): {len(deferred)} contracts deferred"
+            + (
+                f" ({int((~deferred.signed_in_horizon).sum())} never signed in the horizon)"
+                if len(deferred)
+                else ""
+            )
+            + f"; {len(overrun)} ally-years over budget"
+        )
         for contract, months in zip(
             deferred.contract.head(8), deferred.deferred_months.head(8), strict=True
         ):
@@ -309,8 +333,10 @@ def _capex_by_payer(r: Result) -> dict[str, float]:
     ahead of orders (:func:`~materiel.analysis.metrics.capex_split`).
     """
     split = capex_split(r.dataset)
-    return {"industry capex": split["order_driven"] + split["announced"],
-            "state-funded capex (facilitation)": split["facilitation"]}  # fmt: skip
+    return {
+        "industry capex": split["order_driven"] + split["announced"],
+        "state-funded capex (facilitation)": split["facilitation"],
+    }
 
 
 def compare_table(results: list[Result]) -> pd.DataFrame:
@@ -329,8 +355,11 @@ def compare_table(results: list[Result]) -> pd.DataFrame:
         sid = r.scenario.id
         for _, t in r.targets().iterrows():
             met = not pd.isna(t.first_met)
-            put(t.target, sid, str(t.first_met) if met else
-                f"not by horizon ({t.coverage_at_horizon:.0%})")  # fmt: skip
+            put(
+                t.target,
+                sid,
+                str(t.first_met) if met else f"not by horizon ({t.coverage_at_horizon:.0%})",
+            )
     for r in results:
         for _, m in r.munitions().iterrows():
             put(f"produced {m['product']}", r.scenario.id, fmt_number(m.produced))

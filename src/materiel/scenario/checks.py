@@ -202,8 +202,11 @@ def check_procurement_targets(s: Scenario) -> Iterator[Finding]:
     for key, pol in s.procurement.items():
         group = set(pol.group)
         if pol.targets is None:
-            counted = [t for t in s.targets.values()
-                       if t.product == pol.product and set(t.parties) <= group]  # fmt: skip
+            counted = [
+                t
+                for t in s.targets.values()
+                if t.product == pol.product and set(t.parties) <= group
+            ]
             if not counted and pol.product in s.products:
                 yield (
                     ("procurement", key, "targets"),
@@ -460,10 +463,18 @@ def check_not_empty(s: Scenario) -> Iterator[Finding]:
 
 
 _MODEL_OF: dict[str, type[BaseModel]] = {
-    "lines": Line, "investments": Investment, "facilitation": Facilitation,
-    "contracts": Contract, "stocks": Stock, "consumption": Consumption, "targets": Target,
-    "policy": Policy, "products": Product, "prices": Price, "procurement": Procurement,
-}  # fmt: skip
+    "lines": Line,
+    "investments": Investment,
+    "facilitation": Facilitation,
+    "contracts": Contract,
+    "stocks": Stock,
+    "consumption": Consumption,
+    "targets": Target,
+    "policy": Policy,
+    "products": Product,
+    "prices": Price,
+    "procurement": Procurement,
+}
 
 
 def field_bounds(path: str) -> tuple[float, float]:
@@ -509,8 +520,10 @@ def check_uncertain_fields(s: Scenario) -> Iterator[Finding]:
     for path in s.uncertain:
         keys = path.split(".")
         if not is_supported(path):
-            yield (("uncertain", path),
-                   "distributions are supported on: " + ", ".join(SUPPORTED_FIELDS))  # fmt: skip
+            yield (
+                ("uncertain", path),
+                "distributions are supported on: " + ", ".join(SUPPORTED_FIELDS),
+            )
             continue
         node: object = data
         for key in keys:

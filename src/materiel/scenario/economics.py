@@ -304,10 +304,13 @@ def economic_arrays(
     budget = munitions_budget_usd(gdp_kept, pct, equipment, s.policy.munitions_share)
     if not bool(np.isfinite(budget).all()):
         bad = float(np.nanmax(np.abs(gdp)))
-        raise bad_argument("economic_series", "policy.gdp_growth_pct_per_year",
-                           s.policy.gdp_growth_pct_per_year,
-                           f"a growth rate that keeps GDP finite over {span[0]}-{span[-1]} "
-                           f"(largest GDP {bad:.3g} US$ m)")  # fmt: skip
+        raise bad_argument(
+            "economic_series",
+            "policy.gdp_growth_pct_per_year",
+            s.policy.gdp_growth_pct_per_year,
+            f"a growth rate that keeps GDP finite over {span[0]}-{span[-1]} "
+            f"(largest GDP {bad:.3g} US$ m)",
+        )
     return EconomicArrays(
         parties=list(allies),
         years=ys,

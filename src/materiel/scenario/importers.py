@@ -52,19 +52,32 @@ __all__ = [
 Format = Literal["sipri-xlsx", "nato-csv", "owid-csv", "nato-xlsx"]
 FORMATS: tuple[Format, ...] = ("sipri-xlsx", "nato-csv", "owid-csv", "nato-xlsx")
 ALIASES = {
-    "united states of america": "USA", "usa": "USA", "us": "USA", "turkey": "TUR",
-    "türkiye": "TUR", "turkiye": "TUR", "czech republic": "CZE", "czechia": "CZE",
-    "north macedonia": "MKD", "macedonia": "MKD", "uk": "GBR", "great britain": "GBR",
+    "united states of america": "USA",
+    "usa": "USA",
+    "us": "USA",
+    "turkey": "TUR",
+    "türkiye": "TUR",
+    "turkiye": "TUR",
+    "czech republic": "CZE",
+    "czechia": "CZE",
+    "north macedonia": "MKD",
+    "macedonia": "MKD",
+    "uk": "GBR",
+    "great britain": "GBR",
     "slovak republic": "SVK",
-}  # fmt: skip
+}
 _PUBLISHER = {
-    "sipri-xlsx": ("Stockholm International Peace Research Institute (SIPRI)",
-                   "https://www.sipri.org/databases/milex"),
+    "sipri-xlsx": (
+        "Stockholm International Peace Research Institute (SIPRI)",
+        "https://www.sipri.org/databases/milex",
+    ),
     "nato-csv": ("NATO", "https://www.nato.int/cps/en/natohq/topics_49198.htm"),
-    "owid-csv": ("Our World in Data (SIPRI data)",
-                 "https://ourworldindata.org/grapher/military-spending-as-a-share-of-gdp-sipri"),
+    "owid-csv": (
+        "Our World in Data (SIPRI data)",
+        "https://ourworldindata.org/grapher/military-spending-as-a-share-of-gdp-sipri",
+    ),
     "nato-xlsx": ("NATO", "https://www.nato.int/cps/en/natohq/topics_49198.htm"),
-}  # fmt: skip
+}
 
 
 def _party_lookup(s: Scenario) -> Callable[[str], str | None]:
@@ -96,8 +109,11 @@ def publication_date(path: Path, published: str | None = None) -> tuple[str, str
     """
     if published is not None:
         if not _DATE.match(published):
-            raise _fail(path, f"got {published!r}; expected a date written YYYY-MM or "
-                        "YYYY-MM-DD", "--published")  # fmt: skip
+            raise _fail(
+                path,
+                f"got {published!r}; expected a date written YYYY-MM or YYYY-MM-DD",
+                "--published",
+            )
         return published, "publication date as given"
     if path.suffix.lower() in (".xlsx", ".xlsm"):
         try:
@@ -111,8 +127,10 @@ def publication_date(path: Path, published: str | None = None) -> tuple[str, str
         if saved is not None:
             return saved.date().isoformat(), "date the publisher saved the workbook"
     stamp = dt.date.fromtimestamp(path.stat().st_mtime).isoformat()
-    return stamp, ("date the file was last modified (perhaps the download, not the "
-                   "publication: give the publication date with --published)")  # fmt: skip
+    return stamp, (
+        "date the file was last modified (perhaps the download, not the "
+        "publication: give the publication date with --published)"
+    )
 
 
 def _read_csv(path: Path) -> pd.DataFrame:
@@ -246,8 +264,7 @@ def nato_workbook(path: Path) -> list[tuple[str, int, str, float, bool]]:
         raise _fail(path, f"cannot read as an Excel workbook: {exc}") from exc
     with book:
         sheets = [str(name) for name in book.sheet_names]
-        missing = [s for s, (_, _, required) in NATO_TABLES.items()
-                   if required and s not in sheets]  # fmt: skip
+        missing = [s for s, (_, _, required) in NATO_TABLES.items() if required and s not in sheets]
         if missing:
             raise _fail(
                 path,
@@ -259,8 +276,9 @@ def nato_workbook(path: Path) -> list[tuple[str, int, str, float, bool]]:
         for sheet, (label, field, _) in NATO_TABLES.items():
             if sheet in sheets:
                 raw = pd.read_excel(book, sheet, header=None)
-                rows = [tuple(None if pd.isna(c) else c for c in r)
-                        for r in raw.itertuples(index=False)]  # fmt: skip
+                rows = [
+                    tuple(None if pd.isna(c) else c for c in r) for r in raw.itertuples(index=False)
+                ]
                 out += _nato_block(path, sheet, rows, label, field)
         return out
 
@@ -273,10 +291,13 @@ def _nato_block(
         raise _fail(path, "expected a header row of years (2014 ... 2024e)", sheet)
     years = {j: y for j, c in enumerate(header) if (y := _nato_year(c)) is not None}
     start = next(
-        (i for i, r in enumerate(rows)
-         if len(r) > 1 and isinstance(r[1], str) and r[1].strip().startswith(label)),
+        (
+            i
+            for i, r in enumerate(rows)
+            if len(r) > 1 and isinstance(r[1], str) and r[1].strip().startswith(label)
+        ),
         None,
-    )  # fmt: skip
+    )
     if start is None:
         raise _fail(path, f"expected a block labelled {label!r} in column B", sheet)
     out = []
@@ -361,9 +382,14 @@ def import_table(
 # --------------------------------------------------------------------------
 
 KIEL_SHARES: dict[str, float] = {
-    "shell-155mm": 0.10, "pac-3-mse": 0.03, "iris-t-slm": 0.004, "amraam": 0.01,
-    "stinger": 0.005, "javelin": 0.005, "gmlrs": 0.01,
-}  # fmt: skip
+    "shell-155mm": 0.10,
+    "pac-3-mse": 0.03,
+    "iris-t-slm": 0.004,
+    "amraam": 0.01,
+    "stinger": 0.005,
+    "javelin": 0.005,
+    "gmlrs": 0.01,
+}
 """Default share of a donor's yearly military aid value spent on each munition (assumption)."""
 KIEL_USD_PER_EUR = 1.08
 KIEL_COLUMNS = ("iso", "year", "month", "military")
@@ -481,20 +507,31 @@ def import_kiel(
                 buyers[largest] = round(buyers[largest] + 1 - sum(buyers.values()), 6)
                 buyers = {d: v for d, v in buyers.items() if v > 0}
                 pledges[f"kiel-{product}-{year}"] = {
-                    "buyers": buyers, "recipient": recipient, "product": product,
-                    "quantity": qty, "decision": start, "contracting_delay_months": 0,
-                    "delivery_months": last - first + 1, "priority": 3,
-                    "source": rule_id, "field_sources": {"buyers": file_id},
-                }  # fmt: skip
+                    "buyers": buyers,
+                    "recipient": recipient,
+                    "product": product,
+                    "quantity": qty,
+                    "decision": start,
+                    "contracting_delay_months": 0,
+                    "delivery_months": last - first + 1,
+                    "priority": 3,
+                    "source": rule_id,
+                    "field_sources": {"buyers": file_id},
+                }
                 continue
             for donor in donors:
                 qty = round(share * aid[(donor, year)] * 1e9 * usd_per_eur / usd)
                 if qty < 1:
                     continue
                 pledges[f"kiel-{donor}-{product}-{year}"] = {
-                    "donor": donor, "recipient": recipient, "product": product,
-                    "quantity": qty, "start": start, "end": end, "supply": "production",
+                    "donor": donor,
+                    "recipient": recipient,
+                    "product": product,
+                    "quantity": qty,
+                    "start": start,
+                    "end": end,
+                    "supply": "production",
                     "source": rule_id,
-                }  # fmt: skip
+                }
     overlay["contracts" if combine else "aid"] = pledges
     return overlay

@@ -46,13 +46,29 @@ DATASET_ID = "dataset"
 MAX_EXTENDS_DEPTH = 32
 """Most files in one ``extends`` chain (the file itself included)."""
 _ENTITY_DEPTH = {
-    "sources": 1, "parties": 1, "products": 1, "lines": 1, "investments": 1,
+    "sources": 1,
+    "parties": 1,
+    "products": 1,
+    "lines": 1,
+    "investments": 1,
     "facilitation": 1,
-    "contracts": 1, "procurement": 1, "consumption": 1, "aid": 1, "targets": 1,
-    "spending_paths": 1, "prices": 1, "systems": 1, "fleets": 1, "qualifications": 1,
-    "stocks": 2, "inventories": 2, "economics": 2, "policy": 0, "uncertain": 1,
+    "contracts": 1,
+    "procurement": 1,
+    "consumption": 1,
+    "aid": 1,
+    "targets": 1,
+    "spending_paths": 1,
+    "prices": 1,
+    "systems": 1,
+    "fleets": 1,
+    "qualifications": 1,
+    "stocks": 2,
+    "inventories": 2,
+    "economics": 2,
+    "policy": 0,
+    "uncertain": 1,
     "correlations": 0,
-}  # fmt: skip
+}
 _ECONOMIC_FIELDS = tuple(
     f for f in EconomicYear.model_fields if f not in ("source", "field_sources")
 )

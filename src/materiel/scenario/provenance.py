@@ -8,12 +8,47 @@ from materiel.scenario.schema import Entity, Scenario
 
 __all__ = ["figures", "sources_used", "unsourced_figures"]
 
-_NOT_FIGURES = {"source", "field_sources", "name", "owner", "country", "product", "pool",
-                "line", "decision", "start", "end", "by", "kind", "unit", "supply", "parties",
-                "donor", "recipient", "funder", "invests", "firm", "multi_year", "basis",
-                "priority", "repeats", "repeat_every_months", "year"}  # fmt: skip
-_TABLES = ("products", "lines", "investments", "facilitation", "contracts", "consumption",
-           "aid", "targets", "spending_paths", "prices")  # fmt: skip
+_NOT_FIGURES = {
+    "source",
+    "field_sources",
+    "name",
+    "owner",
+    "country",
+    "product",
+    "pool",
+    "line",
+    "decision",
+    "start",
+    "end",
+    "by",
+    "kind",
+    "unit",
+    "supply",
+    "parties",
+    "donor",
+    "recipient",
+    "funder",
+    "invests",
+    "firm",
+    "multi_year",
+    "basis",
+    "priority",
+    "repeats",
+    "repeat_every_months",
+    "year",
+}
+_TABLES = (
+    "products",
+    "lines",
+    "investments",
+    "facilitation",
+    "contracts",
+    "consumption",
+    "aid",
+    "targets",
+    "spending_paths",
+    "prices",
+)
 _NESTED = ("stocks", "inventories", "economics")
 
 

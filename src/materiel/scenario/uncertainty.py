@@ -121,9 +121,12 @@ class Distribution(BaseModel):
     @model_validator(mode="after")
     def _parameters(self) -> Distribution:
         need = {
-            "uniform": ("low", "high"), "triangular": ("low", "mode", "high"),
-            "normal": ("mean", "sd"), "lognormal": ("median", "sigma"), "choice": ("values",),
-        }[self.dist]  # fmt: skip
+            "uniform": ("low", "high"),
+            "triangular": ("low", "mode", "high"),
+            "normal": ("mean", "sd"),
+            "lognormal": ("median", "sigma"),
+            "choice": ("values",),
+        }[self.dist]
         missing = [p for p in need if getattr(self, p) is None]
         if missing:
             raise ValueError(f"{self.dist} needs {', '.join(need)}; missing {', '.join(missing)}")

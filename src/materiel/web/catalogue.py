@@ -30,9 +30,15 @@ from materiel.web.schemas import ScenarioRef, clean
 from materiel.web.store import NotFound, Store
 
 __all__ = [
-    "ANSWER_THREADS", "GZIP_MINIMUM_BYTES", "LRU", "Answer", "Catalogue", "RunKey",
-    "embedded_scenario", "embedded_set",
-]  # fmt: skip
+    "ANSWER_THREADS",
+    "GZIP_MINIMUM_BYTES",
+    "LRU",
+    "Answer",
+    "Catalogue",
+    "RunKey",
+    "embedded_scenario",
+    "embedded_set",
+]
 
 _STORED_CACHE_SIZE = 32
 _RESULT_CACHE_SIZE = 16

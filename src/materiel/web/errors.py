@@ -67,8 +67,11 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _arithmetic_error(_request: Request, exc: Exception) -> JSONResponse:
-    return _one("", f"the inputs are beyond what the model can compute ({type(exc).__name__}: "
-                f"{exc}); use smaller or nearer values")  # fmt: skip
+    return _one(
+        "",
+        f"the inputs are beyond what the model can compute ({type(exc).__name__}: "
+        f"{exc}); use smaller or nearer values",
+    )
 
 
 async def _server_error(_request: Request, exc: Exception) -> JSONResponse:
@@ -86,9 +89,13 @@ def _allowed_methods(request: Request) -> list[str]:
     those of any route that matches it."""
     path = request.url.path
     paths: dict[str, dict[str, object]] = request.app.openapi().get("paths", {})
-    templates = [path] if path in paths else [
-        t for t in paths if re.fullmatch(re.sub(r"\\\{[^}]*\\\}", "[^/]+", re.escape(t)), path)
-    ]  # fmt: skip
+    templates = (
+        [path]
+        if path in paths
+        else [
+            t for t in paths if re.fullmatch(re.sub(r"\\\{[^}]*\\\}", "[^/]+", re.escape(t)), path)
+        ]
+    )
     if templates:
         return sorted({m.upper() for t in templates for m in paths[t]})
     return [

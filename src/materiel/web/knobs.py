@@ -121,9 +121,13 @@ def apply_knobs(s: Scenario, knobs: Knobs) -> Scenario:
 
 
 _RETUNED = frozenset(
-    {"extra_contracting_delay_months", "consumption_scale", "multi_year_share",
-     "spending_target_pct_gdp"}
-)  # fmt: skip
+    {
+        "extra_contracting_delay_months",
+        "consumption_scale",
+        "multi_year_share",
+        "spending_target_pct_gdp",
+    }
+)
 """Knobs whose compiled inputs :func:`knobbed_inputs` recomputes from a template's."""
 
 

@@ -270,12 +270,15 @@ class Supervisor:
                         continue
                     w.process.join()
                     if not w.poll_started():
-                        _say(f"worker [{w.pid}] failed to start (exit code "
-                             f"{w.process.exitcode}); stopping")  # fmt: skip
+                        _say(
+                            f"worker [{w.pid}] failed to start (exit code "
+                            f"{w.process.exitcode}); stopping"
+                        )
                         failed = True
                         break
-                    _say(f"worker [{w.pid}] died (exit code {w.process.exitcode}); "
-                         "starting another")  # fmt: skip
+                    _say(
+                        f"worker [{w.pid}] died (exit code {w.process.exitcode}); starting another"
+                    )
                     w.ready.close()
                     self.workers[i] = self._start(i)
                 time.sleep(_POLL_S)

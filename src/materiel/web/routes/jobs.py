@@ -99,20 +99,35 @@ def stock_fans(result: MonteCarloResult) -> dict[str, Any]:
         return {n: np.round(fan[i]).tolist() for i, n in enumerate(names)}
 
     groups = [
-        {"label": f"{g.product}: {g.label}", "parties": list(g.parties), "product": g.product,
-         "targets": [{"target": tid, "required": s.targets[tid].required_quantity,
-                      "by": s.targets[tid].by} for tid in g.targets],
-         **bands(result.stock_of(list(g.parties), g.product))}
+        {
+            "label": f"{g.product}: {g.label}",
+            "parties": list(g.parties),
+            "product": g.product,
+            "targets": [
+                {
+                    "target": tid,
+                    "required": s.targets[tid].required_quantity,
+                    "by": s.targets[tid].by,
+                }
+                for tid in g.targets
+            ],
+            **bands(result.stock_of(list(g.parties), g.product)),
+        }
         for g in target_groups(s)
-    ]  # fmt: skip
+    ]
     ds = result.dataset
     stock = result.fan(ds.stock, quantiles).transpose("party", "product", "quantile", "month")
     cells = [
-        {"label": f"{k}: {p}", "parties": [str(p)], "product": str(k),
-         **{n: np.round(stock.values[a, b, i]).tolist() for i, n in enumerate(names)}}
-        for a, p in enumerate(ds.party.values) for b, k in enumerate(ds["product"].values)
+        {
+            "label": f"{k}: {p}",
+            "parties": [str(p)],
+            "product": str(k),
+            **{n: np.round(stock.values[a, b, i]).tolist() for i, n in enumerate(names)},
+        }
+        for a, p in enumerate(ds.party.values)
+        for b, k in enumerate(ds["product"].values)
         if s.products[str(k)].kind == "munition" and stock.values[a, b].max() > 0
-    ]  # fmt: skip
+    ]
     months = [label_of(m) for m in ds.month.values]
     return {"months": months, "groups": groups, "cells": cells}
 

@@ -27,9 +27,16 @@ __all__ = ["router", "summary"]
 router = api_router(tag="runs")
 
 _SUMMARY_COLUMNS = [
-    "target", "product", "required", "by", "stock_at_by", "met_by_date",
-    "first_met", "months_early", "stock_at_horizon",
-]  # fmt: skip
+    "target",
+    "product",
+    "required",
+    "by",
+    "stock_at_by",
+    "met_by_date",
+    "first_met",
+    "months_early",
+    "stock_at_horizon",
+]
 
 
 def summary(r: Result) -> dict[str, Any]:
@@ -195,8 +202,9 @@ async def simulate_endpoint(
         if req.save:
             return JSONResponse(clean(answer()))
         run = catalogue.run_key(req)
-        return _cached(catalogue, None if run is None else ("simulate", run, *options), answer,
-                       request)  # fmt: skip
+        return _cached(
+            catalogue, None if run is None else ("simulate", run, *options), answer, request
+        )
 
     # in the catalogue's answering thread (one per worker: a worker simulates one request
     # at a time; starlette's pool of 40 ran them all at once, under the GIL, for more CPU
@@ -260,8 +268,12 @@ def record_endpoint(
         r = catalogue.run(req)
         table = compare_record(r, until=until)
         rows = records(table)
-        return {"scenario": r.scenario.id, "until": until, "errors": record_errors(table),
-                "rows": rows}  # fmt: skip
+        return {
+            "scenario": r.scenario.id,
+            "until": until,
+            "errors": record_errors(table),
+            "rows": rows,
+        }
 
     run = catalogue.run_key(req)
     return _cached(catalogue, None if run is None else ("record", run, until), answer, request)
