@@ -708,9 +708,9 @@ def simulate(
 ) -> Result:
     """Run one deterministic simulation of ``scenario``.
 
-    ``scenario`` is a :class:`~materiel.schema.Scenario`, an embedded id, a
+    ``scenario`` is a :class:`~materiel.scenario.schema.Scenario`, an embedded id, a
     TOML path or a mapping (see :func:`materiel.load`). Returns a
-    :class:`~materiel.result.Result` whose ``dataset`` has a ``sample``
+    :class:`~materiel.analysis.result.Result` whose ``dataset`` has a ``sample``
     dimension of length 1. With ``check`` (the default) the run's invariants
     are verified and a broken one raises :class:`~materiel.InvariantError`.
     ``inputs``: the scenario's compiled inputs (:func:`~materiel.engine.compile_inputs`)

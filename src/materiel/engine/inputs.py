@@ -1,4 +1,4 @@
-"""Compile a :class:`~materiel.schema.Scenario` into the arrays the engine steps.
+"""Compile a :class:`~materiel.scenario.schema.Scenario` into the arrays the engine steps.
 
 Everything that depends only on the scenario (not on the state of the
 simulation) is computed here once: index maps, the bill-of-materials matrix

@@ -2,7 +2,7 @@
 
 Built once from :func:`materiel.engine.compile_inputs` (capacities including
 announced investments, bills of materials, contracts, stocks, consumption,
-aid pledges) and :func:`materiel.analysis.spending.economic_series` (budgets). Nothing
+aid pledges) and :func:`materiel.scenario.economics.economic_series` (budgets). Nothing
 here touches the solver.
 
 Vocabulary (each is an index set of the linear programme):

@@ -18,7 +18,7 @@ through the DevTools protocol; it works offline when a Chromium is installed
 (Debian's ``chromium``) and MathJax is switched off (kaleido otherwise puts a
 MathJax ``<script>`` from a CDN in its render page). See :func:`write_png`.
 
-Every function takes a :class:`~materiel.result.Result` (or a list of them,
+Every function takes a :class:`~materiel.analysis.result.Result` (or a list of them,
 for comparisons) and returns a :class:`plotly.graph_objects.Figure`. They
 select data by named dimension (``party``, ``product``, ``line``, ``month``,
 ``sample``) and never by scenario id. Where a Result has more than one
@@ -770,9 +770,9 @@ def spending(
     """Defence spending as % of GDP by ally, against the 2% and 3.5% lines.
 
     Bars: published %GDP in ``year`` (default: the latest year with figures;
-    from :func:`~materiel.spending.spending_table`). Markers: each Result's
+    from :func:`~materiel.analysis.spending.spending_table`). Markers: each Result's
     %GDP in the last year of its horizon, projected along its spending paths
-    (from :func:`~materiel.spending.economic_series`).
+    (from :func:`~materiel.scenario.economics.economic_series`).
     """
     runs = _as_list(results)
     s = runs[0].scenario

@@ -1,6 +1,6 @@
 """Consistency checks across entities, one small named function per rule.
 
-Each ``check_*`` takes a structurally valid :class:`~materiel.schema.Scenario`
+Each ``check_*`` takes a structurally valid :class:`~materiel.scenario.schema.Scenario`
 and yields ``(path, message)`` pairs, where ``path`` is a tuple of keys into
 the scenario (``("contracts", "c1", "buyers")``). The loader turns them into
 :class:`~materiel.Problem` records with the file and line.
