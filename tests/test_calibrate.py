@@ -19,6 +19,7 @@ from materiel.analysis.calibrate import (
     calibrate,
     fitted_scenario,
     fitted_toml,
+    log_likelihood_of,
     parse_fit,
     tied_paths,
 )
@@ -125,6 +126,28 @@ def test_synthetic_truth_is_recovered_within_the_spread(fitted: Calibration) -> 
     assert errors["in-sample"]["before_mean_abs_pct"] > 50  # the wrong start misses ...
     assert errors["in-sample"]["after_mean_abs_pct"] < 3  # ... the posterior does not
     assert errors["out-of-sample"]["after_mean_abs_pct"] < 3  # and predicts the held-out row
+
+
+def test_mode_is_the_best_posterior_draw_and_log_l_is_the_rows(fitted: Calibration) -> None:
+    """The reported mode is the draw with the highest in-sample log L, recomputed from its rows.
+
+    The scenario starts from the wrong values, so its own log L is far below the mode's;
+    the out-of-sample row (2025-06) is excluded from both.
+    """
+    mode, best = fitted.mode()
+    assert best == pytest.approx(fitted.log_likelihood.max())
+    j = int(np.argmax(fitted.log_likelihood))
+    assert mode == {f.path: fitted.posterior[j, i] for i, f in enumerate(fitted.fits)}
+    fitted_rows = fitted.in_sample & np.array([r.value != 0 for r in fitted.rows])
+    assert fitted_rows.sum() == 11
+    recomputed = log_likelihood_of(fitted.predictive[j], fitted.rows, fitted_rows, fitted.sigma)
+    assert float(recomputed) == pytest.approx(best)
+    relative = (fitted.nominal - [r.value for r in fitted.rows]) / [r.value for r in fitted.rows]
+    by_hand = -0.5 * float(np.sum((relative[:11] / fitted.sigma) ** 2))
+    assert fitted.nominal_log_likelihood == pytest.approx(by_hand)
+    assert fitted.nominal_log_likelihood < best - 100
+    m = fitted.metrics()
+    assert m["mode_log_likelihood"] == best and m["mode"] == mode
 
 
 def test_rows_after_until_never_enter_the_likelihood(truth_rows: list[RecordRow]) -> None:

@@ -81,6 +81,7 @@ __all__ = [
     "calibrate",
     "fitted_scenario",
     "fitted_toml",
+    "log_likelihood_of",
     "parse_fit",
     "tied_paths",
 ]
@@ -354,6 +355,19 @@ class Calibration:
     acceptance: float
     autocorrelation_steps: list[float] = field(default_factory=list)
     measured: list[str] = field(default_factory=list)
+    log_likelihood: np.ndarray = field(default_factory=lambda: np.empty(0))  # (draws,)
+    nominal_log_likelihood: float = math.nan  # at the scenario's own values
+
+    def mode(self) -> tuple[dict[str, float], float]:
+        """The posterior draw with the highest in-sample log-likelihood, and that log L.
+
+        ``log L = -1/2 sum_i (r_i / sigma)^2`` over the in-sample rows (the
+        module docstring); under the uniform prior this draw is also the
+        highest posterior density found. Ties go to the first such draw.
+        """
+        best = int(np.argmax(self.log_likelihood))
+        values = {f.path: float(self.posterior[best, j]) for j, f in enumerate(self.fits)}
+        return values, float(self.log_likelihood[best])
 
     def parameters(self) -> pd.DataFrame:
         """Per fitted field: prior range, scenario value, posterior median, p5, p95, mean, sd."""
@@ -437,6 +451,7 @@ class Calibration:
         """Everything above, JSON-ready."""
         from materiel.analysis.result import records
 
+        mode, mode_log_likelihood = self.mode()
         return {
             "scenario": self.scenario.id,
             "until": self.until,
@@ -451,6 +466,9 @@ class Calibration:
                 zip([f.path for f in self.fits], self.autocorrelation_steps, strict=True)
             ),
             "parameters": records(self.parameters()),
+            "mode": mode,
+            "mode_log_likelihood": mode_log_likelihood,
+            "nominal_log_likelihood": self.nominal_log_likelihood,
             "correlations": records(self.correlations().reset_index(names="path")),
             "errors": self.errors(),
             "rows": records(self.table()),
@@ -480,13 +498,28 @@ def _tied_current(s: Scenario, path: str) -> float | None:
     return values.pop() if len(values) == 1 else None
 
 
+def log_likelihood_of(
+    values: np.ndarray, rows: list[RecordRow], fitted: np.ndarray, sigma: float
+) -> np.ndarray:
+    """In-sample ``log L = -1/2 sum_i ((m_i - y_i) / y_i / sigma)^2`` of row values.
+
+    ``values`` (..., rows) holds the model's value of every row (one run, or
+    one run per leading index); ``fitted`` marks the rows that enter the
+    likelihood (in-sample, non-zero record). Constants are dropped, so two
+    values compare at the same ``sigma`` only. Returns shape ``values.shape[:-1]``.
+    """
+    target = np.array([r.value for r in rows])[fitted]
+    relative = (np.asarray(values, dtype=float)[..., fitted] - target) / target
+    out: np.ndarray = -0.5 * np.sum((relative / sigma) ** 2, axis=-1)
+    return out
+
+
 def _log_posterior(
     evaluate: RecordEvaluator, fits: list[Fit], fitted: np.ndarray, sigma: float
 ) -> Callable[[np.ndarray], np.ndarray]:
     """``theta (n, d) -> (n, 1 + rows)``: log posterior, then every row's value (emcee blobs)."""
     low = np.array([f.low for f in fits])
     high = np.array([f.high for f in fits])
-    target = np.array([r.value for r in evaluate.rows])
 
     def log_prob(theta: np.ndarray) -> np.ndarray:
         theta = np.atleast_2d(theta)
@@ -494,8 +527,7 @@ def _log_posterior(
         values = np.full((len(theta), len(evaluate.rows)), np.nan)
         if inside.any():
             values[inside] = evaluate(theta[inside])
-        relative = (values[:, fitted] - target[fitted]) / target[fitted]
-        logp = np.where(inside, -0.5 * np.sum((relative / sigma) ** 2, axis=1), -np.inf)
+        logp = np.where(inside, log_likelihood_of(values, evaluate.rows, fitted, sigma), -np.inf)
         return np.column_stack([logp, values])
 
     return log_prob
@@ -581,6 +613,7 @@ def calibrate(
     burn = steps // 2
     posterior = sampler.get_chain(discard=burn, flat=True)
     predictive = np.asarray(sampler.get_blobs(discard=burn, flat=True), dtype=float)
+    log_likelihood = sampler.get_log_prob(discard=burn, flat=True)  # the prior is flat
     nominal = evaluate.nominal()
     with np.errstate(invalid="ignore", divide="ignore"):  # a walker that never moved: nan
         tau = sampler.get_autocorr_time(tol=0, quiet=True)
@@ -602,6 +635,8 @@ def calibrate(
         acceptance=float(np.mean(sampler.acceptance_fraction)),
         autocorrelation_steps=[float(t) for t in tau],
         measured=[measured(r, m) for r, m in zip(evaluate.rows, evaluate.maps, strict=True)],
+        log_likelihood=np.asarray(log_likelihood, dtype=float),
+        nominal_log_likelihood=float(log_likelihood_of(nominal, evaluate.rows, fitted, sigma)),
     )
 
 
