@@ -233,3 +233,23 @@ def _json_output() -> str:
     return subprocess.run(
         [sys.executable, str(TOOL), "--json"], capture_output=True, text=True, check=True
     ).stdout
+
+
+def test_a_fitted_line_build_time_moves_only_the_models_own_expansion() -> None:
+    """The hindcast writes each announced build time onto its line; `--fit
+    lines.ID.expansion_lead_time_months` moves that line's order-driven expansion
+    (ZVS, lead 3: its 2022 expansion is later with 12, so its 2022-12 rate is lower),
+    and never an announced arrival: every facilitation and pre-start investment
+    gives its own lead time and ramp."""
+    from materiel.analysis.calibrate import RecordEvaluator
+    from materiel.analysis.record import load_record
+
+    s = materiel.load("hindcast-2022")
+    for entry in [*s.facilitation.values(), *s.investments.values()]:
+        assert entry.lead_time_months is not None and entry.ramp_up_months is not None
+    assert s.lines["zvs-holding-155"].expansion_lead_time_months == 3
+    rows = [r for r in load_record() if r.id == "zvs-155-2022-12"]
+    evaluate = RecordEvaluator(s, rows, ["lines.zvs-holding-155.expansion_lead_time_months"])
+    own = evaluate.nominal()[0]
+    assert evaluate(np.array([[3.0]]))[0, 0] == pytest.approx(own)
+    assert evaluate(np.array([[12.0]]))[0, 0] < own - 10_000  # 39,531 a year, 24,996 with 12
