@@ -8,8 +8,9 @@ One charting library serves every place materiel shows a picture:
 - the **offline HTML report** (:mod:`materiel.present.report`): a figure serialises to
   JSON and ``plotly.js`` is a single script that can be inlined once in the
   file, so the report opens with no network and no CDN;
-- the coming **web dashboard** (``materiel serve``): the same figure objects
-  go to the browser as JSON, with zoom, hover and legend toggling for free;
+- the **web dashboard** (``materiel serve``, :mod:`materiel.web`): the same
+  figure objects go to the browser as JSON, with zoom, hover and legend
+  toggling for free;
 - **notebooks**: a :class:`plotly.graph_objects.Figure` renders itself in
   Jupyter, and ``Result.plot`` returns one.
 
