@@ -47,7 +47,7 @@ from materiel.analysis.metrics import target_stock
 from materiel.analysis.spending import spending_table
 from materiel.engine.binding import Binding, input_product
 from materiel.engine.binding import label as binding_label
-from materiel.months import month_index, parse_month
+from materiel.months import month_index, parse_month, year_of
 from materiel.scenario.economics import Basis, economic_series
 
 if TYPE_CHECKING:
@@ -798,7 +798,7 @@ def spending(
         )
     )
     for j, r in enumerate(runs):
-        last = (parse_month(r.scenario.start) + r.scenario.months - 1) // 12
+        last = year_of(parse_month(r.scenario.start) + r.scenario.months - 1)
         if last <= year:
             continue
         series = economic_series(r.scenario, range(year, last + 1), basis).data
