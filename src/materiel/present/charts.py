@@ -294,14 +294,7 @@ def stocks(
     if not groups:
         return _empty("Stocks vs targets", f"{ref.id} has no capability targets")
     cols = max(1, min(cols, len(groups)))
-    rows = math.ceil(len(groups) / cols)
-    fig = make_subplots(
-        rows=rows,
-        cols=cols,
-        subplot_titles=[f"{g.product}: {g.label}" for g in groups],
-        vertical_spacing=min(0.12, 0.3 / rows),
-        horizontal_spacing=0.08,
-    )
+    fig, rows = _panels([f"{g.product}: {g.label}" for g in groups], cols)
     for i, g in enumerate(groups):
         row, col = i // cols + 1, i % cols + 1
         for j, r in enumerate(runs):
@@ -314,31 +307,9 @@ def stocks(
             for trace in _fan_traces(_months(ds), series, r.scenario.id, colour, legend=i == 0):
                 fig.add_trace(trace, row=row, col=col)
         for tid in g.targets:
-            t = ref.targets[tid]
-            when = pd.Timestamp(f"{t.by}-01")
-            fig.add_trace(
-                go.Scatter(
-                    x=[_months(runs[0].dataset)[0], when],
-                    y=[t.required_quantity] * 2,
-                    mode="lines+markers",
-                    name=f"target {tid}",
-                    line={"color": "#222", "dash": "dash", "width": 1},
-                    marker={"symbol": ["line-ns", "diamond"], "size": [0, 9], "color": "#222"},
-                    legendgroup="targets",
-                    showlegend=False,
-                    hovertemplate=f"{tid}: %{{y:,.0f}} by {t.by}<extra></extra>",
-                ),
-                row=row,
-                col=col,
-            )
-    fig.update_yaxes(rangemode="tozero", tickformat="~s")
-    fig.update_layout(
-        title="Stocks against capability targets (dashed: target level, ◆ its date)",
-        height=max(320, 260 * rows + 80),
-        legend={"orientation": "h", "y": -0.05},
-        **_LAYOUT,
-    )
-    return fig
+            fig.add_trace(_target_level(tid, ref, runs), row=row, col=col)
+    title = "Stocks against capability targets (dashed: target level, ◆ its date)"
+    return _stock_layout(fig, title, rows)
 
 
 def party_stocks(
@@ -383,14 +354,7 @@ def party_stocks(
     if not shown:
         return _empty(f"Stocks of {who}", f"{who} holds none of {', '.join(wanted)}")
     cols = 2 if len(shown) > 1 else 1
-    rows = math.ceil(len(shown) / cols)
-    fig = make_subplots(
-        rows=rows,
-        cols=cols,
-        subplot_titles=[f"{k}: {short}" for k in shown],
-        vertical_spacing=min(0.12, 0.3 / rows),
-        horizontal_spacing=0.08,
-    )
+    fig, rows = _panels([f"{k}: {short}" for k in shown], cols)
     for i, k in enumerate(shown):
         row, col = i // cols + 1, i % cols + 1
         for j, r in enumerate(runs):
@@ -402,25 +366,45 @@ def party_stocks(
             for trace in _fan_traces(_months(ds), series, r.scenario.id, colour, legend=i == 0):
                 fig.add_trace(trace, row=row, col=col)
         for tid, t in ref.targets.items():
-            if set(t.parties) != set(parties) or t.product != k:
-                continue
-            fig.add_trace(
-                go.Scatter(
-                    x=[_months(runs[0].dataset)[0], pd.Timestamp(f"{t.by}-01")],
-                    y=[t.required_quantity] * 2,
-                    mode="lines+markers",
-                    name=f"target {tid}",
-                    line={"color": "#222", "dash": "dash", "width": 1},
-                    marker={"symbol": ["line-ns", "diamond"], "size": [0, 9], "color": "#222"},
-                    showlegend=False,
-                    hovertemplate=f"{tid}: %{{y:,.0f}} by {t.by}<extra></extra>",
-                ),
-                row=row,
-                col=col,
-            )
+            if set(t.parties) == set(parties) and t.product == k:
+                fig.add_trace(_target_level(tid, ref, runs), row=row, col=col)
+    return _stock_layout(fig, f"Stocks held by {who}, units", rows)
+
+
+def _panels(titles: list[str], cols: int) -> tuple[go.Figure, int]:
+    """A grid of stock panels, ``cols`` wide, one per title, row by row; and its rows."""
+    rows = math.ceil(len(titles) / cols)
+    fig: go.Figure = make_subplots(
+        rows=rows,
+        cols=cols,
+        subplot_titles=titles,
+        vertical_spacing=min(0.12, 0.3 / rows),
+        horizontal_spacing=0.08,
+    )
+    return fig, rows
+
+
+def _target_level(tid: str, ref: Scenario, runs: Sequence[Result]) -> go.Scatter:
+    """Target ``tid`` of ``ref`` as a dashed level from the first month, ◆ at its date."""
+    t = ref.targets[tid]
+    return go.Scatter(
+        x=[_months(runs[0].dataset)[0], pd.Timestamp(f"{t.by}-01")],
+        y=[t.required_quantity] * 2,
+        mode="lines+markers",
+        name=f"target {tid}",
+        line={"color": "#222", "dash": "dash", "width": 1},
+        marker={"symbol": ["line-ns", "diamond"], "size": [0, 9], "color": "#222"},
+        legendgroup="targets",
+        showlegend=False,
+        hovertemplate=f"{tid}: %{{y:,.0f}} by {t.by}<extra></extra>",
+    )
+
+
+def _stock_layout(fig: go.Figure, title: str, rows: int) -> go.Figure:
+    """Stock panels' axes and layout: from zero, SI ticks, height by the number of rows."""
     fig.update_yaxes(rangemode="tozero", tickformat="~s")
     fig.update_layout(
-        title=f"Stocks held by {who}, units",
+        title=title,
         height=max(320, 260 * rows + 80),
         legend={"orientation": "h", "y": -0.05},
         **_LAYOUT,
