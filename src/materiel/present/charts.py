@@ -371,14 +371,18 @@ def party_stocks(
     return _stock_layout(fig, f"Stocks held by {who}, units", rows)
 
 
-def _panels(titles: list[str], cols: int) -> tuple[go.Figure, int]:
-    """A grid of stock panels, ``cols`` wide, one per title, row by row; and its rows."""
+def _panels(titles: list[str], cols: int, spacing: float = 0.12) -> tuple[go.Figure, int]:
+    """A grid of panels, ``cols`` wide, one per title, row by row; and its rows.
+
+    Rows are ``spacing`` apart (of the figure's height), less when there are
+    many: ``min(spacing, 0.3 / rows)``.
+    """
     rows = math.ceil(len(titles) / cols)
     fig: go.Figure = make_subplots(
         rows=rows,
         cols=cols,
         subplot_titles=titles,
-        vertical_spacing=min(0.12, 0.3 / rows),
+        vertical_spacing=min(spacing, 0.3 / rows),
         horizontal_spacing=0.08,
     )
     return fig, rows
@@ -675,14 +679,7 @@ def recipients(result: Result, products: Sequence[str] | None = None) -> go.Figu
         return _empty("Recipients", f"no recipient has demand in {s.id}")
     x = _months(result.dataset)
     cols = 2 if len(panels) > 1 else 1
-    rows = math.ceil(len(panels) / cols)
-    fig = make_subplots(
-        rows=rows,
-        cols=cols,
-        subplot_titles=[f"{p}: {k}" for p, k in panels],
-        vertical_spacing=min(0.1, 0.3 / rows),
-        horizontal_spacing=0.08,
-    )
+    fig, rows = _panels([f"{p}: {k}" for p, k in panels], cols, spacing=0.1)
     for i, (p, k) in enumerate(panels):
         row, col = i // cols + 1, i % cols + 1
         sel = {"party": p, "product": k}
@@ -840,14 +837,7 @@ def sampled_stocks(mc: MonteCarloResult, *, cols: int = 2) -> go.Figure:
         return _empty("Stocks vs targets over samples", f"{s.id} has no capability targets")
     items = list(s.targets.items())
     cols = max(1, min(cols, len(items)))
-    rows = math.ceil(len(items) / cols)
-    fig = make_subplots(
-        rows=rows,
-        cols=cols,
-        subplot_titles=[f"{tid} ({t.product})" for tid, t in items],
-        vertical_spacing=min(0.12, 0.3 / rows),
-        horizontal_spacing=0.08,
-    )
+    fig, rows = _panels([f"{tid} ({t.product})" for tid, t in items], cols)
     fans = mc.fans.target_stock  # streamed: no trajectories needed
     x = pd.DatetimeIndex(fans.month.values)
     for i, (tid, t) in enumerate(items):
