@@ -22,8 +22,6 @@ from materiel._errors import Problem, ScenarioError
 from materiel._json import dumps
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from materiel.analysis.result import Result
     from materiel.scenario.schema import Scenario
 
@@ -1025,7 +1023,7 @@ def sweep(
 ) -> None:
     """Run scenario variants x samples on a Dask cluster; results streamed to Parquet."""
     from materiel.analysis.result import records
-    from materiel.analysis.sweep import load_sweep, run_sweep
+    from materiel.analysis.sweep import load_sweep, run_sweep, sweep_table
 
     with _input_errors(as_json):
         spec, variants = load_sweep(file)
@@ -1047,15 +1045,6 @@ def sweep(
     typer.echo(f"{len(variants)} variants x {spec.samples} samples -> {out}")
     typer.echo("P(target met by its date):")
     typer.echo(sweep_table(summary).map(lambda p: f"{p:.0%}").to_string())
-
-
-def sweep_table(summary: pd.DataFrame) -> pd.DataFrame:
-    """P(met by date), target x variant, in the sweep's own order (not sorted as text:
-    ``delay=0, delay=6, delay=12`` stays in that order)."""
-    table = summary.pivot(index="target", columns="variant", values="p_met_by_date")
-    return table.reindex(
-        index=list(dict.fromkeys(summary.target)), columns=list(dict.fromkeys(summary.variant))
-    )
 
 
 def _available_memory_bytes() -> int | None:
