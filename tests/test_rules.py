@@ -34,6 +34,8 @@ def test_month_helpers() -> None:
     assert [label_of(m) for m in months] == ["2024-11", "2024-12", "2025-01"]
     assert label_of("2025-03-01") == "2025-03"
     assert year_of("2024-12") == 2024 and year_of(parse_month("2025-01")) == 2025
+    absolute = parse_month("2024-11") + np.arange(4)  # 2024-11 .. 2025-02, as an array
+    assert year_of(absolute).tolist() == [2024, 2024, 2025, 2025]
     assert horizon_end("2024-01", 12) == "2024-12" and horizon_end("2024-07", 1) == "2024-07"
     assert months_between("2024-11", "2025-02") == 3
     assert months_between("2025-02", "2024-11") == -3
