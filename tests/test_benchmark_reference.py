@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import sys
 import warnings
-from pathlib import Path
 from typing import Any
 
+import bench_engine
 import numpy as np
 import pytest
 from builders import contract, tiny
+from synthetic import replica_id, scale_scenario
 
 import materiel
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-import bench_engine
-from synthetic import replica_id, scale_scenario
 
 
 def _pysd() -> Any:

@@ -76,6 +76,23 @@ def test_stocks_draws_fans_for_several_samples(runs: dict[str, Result]) -> None:
     assert not any(t.fill == "tonexty" for t in single.data)
 
 
+def test_party_stocks_draws_the_group_s_targets_as_stocks_does(runs: dict[str, Result]) -> None:
+    sq, ap = runs["status-quo"], runs["action-plan"]
+    g = charts.target_groups(sq.scenario)[0]
+    fig = charts.party_stocks([sq, ap], list(g.parties), [g.product])
+    assert [a.text for a in fig.layout.annotations] == [f"{g.product}: {g.label}"]
+    first = next(t for t in fig.data if t.name == "action-plan")
+    want = ap.dataset.stock.sel(party=list(g.parties), product=g.product).sum("party")
+    np.testing.assert_allclose(first.y, want.isel(sample=0).values)
+    # each target of exactly this group and munition: the same level and date as in stocks()
+    levels = {t.name: t for t in fig.data if t.name.startswith("target ")}
+    assert set(levels) == {f"target {tid}" for tid in g.targets}
+    same = {t.name: t for t in charts.stocks(sq).data if t.name in levels}
+    for name, trace in levels.items():
+        assert trace.to_plotly_json() == same[name].to_plotly_json()
+    assert fig.layout.height == max(320, 260 * 1 + 80)  # one munition, one row of panels
+
+
 def test_stocks_unknown_target_is_an_error(runs: dict[str, Result]) -> None:
     with pytest.raises(KeyError, match="no-such-target"):
         charts.stocks(runs["action-plan"], targets=["no-such-target"])

@@ -83,6 +83,29 @@ def test_every_part_has_a_layer() -> None:
     assert parts <= set(LAYERS), f"give these a layer: {sorted(parts - set(LAYERS))}"
 
 
+def _top_level_parts() -> set[str]:
+    """Every folder and module directly under ``src/materiel`` as written in prose
+    (``engine/``, ``months.py``), the package ``__init__.py`` and caches left out."""
+    return {
+        f"{p.name}/" if p.is_dir() else p.name
+        for p in PACKAGE.iterdir()
+        if p.name not in ("__init__.py", "__pycache__") and (p.is_dir() or p.suffix == ".py")
+    }
+
+
+def test_the_readme_layout_and_the_architecture_name_every_part() -> None:
+    """A new folder or module is placed in the architecture where a reader looks for it."""
+    root = Path(__file__).resolve().parents[1]
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    layout = readme[readme.index("Layout (") :].split("\n\n", 1)[0]
+    architecture = (root / "docs" / "architecture.md").read_text(encoding="utf-8")
+    parts = _top_level_parts()
+    assert {"engine/", "data/", "months.py"} <= parts  # the walk sees folders and modules
+    for name, text in (("README.md's layout paragraph", layout), ("architecture.md", architecture)):
+        missing = sorted(p for p in parts if f"{p}`" not in text)  # `x` or `materiel/x`
+        assert not missing, f"{name} does not name {missing}"
+
+
 @pytest.mark.parametrize("path", _modules(), ids=lambda p: str(p.relative_to(PACKAGE)))
 def test_no_upward_import(path: Path) -> None:
     own = LAYERS[path.relative_to(PACKAGE).parts[0].removesuffix(".py")]

@@ -6,7 +6,12 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from materiel.analysis.metrics import MET_TOLERANCE, first_month_at_or_above, target_met
+from materiel.analysis.metrics import (
+    MET_TOLERANCE,
+    commitment_kept,
+    first_month_at_or_above,
+    target_met,
+)
 from materiel.analysis.sentences import (
     TargetOutcome,
     fmt_number,
@@ -29,6 +34,8 @@ def test_month_helpers() -> None:
     assert [label_of(m) for m in months] == ["2024-11", "2024-12", "2025-01"]
     assert label_of("2025-03-01") == "2025-03"
     assert year_of("2024-12") == 2024 and year_of(parse_month("2025-01")) == 2025
+    absolute = parse_month("2024-11") + np.arange(4)  # 2024-11 .. 2025-02, as an array
+    assert year_of(absolute).tolist() == [2024, 2024, 2025, 2025]
     assert horizon_end("2024-01", 12) == "2024-12" and horizon_end("2024-07", 1) == "2024-07"
     assert months_between("2024-11", "2025-02") == 3
     assert months_between("2025-02", "2024-11") == -3
@@ -43,6 +50,18 @@ def test_target_met_tolerance_is_relative_with_a_floor() -> None:
     # arrays broadcast per sample
     hit = target_met(np.array([[5.0, 10.0]]), np.array([[10.0], [5.0]]))
     assert hit.tolist() == [[False, True], [True, True]]
+
+
+def test_a_commitment_is_kept_within_the_target_rule_tolerance() -> None:
+    # the planner's recipients and its notes on short commitments use this one rule:
+    # kept exactly when the delivered amount would meet the due amount as a target
+    assert commitment_kept(1.0, 1e6) and not commitment_kept(2.0, 1e6)
+    assert commitment_kept(MET_TOLERANCE / 2, 10.0) and not commitment_kept(1e-4, 10.0)
+    assert commitment_kept(0.0, 0.0) and not commitment_kept(1e-3, 0.0)
+    due = np.array([0.0, 10.0, 1e6, 1e6])
+    short = np.array([1e-7, 1e-4, 0.5, 3.0])
+    assert commitment_kept(short, due).tolist() == target_met(due - short, due).tolist()
+    assert commitment_kept(short, due).tolist() == [True, False, True, False]
 
 
 def test_first_month_uses_the_same_rule() -> None:

@@ -39,7 +39,19 @@ def test_the_cut_keeps_the_driver_and_drops_noise_and_constants() -> None:
     assert driver_row.spearman == pytest.approx(1.0) and bool(driver_row.significant)
     assert noise_row.spearman == pytest.approx(0.0, abs=1e-12) and not bool(noise_row.significant)
     assert (table.p_value[table.significant] < ALPHA / 2).all()  # Bonferroni over 2 inputs
-    assert "Bonferroni" in CUT_RULE
+
+
+def test_the_cut_is_bonferroni_corrected_as_its_rule_says() -> None:
+    # a weak input, p = 0.033: below ALPHA alone, above ALPHA / 3 with three inputs tested
+    n = 200
+    driver = np.linspace(0.0, 1.0, n)
+    weak = np.sin(7.0 * np.arange(n)) + 0.35 * driver
+    noise = np.tile([0.0, 1.0, 1.0, 0.0], n // 4)
+    result = _stub({"driver": driver, "weak": weak, "noise": noise}, 3.0 * driver + 1.0)
+    table = sensitivity_table(result).set_index("input")
+    assert ALPHA / 3 < table.loc["weak", "p_value"] < ALPHA
+    assert not table.loc["weak", "significant"] and table.loc["driver", "significant"]
+    assert "p < 0.05 / m (Bonferroni" in CUT_RULE.format(alpha=ALPHA)  # what the report says
 
 
 def test_sobol_first_order_sees_the_driver() -> None:

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 import materiel
-from materiel.analysis.sweep import load_sweep, run_sweep
+from materiel.analysis.sweep import load_sweep, run_sweep, sweep_table
 from materiel.cli import app
 
 SWEEP = """\
@@ -78,8 +78,6 @@ def test_bad_sweep_names_the_variant_and_exits_2(tmp_path: Path) -> None:
 
 
 def test_sweep_table_keeps_the_variants_in_their_numeric_order() -> None:
-    from materiel.cli import sweep_table
-
     summary = pd.DataFrame(
         {
             "variant": ["delay=0", "delay=6", "delay=12"] * 2,

@@ -22,8 +22,6 @@ from materiel._errors import Problem, ScenarioError
 from materiel._json import dumps
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from materiel.analysis.result import Result
     from materiel.scenario.schema import Scenario
 
@@ -100,6 +98,16 @@ def _writing(option: str, as_json: bool) -> Iterator[None]:
         where = f" {exc.filename}" if exc.filename else ""
         problem = _argument(option, f"cannot write{where}: {exc.strerror or exc}")
         raise _bad_input(problem, as_json) from exc
+
+
+@contextmanager
+def _input_errors(as_json: bool) -> Iterator[None]:
+    """Turn a :class:`~materiel.ScenarioError` raised in the block into exit 2, its problems
+    listed on stderr (or as JSON)."""
+    try:
+        yield
+    except ScenarioError as exc:
+        raise _bad_input(exc, as_json) from exc
 
 
 def _bad_input(exc: ScenarioError, as_json: bool) -> typer.Exit:
@@ -256,12 +264,10 @@ def run(
         from materiel.present.summary import summarize
         from materiel.scenario.loading import load_many
 
-        try:
+        with _input_errors(as_json):
             scenarios = load_many([scenario, *(compare or [])])
             if out is not None:
                 _out_dir(out, "--out")
-        except ScenarioError as exc:
-            raise _bad_input(exc, as_json) from exc
         steps_total = len(scenarios) + 1 + (out is not None)
         with _progress_bar(not as_json, steps_total, "simulating") as steps:
             results = _simulate_all(scenarios, steps)
@@ -334,10 +340,8 @@ def validate(
     """Check a scenario file; list every problem with its location (exit 2 if any)."""
     from materiel.scenario.loading import load
 
-    try:
+    with _input_errors(as_json):
         s = load(file)
-    except ScenarioError as exc:
-        raise _bad_input(exc, as_json) from exc
     if as_json:
         _echo_json({"ok": True, "id": s.id, "problems": []})
     else:
@@ -353,10 +357,8 @@ def show(
     from materiel.scenario.describe import describe
     from materiel.scenario.loading import load
 
-    try:
+    with _input_errors(as_json):
         s = load(scenario)
-    except ScenarioError as exc:
-        raise _bad_input(exc, as_json) from exc
     info = describe(s)
     if as_json:
         _echo_json(info)
@@ -433,7 +435,7 @@ def report(
     from materiel.scenario.loading import load
 
     ids = scenarios or [DEFAULT_SCENARIO]
-    try:
+    with _input_errors(as_json):
         _out_file(output, "--output")
         if png is not None:
             _out_dir(png, "--png")
@@ -443,8 +445,6 @@ def report(
         if samples is not None:
             for s in loaded:
                 _check_memory(s, samples)
-    except ScenarioError as exc:
-        raise _bad_input(exc, as_json) from exc
     with _progress_bar(not as_json, len(loaded), "simulating") as steps:
         results = _simulate_all(loaded, steps)
     sampled = [] if samples is None else _sample_all(loaded, samples, seed, not as_json)
@@ -506,13 +506,11 @@ def spending(
     from materiel.analysis.spending import spending_payload
     from materiel.scenario.loading import load
 
-    try:
+    with _input_errors(as_json):
         s = load(scenario)
         if (pledge is None) != (by is None):
             raise ScenarioError(Problem("<command line>", "--pledge/--by", "give both or neither"))
         _spending_arguments(s, year, threshold, pledge, by)
-    except ScenarioError as exc:
-        raise _bad_input(exc, as_json) from exc
     try:
         payload = spending_payload(s, year, threshold, basis.value, pledge, by)
     except ScenarioError as exc:  # name the command-line option, not the function argument
@@ -697,7 +695,7 @@ def plan(
     from materiel.plan import plan as make_plan
     from materiel.plan.write import fleets_note
 
-    try:
+    with _input_errors(as_json):
         if write is not None:
             _out_file(write, "--write")
         penalty = _commitment_penalty(commitment_penalty)
@@ -714,8 +712,6 @@ def plan(
                 seed=seed,
                 fresh=fresh,
             )
-    except ScenarioError as exc:
-        raise _bad_input(exc, as_json) from exc
     if write is not None:
         ref = result.source_ref
         if ref is not None and Path(ref).is_file():
@@ -872,7 +868,7 @@ def data_import(
     from materiel.scenario.importers import Format, import_kiel, import_table
     from materiel.scenario.loading import load
 
-    try:
+    with _input_errors(False):
         _out_file(output, "--output")
         s = load(scenario)
         years = range(first_year or 1900, (last_year or 2100) + 1)
@@ -882,8 +878,6 @@ def data_import(
             overlay = import_table(
                 file, cast(Format, fmt.value), s, years=years, published=published
             )
-    except ScenarioError as exc:
-        raise _bad_input(exc, False) from exc
     header = (
         f"# Imported from {file.name} ({fmt.value}) by materiel data import.\n"
         f'# Add `extends = "<scenario>"` to use it as a scenario.\n\n'
@@ -934,15 +928,13 @@ def mc(
     from materiel.present.export import write_monte_carlo
     from materiel.scenario.loading import load
 
-    try:
+    with _input_errors(as_json):
         s = load(scenario)
         if out is not None:
             _out_dir(out, "--out")
         elif trajectories:
             raise _argument("--trajectories", "needs --out DIR to write them to")
         _check_memory(s, samples, threads=threads)
-    except ScenarioError as exc:
-        raise _bad_input(exc, as_json) from exc
     kept = out / "trajectories" if trajectories and out is not None else False
     with _progress_bar(not as_json, samples, f"sampling {s.id}") as bar:
         result = sample(s, samples, seed, progress=bar.tick, threads=threads, trajectories=kept)
@@ -1031,12 +1023,10 @@ def sweep(
 ) -> None:
     """Run scenario variants x samples on a Dask cluster; results streamed to Parquet."""
     from materiel.analysis.result import records
-    from materiel.analysis.sweep import load_sweep, run_sweep
+    from materiel.analysis.sweep import load_sweep, run_sweep, sweep_table
 
-    try:
+    with _input_errors(as_json):
         spec, variants = load_sweep(file)
-    except ScenarioError as exc:
-        raise _bad_input(exc, as_json) from exc
     with _progress_bar(not as_json, None, f"sweeping {len(variants)} variants") as bar:
         summary = run_sweep(
             spec,
@@ -1055,15 +1045,6 @@ def sweep(
     typer.echo(f"{len(variants)} variants x {spec.samples} samples -> {out}")
     typer.echo("P(target met by its date):")
     typer.echo(sweep_table(summary).map(lambda p: f"{p:.0%}").to_string())
-
-
-def sweep_table(summary: pd.DataFrame) -> pd.DataFrame:
-    """P(met by date), target x variant, in the sweep's own order (not sorted as text:
-    ``delay=0, delay=6, delay=12`` stays in that order)."""
-    table = summary.pivot(index="target", columns="variant", values="p_met_by_date")
-    return table.reindex(
-        index=list(dict.fromkeys(summary.target)), columns=list(dict.fromkeys(summary.variant))
-    )
 
 
 def _available_memory_bytes() -> int | None:
@@ -1233,11 +1214,9 @@ def headroom(
     from materiel.analysis.result import records
     from materiel.scenario.loading import load
 
-    try:
+    with _input_errors(as_json):
         s = load(scenario)
         table = compute(_simulate(s, not as_json), donors=donor, products=product)
-    except ScenarioError as exc:
-        raise _bad_input(exc, as_json) from exc
     if as_json:
         _echo_json({"scenario": s.id, "assumption": ASSUMPTION, "rows": records(table)})
         return
@@ -1270,7 +1249,7 @@ def record(
     from materiel.months import parse_month
     from materiel.scenario.loading import load
 
-    try:
+    with _input_errors(as_json):
         try:
             parse_month(until)
         except ValueError as exc:
@@ -1280,8 +1259,6 @@ def record(
         rows = load_record(record_file)
         s = load(scenario)
         table = compare_record(_simulate(s, not as_json), rows, until=until)
-    except ScenarioError as exc:
-        raise _bad_input(exc, as_json) from exc
     errors = record_errors(table)
     if as_json:
         _echo_json({"scenario": s.id, "until": until, "errors": errors, "rows": records(table)})
@@ -1339,7 +1316,7 @@ def calibrate(
     from materiel.analysis.result import records
     from materiel.scenario.loading import load
 
-    try:
+    with _input_errors(as_json):
         fits = [parse_fit(text) for text in fit]
         if write is not None:
             _out_file(write, "--write")
@@ -1357,8 +1334,6 @@ def calibrate(
                 sigma=sigma,
                 progress=bar.tick,
             )
-    except ScenarioError as exc:
-        raise _bad_input(exc, as_json) from exc
     if write is not None:
         with _writing("--write", as_json):
             atomic_write_text(write, fitted_toml(result))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import overload
 
 import numpy as np
 
@@ -52,8 +53,20 @@ def label_of(when: np.datetime64 | str) -> str:
     return str(np.asarray(when, dtype="datetime64[M]"))
 
 
-def year_of(month: str | int) -> int:
-    """Calendar year of a ``YYYY-MM`` month or of an absolute month number."""
+@overload
+def year_of(month: str | int) -> int: ...
+
+
+@overload
+def year_of(month: np.ndarray) -> np.ndarray: ...
+
+
+def year_of(month: str | int | np.ndarray) -> int | np.ndarray:
+    """Calendar year of a ``YYYY-MM`` month, of an absolute month number, or of each
+    absolute month number of an integer array (``absolute // 12``)."""
+    if isinstance(month, np.ndarray):
+        years: np.ndarray = month // 12
+        return years
     absolute = parse_month(month) if isinstance(month, str) else int(month)
     return absolute // 12
 

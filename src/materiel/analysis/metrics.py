@@ -35,6 +35,7 @@ __all__ = [
     "binding_table",
     "capex_split",
     "cells_at",
+    "commitment_kept",
     "cost_by_party",
     "counted_on",
     "counted_stock",
@@ -43,6 +44,7 @@ __all__ = [
     "fleet_table",
     "interoperability_rows",
     "interoperability_table",
+    "met_slack",
     "plain",
     "qualification_table",
     "recipient_shortfall_table",
@@ -96,14 +98,32 @@ MET_TOLERANCE = 1e-6
 """A target counts as met when the stock is short of it by at most this share (at least 1e-6)."""
 
 
+def met_slack(required: Any) -> Any:
+    """How far short of ``required`` still counts as meeting it, elementwise.
+
+    ``slack = MET_TOLERANCE * max(1, |required|)``: it absorbs the rounding of
+    sums of months and of the planner's solver. Works on floats, numpy arrays
+    and DataArrays.
+    """
+    return MET_TOLERANCE * np.maximum(1.0, np.abs(required))
+
+
 def target_met(stock: Any, required: Any) -> Any:
     """Whether ``stock`` meets ``required``, elementwise: the one "target met" rule.
 
-    ``stock >= required - MET_TOLERANCE * max(1, |required|)``: the slack
-    absorbs the rounding of sums of months and of the planner's solver.
-    Works on floats, numpy arrays and DataArrays (broadcasting as they do).
+    ``stock >= required - slack(required)`` (:func:`met_slack`). Works on
+    floats, numpy arrays and DataArrays (broadcasting as they do).
     """
-    return stock >= required - MET_TOLERANCE * np.maximum(1.0, np.abs(required))
+    return stock >= required - met_slack(required)
+
+
+def commitment_kept(short: Any, due: Any) -> Any:
+    """Whether a commitment short of ``due`` by ``short`` is kept, elementwise.
+
+    ``short <= slack(due)`` (:func:`met_slack`): the same tolerance as
+    :func:`target_met`, on the amount undelivered rather than on the stock.
+    """
+    return short <= met_slack(due)
 
 
 class Plain(NamedTuple):

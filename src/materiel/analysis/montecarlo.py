@@ -58,7 +58,7 @@ from materiel.engine.batch import sample_overrides
 from materiel.engine.core import kernel_args
 from materiel.engine.inputs import Inputs
 from materiel.engine.variables import CELL_DIMS, OUTPUTS
-from materiel.months import month_index, month_label, month_range, parse_month
+from materiel.months import label_of, month_index, month_label, month_range, parse_month
 from materiel.scenario.loading import load
 from materiel.scenario.schema import Scenario
 from materiel.scenario.uncertainty import draw
@@ -789,7 +789,7 @@ class MonteCarloResult:
                     "p_met_by_date": float(run.met_by_date[:, g].mean()),
                     "p_met_by_horizon": float(ever.mean()),
                     "median_first_met": (
-                        str(self.months[int(np.median(first[ever]))])[:7]
+                        label_of(self.months[int(np.median(first[ever]))])
                         if ever.mean() >= 0.5
                         else None
                     ),

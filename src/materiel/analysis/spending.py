@@ -37,7 +37,6 @@ if TYPE_CHECKING:
 
 __all__ = ["Basis", "pledge_table", "spending_payload", "spending_table"]
 
-STATUS = ("actual", "estimate", "missing", "projected")
 PLEDGE_LAST_YEAR = 2100  # as a spending path's by_year
 
 

@@ -66,6 +66,7 @@ __all__ = [
     "run_sweep",
     "run_task",
     "summarize_sweep",
+    "sweep_table",
     "task_size",
 ]
 
@@ -360,3 +361,12 @@ def summarize_sweep(out_dir: Path) -> pd.DataFrame:
     with atomic_path(out_dir / "summary.csv") as tmp:
         summary.to_csv(tmp, index=False)
     return summary
+
+
+def sweep_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """P(met by date), target x variant, in the sweep's own order (not sorted as text:
+    ``delay=0, delay=6, delay=12`` stays in that order)."""
+    table = summary.pivot(index="target", columns="variant", values="p_met_by_date")
+    return table.reindex(
+        index=list(dict.fromkeys(summary.target)), columns=list(dict.fromkeys(summary.variant))
+    )

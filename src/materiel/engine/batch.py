@@ -72,6 +72,16 @@ def _months(values: np.ndarray, least: int) -> np.ndarray:
     return whole
 
 
+def _own_months(
+    draws: dict[str, np.ndarray], path: str, least: int, own: int | None, line: np.ndarray
+) -> np.ndarray:
+    """An investment's months per sample: drawn at ``path``, else its own value, else
+    its line's (``line``, drawn or not)."""
+    if path in draws:
+        return _months(draws[path], least)
+    return line if own is None else np.full(line.shape[0], own)
+
+
 class _Batch:
     def __init__(self, inp: Inputs, samples: int, base: dict[str, np.ndarray] | None) -> None:
         self.base = kernel_args(inp) if base is None else base
@@ -198,20 +208,10 @@ def sample_overrides(
             arrives,
         )
         added = value(prefix + "capacity_added_per_month", inv.capacity_added_per_month)
-        lead = (
-            _months(draws[prefix + "lead_time_months"], 0)
-            if prefix + "lead_time_months" in draws
-            else line_lead[:, i]
-            if inv.lead_time_months is None
-            else np.full(S, inv.lead_time_months)
+        lead = _own_months(
+            draws, prefix + "lead_time_months", 0, inv.lead_time_months, line_lead[:, i]
         )
-        ramp = (
-            _months(draws[prefix + "ramp_up_months"], 1)
-            if prefix + "ramp_up_months" in draws
-            else line_ramp[:, i]
-            if inv.ramp_up_months is None
-            else np.full(S, inv.ramp_up_months)
-        )
+        ramp = _own_months(draws, prefix + "ramp_up_months", 1, inv.ramp_up_months, line_ramp[:, i])
         capex = (
             np.full(S, inv.capex_usd)
             if inv.capex_usd is not None

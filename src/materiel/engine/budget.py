@@ -26,7 +26,7 @@ from typing import NamedTuple, Protocol
 
 import numpy as np
 
-from materiel.months import parse_month
+from materiel.months import parse_month, year_of
 from materiel.scenario.economics import economic_arrays
 from materiel.scenario.schema import Scenario
 
@@ -101,7 +101,7 @@ def _yearly_payments(c: ContractTerms, sign: int, start_abs: int, years: np.ndar
         share = q / total if total > 0 else np.full(len(q), 1.0 / len(q))
         per_month = c.quantity * c.price_usd * share
     out = np.zeros(len(years))
-    idx = months // 12 - years[0]
+    idx = year_of(months) - years[0]
     ok = (idx >= 0) & (idx < len(years))
     np.add.at(out, idx[ok], per_month[ok])
     return out
@@ -134,7 +134,7 @@ def budget_years(start_abs: int, months: int, contracts: Sequence[ContractTerms]
         [start_abs + months]
         + [start_abs + c.sign + c.lag + c.due_months + 12 * 11 for c in contracts]
     )
-    return np.arange(start_abs // 12, last_month // 12 + 1)
+    return np.arange(year_of(start_abs), year_of(last_month) + 1)
 
 
 def fit_to_budgets(
@@ -187,7 +187,7 @@ def defer_to_budgets(
     budget = np.array(budget_usd, dtype=float)
     committed = np.zeros_like(budget)
     for party, month, usd in charges:
-        y = (start_abs + month) // 12 - years[0]
+        y = year_of(start_abs + month) - years[0]
         if party in ally and 0 <= y < len(years):
             committed[ally[party], y] += usd
     sign = np.array([c.sign for c in contracts], dtype=np.intp)

@@ -820,7 +820,7 @@ def compile_inputs(s: Scenario) -> Inputs:
             stock_pledges.append((gid, a))
             continue
         delay = a.contracting_delay_months
-        usd, usd_from = priced_by(s, a.product, int(a.start[:4]))
+        usd, usd_from = priced_by(s, a.product, year_of(a.start))
         rows.append(
             _ContractRow(
                 f"aid:{gid}",

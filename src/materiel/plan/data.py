@@ -45,7 +45,7 @@ from materiel.engine.inputs import (
     due_share,
     linear_schedule,
 )
-from materiel.months import parse_month
+from materiel.months import parse_month, year_of
 from materiel.scenario.economics import economic_series
 from materiel.scenario.schema import Scenario
 
@@ -280,7 +280,7 @@ def plan_data(s: Scenario, budget_scale: float = 1.0) -> PlanData:
 
     # --- budgets ---
     allies_idx = np.array([], dtype=np.intp)
-    years = np.arange(start_abs // 12, (start_abs + T - 1) // 12 + 1)
+    years = np.arange(year_of(start_abs), year_of(start_abs + T - 1) + 1)
     budget = np.zeros((0, len(years)))
     if policy.budget != "none":
         series = economic_series(s, range(int(years[0]), int(years[-1]) + 1), policy.budget_basis)
@@ -288,10 +288,10 @@ def plan_data(s: Scenario, budget_scale: float = 1.0) -> PlanData:
         allies_idx = np.array([pi[p] for p in allies], dtype=np.intp)
         budget = series.budget_usd.sel(year=list(years)).values * budget_scale
         for party, month, usd in budget_charges(s):  # facilitation and qualifications paid first
-            y = (start_abs + month) // 12 - int(years[0])
+            y = year_of(start_abs + month) - int(years[0])
             if party in allies and 0 <= y < len(years):
                 budget[allies.index(party), y] -= usd
-    month_year = (start_abs + np.arange(T)) // 12 - years[0]
+    month_year = year_of(start_abs + np.arange(T)) - years[0]
     price = np.array([(s.products[k].unit_price_usd or 0.0) for k in inp.products], dtype=float)
     assert price.shape == (K,)
     return PlanData(

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from materiel.analysis.metrics import target_met
+from materiel.analysis.metrics import commitment_kept, target_met
 from materiel.analysis.sentences import (
     TargetOutcome,
     fmt_number,
@@ -71,8 +71,9 @@ class RecipientStatus:
 
     @property
     def kept(self) -> bool:
-        """Whether the commitment is delivered in full by the end of its schedule."""
-        return self.short <= 1e-6 * max(1.0, self.due)
+        """Whether the commitment is delivered in full by the end of its schedule
+        (:func:`~materiel.analysis.metrics.commitment_kept`)."""
+        return bool(commitment_kept(self.short, self.due))
 
     def sentence(self) -> str:
         """One line: kept or short, and the recipient's unmet demand in the plan's run."""

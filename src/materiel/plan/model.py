@@ -1204,15 +1204,21 @@ def define_objective(pm: PlanModel) -> None:
 
 
 def build_model(
-    d: PlanData, objective: Objective = "cost", commitment_penalty_usd: float | None = None
+    d: PlanData,
+    objective: Objective = "cost",
+    commitment_penalty_usd: float | None = None,
+    *,
+    model: linopy.Model | None = None,
 ) -> PlanModel:
     """Build the planning programme for ``d``: every ``define_*`` builder in order.
 
     ``commitment_penalty_usd``: US$ per unit of a commitment not kept by its
     date (``None``: what a unit is worth to a target; ``inf``: hard).
+    ``model``: what the builders add to (by default a new linopy model; the
+    sample-average planner passes one stage of its shared programme).
     """
     pm = PlanModel(
-        model=linopy.Model(force_dim_names=True),
+        model=linopy.Model(force_dim_names=True) if model is None else model,
         data=d,
         objective=objective,
         weights=weights_for(d, objective, commitment_penalty_usd),

@@ -39,7 +39,7 @@ import xarray as xr
 from materiel._errors import PlanError
 from materiel.analysis.montecarlo import drawn_scenarios, sample, with_values
 from materiel.plan.data import PlanData, plan_data
-from materiel.plan.model import BUILDERS, Objective, PlanModel, weights_for
+from materiel.plan.model import Objective, PlanModel, build_model, weights_for
 from materiel.scenario.loading import load
 from materiel.scenario.schema import Scenario
 
@@ -155,15 +155,7 @@ def build_sample_average(
             )
         shape = here
         stage = _Stage(base, i, shared, once)
-        pm = PlanModel(
-            model=cast(linopy.Model, stage),
-            data=d,
-            objective=objective,
-            weights=weights_for(d, objective, commitment_penalty_usd),
-            integer=False,
-        )
-        for define in BUILDERS:
-            define(pm)
+        pm = build_model(d, objective, commitment_penalty_usd, model=cast(linopy.Model, stage))
         integer = integer or pm.integer
         assert stage.objective is not None
         if i >= len(datas):

@@ -22,7 +22,7 @@ import xarray as xr
 
 from materiel._errors import PlanError, Problem, ScenarioError
 from materiel._xarray import lazy_dask
-from materiel.analysis.metrics import recipient_shortfall_table, target_met
+from materiel.analysis.metrics import commitment_kept, recipient_shortfall_table, target_met
 from materiel.analysis.simulate import simulate
 from materiel.months import month_label, month_range, parse_month, year_of
 from materiel.plan.data import plan_data
@@ -485,7 +485,7 @@ def _read_plan(pm: PlanModel, source_ref: str | None) -> Plan:
         if (
             origin not in told
             and len(short_b)
-            and short_b[b] > 1e-6 * max(1.0, d.backlog_due[b, -1])
+            and not commitment_kept(short_b[b], d.backlog_due[b, -1])
         ):
             when = month_label(s0 + int(d.backlog_end[b]))
             notes.append(

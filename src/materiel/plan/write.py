@@ -37,7 +37,7 @@ import numpy as np
 import tomli_w
 
 from materiel._io import atomic_write_text
-from materiel.months import month_label, parse_month
+from materiel.months import month_label, parse_month, year_of
 from materiel.scenario.schema import Scenario
 
 __all__ = [
@@ -175,7 +175,7 @@ def frameworks(contracts: list[PlannedContract], taken: set[str]) -> list[Planne
     """
 
     def key(c: PlannedContract) -> tuple[Any, ...]:
-        year = "" if c.backlog else c.due[:4]
+        year = "" if c.backlog else str(year_of(c.due))
         buyers = tuple(sorted(c.buyers.items()))
         return (
             c.line,
@@ -207,7 +207,7 @@ def frameworks(contracts: list[PlannedContract], taken: set[str]) -> list[Planne
             parts = [head.origin, head.line]
         else:
             who = head.recipient or "+".join(sorted(head.buyers))
-            prefix, parts = "plan", [head.line, who, head.due[:4]]
+            prefix, parts = "plan", [head.line, who, str(year_of(head.due))]
         out.append(
             replace(
                 head,

@@ -8,8 +8,9 @@ One charting library serves every place materiel shows a picture:
 - the **offline HTML report** (:mod:`materiel.present.report`): a figure serialises to
   JSON and ``plotly.js`` is a single script that can be inlined once in the
   file, so the report opens with no network and no CDN;
-- the coming **web dashboard** (``materiel serve``): the same figure objects
-  go to the browser as JSON, with zoom, hover and legend toggling for free;
+- the **web dashboard** (``materiel serve``, :mod:`materiel.web`): the same
+  figure objects go to the browser as JSON, with zoom, hover and legend
+  toggling for free;
 - **notebooks**: a :class:`plotly.graph_objects.Figure` renders itself in
   Jupyter, and ``Result.plot`` returns one.
 
@@ -46,7 +47,7 @@ from materiel.analysis.metrics import target_stock
 from materiel.analysis.spending import spending_table
 from materiel.engine.binding import Binding, input_product
 from materiel.engine.binding import label as binding_label
-from materiel.months import month_index, parse_month
+from materiel.months import month_index, parse_month, year_of
 from materiel.scenario.economics import Basis, economic_series
 
 if TYPE_CHECKING:
@@ -293,14 +294,7 @@ def stocks(
     if not groups:
         return _empty("Stocks vs targets", f"{ref.id} has no capability targets")
     cols = max(1, min(cols, len(groups)))
-    rows = math.ceil(len(groups) / cols)
-    fig = make_subplots(
-        rows=rows,
-        cols=cols,
-        subplot_titles=[f"{g.product}: {g.label}" for g in groups],
-        vertical_spacing=min(0.12, 0.3 / rows),
-        horizontal_spacing=0.08,
-    )
+    fig, rows = _panels([f"{g.product}: {g.label}" for g in groups], cols)
     for i, g in enumerate(groups):
         row, col = i // cols + 1, i % cols + 1
         for j, r in enumerate(runs):
@@ -313,31 +307,9 @@ def stocks(
             for trace in _fan_traces(_months(ds), series, r.scenario.id, colour, legend=i == 0):
                 fig.add_trace(trace, row=row, col=col)
         for tid in g.targets:
-            t = ref.targets[tid]
-            when = pd.Timestamp(f"{t.by}-01")
-            fig.add_trace(
-                go.Scatter(
-                    x=[_months(runs[0].dataset)[0], when],
-                    y=[t.required_quantity] * 2,
-                    mode="lines+markers",
-                    name=f"target {tid}",
-                    line={"color": "#222", "dash": "dash", "width": 1},
-                    marker={"symbol": ["line-ns", "diamond"], "size": [0, 9], "color": "#222"},
-                    legendgroup="targets",
-                    showlegend=False,
-                    hovertemplate=f"{tid}: %{{y:,.0f}} by {t.by}<extra></extra>",
-                ),
-                row=row,
-                col=col,
-            )
-    fig.update_yaxes(rangemode="tozero", tickformat="~s")
-    fig.update_layout(
-        title="Stocks against capability targets (dashed: target level, ◆ its date)",
-        height=max(320, 260 * rows + 80),
-        legend={"orientation": "h", "y": -0.05},
-        **_LAYOUT,
-    )
-    return fig
+            fig.add_trace(_target_level(tid, ref, runs), row=row, col=col)
+    title = "Stocks against capability targets (dashed: target level, ◆ its date)"
+    return _stock_layout(fig, title, rows)
 
 
 def party_stocks(
@@ -382,14 +354,7 @@ def party_stocks(
     if not shown:
         return _empty(f"Stocks of {who}", f"{who} holds none of {', '.join(wanted)}")
     cols = 2 if len(shown) > 1 else 1
-    rows = math.ceil(len(shown) / cols)
-    fig = make_subplots(
-        rows=rows,
-        cols=cols,
-        subplot_titles=[f"{k}: {short}" for k in shown],
-        vertical_spacing=min(0.12, 0.3 / rows),
-        horizontal_spacing=0.08,
-    )
+    fig, rows = _panels([f"{k}: {short}" for k in shown], cols)
     for i, k in enumerate(shown):
         row, col = i // cols + 1, i % cols + 1
         for j, r in enumerate(runs):
@@ -401,25 +366,49 @@ def party_stocks(
             for trace in _fan_traces(_months(ds), series, r.scenario.id, colour, legend=i == 0):
                 fig.add_trace(trace, row=row, col=col)
         for tid, t in ref.targets.items():
-            if set(t.parties) != set(parties) or t.product != k:
-                continue
-            fig.add_trace(
-                go.Scatter(
-                    x=[_months(runs[0].dataset)[0], pd.Timestamp(f"{t.by}-01")],
-                    y=[t.required_quantity] * 2,
-                    mode="lines+markers",
-                    name=f"target {tid}",
-                    line={"color": "#222", "dash": "dash", "width": 1},
-                    marker={"symbol": ["line-ns", "diamond"], "size": [0, 9], "color": "#222"},
-                    showlegend=False,
-                    hovertemplate=f"{tid}: %{{y:,.0f}} by {t.by}<extra></extra>",
-                ),
-                row=row,
-                col=col,
-            )
+            if set(t.parties) == set(parties) and t.product == k:
+                fig.add_trace(_target_level(tid, ref, runs), row=row, col=col)
+    return _stock_layout(fig, f"Stocks held by {who}, units", rows)
+
+
+def _panels(titles: list[str], cols: int, spacing: float = 0.12) -> tuple[go.Figure, int]:
+    """A grid of panels, ``cols`` wide, one per title, row by row; and its rows.
+
+    Rows are ``spacing`` apart (of the figure's height), less when there are
+    many: ``min(spacing, 0.3 / rows)``.
+    """
+    rows = math.ceil(len(titles) / cols)
+    fig: go.Figure = make_subplots(
+        rows=rows,
+        cols=cols,
+        subplot_titles=titles,
+        vertical_spacing=min(spacing, 0.3 / rows),
+        horizontal_spacing=0.08,
+    )
+    return fig, rows
+
+
+def _target_level(tid: str, ref: Scenario, runs: Sequence[Result]) -> go.Scatter:
+    """Target ``tid`` of ``ref`` as a dashed level from the first month, ◆ at its date."""
+    t = ref.targets[tid]
+    return go.Scatter(
+        x=[_months(runs[0].dataset)[0], pd.Timestamp(f"{t.by}-01")],
+        y=[t.required_quantity] * 2,
+        mode="lines+markers",
+        name=f"target {tid}",
+        line={"color": "#222", "dash": "dash", "width": 1},
+        marker={"symbol": ["line-ns", "diamond"], "size": [0, 9], "color": "#222"},
+        legendgroup="targets",
+        showlegend=False,
+        hovertemplate=f"{tid}: %{{y:,.0f}} by {t.by}<extra></extra>",
+    )
+
+
+def _stock_layout(fig: go.Figure, title: str, rows: int) -> go.Figure:
+    """Stock panels' axes and layout: from zero, SI ticks, height by the number of rows."""
     fig.update_yaxes(rangemode="tozero", tickformat="~s")
     fig.update_layout(
-        title=f"Stocks held by {who}, units",
+        title=title,
         height=max(320, 260 * rows + 80),
         legend={"orientation": "h", "y": -0.05},
         **_LAYOUT,
@@ -690,14 +679,7 @@ def recipients(result: Result, products: Sequence[str] | None = None) -> go.Figu
         return _empty("Recipients", f"no recipient has demand in {s.id}")
     x = _months(result.dataset)
     cols = 2 if len(panels) > 1 else 1
-    rows = math.ceil(len(panels) / cols)
-    fig = make_subplots(
-        rows=rows,
-        cols=cols,
-        subplot_titles=[f"{p}: {k}" for p, k in panels],
-        vertical_spacing=min(0.1, 0.3 / rows),
-        horizontal_spacing=0.08,
-    )
+    fig, rows = _panels([f"{p}: {k}" for p, k in panels], cols, spacing=0.1)
     for i, (p, k) in enumerate(panels):
         row, col = i // cols + 1, i % cols + 1
         sel = {"party": p, "product": k}
@@ -797,7 +779,7 @@ def spending(
         )
     )
     for j, r in enumerate(runs):
-        last = (parse_month(r.scenario.start) + r.scenario.months - 1) // 12
+        last = year_of(parse_month(r.scenario.start) + r.scenario.months - 1)
         if last <= year:
             continue
         series = economic_series(r.scenario, range(year, last + 1), basis).data
@@ -855,14 +837,7 @@ def sampled_stocks(mc: MonteCarloResult, *, cols: int = 2) -> go.Figure:
         return _empty("Stocks vs targets over samples", f"{s.id} has no capability targets")
     items = list(s.targets.items())
     cols = max(1, min(cols, len(items)))
-    rows = math.ceil(len(items) / cols)
-    fig = make_subplots(
-        rows=rows,
-        cols=cols,
-        subplot_titles=[f"{tid} ({t.product})" for tid, t in items],
-        vertical_spacing=min(0.12, 0.3 / rows),
-        horizontal_spacing=0.08,
-    )
+    fig, rows = _panels([f"{tid} ({t.product})" for tid, t in items], cols)
     fans = mc.fans.target_stock  # streamed: no trajectories needed
     x = pd.DatetimeIndex(fans.month.values)
     for i, (tid, t) in enumerate(items):

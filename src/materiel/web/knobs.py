@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from materiel._errors import Problem, ScenarioError
 from materiel._memo import ByIdentity
 from materiel.engine.inputs import Inputs, retune
+from materiel.months import year_of
 from materiel.scenario.schema import Contract, Scenario, SpendingPath
 
 __all__ = ["Knobs", "apply_knobs", "knobbed_inputs", "template_knobs"]
@@ -98,7 +99,7 @@ def apply_knobs(s: Scenario, knobs: Knobs) -> Scenario:
     if knobs.multi_year_share is not None:
         update["contracts"] = _multi_year(dict(s.contracts), knobs.multi_year_share)
     if knobs.spending_target_pct_gdp is not None:
-        start_year = int(s.start[:4])
+        start_year = year_of(s.start)
         try:
             path = SpendingPath(
                 parties=["*"],
