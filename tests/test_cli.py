@@ -84,6 +84,15 @@ def test_run_missing_file_exit_2() -> None:
     assert proc.returncode == 2 and "no such scenario or file" in proc.stderr
 
 
+def test_python_dash_m_is_the_same_command_line() -> None:
+    """``python -m materiel`` runs the commands and keeps their exit codes."""
+    run = [sys.executable, "-m", "materiel"]
+    ok = subprocess.run([*run, "scenarios"], capture_output=True, text=True, timeout=120)
+    assert ok.returncode == 0 and "action-plan" in ok.stdout
+    bad = subprocess.run([*run, "show", "no-such"], capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "no such scenario or file" in bad.stderr
+
+
 def test_validate_ok() -> None:
     out = runner.invoke(app, ["validate", "hague-pledge"])
     assert out.exit_code == 0 and "ok" in out.stdout
