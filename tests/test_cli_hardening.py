@@ -98,3 +98,21 @@ def test_mc_memory_refusal_names_the_cost_estimate() -> None:
     assert estimate_cells(s, 3) == 3 * cells  # the one estimate, shared with the server
     out = runner.invoke(app, ["mc", "status-quo", "--samples", "100000000"])
     assert "100,000,000 samples x 132 months x (" in out.output and "a sample +" in out.output
+
+
+def test_outputs_never_replace_the_scenario_files_read(tmp_path: Path) -> None:
+    """--write and --output over the scenario file, or a file it extends, exit 2 untouched."""
+    base = tmp_path / "base.toml"
+    base.write_text('extends = "hindcast-2022"\n')
+    top = tmp_path / "top.toml"
+    top.write_text('extends = "base.toml"\n')
+    fit = "contracts.europe-national-155-2022.contracting_delay_months=0..12"
+    for args, option in (
+        (["plan", str(top), "--write", str(top)], "--write"),
+        (["plan", str(top), "--write", str(base)], "--write"),
+        (["calibrate", str(top), "--fit", fit, "-n", "64", "--write", str(top)], "--write"),
+        (["report", "status-quo", str(top), "-o", str(base)], "--output"),
+    ):
+        bad(args, option, "is an input (scenario")
+    assert base.read_text() == 'extends = "hindcast-2022"\n'
+    assert top.read_text() == 'extends = "base.toml"\n'

@@ -91,6 +91,24 @@ def _out_file(path: Path, option: str) -> None:
         raise _argument(option, f"cannot write into {parent}: {exc.strerror or exc}") from exc
 
 
+def _not_an_input(path: Path, refs: list[str], option: str) -> None:
+    """Refuse to write ``path`` over a scenario file the command reads (or one it extends).
+
+    The written file would replace the input, and a plan or a calibrated
+    scenario that ``extends`` the file it replaced extends itself.
+    """
+    from materiel.scenario.loading import files_read
+
+    target = path.resolve()
+    for ref in refs:
+        if target in files_read(ref):
+            raise _argument(
+                option,
+                f"{path} is an input (scenario {ref} is read from it); expected another "
+                "file name, since writing there would replace the input",
+            )
+
+
 @contextmanager
 def _writing(option: str, as_json: bool) -> Iterator[None]:
     """Turn a failure to write (disk full, a file removed meanwhile) into exit 2."""
@@ -435,6 +453,7 @@ def report(
     ids = scenarios or [DEFAULT_SCENARIO]
     try:
         _out_file(output, "--output")
+        _not_an_input(output, ids, "--output")
         if png is not None:
             _out_dir(png, "--png")
         if png is not None and (why := png_problem()) is not None:
@@ -700,6 +719,7 @@ def plan(
     try:
         if write is not None:
             _out_file(write, "--write")
+            _not_an_input(write, [scenario], "--write")
         penalty = _commitment_penalty(commitment_penalty)
         share = _share(slack, "--slack")
         with _progress(not as_json, f"planning {scenario}"):
@@ -1343,6 +1363,7 @@ def calibrate(
         fits = [parse_fit(text) for text in fit]
         if write is not None:
             _out_file(write, "--write")
+            _not_an_input(write, [scenario], "--write")
         rows = load_record(record_file)
         if not 0 < sigma < math.inf:
             raise _argument("--sigma", f"got {sigma}; expected a relative error > 0")
