@@ -59,6 +59,19 @@ def _argument(option: str, message: str) -> ScenarioError:
     return ScenarioError(Problem("<command line>", option, message))
 
 
+def _as_options(exc: ScenarioError, options: dict[str, str]) -> ScenarioError:
+    """``exc`` with each problem of a library function's argument (``headroom(): donors``)
+    named as the command-line option that gave it (``<command line>: --donor``)."""
+    return ScenarioError(
+        [
+            Problem("<command line>", options[p.path], p.message)
+            if p.file.endswith("()") and p.path in options
+            else p
+            for p in exc.problems
+        ]
+    )
+
+
 def _out_dir(path: Path, option: str) -> None:
     """Make sure results can be written into directory ``path`` (created if missing)."""
     try:
@@ -1246,8 +1259,10 @@ def headroom(
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Per donor and munition, the most aid a month it can give over each year without
-    falling under its stock floor, and what limits it."""
+    """Per donor, munition and year: the most aid a month it can give above its stock floor.
+
+    Each row also says what limits it: the donor's stock in the year, or a later draw.
+    """
     from materiel.analysis.headroom import ASSUMPTION
     from materiel.analysis.headroom import headroom as compute
     from materiel.analysis.result import records
@@ -1257,12 +1272,17 @@ def headroom(
         s = load(scenario)
         table = compute(_simulate(s, not as_json), donors=donor, products=product)
     except ScenarioError as exc:
-        raise _bad_input(exc, as_json) from exc
+        options = {"donors": "--donor", "products": "--product"}
+        raise _bad_input(_as_options(exc, options), as_json) from exc
     if as_json:
         _echo_json({"scenario": s.id, "assumption": ASSUMPTION, "rows": records(table)})
         return
     typer.echo(f"Aid headroom in {s.id}: most extra aid a month over each year, above the floor")
     typer.echo(f"(assumes {ASSUMPTION})")
+    if table.empty:
+        who = ", ".join(donor) if donor else "no ally"
+        what = ", ".join(product) if product else "any munition"
+        typer.echo(f"none: {who} holds no stock of {what} in {s.id}, so has none to give")
     for (d, k), rows in table.groupby(["donor", "product"], sort=False):
         typer.echo(f"{d} {k} (floor {rows.floor.iloc[0]:,.0f})")
         for row in rows.itertuples():
