@@ -116,3 +116,26 @@ def test_outputs_never_replace_the_scenario_files_read(tmp_path: Path) -> None:
         bad(args, option, "is an input (scenario")
     assert base.read_text() == 'extends = "hindcast-2022"\n'
     assert top.read_text() == 'extends = "base.toml"\n'
+
+
+def test_plan_and_calibrate_name_the_option_and_the_value() -> None:
+    bad(["plan", "status-quo", "--budget-scale", "-1"], "--budget-scale", "got -1.0; expected")
+    bad(
+        ["plan", "status-quo", "--samples", "2", "--alternatives", "1"],
+        "<command line>: --alternatives",
+        "got 1; expected none with samples",
+    )
+    fit = "contracts.europe-national-155-2022.contracting_delay_months=0..12"
+    bad(
+        ["calibrate", "hindcast-2022", "--fit", fit, "-n", "2"],
+        "<command line>: --samples",
+        "got 2; expected at least 20",
+    )
+
+
+def test_calibrate_counts_its_engine_runs_by_part() -> None:
+    fit = "contracts.europe-national-155-2022.contracting_delay_months=0..12"
+    out = runner.invoke(app, ["calibrate", "hindcast-2022", "--fit", fit, "-n", "64"])
+    assert out.exit_code == 0, out.output
+    # 64 // 4 = 16 scan the prior box; 6 walkers x 8 steps; 1 run at the scenario's values
+    assert "65 engine runs, 16 scanning the prior box, 6 walkers x 8 steps and 1 at" in out.output

@@ -748,7 +748,14 @@ def plan(
                 fresh=fresh,
             )
     except ScenarioError as exc:
-        raise _bad_input(exc, as_json) from exc
+        options = {
+            "objective": "--objective",
+            "budget_scale": "--budget-scale",
+            "alternatives": "--alternatives",
+            "samples": "--samples",
+            "fresh": "--fresh",
+        }
+        raise _bad_input(_as_options(exc, options), as_json) from exc
     if write is not None:
         ref = result.source_ref
         if ref is not None and Path(ref).is_file():
@@ -1357,7 +1364,14 @@ def calibrate(
         str, typer.Option(help="Fit rows dated up to this month (YYYY-MM); later rows are checks.")
     ] = "2023-12",
     samples: Annotated[
-        int, typer.Option("--samples", "-n", min=1, help="Engine runs in all (walkers x steps).")
+        int,
+        typer.Option(
+            "--samples",
+            "-n",
+            min=1,
+            help="Engine runs for the fit: a quarter scan the prior box, the rest are walkers x "
+            "steps (about this many; one more runs the scenario's own values).",
+        ),
     ] = 4000,
     seed: Annotated[int, typer.Option(min=0, help="Random seed (same seed, same result).")] = 0,
     sigma: Annotated[
@@ -1399,7 +1413,8 @@ def calibrate(
                 progress=bar.tick,
             )
     except ScenarioError as exc:
-        raise _bad_input(exc, as_json) from exc
+        options = {"samples": "--samples", "sigma": "--sigma", "fits": "--fit"}
+        raise _bad_input(_as_options(exc, options), as_json) from exc
     if write is not None:
         with _writing("--write", as_json):
             atomic_write_text(write, fitted_toml(result))
@@ -1408,11 +1423,12 @@ def calibrate(
         _echo_json({**result.metrics(), "wrote": None if write is None else str(write)})
         return
     table, errors = result.table(), result.errors()
+    scan = result.evaluations - result.walkers * result.steps - 1
     typer.echo(
         f"{result.scenario.id} calibrated on {errors['in-sample']['rows']} record rows dated up "
-        f"to {until} (emcee: {result.walkers} walkers x {result.steps} steps = "
-        f"{result.evaluations:,} engine runs, seed {seed}; relative error sd {sigma:.0%}; "
-        f"acceptance {result.acceptance:.2f})"
+        f"to {until} (emcee, seed {seed}: {result.evaluations:,} engine runs, {scan:,} scanning "
+        f"the prior box, {result.walkers} walkers x {result.steps} steps and 1 at the "
+        f"scenario's values; relative error sd {sigma:.0%}; acceptance {result.acceptance:.2f})"
     )
     typer.echo("fitted: posterior median [5% - 95%] (scenario value; prior range)")
     for p in result.parameter_rows():
