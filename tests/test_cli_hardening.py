@@ -139,3 +139,13 @@ def test_calibrate_counts_its_engine_runs_by_part() -> None:
     assert out.exit_code == 0, out.output
     # 64 // 4 = 16 scan the prior box; 6 walkers x 8 steps; 1 run at the scenario's values
     assert "65 engine runs, 16 scanning the prior box, 6 walkers x 8 steps and 1 at" in out.output
+
+
+def test_sweep_out_and_workers(a_file: Path, tmp_path: Path) -> None:
+    """--out at a file exits 2 before any work; --workers below 1 is refused, not hung."""
+    sweep = tmp_path / "sweep.toml"
+    sweep.write_text('scenario = "status-quo"\nsamples = 2\n')
+    bad(["sweep", str(sweep), "--local", "--out", str(a_file)], "--out", "is a file")
+    bad(["sweep", str(sweep), "--local", "--out", str(a_file / "x")], "--out", "is under a file")
+    for workers in ("0", "-1"):
+        bad(["sweep", str(sweep), "--workers", workers], "--workers", "greater than or equal to 1")

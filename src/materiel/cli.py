@@ -1065,7 +1065,7 @@ def sweep(
     scheduler: Annotated[
         str | None, typer.Option(help="Address of a running Dask scheduler.")
     ] = None,
-    workers: Annotated[int, typer.Option(help="Workers of the LocalCluster.")] = 2,
+    workers: Annotated[int, typer.Option(min=1, help="Workers of the LocalCluster.")] = 2,
     local: Annotated[bool, typer.Option("--local", help="Run in this process, no Dask.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -1075,9 +1075,13 @@ def sweep(
 
     try:
         spec, variants = load_sweep(file)
+        _out_dir(out, "--out")
     except ScenarioError as exc:
         raise _bad_input(exc, as_json) from exc
-    with _progress_bar(not as_json, None, f"sweeping {len(variants)} variants") as bar:
+    with (
+        _progress_bar(not as_json, None, f"sweeping {len(variants)} variants") as bar,
+        _writing("--out", as_json),
+    ):
         summary = run_sweep(
             spec,
             variants,
