@@ -149,3 +149,23 @@ def test_sweep_out_and_workers(a_file: Path, tmp_path: Path) -> None:
     bad(["sweep", str(sweep), "--local", "--out", str(a_file / "x")], "--out", "is under a file")
     for workers in ("0", "-1"):
         bad(["sweep", str(sweep), "--workers", workers], "--workers", "greater than or equal to 1")
+
+
+def test_data_import_refuses_to_overwrite_its_inputs_or_an_empty_year_range(
+    tmp_path: Path,
+) -> None:
+    table = tmp_path / "nato.csv"
+    text = "country,year,nato_pct_gdp_estimate\nPoland,2024,4.12\n"
+    table.write_text(text)
+    scenario = tmp_path / "mine.toml"
+    scenario.write_text('extends = "action-plan"\n')
+    base = ["data", "import", "--format", "nato-csv", str(table)]
+    bad([*base, "-o", str(table)], "--output", "is the table being imported")
+    bad([*base, "-o", str(scenario), "--scenario", str(scenario)], "--output", "is an input")
+    bad(
+        [*base, "-o", str(tmp_path / "o.toml"), "--first-year", "2025", "--last-year", "2020"],
+        "--first-year/--last-year",
+        "got 2025 > 2020",
+    )
+    assert table.read_text() == text and scenario.read_text() == 'extends = "action-plan"\n'
+    assert not (tmp_path / "o.toml").exists()

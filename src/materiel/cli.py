@@ -914,6 +914,16 @@ def data_import(
 
     try:
         _out_file(output, "--output")
+        if output.resolve() == file.resolve():
+            raise _argument(
+                "--output", f"{output} is the table being imported; expected another file"
+            )
+        _not_an_input(output, [scenario], "--output")
+        if first_year is not None and last_year is not None and first_year > last_year:
+            raise _argument(
+                "--first-year/--last-year",
+                f"got {first_year} > {last_year}; expected the first year <= the last",
+            )
         s = load(scenario)
         years = range(first_year or 1900, (last_year or 2100) + 1)
         if fmt is ImportFormat.kiel_csv:
