@@ -727,6 +727,7 @@ def plan(
 
     from materiel.plan import compare_policy, write_toml
     from materiel.plan import plan as make_plan
+    from materiel.plan.diagnostics import worth
     from materiel.plan.write import fleets_note
 
     try:
@@ -795,13 +796,13 @@ def plan(
         if not result.recipients:
             typer.echo("  none")
         b = result.breakdown
-        unit = "US$" if result.objective == "cost" else "targets' worth"
+        in_usd = result.objective == "cost"
         typer.echo(
             f"\nObjective: payments ${(b['new_contracts_usd'] + b['commitments_usd']) / 1e9:,.2f}bn"
             f" (new ${b['new_contracts_usd'] / 1e9:,.2f}bn, committed "
             f"${b['commitments_usd'] / 1e9:,.2f}bn), capex ${b['capex_usd'] / 1e9:,.2f}bn; "
-            f"penalties apart ({unit}): targets missed {b['target_penalty']:,.4g}, "
-            f"commitments short {b['commitment_penalty']:,.4g}"
+            f"penalties apart: targets missed {worth(b['target_penalty'], in_usd)}, "
+            f"commitments short {worth(b['commitment_penalty'], in_usd)}"
         )
         if alternatives:
             typer.echo(f"\nAlternatives within {share:.1%} of the cost, outcomes held")
