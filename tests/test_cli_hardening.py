@@ -169,3 +169,13 @@ def test_data_import_refuses_to_overwrite_its_inputs_or_an_empty_year_range(
     )
     assert table.read_text() == text and scenario.read_text() == 'extends = "action-plan"\n'
     assert not (tmp_path / "o.toml").exists()
+
+
+def test_serve_names_host_and_store_and_hides_a_password(tmp_path: Path) -> None:
+    bad(["serve", "--host", "0.0.0.0"], "<command line>: --host", "expected 127.0.0.1")
+    text = tmp_path / "notes.txt"  # SQLite takes a file under 100 bytes for a new database
+    text.write_text("not a database\n" * 20)
+    bad(["serve", "--store", str(text)], "<command line>: --store", "file is not a database")
+    url = "postgresql://someone:s3cret@127.0.0.1:1/none"
+    out = runner.invoke(app, ["serve", "--store", url])
+    assert out.exit_code == 2 and "--store" in out.output and "s3cret" not in out.output

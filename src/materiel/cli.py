@@ -1229,16 +1229,25 @@ def serve(
     except ValueError:
         loopback = False
     if not loopback and not token:
-        typer.echo(
-            f"--host {host}: refusing to bind to a non-loopback address without --token",
-            err=True,
+        problem = _argument(
+            "--host",
+            f"got {host}, not a loopback address; expected 127.0.0.1 (or localhost, ::1) "
+            "unless a token is given (--token or MATERIEL_TOKEN)",
         )
-        raise typer.Exit(code=2)
+        raise _bad_input(problem, False)
     try:
         Store(store).close()  # create the file and apply migrations once, up front
     except Exception as exc:
-        typer.echo(f"--store: cannot open the store: {exc}", err=True)
-        raise typer.Exit(code=2) from exc
+        import re
+
+        reason = str(getattr(exc, "orig", None) or exc).strip()  # the database's own words
+        where = re.sub(r"://([^:/@]*):[^@]*@", r"://\1:***@", str(store))  # no password shown
+        problem = _argument(
+            "--store",
+            f"cannot open {where}: {reason}; expected a SQLite file that can be created or "
+            "opened, or a postgresql:// URL",
+        )
+        raise _bad_input(problem, False) from exc
     limits = {  # unset ones keep the defaults of materiel.web.Limits (README, Security)
         k: v
         for k, v in {
