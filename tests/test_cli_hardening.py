@@ -179,3 +179,12 @@ def test_serve_names_host_and_store_and_hides_a_password(tmp_path: Path) -> None
     url = "postgresql://someone:s3cret@127.0.0.1:1/none"
     out = runner.invoke(app, ["serve", "--store", url])
     assert out.exit_code == 2 and "--store" in out.output and "s3cret" not in out.output
+
+
+def test_a_directory_or_a_binary_file_where_a_file_is_expected(tmp_path: Path) -> None:
+    bad(["run", str(tmp_path)], str(tmp_path), "is a directory; expected a scenario TOML file")
+    bad(["validate", str(tmp_path)], str(tmp_path), "is a directory")
+    binary = tmp_path / "sweep.toml"
+    binary.write_bytes(b"\xff\xfe\x00")
+    bad(["sweep", str(binary), "--local"], str(binary), "expected a UTF-8 text file")
+    bad(["sweep", str(tmp_path / "none.toml"), "--local"], "none.toml", "no such file; expected")

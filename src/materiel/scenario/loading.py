@@ -189,6 +189,8 @@ def _resolve(ref: str, relative_to: Path | None) -> tuple[Path, str]:
         path = relative_to / path
     if path.is_file():
         return path, str(ref) if relative_to is None else str(path)
+    if path.is_dir():
+        raise ScenarioError(Problem(str(ref), "", "is a directory; expected a scenario TOML file"))
     known = ", ".join([DATASET_ID, *embedded_ids()])
     raise ScenarioError(
         Problem(
