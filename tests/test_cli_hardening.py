@@ -188,3 +188,12 @@ def test_a_directory_or_a_binary_file_where_a_file_is_expected(tmp_path: Path) -
     binary.write_bytes(b"\xff\xfe\x00")
     bad(["sweep", str(binary), "--local"], str(binary), "expected a UTF-8 text file")
     bad(["sweep", str(tmp_path / "none.toml"), "--local"], "none.toml", "no such file; expected")
+
+
+def test_a_binary_record_file_is_refused(tmp_path: Path) -> None:
+    binary = tmp_path / "record.csv"
+    binary.write_bytes(b"\xff\xfe\x00")
+    bad(["record", "--record", str(binary)], "--record", "is not text; expected a UTF-8 CSV")
+    fit = "contracts.europe-national-155-2022.contracting_delay_months=0..12"
+    args = ["calibrate", "hindcast-2022", "--fit", fit, "--record", str(binary)]
+    bad(args, "--record", "expected a UTF-8 CSV file")

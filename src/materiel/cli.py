@@ -24,6 +24,7 @@ from materiel._json import dumps
 if TYPE_CHECKING:
     import pandas as pd
 
+    from materiel.analysis.record import RecordRow
     from materiel.analysis.result import Result
     from materiel.scenario.schema import Scenario
 
@@ -1324,6 +1325,16 @@ def headroom(
             )
 
 
+def _record_rows(path: Path | None) -> list[RecordRow]:
+    """The record's rows (the embedded table, or ``--record`` CSV), a binary file refused."""
+    from materiel.analysis.record import load_record
+
+    try:
+        return load_record(path)
+    except UnicodeDecodeError as exc:
+        raise _argument("--record", f"{path} is not text; expected a UTF-8 CSV file") from exc
+
+
 @app.command()
 def record(
     scenario: ScenarioArg = "hindcast-2022",
@@ -1336,7 +1347,7 @@ def record(
     as_json: JsonOpt = False,
 ) -> None:
     """The model against the public record, row by row, in-sample and out-of-sample apart."""
-    from materiel.analysis.record import compare_record, load_record, record_errors
+    from materiel.analysis.record import compare_record, record_errors
     from materiel.analysis.result import records
     from materiel.months import parse_month
     from materiel.scenario.loading import load
@@ -1348,7 +1359,7 @@ def record(
             raise ScenarioError(
                 Problem("<command line>", "--until", f"got {until!r}; expected YYYY-MM")
             ) from exc
-        rows = load_record(record_file)
+        rows = _record_rows(record_file)
         s = load(scenario)
         table = compare_record(_simulate(s, not as_json), rows, until=until)
     except ScenarioError as exc:
@@ -1413,7 +1424,6 @@ def calibrate(
     from materiel._io import atomic_write_text
     from materiel.analysis.calibrate import calibrate as run_calibration
     from materiel.analysis.calibrate import fitted_toml, parse_fit
-    from materiel.analysis.record import load_record
     from materiel.analysis.result import records
     from materiel.scenario.loading import load
 
@@ -1422,7 +1432,7 @@ def calibrate(
         if write is not None:
             _out_file(write, "--write")
             _not_an_input(write, [scenario], "--write")
-        rows = load_record(record_file)
+        rows = _record_rows(record_file)
         if not 0 < sigma < math.inf:
             raise _argument("--sigma", f"got {sigma}; expected a relative error > 0")
         with _progress_bar(not as_json, samples, f"calibrating {scenario}") as bar:
