@@ -625,8 +625,12 @@ def _print_pledge(pledge: dict[str, Any]) -> None:
             typer.echo(f"{row['party']:<5} no spending data")
             continue
         buys = " or ".join(  # alternatives: the money buys one munition or another
-            f"{_fmt(v, 1, 0)} {k[5:]}" for k, v in row.items() if k.startswith("buys_") and v
+            f"{_fmt(v, 1, 0)} {k[5:]}"
+            for k, v in row.items()
+            if k.startswith("buys_") and v is not None and v >= 0.5  # a whole unit at least
         )
+        if not row["extra_usd_m_by_year"]:
+            buys = "nothing more: already at or above the pledge"
         typer.echo(
             f"{row['party']:<5} {int(row['base_year']):>6} {row['base_pct_gdp']:>6.2f} "
             f"{row['path']:>9} {_fmt(row['extra_usd_m_by_year'], 1e3, 1):>12} bn$ "
