@@ -569,6 +569,8 @@ def test_cli_plan_writes_a_scenario_the_simulator_reproduces(tmp_path: Path) -> 
     assert res.exit_code == 0, res.output
     assert "Plan vs policy (both simulated)" in res.stdout
     assert "Alternatives within 5.0% of the cost" in res.stdout
+    # the alternatives' cost includes the committed backlog; the headline 'cost' does not
+    assert "(cost here: payments, new and committed, and capex: $" in res.stdout
     assert "cost $0.00bn" in res.stdout and "l1: 2024: 1,500" in res.stdout
     assert "Recipients" in res.stdout and "Objective: payments" in res.stdout
     planned = materiel.load(out)

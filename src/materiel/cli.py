@@ -810,7 +810,11 @@ def plan(
             f"commitments short {worth(b['commitment_penalty'], in_usd)}"
         )
         if alternatives:
-            typer.echo(f"\nAlternatives within {share:.1%} of the cost, outcomes held")
+            typer.echo(
+                f"\nAlternatives within {share:.1%} of the cost, outcomes held (cost here: "
+                f"payments, new and committed, and capex: "
+                f"${result.breakdown_cost_usd / 1e9:,.3f}bn for this plan)"
+            )
             for alt in result.alternatives:
                 typer.echo(f"  {alt.sentence(result.breakdown_cost_usd)}")
             if not result.alternatives:
