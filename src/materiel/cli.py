@@ -1000,6 +1000,15 @@ def mc(
             _out_dir(out, "--out")
         elif trajectories:
             raise _argument("--trajectories", "needs --out DIR to write them to")
+        if sobol:
+            from materiel.analysis.sensitivity import SOBOL_MIN_SAMPLES
+
+            if samples < SOBOL_MIN_SAMPLES:
+                raise _argument(
+                    "--sobol",
+                    f"got --samples {samples}; expected at least {SOBOL_MIN_SAMPLES} samples "
+                    "for Sobol indices (RBD-FAST with M = 10 harmonics needs more than 2M)",
+                )
         _check_memory(s, samples, threads=threads)
     except ScenarioError as exc:
         raise _bad_input(exc, as_json) from exc
@@ -1075,7 +1084,9 @@ def _print_significance(s: Scenario, table: Any, metrics: dict[str, Any]) -> Non
         listed = ", ".join(f"{r.input} ({r.spearman:+.2f})" for r in rows.itertuples())
         typer.echo(f"  {tid}: {listed or 'no input passes the cut'}")
         for r in metrics.get("sobol_first_order", {}).get(tid, [])[:3]:
-            typer.echo(f"      Sobol S1 {r['input']}: {r['S1']:.2f} (+/- {r['S1_conf']:.2f})")
+            typer.echo(  # "-": not estimable from these samples (NaN in the JSON's null)
+                f"      Sobol S1 {r['input']}: {_fmt(r['S1'])} (+/- {_fmt(r['S1_conf'])})"
+            )
 
 
 @app.command()
