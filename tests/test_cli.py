@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -84,6 +85,15 @@ def test_run_missing_file_exit_2() -> None:
     assert proc.returncode == 2 and "no such scenario or file" in proc.stderr
 
 
+def test_python_dash_m_is_the_same_command_line() -> None:
+    """``python -m materiel`` runs the commands and keeps their exit codes."""
+    run = [sys.executable, "-m", "materiel"]
+    ok = subprocess.run([*run, "scenarios"], capture_output=True, text=True, timeout=120)
+    assert ok.returncode == 0 and "action-plan" in ok.stdout
+    bad = subprocess.run([*run, "show", "no-such"], capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "no such scenario or file" in bad.stderr
+
+
 def test_validate_ok() -> None:
     out = runner.invoke(app, ["validate", "hague-pledge"])
     assert out.exit_code == 0 and "ok" in out.stdout
@@ -146,3 +156,16 @@ def test_mc_out_writes_fans_probabilities_draws(tmp_path: Path) -> None:
     assert fans[0] == "month,target,p5,p25,p50,p75,p95"
     assert fans[1].startswith("2025-01,")  # status-quo's first month
     assert json.loads((tmp_path / "metrics.json").read_text()) == json.loads(out.stdout)
+
+
+def test_readme_examples_are_what_the_commands_print() -> None:
+    """README's `materiel run` output block and its `spending --year 2024` count."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    block = readme.split("`materiel run` prints", 1)[1].split("```\n", 2)[1]
+    printed = runner.invoke(app, ["run"]).output
+    shown = [line.removesuffix("; ...").strip() for line in block.splitlines()]
+    missing = [line for line in shown if line not in ("", "...") and line not in printed]
+    assert not missing, missing
+    meets, count = re.search(r"spending --year 2024 +# (\d+) of (\d+) allies", readme).groups()
+    spent = runner.invoke(app, ["spending", "--year", "2024"]).output
+    assert f"{meets} of {count} allies with data meet 2.0% of GDP in 2024" in spent

@@ -98,3 +98,102 @@ def test_mc_memory_refusal_names_the_cost_estimate() -> None:
     assert estimate_cells(s, 3) == 3 * cells  # the one estimate, shared with the server
     out = runner.invoke(app, ["mc", "status-quo", "--samples", "100000000"])
     assert "100,000,000 samples x 132 months x (" in out.output and "a sample +" in out.output
+
+
+def test_outputs_never_replace_the_scenario_files_read(tmp_path: Path) -> None:
+    """--write and --output over the scenario file, or a file it extends, exit 2 untouched."""
+    base = tmp_path / "base.toml"
+    base.write_text('extends = "hindcast-2022"\n')
+    top = tmp_path / "top.toml"
+    top.write_text('extends = "base.toml"\n')
+    fit = "contracts.europe-national-155-2022.contracting_delay_months=0..12"
+    for args, option in (
+        (["plan", str(top), "--write", str(top)], "--write"),
+        (["plan", str(top), "--write", str(base)], "--write"),
+        (["calibrate", str(top), "--fit", fit, "-n", "64", "--write", str(top)], "--write"),
+        (["report", "status-quo", str(top), "-o", str(base)], "--output"),
+    ):
+        bad(args, option, "is an input (scenario")
+    assert base.read_text() == 'extends = "hindcast-2022"\n'
+    assert top.read_text() == 'extends = "base.toml"\n'
+
+
+def test_plan_and_calibrate_name_the_option_and_the_value() -> None:
+    bad(["plan", "status-quo", "--budget-scale", "-1"], "--budget-scale", "got -1.0; expected")
+    bad(
+        ["plan", "status-quo", "--samples", "2", "--alternatives", "1"],
+        "<command line>: --alternatives",
+        "got 1; expected none with samples",
+    )
+    fit = "contracts.europe-national-155-2022.contracting_delay_months=0..12"
+    bad(
+        ["calibrate", "hindcast-2022", "--fit", fit, "-n", "2"],
+        "<command line>: --samples",
+        "got 2; expected at least 20",
+    )
+
+
+def test_calibrate_counts_its_engine_runs_by_part() -> None:
+    fit = "contracts.europe-national-155-2022.contracting_delay_months=0..12"
+    out = runner.invoke(app, ["calibrate", "hindcast-2022", "--fit", fit, "-n", "64"])
+    assert out.exit_code == 0, out.output
+    # 64 // 4 = 16 scan the prior box; 6 walkers x 8 steps; 1 run at the scenario's values
+    assert "65 engine runs, 16 scanning the prior box, 6 walkers x 8 steps and 1 at" in out.output
+
+
+def test_sweep_out_and_workers(a_file: Path, tmp_path: Path) -> None:
+    """--out at a file exits 2 before any work; --workers below 1 is refused, not hung."""
+    sweep = tmp_path / "sweep.toml"
+    sweep.write_text('scenario = "status-quo"\nsamples = 2\n')
+    bad(["sweep", str(sweep), "--local", "--out", str(a_file)], "--out", "is a file")
+    bad(["sweep", str(sweep), "--local", "--out", str(a_file / "x")], "--out", "is under a file")
+    for workers in ("0", "-1"):
+        bad(["sweep", str(sweep), "--workers", workers], "--workers", "greater than or equal to 1")
+
+
+def test_data_import_refuses_to_overwrite_its_inputs_or_an_empty_year_range(
+    tmp_path: Path,
+) -> None:
+    table = tmp_path / "nato.csv"
+    text = "country,year,nato_pct_gdp_estimate\nPoland,2024,4.12\n"
+    table.write_text(text)
+    scenario = tmp_path / "mine.toml"
+    scenario.write_text('extends = "action-plan"\n')
+    base = ["data", "import", "--format", "nato-csv", str(table)]
+    bad([*base, "-o", str(table)], "--output", "is the table being imported")
+    bad([*base, "-o", str(scenario), "--scenario", str(scenario)], "--output", "is an input")
+    bad(
+        [*base, "-o", str(tmp_path / "o.toml"), "--first-year", "2025", "--last-year", "2020"],
+        "--first-year/--last-year",
+        "got 2025 > 2020",
+    )
+    assert table.read_text() == text and scenario.read_text() == 'extends = "action-plan"\n'
+    assert not (tmp_path / "o.toml").exists()
+
+
+def test_serve_names_host_and_store_and_hides_a_password(tmp_path: Path) -> None:
+    bad(["serve", "--host", "0.0.0.0"], "<command line>: --host", "expected 127.0.0.1")
+    text = tmp_path / "notes.txt"  # SQLite takes a file under 100 bytes for a new database
+    text.write_text("not a database\n" * 20)
+    bad(["serve", "--store", str(text)], "<command line>: --store", "file is not a database")
+    url = "postgresql://someone:s3cret@127.0.0.1:1/none"
+    out = runner.invoke(app, ["serve", "--store", url])
+    assert out.exit_code == 2 and "--store" in out.output and "s3cret" not in out.output
+
+
+def test_a_directory_or_a_binary_file_where_a_file_is_expected(tmp_path: Path) -> None:
+    bad(["run", str(tmp_path)], str(tmp_path), "is a directory; expected a scenario TOML file")
+    bad(["validate", str(tmp_path)], str(tmp_path), "is a directory")
+    binary = tmp_path / "sweep.toml"
+    binary.write_bytes(b"\xff\xfe\x00")
+    bad(["sweep", str(binary), "--local"], str(binary), "expected a UTF-8 text file")
+    bad(["sweep", str(tmp_path / "none.toml"), "--local"], "none.toml", "no such file; expected")
+
+
+def test_a_binary_record_file_is_refused(tmp_path: Path) -> None:
+    binary = tmp_path / "record.csv"
+    binary.write_bytes(b"\xff\xfe\x00")
+    bad(["record", "--record", str(binary)], "--record", "is not text; expected a UTF-8 CSV")
+    fit = "contracts.europe-national-155-2022.contracting_delay_months=0..12"
+    args = ["calibrate", "hindcast-2022", "--fit", fit, "--record", str(binary)]
+    bad(args, "--record", "expected a UTF-8 CSV file")

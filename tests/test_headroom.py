@@ -104,3 +104,27 @@ def test_cli_headroom_json_and_text() -> None:
     assert text.exit_code == 0 and "DEU shell-155mm" in text.output
     bad = runner.invoke(app, ["headroom", "action-plan", "--donor", "XXX"])
     assert bad.exit_code == 2
+
+
+def test_a_recipient_is_not_a_donor_and_a_donor_without_stock_has_no_rows() -> None:
+    result = materiel.simulate(_donor())
+    with pytest.raises(materiel.ScenarioError, match="expected ally ids"):
+        headroom(result, donors=["REC"])
+    rows = headroom(result, donors=["BBB"])  # an ally holding no stock
+    assert rows.empty and list(rows.columns)[:3] == ["donor", "product", "period"]
+
+
+def test_cli_headroom_names_the_option_and_answers_none() -> None:
+    runner = CliRunner()
+    bad = runner.invoke(app, ["headroom", "action-plan", "--donor", "UKR"])
+    assert bad.exit_code == 2 and isinstance(bad.exception, (SystemExit, type(None)))
+    assert "<command line>: --donor: got ['UKR']; expected ally ids" in bad.output
+    bad = runner.invoke(app, ["headroom", "action-plan", "--product", "tnt"])
+    assert bad.exit_code == 2 and "--product: got ['tnt']; expected munition ids" in bad.output
+    none = runner.invoke(app, ["headroom", "action-plan", "--donor", "ISL"])
+    assert none.exit_code == 0, none.output
+    assert "none: ISL holds no stock of any munition in action-plan" in none.output
+    payload = json.loads(
+        runner.invoke(app, ["headroom", "action-plan", "--donor", "ISL", "--json"]).output
+    )
+    assert payload["rows"] == []

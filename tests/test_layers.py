@@ -35,6 +35,7 @@ LAYERS: dict[str, int] = {
     "testing": 5,  # published Hypothesis strategies: build scenarios, import nothing above
     "cli": 6,
     "web": 6,
+    "__main__": 7,  # python -m materiel: runs the command line
 }
 
 

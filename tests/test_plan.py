@@ -569,6 +569,8 @@ def test_cli_plan_writes_a_scenario_the_simulator_reproduces(tmp_path: Path) -> 
     assert res.exit_code == 0, res.output
     assert "Plan vs policy (both simulated)" in res.stdout
     assert "Alternatives within 5.0% of the cost" in res.stdout
+    # the alternatives' cost includes the committed backlog; the headline 'cost' does not
+    assert "(cost here: payments, new and committed, and capex: $" in res.stdout
     assert "cost $0.00bn" in res.stdout and "l1: 2024: 1,500" in res.stdout
     assert "Recipients" in res.stdout and "Objective: payments" in res.stdout
     planned = materiel.load(out)
@@ -595,3 +597,14 @@ def test_cli_plan_json_and_exit_codes(tmp_path: Path) -> None:
 
 def test_plan_is_exported() -> None:
     assert materiel.plan is plan and materiel.Plan is Plan
+
+
+def test_objective_terms_are_written_as_money_or_coverage() -> None:
+    from materiel.plan.diagnostics import worth
+
+    assert worth(1.199e10, True) == "$11.99bn" and worth(358_120.0, True) == "$358.12k"
+    assert worth(0.01333, False) == "1.333% of a whole target's coverage"
+    out = CliRunner().invoke(app, ["plan", "action-plan"])
+    line = next(x for x in out.output.splitlines() if x.startswith("Objective:"))
+    assert "penalties apart: targets missed $" in line and "commitments short $" in line
+    assert "e+" not in line, line

@@ -13,7 +13,13 @@ import xarray as xr
 from typer.testing import CliRunner
 
 import materiel
-from materiel.analysis.sensitivity import ALPHA, CUT_RULE, sensitivity_table, sobol_table
+from materiel.analysis.sensitivity import (
+    ALPHA,
+    CUT_RULE,
+    SOBOL_MIN_SAMPLES,
+    sensitivity_table,
+    sobol_table,
+)
 from materiel.cli import app
 from materiel.present.report import build_report
 
@@ -61,6 +67,22 @@ def test_sobol_first_order_sees_the_driver() -> None:
     assert indices.loc["a", "S1"] > 0.8 > 0.1 > indices.loc["b", "S1"]
 
 
+def test_sobol_needs_more_than_twice_the_harmonics_in_samples() -> None:
+    """20 samples crashed SALib (division by 1 - 2M/N = 0); 21 is the least it can use."""
+    assert SOBOL_MIN_SAMPLES == 21
+    rng = np.random.default_rng(1)
+    for n, ok in ((20, False), (21, True)):
+        a, b = rng.uniform(size=n), rng.uniform(size=n)
+        stub = _stub({"a": a, "b": b}, 4.0 * a + 0.1 * b)
+        if ok:
+            assert len(sobol_table(stub)) == 2
+        else:
+            with pytest.raises(materiel.ScenarioError, match="at least 21 samples"):
+                sobol_table(stub)
+    out = runner.invoke(app, ["mc", "status-quo", "-n", "20", "--sobol"])
+    assert out.exit_code == 2 and "--sobol: got --samples 20; expected at least 21" in out.output
+
+
 UNCERTAIN = {
     "extends": "status-quo",
     "uncertain": {
@@ -99,7 +121,7 @@ def test_cli_report_samples_and_mc_sobol(tmp_path: Path) -> None:
     assert res.exit_code == 0, res.output
     payload = json.loads(res.stdout)
     assert payload["samples"] == 12 and "u-fans" in payload["charts"]
-    res = runner.invoke(app, ["mc", str(scenario), "-n", "16", "--sobol", "--json"])
+    res = runner.invoke(app, ["mc", str(scenario), "-n", "24", "--sobol", "--json"])
     assert res.exit_code == 0, res.output
     m = json.loads(res.stdout)
     targets = set(materiel.load(scenario).targets)

@@ -366,3 +366,11 @@ def test_a_delivery_schedule_sets_the_years_a_contract_pays_in() -> None:
     )
     deferred = materiel.simulate(late).deferred().set_index("contract")
     assert deferred.loc["c", "deferred_months"] > 0
+
+
+def test_cli_pledge_says_what_an_ally_at_the_pledge_buys_and_no_zero_units() -> None:
+    out = CliRunner().invoke(app, ["spending", "--pledge", "3.5", "--by", "2035"])
+    assert out.exit_code == 0, out.output
+    rows = {line.split()[0]: line for line in out.output.splitlines() if "linear" in line}
+    assert rows["POL"].endswith("nothing more: already at or above the pledge")  # 4.48% in 2025
+    assert all(" or 0 " not in line and not line.endswith(" 0 pac-3-mse") for line in rows.values())

@@ -22,6 +22,7 @@ from materiel._errors import Problem, ScenarioError
 from materiel._json import dumps
 
 if TYPE_CHECKING:
+    from materiel.analysis.record import RecordRow
     from materiel.analysis.result import Result
     from materiel.scenario.schema import Scenario
 
@@ -57,6 +58,19 @@ def _argument(option: str, message: str) -> ScenarioError:
     return ScenarioError(Problem("<command line>", option, message))
 
 
+def _as_options(exc: ScenarioError, options: dict[str, str]) -> ScenarioError:
+    """``exc`` with each problem of a library function's argument (``headroom(): donors``)
+    named as the command-line option that gave it (``<command line>: --donor``)."""
+    return ScenarioError(
+        [
+            Problem("<command line>", options[p.path], p.message)
+            if p.file.endswith("()") and p.path in options
+            else p
+            for p in exc.problems
+        ]
+    )
+
+
 def _out_dir(path: Path, option: str) -> None:
     """Make sure results can be written into directory ``path`` (created if missing)."""
     try:
@@ -89,6 +103,24 @@ def _out_file(path: Path, option: str) -> None:
         raise _argument(option, f"cannot write into {parent}: {exc.strerror or exc}") from exc
 
 
+def _not_an_input(path: Path, refs: list[str], option: str) -> None:
+    """Refuse to write ``path`` over a scenario file the command reads (or one it extends).
+
+    The written file would replace the input, and a plan or a calibrated
+    scenario that ``extends`` the file it replaced extends itself.
+    """
+    from materiel.scenario.loading import files_read
+
+    target = path.resolve()
+    for ref in refs:
+        if target in files_read(ref):
+            raise _argument(
+                option,
+                f"{path} is an input (scenario {ref} is read from it); expected another "
+                "file name, since writing there would replace the input",
+            )
+
+
 @contextmanager
 def _writing(option: str, as_json: bool) -> Iterator[None]:
     """Turn a failure to write (disk full, a file removed meanwhile) into exit 2."""
@@ -101,13 +133,14 @@ def _writing(option: str, as_json: bool) -> Iterator[None]:
 
 
 @contextmanager
-def _input_errors(as_json: bool) -> Iterator[None]:
+def _input_errors(as_json: bool, options: dict[str, str] | None = None) -> Iterator[None]:
     """Turn a :class:`~materiel.ScenarioError` raised in the block into exit 2, its problems
-    listed on stderr (or as JSON)."""
+    listed on stderr (or as JSON); with ``options``, a library function's argument
+    (``headroom(): donors``) is named as the option that gave it (:func:`_as_options`)."""
     try:
         yield
     except ScenarioError as exc:
-        raise _bad_input(exc, as_json) from exc
+        raise _bad_input(exc if options is None else _as_options(exc, options), as_json) from exc
 
 
 def _bad_input(exc: ScenarioError, as_json: bool) -> typer.Exit:
@@ -437,6 +470,7 @@ def report(
     ids = scenarios or [DEFAULT_SCENARIO]
     with _input_errors(as_json):
         _out_file(output, "--output")
+        _not_an_input(output, ids, "--output")
         if png is not None:
             _out_dir(png, "--png")
         if png is not None and (why := png_problem()) is not None:
@@ -590,8 +624,12 @@ def _print_pledge(pledge: dict[str, Any]) -> None:
             typer.echo(f"{row['party']:<5} no spending data")
             continue
         buys = " or ".join(  # alternatives: the money buys one munition or another
-            f"{_fmt(v, 1, 0)} {k[5:]}" for k, v in row.items() if k.startswith("buys_") and v
+            f"{_fmt(v, 1, 0)} {k[5:]}"
+            for k, v in row.items()
+            if k.startswith("buys_") and v is not None and v >= 0.5  # a whole unit at least
         )
+        if not row["extra_usd_m_by_year"]:
+            buys = "nothing more: already at or above the pledge"
         typer.echo(
             f"{row['party']:<5} {int(row['base_year']):>6} {row['base_pct_gdp']:>6.2f} "
             f"{row['path']:>9} {_fmt(row['extra_usd_m_by_year'], 1e3, 1):>12} bn$ "
@@ -693,11 +731,20 @@ def plan(
 
     from materiel.plan import compare_policy, write_toml
     from materiel.plan import plan as make_plan
+    from materiel.plan.diagnostics import worth
     from materiel.plan.write import fleets_note
 
-    with _input_errors(as_json):
+    options = {
+        "objective": "--objective",
+        "budget_scale": "--budget-scale",
+        "alternatives": "--alternatives",
+        "samples": "--samples",
+        "fresh": "--fresh",
+    }
+    with _input_errors(as_json, options):
         if write is not None:
             _out_file(write, "--write")
+            _not_an_input(write, [scenario], "--write")
         penalty = _commitment_penalty(commitment_penalty)
         share = _share(slack, "--slack")
         with _progress(not as_json, f"planning {scenario}"):
@@ -751,16 +798,20 @@ def plan(
         if not result.recipients:
             typer.echo("  none")
         b = result.breakdown
-        unit = "US$" if result.objective == "cost" else "targets' worth"
+        in_usd = result.objective == "cost"
         typer.echo(
             f"\nObjective: payments ${(b['new_contracts_usd'] + b['commitments_usd']) / 1e9:,.2f}bn"
             f" (new ${b['new_contracts_usd'] / 1e9:,.2f}bn, committed "
             f"${b['commitments_usd'] / 1e9:,.2f}bn), capex ${b['capex_usd'] / 1e9:,.2f}bn; "
-            f"penalties apart ({unit}): targets missed {b['target_penalty']:,.4g}, "
-            f"commitments short {b['commitment_penalty']:,.4g}"
+            f"penalties apart: targets missed {worth(b['target_penalty'], in_usd)}, "
+            f"commitments short {worth(b['commitment_penalty'], in_usd)}"
         )
         if alternatives:
-            typer.echo(f"\nAlternatives within {share:.1%} of the cost, outcomes held")
+            typer.echo(
+                f"\nAlternatives within {share:.1%} of the cost, outcomes held (cost here: "
+                f"payments, new and committed, and capex: "
+                f"${result.breakdown_cost_usd / 1e9:,.3f}bn for this plan)"
+            )
             for alt in result.alternatives:
                 typer.echo(f"  {alt.sentence(result.breakdown_cost_usd)}")
             if not result.alternatives:
@@ -870,6 +921,16 @@ def data_import(
 
     with _input_errors(False):
         _out_file(output, "--output")
+        if output.resolve() == file.resolve():
+            raise _argument(
+                "--output", f"{output} is the table being imported; expected another file"
+            )
+        _not_an_input(output, [scenario], "--output")
+        if first_year is not None and last_year is not None and first_year > last_year:
+            raise _argument(
+                "--first-year/--last-year",
+                f"got {first_year} > {last_year}; expected the first year <= the last",
+            )
         s = load(scenario)
         years = range(first_year or 1900, (last_year or 2100) + 1)
         if fmt is ImportFormat.kiel_csv:
@@ -934,6 +995,15 @@ def mc(
             _out_dir(out, "--out")
         elif trajectories:
             raise _argument("--trajectories", "needs --out DIR to write them to")
+        if sobol:
+            from materiel.analysis.sensitivity import SOBOL_MIN_SAMPLES
+
+            if samples < SOBOL_MIN_SAMPLES:
+                raise _argument(
+                    "--sobol",
+                    f"got --samples {samples}; expected at least {SOBOL_MIN_SAMPLES} samples "
+                    "for Sobol indices (RBD-FAST with M = 10 harmonics needs more than 2M)",
+                )
         _check_memory(s, samples, threads=threads)
     kept = out / "trajectories" if trajectories and out is not None else False
     with _progress_bar(not as_json, samples, f"sampling {s.id}") as bar:
@@ -1007,7 +1077,9 @@ def _print_significance(s: Scenario, table: Any, metrics: dict[str, Any]) -> Non
         listed = ", ".join(f"{r.input} ({r.spearman:+.2f})" for r in rows.itertuples())
         typer.echo(f"  {tid}: {listed or 'no input passes the cut'}")
         for r in metrics.get("sobol_first_order", {}).get(tid, [])[:3]:
-            typer.echo(f"      Sobol S1 {r['input']}: {r['S1']:.2f} (+/- {r['S1_conf']:.2f})")
+            typer.echo(  # "-": not estimable from these samples (NaN in the JSON's null)
+                f"      Sobol S1 {r['input']}: {_fmt(r['S1'])} (+/- {_fmt(r['S1_conf'])})"
+            )
 
 
 @app.command()
@@ -1017,7 +1089,7 @@ def sweep(
     scheduler: Annotated[
         str | None, typer.Option(help="Address of a running Dask scheduler.")
     ] = None,
-    workers: Annotated[int, typer.Option(help="Workers of the LocalCluster.")] = 2,
+    workers: Annotated[int, typer.Option(min=1, help="Workers of the LocalCluster.")] = 2,
     local: Annotated[bool, typer.Option("--local", help="Run in this process, no Dask.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -1027,7 +1099,11 @@ def sweep(
 
     with _input_errors(as_json):
         spec, variants = load_sweep(file)
-    with _progress_bar(not as_json, None, f"sweeping {len(variants)} variants") as bar:
+        _out_dir(out, "--out")
+    with (
+        _progress_bar(not as_json, None, f"sweeping {len(variants)} variants") as bar,
+        _writing("--out", as_json),
+    ):
         summary = run_sweep(
             spec,
             variants,
@@ -1155,16 +1231,25 @@ def serve(
     except ValueError:
         loopback = False
     if not loopback and not token:
-        typer.echo(
-            f"--host {host}: refusing to bind to a non-loopback address without --token",
-            err=True,
+        problem = _argument(
+            "--host",
+            f"got {host}, not a loopback address; expected 127.0.0.1 (or localhost, ::1) "
+            "unless a token is given (--token or MATERIEL_TOKEN)",
         )
-        raise typer.Exit(code=2)
+        raise _bad_input(problem, False)
     try:
         Store(store).close()  # create the file and apply migrations once, up front
     except Exception as exc:
-        typer.echo(f"--store: cannot open the store: {exc}", err=True)
-        raise typer.Exit(code=2) from exc
+        import re
+
+        reason = str(getattr(exc, "orig", None) or exc).strip()  # the database's own words
+        where = re.sub(r"://([^:/@]*):[^@]*@", r"://\1:***@", str(store))  # no password shown
+        problem = _argument(
+            "--store",
+            f"cannot open {where}: {reason}; expected a SQLite file that can be created or "
+            "opened, or a postgresql:// URL",
+        )
+        raise _bad_input(problem, False) from exc
     limits = {  # unset ones keep the defaults of materiel.web.Limits (README, Security)
         k: v
         for k, v in {
@@ -1207,14 +1292,16 @@ def headroom(
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Per donor and munition, the most aid a month it can give over each year without
-    falling under its stock floor, and what limits it."""
+    """Per donor, munition and year: the most aid a month it can give above its stock floor.
+
+    Each row also says what limits it: the donor's stock in the year, or a later draw.
+    """
     from materiel.analysis.headroom import ASSUMPTION
     from materiel.analysis.headroom import headroom as compute
     from materiel.analysis.result import records
     from materiel.scenario.loading import load
 
-    with _input_errors(as_json):
+    with _input_errors(as_json, {"donors": "--donor", "products": "--product"}):
         s = load(scenario)
         table = compute(_simulate(s, not as_json), donors=donor, products=product)
     if as_json:
@@ -1222,6 +1309,10 @@ def headroom(
         return
     typer.echo(f"Aid headroom in {s.id}: most extra aid a month over each year, above the floor")
     typer.echo(f"(assumes {ASSUMPTION})")
+    if table.empty:
+        who = ", ".join(donor) if donor else "no ally"
+        what = ", ".join(product) if product else "any munition"
+        typer.echo(f"none: {who} holds no stock of {what} in {s.id}, so has none to give")
     for (d, k), rows in table.groupby(["donor", "product"], sort=False):
         typer.echo(f"{d} {k} (floor {rows.floor.iloc[0]:,.0f})")
         for row in rows.itertuples():
@@ -1230,6 +1321,16 @@ def headroom(
                 f"(stock at start {row.stock_at_period_start:,.0f}; "
                 f"receives {row.receipts_per_month:,.0f}/month; limited by {row.limited_by})"
             )
+
+
+def _record_rows(path: Path | None) -> list[RecordRow]:
+    """The record's rows (the embedded table, or ``--record`` CSV), a binary file refused."""
+    from materiel.analysis.record import load_record
+
+    try:
+        return load_record(path)
+    except UnicodeDecodeError as exc:
+        raise _argument("--record", f"{path} is not text; expected a UTF-8 CSV file") from exc
 
 
 @app.command()
@@ -1244,7 +1345,7 @@ def record(
     as_json: JsonOpt = False,
 ) -> None:
     """The model against the public record, row by row, in-sample and out-of-sample apart."""
-    from materiel.analysis.record import compare_record, load_record, record_errors
+    from materiel.analysis.record import compare_record, record_errors
     from materiel.analysis.result import records
     from materiel.months import parse_month
     from materiel.scenario.loading import load
@@ -1256,7 +1357,7 @@ def record(
             raise ScenarioError(
                 Problem("<command line>", "--until", f"got {until!r}; expected YYYY-MM")
             ) from exc
-        rows = load_record(record_file)
+        rows = _record_rows(record_file)
         s = load(scenario)
         table = compare_record(_simulate(s, not as_json), rows, until=until)
     errors = record_errors(table)
@@ -1294,7 +1395,14 @@ def calibrate(
         str, typer.Option(help="Fit rows dated up to this month (YYYY-MM); later rows are checks.")
     ] = "2023-12",
     samples: Annotated[
-        int, typer.Option("--samples", "-n", min=1, help="Engine runs in all (walkers x steps).")
+        int,
+        typer.Option(
+            "--samples",
+            "-n",
+            min=1,
+            help="Engine runs for the fit: a quarter scan the prior box, the rest are walkers x "
+            "steps (about this many; one more runs the scenario's own values).",
+        ),
     ] = 4000,
     seed: Annotated[int, typer.Option(min=0, help="Random seed (same seed, same result).")] = 0,
     sigma: Annotated[
@@ -1312,15 +1420,15 @@ def calibrate(
     from materiel._io import atomic_write_text
     from materiel.analysis.calibrate import calibrate as run_calibration
     from materiel.analysis.calibrate import fitted_toml, parse_fit
-    from materiel.analysis.record import load_record
     from materiel.analysis.result import records
     from materiel.scenario.loading import load
 
-    with _input_errors(as_json):
+    with _input_errors(as_json, {"samples": "--samples", "sigma": "--sigma", "fits": "--fit"}):
         fits = [parse_fit(text) for text in fit]
         if write is not None:
             _out_file(write, "--write")
-        rows = load_record(record_file)
+            _not_an_input(write, [scenario], "--write")
+        rows = _record_rows(record_file)
         if not 0 < sigma < math.inf:
             raise _argument("--sigma", f"got {sigma}; expected a relative error > 0")
         with _progress_bar(not as_json, samples, f"calibrating {scenario}") as bar:
@@ -1342,11 +1450,12 @@ def calibrate(
         _echo_json({**result.metrics(), "wrote": None if write is None else str(write)})
         return
     table, errors = result.table(), result.errors()
+    scan = result.evaluations - result.walkers * result.steps - 1
     typer.echo(
         f"{result.scenario.id} calibrated on {errors['in-sample']['rows']} record rows dated up "
-        f"to {until} (emcee: {result.walkers} walkers x {result.steps} steps = "
-        f"{result.evaluations:,} engine runs, seed {seed}; relative error sd {sigma:.0%}; "
-        f"acceptance {result.acceptance:.2f})"
+        f"to {until} (emcee, seed {seed}: {result.evaluations:,} engine runs, {scan:,} scanning "
+        f"the prior box, {result.walkers} walkers x {result.steps} steps and 1 at the "
+        f"scenario's values; relative error sd {sigma:.0%}; acceptance {result.acceptance:.2f})"
     )
     typer.echo("fitted: posterior median [5% - 95%] (scenario value; prior range)")
     for p in result.parameter_rows():

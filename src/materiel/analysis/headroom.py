@@ -33,7 +33,20 @@ import pandas as pd
 from materiel._errors import bad_argument
 from materiel.analysis.result import Result
 
-__all__ = ["ASSUMPTION", "headroom", "headroom_of_series"]
+__all__ = ["ASSUMPTION", "COLUMNS", "headroom", "headroom_of_series"]
+
+COLUMNS = (
+    "donor",
+    "product",
+    "period",
+    "max_monthly_aid",
+    "limited_by",
+    "limiting_month",
+    "stock_at_period_start",
+    "floor",
+    "receipts_per_month",
+)
+"""The columns of :func:`headroom`, in order."""
 
 ASSUMPTION = (
     "the extra aid does not change the donor's own orders (exact for written contracts; "
@@ -62,23 +75,28 @@ def headroom(
 ) -> pd.DataFrame:
     """Per donor, munition and calendar year of the run: the largest extra monthly aid.
 
-    Donors are the allies with a stock of the munition (all, or ``donors``);
+    Donors are the allies with a stock of the munition (all, or ``donors``,
+    which must be allies: recipients and other parties give no aid here);
     one row per year from the run's start, each period running from January
     (or the start) to December (or the horizon). Columns: ``donor``,
     ``product``, ``period``, ``max_monthly_aid``, ``limited_by`` (``stock in
     period``, ``later draw <YYYY-MM>``, ``under floor <YYYY-MM>``),
     ``limiting_month``, ``stock_at_period_start``, ``floor``,
     ``receipts_per_month`` (deliveries to the donor in the period, a month).
+    No donor chosen holds a stock of a munition chosen: no rows, the same columns.
     """
     s = result.scenario
     ds = result.dataset.isel(sample=0)
     months = pd.DatetimeIndex(ds.month.values)
     labels = months.strftime("%Y-%m")
-    known = set(str(p) for p in ds.party.values)
-    for name, values, pool in (("donors", donors, known), ("products", products, s.munitions)):
+    allies = [str(p) for p in ds.party.values if s.parties[str(p)].kind == "ally"]
+    for name, values, pool, what in (
+        ("donors", donors, allies, "ally ids"),
+        ("products", products, s.munitions, "munition ids"),
+    ):
         bad = sorted(set(values or ()) - set(pool))
         if bad:
-            raise bad_argument("headroom", name, bad, f"ids among {sorted(pool)}")
+            raise bad_argument("headroom", name, bad, f"{what} among {sorted(pool)}")
     rows: list[dict[str, object]] = []
     for donor, per_product in s.stocks.items():
         if donors is not None and donor not in donors:
@@ -114,4 +132,4 @@ def headroom(
                         "receipts_per_month": float(receipts[first : last + 1].mean()),
                     }
                 )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=list(COLUMNS))

@@ -35,7 +35,19 @@ from materiel._errors import bad_argument
 if TYPE_CHECKING:
     from materiel.analysis.montecarlo import MonteCarloResult
 
-__all__ = ["ALPHA", "CUT_RULE", "sensitivity_table", "sobol_table", "target_outputs"]
+__all__ = [
+    "ALPHA",
+    "CUT_RULE",
+    "SOBOL_MIN_SAMPLES",
+    "sensitivity_table",
+    "sobol_table",
+    "target_outputs",
+]
+
+RBD_HARMONICS = 10  # SALib's default M
+SOBOL_MIN_SAMPLES = 2 * RBD_HARMONICS + 1
+"""Fewest samples for :func:`sobol_table`: RBD-FAST's bias correction divides by
+``1 - 2M/N`` (``M`` harmonics, ``N`` samples), so ``N`` must exceed ``2M``."""
 
 ALPHA = 0.05
 CUT_RULE = (
@@ -97,7 +109,7 @@ def sobol_table(result: MonteCarloResult, seed: int = 0) -> pd.DataFrame:
     """First-order Sobol indices of every varying input for every target (SALib RBD-FAST).
 
     Columns ``target, input, S1, S1_conf``; a target whose stock does not vary
-    gets no rows. Needs at least 10 samples.
+    gets no rows. Needs at least :data:`SOBOL_MIN_SAMPLES` samples.
     """
     from SALib.analyze import rbd_fast
 
@@ -106,12 +118,13 @@ def sobol_table(result: MonteCarloResult, seed: int = 0) -> pd.DataFrame:
     if inputs:
         names = list(inputs)
         x = np.column_stack([inputs[k] for k in names])
-        if len(x) < 10:
+        if len(x) < SOBOL_MIN_SAMPLES:
             raise bad_argument(
                 "sobol_table",
                 "result",
                 f"{len(x)} samples",
-                "at least 10 samples for Sobol indices",
+                f"at least {SOBOL_MIN_SAMPLES} samples for Sobol indices (RBD-FAST with "
+                f"M = {RBD_HARMONICS} harmonics needs more than 2M)",
             )
         problem = {
             "num_vars": len(names),
@@ -121,7 +134,9 @@ def sobol_table(result: MonteCarloResult, seed: int = 0) -> pd.DataFrame:
         for tid, y in target_outputs(result).items():
             if np.ptp(y) == 0:
                 continue
-            found = rbd_fast.analyze(problem, x, y, print_to_console=False, seed=seed)
+            found = rbd_fast.analyze(
+                problem, x, y, M=RBD_HARMONICS, print_to_console=False, seed=seed
+            )
             for name, s1, conf in zip(names, found["S1"], found["S1_conf"], strict=True):
                 rows.append({"target": tid, "input": name, "S1": float(s1), "S1_conf": float(conf)})
     df = pd.DataFrame(rows, columns=["target", "input", "S1", "S1_conf"])

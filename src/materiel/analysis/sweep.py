@@ -133,7 +133,11 @@ def load_sweep(path: Path) -> tuple[SweepSpec, list[tuple[str, dict[str, Any]]]]
         data = tomllib.loads(path.read_text(encoding="utf-8"))
         spec = SweepSpec.model_validate(data)
     except OSError as exc:
-        raise ScenarioError(Problem(str(path), "", f"cannot read file: {exc}")) from exc
+        why = "no such file" if isinstance(exc, FileNotFoundError) else f"cannot read: {exc}"
+        message = f"{why}; expected a sweep TOML file"
+        raise ScenarioError(Problem(str(path), "", message)) from exc
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(Problem(str(path), "", "expected a UTF-8 text file")) from exc
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(Problem(str(path), "", f"invalid TOML: {exc}")) from exc
     except ValidationError as exc:

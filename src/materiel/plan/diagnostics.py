@@ -28,7 +28,14 @@ from materiel.analysis.sentences import (
 )
 from materiel.months import month_label, months_between, parse_month
 
-__all__ = ["Binding", "RecipientStatus", "TargetStatus", "binding_sentences", "group_months"]
+__all__ = [
+    "Binding",
+    "RecipientStatus",
+    "TargetStatus",
+    "binding_sentences",
+    "group_months",
+    "worth",
+]
 
 _MIN_VALUE = 1e-6
 _PENNY_USD = 1.0  # penalty parts below a dollar are the planner's tie-breaks, not penalties
@@ -150,7 +157,9 @@ def group_months(values: np.ndarray, threshold: float) -> list[tuple[int, int]]:
     return runs
 
 
-def _money(value: float, in_usd: bool) -> str:
+def worth(value: float, in_usd: bool) -> str:
+    """A term of the objective in words: US$ (``$11.99bn``) under the cost objective,
+    else a share of one whole target's coverage (``1.333% of a whole target's coverage``)."""
     if not in_usd:
         return f"{100 * value:.4g}% of a whole target's coverage"
     for scale, unit in ((1e9, "bn"), (1e6, "m"), (1e3, "k")):
@@ -199,20 +208,20 @@ def binding_sentences(
             if in_usd and abs(value) < 0.005 and abs(pen) <= _PENNY_USD:
                 continue  # binds only through the planner's tie-breaks: worth nothing
             if in_usd:
-                saves = _money(value, True)
+                saves = worth(value, True)
                 text = (
                     f"{label} binds in {span}: one more {unit}/month of capacity there over "
                     f"that period saves {saves} of payments and capex"
                 )
                 if abs(pen) > max(_PENNY_USD, _MIN_VALUE * scale):
                     text += (
-                        f"; apart, {_money(pen, True)} of penalty weight (targets missed, "
+                        f"; apart, {worth(pen, True)} of penalty weight (targets missed, "
                         "consumption short, commitments late)"
                     )
             else:
                 text = (
                     f"{label} binds in {span}: one more {unit}/month of capacity there over "
-                    f"that period is worth {_money(value, False)}"
+                    f"that period is worth {worth(value, False)}"
                 )
             out.append(Binding(kind, what, first, last, value, text, pen))
 
@@ -224,12 +233,12 @@ def binding_sentences(
         pen = (budget_penalty or {}).get((ally, year), 0.0)
         if value > _MIN_VALUE or pen > _PENNY_USD * 1e-3:
             if in_usd:
-                text = f"budget of {ally} in {year} binds: one more $1 saves {_money(value, True)}"
+                text = f"budget of {ally} in {year} binds: one more $1 saves {worth(value, True)}"
                 if pen > _PENNY_USD * 1e-3:
-                    text += f" of payments and capex; apart, {_money(pen, True)} of penalty weight"
+                    text += f" of payments and capex; apart, {worth(pen, True)} of penalty weight"
             else:
                 text = (
-                    f"budget of {ally} in {year} binds: one more $1 is worth {_money(value, False)}"
+                    f"budget of {ally} in {year} binds: one more $1 is worth {worth(value, False)}"
                 )
             out.append(Binding("budget", ally, str(year), str(year), value, text, pen))
     capacity = sorted((b for b in out if b.kind != "budget"), key=lambda b: (-b.value, -b.penalty))

@@ -928,24 +928,30 @@ def plan(
     when the solver fails.
     """
     problems = []
+
+    def refuse(argument: str, value: object, expected: str) -> None:
+        problems.append(Problem("plan()", argument, f"got {value!r}; expected {expected}"))
+
     if objective not in OBJECTIVES:
-        problems.append(Problem("<plan>", "objective", f"expected one of {', '.join(OBJECTIVES)}"))
+        refuse("objective", objective, f"one of {', '.join(OBJECTIVES)}")
     if not (np.isfinite(budget_scale) and budget_scale >= 0):
-        problems.append(Problem("<plan>", "budget_scale", "expected a finite number >= 0"))
+        refuse("budget_scale", budget_scale, "a finite number >= 0")
     if commitment_penalty_usd is not None and not commitment_penalty_usd >= 0:
-        problems.append(
-            Problem("<plan>", "commitment_penalty_usd", "expected a number >= 0 or inf (hard)")
-        )
+        refuse("commitment_penalty_usd", commitment_penalty_usd, "a number >= 0 or inf (hard)")
     if not (isinstance(alternatives, int) and 0 <= alternatives <= 20):
-        problems.append(Problem("<plan>", "alternatives", "expected a whole number 0..20"))
+        refuse("alternatives", alternatives, "a whole number 0..20")
     if not (np.isfinite(slack) and 0 <= slack <= 1):
-        problems.append(Problem("<plan>", "slack", "expected a share between 0 and 1"))
+        refuse("slack", slack, "a share between 0 and 1")
     if not (isinstance(samples, int) and 0 <= samples <= 1000):
-        problems.append(Problem("<plan>", "samples", "expected a whole number 0..1000"))
+        refuse("samples", samples, "a whole number 0..1000")
     if samples and alternatives:
-        problems.append(Problem("<plan>", "alternatives", "expected none with samples"))
+        refuse(
+            "alternatives",
+            alternatives,
+            "none with samples (plan over samples or find alternatives)",
+        )
     if not (isinstance(fresh, int) and 1 <= fresh <= 100_000):
-        problems.append(Problem("<plan>", "fresh", "expected a whole number 1..100000"))
+        refuse("fresh", fresh, "a whole number 1..100000")
     if problems:
         raise ScenarioError(problems)
     s = load(scenario)

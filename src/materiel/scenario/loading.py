@@ -37,6 +37,7 @@ __all__ = [
     "DATASET_ID",
     "embedded_ids",
     "embedded_mapping",
+    "files_read",
     "load",
     "load_many",
     "scenario_summaries",
@@ -188,6 +189,8 @@ def _resolve(ref: str, relative_to: Path | None) -> tuple[Path, str]:
         path = relative_to / path
     if path.is_file():
         return path, str(ref) if relative_to is None else str(path)
+    if path.is_dir():
+        raise ScenarioError(Problem(str(ref), "", "is a directory; expected a scenario TOML file"))
     known = ", ".join([DATASET_ID, *embedded_ids()])
     raise ScenarioError(
         Problem(
@@ -608,6 +611,18 @@ def load(source: str | Path | Mapping[str, Any] | Scenario, *, name: str | None 
         layers = [*_chain(base_path, base_display), top]
     stem = re.sub(r"[^A-Za-z0-9_.\-]+", "-", name or "custom").strip("-.")[-80:] or "custom"
     return _build(layers, top, stem)
+
+
+def files_read(ref: str) -> list[Path]:
+    """The files scenario ``ref`` (an embedded id or a path) is read from: the file
+    and each file it ``extends``, resolved, base first.
+
+    A command refuses to write its output over one of them. Raises
+    :class:`~materiel.ScenarioError` as :func:`load` does for a missing file or
+    a broken chain of ``extends``.
+    """
+    path, display = _resolve(ref, None)
+    return [Path(name) for layer in _chain(path, display) for name, _ in layer.sources]
 
 
 def _load_file(path: Path, display: str) -> tuple[Scenario, Sources]:
