@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -27,6 +30,21 @@ id = "uncertain-stock"
 """
 
 
+@contextmanager
+def _port_taken(port: int) -> Iterator[None]:
+    """Hold loopback ``port`` for the block (if something else holds it, it is taken anyway)."""
+    sock = socket.socket()
+    try:
+        try:
+            sock.bind(("127.0.0.1", port))
+            sock.listen()
+        except OSError:
+            pass  # already in use: just as taken
+        yield
+    finally:
+        sock.close()
+
+
 def parts(out: Path) -> pd.DataFrame:
     files = sorted((out / "parts").glob("*.parquet"))
     return pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
@@ -43,7 +61,8 @@ def test_local_cluster_gives_the_same_results_as_in_process(tmp_path: Path) -> N
         "uncertain-stock",
     ]
     local = run_sweep(spec, variants, tmp_path / "local", local=True)
-    cluster = run_sweep(spec, variants, tmp_path / "cluster", workers=2)
+    with _port_taken(8787):  # dask's default dashboard port: the cluster must not need it
+        cluster = run_sweep(spec, variants, tmp_path / "cluster", workers=2)
     pd.testing.assert_frame_equal(local, cluster)
     pd.testing.assert_frame_equal(parts(tmp_path / "local"), parts(tmp_path / "cluster"))
     assert len(list((tmp_path / "cluster" / "parts").glob("*.parquet"))) == 3 * 3

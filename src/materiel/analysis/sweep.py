@@ -291,8 +291,15 @@ def _run_on_dask(
 
     cluster = None
     if scheduler is None:
+        # The scheduler's HTTP server on a free loopback port: ``dashboard_address=None``
+        # still binds 8787 on every interface, and warns and moves when 8787 is taken
+        # (another cluster, a second sweep), which a caller running warnings as errors
+        # sees as a failure to start.
         cluster = LocalCluster(
-            n_workers=workers or 2, threads_per_worker=1, processes=True, dashboard_address=None
+            n_workers=workers or 2,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address="127.0.0.1:0",
         )
     try:
         with Client(scheduler or cluster) as client:
