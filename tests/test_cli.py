@@ -169,3 +169,15 @@ def test_readme_examples_are_what_the_commands_print() -> None:
     meets, count = re.search(r"spending --year 2024 +# (\d+) of (\d+) allies", readme).groups()
     spent = runner.invoke(app, ["spending", "--year", "2024"]).output
     assert f"{meets} of {count} allies with data meet 2.0% of GDP in 2024" in spent
+
+
+def test_readme_scenario_files_validate(tmp_path: Path) -> None:
+    """Every TOML block of README.md is a scenario file that validates as pasted."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    blocks = [part.split("```", 1)[0] for part in readme.split("```toml\n")[1:]]
+    assert len(blocks) >= 3
+    for i, text in enumerate(blocks):
+        path = tmp_path / f"readme-{i}.toml"
+        path.write_text(text)
+        out = runner.invoke(app, ["validate", str(path)])
+        assert out.exit_code == 0, (i, out.output)
