@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from materiel.cli import app
+from materiel.web.store import Store
 
 runner = CliRunner()
 
@@ -173,9 +174,15 @@ def test_data_import_refuses_to_overwrite_its_inputs_or_an_empty_year_range(
 
 def test_serve_names_host_and_store_and_hides_a_password(tmp_path: Path) -> None:
     bad(["serve", "--host", "0.0.0.0"], "<command line>: --host", "expected 127.0.0.1")
-    text = tmp_path / "notes.txt"  # SQLite takes a file under 100 bytes for a new database
+    text = tmp_path / "notes.txt"
     text.write_text("not a database\n" * 20)
-    bad(["serve", "--store", str(text)], "<command line>: --store", "file is not a database")
+    bad(["serve", "--store", str(text)], "<command line>: --store", "is not a SQLite database")
+    short = tmp_path / "short.txt"  # SQLite would take a file under 100 bytes for a new
+    short.write_text("my notes\n")  # database and write over it
+    bad(["serve", "--store", str(short)], "<command line>: --store", "is not a SQLite database")
+    assert short.read_text() == "my notes\n"
+    (tmp_path / "empty.db").touch()  # an empty file is a new store
+    Store(tmp_path / "empty.db").close()
     url = "postgresql://someone:s3cret@127.0.0.1:1/none"
     out = runner.invoke(app, ["serve", "--store", url])
     assert out.exit_code == 2 and "--store" in out.output and "s3cret" not in out.output

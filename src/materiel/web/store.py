@@ -169,11 +169,37 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+_SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def _refuse_other_files(url: str) -> None:
+    """Refuse a SQLite path that holds something other than a SQLite database.
+
+    SQLite opens any file shorter than its 100-byte header as an empty database
+    and writes its own pages over it, so a short text file named by mistake
+    would be lost; a longer one would fail later with "file is not a database".
+    An empty or missing file becomes a new store.
+    """
+    if not url.startswith("sqlite:///"):
+        return
+    path = Path(url.removeprefix("sqlite:///"))
+    if not path.is_file() or path.stat().st_size == 0:
+        return
+    with path.open("rb") as fh:
+        head = fh.read(len(_SQLITE_HEADER))
+    if head != _SQLITE_HEADER:
+        raise StoreError(
+            f"{path} is not a SQLite database (its first bytes are {head[:16]!r}); expected "
+            "a materiel store, an empty file or a new file name"
+        )
+
+
 class Store:
     """Scenarios, runs and jobs in SQLite or PostgreSQL, migrated on open."""
 
     def __init__(self, url: str | Path | None = None) -> None:
         self.url = store_url(url)
+        _refuse_other_files(self.url)
         self.engine: Engine = sa.create_engine(self.url, pool_pre_ping=True)
         if self.engine.dialect.name == "sqlite":
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
