@@ -370,15 +370,23 @@ def validate(
     file: Annotated[str, typer.Argument(help="Scenario TOML file (or embedded id).")],
     as_json: JsonOpt = False,
 ) -> None:
-    """Check a scenario file; list every problem with its location (exit 2 if any)."""
-    from materiel.scenario.loading import load
+    """Check a scenario file; list every problem with its location (exit 2 if any), and note
+    every figure without a source (file, line, field; not a problem: exit 0)."""
+    from materiel.scenario.loading import load, unsourced
 
     with _input_errors(as_json):
         s = load(file)
+        notes = unsourced(file)
     if as_json:
-        _echo_json({"ok": True, "id": s.id, "problems": []})
-    else:
-        typer.echo(f"{file}: ok ({s.id}: {len(s.lines)} lines, {len(s.contracts)} contracts)")
+        _echo_json(
+            {"ok": True, "id": s.id, "problems": [], "unsourced": [n.as_dict() for n in notes]}
+        )
+        return
+    typer.echo(f"{file}: ok ({s.id}: {len(s.lines)} lines, {len(s.contracts)} contracts)")
+    if notes:
+        typer.echo(f"note: {len(notes)} figure{'s' if len(notes) != 1 else ''} without a source:")
+        for note in notes:
+            typer.echo(f"  - {note}")
 
 
 @app.command()
@@ -401,9 +409,14 @@ def show(
         typer.echo(info["description"])
     typer.echo(f"extends {info['extends'] or '-'}; horizon {s.start} + {s.months} months")
     typer.echo("counts: " + ", ".join(f"{k} {v}" for k, v in info["counts"].items()))
+    unsourced = info["figures_unsourced"]
+    sourced = (
+        f"{unsourced} without a source: see materiel validate"
+        if unsourced
+        else "each with a source or an assumption"
+    )
     typer.echo(
-        f"figures {info['figures']} (each with a source or an assumption); "
-        f"contracts delivering aid {info['aid_contracts']}"
+        f"figures {info['figures']} ({sourced}); contracts delivering aid {info['aid_contracts']}"
     )
     typer.echo("lines by product:")
     for product, ids in info["lines_by_product"].items():

@@ -31,6 +31,7 @@ from materiel.scenario.schema import (
     Scenario,
     Stock,
     Target,
+    entity_records,
 )
 from materiel.scenario.uncertainty import SUPPORTED_FIELDS, is_supported
 
@@ -428,28 +429,8 @@ def check_source_references(s: Scenario) -> Iterator[Finding]:
             if field not in type(record).model_fields:
                 yield (*path, "field_sources"), f"unknown field {field!r} in field_sources"
 
-    for section in (
-        "products",
-        "lines",
-        "investments",
-        "facilitation",
-        "contracts",
-        "procurement",
-        "consumption",
-        "aid",
-        "targets",
-        "spending_paths",
-        "prices",
-        "systems",
-        "fleets",
-        "qualifications",
-    ):
-        for key, record in getattr(s, section).items():
-            yield from refs((section, key), record)
-    for section in ("stocks", "inventories", "economics"):
-        for outer, inner in getattr(s, section).items():
-            for key, record in inner.items():
-                yield from refs((section, outer, key), record)
+    for path, record in entity_records(s):
+        yield from refs(path, record)
 
 
 def check_not_empty(s: Scenario) -> Iterator[Finding]:

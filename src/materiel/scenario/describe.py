@@ -4,25 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from materiel.scenario.provenance import figures
-from materiel.scenario.schema import Scenario
+from materiel.scenario.provenance import figures, unsourced_figures
+from materiel.scenario.schema import Scenario, entity_tables
 
 __all__ = ["describe"]
 
 _COUNTED = (
     "parties",
-    "products",
-    "lines",
-    "investments",
-    "facilitation",
-    "contracts",
-    "consumption",
-    "aid",
-    "targets",
+    *(table for table, depth in entity_tables().items() if depth == 1),
     "sources",
-    "spending_paths",
-    "prices",
 )
+"""Tables counted by :func:`describe`: parties, every entity table keyed by one id, sources."""
 
 
 def describe(s: Scenario) -> dict[str, Any]:
@@ -41,6 +33,7 @@ def describe(s: Scenario) -> dict[str, Any]:
         "counts": {name: len(getattr(s, name)) for name in _COUNTED},
         "aid_contracts": sum(c.recipient is not None for c in s.contracts.values()),
         "figures": sum(1 for _ in figures(s)),
+        "figures_unsourced": len(unsourced_figures(s)),
         "lines_by_product": {
             k: [lid for lid, x in s.lines.items() if x.product == k]
             for k in s.products

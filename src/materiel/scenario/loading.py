@@ -30,7 +30,8 @@ from materiel._errors import Problem, ScenarioError
 from materiel.months import MONTH_PATTERN
 from materiel.scenario.cache import Sources, digest, load_cached
 from materiel.scenario.checks import ALL_CHECKS, check_dates_in_horizon
-from materiel.scenario.schema import EconomicYear, Scenario
+from materiel.scenario.provenance import figure_fields
+from materiel.scenario.schema import EconomicYear, Scenario, entity_tables
 from materiel.scenario.uncertainty import extract_distributions
 
 __all__ = [
@@ -41,6 +42,7 @@ __all__ = [
     "load",
     "load_many",
     "scenario_summaries",
+    "unsourced",
 ]
 
 DATASET_ID = "dataset"
@@ -49,27 +51,13 @@ MAX_EXTENDS_DEPTH = 32
 _ENTITY_DEPTH = {
     "sources": 1,
     "parties": 1,
-    "products": 1,
-    "lines": 1,
-    "investments": 1,
-    "facilitation": 1,
-    "contracts": 1,
-    "procurement": 1,
-    "consumption": 1,
-    "aid": 1,
-    "targets": 1,
-    "spending_paths": 1,
-    "prices": 1,
-    "systems": 1,
-    "fleets": 1,
-    "qualifications": 1,
-    "stocks": 2,
-    "inventories": 2,
-    "economics": 2,
+    **entity_tables(),
     "policy": 0,
     "uncertain": 1,
     "correlations": 0,
 }
+"""Tables keyed by id, and how many id keys lead to a record (0: merged whole); the
+entity tables come from the schema (:func:`~materiel.scenario.schema.entity_tables`)."""
 _ECONOMIC_FIELDS = tuple(
     f for f in EconomicYear.model_fields if f not in ("source", "field_sources")
 )
@@ -623,6 +611,29 @@ def files_read(ref: str) -> list[Path]:
     """
     path, display = _resolve(ref, None)
     return [Path(name) for layer in _chain(path, display) for name, _ in layer.sources]
+
+
+def unsourced(ref: str) -> list[Problem]:
+    """The figures of scenario ``ref`` (an embedded id or a path) that cite no source,
+    each located in the file of its chain that sets it: file, line and field path.
+
+    Raises :class:`~materiel.ScenarioError` as :func:`load` does for an invalid scenario.
+    """
+    s = load(ref)
+    path, display = _resolve(ref, None)
+    layers = _chain(path, display)
+    merged = _merge(layers)
+    return [
+        _problem(
+            merged,
+            keys,
+            f"no source; expected the record's `source` (or `field_sources.{keys[-1]}`) "
+            "naming an entry of [sources]: a publication, or an `assumption` saying why",
+            layers[-1],
+        )
+        for keys, sid in figure_fields(s)
+        if sid is None
+    ]
 
 
 def _load_file(path: Path, display: str) -> tuple[Scenario, Sources]:

@@ -13,6 +13,9 @@ writing only that attribute.
 
 from __future__ import annotations
 
+import functools
+import typing
+from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
@@ -44,6 +47,8 @@ __all__ = [
     "Stock",
     "Target",
     "WeaponSystem",
+    "entity_records",
+    "entity_tables",
 ]
 
 DAYS_PER_MONTH = 365.25 / 12
@@ -743,3 +748,41 @@ class Scenario(_Model):
     def allies(self) -> list[str]:
         """Ids of parties that are allies, in table order."""
         return [k for k, p in self.parties.items() if p.kind == "ally"]
+
+
+def _entity_depth(annotation: Any) -> int | None:
+    """How many id keys lead to an :class:`Entity` in a ``Scenario`` field's annotation:
+    ``dict[Id, Line]`` -> 1, ``dict[Id, dict[Id, Stock]]`` -> 2, anything else -> None."""
+    depth = 0
+    while typing.get_origin(annotation) is dict:
+        annotation = typing.get_args(annotation)[1]
+        depth += 1
+    if depth and isinstance(annotation, type) and issubclass(annotation, Entity):
+        return depth
+    return None
+
+
+@functools.cache
+def entity_tables() -> dict[str, int]:
+    """Every table of :class:`Scenario` whose records carry figures (:class:`Entity`),
+    in schema order, with its depth: 1 for ``[lines.<id>]``, 2 for ``[stocks.<party>.<id>]``.
+
+    Derived from the schema, so a new entity table is covered by every user of this
+    list (the provenance walk, the source-reference check) without editing them.
+    """
+    tables = {}
+    for name, info in Scenario.model_fields.items():
+        depth = _entity_depth(info.annotation)
+        if depth is not None:
+            tables[name] = depth
+    return tables
+
+
+def entity_records(s: Scenario) -> Iterator[tuple[tuple[str, ...], Entity]]:
+    """Every record of every entity table of ``s``, as ``(path, record)``: the path is
+    ``("lines", "<id>")`` or ``("stocks", "<party>", "<product>")``."""
+    for table, depth in entity_tables().items():
+        level: list[tuple[tuple[str, ...], Any]] = [((table,), getattr(s, table))]
+        for _ in range(depth):
+            level = [((*path, key), value) for path, inner in level for key, value in inner.items()]
+        yield from level
