@@ -20,6 +20,7 @@ from materiel.analysis.calibrate import (
     fitted_scenario,
     fitted_toml,
     log_likelihood_of,
+    outside_prior,
     parse_fit,
     tied_paths,
 )
@@ -32,6 +33,7 @@ TRUTH = {
     "investments.grow.lead_time_months": 5.0,
     "investments.grow.ramp_up_months": 4.0,
 }
+TRUTH_LEAD = "investments.grow.lead_time_months"
 PRIOR = {
     "lines.l1.capacity_per_month": (20.0, 400.0),
     "investments.grow.lead_time_months": (0.0, 12.0),
@@ -315,3 +317,48 @@ def test_a_tied_path_gives_one_value_to_every_field_it_matches(
     assert uncertain["lines.l1.capacity_per_month"] == uncertain["lines.l2.capacity_per_month"]
     with pytest.raises(materiel.ScenarioError, match="matches no lines"):
         calibrate(s, [Fit("lines.zz*.capacity_per_month", 20, 400)], rows=rows, samples=400)
+
+
+def test_a_prior_excluding_the_scenario_value_is_accepted_with_a_note(
+    truth_rows: list[RecordRow], tmp_path: Path
+) -> None:
+    """lead_time_months is 5 in the scenario: a prior of 6..12 excludes it on purpose."""
+    base = _scenario()
+    lines = base["lines"]
+    assert isinstance(lines, dict)
+    lines["l2"] = {**lines["l1"], "name": "second line", "capacity_per_month": 500.0}
+    s = materiel.load(base)
+    assert outside_prior(s, [Fit(path, *PRIOR[path]) for path in TRUTH]) == []
+    assert outside_prior(s, [Fit("lines.l*.capacity_per_month", 20, 400)]) == [
+        {
+            "fit": "lines.l*.capacity_per_month",
+            "path": "lines.l2.capacity_per_month",
+            "scenario_value": 500.0,
+            "low": 20,
+            "high": 400,
+        }
+    ]
+    assert [n["path"] for n in outside_prior(s, [Fit(TRUTH_LEAD, 6, 12)])] == [TRUTH_LEAD]
+    scenario = tmp_path / "tiny.toml"
+    scenario.write_text(tomli_w.dumps(_scenario()))
+    record = tmp_path / "record.csv"
+    record.write_text(
+        HEADER
+        + "".join(
+            f"{r.id},{r.item},{r.counted},{r.measure},{r.product},{r.scope},{r.date},{r.value!r},"
+            f"{r.unit},{r.source},,no,\n"
+            for r in truth_rows
+        )
+    )
+    args = ["calibrate", str(scenario), "--fit", f"{TRUTH_LEAD}=6..12", "--record", str(record)]
+    args += ["--until", "2024-12", "--samples", "400", "--seed", "2"]
+    text = CliRunner().invoke(app, args)
+    assert text.exit_code == 0, text.output
+    assert f"note: {TRUTH_LEAD}: the scenario's value 5 lies outside the prior 6..12" in text.output
+    done = CliRunner().invoke(app, [*args, "--json"])
+    assert done.exit_code == 0, done.output
+    payload = json.loads(done.output)
+    assert payload["outside_prior"] == [
+        {"fit": TRUTH_LEAD, "path": TRUTH_LEAD, "scenario_value": 5.0, "low": 6.0, "high": 12.0}
+    ]
+    assert 6.0 <= payload["parameters"][0]["p5"] <= payload["parameters"][0]["p95"] <= 12.0

@@ -1432,7 +1432,7 @@ def calibrate(
     """Fit behavioural parameters to the public record: posterior, in- and out-of-sample errors."""
     from materiel._io import atomic_write_text
     from materiel.analysis.calibrate import calibrate as run_calibration
-    from materiel.analysis.calibrate import fitted_toml, parse_fit
+    from materiel.analysis.calibrate import fitted_toml, outside_prior, parse_fit
     from materiel.analysis.result import records
     from materiel.scenario.loading import load
 
@@ -1470,6 +1470,12 @@ def calibrate(
         f"the prior box, {result.walkers} walkers x {result.steps} steps and 1 at the "
         f"scenario's values; relative error sd {sigma:.0%}; acceptance {result.acceptance:.2f})"
     )
+    for note in outside_prior(result.scenario, result.fits):
+        typer.echo(
+            f"note: {note['path']}: the scenario's value {_g(note['scenario_value'])} lies "
+            f"outside the prior {note['low']:g}..{note['high']:g} (accepted: the posterior "
+            "stays inside the prior)"
+        )
     typer.echo("fitted: posterior median [5% - 95%] (scenario value; prior range)")
     for p in result.parameter_rows():
         spread = f"{_g(p['median'])} [{_g(p['p5'])} - {_g(p['p95'])}]"

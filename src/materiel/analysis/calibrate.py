@@ -82,6 +82,7 @@ __all__ = [
     "fitted_scenario",
     "fitted_toml",
     "log_likelihood_of",
+    "outside_prior",
     "parse_fit",
     "tied_paths",
 ]
@@ -466,6 +467,7 @@ class Calibration:
                 zip([f.path for f in self.fits], self.autocorrelation_steps, strict=True)
             ),
             "parameters": records(self.parameters()),
+            "outside_prior": outside_prior(self.scenario, self.fits),
             "mode": mode,
             "mode_log_likelihood": mode_log_likelihood,
             "nominal_log_likelihood": self.nominal_log_likelihood,
@@ -490,6 +492,31 @@ def _current(s: Scenario, path: str) -> float:
         line_field = {"lead_time_months": "expansion_lead_time_months"}.get(parts[2], parts[2])
         node = getattr(s.lines[inv.line], line_field)
     return float(node)
+
+
+def outside_prior(s: Scenario, fits: list[Fit]) -> list[dict[str, Any]]:
+    """The fitted fields whose scenario value lies outside their prior range.
+
+    A prior may exclude the current value on purpose (the value is known to be
+    wrong), so this is a note, not an error: one entry per concrete field path
+    (a tied path gives one per field it matches), as ``{"fit", "path",
+    "scenario_value", "low", "high"}`` with ``value < low`` or ``value > high``.
+    """
+    out = []
+    for f in fits:
+        for path in tied_paths(s, f.path):
+            value = _current(s, path)
+            if not f.low <= value <= f.high:
+                out.append(
+                    {
+                        "fit": f.path,
+                        "path": path,
+                        "scenario_value": value,
+                        "low": f.low,
+                        "high": f.high,
+                    }
+                )
+    return out
 
 
 def _tied_current(s: Scenario, path: str) -> float | None:
