@@ -619,7 +619,9 @@ def unsourced(ref: str) -> list[Problem]:
 
     Raises :class:`~materiel.ScenarioError` as :func:`load` does for an invalid scenario.
     """
-    s = load(ref)
+    missing = [keys for keys, sid in figure_fields(load(ref)) if sid is None]
+    if not missing:  # the usual case: no need to read the files again to locate
+        return []
     path, display = _resolve(ref, None)
     layers = _chain(path, display)
     merged = _merge(layers)
@@ -631,8 +633,7 @@ def unsourced(ref: str) -> list[Problem]:
             "naming an entry of [sources]: a publication, or an `assumption` saying why",
             layers[-1],
         )
-        for keys, sid in figure_fields(s)
-        if sid is None
+        for keys in missing
     ]
 
 
