@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import functools
 import typing
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from types import MappingProxyType
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
@@ -763,7 +764,7 @@ def _entity_depth(annotation: Any) -> int | None:
 
 
 @functools.cache
-def entity_tables() -> dict[str, int]:
+def entity_tables() -> Mapping[str, int]:
     """Every table of :class:`Scenario` whose records carry figures (:class:`Entity`),
     in schema order, with its depth: 1 for ``[lines.<id>]``, 2 for ``[stocks.<party>.<id>]``.
 
@@ -775,7 +776,7 @@ def entity_tables() -> dict[str, int]:
         depth = _entity_depth(info.annotation)
         if depth is not None:
             tables[name] = depth
-    return tables
+    return MappingProxyType(tables)  # read-only: one cached copy is shared
 
 
 def entity_records(s: Scenario) -> Iterator[tuple[tuple[str, ...], Entity]]:
