@@ -343,3 +343,26 @@ def test_a_partly_built_entity_with_raw_values_and_distributions_is_located_not_
     with pytest.raises(ScenarioError) as err:
         materiel.load(s)
     assert any("quantity" in str(p.path) for p in err.value.problems)
+
+
+def test_figures_are_capped_so_the_engine_stays_finite(tmp_path: Path) -> None:
+    """A quantity above MAX_FIGURE (1e15) is refused at its line (1e308 capacity times a
+    capex per unit overflowed to inf in the engine's inputs, found by test_fuzz); an unbounded
+    normal on such a field is still accepted, a uniform reaching above the cap is not."""
+    path = tmp_path / "big.toml"
+    path.write_text(
+        'extends = "action-plan"\n\n[lines.rheinmetall-unterluess]\ncapacity_per_month = 1e308\n'
+    )
+    with pytest.raises(ScenarioError) as err:
+        materiel.load(path)
+    (problem,) = err.value.problems
+    assert (problem.line, problem.path) == (4, "lines.rheinmetall-unterluess.capacity_per_month")
+    assert "less than or equal to 1000000000000000" in problem.message
+    stock = '[uncertain."stocks.USA.shell-155mm.quantity"]\n'
+    path.write_text(
+        f'extends = "action-plan"\n\n{stock}dist = "normal"\nmean = 1e6\nsd = 2e5\nmin = 0\n'
+    )
+    materiel.load(path)
+    path.write_text(f'extends = "action-plan"\n\n{stock}dist = "uniform"\nlow = 0\nhigh = 1.5e15\n')
+    with pytest.raises(ScenarioError, match="above the field's maximum 1e\\+15"):
+        materiel.load(path)

@@ -18,6 +18,7 @@ from pydantic import BaseModel
 from materiel.months import month_index, month_label, parse_month
 from materiel.scenario.schema import (
     LAST_YEAR,
+    MAX_FIGURE,
     Consumption,
     Contract,
     Entity,
@@ -520,7 +521,10 @@ def check_uncertain_fields(s: Scenario) -> Iterator[Finding]:
                     f"{s.uncertain[path].dist} can draw {lo:g}, below the field's minimum "
                     f"{least:g}; expected draws >= {least:g} (set min = {least:g} to truncate)",
                 )
-            if hi > most:
+            if hi > most and not (math.isinf(hi) and most == MAX_FIGURE):
+                # (an unbounded normal or lognormal on a field capped only by MAX_FIGURE,
+                # the plausibility cap, is fine: its central value is checked against the
+                # cap, and a draw above 1e15 is as improbable as it is harmless)
                 yield (
                     ("uncertain", path),
                     f"{s.uncertain[path].dist} can draw {hi:g}, above the field's maximum "

@@ -26,6 +26,7 @@ from materiel.scenario.numbers import NotBool
 from materiel.scenario.uncertainty import Distribution
 
 __all__ = [
+    "MAX_FIGURE",
     "AidPledge",
     "Consumption",
     "Contract",
@@ -66,8 +67,12 @@ def _year_in_range(text: str) -> str:
     return text
 
 
-Quantity = Annotated[float, Field(ge=0, allow_inf_nan=False), NotBool]
-"""A non-negative, finite number (units given by the field name)."""
+MAX_FIGURE = 1e15
+"""The largest quantity, rate or US$ amount a scenario may give: above any real figure (world
+GDP is about 1e14 US$), and small enough that the engine's products and sums of two such
+figures stay finite (a capacity of 1e308 times a capex per unit overflowed to inf)."""
+Quantity = Annotated[float, Field(ge=0, le=MAX_FIGURE, allow_inf_nan=False), NotBool]
+"""A non-negative, finite number at most :data:`MAX_FIGURE` (units given by the field name)."""
 Share = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False), NotBool]
 Months = Annotated[int, Field(ge=0, le=600), NotBool]
 SCHEDULE_TOL = 1e-9  # relative: a contract's schedule must sum to its quantity within this
