@@ -229,7 +229,8 @@ def test_bad_fit_arguments_are_refused() -> None:
             calibrate(s, [fit], rows=[], samples=400)
 
 
-def test_cli_calibrate(truth_rows: list[RecordRow], tmp_path: Path) -> None:
+def _files(tmp_path: Path, rows: list[RecordRow]) -> tuple[Path, Path]:
+    """The tiny scenario and a record of ``rows``, written as a user would give them."""
     scenario = tmp_path / "tiny.toml"
     scenario.write_text(tomli_w.dumps(_scenario()))
     record = tmp_path / "record.csv"
@@ -238,9 +239,14 @@ def test_cli_calibrate(truth_rows: list[RecordRow], tmp_path: Path) -> None:
         + "".join(
             f"{r.id},{r.item},{r.counted},{r.measure},{r.product},{r.scope},{r.date},{r.value!r},"
             f"{r.unit},{r.source},,no,\n"
-            for r in truth_rows
+            for r in rows
         )
     )
+    return scenario, record
+
+
+def test_cli_calibrate(truth_rows: list[RecordRow], tmp_path: Path) -> None:
+    scenario, record = _files(tmp_path, truth_rows)
     out = tmp_path / "fitted.toml"
     args = [
         "calibrate",
@@ -339,17 +345,7 @@ def test_a_prior_excluding_the_scenario_value_is_accepted_with_a_note(
         }
     ]
     assert [n["path"] for n in outside_prior(s, [Fit(TRUTH_LEAD, 6, 12)])] == [TRUTH_LEAD]
-    scenario = tmp_path / "tiny.toml"
-    scenario.write_text(tomli_w.dumps(_scenario()))
-    record = tmp_path / "record.csv"
-    record.write_text(
-        HEADER
-        + "".join(
-            f"{r.id},{r.item},{r.counted},{r.measure},{r.product},{r.scope},{r.date},{r.value!r},"
-            f"{r.unit},{r.source},,no,\n"
-            for r in truth_rows
-        )
-    )
+    scenario, record = _files(tmp_path, truth_rows)
     args = ["calibrate", str(scenario), "--fit", f"{TRUTH_LEAD}=6..12", "--record", str(record)]
     args += ["--until", "2024-12", "--samples", "400", "--seed", "2"]
     text = CliRunner().invoke(app, args)
