@@ -553,24 +553,18 @@ def spending(
     from materiel.analysis.spending import spending_payload
     from materiel.scenario.loading import load
 
-    with _input_errors(as_json):
+    options = {  # spending_payload's arguments, named as the options that gave them
+        "year": "--year",
+        "threshold_pct": "--threshold",
+        "pledge_pct": "--pledge",
+        "by_year": "--by",
+    }
+    with _input_errors(as_json, options):
         s = load(scenario)
         if (pledge is None) != (by is None):
             raise ScenarioError(Problem("<command line>", "--pledge/--by", "give both or neither"))
         _spending_arguments(s, year, threshold, pledge, by)
-    try:
         payload = spending_payload(s, year, threshold, basis.value, pledge, by)
-    except ScenarioError as exc:  # name the command-line option, not the function argument
-        option = {
-            "year": "--year",
-            "threshold_pct": "--threshold",
-            "pledge_pct": "--pledge",
-            "by_year": "--by",
-        }
-        problems = [
-            Problem("<command line>", option.get(p.path, p.path), p.message) for p in exc.problems
-        ]
-        raise _bad_input(ScenarioError(problems), as_json) from exc
     projected = payload["projected"]
     if as_json:
         _echo_json(payload)
