@@ -1317,9 +1317,9 @@ def headroom(
     typer.echo(f"Aid headroom in {s.id}: most extra aid a month over each year, above the floor")
     typer.echo(f"(assumes {ASSUMPTION})")
     if table.empty:
-        who = ", ".join(donor) if donor else "no ally"
         what = ", ".join(product) if product else "any munition"
-        typer.echo(f"none: {who} holds no stock of {what} in {s.id}, so has none to give")
+        holds = f"{', '.join(donor)} holds no stock" if donor else "no ally holds a stock"
+        typer.echo(f"none: {holds} of {what} in {s.id}, so has none to give")
     for (d, k), rows in table.groupby(["donor", "product"], sort=False):
         typer.echo(f"{d} {k} (floor {rows.floor.iloc[0]:,.0f})")
         for row in rows.itertuples():
